@@ -1,0 +1,182 @@
+// The client handle: what commands, tests and users' scripts use to talk to a broker.
+import { FluxError, ENODATA, EINVAL, ECONNRESET } from '../core/errors.js';
+import {
+  Message, MSGTYPE_RESPONSE, MSGTYPE_EVENT, FLAG_NORESPONSE, FLAG_STREAMING, FLAG_UPSTREAM, NODEID_ANY,
+  NODEID_UPSTREAM, jsonPayload, stringPayload, makeRequest, makeEvent, payloadJson, payloadString, serviceOf,
+} from '../core/message.js';
+import { LocalClient, parseLocalUri } from '../transport/local-client.js';
+
+export type Body = Record<string, unknown> | Buffer | undefined;
+
+export interface RpcOpts {
+  /** a rank, NODEID_ANY (default) or NODEID_UPSTREAM */
+  nodeid?: number;
+  flags?: number;
+}
+
+interface Pending {
+  onResponse: (m: Message) => void;
+}
+
+function encodeBody(body: Body): Buffer | undefined {
+  return body === undefined || Buffer.isBuffer(body) ? body : jsonPayload(body);
+}
+
+function errorOf(m: Message): FluxError {
+  const p = m.payload;
+  const text = p && p.length > 0 && p[p.length - 1] === 0 ? payloadString(m) : undefined;
+  return new FluxError(m.aux1, text);
+}
+
+export class Flux {
+  private readonly pending = new Map<number, Pending>();
+  private readonly services = new Set<string>();
+  private readonly eventSinks = new Set<(ev: Message) => void>();
+  private closed: Error | undefined;
+  private rank: number | undefined;
+
+  private constructor(private readonly conn: LocalClient, readonly uri: string) {
+    conn.onMessage = (m) => this.receive(m);
+    conn.onClose = (err) => this.lost(err ?? new FluxError(ECONNRESET, 'broker connection closed'));
+  }
+
+  /** Connect to FLUX_URI (or the given local:// URI). */
+  static async open(uri = process.env.FLUX_URI): Promise<Flux> {
+    if (uri === undefined || uri === '') {
+      throw new FluxError(EINVAL, 'FLUX_URI is not set: run inside an instance (flux start) or set FLUX_URI');
+    }
+    const conn = await LocalClient.connect(parseLocalUri(uri));
+    return new Flux(conn, uri);
+  }
+
+  /** One request, one response. Rejects with the response's FluxError. */
+  rpc(topic: string, body?: Body, opts: RpcOpts = {}): Promise<Message> {
+    return new Promise((resolve, reject) => {
+      this.request(topic, body, opts, 0, (m) => (m.aux1 !== 0 ? reject(errorOf(m)) : resolve(m)), true);
+    });
+  }
+
+  /** rpc() and the response payload as a JSON object */
+  async call(topic: string, body?: Body, opts: RpcOpts = {}): Promise<Record<string, unknown>> {
+    const m = await this.rpc(topic, body, opts);
+    return m.payload && m.payload.length > 0 ? payloadJson(m) : {};
+  }
+
+  /**
+   * A streaming RPC: every response until the terminating error; ENODATA ends it normally, any other error
+   * rejects. `each` may return false to stop listening (the caller then cancels as the service requires).
+   */
+  stream(topic: string, body: Body, opts: RpcOpts, each: (m: Message) => boolean | void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const tag = this.request(topic, body, opts, FLAG_STREAMING, (m) => {
+        if (m.aux1 !== 0) {
+          this.pending.delete(tag);
+          if (m.aux1 === ENODATA) resolve();
+          else reject(errorOf(m));
+          return;
+        }
+        if (each(m) === false) {
+          this.pending.delete(tag);
+          resolve();
+        }
+      }, false);
+    });
+  }
+
+  /** A request that expects no response. */
+  send(topic: string, body?: Body, opts: RpcOpts = {}): void {
+    this.request(topic, body, opts, FLAG_NORESPONSE, () => {}, true);
+  }
+
+  /** Publish a raw event, as flux event pub does (the broker sequences it at rank 0). */
+  publishRaw(topic: string, payload?: Buffer, flags = 0): void {
+    this.conn.send({ ...makeEvent(topic, payload, 0, flags), routes: [] });
+  }
+
+  async subscribe(prefix: string): Promise<void> {
+    await this.rpc('event.subscribe', { topic: prefix });
+  }
+
+  async unsubscribe(prefix: string): Promise<void> {
+    await this.rpc('event.unsubscribe', { topic: prefix });
+  }
+
+  onEvent(sink: (ev: Message) => void): () => void {
+    this.eventSinks.add(sink);
+    return () => this.eventSinks.delete(sink);
+  }
+
+  /** The rank of the broker this handle is connected to (attr.get, cached). */
+  async getRank(): Promise<number> {
+    if (this.rank === undefined) {
+      const r = await this.call('attr.get', { name: 'rank' });
+      this.rank = Number(r.value);
+    }
+    return this.rank;
+  }
+
+  /** Say <service>.disconnect to every service used, then close the socket. */
+  close(): void {
+    if (this.closed) return;
+    for (const s of this.services) {
+      const m = makeRequest(`${s}.disconnect`, undefined, { flags: FLAG_NORESPONSE });
+      this.conn.send(m);
+    }
+    this.closed = new FluxError(ECONNRESET, 'handle closed');
+    this.conn.close();
+  }
+
+  private request(
+    topic: string, body: Body, opts: RpcOpts, flags: number, onResponse: (m: Message) => void, once: boolean,
+  ): number {
+    if (this.closed) throw this.closed;
+    let nodeid = opts.nodeid ?? NODEID_ANY;
+    let allFlags = flags | (opts.flags ?? 0);
+    if (nodeid === NODEID_UPSTREAM) {
+      // on the wire "upstream" is the UPSTREAM flag with the sender's own rank, which the broker fills in
+      allFlags |= FLAG_UPSTREAM;
+      nodeid = this.rank ?? NODEID_ANY;
+    }
+    const noresponse = (allFlags & FLAG_NORESPONSE) !== 0;
+    const tag = noresponse ? 0 : this.allocTag();
+    if (!noresponse) {
+      this.pending.set(tag, {
+        onResponse: once ? (m) => { this.pending.delete(tag); onResponse(m); } : onResponse,
+      });
+    }
+    const svc = serviceOf(topic);
+    if (svc !== 'event') this.services.add(svc);
+    this.conn.send(makeRequest(topic, encodeBody(body), { nodeid, matchtag: tag, flags: allFlags }));
+    return tag;
+  }
+
+  private nextTag = 1;
+
+  private allocTag(): number {
+    for (;;) {
+      const t = this.nextTag;
+      this.nextTag = t >= 0xffffff ? 1 : t + 1;
+      if (!this.pending.has(t)) return t;
+    }
+  }
+
+  private receive(m: Message): void {
+    if (m.type === MSGTYPE_RESPONSE) {
+      this.pending.get(m.aux2)?.onResponse(m);
+    } else if (m.type === MSGTYPE_EVENT) {
+      for (const s of this.eventSinks) s(m);
+    }
+  }
+
+  private lost(err: Error): void {
+    if (!this.closed) this.closed = err;
+    const pend = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of pend) {
+      p.onResponse({
+        type: MSGTYPE_RESPONSE, flags: 0, userid: 0, rolemask: 0, aux1: ECONNRESET, aux2: 0,
+        payload: stringPayload(err.message),
+      });
+    }
+  }
+}

@@ -1,0 +1,113 @@
+// Launching an instance from this node: the brokers are child processes of the caller, which is their PMI-1
+// server (flux start --size N); or one rank of a job that a real process manager launched.
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { mkdtempSync, rmSync, mkdirSync, chmodSync } from 'node:fs';
+import { tmpdir, constants } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Duplex } from 'node:stream';
+import { PmiServer } from '../transport/pmi-server.js';
+
+/** the flux launcher script: run with this node, it dispatches to dist/cli.js */
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'flux');
+const osSignals = constants.signals as Record<string, number>;
+
+export interface LocalInstanceOptions {
+  size: number;
+  brokerArgs: string[];
+  command: string[];
+  /** use this rundir and keep it afterwards */
+  rundir?: string;
+  /** after rank 0 exits, how long the others may take before they are killed */
+  exitTimeoutMs: number;
+  /** any broker exiting non-zero ends the instance (flux-core's --test-exit-mode=any) */
+  exitOnAny: boolean;
+  verbose: number;
+}
+
+/** Under a process manager this process is one rank: the broker inherits the PMI descriptor. */
+export function runUnderLauncher(brokerArgs: string[], command: string[]): Promise<number> {
+  const fd = Number(process.env.PMI_FD);
+  const stdio: StdioOptions = ['inherit', 'inherit', 'inherit'];
+  for (let i = 3; i <= fd; i++) stdio.push(i === fd ? fd : 'ignore');
+  const child = spawn(process.execPath, [CLI, 'broker', ...brokerArgs, '--', ...command], { stdio });
+  ignoreInterrupts();
+  return new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? 128 + signo(sig))));
+}
+
+export async function runLocal(opts: LocalInstanceOptions): Promise<number> {
+  const { size, brokerArgs, command, exitTimeoutMs, exitOnAny, verbose } = opts;
+  const testRundir = opts.rundir;
+  let rundir: string;
+  if (testRundir !== undefined) {
+    mkdirSync(testRundir, { recursive: true, mode: 0o700 });
+    chmodSync(testRundir, 0o700);
+    rundir = testRundir;
+  } else {
+    rundir = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), 'flux-'));
+  }
+  const brokers: ChildProcess[] = [];
+  const exited = new Array<boolean>(size).fill(false);
+  const pmi = new PmiServer({
+    size,
+    debug: verbose >= 2,
+    onAbort: (rank, code, msg) => {
+      process.stderr.write(`flux-start: rank ${rank} aborted (${code}): ${msg}\n`);
+      for (const b of brokers) b.kill('SIGKILL');
+    },
+  });
+  ignoreInterrupts();
+
+  const result = new Promise<number>((resolve) => {
+    let killTimer: NodeJS.Timeout | undefined;
+    let leaderCode: number | undefined;
+    const finishAll = () => {
+      if (killTimer) return;
+      killTimer = setTimeout(() => {
+        for (let r = 0; r < size; r++) {
+          if (!exited[r]) {
+            process.stderr.write(`flux-start: rank ${r} did not exit: killing it\n`);
+            brokers[r]!.kill('SIGKILL');
+          }
+        }
+      }, exitTimeoutMs);
+    };
+    for (let rank = 0; rank < size; rank++) {
+      const args = [CLI, 'broker', ...brokerArgs, `-Srundir=${rundir}`, '--', ...(rank === 0 ? command : [])];
+      if (verbose >= 1) process.stderr.write(`flux-start: rank ${rank}: ${process.execPath} ${args.join(' ')}\n`);
+      const child = spawn(process.execPath, args, {
+        stdio: [rank === 0 ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe'],
+        env: { ...process.env, PMI_FD: '3', PMI_RANK: String(rank), PMI_SIZE: String(size) },
+      });
+      brokers.push(child);
+      pmi.attach(rank, child.stdio[3] as Duplex);
+      child.on('exit', (code, sig) => {
+        exited[rank] = true;
+        const status = code ?? 128 + signo(sig);
+        if (verbose >= 1) process.stderr.write(`flux-start: rank ${rank} exited with ${status}\n`);
+        if (rank === 0) leaderCode = status;
+        if (rank === 0 || (exitOnAny && status !== 0)) {
+          if (rank !== 0 && leaderCode === undefined) leaderCode = status;
+          finishAll();
+        }
+        if (exited.every(Boolean)) {
+          clearTimeout(killTimer);
+          resolve(leaderCode ?? status);
+        }
+      });
+    }
+  });
+  const code = await result;
+  pmi.close();
+  if (testRundir === undefined) rmSync(rundir, { recursive: true, force: true });
+  return code;
+}
+
+/** Ctrl-C belongs to the initial program; the instance ends when it does. */
+function ignoreInterrupts(): void {
+  process.on('SIGINT', () => {});
+}
+
+function signo(sig: NodeJS.Signals | null): number {
+  return sig ? (osSignals[sig] ?? 0) : 0;
+}

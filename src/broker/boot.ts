@@ -1,0 +1,361 @@
+// One broker process from start to exit: PMI bootstrap, overlay wiring, services, the initial program on
+// rank 0, and a clean shutdown in which children say goodbye before their parent leaves.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, chmodSync, existsSync } from 'node:fs';
+import { hostname as osHostname, tmpdir, constants as osConstants } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FluxError, EINVAL } from '../core/errors.js';
+import { Message, encodeFrames, makeControl, makeRequest, jsonPayload } from '../core/message.js';
+import { childrenOf, descendantsOf, levelOf, maxLevel, parentOf, parseTopo } from '../core/topology.js';
+import { VERSION, VERSION_CODE } from '../core/version.js';
+import { pmiFromEnv, type PmiClient } from '../transport/pmi-client.js';
+import { OverlayServer, OverlayClient } from '../transport/overlay.js';
+import { generateKeypair } from '../transport/keys.js';
+import { LocalServer, type LocalConnection } from '../transport/local-server.js';
+import { Attrs, ATTR_IMMUTABLE, ATTR_RUNTIME } from '../services/attrs.js';
+import { attrModule } from '../services/attr.js';
+import { logModule } from '../services/log.js';
+import { eventModule } from '../services/event.js';
+import { heartbeatModule } from '../services/heartbeat.js';
+import { Broker, CONTROL_DISCONNECT, CONTROL_HEARTBEAT } from './broker.js';
+import { overlayModule, moduleModule, brokerModule, type BrokerControl } from './builtins.js';
+
+/** where `flux` itself lives: the instance puts this bin dir first on the initial program's PATH */
+export const BIN_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin');
+
+const SYNC_PERIOD_MS = 1000;
+
+interface BootArgs {
+  setattrs: Map<string, string>;
+  command: string[];
+}
+
+export function parseBrokerArgs(args: string[]): BootArgs {
+  const setattrs = new Map<string, string>();
+  let i = 0;
+  for (; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') {
+      i++;
+      break;
+    }
+    let kv: string | undefined;
+    if (a === '-S' || a === '--setattr') kv = args[++i];
+    else if (a.startsWith('--setattr=')) kv = a.slice('--setattr='.length);
+    else if (a.startsWith('-S')) kv = a.slice(2);
+    else if (a.startsWith('-')) throw new FluxError(EINVAL, `unknown option ${a}`);
+    else break;
+    if (kv === undefined) throw new FluxError(EINVAL, `${a} needs NAME=VALUE`);
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new FluxError(EINVAL, `${a} ${kv}: expected NAME=VALUE`);
+    setattrs.set(kv.slice(0, eq), kv.slice(eq + 1));
+  }
+  return { setattrs, command: args.slice(i) };
+}
+
+/** launcher variables that mean "PMI should have worked": a silent singleton would hide a broken launch */
+function launcherHint(env: NodeJS.ProcessEnv): string | undefined {
+  return Object.keys(env).find((k) => /^(SLURM_|PMI_|PMIX_|OMPI_)/.test(k));
+}
+
+export async function runBroker(argv: string[]): Promise<number> {
+  const { setattrs, command } = parseBrokerArgs(argv);
+  const debugPmi = process.env.FLUX_PMI_DEBUG === '1';
+  let pmi: PmiClient | null;
+  try {
+    pmi = await pmiFromEnv(process.env, { debug: debugPmi });
+  } catch (err) {
+    process.stderr.write(`flux-broker: PMI bootstrap failed: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (!pmi) {
+    const hint = launcherHint(process.env);
+    if (hint) {
+      process.stderr.write(
+        `flux-broker: WARNING: ${hint} is set, so a launcher seems to be present, but PMI_FD is not: ` +
+          'starting as a singleton (size 1). Set FLUX_PMI_DEBUG=1 to trace PMI.\n',
+      );
+    }
+  }
+  const rank = pmi?.rank ?? 0;
+  const size = pmi?.size ?? 1;
+  const hostname = osHostname();
+
+  const attrs = new Attrs();
+  const topo = setattrs.get('tbon.topo') ?? (setattrs.has('tbon.fanout') ? `kary:${setattrs.get('tbon.fanout')}` : 'kary:32');
+  const k = parseTopo(topo);
+
+  let rundir = setattrs.get('rundir');
+  let ownRundir = false;
+  if (rundir === undefined) {
+    rundir = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), 'flux-'));
+    ownRundir = true;
+  } else if (!existsSync(rundir)) {
+    mkdirSync(rundir, { recursive: true, mode: 0o700 });
+  }
+  chmodSync(rundir, 0o700);
+
+  const keypair = generateKeypair();
+  const ownerUid = process.getuid?.() ?? 0;
+  const children = childrenOf(rank, size, k);
+  const parent = parentOf(rank, k);
+
+  // ---- attributes flux-core users expect ----
+  const imm = (n: string, v: string | undefined) => attrs.define(n, v, ATTR_IMMUTABLE);
+  imm('rank', String(rank));
+  imm('size', String(size));
+  imm('version', VERSION);
+  imm('rundir', rundir);
+  attrs.define('rundir-cleanup', ownRundir ? '1' : '0');
+  imm('statedir', setattrs.get('statedir'));
+  imm('security.owner', String(ownerUid));
+  imm('hostname', hostname);
+  imm('instance-level', setattrs.get('instance-level') ?? '0');
+  imm('jobid-path', '/');
+  imm('local-uri', `local://${rundir}/local-${rank}`);
+  imm('parent-uri', process.env.FLUX_URI && !setattrs.has('rundir') ? process.env.FLUX_URI : undefined);
+  imm('broker.pid', String(process.pid));
+  imm('broker.starttime', (Date.now() / 1000).toFixed(2));
+  imm('broker.boot-method', pmi ? 'simple' : 'single');
+  imm('broker.mapping', `[[0,1,${size},1]]`);
+  imm('broker.critical-ranks', '0');
+  imm('broker.quorum', String(size));
+  imm('tbon.topo', `kary:${k}`);
+  imm('tbon.fanout', String(k));
+  imm('tbon.level', String(levelOf(rank, k)));
+  imm('tbon.maxlevel', String(maxLevel(size, k)));
+  imm('tbon.descendants', String(descendantsOf(rank, size, k)));
+  attrs.define('tbon.torpid_min', '5s', ATTR_RUNTIME);
+  attrs.define('tbon.torpid_max', '30s', ATTR_RUNTIME);
+  attrs.define('tbon.prefertcp', '0');
+  attrs.define('content.hash', 'sha256');
+  for (const [n, v] of setattrs) {
+    if (['rank', 'size', 'tbon.fanout', 'tbon.topo'].includes(n)) continue;
+    if (attrs.has(n) && ['broker.pid', 'local-uri', 'version', 'security.owner'].includes(n)) {
+      process.stderr.write(`flux-broker: attribute ${n} cannot be set\n`);
+      return 1;
+    }
+    attrs.put(n, v);
+  }
+
+  // ---- overlay: bind, exchange business cards, connect ----
+  const uuid = crypto.randomUUID();
+  let server: OverlayServer | undefined;
+  let client: OverlayClient | undefined;
+  let endpoint: string | undefined;
+  if (children.length > 0) {
+    server = new OverlayServer({ uuid, keypair });
+    const uri = attrs.get('tbon.prefertcp') === '1' ? 'tcp://127.0.0.1:*' : `ipc://${rundir}/tbon-${rank}`;
+    endpoint = await server.bind(uri);
+    imm('tbon.endpoint', endpoint);
+  }
+  const hosts: string[] = new Array<string>(size).fill(hostname);
+  if (pmi && size > 1) {
+    await pmi.put(String(rank), JSON.stringify({ host: hostname, pubkey: keypair.publicKey, uri: endpoint ? [endpoint] : [] }));
+    await pmi.barrier();
+    for (let r = 0; r < size; r++) {
+      if (r === rank) continue;
+      const card = JSON.parse(await pmi.get(String(r))) as { host: string; pubkey: string; uri: string[] };
+      hosts[r] = card.host;
+      if (children.includes(r)) server!.allow(card.pubkey, String(r));
+      if (r === parent) {
+        client = new OverlayClient({ uuid, keypair, serverKey: card.pubkey });
+        const uri = card.uri.find((u) => u.startsWith('ipc://') && card.host === hostname) ?? card.uri[0];
+        if (uri === undefined) throw new FluxError(EINVAL, `rank ${r} published no overlay endpoint`);
+        imm('tbon.parent-endpoint', uri);
+      }
+    }
+    // connect only once every parent has authorized its children's keys: a denied CURVE handshake is final
+    await pmi.barrier();
+    client?.connect(attrs.get('tbon.parent-endpoint')!);
+  }
+  if (pmi) await pmi.finalize();
+  imm('hostlist', hosts.join(','));
+
+  // ---- the broker and its services ----
+  const conns = new Map<string, LocalConnection>();
+  const broker = new Broker(uuid, rank, size, k, attrs, ownerUid, {
+    toParent: (frames) => client?.send(frames),
+    toChild: (peer, frames) => server?.send(peer, frames),
+    toClient: (id, msg) => {
+      const c = conns.get(id);
+      if (!c) return false;
+      c.send(msg);
+      return true;
+    },
+  });
+  imm('broker.uuid', uuid);
+  for (const c of children) broker.addChildSlot(c);
+
+  const log = logModule(broker);
+  broker.logSink = log.log;
+
+  let shuttingDown: Promise<void> | undefined;
+  let exitCode = 0;
+  let initialProgram: ChildProcess | undefined;
+  let finished!: (code: number) => void;
+  const done = new Promise<number>((r) => (finished = r));
+
+  const ctl: BrokerControl = {
+    broker,
+    hostname: (r) => hosts[r] ?? hostname,
+    shutdown: (code, why) => {
+      if (shuttingDown) return;
+      exitCode = code;
+      broker.log(6, 'broker', `shutdown: ${why}`);
+      shuttingDown = shutdown().then(() => finished(exitCode));
+    },
+    loadable: { heartbeat: (h) => heartbeatModule(h) },
+  };
+
+  if (server) {
+    server.onMessage = (peer, frames) => broker.fromChild(peer, frames);
+    server.onSendError = (peer) => {
+      const child = broker.childByPeer(peer);
+      if (child) broker.childLost(child.rank, 'send failed: peer is gone');
+    };
+  }
+  let parentLastSeen = Date.now();
+  if (client) {
+    client.onMessage = (frames) => {
+      parentLastSeen = Date.now();
+      broker.fromParent(frames);
+    };
+  }
+  broker.onParentControl = (msg: Message) => {
+    if (msg.aux1 === CONTROL_DISCONNECT) ctl.shutdown(1, 'parent told this broker to disconnect');
+  };
+  broker.onChildControl = () => {};
+
+  await broker.registry.load(attrModule(broker), 'builtin');
+  await broker.registry.load(log.def, 'builtin');
+  await broker.registry.load(eventModule(broker), 'builtin');
+  await broker.registry.load(overlayModule(ctl), 'builtin');
+  await broker.registry.load(moduleModule(ctl), 'builtin');
+  await broker.registry.load(brokerModule(ctl), 'builtin');
+  await broker.registry.load(heartbeatModule(broker), 'builtin');
+
+  const local = new LocalServer({
+    path: `${rundir}/local-${rank}`,
+    ownerUid,
+    allowGuest: attrs.get('access.allow-guest-user') === '1',
+    onMessage: (conn, msg) => {
+      if (!conns.has(conn.id)) conns.set(conn.id, conn);
+      broker.fromClient(conn.id, msg);
+    },
+    onDisconnect: (conn) => {
+      conns.delete(conn.id);
+      broker.clientGone(conn.id);
+    },
+    log: (sev, text) => broker.log(sev, 'connector-local', text),
+  });
+  await local.listen();
+
+  // ---- join: wait for our children, then say hello upward (so rank 0 knows the whole tree is up) ----
+  await waitForChildren(broker, 60_000);
+  if (client) {
+    const hello = makeRequest('overlay.hello', jsonPayload({
+      rank, version: VERSION_CODE, uuid, status: 1, hostname,
+    }), { nodeid: 0, matchtag: 0 });
+    const resp = await helloParent(broker, client, hello);
+    broker.parentUuid = resp;
+  }
+  broker.log(6, 'broker', `online: rank ${rank} of ${size}`);
+
+  // ---- liveness: heartbeats both ways; a child whose socket is gone fails its send and is marked lost ----
+  const timer = setInterval(() => {
+    if (client && !shuttingDown) {
+      client.send(encodeFrames(makeControl(CONTROL_HEARTBEAT, 0)));
+      if (Date.now() - parentLastSeen > 10 * SYNC_PERIOD_MS) {
+        ctl.shutdown(1, 'lost connection to parent');
+      }
+    }
+    for (const c of broker.children.values()) {
+      if (c.state === 'online' && c.uuid !== undefined) server!.send(c.uuid, encodeFrames(makeControl(CONTROL_HEARTBEAT, 0)));
+    }
+  }, SYNC_PERIOD_MS);
+  timer.unref();
+
+  process.on('SIGTERM', () => ctl.shutdown(rank === 0 && initialProgram ? 143 : 0, 'SIGTERM'));
+  process.on('SIGHUP', () => ctl.shutdown(129, 'SIGHUP'));
+
+  // ---- rank 0 runs the initial program; its exit ends the instance ----
+  if (rank === 0) {
+    const argv = command.length > 0 ? command : [process.env.SHELL ?? '/bin/sh'];
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      FLUX_URI: `local://${rundir}/local-0`,
+      PATH: `${BIN_DIR}:${process.env.PATH ?? ''}`,
+    };
+    delete env.PMI_FD;
+    delete env.PMI_RANK;
+    delete env.PMI_SIZE;
+    initialProgram = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env });
+    initialProgram.on('error', (err) => {
+      process.stderr.write(`flux-broker: ${argv[0]}: ${err.message}\n`);
+      ctl.shutdown((err as NodeJS.ErrnoException).code === 'ENOENT' ? 127 : 126, 'initial program failed');
+    });
+    initialProgram.on('exit', (code, signal) => {
+      ctl.shutdown(code ?? 128 + (signal ? signalNumber(signal) : 0), 'initial program exited');
+    });
+  }
+
+  async function shutdown(): Promise<void> {
+    clearInterval(timer);
+    // children first: each leaves only after its own subtree has said goodbye
+    for (const c of broker.children.values()) {
+      if (c.state !== 'online') continue;
+      broker.rpc('broker.shutdown', undefined, { nodeid: c.rank }).catch((err: unknown) => {
+        broker.log(7, 'broker', `shutdown of rank ${c.rank}: ${(err as Error).message}`);
+      });
+    }
+    await waitUntil(() => [...broker.children.values()].every((c) => c.state !== 'online'), 10_000);
+    if (client && broker.parentUuid !== undefined) {
+      await Promise.race([broker.rpc('overlay.goodbye', undefined, { upstream: true }), delay(2000)]).catch((err: unknown) => {
+        process.stderr.write(`flux-broker: rank ${rank}: goodbye: ${(err as Error).message}\n`);
+      });
+    }
+    await broker.registry.removeAll().catch((err: unknown) => {
+      process.stderr.write(`flux-broker: unloading modules: ${(err as Error).message}\n`);
+    });
+    await local.close();
+    await server?.close();
+    await client?.close();
+    if (ownRundir || rank === 0) rmSync(rundir!, { recursive: true, force: true });
+  }
+
+  return done;
+}
+
+async function helloParent(broker: Broker, client: OverlayClient, hello: Message): Promise<string> {
+  const resp = await broker.sendDirect(hello, (frames) => client.send(frames));
+  const uuid = (resp as { uuid?: unknown }).uuid;
+  if (typeof uuid !== 'string') throw new FluxError(EINVAL, 'parent answered hello without a uuid');
+  return uuid;
+}
+
+async function waitForChildren(broker: Broker, timeoutMs: number): Promise<void> {
+  const ok = await waitUntil(() => [...broker.children.values()].every((c) => c.state === 'online'), timeoutMs);
+  if (!ok) {
+    const missing = [...broker.children.values()].filter((c) => c.state !== 'online').map((c) => c.rank);
+    broker.log(3, 'broker', `children ${missing.join(',')} did not join within ${timeoutMs / 1000}s`);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await delay(5);
+  }
+  return true;
+}
+
+function signalNumber(sig: NodeJS.Signals): number {
+  return osConstants.signals[sig] ?? 0;
+}

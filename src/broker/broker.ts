@@ -1,0 +1,482 @@
+// One broker: routes RFC 3 messages between its local clients, its services, its parent and its children.
+// Routing follows flux-core (reference §1.3): every hop that receives a request pushes the sender on the
+// route stack; responses pop one route per hop.
+import {
+  FluxError, errnoOf, EHOSTUNREACH, ENOSYS, EPROTO, ENODATA,
+} from '../core/errors.js';
+import {
+  Message, MSGTYPE_REQUEST, MSGTYPE_RESPONSE, MSGTYPE_EVENT, MSGTYPE_CONTROL, FLAG_NORESPONSE, FLAG_UPSTREAM,
+  FLAG_STREAMING, FLAG_PRIVATE, NODEID_ANY, ROLE_OWNER, ROLE_LOCAL, encodeFrames, decodeFrames, makeRequest,
+  makeResponse, makeErrorResponse, makeControl, jsonPayload, payloadString, payloadJson, typeName,
+} from '../core/message.js';
+import { childRoute } from '../core/topology.js';
+import type { Attrs } from '../services/attrs.js';
+import { ServiceRegistry } from './registry.js';
+import type { EventSink, ModuleHost, Payload, RpcOptions } from '../services/module.js';
+
+export const CONTROL_HEARTBEAT = 0;
+export const CONTROL_STATUS = 1;
+export const CONTROL_DISCONNECT = 2;
+
+/** Where a broker's messages leave it: the connectors and overlay sockets, injected so routing is testable. */
+export interface BrokerLinks {
+  toParent(frames: Buffer[]): void;
+  toChild(uuid: string, frames: Buffer[]): void;
+  toClient(connId: string, msg: Message): boolean;
+}
+
+interface PendingRpc {
+  resolve: (m: Message) => void;
+  reject: (e: Error) => void;
+  each?: (m: Message) => void;
+}
+
+export interface ChildPeer {
+  rank: number;
+  uuid?: string;
+  state: 'connecting' | 'online' | 'lost' | 'offline';
+  lastSeen: number;
+  /** requests forwarded to this child that still await a response: failed with EHOSTUNREACH if it is lost */
+  tracked: Map<string, Message>;
+}
+
+export interface Subscriber {
+  owner: boolean;
+  userid: number;
+  prefixes: string[];
+}
+
+export class Broker implements ModuleHost {
+  readonly registry: ServiceRegistry;
+  parentUuid: string | undefined;
+  readonly children = new Map<number, ChildPeer>();
+  private readonly childByUuid = new Map<string, ChildPeer>();
+  private readonly pending = new Map<number, PendingRpc>();
+  private nextTag = 1;
+  private readonly internalSubs = new Set<{ prefix: string; sink: EventSink }>();
+  readonly clientSubs = new Map<string, Subscriber>();
+  links: BrokerLinks;
+  ownerUid: number;
+  /** set by the log module so broker messages land in the ring; stderr until then */
+  logSink: (severity: number, appname: string, text: string) => void = (sev, app, text) => {
+    if (sev <= 3) process.stderr.write(`${app}.${sev}[${this.rank}]: ${text}\n`);
+  };
+  private readonly dropLogged = new Map<string, number>();
+
+  constructor(
+    readonly uuid: string,
+    readonly rank: number,
+    readonly size: number,
+    readonly k: number,
+    readonly attrs: Attrs,
+    ownerUid: number,
+    links: BrokerLinks,
+  ) {
+    this.ownerUid = ownerUid;
+    this.links = links;
+    this.registry = new ServiceRegistry(this);
+  }
+
+  // ---- ModuleHost ---------------------------------------------------------------------------------
+
+  respond(req: Message, payload?: Payload): void {
+    if (req.flags & FLAG_NORESPONSE) return;
+    const p = payload === undefined || Buffer.isBuffer(payload) ? payload : jsonPayload(payload);
+    this.sendResponse(makeResponse(req, p));
+  }
+
+  respondError(req: Message, err: unknown): void {
+    if (req.flags & FLAG_NORESPONSE) return;
+    const errno = errnoOf(err);
+    if (!(err instanceof FluxError) && errno !== ENODATA) {
+      this.log(3, 'broker', `${req.topic}: ${(err as Error)?.stack ?? String(err)}`);
+    }
+    const text = err instanceof FluxError && err.explicit ? err.message : undefined;
+    this.sendResponse(makeErrorResponse(req, errno, text));
+  }
+
+  rpc(topic: string, payload: Payload, opts: RpcOptions = {}): Promise<Message> {
+    return new Promise((resolve, reject) => {
+      const tag = this.sendRpc(topic, payload, opts, { resolve, reject });
+      if (tag === 0) resolve(makeResponse(makeRequest(topic)));
+    });
+  }
+
+  rpcStream(topic: string, payload: Payload, opts: RpcOptions, each: (m: Message) => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.sendRpc(topic, payload, { ...opts, streaming: true }, {
+        resolve: () => resolve(),
+        reject: (e) => (e instanceof FluxError && e.errno === ENODATA ? resolve() : reject(e)),
+        each,
+      });
+    });
+  }
+
+  subscribe(prefix: string, sink: EventSink): () => void {
+    const sub = { prefix, sink };
+    this.internalSubs.add(sub);
+    return () => this.internalSubs.delete(sub);
+  }
+
+  log(severity: number, appname: string, text: string): void {
+    this.logSink(severity, appname, text);
+  }
+
+  // ---- ingress ------------------------------------------------------------------------------------
+
+  /** A message from a local client, credentials already assigned by the connector. */
+  fromClient(connId: string, msg: Message): void {
+    switch (msg.type) {
+      case MSGTYPE_REQUEST:
+        msg.routes = msg.routes ?? [];
+        msg.routes.unshift(connId);
+        if (msg.topic === 'event.subscribe' || msg.topic === 'event.unsubscribe') {
+          this.clientSubscription(connId, msg);
+          return;
+        }
+        this.routeRequest(msg);
+        return;
+      case MSGTYPE_EVENT:
+        // flux event pub sends a raw event; the instance publishes it on the client's behalf
+        this.publishFromClient(connId, msg);
+        return;
+      default:
+        this.logDrop(`client ${connId.substring(0, 8)}`, `unexpected ${typeName(msg.type)} from a client`);
+    }
+  }
+
+  clientGone(connId: string): void {
+    this.clientSubs.delete(connId);
+    this.registry.disconnect(connId);
+  }
+
+  fromParent(frames: Buffer[]): void {
+    let msg: Message;
+    try {
+      msg = decodeFrames(frames);
+    } catch (err) {
+      this.logDrop('parent', `undecodable message: ${(err as Error).message}`);
+      return;
+    }
+    msg.rolemask = msg.rolemask & ~ROLE_LOCAL;
+    switch (msg.type) {
+      case MSGTYPE_REQUEST:
+        if (this.parentUuid === undefined) return;
+        msg.routes = msg.routes ?? [];
+        msg.routes.unshift(this.parentUuid);
+        this.routeRequest(msg);
+        return;
+      case MSGTYPE_RESPONSE:
+        this.sendResponse(msg);
+        return;
+      case MSGTYPE_EVENT:
+        if (msg.aux1 <= this.lastEventSeq) {
+          this.logDrop('parent', `duplicate event ${msg.aux1}`);
+          return;
+        }
+        this.lastEventSeq = msg.aux1;
+        this.multicast(msg);
+        return;
+      case MSGTYPE_CONTROL:
+        this.onParentControl?.(msg);
+        return;
+    }
+  }
+
+  fromChild(peer: string, frames: Buffer[]): void {
+    let msg: Message;
+    try {
+      msg = decodeFrames(frames);
+    } catch (err) {
+      this.logDrop(`child ${peer.substring(0, 8)}`, `undecodable message: ${(err as Error).message}`);
+      const child = this.childByUuid.get(peer);
+      if (!child) this.links.toChild(peer, encodeFrames(makeControl(CONTROL_DISCONNECT, 0)));
+      return;
+    }
+    msg.rolemask = msg.rolemask & ~ROLE_LOCAL;
+    const child = this.childByUuid.get(peer);
+    if (!child) {
+      if (msg.type === MSGTYPE_REQUEST && msg.topic === 'overlay.hello') {
+        // the handshake is between these two brokers only: never routed elsewhere
+        msg.routes = msg.routes ?? [];
+        msg.routes.unshift(peer);
+        this.registry.dispatch(msg);
+      } else {
+        this.logDrop(`peer ${peer.substring(0, 8)}`, 'message from an unknown peer: told to disconnect');
+        this.links.toChild(peer, encodeFrames(makeControl(CONTROL_DISCONNECT, 0)));
+      }
+      return;
+    }
+    child.lastSeen = Date.now();
+    switch (msg.type) {
+      case MSGTYPE_REQUEST:
+        msg.routes = msg.routes ?? [];
+        msg.routes.unshift(peer);
+        this.routeRequest(msg);
+        return;
+      case MSGTYPE_RESPONSE:
+        this.untrack(child, msg);
+        this.sendResponse(msg);
+        return;
+      case MSGTYPE_CONTROL:
+        this.onChildControl?.(child, msg);
+        return;
+      default:
+        this.logDrop(`child ${child.rank}`, `unexpected ${typeName(msg.type)} from a child`);
+    }
+  }
+
+  /** hooks the overlay module installs */
+  onParentControl?: (msg: Message) => void;
+  onChildControl?: (child: ChildPeer, msg: Message) => void;
+
+  // ---- routing ------------------------------------------------------------------------------------
+
+  routeRequest(msg: Message): void {
+    const nodeid = msg.aux1;
+    const upstream = (msg.flags & FLAG_UPSTREAM) !== 0;
+    const topic = msg.topic ?? '';
+    if (upstream && nodeid === this.rank) {
+      this.toParentOr(msg, EHOSTUNREACH);
+    } else if (nodeid === NODEID_ANY || upstream) {
+      if (this.registry.hasService(topic)) this.registry.dispatch(msg);
+      else this.toParentOr(msg, ENOSYS);
+    } else if (nodeid === this.rank) {
+      if (this.registry.hasService(topic)) this.registry.dispatch(msg);
+      else this.noService(msg);
+    } else if (nodeid >= this.size) {
+      this.respondError(msg, new FluxError(EHOSTUNREACH));
+    } else {
+      const c = childRoute(this.rank, nodeid, this.k);
+      if (c !== undefined) this.toChild(c, msg);
+      else this.toParentOr(msg, EHOSTUNREACH);
+    }
+  }
+
+  private noService(msg: Message): void {
+    this.respondError(msg, new FluxError(ENOSYS, `No service matching ${msg.topic} is registered`));
+  }
+
+  private toParentOr(msg: Message, errno: number): void {
+    if (this.rank > 0 && this.parentUuid !== undefined) {
+      this.links.toParent(encodeFrames(msg));
+    } else if (errno === ENOSYS) {
+      this.noService(msg);
+    } else {
+      this.respondError(msg, new FluxError(errno));
+    }
+  }
+
+  private toChild(rank: number, msg: Message): void {
+    const child = this.children.get(rank);
+    if (!child || child.state !== 'online' || child.uuid === undefined) {
+      this.respondError(msg, new FluxError(EHOSTUNREACH));
+      return;
+    }
+    if (!(msg.flags & FLAG_NORESPONSE)) child.tracked.set(trackKey(msg), msg);
+    this.links.toChild(child.uuid, encodeFrames(msg));
+  }
+
+  private untrack(child: ChildPeer, resp: Message): void {
+    if (resp.flags & FLAG_STREAMING && resp.aux1 === 0) return;
+    child.tracked.delete(trackKey(resp));
+  }
+
+  /** A response pops one route and goes to that peer; an empty stack means it answers the broker's own RPC. */
+  sendResponse(msg: Message): void {
+    msg.userid = this.ownerUid;
+    if (msg.rolemask === 0) msg.rolemask = ROLE_OWNER | ROLE_LOCAL;
+    const routes = msg.routes ?? [];
+    if (routes.length === 0) {
+      this.completeRpc(msg);
+      return;
+    }
+    const top = routes.shift()!;
+    if (top === this.parentUuid) {
+      this.links.toParent(encodeFrames(msg));
+      return;
+    }
+    const child = this.childByUuid.get(top);
+    if (child) {
+      this.links.toChild(top, encodeFrames(msg));
+      return;
+    }
+    if (!this.links.toClient(top, msg)) this.logDrop('response', `no route to ${top.substring(0, 8)} for ${msg.topic}`);
+  }
+
+  private sendRpc(topic: string, payload: Payload, opts: RpcOptions, p: PendingRpc): number {
+    const noresponse = ((opts.flags ?? 0) & FLAG_NORESPONSE) !== 0;
+    const tag = noresponse ? 0 : this.allocTag();
+    let flags = opts.flags ?? 0;
+    if (opts.streaming) flags |= FLAG_STREAMING;
+    let nodeid = opts.nodeid ?? NODEID_ANY;
+    if (opts.upstream) {
+      flags |= FLAG_UPSTREAM;
+      nodeid = this.rank;
+    }
+    const body = payload === undefined || Buffer.isBuffer(payload) ? payload : jsonPayload(payload);
+    const msg = makeRequest(topic, body, { nodeid, matchtag: tag, flags });
+    msg.userid = this.ownerUid;
+    msg.rolemask = ROLE_OWNER | ROLE_LOCAL;
+    if (tag !== 0) this.pending.set(tag, p);
+    this.routeRequest(msg);
+    return tag;
+  }
+
+  /** A request sent straight to a link, bypassing routing (the hello, before the parent's uuid is known). */
+  sendDirect(req: Message, send: (frames: Buffer[]) => void): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const tag = this.allocTag();
+      req.aux2 = tag;
+      req.userid = this.ownerUid;
+      req.rolemask = ROLE_OWNER;
+      this.pending.set(tag, { resolve: (m) => resolve(payloadJson(m)), reject });
+      send(encodeFrames(req));
+    });
+  }
+
+  private allocTag(): number {
+    for (;;) {
+      const t = this.nextTag;
+      this.nextTag = this.nextTag >= 0x7fffffff ? 1 : this.nextTag + 1;
+      if (!this.pending.has(t)) return t;
+    }
+  }
+
+  private completeRpc(msg: Message): void {
+    const p = this.pending.get(msg.aux2);
+    if (!p) return;
+    if (msg.aux1 !== 0) {
+      this.pending.delete(msg.aux2);
+      p.reject(new FluxError(msg.aux1, safeString(msg)));
+    } else if (p.each) {
+      p.each(msg);
+      if (!(msg.flags & FLAG_STREAMING)) {
+        this.pending.delete(msg.aux2);
+        p.resolve(msg);
+      }
+    } else {
+      this.pending.delete(msg.aux2);
+      p.resolve(msg);
+    }
+  }
+
+  // ---- children -----------------------------------------------------------------------------------
+
+  addChildSlot(rank: number): void {
+    this.children.set(rank, { rank, state: 'connecting', lastSeen: 0, tracked: new Map() });
+  }
+
+  /** a child said hello: a known rank saying it again means its old incarnation is gone */
+  childOnline(rank: number, uuid: string): void {
+    const child = this.children.get(rank)!;
+    if (child.uuid !== undefined && child.uuid !== uuid) this.childLost(rank, 'reconnected after crash');
+    child.uuid = uuid;
+    child.state = 'online';
+    child.lastSeen = Date.now();
+    this.childByUuid.set(uuid, child);
+  }
+
+  childLost(rank: number, why: string, state: 'lost' | 'offline' = 'lost'): void {
+    const child = this.children.get(rank);
+    if (!child || child.state === 'lost' || child.state === 'offline') return;
+    child.state = state;
+    if (child.uuid !== undefined) this.childByUuid.delete(child.uuid);
+    if (state === 'lost') this.log(3, 'overlay', `rank ${rank} lost: ${why}`);
+    const tracked = [...child.tracked.values()];
+    child.tracked.clear();
+    for (const req of tracked) this.sendResponse(makeErrorResponse(req, EHOSTUNREACH, 'overlay disconnect'));
+  }
+
+  childByPeer(uuid: string): ChildPeer | undefined {
+    return this.childByUuid.get(uuid);
+  }
+
+  // ---- events -------------------------------------------------------------------------------------
+
+  private lastEventSeq = 0;
+
+  /** Send an event on down the tree, then to this broker's own subscribers. */
+  multicast(ev: Message): void {
+    if (this.children.size > 0) {
+      const frames = encodeFrames({ ...ev, routes: undefined });
+      for (const c of this.children.values()) {
+        if (c.state === 'online' && c.uuid !== undefined) this.links.toChild(c.uuid, frames);
+      }
+    }
+    this.deliverEvent(ev);
+  }
+
+  /** Deliver an event to this broker's subscribers (services and local clients). */
+  deliverEvent(ev: Message): void {
+    const topic = ev.topic ?? '';
+    for (const s of this.internalSubs) if (topic.startsWith(s.prefix)) s.sink(ev);
+    for (const [connId, sub] of this.clientSubs) {
+      if (!sub.prefixes.some((p) => topic.startsWith(p))) continue;
+      if (ev.flags & FLAG_PRIVATE && !sub.owner && sub.userid !== ev.userid) continue;
+      this.links.toClient(connId, { ...ev, routes: undefined });
+    }
+  }
+
+  private clientSubscription(connId: string, msg: Message): void {
+    let topic: string;
+    try {
+      const body = payloadJson(msg);
+      if (typeof body.topic !== 'string') throw new FluxError(EPROTO, 'malformed payload: topic must be a string');
+      topic = body.topic;
+    } catch (err) {
+      this.respondError(msg, err);
+      return;
+    }
+    let sub = this.clientSubs.get(connId);
+    if (!sub) {
+      sub = { owner: (msg.rolemask & ROLE_OWNER) !== 0, userid: msg.userid, prefixes: [] };
+      this.clientSubs.set(connId, sub);
+    }
+    if (msg.topic === 'event.subscribe') sub.prefixes.push(topic);
+    else {
+      const i = sub.prefixes.indexOf(topic);
+      if (i >= 0) sub.prefixes.splice(i, 1);
+    }
+    this.respond(msg);
+  }
+
+  private publishFromClient(connId: string, ev: Message): void {
+    const body: Record<string, unknown> = { topic: ev.topic ?? '', flags: ev.flags & FLAG_PRIVATE };
+    if (ev.payload !== undefined && ev.payload.length > 0) body.payload = ev.payload.toString('base64');
+    const req = makeRequest('event.publish', jsonPayload(body), { nodeid: 0, flags: FLAG_NORESPONSE });
+    req.userid = ev.userid;
+    req.rolemask = ev.rolemask;
+    req.routes = [connId];
+    this.routeRequest(req);
+  }
+
+  // ---- misc ---------------------------------------------------------------------------------------
+
+  /** one log line per peer and reason per minute: a flood of bad input must not flood the log */
+  logDrop(peer: string, reason: string): void {
+    const key = `${peer}:${reason}`;
+    const now = Date.now();
+    if ((this.dropLogged.get(key) ?? 0) > now - 60_000) return;
+    this.dropLogged.set(key, now);
+    this.log(3, 'broker', `${peer}: ${reason}`);
+  }
+
+  failAllPending(why: string): void {
+    for (const [tag, p] of this.pending) {
+      this.pending.delete(tag);
+      p.reject(new FluxError(EHOSTUNREACH, why));
+    }
+  }
+}
+
+function trackKey(msg: Message): string {
+  return `${(msg.routes ?? []).join('!')}#${msg.aux2}`;
+}
+
+/** an error response's text, if it carries a proper NUL-terminated one */
+function safeString(msg: Message): string | undefined {
+  const p = msg.payload;
+  return p && p.length > 0 && p[p.length - 1] === 0 ? payloadString(msg) : undefined;
+}
+

@@ -1,0 +1,27 @@
+// What every command shares: a commander program that reports errors as "flux-<cmd>: <reason>" (exit 1).
+import { Command, CommanderError } from 'commander';
+
+export function program(cmd: string, summary: string): Command {
+  const p = new Command(`flux ${cmd}`);
+  p.description(summary)
+    .helpOption('-h, --help', 'Display this message.')
+    .exitOverride()
+    .configureOutput({
+      outputError: (str, write) => write(`flux-${cmd}: ${str.replace(/^error: /, '')}`),
+    });
+  return p;
+}
+
+/**
+ * Parse argv with the program; returns the exit code commander wants when it ends early (help, bad option),
+ * or undefined when the command should go on.
+ */
+export function parse(p: Command, args: string[]): number | undefined {
+  try {
+    p.parse(args, { from: 'user' });
+    return undefined;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    throw err;
+  }
+}

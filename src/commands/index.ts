@@ -1,0 +1,40 @@
+// The command table: name -> module file and the one-line summary `flux --help` shows.
+export interface CommandInfo {
+  /** the module under dist/ that exports run(args) */
+  file: string;
+  summary: string;
+  /** listed under "common commands" in flux --help */
+  common?: boolean;
+}
+
+export const COMMANDS: Record<string, CommandInfo> = {
+  start: { file: 'commands/start', summary: 'Bootstrap a local Flux instance', common: true },
+  broker: { file: 'broker/main', summary: 'Run one Flux message broker (started by flux start or a PMI launcher)' },
+  getattr: { file: 'commands/getattr', summary: 'Get broker attribute', common: true },
+  setattr: { file: 'commands/setattr', summary: 'Set broker attribute' },
+  lsattr: { file: 'commands/lsattr', summary: 'List broker attributes' },
+  ping: { file: 'commands/ping', summary: 'Send echo requests to a service', common: true },
+  logger: { file: 'commands/logger', summary: 'Create a Flux log entry', common: true },
+  dmesg: { file: 'commands/dmesg', summary: 'Print or control the broker log ring buffer', common: true },
+  module: { file: 'commands/module', summary: 'Manage Flux broker modules', common: true },
+  env: { file: 'commands/env', summary: 'Print the flux environment or run a command in it', common: true },
+  help: { file: 'commands/help', summary: 'Display help information for flux commands', common: true },
+};
+
+export function usage(): string {
+  const lines = [
+    'Usage: flux [OPTIONS] COMMAND ARGS',
+    '  -h, --help             Display this message',
+    '  -V, --version          Display command and component versions',
+    '',
+    'For general Flux documentation, please visit',
+    '    https://flux-framework.readthedocs.io',
+    '',
+    'Common commands from flux-core:',
+  ];
+  for (const [name, info] of Object.entries(COMMANDS)) {
+    if (info.common) lines.push(`   ${name.padEnd(18)} ${info.summary}`);
+  }
+  lines.push('', "See 'flux help COMMAND' for more information about a specific command.", '');
+  return lines.join('\n');
+}

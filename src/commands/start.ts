@@ -1,0 +1,52 @@
+// `flux start`: bootstrap an instance. With --size N (or flux-core's --test-size=N) it is the PMI-1 server for
+// N brokers it spawns on this node; under a real process manager (PMI_FD set) it runs one broker of that job.
+import { FluxError, EINVAL } from '../core/errors.js';
+import { parseFSD } from '../core/fsd.js';
+import { runLocal, runUnderLauncher } from '../api/instance.js';
+import { program, parse } from './common.js';
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+export async function run(args: string[]): Promise<number> {
+  const p = program('start', 'Bootstrap a local Flux instance')
+    .enablePositionalOptions()
+    .passThroughOptions()
+    .option('-s, --size <N>', 'start N brokers on this node')
+    .option('--test-size <N>', 'start N brokers on this node (flux-core spelling)')
+    .option('-S, --setattr <NAME=VALUE>', 'set a broker attribute (repeatable)', collect, [])
+    .option('-o, --broker-opts <OPTS>', 'comma-separated broker options (repeatable)', collect, [])
+    .option('--test-rundir <DIR>', 'use DIR as the instance rundir (kept afterwards)')
+    .option('--test-exit-timeout <FSD>', 'after the first broker exits, wait this long for the others', '20s')
+    .option('--test-exit-mode <MODE>', 'leader: rank 0 exiting ends the instance; any: any broker exiting does', 'leader')
+    .option('-v, --verbose', 'trace the bootstrap (twice: PMI lines too)', (_v, n: number) => n + 1, 0)
+    .argument('[command...]', 'initial program (default: an interactive shell)');
+  const code = parse(p, args);
+  if (code !== undefined) return code;
+  const o = p.opts<{
+    size?: string; testSize?: string; setattr: string[]; brokerOpts: string[]; testRundir?: string;
+    testExitTimeout: string; testExitMode: string; verbose: number;
+  }>();
+  const command = p.args;
+  const brokerArgs = [
+    ...o.brokerOpts.flatMap((s) => s.split(',')).filter((s) => s.length > 0),
+    ...o.setattr.map((kv) => `-S${kv}`),
+  ];
+  for (const kv of o.setattr) {
+    if (!/^[^=]+=/.test(kv)) throw new FluxError(EINVAL, `--setattr ${kv}: expected NAME=VALUE`);
+  }
+  if (o.testExitMode !== 'leader' && o.testExitMode !== 'any') {
+    throw new FluxError(EINVAL, `--test-exit-mode must be leader or any, not ${o.testExitMode}`);
+  }
+  const exitTimeoutMs = parseFSD(o.testExitTimeout) * 1000;
+  const sizeText = o.size ?? o.testSize;
+
+  if (sizeText === undefined && process.env.PMI_FD !== undefined) {
+    return runUnderLauncher(brokerArgs, command);
+  }
+  const size = sizeText === undefined ? 1 : Number(sizeText);
+  if (!Number.isInteger(size) || size < 1) throw new FluxError(EINVAL, `--size must be a positive integer, not ${sizeText}`);
+  return runLocal({
+    size, brokerArgs, command, rundir: o.testRundir, exitTimeoutMs, exitOnAny: o.testExitMode === 'any', verbose: o.verbose,
+  });
+}
+

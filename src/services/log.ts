@@ -1,0 +1,126 @@
+// The log ring: log.append, streaming log.dmesg (with follow), log.clear; severe entries are copied to stderr
+// and forwarded to rank 0, as flux-core's broker does.
+import { FluxError, EPROTO, ENODATA } from '../core/errors.js';
+import { Message, FLAG_NORESPONSE, stringPayload, senderOf } from '../core/message.js';
+import { formatEntry, parseEntry, type LogEntry, SEVERITY_NAMES } from '../core/logline.js';
+import { ATTR_RUNTIME } from './attrs.js';
+import type { ModuleDef, ModuleHost } from './module.js';
+
+interface Follower {
+  req: Message;
+  sender: string | undefined;
+}
+
+export interface LogService {
+  def: ModuleDef;
+  /** an entry made by this broker (its own messages and its modules') */
+  log(severity: number, appname: string, text: string): void;
+}
+
+export function logModule(host: ModuleHost): LogService {
+  const attrs = host.attrs;
+  const num = (name: string, dflt: number) => {
+    const v = Number(attrs.get(name));
+    return Number.isFinite(v) ? v : dflt;
+  };
+  attrs.define('log-ring-size', attrs.get('log-ring-size') ?? '1024', ATTR_RUNTIME);
+  attrs.define('log-level', attrs.get('log-level') ?? '7', ATTR_RUNTIME);
+  attrs.define('log-forward-level', attrs.get('log-forward-level') ?? '3', ATTR_RUNTIME);
+  attrs.define('log-critical-level', attrs.get('log-critical-level') ?? '2', ATTR_RUNTIME);
+  attrs.define('log-stderr-level', attrs.get('log-stderr-level') ?? '3', ATTR_RUNTIME);
+  attrs.define('log-stderr-mode', attrs.get('log-stderr-mode') ?? 'leader', ATTR_RUNTIME);
+
+  let ring: string[] = [];
+  let count = 0;
+  let local = 0;
+  let remote = 0;
+  const followers = new Map<string, Follower>();
+
+  const keyOf = (req: Message) => `${senderOf(req) ?? ''}#${req.aux2}`;
+
+  function store(line: string, entry: LogEntry | undefined, fromRemote: boolean): void {
+    const severity = entry?.severity ?? 6;
+    if (severity > num('log-level', 7)) return;
+    count++;
+    if (fromRemote) remote++;
+    else local++;
+    ring.push(line);
+    const cap = Math.max(0, num('log-ring-size', 1024));
+    if (ring.length > cap) ring = ring.slice(ring.length - cap);
+    for (const f of followers.values()) host.respond(f.req, stringPayload(line));
+    const stderrOk = attrs.get('log-stderr-mode') === 'local' || host.rank === 0;
+    if (stderrOk && severity <= num('log-stderr-level', 3) && entry) {
+      process.stderr.write(`${entry.appname}.${SEVERITY_NAMES[severity] ?? severity}[${entry.rank}]: ${entry.msg}\n`);
+    }
+    if (host.rank > 0 && !fromRemote && severity <= num('log-forward-level', 3)) {
+      void host.rpc('log.append', Buffer.from(line), { nodeid: 0, flags: FLAG_NORESPONSE });
+    }
+  }
+
+  function log(severity: number, appname: string, text: string): void {
+    const entry: LogEntry = {
+      severity, facility: 0, timeUs: Date.now() * 1000, rank: String(host.rank), appname,
+      procid: String(process.pid), msgid: '', msg: text,
+    };
+    store(formatEntry(entry), entry, false);
+  }
+
+  const def: ModuleDef = {
+    name: 'log',
+    handlers: [
+      {
+        topic: 'log.append',
+        handler: (msg) => {
+          const p = msg.payload;
+          if (!p || p.length === 0) throw new FluxError(EPROTO, 'empty log entry');
+          const line = p.toString('utf8', 0, p[p.length - 1] === 0 ? p.length - 1 : p.length);
+          const entry = parseEntry(line);
+          // an entry made on another rank was forwarded here: it is not forwarded again
+          store(line, entry, entry !== undefined && entry.rank !== String(host.rank));
+          if (msg.aux2 !== 0 && !(msg.flags & FLAG_NORESPONSE)) host.respond(msg);
+        },
+      },
+      {
+        topic: 'log.dmesg',
+        streaming: true,
+        schema: {
+          type: 'object',
+          properties: { follow: { type: 'boolean' }, nobacklog: { type: 'boolean' } },
+          required: ['follow'],
+        },
+        handler: (msg, body) => {
+          if (body!.nobacklog !== true) for (const line of ring) host.respond(msg, stringPayload(line));
+          if (body!.follow === true) followers.set(keyOf(msg), { req: msg, sender: senderOf(msg) });
+          else host.respondError(msg, new FluxError(ENODATA));
+        },
+      },
+      {
+        topic: 'log.cancel',
+        schema: { type: 'object', properties: { matchtag: { type: 'integer' } }, required: ['matchtag'] },
+        handler: (msg, body) => {
+          const key = `${senderOf(msg) ?? ''}#${body!.matchtag as number}`;
+          const f = followers.get(key);
+          if (f) {
+            followers.delete(key);
+            host.respondError(f.req, new FluxError(ENODATA));
+          }
+        },
+      },
+      {
+        topic: 'log.clear',
+        handler: (msg) => {
+          ring = [];
+          host.respond(msg);
+        },
+      },
+      {
+        topic: 'log.stats-get',
+        handler: (msg) => host.respond(msg, { 'ring-used': ring.length, count, local, remote }),
+      },
+    ],
+    disconnect: (sender) => {
+      for (const [k, f] of followers) if (f.sender === sender) followers.delete(k);
+    },
+  };
+  return { def, log };
+}

@@ -1,0 +1,66 @@
+// What a broker-resident service ("module") is, and what the broker offers it. Every service is a module:
+// it can be listed, loaded and removed at run time, and answers <name>.ping like any other.
+import type { Message } from '../core/message.js';
+import type { Schema } from '../core/validate.js';
+import type { Attrs } from './attrs.js';
+
+export type Payload = Buffer | Record<string, unknown> | undefined;
+
+export interface HandlerDef {
+  /** exact topic, or a glob with one trailing '*' (e.g. "kvs.namespace-*") */
+  topic: string;
+  /** roles allowed besides the owner (who always passes); default owner only */
+  allow?: number;
+  /** JSON schema of the request payload; the payload must then be a JSON object that matches */
+  schema?: Schema;
+  /** the request must carry the STREAMING flag (EPROTO otherwise), as RFC 6 requires */
+  streaming?: boolean;
+  /** also handle events with this topic (for module-wide stats-clear and the like) */
+  handler: (msg: Message, body: Record<string, unknown> | undefined) => void | Promise<void>;
+}
+
+export interface ModuleDef {
+  name: string;
+  /** extra services routed to this module besides its name */
+  services?: string[];
+  handlers: HandlerDef[];
+  start?: () => void | Promise<void>;
+  stop?: () => void | Promise<void>;
+  /** a client (route id) went away: drop whatever is kept for it */
+  disconnect?: (sender: string) => void;
+  /** extra counters for <name>.stats-get */
+  stats?: () => Record<string, unknown>;
+}
+
+export interface RpcOptions {
+  nodeid?: number;
+  /** FLUX_NODEID_UPSTREAM: the request goes to the parent's services, skipping our own */
+  upstream?: boolean;
+  streaming?: boolean;
+  flags?: number;
+}
+
+export interface EventSink {
+  (event: Message): void;
+}
+
+/** The broker as a module sees it. */
+export interface ModuleHost {
+  readonly rank: number;
+  readonly size: number;
+  readonly uuid: string;
+  readonly attrs: Attrs;
+  respond(req: Message, payload?: Payload): void;
+  respondError(req: Message, err: unknown): void;
+  /** a request from the broker itself; resolves with the (first) response, rejects with a FluxError */
+  rpc(topic: string, payload: Payload, opts?: RpcOptions): Promise<Message>;
+  /** a streaming request: every response until the terminating error (ENODATA ends it normally) */
+  rpcStream(topic: string, payload: Payload, opts: RpcOptions, each: (msg: Message) => void): Promise<void>;
+  /** deliver events whose topic starts with `prefix` to `sink`; returns the unsubscribe function */
+  subscribe(prefix: string, sink: EventSink): () => void;
+  log(severity: number, appname: string, text: string): void;
+  /** rank 0: send a sequenced event down the whole tree and to this broker's own subscribers */
+  multicast(ev: Message): void;
+}
+
+export type ModuleFactory = (host: ModuleHost, args: string[]) => ModuleDef;

@@ -1,0 +1,234 @@
+// The broker end of the local connector: a UNIX socket in the instance rundir, flux-core's one-byte
+// handshake and framing, and credentials stamped on every message at ingress from SO_PEERCRED.
+import * as net from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { lstat, stat, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { FluxError, EPERM, EEXIST, EALREADY, errnoOf } from '../core/errors.js';
+import { LocalDecoder, encodeLocal } from '../core/framing.js';
+import {
+  type Message, FLAG_ROUTE, MSGTYPE_REQUEST, USERID_UNKNOWN, ROLE_OWNER, ROLE_USER, ROLE_LOCAL,
+} from '../core/message.js';
+import { peerCred, type PeerCred } from './peercred.js';
+import { checkSocketPath } from './local-client.js';
+
+const LOG_ERR = 3;
+const LOG_INFO = 6;
+const HANDSHAKE_OK = Buffer.from([0]);
+const HANDSHAKE_EPERM = Buffer.from([EPERM]);
+
+export interface LocalConnection {
+  /** A fresh uuid naming this client: the broker pushes it on the route stack of the client's requests. */
+  readonly id: string;
+  readonly uid: number;
+  readonly pid: number;
+  readonly rolemask: number;
+  /** Queues a message to the client, in order; a no-op once the connection is closed. */
+  send(msg: Message): void;
+  /** Flushes queued messages, then closes; onDisconnect follows. */
+  close(): void;
+}
+
+export interface LocalServerOptions {
+  path: string;
+  /** the instance owner's uid: its connections get OWNER|LOCAL */
+  ownerUid: number;
+  /** whether other uids may connect (as USER|LOCAL) or are refused with EPERM */
+  allowGuest: boolean;
+  onMessage: (conn: LocalConnection, msg: Message) => void;
+  /** called exactly once per accepted connection, after its socket is gone */
+  onDisconnect: (conn: LocalConnection) => void;
+  /** severity as syslog: 3 = err, 6 = info */
+  log: (severity: number, text: string) => void;
+}
+
+class Connection implements LocalConnection {
+  readonly id = randomUUID();
+  readonly uid: number;
+  readonly pid: number;
+  readonly rolemask: number;
+  readonly owner: boolean;
+  /** resolves when the socket has closed and onDisconnect has run */
+  readonly gone: Promise<void>;
+  /** set by close() or by bad input: nothing more is sent or delivered */
+  closing = false;
+  private corked = false;
+
+  constructor(
+    readonly sock: net.Socket,
+    cred: PeerCred,
+    owner: boolean,
+    onGone: (conn: Connection) => void,
+  ) {
+    this.uid = cred.uid;
+    this.pid = cred.pid;
+    this.owner = owner;
+    this.rolemask = (owner ? ROLE_OWNER : ROLE_USER) | ROLE_LOCAL;
+    this.gone = new Promise((resolve) => {
+      sock.once('close', () => {
+        onGone(this);
+        resolve();
+      });
+    });
+  }
+
+  /** the prefix flux-core puts on connector log lines, so a line names the client process */
+  get label(): string {
+    return `client=${this.pid} userid=${this.uid}`;
+  }
+
+  send(msg: Message): void {
+    // A response may race the client's departure; there is nobody left to tell.
+    if (this.closing || !this.sock.writable) return;
+    // Messages sent in one tick go out in one writev rather than one syscall each.
+    if (!this.corked) {
+      this.corked = true;
+      this.sock.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.sock.uncork();
+      });
+    }
+    this.sock.write(encodeLocal(msg));
+  }
+
+  close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    // The fd is released once the queue has drained, without waiting for the client to end its side.
+    this.sock.end(() => this.sock.destroy());
+  }
+
+  /** Drops the connection now, queued output and all: for bad input and server shutdown. */
+  abort(): void {
+    this.closing = true;
+    this.sock.destroy();
+  }
+}
+
+export class LocalServer {
+  private readonly opts: LocalServerOptions;
+  private readonly conns = new Set<Connection>();
+  private server: net.Server | undefined;
+
+  constructor(opts: LocalServerOptions) {
+    this.opts = opts;
+  }
+
+  get connections(): ReadonlySet<LocalConnection> {
+    return this.conns;
+  }
+
+  /** Creates the socket file (replacing a stale one) in a directory the caller made private. */
+  async listen(): Promise<void> {
+    if (this.server) throw new FluxError(EALREADY, `${this.opts.path}: already listening`);
+    const path = this.opts.path;
+    checkSocketPath(path);
+    const dir = dirname(path);
+    const st = await stat(dir).catch((err: Error) => {
+      throw new FluxError(errnoOf(err), `socket directory ${dir}: ${err.message}`);
+    });
+    if (!st.isDirectory()) throw new FluxError(EPERM, `${dir} is not a directory`);
+    if ((st.mode & 0o077) !== 0) {
+      throw new FluxError(
+        EPERM,
+        `${dir} has mode ${(st.mode & 0o777).toString(8)}: the socket directory must not be accessible to group or other`,
+      );
+    }
+    await removeStaleSocket(path);
+    const server = net.createServer((sock) => this.accept(sock));
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(new FluxError(errnoOf(err), `cannot listen on ${path}: ${err.message}`));
+      server.once('error', onError);
+      server.listen(path, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    // After listen, errors come from accept (EMFILE and the like): the server stays up and says so.
+    server.on('error', (err) => this.opts.log(LOG_ERR, `${path}: ${err.message}`));
+    this.server = server;
+  }
+
+  /** Stops accepting, drops every connection (each gets its onDisconnect) and removes the socket file. */
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    const closed = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+    const conns = [...this.conns];
+    for (const c of conns) c.abort();
+    await Promise.all([closed, ...conns.map((c) => c.gone)]);
+  }
+
+  private accept(sock: net.Socket): void {
+    const { log } = this.opts;
+    let cred: PeerCred;
+    try {
+      cred = peerCred(sock);
+    } catch (err) {
+      log(LOG_ERR, `cannot read the credentials of a new connection: ${(err as Error).message}`);
+      sock.destroy();
+      return;
+    }
+    const owner = cred.uid === this.opts.ownerUid;
+    if (!owner && !this.opts.allowGuest) {
+      log(LOG_INFO, `client=${cred.pid} userid=${cred.uid}: connection refused: guest access is not allowed`);
+      sock.on('error', (err) => log(LOG_INFO, `client=${cred.pid} userid=${cred.uid}: ${err.message}`));
+      sock.end(HANDSHAKE_EPERM, () => sock.destroy());
+      return;
+    }
+    const conn = new Connection(sock, cred, owner, (c) => {
+      this.conns.delete(c);
+      this.opts.onDisconnect(c);
+    });
+    this.conns.add(conn);
+    // A client that dies mid-conversation resets the socket: routine, not a server fault.
+    sock.on('error', (err) => log(LOG_INFO, `${conn.label}: ${err.message}`));
+    const decoder = new LocalDecoder();
+    sock.on('data', (chunk: Buffer) => {
+      if (conn.closing) return;
+      let msgs: Message[];
+      try {
+        msgs = decoder.push(chunk);
+      } catch (err) {
+        log(LOG_ERR, `${conn.label}: ${(err as Error).message}`);
+        conn.abort();
+        return;
+      }
+      for (const msg of msgs) {
+        if (conn.closing) return;
+        this.stampCredentials(conn, msg);
+        this.opts.onMessage(conn, msg);
+      }
+    });
+    sock.write(HANDSHAKE_OK);
+  }
+
+  private stampCredentials(conn: Connection, msg: Message): void {
+    // Only the owner may present a credential of its own choosing (impersonation, for tests); everyone
+    // else is who the kernel says they are.
+    if (msg.userid === USERID_UNKNOWN || !conn.owner) {
+      msg.userid = conn.uid;
+      msg.rolemask = conn.rolemask;
+    }
+    // flux-core accepts a request without the route delimiter; give it the empty stack the broker expects.
+    if (msg.type === MSGTYPE_REQUEST && msg.routes === undefined) {
+      msg.routes = [];
+      msg.flags |= FLAG_ROUTE;
+    }
+  }
+}
+
+async function removeStaleSocket(path: string): Promise<void> {
+  let st;
+  try {
+    st = await lstat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  // Only a socket left by an earlier broker is ours to replace; anything else is somebody's file.
+  if (!st.isSocket()) throw new FluxError(EEXIST, `${path} exists and is not a socket`);
+  await unlink(path);
+}

@@ -1,0 +1,240 @@
+// The broker-to-broker transport: parent ROUTER (binds, CURVE server, ZAP allow-list), child DEALER (connects,
+// routing id = its uuid). Frames are opaque here; the broker encodes RFC 3 messages itself.
+import { Context, Dealer, Reply, Router } from 'zeromq';
+import { FluxError, EHOSTUNREACH, errnoOf } from '../core/errors.js';
+import { checkKey, type Keypair } from './keys.js';
+import { z85Encode } from './z85.js';
+
+// libzmq looks for the ZAP handler at this fixed endpoint in the socket's own context (ZeroMQ RFC 27).
+const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
+const ZAP_DOMAIN = 'flux';
+// what is still queued at close gets a moment to leave, but close never holds up a broker's exit
+const LINGER_MS = 5;
+
+function toFluxError(err: unknown): FluxError {
+  if (err instanceof FluxError) return err;
+  return new FluxError(errnoOf(err), err instanceof Error ? err.message : String(err));
+}
+
+function reportUncaught(err: unknown): void {
+  process.emitWarning(err instanceof Error ? err : new Error(String(err)));
+}
+
+export class OverlayServer {
+  readonly uuid: string;
+  onMessage: (peer: string, frames: Buffer[]) => void = () => {};
+  onSendError: (peer: string, err: FluxError) => void = () => {};
+  /** A callback threw; the receive loop goes on regardless. */
+  onError: (err: unknown) => void = reportUncaught;
+
+  // a private context gives this server a private ZAP endpoint, so several servers in one process
+  // (tests, or a broker embedding another) each enforce their own allow-list
+  private readonly context = new Context();
+  private readonly router: Router;
+  private readonly zap: Reply;
+  private readonly allowed = new Map<string, string>();
+  private readonly loops: Promise<void>[] = [];
+  private closed = false;
+
+  constructor(opts: { uuid: string; keypair: Keypair }) {
+    this.uuid = opts.uuid;
+    this.zap = new Reply({ context: this.context, linger: 0 });
+    // bound before the router exists: with no handler present libzmq lets every CURVE client in
+    this.zap.bindSync(ZAP_ENDPOINT);
+    this.router = new Router({
+      context: this.context,
+      routingId: opts.uuid,
+      mandatory: true,
+      sendHighWaterMark: 0,
+      receiveHighWaterMark: 0,
+      linger: LINGER_MS,
+      // a ROUTER never waits for room: with timeout 0 every send() completes synchronously, so calls
+      // can be issued back to back without zeromq.js's one-send-in-progress EBUSY, and a peer that is
+      // gone fails at once instead of parking the socket in a poll that would block all other peers
+      sendTimeout: 0,
+      curveServer: true,
+      curveSecretKey: checkKey(opts.keypair.secretKey, 'secret key'),
+      zapDomain: ZAP_DOMAIN,
+    });
+    this.loops.push(this.receiveLoop(), this.zapLoop());
+  }
+
+  allow(publicKey: string, name: string): void {
+    this.allowed.set(checkKey(publicKey, 'public key'), name);
+  }
+
+  async bind(uri: string): Promise<string> {
+    try {
+      await this.router.bind(uri);
+    } catch (err) {
+      throw toFluxError(err);
+    }
+    return this.router.lastEndpoint ?? uri;
+  }
+
+  send(peer: string, frames: Buffer[]): void {
+    // after close() the owner has stopped listening: reporting failures to it would only surprise it
+    if (this.closed) return;
+    const msg: (Buffer | string)[] = new Array(frames.length + 1);
+    msg[0] = peer;
+    for (let i = 0; i < frames.length; i++) msg[i + 1] = frames[i]!;
+    this.router.send(msg).then(undefined, (err: unknown) => this.sendFailed(peer, err));
+  }
+
+  private sendFailed(peer: string, err: unknown): void {
+    if (this.closed) return;
+    // EAGAIN with unlimited HWM only means the peer's pipe is being torn down: it is as gone as EHOSTUNREACH
+    const code = (err as { code?: unknown }).code;
+    const fe = code === 'EHOSTUNREACH' || code === 'EAGAIN'
+      ? new FluxError(EHOSTUNREACH, `overlay: peer ${peer} is unreachable`)
+      : toFluxError(err);
+    try {
+      this.onSendError(peer, fe);
+    } catch (e) {
+      this.onError(e);
+    }
+  }
+
+  private async receiveLoop(): Promise<void> {
+    try {
+      for await (const frames of this.router) {
+        // ROUTER puts the sender's routing id first; a message always has at least one frame after it
+        const peer = frames.shift()!.toString();
+        try {
+          this.onMessage(peer, frames);
+        } catch (err) {
+          this.onError(err);
+        }
+      }
+    } catch (err) {
+      if (!this.closed) this.onError(err);
+    }
+  }
+
+  private async zapLoop(): Promise<void> {
+    try {
+      for await (const request of this.zap) await this.zap.send(this.authorize(request));
+    } catch (err) {
+      if (!this.closed) this.onError(err);
+    }
+  }
+
+  /** Answer one ZAP request (RFC 27): version, request id, domain, address, identity, mechanism, credentials. */
+  private authorize(request: Buffer[]): (Buffer | string)[] {
+    const requestId = request[1] ?? '';
+    let name: string | undefined;
+    if (request.length === 7 && request[0]!.toString() === '1.0' && request[5]!.toString() === 'CURVE'
+      && request[6]!.length === 32) {
+      name = this.allowed.get(z85Encode(request[6]!));
+    }
+    if (name === undefined) return ['1.0', requestId, '400', 'No access', '', ''];
+    return ['1.0', requestId, '200', 'OK', name, ''];
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.router.close();
+    this.zap.close();
+    await Promise.all(this.loops);
+  }
+}
+
+export class OverlayClient {
+  readonly uuid: string;
+  onMessage: (frames: Buffer[]) => void = () => {};
+  onSendError: (err: FluxError) => void = () => {};
+  /** A callback threw; the receive loop goes on regardless. */
+  onError: (err: unknown) => void = reportUncaught;
+
+  private readonly dealer: Dealer;
+  private readonly loop: Promise<void>;
+  // zeromq.js allows one send() in progress per socket and a DEALER may have to wait (no pipe yet): frames
+  // wait here, in order, while one send is outstanding
+  private queue: (Buffer[] | undefined)[] = [];
+  private head = 0;
+  private sending = false;
+  private closed = false;
+
+  constructor(opts: { uuid: string; keypair: Keypair; serverKey: string }) {
+    this.uuid = opts.uuid;
+    this.dealer = new Dealer({
+      routingId: opts.uuid,
+      sendHighWaterMark: 0,
+      receiveHighWaterMark: 0,
+      linger: LINGER_MS,
+      curvePublicKey: checkKey(opts.keypair.publicKey, 'public key'),
+      curveSecretKey: checkKey(opts.keypair.secretKey, 'secret key'),
+      curveServerKey: checkKey(opts.serverKey, 'server key'),
+    });
+    this.loop = this.receiveLoop();
+  }
+
+  connect(uri: string): void {
+    try {
+      this.dealer.connect(uri);
+    } catch (err) {
+      throw toFluxError(err);
+    }
+  }
+
+  send(frames: Buffer[]): void {
+    if (this.closed) return;
+    if (this.sending) this.queue.push(frames);
+    else this.transmit(frames);
+  }
+
+  private transmit(frames: Buffer[]): void {
+    this.sending = true;
+    this.dealer.send(frames).then(this.sent, this.failed);
+  }
+
+  private readonly sent = (): void => {
+    if (this.closed) return;
+    if (this.head < this.queue.length) {
+      const next = this.queue[this.head]!;
+      // release the frames now rather than when the whole backlog has drained
+      this.queue[this.head++] = undefined;
+      if (this.head === this.queue.length) {
+        this.queue = [];
+        this.head = 0;
+      }
+      this.transmit(next);
+    } else {
+      this.sending = false;
+    }
+  };
+
+  private readonly failed = (err: unknown): void => {
+    if (this.closed) return;
+    try {
+      this.onSendError(toFluxError(err));
+    } catch (e) {
+      this.onError(e);
+    }
+    this.sent();
+  };
+
+  private async receiveLoop(): Promise<void> {
+    try {
+      for await (const frames of this.dealer) {
+        try {
+          this.onMessage(frames);
+        } catch (err) {
+          this.onError(err);
+        }
+      }
+    } catch (err) {
+      if (!this.closed) this.onError(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue = [];
+    this.head = 0;
+    this.dealer.close();
+    await this.loop;
+  }
+}

@@ -1,0 +1,239 @@
+// PMI-1 simple wire protocol server: what `flux start --size N` offers the N brokers it spawns (reference §3.2-3.3).
+import type { Duplex } from 'node:stream';
+import { FluxError, EEXIST, EINVAL, EPROTO } from '../core/errors.js';
+import {
+  formatLine,
+  PmiLineDecoder,
+  PMI_ERR_INVALID_KEY,
+  PMI_ERR_INVALID_KEY_LENGTH,
+  PMI_ERR_INVALID_LENGTH,
+  PMI_ERR_INVALID_VAL_LENGTH,
+  PMI_FAIL,
+  type PmiCommand,
+  type PmiMessage,
+} from './pmi-wire.js';
+
+/** Limits announced by get_maxes; like C buffer sizes they count a terminating NUL, so usable lengths are one less. */
+const KVSNAME_MAX = 64;
+const KEYLEN_MAX = 64;
+const VALLEN_MAX = 1024;
+
+export interface PmiServerOptions {
+  /** number of clients; a barrier completes when this many have entered it */
+  size: number;
+  kvsname?: string;
+  appnum?: number;
+  /** trace every line received (C:) and sent (S:) through `log` */
+  debug?: boolean;
+  /** a client asked to end the job; the server only reports it, ending processes is the caller's business */
+  onAbort?: (rank: number, code: number, msg: string) => void;
+  /** where traces and protocol errors go; stderr when not given */
+  log?: (line: string) => void;
+}
+
+interface Conn {
+  readonly rank: number;
+  readonly sock: Duplex;
+  readonly decoder: PmiLineDecoder;
+  finalized: boolean;
+  closed: boolean;
+}
+
+function protocolError(why: string): FluxError {
+  return new FluxError(EPROTO, `PMI protocol error: ${why}`);
+}
+
+export class PmiServer {
+  private readonly size: number;
+  private readonly kvsname: string;
+  private readonly appnum: number;
+  private readonly debug: boolean;
+  private readonly onAbort: ((rank: number, code: number, msg: string) => void) | undefined;
+  private readonly log: (line: string) => void;
+  private readonly kvs = new Map<string, string>();
+  private readonly conns = new Map<number, Conn>();
+  private readonly barrier = new Set<Conn>();
+  /** why no barrier can complete any more: a client went away without finalizing */
+  private barrierBroken: string | undefined;
+  private closed = false;
+
+  constructor(opts: PmiServerOptions) {
+    if (!Number.isInteger(opts.size) || opts.size < 1) {
+      throw new FluxError(EINVAL, `PMI server size ${opts.size} is invalid`);
+    }
+    this.size = opts.size;
+    this.kvsname = opts.kvsname ?? '-';
+    this.appnum = opts.appnum ?? 0;
+    this.debug = opts.debug ?? false;
+    this.onAbort = opts.onAbort;
+    this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
+    if (!/^[^\s=]+$/.test(this.kvsname) || Buffer.byteLength(this.kvsname) >= KVSNAME_MAX) {
+      throw new FluxError(EINVAL, `PMI kvsname ${JSON.stringify(this.kvsname)} is invalid`);
+    }
+    if (!Number.isInteger(this.appnum)) throw new FluxError(EINVAL, `PMI appnum ${this.appnum} is invalid`);
+    // all clients share one node: flux start runs its brokers locally
+    this.kvs.set('PMI_process_mapping', `(vector,(0,1,${this.size}))`);
+  }
+
+  /** Serve client `rank` on `sock`, e.g. the parent end of the socketpair the child sees as PMI_FD. */
+  attach(rank: number, sock: Duplex): void {
+    if (this.closed) throw new FluxError(EINVAL, 'PMI server is closed');
+    if (!Number.isInteger(rank) || rank < 0 || rank >= this.size) {
+      throw new FluxError(EINVAL, `PMI rank ${rank} is not in [0, ${this.size})`);
+    }
+    if (this.conns.has(rank)) throw new FluxError(EEXIST, `PMI rank ${rank} is already attached`);
+    const conn: Conn = { rank, sock, decoder: new PmiLineDecoder(), finalized: false, closed: false };
+    this.conns.set(rank, conn);
+    sock.on('data', (chunk: Buffer) => this.onData(conn, chunk));
+    sock.on('error', (err) => {
+      if (this.debug) this.log(`pmi-server[${rank}]: ${err.message}`);
+    });
+    sock.on('close', () => this.onClose(conn));
+  }
+
+  /** Drop every connection; clients see their PMI connection close. */
+  close(): void {
+    this.closed = true;
+    for (const conn of this.conns.values()) {
+      conn.closed = true;
+      conn.sock.destroy();
+    }
+  }
+
+  private onData(conn: Conn, chunk: Buffer): void {
+    if (conn.closed) return;
+    try {
+      for (const msg of conn.decoder.push(chunk)) {
+        if (conn.closed) return;
+        this.handle(conn, msg);
+      }
+    } catch (err) {
+      if (!(err instanceof FluxError)) throw err;
+      // the protocol's answer to a line it cannot accept is to hang up on that client, and only that one;
+      // the 'close' event that follows does the bookkeeping
+      this.log(`pmi-server[${conn.rank}]: ${err.message}; closing the connection`);
+      conn.closed = true;
+      conn.sock.destroy();
+    }
+  }
+
+  private onClose(conn: Conn): void {
+    conn.closed = true;
+    if (conn.finalized || this.barrierBroken !== undefined) return;
+    // the barrier now can never count `size` entrants: say so instead of leaving the others hanging
+    this.barrierBroken = `rank ${conn.rank} disconnected`;
+    for (const waiting of this.barrier) this.reply(waiting, 'barrier_out', { rc: PMI_FAIL });
+    this.barrier.clear();
+  }
+
+  private reply(conn: Conn, cmd: string, fields: Record<string, string | number>): void {
+    if (conn.closed) return;
+    const line = formatLine(cmd, fields);
+    if (this.debug) this.log(`pmi-server[${conn.rank}]: S: ${line.trimEnd()}`);
+    conn.sock.write(line);
+  }
+
+  private handle(conn: Conn, msg: PmiMessage): void {
+    if (msg.kind === 'mcmd') {
+      if (this.debug) this.log(`pmi-server[${conn.rank}]: C: mcmd=${msg.mcmd} (${msg.lines.length} lines)`);
+      if (msg.mcmd !== 'spawn') throw protocolError(`unknown mcmd=${msg.mcmd}`);
+      this.reply(conn, 'spawn_result', { rc: PMI_FAIL });
+      return;
+    }
+    if (this.debug) this.log(`pmi-server[${conn.rank}]: C: ${msg.line}`);
+    switch (msg.cmd) {
+      case 'init':
+        return this.init(conn, msg);
+      case 'get_maxes':
+        return this.reply(conn, 'maxes', {
+          rc: 0,
+          kvsname_max: KVSNAME_MAX,
+          keylen_max: KEYLEN_MAX,
+          vallen_max: VALLEN_MAX,
+        });
+      case 'get_universe_size':
+        return this.reply(conn, 'universe_size', { rc: 0, size: this.size });
+      case 'get_appnum':
+        return this.reply(conn, 'appnum', { rc: 0, appnum: this.appnum });
+      case 'get_my_kvsname':
+        return this.reply(conn, 'my_kvsname', { rc: 0, kvsname: this.kvsname });
+      case 'put':
+        return this.reply(conn, 'put_result', { rc: this.put(msg) });
+      case 'get': {
+        const value = this.kvs.get(required(msg, 'key'));
+        return value === undefined
+          ? this.reply(conn, 'get_result', { rc: PMI_ERR_INVALID_KEY })
+          : this.reply(conn, 'get_result', { rc: 0, value });
+      }
+      case 'barrier_in':
+        return this.enterBarrier(conn);
+      case 'finalize':
+        conn.finalized = true;
+        this.reply(conn, 'finalize_ack', { rc: 0 });
+        conn.sock.end();
+        return;
+      case 'abort':
+        return this.abort(conn, msg);
+      case 'publish_name':
+      case 'unpublish_name':
+      case 'lookup_name':
+        return this.reply(conn, `${msg.cmd.slice(0, -'_name'.length)}_result`, {
+          rc: PMI_FAIL,
+          msg: 'command not implemented',
+        });
+      default:
+        throw protocolError(`unknown cmd=${msg.cmd}`);
+    }
+  }
+
+  private init(conn: Conn, msg: PmiCommand): void {
+    const version = Number(msg.fields.get('pmi_version'));
+    const subversion = Number(msg.fields.get('pmi_subversion'));
+    if (version === 1 && subversion >= 1) {
+      this.reply(conn, 'response_to_init', { rc: 0, pmi_version: 1, pmi_subversion: 1 });
+      return;
+    }
+    if (version === 2) {
+      this.log(`pmi-server[${conn.rank}]: client wants PMI-2: is application unintentionally using slurm libpmi2.so?`);
+    }
+    this.reply(conn, 'response_to_init', { rc: PMI_FAIL });
+  }
+
+  private put(msg: PmiCommand): number {
+    const kvsname = required(msg, 'kvsname');
+    const key = required(msg, 'key');
+    const value = required(msg, 'value');
+    if (Buffer.byteLength(kvsname) >= KVSNAME_MAX) return PMI_ERR_INVALID_LENGTH;
+    if (Buffer.byteLength(key) >= KEYLEN_MAX) return PMI_ERR_INVALID_KEY_LENGTH;
+    if (Buffer.byteLength(value) >= VALLEN_MAX) return PMI_ERR_INVALID_VAL_LENGTH;
+    this.kvs.set(key, value);
+    return 0;
+  }
+
+  private enterBarrier(conn: Conn): void {
+    if (this.barrierBroken !== undefined) {
+      this.log(`pmi-server[${conn.rank}]: barrier cannot complete: ${this.barrierBroken}`);
+      this.reply(conn, 'barrier_out', { rc: PMI_FAIL });
+      return;
+    }
+    if (this.barrier.has(conn)) throw protocolError('barrier_in while already in the barrier');
+    this.barrier.add(conn);
+    if (this.barrier.size < this.size) return;
+    for (const waiting of this.barrier) this.reply(waiting, 'barrier_out', { rc: 0 });
+    this.barrier.clear();
+  }
+
+  private abort(conn: Conn, msg: PmiCommand): void {
+    const codeText = msg.fields.get('exitcode') ?? msg.fields.get('exit_code');
+    const code = codeText !== undefined && /^-?\d+$/.test(codeText) ? Number(codeText) : 1;
+    const text = msg.fields.get('error_msg') || 'aborted';
+    if (this.onAbort) this.onAbort(conn.rank, code, text);
+    else this.log(`pmi-server[${conn.rank}]: abort (exit code ${code}): ${text}`);
+  }
+}
+
+function required(msg: PmiCommand, key: string): string {
+  const value = msg.fields.get(key);
+  if (value === undefined) throw protocolError(`cmd=${msg.cmd} without ${key}=`);
+  return value;
+}

@@ -1,0 +1,384 @@
+import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { curveKeyPair } from 'zeromq';
+import { z85Decode, z85Encode } from '../../src/transport/z85.js';
+import { generateKeypair, publicKeyOf, readCert, writeCert, type Keypair } from '../../src/transport/keys.js';
+import { OverlayClient, OverlayServer } from '../../src/transport/overlay.js';
+import { FluxError, EEXIST, EHOSTUNREACH, EINVAL } from '../../src/core/errors.js';
+
+const FIXTURE = fileURLToPath(new URL('../fixtures/overlay-child.mjs', import.meta.url));
+const DIST_OVERLAY = fileURLToPath(new URL('../../dist/transport/overlay.js', import.meta.url));
+
+function errnoOfThrown(fn: () => unknown): number | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return err instanceof FluxError ? err.errno : -1;
+  }
+  return undefined;
+}
+
+async function waitFor(pred: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'flux-overlay-test-'));
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('z85', () => {
+  const vector = Buffer.from([0x86, 0x4f, 0xd2, 0x6f, 0xb5, 0x59, 0xf7, 0x5b]);
+
+  it('matches the RFC 32 test vector', () => {
+    expect(z85Encode(vector)).toBe('HelloWorld');
+    expect(z85Decode('HelloWorld')).toEqual(vector);
+  });
+
+  it('round-trips random data of every length up to 64 bytes', () => {
+    for (let len = 0; len <= 64; len += 4) {
+      for (let k = 0; k < 20; k++) {
+        const data = randomBytes(len);
+        const text = z85Encode(data);
+        expect(text).toHaveLength((len / 4) * 5);
+        expect(z85Decode(text)).toEqual(data);
+      }
+    }
+    expect(z85Decode(z85Encode(Buffer.alloc(32, 0xff)))).toEqual(Buffer.alloc(32, 0xff));
+    expect(z85Encode(Buffer.alloc(4))).toBe('00000');
+  });
+
+  it('rejects bad input with EINVAL', () => {
+    expect(errnoOfThrown(() => z85Encode(Buffer.alloc(3)))).toBe(EINVAL);
+    expect(errnoOfThrown(() => z85Decode('Hello'.slice(0, 4)))).toBe(EINVAL);
+    expect(errnoOfThrown(() => z85Decode('HelloWorl'))).toBe(EINVAL);
+    for (const bad of ['Hell ', 'Hell"', 'Hell~', 'Hell\\', 'Hell,', "Hell'", 'Hell;', 'Hellé', 'Hell\u0100', 'Hell\u{1F600}'.slice(0, 5)]) {
+      expect(errnoOfThrown(() => z85Decode(bad)), JSON.stringify(bad)).toBe(EINVAL);
+    }
+    // 85^5 - 1 does not fit in 32 bits
+    expect(errnoOfThrown(() => z85Decode('#####'))).toBe(EINVAL);
+    expect(z85Decode('%nSc0')).toEqual(Buffer.from([0xff, 0xff, 0xff, 0xff]));
+  });
+});
+
+describe('keys', () => {
+  it('generates Z85 keypairs whose public key derives from the secret', () => {
+    const a = generateKeypair();
+    const b = generateKeypair();
+    expect(a.publicKey).toHaveLength(40);
+    expect(a.secretKey).toHaveLength(40);
+    expect(publicKeyOf(a.secretKey)).toBe(a.publicKey);
+    expect(a.secretKey).not.toBe(b.secretKey);
+  });
+
+  it('derives the same public key as libzmq', () => {
+    for (let i = 0; i < 5; i++) {
+      const zmq = curveKeyPair();
+      expect(publicKeyOf(zmq.secretKey)).toBe(zmq.publicKey);
+    }
+  });
+
+  it('rejects malformed secret keys', () => {
+    expect(errnoOfThrown(() => publicKeyOf('short'))).toBe(EINVAL);
+    expect(errnoOfThrown(() => publicKeyOf(' '.repeat(40)))).toBe(EINVAL);
+  });
+
+  it('writes a certificate as flux keygen does, mode 0600, and reads it back', () => {
+    const path = join(dir, 'cert-roundtrip');
+    const kp = generateKeypair();
+    const meta = { name: 'node1', 'keygen.hostname': 'node1', 'keygen.userid': '1000', 'keygen.quote': 'say "hi"' };
+    writeCert(path, kp, meta);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const text = readFileSync(path, 'utf8');
+    expect(text.startsWith('#  ZeroMQ CURVE **Secret** Certificate\n#  DO NOT DISTRIBUTE\n\nmetadata\n    name = "node1"\n')).toBe(true);
+    expect(text).toContain(`curve\n    public-key = "${kp.publicKey}"\n    secret-key = "${kp.secretKey}"\n`);
+    expect(readCert(path)).toEqual({ keypair: kp, meta });
+  });
+
+  it('refuses to overwrite an existing file', () => {
+    const path = join(dir, 'cert-exists');
+    writeFileSync(path, '');
+    expect(errnoOfThrown(() => writeCert(path, generateKeypair(), {}))).toBe(EEXIST);
+  });
+
+  it('reads ZPL written by other tools', () => {
+    const kp = generateKeypair();
+    const path = join(dir, 'cert-foreign');
+    writeFileSync(path, [
+      '#   ****  Generated by some other tool  ****',
+      '#   ZeroMQ CURVE **Secret** Certificate',
+      '',
+      'metadata',
+      '\tname = host7   # trailing comment',
+      "\tcomment = 'single quoted'",
+      '\tnested',
+      '\t\tdeep = "ignored"',
+      '\tafter = "nested"',
+      'curve',
+      `  secret-key = "${kp.secretKey}"`,
+      `  public-key="${kp.publicKey}"`,
+      'extra',
+      '    x = 1',
+      '',
+    ].join('\r\n'));
+    expect(readCert(path)).toEqual({ keypair: kp, meta: { name: 'host7', comment: 'single quoted', after: 'nested' } });
+  });
+
+  it('derives a missing public key and rejects mismatched or missing keys', () => {
+    const kp = generateKeypair();
+    const other = generateKeypair();
+    const write = (name: string, text: string) => {
+      writeFileSync(join(dir, name), text);
+      return join(dir, name);
+    };
+    expect(readCert(write('c1', `curve\n    secret-key = "${kp.secretKey}"\n`)).keypair).toEqual(kp);
+    const mismatch = write('c2', `curve\n    public-key = "${other.publicKey}"\n    secret-key = "${kp.secretKey}"\n`);
+    expect(errnoOfThrown(() => readCert(mismatch))).toBe(EINVAL);
+    expect(errnoOfThrown(() => readCert(write('c3', `curve\n    public-key = "${kp.publicKey}"\n`)))).toBe(EINVAL);
+    expect(errnoOfThrown(() => readCert(write('c4', 'curve\n    secret-key = "tooshort"\n')))).toBe(EINVAL);
+    expect(errnoOfThrown(() => readCert(write('c5', 'bad section!\n')))).toBe(EINVAL);
+    expect(errnoOfThrown(() => writeCert(join(dir, 'c6'), { publicKey: other.publicKey, secretKey: kp.secretKey }, {}))).toBe(EINVAL);
+    expect(errnoOfThrown(() => writeCert(join(dir, 'c7'), kp, { 'bad name': 'x' }))).toBe(EINVAL);
+  });
+});
+
+interface Peer {
+  uuid: string;
+  keypair: Keypair;
+  client: OverlayClient;
+  got: Buffer[][];
+}
+
+describe('overlay', () => {
+  const cleanup: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn();
+  });
+
+  function startServer(): { server: OverlayServer; keypair: Keypair; got: [string, Buffer[]][]; sendErrors: [string, FluxError][] } {
+    const keypair = generateKeypair();
+    const server = new OverlayServer({ uuid: randomUUID(), keypair });
+    const got: [string, Buffer[]][] = [];
+    const sendErrors: [string, FluxError][] = [];
+    server.onMessage = (peer, frames) => got.push([peer, frames]);
+    server.onSendError = (peer, err) => sendErrors.push([peer, err]);
+    cleanup.push(() => server.close());
+    return { server, keypair, got, sendErrors };
+  }
+
+  function startClient(endpoint: string, serverKey: string, keypair = generateKeypair()): Peer {
+    const uuid = randomUUID();
+    const client = new OverlayClient({ uuid, keypair, serverKey });
+    const got: Buffer[][] = [];
+    client.onMessage = (frames) => got.push(frames);
+    client.connect(endpoint);
+    cleanup.push(() => client.close());
+    return { uuid, keypair, client, got };
+  }
+
+  for (const transport of ['ipc', 'tcp'] as const) {
+    it(`server and two clients exchange 1000 messages each way in order over ${transport}`, async () => {
+      const { server, keypair, got } = startServer();
+      const keys = [generateKeypair(), generateKeypair()];
+      keys.forEach((k, i) => server.allow(k.publicKey, String(i + 1)));
+      const endpoint = await server.bind(transport === 'ipc' ? `ipc://${dir}/tbon-${randomUUID()}` : 'tcp://127.0.0.1:*');
+      expect(endpoint).toMatch(transport === 'ipc' ? /^ipc:\/\// : /^tcp:\/\/127\.0\.0\.1:\d+$/);
+      const clients = keys.map((k) => startClient(endpoint, keypair.publicKey, k));
+
+      const N = 1000;
+      // all sends issued synchronously, before any connection exists: the client must queue them in order
+      for (const c of clients) {
+        for (let i = 0; i < N; i++) c.client.send([Buffer.from(c.uuid), Buffer.from(String(i)), Buffer.alloc(i % 3)]);
+      }
+      await waitFor(() => got.length === 2 * N, 10000, 'client messages');
+      for (const c of clients) {
+        const mine = got.filter(([peer]) => peer === c.uuid).map(([, f]) => f);
+        expect(mine).toHaveLength(N);
+        mine.forEach((f, i) => {
+          expect(f[0]!.toString()).toBe(c.uuid);
+          expect(f[1]!.toString()).toBe(String(i));
+          expect(f[2]!.length).toBe(i % 3);
+        });
+      }
+
+      for (let i = 0; i < N; i++) {
+        for (const c of clients) server.send(c.uuid, [Buffer.from(`to ${c.uuid}`), Buffer.from(String(i))]);
+      }
+      await waitFor(() => clients.every((c) => c.got.length === N), 10000, 'server messages');
+      for (const c of clients) {
+        c.got.forEach((f, i) => {
+          expect(f).toHaveLength(2);
+          expect(f[0]!.toString()).toBe(`to ${c.uuid}`);
+          expect(f[1]!.toString()).toBe(String(i));
+        });
+      }
+    });
+  }
+
+  it('never lets a client with a key that was not allowed through', async () => {
+    const { server, keypair, got, sendErrors } = startServer();
+    const good = generateKeypair();
+    server.allow(good.publicKey, '1');
+    const endpoint = await server.bind('tcp://127.0.0.1:*');
+    const intruder = startClient(endpoint, keypair.publicKey);
+    intruder.client.send([Buffer.from('let me in')]);
+    const friend = startClient(endpoint, keypair.publicKey, good);
+    friend.client.send([Buffer.from('hello')]);
+    await waitFor(() => got.some(([peer]) => peer === friend.uuid), 5000, 'the allowed client');
+    // the intruder reconnects and retries every 100 ms; give it several tries
+    await sleep(500);
+    expect(got.map(([peer]) => peer)).toEqual([friend.uuid]);
+    server.send(intruder.uuid, [Buffer.from('secret')]);
+    await waitFor(() => sendErrors.length === 1, 2000, 'send error');
+    expect(sendErrors[0]![0]).toBe(intruder.uuid);
+    expect(sendErrors[0]![1].errno).toBe(EHOSTUNREACH);
+    expect(intruder.got).toHaveLength(0);
+  });
+
+  it('rejects a client that expects another server key', async () => {
+    const { server, got } = startServer();
+    const kp = generateKeypair();
+    server.allow(kp.publicKey, '1');
+    const endpoint = await server.bind('tcp://127.0.0.1:*');
+    const lost = startClient(endpoint, generateKeypair().publicKey, kp);
+    lost.client.send([Buffer.from('hello')]);
+    await sleep(400);
+    expect(got).toHaveLength(0);
+  });
+
+  it('reports EHOSTUNREACH for an unknown peer through onSendError, without throwing', async () => {
+    const { server, sendErrors } = startServer();
+    await server.bind('tcp://127.0.0.1:*');
+    expect(() => server.send('no-such-peer', [Buffer.from('x')])).not.toThrow();
+    server.send('another', [Buffer.from('y')]);
+    await waitFor(() => sendErrors.length === 2, 2000, 'send errors');
+    expect(sendErrors.map(([peer, err]) => [peer, err.errno])).toEqual([['no-such-peer', EHOSTUNREACH], ['another', EHOSTUNREACH]]);
+    expect(sendErrors[0]![1]).toBeInstanceOf(FluxError);
+  });
+
+  it('keeps receiving after odd shapes and a throwing handler', async () => {
+    const { server, keypair, got } = startServer();
+    const kp = generateKeypair();
+    server.allow(kp.publicKey, '1');
+    const endpoint = await server.bind(`ipc://${dir}/tbon-${randomUUID()}`);
+    const errors: unknown[] = [];
+    server.onError = (err) => errors.push(err);
+    let first = true;
+    server.onMessage = (peer, frames) => {
+      if (first) {
+        first = false;
+        throw new Error('handler bug');
+      }
+      got.push([peer, frames]);
+    };
+    const c = startClient(endpoint, keypair.publicKey, kp);
+    const many = Array.from({ length: 300 }, (_, i) => Buffer.from([i & 0xff]));
+    c.client.send([Buffer.from('boom')]);
+    c.client.send([Buffer.alloc(0)]);
+    c.client.send(many);
+    c.client.send([Buffer.alloc(0), Buffer.alloc(0), Buffer.alloc(1 << 20, 7)]);
+    c.client.send([Buffer.from('last')]);
+    await waitFor(() => got.length === 4, 5000, 'messages after the throw');
+    expect(errors).toHaveLength(1);
+    expect(got[0]![1]).toEqual([Buffer.alloc(0)]);
+    expect(got[1]![1]).toEqual(many);
+    expect(got[2]![1].map((f) => f.length)).toEqual([0, 0, 1 << 20]);
+    expect(got[3]![1]).toEqual([Buffer.from('last')]);
+
+    // the client side survives the same
+    const cerrors: unknown[] = [];
+    c.client.onError = (err) => cerrors.push(err);
+    let cfirst = true;
+    c.client.onMessage = (frames) => {
+      if (cfirst) {
+        cfirst = false;
+        throw new Error('client handler bug');
+      }
+      c.got.push(frames);
+    };
+    server.send(c.uuid, [Buffer.from('a')]);
+    // a routing id with nothing after it is not a message: libzmq drops it
+    server.send(c.uuid, []);
+    server.send(c.uuid, [Buffer.from('b'), Buffer.alloc(0)]);
+    server.send(c.uuid, [Buffer.from('c')]);
+    await waitFor(() => c.got.length === 2, 5000, 'client messages after the throw');
+    expect(cerrors).toHaveLength(1);
+    expect(c.got).toEqual([[Buffer.from('b'), Buffer.alloc(0)], [Buffer.from('c')]]);
+  });
+
+  it('fails sends to a child killed with SIGKILL with EHOSTUNREACH', async () => {
+    expect(existsSync(DIST_OVERLAY), 'build with tsc before running the tests').toBe(true);
+    const { server, keypair, got, sendErrors } = startServer();
+    const childKeys = generateKeypair();
+    server.allow(childKeys.publicKey, '1');
+    const endpoint = await server.bind(`ipc://${dir}/tbon-${randomUUID()}`);
+    const uuid = randomUUID();
+    const child = spawn(process.execPath, [FIXTURE, JSON.stringify({ uri: endpoint, uuid, keypair: childKeys, serverKey: keypair.publicKey })], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    const exited = new Promise((r) => child.once('exit', r));
+    cleanup.push(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    });
+    await waitFor(() => got.some(([peer]) => peer === uuid), 10000, 'hello from the child');
+    server.send(uuid, [Buffer.from('echo me')]);
+    await waitFor(() => got.length === 2, 5000, 'echo');
+    expect(got[1]).toEqual([uuid, [Buffer.from('echo me')]]);
+
+    child.kill('SIGKILL');
+    await exited;
+    const killedAt = Date.now();
+    while (sendErrors.length === 0) {
+      expect(Date.now() - killedAt).toBeLessThan(3000);
+      server.send(uuid, [Buffer.from('are you there')]);
+      await sleep(20);
+    }
+    expect(sendErrors[0]).toEqual([uuid, expect.objectContaining({ errno: EHOSTUNREACH })]);
+  });
+
+  it('close() releases everything so the process can exit', () => {
+    const script = `
+      import { OverlayServer, OverlayClient } from ${JSON.stringify(DIST_OVERLAY)};
+      import { generateKeypair } from ${JSON.stringify(DIST_OVERLAY.replace(/overlay\.js$/, 'keys.js'))};
+      const skp = generateKeypair(), ckp = generateKeypair();
+      const server = new OverlayServer({ uuid: 'parent', keypair: skp });
+      server.allow(ckp.publicKey, '1');
+      const ep = await server.bind(process.argv[1]);
+      const client = new OverlayClient({ uuid: 'child', keypair: ckp, serverKey: skp.publicKey });
+      client.connect(ep);
+      await new Promise((resolve) => {
+        server.onMessage = (peer, frames) => server.send(peer, frames);
+        client.onMessage = resolve;
+        client.send([Buffer.from('ping')]);
+      });
+      server.send('nobody', [Buffer.from('x')]);
+      await client.close();
+      await server.close();
+      client.send([Buffer.from('after close')]);
+      server.send('child', [Buffer.from('after close')]);
+      console.log('closed');
+    `;
+    for (const uri of [`ipc://${dir}/tbon-exit`, 'tcp://127.0.0.1:*']) {
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, uri], { encoding: 'utf8', timeout: 10000 });
+      expect(r.error).toBeUndefined();
+      expect(r.stderr).toBe('');
+      expect(r.stdout.trim()).toBe('closed');
+      expect(r.status).toBe(0);
+    }
+  });
+});
