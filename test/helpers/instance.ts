@@ -1,0 +1,88 @@
+// Real instances for e2e tests: `bin/flux start` as a child process, on this machine, with its output captured.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const FLUX = join(ROOT, 'bin', 'flux');
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `flux ARGS...` to completion (e.g. run(['start', '--size', '4', 'flux', 'getattr', 'size'])). */
+export function run(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [FLUX, ...args], {
+      env: { ...process.env, ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`flux ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, opts.timeoutMs ?? 25_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** A running instance whose initial program waits for stdin to close; tests talk to it through FLUX_URI. */
+export interface Instance {
+  uri: string;
+  rundir: string;
+  proc: ChildProcess;
+  /** run `flux ARGS...` against this instance */
+  flux(args: string[], opts?: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<RunResult>;
+  /** end the initial program and wait for the instance to exit; resolves with flux start's exit code */
+  stop(): Promise<number | null>;
+  stderr(): string;
+}
+
+export async function startInstance(size: number, extra: string[] = []): Promise<Instance> {
+  const rundir = mkdtempSync(join(tmpdir(), 'flux-test-'));
+  const proc = spawn(
+    process.execPath,
+    [FLUX, 'start', '--size', String(size), '--test-rundir', rundir, ...extra, 'sh', '-c', 'echo "$FLUX_URI"; exec cat >/dev/null'],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
+  const uri = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`instance did not start: ${err}`)), 30_000);
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve(out.slice(0, nl));
+      }
+    });
+    void exited.then((code) => reject(new Error(`instance exited (${code}) before starting: ${err}`)));
+  });
+  return {
+    uri,
+    rundir,
+    proc,
+    flux: (args, opts = {}) => run(args, { ...opts, env: { FLUX_URI: uri, ...opts.env } }),
+    stop: async () => {
+      proc.stdin!.end();
+      return exited;
+    },
+    stderr: () => err,
+  };
+}
