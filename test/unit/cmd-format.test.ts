@@ -138,7 +138,7 @@ describe('dmesg', () => {
   });
 
   it('writes local time with its offset outside UTC', () => {
-    const line = '<30>1 2024-05-01T12:00:00.123456Z 3 kvs 77 - - hello world';
+    const line = '<48>1 2024-05-01T12:00:00.123456Z 3 kvs 77 - - hello world';
     expect(new DmesgFormatter({ offsetMin: () => 120 }).line(line))
       .toBe('2024-05-01T14:00:00.123456+02:00 kvs.info[3]: hello world\n');
     expect(new DmesgFormatter({ offsetMin: () => -(9 * 60 + 30) }).line(line))
