@@ -12,6 +12,8 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   if (!Object.hasOwn(COMMANDS, name)) throw new FluxError(ENOENT, `'${name}' is not a flux command.  See 'flux --help'`);
-  const mod = (await import(`../${COMMANDS[name]!.file}.js`)) as { run(args: string[]): Promise<number> };
+  // table files are relative to dist/, one level up from here
+  const url = new URL(`../${COMMANDS[name]!.file}.js`, import.meta.url);
+  const mod = (await import(url.href)) as { run(args: string[]): Promise<number> };
   return mod.run(['--help']);
 }

@@ -169,6 +169,7 @@ export async function run(args: string[]): Promise<number> {
     };
 
     for (let seq = 0; !failed && (count === 0 || seq < count); seq++) {
+      // a monotonic clock, as flux-core's: only this process reads the stamp the service echoes back
       const t = process.hrtime.bigint();
       const body = { seq, 'time.tv_sec': Number(t / 1_000_000_000n), 'time.tv_nsec': Number(t % 1_000_000_000n), pad };
       h.rpc(topic, body, { nodeid: dest.nodeid }).then((m) => {
