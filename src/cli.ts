@@ -20,6 +20,11 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = 1;
     return;
   }
+  // a reader that goes away (flux dmesg | head) ends the command quietly, as it would a C program
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
   const name = first;
   try {
     const mod = (await import(`./${COMMANDS[name]!.file}.js`)) as { run(args: string[]): Promise<number> };

@@ -83,9 +83,18 @@ export class Flux {
     });
   }
 
-  /** A request that expects no response. */
+  /** A request that expects no response (NORESPONSE). */
   send(topic: string, body?: Body, opts: RpcOpts = {}): void {
     this.request(topic, body, opts, FLAG_NORESPONSE, () => {}, true);
+  }
+
+  /**
+   * A request with matchtag 0 and no NORESPONSE flag: what flux-core's flux_log() sends as log.append. A service
+   * answers only requests whose matchtag is set, so nothing comes back.
+   */
+  post(topic: string, body?: Body, opts: RpcOpts = {}): void {
+    if (this.closed) throw this.closed;
+    this.conn.send(makeRequest(topic, encodeBody(body), { nodeid: opts.nodeid ?? NODEID_ANY, matchtag: 0, flags: opts.flags ?? 0 }));
   }
 
   /** Publish a raw event, as flux event pub does (the broker sequences it at rank 0). */

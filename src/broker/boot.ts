@@ -41,6 +41,7 @@ export function parseBrokerArgs(args: string[]): BootArgs {
       break;
     }
     let kv: string | undefined;
+    if (a === '-h' || a === '--help') throw new FluxError(EINVAL, 'usage: flux broker [-S NAME=VALUE]... [COMMAND...]');
     if (a === '-S' || a === '--setattr') kv = args[++i];
     else if (a.startsWith('--setattr=')) kv = a.slice('--setattr='.length);
     else if (a.startsWith('-S')) kv = a.slice(2);

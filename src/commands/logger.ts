@@ -31,7 +31,7 @@ export async function run(args: string[]): Promise<number> {
     });
     // raw bytes without a NUL, and no reply to wait for: the broker only answers a log.append that has a
     // matchtag. close() ends the socket only after the queued message is written.
-    h.send('log.append', Buffer.from(line));
+    h.post('log.append', Buffer.from(line));
     return 0;
   } finally {
     h.close();

@@ -2,7 +2,7 @@
 // and forwarded to rank 0, as flux-core's broker does.
 import { FluxError, EPROTO, ENODATA } from '../core/errors.js';
 import { Message, FLAG_NORESPONSE, stringPayload, senderOf } from '../core/message.js';
-import { formatEntry, parseEntry, type LogEntry, SEVERITY_NAMES } from '../core/logline.js';
+import { formatEntry, parseEntry, nowMicros, type LogEntry, SEVERITY_NAMES } from '../core/logline.js';
 import { ATTR_RUNTIME } from './attrs.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 
@@ -59,7 +59,7 @@ export function logModule(host: ModuleHost): LogService {
 
   function log(severity: number, appname: string, text: string): void {
     const entry: LogEntry = {
-      severity, facility: 0, timeUs: Date.now() * 1000, rank: String(host.rank), appname,
+      severity, facility: 0, timeUs: nowMicros(), rank: String(host.rank), appname,
       procid: String(process.pid), msgid: '', msg: text,
     };
     store(formatEntry(entry), entry, false);
