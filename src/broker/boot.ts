@@ -5,7 +5,12 @@ import { mkdtempSync, mkdirSync, rmSync, chmodSync, existsSync } from 'node:fs';
 import { hostname as osHostname, tmpdir, constants as osConstants } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FluxError, EINVAL } from '../core/errors.js';
+import { FluxError, EINVAL, EBUSY } from '../core/errors.js';
+import { ContentStore } from '../core/content-store.js';
+import { JournalStore } from '../core/journal-store.js';
+import { checkHashName, blobref, digestOf } from '../core/blobref.js';
+import { loadOrCreateSigner, type Signer } from '../core/signing.js';
+import { journalModule } from '../services/journal.js';
 import { Message, encodeFrames, makeControl, makeRequest, jsonPayload } from '../core/message.js';
 import { childrenOf, descendantsOf, levelOf, maxLevel, parentOf, parseTopo } from '../core/topology.js';
 import { VERSION, VERSION_CODE } from '../core/version.js';
@@ -172,6 +177,9 @@ export async function runBroker(argv: string[]): Promise<number> {
     client?.connect(attrs.get('tbon.parent-endpoint')!);
   }
   if (pmi) await pmi.finalize();
+  // children may say hello before this broker's services are loaded: hold their messages until then
+  const held: Array<[string, Buffer[]]> = [];
+  if (server) server.onMessage = (peer, frames) => held.push([peer, frames]);
   imm('hostlist', hosts.join(','));
 
   // ---- the broker and its services ----
@@ -211,7 +219,6 @@ export async function runBroker(argv: string[]): Promise<number> {
   };
 
   if (server) {
-    server.onMessage = (peer, frames) => broker.fromChild(peer, frames);
     server.onSendError = (peer) => {
       const child = broker.childByPeer(peer);
       if (child) broker.childLost(child.rank, 'send failed: peer is gone');
@@ -229,9 +236,40 @@ export async function runBroker(argv: string[]): Promise<number> {
   };
   broker.onChildControl = () => {};
 
+  // ---- rank 0 keeps the journal: the content store file in the statedir (kept) or the rundir (removed) ----
+  let content: ContentStore | undefined;
+  let journalStore: JournalStore | undefined;
+  let signer: Signer | undefined;
+  const hashName = checkHashName(attrs.get('content.hash') ?? 'sha256');
+  if (rank === 0) {
+    const statedir = attrs.get('statedir');
+    if (statedir !== undefined) mkdirSync(statedir, { recursive: true, mode: 0o700 });
+    const dbdir = statedir ?? rundir;
+    try {
+      content = ContentStore.open(join(dbdir, 'content.sqlite'), hashName);
+      journalStore = new JournalStore(content);
+      signer = await loadOrCreateSigner(join(dbdir, 'journal.key'));
+    } catch (err) {
+      content?.close();
+      const e = err as FluxError;
+      const why = e.errno === EBUSY && statedir !== undefined ? `statedir ${statedir} is in use by another instance` : e.message;
+      process.stderr.write(`flux-broker: ${why}\n`);
+      return 1;
+    }
+  }
+  const store = content;
+  const journal = journalModule(broker, {
+    store: journalStore,
+    signer,
+    storeBlob: store ? (b) => blobref(hashName, store.store(b)) : undefined,
+    loadBlob: store ? (ref) => store.load(digestOf(hashName, ref)) : undefined,
+    projections: [],
+  });
+
   await broker.registry.load(attrModule(broker), 'builtin');
   await broker.registry.load(log.def, 'builtin');
-  await broker.registry.load(eventModule(broker), 'builtin');
+  await broker.registry.load(journal.def, 'builtin');
+  await broker.registry.load(eventModule(broker, journal), 'builtin');
   await broker.registry.load(overlayModule(ctl), 'builtin');
   await broker.registry.load(moduleModule(ctl), 'builtin');
   await broker.registry.load(brokerModule(ctl), 'builtin');
@@ -252,6 +290,10 @@ export async function runBroker(argv: string[]): Promise<number> {
     log: (sev, text) => broker.log(sev, 'connector-local', text),
   });
   await local.listen();
+  if (server) {
+    server.onMessage = (peer, frames) => broker.fromChild(peer, frames);
+    for (const [peer, frames] of held.splice(0)) broker.fromChild(peer, frames);
+  }
 
   // ---- join: wait for our children, then say hello upward (so rank 0 knows the whole tree is up) ----
   await waitForChildren(broker, 60_000);
@@ -261,6 +303,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     }), { nodeid: 0, matchtag: 0 });
     const resp = await helloParent(broker, client, hello);
     broker.parentUuid = resp;
+    await journal.sync();
   }
   broker.log(6, 'broker', `online: rank ${rank} of ${size}`);
 
@@ -323,6 +366,10 @@ export async function runBroker(argv: string[]): Promise<number> {
     await local.close();
     await server?.close();
     await client?.close();
+    content?.close();
+    if (content && attrs.get('statedir') === undefined) {
+      for (const f of ['content.sqlite', 'content.sqlite-wal', 'content.sqlite-shm', 'journal.key']) rmSync(join(rundir!, f), { force: true });
+    }
     if (ownRundir || rank === 0) rmSync(rundir!, { recursive: true, force: true });
   }
 

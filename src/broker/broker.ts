@@ -169,14 +169,12 @@ export class Broker implements ModuleHost {
       case MSGTYPE_RESPONSE:
         this.sendResponse(msg);
         return;
-      case MSGTYPE_EVENT:
-        if (msg.aux1 <= this.lastEventSeq) {
-          this.logDrop('parent', `duplicate event ${msg.aux1}`);
-          return;
-        }
-        this.lastEventSeq = msg.aux1;
-        this.multicast(msg);
+      case MSGTYPE_EVENT: {
+        const hook = this.parentEventHooks.get(msg.topic ?? '');
+        if (hook) hook(msg);
+        else this.multicast(msg);
         return;
+      }
       case MSGTYPE_CONTROL:
         this.onParentControl?.(msg);
         return;
@@ -394,17 +392,25 @@ export class Broker implements ModuleHost {
 
   // ---- events -------------------------------------------------------------------------------------
 
-  private lastEventSeq = 0;
+  private readonly parentEventHooks = new Map<string, (msg: Message) => void>();
 
-  /** Send an event on down the tree, then to this broker's own subscribers. */
+  interceptFromParent(topic: string, fn: (msg: Message) => void): void {
+    this.parentEventHooks.set(topic, fn);
+  }
+
   multicast(ev: Message): void {
-    if (this.children.size > 0) {
-      const frames = encodeFrames({ ...ev, routes: undefined });
-      for (const c of this.children.values()) {
-        if (c.state === 'online' && c.uuid !== undefined) this.links.toChild(c.uuid, frames);
-      }
-    }
+    this.sendDown(ev);
     this.deliverEvent(ev);
+  }
+
+  sendDown(msg: Message): void {
+    if (this.children.size === 0) return;
+    let frames: Buffer[] | undefined;
+    for (const c of this.children.values()) {
+      if (c.state !== 'online' || c.uuid === undefined) continue;
+      frames ??= encodeFrames({ ...msg, routes: undefined });
+      this.links.toChild(c.uuid, frames);
+    }
   }
 
   /** Deliver an event to this broker's subscribers (services and local clients). */

@@ -96,12 +96,12 @@ export class ServiceRegistry {
     return this.services.has(serviceOf(topic));
   }
 
-  /** Run the handler for a request. The caller has checked hasService(). Errors become error responses. */
+  /** Run the handler for a request; ENOSYS when no module answers it. Errors become error responses. */
   dispatch(msg: Message): void {
-    const mod = this.services.get(serviceOf(msg.topic ?? ''))!;
-    mod.lastActive = Date.now();
-    const bound = this.find(mod, msg.topic ?? '');
-    if (!bound || mod.state !== MODULE_RUNNING) {
+    const mod = this.services.get(serviceOf(msg.topic ?? ''));
+    const bound = mod && this.find(mod, msg.topic ?? '');
+    if (mod) mod.lastActive = Date.now();
+    if (!mod || !bound || mod.state !== MODULE_RUNNING) {
       this.host.respondError(msg, new FluxError(ENOSYS, `No service matching ${msg.topic} is registered`));
       return;
     }

@@ -16,6 +16,8 @@ export const COMMANDS: Record<string, CommandInfo> = {
   ping: { file: 'commands/ping', summary: 'Send echo requests to a service', common: true },
   logger: { file: 'commands/logger', summary: 'Create a Flux log entry', common: true },
   dmesg: { file: 'commands/dmesg', summary: 'Print or control the broker log ring buffer', common: true },
+  event: { file: 'commands/event', summary: 'Send and receive Flux events', common: true },
+  journal: { file: 'commands/journal', summary: 'List, show, follow and verify the instance journal' },
   module: { file: 'commands/module', summary: 'Manage Flux broker modules', common: true },
   env: { file: 'commands/env', summary: 'Print the flux environment or run a command in it', common: true },
   help: { file: 'commands/help', summary: 'Display help information for flux commands', common: true },

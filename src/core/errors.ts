@@ -9,6 +9,7 @@ export const EBADF = 9;
 export const EAGAIN = 11;
 export const ENOMEM = 12;
 export const EACCES = 13;
+export const EBUSY = 16;
 export const EEXIST = 17;
 export const ENOTDIR = 20;
 export const EISDIR = 21;
@@ -42,6 +43,7 @@ const messages: Record<number, string> = {
   [EAGAIN]: 'Resource temporarily unavailable',
   [ENOMEM]: 'Cannot allocate memory',
   [EACCES]: 'Permission denied',
+  [EBUSY]: 'Device or resource busy',
   [EEXIST]: 'File exists',
   [ENOTDIR]: 'Not a directory',
   [EISDIR]: 'Is a directory',

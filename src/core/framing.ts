@@ -50,8 +50,9 @@ export function splitFrames(body: Buffer): Buffer[] {
 }
 
 /**
- * Incremental decoder for a byte stream. push() returns the messages completed by a chunk and throws
- * FluxError(EPROTO) on a bad magic or undecodable frames: the stream is then unusable and must be closed.
+ * Incremental decoder for a byte stream. push() hands each message completed by a chunk to `each`, in order, and
+ * throws FluxError(EPROTO) at the first bad magic or undecodable frames: messages before the bad bytes are
+ * still delivered, and the stream is then unusable and must be closed.
  */
 export class LocalDecoder {
   private chunks: Buffer[] = [];
@@ -59,10 +60,9 @@ export class LocalDecoder {
 
   constructor(private readonly maxMessage = DEFAULT_MAX_MESSAGE) {}
 
-  push(chunk: Buffer): Message[] {
+  push(chunk: Buffer, each: (msg: Message) => void): void {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
-    const out: Message[] = [];
     for (;;) {
       if (this.buffered < PREFIX_SIZE) break;
       const head = this.peek(PREFIX_SIZE);
@@ -71,9 +71,8 @@ export class LocalDecoder {
       if (size > this.maxMessage) throw new FluxError(EMSGSIZE, `message of ${size} bytes is too large`);
       if (this.buffered < PREFIX_SIZE + size) break;
       const whole = this.take(PREFIX_SIZE + size);
-      out.push(decodeFrames(splitFrames(whole.subarray(PREFIX_SIZE))));
+      each(decodeFrames(splitFrames(whole.subarray(PREFIX_SIZE))));
     }
-    return out;
   }
 
   private peek(n: number): Buffer {

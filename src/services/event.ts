@@ -1,10 +1,13 @@
-// event.publish: rank 0 gives each event the next sequence number and multicasts it down the tree.
+// event.publish: rank 0 makes each published event a journal entry; the journal sequences it, makes it durable,
+// sends it down the tree and delivers it to subscribers. The event's sequence number is its journal seq.
 import { FluxError, EPROTO } from '../core/errors.js';
-import { FLAG_PRIVATE, ROLE_ALL, makeEvent } from '../core/message.js';
+import { FLAG_PRIVATE, ROLE_ALL } from '../core/message.js';
+import { payloadForEntry } from '../core/journal-entry.js';
+import type { JournalService } from './journal.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 
-export function eventModule(host: ModuleHost): ModuleDef {
-  let seq = 0;
+export function eventModule(host: ModuleHost, journal: JournalService): ModuleDef {
+  let published = 0;
   return {
     name: 'event',
     handlers: [
@@ -14,25 +17,24 @@ export function eventModule(host: ModuleHost): ModuleDef {
         schema: {
           type: 'object',
           properties: {
-            topic: { type: 'string' },
+            topic: { type: 'string', minLength: 1 },
             flags: { type: 'integer', minimum: 0 },
             payload: { type: 'string' },
           },
           required: ['topic', 'flags'],
         },
-        handler: (msg, body) => {
+        handler: async (msg, body) => {
           if (host.rank !== 0) throw new FluxError(EPROTO, 'this service is only available on rank 0');
           const flags = body!.flags as number;
           if (flags & ~FLAG_PRIVATE) throw new FluxError(EPROTO, 'invalid event flags');
-          const payload = typeof body!.payload === 'string' ? Buffer.from(body!.payload, 'base64') : undefined;
-          const ev = makeEvent(body!.topic as string, payload, ++seq, flags);
-          ev.userid = msg.userid;
-          ev.rolemask = msg.rolemask;
-          host.multicast(ev);
-          host.respond(msg, { seq });
+          const bytes = typeof body!.payload === 'string' ? Buffer.from(body!.payload, 'base64') : undefined;
+          const { payload, raw } = payloadForEntry(bytes);
+          const a = await journal.append(body!.topic as string, payload, { userid: msg.userid, rolemask: msg.rolemask, flags }, raw);
+          published++;
+          host.respond(msg, { seq: a.entry.seq });
         },
       },
     ],
-    stats: () => ({ seq }),
+    stats: () => ({ published }),
   };
 }

@@ -1,4 +1,5 @@
 // heartbeat.pulse every heartbeat.period from rank 0: a liveness signal that subscribers can pace work by.
+import { makeEvent, jsonPayload } from '../core/message.js';
 import { ATTR_RUNTIME } from './attrs.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 
@@ -14,9 +15,8 @@ export function heartbeatModule(host: ModuleHost): ModuleDef {
       const period = Math.max(0.01, Number(host.attrs.get('heartbeat.period')) || 2);
       timer = setInterval(() => {
         pulses++;
-        host.rpc('event.publish', { topic: 'heartbeat.pulse', flags: 0 }, { nodeid: 0 }).catch((err: unknown) => {
-          host.log(3, 'heartbeat', `publish failed: ${(err as Error).message}`);
-        });
+        // a liveness signal, not a state change: multicast unsequenced, never journaled
+        host.multicast(makeEvent('heartbeat.pulse', jsonPayload({ pulse: pulses }), 0));
       }, period * 1000);
       timer.unref();
     },

@@ -59,8 +59,14 @@ export interface ModuleHost {
   /** deliver events whose topic starts with `prefix` to `sink`; returns the unsubscribe function */
   subscribe(prefix: string, sink: EventSink): () => void;
   log(severity: number, appname: string, text: string): void;
-  /** rank 0: send a sequenced event down the whole tree and to this broker's own subscribers */
+  /** an event for the whole instance: down the tree (to every online child) and to this broker's subscribers */
   multicast(ev: Message): void;
+  /** a message to every online child only */
+  sendDown(msg: Message): void;
+  /** an event to this broker's own subscribers (services and local clients) only */
+  deliverEvent(ev: Message): void;
+  /** events with this topic that arrive from the parent go to `fn` instead of being multicast */
+  interceptFromParent(topic: string, fn: (msg: Message) => void): void;
 }
 
 export type ModuleFactory = (host: ModuleHost, args: string[]) => ModuleDef;

@@ -122,18 +122,14 @@ export class LocalClient {
 
   private ingest(chunk: Buffer): void {
     if (this.closing) return;
-    let msgs: Message[];
     try {
-      msgs = this.decoder.push(chunk);
+      this.decoder.push(chunk, (m) => {
+        if (!this.closing) this.onMessage(m);
+      });
     } catch (err) {
       // the stream cannot be resynchronised after bad bytes: give up on the connection
       this.failure ??= err instanceof FluxError ? err : new FluxError(errnoOf(err), String(err));
       this.sock.destroy();
-      return;
-    }
-    for (const m of msgs) {
-      if (this.closing) return;
-      this.onMessage(m);
     }
   }
 }

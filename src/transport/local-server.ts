@@ -188,18 +188,15 @@ export class LocalServer {
     const decoder = new LocalDecoder();
     sock.on('data', (chunk: Buffer) => {
       if (conn.closing) return;
-      let msgs: Message[];
       try {
-        msgs = decoder.push(chunk);
+        decoder.push(chunk, (msg) => {
+          if (conn.closing) return;
+          this.stampCredentials(conn, msg);
+          this.opts.onMessage(conn, msg);
+        });
       } catch (err) {
         log(LOG_ERR, `${conn.label}: ${(err as Error).message}`);
         conn.abort();
-        return;
-      }
-      for (const msg of msgs) {
-        if (conn.closing) return;
-        this.stampCredentials(conn, msg);
-        this.opts.onMessage(conn, msg);
       }
     });
     sock.write(HANDSHAKE_OK);

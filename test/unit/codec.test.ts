@@ -2,10 +2,16 @@ import { describe, it, expect } from 'vitest';
 import { allVectorNames, loadVectors } from '../helpers/vectors.js';
 import { LocalDecoder, encodeLocal } from '../../src/core/framing.js';
 import {
-  decodeFrames, encodeFrames, makeRequest, makeErrorResponse, payloadJson, payloadString, stringPayload,
+  type Message, decodeFrames, encodeFrames, makeRequest, makeErrorResponse, payloadJson, payloadString, stringPayload,
   FLAG_STREAMING, MSGTYPE_RESPONSE,
 } from '../../src/core/message.js';
 import { FluxError, EPROTO, ENOSYS } from '../../src/core/errors.js';
+
+function decodeAll(buf: Buffer): Message[] {
+  const out: Message[] = [];
+  new LocalDecoder().push(buf, (m) => out.push(m));
+  return out;
+}
 
 const all = allVectorNames().flatMap((n) => loadVectors(n).messages);
 
@@ -18,7 +24,7 @@ describe('local framing against flux-core 0.88 captures', () => {
     const label = `${v.scenario} ${v.case ?? ''} conn ${v.conn} ${v.dir} #${v.index} ${v.topic ?? ''}`;
     it(`decodes and re-encodes ${label}`, () => {
       const raw = Buffer.from(v.raw_hex, 'hex');
-      const msgs = new LocalDecoder().push(raw);
+      const msgs = decodeAll(raw);
       expect(msgs).toHaveLength(1);
       const m = msgs[0]!;
       expect(m.type).toBe(v.type_code);
@@ -39,10 +45,10 @@ describe('local framing against flux-core 0.88 captures', () => {
   it('decodes a stream split at every byte boundary', () => {
     const stream = Buffer.concat(all.slice(0, 40).map((v) => Buffer.from(v.raw_hex, 'hex')));
     const dec = new LocalDecoder();
-    const got = [];
-    for (let i = 0; i < stream.length; i++) got.push(...dec.push(stream.subarray(i, i + 1)));
+    const got: Message[] = [];
+    for (let i = 0; i < stream.length; i++) dec.push(stream.subarray(i, i + 1), (m) => got.push(m));
     expect(got.map((m) => encodeLocal(m).toString('hex'))).toEqual(
-      all.slice(0, 40).map((v) => encodeLocal(new LocalDecoder().push(Buffer.from(v.raw_hex, 'hex'))[0]!).toString('hex')),
+      all.slice(0, 40).map((v) => encodeLocal(decodeAll(Buffer.from(v.raw_hex, 'hex'))[0]!).toString('hex')),
     );
   });
 });
@@ -72,7 +78,8 @@ describe('bad input from bad.jsonl', () => {
       const chunk = Buffer.from(r.raw_hex as string, 'hex');
       let err: unknown;
       try {
-        const got = dec.push(chunk);
+        const got: Message[] = [];
+        dec.push(chunk, (m) => got.push(m));
         // a bad prefix shorter than 8 bytes cannot be judged yet; none of the captures is that short
         expect(got).toEqual(['unreachable']);
       } catch (e) {
@@ -85,23 +92,31 @@ describe('bad input from bad.jsonl', () => {
 
   it('accepts the non-canonical long size prefix', () => {
     const m = bad.messages.find((x) => x.case === 'noncanonical-long-size-prefix' && x.dir === 'c2s')!;
-    const got = new LocalDecoder().push(Buffer.from(m.raw_hex, 'hex'));
+    const got = decodeAll(Buffer.from(m.raw_hex, 'hex'));
     expect(payloadJson(got[0]!)).toEqual({});
   });
 
   it('builds the ENOSYS response flux-core sends, byte for byte', () => {
     const req = bad.messages.find((x) => x.case === 'unknown-topic' && x.dir === 'c2s')!;
     const resp = bad.messages.find((x) => x.case === 'unknown-topic' && x.dir === 's2c')!;
-    const r = new LocalDecoder().push(Buffer.from(req.raw_hex, 'hex'))[0]!;
+    const r = decodeAll(Buffer.from(req.raw_hex, 'hex'))[0]!;
     const e = makeErrorResponse(r, ENOSYS, `No service matching ${r.topic} is registered`);
     e.userid = resp.userid;
     e.rolemask = resp.rolemask;
     expect(encodeLocal(e).toString('hex')).toBe(resp.raw_hex);
   });
 
+  it('delivers the messages that came before bad bytes in the same chunk', () => {
+    const good = bad.messages.find((x) => x.case === 'unknown-topic' && x.dir === 'c2s')!;
+    const garbage = undecodable[0]!.raw_hex as string;
+    const got: Message[] = [];
+    expect(() => new LocalDecoder().push(Buffer.from(good.raw_hex + garbage, 'hex'), (m) => got.push(m))).toThrow(FluxError);
+    expect(got.map((m) => m.topic)).toEqual(['nosuchservice.hello']);
+  });
+
   it('rejects an oversized length word before buffering it', () => {
     const hdr = Buffer.from('1200eeff7fffffff', 'hex');
-    expect(() => new LocalDecoder(1 << 20).push(hdr)).toThrow(FluxError);
+    expect(() => new LocalDecoder(1 << 20).push(hdr, () => {})).toThrow(FluxError);
   });
 });
 

@@ -135,7 +135,8 @@ function rawConnect(path: string): Promise<Raw> {
 }
 
 function decodeVector(v: VectorMessage): Message {
-  const msgs = new LocalDecoder().push(Buffer.from(v.raw_hex, 'hex'));
+  const msgs: Message[] = [];
+  new LocalDecoder().push(Buffer.from(v.raw_hex, 'hex'), (m) => msgs.push(m));
   expect(msgs).toHaveLength(1);
   return msgs[0]!;
 }

@@ -1,0 +1,136 @@
+// Event subscription that can start in the past: the journal holds every sequenced event, so a subscriber may
+// replay history from any seq and then continue live without a gap or a duplicate.
+import { FluxError, EPROTO } from '../core/errors.js';
+import { FLAG_PRIVATE, type Message } from '../core/message.js';
+import { type Entry, decodeEntry, entryPayloadBytes } from '../core/journal-entry.js';
+import type { Flux } from './handle.js';
+
+export interface FluxEvent {
+  topic: string;
+  /** the journal seq; 0 for an unsequenced event (heartbeat.pulse), which exists only live */
+  seq: number;
+  payload: Buffer | undefined;
+  userid: number;
+  /** FLAG_PRIVATE or 0 */
+  flags: number;
+}
+
+/** what subscribeFrom needs of a handle (a Flux, or a stand-in in tests) */
+export type EventSource = Pick<Flux, 'call' | 'subscribe' | 'unsubscribe' | 'onEvent'>;
+
+/** entries asked for per journal.fetch (the service answers at most 1000) */
+const PAGE = 1000;
+
+export function eventOfMessage(m: Message): FluxEvent {
+  return { topic: m.topic ?? '', seq: m.aux1, payload: m.payload, userid: m.userid, flags: m.flags & FLAG_PRIVATE };
+}
+
+/** The event a journal entry was delivered as, byte for byte (the journal builds live events the same way). */
+export function eventOfEntry(e: Entry): FluxEvent {
+  return { topic: e.topic, seq: e.seq, payload: entryPayloadBytes(e), userid: e.userid, flags: e.flags & FLAG_PRIVATE };
+}
+
+const topicMatches = (prefixes: string[], topic: string) => prefixes.some((p) => topic.startsWith(p));
+
+/**
+ * Calls `each` for every event whose topic starts with one of `prefixes` (all events when there are none), in
+ * seq order; with `from`, first for the journal's events from that seq on. Resolves once `each` returns false
+ * (after unsubscribing); rejects if the history cannot be read or `each` throws.
+ *
+ * Live delivery is subscribed before the head is read, so every event past the head arrives live and is held
+ * until the history up to the head is out; the held ones at or below the head are then dropped. Unsequenced
+ * events (seq 0) are never in the journal: they are passed on live only, in the order they arrived.
+ *
+ * Private events in the history are passed on when their userid is this process's uid or this process's uid is
+ * the instance owner: the rule the broker applies to live ones. This is a courtesy, not a protection: the
+ * broker serves journal.fetch to the owner only, so a guest asking for history gets EPERM before any entry.
+ */
+export async function subscribeFrom(
+  h: EventSource, prefixes: string[], from: number | undefined, each: (ev: FluxEvent) => boolean | void,
+): Promise<void> {
+  const subs = prefixes.length > 0 ? [...new Set(prefixes)] : [''];
+  /** highest seq passed on or covered by the history: nothing at or below it is passed on again */
+  let cursor = 0;
+  let held: FluxEvent[] | undefined = from === undefined ? undefined : [];
+  let stopped = false;
+  let settle!: (err?: unknown) => void;
+  const over = new Promise<void>((resolve, reject) => {
+    settle = (err) => (err === undefined ? resolve() : reject(err));
+  });
+  const stop = (err?: unknown) => {
+    if (stopped) return;
+    stopped = true;
+    settle(err);
+  };
+
+  /** false once the caller has had enough */
+  const deliver = (ev: FluxEvent): boolean => {
+    if (stopped) return false;
+    if (ev.seq !== 0) {
+      if (ev.seq <= cursor) return true;
+      cursor = ev.seq;
+    }
+    try {
+      if (each(ev) === false) stop();
+    } catch (err) {
+      stop(err);
+    }
+    return !stopped;
+  };
+
+  // the handle passes every event on the connection to every sink: other subscriptions' events are ours to skip
+  const off = h.onEvent((m) => {
+    const ev = eventOfMessage(m);
+    if (stopped || !topicMatches(subs, ev.topic)) return;
+    if (held) held.push(ev);
+    else deliver(ev);
+  });
+  try {
+    for (const p of subs) await h.subscribe(p);
+    if (from !== undefined) {
+      cursor = Math.max(0, from - 1);
+      const head = Number((await h.call('journal.head')).seq);
+      await replay(h, cursor + 1, head, subs, deliver);
+      cursor = Math.max(cursor, head);
+      // the hand-over from history to live happens in this one turn: no event can slip in between
+      const waiting = held!;
+      held = undefined;
+      for (const ev of waiting) if (!deliver(ev)) break;
+    }
+    await over;
+  } finally {
+    off();
+  }
+  // only after a clean stop: after a failure the caller's close() ends the subscriptions with the connection
+  for (const p of subs) await h.unsubscribe(p);
+}
+
+/** journal entries [from, head] whose topic matches and that this process may see, through deliver */
+async function replay(
+  h: EventSource, from: number, head: number, subs: string[], deliver: (ev: FluxEvent) => boolean,
+): Promise<void> {
+  let visible: ((e: Entry) => boolean) | undefined;
+  for (let next = from; next <= head; ) {
+    const r = await h.call('journal.fetch', { from: next, count: Math.min(PAGE, head - next + 1) });
+    const entries = Array.isArray(r.entries) ? (r.entries as unknown[]) : [];
+    if (entries.length === 0) throw new FluxError(EPROTO, `journal.fetch returned no entries at seq ${next} (head ${head})`);
+    for (const raw of entries) {
+      const e = decodeEntry(JSON.stringify(raw));
+      if (e.seq < next) continue;
+      if (e.seq > next) throw new FluxError(EPROTO, `journal.fetch skipped from seq ${next} to ${e.seq}`);
+      next++;
+      if (e.seq > head || !topicMatches(subs, e.topic)) continue;
+      if (e.flags & FLAG_PRIVATE) {
+        visible ??= await privateFilter(h);
+        if (!visible(e)) continue;
+      }
+      if (!deliver(eventOfEntry(e))) return;
+    }
+  }
+}
+
+async function privateFilter(h: EventSource): Promise<(e: Entry) => boolean> {
+  const uid = process.getuid?.();
+  const owner = Number((await h.call('attr.get', { name: 'security.owner' })).value);
+  return (e) => uid !== undefined && (uid === owner || e.userid === uid);
+}

@@ -1,0 +1,181 @@
+// The journal on disk: entries are content-addressed blobs in the content store's `objects` table; the
+// `journal` index maps seq -> ref, time, topic; signed checkpoints name a head and a projection snapshot.
+// Everything here is synchronous: a transaction never spans an await.
+import type Database from 'better-sqlite3';
+import { FluxError, EINVAL, EPROTO, ENOENT } from './errors.js';
+import { type Entry, encodeEntry, decodeEntry, canonical } from './journal-entry.js';
+
+/** the on-disk format this code writes; a newer one is refused, never reset */
+export const JOURNAL_FORMAT = 1;
+
+export interface BlobStore {
+  readonly db: Database.Database;
+  /** the blobref hash name: sha1 or sha256 */
+  readonly hashName: string;
+  store(blob: Buffer): Buffer;
+  load(digest: Buffer): Buffer;
+}
+
+export interface Head {
+  seq: number;
+  ref: string | null;
+}
+
+export interface IndexRow {
+  seq: number;
+  ref: string;
+  time: number;
+  topic: string;
+}
+
+export interface Checkpoint {
+  id: number;
+  seq: number;
+  ref: string | null;
+  time: number;
+  /** blobref of the projection snapshot at seq, if one was taken */
+  snapshot: string | null;
+  pubkey: string;
+  sig: string;
+}
+
+/** what a checkpoint signature covers */
+export function checkpointMessage(c: Pick<Checkpoint, 'seq' | 'ref' | 'time' | 'snapshot'>): string {
+  return canonical({ seq: c.seq, ref: c.ref, time: c.time, snapshot: c.snapshot });
+}
+
+export class JournalStore {
+  private readonly db: Database.Database;
+  private readonly insertRow: Database.Statement;
+  private readonly selectRow: Database.Statement;
+  private readonly selectRange: Database.Statement;
+  private readonly selectHead: Database.Statement;
+  private readonly selectFirst: Database.Statement;
+  private readonly selectAtTime: Database.Statement;
+
+  constructor(private readonly blobs: BlobStore) {
+    const db = blobs.db;
+    this.db = db;
+    db.exec(`CREATE TABLE IF NOT EXISTS journal_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS journal(seq INTEGER PRIMARY KEY, ref BLOB NOT NULL, time REAL NOT NULL, topic TEXT NOT NULL);
+      CREATE INDEX IF NOT EXISTS journal_time ON journal(time);
+      CREATE TABLE IF NOT EXISTS journal_checkpoint(id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL,
+        ref TEXT, time REAL NOT NULL, snapshot TEXT, pubkey TEXT NOT NULL, sig TEXT NOT NULL);`);
+    const fmt = db.prepare('SELECT value FROM journal_meta WHERE key = ?').get('format') as { value: string } | undefined;
+    if (fmt === undefined) {
+      db.prepare('INSERT INTO journal_meta(key, value) VALUES (?, ?)').run('format', String(JOURNAL_FORMAT));
+      db.prepare('INSERT INTO journal_meta(key, value) VALUES (?, ?)').run('hash', blobs.hashName);
+    } else if (Number(fmt.value) > JOURNAL_FORMAT) {
+      throw new FluxError(EINVAL, `journal format ${fmt.value} was written by a newer version (this one reads ${JOURNAL_FORMAT})`);
+    } else if (Number(fmt.value) !== JOURNAL_FORMAT) {
+      throw new FluxError(EINVAL, `journal format "${fmt.value}" is not one this version knows`);
+    }
+    const hash = (db.prepare('SELECT value FROM journal_meta WHERE key = ?').get('hash') as { value: string }).value;
+    if (hash !== blobs.hashName) {
+      throw new FluxError(EINVAL, `this statedir uses content.hash=${hash}, not ${blobs.hashName}`);
+    }
+    this.insertRow = db.prepare('INSERT INTO journal(seq, ref, time, topic) VALUES (?, ?, ?, ?)');
+    this.selectRow = db.prepare('SELECT seq, ref, time, topic FROM journal WHERE seq = ?');
+    this.selectRange = db.prepare('SELECT seq, ref, time, topic FROM journal WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?');
+    this.selectHead = db.prepare('SELECT seq, ref FROM journal ORDER BY seq DESC LIMIT 1');
+    this.selectFirst = db.prepare('SELECT seq FROM journal ORDER BY seq ASC LIMIT 1');
+    this.selectAtTime = db.prepare('SELECT seq FROM journal WHERE time <= ? ORDER BY time DESC, seq DESC LIMIT 1');
+  }
+
+  get hashName(): string {
+    return this.blobs.hashName;
+  }
+
+  refOf(digest: Buffer): string {
+    return `${this.blobs.hashName}-${digest.toString('hex')}`;
+  }
+
+  head(): Head {
+    const r = this.selectHead.get() as { seq: number; ref: Buffer } | undefined;
+    return r ? { seq: r.seq, ref: this.refOf(r.ref) } : { seq: 0, ref: null };
+  }
+
+  /** the oldest seq still held (1 unless compacted), or undefined when empty */
+  first(): number | undefined {
+    return (this.selectFirst.get() as { seq: number } | undefined)?.seq;
+  }
+
+  /**
+   * Sequence, chain and store a batch of new entries and their index rows in ONE transaction (group commit).
+   * Nothing is changed if it throws: the caller's head stays where it was.
+   */
+  appendBatch(head: Head, items: Array<Omit<Entry, 'seq' | 'prev'>>): Array<{ entry: Entry; ref: string; blob: Buffer }> {
+    const out: Array<{ entry: Entry; ref: string; blob: Buffer }> = [];
+    this.db.transaction(() => {
+      let seq = head.seq;
+      let prev = head.ref;
+      for (const it of items) {
+        const entry: Entry = { ...it, seq: ++seq, prev };
+        const blob = encodeEntry(entry);
+        const digest = this.blobs.store(blob);
+        this.insertRow.run(entry.seq, digest, entry.time, entry.topic);
+        prev = this.refOf(digest);
+        out.push({ entry, ref: prev, blob });
+      }
+    })();
+    return out;
+  }
+
+  row(seq: number): IndexRow | undefined {
+    const r = this.selectRow.get(seq) as { seq: number; ref: Buffer; time: number; topic: string } | undefined;
+    return r ? { ...r, ref: this.refOf(r.ref) } : undefined;
+  }
+
+  rows(from: number, to: number, limit: number): IndexRow[] {
+    return (this.selectRange.all(from, to, limit) as Array<{ seq: number; ref: Buffer; time: number; topic: string }>)
+      .map((r) => ({ ...r, ref: this.refOf(r.ref) }));
+  }
+
+  /** the entry at seq, read back from its blob and validated */
+  entry(seq: number): { entry: Entry; ref: string; blob: Buffer } {
+    const r = this.selectRow.get(seq) as { ref: Buffer } | undefined;
+    if (!r) throw new FluxError(ENOENT, `journal has no entry ${seq}`);
+    const blob = this.blobs.load(r.ref);
+    const entry = decodeEntry(blob);
+    if (entry.seq !== seq) throw new FluxError(EPROTO, `journal entry ${seq} holds seq ${entry.seq}`);
+    return { entry, ref: this.refOf(r.ref), blob };
+  }
+
+  /** the last seq whose time is <= t (0 when none) */
+  seqAtTime(t: number): number {
+    return (this.selectAtTime.get(t) as { seq: number } | undefined)?.seq ?? 0;
+  }
+
+  putCheckpoint(c: Omit<Checkpoint, 'id'>, keep = 5): void {
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO journal_checkpoint(seq, ref, time, snapshot, pubkey, sig) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(c.seq, c.ref, c.time, c.snapshot, c.pubkey, c.sig);
+      this.db.prepare('DELETE FROM journal_checkpoint WHERE id NOT IN (SELECT id FROM journal_checkpoint ORDER BY id DESC LIMIT ?)')
+        .run(keep);
+    })();
+  }
+
+  /** newest first */
+  checkpoints(): Checkpoint[] {
+    return this.db.prepare('SELECT id, seq, ref, time, snapshot, pubkey, sig FROM journal_checkpoint ORDER BY id DESC').all() as Checkpoint[];
+  }
+
+  /** every index row with its stored blob, in seq order, a page at a time (no statement stays open) */
+  *scan(from = 1): Generator<IndexRow & { blob: Buffer | undefined }> {
+    for (let next = from; ; ) {
+      const page = this.selectRange.all(next, Number.MAX_SAFE_INTEGER, 1024) as Array<{ seq: number; ref: Buffer; time: number; topic: string }>;
+      if (page.length === 0) return;
+      for (const r of page) {
+        let blob: Buffer | undefined;
+        try {
+          blob = this.blobs.load(r.ref);
+        } catch (err) {
+          // a missing blob is what verification reports; anything else is a real failure
+          if (!(err instanceof FluxError && err.errno === ENOENT)) throw err;
+        }
+        yield { seq: r.seq, ref: this.refOf(r.ref), time: r.time, topic: r.topic, blob };
+      }
+      next = page[page.length - 1]!.seq + 1;
+    }
+  }
+}

@@ -1,0 +1,95 @@
+// RFC 11 tree objects: the KVS's values, directories and links, {"ver":1,"type":T,"data":D}. Serialized for
+// hashing as compact JSON with sorted keys, which is what the journal's canonical() writes.
+import { FluxError, EINVAL, EPROTO } from './errors.js';
+import { canonical } from './journal-entry.js';
+
+export type TreeObj =
+  | { ver: 1; type: 'val'; data: string }
+  | { ver: 1; type: 'valref'; data: string[] }
+  | { ver: 1; type: 'dir'; data: Record<string, TreeObj> }
+  | { ver: 1; type: 'dirref'; data: string[] }
+  | { ver: 1; type: 'symlink'; data: { target: string; namespace?: string } };
+
+/** a val whose base64 text is longer than this is stored as a blob and referenced (a valref) */
+export const VAL_INLINE_MAX = 72;
+
+const BLOBREF = /^(sha1|sha256)-[0-9a-f]+$/;
+
+export function val(bytes: Buffer): TreeObj {
+  return { ver: 1, type: 'val', data: bytes.toString('base64') };
+}
+
+export function dir(entries: Record<string, TreeObj> = {}): TreeObj {
+  return { ver: 1, type: 'dir', data: entries };
+}
+
+export function dirref(ref: string): TreeObj {
+  return { ver: 1, type: 'dirref', data: [ref] };
+}
+
+export function valref(refs: string[]): TreeObj {
+  return { ver: 1, type: 'valref', data: refs };
+}
+
+export function symlink(target: string, namespace?: string): TreeObj {
+  return { ver: 1, type: 'symlink', data: namespace === undefined ? { target } : { namespace, target } };
+}
+
+export function encodeTreeObj(t: TreeObj): Buffer {
+  return Buffer.from(canonical(t), 'utf8');
+}
+
+/** Check that a value is a well-formed tree object (EPROTO, or EINVAL when `what` is user input). */
+export function checkTreeObj(v: unknown, errno = EPROTO): TreeObj {
+  const bad = (why: string): never => {
+    throw new FluxError(errno, `invalid treeobj: ${why}`);
+  };
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad('not an object');
+  const o = v as { ver?: unknown; type?: unknown; data?: unknown };
+  if (o.ver !== 1) bad('ver must be 1');
+  switch (o.type) {
+    case 'val':
+      if (typeof o.data !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(o.data)) bad('val data must be base64');
+      break;
+    case 'valref':
+      if (!Array.isArray(o.data) || o.data.length === 0 || !o.data.every((r) => typeof r === 'string' && BLOBREF.test(r))) {
+        bad('valref data must be a non-empty array of blobrefs');
+      }
+      break;
+    case 'dirref':
+      if (!Array.isArray(o.data) || o.data.length !== 1 || typeof o.data[0] !== 'string' || !BLOBREF.test(o.data[0])) {
+        bad('dirref data must be one blobref');
+      }
+      break;
+    case 'dir':
+      if (typeof o.data !== 'object' || o.data === null || Array.isArray(o.data)) bad('dir data must be an object');
+      for (const [name, child] of Object.entries(o.data as Record<string, unknown>)) {
+        if (name.length === 0 || name.includes('.')) bad(`bad directory entry name "${name}"`);
+        checkTreeObj(child, errno);
+      }
+      break;
+    case 'symlink': {
+      const d = o.data as { target?: unknown; namespace?: unknown } | null;
+      if (typeof d !== 'object' || d === null || typeof d.target !== 'string') bad('symlink data needs a target');
+      if (d!.namespace !== undefined && typeof d!.namespace !== 'string') bad('symlink namespace must be a string');
+      break;
+    }
+    default:
+      bad(`unknown type ${String(o.type)}`);
+  }
+  return v as TreeObj;
+}
+
+/**
+ * Normalize a key as flux-core does: runs of '.' collapse to one, leading and trailing '.' are dropped
+ * ("." alone is the root). Returns the path components ([] for the root).
+ */
+export function keyPath(key: string): string[] {
+  if (key.length === 0) throw new FluxError(EINVAL, 'empty key');
+  return key.split('.').filter((c) => c.length > 0);
+}
+
+export function normalizeKey(key: string): string {
+  const p = keyPath(key);
+  return p.length === 0 ? '.' : p.join('.');
+}

@@ -1,0 +1,446 @@
+// The journal service. On rank 0 it is the sequencer: every state change becomes an entry, entries made in one
+// turn of the event loop are committed in one sqlite transaction, and only then are they applied, sent down
+// the tree and acknowledged (acknowledged => durable). On every rank it is a replica: entries are applied
+// strictly in sequence; a gap, a restart or a late join is repaired from the parent (journal.fetch), and a
+// broker that joins starts from its parent's snapshot.
+import { createHash } from 'node:crypto';
+import { FluxError, EPROTO, ENOENT, EAGAIN, ENODATA } from '../core/errors.js';
+import {
+  Message, MSGTYPE_EVENT, FLAG_PRIVATE, ROLE_ALL, makeEvent, senderOf, USERID_UNKNOWN, ROLE_OWNER, payloadJson,
+} from '../core/message.js';
+import {
+  type Entry, ENTRY_RAW, canonical, decodeEntry, encodeEntry, entryPayloadBytes,
+} from '../core/journal-entry.js';
+import { type JournalStore, type Head, checkpointMessage } from '../core/journal-store.js';
+import { verifyJournal } from '../core/journal-verify.js';
+import type { Signer } from '../core/signing.js';
+import type { Projection } from '../projections/projection.js';
+import { ATTR_RUNTIME } from './attrs.js';
+import type { ModuleDef, ModuleHost } from './module.js';
+
+/** the topic of the message that carries an entry down the tree (payload: the entry's canonical bytes) */
+export const JOURNAL_ENTRY_TOPIC = 'journal.entry';
+/** entries kept in memory on every rank, to repair children without going to rank 0 */
+const RING = 8192;
+/** the most entries one journal.fetch answers with */
+const FETCH_MAX = 1000;
+
+export interface Applied {
+  entry: Entry;
+  ref: string;
+  blob: Buffer;
+}
+
+export interface Credential {
+  userid: number;
+  rolemask: number;
+  /** message flags: PRIVATE */
+  flags?: number;
+}
+
+export interface JournalOptions {
+  /** rank 0 only: where entries are kept */
+  store?: JournalStore;
+  /** rank 0 only: signs checkpoints */
+  signer?: Signer;
+  /** rank 0 only: snapshots are stored as blobs */
+  storeBlob?: (blob: Buffer) => string;
+  loadBlob?: (ref: string) => Buffer;
+  projections: Projection[];
+}
+
+export interface JournalService {
+  def: ModuleDef;
+  /** rank 0: make a new entry; resolves once it is durable and applied here */
+  append(topic: string, payload: unknown, cred: Credential, raw?: boolean): Promise<Applied>;
+  /** every entry applied on this rank, in order */
+  onApply(fn: (a: Applied) => void): () => void;
+  head(): Head;
+  state<S>(name: string): S;
+  /** rank > 0, after hello: start from the parent's snapshot */
+  sync(): Promise<void>;
+  /** write a signed checkpoint of the current head (rank 0) */
+  checkpoint(): Promise<void>;
+}
+
+interface Pending {
+  item: Omit<Entry, 'seq' | 'prev'>;
+  resolve: (a: Applied) => void;
+  reject: (e: Error) => void;
+}
+
+interface Follower {
+  req: Message;
+  sender: string | undefined;
+}
+
+export function journalModule(host: ModuleHost, opts: JournalOptions): JournalService {
+  const { store } = opts;
+  const hashName = () => host.attrs.get('content.hash') ?? 'sha256';
+  let head: Head = { seq: 0, ref: null };
+  let states = new Map<string, unknown>(opts.projections.map((p) => [p.name, p.initial()]));
+  const ring: Applied[] = [];
+  const listeners = new Set<(a: Applied) => void>();
+  const followers = new Map<string, Follower>();
+  let batch: Pending[] = [];
+  let flushScheduled = false;
+  let synced = host.rank === 0;
+  const waitingSync: Array<() => void> = [];
+  /** entries that arrived ahead of a gap, by seq */
+  const early = new Map<number, { entry: Entry; blob: Buffer }>();
+  let repairing = false;
+  let lastCheckpointSeq = -1;
+  let checkpointTimer: NodeJS.Timeout | undefined;
+
+  if (!host.attrs.has('journal.drop-fraction')) host.attrs.define('journal.drop-fraction', '0', ATTR_RUNTIME);
+  if (!host.attrs.has('journal.checkpoint-period')) host.attrs.define('journal.checkpoint-period', '30', ATTR_RUNTIME);
+
+  const refOf = (blob: Buffer) => `${hashName()}-${createHash(hashName()).update(blob).digest('hex')}`;
+
+  function applyLocal(a: Applied): void {
+    for (const p of opts.projections) states.set(p.name, p.apply(states.get(p.name), a.entry, a.ref));
+    head = { seq: a.entry.seq, ref: a.ref };
+    ring.push(a);
+    if (ring.length > RING) ring.splice(0, ring.length - RING);
+    const wire = makeEvent(JOURNAL_ENTRY_TOPIC, a.blob, a.entry.seq);
+    wire.userid = host.attrs.get('security.owner') !== undefined ? Number(host.attrs.get('security.owner')) : USERID_UNKNOWN;
+    wire.rolemask = ROLE_OWNER;
+    host.sendDown(wire);
+    const ev = makeEvent(a.entry.topic, entryPayloadBytes(a.entry), a.entry.seq, a.entry.flags & FLAG_PRIVATE);
+    ev.userid = a.entry.userid;
+    ev.rolemask = a.entry.rolemask;
+    host.deliverEvent(ev);
+    for (const f of followers.values()) host.respond(f.req, followPayload(a));
+    for (const fn of listeners) fn(a);
+  }
+
+  function followPayload(a: Applied): Record<string, unknown> {
+    return { entry: a.entry as unknown as Record<string, unknown>, ref: a.ref };
+  }
+
+  // ---- rank 0: the sequencer ----
+
+  function append(topic: string, payload: unknown, cred: Credential, raw = false): Promise<Applied> {
+    if (!store) return Promise.reject(new FluxError(EPROTO, 'journal entries are made on rank 0 only'));
+    return new Promise((resolve, reject) => {
+      batch.push({
+        item: {
+          time: 0, topic, userid: cred.userid, rolemask: cred.rolemask,
+          flags: (cred.flags ?? 0) | (raw ? ENTRY_RAW : 0), payload,
+        },
+        resolve, reject,
+      });
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+      }
+    });
+  }
+
+  function flush(): void {
+    flushScheduled = false;
+    const items = batch;
+    batch = [];
+    const time = Date.now() / 1000;
+    let applied: Applied[];
+    try {
+      applied = store!.appendBatch(head, items.map((p) => ({ ...p.item, time })));
+    } catch (err) {
+      host.log(3, 'journal', `append of ${items.length} entries failed: ${(err as Error).message}`);
+      for (const p of items) p.reject(err as Error);
+      return;
+    }
+    for (let i = 0; i < applied.length; i++) {
+      applyLocal(applied[i]!);
+      items[i]!.resolve(applied[i]!);
+    }
+  }
+
+  async function checkpoint(): Promise<void> {
+    if (!store || !opts.signer || head.seq === lastCheckpointSeq) return;
+    const at = head;
+    const saved: Record<string, unknown> = {};
+    for (const p of opts.projections) saved[p.name] = p.save(states.get(p.name));
+    const snapshot = opts.storeBlob ? opts.storeBlob(Buffer.from(canonical({ seq: at.seq, ref: at.ref, states: saved }))) : null;
+    const c = { seq: at.seq, ref: at.ref, time: Date.now() / 1000, snapshot };
+    const sig = await opts.signer.sign(checkpointMessage(c));
+    store.putCheckpoint({ ...c, pubkey: opts.signer.publicKey, sig });
+    lastCheckpointSeq = at.seq;
+  }
+
+  /** rank 0 at start: the head from the index, projections from the newest snapshot plus the entries after it */
+  function restore(): void {
+    if (!store) return;
+    const h = store.head();
+    let from = 1;
+    const cp = store.checkpoints().find((c) => c.snapshot !== null && c.seq <= h.seq);
+    if (cp && opts.loadBlob) {
+      const snap = JSON.parse(opts.loadBlob(cp.snapshot!).toString('utf8')) as { seq: number; states: Record<string, unknown> };
+      states = new Map(opts.projections.map((p) => [p.name, snap.states[p.name] === undefined ? p.initial() : p.load(snap.states[p.name])]));
+      from = snap.seq + 1;
+      lastCheckpointSeq = cp.seq;
+    } else {
+      from = store.first() ?? 1;
+    }
+    for (let seq = from; seq <= h.seq; seq++) {
+      const { entry, ref } = store.entry(seq);
+      for (const p of opts.projections) states.set(p.name, p.apply(states.get(p.name), entry, ref));
+    }
+    head = h;
+    if (h.seq > 0) host.log(6, 'journal', `resumed at seq ${h.seq} (replayed ${h.seq - from + 1} entries since the snapshot)`);
+  }
+
+  // ---- every rank: the replica ----
+
+  function fromParent(msg: Message): void {
+    if (msg.type !== MSGTYPE_EVENT || !msg.payload) return;
+    const drop = Number(host.attrs.get('journal.drop-fraction'));
+    if (drop > 0 && Math.random() < drop) return;
+    let entry: Entry;
+    try {
+      entry = decodeEntry(msg.payload);
+    } catch (err) {
+      host.log(3, 'journal', `dropped a malformed entry from the parent: ${(err as Error).message}`);
+      return;
+    }
+    receive(entry, msg.payload);
+  }
+
+  function receive(entry: Entry, blob: Buffer): void {
+    if (!synced || entry.seq > head.seq + 1) {
+      if (entry.seq > head.seq) early.set(entry.seq, { entry, blob });
+      if (synced) void repair();
+      return;
+    }
+    if (entry.seq <= head.seq) return;
+    const ref = refOf(blob);
+    if (entry.prev !== head.ref) {
+      host.log(3, 'journal', `entry ${entry.seq} does not link to ${head.ref}: refetching`);
+      void repair();
+      return;
+    }
+    applyLocal({ entry, ref, blob });
+    drainEarly();
+  }
+
+  function drainEarly(): void {
+    for (let next = early.get(head.seq + 1); next; next = early.get(head.seq + 1)) {
+      early.delete(next.entry.seq);
+      const ref = refOf(next.blob);
+      if (next.entry.prev !== head.ref) break;
+      applyLocal({ entry: next.entry, ref, blob: next.blob });
+    }
+    for (const s of early.keys()) if (s <= head.seq) early.delete(s);
+  }
+
+  /** fetch what is missing between our head and the entries that arrived early */
+  async function repair(): Promise<void> {
+    if (repairing) return;
+    repairing = true;
+    try {
+      while (early.size > 0 && !early.has(head.seq + 1)) {
+        const want = Math.min(...early.keys()) - head.seq - 1;
+        const r = await host.rpc('journal.fetch', { from: head.seq + 1, count: Math.min(want, FETCH_MAX) }, { upstream: true });
+        const got = payloadJson(r).entries as unknown[];
+        if (got.length === 0) break;
+        for (const raw of got) {
+          const blob = Buffer.from(canonical(raw));
+          const entry = decodeEntry(blob);
+          if (entry.seq === head.seq + 1) receive(entry, blob);
+        }
+      }
+      drainEarly();
+    } catch (err) {
+      host.log(3, 'journal', `repair from seq ${head.seq + 1} failed: ${(err as Error).message}`);
+    } finally {
+      repairing = false;
+    }
+  }
+
+  async function sync(): Promise<void> {
+    if (synced) return;
+    const r = await host.rpc('journal.snapshot', {}, { upstream: true });
+    const snap = payloadJson(r) as { seq: number; ref: string | null; states: Record<string, unknown> };
+    states = new Map(opts.projections.map((p) => [p.name, snap.states[p.name] === undefined ? p.initial() : p.load(snap.states[p.name])]));
+    head = { seq: snap.seq, ref: snap.ref };
+    synced = true;
+    for (const fn of waitingSync.splice(0)) fn();
+    for (const s of early.keys()) if (s <= head.seq) early.delete(s);
+    drainEarly();
+    if (early.size > 0) void repair();
+  }
+
+  function whenSynced(fn: () => void): void {
+    if (synced) fn();
+    else waitingSync.push(fn);
+  }
+
+  /** entries [from, from+count) from memory, or from sqlite on rank 0, or from upstream */
+  async function fetchEntries(from: number, count: number): Promise<unknown[]> {
+    const n = Math.min(count, FETCH_MAX);
+    const oldest = ring.length > 0 ? ring[0]!.entry.seq : head.seq + 1;
+    if (from >= oldest) {
+      return ring.slice(from - oldest, from - oldest + n).map((a) => a.entry);
+    }
+    if (store) {
+      const first = store.first() ?? 1;
+      if (from < first) throw new FluxError(ENOENT, `version ${from} has been compacted`);
+      const out: unknown[] = [];
+      for (let s = from; s < from + n && s <= head.seq; s++) out.push(store.entry(s).entry);
+      return out;
+    }
+    const r = await host.rpc('journal.fetch', { from, count: n }, { upstream: true });
+    return payloadJson(r).entries as unknown[];
+  }
+
+  const def: ModuleDef = {
+    name: 'journal',
+    start: () => {
+      restore();
+      host.interceptFromParent(JOURNAL_ENTRY_TOPIC, fromParent);
+      if (store && opts.signer) {
+        const period = Math.max(1, Number(host.attrs.get('journal.checkpoint-period')) || 30) * 1000;
+        checkpointTimer = setInterval(() => {
+          checkpoint().catch((err: unknown) => host.log(3, 'journal', `checkpoint failed: ${(err as Error).message}`));
+        }, period);
+        checkpointTimer.unref();
+      }
+    },
+    stop: async () => {
+      clearInterval(checkpointTimer);
+      await checkpoint();
+    },
+    handlers: [
+      {
+        topic: 'journal.fetch',
+        schema: {
+          type: 'object',
+          properties: { from: { type: 'integer', minimum: 1 }, count: { type: 'integer', minimum: 1 } },
+          required: ['from', 'count'],
+        },
+        handler: async (msg, body) => {
+          const entries = await fetchEntries(body!.from as number, body!.count as number);
+          host.respond(msg, { entries });
+        },
+      },
+      {
+        topic: 'journal.snapshot',
+        schema: { type: 'object' },
+        handler: (msg) => whenSynced(() => {
+          const saved: Record<string, unknown> = {};
+          for (const p of opts.projections) saved[p.name] = p.save(states.get(p.name));
+          host.respond(msg, { seq: head.seq, ref: head.ref, states: saved });
+        }),
+      },
+      {
+        topic: 'journal.head',
+        allow: ROLE_ALL,
+        handler: (msg) => host.respond(msg, { seq: head.seq, ref: head.ref, rank: host.rank }),
+      },
+      {
+        topic: 'journal.list',
+        schema: {
+          type: 'object',
+          properties: {
+            from: { type: 'integer', minimum: 0 },
+            to: { type: 'integer', minimum: 0 },
+            topic: { type: 'string' },
+            limit: { type: 'integer', minimum: 1 },
+          },
+        },
+        handler: (msg, body) => {
+          if (!store) throw new FluxError(EPROTO, 'journal.list is served by rank 0');
+          const from = Math.max(1, (body!.from as number | undefined) ?? 1);
+          const to = (body!.to as number | undefined) ?? head.seq;
+          const limit = Math.min((body!.limit as number | undefined) ?? 10_000, 100_000);
+          const prefix = (body!.topic as string | undefined) ?? '';
+          const out: unknown[] = [];
+          for (let next = from; next <= to && out.length < limit; ) {
+            const page = store.rows(next, to, 1024);
+            if (page.length === 0) break;
+            for (const r of page) if (r.topic.startsWith(prefix) && out.length < limit) out.push(r);
+            next = page[page.length - 1]!.seq + 1;
+          }
+          host.respond(msg, { entries: out });
+        },
+      },
+      {
+        topic: 'journal.show',
+        schema: { type: 'object', properties: { seq: { type: 'integer', minimum: 1 } }, required: ['seq'] },
+        handler: async (msg, body) => {
+          const seq = body!.seq as number;
+          if (seq > head.seq) throw new FluxError(ENOENT, `journal has no entry ${seq} (head is ${head.seq})`);
+          const [entry] = await fetchEntries(seq, 1);
+          if (entry === undefined) throw new FluxError(ENOENT, `journal has no entry ${seq}`);
+          host.respond(msg, { entry: entry as Record<string, unknown>, ref: refOf(encodeEntry(entry as Entry)) });
+        },
+      },
+      {
+        topic: 'journal.follow',
+        streaming: true,
+        schema: { type: 'object', properties: { from: { type: 'integer', minimum: 1 } } },
+        handler: async (msg, body) => {
+          const key = `${senderOf(msg) ?? ''}#${msg.aux2}`;
+          let next = (body!.from as number | undefined) ?? head.seq + 1;
+          // history first, then live: registration happens when caught up, in the same turn, so nothing is
+          // missed or sent twice
+          while (next <= head.seq) {
+            const got = (await fetchEntries(next, FETCH_MAX)) as Entry[];
+            if (got.length === 0) break;
+            for (const e of got) {
+              if (e.seq !== next) continue;
+              host.respond(msg, { entry: e as unknown as Record<string, unknown>, ref: refOf(encodeEntry(e)) });
+              next++;
+            }
+          }
+          followers.set(key, { req: msg, sender: senderOf(msg) });
+        },
+      },
+      {
+        topic: 'journal.cancel',
+        schema: { type: 'object', properties: { matchtag: { type: 'integer' } }, required: ['matchtag'] },
+        handler: (msg, body) => {
+          const key = `${senderOf(msg) ?? ''}#${body!.matchtag as number}`;
+          const f = followers.get(key);
+          if (f) {
+            followers.delete(key);
+            host.respondError(f.req, new FluxError(ENODATA));
+          }
+        },
+      },
+      {
+        topic: 'journal.verify',
+        handler: async (msg) => {
+          if (!store) throw new FluxError(EPROTO, 'journal.verify is served by rank 0');
+          if (batch.length > 0) throw new FluxError(EAGAIN, 'appends in progress: try again');
+          const report = await verifyJournal(store, { trustedKey: opts.signer?.publicKey });
+          host.respond(msg, report as unknown as Record<string, unknown>);
+        },
+      },
+      {
+        topic: 'journal.checkpoint',
+        handler: async (msg) => {
+          await checkpoint();
+          host.respond(msg, { seq: lastCheckpointSeq });
+        },
+      },
+    ],
+    disconnect: (sender) => {
+      for (const [k, f] of followers) if (f.sender === sender) followers.delete(k);
+    },
+    stats: () => ({ seq: head.seq, ring: ring.length, early: early.size, followers: followers.size }),
+  };
+
+  return {
+    def,
+    append,
+    onApply: (fn) => {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    head: () => head,
+    state: <S>(name: string) => states.get(name) as S,
+    sync,
+    checkpoint,
+  };
+}
