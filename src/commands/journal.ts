@@ -71,6 +71,16 @@ export function failureLine(v: VerifyResult): string {
     : `flux-journal: verify failed after ${entries(v.checked)}\n`;
 }
 
+/** the fields people look for first come first, whatever order the entry was stored in */
+const SHOW_ORDER = ['seq', 'time', 'topic', 'userid', 'rolemask', 'flags', 'prev', 'payload'];
+
+export function showEntry(entry: Record<string, unknown>): string {
+  const out: Record<string, unknown> = {};
+  for (const k of SHOW_ORDER) if (Object.hasOwn(entry, k)) out[k] = entry[k];
+  for (const k of Object.keys(entry)) if (!Object.hasOwn(out, k)) out[k] = entry[k];
+  return `${JSON.stringify(out, null, 2)}\n`;
+}
+
 export function headLine(h: { seq: number; ref: string | null; rank: number }): string {
   return `seq=${h.seq} ref=${h.ref ?? '-'} rank=${h.rank}\n`;
 }
@@ -156,8 +166,9 @@ export async function run(args: string[]): Promise<number> {
         return 0;
       }
       case 'show': {
-        const r = await h.call('journal.show', { seq: a.seq });
-        process.stdout.write(`${JSON.stringify(r.entry, null, 2)}\n`);
+        const { entry } = await h.call('journal.show', { seq: a.seq });
+        if (typeof entry !== 'object' || entry === null) throw new FluxError(EPROTO, 'journal.show response has no entry');
+        process.stdout.write(showEntry(entry as Record<string, unknown>));
         return 0;
       }
       case 'follow':

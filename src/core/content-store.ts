@@ -29,6 +29,16 @@ export function sqliteError(err: unknown, what: string): FluxError {
   return new FluxError(EIO, `${what}: ${msg}`);
 }
 
+/** A stored object as the blob it holds: `size` is -1 for bytes stored as is, else the size they inflate to. */
+export function inflate(size: number, object: Buffer | null, name: () => string): Buffer {
+  const bytes = object ?? Buffer.alloc(0);
+  if (size < 0) return bytes;
+  const out = Buffer.allocUnsafe(size);
+  const n = lz4.decodeBlock(bytes, out);
+  if (n !== size) throw new FluxError(EIO, `blob ${name()} does not decompress to its size`);
+  return out;
+}
+
 export class ContentStore {
   readonly db: Database.Database;
   readonly hashName: HashName;
@@ -104,12 +114,7 @@ export class ContentStore {
       throw sqliteError(err, 'content store');
     }
     if (!row) throw new FluxError(ENOENT, `no blob ${blobref(this.hashName, digest)}`);
-    const object = row.object ?? Buffer.alloc(0);
-    if (row.size < 0) return object;
-    const out = Buffer.allocUnsafe(row.size);
-    const n = lz4.decodeBlock(object, out);
-    if (n !== row.size) throw new FluxError(EIO, `blob ${blobref(this.hashName, digest)} does not decompress to its size`);
-    return out;
+    return inflate(row.size, row.object, () => blobref(this.hashName, digest));
   }
 
   has(digest: Buffer): boolean {

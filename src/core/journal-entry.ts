@@ -45,8 +45,15 @@ export function canonical(value: unknown): string {
   }
 }
 
+/** canonical(e), written out field by field: entries are encoded on every append, and the generic path sorts */
 export function encodeEntry(e: Entry): Buffer {
-  return Buffer.from(canonical(e), 'utf8');
+  if (!Number.isFinite(e.time)) throw new FluxError(EPROTO, 'journal values must be finite numbers');
+  const prev = e.prev === null ? 'null' : JSON.stringify(e.prev);
+  return Buffer.from(
+    `{"flags":${e.flags},"payload":${canonical(e.payload)},"prev":${prev},"rolemask":${e.rolemask},"seq":${e.seq},` +
+      `"time":${JSON.stringify(e.time)},"topic":${JSON.stringify(e.topic)},"userid":${e.userid}}`,
+    'utf8',
+  );
 }
 
 export const entrySchema = {

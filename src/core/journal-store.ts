@@ -4,6 +4,7 @@
 import type Database from 'better-sqlite3';
 import { FluxError, EINVAL, EPROTO, ENOENT } from './errors.js';
 import { type Entry, encodeEntry, decodeEntry, canonical } from './journal-entry.js';
+import { inflate } from './content-store.js';
 
 /** the on-disk format this code writes; a newer one is refused, never reset */
 export const JOURNAL_FORMAT = 1;
@@ -51,14 +52,12 @@ export class JournalStore {
   private readonly selectRange: Database.Statement;
   private readonly selectHead: Database.Statement;
   private readonly selectFirst: Database.Statement;
-  private readonly selectAtTime: Database.Statement;
 
   constructor(private readonly blobs: BlobStore) {
     const db = blobs.db;
     this.db = db;
     db.exec(`CREATE TABLE IF NOT EXISTS journal_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS journal(seq INTEGER PRIMARY KEY, ref BLOB NOT NULL, time REAL NOT NULL, topic TEXT NOT NULL);
-      CREATE INDEX IF NOT EXISTS journal_time ON journal(time);
       CREATE TABLE IF NOT EXISTS journal_checkpoint(id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL,
         ref TEXT, time REAL NOT NULL, snapshot TEXT, pubkey TEXT NOT NULL, sig TEXT NOT NULL);`);
     const fmt = db.prepare('SELECT value FROM journal_meta WHERE key = ?').get('format') as { value: string } | undefined;
@@ -79,7 +78,6 @@ export class JournalStore {
     this.selectRange = db.prepare('SELECT seq, ref, time, topic FROM journal WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?');
     this.selectHead = db.prepare('SELECT seq, ref FROM journal ORDER BY seq DESC LIMIT 1');
     this.selectFirst = db.prepare('SELECT seq FROM journal ORDER BY seq ASC LIMIT 1');
-    this.selectAtTime = db.prepare('SELECT seq FROM journal WHERE time <= ? ORDER BY time DESC, seq DESC LIMIT 1');
   }
 
   get hashName(): string {
@@ -141,9 +139,25 @@ export class JournalStore {
     return { entry, ref: this.refOf(r.ref), blob };
   }
 
-  /** the last seq whose time is <= t (0 when none) */
+  /**
+   * The last seq whose time is <= t (0 when none). The sequencer stamps entries in seq order, so time does not
+   * decrease along the index: a binary search over seq needs no index on time (one less to maintain per append).
+   */
   seqAtTime(t: number): number {
-    return (this.selectAtTime.get(t) as { seq: number } | undefined)?.seq ?? 0;
+    let lo = this.first() ?? 1;
+    let hi = this.head().seq;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const r = this.row(mid);
+      if (r && r.time <= t) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found;
   }
 
   putCheckpoint(c: Omit<Checkpoint, 'id'>, keep = 5): void {
@@ -160,22 +174,22 @@ export class JournalStore {
     return this.db.prepare('SELECT id, seq, ref, time, snapshot, pubkey, sig FROM journal_checkpoint ORDER BY id DESC').all() as Checkpoint[];
   }
 
-  /** every index row with its stored blob, in seq order, a page at a time (no statement stays open) */
+  /**
+   * Every index row with its stored blob, in seq order: one joined query per page, so a verification pass does
+   * not pay a lookup per entry, and no statement stays open between pages.
+   */
   *scan(from = 1): Generator<IndexRow & { blob: Buffer | undefined }> {
+    const page = this.db.prepare(`SELECT j.seq AS seq, j.ref AS ref, j.time AS time, j.topic AS topic, o.size AS size,
+        o.object AS object FROM journal j LEFT JOIN objects o ON o.hash = j.ref WHERE j.seq >= ? ORDER BY j.seq LIMIT 4096`);
     for (let next = from; ; ) {
-      const page = this.selectRange.all(next, Number.MAX_SAFE_INTEGER, 1024) as Array<{ seq: number; ref: Buffer; time: number; topic: string }>;
-      if (page.length === 0) return;
-      for (const r of page) {
-        let blob: Buffer | undefined;
-        try {
-          blob = this.blobs.load(r.ref);
-        } catch (err) {
-          // a missing blob is what verification reports; anything else is a real failure
-          if (!(err instanceof FluxError && err.errno === ENOENT)) throw err;
-        }
-        yield { seq: r.seq, ref: this.refOf(r.ref), time: r.time, topic: r.topic, blob };
+      const rows = page.all(next) as Array<{ seq: number; ref: Buffer; time: number; topic: string; size: number | null; object: Buffer | null }>;
+      if (rows.length === 0) return;
+      for (const r of rows) {
+        const ref = this.refOf(r.ref);
+        const blob = r.size === null ? undefined : inflate(r.size, r.object, () => ref);
+        yield { seq: r.seq, ref, time: r.time, topic: r.topic, blob };
       }
-      next = page[page.length - 1]!.seq + 1;
+      next = rows[rows.length - 1]!.seq + 1;
     }
   }
 }

@@ -14,6 +14,7 @@ import {
 import { type JournalStore, type Head, checkpointMessage } from '../core/journal-store.js';
 import { verifyJournal } from '../core/journal-verify.js';
 import type { Signer } from '../core/signing.js';
+import { Recent } from '../core/recent.js';
 import type { Projection } from '../projections/projection.js';
 import { ATTR_RUNTIME } from './attrs.js';
 import type { ModuleDef, ModuleHost } from './module.js';
@@ -79,7 +80,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   const hashName = () => host.attrs.get('content.hash') ?? 'sha256';
   let head: Head = { seq: 0, ref: null };
   let states = new Map<string, unknown>(opts.projections.map((p) => [p.name, p.initial()]));
-  const ring: Applied[] = [];
+  const ring = new Recent<Applied>(RING);
   const listeners = new Set<(a: Applied) => void>();
   const followers = new Map<string, Follower>();
   let batch: Pending[] = [];
@@ -89,21 +90,24 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   /** entries that arrived ahead of a gap, by seq */
   const early = new Map<number, { entry: Entry; blob: Buffer }>();
   let repairing = false;
-  let lastCheckpointSeq = -1;
+  let lastCheckpointSeq = 0;
+  let checkpointing = false;
+  let lastTime = 0;
   let checkpointTimer: NodeJS.Timeout | undefined;
 
   if (!host.attrs.has('journal.drop-fraction')) host.attrs.define('journal.drop-fraction', '0', ATTR_RUNTIME);
   if (!host.attrs.has('journal.checkpoint-period')) host.attrs.define('journal.checkpoint-period', '30', ATTR_RUNTIME);
+  if (!host.attrs.has('journal.checkpoint-entries')) host.attrs.define('journal.checkpoint-entries', '10000', ATTR_RUNTIME);
 
+  const owner = Number(host.attrs.get('security.owner') ?? USERID_UNKNOWN);
   const refOf = (blob: Buffer) => `${hashName()}-${createHash(hashName()).update(blob).digest('hex')}`;
 
   function applyLocal(a: Applied): void {
     for (const p of opts.projections) states.set(p.name, p.apply(states.get(p.name), a.entry, a.ref));
     head = { seq: a.entry.seq, ref: a.ref };
-    ring.push(a);
-    if (ring.length > RING) ring.splice(0, ring.length - RING);
+    ring.push(a.entry.seq, a);
     const wire = makeEvent(JOURNAL_ENTRY_TOPIC, a.blob, a.entry.seq);
-    wire.userid = host.attrs.get('security.owner') !== undefined ? Number(host.attrs.get('security.owner')) : USERID_UNKNOWN;
+    wire.userid = owner;
     wire.rolemask = ROLE_OWNER;
     host.sendDown(wire);
     const ev = makeEvent(a.entry.topic, entryPayloadBytes(a.entry), a.entry.seq, a.entry.flags & FLAG_PRIVATE);
@@ -141,7 +145,8 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     flushScheduled = false;
     const items = batch;
     batch = [];
-    const time = Date.now() / 1000;
+    // entry times never go back, even if the clock does: --at-time lookups rely on it
+    const time = Math.max(Date.now() / 1000, lastTime);
     let applied: Applied[];
     try {
       applied = store!.appendBatch(head, items.map((p) => ({ ...p.item, time })));
@@ -150,9 +155,17 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
       for (const p of items) p.reject(err as Error);
       return;
     }
+    lastTime = time;
     for (let i = 0; i < applied.length; i++) {
       applyLocal(applied[i]!);
       items[i]!.resolve(applied[i]!);
+    }
+    // bound what a restart replays: a snapshot at least every journal.checkpoint-entries entries
+    if (head.seq - lastCheckpointSeq >= Number(host.attrs.get('journal.checkpoint-entries') ?? 10000) && !checkpointing) {
+      checkpointing = true;
+      checkpoint()
+        .catch((err: unknown) => host.log(3, 'journal', `checkpoint failed: ${(err as Error).message}`))
+        .finally(() => (checkpointing = false));
     }
   }
 
@@ -182,11 +195,12 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     } else {
       from = store.first() ?? 1;
     }
-    for (let seq = from; seq <= h.seq; seq++) {
+    for (let seq = opts.projections.length > 0 ? from : h.seq + 1; seq <= h.seq; seq++) {
       const { entry, ref } = store.entry(seq);
       for (const p of opts.projections) states.set(p.name, p.apply(states.get(p.name), entry, ref));
     }
     head = h;
+    lastTime = h.seq > 0 ? store.row(h.seq)!.time : 0;
     if (h.seq > 0) host.log(6, 'journal', `resumed at seq ${h.seq} (replayed ${h.seq - from + 1} entries since the snapshot)`);
   }
 
@@ -278,10 +292,8 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   /** entries [from, from+count) from memory, or from sqlite on rank 0, or from upstream */
   async function fetchEntries(from: number, count: number): Promise<unknown[]> {
     const n = Math.min(count, FETCH_MAX);
-    const oldest = ring.length > 0 ? ring[0]!.entry.seq : head.seq + 1;
-    if (from >= oldest) {
-      return ring.slice(from - oldest, from - oldest + n).map((a) => a.entry);
-    }
+    const oldest = ring.oldest ?? head.seq + 1;
+    if (from >= oldest) return ring.from(from, n).map((a) => a.entry);
     if (store) {
       const first = store.first() ?? 1;
       if (from < first) throw new FluxError(ENOENT, `version ${from} has been compacted`);
@@ -428,7 +440,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     disconnect: (sender) => {
       for (const [k, f] of followers) if (f.sender === sender) followers.delete(k);
     },
-    stats: () => ({ seq: head.seq, ring: ring.length, early: early.size, followers: followers.size }),
+    stats: () => ({ seq: head.seq, ring: ring.size, early: early.size, followers: followers.size }),
   };
 
   return {

@@ -2,7 +2,9 @@
 // ranks, history followed by live delivery while a publisher keeps going, and the journal's list, show,
 // follow, verify and head.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { startInstance, type Instance, type RunResult } from '../helpers/instance.js';
+import { spawn } from 'node:child_process';
+import { chmodSync } from 'node:fs';
+import { startInstance, FLUX, type Instance, type RunResult } from '../helpers/instance.js';
 import { Flux } from '../../src/api/handle.js';
 import { subscribeFrom, type FluxEvent } from '../../src/api/events.js';
 
@@ -115,10 +117,9 @@ describe('events and the journal in a size-4 instance', () => {
     })();
     try {
       await new Promise((res) => setTimeout(res, 300));
-      const first = published[0]!;
       // enough that the subscriber has to go on live well after it has caught up with the history
       const want = published.length + 200;
-      const r = await inst.flux(['event', 'sub', '--from', String(first), '--count', String(want), 'hist.']);
+      const r = await inst.flux(['event', 'sub', '--from', '1', '--count', String(want), 'hist.']);
       expect(r).toMatchObject({ code: 0, stderr: '' });
       expect(r.stdout).toBe(Array.from({ length: want }, (_, k) => `hist.x\t{"i":${k}}\n`).join(''));
 
@@ -130,7 +131,9 @@ describe('events and the journal in a size-4 instance', () => {
       leaf.close();
       stop = true;
       await publisher;
-      expect(got.map((e) => e.seq)).toEqual(published.slice(10, 10 + count));
+      const seqs = got.map((e) => e.seq);
+      expect(seqs.every((q, k) => k === 0 || q > seqs[k - 1]!)).toBe(true);
+      expect(seqs).toEqual(published.slice(10, 10 + count));
       expect(got.map((e) => e.payload?.toString())).toEqual(Array.from({ length: count }, (_, k) => `{"i":${k + 10}}\0`));
     } finally {
       stop = true;
@@ -215,5 +218,74 @@ describe('events and the journal in a size-4 instance', () => {
     expect(Number(h0![1])).toBeGreaterThanOrEqual(seq);
     const h3 = (await inst.flux(['journal', 'head'], { env: { FLUX_URI: leafUri } })).stdout;
     expect(h3).toMatch(/^seq=\d+ ref=\S+ rank=3\n$/);
+  });
+});
+
+/** `flux ARGS` as the unprivileged user nobody: what a guest of the instance sees */
+function asGuest(uri: string, args: string[]): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [FLUX, ...args], {
+      uid: 65534, gid: 65534, env: { ...process.env, FLUX_URI: uri }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`guest flux ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, 20_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+// a second uid on one machine needs root: to become nobody, and to open the owner's rundir to it
+describe.skipIf(process.getuid?.() !== 0)('private events and a guest', () => {
+  let inst: Instance;
+
+  beforeAll(async () => {
+    inst = await startInstance(2, ['-S', 'access.allow-guest-user=1']);
+    chmodSync(inst.rundir, 0o755);
+    for (const r of [0, 1]) chmodSync(`${inst.rundir}/local-${r}`, 0o777);
+  });
+
+  afterAll(async () => {
+    expect(await inst.stop()).toBe(0);
+  });
+
+  it("a guest never receives the owner's private events, only public ones and its own private ones", async () => {
+    for (const uri of [inst.uri, `local://${inst.rundir}/local-1`]) {
+      const sub = asGuest(uri, ['event', 'sub', '-c', '2', 'g.']);
+      let finished = false;
+      const settled = () => {
+        finished = true;
+      };
+      sub.then(settled, settled);
+      while (!finished) {
+        expect((await inst.flux(['event', 'pub', '-p', 'g.owner', '{"secret":1}'])).code).toBe(0);
+        expect((await asGuest(inst.uri, ['event', 'pub', '-p', 'g.guest', '{"mine":1}'])).code).toBe(0);
+        expect((await inst.flux(['event', 'pub', 'g.public'])).code).toBe(0);
+      }
+      const r = await sub;
+      expect(r).toMatchObject({ code: 0, stderr: '' });
+      const lines = r.stdout.split('\n').slice(0, -1);
+      expect(lines.length).toBe(2);
+      for (const l of lines) expect(['g.guest\t{"mine":1}', 'g.public\t']).toContain(l);
+    }
+  }, 60_000);
+
+  it('a guest may publish, privately too, but not read the history', async () => {
+    const r = await asGuest(inst.uri, ['event', 'pub', '-s', '-p', 'g.sync']);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    const seq = Number(/^seq=(\d+)\n$/.exec(r.stdout)![1]);
+    expect(JSON.parse((await inst.flux(['journal', 'show', String(seq)])).stdout)).toMatchObject({ userid: 65534, flags: 0x20 });
+    expect(await asGuest(inst.uri, ['event', 'pub', '-l', '-p', 'g.loop'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^seq=\d+\n$/) });
+    expect(await asGuest(inst.uri, ['event', 'sub', '--from', '1', '-c', '1'])).toMatchObject({
+      code: 1, stdout: '', stderr: 'flux-event: Request requires owner credentials\n',
+    });
   });
 });

@@ -1,7 +1,7 @@
 // flux journal's output: the aligned list, JSON lines, the verify report and the head line.
 import { describe, it, expect } from 'vitest';
 import {
-  formatList, headerLine, rowLine, widthsOf, jsonLine, isoTime, verifyLine, failureLine, headLine, type Row,
+  formatList, headerLine, rowLine, widthsOf, jsonLine, isoTime, verifyLine, failureLine, headLine, showEntry, type Row,
 } from '../../src/commands/journal.js';
 
 const REF = `sha256-${'ab'.repeat(32)}`;
@@ -44,6 +44,17 @@ describe('journal list', () => {
       `{"seq":9,"time":1700000000.1234,"topic":"a.b","ref":"${REF}"}\n`
       + `{"seq":10,"time":1700000001,"topic":"kvs.namespace-primary-setroot","ref":"${REF}"}\n`,
     );
+  });
+});
+
+describe('journal show', () => {
+  it('prints the entry as indented JSON, seq first and payload last', () => {
+    const text = showEntry({ payload: { a: [1] }, prev: null, flags: 0, topic: 't', seq: 3, rolemask: 5, userid: 0, time: 1.5 });
+    expect(text).toBe([
+      '{', '  "seq": 3,', '  "time": 1.5,', '  "topic": "t",', '  "userid": 0,', '  "rolemask": 5,', '  "flags": 0,',
+      '  "prev": null,', '  "payload": {', '    "a": [', '      1', '    ]', '  }', '}', '',
+    ].join('\n'));
+    expect(JSON.parse(showEntry({ seq: 1, extra: true }))).toEqual({ seq: 1, extra: true });
   });
 });
 
