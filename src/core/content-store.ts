@@ -25,7 +25,7 @@ export function sqliteError(err: unknown, what: string): FluxError {
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return new FluxError(EBUSY, `${what}: in use by another process`);
   if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') return new FluxError(EIO, `${what}: the database is damaged (${msg})`);
   if (code === 'SQLITE_TOOBIG') return new FluxError(EFBIG, `${what}: blob too large`);
-  if (code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN') return new FluxError(EIO, `${what}: ${msg}`);
+  if (code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN') return new FluxError(EIO, `${what}: ${msg} [${code}]`);
   return new FluxError(EIO, `${what}: ${msg}`);
 }
 

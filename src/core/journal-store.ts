@@ -4,7 +4,7 @@
 import type Database from 'better-sqlite3';
 import { FluxError, EINVAL, EPROTO, ENOENT } from './errors.js';
 import { type Entry, encodeEntry, decodeEntry, canonical } from './journal-entry.js';
-import { inflate } from './content-store.js';
+import { inflate, sqliteError } from './content-store.js';
 
 /** the on-disk format this code writes; a newer one is refused, never reset */
 export const JOURNAL_FORMAT = 1;
@@ -104,7 +104,7 @@ export class JournalStore {
    */
   appendBatch(head: Head, items: Array<Omit<Entry, 'seq' | 'prev'>>): Array<{ entry: Entry; ref: string; blob: Buffer }> {
     const out: Array<{ entry: Entry; ref: string; blob: Buffer }> = [];
-    this.db.transaction(() => {
+    this.transaction(() => {
       let seq = head.seq;
       let prev = head.ref;
       for (const it of items) {
@@ -115,8 +115,16 @@ export class JournalStore {
         prev = this.refOf(digest);
         out.push({ entry, ref: prev, blob });
       }
-    })();
+    });
     return out;
+  }
+
+  private transaction(fn: () => void): void {
+    try {
+      this.db.transaction(fn)();
+    } catch (err) {
+      throw sqliteError(err, 'journal');
+    }
   }
 
   row(seq: number): IndexRow | undefined {
@@ -161,12 +169,12 @@ export class JournalStore {
   }
 
   putCheckpoint(c: Omit<Checkpoint, 'id'>, keep = 5): void {
-    this.db.transaction(() => {
+    this.transaction(() => {
       this.db.prepare('INSERT INTO journal_checkpoint(seq, ref, time, snapshot, pubkey, sig) VALUES (?, ?, ?, ?, ?, ?)')
         .run(c.seq, c.ref, c.time, c.snapshot, c.pubkey, c.sig);
       this.db.prepare('DELETE FROM journal_checkpoint WHERE id NOT IN (SELECT id FROM journal_checkpoint ORDER BY id DESC LIMIT ?)')
         .run(keep);
-    })();
+    });
   }
 
   /** newest first */

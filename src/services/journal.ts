@@ -23,6 +23,8 @@ import type { ModuleDef, ModuleHost } from './module.js';
 export const JOURNAL_ENTRY_TOPIC = 'journal.entry';
 /** entries kept in memory on every rank, to repair children without going to rank 0 */
 const RING = 8192;
+/** how often a replica compares its head with its parent's, to notice entries lost at the tail */
+const TAIL_CHECK_MS = 1000;
 /** the most entries one journal.fetch answers with */
 const FETCH_MAX = 1000;
 
@@ -90,6 +92,9 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   /** entries that arrived ahead of a gap, by seq */
   const early = new Map<number, { entry: Entry; blob: Buffer }>();
   let repairing = false;
+  /** the parent's head as last heard: a lost entry at the tail shows no gap until this says so */
+  let upstreamHead = 0;
+  let tailTimer: NodeJS.Timeout | undefined;
   let lastCheckpointSeq = 0;
   let checkpointing = false;
   let lastTime = 0;
@@ -252,8 +257,8 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     if (repairing) return;
     repairing = true;
     try {
-      while (early.size > 0 && !early.has(head.seq + 1)) {
-        const want = Math.min(...early.keys()) - head.seq - 1;
+      while ((early.size > 0 && !early.has(head.seq + 1)) || (early.size === 0 && upstreamHead > head.seq)) {
+        const want = early.size > 0 ? Math.min(...early.keys()) - head.seq - 1 : upstreamHead - head.seq;
         const r = await host.rpc('journal.fetch', { from: head.seq + 1, count: Math.min(want, FETCH_MAX) }, { upstream: true });
         const got = payloadJson(r).entries as unknown[];
         if (got.length === 0) break;
@@ -310,6 +315,16 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     start: () => {
       restore();
       host.interceptFromParent(JOURNAL_ENTRY_TOPIC, fromParent);
+      if (host.rank > 0) {
+        tailTimer = setInterval(() => {
+          if (!synced || repairing) return;
+          host.rpc('journal.head', undefined, { upstream: true }).then((r) => {
+            upstreamHead = Math.max(upstreamHead, Number(payloadJson(r).seq));
+            if (upstreamHead > head.seq) void repair();
+          }, (err: unknown) => host.log(7, 'journal', `parent head: ${(err as Error).message}`));
+        }, TAIL_CHECK_MS);
+        tailTimer.unref();
+      }
       if (store && opts.signer) {
         const period = Math.max(1, Number(host.attrs.get('journal.checkpoint-period')) || 30) * 1000;
         checkpointTimer = setInterval(() => {
@@ -320,6 +335,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     },
     stop: async () => {
       clearInterval(checkpointTimer);
+      clearInterval(tailTimer);
       await checkpoint();
     },
     handlers: [

@@ -1,0 +1,172 @@
+// The journal on real instances: replication and repair, restart without loss, crash of rank 0, full disk.
+import { describe, it, expect } from 'vitest';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { run, startInstance, FLUX, type Instance } from '../helpers/instance.js';
+import { Flux } from '../../src/api/handle.js';
+import { FluxError, ENOSPC } from '../../src/core/errors.js';
+
+const publish = (h: Flux, topic: string, payload?: string) =>
+  h.call('event.publish', { topic, flags: 0, ...(payload ? { payload: Buffer.from(`${payload}\0`).toString('base64') } : {}) }, { nodeid: 0 });
+
+async function heads(rundir: string, size: number): Promise<Array<{ seq: number; ref: string }>> {
+  const out = [];
+  for (let r = 0; r < size; r++) {
+    const h = await Flux.open(`local://${rundir}/local-${r}`);
+    out.push((await h.call('journal.head')) as { seq: number; ref: string });
+    h.close();
+  }
+  return out;
+}
+
+describe('replication', () => {
+  it('converges on every rank of a size-8 fanout-2 instance that drops a third of what it receives', async () => {
+    const inst = await startInstance(8, ['-S', 'tbon.fanout=2', '-S', 'journal.drop-fraction=0.3']);
+    const h = await Flux.open(inst.uri);
+    const acked: number[] = [];
+    await Promise.all(Array.from({ length: 4 }, async (_, p) => {
+      for (let i = 0; i < 75; i++) acked.push(Number((await publish(h, `rep.p${p}`, `{"i":${i}}`)).seq));
+    }));
+    expect(new Set(acked).size).toBe(300);
+    let all: Array<{ seq: number; ref: string }> = [];
+    const t0 = Date.now();
+    for (;;) {
+      all = await heads(inst.rundir, 8);
+      if (all.every((x) => x.seq === all[0]!.seq && x.ref === all[0]!.ref)) break;
+      if (Date.now() - t0 > 15_000) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(all.map((x) => x.seq)).toEqual(Array(8).fill(300));
+    expect(new Set(all.map((x) => x.ref)).size).toBe(1);
+    h.close();
+    expect(await inst.stop()).toBe(0);
+  });
+});
+
+describe('restart', () => {
+  it('resumes the journal, the event sequence and the content of a statedir', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'flux-state-'));
+    const a = await run(['start', '-S', `statedir=${state}`, '--size', '4', 'sh', '-c',
+      'flux event pub app.start "{\\"n\\":1}" && flux event pub -s app.x']);
+    expect(a.stdout).toBe('seq=2\n');
+    const b = await run(['start', '-S', `statedir=${state}`, '--size', '4', 'sh', '-c',
+      'flux event sub --from 1 --count 1 app && flux journal verify && flux event pub -s app.y']);
+    expect(b.stderr).toBe('');
+    expect(b.stdout).toMatch(/^app\.start\t\{"n":1\}\njournal: 2 entries verified, chain intact.*\nseq=3\n$/);
+    rmSync(state, { recursive: true, force: true });
+  });
+
+  it('refuses a second instance on a statedir in use, a damaged store and a newer format', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'flux-state-'));
+    const first = await startInstance(1, ['-S', `statedir=${state}`]);
+    const second = await run(['start', '-S', `statedir=${state}`, '--size', '1', 'true']);
+    expect(second.code).not.toBe(0);
+    expect(second.stderr).toContain(`statedir ${state} is in use by another instance`);
+    expect(await first.stop()).toBe(0);
+
+    const db = new Database(join(state, 'content.sqlite'));
+    db.prepare("UPDATE journal_meta SET value = '99' WHERE key = 'format'").run();
+    db.close();
+    const newer = await run(['start', '-S', `statedir=${state}`, '--size', '1', 'true']);
+    expect(newer.code).not.toBe(0);
+    expect(newer.stderr).toContain('journal format 99 was written by a newer version');
+
+    writeFileSync(join(state, 'content.sqlite'), Buffer.alloc(8192, 0x5a));
+    rmSync(join(state, 'content.sqlite-wal'), { force: true });
+    const damaged = await run(['start', '-S', `statedir=${state}`, '--size', '1', 'true']);
+    expect(damaged.code).not.toBe(0);
+    expect(damaged.stderr).toMatch(/damaged/);
+    rmSync(state, { recursive: true, force: true });
+  });
+});
+
+describe('crash of rank 0', () => {
+  it('loses no acknowledged event when rank 0 is killed with SIGKILL during publishing', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'flux-state-'));
+    const rundir = mkdtempSync(join(tmpdir(), 'flux-rd-'));
+    const proc = spawn(process.execPath, [FLUX, 'start', '-S', `statedir=${state}`, '--size', '2', '--test-rundir', rundir,
+      '--test-exit-timeout=1s', 'sh', '-c', 'echo "$FLUX_URI"; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const uri = await new Promise<string>((resolve) => proc.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+    const exited = new Promise((r) => proc.on('close', r));
+    const h0 = await Flux.open(uri);
+    const pid = Number((await h0.call('attr.get', { name: 'broker.pid' })).value);
+    const acked = new Map<number, string>();
+    let killed = false;
+    const publishers = Array.from({ length: 6 }, async (_, p) => {
+      const h = await Flux.open(uri);
+      for (let i = 0; ; i++) {
+        try {
+          const topic = `crash.p${p}.${i}`;
+          acked.set(Number((await publish(h, topic)).seq), topic);
+        } catch (err) {
+          expect(killed).toBe(true);
+          return;
+        }
+      }
+    });
+    await new Promise((r) => setTimeout(r, 700));
+    killed = true;
+    process.kill(pid, 'SIGKILL');
+    await Promise.all(publishers);
+    await exited;
+    expect(acked.size).toBeGreaterThan(50);
+
+    const after = await run(['start', '-S', `statedir=${state}`, '--size', '1', 'sh', '-c',
+      'flux journal list --json && flux journal verify']);
+    expect(after.code).toBe(0);
+    const lines = after.stdout.trim().split('\n');
+    const verdict = lines.pop()!;
+    expect(verdict).toMatch(/chain intact/);
+    const listed = new Map(lines.map((l) => JSON.parse(l) as { seq: number; topic: string }).map((e) => [e.seq, e.topic]));
+    for (const [seq, topic] of acked) expect(listed.get(seq)).toBe(topic);
+    rmSync(state, { recursive: true, force: true });
+    rmSync(rundir, { recursive: true, force: true });
+  });
+});
+
+describe('a statedir that fills up', () => {
+  it('fails publishing with ENOSPC, stays readable, and works again once space is freed', async () => {
+    const mnt = mkdtempSync(join(tmpdir(), 'flux-small-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mnt]);
+    let inst: Instance | undefined;
+    try {
+      const state = join(mnt, 'state');
+      mkdirSync(state);
+      // room that can be given back later: the journal itself never deletes anything
+      writeFileSync(join(mnt, 'filler'), Buffer.alloc(1024 * 1024, 1));
+      inst = await startInstance(1, ['-S', `statedir=${state}`]);
+      const h = await Flux.open(inst.uri);
+      // incompressible, so each event really takes its size on disk
+      const big = JSON.stringify({ fill: randomBytes(45_000).toString('base64') });
+      let err: unknown;
+      let n = 0;
+      for (; n < 200; n++) {
+        try {
+          await publish(h, `fill.${n}`, big);
+        } catch (e) {
+          err = e;
+          break;
+        }
+      }
+      expect(err).toBeInstanceOf(FluxError);
+      expect((err as FluxError).errno).toBe(ENOSPC);
+      expect((err as FluxError).message).toMatch(/no space left on device/);
+      expect(await h.call('journal.verify', undefined, { nodeid: 0 })).toMatchObject({ ok: true, checked: n });
+      rmSync(join(mnt, 'filler'));
+      const again = await publish(h, 'fill.after');
+      expect(Number(again.seq)).toBe(n + 1);
+      expect(await h.call('journal.verify', undefined, { nodeid: 0 })).toMatchObject({ ok: true, checked: n + 1 });
+      h.close();
+      expect(await inst.stop()).toBe(0);
+      inst = undefined;
+    } finally {
+      await inst?.stop();
+      execFileSync('umount', [mnt]);
+      rmSync(mnt, { recursive: true, force: true });
+    }
+  });
+});
