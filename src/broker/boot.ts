@@ -150,8 +150,12 @@ export async function runBroker(argv: string[]): Promise<number> {
   let server: OverlayServer | undefined;
   let client: OverlayClient | undefined;
   let endpoint: string | undefined;
+  // children may say hello as soon as they connect, before this broker's services are loaded: their
+  // messages wait here until then
+  const held: Array<[string, Buffer[]]> = [];
   if (children.length > 0) {
     server = new OverlayServer({ uuid, keypair });
+    server.onMessage = (peer, frames) => held.push([peer, frames]);
     const uri = attrs.get('tbon.prefertcp') === '1' ? 'tcp://127.0.0.1:*' : `ipc://${rundir}/tbon-${rank}`;
     endpoint = await server.bind(uri);
     imm('tbon.endpoint', endpoint);
@@ -177,9 +181,6 @@ export async function runBroker(argv: string[]): Promise<number> {
     client?.connect(attrs.get('tbon.parent-endpoint')!);
   }
   if (pmi) await pmi.finalize();
-  // children may say hello before this broker's services are loaded: hold their messages until then
-  const held: Array<[string, Buffer[]]> = [];
-  if (server) server.onMessage = (peer, frames) => held.push([peer, frames]);
   imm('hostlist', hosts.join(','));
 
   // ---- the broker and its services ----
@@ -355,14 +356,14 @@ export async function runBroker(argv: string[]): Promise<number> {
       });
     }
     await waitUntil(() => [...broker.children.values()].every((c) => c.state !== 'online'), 10_000);
+    await broker.registry.removeAll().catch((err: unknown) => {
+      process.stderr.write(`flux-broker: unloading modules: ${(err as Error).message}\n`);
+    });
     if (client && broker.parentUuid !== undefined) {
       await Promise.race([broker.rpc('overlay.goodbye', undefined, { upstream: true }), delay(2000)]).catch((err: unknown) => {
         process.stderr.write(`flux-broker: rank ${rank}: goodbye: ${(err as Error).message}\n`);
       });
     }
-    await broker.registry.removeAll().catch((err: unknown) => {
-      process.stderr.write(`flux-broker: unloading modules: ${(err as Error).message}\n`);
-    });
     await local.close();
     await server?.close();
     await client?.close();

@@ -51,6 +51,8 @@ export class Broker implements ModuleHost {
   parentUuid: string | undefined;
   readonly children = new Map<number, ChildPeer>();
   private readonly childByUuid = new Map<string, ChildPeer>();
+  /** children that said goodbye: their last messages are dropped quietly */
+  private readonly departed = new Set<string>();
   private readonly pending = new Map<number, PendingRpc>();
   private nextTag = 1;
   private readonly internalSubs = new Set<{ prefix: string; sink: EventSink }>();
@@ -194,6 +196,7 @@ export class Broker implements ModuleHost {
     msg.rolemask = msg.rolemask & ~ROLE_LOCAL;
     const child = this.childByUuid.get(peer);
     if (!child) {
+      if (this.departed.has(peer)) return;
       if (msg.type === MSGTYPE_REQUEST && msg.topic === 'overlay.hello') {
         // the handshake is between these two brokers only: never routed elsewhere
         msg.routes = msg.routes ?? [];
@@ -379,7 +382,11 @@ export class Broker implements ModuleHost {
     const child = this.children.get(rank);
     if (!child || child.state === 'lost' || child.state === 'offline') return;
     child.state = state;
-    if (child.uuid !== undefined) this.childByUuid.delete(child.uuid);
+    if (child.uuid !== undefined) {
+      this.childByUuid.delete(child.uuid);
+      // what a child that said goodbye still had in flight is expected, not a stranger's traffic
+      if (state === 'offline') this.departed.add(child.uuid);
+    }
     if (state === 'lost') this.log(3, 'overlay', `rank ${rank} lost: ${why}`);
     const tracked = [...child.tracked.values()];
     child.tracked.clear();
