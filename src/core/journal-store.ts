@@ -186,7 +186,7 @@ export class JournalStore {
    * Every index row with its stored blob, in seq order: one joined query per page, so a verification pass does
    * not pay a lookup per entry, and no statement stays open between pages.
    */
-  *scan(from = 1): Generator<IndexRow & { blob: Buffer | undefined }> {
+  *scan(from = 1): Generator<IndexRow & { blob: Buffer | undefined; damage?: string }> {
     const page = this.db.prepare(`SELECT j.seq AS seq, j.ref AS ref, j.time AS time, j.topic AS topic, o.size AS size,
         o.object AS object FROM journal j LEFT JOIN objects o ON o.hash = j.ref WHERE j.seq >= ? ORDER BY j.seq LIMIT 4096`);
     for (let next = from; ; ) {
@@ -194,8 +194,15 @@ export class JournalStore {
       if (rows.length === 0) return;
       for (const r of rows) {
         const ref = this.refOf(r.ref);
-        const blob = r.size === null ? undefined : inflate(r.size, r.object, () => ref);
-        yield { seq: r.seq, ref, time: r.time, topic: r.topic, blob };
+        let blob: Buffer | undefined;
+        let damage: string | undefined;
+        try {
+          blob = r.size === null ? undefined : inflate(r.size, r.object, () => ref);
+        } catch (err) {
+          // a damaged object is a finding for the verifier, not a reason to stop reading
+          damage = (err as Error).message;
+        }
+        yield { seq: r.seq, ref, time: r.time, topic: r.topic, blob, damage };
       }
       next = rows[rows.length - 1]!.seq + 1;
     }

@@ -38,6 +38,7 @@ export async function verifyJournal(store: JournalStore, opts: VerifyOptions = {
   const yieldEvery = opts.yieldEvery ?? 10_000;
   for (const row of store.scan(first ?? 1)) {
     if (row.seq !== prevSeq + 1) return fail(prevSeq + 1, `entry ${prevSeq + 1} is missing from the index`);
+    if (row.damage !== undefined) return fail(row.seq, `entry ${row.seq} is damaged: ${row.damage}`);
     if (!row.blob) return fail(row.seq, `the blob ${row.ref} of entry ${row.seq} is missing`);
     const digest = createHash(hashName).update(row.blob).digest('hex');
     if (`${hashName}-${digest}` !== row.ref) return fail(row.seq, `entry ${row.seq} does not hash to its ref ${row.ref}`);
