@@ -11,6 +11,7 @@ import { JournalStore } from '../core/journal-store.js';
 import { checkHashName, blobref, digestOf } from '../core/blobref.js';
 import { loadOrCreateSigner, type Signer } from '../core/signing.js';
 import { journalModule } from '../services/journal.js';
+import { contentModule } from '../services/content.js';
 import { Message, encodeFrames, makeControl, makeRequest, jsonPayload } from '../core/message.js';
 import { childrenOf, descendantsOf, levelOf, maxLevel, parentOf, parseTopo } from '../core/topology.js';
 import { VERSION, VERSION_CODE } from '../core/version.js';
@@ -269,6 +270,8 @@ export async function runBroker(argv: string[]): Promise<number> {
 
   await broker.registry.load(attrModule(broker), 'builtin');
   await broker.registry.load(log.def, 'builtin');
+  const contentSvc = contentModule(broker, content, hashName);
+  await broker.registry.load(contentSvc.def, 'builtin');
   await broker.registry.load(journal.def, 'builtin');
   await broker.registry.load(eventModule(broker, journal), 'builtin');
   await broker.registry.load(overlayModule(ctl), 'builtin');

@@ -30,6 +30,7 @@ export const ETIMEDOUT = 110;
 export const ECONNREFUSED = 111;
 export const EHOSTUNREACH = 113;
 export const EALREADY = 114;
+export const EUCLEAN = 117;
 export const ECANCELED = 125;
 
 const messages: Record<number, string> = {
@@ -64,6 +65,7 @@ const messages: Record<number, string> = {
   [ECONNREFUSED]: 'Connection refused',
   [EHOSTUNREACH]: 'No route to host',
   [EALREADY]: 'Operation already in progress',
+  [EUCLEAN]: 'Structure needs cleaning',
   [ECANCELED]: 'Operation canceled',
 };
 
