@@ -80,6 +80,21 @@ export class JournalStore {
     this.selectFirst = db.prepare('SELECT seq FROM journal ORDER BY seq ASC LIMIT 1');
   }
 
+  private readonly indexers: Array<(entry: Entry, ref: string) => void> = [];
+
+  /**
+   * Run `fn` for every entry appended, inside the transaction that stores it: an index kept by a service (KVS
+   * versions, key history) is then exactly as durable as the entries, never ahead or behind.
+   */
+  addIndexer(fn: (entry: Entry, ref: string) => void): void {
+    this.indexers.push(fn);
+  }
+
+  /** the database, for a service that keeps its own index tables beside the journal's */
+  get database(): Database.Database {
+    return this.db;
+  }
+
   get hashName(): string {
     return this.blobs.hashName;
   }
@@ -113,6 +128,7 @@ export class JournalStore {
         const digest = this.blobs.store(blob);
         this.insertRow.run(entry.seq, digest, entry.time, entry.topic);
         prev = this.refOf(digest);
+        for (const ix of this.indexers) ix(entry, prev);
         out.push({ entry, ref: prev, blob });
       }
     });
