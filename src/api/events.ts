@@ -16,7 +16,7 @@ export interface FluxEvent {
 }
 
 /** what subscribeFrom needs of a handle (a Flux, or a stand-in in tests) */
-export type EventSource = Pick<Flux, 'call' | 'subscribe' | 'unsubscribe' | 'onEvent'>;
+export type EventSource = Pick<Flux, 'call' | 'subscribe' | 'unsubscribe' | 'onEvent'> & Partial<Pick<Flux, 'onClose'>>;
 
 /** entries asked for per journal.fetch (the service answers at most 1000) */
 const PAGE = 1000;
@@ -78,6 +78,8 @@ export async function subscribeFrom(
     return !stopped;
   };
 
+  // a lost broker ends the subscription with the error rather than leaving the caller waiting forever
+  const offClose = h.onClose?.((err) => stop(err));
   // the handle passes every event on the connection to every sink: other subscriptions' events are ours to skip
   const off = h.onEvent((m) => {
     const ev = eventOfMessage(m);
@@ -100,6 +102,7 @@ export async function subscribeFrom(
     await over;
   } finally {
     off();
+    offClose?.();
   }
   // only after a clean stop: after a failure the caller's close() ends the subscriptions with the connection
   for (const p of subs) await h.unsubscribe(p);

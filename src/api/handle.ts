@@ -32,6 +32,7 @@ export class Flux {
   private readonly pending = new Map<number, Pending>();
   private readonly services = new Set<string>();
   private readonly eventSinks = new Set<(ev: Message) => void>();
+  private readonly closeSinks = new Set<(err: Error) => void>();
   private closed: Error | undefined;
   private rank: number | undefined;
 
@@ -110,6 +111,12 @@ export class Flux {
     await this.rpc('event.unsubscribe', { topic: prefix });
   }
 
+  /** called once if the broker connection is lost (not after close()) */
+  onClose(fn: (err: Error) => void): () => void {
+    this.closeSinks.add(fn);
+    return () => this.closeSinks.delete(fn);
+  }
+
   onEvent(sink: (ev: Message) => void): () => void {
     this.eventSinks.add(sink);
     return () => this.eventSinks.delete(sink);
@@ -178,7 +185,8 @@ export class Flux {
   }
 
   private lost(err: Error): void {
-    if (!this.closed) this.closed = err;
+    const unexpected = !this.closed;
+    if (unexpected) this.closed = err;
     const pend = [...this.pending.values()];
     this.pending.clear();
     for (const p of pend) {
@@ -187,5 +195,6 @@ export class Flux {
         payload: stringPayload(err.message),
       });
     }
+    if (unexpected) for (const fn of this.closeSinks) fn(err);
   }
 }
