@@ -15,6 +15,7 @@ import { type JournalStore, type Head, checkpointMessage } from '../core/journal
 import { verifyJournal } from '../core/journal-verify.js';
 import type { Signer } from '../core/signing.js';
 import { Recent } from '../core/recent.js';
+import { ReplicaOrder, type Applied } from '../core/replica.js';
 import type { Projection } from '../projections/projection.js';
 import { ATTR_RUNTIME } from './attrs.js';
 import type { ModuleDef, ModuleHost } from './module.js';
@@ -28,11 +29,7 @@ const TAIL_CHECK_MS = 1000;
 /** the most entries one journal.fetch answers with */
 const FETCH_MAX = 1000;
 
-export interface Applied {
-  entry: Entry;
-  ref: string;
-  blob: Buffer;
-}
+export type { Applied };
 
 export interface Credential {
   userid: number;
@@ -89,11 +86,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   let flushScheduled = false;
   let synced = host.rank === 0;
   const waitingSync: Array<() => void> = [];
-  /** entries that arrived ahead of a gap, by seq */
-  const early = new Map<number, { entry: Entry; blob: Buffer }>();
   let repairing = false;
-  /** the parent's head as last heard: a lost entry at the tail shows no gap until this says so */
-  let upstreamHead = 0;
   let tailTimer: NodeJS.Timeout | undefined;
   let lastCheckpointSeq = 0;
   let checkpointing = false;
@@ -106,6 +99,8 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
 
   const owner = Number(host.attrs.get('security.owner') ?? USERID_UNKNOWN);
   const refOf = (blob: Buffer) => `${hashName()}-${createHash(hashName()).update(blob).digest('hex')}`;
+  /** the replica's ordering (ranks > 0): holds what arrives until the starting snapshot is known */
+  const order = new ReplicaOrder(head, refOf, { holding: host.rank > 0 });
 
   function applyLocal(a: Applied): void {
     for (const p of opts.projections) states.set(p.name, p.apply(states.get(p.name), a.entry, a.ref));
@@ -226,49 +221,25 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   }
 
   function receive(entry: Entry, blob: Buffer): void {
-    if (!synced || entry.seq > head.seq + 1) {
-      if (entry.seq > head.seq) early.set(entry.seq, { entry, blob });
-      if (synced) void repair();
-      return;
-    }
-    if (entry.seq <= head.seq) return;
-    const ref = refOf(blob);
-    if (entry.prev !== head.ref) {
-      host.log(3, 'journal', `entry ${entry.seq} does not link to ${head.ref}: refetching`);
-      void repair();
-      return;
-    }
-    applyLocal({ entry, ref, blob });
-    drainEarly();
+    for (const a of order.offer(entry, blob)) applyLocal(a);
+    if (order.gap()) void repair();
   }
 
-  function drainEarly(): void {
-    for (let next = early.get(head.seq + 1); next; next = early.get(head.seq + 1)) {
-      early.delete(next.entry.seq);
-      const ref = refOf(next.blob);
-      if (next.entry.prev !== head.ref) break;
-      applyLocal({ entry: next.entry, ref, blob: next.blob });
-    }
-    for (const s of early.keys()) if (s <= head.seq) early.delete(s);
-  }
-
-  /** fetch what is missing between our head and the entries that arrived early */
+  /** fetch what is missing between our head and what upstream is known to hold */
   async function repair(): Promise<void> {
     if (repairing) return;
     repairing = true;
     try {
-      while ((early.size > 0 && !early.has(head.seq + 1)) || (early.size === 0 && upstreamHead > head.seq)) {
-        const want = early.size > 0 ? Math.min(...early.keys()) - head.seq - 1 : upstreamHead - head.seq;
-        const r = await host.rpc('journal.fetch', { from: head.seq + 1, count: Math.min(want, FETCH_MAX) }, { upstream: true });
-        const got = payloadJson(r).entries as unknown[];
-        if (got.length === 0) break;
-        for (const raw of got) {
+      for (let gap = order.gap(); gap; gap = order.gap()) {
+        const before = head.seq;
+        const r = await host.rpc('journal.fetch', { from: gap.from, count: Math.min(gap.count, FETCH_MAX) }, { upstream: true });
+        for (const raw of payloadJson(r).entries as unknown[]) {
           const blob = Buffer.from(canonical(raw));
-          const entry = decodeEntry(blob);
-          if (entry.seq === head.seq + 1) receive(entry, blob);
+          for (const a of order.offer(decodeEntry(blob), blob)) applyLocal(a);
         }
+        // upstream could not fill the gap (yet): the tail check comes back to it
+        if (head.seq === before) break;
       }
-      drainEarly();
     } catch (err) {
       host.log(3, 'journal', `repair from seq ${head.seq + 1} failed: ${(err as Error).message}`);
     } finally {
@@ -283,10 +254,9 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     states = new Map(opts.projections.map((p) => [p.name, snap.states[p.name] === undefined ? p.initial() : p.load(snap.states[p.name])]));
     head = { seq: snap.seq, ref: snap.ref };
     synced = true;
+    for (const a of order.start(head)) applyLocal(a);
     for (const fn of waitingSync.splice(0)) fn();
-    for (const s of early.keys()) if (s <= head.seq) early.delete(s);
-    drainEarly();
-    if (early.size > 0) void repair();
+    if (order.gap()) void repair();
   }
 
   function whenSynced(fn: () => void): void {
@@ -319,8 +289,8 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
         tailTimer = setInterval(() => {
           if (!synced || repairing) return;
           host.rpc('journal.head', undefined, { upstream: true }).then((r) => {
-            upstreamHead = Math.max(upstreamHead, Number(payloadJson(r).seq));
-            if (upstreamHead > head.seq) void repair();
+            order.heard(Number(payloadJson(r).seq));
+            if (order.gap()) void repair();
           }, (err: unknown) => host.log(7, 'journal', `parent head: ${(err as Error).message}`));
         }, TAIL_CHECK_MS);
         tailTimer.unref();
@@ -456,7 +426,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     disconnect: (sender) => {
       for (const [k, f] of followers) if (f.sender === sender) followers.delete(k);
     },
-    stats: () => ({ seq: head.seq, ring: ring.size, early: early.size, followers: followers.size }),
+    stats: () => ({ seq: head.seq, ring: ring.size, early: order.waiting, followers: followers.size }),
   };
 
   return {
