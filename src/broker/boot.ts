@@ -15,6 +15,7 @@ import { contentModule } from '../services/content.js';
 import { Message, encodeFrames, makeControl, makeRequest, jsonPayload } from '../core/message.js';
 import { childrenOf, descendantsOf, levelOf, maxLevel, parentOf, parseTopo } from '../core/topology.js';
 import { VERSION, VERSION_CODE } from '../core/version.js';
+import { parseFSD } from '../core/fsd.js';
 import { pmiFromEnv, type PmiClient } from '../transport/pmi-client.js';
 import { OverlayServer, OverlayClient } from '../transport/overlay.js';
 import { generateKeypair } from '../transport/keys.js';
@@ -217,7 +218,7 @@ export async function runBroker(argv: string[]): Promise<number> {
       broker.log(6, 'broker', `shutdown: ${why}`);
       shuttingDown = shutdown().then(() => finished(exitCode));
     },
-    loadable: { heartbeat: (h) => heartbeatModule(h) },
+    loadable: { heartbeat: (h) => heartbeatModule(h), content: (h) => contentModule(h, content, hashName).def },
   };
 
   if (server) {
@@ -319,8 +320,15 @@ export async function runBroker(argv: string[]): Promise<number> {
         ctl.shutdown(1, 'lost connection to parent');
       }
     }
+    // a child that has said nothing (children heartbeat every second) for tbon.torpid_max is taken for lost
+    const silence = parseFSD(attrs.get('tbon.torpid_max') ?? '30s') * 1000;
     for (const c of broker.children.values()) {
-      if (c.state === 'online' && c.uuid !== undefined) server!.send(c.uuid, encodeFrames(makeControl(CONTROL_HEARTBEAT, 0)));
+      if (c.state !== 'online' || c.uuid === undefined) continue;
+      if (silence > 0 && Date.now() - c.lastSeen > silence) {
+        broker.childLost(c.rank, `silent for more than ${attrs.get('tbon.torpid_max')}`);
+        continue;
+      }
+      server!.send(c.uuid, encodeFrames(makeControl(CONTROL_HEARTBEAT, 0)));
     }
   }, SYNC_PERIOD_MS);
   timer.unref();

@@ -1,142 +1,221 @@
-// `flux content store|load|flush|dropcache|checkpoint`: the content store, with flux-core's raw payloads.
+// `flux content store|load|flush|dropcache|checkpoint`: the content store, with flux-core's raw payloads (binary
+// digests on the wire, blobrefs on the terminal). Loads and chunked stores keep many requests in flight.
 import { readFileSync } from 'node:fs';
 import { Flux } from '../api/handle.js';
-import { FluxError, EINVAL, ENOENT, ENOSYS } from '../core/errors.js';
+import { FluxError, EINVAL, ENOENT, ENOSYS, EPROTO } from '../core/errors.js';
+import { type HashName, blobref, checkHashName, digestOf, isDigest, parseBlobref } from '../core/blobref.js';
 import { program, parse } from './common.js';
 
-const BLOBREF = /^(sha1|sha256)-([0-9a-f]+)$/;
+/** requests kept in flight by one command: enough to hide the round trip, bounded so memory stays small */
+const WINDOW = 256;
 
-function digestOf(ref: string): Buffer {
-  const m = BLOBREF.exec(ref);
-  if (!m) throw new FluxError(EINVAL, `${ref}: invalid blobref`);
-  return Buffer.from(m[2]!, 'hex');
+export interface CheckpointValue {
+  rootref?: unknown;
+  sequence?: unknown;
+  timestamp?: unknown;
 }
 
-function readStdin(): Buffer {
-  return readFileSync(0);
+/** seconds since the epoch as flux-core prints them: ISO 8601 UTC to the second */
+export function isoSeconds(t: number): string {
+  return new Date(Math.floor(t) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
-export interface CheckpointRow {
-  rootref?: string;
-  sequence?: number;
-  timestamp?: number;
+/** flux-core's `flux content checkpoint list` table: index (0 = newest), sequence, ISO time, rootref */
+export function formatCheckpoints(values: CheckpointValue[], header: boolean): string {
+  const row = (a: string, b: string, c: string, d: string) => `${a.padEnd(10)} ${b.padEnd(10)} ${c.padEnd(20)} ${d}\n`;
+  let out = header ? row('Index', 'Sequence', 'Time', 'Rootref') : '';
+  values.forEach((v, i) => {
+    const seq = typeof v.sequence === 'number' ? String(v.sequence) : '-';
+    const time = typeof v.timestamp === 'number' ? isoSeconds(v.timestamp) : '-';
+    out += row(String(i), seq, time, typeof v.rootref === 'string' ? v.rootref : '-');
+  });
+  return out;
 }
 
-/** the checkpoint table: index (newest first), sequence, ISO time, root blobref */
-export function formatCheckpoints(rows: CheckpointRow[], header: boolean): string {
-  const lines = rows.map((r, i) => [
-    String(i), String(r.sequence ?? '-'), r.timestamp !== undefined ? new Date(r.timestamp * 1000).toISOString() : '-', r.rootref ?? '-',
-  ]);
-  const all = header ? [['INDEX', 'SEQUENCE', 'TIME', 'ROOTREF'], ...lines] : lines;
-  const w = [0, 1, 2].map((c) => Math.max(...all.map((l) => l[c]!.length)));
-  return all.map((l) => `${l[0]!.padStart(w[0]!)}  ${l[1]!.padStart(w[1]!)}  ${l[2]!.padEnd(w[2]!)}  ${l[3]}\n`).join('');
+/**
+ * Run fn over 0..n-1 with up to WINDOW calls in flight, handing each result to `each` in index order as soon as
+ * it and all before it are done. The first failure stops it.
+ */
+export async function inOrder<T>(n: number, fn: (i: number) => Promise<T>, each: (r: T, i: number) => void): Promise<void> {
+  const done = new Map<number, T>();
+  let next = 0;
+  let emitted = 0;
+  let failed: unknown;
+  const lane = async (): Promise<void> => {
+    while (next < n && failed === undefined) {
+      const i = next++;
+      try {
+        done.set(i, await fn(i));
+      } catch (err) {
+        failed ??= err;
+        return;
+      }
+      while (done.has(emitted)) {
+        each(done.get(emitted)!, emitted);
+        done.delete(emitted++);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(WINDOW, n) }, lane));
+  if (failed !== undefined) throw failed;
 }
 
-/** the primary namespace's version, for a checkpoint; 0 where no KVS is loaded */
-async function rootseq(h: Flux): Promise<number> {
+function stdinLines(): string[] {
+  return readFileSync(0, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+}
+
+/** the blobref a store response names; anything but a digest of the instance's hash is a protocol error */
+function refOfResponse(hash: HashName, payload: Buffer | undefined): string {
+  if (!payload || !isDigest(hash, payload)) throw new FluxError(EPROTO, 'content.store: protocol error (the response is not a digest)');
+  return blobref(hash, payload);
+}
+
+async function withHandle<T>(fn: (h: Flux) => Promise<T>): Promise<T> {
+  const h = await Flux.open();
   try {
-    return Number((await h.call('kvs.getroot', { namespace: 'primary', flags: 0 })).rootseq ?? 0);
+    return await fn(h);
+  } finally {
+    h.close();
+  }
+}
+
+async function contentHash(h: Flux): Promise<HashName> {
+  return checkHashName(String((await h.call('attr.get', { name: 'content.hash' })).value));
+}
+
+/** an error about one blobref names it, once */
+function about(ref: string, err: unknown): unknown {
+  if (!(err instanceof FluxError) || err.message.includes(ref)) return err;
+  return new FluxError(err.errno, `${ref}: ${err.message}`);
+}
+
+async function store(o: { bypassCache?: boolean; chunksize?: string }): Promise<number> {
+  let size = 0;
+  if (o.chunksize !== undefined) {
+    size = Number(o.chunksize);
+    if (!/^\d+$/.test(o.chunksize) || size < 1) throw new FluxError(EINVAL, `--chunksize: expected a positive byte count, not "${o.chunksize}"`);
+  }
+  const data = readFileSync(0);
+  const chunks: Buffer[] = [];
+  if (size > 0) for (let i = 0; i < data.length; i += size) chunks.push(data.subarray(i, i + size));
+  if (chunks.length === 0) chunks.push(data);
+  const topic = o.bypassCache ? 'content-backing.store' : 'content.store';
+  return withHandle(async (h) => {
+    const hash = await contentHash(h);
+    await inOrder(chunks.length, async (i) => (await h.rpc(topic, chunks[i]!.length > 0 ? chunks[i] : undefined)).payload,
+      (payload) => process.stdout.write(`${refOfResponse(hash, payload)}\n`));
+    return 0;
+  });
+}
+
+async function load(refs: string[], o: { bypassCache?: boolean }): Promise<number> {
+  const list = refs.length > 0 ? refs : stdinLines();
+  // every blobref is checked before anything is printed
+  const digests = list.map((r) => parseBlobref(r).digest);
+  const topic = o.bypassCache ? 'content-backing.load' : 'content.load';
+  return withHandle(async (h) => {
+    await inOrder(digests.length, async (i) => {
+      try {
+        return (await h.rpc(topic, digests[i])).payload;
+      } catch (err) {
+        throw about(list[i]!, err);
+      }
+    }, (payload) => {
+      if (payload) process.stdout.write(payload);
+    });
+    return 0;
+  });
+}
+
+/** newest first; none yet is an empty list, not an error */
+async function checkpoints(h: Flux): Promise<unknown[]> {
+  try {
+    const value = (await h.call('content.checkpoint-get')).value;
+    // an older flux-core answered a single object
+    return Array.isArray(value) ? value : [value];
   } catch (err) {
-    if (err instanceof FluxError && err.errno === ENOSYS) return 0;
+    if (err instanceof FluxError && err.errno === ENOENT) return [];
     throw err;
   }
 }
 
-export async function run(args: string[]): Promise<number> {
-  const p = program('content', 'Access the content store');
-  let action: (() => Promise<number>) | undefined;
-  p.command('store')
-    .description('store stdin as a blob, print its blobref')
-    .option('-b, --bypass-cache', 'bypass the cache (accepted; this store writes through)')
-    .option('--chunksize <N>', 'split the input into blobs of at most N bytes')
-    .action((o: { chunksize?: string }) => {
-      action = async () => {
-        const data = readStdin();
-        const size = o.chunksize !== undefined ? Number(o.chunksize) : 0;
-        if (o.chunksize !== undefined && (!Number.isInteger(size) || size < 1)) throw new FluxError(EINVAL, '--chunksize must be a positive integer');
-        const h = await Flux.open();
-        try {
-          const hash = String((await h.call('attr.get', { name: 'content.hash' })).value);
-          const chunks: Buffer[] = [];
-          if (size > 0) for (let i = 0; i < data.length; i += size) chunks.push(data.subarray(i, i + size));
-          else chunks.push(data);
-          for (const c of chunks) {
-            const r = await h.rpc('content.store', c.length > 0 ? c : undefined);
-            process.stdout.write(`${hash}-${(r.payload ?? Buffer.alloc(0)).toString('hex')}\n`);
-          }
-          return 0;
-        } finally {
-          h.close();
-        }
-      };
-    });
-  p.command('load')
-    .description('print the blobs named by the arguments (or by the lines of stdin)')
-    .option('-b, --bypass-cache', 'bypass the cache (accepted; misses always go to rank 0)')
-    .argument('[blobref...]')
-    .action((refs: string[]) => {
-      action = async () => {
-        const list = refs.length > 0 ? refs : readStdin().toString().split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
-        const digests = list.map(digestOf);
-        const h = await Flux.open();
-        try {
-          for (const d of digests) process.stdout.write((await h.rpc('content.load', d)).payload ?? Buffer.alloc(0));
-          return 0;
-        } finally {
-          h.close();
-        }
-      };
-    });
-  for (const [name, summary] of [['flush', 'flush dirty blobs to the backing store'], ['dropcache', 'drop the cache of clean blobs']] as const) {
-    p.command(name).description(summary).action(() => {
-      action = async () => {
-        const h = await Flux.open();
-        try {
-          await h.rpc(`content.${name}`);
-          return 0;
-        } finally {
-          h.close();
-        }
-      };
-    });
+async function checkpointList(o: { header: boolean; json?: boolean }): Promise<number> {
+  return withHandle(async (h) => {
+    const values = await checkpoints(h);
+    if (o.json) {
+      for (const v of values) process.stdout.write(`${JSON.stringify(v)}\n`);
+    } else {
+      const rows = values.map((v) => (typeof v === 'object' && v !== null ? v as CheckpointValue : { rootref: String(v) }));
+      process.stdout.write(formatCheckpoints(rows, o.header));
+    }
+    return 0;
+  });
+}
+
+/** the KVS's current root version where a KVS runs (so sequences never go back), else undefined */
+async function kvsRootseq(h: Flux): Promise<number | undefined> {
+  try {
+    const r = await h.call('kvs.getroot', { namespace: 'primary', flags: 0 });
+    return typeof r.rootseq === 'number' ? r.rootseq : undefined;
+  } catch (err) {
+    if (err instanceof FluxError && err.errno === ENOSYS) return undefined;
+    throw err;
   }
-  const cp = p.command('checkpoint').description('list or update the KVS checkpoints');
+}
+
+async function checkpointUpdate(ref: string): Promise<number> {
+  parseBlobref(ref);
+  return withHandle(async (h) => {
+    const digest = digestOf(await contentHash(h), ref);
+    // a checkpoint naming a missing root could never be restarted from
+    try {
+      await h.rpc('content.load', digest);
+    } catch (err) {
+      throw about(ref, err);
+    }
+    const seqs = (await checkpoints(h)).map((v) => (v as CheckpointValue | null)?.sequence).filter((s): s is number => typeof s === 'number');
+    const sequence = Math.max(0, ...seqs, (await kvsRootseq(h)) ?? 0);
+    await h.rpc('content.checkpoint-put', { value: { version: 1, rootref: ref, sequence, timestamp: Date.now() / 1000 } });
+    return 0;
+  });
+}
+
+async function simple(topic: string): Promise<number> {
+  return withHandle(async (h) => {
+    await h.rpc(topic);
+    return 0;
+  });
+}
+
+export async function run(args: string[]): Promise<number> {
+  let action: (() => Promise<number>) | undefined;
+  const p = program('content', 'Access instance content storage');
+  p.command('store')
+    .description('Store stdin as a blob (or as blobs of --chunksize bytes), print each blobref')
+    .option('-b, --bypass-cache', 'store directly to the rank 0 backing store')
+    .option('--chunksize <N>', 'split the input into blobs of at most N bytes')
+    .action((o: { bypassCache?: boolean; chunksize?: string }) => { action = () => store(o); });
+  p.command('load')
+    .description('Print the blobs named by the BLOBREF arguments (or by the lines of stdin), concatenated')
+    .option('-b, --bypass-cache', 'load directly from the rank 0 backing store')
+    .argument('[blobref...]')
+    .action((refs: string[], o: { bypassCache?: boolean }) => { action = () => load(refs, o); });
+  p.command('flush')
+    .description('Wait until every blob stored so far is in the backing store')
+    .action(() => { action = () => simple('content.flush'); });
+  p.command('dropcache')
+    .description('Drop the clean entries of the local content cache')
+    .action(() => { action = () => simple('content.dropcache'); });
+  const cp = p.command('checkpoint').description('List or update the checkpoints in the backing store');
   cp.command('list')
+    .description('List the checkpoints, newest (index 0) first')
     .option('-n, --no-header', 'omit the header')
     .option('-j, --json', 'print each checkpoint as a JSON line')
-    .action((o: { header: boolean; json?: boolean }) => {
-      action = async () => {
-        const h = await Flux.open();
-        try {
-          let rows: CheckpointRow[] = [];
-          try {
-            rows = (await h.call('content.checkpoint-get', {})).value as CheckpointRow[];
-          } catch (err) {
-            if (!(err instanceof FluxError && err.errno === ENOENT)) throw err;
-          }
-          if (o.json) for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
-          else process.stdout.write(formatCheckpoints(rows, o.header));
-          return 0;
-        } finally {
-          h.close();
-        }
-      };
-    });
+    .action((o: { header: boolean; json?: boolean }) => { action = () => checkpointList(o); });
   cp.command('update')
+    .description('Write a checkpoint naming BLOBREF as the root')
     .argument('<blobref>')
-    .action((ref: string) => {
-      action = async () => {
-        digestOf(ref);
-        const h = await Flux.open();
-        try {
-          const seq = await rootseq(h);
-          await h.call('content.checkpoint-put', { value: { version: 1, rootref: ref, sequence: seq, timestamp: Date.now() / 1000 } });
-          return 0;
-        } finally {
-          h.close();
-        }
-      };
-    });
+    .action((ref: string) => { action = () => checkpointUpdate(ref); });
   const code = parse(p, args);
   if (code !== undefined) return code;
   if (!action) {

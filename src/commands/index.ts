@@ -20,6 +20,7 @@ export const COMMANDS: Record<string, CommandInfo> = {
   journal: { file: 'commands/journal', summary: 'List, show, follow and verify the instance journal' },
   module: { file: 'commands/module', summary: 'Manage Flux broker modules', common: true },
   content: { file: 'commands/content', summary: 'Access the content store' },
+  kvs: { file: 'commands/kvs', summary: 'Access the Flux key-value store', common: true },
   env: { file: 'commands/env', summary: 'Print the flux environment or run a command in it', common: true },
   help: { file: 'commands/help', summary: 'Display help information for flux commands', common: true },
 };

@@ -108,6 +108,15 @@ export class JournalStore {
     return r ? { seq: r.seq, ref: this.refOf(r.ref) } : { seq: 0, ref: null };
   }
 
+  /**
+   * The oldest seq the journal should hold: 1, or the seq a compaction kept from (recorded as 'first' in
+   * journal_meta). A missing first entry is then told apart from a compacted one.
+   */
+  expectedFirst(): number {
+    const r = this.db.prepare('SELECT value FROM journal_meta WHERE key = ?').get('first') as { value: string } | undefined;
+    return r ? Number(r.value) : 1;
+  }
+
   /** the oldest seq still held (1 unless compacted), or undefined when empty */
   first(): number | undefined {
     return (this.selectFirst.get() as { seq: number } | undefined)?.seq;

@@ -31,6 +31,10 @@ export async function verifyJournal(store: JournalStore, opts: VerifyOptions = {
   };
   const hashName = store.hashName;
   const first = store.first();
+  const expected = store.expectedFirst();
+  if (head.seq >= expected && first !== expected) {
+    return fail(expected, `entry ${expected} is missing from the index`);
+  }
   const refs = new Map<number, string>();
   const wanted = new Set(store.checkpoints().map((c) => c.seq));
   let prevRef: string | null | undefined;

@@ -121,6 +121,33 @@ describe('failures and bad input', () => {
     h.close();
   });
 
+  it('takes a stopped leaf for lost after tbon.torpid_max of silence', async () => {
+    const quiet = await startInstance(3, ['-S', 'tbon.torpid_max=2s']);
+    const leaf = await Flux.open(`local://${quiet.rundir}/local-2`);
+    const pid = Number((await leaf.call('attr.get', { name: 'broker.pid' })).value);
+    leaf.close();
+    const h = await Flux.open(quiet.uri);
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const t0 = Date.now();
+      let err: unknown;
+      while (Date.now() - t0 < 8000) {
+        const r = await Promise.race([pingRank(h, 2).catch((e: unknown) => e), new Promise((r) => setTimeout(r, 500, 'pending'))]);
+        if (r instanceof FluxError) {
+          err = r;
+          break;
+        }
+      }
+      expect(err).toBeInstanceOf(FluxError);
+      expect((err as FluxError).errno).toBe(EHOSTUNREACH);
+      expect((await pingRank(h, 1)).rank).toBe(1);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+      h.close();
+      await quiet.stop();
+    }
+  });
+
   it('answers unknown topics with ENOSYS and malformed payloads with EPROTO, and survives garbage', async () => {
     const h = await Flux.open(inst.uri);
     await expect(h.rpc('nosuchservice.hello')).rejects.toMatchObject({

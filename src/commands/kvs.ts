@@ -1,0 +1,1170 @@
+// `flux kvs`: the key-value store from the command line, sending what flux-core 0.88's flux-kvs sends (the
+// same requests, payload members in the same order) and printing what it prints, errors included:
+// `flux-kvs: <what>: <strerror>`, exit 1.
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { Flux } from '../api/handle.js';
+import { FluxError, strerror, EINVAL, ENOENT, EISDIR, EPROTO, ETIMEDOUT } from '../core/errors.js';
+import { type Message, stringPayload } from '../core/message.js';
+import { blobrefOf, checkHashName } from '../core/blobref.js';
+import { parseFSD } from '../core/fsd.js';
+import { type JObject, type JValue, byteCompare, cString, dumpJson, isObject, parseJson } from '../core/kvs-format-json.js';
+import {
+  NAMESPACE_HEADER, columns, dirEntries, isDirType, isTreeObj, kvLine, linkText, namespaceRow, symlinkOf, typeOf,
+  valData, windowWidth,
+} from '../core/kvs-format.js';
+import { EventlogFormatter, colorFor, decodeEventlog, encodeEntry } from '../core/kvs-format-eventlog.js';
+import { program, parse } from './common.js';
+
+// lookup flags
+const READDIR = 1;
+const READLINK = 2;
+const WATCH = 4;
+const WAITCREATE = 8;
+const TREEOBJ = 16;
+const WATCH_FULL = 64;
+const WATCH_UNIQ = 128;
+const WATCH_APPEND = 256;
+const STREAM = 512;
+/** what kvs-watch serves rather than kvs */
+const WATCHER = WATCH | WAITCREATE | STREAM;
+// commit flags, and the op flag that appends
+const NO_MERGE = 1;
+const SYNC = 4;
+const APPEND = 32;
+
+/** errors.ts has no ENOTEMPTY: unlink reports it the way flux-core's strerror does */
+const DIRECTORY_NOT_EMPTY = 'Directory not empty';
+
+/** The command ends here: `text` goes to stderr and the exit code is 1 (flux-core's log_*_exit). */
+class Exit extends Error {
+  constructor(readonly text: string) {
+    super(text);
+  }
+}
+
+const fail = (msg: string): never => {
+  throw new Exit(`flux-kvs: ${msg}\n`);
+};
+
+/** log_err_exit(what): a Flux error ends the command as `what: strerror(errno)`; anything else is a bug */
+function die(what: string, err: unknown): never {
+  if (err instanceof FluxError) fail(`${what}: ${strerror(err.errno)}`);
+  throw err;
+}
+
+const usage = (cmd: Command): never => {
+  throw new Exit(cmd.helpInformation());
+};
+
+const out = (s: string | Buffer) => process.stdout.write(s);
+
+const defaultNamespace = () => process.env.FLUX_KVS_NAMESPACE ?? 'primary';
+
+/** a JSON payload in flux-core's member order and number formats, NUL-terminated */
+const body = (v: JValue) => stringPayload(dumpJson(v));
+
+function responseObject(m: Message): JObject {
+  const p = m.payload;
+  if (!p || p.length === 0 || p[p.length - 1] !== 0) throw new FluxError(EPROTO);
+  let v: JValue;
+  try {
+    v = parseJson(p.subarray(0, p.length - 1));
+  } catch (err) {
+    if (err instanceof FluxError) throw new FluxError(EPROTO);
+    throw err;
+  }
+  if (!isObject(v)) throw new FluxError(EPROTO);
+  return v;
+}
+
+/** the `val` tree object of a lookup response (EPROTO when missing or malformed) */
+function treeobjOf(m: Message): JObject {
+  const val = responseObject(m).get('val');
+  if (val === undefined || !isTreeObj(val)) throw new FluxError(EPROTO);
+  return val;
+}
+
+function intField(o: JObject, name: string): bigint {
+  const v = o.get(name);
+  if (typeof v !== 'bigint') throw new FluxError(EPROTO);
+  return v;
+}
+
+function stringField(o: JObject, name: string): string {
+  const v = o.get(name);
+  if (typeof v !== 'string') throw new FluxError(EPROTO);
+  return v;
+}
+
+/** C's `int`: what jansson's "i" unpacks a JSON integer into */
+const cInt = (v: bigint) => Number(BigInt.asIntN(32, v));
+
+// ---- lookups and commits, as libkvs makes them ----------------------------------------------------------
+
+/** a lookup in a namespace, or (--at) under a snapshot's root directory */
+type Where = { ns: string } | { at: string };
+
+function lookupRequest(where: Where, flags: number, key: string): { topic: string; payload: Buffer } {
+  if (key.length === 0) throw new FluxError(EINVAL);
+  if ('at' in where) {
+    // a snapshot never changes: there is nothing to wait for or watch
+    if (flags & WATCHER) throw new FluxError(EINVAL);
+    return { topic: 'kvs.lookup', payload: body({ key, flags, rootdir: parseJson(where.at) }) };
+  }
+  if ((flags & WATCH) && (flags & STREAM)) throw new FluxError(EINVAL);
+  return {
+    topic: flags & WATCHER ? 'kvs-watch.lookup' : 'kvs.lookup',
+    payload: body({ key, namespace: where.ns, flags }),
+  };
+}
+
+async function lookup(h: Flux, where: Where, flags: number, key: string): Promise<JObject> {
+  const { topic, payload } = lookupRequest(where, flags, key);
+  return treeobjOf(await h.rpc(topic, payload));
+}
+
+/**
+ * A watching or streaming lookup: `each` gets every value and the request's matchtag (which cancel needs);
+ * resolves at the ENODATA that ends the stream, rejects with any other error or with what `each` throws.
+ */
+function lookupStream(h: Flux, ns: string, flags: number, key: string, each: (t: JObject, tag: number) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const { topic, payload } = lookupRequest({ ns }, flags, key);
+    h.stream(topic, payload, {}, (m) => {
+      try {
+        each(treeobjOf(m), m.aux2);
+        return true;
+      } catch (err) {
+        reject(err);
+        return false;
+      }
+    }).then(resolve, reject);
+  });
+}
+
+/** ends a watch: kvs-watch answers the watch itself with ENODATA */
+const cancel = (h: Flux, tag: number) => h.send('kvs-watch.cancel', body({ matchtag: tag }));
+
+interface Op {
+  key: string;
+  flags: number;
+  dirent: JValue;
+}
+
+function op(key: string, flags: number, dirent: JValue): Op {
+  if (key.length === 0) throw new FluxError(EINVAL);
+  return { key, flags, dirent };
+}
+
+const val = (data: Buffer): JValue => ({ ver: 1, type: 'val', data: data.toString('base64') });
+
+function commit(h: Flux, ns: string, flags: number, ops: Op[]): Promise<Message> {
+  return h.rpc('kvs.commit', body({ namespace: ns, flags, ops: ops.map((o) => ({ key: o.key, flags: o.flags, dirent: o.dirent })) }));
+}
+
+interface RootOpts {
+  treeobjRoot?: boolean;
+  blobref?: boolean;
+  sequence?: boolean;
+}
+
+const dirrefText = (ref: string) => dumpJson({ data: [ref], type: 'dirref', ver: 1 });
+
+/** commit, then print the new root as -O (dirref tree object), -b (blobref) or -s (sequence) ask */
+async function commitAndReport(h: Flux, ns: string, flags: number, ops: Op[], o: RootOpts): Promise<void> {
+  const what = o.treeobjRoot ? 'flux_kvs_commit_get_treeobj'
+    : o.blobref ? 'flux_kvs_commit_get_rootref'
+      : o.sequence ? 'flux_kvs_commit_get_sequence' : 'flux_kvs_commit';
+  try {
+    const m = await commit(h, ns, flags, ops);
+    if (!o.treeobjRoot && !o.blobref && !o.sequence) return;
+    const r = responseObject(m);
+    if (o.treeobjRoot) out(`${dirrefText(stringField(r, 'rootref'))}\n`);
+    else if (o.blobref) out(`${stringField(r, 'rootref')}\n`);
+    else out(`${cInt(intField(r, 'rootseq'))}\n`);
+  } catch (err) {
+    die(what, err);
+  }
+}
+
+async function withHandle(fn: (h: Flux) => Promise<number>): Promise<number> {
+  const h = await Flux.open();
+  try {
+    return await fn(h);
+  } finally {
+    h.close();
+  }
+}
+
+function readStdin(): Buffer {
+  return readFileSync(0);
+}
+
+function intOption(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\s*[+-]?\d+$/.test(v)) fail(`Option '${name}' requires an integer argument`);
+  return Number(v);
+}
+
+/** The -w COLS / terminal / $COLUMNS width dir and ls fit their output to. */
+const outputWidth = (opt: number | undefined) =>
+  windowWidth(opt, process.stdout.isTTY ? process.stdout.columns : undefined, process.env.COLUMNS);
+
+// ---- get, put -----------------------------------------------------------------------------------------
+
+interface GetOpts {
+  namespace?: string;
+  raw?: boolean;
+  treeobj?: boolean;
+  at?: string;
+  label?: boolean;
+  waitcreate?: boolean;
+  watch?: boolean;
+  uniq?: boolean;
+  append?: boolean;
+  full?: boolean;
+  count?: string;
+  stream?: boolean;
+}
+
+function printValue(o: GetOpts, key: string, t: JObject): void {
+  const label = o.label ? `${key}=` : '';
+  if (o.treeobj) {
+    out(`${label}${dumpJson(t, { sort: true })}\n`);
+    return;
+  }
+  let data: Buffer;
+  try {
+    data = valData(t);
+  } catch (err) {
+    die(key, err);
+  }
+  if (o.raw) {
+    // flux-core writes the raw bytes straight to fd 1 while "key=" still sits in stdio's buffer, which is
+    // flushed after them: the label follows the value
+    out(data);
+    if (label) out(label);
+    return;
+  }
+  if (label) out(label);
+  if (data.length > 0) out(Buffer.concat([cString(data), Buffer.from('\n')]));
+}
+
+async function cmdGet(keys: string[], o: GetOpts): Promise<number> {
+  let flags = 0;
+  if (o.treeobj) flags |= TREEOBJ;
+  if (o.watch) {
+    flags |= WATCH;
+    if (o.full) flags |= WATCH_FULL;
+    if (o.uniq) flags |= WATCH_UNIQ;
+    if (o.append) flags |= WATCH_APPEND;
+  }
+  if (o.waitcreate) flags |= WAITCREATE;
+  if (o.stream) flags |= STREAM;
+  const maxcount = intOption(o.count, 'count') ?? 0;
+  const ns = o.namespace ?? defaultNamespace();
+  const where: Where = o.at !== undefined ? { at: o.at } : { ns };
+  return withHandle(async (h) => {
+    if (!(flags & (WATCH | STREAM)) || o.at !== undefined) {
+      // one at a time, so that values come out in the order of the keys
+      for (const key of keys) {
+        let t: JObject;
+        try {
+          t = await lookup(h, where, flags, key);
+        } catch (err) {
+          die(key, err);
+        }
+        printValue(o, key, t);
+      }
+      return 0;
+    }
+    // every watch starts at once; like flux-core's, the count is shared by all of them
+    let count = 0;
+    await Promise.all(keys.map((key) => lookupStream(h, ns, flags, key, (t, tag) => {
+      printValue(o, key, t);
+      if (maxcount > 0 && ++count === maxcount) cancel(h, tag);
+    }).catch((err: unknown) => die(key, err))));
+    return 0;
+  });
+}
+
+interface PutOpts extends RootOpts {
+  namespace?: string;
+  raw?: boolean;
+  treeobj?: boolean;
+  merge?: boolean;
+  append?: boolean;
+  sync?: boolean;
+}
+
+async function cmdPut(pairs: string[], o: PutOpts): Promise<number> {
+  const flags = (o.merge === false ? NO_MERGE : 0) | (o.sync ? SYNC : 0);
+  return withHandle(async (h) => {
+    const ops: Op[] = [];
+    for (const pair of pairs) {
+      const eq = pair.indexOf('=');
+      if (eq < 0) fail('put: you must specify a value as key=value');
+      const key = pair.substring(0, eq);
+      const value = pair.substring(eq + 1);
+      const bytes = () => (value === '-' && (o.raw || o.treeobj) ? readStdin() : Buffer.from(value));
+      try {
+        if (o.treeobj) {
+          let dirent: JValue;
+          try {
+            dirent = parseJson(cString(bytes()));
+          } catch (err) {
+            if (err instanceof FluxError) throw new FluxError(EPROTO);
+            throw err;
+          }
+          if (!isTreeObj(dirent)) throw new FluxError(EPROTO);
+          ops.push(op(key, 0, dirent));
+        } else {
+          ops.push(op(key, o.append ? APPEND : 0, val(bytes())));
+        }
+      } catch (err) {
+        die(key, err);
+      }
+    }
+    await commitAndReport(h, o.namespace ?? defaultNamespace(), flags, ops, o);
+    return 0;
+  });
+}
+
+// ---- dir, ls ------------------------------------------------------------------------------------------
+
+interface DirOpts {
+  namespace?: string;
+  recursive?: boolean;
+  directory?: boolean;
+  width?: string;
+  at?: string;
+}
+
+const keyAt = (dirKey: string, name: string) => (dirKey === '.' ? name : `${dirKey}.${name}`);
+
+function expectDir(t: JObject, key: string): JObject {
+  if (typeOf(t) !== 'dir') die(key, new FluxError(EINVAL));
+  return t;
+}
+
+async function cmdDir(args: string[], o: DirOpts): Promise<number> {
+  const maxcol = outputWidth(intOption(o.width, 'width'));
+  if (args.length > 1) fail('dir: specify zero or one directory');
+  const top = args[0] ?? '.';
+  const where: Where = o.at !== undefined ? { at: o.at } : { ns: o.namespace ?? defaultNamespace() };
+  return withHandle(async (h) => {
+    const get = async (flags: number, key: string): Promise<JObject> => {
+      try {
+        return await lookup(h, where, flags, key);
+      } catch (err) {
+        return die(key, err);
+      }
+    };
+    const dump = async (dirKey: string, dir: JObject): Promise<void> => {
+      for (const [name, entry] of dirEntries(dir)) {
+        const key = keyAt(dirKey, name);
+        if (typeOf(entry) === 'symlink') {
+          const t = await get(READLINK, key);
+          if (typeOf(t) !== 'symlink') die(key, new FluxError(EINVAL));
+          out(`${key} -> ${linkText(symlinkOf(t))}\n`);
+        } else if (isDirType(entry)) {
+          if (!o.recursive) {
+            out(`${key}.\n`);
+            continue;
+          }
+          const sub = expectDir(await get(READDIR, key), key);
+          if ((sub.get('data') as JObject).size === 0) out(`${key}.\n`);
+          else await dump(key, sub);
+        } else if (o.directory) {
+          out(`${key}\n`);
+        } else {
+          const t = await get(0, key);
+          let data: Buffer;
+          try {
+            data = valData(t);
+          } catch (err) {
+            die(key, err);
+          }
+          out(kvLine(key, data, maxcol));
+        }
+      }
+    };
+    await dump(top, expectDir(await get(READDIR, top), top));
+    return 0;
+  });
+}
+
+interface LsOpts {
+  namespace?: string;
+  recursive?: boolean;
+  directory?: boolean;
+  width?: string;
+  '1'?: boolean;
+  classify?: boolean;
+}
+
+async function cmdLs(args: string[], o: LsOpts): Promise<number> {
+  let width = outputWidth(intOption(o.width, 'width'));
+  if (o['1']) width = 1;
+  const ns = o.namespace ?? defaultNamespace();
+  return withHandle(async (h) => {
+    const dirs: string[] = [];
+    const singles: string[] = [];
+    let rc = 0;
+    /** file the key under what ls lists (its contents, or its name); false when it cannot be listed */
+    const categorize = async (key: string): Promise<boolean> => {
+      let nkey = key;
+      let requireDir = false;
+      // "a." means "a, which must be a directory"
+      while (nkey.length > 1 && nkey.endsWith('.')) {
+        nkey = nkey.slice(0, -1);
+        requireDir = true;
+      }
+      if (nkey.length === 0) die('flux_kvs_lookup', new FluxError(EINVAL));
+      let t: JObject;
+      try {
+        t = await lookup(h, { ns }, TREEOBJ, nkey);
+      } catch (err) {
+        if (!(err instanceof FluxError)) throw err;
+        process.stderr.write(`${nkey}: ${strerror(err.errno)}\n`);
+        return false;
+      }
+      const type = typeOf(t);
+      if (isDirType(t)) {
+        if (o.directory) singles.push(o.classify ? `${nkey}.` : nkey);
+        else dirs.push(nkey);
+      } else if (requireDir) {
+        process.stderr.write(`${nkey}: Not a directory\n`);
+        return false;
+      } else if (type === 'symlink' && (o.classify || o.directory)) {
+        singles.push(o.classify ? `${nkey}@` : nkey);
+      } else if (type === 'symlink') {
+        // a link to a directory lists the directory; a link to a value or to nothing, its name
+        try {
+          valData(await lookup(h, { ns }, 0, nkey));
+          singles.push(nkey);
+        } catch (err) {
+          if (!(err instanceof FluxError)) throw err;
+          if (err.errno === ENOENT) singles.push(nkey);
+          else if (err.errno === EISDIR) dirs.push(nkey);
+          else die(nkey, err);
+        }
+      } else {
+        singles.push(nkey);
+      }
+      singles.sort(byteCompare);
+      dirs.sort(byteCompare);
+      return true;
+    };
+    const list = async (key: string, label: boolean, vspace: boolean): Promise<void> => {
+      let dir: JObject;
+      try {
+        dir = expectDir(await lookup(h, { ns }, READDIR, key), key);
+      } catch (err) {
+        die(key, err);
+      }
+      if (label) out(`${vspace ? '\n' : ''}${key}:\n`);
+      const entries = dirEntries(dir);
+      const suffix = (t: JObject) => (!o.classify ? '' : isDirType(t) ? '.' : typeOf(t) === 'symlink' ? '@' : '');
+      const widest = entries.reduce((m, [name]) => Math.max(m, Buffer.byteLength(name)), 0);
+      out(columns(entries.map(([name, t]) => name + suffix(t)), width, widest));
+      if (!o.recursive) return;
+      for (const [name, t] of entries) if (isDirType(t)) await list(keyAt(key, name), label, true);
+    };
+    for (const key of args.length > 0 ? args : ['.']) if (!(await categorize(key))) rc = 1;
+    let label = false;
+    let vspace = false;
+    if (singles.length > 0) {
+      out(columns(singles, width));
+      label = vspace = true;
+    }
+    if (o.recursive || dirs.length > 1) label = true;
+    for (const key of dirs) {
+      await list(key, label, vspace);
+      vspace = true;
+    }
+    return rc;
+  });
+}
+
+// ---- unlink, link, readlink, mkdir, copy, move ----------------------------------------------------------
+
+interface UnlinkOpts extends RootOpts {
+  namespace?: string;
+  recursive?: boolean;
+  force?: boolean;
+}
+
+async function cmdUnlink(keys: string[], o: UnlinkOpts): Promise<number> {
+  const ns = o.namespace ?? defaultNamespace();
+  return withHandle(async (h) => {
+    const ops: Op[] = [];
+    for (const key of keys) {
+      const what = `cannot unlink '${key}'`;
+      const notEmpty = () => fail(`${what}: ${DIRECTORY_NOT_EMPTY}`);
+      let t: JObject;
+      try {
+        t = await lookup(h, { ns }, TREEOBJ, key);
+      } catch (err) {
+        if (o.force && err instanceof FluxError && err.errno === ENOENT) continue;
+        die(what, err);
+      }
+      if (!o.recursive && typeOf(t) === 'dir' && (t.get('data') as JObject).size > 0) notEmpty();
+      if (!o.recursive && typeOf(t) === 'dirref') {
+        let dir: JObject;
+        try {
+          dir = await lookup(h, { ns }, READDIR, key);
+          if (typeOf(dir) !== 'dir') throw new FluxError(EINVAL);
+        } catch (err) {
+          die(what, err);
+        }
+        if ((dir.get('data') as JObject).size > 0) notEmpty();
+      }
+      ops.push(op(key, 0, null));
+    }
+    await commitAndReport(h, ns, 0, ops, o);
+    return 0;
+  });
+}
+
+interface LinkOpts extends RootOpts {
+  namespace?: string;
+  targetNamespace?: string;
+}
+
+async function cmdLink(cmd: Command, args: string[], o: LinkOpts): Promise<number> {
+  if (args.length === 0) usage(cmd);
+  if (args.length !== 2) fail('link: specify target and link_name');
+  const [target, linkname] = args as [string, string];
+  const data: JValue = o.targetNamespace !== undefined ? { namespace: o.targetNamespace, target } : { target };
+  return withHandle(async (h) => {
+    let ops: Op[];
+    try {
+      ops = [op(linkname, 0, { ver: 1, type: 'symlink', data })];
+    } catch (err) {
+      die(linkname, err);
+    }
+    await commitAndReport(h, o.namespace ?? defaultNamespace(), 0, ops, o);
+    return 0;
+  });
+}
+
+interface ReadlinkOpts {
+  namespace?: string;
+  at?: string;
+  namespaceOnly?: boolean;
+  keyOnly?: boolean;
+}
+
+async function cmdReadlink(keys: string[], o: ReadlinkOpts): Promise<number> {
+  const where: Where = o.at !== undefined ? { at: o.at } : { ns: o.namespace ?? defaultNamespace() };
+  return withHandle(async (h) => {
+    for (const key of keys) {
+      let t: JObject;
+      try {
+        t = await lookup(h, where, READLINK, key);
+        if (typeOf(t) !== 'symlink') throw new FluxError(EINVAL);
+      } catch (err) {
+        die(key, err);
+      }
+      const link = symlinkOf(t);
+      if (o.namespaceOnly && link.ns !== undefined) out(`${link.ns}\n`);
+      else if (o.keyOnly) out(`${link.target}\n`);
+      else out(`${linkText(link)}\n`);
+    }
+    return 0;
+  });
+}
+
+async function cmdMkdir(keys: string[], o: RootOpts & { namespace?: string }): Promise<number> {
+  return withHandle(async (h) => {
+    const ops: Op[] = [];
+    for (const key of keys) {
+      try {
+        ops.push(op(key, 0, { ver: 1, type: 'dir', data: {} }));
+      } catch (err) {
+        die(key, err);
+      }
+    }
+    await commitAndReport(h, o.namespace ?? defaultNamespace(), 0, ops, o);
+    return 0;
+  });
+}
+
+interface CopyOpts {
+  srcNamespace?: string;
+  dstNamespace?: string;
+}
+
+/** copy = lookup the tree object + put it under the new key; move also unlinks the old key, in its own commit */
+async function cmdCopy(args: string[], o: CopyOpts, move: boolean): Promise<number> {
+  const name = move ? 'move' : 'copy';
+  if (args.length !== 2) fail(`${name}: specify srckey dstkey`);
+  const [src, dst] = args as [string, string];
+  const srcns = o.srcNamespace ?? defaultNamespace();
+  const dstns = o.dstNamespace ?? defaultNamespace();
+  return withHandle(async (h) => {
+    try {
+      const t = await lookup(h, { ns: srcns }, TREEOBJ, src);
+      // libkvs hands the tree object over as its sorted encoding, so that is the order the put carries
+      await commit(h, dstns, 0, [op(dst, 0, parseJson(dumpJson(t, { sort: true })))]);
+      if (move) await commit(h, srcns, 0, [op(src, 0, null)]);
+    } catch (err) {
+      die(`flux_kvs_${name}`, err);
+    }
+    return 0;
+  });
+}
+
+// ---- version, wait, getroot, sync ----------------------------------------------------------------------
+
+async function cmdVersion(o: { namespace?: string }): Promise<number> {
+  return withHandle(async (h) => {
+    let seq: bigint;
+    try {
+      seq = intField(responseObject(await h.rpc('kvs.getroot', body({ namespace: o.namespace ?? defaultNamespace() }))), 'rootseq');
+    } catch (err) {
+      die('flux_kvs_get_version', err);
+    }
+    out(`${cInt(seq)}\n`);
+    return 0;
+  });
+}
+
+async function cmdWait(cmd: Command, args: string[], o: { namespace?: string }): Promise<number> {
+  if (args.length === 0) usage(cmd);
+  if (args.length !== 1) fail('wait: specify a version');
+  // strtoul(): whatever leading digits there are
+  const m = /^\s*\+?(\d+)/.exec(args[0]!);
+  const version = m ? cInt(BigInt(m[1]!)) : 0;
+  return withHandle(async (h) => {
+    try {
+      await h.rpc('kvs.wait-version', body({ rootseq: version, namespace: o.namespace ?? defaultNamespace() }));
+    } catch (err) {
+      die('flux_kvs_wait_version', err);
+    }
+    return 0;
+  });
+}
+
+interface GetrootOpts {
+  namespace?: string;
+  sequence?: boolean;
+  owner?: boolean;
+  blobref?: boolean;
+}
+
+async function cmdGetroot(o: GetrootOpts): Promise<number> {
+  const what = o.owner ? 'flux_kvs_getroot_get_owner'
+    : o.sequence ? 'flux_kvs_getroot_get_sequence'
+      : o.blobref ? 'flux_kvs_getroot_get_blobref' : 'flux_kvs_getroot_get_treeobj';
+  return withHandle(async (h) => {
+    try {
+      const r = responseObject(await h.rpc('kvs.getroot', body({ namespace: o.namespace ?? defaultNamespace(), flags: 0 })));
+      if (o.owner) out(`${BigInt.asUintN(32, intField(r, 'owner'))}\n`);
+      else if (o.sequence) out(`${cInt(intField(r, 'rootseq'))}\n`);
+      else if (o.blobref) out(`${stringField(r, 'rootref')}\n`);
+      else out(`${dirrefText(stringField(r, 'rootref'))}\n`);
+    } catch (err) {
+      die(what, err);
+    }
+    return 0;
+  });
+}
+
+/** a commit with nothing in it but SYNC: the service flushes the content store and checkpoints the root */
+async function cmdSync(o: { namespace?: string }): Promise<number> {
+  return withHandle(async (h) => {
+    try {
+      await commit(h, o.namespace ?? defaultNamespace(), SYNC, []);
+    } catch (err) {
+      die('flux_kvs_commit', err);
+    }
+    return 0;
+  });
+}
+
+// ---- namespace ----------------------------------------------------------------------------------------
+
+/** the empty directory every namespace starts from unless given a root: flux-core stores it at startup */
+const EMPTY_DIR = Buffer.from(dumpJson({ data: {}, type: 'dir', ver: 1 }));
+
+async function cmdNamespaceCreate(names: string[], o: { owner?: string; rootref?: string }): Promise<number> {
+  // the owner travels as a C int: the default FLUX_USERID_UNKNOWN is -1
+  let owner = -1;
+  if (o.owner !== undefined) {
+    if (!/^\s*[+-]?\d+$/.test(o.owner)) fail('--owner requires an unsigned integer argument');
+    owner = cInt(BigInt(o.owner.trim()));
+  }
+  return withHandle(async (h) => {
+    let hash: string | undefined;
+    for (const name of names) {
+      let rootref = o.rootref;
+      if (rootref === undefined) {
+        try {
+          hash ??= String((await h.call('attr.get', { name: 'content.hash' })).value);
+          rootref = blobrefOf(checkHashName(hash), EMPTY_DIR);
+        } catch (err) {
+          die(name, err);
+        }
+      }
+      try {
+        await h.rpc('kvs.namespace-create', body({ namespace: name, rootref, owner, flags: 0 }), { nodeid: 0 });
+      } catch (err) {
+        if (!(err instanceof FluxError)) throw err;
+        fail(`${name}: ${err.message}`);
+      }
+    }
+    return 0;
+  });
+}
+
+async function cmdNamespaceRemove(names: string[]): Promise<number> {
+  return withHandle(async (h) => {
+    for (const name of names) {
+      try {
+        await h.rpc('kvs.namespace-remove', body({ namespace: name }), { nodeid: 0 });
+      } catch (err) {
+        die(name, err);
+      }
+    }
+    return 0;
+  });
+}
+
+async function cmdNamespaceList(): Promise<number> {
+  return withHandle(async (h) => {
+    let list: JValue;
+    try {
+      list = responseObject(await h.rpc('kvs.namespace-list')).get('namespaces') ?? null;
+    } catch (err) {
+      die('flux_rpc_get_unpack', err);
+    }
+    if (!Array.isArray(list)) fail('namespaces object is not an array');
+    out(NAMESPACE_HEADER);
+    for (const entry of list as JValue[]) {
+      try {
+        if (!isObject(entry)) throw new FluxError(EPROTO);
+        out(namespaceRow(stringField(entry, 'namespace'), cInt(intField(entry, 'owner')), cInt(intField(entry, 'flags'))));
+      } catch (err) {
+        die('json_unpack', err);
+      }
+    }
+    return 0;
+  });
+}
+
+// ---- eventlog ----------------------------------------------------------------------------------------
+
+interface FormatOpts {
+  unformatted?: boolean;
+  human?: boolean;
+  color?: string;
+}
+
+function formatter(o: FormatOpts): EventlogFormatter {
+  const when = o.color ?? 'auto';
+  if (o.unformatted && (o.human || when === 'always')) {
+    throw new Exit('flux-kvs: Do not specify --unformatted with --human or --color=always\n'
+      + 'flux-kvs: failed to create eventlog formatter\n');
+  }
+  let color: boolean;
+  try {
+    color = colorFor(when, process.stdout.isTTY === true);
+  } catch (err) {
+    if (!(err instanceof FluxError)) throw err;
+    throw new Exit(`flux-kvs: ${err.message}: ${strerror(err.errno)}\nflux-kvs: failed to create eventlog formatter\n`);
+  }
+  return new EventlogFormatter({ unformatted: o.unformatted, human: o.human, color });
+}
+
+function eventsOf(t: JObject): ReturnType<typeof decodeEventlog> {
+  let value: Buffer;
+  try {
+    value = valData(t);
+  } catch (err) {
+    die('flux_kvs_lookup_get', err);
+  }
+  try {
+    return decodeEventlog(value);
+  } catch (err) {
+    return die('eventlog_decode', err);
+  }
+}
+
+interface EventlogGetOpts extends FormatOpts {
+  namespace?: string;
+  waitcreate?: boolean;
+  watch?: boolean;
+  count?: string;
+  stream?: boolean;
+}
+
+async function cmdEventlogGet(key: string, o: EventlogGetOpts): Promise<number> {
+  let flags = 0;
+  if (o.watch) flags |= WATCH | WATCH_APPEND;
+  if (o.waitcreate) flags |= WAITCREATE;
+  if (o.stream) flags |= STREAM;
+  const maxcount = intOption(o.count, 'count') ?? 0;
+  const fmt = formatter(o);
+  const ns = o.namespace ?? defaultNamespace();
+  return withHandle(async (h) => {
+    try {
+      lookupRequest({ ns }, flags, key);
+    } catch (err) {
+      die('flux_kvs_lookup', err);
+    }
+    let count = 0;
+    const print = (t: JObject, tag: number) => {
+      let limit = false;
+      for (const e of eventsOf(t)) {
+        if (maxcount === 0 || count < maxcount) out(fmt.format(e));
+        if (maxcount > 0 && ++count === maxcount) limit = true;
+      }
+      if (limit && flags & (WATCH | STREAM)) cancel(h, tag);
+    };
+    if (flags & (WATCH | STREAM)) {
+      await lookupStream(h, ns, flags, key, print).catch((err: unknown) => die('flux_kvs_lookup_get', err));
+    } else {
+      let t: JObject;
+      try {
+        t = await lookup(h, { ns }, flags, key);
+      } catch (err) {
+        die('flux_kvs_lookup_get', err);
+      }
+      print(t, 0);
+    }
+    return 0;
+  });
+}
+
+/** Wait in silence for up to `seconds` (Infinity: forever) between the stream's responses. */
+function idleTimeout(seconds: number): { arm(): void; expired: Promise<never>; stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let expire!: (err: Error) => void;
+  const expired = new Promise<never>((_, reject) => {
+    expire = reject;
+  });
+  const arm = () => {
+    if (!Number.isFinite(seconds)) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => expire(new FluxError(ETIMEDOUT)), seconds * 1000);
+  };
+  return { arm, expired, stop: () => clearTimeout(timer) };
+}
+
+interface WaitEventOpts extends FormatOpts {
+  namespace?: string;
+  waitcreate?: boolean;
+  timeout?: string;
+  quiet?: boolean;
+  verbose?: boolean;
+}
+
+async function cmdEventlogWaitEvent(key: string, event: string, o: WaitEventOpts): Promise<number> {
+  const ns = o.namespace ?? defaultNamespace();
+  const fmt = formatter(o);
+  let seconds = Infinity;
+  if (o.timeout !== undefined) {
+    try {
+      seconds = parseFSD(o.timeout);
+    } catch (err) {
+      if (!(err instanceof FluxError)) throw err;
+      fail(`${err.message} for option --timeout`);
+    }
+  }
+  const flags = WATCH | WATCH_APPEND | (o.waitcreate ? WAITCREATE : 0);
+  return withHandle(async (h) => {
+    try {
+      lookupRequest({ ns }, flags, key);
+    } catch (err) {
+      die('flux_kvs_lookup', err);
+    }
+    let got = false;
+    const timer = idleTimeout(seconds);
+    timer.arm();
+    const watching = lookupStream(h, ns, flags, key, (t, tag) => {
+      timer.arm();
+      for (const e of eventsOf(t)) {
+        if (e.name === event) {
+          if (!o.quiet) out(fmt.format(e));
+          got = true;
+          break;
+        }
+        if (o.verbose && !got) out(fmt.format(e));
+      }
+      if (got) cancel(h, tag);
+    });
+    try {
+      await Promise.race([watching, timer.expired]);
+    } catch (err) {
+      if (!(err instanceof FluxError)) throw err;
+      if (err.errno === ENOENT) fail(`eventlog path ${key} not found`);
+      if (err.errno === ETIMEDOUT) fail(`wait-event timeout on event '${event}'`);
+      die('flux_kvs_lookup_get', err);
+    } finally {
+      timer.stop();
+    }
+    if (!got) fail(`event '${event}' never received`);
+    return 0;
+  });
+}
+
+async function cmdEventlogAppend(key: string, name: string, context: string[], o: { namespace?: string; timestamp?: string }): Promise<number> {
+  let timestamp = 0;
+  if (o.timestamp !== undefined) {
+    if (!/^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(o.timestamp)) {
+      fail(`Option 'timestamp' requires a floating point argument`);
+    }
+    timestamp = Number(o.timestamp);
+  }
+  return withHandle(async (h) => {
+    let line: string;
+    try {
+      line = encodeEntry(timestamp, name, context.length > 0 ? context.join(' ') : undefined);
+    } catch (err) {
+      die('eventlog_entry_create', err);
+    }
+    let ops: Op[];
+    try {
+      ops = [op(key, APPEND, val(Buffer.from(line)))];
+    } catch (err) {
+      die('flux_kvs_txn_put', err);
+    }
+    try {
+      await commit(h, o.namespace ?? defaultNamespace(), 0, ops);
+    } catch (err) {
+      die('flux_kvs_commit', err);
+    }
+    return 0;
+  });
+}
+
+// ---- the command line -----------------------------------------------------------------------------------
+
+const NS_HELP = 'Specify KVS namespace to use.';
+
+/**
+ * -L / --color without a value mean "always", as flux-core's optional argument does; commander would take
+ * the next word (the key) for the value instead.
+ */
+function colorDefaults(args: string[]): string[] {
+  const end = args.indexOf('--');
+  return args.map((a, i) => ((a === '-L' || a === '--color') && (end < 0 || i < end) ? '--color=always' : a));
+}
+
+function rootOptions(cmd: Command, what: string): Command {
+  return cmd
+    .option('-O, --treeobj-root', `Output resulting RFC11 root containing ${what}`)
+    .option('-b, --blobref', `Output blobref of root containing ${what}`)
+    .option('-s, --sequence', `Output root sequence of root containing ${what}`);
+}
+
+export async function run(args: string[]): Promise<number> {
+  let action: (() => Promise<number>) | undefined;
+  const p = program('kvs', 'Access the Flux key-value store');
+
+  p.command('get')
+    .description('Get value stored under key')
+    .option('-N, --namespace <ns>', NS_HELP)
+    .option('-r, --raw', 'Interpret value(s) as raw data')
+    .option('-t, --treeobj', 'Show RFC 11 object')
+    .option('-a, --at <treeobj>', 'Lookup relative to RFC 11 snapshot reference')
+    .option('-l, --label', 'Print key= before value')
+    .option('-W, --waitcreate', 'Wait for creation to occur on watch')
+    .option('-w, --watch', 'Monitor key writes')
+    .option('-u, --uniq', 'Only monitor key writes if values have changed')
+    .option('-A, --append', 'Only monitor key appends')
+    .option('-f, --full', 'Monitor key changes with more complete accuracy')
+    .option('-c, --count <count>', 'Display at most COUNT changes')
+    .option('-S, --stream', 'Stream the value in pieces rather than all at once')
+    .argument('<key...>')
+    .action((keys: string[], o: GetOpts) => {
+      action = () => cmdGet(keys, o);
+    });
+
+  rootOptions(p.command('put').description('Store value under key').option('-N, --namespace <ns>', NS_HELP), 'puts')
+    .option('-r, --raw', 'Store value(s) as-is without adding NULL termination')
+    .option('-t, --treeobj', 'Store RFC 11 object')
+    .option('-n, --no-merge', 'Set the NO_MERGE flag to ensure commit is standalone')
+    .option('-A, --append', 'Append value(s) to key instead of overwriting')
+    .option('-S, --sync', 'Flushes content and checkpoints after completing put')
+    .argument('<key=value...>')
+    .action((pairs: string[], o: PutOpts) => {
+      action = () => cmdPut(pairs, o);
+    });
+
+  p.command('dir')
+    .description('Display all keys under directory')
+    .option('-N, --namespace <ns>', NS_HELP)
+    .option('-R, --recursive', 'Recursively display keys under subdirectories')
+    .option('-d, --directory', 'List directory entries and not values')
+    .option('-w, --width <cols>', 'Set output width to COLS.  0 means no limit')
+    .option('-a, --at <treeobj>', 'Lookup relative to RFC 11 snapshot reference')
+    .argument('[key...]')
+    .action((keys: string[], o: DirOpts) => {
+      action = () => cmdDir(keys, o);
+    });
+
+  p.command('ls')
+    .description('List directory')
+    .option('-N, --namespace <ns>', NS_HELP)
+    .option('-R, --recursive', 'List directory recursively')
+    .option('-d, --directory', 'List directory instead of contents')
+    .option('-w, --width <cols>', 'Set output width to COLS.  0 means no limit')
+    .option('-1, --1', 'Force one entry per line')
+    .option('-F, --classify', 'Append indicator (one of .@) to entries')
+    .argument('[key...]')
+    .action((keys: string[], o: LsOpts) => {
+      action = () => cmdLs(keys, o);
+    });
+
+  rootOptions(p.command('unlink').description('Remove key').option('-N, --namespace <ns>', NS_HELP), 'unlinks')
+    .option('-R, --recursive', 'Remove directory contents recursively')
+    .option('-f, --force', 'ignore nonexistent files')
+    .argument('<key...>')
+    .action((keys: string[], o: UnlinkOpts) => {
+      action = () => cmdUnlink(keys, o);
+    });
+
+  const link = p.command('link').description('Create a new name for target');
+  rootOptions(link.option('-N, --namespace <ns>', "Specify link's namespace."), 'link')
+    .option('-T, --target-namespace <ns>', "Specify target's namespace")
+    .argument('[target-and-linkname...]')
+    .action((a: string[], o: LinkOpts) => {
+      action = () => cmdLink(link, a, o);
+    });
+
+  p.command('readlink')
+    .description('Retrieve the key a link refers to')
+    .option('-N, --namespace <ns>', NS_HELP)
+    .option('-a, --at <treeobj>', 'Lookup relative to RFC 11 snapshot reference')
+    .option('-o, --namespace-only', 'Output only namespace if link points to a namespace')
+    .option('-k, --key-only', 'Output only key if link points to a namespace')
+    .argument('<key...>')
+    .action((keys: string[], o: ReadlinkOpts) => {
+      action = () => cmdReadlink(keys, o);
+    });
+
+  rootOptions(p.command('mkdir').description('Create a directory').option('-N, --namespace <ns>', NS_HELP), 'new directory')
+    .argument('<key...>')
+    .action((keys: string[], o: RootOpts & { namespace?: string }) => {
+      action = () => cmdMkdir(keys, o);
+    });
+
+  for (const move of [false, true]) {
+    p.command(move ? 'move' : 'copy')
+      .description(move ? 'Move source key to destination key' : 'Copy source key to destination key')
+      .option('-S, --src-namespace <ns>', "Specify source key's namespace")
+      .option('-D, --dst-namespace <ns>', "Specify destination key's namespace")
+      .argument('[source-and-destination...]')
+      .action((a: string[], o: CopyOpts) => {
+        action = () => cmdCopy(a, o, move);
+      });
+  }
+
+  p.command('version')
+    .description('Display current KVS version')
+    .option('-N, --namespace <ns>', NS_HELP)
+    .allowExcessArguments()
+    .action((o: { namespace?: string }) => {
+      action = () => cmdVersion(o);
+    });
+
+  const wait = p.command('wait').description('Block until the KVS reaches version');
+  wait.option('-N, --namespace <ns>', NS_HELP)
+    .argument('[version...]')
+    .action((a: string[], o: { namespace?: string }) => {
+      action = () => cmdWait(wait, a, o);
+    });
+
+  p.command('getroot')
+    .description('Get KVS root treeobj')
+    .option('-N, --namespace <ns>', NS_HELP)
+    .option('-s, --sequence', 'Show sequence number')
+    .option('-o, --owner', 'Show owner')
+    .option('-b, --blobref', 'Show blobref')
+    .action((o: GetrootOpts) => {
+      action = () => cmdGetroot(o);
+    });
+
+  p.command('sync')
+    .description('Flush the content store and checkpoint the KVS root')
+    .option('-N, --namespace <ns>', NS_HELP)
+    .action((o: { namespace?: string }) => {
+      action = () => cmdSync(o);
+    });
+
+  const ns = p.command('namespace').description('Perform KVS namespace operations');
+  ns.command('create')
+    .description('Create a KVS namespace')
+    .option('-o, --owner <uid>', 'Specify alternate namespace owner via userid')
+    .option('-r, --rootref <ref>', 'Initialize namespace with specific root reference')
+    .argument('<name...>')
+    .action((names: string[], o: { owner?: string; rootref?: string }) => {
+      action = () => cmdNamespaceCreate(names, o);
+    });
+  ns.command('remove')
+    .description('Remove a KVS namespace')
+    .argument('<name...>')
+    .action((names: string[]) => {
+      action = () => cmdNamespaceRemove(names);
+    });
+  ns.command('list')
+    .description('List namespaces on local rank')
+    .action(() => {
+      action = () => cmdNamespaceList();
+    });
+
+  const eventlog = p.command('eventlog').description('Manipulate a KVS eventlog');
+  eventlog.command('append')
+    .description('Append to eventlog')
+    .option('-N, --namespace <ns>', NS_HELP)
+    .option('-t, --timestamp <seconds>', 'Specify timestamp in seconds since epoch')
+    .argument('<key>')
+    .argument('<name>')
+    .argument('[context...]')
+    .action((key: string, name: string, context: string[], o: { namespace?: string; timestamp?: string }) => {
+      action = () => cmdEventlogAppend(key, name, context, o);
+    });
+  eventlog.command('get')
+    .description('Get eventlog')
+    .option('-N, --namespace <ns>', NS_HELP)
+    .option('-W, --waitcreate', 'Wait for creation to occur on watch')
+    .option('-w, --watch', 'Monitor eventlog')
+    .option('-c, --count <count>', 'Display at most COUNT events')
+    .option('-u, --unformatted', 'Show event in RFC 18 form')
+    .option('-H, --human', 'Display human-readable output')
+    .option('-L, --color <when>', "Colorize output when supported; WHEN can be 'always' (default if omitted), 'never', or 'auto' (default).")
+    .option('-S, --stream', 'Stream the eventlog rather than read it at once')
+    .argument('<key>')
+    .action((key: string, o: EventlogGetOpts) => {
+      action = () => cmdEventlogGet(key, o);
+    });
+  eventlog.command('wait-event')
+    .description('Wait for an event')
+    .option('-N, --namespace <ns>', NS_HELP)
+    .option('-W, --waitcreate', 'Wait for creation to occur on eventlog')
+    .option('-t, --timeout <duration>', 'timeout after DURATION')
+    .option('-u, --unformatted', 'Show event in RFC 18 form')
+    .option('-q, --quiet', 'Do not output matched event')
+    .option('-v, --verbose', 'Output all events before matched event')
+    .option('-H, --human', 'Display human-readable output')
+    .option('-L, --color <when>', "Colorize output when supported; WHEN can be 'always' (default if omitted), 'never', or 'auto' (default).")
+    .argument('<key>')
+    .argument('<event>')
+    .action((key: string, event: string, o: WaitEventOpts) => {
+      action = () => cmdEventlogWaitEvent(key, event, o);
+    });
+
+  const code = parse(p, colorDefaults(args));
+  if (code !== undefined) return code;
+  try {
+    return await action!();
+  } catch (err) {
+    if (!(err instanceof Exit)) throw err;
+    process.stderr.write(err.text);
+    return 1;
+  }
+}
