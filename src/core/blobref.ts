@@ -1,6 +1,6 @@
 // Blobrefs (RFC 10): "<hash>-<lowercase hex digest>", the name of a blob in the content store. On the wire the
 // content service carries the binary digest instead; this module converts between the two. Pure.
-import { createHash } from 'node:crypto';
+import { hash as oneShotHash } from 'node:crypto';
 import { FluxError, EINVAL } from './errors.js';
 
 export type HashName = 'sha1' | 'sha256';
@@ -25,7 +25,8 @@ export function checkHashName(name: string): HashName {
 
 /** The binary digest of the blob's raw bytes. */
 export function hashBlob(hash: HashName, blob: Buffer): Buffer {
-  return createHash(hash).update(blob).digest();
+  // the one-shot form: a Hash object per blob costs a third more when hashing many small journal entries
+  return oneShotHash(hash, blob, 'buffer') as unknown as Buffer;
 }
 
 /** true when `digest` is a digest of `hash` by its size alone (what content.load checks before looking it up) */

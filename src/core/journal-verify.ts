@@ -1,7 +1,7 @@
 // Verification of a journal: every blob hashes to its ref, every entry matches its index row and links to the
 // one before it, and every checkpoint is signed by the instance's key and names a ref the chain holds.
-import { createHash } from 'node:crypto';
 import { FluxError } from './errors.js';
+import { blobrefOf, checkHashName } from './blobref.js';
 import { decodeEntry } from './journal-entry.js';
 import { type JournalStore, type Head, checkpointMessage } from './journal-store.js';
 import { verifySignature } from './signing.js';
@@ -29,7 +29,7 @@ export async function verifyJournal(store: JournalStore, opts: VerifyOptions = {
     report.firstBad = { seq, reason };
     return report;
   };
-  const hashName = store.hashName;
+  const hashName = checkHashName(store.hashName);
   const first = store.first();
   const expected = store.expectedFirst();
   if (head.seq >= expected && first !== expected) {
@@ -44,8 +44,7 @@ export async function verifyJournal(store: JournalStore, opts: VerifyOptions = {
     if (row.seq !== prevSeq + 1) return fail(prevSeq + 1, `entry ${prevSeq + 1} is missing from the index`);
     if (row.damage !== undefined) return fail(row.seq, `entry ${row.seq} is damaged: ${row.damage}`);
     if (!row.blob) return fail(row.seq, `the blob ${row.ref} of entry ${row.seq} is missing`);
-    const digest = createHash(hashName).update(row.blob).digest('hex');
-    if (`${hashName}-${digest}` !== row.ref) return fail(row.seq, `entry ${row.seq} does not hash to its ref ${row.ref}`);
+    if (blobrefOf(hashName, row.blob) !== row.ref) return fail(row.seq, `entry ${row.seq} does not hash to its ref ${row.ref}`);
     let entry;
     try {
       entry = decodeEntry(row.blob);

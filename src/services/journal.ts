@@ -3,7 +3,6 @@
 // the tree and acknowledged (acknowledged => durable). On every rank it is a replica: entries are applied
 // strictly in sequence; a gap, a restart or a late join is repaired from the parent (journal.fetch), and a
 // broker that joins starts from its parent's snapshot.
-import { createHash } from 'node:crypto';
 import { FluxError, EPROTO, ENOENT, EAGAIN, ENODATA } from '../core/errors.js';
 import {
   Message, MSGTYPE_EVENT, FLAG_PRIVATE, ROLE_ALL, makeEvent, senderOf, USERID_UNKNOWN, ROLE_OWNER, payloadJson,
@@ -15,6 +14,7 @@ import { type JournalStore, type Head, checkpointMessage } from '../core/journal
 import { verifyJournal } from '../core/journal-verify.js';
 import type { Signer } from '../core/signing.js';
 import { Recent } from '../core/recent.js';
+import { blobrefOf, checkHashName } from '../core/blobref.js';
 import { ReplicaOrder, type Applied } from '../core/replica.js';
 import type { Projection } from '../projections/projection.js';
 import { ATTR_RUNTIME } from './attrs.js';
@@ -98,7 +98,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   if (!host.attrs.has('journal.checkpoint-entries')) host.attrs.define('journal.checkpoint-entries', '10000', ATTR_RUNTIME);
 
   const owner = Number(host.attrs.get('security.owner') ?? USERID_UNKNOWN);
-  const refOf = (blob: Buffer) => `${hashName()}-${createHash(hashName()).update(blob).digest('hex')}`;
+  const refOf = (blob: Buffer) => blobrefOf(checkHashName(hashName()), blob);
   /** the replica's ordering (ranks > 0): holds what arrives until the starting snapshot is known */
   const order = new ReplicaOrder(head, refOf, { holding: host.rank > 0 });
 
