@@ -6,10 +6,10 @@ import { hostname as osHostname, tmpdir, constants as osConstants } from 'node:o
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FluxError, EINVAL, EBUSY } from '../core/errors.js';
-import { ContentStore } from '../core/content-store.js';
-import { JournalStore } from '../core/journal-store.js';
+import type { ContentStore } from '../core/content-store.js';
+import type { JournalStore } from '../core/journal-store.js';
 import { checkHashName, blobref, digestOf } from '../core/blobref.js';
-import { loadOrCreateSigner, type Signer } from '../core/signing.js';
+import type { Signer } from '../core/signing.js';
 import { journalModule } from '../services/journal.js';
 import { contentModule } from '../services/content.js';
 import { Message, encodeFrames, makeControl, makeRequest, jsonPayload } from '../core/message.js';
@@ -25,6 +25,11 @@ import { attrModule } from '../services/attr.js';
 import { logModule } from '../services/log.js';
 import { eventModule } from '../services/event.js';
 import { heartbeatModule } from '../services/heartbeat.js';
+import { rexecModule } from '../services/rexec.js';
+import { proctableProjection } from '../projections/proctable.js';
+import { kvsModule } from '../services/kvs.js';
+import { kvsWatchModule } from '../services/kvs-watch.js';
+import { kvsProjection } from '../projections/kvs.js';
 import { Broker, CONTROL_DISCONNECT, CONTROL_HEARTBEAT } from './broker.js';
 import { overlayModule, moduleModule, brokerModule, type BrokerControl } from './builtins.js';
 
@@ -204,6 +209,8 @@ export async function runBroker(argv: string[]): Promise<number> {
   broker.logSink = log.log;
 
   let shuttingDown: Promise<void> | undefined;
+  /** the liveness timer; a shutdown can come before it starts (a parent leaving while this one joins) */
+  let timer: NodeJS.Timeout | undefined;
   let exitCode = 0;
   let initialProgram: ChildProcess | undefined;
   let finished!: (code: number) => void;
@@ -242,16 +249,23 @@ export async function runBroker(argv: string[]): Promise<number> {
   // ---- rank 0 keeps the journal: the content store file in the statedir (kept) or the rundir (removed) ----
   let content: ContentStore | undefined;
   let journalStore: JournalStore | undefined;
-  let signer: Signer | undefined;
+  let signer: (() => Promise<Signer>) | undefined;
   const hashName = checkHashName(attrs.get('content.hash') ?? 'sha256');
   if (rank === 0) {
     const statedir = attrs.get('statedir');
     if (statedir !== undefined) mkdirSync(statedir, { recursive: true, mode: 0o700 });
     const dbdir = statedir ?? rundir;
     try {
+      // loaded here only: the other ranks never open sqlite, and start faster without its native module
+      const [{ ContentStore }, { JournalStore }, { loadOrCreateSigner, ensureKeyFile }] = await Promise.all([
+        import('../core/content-store.js'), import('../core/journal-store.js'), import('../core/signing.js'),
+      ]);
       content = ContentStore.open(join(dbdir, 'content.sqlite'), hashName);
       journalStore = new JournalStore(content);
-      signer = await loadOrCreateSigner(join(dbdir, 'journal.key'));
+      const keyPath = join(dbdir, 'journal.key');
+      ensureKeyFile(keyPath);
+      let made: Promise<Signer> | undefined;
+      signer = () => (made ??= loadOrCreateSigner(keyPath));
     } catch (err) {
       content?.close();
       const e = err as FluxError;
@@ -266,7 +280,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     signer,
     storeBlob: store ? (b) => blobref(hashName, store.store(b)) : undefined,
     loadBlob: store ? (ref) => store.load(digestOf(hashName, ref)) : undefined,
-    projections: [],
+    projections: [proctableProjection, kvsProjection],
   });
 
   await broker.registry.load(attrModule(broker), 'builtin');
@@ -275,6 +289,9 @@ export async function runBroker(argv: string[]): Promise<number> {
   await broker.registry.load(contentSvc.def, 'builtin');
   await broker.registry.load(journal.def, 'builtin');
   await broker.registry.load(eventModule(broker, journal), 'builtin');
+  await broker.registry.load(rexecModule(broker, journal), 'builtin');
+  await broker.registry.load(kvsModule(broker, { journal, content: contentSvc, store: journalStore }), 'builtin');
+  await broker.registry.load(kvsWatchModule(broker, { journal, content: contentSvc }), 'builtin');
   await broker.registry.load(overlayModule(ctl), 'builtin');
   await broker.registry.load(moduleModule(ctl), 'builtin');
   await broker.registry.load(brokerModule(ctl), 'builtin');
@@ -313,7 +330,7 @@ export async function runBroker(argv: string[]): Promise<number> {
   broker.log(6, 'broker', `online: rank ${rank} of ${size}`);
 
   // ---- liveness: heartbeats both ways; a child whose socket is gone fails its send and is marked lost ----
-  const timer = setInterval(() => {
+  timer = setInterval(() => {
     if (client && !shuttingDown) {
       client.send(encodeFrames(makeControl(CONTROL_HEARTBEAT, 0)));
       if (Date.now() - parentLastSeen > 10 * SYNC_PERIOD_MS) {

@@ -302,7 +302,8 @@ export class Broker implements ModuleHost {
       this.links.toChild(top, encodeFrames(msg));
       return;
     }
-    if (!this.links.toClient(top, msg)) this.logDrop('response', `no route to ${top.substring(0, 8)} for ${msg.topic}`);
+    // a client that went away before its answer came is routine (Ctrl-C on a streaming command), not an error
+    if (!this.links.toClient(top, msg)) this.log(7, 'broker', `no route to ${top.substring(0, 8)} for ${msg.topic}`);
   }
 
   private sendRpc(topic: string, payload: Payload, opts: RpcOptions, p: PendingRpc): number {

@@ -3,7 +3,8 @@
 // Everything here is synchronous: a transaction never spans an await.
 import type Database from 'better-sqlite3';
 import { FluxError, EINVAL, EPROTO, ENOENT } from './errors.js';
-import { type Entry, encodeEntry, decodeEntry, canonical } from './journal-entry.js';
+import { type Entry, encodeEntry, decodeEntry } from './journal-entry.js';
+export { checkpointMessage } from './journal-entry.js';
 import { inflate, sqliteError } from './content-store.js';
 
 /** the on-disk format this code writes; a newer one is refused, never reset */
@@ -38,11 +39,6 @@ export interface Checkpoint {
   snapshot: string | null;
   pubkey: string;
   sig: string;
-}
-
-/** what a checkpoint signature covers */
-export function checkpointMessage(c: Pick<Checkpoint, 'seq' | 'ref' | 'time' | 'snapshot'>): string {
-  return canonical({ seq: c.seq, ref: c.ref, time: c.time, snapshot: c.snapshot });
 }
 
 export class JournalStore {

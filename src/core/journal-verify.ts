@@ -2,8 +2,8 @@
 // one before it, and every checkpoint is signed by the instance's key and names a ref the chain holds.
 import { FluxError } from './errors.js';
 import { blobrefOf, checkHashName } from './blobref.js';
-import { decodeEntry } from './journal-entry.js';
-import { type JournalStore, type Head, checkpointMessage } from './journal-store.js';
+import { decodeEntry, checkpointMessage } from './journal-entry.js';
+import type { JournalStore, Head } from './journal-store.js';
 import { verifySignature } from './signing.js';
 
 export interface VerifyReport {

@@ -1,6 +1,7 @@
 // ed25519 signatures over journal checkpoints (@noble/curves). The instance keeps its key in the statedir; a
 // checkpoint carries the public key and signature, so a copied statedir can be verified without the broker.
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { FluxError, EINVAL } from './errors.js';
 
 type Ed25519 = (typeof import('@noble/curves/ed25519.js'))['ed25519'];
@@ -17,18 +18,22 @@ export interface Signer {
   sign(message: string): Promise<string>;
 }
 
-/** The key in `path` (hex secret, mode 0600), created if missing. */
+/**
+ * Make sure the instance has a signing key at `path` (a hex ed25519 secret seed, mode 0600). Synchronous and
+ * without the curve code: a broker creates it at start, while there is surely room to write it.
+ */
+export function ensureKeyFile(path: string): void {
+  if (existsSync(path)) return;
+  writeFileSync(path, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+}
+
+/** The key in `path`, created if missing. */
 export async function loadOrCreateSigner(path: string): Promise<Signer> {
+  ensureKeyFile(path);
+  const hex = readFileSync(path, 'utf8').trim();
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new FluxError(EINVAL, `${path}: not a journal signing key`);
+  const secret = Buffer.from(hex, 'hex');
   const e = await ed();
-  let secret: Uint8Array;
-  if (existsSync(path)) {
-    const hex = readFileSync(path, 'utf8').trim();
-    if (!/^[0-9a-f]{64}$/.test(hex)) throw new FluxError(EINVAL, `${path}: not a journal signing key`);
-    secret = Buffer.from(hex, 'hex');
-  } else {
-    secret = e.utils.randomSecretKey();
-    writeFileSync(path, `${Buffer.from(secret).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-  }
   const publicKey = Buffer.from(e.getPublicKey(secret)).toString('hex');
   return {
     publicKey,

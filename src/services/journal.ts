@@ -8,9 +8,9 @@ import {
   Message, MSGTYPE_EVENT, FLAG_PRIVATE, ROLE_ALL, makeEvent, senderOf, USERID_UNKNOWN, ROLE_OWNER, payloadJson,
 } from '../core/message.js';
 import {
-  type Entry, ENTRY_RAW, canonical, decodeEntry, encodeEntry, entryPayloadBytes,
+  type Entry, ENTRY_RAW, canonical, checkpointMessage, decodeEntry, encodeEntry, entryPayloadBytes,
 } from '../core/journal-entry.js';
-import { type JournalStore, type Head, checkpointMessage } from '../core/journal-store.js';
+import type { JournalStore, Head } from '../core/journal-store.js';
 import { verifyJournal } from '../core/journal-verify.js';
 import type { Signer } from '../core/signing.js';
 import { Recent } from '../core/recent.js';
@@ -41,8 +41,8 @@ export interface Credential {
 export interface JournalOptions {
   /** rank 0 only: where entries are kept */
   store?: JournalStore;
-  /** rank 0 only: signs checkpoints */
-  signer?: Signer;
+  /** rank 0 only: signs checkpoints; made on first use (the curve code is not loaded until a checkpoint) */
+  signer?: () => Promise<Signer>;
   /** rank 0 only: snapshots are stored as blobs */
   storeBlob?: (blob: Buffer) => string;
   loadBlob?: (ref: string) => Buffer;
@@ -176,8 +176,9 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     for (const p of opts.projections) saved[p.name] = p.save(states.get(p.name));
     const snapshot = opts.storeBlob ? opts.storeBlob(Buffer.from(canonical({ seq: at.seq, ref: at.ref, states: saved }))) : null;
     const c = { seq: at.seq, ref: at.ref, time: Date.now() / 1000, snapshot };
-    const sig = await opts.signer.sign(checkpointMessage(c));
-    store.putCheckpoint({ ...c, pubkey: opts.signer.publicKey, sig });
+    const signer = await opts.signer();
+    const sig = await signer.sign(checkpointMessage(c));
+    store.putCheckpoint({ ...c, pubkey: signer.publicKey, sig });
     lastCheckpointSeq = at.seq;
   }
 
@@ -411,7 +412,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
         handler: async (msg) => {
           if (!store) throw new FluxError(EPROTO, 'journal.verify is served by rank 0');
           if (batch.length > 0) throw new FluxError(EAGAIN, 'appends in progress: try again');
-          const report = await verifyJournal(store, { trustedKey: opts.signer?.publicKey });
+          const report = await verifyJournal(store, { trustedKey: opts.signer ? (await opts.signer()).publicKey : undefined });
           host.respond(msg, report as unknown as Record<string, unknown>);
         },
       },

@@ -1,0 +1,412 @@
+// The KVS tree: applying a commit's operations to a root and resolving a key under a root, over RFC 11 tree
+// objects in the content store. Blob access is injected: synchronous on rank 0 (sqlite), asynchronous elsewhere
+// (through the content cache), in memory in tests, read-only in an offline replay. No clocks and no I/O of its
+// own, so the same ops applied to the same root give the same rootref anywhere.
+import { FluxError, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTSUP, EPROTO } from './errors.js';
+import {
+  type TreeObj, VAL_INLINE_MAX, checkTreeObj, decodeTreeObj, dirEntry, encodeTreeObj, keyPath, val,
+} from './treeobj.js';
+
+/** lookup flags (the others are kvs-watch's or the client's own) */
+export const LOOKUP_READDIR = 1;
+export const LOOKUP_READLINK = 2;
+export const LOOKUP_TREEOBJ = 16;
+/** op flag: append the value to the key's value */
+export const OP_APPEND = 32;
+/** commit flags */
+export const TXN_NO_MERGE = 1;
+/** client-side only (the client compacts its own ops); accepted and otherwise ignored */
+export const TXN_COMPACT = 2;
+export const TXN_SYNC = 4;
+export const TXN_FLAGS = TXN_NO_MERGE | TXN_COMPACT | TXN_SYNC;
+/** links one key may pass through: beyond this it is taken for a cycle, as flux-core does */
+export const SYMLINK_MAX = 10;
+/** Linux ELOOP (errors.ts has no name for it yet) */
+export const ELOOP = 40;
+/** valref blobs loaded at once for one lookup: a long appended value must not flood the content service */
+const LOAD_WINDOW = 256;
+
+export interface Op {
+  key: string;
+  flags: number;
+  /** null unlinks; an empty dir is a mkdir; a symlink is a link */
+  dirent: TreeObj | null;
+}
+
+type Dir = Extract<TreeObj, { type: 'dir' }>;
+
+/** the empty directory every namespace starts from, as stored */
+export const EMPTY_DIR_BLOB = encodeTreeObj({ data: {}, type: 'dir', ver: 1 });
+
+function deepFreeze(t: TreeObj): void {
+  if (Object.isFrozen(t)) return;
+  Object.freeze(t);
+  if (t.type === 'dir') {
+    for (const child of Object.values(t.data)) deepFreeze(child);
+  }
+  if (typeof t.data === 'object') Object.freeze(t.data);
+}
+
+/**
+ * Parsed tree objects by blobref, least recently used dropped first. A blobref names its bytes, so an entry is
+ * never stale; entries are frozen, because lookups and later commits share them.
+ */
+export class TreeCache {
+  private readonly map = new Map<string, { obj: TreeObj; size: number }>();
+  private total = 0;
+
+  constructor(public limit = 32 << 20) {}
+
+  get bytes(): number {
+    return this.total;
+  }
+
+  get count(): number {
+    return this.map.size;
+  }
+
+  get(ref: string): TreeObj | undefined {
+    const e = this.map.get(ref);
+    if (e === undefined) return undefined;
+    this.map.delete(ref);
+    this.map.set(ref, e);
+    return e.obj;
+  }
+
+  /** `size`: the stored blob's length, a stand-in for the memory the parsed object takes */
+  set(ref: string, obj: TreeObj, size: number): void {
+    if (this.map.has(ref) || size > this.limit) return;
+    deepFreeze(obj);
+    this.map.set(ref, { obj, size });
+    this.total += size;
+    for (const [k, e] of this.map) {
+      if (this.total <= this.limit) break;
+      this.map.delete(k);
+      this.total -= e.size;
+    }
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.total = 0;
+  }
+}
+
+function asDir(t: TreeObj, ref: string): Dir {
+  if (t.type !== 'dir') throw new FluxError(EPROTO, `${ref} names a ${t.type}, not a directory`);
+  return t;
+}
+
+// ---- commits ---------------------------------------------------------------------------------------------------
+
+export interface WriteAccess {
+  /** the bytes of a stored blob (ENOENT when there is none) */
+  load(ref: string): Buffer;
+  /** store a blob; returns its blobref */
+  store(blob: Buffer): string;
+  cache?: TreeCache;
+}
+
+export interface AppliedOps {
+  rootref: string;
+  /** the normalized keys the ops changed, each once, in op order */
+  keys: string[];
+  /**
+   * the ops as applied: keys normalized, large values already turned into valrefs (their bytes stored), every
+   * object in canonical form. Applying these to the same root gives the same rootref, with small payloads.
+   */
+  ops: Op[];
+}
+
+/** a directory being changed by a commit: copied from its stored object on first use, stored again at the end */
+class WorkDir {
+  dirty: boolean;
+  constructor(readonly origin: string | undefined, readonly entries: Map<string, TreeObj | WorkDir>) {
+    this.dirty = origin === undefined;
+  }
+}
+
+interface WriteCtx {
+  access: WriteAccess;
+  namespace: string | undefined;
+}
+
+function loadWork(ctx: WriteCtx, ref: string): WorkDir {
+  const { access } = ctx;
+  let t = access.cache?.get(ref);
+  if (t === undefined) {
+    const blob = access.load(ref);
+    t = decodeTreeObj(blob);
+    access.cache?.set(ref, t, blob.length);
+  }
+  return new WorkDir(ref, new Map(Object.entries(asDir(t, ref).data)));
+}
+
+/**
+ * The form an object is stored in: keys in canonical order (so a stored and a cached object print alike), a
+ * value whose base64 text is longer than VAL_INLINE_MAX replaced by a valref to its raw bytes, nested
+ * directories likewise.
+ */
+function canonicalDirent(t: TreeObj, ctx: WriteCtx): TreeObj {
+  switch (t.type) {
+    case 'val':
+      return t.data.length > VAL_INLINE_MAX
+        ? { data: [ctx.access.store(Buffer.from(t.data, 'base64'))], type: 'valref', ver: 1 }
+        : { data: t.data, type: 'val', ver: 1 };
+    case 'valref':
+      return { data: [...t.data], type: 'valref', ver: 1 };
+    case 'dirref':
+      return { data: [t.data[0]!], type: 'dirref', ver: 1 };
+    case 'symlink':
+      return {
+        data: t.data.namespace === undefined ? { target: t.data.target } : { namespace: t.data.namespace, target: t.data.target },
+        type: 'symlink', ver: 1,
+      };
+    case 'dir':
+      return {
+        data: Object.fromEntries(Object.entries(t.data).sort(byName).map(([k, v]) => [k, canonicalDirent(v, ctx)])),
+        type: 'dir', ver: 1,
+      };
+  }
+}
+
+function byName(a: [string, unknown], b: [string, unknown]): number {
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+}
+
+/** a directory from a commit (mkdir, or a whole tree put with -t): stored depth-first at the end like any other */
+function toWork(d: Dir): WorkDir {
+  return new WorkDir(undefined, new Map(Object.entries(d.data).map(([k, v]) => [k, v.type === 'dir' ? toWork(v) : v])));
+}
+
+interface Place {
+  dir: WorkDir;
+  name: string;
+  /** the directories walked through from the root: all of them change when the entry does */
+  trail: WorkDir[];
+}
+
+/**
+ * The directory that holds the last component of `comps`, loading (and, when `create`, making) the ones on the
+ * way. A value in the way is replaced by a directory, as flux-core does; a link is followed from the root.
+ * Undefined when the path does not exist and `create` is false (an unlink of a missing key changes nothing).
+ */
+function walk(root: WorkDir, comps: string[], create: boolean, ctx: WriteCtx, hops: number): Place | undefined {
+  let dir = root;
+  const trail = [root];
+  for (let i = 0; i < comps.length - 1; i++) {
+    const name = comps[i]!;
+    const e = dir.entries.get(name);
+    let next: WorkDir;
+    if (e instanceof WorkDir) {
+      next = e;
+    } else if (e?.type === 'dirref') {
+      next = loadWork(ctx, e.data[0]!);
+    } else if (e?.type === 'dir') {
+      next = toWork(e);
+    } else if (e?.type === 'symlink') {
+      const ns = e.data.namespace;
+      if (ns !== undefined && ns !== ctx.namespace) {
+        throw new FluxError(EINVAL, `${comps.slice(0, i + 1).join('.')}: a commit cannot follow a link into namespace ${ns}`);
+      }
+      if (hops >= SYMLINK_MAX) throw new FluxError(ELOOP, `${comps.join('.')}: too many levels of symbolic links`);
+      return walk(root, [...keyPath(e.data.target), ...comps.slice(i + 1)], create, ctx, hops + 1);
+    } else {
+      if (!create) return undefined;
+      next = new WorkDir(undefined, new Map());
+    }
+    if (next !== e) dir.entries.set(name, next);
+    dir = next;
+    trail.push(next);
+  }
+  return { dir, name: comps[comps.length - 1]!, trail };
+}
+
+/** the value after appending `more`'s bytes to `existing`: a val becomes a valref, a valref grows by refs */
+function appended(existing: TreeObj | WorkDir | undefined, more: TreeObj, ctx: WriteCtx, key: string): TreeObj {
+  if (existing === undefined) return more;
+  if (existing instanceof WorkDir) throw new FluxError(EISDIR, `${key}: cannot append to a directory`);
+  const refs = (t: Extract<TreeObj, { type: 'val' | 'valref' }>): string[] =>
+    t.type === 'val' ? [ctx.access.store(Buffer.from(t.data, 'base64'))] : t.data;
+  switch (existing.type) {
+    case 'val':
+    case 'valref':
+      return { data: [...refs(existing), ...refs(more as Extract<TreeObj, { type: 'val' | 'valref' }>)], type: 'valref', ver: 1 };
+    case 'symlink':
+      throw new FluxError(ENOTSUP, `${key}: cannot append to a symlink`);
+    default:
+      throw new FluxError(EISDIR, `${key}: cannot append to a directory`);
+  }
+}
+
+function applyOp(root: WorkDir, op: Op, ctx: WriteCtx): Op {
+  if (typeof op !== 'object' || op === null || typeof op.key !== 'string') throw new FluxError(EPROTO, 'malformed op');
+  if (!Number.isInteger(op.flags) || (op.flags & ~OP_APPEND) !== 0) {
+    throw new FluxError(EINVAL, `${op.key}: unknown op flags 0x${Number(op.flags).toString(16)}`);
+  }
+  const comps = keyPath(op.key);
+  if (comps.length === 0) throw new FluxError(EINVAL, 'the root directory cannot be replaced or removed');
+  const key = comps.join('.');
+  const dirent = op.dirent === null ? null : canonicalDirent(checkTreeObj(op.dirent), ctx);
+  const append = (op.flags & OP_APPEND) !== 0;
+  if (append && dirent?.type !== 'val' && dirent?.type !== 'valref') {
+    throw new FluxError(EINVAL, `${key}: only a value can be appended`);
+  }
+  const at = walk(root, comps, dirent !== null, ctx, 0);
+  if (at !== undefined) {
+    const { dir, name, trail } = at;
+    let changed = true;
+    if (dirent === null) changed = dir.entries.delete(name);
+    else if (append) dir.entries.set(name, appended(dir.entries.get(name), dirent, ctx, key));
+    else dir.entries.set(name, dirent.type === 'dir' ? toWork(dirent) : dirent);
+    if (changed) for (const w of trail) w.dirty = true;
+  }
+  return { key, flags: op.flags, dirent };
+}
+
+/** store a changed directory (its changed subdirectories first) and return its blobref */
+function unroll(w: WorkDir, ctx: WriteCtx): string {
+  if (!w.dirty) return w.origin!;
+  const entries = [...w.entries].sort(byName);
+  const data = Object.fromEntries(entries.map(([k, v]) => [k, v instanceof WorkDir ? dirrefObj(unroll(v, ctx)) : v]));
+  const obj: TreeObj = { data, type: 'dir', ver: 1 };
+  const blob = encodeTreeObj(obj);
+  const ref = ctx.access.store(blob);
+  ctx.access.cache?.set(ref, obj, blob.length);
+  return ref;
+}
+
+function dirrefObj(ref: string): TreeObj {
+  return { data: [ref], type: 'dirref', ver: 1 };
+}
+
+/**
+ * Apply ops, in order, to the tree under `rootref`; the new tree's objects are stored through `access` and its
+ * root's blobref returned. All or nothing: an op that fails (FluxError) fails the whole call, and nothing it
+ * stored is named by any root. `namespace` is the namespace the root belongs to (links naming another one
+ * cannot be followed by a commit).
+ */
+export function applyOps(rootref: string, ops: readonly Op[], access: WriteAccess, namespace?: string): AppliedOps {
+  const ctx: WriteCtx = { access, namespace };
+  const root = loadWork(ctx, rootref);
+  const applied = ops.map((op) => applyOp(root, op, ctx));
+  const keys = [...new Set(applied.map((o) => o.key))];
+  return { rootref: unroll(root, ctx), keys, ops: applied };
+}
+
+// ---- lookups ---------------------------------------------------------------------------------------------------
+
+export interface ReadAccess {
+  load(ref: string): Promise<Buffer> | Buffer;
+  cache?: TreeCache;
+  /** the current rootref of another namespace, for a link into it (whoever provides it checks access) */
+  rootOf?(namespace: string): Promise<string> | string;
+}
+
+interface ReadCtx {
+  access: ReadAccess;
+  rootref: string;
+  namespace: string | undefined;
+  flags: number;
+  /** the key ended in '.': the caller expects a directory */
+  wantDir: boolean;
+}
+
+async function loadDir(ctx: ReadCtx, ref: string): Promise<Dir> {
+  const { access } = ctx;
+  const hit = access.cache?.get(ref);
+  if (hit !== undefined) return asDir(hit, ref);
+  const blob = await access.load(ref);
+  const t = decodeTreeObj(blob);
+  access.cache?.set(ref, t, blob.length);
+  return asDir(t, ref);
+}
+
+async function loadValue(ctx: ReadCtx, refs: string[]): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < refs.length; i += LOAD_WINDOW) {
+    parts.push(...(await Promise.all(refs.slice(i, i + LOAD_WINDOW).map((r) => ctx.access.load(r)))));
+  }
+  return Buffer.concat(parts);
+}
+
+async function follow(link: Extract<TreeObj, { type: 'symlink' }>, rest: string[], ctx: ReadCtx, hops: number): Promise<TreeObj> {
+  if (hops >= SYMLINK_MAX) throw new FluxError(ELOOP);
+  const ns = link.data.namespace;
+  let next = ctx;
+  if (ns !== undefined && ns !== ctx.namespace) {
+    if (!ctx.access.rootOf) throw new FluxError(EINVAL, `a link into namespace ${ns} cannot be followed here`);
+    next = { ...ctx, namespace: ns, rootref: await ctx.access.rootOf(ns) };
+  }
+  return resolve([...keyPath(link.data.target), ...rest], next, hops + 1);
+}
+
+async function resolve(comps: string[], ctx: ReadCtx, hops: number): Promise<TreeObj> {
+  const { flags } = ctx;
+  if (comps.length === 0) {
+    if (flags & LOOKUP_READLINK) throw new FluxError(EINVAL);
+    if (flags & LOOKUP_TREEOBJ) return dirrefObj(ctx.rootref);
+    if (flags & LOOKUP_READDIR) return loadDir(ctx, ctx.rootref);
+    throw new FluxError(EISDIR);
+  }
+  let d = await loadDir(ctx, ctx.rootref);
+  for (let i = 0; i < comps.length - 1; i++) {
+    const e = dirEntry(d, comps[i]!);
+    if (e === undefined) throw new FluxError(ENOENT);
+    switch (e.type) {
+      case 'dirref':
+        d = await loadDir(ctx, e.data[0]!);
+        break;
+      case 'dir':
+        d = e;
+        break;
+      case 'symlink':
+        return follow(e, comps.slice(i + 1), ctx, hops);
+      default:
+        throw new FluxError(ENOTDIR);
+    }
+  }
+  const last = dirEntry(d, comps[comps.length - 1]!);
+  if (last === undefined) throw new FluxError(ENOENT);
+  if (last.type === 'symlink' && !(flags & (LOOKUP_READLINK | LOOKUP_TREEOBJ))) return follow(last, [], ctx, hops);
+  if (flags & LOOKUP_READLINK) {
+    if (last.type !== 'symlink') throw new FluxError(EINVAL);
+    return last;
+  }
+  if (ctx.wantDir && (last.type === 'val' || last.type === 'valref')) throw new FluxError(ENOTDIR);
+  if (flags & LOOKUP_TREEOBJ) return last;
+  switch (last.type) {
+    case 'dirref':
+      if (flags & LOOKUP_READDIR) return loadDir(ctx, last.data[0]!);
+      throw new FluxError(EISDIR);
+    case 'dir':
+      if (flags & LOOKUP_READDIR) return last;
+      throw new FluxError(EISDIR);
+    case 'val':
+      if (flags & LOOKUP_READDIR) throw new FluxError(ENOTDIR);
+      return last;
+    case 'valref':
+      if (flags & LOOKUP_READDIR) throw new FluxError(ENOTDIR);
+      return val(await loadValue(ctx, last.data));
+    case 'symlink':
+      // followed or returned above, whatever the flags
+      return last;
+  }
+}
+
+/**
+ * The tree object at `key` under the root `rootref`, as kvs.lookup answers it: a value (a valref's blobs joined
+ * into one val), a directory with READDIR, a link with READLINK, the entry as stored with TREEOBJ. Links are
+ * followed from the root of their namespace. Errors: ENOENT, EISDIR, ENOTDIR, EINVAL (READLINK on a non-link,
+ * a bad key), ELOOP, and whatever loading a blob throws.
+ */
+export function lookup(rootref: string, key: string, flags: number, access: ReadAccess, namespace?: string): Promise<TreeObj> {
+  let comps: string[];
+  try {
+    comps = keyPath(key);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  const wantDir = comps.length > 0 && key.endsWith('.');
+  return resolve(comps, { access, rootref, namespace, flags, wantDir }, 0);
+}
