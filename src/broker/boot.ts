@@ -291,6 +291,7 @@ export async function runBroker(argv: string[]): Promise<number> {
   await broker.registry.load(eventModule(broker, journal), 'builtin');
   await broker.registry.load(rexecModule(broker, journal), 'builtin');
   await broker.registry.load(kvsModule(broker, { journal, content: contentSvc, store: journalStore }), 'builtin');
+  await broker.registry.load((await import('../services/kvs-history.js')).kvsHistoryModule(broker, { journal, database: journalStore?.database }), 'builtin');
   await broker.registry.load(kvsWatchModule(broker, { journal, content: contentSvc }), 'builtin');
   await broker.registry.load(overlayModule(ctl), 'builtin');
   await broker.registry.load(moduleModule(ctl), 'builtin');

@@ -207,17 +207,183 @@ function intOption(v: string | undefined, name: string): number | undefined {
   return Number(v);
 }
 
+// ---- history: past versions (rootseq numbers) of a namespace, from rank 0's indexes ---------------------------
+
+interface AtOpts {
+  namespace?: string;
+  at?: string;
+  atVersion?: string;
+  atTime?: string;
+}
+
+interface VersionRow {
+  rootseq: number;
+  time: number;
+  rootref: string;
+}
+
+function parseVersion(text: string): number {
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) fail(`invalid version '${text}': expected a root sequence number`);
+  return Number(text);
+}
+
+/** seconds since the epoch, from epoch seconds or an ISO-8601 date and time */
+function parseTime(text: string): number {
+  if (/^\d+(\.\d*)?$/.test(text)) return Number(text);
+  const ms = /^\d{4}-\d\d-\d\d/.test(text) ? Date.parse(text) : NaN;
+  if (Number.isNaN(ms)) fail(`invalid time '${text}': expected ISO-8601 or seconds since the epoch`);
+  return ms / 1000;
+}
+
+/**
+ * Journal times are whole milliseconds divided by 1000, so rounding makes the ISO text parse back to the very
+ * time recorded: --at-time with a time history printed finds that version, not the one before it.
+ */
+const isoTime = (seconds: number) => new Date(Math.round(seconds * 1000)).toISOString();
+
+/** a Flux error as `what: message`, the service's own message when it sent one */
+function failWith(what: string, err: unknown): never {
+  if (err instanceof FluxError) fail(`${what}: ${err.message}`);
+  throw err;
+}
+
+async function versionRoot(h: Flux, ns: string, version: number): Promise<string> {
+  try {
+    return (await h.call('kvs.version-root', { namespace: ns, rootseq: version })).rootref as string;
+  } catch (err) {
+    if (err instanceof FluxError && err.errno === ENOENT) fail(`version ${version} of namespace ${ns} is not in the KVS history`);
+    return failWith(`version ${version}`, err);
+  }
+}
+
+async function rootAtTime(h: Flux, ns: string, text: string): Promise<string> {
+  try {
+    return (await h.call('kvs-history.at-time', { namespace: ns, time: parseTime(text) })).rootref as string;
+  } catch (err) {
+    return failWith(`--at-time ${text}`, err);
+  }
+}
+
+/** where a lookup happens: the namespace now, or the root -a, --at-version or --at-time names */
+async function whereOf(h: Flux, o: AtOpts): Promise<Where> {
+  const ns = o.namespace ?? defaultNamespace();
+  if ([o.at, o.atVersion, o.atTime].filter((v) => v !== undefined).length > 1) {
+    fail('specify at most one of --at, --at-version and --at-time');
+  }
+  if (o.at !== undefined) return { at: o.at };
+  if (o.atVersion !== undefined) return { at: dirrefText(await versionRoot(h, ns, parseVersion(o.atVersion))) };
+  if (o.atTime !== undefined) return { at: dirrefText(await rootAtTime(h, ns, o.atTime)) };
+  return { ns };
+}
+
+/** a value as get prints it (text up to a NUL), a link as `-> target`; undefined when the key is absent */
+async function shownValue(h: Flux, where: Where, key: string, t?: JObject): Promise<string | undefined> {
+  try {
+    const obj = t ?? (await lookup(h, where, TREEOBJ, key));
+    if (typeOf(obj) === 'symlink') return `-> ${linkText(symlinkOf(obj))}`;
+    if (isDirType(obj)) return '(directory)';
+    return cString(valData(typeOf(obj) === 'val' ? obj : await lookup(h, where, 0, key))).toString('utf8');
+  } catch (err) {
+    if (err instanceof FluxError && err.errno === ENOENT) return undefined;
+    return die(key, err);
+  }
+}
+
+interface HistoryOpts {
+  namespace?: string;
+  json?: boolean;
+  limit?: string;
+}
+
+async function cmdHistory(key: string, o: HistoryOpts): Promise<number> {
+  const limit = intOption(o.limit, 'limit');
+  if (limit !== undefined && limit < 1) fail('history: --limit must be at least 1');
+  const ns = o.namespace ?? defaultNamespace();
+  return withHandle(async (h) => {
+    let versions: VersionRow[];
+    try {
+      const r = await h.call('kvs-history.key', { namespace: ns, key, ...(limit !== undefined ? { limit } : {}) });
+      versions = r.versions as VersionRow[];
+    } catch (err) {
+      return failWith(`history ${key}`, err);
+    }
+    for (const v of versions) {
+      const value = await shownValue(h, { at: dirrefText(v.rootref) }, key);
+      const time = isoTime(v.time);
+      if (o.json) out(`${JSON.stringify({ rootseq: v.rootseq, time, value: value ?? null })}\n`);
+      else out(`${v.rootseq}  ${time}  ${value ?? '(deleted)'}\n`);
+    }
+    return 0;
+  });
+}
+
+async function cmdDiff(args: string[], o: { namespace?: string }): Promise<number> {
+  if (args.length < 2 || args.length > 3) fail('diff: specify two versions and an optional key prefix');
+  const [v1, v2] = [parseVersion(args[0]!), parseVersion(args[1]!)];
+  const prefix = (args[2] ?? '.').split('.').filter((c) => c.length > 0).join('.') || '.';
+  const ns = o.namespace ?? defaultNamespace();
+  return withHandle(async (h) => {
+    const before: Where = { at: dirrefText(await versionRoot(h, ns, v1)) };
+    const after: Where = { at: dirrefText(await versionRoot(h, ns, v2)) };
+    const lines: [string, string][] = [];
+    const entryAt = async (w: Where, key: string): Promise<JObject | undefined> => {
+      try {
+        return await lookup(h, w, TREEOBJ, key);
+      } catch (err) {
+        if (err instanceof FluxError && err.errno === ENOENT) return undefined;
+        return die(key, err);
+      }
+    };
+    const readdir = async (w: Where, key: string): Promise<Map<string, JObject>> => {
+      try {
+        return new Map(dirEntries(expectDir(await lookup(h, w, READDIR, key), key)));
+      } catch (err) {
+        return die(key, err);
+      }
+    };
+    const leaves = async (w: Where, key: string, t: JObject, into: Map<string, string>): Promise<void> => {
+      if (!isDirType(t)) {
+        into.set(key, (await shownValue(h, w, key, t))!);
+        return;
+      }
+      for (const [name, e] of await readdir(w, key)) await leaves(w, keyAt(key, name), e, into);
+    };
+    const compare = async (key: string, a: JObject | undefined, b: JObject | undefined): Promise<void> => {
+      // an unchanged dirref is an unchanged subtree: the walk only descends where the versions differ
+      if (a && b && dumpJson(a, { sort: true }) === dumpJson(b, { sort: true })) return;
+      if (a && b && isDirType(a) && isDirType(b)) {
+        const da = await readdir(before, key);
+        const db = await readdir(after, key);
+        for (const name of new Set([...da.keys(), ...db.keys()])) await compare(keyAt(key, name), da.get(name), db.get(name));
+        return;
+      }
+      const old = new Map<string, string>();
+      const now = new Map<string, string>();
+      if (a) await leaves(before, key, a, old);
+      if (b) await leaves(after, key, b, now);
+      for (const [k, v] of old) {
+        const n = now.get(k);
+        if (n === undefined) lines.push([k, `- ${k} = ${v}`]);
+        else if (n !== v) lines.push([k, `~ ${k}: ${v} -> ${n}`]);
+      }
+      for (const [k, v] of now) if (!old.has(k)) lines.push([k, `+ ${k} = ${v}`]);
+    };
+    await compare(prefix, await entryAt(before, prefix), await entryAt(after, prefix));
+    lines.sort((x, y) => byteCompare(x[0], y[0]));
+    for (const [, line] of lines) out(`${line}\n`);
+    return 0;
+  });
+}
+
 /** The -w COLS / terminal / $COLUMNS width dir and ls fit their output to. */
 const outputWidth = (opt: number | undefined) =>
   windowWidth(opt, process.stdout.isTTY ? process.stdout.columns : undefined, process.env.COLUMNS);
 
 // ---- get, put -----------------------------------------------------------------------------------------
 
-interface GetOpts {
-  namespace?: string;
+interface GetOpts extends AtOpts {
   raw?: boolean;
   treeobj?: boolean;
-  at?: string;
   label?: boolean;
   waitcreate?: boolean;
   watch?: boolean;
@@ -264,9 +430,9 @@ async function cmdGet(keys: string[], o: GetOpts): Promise<number> {
   if (o.stream) flags |= STREAM;
   const maxcount = intOption(o.count, 'count') ?? 0;
   const ns = o.namespace ?? defaultNamespace();
-  const where: Where = o.at !== undefined ? { at: o.at } : { ns };
   return withHandle(async (h) => {
-    if (!(flags & (WATCH | STREAM)) || o.at !== undefined) {
+    const where = await whereOf(h, o);
+    if (!(flags & (WATCH | STREAM)) || 'at' in where) {
       // one at a time, so that values come out in the order of the keys
       for (const key of keys) {
         let t: JObject;
@@ -333,12 +499,10 @@ async function cmdPut(pairs: string[], o: PutOpts): Promise<number> {
 
 // ---- dir, ls ------------------------------------------------------------------------------------------
 
-interface DirOpts {
-  namespace?: string;
+interface DirOpts extends AtOpts {
   recursive?: boolean;
   directory?: boolean;
   width?: string;
-  at?: string;
 }
 
 const keyAt = (dirKey: string, name: string) => (dirKey === '.' ? name : `${dirKey}.${name}`);
@@ -352,8 +516,8 @@ async function cmdDir(args: string[], o: DirOpts): Promise<number> {
   const maxcol = outputWidth(intOption(o.width, 'width'));
   if (args.length > 1) fail('dir: specify zero or one directory');
   const top = args[0] ?? '.';
-  const where: Where = o.at !== undefined ? { at: o.at } : { ns: o.namespace ?? defaultNamespace() };
   return withHandle(async (h) => {
+    const where = await whereOf(h, o);
     const get = async (flags: number, key: string): Promise<JObject> => {
       try {
         return await lookup(h, where, flags, key);
@@ -395,8 +559,7 @@ async function cmdDir(args: string[], o: DirOpts): Promise<number> {
   });
 }
 
-interface LsOpts {
-  namespace?: string;
+interface LsOpts extends AtOpts {
   recursive?: boolean;
   directory?: boolean;
   width?: string;
@@ -407,8 +570,8 @@ interface LsOpts {
 async function cmdLs(args: string[], o: LsOpts): Promise<number> {
   let width = outputWidth(intOption(o.width, 'width'));
   if (o['1']) width = 1;
-  const ns = o.namespace ?? defaultNamespace();
   return withHandle(async (h) => {
+    const where = await whereOf(h, o);
     const dirs: string[] = [];
     const singles: string[] = [];
     let rc = 0;
@@ -424,7 +587,7 @@ async function cmdLs(args: string[], o: LsOpts): Promise<number> {
       if (nkey.length === 0) die('flux_kvs_lookup', new FluxError(EINVAL));
       let t: JObject;
       try {
-        t = await lookup(h, { ns }, TREEOBJ, nkey);
+        t = await lookup(h, where, TREEOBJ, nkey);
       } catch (err) {
         if (!(err instanceof FluxError)) throw err;
         process.stderr.write(`${nkey}: ${strerror(err.errno)}\n`);
@@ -442,7 +605,7 @@ async function cmdLs(args: string[], o: LsOpts): Promise<number> {
       } else if (type === 'symlink') {
         // a link to a directory lists the directory; a link to a value or to nothing, its name
         try {
-          valData(await lookup(h, { ns }, 0, nkey));
+          valData(await lookup(h, where, 0, nkey));
           singles.push(nkey);
         } catch (err) {
           if (!(err instanceof FluxError)) throw err;
@@ -460,7 +623,7 @@ async function cmdLs(args: string[], o: LsOpts): Promise<number> {
     const list = async (key: string, label: boolean, vspace: boolean): Promise<void> => {
       let dir: JObject;
       try {
-        dir = expectDir(await lookup(h, { ns }, READDIR, key), key);
+        dir = expectDir(await lookup(h, where, READDIR, key), key);
       } catch (err) {
         die(key, err);
       }
@@ -550,16 +713,14 @@ async function cmdLink(cmd: Command, args: string[], o: LinkOpts): Promise<numbe
   });
 }
 
-interface ReadlinkOpts {
-  namespace?: string;
-  at?: string;
+interface ReadlinkOpts extends AtOpts {
   namespaceOnly?: boolean;
   keyOnly?: boolean;
 }
 
 async function cmdReadlink(keys: string[], o: ReadlinkOpts): Promise<number> {
-  const where: Where = o.at !== undefined ? { at: o.at } : { ns: o.namespace ?? defaultNamespace() };
   return withHandle(async (h) => {
+    const where = await whereOf(h, o);
     for (const key of keys) {
       let t: JObject;
       try {
@@ -971,6 +1132,8 @@ export async function run(args: string[]): Promise<number> {
     .option('-r, --raw', 'Interpret value(s) as raw data')
     .option('-t, --treeobj', 'Show RFC 11 object')
     .option('-a, --at <treeobj>', 'Lookup relative to RFC 11 snapshot reference')
+    .option('--at-version <N>', 'Lookup in the root KVS version N had')
+    .option('--at-time <T>', 'Lookup in the root the KVS had at time T (ISO-8601 or seconds since the epoch)')
     .option('-l, --label', 'Print key= before value')
     .option('-W, --waitcreate', 'Wait for creation to occur on watch')
     .option('-w, --watch', 'Monitor key writes')
@@ -1002,6 +1165,8 @@ export async function run(args: string[]): Promise<number> {
     .option('-d, --directory', 'List directory entries and not values')
     .option('-w, --width <cols>', 'Set output width to COLS.  0 means no limit')
     .option('-a, --at <treeobj>', 'Lookup relative to RFC 11 snapshot reference')
+    .option('--at-version <N>', 'Lookup in the root KVS version N had')
+    .option('--at-time <T>', 'Lookup in the root the KVS had at time T (ISO-8601 or seconds since the epoch)')
     .argument('[key...]')
     .action((keys: string[], o: DirOpts) => {
       action = () => cmdDir(keys, o);
@@ -1015,6 +1180,8 @@ export async function run(args: string[]): Promise<number> {
     .option('-w, --width <cols>', 'Set output width to COLS.  0 means no limit')
     .option('-1, --1', 'Force one entry per line')
     .option('-F, --classify', 'Append indicator (one of .@) to entries')
+    .option('--at-version <N>', 'Lookup in the root KVS version N had')
+    .option('--at-time <T>', 'Lookup in the root the KVS had at time T (ISO-8601 or seconds since the epoch)')
     .argument('[key...]')
     .action((keys: string[], o: LsOpts) => {
       action = () => cmdLs(keys, o);
@@ -1040,6 +1207,8 @@ export async function run(args: string[]): Promise<number> {
     .description('Retrieve the key a link refers to')
     .option('-N, --namespace <ns>', NS_HELP)
     .option('-a, --at <treeobj>', 'Lookup relative to RFC 11 snapshot reference')
+    .option('--at-version <N>', 'Lookup in the root KVS version N had')
+    .option('--at-time <T>', 'Lookup in the root the KVS had at time T (ISO-8601 or seconds since the epoch)')
     .option('-o, --namespace-only', 'Output only namespace if link points to a namespace')
     .option('-k, --key-only', 'Output only key if link points to a namespace')
     .argument('<key...>')
@@ -1077,6 +1246,24 @@ export async function run(args: string[]): Promise<number> {
     .argument('[version...]')
     .action((a: string[], o: { namespace?: string }) => {
       action = () => cmdWait(wait, a, o);
+    });
+
+  p.command('history')
+    .description('List every version of key: root sequence, time and value')
+    .option('-N, --namespace <ns>', NS_HELP)
+    .option('--json', 'Print one JSON object per version')
+    .option('--limit <N>', 'Only the last N versions')
+    .argument('<key>')
+    .action((key: string, o: HistoryOpts) => {
+      action = () => cmdHistory(key, o);
+    });
+
+  p.command('diff')
+    .description('Show keys added, changed and removed between two versions')
+    .option('-N, --namespace <ns>', NS_HELP)
+    .argument('<versions-and-prefix...>')
+    .action((a: string[], o: { namespace?: string }) => {
+      action = () => cmdDiff(a, o);
     });
 
   p.command('getroot')

@@ -4,7 +4,7 @@
 // own, so the same ops applied to the same root give the same rootref anywhere.
 import { FluxError, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTSUP, EPROTO } from './errors.js';
 import {
-  type TreeObj, VAL_INLINE_MAX, checkTreeObj, decodeTreeObj, dirEntry, encodeTreeObj, keyPath, val,
+  type TreeObj, VAL_INLINE_MAX, checkTreeObj, decodeTreeObj, encodeTreeObj, keyPath, treeObjText, val,
 } from './treeobj.js';
 
 /** lookup flags (the others are kvs-watch's or the client's own) */
@@ -21,7 +21,7 @@ export const TXN_SYNC = 4;
 export const TXN_FLAGS = TXN_NO_MERGE | TXN_COMPACT | TXN_SYNC;
 /** links one key may pass through: beyond this it is taken for a cycle, as flux-core does */
 export const SYMLINK_MAX = 10;
-/** Linux ELOOP (errors.ts has no name for it yet) */
+/** Linux ELOOP (errors.ts has no name or strerror text for it yet, hence the explicit messages) */
 export const ELOOP = 40;
 /** valref blobs loaded at once for one lookup: a long appended value must not flood the content service */
 const LOAD_WINDOW = 256;
@@ -35,24 +35,28 @@ export interface Op {
 
 type Dir = Extract<TreeObj, { type: 'dir' }>;
 
+/**
+ * A stored directory as the KVS keeps it in memory: its entries by name. Never changed once made (a commit copies
+ * the map it changes), so versions share them; a Map, because copying and reading a wide directory is what every
+ * commit does, and a Map does both far faster than an object with thousands of keys.
+ */
+export type DirEntries = ReadonlyMap<string, TreeObj>;
+
 /** the empty directory every namespace starts from, as stored */
 export const EMPTY_DIR_BLOB = encodeTreeObj({ data: {}, type: 'dir', ver: 1 });
 
-function deepFreeze(t: TreeObj): void {
-  if (Object.isFrozen(t)) return;
-  Object.freeze(t);
-  if (t.type === 'dir') {
-    for (const child of Object.values(t.data)) deepFreeze(child);
-  }
+/** a tree object's entries are shared between versions and cached: never to be changed once made */
+function frozen<T extends TreeObj>(t: T): T {
   if (typeof t.data === 'object') Object.freeze(t.data);
+  return Object.freeze(t);
 }
 
 /**
- * Parsed tree objects by blobref, least recently used dropped first. A blobref names its bytes, so an entry is
- * never stale; entries are frozen, because lookups and later commits share them.
+ * Stored directories by blobref, least recently used dropped first. A blobref names its bytes, so an entry is
+ * never stale.
  */
 export class TreeCache {
-  private readonly map = new Map<string, { obj: TreeObj; size: number }>();
+  private readonly map = new Map<string, { dir: DirEntries; size: number }>();
   private total = 0;
 
   constructor(public limit = 32 << 20) {}
@@ -65,19 +69,18 @@ export class TreeCache {
     return this.map.size;
   }
 
-  get(ref: string): TreeObj | undefined {
+  get(ref: string): DirEntries | undefined {
     const e = this.map.get(ref);
     if (e === undefined) return undefined;
     this.map.delete(ref);
     this.map.set(ref, e);
-    return e.obj;
+    return e.dir;
   }
 
-  /** `size`: the stored blob's length, a stand-in for the memory the parsed object takes */
-  set(ref: string, obj: TreeObj, size: number): void {
+  /** `size`: the stored blob's length, a stand-in for the memory the entries take */
+  set(ref: string, dir: DirEntries, size: number): void {
     if (this.map.has(ref) || size > this.limit) return;
-    deepFreeze(obj);
-    this.map.set(ref, { obj, size });
+    this.map.set(ref, { dir, size });
     this.total += size;
     for (const [k, e] of this.map) {
       if (this.total <= this.limit) break;
@@ -92,9 +95,32 @@ export class TreeCache {
   }
 }
 
-function asDir(t: TreeObj, ref: string): Dir {
+/** a stored directory's entries, from its blob */
+function decodeDir(blob: Buffer, ref: string): DirEntries {
+  const t = decodeTreeObj(blob);
   if (t.type !== 'dir') throw new FluxError(EPROTO, `${ref} names a ${t.type}, not a directory`);
-  return t;
+  const entries = new Map<string, TreeObj>();
+  for (const [name, child] of Object.entries(t.data)) entries.set(name, frozen(child));
+  return entries;
+}
+
+/** entries as the RFC 11 directory object a lookup answers with */
+function dirObject(entries: DirEntries): TreeObj {
+  return { data: Object.fromEntries(entries), type: 'dir', ver: 1 };
+}
+
+/**
+ * The canonical text of each directory entry, kept while its object lives: a commit re-encodes every entry of
+ * the directories it changes, and nearly all of them are the very objects the version before encoded.
+ */
+const texts = new WeakMap<TreeObj, { name: string; text: string }>();
+
+function entryText(name: string, t: TreeObj): string {
+  const c = texts.get(t);
+  if (c !== undefined && c.name === name) return c.text;
+  const text = `${JSON.stringify(name)}:${treeObjText(t)}`;
+  texts.set(t, { name, text });
+  return text;
 }
 
 // ---- commits ---------------------------------------------------------------------------------------------------
@@ -133,45 +159,41 @@ interface WriteCtx {
 
 function loadWork(ctx: WriteCtx, ref: string): WorkDir {
   const { access } = ctx;
-  let t = access.cache?.get(ref);
-  if (t === undefined) {
+  let dir = access.cache?.get(ref);
+  if (dir === undefined) {
     const blob = access.load(ref);
-    t = decodeTreeObj(blob);
-    access.cache?.set(ref, t, blob.length);
+    dir = decodeDir(blob, ref);
+    access.cache?.set(ref, dir, blob.length);
   }
-  return new WorkDir(ref, new Map(Object.entries(asDir(t, ref).data)));
+  return new WorkDir(ref, new Map(dir));
 }
 
 /**
- * The form an object is stored in: keys in canonical order (so a stored and a cached object print alike), a
- * value whose base64 text is longer than VAL_INLINE_MAX replaced by a valref to its raw bytes, nested
- * directories likewise.
+ * The form an object is stored in: a value whose base64 text is longer than VAL_INLINE_MAX replaced by a valref
+ * to its raw bytes (in nested directories too), members in canonical order so that an entry a commit made prints
+ * in a lookup's answer like one read back from the store, nothing but the members RFC 11 defines.
  */
 function canonicalDirent(t: TreeObj, ctx: WriteCtx): TreeObj {
   switch (t.type) {
     case 'val':
-      return t.data.length > VAL_INLINE_MAX
+      return frozen(t.data.length > VAL_INLINE_MAX
         ? { data: [ctx.access.store(Buffer.from(t.data, 'base64'))], type: 'valref', ver: 1 }
-        : { data: t.data, type: 'val', ver: 1 };
+        : { data: t.data, type: 'val', ver: 1 });
     case 'valref':
-      return { data: [...t.data], type: 'valref', ver: 1 };
+      return frozen({ data: [...t.data], type: 'valref', ver: 1 });
     case 'dirref':
-      return { data: [t.data[0]!], type: 'dirref', ver: 1 };
+      return frozen({ data: [t.data[0]!], type: 'dirref', ver: 1 });
     case 'symlink':
-      return {
+      return frozen({
         data: t.data.namespace === undefined ? { target: t.data.target } : { namespace: t.data.namespace, target: t.data.target },
         type: 'symlink', ver: 1,
-      };
+      });
     case 'dir':
-      return {
-        data: Object.fromEntries(Object.entries(t.data).sort(byName).map(([k, v]) => [k, canonicalDirent(v, ctx)])),
+      return frozen({
+        data: Object.fromEntries(Object.entries(t.data).map(([k, v]) => [k, canonicalDirent(v, ctx)])),
         type: 'dir', ver: 1,
-      };
+      });
   }
-}
-
-function byName(a: [string, unknown], b: [string, unknown]): number {
-  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 }
 
 /** a directory from a commit (mkdir, or a whole tree put with -t): stored depth-first at the end like any other */
@@ -231,7 +253,7 @@ function appended(existing: TreeObj | WorkDir | undefined, more: TreeObj, ctx: W
   switch (existing.type) {
     case 'val':
     case 'valref':
-      return { data: [...refs(existing), ...refs(more as Extract<TreeObj, { type: 'val' | 'valref' }>)], type: 'valref', ver: 1 };
+      return frozen({ data: [...refs(existing), ...refs(more as Extract<TreeObj, { type: 'val' | 'valref' }>)], type: 'valref', ver: 1 });
     case 'symlink':
       throw new FluxError(ENOTSUP, `${key}: cannot append to a symlink`);
     default:
@@ -267,17 +289,25 @@ function applyOp(root: WorkDir, op: Op, ctx: WriteCtx): Op {
 /** store a changed directory (its changed subdirectories first) and return its blobref */
 function unroll(w: WorkDir, ctx: WriteCtx): string {
   if (!w.dirty) return w.origin!;
-  const entries = [...w.entries].sort(byName);
-  const data = Object.fromEntries(entries.map(([k, v]) => [k, v instanceof WorkDir ? dirrefObj(unroll(v, ctx)) : v]));
-  const obj: TreeObj = { data, type: 'dir', ver: 1 };
-  const blob = encodeTreeObj(obj);
+  // canonical order (code units, as canonical() sorts), written out here: this is a commit's main cost
+  const names = [...w.entries.keys()].sort();
+  const entries = new Map<string, TreeObj>();
+  const parts = new Array<string>(names.length);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    const e = w.entries.get(name)!;
+    const t = e instanceof WorkDir ? dirrefObj(unroll(e, ctx)) : e;
+    entries.set(name, t);
+    parts[i] = entryText(name, t);
+  }
+  const blob = Buffer.from(`{"data":{${parts.join(',')}},"type":"dir","ver":1}`, 'utf8');
   const ref = ctx.access.store(blob);
-  ctx.access.cache?.set(ref, obj, blob.length);
+  ctx.access.cache?.set(ref, entries, blob.length);
   return ref;
 }
 
 function dirrefObj(ref: string): TreeObj {
-  return { data: [ref], type: 'dirref', ver: 1 };
+  return frozen({ data: [ref], type: 'dirref', ver: 1 });
 }
 
 /**
@@ -312,14 +342,14 @@ interface ReadCtx {
   wantDir: boolean;
 }
 
-async function loadDir(ctx: ReadCtx, ref: string): Promise<Dir> {
+async function loadDir(ctx: ReadCtx, ref: string): Promise<DirEntries> {
   const { access } = ctx;
   const hit = access.cache?.get(ref);
-  if (hit !== undefined) return asDir(hit, ref);
+  if (hit !== undefined) return hit;
   const blob = await access.load(ref);
-  const t = decodeTreeObj(blob);
-  access.cache?.set(ref, t, blob.length);
-  return asDir(t, ref);
+  const dir = decodeDir(blob, ref);
+  access.cache?.set(ref, dir, blob.length);
+  return dir;
 }
 
 async function loadValue(ctx: ReadCtx, refs: string[]): Promise<Buffer> {
@@ -331,7 +361,7 @@ async function loadValue(ctx: ReadCtx, refs: string[]): Promise<Buffer> {
 }
 
 async function follow(link: Extract<TreeObj, { type: 'symlink' }>, rest: string[], ctx: ReadCtx, hops: number): Promise<TreeObj> {
-  if (hops >= SYMLINK_MAX) throw new FluxError(ELOOP);
+  if (hops >= SYMLINK_MAX) throw new FluxError(ELOOP, 'Too many levels of symbolic links');
   const ns = link.data.namespace;
   let next = ctx;
   if (ns !== undefined && ns !== ctx.namespace) {
@@ -346,19 +376,19 @@ async function resolve(comps: string[], ctx: ReadCtx, hops: number): Promise<Tre
   if (comps.length === 0) {
     if (flags & LOOKUP_READLINK) throw new FluxError(EINVAL);
     if (flags & LOOKUP_TREEOBJ) return dirrefObj(ctx.rootref);
-    if (flags & LOOKUP_READDIR) return loadDir(ctx, ctx.rootref);
+    if (flags & LOOKUP_READDIR) return dirObject(await loadDir(ctx, ctx.rootref));
     throw new FluxError(EISDIR);
   }
   let d = await loadDir(ctx, ctx.rootref);
   for (let i = 0; i < comps.length - 1; i++) {
-    const e = dirEntry(d, comps[i]!);
+    const e = d.get(comps[i]!);
     if (e === undefined) throw new FluxError(ENOENT);
     switch (e.type) {
       case 'dirref':
         d = await loadDir(ctx, e.data[0]!);
         break;
       case 'dir':
-        d = e;
+        d = new Map(Object.entries(e.data));
         break;
       case 'symlink':
         return follow(e, comps.slice(i + 1), ctx, hops);
@@ -366,7 +396,7 @@ async function resolve(comps: string[], ctx: ReadCtx, hops: number): Promise<Tre
         throw new FluxError(ENOTDIR);
     }
   }
-  const last = dirEntry(d, comps[comps.length - 1]!);
+  const last = d.get(comps[comps.length - 1]!);
   if (last === undefined) throw new FluxError(ENOENT);
   if (last.type === 'symlink' && !(flags & (LOOKUP_READLINK | LOOKUP_TREEOBJ))) return follow(last, [], ctx, hops);
   if (flags & LOOKUP_READLINK) {
@@ -377,7 +407,7 @@ async function resolve(comps: string[], ctx: ReadCtx, hops: number): Promise<Tre
   if (flags & LOOKUP_TREEOBJ) return last;
   switch (last.type) {
     case 'dirref':
-      if (flags & LOOKUP_READDIR) return loadDir(ctx, last.data[0]!);
+      if (flags & LOOKUP_READDIR) return dirObject(await loadDir(ctx, last.data[0]!));
       throw new FluxError(EISDIR);
     case 'dir':
       if (flags & LOOKUP_READDIR) return last;

@@ -43,7 +43,8 @@ export function encodeTreeObj(t: TreeObj): Buffer {
   return Buffer.from(treeObjText(t), 'utf8');
 }
 
-function treeObjText(t: TreeObj): string {
+/** the canonical JSON text of a well-formed tree object (see encodeTreeObj) */
+export function treeObjText(t: TreeObj): string {
   switch (t.type) {
     case 'val':
       return `{"data":${JSON.stringify(t.data)},"type":"val","ver":1}`;
@@ -74,16 +75,6 @@ export function decodeTreeObj(blob: Buffer): TreeObj {
     throw new FluxError(EPROTO, 'stored tree object is not valid JSON');
   }
   return checkTreeObj(v);
-}
-
-/** the directory entry `name`, if the directory has one of its own (never an Object.prototype member) */
-export function dirEntry(d: Extract<TreeObj, { type: 'dir' }>, name: string): TreeObj | undefined {
-  return Object.hasOwn(d.data, name) ? d.data[name] : undefined;
-}
-
-/** an empty directory: what mkdir commits and what every namespace starts from */
-export function isEmptyDir(t: TreeObj): boolean {
-  return t.type === 'dir' && Object.keys(t.data).length === 0;
 }
 
 /** Check that a value is a well-formed tree object (EPROTO, or EINVAL when `what` is user input). */

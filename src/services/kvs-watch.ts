@@ -6,7 +6,7 @@
 import { FluxError, EINVAL, EISDIR, ENODATA, ENOENT, ENOSYS, ENOTSUP, EPERM, EPROTO } from '../core/errors.js';
 import { type Message, FLAG_STREAMING, ROLE_OWNER, ROLE_USER, payloadJson, senderOf } from '../core/message.js';
 import { blobrefOf, digestOf } from '../core/blobref.js';
-import { type TreeObj, checkTreeObj, dirref, normalizeKey, val } from '../core/treeobj.js';
+import { type TreeObj, checkTreeObj, dirref, normalizeKey } from '../core/treeobj.js';
 import { LOOKUP_READDIR, LOOKUP_READLINK, LOOKUP_TREEOBJ } from '../core/kvs-tree.js';
 import { PRIMARY, TOPIC_PREFIX, namespaceTopic } from '../projections/kvs.js';
 import type { Applied, JournalService } from './journal.js';
@@ -62,6 +62,9 @@ const CANCEL_SCHEMA = {
   properties: { matchtag: { type: 'integer', minimum: 0 } },
   required: ['matchtag'],
 };
+
+/** a val with its keys in the order flux-core sends them (sorted), so that answers match its bytes */
+const valOf = (bytes: Buffer): TreeObj => ({ data: bytes.toString('base64'), type: 'val', ver: 1 });
 
 /**
  * Whether a change to `changed` changes the value at `watched`: the key itself or something under it (a watched
@@ -120,11 +123,11 @@ export function kvsWatchModule(host: ModuleHost, opts: KvsWatchOptions): ModuleD
     else throw new FluxError(EINVAL, `${w.key}: only values can be watched for appends`);
     const prev = w.refs;
     w.refs = refs;
-    if (prev === undefined) return t.type === 'val' ? t : val(await load(refs));
+    if (prev === undefined) return t.type === 'val' ? t : valOf(await load(refs));
     if (refs.length < prev.length || prev.some((r, i) => refs[i] !== r)) {
       throw new FluxError(EINVAL, `${w.key}: the value was replaced, not appended to`);
     }
-    return refs.length === prev.length ? undefined : val(await load(refs.slice(prev.length)));
+    return refs.length === prev.length ? undefined : valOf(await load(refs.slice(prev.length)));
   }
 
   async function deliver(w: Watcher, t: TreeObj | undefined): Promise<void> {

@@ -322,7 +322,7 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
     return batch;
   }
 
-  /** blob access for one batch: what it stores is kept aside and written in one transaction if the batch holds */
+  /** blob access for one batch: what it stores is kept aside, and written with its setroot entry if it holds */
   function writer(pending: Map<string, Buffer>): WriteAccess {
     return {
       cache,
@@ -355,7 +355,7 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
     try {
       result = applyOps(root.rootref, ok.length === 1 ? ok[0]!.ops : ok.flatMap((c) => c.ops), writer(pending), ns);
     } catch (err) {
-      if (ok.length > 1 && err instanceof FluxError) {
+      if (ok.length > 1) {
         // one bad commit must not fail the others merged with it: each is tried alone, in order, before the rest
         q.unshift(...ok.map((c) => ({ ...c, alone: true })));
         return;
@@ -452,6 +452,17 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
 
   // ---- requests ----------------------------------------------------------------------------------------------------
 
+  /** what a commit must pass where it arrives, and again at rank 0 with the credentials it was relayed with */
+  async function admit(body: Record<string, unknown>, cred: Cred): Promise<{ ns: string; flags: number; ops: Op[] }> {
+    const ns = body.namespace as string;
+    const flags = body.flags as number;
+    const ops = body.ops as Op[];
+    if (flags & ~TXN_FLAGS) throw new FluxError(EINVAL, `unknown commit flags 0x${flags.toString(16)}`);
+    checkAccess(cred, await known(ns));
+    checkGuestOps(cred, ops);
+    return { ns, flags, ops };
+  }
+
   /** the root a lookup resolves under: the namespace's current one, or the snapshot it names (rootdir) */
   async function lookupRoot(msg: Message, body: Record<string, unknown>): Promise<{ ns: string; cred: Cred; rootref: string; rootseq: number }> {
     const cred = credOf(msg);
@@ -487,13 +498,8 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
         allow: ROLE_USER,
         schema: COMMIT_SCHEMA,
         handler: async (msg, body) => {
-          const ns = body!.namespace as string;
-          const flags = body!.flags as number;
-          const ops = body!.ops as Op[];
-          if (flags & ~TXN_FLAGS) throw new FluxError(EINVAL, `unknown commit flags 0x${flags.toString(16)}`);
           const cred = credOf(msg);
-          checkAccess(cred, await known(ns));
-          checkGuestOps(cred, ops);
+          const { ns, flags, ops } = await admit(body!, cred);
           const name = `commit.${host.rank}.${++commitCount}`;
           let r: CommitResult;
           if (host.rank === 0) {
@@ -512,13 +518,8 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
         schema: RELAY_SCHEMA,
         handler: async (msg, body) => {
           if (host.rank !== 0) throw new FluxError(EPROTO, 'kvs.relaycommit is served by rank 0');
-          const ns = body!.namespace as string;
-          const flags = body!.flags as number;
-          const ops = body!.ops as Op[];
-          if (flags & ~TXN_FLAGS) throw new FluxError(EINVAL, `unknown commit flags 0x${flags.toString(16)}`);
           const cred = { userid: body!.userid as number, rolemask: body!.rolemask as number };
-          checkAccess(cred, await known(ns));
-          checkGuestOps(cred, ops);
+          const { ns, flags, ops } = await admit(body!, cred);
           const r = await commit(ns, flags, ops, cred, body!.name as string);
           host.respond(msg, { ...r });
         },

@@ -3,8 +3,9 @@
 // stream; cancel and namespace removal end it with ENODATA and ENOTSUP; a watch below rank 0 sees rank 0's commits.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startInstance, type Instance } from '../helpers/instance.js';
+import { loadVectors } from '../helpers/vectors.js';
 import { Flux } from '../../src/api/handle.js';
-import { FluxError, ENOENT, ENOTSUP, EPROTO } from '../../src/core/errors.js';
+import { FluxError, ENODATA, ENOENT, ENOTSUP, EPROTO } from '../../src/core/errors.js';
 import { payloadJson } from '../../src/core/message.js';
 import { STREAM, WAITCREATE, WATCH, WATCH_UNIQ } from '../../src/services/kvs-watch.js';
 
@@ -34,7 +35,8 @@ function watch(h: Flux, key: string, flags: number, namespace = 'primary') {
   });
   return {
     values,
-    done,
+    /** ENODATA when it ended normally, else the errno it ended with */
+    ended: done.then(() => ENODATA, (err: unknown) => (err as FluxError).errno),
     cancel: () => h.send('kvs-watch.cancel', { matchtag: tag }),
     /** resolves once `n` values have come */
     async count(n: number, ms = 10_000): Promise<void> {
@@ -62,6 +64,21 @@ describe('kvs-watch on an instance of size 4', () => {
     expect(await inst?.stop()).toBe(0);
   });
 
+  it("answers flux-core 0.88's watch as it did, byte for byte, and ends it at cancel with ENODATA", async () => {
+    const msgs = loadVectors('kvs-watch').messages;
+    const req = msgs.find((m) => m.dir === 'c2s' && m.topic === 'kvs-watch.lookup')!;
+    const answers = msgs.filter((m) => m.dir === 's2c' && m.aux1 === 0).map((m) => m.payload_hex);
+    await put(h, 'a', '1');
+    const got: Array<string | null> = [];
+    const ended = h.stream(req.topic!, Buffer.from(req.payload_hex!, 'hex'), {}, (m) => {
+      got.push(m.payload?.toString('hex') ?? null);
+      if (got.length === 1) void put(other, 'a', '2');
+      else h.send('kvs-watch.cancel', { matchtag: m.aux2 });
+    });
+    await ended;
+    expect(got).toEqual(answers);
+  });
+
   it('sees every commit of a burst from another client, in order, once each', async () => {
     await put(h, 'burst', '0');
     const w = watch(h, 'burst', WATCH);
@@ -71,7 +88,7 @@ describe('kvs-watch on an instance of size 4', () => {
     await Promise.all(Array.from({ length: n }, (_, i) => put(other, 'burst', String(i + 1), 'primary', TXN_NO_MERGE)));
     await w.count(n + 1);
     w.cancel();
-    await w.done;
+    expect(await w.ended).toBe(ENODATA);
     expect(w.values).toEqual(Array.from({ length: n + 1 }, (_, i) => String(i)));
   });
 
@@ -83,7 +100,7 @@ describe('kvs-watch on an instance of size 4', () => {
     const until = Date.now() + 10_000;
     while (w.values[w.values.length - 1] !== '50' && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
     w.cancel();
-    await w.done;
+    expect(await w.ended).toBe(ENODATA);
     const nums = w.values.map(Number);
     expect(nums[nums.length - 1]).toBe(50);
     for (let i = 1; i < nums.length; i++) expect(nums[i]).toBeGreaterThan(nums[i - 1]!);
@@ -96,7 +113,7 @@ describe('kvs-watch on an instance of size 4', () => {
     for (const v of ['a', 'b', 'b', 'c']) await put(other, 'u', v);
     await w.count(3);
     w.cancel();
-    await w.done;
+    expect(await w.ended).toBe(ENODATA);
     expect(w.values).toEqual(['a', 'b', 'c']);
   });
 
@@ -110,21 +127,21 @@ describe('kvs-watch on an instance of size 4', () => {
     await put(other, 'later.once', 'here');
     await put(other, 'later.plain', 'too');
     await put(other, 'later.w', 'two');
-    await once.done;
+    expect(await once.ended).toBe(ENODATA);
     expect(once.values).toEqual(['here']);
     expect(text((await plain).val)).toBe('too');
     await watching.count(2);
     watching.cancel();
-    await watching.done;
+    expect(await watching.ended).toBe(ENODATA);
     expect(watching.values).toEqual(['one', 'two']);
   });
 
   it('streams a value once; a missing key is ENOENT; a watch needs a streaming request', async () => {
     await put(h, 's', 'v');
     const s = watch(h, 's', STREAM);
-    await s.done;
+    expect(await s.ended).toBe(ENODATA);
     expect(s.values).toEqual(['v']);
-    expect(await errnoOf(watch(h, 'nosuch', WATCH).done)).toBe(ENOENT);
+    expect(await watch(h, 'nosuch', WATCH).ended).toBe(ENOENT);
     expect(await errnoOf(h.call('kvs-watch.lookup', { key: 's', namespace: 'primary', flags: WATCH }))).toBe(EPROTO);
   });
 
@@ -135,12 +152,11 @@ describe('kvs-watch on an instance of size 4', () => {
     await a.count(1);
     await b.count(1);
     a.cancel();
-    // a stream resolves at ENODATA only: any other end rejects
-    await a.done;
+    expect(await a.ended).toBe(ENODATA);
     await put(other, 'c', '2');
     await b.count(2);
     b.cancel();
-    await b.done;
+    expect(await b.ended).toBe(ENODATA);
     expect([a.values, b.values]).toEqual([['1'], ['1', '2']]);
   });
 
@@ -148,13 +164,15 @@ describe('kvs-watch on an instance of size 4', () => {
     const h3 = await Flux.open(`local://${inst.rundir}/local-3`);
     try {
       expect(await h3.getRank()).toBe(3);
-      await put(h, 'far', 'x0');
+      const first = await put(h, 'far', 'x0');
+      // rank 3 follows rank 0's journal: it has the first value once it has that version
+      await h3.call('kvs.wait-version', { namespace: 'primary', rootseq: first.rootseq });
       const w = watch(h3, 'far', WATCH);
       await w.count(1);
       for (let i = 1; i <= 5; i++) await put(h, 'far', `x${i}`);
       await w.count(6);
       w.cancel();
-      await w.done;
+      expect(await w.ended).toBe(ENODATA);
       expect(w.values).toEqual(['x0', 'x1', 'x2', 'x3', 'x4', 'x5']);
     } finally {
       h3.close();
@@ -167,7 +185,7 @@ describe('kvs-watch on an instance of size 4', () => {
     const w = watch(h, 'k', WATCH, 'wns');
     await w.count(1);
     expect(await inst.flux(['kvs', 'namespace', 'remove', 'wns'])).toMatchObject({ code: 0 });
-    expect(await errnoOf(w.done)).toBe(ENOTSUP);
+    expect(await w.ended).toBe(ENOTSUP);
     expect(w.values).toEqual(['v']);
   });
 });

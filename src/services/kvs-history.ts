@@ -1,0 +1,125 @@
+// KVS history queries over the indexes the kvs module keeps in rank 0's journal database (kvs_version: one row
+// per root a namespace had; kvs_key: one row per key a batch changed). Rank 0 answers; a broker below checks
+// the caller may use the namespace, then asks rank 0, since only rank 0 holds the indexes.
+import type Database from 'better-sqlite3';
+import { FluxError, ENOENT, ENOSYS, EPERM } from '../core/errors.js';
+import { type Message, ROLE_OWNER, ROLE_USER, USERID_UNKNOWN, payloadJson } from '../core/message.js';
+import { keyPath } from '../core/treeobj.js';
+import { type KvsState, KVS, PRIMARY, namespaceRoot } from '../projections/kvs.js';
+import type { JournalService } from './journal.js';
+import type { ModuleDef, ModuleHost } from './module.js';
+
+export interface KvsHistoryOptions {
+  journal: JournalService;
+  /** rank 0: the journal's database, where the kvs module writes its history indexes */
+  database?: Database.Database;
+}
+
+export interface VersionRow {
+  rootseq: number;
+  time: number;
+  rootref: string;
+}
+
+const NAMESPACE = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\s/]+$' };
+const AT_TIME_SCHEMA = {
+  type: 'object',
+  properties: { namespace: NAMESPACE, time: { type: 'number', minimum: 0 } },
+  required: ['namespace', 'time'],
+};
+const KEY_SCHEMA = {
+  type: 'object',
+  properties: { namespace: NAMESPACE, key: { type: 'string', minLength: 1 }, limit: { type: 'integer', minimum: 1 } },
+  required: ['namespace', 'key'],
+};
+
+/** the smallest string above every key under `dir.` ('/' follows '.'), so the children are one index range */
+const childRange = (dir: string): [string, string] => (dir === '.' ? ['', '\uffff'] : [`${dir}.`, `${dir}/`]);
+
+export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): ModuleDef {
+  const { journal, database: db } = opts;
+  if (host.rank === 0 && !db) throw new FluxError(ENOSYS, 'kvs-history on rank 0 needs the journal database');
+  const instanceOwner = Number(host.attrs.get('security.owner') ?? USERID_UNKNOWN);
+
+  /** the same rule as kvs: the instance owner reads every namespace, anyone else only the ones they own */
+  function checkAccess(msg: Message, ns: string): void {
+    if (msg.rolemask & ROLE_OWNER) return;
+    const owner = ns === PRIMARY ? instanceOwner : namespaceRoot(journal.state<KvsState>(KVS), ns)?.owner;
+    if (owner === undefined || owner !== msg.userid) throw new FluxError(EPERM);
+  }
+
+  let atTime: ((ns: string, time: number) => { rootseq: number; rootref: string } | undefined) | undefined;
+  let keyVersions: ((ns: string, key: string, limit: number | undefined) => VersionRow[]) | undefined;
+
+  if (db) {
+    // at-time looks versions up by time; without this it would scan the namespace's versions
+    db.exec('CREATE INDEX IF NOT EXISTS kvs_version_time ON kvs_version(namespace, time, rootseq)');
+    const byTime = db.prepare(
+      'SELECT rootseq, rootref FROM kvs_version WHERE namespace = ? AND time <= ? ORDER BY time DESC, rootseq DESC LIMIT 1',
+    );
+    // each is a walk of the (namespace, key, rootseq) primary key: the cost is the number of rows for that key
+    const exact = db.prepare('SELECT rootseq FROM kvs_key WHERE namespace = ? AND key = ? ORDER BY rootseq DESC LIMIT ?');
+    const under = db.prepare('SELECT rootseq FROM kvs_key WHERE namespace = ? AND key >= ? AND key < ?');
+    const version = db.prepare('SELECT rootseq, time, rootref FROM kvs_version WHERE namespace = ? AND rootseq = ?');
+    atTime = (ns, time) => byTime.get(ns, time) as { rootseq: number; rootref: string } | undefined;
+    keyVersions = (ns, key, limit) => {
+      const path = keyPath(key);
+      const seqs = new Set<number>();
+      // a write to the key or to a directory above it replaces the key; one below it changes it
+      for (let i = 1; i <= path.length; i++) {
+        for (const r of exact.all(ns, path.slice(0, i).join('.'), limit ?? -1) as { rootseq: number }[]) seqs.add(r.rootseq);
+      }
+      const [lo, hi] = childRange(path.length === 0 ? '.' : path.join('.'));
+      for (const r of under.all(ns, lo, hi) as { rootseq: number }[]) seqs.add(r.rootseq);
+      let ordered = [...seqs].sort((a, b) => a - b);
+      if (limit !== undefined) ordered = ordered.slice(-limit);
+      return ordered.map((seq) => {
+        const v = version.get(ns, seq) as VersionRow | undefined;
+        if (v === undefined) throw new FluxError(ENOENT, `version ${seq} of ${ns} is in the key index but not the version index`);
+        return v;
+      });
+    };
+  }
+
+  /** a broker below rank 0 hands the request to rank 0, which holds the indexes */
+  async function forward(msg: Message, topic: string, body: Record<string, unknown>): Promise<boolean> {
+    if (host.rank === 0) return false;
+    const resp = await host.rpc(topic, body, { nodeid: 0 });
+    host.respond(msg, payloadJson(resp));
+    return true;
+  }
+
+  return {
+    name: 'kvs-history',
+    handlers: [
+      {
+        topic: 'kvs-history.at-time',
+        allow: ROLE_USER,
+        schema: AT_TIME_SCHEMA,
+        handler: async (msg, body) => {
+          const ns = body!.namespace as string;
+          checkAccess(msg, ns);
+          if (await forward(msg, 'kvs-history.at-time', body!)) return;
+          const time = body!.time as number;
+          const v = atTime!(ns, time);
+          if (v === undefined) {
+            throw new FluxError(ENOENT, `namespace ${ns} has no recorded version at or before ${new Date(time * 1000).toISOString()}`);
+          }
+          host.respond(msg, { rootseq: v.rootseq, rootref: v.rootref });
+        },
+      },
+      {
+        topic: 'kvs-history.key',
+        allow: ROLE_USER,
+        schema: KEY_SCHEMA,
+        handler: async (msg, body) => {
+          const ns = body!.namespace as string;
+          checkAccess(msg, ns);
+          if (await forward(msg, 'kvs-history.key', body!)) return;
+          const versions = keyVersions!(ns, body!.key as string, body!.limit as number | undefined);
+          host.respond(msg, { versions: versions.map((v) => ({ rootseq: v.rootseq, time: v.time, rootref: v.rootref })) });
+        },
+      },
+    ],
+  };
+}
