@@ -59,7 +59,7 @@ export class TreeCache {
   private readonly map = new Map<string, { dir: DirEntries; size: number }>();
   private total = 0;
 
-  constructor(public limit = 32 << 20) {}
+  constructor(public limit = 16 << 20) {}
 
   get bytes(): number {
     return this.total;

@@ -6,7 +6,7 @@
 // an entry (so an instance that never uses the KVS journals nothing): it is missing from the state until its
 // first setroot, and whoever reads the state supplies it until then (the root depends on content.hash).
 //
-// Journal entries (flags PRIVATE, as flux-core publishes these events):
+// Journal entries (flags ENTRY_KVS, and PRIVATE as flux-core publishes these events):
 //   kvs.namespace-<ns>-created  {namespace, rootseq, rootref, owner, flags}
 //   kvs.namespace-<ns>-setroot  {namespace, rootseq, rootref, names, keys, ops, owner}
 //                               one per applied batch of commits; ops are the ops as applied
@@ -18,6 +18,17 @@ import type { Projection } from './projection.js';
 export const KVS = 'kvs';
 export const PRIMARY = 'primary';
 export const TOPIC_PREFIX = 'kvs.namespace-';
+/**
+ * The entry flag the KVS master sets on its entries, beside ENTRY_RAW. A published event becomes an entry too,
+ * under whatever topic its publisher chose, but event.publish lets no flag through except PRIVATE: an event
+ * named like a KVS entry must not move a namespace's root.
+ */
+export const ENTRY_KVS = 0x20000;
+
+/** an entry the KVS master made (an event published under one of its topics is not one) */
+export function isKvsEntry(entry: Entry): boolean {
+  return (entry.flags & ENTRY_KVS) !== 0 && entry.topic.startsWith(TOPIC_PREFIX);
+}
 
 export type NamespaceEvent = 'created' | 'setroot' | 'removed';
 
@@ -84,7 +95,7 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isS
 const isRef = (v: unknown): v is string => typeof v === 'string' && /^(sha1|sha256)-[0-9a-f]+$/.test(v);
 
 export function applyEntry(state: KvsState, entry: Entry): KvsState {
-  if (!entry.topic.startsWith(TOPIC_PREFIX)) return state;
+  if (!isKvsEntry(entry)) return state;
   // entries come from the KVS master, which checks what it writes; a malformed one (an older or foreign
   // writer) changes nothing, the same way on every broker, rather than stopping the journal
   const p = entry.payload as Record<string, unknown> | null;

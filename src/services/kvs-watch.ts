@@ -8,7 +8,7 @@ import { type Message, FLAG_STREAMING, ROLE_OWNER, ROLE_USER, payloadJson, sende
 import { blobrefOf, digestOf } from '../core/blobref.js';
 import { type TreeObj, checkTreeObj, dirref, normalizeKey } from '../core/treeobj.js';
 import { LOOKUP_READDIR, LOOKUP_READLINK, LOOKUP_TREEOBJ } from '../core/kvs-tree.js';
-import { PRIMARY, TOPIC_PREFIX, namespaceTopic } from '../projections/kvs.js';
+import { PRIMARY, TOPIC_PREFIX, isKvsEntry, namespaceTopic } from '../projections/kvs.js';
 import type { Applied, JournalService } from './journal.js';
 import type { ContentAccess } from './content.js';
 import type { ModuleDef, ModuleHost } from './module.js';
@@ -161,7 +161,8 @@ export function kvsWatchModule(host: ModuleHost, opts: KvsWatchOptions): ModuleD
 
   function applied(a: Applied): void {
     const { topic } = a.entry;
-    if (!topic.startsWith(TOPIC_PREFIX) || byNamespace.size === 0) return;
+    // only the KVS service's own entries move roots: an event published under a kvs topic does not
+    if (!topic.startsWith(TOPIC_PREFIX) || !isKvsEntry(a.entry) || byNamespace.size === 0) return;
     const p = a.entry.payload as { namespace?: unknown; rootseq?: unknown; rootref?: unknown; keys?: unknown } | null;
     const ns = p?.namespace;
     if (typeof ns !== 'string') return;

@@ -19,7 +19,7 @@ import {
 import type { JournalStore } from '../core/journal-store.js';
 import type { Entry } from '../core/journal-entry.js';
 import {
-  type KvsState, type NamespaceRoot, KVS, PRIMARY, TOPIC_PREFIX, namespaceList, namespaceRoot, namespaceTopic,
+  type KvsState, type NamespaceRoot, ENTRY_KVS, KVS, PRIMARY, isKvsEntry, namespaceList, namespaceRoot, namespaceTopic,
 } from '../projections/kvs.js';
 import type { Applied, Credential, JournalService } from './journal.js';
 import type { ContentService } from './content.js';
@@ -226,7 +226,7 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
 
   function applied(a: Applied): void {
     wakeSeq(a.entry.seq);
-    if (versionWaiters.size > 0 && a.entry.topic.startsWith(TOPIC_PREFIX)) {
+    if (versionWaiters.size > 0 && isKvsEntry(a.entry)) {
       const ns = (a.entry.payload as { namespace?: unknown } | null)?.namespace;
       if (typeof ns === 'string') wakeVersions(ns);
     }
@@ -238,11 +238,22 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
     await waitSeq(Number(payloadJson(r).seq));
   }
 
+  /** a broker below rank 0 starts from its parent's snapshot, some time after it starts answering requests */
+  let started: Promise<void> | undefined;
+
   /**
-   * A namespace's root. A broker below rank 0 that does not know the namespace may just not have its creation
-   * yet: it catches up with rank 0 before answering ENOTSUP.
+   * A namespace's root. A broker below rank 0 catches up with rank 0 once before its first answer (until then
+   * its projection may be the empty one it booted with), and again when it does not know the namespace: it may
+   * just not have its creation yet.
    */
   async function known(ns: string): Promise<NamespaceRoot> {
+    if (host.rank > 0) {
+      started ??= catchUp().catch((err: unknown) => {
+        started = undefined;
+        throw err;
+      });
+      await started;
+    }
     let root = rootOf(ns);
     if (root === undefined && host.rank > 0) {
       await catchUp();
@@ -337,7 +348,7 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
 
   /** who a namespace's entries are from: its owner, so that its private events reach the owner too */
   function entryCred(root: NamespaceRoot): Credential {
-    return { userid: root.owner, rolemask: root.owner === instanceOwner ? ROLE_OWNER : ROLE_USER, flags: FLAG_PRIVATE };
+    return { userid: root.owner, rolemask: root.owner === instanceOwner ? ROLE_OWNER : ROLE_USER, flags: FLAG_PRIVATE | ENTRY_KVS };
   }
 
   async function commitBatch(ns: string, batch: CommitWork[], q: Work[]): Promise<void> {
@@ -430,7 +441,7 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
     const dropKeys = db.prepare('DELETE FROM kvs_key WHERE namespace = ?');
     const getVersion = db.prepare('SELECT rootref, seq, time FROM kvs_version WHERE namespace = ? AND rootseq = ?');
     store.addIndexer((entry: Entry) => {
-      if (!entry.topic.startsWith(TOPIC_PREFIX)) return;
+      if (!isKvsEntry(entry)) return;
       const p = entry.payload as { namespace?: unknown; rootseq?: unknown; rootref?: unknown; keys?: unknown } | null;
       const ns = p?.namespace;
       if (typeof ns !== 'string') return;

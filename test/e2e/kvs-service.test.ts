@@ -155,6 +155,8 @@ describe('the KVS on a size-4 instance', () => {
     expect(end).toBe(start + versions.length);
     const setroots = ((await h0.call('journal.list', { from: head0 + 1, topic: 'kvs.namespace-primary-setroot' }, { nodeid: 0 })).entries as unknown[]);
     expect(setroots.length).toBe(versions.length);
+    // rank 3 has its own commits; the others' may still be on their way to it
+    await clients[3]!.call('kvs.wait-version', { namespace: 'primary', rootseq: end });
     for (const [r, c] of [[0, h0], [3, clients[3]!]] as const) {
       const dir = (await get(c, 'many', 'primary', 1)).data as Record<string, unknown>;
       expect(Object.keys(dir).length, `rank ${r}`).toBe(8);
@@ -207,7 +209,7 @@ describe('the KVS on a size-4 instance', () => {
   it('reads past versions on any rank: version-root, then a lookup under that root', async () => {
     const [h0, h2] = [await on(0), await on(2)];
     const r1 = await h0.call('kvs.commit', commit([put('hist', 'one')]));
-    await h0.call('kvs.commit', commit([put('hist', 'two')]));
+    await h2.call('kvs.commit', commit([put('hist', 'two')]));
     const v = await h2.call('kvs.version-root', { namespace: 'primary', rootseq: r1.rootseq });
     expect(v).toMatchObject({ rootref: r1.rootref, seq: expect.any(Number), time: expect.any(Number) });
     const old = await h2.call('kvs.lookup', { key: 'hist', flags: 0, rootdir: { data: [v.rootref], type: 'dirref', ver: 1 } });
@@ -227,6 +229,22 @@ describe('the KVS on a size-4 instance', () => {
     expect(woke).toBe(false);
     const r = await h0.call('kvs.commit', commit([put('w', '2')], 'primary', 1));
     expect(await waiting).toEqual({ rootseq: now + 2, rootref: r.rootref });
+  });
+
+  it('moves no root for an event published under a KVS topic', async () => {
+    const [h0, h3] = [await on(0), await on(3)];
+    const before = await h0.call('kvs.getroot', { namespace: 'primary' });
+    const empty = (await h0.call('kvs.version-root', { namespace: 'primary', rootseq: 0 })).rootref;
+    const forged = `${JSON.stringify({ namespace: 'primary', rootseq: 999, rootref: empty, owner: before.owner })}\0`;
+    // the service's topics are refused to publishers; a raw event (no reply) is dropped the same way
+    await expect(h3.call('event.publish', { topic: 'kvs.namespace-primary-setroot', flags: 0, payload: Buffer.from(forged).toString('base64') }, { nodeid: 0 }))
+      .rejects.toMatchObject({ errno: EPERM });
+    await expect(h3.call('event.publish', { topic: 'kvs.namespace-primary-removed', flags: 0 }, { nodeid: 0 })).rejects.toMatchObject({ errno: EPERM });
+    h3.publishRaw('kvs.namespace-primary-removed');
+    // committed through rank 3: answered once rank 3 has it, so both ranks show it now
+    const after = await h3.call('kvs.commit', commit([put('after.forged', 'x')]));
+    expect(after.rootseq).toBe((before.rootseq as number) + 1);
+    for (const c of [h0, h3]) expect(await c.call('kvs.getroot', { namespace: 'primary' })).toMatchObject({ rootseq: after.rootseq, rootref: after.rootref });
   });
 
   it('answers bad payloads with an error, on rank 0 and rank 3, and keeps serving', async () => {

@@ -3,7 +3,7 @@ import { describe, it, expect } from 'vitest';
 import type { Entry } from '../../src/core/journal-entry.js';
 import { canonical } from '../../src/core/journal-entry.js';
 import {
-  kvsProjection, namespaceRoot, namespaceList, namespaceTopic, type KvsState,
+  kvsProjection, namespaceRoot, namespaceList, namespaceTopic, ENTRY_KVS, type KvsState,
 } from '../../src/projections/kvs.js';
 
 const R1 = `sha256-${'1'.repeat(64)}`;
@@ -11,9 +11,9 @@ const R2 = `sha256-${'2'.repeat(64)}`;
 const R3 = `sha1-${'3'.repeat(40)}`;
 
 let seq = 0;
-function entry(topic: string, payload: unknown): Entry {
+function entry(topic: string, payload: unknown, flags = 0x20 | ENTRY_KVS): Entry {
   seq++;
-  return { seq, prev: null, time: 1000 + seq, topic, userid: 0, rolemask: 1, flags: 0x20, payload };
+  return { seq, prev: null, time: 1000 + seq, topic, userid: 0, rolemask: 1, flags, payload };
 }
 const created = (ns: string, rootref = R1, owner = 0) => entry(namespaceTopic(ns, 'created'), { namespace: ns, rootseq: 0, rootref, owner, flags: 0 });
 const setroot = (ns: string, rootseq: number, rootref: string) =>
@@ -54,6 +54,9 @@ describe('kvs projection', () => {
       entry('kvs.namespace-x-created', { namespace: 'x', rootseq: 0, rootref: R2, owner: 'root' }),
       entry('kvs.namespace-x-removed', { namespace: 'x' }),
       entry('kvs.namespace-primary-dropped', { namespace: 'primary' }),
+      // an event published under a KVS topic, as anyone may: not the KVS master's
+      entry('kvs.namespace-primary-setroot', { namespace: 'primary', rootseq: 9, rootref: R2, owner: 0 }, 0x20),
+      entry('kvs.namespace-primary-removed', { namespace: 'primary' }, 0),
     ]) {
       expect(kvsProjection.apply(s, e, 'ref')).toBe(s);
     }

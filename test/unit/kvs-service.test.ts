@@ -14,7 +14,7 @@ import type { ModuleHost, Payload } from '../../src/services/module.js';
 import { journalModule, type JournalService } from '../../src/services/journal.js';
 import { contentModule } from '../../src/services/content.js';
 import { kvsModule } from '../../src/services/kvs.js';
-import { kvsProjection, namespaceTopic } from '../../src/projections/kvs.js';
+import { kvsProjection, namespaceTopic, ENTRY_KVS } from '../../src/projections/kvs.js';
 import { blobrefOf } from '../../src/core/blobref.js';
 import { EMPTY_DIR_BLOB } from '../../src/core/kvs-tree.js';
 
@@ -116,7 +116,7 @@ describe('kvs master (rank 0, in process)', () => {
     expect(new Set(rs.map((r) => r.rootref)).size).toBe(1);
     expect(h.journal.head().seq).toBe(before + 1);
     const e = h.js.entry(before + 1).entry;
-    expect(e).toMatchObject({ topic: namespaceTopic('primary', 'setroot'), flags: 0x20, userid: OWNER, rolemask: ROLE_OWNER });
+    expect(e).toMatchObject({ topic: namespaceTopic('primary', 'setroot'), flags: 0x20 | ENTRY_KVS, userid: OWNER, rolemask: ROLE_OWNER });
     expect(e.payload).toMatchObject({ namespace: 'primary', rootseq: 1, rootref: rs[0]!.rootref, keys: ['k0', 'k1', 'k2', 'k3', 'k4'], owner: OWNER });
     expect((e.payload as { names: string[] }).names).toHaveLength(5);
     expect((e.payload as { ops: unknown[] }).ops).toHaveLength(5);
@@ -210,7 +210,7 @@ describe('kvs master (rank 0, in process)', () => {
       expect(errno(await h.send('kvs.commit', commit([{ key: 'z', flags: 0, dirent }], 0, 'g'), guest))).toBe(EPERM);
     }
     // the namespace's entries are the guest's own, so its private events reach it
-    expect(h.js.entry(h.journal.head().seq).entry).toMatchObject({ userid: GUEST, rolemask: ROLE_USER, flags: 0x20 });
+    expect(h.js.entry(h.journal.head().seq).entry).toMatchObject({ userid: GUEST, rolemask: ROLE_USER, flags: 0x20 | ENTRY_KVS });
     // a guest may not forge a relayed commit
     expect(errno(await h.send('kvs.relaycommit', { ...commit([put('a', '1')]), name: 'n', userid: OWNER, rolemask: ROLE_OWNER }, guest))).toBe(EPERM);
   });
@@ -265,6 +265,18 @@ describe('kvs master (rank 0, in process)', () => {
       expect([topic, body, errno(await h.send(topic, body))]).toEqual([topic, body, want]);
     }
     expect((await h.call('kvs.commit', commit([put('still', 'alive')]))).rootseq).toBe(1);
+  });
+
+  it('takes no root from an event published under a KVS topic, and indexes none', async () => {
+    const r = await h.call('kvs.commit', commit([put('a', '1')]));
+    const forged = { namespace: 'primary', rootseq: 99, rootref: blobrefOf('sha256', EMPTY_DIR_BLOB), owner: OWNER, keys: ['a'] };
+    // what event.publish makes of it: the publisher's topic and payload, no flag but PRIVATE
+    await h.journal.append(namespaceTopic('primary', 'setroot'), forged, { userid: OWNER, rolemask: ROLE_OWNER, flags: 0x20 });
+    await h.journal.append(namespaceTopic('primary', 'removed'), { namespace: 'primary' }, { userid: OWNER, rolemask: ROLE_OWNER });
+    expect(await h.call('kvs.getroot', { namespace: 'primary' })).toMatchObject({ rootseq: 1, rootref: r.rootref });
+    expect(errno(await h.send('kvs.version-root', { namespace: 'primary', rootseq: 99 }))).toBe(ENOENT);
+    expect(await h.call('kvs.version-root', { namespace: 'primary', rootseq: 1 })).toMatchObject({ rootref: r.rootref });
+    expect((await h.call('kvs.commit', commit([put('b', '2')]))).rootseq).toBe(2);
   });
 
   it('has an empty commit make a new version of the same root', async () => {
