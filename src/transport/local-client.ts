@@ -2,7 +2,8 @@
 // so it can talk to our broker and to flux-core's alike.
 import * as net from 'node:net';
 import { FluxError, EINVAL, ECONNRESET, errnoOf, strerror } from '../core/errors.js';
-import { LocalDecoder, encodeLocal } from '../core/framing.js';
+import { LocalDecoder } from '../core/framing.js';
+import { TickWriter } from './tick-writer.js';
 import type { Message } from '../core/message.js';
 
 const URI_SCHEME = 'local://';
@@ -45,10 +46,11 @@ export class LocalClient {
   private readonly decoder = new LocalDecoder();
   /** set by close(): nothing more is sent or delivered */
   private closing = false;
-  private corked = false;
+  private readonly writer: TickWriter;
   private failure: FluxError | undefined;
 
   private constructor(private readonly sock: net.Socket) {
+    this.writer = new TickWriter(sock);
     sock.on('data', (chunk: Buffer) => this.ingest(chunk));
     sock.on('error', (err) => {
       this.failure ??= new FluxError(errnoOf(err), `broker connection: ${err.message}`);
@@ -101,16 +103,7 @@ export class LocalClient {
   /** Queues one message; the socket keeps order and buffers under backpressure. */
   send(msg: Message): void {
     if (this.closing || !this.sock.writable) throw new FluxError(ECONNRESET, 'the broker connection is closed');
-    // Messages sent in one tick go out in one writev rather than one syscall each.
-    if (!this.corked) {
-      this.corked = true;
-      this.sock.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.sock.uncork();
-      });
-    }
-    this.sock.write(encodeLocal(msg));
+    this.writer.write(msg);
   }
 
   /** Flushes what was sent, then ends the connection; the broker closes its side in turn. */

@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { lstat, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { FluxError, EPERM, EEXIST, EALREADY, errnoOf } from '../core/errors.js';
-import { LocalDecoder, encodeLocal } from '../core/framing.js';
+import { LocalDecoder } from '../core/framing.js';
+import { TickWriter } from './tick-writer.js';
 import {
   type Message, FLAG_ROUTE, MSGTYPE_REQUEST, USERID_UNKNOWN, ROLE_OWNER, ROLE_USER, ROLE_LOCAL,
 } from '../core/message.js';
@@ -52,7 +53,7 @@ class Connection implements LocalConnection {
   readonly gone: Promise<void>;
   /** set by close() or by bad input: nothing more is sent or delivered */
   closing = false;
-  private corked = false;
+  private readonly writer: TickWriter;
 
   constructor(
     readonly sock: net.Socket,
@@ -60,6 +61,7 @@ class Connection implements LocalConnection {
     owner: boolean,
     onGone: (conn: Connection) => void,
   ) {
+    this.writer = new TickWriter(sock);
     this.uid = cred.uid;
     this.pid = cred.pid;
     this.owner = owner;
@@ -80,16 +82,7 @@ class Connection implements LocalConnection {
   send(msg: Message): void {
     // A response may race the client's departure; there is nobody left to tell.
     if (this.closing || !this.sock.writable) return;
-    // Messages sent in one tick go out in one writev rather than one syscall each.
-    if (!this.corked) {
-      this.corked = true;
-      this.sock.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.sock.uncork();
-      });
-    }
-    this.sock.write(encodeLocal(msg));
+    this.writer.write(msg);
   }
 
   close(): void {
