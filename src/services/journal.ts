@@ -3,9 +3,9 @@
 // the tree and acknowledged (acknowledged => durable). On every rank it is a replica: entries are applied
 // strictly in sequence; a gap, a restart or a late join is repaired from the parent (journal.fetch), and a
 // broker that joins starts from its parent's snapshot.
-import { FluxError, EPROTO, ENOENT, EAGAIN, ENODATA } from '../core/errors.js';
+import { FluxError, EPROTO, ENOENT, EAGAIN } from '../core/errors.js';
 import {
-  Message, MSGTYPE_EVENT, FLAG_PRIVATE, ROLE_ALL, makeEvent, senderOf, USERID_UNKNOWN, ROLE_OWNER, payloadJson,
+  Message, MSGTYPE_EVENT, FLAG_PRIVATE, ROLE_ALL, makeEvent, USERID_UNKNOWN, ROLE_OWNER, payloadJson,
 } from '../core/message.js';
 import {
   type Entry, ENTRY_RAW, canonical, checkpointMessage, decodeEntry, encodeEntry, entryPayloadBytes,
@@ -19,6 +19,7 @@ import { ReplicaOrder, type Applied } from '../core/replica.js';
 import type { Projection } from '../projections/projection.js';
 import { ATTR_RUNTIME } from './attrs.js';
 import type { ModuleDef, ModuleHost } from './module.js';
+import { Followers } from './followers.js';
 
 /** the topic of the message that carries an entry down the tree (payload: the entry's canonical bytes) */
 export const JOURNAL_ENTRY_TOPIC = 'journal.entry';
@@ -69,11 +70,6 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-interface Follower {
-  req: Message;
-  sender: string | undefined;
-}
-
 export function journalModule(host: ModuleHost, opts: JournalOptions): JournalService {
   const { store } = opts;
   const hashName = () => host.attrs.get('content.hash') ?? 'sha256';
@@ -81,7 +77,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   let states = new Map<string, unknown>(opts.projections.map((p) => [p.name, p.initial()]));
   const ring = new Recent<Applied>(RING);
   const listeners = new Set<(a: Applied) => void>();
-  const followers = new Map<string, Follower>();
+  const followers = new Followers(host);
   let batch: Pending[] = [];
   let flushScheduled = false;
   let synced = host.rank === 0;
@@ -114,7 +110,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     ev.userid = a.entry.userid;
     ev.rolemask = a.entry.rolemask;
     host.deliverEvent(ev);
-    for (const f of followers.values()) host.respond(f.req, followPayload(a));
+    if (followers.size > 0) followers.send(followPayload(a));
     for (const fn of listeners) fn(a);
   }
 
@@ -379,7 +375,6 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
         streaming: true,
         schema: { type: 'object', properties: { from: { type: 'integer', minimum: 1 } } },
         handler: async (msg, body) => {
-          const key = `${senderOf(msg) ?? ''}#${msg.aux2}`;
           let next = (body!.from as number | undefined) ?? head.seq + 1;
           // history first, then live: registration happens when caught up, in the same turn, so nothing is
           // missed or sent twice
@@ -392,21 +387,10 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
               next++;
             }
           }
-          followers.set(key, { req: msg, sender: senderOf(msg) });
+          followers.add(msg);
         },
       },
-      {
-        topic: 'journal.cancel',
-        schema: { type: 'object', properties: { matchtag: { type: 'integer' } }, required: ['matchtag'] },
-        handler: (msg, body) => {
-          const key = `${senderOf(msg) ?? ''}#${body!.matchtag as number}`;
-          const f = followers.get(key);
-          if (f) {
-            followers.delete(key);
-            host.respondError(f.req, new FluxError(ENODATA));
-          }
-        },
-      },
+      followers.cancelHandler('journal.cancel'),
       {
         topic: 'journal.verify',
         handler: async (msg) => {
@@ -425,7 +409,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
       },
     ],
     disconnect: (sender) => {
-      for (const [k, f] of followers) if (f.sender === sender) followers.delete(k);
+      followers.drop(sender);
     },
     stats: () => ({ seq: head.seq, ring: ring.size, early: order.waiting, followers: followers.size }),
   };

@@ -1,15 +1,11 @@
 // The log ring: log.append, streaming log.dmesg (with follow), log.clear; severe entries are copied to stderr
 // and forwarded to rank 0, as flux-core's broker does.
 import { FluxError, EPROTO, ENODATA } from '../core/errors.js';
-import { Message, FLAG_NORESPONSE, stringPayload, senderOf } from '../core/message.js';
+import { FLAG_NORESPONSE, stringPayload } from '../core/message.js';
 import { formatEntry, parseEntry, nowMicros, type LogEntry, SEVERITY_NAMES } from '../core/logline.js';
 import { ATTR_RUNTIME } from './attrs.js';
 import type { ModuleDef, ModuleHost } from './module.js';
-
-interface Follower {
-  req: Message;
-  sender: string | undefined;
-}
+import { Followers } from './followers.js';
 
 export interface LogService {
   def: ModuleDef;
@@ -34,9 +30,8 @@ export function logModule(host: ModuleHost): LogService {
   let count = 0;
   let local = 0;
   let remote = 0;
-  const followers = new Map<string, Follower>();
+  const followers = new Followers(host);
 
-  const keyOf = (req: Message) => `${senderOf(req) ?? ''}#${req.aux2}`;
 
   function store(line: string, entry: LogEntry | undefined, fromRemote: boolean): void {
     const severity = entry?.severity ?? 6;
@@ -47,7 +42,7 @@ export function logModule(host: ModuleHost): LogService {
     ring.push(line);
     const cap = Math.max(0, num('log-ring-size', 1024));
     if (ring.length > cap) ring = ring.slice(ring.length - cap);
-    for (const f of followers.values()) host.respond(f.req, stringPayload(line));
+    if (followers.size > 0) followers.send(stringPayload(line));
     const stderrOk = attrs.get('log-stderr-mode') === 'local' || host.rank === 0;
     if (stderrOk && severity <= num('log-stderr-level', 3) && entry) {
       process.stderr.write(`${entry.appname}.${SEVERITY_NAMES[severity] ?? severity}[${entry.rank}]: ${entry.msg}\n`);
@@ -90,22 +85,11 @@ export function logModule(host: ModuleHost): LogService {
         },
         handler: (msg, body) => {
           if (body!.nobacklog !== true) for (const line of ring) host.respond(msg, stringPayload(line));
-          if (body!.follow === true) followers.set(keyOf(msg), { req: msg, sender: senderOf(msg) });
+          if (body!.follow === true) followers.add(msg);
           else host.respondError(msg, new FluxError(ENODATA));
         },
       },
-      {
-        topic: 'log.cancel',
-        schema: { type: 'object', properties: { matchtag: { type: 'integer' } }, required: ['matchtag'] },
-        handler: (msg, body) => {
-          const key = `${senderOf(msg) ?? ''}#${body!.matchtag as number}`;
-          const f = followers.get(key);
-          if (f) {
-            followers.delete(key);
-            host.respondError(f.req, new FluxError(ENODATA));
-          }
-        },
-      },
+      followers.cancelHandler('log.cancel'),
       {
         topic: 'log.clear',
         handler: (msg) => {
@@ -119,7 +103,7 @@ export function logModule(host: ModuleHost): LogService {
       },
     ],
     disconnect: (sender) => {
-      for (const [k, f] of followers) if (f.sender === sender) followers.delete(k);
+      followers.drop(sender);
     },
   };
   return { def, log };
