@@ -57,6 +57,12 @@ export class Broker implements ModuleHost {
   private nextTag = 1;
   private readonly internalSubs = new Set<{ prefix: string; sink: EventSink }>();
   readonly clientSubs = new Map<string, Subscriber>();
+  /**
+   * Per client: the services on other brokers it sent requests to, by `${service}@${nodeid}`. When the client
+   * goes away each is told `<service>.disconnect`, as its own broker's services are, so state kept for the
+   * client elsewhere (streams, processes) ends too. It follows the requests' own path, so it arrives after them.
+   */
+  private readonly clientRemote = new Map<string, Map<string, Message>>();
   links: BrokerLinks;
   ownerUid: number;
   /** set by the log module so broker messages land in the ring; stderr until then */
@@ -136,6 +142,7 @@ export class Broker implements ModuleHost {
           this.clientSubscription(connId, msg);
           return;
         }
+        this.noteRemote(connId, msg);
         this.routeRequest(msg);
         return;
       case MSGTYPE_EVENT:
@@ -150,6 +157,29 @@ export class Broker implements ModuleHost {
   clientGone(connId: string): void {
     this.clientSubs.delete(connId);
     this.registry.disconnect(connId);
+    const remote = this.clientRemote.get(connId);
+    this.clientRemote.delete(connId);
+    for (const req of remote?.values() ?? []) this.routeRequest(req);
+  }
+
+  private noteRemote(connId: string, msg: Message): void {
+    const topic = msg.topic ?? '';
+    const local = (msg.aux1 === NODEID_ANY || msg.aux1 === this.rank) && !(msg.flags & FLAG_UPSTREAM)
+      && this.registry.hasService(topic);
+    if (local || msg.topic === undefined) return;
+    const dot = topic.indexOf('.');
+    const service = dot > 0 ? topic.substring(0, dot) : topic;
+    const key = `${service}@${msg.aux1}@${msg.flags & FLAG_UPSTREAM}`;
+    let remote = this.clientRemote.get(connId);
+    if (!remote) this.clientRemote.set(connId, (remote = new Map()));
+    if (remote.has(key)) return;
+    const bye = makeRequest(`${service}.disconnect`, undefined, {
+      nodeid: msg.aux1, flags: FLAG_NORESPONSE | (msg.flags & FLAG_UPSTREAM),
+    });
+    bye.userid = msg.userid;
+    bye.rolemask = msg.rolemask;
+    bye.routes = [connId];
+    remote.set(key, bye);
   }
 
   fromParent(frames: Buffer[]): void {

@@ -13,7 +13,6 @@
 //   rexec.ps     {ranks?,all?,seq?} -> {seq,procs:[…]}   the process table of the instance, from this broker's
 //                projection, once it has applied journal entry `seq`
 //   rexec.record {topic,payload} -> {seq}       rank 0: makes a start or exit seen on another rank an entry
-//   rexec.client-gone {sender}                  NORESPONSE: a client of another broker went away
 //
 // Processes run detached (their own process group and session), with the caller's env and cwd, and with FLUX_URI
 // naming this broker.
@@ -42,8 +41,6 @@ const REXEC_WAITABLE = 16;
 const STDIN_CREDIT = 4 * 1024 * 1024;
 /** how long a stopping broker waits for its processes, then for their journal records */
 const STOP_WAIT_MS = 2000;
-/** how long a departed client is remembered: a process it started on another rank may be in the journal late */
-const GONE_MS = 10_000;
 /** the most of a command line kept in a journal entry: entries go to every broker and subscriber */
 const CMD_CLIP = 1024;
 
@@ -181,8 +178,6 @@ export function rexecModule(host: ModuleHost, journal: JournalService): ModuleDe
   const byLabel = new Map<string, Proc>();
   /** streaming processes by `${sender}#${matchtag}`: what rexec.write names */
   const byTag = new Map<string, Proc>();
-  /** clients that went away lately (route id -> when), for processes of theirs the journal tells of later */
-  const gone = new Map<string, number>();
   const psWaiters: Array<{ seq: number; run: () => void; sender: string | undefined }> = [];
   let started = 0;
   let finished = 0;
@@ -368,35 +363,7 @@ export function rexecModule(host: ModuleHost, journal: JournalService): ModuleDe
     for (let i = psWaiters.length - 1; i >= 0; i--) if (psWaiters[i]!.sender === sender) psWaiters.splice(i, 1);
   }
 
-  /**
-   * A client of this broker went away. The broker tells only its own services, so the ranks it ran processes
-   * on are told here: the process table knows them (and a start that reaches the table later is caught by
-   * onApplied, which remembers departed clients for a while).
-   */
-  function disconnect(sender: string): void {
-    dropClient(sender);
-    const now = Date.now();
-    for (const [s, t] of gone) {
-      if (now - t < GONE_MS) break;
-      gone.delete(s);
-    }
-    gone.set(sender, now);
-    const ranks = new Set(running(table()).filter((r) => r.sender === sender && r.rank !== host.rank).map((r) => r.rank));
-    for (const rank of ranks) tellGone(rank, sender);
-  }
-
-  function tellGone(rank: number, sender: string): void {
-    host.rpc('rexec.client-gone', { sender }, { nodeid: rank, flags: FLAG_NORESPONSE }).catch((err: unknown) => {
-      host.log(4, 'rexec', `telling rank ${rank} that a client left: ${(err as Error).message}`);
-    });
-  }
-
-  function onApplied(seq: number, topic: string, payload: unknown): void {
-    // a departed client's process whose start reaches this broker only now (it raced the disconnect)
-    if (topic === TOPIC_STARTED && gone.size > 0) {
-      const p = payload as StartedPayload;
-      if (p.sender !== undefined && p.rank !== host.rank && gone.has(p.sender)) tellGone(p.rank, p.sender);
-    }
+  function onApplied(seq: number): void {
     for (let i = psWaiters.length - 1; i >= 0; i--) {
       const w = psWaiters[i]!;
       if (w.seq <= seq) {
@@ -421,7 +388,7 @@ export function rexecModule(host: ModuleHost, journal: JournalService): ModuleDe
   return {
     name: 'rexec',
     start: async () => {
-      offApply = journal.onApply((a) => onApplied(a.entry.seq, a.entry.topic, a.entry.payload));
+      offApply = journal.onApply((a) => onApplied(a.entry.seq));
       // rank 0 starting on a journal from an earlier run: what that run left running is gone with its brokers
       if (host.rank === 0 && running(table()).length > 0) {
         await journal.append(TOPIC_LOST, {}, { userid: Number(host.attrs.get('security.owner')), rolemask: ROLE_OWNER });
@@ -507,14 +474,8 @@ export function rexecModule(host: ModuleHost, journal: JournalService): ModuleDe
           host.respond(msg, { seq: a.entry.seq });
         },
       },
-      {
-        // another rank's broker: a client of its went away, and it had processes here
-        topic: 'rexec.client-gone',
-        schema: { type: 'object', properties: { sender: { type: 'string', minLength: 1 } }, required: ['sender'] },
-        handler: (_msg, body) => dropClient(body!.sender as string),
-      },
     ],
-    disconnect,
+    disconnect: dropClient,
     stats: () => ({ running: [...byPid.values()].filter((p) => p.state === 'R').length, started, finished }),
   };
 }

@@ -83,6 +83,21 @@ describe.each([
     await expect(pingRank(h, size)).rejects.toMatchObject({ errno: EHOSTUNREACH });
   });
 
+  it('ends what a departed client left open on other ranks: <service>.disconnect follows its requests', async () => {
+    const last = size - 1;
+    const followers = async () => Number((await h.call('journal.stats-get', {}, { nodeid: last })).followers);
+    const before = await followers();
+    const client = await Flux.open(inst.uri);
+    void client.stream('journal.follow', {}, { nodeid: last }, () => undefined).catch(() => undefined);
+    let t0 = Date.now();
+    while (await followers() === before && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
+    expect(await followers()).toBe(before + 1);
+    client.close();
+    t0 = Date.now();
+    while (await followers() !== before && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
+    expect(await followers()).toBe(before);
+  });
+
   it('shuts down cleanly when the initial program exits', async () => {
     h.close();
     expect(await inst.stop()).toBe(0);
