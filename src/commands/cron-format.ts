@@ -22,7 +22,10 @@ export interface EntryJson {
   repeat: number;
   stopped: boolean;
   type: string;
-  stats: { count: number; lastrun: number; [key: string]: unknown };
+  stats: {
+    ctime: number; starttime: number; lastrun: number; count: number; failcount: number; total: number; success: number;
+    failure: number; deferred: number;
+  };
   typedata: Record<string, unknown>;
   tasks: TaskJson[];
   [key: string]: unknown;

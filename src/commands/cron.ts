@@ -59,7 +59,7 @@ function withRepeat(c: Command): Command {
 function createRequest(type: string, args: Record<string, unknown>, words: string[], o: RepeatOpts): Record<string, unknown> {
   const command = words.join(' ');
   const req: Record<string, unknown> = { type, command, args, ...parseEntryOptions(o.options, (s) => duration(s, '-o timeout')) };
-  req.name = o.name ?? words[0]!;
+  req.name = o.name ?? command.trim().split(/\s+/)[0]!;
   if (o.count !== undefined) req.repeat = count(o.count, '--count');
   if (o.workingDir !== undefined) req.cwd = o.workingDir;
   if (o.preserveEnv) {
@@ -164,8 +164,7 @@ export async function run(args: string[]): Promise<number> {
       action = async (h) => {
         const lines = readTab(file).split('\n').map(parseTabLine).filter((l) => l !== undefined);
         for (const l of lines) {
-          const words = l.command.split(/\s+/);
-          await creating('tab', () => ({ ...createRequest('datetime', l.fields, words, o), command: l.command }), true)(h);
+          await creating('tab', () => createRequest('datetime', l.fields, [l.command], o), true)(h);
         }
         return 0;
       };
