@@ -9,6 +9,10 @@
 //   cron.delete {id,kill?} -> entry           cron.stop {id} -> entry          cron.start {id} -> entry
 //   cron.sync   {topic?|disable?,sync_epsilon?} -> {sync_event,sync_epsilon} | {sync_disabled:true}
 //
+// With a sync event set, a due entry runs at once only if that event came at most sync_epsilon seconds ago;
+// otherwise its run is deferred (a journal entry) and made when the event next comes.
+// Event entries react to journal entries with their topic (published events are journal entries): the projection
+// counts them, so the count of an entry waiting for its nth event survives a restart too.
 // Task output goes to the log: stdout at LOG_INFO, stderr at LOG_ERR, each line as `cron-ID[RANK]: text`.
 import { FluxError, errnoOf, EINVAL, ENOENT } from '../core/errors.js';
 import { type Message, ROLE_OWNER, payloadJson } from '../core/message.js';
@@ -300,7 +304,7 @@ export function cronModule(host: ModuleHost, journal: JournalService, opts: Cron
   function onEvent(topic: string): void {
     const t = table();
     if (t.sync?.topic === topic) releaseDeferred();
-    for (const e of entries(t)) {
+    for (const e of Object.values(t.entries)) {
       if (e.type !== 'event' || e.stopped || e.args.topic !== topic) continue;
       const ev = eventArgsOf(e);
       if (!eventFires(e.events, ev.nth, ev.after)) continue;
