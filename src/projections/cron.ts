@@ -52,8 +52,9 @@ export interface CronStats {
   ctime: number;
   starttime: number;
   lastrun: number;
+  /** runs since the last start: the repeat count counts these */
   count: number;
-  /** failures since the last success: stop-on-failure counts these */
+  /** failures since the last start: stop-on-failure counts these */
   failcount: number;
   total: number;
   success: number;
@@ -186,7 +187,6 @@ function finishTask(e: CronEntry, p: TaskFinishedPayload, time: number): void {
   e.stats.total++;
   if (success) {
     e.stats.success++;
-    e.stats.failcount = 0;
   } else {
     e.stats.failure++;
     e.stats.failcount++;
@@ -231,7 +231,11 @@ export function applyEntry(state: CronTable, entry: Entry): CronTable {
       return produce(state, (d) => {
         const e = d.entries[id]!;
         e.stopped = stop;
-        if (!stop) e.stats.starttime = time;
+        if (stop) return;
+        // a start begins the repeat and stop-on-failure counts anew, as flux-core's does
+        e.stats.starttime = time;
+        e.stats.count = 0;
+        e.stats.failcount = 0;
       });
     }
     case TOPIC_DEFERRED: {

@@ -37,15 +37,18 @@ describe('cron table', () => {
     expect(t.nextId).toBe(2);
   });
 
-  it('repeat counts stop the entry; stop-on-failure stops it after that many failures in a row', () => {
+  it('repeat counts stop the entry; stop-on-failure stops it at that many failures; a start counts anew', () => {
     const r = build([create(1, { repeat: 2 }), started(1, 1), finished(1, 1, { status: 0 }), started(1, 2)]);
     expect(r.entries[1]!.stopped).toBe(true);
+    const r2 = build([entry('cron.entry-started', { id: 1 })], r);
+    expect(r2.entries[1]!).toMatchObject({ stopped: false, stats: { count: 0, total: 1 } });
     const f = build([create(2, { 'stop-on-failure': 2 }), started(2, 1), finished(2, 1, { status: 256 }), started(2, 2),
-      finished(2, 2, { status: 0 }), started(2, 3), finished(2, 3, { status: 9 })]);
-    expect(f.entries[2]!.stopped).toBe(false);
-    const g = build([started(2, 4), finished(2, 4, { status: 256 })], f);
-    expect(g.entries[2]!.stopped).toBe(true);
-    expect(g.entries[2]!.stats.failcount).toBe(2);
+      finished(2, 2, { status: 0 })]);
+    expect(f.entries[2]!).toMatchObject({ stopped: false, stats: { failcount: 1 } });
+    const g = build([started(2, 3), finished(2, 3, { status: 9 })], f);
+    expect(g.entries[2]!).toMatchObject({ stopped: true, stats: { failcount: 2, failure: 2, success: 1 } });
+    const h = build([entry('cron.entry-started', { id: 2 }), started(2, 4), finished(2, 4, { status: 256 })], g);
+    expect(h.entries[2]!).toMatchObject({ stopped: false, stats: { failcount: 1, failure: 3 } });
   });
 
   it('exec failures, timeouts and lost tasks', () => {
@@ -63,7 +66,7 @@ describe('cron table', () => {
     const t1 = build([entry('cron.entry-stopped', { id: 1 })], t0);
     expect(t1.entries[1]!.stopped).toBe(true);
     const t2 = build([entry('cron.entry-started', { id: 1 }, 50)], t1);
-    expect(t2.entries[1]!).toMatchObject({ stopped: false, stats: { starttime: 50 } });
+    expect(t2.entries[1]!).toMatchObject({ stopped: false, stats: { starttime: 50, count: 0 } });
     const t3 = build([entry('cron.task-deferred', { id: 1 })], t2);
     expect(t3.entries[1]!).toMatchObject({ deferredPending: true, stats: { deferred: 1 } });
     expect(build([started(1, 5)], t3).entries[1]!.deferredPending).toBe(false);
