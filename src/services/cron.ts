@@ -271,7 +271,12 @@ export function cronModule(host: ModuleHost, journal: JournalService, opts: Cron
       return;
     }
     if (e.type === 'event') {
-      // the end of a min_interval wait
+      // the end of a min_interval wait, measured from the last run the journal holds once it holds it
+      const due = e.stats.count > 0 ? e.stats.lastrun + eventArgsOf(e).minInterval : 0;
+      if (due - now() > 0.001) {
+        arm(id, due);
+        return;
+      }
       armed.set(id, {});
       lastTrigger.set(id, now());
       trigger(id);

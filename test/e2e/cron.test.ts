@@ -120,6 +120,16 @@ describe('flux cron on a size-4 instance', () => {
     expect(ok(await inst.flux(['cron', 'delete', String(id)]))).toBe(`delete: Removed cron-${id}: flux\n`);
   });
 
+  it('an event entry with --min-interval runs once for a burst of events, and once more when the interval ends', async () => {
+    const id = createdId(ok(await inst.flux(['cron', 'event', '-i', '4s', '-o', 'task-history-count=2', 'app.burst', 'true'])), 'event');
+    for (let i = 0; i < 3; i++) ok(await inst.flux(['event', 'pub', '-s', 'app.burst']));
+    const e = await cron.when(id, 'the held run', (x) => x.stats.total === 2);
+    expect(e.typedata).toMatchObject({ counter: 3, min_interval: 4 });
+    // the held run started no sooner than the interval after the first (times are the journal's)
+    const [second, first] = e.tasks.map((t) => t['start-time'] as number);
+    expect(second! - first!).toBeGreaterThanOrEqual(4 - 0.01);
+  });
+
   it('tab entries are scheduled at their next cron date; an at entry runs once at its time', async () => {
     const tab = '# every 5 minutes on Mondays to Fridays\n*/5 * * * 1-5 echo tab-a\n\n0 12 1 0 * echo tab-b\n';
     const out = ok(await inst.flux(['cron', 'tab'], { input: tab }));
