@@ -14,7 +14,7 @@
 // Event entries react to journal entries with their topic (published events are journal entries): the projection
 // counts them, so the count of an entry waiting for its nth event survives a restart too.
 // Task output goes to the log: stdout at LOG_INFO, stderr at LOG_ERR, each line as `cron-ID[RANK]: text`.
-import { FluxError, errnoOf, EINVAL, ENOENT } from '../core/errors.js';
+import { FluxError, errnoOf, strerror, EINVAL, ENOENT } from '../core/errors.js';
 import { type Message, ROLE_OWNER, payloadJson } from '../core/message.js';
 import { compile } from '../core/validate.js';
 import { nextWakeup, parseCronodate, CRONODATE_FIELDS } from '../core/cronodate.js';
@@ -174,7 +174,13 @@ export function cronModule(host: ModuleHost, journal: JournalService, opts: Cron
     let recorded: Promise<unknown> = Promise.resolve();
     let status: number | undefined;
     const each = (msg: Message) => {
-      const r = payloadJson(msg);
+      let r: Record<string, unknown>;
+      try {
+        r = payloadJson(msg);
+      } catch (err) {
+        host.log(LOG_ERR, 'cron', `cron-${id}: rank ${rank}: ${(err as Error).message}`);
+        return;
+      }
       if (r.type === 'started' && typeof r.pid === 'number') {
         task.pid = r.pid;
         let set = tasks.get(id);
@@ -211,7 +217,7 @@ export function cronModule(host: ModuleHost, journal: JournalService, opts: Cron
       if (status !== undefined) fin.status = status;
       else if (task.pid === undefined && errno !== undefined) fin.errno = errno;
       else fin.lost = true;
-      if (errno !== undefined && task.pid === undefined) host.log(LOG_ERR, 'cron', `cron-${id}: ${e.command}: rank ${rank}: exec failed (errno ${errno})`);
+      if (errno !== undefined && task.pid === undefined) host.log(LOG_ERR, 'cron', `cron-${id}: rank ${rank}: ${e.command}: ${strerror(errno)}`);
       await append(TOPIC_TASK_FINISHED, fin).catch(logFailure(`cron-${id}: task end not recorded`));
       uncount();
     });
