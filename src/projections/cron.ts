@@ -98,6 +98,16 @@ export interface CronTable {
   nextId: number;
   entries: Record<string, CronEntry>;
   sync?: CronSync;
+  /** watchKey(topic) -> the event entries with that topic: every journal entry is looked up here */
+  watch: Record<string, number[]>;
+}
+
+/** topics are user text: a prefix keeps one such as "__proto__" an ordinary key */
+export const watchKey = (topic: string) => `=${topic}`;
+
+/** the event entries waiting for entries with this topic */
+export function watching(state: CronTable, topic: string): number[] {
+  return state.watch[watchKey(topic)] ?? [];
 }
 
 export interface CreatedPayload {
@@ -214,13 +224,20 @@ export function applyEntry(state: CronTable, entry: Entry): CronTable {
         if (c.cwd !== undefined) e.cwd = c.cwd;
         d.entries[c.id] = e;
         d.nextId = Math.max(d.nextId, c.id + 1);
+        if (c.type === 'event') (d.watch[watchKey(String(c.args.topic))] ??= []).push(c.id);
       });
     }
     case TOPIC_DELETED: {
       const id = target(state, p);
       if (id === undefined) return state;
       return produce(state, (d) => {
+        const e = d.entries[id]!;
         delete d.entries[id];
+        if (e.type !== 'event') return;
+        const key = watchKey(String(e.args.topic));
+        const ids = d.watch[key]!.filter((x) => x !== id);
+        if (ids.length > 0) d.watch[key] = ids;
+        else delete d.watch[key];
       });
     }
     case TOPIC_STOPPED:
@@ -285,17 +302,17 @@ export function applyEntry(state: CronTable, entry: Entry): CronTable {
 
 /** any other entry: an event some event entry counts, or the sync event */
 function observe(state: CronTable, topic: string, time: number): CronTable {
-  const counted = Object.values(state.entries).filter((e) => e.type === 'event' && !e.stopped && e.args.topic === topic);
+  const counted = watching(state, topic).filter((id) => !state.entries[id]!.stopped);
   const sync = state.sync?.topic === topic;
   if (counted.length === 0 && !sync) return state;
   return produce(state, (d) => {
-    for (const e of counted) d.entries[e.id]!.events++;
+    for (const id of counted) d.entries[id]!.events++;
     if (sync) d.sync!.last = time;
   });
 }
 
 export function initialTable(): CronTable {
-  return { nextId: 1, entries: {} };
+  return { nextId: 1, entries: {}, watch: {} };
 }
 
 /** the entries, by id */
@@ -304,7 +321,9 @@ export function entries(state: CronTable): CronEntry[] {
 }
 
 function loadTable(saved: unknown): CronTable {
-  if (!isObj(saved) || !isId(saved.nextId) || !isObj(saved.entries)) throw new FluxError(EPROTO, 'cron table snapshot is malformed');
+  if (!isObj(saved) || !isId(saved.nextId) || !isObj(saved.entries) || !isObj(saved.watch)) {
+    throw new FluxError(EPROTO, 'cron table snapshot is malformed');
+  }
   return saved as unknown as CronTable;
 }
 

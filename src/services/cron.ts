@@ -20,7 +20,7 @@ import { compile } from '../core/validate.js';
 import { nextWakeup, parseCronodate, CRONODATE_FIELDS } from '../core/cronodate.js';
 import {
   CRONTABLE, TOPIC_CREATED, TOPIC_DELETED, TOPIC_STOPPED, TOPIC_STARTED, TOPIC_DEFERRED, TOPIC_TASK_STARTED,
-  TOPIC_TASK_FINISHED, TOPIC_SYNC, entries, type CronTable, type CronEntry, type CreatedPayload,
+  TOPIC_TASK_FINISHED, TOPIC_SYNC, entries, watching, type CronTable, type CronEntry, type CreatedPayload,
   type TaskFinishedPayload,
 } from '../projections/cron.js';
 import { entryJson, eventArgsOf, eventFires, intervalOf, nextWakeupOf } from '../projections/cron-json.js';
@@ -315,8 +315,9 @@ export function cronModule(host: ModuleHost, journal: JournalService, opts: Cron
   function onEvent(topic: string): void {
     const t = table();
     if (t.sync?.topic === topic) releaseDeferred();
-    for (const e of Object.values(t.entries)) {
-      if (e.type !== 'event' || e.stopped || e.args.topic !== topic) continue;
+    for (const id of watching(t, topic)) {
+      const e = t.entries[id]!;
+      if (e.stopped) continue;
       const ev = eventArgsOf(e);
       if (!eventFires(e.events, ev.nth, ev.after)) continue;
       const last = lastTrigger.get(e.id) ?? (e.stats.count > 0 ? e.stats.lastrun : undefined);

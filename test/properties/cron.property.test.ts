@@ -1,10 +1,11 @@
 // The cron table under any sequence of cron entries and events: a table rebuilt from a snapshot saved at any seq
 // (as a restarted rank 0 or a joining replica does) and the rest of the journal equals the table built in one
-// pass, and at every step the counters agree with each other and the task history stays within its bound.
+// pass, and at every step the counters agree with each other, the task history stays within its bound and the
+// topic index names exactly the event entries.
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import type { Entry } from '../../src/core/journal-entry.js';
-import { applyEntry, initialTable, entries, cronProjection, type CronTable } from '../../src/projections/cron.js';
+import { applyEntry, initialTable, entries, cronProjection, watchKey, type CronTable } from '../../src/projections/cron.js';
 
 const id = fc.integer({ min: 1, max: 3 });
 const pid = fc.integer({ min: 100, max: 104 });
@@ -46,6 +47,10 @@ function toEntries(ops: Array<{ topic: string; payload: unknown }>): Entry[] {
 }
 
 function checkInvariants(t: CronTable): void {
+  // the topic index names exactly the event entries there are
+  const indexed = Object.entries(t.watch).flatMap(([k, ids]) => ids.map((i) => `${k}#${i}`)).sort();
+  const expected = entries(t).filter((e) => e.type === 'event').map((e) => `${watchKey(String(e.args.topic))}#${e.id}`).sort();
+  expect(indexed).toEqual(expected);
   for (const e of entries(t)) {
     expect(e.tasks.length).toBeLessThanOrEqual(e.historyCount);
     expect(e.stats.total).toBe(e.stats.success + e.stats.failure);

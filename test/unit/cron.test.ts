@@ -86,6 +86,13 @@ describe('cron table', () => {
     const t = build([create(1, { type: 'event', args: { topic: 'app.ping', nth: 2 } }), entry('app.ping', null),
       entry('app.pong', null), entry('app.ping', {}), entry('cron.entry-stopped', { id: 1 }), entry('app.ping', {})]);
     expect(t.entries[1]!.events).toBe(2);
+    // topics are user text: ones that name Object properties are ordinary topics
+    const odd = build([create(2, { type: 'event', args: { topic: '__proto__' } }), create(3, { type: 'event', args: { topic: 'constructor' } }),
+      entry('__proto__', {}), entry('constructor', {}), entry('toString', {}), entry('constructor', {})]);
+    expect([odd.entries[2]!.events, odd.entries[3]!.events]).toEqual([1, 2]);
+    const gone = build([entry('cron.entry-deleted', { id: 2 }), entry('cron.entry-deleted', { id: 3 })], odd);
+    expect(gone.watch).toEqual({});
+    expect(build([entry('__proto__', {})], gone)).toBe(gone);
     expect([1, 2, 3, 4, 5, 6].map((n) => eventFires(n, 2, 2))).toEqual([false, true, false, true, false, true]);
     expect([1, 2, 3, 4, 5].map((n) => eventFires(n, 2, 3))).toEqual([false, false, true, false, true]);
   });
