@@ -41,7 +41,13 @@ try {
   await timeProcess(process.execPath, [FLUX, 'cron', 'list'], env);
   const times = [];
   for (let i = 0; i < LIST_RUNS; i++) times.push(await timeProcess(process.execPath, [FLUX, 'cron', 'list'], env));
-  emit('cron-list-command', median(times) / 1000, 's', { entries: ENTRIES, runs: LIST_RUNS });
+  // the same runs of a command that does one small rpc: what a command costs before cron adds anything
+  const base = [];
+  for (let i = 0; i < LIST_RUNS; i++) base.push(await timeProcess(process.execPath, [FLUX, 'getattr', 'rank'], env));
+  emit('cron-list-command', median(times) / 1000, 's', {
+    entries: ENTRIES, runs: LIST_RUNS, getattr_s: Number((median(base) / 1000).toFixed(4)),
+    ratio: Number((median(times) / median(base)).toFixed(3)),
+  });
 
 } finally {
   h.close();
