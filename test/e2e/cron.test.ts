@@ -190,6 +190,9 @@ describe('flux cron on a size-4 instance', () => {
       return l.length > 0 ? l : undefined;
     });
     expect(lines[0]).toMatch(/: 2$/);
+    // the table is answered from any rank
+    const leaf = await inst.flux(['cron', 'dump', '-k', 'task.1.rank', String(id)], { env: { FLUX_URI: inst.uri.replace(/local-0$/, 'local-3') } });
+    expect(ok(leaf)).toBe('2\n');
     const bad = await inst.flux(['cron', 'interval', '-o', 'rank=9', '1s', 'true']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/^flux-cron: .*rank 9/);
