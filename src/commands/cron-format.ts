@@ -70,8 +70,9 @@ export function listRow(e: EntryJson, now: number): string {
   return columns([String(e.id), e.name, e.stopped ? 'Stopped' : 'Active', runs, last, taskStatus(e.tasks[0])]);
 }
 
+/** strings quoted, objects as JSON, numbers and booleans bare */
 function dumpValue(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
+  return typeof v === 'string' || (typeof v === 'object' && v !== null) ? JSON.stringify(v) : String(v);
 }
 
 /** `key = value` pairs: top-level keys, then stats.*, typedata.* and task.N.* (N from 1, newest first) */
