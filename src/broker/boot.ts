@@ -27,6 +27,8 @@ import { eventModule } from '../services/event.js';
 import { heartbeatModule } from '../services/heartbeat.js';
 import { rexecModule } from '../services/rexec.js';
 import { proctableProjection } from '../projections/proctable.js';
+import { cronProjection } from '../projections/cron.js';
+import { cronModule } from '../services/cron.js';
 import { kvsModule } from '../services/kvs.js';
 import { kvsWatchModule } from '../services/kvs-watch.js';
 import { kvsProjection } from '../projections/kvs.js';
@@ -280,7 +282,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     signer,
     storeBlob: store ? (b) => blobref(hashName, store.store(b)) : undefined,
     loadBlob: store ? (ref) => store.load(digestOf(hashName, ref)) : undefined,
-    projections: [proctableProjection, kvsProjection],
+    projections: [proctableProjection, kvsProjection, cronProjection],
   });
 
   await broker.registry.load(attrModule(broker), 'builtin');
@@ -293,6 +295,7 @@ export async function runBroker(argv: string[]): Promise<number> {
   await broker.registry.load(kvsModule(broker, { journal, content: contentSvc, store: journalStore }), 'builtin');
   await broker.registry.load((await import('../services/kvs-history.js')).kvsHistoryModule(broker, { journal, database: journalStore?.database }), 'builtin');
   await broker.registry.load(kvsWatchModule(broker, { journal, content: contentSvc }), 'builtin');
+  if (rank === 0) await broker.registry.load(cronModule(broker, journal, { binDir: BIN_DIR }), 'builtin');
   await broker.registry.load(overlayModule(ctl), 'builtin');
   await broker.registry.load(moduleModule(ctl), 'builtin');
   await broker.registry.load(brokerModule(ctl), 'builtin');

@@ -22,6 +22,7 @@ export const COMMANDS: Record<string, CommandInfo> = {
   content: { file: 'commands/content', summary: 'Access the content store' },
   kvs: { file: 'commands/kvs', summary: 'Access the Flux key-value store', common: true },
   exec: { file: 'commands/exec', summary: 'Execute processes across flux ranks', common: true },
+  cron: { file: 'commands/cron', summary: 'Schedule commands on intervals, events and dates' },
   ps: { file: 'commands/ps', summary: 'List the processes rexec runs across the instance' },
   env: { file: 'commands/env', summary: 'Print the flux environment or run a command in it', common: true },
   help: { file: 'commands/help', summary: 'Display help information for flux commands', common: true },

@@ -2,16 +2,13 @@
 // was at a past journal seq.
 import { readFileSync } from 'node:fs';
 import { Flux } from '../api/handle.js';
-import { FluxError, EINVAL, EPROTO } from '../core/errors.js';
-import { decodeEntry } from '../core/journal-entry.js';
+import { FluxError, EPROTO } from '../core/errors.js';
 import { parseIdset } from '../core/idset.js';
 import type { ProcRecord } from '../projections/proctable.js';
 import { parseSeq } from './event.js';
 import { statusText } from './exec.js';
 import { program, parse } from './common.js';
-
-/** entries asked for per journal.fetch (the service answers at most 1000) */
-const PAGE = 1000;
+import { stateAt } from './replay-at.js';
 
 /** a process as rexec.ps answers it */
 export interface PsRow {
@@ -84,22 +81,7 @@ function toRow(r: ProcRecord | PsRow): PsRow {
 /** the table at seq `version`: journal entries 1..version through the projection the brokers run */
 async function tableAt(h: Flux, version: number): Promise<PsRow[]> {
   const { applyEntry, initialTable, records } = await import('../projections/proctable.js');
-  const head = Number((await h.call('journal.head')).seq);
-  if (version > head) throw new FluxError(EINVAL, `--at-version ${version}: the journal ends at ${head}`);
-  let state = initialTable();
-  for (let next = 1; next <= version; ) {
-    const r = await h.call('journal.fetch', { from: next, count: Math.min(PAGE, version - next + 1) });
-    const entries = Array.isArray(r.entries) ? (r.entries as unknown[]) : [];
-    if (entries.length === 0) throw new FluxError(EPROTO, `journal.fetch returned no entries at seq ${next}`);
-    for (const raw of entries) {
-      const e = decodeEntry(JSON.stringify(raw));
-      if (e.seq < next) continue;
-      if (e.seq > next) throw new FluxError(EPROTO, `journal.fetch skipped from seq ${next} to ${e.seq}`);
-      state = applyEntry(state, e);
-      next++;
-      if (next > version) break;
-    }
-  }
+  const { state } = await stateAt(h, version, initialTable(), applyEntry);
   return records(state).map(toRow);
 }
 
