@@ -26,10 +26,9 @@ import { logModule } from '../services/log.js';
 import { eventModule } from '../services/event.js';
 import { heartbeatModule } from '../services/heartbeat.js';
 import { rexecModule } from '../services/rexec.js';
-import { proctableProjection } from '../projections/proctable.js';
+import { PROJECTIONS } from '../projections/index.js';
 import { kvsModule } from '../services/kvs.js';
 import { kvsWatchModule } from '../services/kvs-watch.js';
-import { kvsProjection } from '../projections/kvs.js';
 import { Broker, CONTROL_DISCONNECT, CONTROL_HEARTBEAT } from './broker.js';
 import { overlayModule, moduleModule, brokerModule, type BrokerControl } from './builtins.js';
 
@@ -280,7 +279,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     signer,
     storeBlob: store ? (b) => blobref(hashName, store.store(b)) : undefined,
     loadBlob: store ? (ref) => store.load(digestOf(hashName, ref)) : undefined,
-    projections: [proctableProjection, kvsProjection],
+    projections: PROJECTIONS,
   });
 
   await broker.registry.load(attrModule(broker), 'builtin');
