@@ -1,14 +1,15 @@
 // A stopped instance read back from its statedir, without a broker: the journal applied through the very
 // projections the brokers run (src/projections/index.ts), from the nearest snapshot at or below a seq. Read
 // only: the store is opened read-only and the statedir is left as it was found.
-import { existsSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ContentStore } from '../core/content-store.js';
+import type { ContentStore } from '../core/content-store.js';
+import { type ReadOnlyStore, openReadOnly } from '../core/journal-past.js';
 import { JournalStore, type IndexRow, type Checkpoint } from '../core/journal-store.js';
 import { type Entry, decodeEntry } from '../core/journal-entry.js';
 import { verifyJournal, type VerifyReport } from '../core/journal-verify.js';
-import { FluxError, EBUSY, EINVAL, ENOENT, EUCLEAN } from '../core/errors.js';
-import { type HashName, blobrefOf, checkHashName, digestOf } from '../core/blobref.js';
+import { FluxError, EINVAL, ENOENT, EUCLEAN } from '../core/errors.js';
+import { type HashName, blobrefOf, digestOf } from '../core/blobref.js';
 import { EMPTY_DIR_BLOB, TreeCache, applyOps, type Op } from '../core/kvs-tree.js';
 import { loadOrCreateSigner } from '../core/signing.js';
 import { PROJECTIONS } from '../projections/index.js';
@@ -28,76 +29,33 @@ const MEMO_EVERY = 1000;
 
 export type Progress = (done: number, total: number) => void;
 
-/** the content store file of a statedir, or the file itself */
-export function contentFile(path: string): string {
-  let isDir: boolean;
-  try {
-    isDir = statSync(path).isDirectory();
-  } catch {
-    throw new FluxError(ENOENT, `${path}: no such statedir or content store`);
-  }
-  const file = isDir ? join(path, 'content.sqlite') : path;
-  if (!existsSync(file)) throw new FluxError(ENOENT, `${path} holds no content.sqlite`);
-  return file;
-}
-
-function openStore(file: string, hash: HashName, shown: string): ContentStore {
-  try {
-    return ContentStore.open(file, hash, { readonly: true });
-  } catch (err) {
-    if (err instanceof FluxError && err.errno === EBUSY) {
-      throw new FluxError(EBUSY, `${shown} is in use by a running instance: stop it, or replay a copy`);
-    }
-    throw err;
-  }
-}
-
 export class Replay {
   readonly journal: JournalStore;
   readonly hashName: HashName;
   private readonly memo = new Map<number, ReplayState>();
   private readonly cache = new TreeCache();
 
-  private constructor(
-    private readonly content: ContentStore,
-    private readonly file: string,
-    /** the sidecar files sqlite made for this read-only connection, removed again on close */
-    private readonly made: string[],
-    readonly projections: Projection[],
-  ) {
-    this.hashName = content.hashName;
-    this.journal = new JournalStore(content);
+  private readonly content: ContentStore;
+
+  private constructor(private readonly store: ReadOnlyStore, readonly projections: Projection[]) {
+    this.content = store.content;
+    this.hashName = store.content.hashName;
+    this.journal = new JournalStore(store.content);
   }
 
   /** Open a statedir or content.sqlite read-only; EBUSY when a running instance holds it. */
   static open(path: string, projections: Projection[] = PROJECTIONS): Replay {
-    const file = contentFile(path);
-    // a WAL database opened read-only gets -wal and -shm files when it has none (a clean shutdown removes them)
-    const made = [`${file}-wal`, `${file}-shm`].filter((f) => !existsSync(f));
-    let cs = openStore(file, 'sha256', path);
+    const store = openReadOnly(path);
     try {
-      let hash: string | undefined;
-      try {
-        hash = cs.db.prepare("SELECT value FROM journal_meta WHERE key = 'hash'").pluck().get() as string | undefined;
-      } catch {
-        hash = undefined;
-      }
-      if (hash === undefined) throw new FluxError(EINVAL, `${path} holds no journal`);
-      if (hash !== cs.hashName) {
-        cs.close();
-        cs = openStore(file, checkHashName(hash), path);
-      }
-      return new Replay(cs, file, made, projections);
+      return new Replay(store, projections);
     } catch (err) {
-      cs.close();
-      removeMade(made);
+      store.close();
       throw err;
     }
   }
 
   close(): void {
-    this.content.close();
-    removeMade(this.made);
+    this.store.close();
   }
 
   head(): { seq: number; ref: string | null } {
@@ -115,7 +73,7 @@ export class Replay {
 
   /** the public key of the instance's signing key, when the statedir holds it (it is never created here) */
   async trustedKey(): Promise<string | undefined> {
-    const key = join(this.file, '..', 'journal.key');
+    const key = join(this.store.file, '..', 'journal.key');
     return existsSync(key) ? (await loadOrCreateSigner(key)).publicKey : undefined;
   }
 
@@ -256,11 +214,4 @@ export class Replay {
     }
     return undefined;
   }
-}
-
-function removeMade(made: string[]): void {
-  const wal = made.find((f) => f.endsWith('-wal'));
-  // only an empty log is ours to remove: one with content was written by an instance that has started since
-  if (wal === undefined || !existsSync(wal) || statSync(wal).size > 0) return;
-  for (const f of made) if (existsSync(f)) unlinkSync(f);
 }

@@ -64,7 +64,7 @@ beforeAll(async () => {
   liveDir = (await inst.flux(['kvs', 'dir', '-R'])).stdout;
   head = Number(/seq=(\d+)/.exec((await inst.flux(['journal', 'head'])).stdout)![1]);
   expect(await inst.stop()).toBe(0);
-}, 60_000);
+}, 120_000);
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 describe('flux replay --verify finds', () => {

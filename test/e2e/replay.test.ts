@@ -66,7 +66,7 @@ describe('flux replay', () => {
     expect(busy.code).toBe(1);
     expect(busy.stderr).toMatch(/in use by a running instance/);
     expect(await inst.stop()).toBe(0);
-  }, 60_000);
+  }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('prints the timeline, every entry once, and --from/--to cut it', async () => {
