@@ -2,14 +2,11 @@
 // the events or any projection as it was after a seq or a time; an interactive stepper; a full verification.
 import { createInterface } from 'node:readline';
 import { Replay, type ReplayState, type Progress } from '../api/replay.js';
-import { FluxError, EINVAL, ENOTSUP, strerror } from '../core/errors.js';
+import { KvsView, kvsKeys } from '../api/replay-kvs.js';
+import { FluxError, EINVAL, strerror } from '../core/errors.js';
 import { type Entry, ENTRY_RAW, entryPayloadBytes } from '../core/journal-entry.js';
-import { blobrefOf } from '../core/blobref.js';
-import { EMPTY_DIR_BLOB, LOOKUP_READDIR, LOOKUP_READLINK, TreeCache, lookup } from '../core/kvs-tree.js';
-import type { TreeObj } from '../core/treeobj.js';
-import { byteCompare } from '../core/kvs-format-json.js';
 import { kvLine, linkText, windowWidth } from '../core/kvs-format.js';
-import { type KvsState, KVS, PRIMARY, isKvsEntry, namespaceRoot } from '../projections/kvs.js';
+import { KVS, PRIMARY, isKvsEntry } from '../projections/kvs.js';
 import { type ProcTable, PROCTABLE, TOPIC_FINISHED, TOPIC_LOST, TOPIC_STARTED, records } from '../projections/proctable.js';
 import { eventLine, parseSeq } from './event.js';
 import { isoTime, showEntry } from './journal.js';
@@ -106,56 +103,10 @@ function* entries(r: Replay, from: number, to: number): Generator<{ entry: Entry
 
 const outputWidth = () => windowWidth(undefined, process.stdout.isTTY ? process.stdout.columns : undefined, process.env.COLUMNS);
 
-class KvsView {
-  private readonly cache = new TreeCache();
-  private readonly emptyRoot: string;
-  constructor(private readonly r: Replay) {
-    this.emptyRoot = blobrefOf(r.hashName, EMPTY_DIR_BLOB);
-  }
-
-  rootOf(s: ReplayState, ns: string): string {
-    const root = namespaceRoot(this.r.stateOf<KvsState>(s, KVS), ns)?.rootref ?? (ns === PRIMARY ? this.emptyRoot : undefined);
-    if (root === undefined) throw new FluxError(ENOTSUP, `namespace ${ns} does not exist at seq ${s.seq}`);
-    return root;
-  }
-
-  lookup(s: ReplayState, ns: string, key: string, flags: number): Promise<TreeObj> {
-    return lookup(this.rootOf(s, ns), key, flags, {
-      load: (ref) => this.r.load(ref), cache: this.cache, rootOf: (n) => this.rootOf(s, n),
-    }, ns);
-  }
-
-  /** every key under the namespace's root, as `flux kvs dir -R` walks it: [key, line value] in its order */
-  async walk(s: ReplayState, ns: string, each: (key: string, t: TreeObj) => void): Promise<void> {
-    const dump = async (dirKey: string, dir: TreeObj): Promise<void> => {
-      const data = dir.data as Record<string, TreeObj>;
-      for (const name of Object.keys(data).sort(byteCompare)) {
-        const key = dirKey === '.' ? name : `${dirKey}.${name}`;
-        const e = data[name]!;
-        if (e.type === 'symlink') each(key, await this.lookup(s, ns, key, LOOKUP_READLINK));
-        else if (e.type === 'dir' || e.type === 'dirref') {
-          const sub = await this.lookup(s, ns, key, LOOKUP_READDIR);
-          if (Object.keys(sub.data as object).length === 0) each(key, sub);
-          else await dump(key, sub);
-        } else each(key, await this.lookup(s, ns, key, 0));
-      }
-    };
-    await dump('.', await this.lookup(s, ns, '.', LOOKUP_READDIR));
-  }
-}
-
-/** a value as JSON output carries it: the text of a value, a link's target, {} for an empty directory */
-function jsonValue(t: TreeObj): unknown {
-  if (t.type === 'val') return Buffer.from(t.data, 'base64').toString('utf8');
-  if (t.type === 'symlink') return t.data.namespace === undefined ? { symlink: t.data.target } : { symlink: t.data.target, namespace: t.data.namespace };
-  return {};
-}
-
 async function showKvs(r: Replay, s: ReplayState, ns: string, json: boolean): Promise<void> {
   const view = new KvsView(r);
   if (json) {
-    const keys: Record<string, unknown> = {};
-    await view.walk(s, ns, (key, t) => (keys[key] = jsonValue(t)));
+    const keys = await kvsKeys(view, s, ns);
     out(`${JSON.stringify({ seq: s.seq, namespace: ns, rootref: view.rootOf(s, ns), keys })}\n`);
     return;
   }
