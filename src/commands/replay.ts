@@ -3,8 +3,8 @@
 import { createInterface } from 'node:readline';
 import { Replay, type ReplayState, type Progress } from '../api/replay.js';
 import { KvsView, kvsKeys } from '../api/replay-kvs.js';
-import { FluxError, EINVAL, strerror } from '../core/errors.js';
-import { type Entry, ENTRY_RAW, entryPayloadBytes } from '../core/journal-entry.js';
+import { FluxError, EINVAL, EUCLEAN, strerror } from '../core/errors.js';
+import { type Entry, ENTRY_RAW, decodeEntry, entryPayloadBytes } from '../core/journal-entry.js';
 import { kvLine, linkText, windowWidth } from '../core/kvs-format.js';
 import { KVS, PRIMARY, isKvsEntry } from '../projections/kvs.js';
 import { type ProcTable, PROCTABLE, TOPIC_FINISHED, TOPIC_LOST, TOPIC_STARTED, records } from '../projections/proctable.js';
@@ -95,7 +95,8 @@ function timeline(r: Replay, from: number, to: number, json: boolean): void {
 function* entries(r: Replay, from: number, to: number): Generator<{ entry: Entry; ref: string }> {
   for (const row of r.journal.scan(Math.max(from, r.first()))) {
     if (row.seq > to) return;
-    yield r.entry(row.seq);
+    if (row.blob === undefined) throw new FluxError(EUCLEAN, `journal entry ${row.seq} is missing or damaged${row.damage ? `: ${row.damage}` : ''}`);
+    yield { entry: decodeEntry(row.blob), ref: row.ref };
   }
 }
 
