@@ -45,7 +45,8 @@ export class Replay {
 
   /** Open a statedir or content.sqlite read-only; EBUSY when a running instance holds it. */
   static open(path: string, projections: Projection[] = PROJECTIONS): Replay {
-    const store = openReadOnly(path);
+    // no quick_check: it reads the whole file, and what replay reads it checks itself (hashes, EUCLEAN)
+    const store = openReadOnly(path, { check: false });
     try {
       return new Replay(store, projections);
     } catch (err) {

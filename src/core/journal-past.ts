@@ -22,9 +22,9 @@ export function contentFile(path: string): string {
   return file;
 }
 
-function openStore(file: string, hash: string, shown: string): ContentStore {
+function openStore(file: string, hash: string, shown: string, check: boolean): ContentStore {
   try {
-    return ContentStore.open(file, checkHashName(hash), { readonly: true });
+    return ContentStore.open(file, checkHashName(hash), { readonly: true, check });
   } catch (err) {
     if (err instanceof FluxError && err.errno === EBUSY) {
       throw new FluxError(EBUSY, `${shown} is in use by a running instance: stop it, or use a copy`);
@@ -41,14 +41,17 @@ export interface ReadOnlyStore {
   close(): void;
 }
 
-/** Open a statedir (or its content.sqlite) read-only, with the hash its journal was written with. */
-export function openReadOnly(path: string): ReadOnlyStore {
+/**
+ * Open a statedir (or its content.sqlite) read-only, with the hash its journal was written with. `check`: run
+ * sqlite's quick_check first (it reads the whole file; an offline replay skips it and reports damage it meets).
+ */
+export function openReadOnly(path: string, { check = true }: { check?: boolean } = {}): ReadOnlyStore {
   const file = contentFile(path);
   // a WAL database opened read-only gets -wal and -shm files when it has none (a clean shutdown removes them)
   const made = [`${file}-wal`, `${file}-shm`].filter((f) => !existsSync(f));
   let cs: ContentStore | undefined;
   try {
-    cs = openStore(file, 'sha256', path);
+    cs = openStore(file, 'sha256', path, check);
     let hash: string | undefined;
     try {
       hash = cs.db.prepare("SELECT value FROM journal_meta WHERE key = 'hash'").pluck().get() as string | undefined;
@@ -59,7 +62,7 @@ export function openReadOnly(path: string): ReadOnlyStore {
     if (hash !== cs.hashName) {
       cs.close();
       cs = undefined;
-      cs = openStore(file, hash, path);
+      cs = openStore(file, hash, path, false);
     }
   } catch (err) {
     cs?.close();
