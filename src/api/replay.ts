@@ -45,7 +45,8 @@ export class Replay {
 
   /** Open a statedir or content.sqlite read-only; EBUSY when a running instance holds it. */
   static open(path: string, projections: Projection[] = PROJECTIONS): Replay {
-    // no quick_check: it reads the whole file, and what replay reads it checks itself (hashes, EUCLEAN)
+    // no quick_check, which reads the whole file: a damaged page replay meets is still reported (EUCLEAN), and
+    // --verify checks every entry's hash
     const store = openReadOnly(path, { check: false });
     try {
       return new Replay(store, projections);
