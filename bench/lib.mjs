@@ -51,3 +51,97 @@ export function timeProcess(cmd, args, env = {}) {
     });
   });
 }
+
+/**
+ * A statedir whose journal holds `n` entries, written straight through the stores as rank 0 would: events, and
+ * with `kvsEvery` one KVS commit (a real setroot: ops applied to the previous root) every that many entries;
+ * with `checkpointEvery` a signed checkpoint with a snapshot of the projections every that many entries (the
+ * store keeps the newest five, as the broker's does); always one at the head, as a clean shutdown leaves.
+ * Resolves with {dir, seconds}.
+ */
+export async function fillStatedir(n, { kvsEvery = 0, checkpointEvery = 0 } = {}) {
+  const [{ ContentStore }, { JournalStore, checkpointMessage }, { canonical }, { blobref, blobrefOf, digestOf },
+    { loadOrCreateSigner }, { applyOps, TreeCache, EMPTY_DIR_BLOB }, { PROJECTIONS }] = await Promise.all([
+    import('../dist/core/content-store.js'), import('../dist/core/journal-store.js'), import('../dist/core/journal-entry.js'),
+    import('../dist/core/blobref.js'), import('../dist/core/signing.js'), import('../dist/core/kvs-tree.js'),
+    import('../dist/projections/index.js'),
+  ]);
+  const ENTRY_KVS = 0x20000;
+  const FLAG_PRIVATE = 0x01;
+  const dir = mkdtempSync(join(tmpdir(), 'flux-bench-state-'));
+  const cs = ContentStore.open(join(dir, 'content.sqlite'), 'sha256');
+  const js = new JournalStore(cs);
+  const signer = await loadOrCreateSigner(join(dir, 'journal.key'));
+  const access = { cache: new TreeCache(), load: (ref) => cs.load(digestOf('sha256', ref)), store: (b) => blobref('sha256', cs.store(b)) };
+  let root = access.store(EMPTY_DIR_BLOB);
+  let rootseq = 0;
+  let states = new Map(PROJECTIONS.map((p) => [p.name, p.initial()]));
+  let head = js.head();
+  // without KVS entries or periodic snapshots the projections stay at their initial states: not tracked
+  const track = kvsEvery > 0 || checkpointEvery > 0;
+  const checkpoint = async () => {
+    const saved = {};
+    if (track) for (const p of PROJECTIONS) saved[p.name] = p.save(states.get(p.name));
+    const snapshot = blobref('sha256', cs.store(Buffer.from(canonical({ seq: head.seq, ref: head.ref, states: saved }))));
+    const c = { seq: head.seq, ref: head.ref, time: 1.7e9 + head.seq, snapshot };
+    js.putCheckpoint({ ...c, pubkey: signer.publicKey, sig: await signer.sign(checkpointMessage(c)) });
+  };
+  const t0 = process.hrtime.bigint();
+  for (let done = 0; done < n; ) {
+    const k = Math.min(checkpointEvery || 10000, 10000, n - done);
+    const items = [];
+    cs.transaction(() => {
+      for (let i = done; i < done + k; i++) {
+        const time = 1.7e9 + i;
+        if (kvsEvery > 0 && i % kvsEvery === kvsEvery - 1) {
+          // 1000 keys in 100 directories, each rewritten in turn
+          const key = `d${rootseq % 100}.k${Math.floor(rootseq / 100) % 10}`;
+          const op = { key, flags: 0, dirent: { data: Buffer.from(String(i)).toString('base64'), type: 'val', ver: 1 } };
+          const r = applyOps(root, [op], access, 'primary');
+          root = r.rootref;
+          items.push({ time, topic: 'kvs.namespace-primary-setroot', userid: 0, rolemask: 1, flags: ENTRY_KVS | FLAG_PRIVATE,
+            payload: { namespace: 'primary', rootseq: ++rootseq, rootref: root, names: [`commit.0.${rootseq}`], keys: r.keys, ops: r.ops, owner: 0 } });
+        } else {
+          items.push({ time, topic: 'bench.fill', userid: 0, rolemask: 1, flags: 0, payload: { i } });
+        }
+      }
+    });
+    const out = js.appendBatch(head, items);
+    for (const a of track ? out : []) {
+      const next = new Map();
+      for (const p of PROJECTIONS) next.set(p.name, p.apply(states.get(p.name), a.entry, a.ref));
+      states = next;
+    }
+    head = { seq: out[out.length - 1].entry.seq, ref: out[out.length - 1].ref };
+    done += k;
+    if (checkpointEvery > 0 && done % checkpointEvery === 0 && done < n) await checkpoint();
+  }
+  await checkpoint();
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  cs.close();
+  return { dir, seconds };
+}
+
+/** reports the process's CPU time (user + system, ms) on fd 3 as it exits */
+const CPU_HOOK = 'data:text/javascript,import{writeSync}from"node:fs";'
+  + 'process.on("exit",()=>{const u=process.cpuUsage();writeSync(3,String((u.user+u.system)/1000))})';
+
+/**
+ * Run `node ARGS` to completion: its wall time and its own CPU time in ms (on a shared machine the CPU time is
+ * the steadier figure), and its stdout.
+ */
+export function runNode(args) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const p = spawn(process.execPath, ['--import', CPU_HOOK, ...args], { stdio: ['ignore', 'pipe', 'inherit', 'pipe'] });
+    let out = '';
+    let cpu = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stdio[3].on('data', (d) => (cpu += d));
+    p.on('error', reject);
+    p.on('close', (code) => {
+      if (code !== 0) reject(new Error(`node ${args.join(' ')} exited ${code}`));
+      else resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, cpuMs: Number(cpu), stdout: out });
+    });
+  });
+}

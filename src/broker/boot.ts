@@ -26,13 +26,12 @@ import { logModule } from '../services/log.js';
 import { eventModule } from '../services/event.js';
 import { heartbeatModule } from '../services/heartbeat.js';
 import { rexecModule } from '../services/rexec.js';
-import { proctableProjection } from '../projections/proctable.js';
-import { cronProjection } from '../projections/cron.js';
 import { cronModule } from '../services/cron.js';
+import { PROJECTIONS } from '../projections/index.js';
 import { kvsModule } from '../services/kvs.js';
 import { kvsWatchModule } from '../services/kvs-watch.js';
-import { kvsProjection } from '../projections/kvs.js';
 import { Broker, CONTROL_DISCONNECT, CONTROL_HEARTBEAT } from './broker.js';
+import { ATTR_REPLAY_STATEDIR, ATTR_REPLAY_TO, readOnlyGate, readOnlyReason } from '../core/read-only.js';
 import { overlayModule, moduleModule, brokerModule, type BrokerControl } from './builtins.js';
 
 /** where `flux` itself lives: the instance puts this bin dir first on the initial program's PATH */
@@ -252,8 +251,30 @@ export async function runBroker(argv: string[]): Promise<number> {
   let content: ContentStore | undefined;
   let journalStore: JournalStore | undefined;
   let signer: (() => Promise<Signer>) | undefined;
-  const hashName = checkHashName(attrs.get('content.hash') ?? 'sha256');
-  if (rank === 0) {
+  let hashName = checkHashName(attrs.get('content.hash') ?? 'sha256');
+  // flux start --replay: the statedir is opened read-only at a past seq, and every write is refused
+  const replayDir = attrs.get(ATTR_REPLAY_STATEDIR);
+  const replayTo = attrs.get(ATTR_REPLAY_TO);
+  let readOnly = replayDir === undefined ? undefined : readOnlyReason(replayDir, replayTo === undefined ? undefined : Number(replayTo));
+  let closeStore = () => content?.close();
+  if (rank === 0 && replayDir !== undefined) {
+    try {
+      const { openReadOnly, PastJournal } = await import('../core/journal-past.js');
+      const ro = openReadOnly(replayDir);
+      closeStore = ro.close;
+      content = ro.content;
+      hashName = ro.content.hashName;
+      attrs.put('content.hash', hashName);
+      const seq = replayTo === undefined ? new (await import('../core/journal-store.js')).JournalStore(content).head().seq : Number(replayTo);
+      if (!Number.isSafeInteger(seq) || seq < 0) throw new FluxError(EINVAL, `--to ${replayTo}: expected a journal seq`);
+      readOnly = readOnlyReason(replayDir, seq);
+      journalStore = new PastJournal(content, seq, readOnly);
+    } catch (err) {
+      closeStore();
+      process.stderr.write(`flux-broker: --replay ${replayDir}: ${(err as Error).message}\n`);
+      return 1;
+    }
+  } else if (rank === 0) {
     const statedir = attrs.get('statedir');
     if (statedir !== undefined) mkdirSync(statedir, { recursive: true, mode: 0o700 });
     const dbdir = statedir ?? rundir;
@@ -282,8 +303,10 @@ export async function runBroker(argv: string[]): Promise<number> {
     signer,
     storeBlob: store ? (b) => blobref(hashName, store.store(b)) : undefined,
     loadBlob: store ? (ref) => store.load(digestOf(hashName, ref)) : undefined,
-    projections: [proctableProjection, kvsProjection, cronProjection],
+    projections: PROJECTIONS,
+    readOnly,
   });
+  if (readOnly !== undefined) broker.registry.gate = readOnlyGate(readOnly);
 
   await broker.registry.load(attrModule(broker), 'builtin');
   await broker.registry.load(log.def, 'builtin');
@@ -399,8 +422,8 @@ export async function runBroker(argv: string[]): Promise<number> {
     await local.close();
     await server?.close();
     await client?.close();
-    content?.close();
-    if (content && attrs.get('statedir') === undefined) {
+    closeStore();
+    if (content && attrs.get('statedir') === undefined && replayDir === undefined) {
       for (const f of ['content.sqlite', 'content.sqlite-wal', 'content.sqlite-shm', 'journal.key']) rmSync(join(rundir!, f), { force: true });
     }
     if (ownRundir || rank === 0) rmSync(rundir!, { recursive: true, force: true });

@@ -44,6 +44,9 @@ export class ServiceRegistry {
   private readonly modules = new Map<string, LoadedModule>();
   private readonly services = new Map<string, LoadedModule>();
 
+  /** requests refused before any handler sees them (an instance serving a past state refuses writes) */
+  gate?: (topic: string) => FluxError | undefined;
+
   constructor(private readonly host: ModuleHost) {}
 
   async load(def: ModuleDef, path: string): Promise<void> {
@@ -98,6 +101,11 @@ export class ServiceRegistry {
 
   /** Run the handler for a request; ENOSYS when no module answers it. Errors become error responses. */
   dispatch(msg: Message): void {
+    const refused = this.gate?.(msg.topic ?? '');
+    if (refused) {
+      this.host.respondError(msg, refused);
+      return;
+    }
     const mod = this.services.get(serviceOf(msg.topic ?? ''));
     const bound = mod && this.find(mod, msg.topic ?? '');
     if (mod) mod.lastActive = Date.now();

@@ -18,6 +18,7 @@ export const COMMANDS: Record<string, CommandInfo> = {
   dmesg: { file: 'commands/dmesg', summary: 'Print or control the broker log ring buffer', common: true },
   event: { file: 'commands/event', summary: 'Send and receive Flux events', common: true },
   journal: { file: 'commands/journal', summary: 'List, show, follow and verify the instance journal' },
+  replay: { file: 'commands/replay', summary: 'Replay, step through and verify the journal of a stopped instance' },
   module: { file: 'commands/module', summary: 'Manage Flux broker modules', common: true },
   content: { file: 'commands/content', summary: 'Access the content store' },
   kvs: { file: 'commands/kvs', summary: 'Access the Flux key-value store', common: true },

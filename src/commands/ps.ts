@@ -58,7 +58,7 @@ export function ownerNames(passwd: string): (uid: number) => string {
   return (uid) => names.get(uid) ?? String(uid);
 }
 
-function readPasswd(): string {
+export function readPasswd(): string {
   try {
     return readFileSync('/etc/passwd', 'utf8');
   } catch (err) {
@@ -68,7 +68,7 @@ function readPasswd(): string {
   }
 }
 
-function toRow(r: ProcRecord | PsRow): PsRow {
+export function toRow(r: ProcRecord | PsRow): PsRow {
   const row: PsRow = {
     rank: r.rank, pid: r.pid, userid: r.userid, state: r.state, cmd: r.cmd, cwd: r.cwd, started: r.started,
   };

@@ -37,6 +37,11 @@ export interface ContentStats {
 export interface OpenOptions {
   /** read only: the file must exist; nothing is created or changed */
   readonly?: boolean;
+  /**
+   * check the whole file (quick_check) before use; default true. A read-only reader may skip it (it reads the
+   * whole file): it changes nothing, and damage it meets is still reported as EUCLEAN when it meets it
+   */
+  check?: boolean;
 }
 
 /**
@@ -140,7 +145,8 @@ export class ContentStore {
       // EBUSY while a writer has the file, and a writer fails while it reads
       if (!readonly) db.pragma('locking_mode = EXCLUSIVE');
       // before anything writes: switching to WAL would already change a damaged file's header
-      const check = db.pragma('quick_check') as Array<{ quick_check: string }>;
+      if (!readonly && opts.check === false) throw new FluxError(EINVAL, `${path}: only a read-only open may skip the check`);
+      const check = opts.check === false ? [{ quick_check: 'ok' }] : db.pragma('quick_check') as Array<{ quick_check: string }>;
       if (check.length !== 1 || check[0]!.quick_check !== 'ok') {
         const why = check.slice(0, 3).map((r) => r.quick_check).join('; ');
         throw new FluxError(EUCLEAN, `${path}: the database is damaged (quick_check: ${why}); it was left as it is`);

@@ -401,6 +401,8 @@ export function cronModule(host: ModuleHost, journal: JournalService, opts: Cron
       });
       const t = table();
       nextId = t.nextId;
+      // an instance serving a past state shows its cron table and runs nothing
+      if (journal.readOnly) return;
       // tasks that were running when the instance stopped went with it
       const lost: Promise<unknown>[] = [];
       for (const e of entries(t)) {

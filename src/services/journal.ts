@@ -3,7 +3,7 @@
 // the tree and acknowledged (acknowledged => durable). On every rank it is a replica: entries are applied
 // strictly in sequence; a gap, a restart or a late join is repaired from the parent (journal.fetch), and a
 // broker that joins starts from its parent's snapshot.
-import { FluxError, EPROTO, ENOENT, EAGAIN } from '../core/errors.js';
+import { FluxError, EPROTO, ENOENT, EAGAIN, EROFS } from '../core/errors.js';
 import {
   Message, MSGTYPE_EVENT, FLAG_PRIVATE, ROLE_ALL, makeEvent, USERID_UNKNOWN, ROLE_OWNER, payloadJson,
 } from '../core/message.js';
@@ -48,6 +48,8 @@ export interface JournalOptions {
   storeBlob?: (blob: Buffer) => string;
   loadBlob?: (ref: string) => Buffer;
   projections: Projection[];
+  /** set when the instance serves a past state: why appends are refused (EROFS) */
+  readOnly?: string;
 }
 
 export interface JournalService {
@@ -57,6 +59,8 @@ export interface JournalService {
   /** every entry applied on this rank, in order */
   onApply(fn: (a: Applied) => void): () => void;
   head(): Head;
+  /** the instance serves a past state: nothing can be appended */
+  readonly readOnly: boolean;
   state<S>(name: string): S;
   /** rank > 0, after hello: start from the parent's snapshot */
   sync(): Promise<void>;
@@ -121,6 +125,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   // ---- rank 0: the sequencer ----
 
   function append(topic: string, payload: unknown, cred: Credential, raw = false): Promise<Applied> {
+    if (opts.readOnly !== undefined) return Promise.reject(new FluxError(EROFS, opts.readOnly));
     if (!store) return Promise.reject(new FluxError(EPROTO, 'journal entries are made on rank 0 only'));
     return new Promise((resolve, reject) => {
       batch.push({
@@ -346,7 +351,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
         handler: (msg, body) => {
           if (!store) throw new FluxError(EPROTO, 'journal.list is served by rank 0');
           const from = Math.max(1, (body!.from as number | undefined) ?? 1);
-          const to = (body!.to as number | undefined) ?? head.seq;
+          const to = Math.min((body!.to as number | undefined) ?? head.seq, head.seq);
           const limit = Math.min((body!.limit as number | undefined) ?? 10_000, 100_000);
           const prefix = (body!.topic as string | undefined) ?? '';
           const out: unknown[] = [];
@@ -422,6 +427,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
       return () => listeners.delete(fn);
     },
     head: () => head,
+    readOnly: opts.readOnly !== undefined,
     state: <S>(name: string) => states.get(name) as S,
     sync,
     checkpoint,

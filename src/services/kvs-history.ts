@@ -54,30 +54,35 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
   if (db) {
     // at-time looks versions up by time; without this it would scan the namespace's versions
     db.exec('CREATE INDEX IF NOT EXISTS kvs_version_time ON kvs_version(namespace, time, rootseq)');
+    // versions past the journal's head (an instance serving a past state) are not there
     const byTime = db.prepare(
-      'SELECT rootseq, rootref FROM kvs_version WHERE namespace = ? AND time <= ? ORDER BY time DESC, rootseq DESC LIMIT 1',
+      'SELECT rootseq, rootref FROM kvs_version WHERE namespace = ? AND time <= ? AND seq <= ? ORDER BY time DESC, rootseq DESC LIMIT 1',
     );
     // each is a walk of the (namespace, key, rootseq) primary key: the cost is the number of rows for that key
     const exact = db.prepare('SELECT rootseq FROM kvs_key WHERE namespace = ? AND key = ? ORDER BY rootseq DESC LIMIT ?');
     const under = db.prepare('SELECT rootseq FROM kvs_key WHERE namespace = ? AND key >= ? AND key < ?');
-    const version = db.prepare('SELECT rootseq, time, rootref FROM kvs_version WHERE namespace = ? AND rootseq = ?');
-    atTime = (ns, time) => byTime.get(ns, time) as { rootseq: number; rootref: string } | undefined;
+    const version = db.prepare('SELECT rootseq, time, rootref, seq FROM kvs_version WHERE namespace = ? AND rootseq = ?');
+    atTime = (ns, time) => byTime.get(ns, time, journal.head().seq) as { rootseq: number; rootref: string } | undefined;
     keyVersions = (ns, key, limit) => {
       const path = keyPath(key);
       const seqs = new Set<number>();
       // a write to the key or to a directory above it replaces the key; one below it changes it
       for (let i = 1; i <= path.length; i++) {
-        for (const r of exact.all(ns, path.slice(0, i).join('.'), limit ?? -1) as { rootseq: number }[]) seqs.add(r.rootseq);
+        for (const r of exact.all(ns, path.slice(0, i).join('.'), journal.readOnly ? -1 : limit ?? -1) as { rootseq: number }[]) seqs.add(r.rootseq);
       }
       const [lo, hi] = childRange(path.length === 0 ? '.' : path.join('.'));
       for (const r of under.all(ns, lo, hi) as { rootseq: number }[]) seqs.add(r.rootseq);
-      let ordered = [...seqs].sort((a, b) => a - b);
-      if (limit !== undefined) ordered = ordered.slice(-limit);
-      return ordered.map((seq) => {
-        const v = version.get(ns, seq) as VersionRow | undefined;
+      const ordered = [...seqs].sort((a, b) => a - b);
+      const head = journal.head().seq;
+      const out: VersionRow[] = [];
+      // newest first, until the limit: versions past the journal's head (a past state served) are left out
+      for (let i = ordered.length - 1; i >= 0 && (limit === undefined || out.length < limit); i--) {
+        const seq = ordered[i]!;
+        const v = version.get(ns, seq) as (VersionRow & { seq: number }) | undefined;
         if (v === undefined) throw new FluxError(ENOENT, `version ${seq} of ${ns} is in the key index but not the version index`);
-        return v;
-      });
+        if (v.seq <= head) out.push(v);
+      }
+      return out.reverse();
     };
   }
 

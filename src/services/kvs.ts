@@ -490,8 +490,9 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
     name: 'kvs',
     start: async () => {
       unsubscribe = journal.onApply(applied);
-      // the root primary starts from, and every namespace created without one
-      if (host.rank === 0) backing!.store(EMPTY_DIR_BLOB);
+      // the root primary starts from, and every namespace created without one (a past state served read-only
+      // has it from the run that wrote it)
+      if (host.rank === 0 && !journal.readOnly) backing!.store(EMPTY_DIR_BLOB);
     },
     stop: async () => {
       // what was accepted is applied and journaled before the journal goes
@@ -663,7 +664,8 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
           const rootseq = body!.rootseq as number;
           // primary's first version is the empty directory it starts at, older than any entry
           const v = ns === PRIMARY && rootseq === 0 ? { rootref: primaryAtStart.rootref, seq: 0, time: 0 } : versionRoot?.(ns, rootseq);
-          if (v === undefined) throw new FluxError(ENOENT);
+          // the index may hold versions past the journal's head when this instance serves a past state
+          if (v === undefined || v.seq > journal.head().seq) throw new FluxError(ENOENT);
           host.respond(msg, { rootref: v.rootref, seq: v.seq, time: v.time });
         },
       },

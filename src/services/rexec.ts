@@ -390,7 +390,8 @@ export function rexecModule(host: ModuleHost, journal: JournalService): ModuleDe
     start: async () => {
       offApply = journal.onApply((a) => onApplied(a.entry.seq));
       // rank 0 starting on a journal from an earlier run: what that run left running is gone with its brokers
-      if (host.rank === 0 && running(table()).length > 0) {
+      // (an instance serving a past state changes nothing: there they are still running)
+      if (host.rank === 0 && !journal.readOnly && running(table()).length > 0) {
         await journal.append(TOPIC_LOST, {}, { userid: Number(host.attrs.get('security.owner')), rolemask: ROLE_OWNER });
       }
     },
