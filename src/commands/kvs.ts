@@ -105,7 +105,8 @@ const cInt = (v: bigint) => Number(BigInt.asIntN(32, v));
 /** a lookup in a namespace, or (--at) under a snapshot's root directory */
 type Where = { ns: string } | { at: string };
 
-function lookupRequest(where: Where, flags: number, key: string): { topic: string; payload: Buffer } {
+/** `from`: a watch that replays the key's changes since that version before going on live (ours, not flux-core's) */
+function lookupRequest(where: Where, flags: number, key: string, from?: number): { topic: string; payload: Buffer } {
   if (key.length === 0) throw new FluxError(EINVAL);
   if ('at' in where) {
     // a snapshot never changes: there is nothing to wait for or watch
@@ -115,7 +116,7 @@ function lookupRequest(where: Where, flags: number, key: string): { topic: strin
   if ((flags & WATCH) && (flags & STREAM)) throw new FluxError(EINVAL);
   return {
     topic: flags & WATCHER ? 'kvs-watch.lookup' : 'kvs.lookup',
-    payload: body({ key, namespace: where.ns, flags }),
+    payload: body(from === undefined ? { key, namespace: where.ns, flags } : { key, namespace: where.ns, flags, from_version: from }),
   };
 }
 
@@ -128,9 +129,11 @@ async function lookup(h: Flux, where: Where, flags: number, key: string): Promis
  * A watching or streaming lookup: `each` gets every value and the request's matchtag (which cancel needs);
  * resolves at the ENODATA that ends the stream, rejects with any other error or with what `each` throws.
  */
-function lookupStream(h: Flux, ns: string, flags: number, key: string, each: (t: JObject, tag: number) => void): Promise<void> {
+function lookupStream(
+  h: Flux, ns: string, flags: number, key: string, each: (t: JObject, tag: number) => void, from?: number,
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    const { topic, payload } = lookupRequest({ ns }, flags, key);
+    const { topic, payload } = lookupRequest({ ns }, flags, key, from);
     h.stream(topic, payload, {}, (m) => {
       try {
         each(treeobjOf(m), m.aux2);
@@ -392,6 +395,7 @@ interface GetOpts extends AtOpts {
   full?: boolean;
   count?: string;
   stream?: boolean;
+  fromVersion?: string;
 }
 
 function printValue(o: GetOpts, key: string, t: JObject): void {
@@ -430,7 +434,15 @@ async function cmdGet(keys: string[], o: GetOpts): Promise<number> {
   if (o.stream) flags |= STREAM;
   const maxcount = intOption(o.count, 'count') ?? 0;
   const ns = o.namespace ?? defaultNamespace();
+  let from: number | undefined;
+  if (o.fromVersion !== undefined) {
+    if (!o.watch) fail('--from-version requires --watch');
+    if (o.at !== undefined || o.atVersion !== undefined || o.atTime !== undefined) fail('--from-version excludes --at, --at-version and --at-time');
+    from = parseVersion(o.fromVersion);
+  }
   return withHandle(async (h) => {
+    // a version never recorded is told apart from a missing key
+    if (from !== undefined) await versionRoot(h, ns, from);
     const where = await whereOf(h, o);
     if (!(flags & (WATCH | STREAM)) || 'at' in where) {
       // one at a time, so that values come out in the order of the keys
@@ -448,9 +460,11 @@ async function cmdGet(keys: string[], o: GetOpts): Promise<number> {
     // every watch starts at once; like flux-core's, the count is shared by all of them
     let count = 0;
     await Promise.all(keys.map((key) => lookupStream(h, ns, flags, key, (t, tag) => {
+      // answers already on their way when the count is reached (a replay sends many at once) are not shown
+      if (maxcount > 0 && count >= maxcount) return;
       printValue(o, key, t);
       if (maxcount > 0 && ++count === maxcount) cancel(h, tag);
-    }).catch((err: unknown) => die(key, err))));
+    }, from).catch((err: unknown) => die(key, err))));
     return 0;
   });
 }
@@ -1142,6 +1156,7 @@ export async function run(args: string[]): Promise<number> {
     .option('-f, --full', 'Monitor key changes with more complete accuracy')
     .option('-c, --count <count>', 'Display at most COUNT changes')
     .option('-S, --stream', 'Stream the value in pieces rather than all at once')
+    .option('--from-version <N>', 'With --watch: replay the changes since version N, then go on watching')
     .argument('<key...>')
     .action((keys: string[], o: GetOpts) => {
       action = () => cmdGet(keys, o);

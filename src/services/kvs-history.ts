@@ -19,6 +19,8 @@ export interface VersionRow {
   rootseq: number;
   time: number;
   rootref: string;
+  /** only a directory above the key was written in this version (it may have replaced the key, or not) */
+  above?: true;
 }
 
 const NAMESPACE = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\s/]+$' };
@@ -29,7 +31,11 @@ const AT_TIME_SCHEMA = {
 };
 const KEY_SCHEMA = {
   type: 'object',
-  properties: { namespace: NAMESPACE, key: { type: 'string', minLength: 1 }, limit: { type: 'integer', minimum: 1 } },
+  properties: {
+    namespace: NAMESPACE, key: { type: 'string', minLength: 1 }, limit: { type: 'integer', minimum: 1 },
+    // only the versions after this one (a watch replaying from a version)
+    after: { type: 'integer', minimum: 0 },
+  },
   required: ['namespace', 'key'],
 };
 
@@ -49,7 +55,7 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
   }
 
   let atTime: ((ns: string, time: number) => { rootseq: number; rootref: string } | undefined) | undefined;
-  let keyVersions: ((ns: string, key: string, limit: number | undefined) => VersionRow[]) | undefined;
+  let keyVersions: ((ns: string, key: string, limit: number | undefined, after: number) => VersionRow[]) | undefined;
 
   if (db) {
     // at-time looks versions up by time; without this it would scan the namespace's versions
@@ -58,25 +64,28 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
       'SELECT rootseq, rootref FROM kvs_version WHERE namespace = ? AND time <= ? ORDER BY time DESC, rootseq DESC LIMIT 1',
     );
     // each is a walk of the (namespace, key, rootseq) primary key: the cost is the number of rows for that key
-    const exact = db.prepare('SELECT rootseq FROM kvs_key WHERE namespace = ? AND key = ? ORDER BY rootseq DESC LIMIT ?');
-    const under = db.prepare('SELECT rootseq FROM kvs_key WHERE namespace = ? AND key >= ? AND key < ?');
+    const exact = db.prepare('SELECT rootseq FROM kvs_key WHERE namespace = ? AND key = ? AND rootseq > ? ORDER BY rootseq DESC LIMIT ?');
+    const under = db.prepare('SELECT rootseq FROM kvs_key WHERE namespace = ? AND key >= ? AND key < ? AND rootseq > ?');
     const version = db.prepare('SELECT rootseq, time, rootref FROM kvs_version WHERE namespace = ? AND rootseq = ?');
     atTime = (ns, time) => byTime.get(ns, time) as { rootseq: number; rootref: string } | undefined;
-    keyVersions = (ns, key, limit) => {
+    keyVersions = (ns, key, limit, after) => {
       const path = keyPath(key);
-      const seqs = new Set<number>();
+      /** each version, and whether only a directory above the key was written in it */
+      const seqs = new Map<number, boolean>();
       // a write to the key or to a directory above it replaces the key; one below it changes it
       for (let i = 1; i <= path.length; i++) {
-        for (const r of exact.all(ns, path.slice(0, i).join('.'), limit ?? -1) as { rootseq: number }[]) seqs.add(r.rootseq);
+        for (const r of exact.all(ns, path.slice(0, i).join('.'), after, limit ?? -1) as { rootseq: number }[]) {
+          seqs.set(r.rootseq, i < path.length && seqs.get(r.rootseq) !== false);
+        }
       }
       const [lo, hi] = childRange(path.length === 0 ? '.' : path.join('.'));
-      for (const r of under.all(ns, lo, hi) as { rootseq: number }[]) seqs.add(r.rootseq);
-      let ordered = [...seqs].sort((a, b) => a - b);
+      for (const r of under.all(ns, lo, hi, after) as { rootseq: number }[]) seqs.set(r.rootseq, false);
+      let ordered = [...seqs.keys()].sort((a, b) => a - b);
       if (limit !== undefined) ordered = ordered.slice(-limit);
       return ordered.map((seq) => {
         const v = version.get(ns, seq) as VersionRow | undefined;
         if (v === undefined) throw new FluxError(ENOENT, `version ${seq} of ${ns} is in the key index but not the version index`);
-        return v;
+        return seqs.get(seq) ? { ...v, above: true } : v;
       });
     };
   }
@@ -116,8 +125,10 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
           const ns = body!.namespace as string;
           checkAccess(msg, ns);
           if (await forward(msg, 'kvs-history.key', body!)) return;
-          const versions = keyVersions!(ns, body!.key as string, body!.limit as number | undefined);
-          host.respond(msg, { versions: versions.map((v) => ({ rootseq: v.rootseq, time: v.time, rootref: v.rootref })) });
+          const versions = keyVersions!(ns, body!.key as string, body!.limit as number | undefined, (body!.after as number | undefined) ?? -1);
+          host.respond(msg, {
+            versions: versions.map((v) => ({ rootseq: v.rootseq, time: v.time, rootref: v.rootref, ...(v.above ? { above: true } : {}) })),
+          });
         },
       },
     ],
