@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import { Flux } from '../api/handle.js';
 import { FluxError, strerror, EINVAL, ENOENT, EISDIR, EPROTO, ETIMEDOUT } from '../core/errors.js';
 import { type Message, stringPayload } from '../core/message.js';
-import { blobrefOf, checkHashName } from '../core/blobref.js';
 import { parseFSD } from '../core/fsd.js';
 import { type JObject, type JValue, byteCompare, cString, dumpJson, isObject, parseJson } from '../core/kvs-format-json.js';
 import {
@@ -57,7 +56,49 @@ const usage = (cmd: Command): never => {
   throw new Exit(cmd.helpInformation());
 };
 
-const out = (s: string | Buffer) => process.stdout.write(s);
+/** stdout, gathered and written once per turn of the event loop: a listing of many keys is a few writes, not one a line */
+let pending: Buffer[] = [];
+let pendingBytes = 0;
+const OUT_CHUNK = 1 << 20;
+
+function flushOut(): void {
+  if (pending.length === 0) return;
+  const chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+  pending = [];
+  pendingBytes = 0;
+  process.stdout.write(chunk);
+}
+
+function out(s: string | Buffer): void {
+  if (pending.length === 0) setImmediate(flushOut);
+  const b = typeof s === 'string' ? Buffer.from(s) : s;
+  pending.push(b);
+  pendingBytes += b.length;
+  if (pendingBytes >= OUT_CHUNK) flushOut();
+}
+
+/**
+ * `fn` of each item, in order, with up to `window` of them under way at once: the round trips of a walk over many
+ * keys overlap instead of adding up
+ */
+async function* ahead<T, R>(items: T[], fn: (item: T) => Promise<R>, window = 128): AsyncGenerator<[T, R]> {
+  const started: Promise<R>[] = [];
+  const start = (i: number) => {
+    if (i < items.length) {
+      const p = fn(items[i]!);
+      // an error is taken where the item is reached: until then it must not count as unhandled
+      p.catch(() => undefined);
+      started[i] = p;
+    }
+  };
+  for (let i = 0; i < Math.min(window, items.length); i++) start(i);
+  for (let i = 0; i < items.length; i++) {
+    const r = await started[i]!;
+    delete started[i];
+    start(i + window);
+    yield [items[i]!, r];
+  }
+}
 
 const defaultNamespace = () => process.env.FLUX_KVS_NAMESPACE ?? 'primary';
 
@@ -539,25 +580,32 @@ async function cmdDir(args: string[], o: DirOpts): Promise<number> {
         return die(key, err);
       }
     };
+    /**
+     * What a directory entry shows: a val's bytes are in the entry itself, a symlink is the entry; a valref is
+     * looked up, and so is a directory to descend into
+     */
+    const resolve = async (dirKey: string, [name, entry]: [string, JObject]): Promise<JObject> => {
+      const type = typeOf(entry);
+      if (type === 'val' || type === 'symlink' || (type === 'dir' && o.recursive)) return entry;
+      if (isDirType(entry)) return o.recursive ? get(READDIR, keyAt(dirKey, name)) : entry;
+      return o.directory ? entry : get(0, keyAt(dirKey, name));
+    };
     const dump = async (dirKey: string, dir: JObject): Promise<void> => {
-      for (const [name, entry] of dirEntries(dir)) {
+      for await (const [[name, entry], t] of ahead(dirEntries(dir), (e) => resolve(dirKey, e))) {
         const key = keyAt(dirKey, name);
         if (typeOf(entry) === 'symlink') {
-          const t = await get(READLINK, key);
-          if (typeOf(t) !== 'symlink') die(key, new FluxError(EINVAL));
           out(`${key} -> ${linkText(symlinkOf(t))}\n`);
         } else if (isDirType(entry)) {
           if (!o.recursive) {
             out(`${key}.\n`);
             continue;
           }
-          const sub = expectDir(await get(READDIR, key), key);
+          const sub = expectDir(t, key);
           if ((sub.get('data') as JObject).size === 0) out(`${key}.\n`);
           else await dump(key, sub);
         } else if (o.directory) {
           out(`${key}\n`);
         } else {
-          const t = await get(0, key);
           let data: Buffer;
           try {
             data = valData(t);
@@ -879,6 +927,8 @@ async function cmdNamespaceCreate(names: string[], o: { owner?: string; rootref?
       if (rootref === undefined) {
         try {
           hash ??= String((await h.call('attr.get', { name: 'content.hash' })).value);
+          // node:crypto is loaded only here: every other subcommand starts without it
+          const { blobrefOf, checkHashName } = await import('../core/blobref.js');
           rootref = blobrefOf(checkHashName(hash), EMPTY_DIR);
         } catch (err) {
           die(name, err);
@@ -1366,7 +1416,10 @@ export async function run(args: string[]): Promise<number> {
     return await action!();
   } catch (err) {
     if (!(err instanceof Exit)) throw err;
+    flushOut();
     process.stderr.write(err.text);
     return 1;
+  } finally {
+    flushOut();
   }
 }
