@@ -264,6 +264,9 @@ interface VersionRow {
   rootseq: number;
   time: number;
   rootref: string;
+  /** the key's tree object in that version, or the errno of looking it up */
+  val?: unknown;
+  errno?: number;
 }
 
 function parseVersion(text: string): number {
@@ -346,13 +349,20 @@ async function cmdHistory(key: string, o: HistoryOpts): Promise<number> {
   return withHandle(async (h) => {
     let versions: VersionRow[];
     try {
-      const r = await h.call('kvs-history.key', { namespace: ns, key, ...(limit !== undefined ? { limit } : {}) });
+      const r = await h.call('kvs-history.key', { namespace: ns, key, ...(limit !== undefined ? { limit } : {}), values: true });
       versions = r.versions as VersionRow[];
     } catch (err) {
       return failWith(`history ${key}`, err);
     }
-    for (const v of versions) {
-      const value = await shownValue(h, { at: dirrefText(v.rootref) }, key);
+    /** the value shown for a version: most are in the answer already; a valref's blobs are looked up */
+    const shown = async (v: VersionRow): Promise<string | undefined> => {
+      if (v.errno === ENOENT) return undefined;
+      if (v.errno !== undefined) return die(key, new FluxError(v.errno));
+      const t = v.val === undefined ? undefined : parseJson(JSON.stringify(v.val));
+      if (t !== undefined && !isTreeObj(t)) return die(key, new FluxError(EPROTO));
+      return shownValue(h, { at: dirrefText(v.rootref) }, key, t);
+    };
+    for await (const [v, value] of ahead(versions, shown)) {
       const time = isoTime(v.time);
       if (o.json) out(`${JSON.stringify({ rootseq: v.rootseq, time, value: value ?? null })}\n`);
       else out(`${v.rootseq}  ${time}  ${value ?? '(deleted)'}\n`);

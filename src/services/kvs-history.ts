@@ -4,7 +4,8 @@
 import type Database from 'better-sqlite3';
 import { FluxError, ENOENT, ENOSYS, EPERM } from '../core/errors.js';
 import { type Message, ROLE_OWNER, ROLE_USER, USERID_UNKNOWN, payloadJson } from '../core/message.js';
-import { keyPath } from '../core/treeobj.js';
+import { dirref, keyPath } from '../core/treeobj.js';
+import { LOOKUP_TREEOBJ } from '../core/kvs-tree.js';
 import { type KvsState, KVS, PRIMARY, namespaceRoot } from '../projections/kvs.js';
 import type { JournalService } from './journal.js';
 import type { ModuleDef, ModuleHost } from './module.js';
@@ -35,6 +36,8 @@ const KEY_SCHEMA = {
     namespace: NAMESPACE, key: { type: 'string', minLength: 1 }, limit: { type: 'integer', minimum: 1 },
     // only the versions after this one (a watch replaying from a version)
     after: { type: 'integer', minimum: 0 },
+    // with each version, the key's tree object in it (or the errno of its lookup): one request for the lot
+    values: { type: 'boolean' },
   },
   required: ['namespace', 'key'],
 };
@@ -125,10 +128,20 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
           const ns = body!.namespace as string;
           checkAccess(msg, ns);
           if (await forward(msg, 'kvs-history.key', body!)) return;
-          const versions = keyVersions!(ns, body!.key as string, body!.limit as number | undefined, (body!.after as number | undefined) ?? -1);
-          host.respond(msg, {
-            versions: versions.map((v) => ({ rootseq: v.rootseq, time: v.time, rootref: v.rootref, ...(v.above ? { above: true } : {}) })),
-          });
+          const key = body!.key as string;
+          const versions = keyVersions!(ns, key, body!.limit as number | undefined, (body!.after as number | undefined) ?? -1);
+          const rows: Record<string, unknown>[] = versions.map((v) => ({
+            rootseq: v.rootseq, time: v.time, rootref: v.rootref, ...(v.above ? { above: true } : {}),
+          }));
+          if (body!.values === true) {
+            // the lookups are made here, on rank 0, beside the store: not one round trip each from the client
+            await Promise.all(rows.map(async (row, i) => {
+              const r = payloadJson(await host.rpc('kvs.lookup-plus', { key, flags: LOOKUP_TREEOBJ, rootdir: dirref(versions[i]!.rootref) }));
+              if (r.errno !== undefined) row.errno = r.errno;
+              else row.val = r.val;
+            }));
+          }
+          host.respond(msg, { versions: rows });
         },
       },
     ],
