@@ -29,10 +29,12 @@ async function concurrentCommits(inst, run) {
   return 4000 / secs;
 }
 
-async function sequentialCommits(h, run) {
+/** 1,000 commits one after another, each of a new key in one directory (which grows) or all of one key */
+async function sequentialCommits(h, run, oneKey = false) {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < 1000; i++) {
-    await h.call('kvs.commit', { namespace: 'primary', flags: 0, ops: [{ key: `seq${run}.k${i}`, flags: 0, dirent: val(`${i}`) }] });
+    const key = oneKey ? `one${run}` : `seq${run}.k${i}`;
+    await h.call('kvs.commit', { namespace: 'primary', flags: 0, ops: [{ key, flags: 0, dirent: val(`${i}`) }] });
   }
   return 1000 / seconds(t0);
 }
@@ -56,6 +58,9 @@ async function main() {
 
   const sc = await repeat((run) => sequentialCommits(h, run));
   emit('kvs-commits-1-client-1000-sequential', median(sc), 'commits/s', { runs: sc.map((x) => Math.round(x)), target: 3000, flux_core: 390 });
+  // the same without a directory that grows by a key per commit (whose rewrite part 6 of the issue removes)
+  const sk = await repeat((run) => sequentialCommits(h, run, true));
+  emit('kvs-commits-1-client-1000-sequential-one-key', median(sk), 'commits/s', { runs: sk.map((x) => Math.round(x)), target: 3000 });
 
   // `flux kvs put k0=v0 ... k9999=v9999`: one command, one commit of 10,000 keys
   const node = await repeat(() => timeProcess(process.execPath, ['-e', '0']));
