@@ -1,19 +1,49 @@
 // Issue 4's KVS figures, each the median of several runs on one instance: 16 clients x 250 sequential commits at
 // size 4 (clients spread over the ranks); one client's 1,000 sequential commits; `flux kvs put` of 10,000 keys
 // and `flux kvs dir -R` of 10,000 keys as whole processes (beside `node -e 0` timed in the same run); 10,000
-// sequential lookups from one client; a historical lookup (--at-version) against a current one.
+// sequential lookups from one client; a historical lookup (--at-version) against a current one. Beside each
+// wall time, the CPU the client and the brokers spent (cpu_*): on a loaded machine that is the steadier figure.
 import { Flux } from '../dist/api/handle.js';
-import { FLUX, emit, median, startInstance, timeProcess } from './lib.mjs';
+import { FLUX, emit, median, startInstance } from './lib.mjs';
+import { brokerPids, timeProcessCpu, totalCpu } from './proc-cpu.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const val = (s) => ({ ver: 1, type: 'val', data: Buffer.from(s).toString('base64') });
 const seconds = (t0) => Number(process.hrtime.bigint() - t0) / 1e9;
 
-async function repeat(fn) {
-  const xs = [];
-  for (let i = 0; i < RUNS; i++) xs.push(await fn(i));
-  return xs;
+/** `fn` run RUNS times, with the CPU seconds the brokers and this process spent on each run */
+async function withCpu(pids, fn) {
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) {
+    const b0 = totalCpu(pids);
+    const c0 = process.cpuUsage();
+    const value = await fn(i);
+    const c = process.cpuUsage(c0);
+    runs.push({ value, broker: totalCpu(pids) - b0, client: (c.user + c.system) / 1e6 });
+  }
+  return runs;
 }
+
+/** a command run RUNS times, alternating with `node -e 0`: wall and CPU ms of both, and the brokers' CPU ms */
+async function processFigure(pids, env, argsOf) {
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) {
+    const node = await timeProcessCpu(process.execPath, ['-e', '0']);
+    const b0 = totalCpu(pids);
+    const r = await timeProcessCpu(process.execPath, [FLUX, ...argsOf(i)], env);
+    runs.push({ wall: r.wall, cpu: r.cpu, broker: (totalCpu(pids) - b0) * 1000, nodeWall: node.wall, nodeCpu: node.cpu });
+  }
+  const m = (f) => Math.round(median(runs.map(f)));
+  return {
+    wall: median(runs.map((r) => r.wall)),
+    extra: {
+      runs_ms: runs.map((r) => Math.round(r.wall)), cpu_command_ms: m((r) => r.cpu), cpu_brokers_ms: m((r) => r.broker),
+      node_e_0_ms: m((r) => r.nodeWall), cpu_node_e_0_ms: m((r) => r.nodeCpu),
+    },
+  };
+}
+
+const us = (runs, n) => Math.round((median(runs.map((r) => r.broker + r.client)) / n) * 1e6);
 
 /** 16 clients, 4 on each rank, each making 250 commits one after another; commits/s of the whole */
 async function concurrentCommits(inst, run) {
@@ -53,36 +83,38 @@ async function main() {
   const env = { FLUX_URI: inst.uri };
   const h = await Flux.open(inst.uri);
 
-  const cc = await repeat((run) => concurrentCommits(inst, run));
-  emit('kvs-commits-16x250-size4', median(cc), 'commits/s', { runs: cc.map((x) => Math.round(x)), target: 10000, flux_core: 1280 });
+  const pids = brokerPids(inst.rundir);
+  if (pids.length !== 4) throw new Error(`found ${pids.length} brokers, not 4`);
+  const cc = await withCpu(pids, (run) => concurrentCommits(inst, run));
+  emit('kvs-commits-16x250-size4', median(cc.map((r) => r.value)), 'commits/s', {
+    runs: cc.map((r) => Math.round(r.value)), cpu_per_commit_us: us(cc, 4000), target: 10000, flux_core: 1280,
+  });
 
-  const sc = await repeat((run) => sequentialCommits(h, run));
-  emit('kvs-commits-1-client-1000-sequential', median(sc), 'commits/s', { runs: sc.map((x) => Math.round(x)), target: 3000, flux_core: 390 });
+  const sc = await withCpu(pids, (run) => sequentialCommits(h, run));
+  emit('kvs-commits-1-client-1000-sequential', median(sc.map((r) => r.value)), 'commits/s', {
+    runs: sc.map((r) => Math.round(r.value)), cpu_per_commit_us: us(sc, 1000), target: 3000, flux_core: 390,
+  });
   // the same without a directory that grows by a key per commit (whose rewrite part 6 of the issue removes)
-  const sk = await repeat((run) => sequentialCommits(h, run, true));
-  emit('kvs-commits-1-client-1000-sequential-one-key', median(sk), 'commits/s', { runs: sk.map((x) => Math.round(x)), target: 3000 });
+  const sk = await withCpu(pids, (run) => sequentialCommits(h, run, true));
+  emit('kvs-commits-1-client-1000-sequential-one-key', median(sk.map((r) => r.value)), 'commits/s', {
+    runs: sk.map((r) => Math.round(r.value)), cpu_per_commit_us: us(sk, 1000), target: 3000,
+  });
 
   // `flux kvs put k0=v0 ... k9999=v9999`: one command, one commit of 10,000 keys
-  const node = await repeat(() => timeProcess(process.execPath, ['-e', '0']));
-  const puts = await repeat((run) => {
-    const pairs = Array.from({ length: 10000 }, (_, i) => `put${run}.k${i}=value-${i}`);
-    return timeProcess(process.execPath, [FLUX, 'kvs', 'put', ...pairs], env);
-  });
-  emit('kvs-put-10000-keys-process', median(puts) / 1000, 's', {
-    runs: puts.map((x) => Math.round(x)), node_e_0_ms: Math.round(median(node)), target: 0.14, flux_core: 0.14,
-  });
+  const put = await processFigure(pids, env, (run) => ['kvs', 'put', ...Array.from({ length: 10000 }, (_, i) => `put${run}.k${i}=value-${i}`)]);
+  emit('kvs-put-10000-keys-process', put.wall / 1000, 's', { ...put.extra, target: 0.14, flux_core: 0.14 });
 
   // the tree the lookups and dir -R read: 10,000 keys, 100 directories of 100
   const keys = Array.from({ length: 10000 }, (_, i) => `look.d${Math.floor(i / 100)}.k${i % 100}`);
   await h.call('kvs.commit', { namespace: 'primary', flags: 0, ops: keys.map((key, i) => ({ key, flags: 0, dirent: val(`value ${i}`) })) });
   const version = (await h.call('kvs.getroot', { namespace: 'primary' })).rootseq;
-  const lk = await repeat(() => sequentialLookups(h, keys));
-  emit('kvs-lookups-10000-sequential', median(lk), 's', { runs: lk.map((x) => Number(x.toFixed(3))), target: 0.4, flux_core: 1.2 });
-
-  const dirs = await repeat(() => timeProcess(process.execPath, [FLUX, 'kvs', 'dir', '-R', 'look'], env));
-  emit('kvs-dir-R-10000-keys-process', median(dirs) / 1000, 's', {
-    runs: dirs.map((x) => Math.round(x)), node_e_0_ms: Math.round(median(node)), target: 0.2, flux_core: 1.31,
+  const lk = await withCpu(pids, () => sequentialLookups(h, keys));
+  emit('kvs-lookups-10000-sequential', median(lk.map((r) => r.value)), 's', {
+    runs: lk.map((r) => Number(r.value.toFixed(3))), cpu_per_lookup_us: us(lk, keys.length), target: 0.4, flux_core: 1.2,
   });
+
+  const dir = await processFigure(pids, env, () => ['kvs', 'dir', '-R', 'look']);
+  emit('kvs-dir-R-10000-keys-process', dir.wall / 1000, 's', { ...dir.extra, target: 0.2, flux_core: 1.31 });
 
   // a historical lookup against a current one: the command (which resolves the version's root first), and
   // the lookups themselves once the root is known; alternated so that the machine's noise falls on both
@@ -90,11 +122,14 @@ async function main() {
   const cur = [];
   const hist = [];
   for (let i = 0; i < RUNS; i++) {
-    cur.push(await timeProcess(process.execPath, [FLUX, 'kvs', 'get', 'look.d1.k1'], env));
-    hist.push(await timeProcess(process.execPath, [FLUX, 'kvs', 'get', '--at-version', String(version), 'look.d1.k1'], env));
+    cur.push(await timeProcessCpu(process.execPath, [FLUX, 'kvs', 'get', 'look.d1.k1'], env));
+    hist.push(await timeProcessCpu(process.execPath, [FLUX, 'kvs', 'get', '--at-version', String(version), 'look.d1.k1'], env));
   }
-  emit('kvs-get-at-version-vs-current-process', median(hist) / median(cur), 'ratio', {
-    at_version_ms: Math.round(median(hist)), current_ms: Math.round(median(cur)), target: 1.5,
+  const wall = (xs) => median(xs.map((x) => x.wall));
+  const cpu = (xs) => median(xs.map((x) => x.cpu));
+  emit('kvs-get-at-version-vs-current-process', wall(hist) / wall(cur), 'ratio', {
+    at_version_ms: Math.round(wall(hist)), current_ms: Math.round(wall(cur)),
+    cpu_ratio: Number((cpu(hist) / cpu(cur)).toFixed(3)), target: 1.5,
   });
   const rootref = (await h.call('kvs.version-root', { namespace: 'primary', rootseq: version })).rootref;
   const rootdir = { ver: 1, type: 'dirref', data: [rootref] };

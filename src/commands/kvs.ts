@@ -57,13 +57,15 @@ const usage = (cmd: Command): never => {
 };
 
 /** stdout, gathered and written once per turn of the event loop: a listing of many keys is a few writes, not one a line */
-let pending: Buffer[] = [];
+let pending: (string | Buffer)[] = [];
 let pendingBytes = 0;
 const OUT_CHUNK = 1 << 20;
 
 function flushOut(): void {
   if (pending.length === 0) return;
-  const chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+  const chunk = pending.every((c) => typeof c === 'string')
+    ? Buffer.from(pending.join(''))
+    : Buffer.concat(pending.map((c) => (typeof c === 'string' ? Buffer.from(c) : c)));
   pending = [];
   pendingBytes = 0;
   process.stdout.write(chunk);
@@ -71,32 +73,35 @@ function flushOut(): void {
 
 function out(s: string | Buffer): void {
   if (pending.length === 0) setImmediate(flushOut);
-  const b = typeof s === 'string' ? Buffer.from(s) : s;
-  pending.push(b);
-  pendingBytes += b.length;
+  pending.push(s);
+  // a string's length is not its size in bytes, but near enough to bound what is held
+  pendingBytes += s.length;
   if (pendingBytes >= OUT_CHUNK) flushOut();
 }
 
 /**
- * `fn` of each item, in order, with up to `window` of them under way at once: the round trips of a walk over many
- * keys overlap instead of adding up
+ * `each(item, fn(item))` for every item, in order, with up to `window` of the fn calls under way at once: the
+ * round trips of a walk over many keys overlap instead of adding up. fn may answer at once (nothing to wait for).
  */
-async function* ahead<T, R>(items: T[], fn: (item: T) => Promise<R>, window = 128): AsyncGenerator<[T, R]> {
-  const started: Promise<R>[] = [];
+async function inOrder<T, R>(
+  items: T[], fn: (item: T) => R | Promise<R>, each: (item: T, r: R) => void | Promise<void>, window = 128,
+): Promise<void> {
+  const started: (R | Promise<R> | undefined)[] = new Array(items.length);
   const start = (i: number) => {
-    if (i < items.length) {
-      const p = fn(items[i]!);
-      // an error is taken where the item is reached: until then it must not count as unhandled
-      p.catch(() => undefined);
-      started[i] = p;
-    }
+    if (i >= items.length) return;
+    const r = fn(items[i]!);
+    // an error is taken where its item is reached: until then it must not count as unhandled
+    if (r instanceof Promise) r.catch(() => undefined);
+    started[i] = r;
   };
   for (let i = 0; i < Math.min(window, items.length); i++) start(i);
   for (let i = 0; i < items.length; i++) {
-    const r = await started[i]!;
-    delete started[i];
+    const p = started[i]!;
+    started[i] = undefined;
+    const r = p instanceof Promise ? await p : p;
     start(i + window);
-    yield [items[i]!, r];
+    const done = each(items[i]!, r);
+    if (done instanceof Promise) await done;
   }
 }
 
@@ -362,11 +367,11 @@ async function cmdHistory(key: string, o: HistoryOpts): Promise<number> {
       if (t !== undefined && !isTreeObj(t)) return die(key, new FluxError(EPROTO));
       return shownValue(h, { at: dirrefText(v.rootref) }, key, t);
     };
-    for await (const [v, value] of ahead(versions, shown)) {
+    await inOrder(versions, shown, (v, value) => {
       const time = isoTime(v.time);
       if (o.json) out(`${JSON.stringify({ rootseq: v.rootseq, time, value: value ?? null })}\n`);
       else out(`${v.rootseq}  ${time}  ${value ?? '(deleted)'}\n`);
-    }
+    });
     return 0;
   });
 }
@@ -594,38 +599,37 @@ async function cmdDir(args: string[], o: DirOpts): Promise<number> {
      * What a directory entry shows: a val's bytes are in the entry itself, a symlink is the entry; a valref is
      * looked up, and so is a directory to descend into
      */
-    const resolve = async (dirKey: string, [name, entry]: [string, JObject]): Promise<JObject> => {
+    const resolve = (dirKey: string, [name, entry]: [string, JObject]): JObject | Promise<JObject> => {
       const type = typeOf(entry);
       if (type === 'val' || type === 'symlink' || (type === 'dir' && o.recursive)) return entry;
       if (isDirType(entry)) return o.recursive ? get(READDIR, keyAt(dirKey, name)) : entry;
       return o.directory ? entry : get(0, keyAt(dirKey, name));
     };
-    const dump = async (dirKey: string, dir: JObject): Promise<void> => {
-      for await (const [[name, entry], t] of ahead(dirEntries(dir), (e) => resolve(dirKey, e))) {
-        const key = keyAt(dirKey, name);
-        if (typeOf(entry) === 'symlink') {
-          out(`${key} -> ${linkText(symlinkOf(t))}\n`);
-        } else if (isDirType(entry)) {
-          if (!o.recursive) {
-            out(`${key}.\n`);
-            continue;
-          }
-          const sub = expectDir(t, key);
-          if ((sub.get('data') as JObject).size === 0) out(`${key}.\n`);
-          else await dump(key, sub);
-        } else if (o.directory) {
-          out(`${key}\n`);
-        } else {
-          let data: Buffer;
-          try {
-            data = valData(t);
-          } catch (err) {
-            die(key, err);
-          }
-          out(kvLine(key, data, maxcol));
+    const dump = (dirKey: string, dir: JObject): Promise<void> => inOrder(dirEntries(dir), (e) => resolve(dirKey, e), ([name, entry], t) => {
+      const key = keyAt(dirKey, name);
+      if (typeOf(entry) === 'symlink') {
+        out(`${key} -> ${linkText(symlinkOf(t))}\n`);
+      } else if (isDirType(entry)) {
+        if (!o.recursive) {
+          out(`${key}.\n`);
+          return undefined;
         }
+        const sub = expectDir(t, key);
+        if ((sub.get('data') as JObject).size === 0) out(`${key}.\n`);
+        else return dump(key, sub);
+      } else if (o.directory) {
+        out(`${key}\n`);
+      } else {
+        let data: Buffer;
+        try {
+          data = valData(t);
+        } catch (err) {
+          die(key, err);
+        }
+        out(kvLine(key, data, maxcol));
       }
-    };
+      return undefined;
+    });
     await dump(top, expectDir(await get(READDIR, top), top));
     return 0;
   });

@@ -224,8 +224,12 @@ function dumpString(s: string): string {
 
 /** strcmp order: UTF-8 byte order, which differs from JS string order for characters past U+FFFF */
 export function byteCompare(a: string, b: string): number {
+  // without surrogates, UTF-16 code unit order is code point order, which is UTF-8 byte order
+  if (!SURROGATE.test(a) && !SURROGATE.test(b)) return a < b ? -1 : a > b ? 1 : 0;
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
+
+const SURROGATE = /[\ud800-\udfff]/;
 
 /** control characters JSON.stringify escapes in lower case where jansson uses upper case, and any surrogate */
 // eslint-disable-next-line no-control-regex
