@@ -1,5 +1,10 @@
 // What every command shares: a commander program that reports errors as "flux-<cmd>: <reason>" (exit 1).
-import { Command, CommanderError } from 'commander';
+import { createRequire } from 'node:module';
+import type * as Commander from 'commander';
+
+// commander is CommonJS: require() is about half the start-up cost of import(), which wraps it and scans it for exports
+const { Command, CommanderError } = createRequire(import.meta.url)('commander') as typeof Commander;
+type Command = Commander.Command;
 
 export function program(cmd: string, summary: string): Command {
   const p = new Command(`flux ${cmd}`);

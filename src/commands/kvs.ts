@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import { Flux } from '../api/handle.js';
 import { FluxError, strerror, EINVAL, ENOENT, EISDIR, EPROTO, ETIMEDOUT } from '../core/errors.js';
 import { type Message, stringPayload } from '../core/message.js';
-import { blobrefOf, checkHashName } from '../core/blobref.js';
 import { parseFSD } from '../core/fsd.js';
 import { type JObject, type JValue, byteCompare, cString, dumpJson, isObject, parseJson } from '../core/kvs-format-json.js';
 import {
@@ -57,7 +56,54 @@ const usage = (cmd: Command): never => {
   throw new Exit(cmd.helpInformation());
 };
 
-const out = (s: string | Buffer) => process.stdout.write(s);
+/** stdout, gathered and written once per turn of the event loop: a listing of many keys is a few writes, not one a line */
+let pending: (string | Buffer)[] = [];
+let pendingBytes = 0;
+const OUT_CHUNK = 1 << 20;
+
+function flushOut(): void {
+  if (pending.length === 0) return;
+  const chunk = pending.every((c) => typeof c === 'string')
+    ? Buffer.from(pending.join(''))
+    : Buffer.concat(pending.map((c) => (typeof c === 'string' ? Buffer.from(c) : c)));
+  pending = [];
+  pendingBytes = 0;
+  process.stdout.write(chunk);
+}
+
+function out(s: string | Buffer): void {
+  if (pending.length === 0) setImmediate(flushOut);
+  pending.push(s);
+  // a string's length is not its size in bytes, but near enough to bound what is held
+  pendingBytes += s.length;
+  if (pendingBytes >= OUT_CHUNK) flushOut();
+}
+
+/**
+ * `each(item, fn(item))` for every item, in order, with up to `window` of the fn calls under way at once: the
+ * round trips of a walk over many keys overlap instead of adding up. fn may answer at once (nothing to wait for).
+ */
+async function inOrder<T, R>(
+  items: T[], fn: (item: T) => R | Promise<R>, each: (item: T, r: R) => void | Promise<void>, window = 128,
+): Promise<void> {
+  const started: (R | Promise<R> | undefined)[] = new Array(items.length);
+  const start = (i: number) => {
+    if (i >= items.length) return;
+    const r = fn(items[i]!);
+    // an error is taken where its item is reached: until then it must not count as unhandled
+    if (r instanceof Promise) r.catch(() => undefined);
+    started[i] = r;
+  };
+  for (let i = 0; i < Math.min(window, items.length); i++) start(i);
+  for (let i = 0; i < items.length; i++) {
+    const p = started[i]!;
+    started[i] = undefined;
+    const r = p instanceof Promise ? await p : p;
+    start(i + window);
+    const done = each(items[i]!, r);
+    if (done instanceof Promise) await done;
+  }
+}
 
 const defaultNamespace = () => process.env.FLUX_KVS_NAMESPACE ?? 'primary';
 
@@ -105,7 +151,8 @@ const cInt = (v: bigint) => Number(BigInt.asIntN(32, v));
 /** a lookup in a namespace, or (--at) under a snapshot's root directory */
 type Where = { ns: string } | { at: string };
 
-function lookupRequest(where: Where, flags: number, key: string): { topic: string; payload: Buffer } {
+/** `from`: a watch that replays the key's changes since that version before going on live (ours, not flux-core's) */
+function lookupRequest(where: Where, flags: number, key: string, from?: number): { topic: string; payload: Buffer } {
   if (key.length === 0) throw new FluxError(EINVAL);
   if ('at' in where) {
     // a snapshot never changes: there is nothing to wait for or watch
@@ -115,7 +162,7 @@ function lookupRequest(where: Where, flags: number, key: string): { topic: strin
   if ((flags & WATCH) && (flags & STREAM)) throw new FluxError(EINVAL);
   return {
     topic: flags & WATCHER ? 'kvs-watch.lookup' : 'kvs.lookup',
-    payload: body({ key, namespace: where.ns, flags }),
+    payload: body(from === undefined ? { key, namespace: where.ns, flags } : { key, namespace: where.ns, flags, from_version: from }),
   };
 }
 
@@ -128,9 +175,11 @@ async function lookup(h: Flux, where: Where, flags: number, key: string): Promis
  * A watching or streaming lookup: `each` gets every value and the request's matchtag (which cancel needs);
  * resolves at the ENODATA that ends the stream, rejects with any other error or with what `each` throws.
  */
-function lookupStream(h: Flux, ns: string, flags: number, key: string, each: (t: JObject, tag: number) => void): Promise<void> {
+function lookupStream(
+  h: Flux, ns: string, flags: number, key: string, each: (t: JObject, tag: number) => void, from?: number,
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    const { topic, payload } = lookupRequest({ ns }, flags, key);
+    const { topic, payload } = lookupRequest({ ns }, flags, key, from);
     h.stream(topic, payload, {}, (m) => {
       try {
         each(treeobjOf(m), m.aux2);
@@ -220,6 +269,9 @@ interface VersionRow {
   rootseq: number;
   time: number;
   rootref: string;
+  /** the key's tree object in that version, or the errno of looking it up */
+  val?: unknown;
+  errno?: number;
 }
 
 function parseVersion(text: string): number {
@@ -302,17 +354,24 @@ async function cmdHistory(key: string, o: HistoryOpts): Promise<number> {
   return withHandle(async (h) => {
     let versions: VersionRow[];
     try {
-      const r = await h.call('kvs-history.key', { namespace: ns, key, ...(limit !== undefined ? { limit } : {}) });
+      const r = await h.call('kvs-history.key', { namespace: ns, key, ...(limit !== undefined ? { limit } : {}), values: true });
       versions = r.versions as VersionRow[];
     } catch (err) {
       return failWith(`history ${key}`, err);
     }
-    for (const v of versions) {
-      const value = await shownValue(h, { at: dirrefText(v.rootref) }, key);
+    /** the value shown for a version: most are in the answer already; a valref's blobs are looked up */
+    const shown = async (v: VersionRow): Promise<string | undefined> => {
+      if (v.errno === ENOENT) return undefined;
+      if (v.errno !== undefined) return die(key, new FluxError(v.errno));
+      const t = v.val === undefined ? undefined : parseJson(JSON.stringify(v.val));
+      if (t !== undefined && !isTreeObj(t)) return die(key, new FluxError(EPROTO));
+      return shownValue(h, { at: dirrefText(v.rootref) }, key, t);
+    };
+    await inOrder(versions, shown, (v, value) => {
       const time = isoTime(v.time);
       if (o.json) out(`${JSON.stringify({ rootseq: v.rootseq, time, value: value ?? null })}\n`);
       else out(`${v.rootseq}  ${time}  ${value ?? '(deleted)'}\n`);
-    }
+    });
     return 0;
   });
 }
@@ -392,6 +451,7 @@ interface GetOpts extends AtOpts {
   full?: boolean;
   count?: string;
   stream?: boolean;
+  fromVersion?: string;
 }
 
 function printValue(o: GetOpts, key: string, t: JObject): void {
@@ -430,7 +490,15 @@ async function cmdGet(keys: string[], o: GetOpts): Promise<number> {
   if (o.stream) flags |= STREAM;
   const maxcount = intOption(o.count, 'count') ?? 0;
   const ns = o.namespace ?? defaultNamespace();
+  let from: number | undefined;
+  if (o.fromVersion !== undefined) {
+    if (!o.watch) fail('--from-version requires --watch');
+    if (o.at !== undefined || o.atVersion !== undefined || o.atTime !== undefined) fail('--from-version excludes --at, --at-version and --at-time');
+    from = parseVersion(o.fromVersion);
+  }
   return withHandle(async (h) => {
+    // a version never recorded is told apart from a missing key
+    if (from !== undefined) await versionRoot(h, ns, from);
     const where = await whereOf(h, o);
     if (!(flags & (WATCH | STREAM)) || 'at' in where) {
       // one at a time, so that values come out in the order of the keys
@@ -448,9 +516,11 @@ async function cmdGet(keys: string[], o: GetOpts): Promise<number> {
     // every watch starts at once; like flux-core's, the count is shared by all of them
     let count = 0;
     await Promise.all(keys.map((key) => lookupStream(h, ns, flags, key, (t, tag) => {
+      // answers already on their way when the count is reached (a replay sends many at once) are not shown
+      if (maxcount > 0 && count >= maxcount) return;
       printValue(o, key, t);
       if (maxcount > 0 && ++count === maxcount) cancel(h, tag);
-    }).catch((err: unknown) => die(key, err))));
+    }, from).catch((err: unknown) => die(key, err))));
     return 0;
   });
 }
@@ -525,35 +595,41 @@ async function cmdDir(args: string[], o: DirOpts): Promise<number> {
         return die(key, err);
       }
     };
-    const dump = async (dirKey: string, dir: JObject): Promise<void> => {
-      for (const [name, entry] of dirEntries(dir)) {
-        const key = keyAt(dirKey, name);
-        if (typeOf(entry) === 'symlink') {
-          const t = await get(READLINK, key);
-          if (typeOf(t) !== 'symlink') die(key, new FluxError(EINVAL));
-          out(`${key} -> ${linkText(symlinkOf(t))}\n`);
-        } else if (isDirType(entry)) {
-          if (!o.recursive) {
-            out(`${key}.\n`);
-            continue;
-          }
-          const sub = expectDir(await get(READDIR, key), key);
-          if ((sub.get('data') as JObject).size === 0) out(`${key}.\n`);
-          else await dump(key, sub);
-        } else if (o.directory) {
-          out(`${key}\n`);
-        } else {
-          const t = await get(0, key);
-          let data: Buffer;
-          try {
-            data = valData(t);
-          } catch (err) {
-            die(key, err);
-          }
-          out(kvLine(key, data, maxcol));
-        }
-      }
+    /**
+     * What a directory entry shows: a val's bytes are in the entry itself, a symlink is the entry; a valref is
+     * looked up, and so is a directory to descend into
+     */
+    const resolve = (dirKey: string, [name, entry]: [string, JObject]): JObject | Promise<JObject> => {
+      const type = typeOf(entry);
+      if (type === 'val' || type === 'symlink' || (type === 'dir' && o.recursive)) return entry;
+      if (isDirType(entry)) return o.recursive ? get(READDIR, keyAt(dirKey, name)) : entry;
+      return o.directory ? entry : get(0, keyAt(dirKey, name));
     };
+    const dump = (dirKey: string, dir: JObject): Promise<void> => inOrder(dirEntries(dir), (e) => resolve(dirKey, e), ([name, entry], t) => {
+      const key = keyAt(dirKey, name);
+      if (typeOf(entry) === 'symlink') {
+        out(`${key} -> ${linkText(symlinkOf(t))}\n`);
+      } else if (isDirType(entry)) {
+        if (!o.recursive) {
+          out(`${key}.\n`);
+          return undefined;
+        }
+        const sub = expectDir(t, key);
+        if ((sub.get('data') as JObject).size === 0) out(`${key}.\n`);
+        else return dump(key, sub);
+      } else if (o.directory) {
+        out(`${key}\n`);
+      } else {
+        let data: Buffer;
+        try {
+          data = valData(t);
+        } catch (err) {
+          die(key, err);
+        }
+        out(kvLine(key, data, maxcol));
+      }
+      return undefined;
+    });
     await dump(top, expectDir(await get(READDIR, top), top));
     return 0;
   });
@@ -865,6 +941,8 @@ async function cmdNamespaceCreate(names: string[], o: { owner?: string; rootref?
       if (rootref === undefined) {
         try {
           hash ??= String((await h.call('attr.get', { name: 'content.hash' })).value);
+          // node:crypto is loaded only here: every other subcommand starts without it
+          const { blobrefOf, checkHashName } = await import('../core/blobref.js');
           rootref = blobrefOf(checkHashName(hash), EMPTY_DIR);
         } catch (err) {
           die(name, err);
@@ -1142,6 +1220,7 @@ export async function run(args: string[]): Promise<number> {
     .option('-f, --full', 'Monitor key changes with more complete accuracy')
     .option('-c, --count <count>', 'Display at most COUNT changes')
     .option('-S, --stream', 'Stream the value in pieces rather than all at once')
+    .option('--from-version <N>', 'With --watch: replay the changes since version N, then go on watching')
     .argument('<key...>')
     .action((keys: string[], o: GetOpts) => {
       action = () => cmdGet(keys, o);
@@ -1351,7 +1430,10 @@ export async function run(args: string[]): Promise<number> {
     return await action!();
   } catch (err) {
     if (!(err instanceof Exit)) throw err;
+    flushOut();
     process.stderr.write(err.text);
     return 1;
+  } finally {
+    flushOut();
   }
 }

@@ -224,11 +224,44 @@ function dumpString(s: string): string {
 
 /** strcmp order: UTF-8 byte order, which differs from JS string order for characters past U+FFFF */
 export function byteCompare(a: string, b: string): number {
+  // without surrogates, UTF-16 code unit order is code point order, which is UTF-8 byte order
+  if (!SURROGATE.test(a) && !SURROGATE.test(b)) return a < b ? -1 : a > b ? 1 : 0;
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+const SURROGATE = /[\ud800-\udfff]/;
+
+/** control characters JSON.stringify escapes in lower case where jansson uses upper case, and any surrogate */
+// eslint-disable-next-line no-control-regex
+const UNLIKE_JANSSON = /[\u0000-\u0007\u000b\u000e-\u001f\ud800-\udfff]/;
+
+/**
+ * Whether JSON.stringify writes `v` byte for byte as jansson would: plain objects, arrays, booleans, null, safe
+ * integers, and strings whose escapes both write alike. A commit of many keys is mostly that, and stringify is
+ * many times faster than the walk below.
+ */
+function stringifiable(v: JValue): boolean {
+  if (v === null) return true;
+  switch (typeof v) {
+    case 'boolean': return true;
+    case 'string': return !UNLIKE_JANSSON.test(v);
+    case 'number': return Number.isSafeInteger(v) && !Object.is(v, -0);
+    case 'bigint': return false;
+    default: break;
+  }
+  if (Array.isArray(v)) return v.every(stringifiable);
+  if (v instanceof Map || v instanceof JReal || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  for (const k in v) if (UNLIKE_JANSSON.test(k) || !stringifiable((v as Record<string, JValue>)[k]!)) return false;
+  return true;
 }
 
 /** jansson's json_dumps with JSON_COMPACT (and JSON_SORT_KEYS when sort is set). */
 export function dumpJson(v: JValue, opts: { sort?: boolean } = {}): string {
+  if (!opts.sort && typeof v === 'object' && v !== null && stringifiable(v)) return JSON.stringify(v);
+  return dumpSlow(v, opts);
+}
+
+function dumpSlow(v: JValue, opts: { sort?: boolean }): string {
   if (v === null) return 'null';
   switch (typeof v) {
     case 'boolean': return v ? 'true' : 'false';
@@ -241,10 +274,10 @@ export function dumpJson(v: JValue, opts: { sort?: boolean } = {}): string {
       break;
   }
   if (v instanceof JReal) return janssonReal(v.value);
-  if (Array.isArray(v)) return `[${v.map((x) => dumpJson(x, opts)).join(',')}]`;
+  if (Array.isArray(v)) return `[${v.map((x) => dumpSlow(x, opts)).join(',')}]`;
   const entries: [string, JValue][] = v instanceof Map ? [...v.entries()] : Object.entries(v);
   if (opts.sort) entries.sort((a, b) => byteCompare(a[0], b[0]));
-  return `{${entries.map(([k, x]) => `${dumpString(k)}:${dumpJson(x, opts)}`).join(',')}}`;
+  return `{${entries.map(([k, x]) => `${dumpString(k)}:${dumpSlow(x, opts)}`).join(',')}}`;
 }
 
 // ---- C number formatting -----------------------------------------------------------------------------

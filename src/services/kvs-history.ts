@@ -4,7 +4,8 @@
 import type Database from 'better-sqlite3';
 import { FluxError, ENOENT, ENOSYS, EPERM } from '../core/errors.js';
 import { type Message, ROLE_OWNER, ROLE_USER, USERID_UNKNOWN, payloadJson } from '../core/message.js';
-import { keyPath } from '../core/treeobj.js';
+import { dirref, keyPath } from '../core/treeobj.js';
+import { LOOKUP_TREEOBJ } from '../core/kvs-tree.js';
 import { type KvsState, KVS, PRIMARY, namespaceRoot } from '../projections/kvs.js';
 import type { JournalService } from './journal.js';
 import type { ModuleDef, ModuleHost } from './module.js';
@@ -19,6 +20,8 @@ export interface VersionRow {
   rootseq: number;
   time: number;
   rootref: string;
+  /** only a directory above the key was written in this version (it may have replaced the key, or not) */
+  above?: true;
 }
 
 const NAMESPACE = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\s/]+$' };
@@ -29,7 +32,13 @@ const AT_TIME_SCHEMA = {
 };
 const KEY_SCHEMA = {
   type: 'object',
-  properties: { namespace: NAMESPACE, key: { type: 'string', minLength: 1 }, limit: { type: 'integer', minimum: 1 } },
+  properties: {
+    namespace: NAMESPACE, key: { type: 'string', minLength: 1 }, limit: { type: 'integer', minimum: 1 },
+    // only the versions after this one (a watch replaying from a version)
+    after: { type: 'integer', minimum: 0 },
+    // with each version, the key's tree object in it (or the errno of its lookup): one request for the lot
+    values: { type: 'boolean' },
+  },
   required: ['namespace', 'key'],
 };
 
@@ -49,7 +58,7 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
   }
 
   let atTime: ((ns: string, time: number) => { rootseq: number; rootref: string } | undefined) | undefined;
-  let keyVersions: ((ns: string, key: string, limit: number | undefined) => VersionRow[]) | undefined;
+  let keyVersions: ((ns: string, key: string, limit: number | undefined, after: number) => VersionRow[]) | undefined;
 
   if (db) {
     // at-time looks versions up by time; without this it would scan the namespace's versions
@@ -59,20 +68,23 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
       'SELECT rootseq, rootref FROM kvs_version WHERE namespace = ? AND time <= ? AND seq <= ? ORDER BY time DESC, rootseq DESC LIMIT 1',
     );
     // each is a walk of the (namespace, key, rootseq) primary key: the cost is the number of rows for that key
-    const exact = db.prepare('SELECT rootseq FROM kvs_key WHERE namespace = ? AND key = ? ORDER BY rootseq DESC LIMIT ?');
-    const under = db.prepare('SELECT rootseq FROM kvs_key WHERE namespace = ? AND key >= ? AND key < ?');
+    const exact = db.prepare('SELECT rootseq FROM kvs_key WHERE namespace = ? AND key = ? AND rootseq > ? ORDER BY rootseq DESC LIMIT ?');
+    const under = db.prepare('SELECT rootseq FROM kvs_key WHERE namespace = ? AND key >= ? AND key < ? AND rootseq > ?');
     const version = db.prepare('SELECT rootseq, time, rootref, seq FROM kvs_version WHERE namespace = ? AND rootseq = ?');
     atTime = (ns, time) => byTime.get(ns, time, journal.head().seq) as { rootseq: number; rootref: string } | undefined;
-    keyVersions = (ns, key, limit) => {
+    keyVersions = (ns, key, limit, after) => {
       const path = keyPath(key);
-      const seqs = new Set<number>();
+      /** each version, and whether only a directory above the key was written in it */
+      const seqs = new Map<number, boolean>();
       // a write to the key or to a directory above it replaces the key; one below it changes it
       for (let i = 1; i <= path.length; i++) {
-        for (const r of exact.all(ns, path.slice(0, i).join('.'), journal.readOnly ? -1 : limit ?? -1) as { rootseq: number }[]) seqs.add(r.rootseq);
+        for (const r of exact.all(ns, path.slice(0, i).join('.'), after, journal.readOnly ? -1 : limit ?? -1) as { rootseq: number }[]) {
+          seqs.set(r.rootseq, i < path.length && seqs.get(r.rootseq) !== false);
+        }
       }
       const [lo, hi] = childRange(path.length === 0 ? '.' : path.join('.'));
-      for (const r of under.all(ns, lo, hi) as { rootseq: number }[]) seqs.add(r.rootseq);
-      const ordered = [...seqs].sort((a, b) => a - b);
+      for (const r of under.all(ns, lo, hi, after) as { rootseq: number }[]) seqs.set(r.rootseq, false);
+      const ordered = [...seqs.keys()].sort((a, b) => a - b);
       const head = journal.head().seq;
       const out: VersionRow[] = [];
       // newest first, until the limit: versions past the journal's head (a past state served) are left out
@@ -80,7 +92,7 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
         const seq = ordered[i]!;
         const v = version.get(ns, seq) as (VersionRow & { seq: number }) | undefined;
         if (v === undefined) throw new FluxError(ENOENT, `version ${seq} of ${ns} is in the key index but not the version index`);
-        if (v.seq <= head) out.push(v);
+        if (v.seq <= head) out.push(seqs.get(seq) ? { ...v, above: true } : v);
       }
       return out.reverse();
     };
@@ -121,8 +133,20 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
           const ns = body!.namespace as string;
           checkAccess(msg, ns);
           if (await forward(msg, 'kvs-history.key', body!)) return;
-          const versions = keyVersions!(ns, body!.key as string, body!.limit as number | undefined);
-          host.respond(msg, { versions: versions.map((v) => ({ rootseq: v.rootseq, time: v.time, rootref: v.rootref })) });
+          const key = body!.key as string;
+          const versions = keyVersions!(ns, key, body!.limit as number | undefined, (body!.after as number | undefined) ?? -1);
+          const rows: Record<string, unknown>[] = versions.map((v) => ({
+            rootseq: v.rootseq, time: v.time, rootref: v.rootref, ...(v.above ? { above: true } : {}),
+          }));
+          if (body!.values === true) {
+            // the lookups are made here, on rank 0, beside the store: not one round trip each from the client
+            await Promise.all(rows.map(async (row, i) => {
+              const r = payloadJson(await host.rpc('kvs.lookup-plus', { key, flags: LOOKUP_TREEOBJ, rootdir: dirref(versions[i]!.rootref) }));
+              if (r.errno !== undefined) row.errno = r.errno;
+              else row.val = r.val;
+            }));
+          }
+          host.respond(msg, { versions: rows });
         },
       },
     ],

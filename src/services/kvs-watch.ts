@@ -49,12 +49,24 @@ interface Watcher {
   last?: string;
   /** WATCH_APPEND: the blobs the value was made of when last sent */
   refs?: string[];
+  /** the version the watch starts at, when it replays the changes since then */
+  from?: number;
+}
+
+interface KeyVersion {
+  rootseq: number;
+  rootref: string;
+  above?: boolean;
 }
 
 const NAMESPACE = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\s/]+$' };
 const LOOKUP_SCHEMA = {
   type: 'object',
-  properties: { key: { type: 'string', minLength: 1 }, namespace: NAMESPACE, flags: { type: 'integer', minimum: 0 } },
+  properties: {
+    key: { type: 'string', minLength: 1 }, namespace: NAMESPACE, flags: { type: 'integer', minimum: 0 },
+    // ours: a watch that starts as if made when the namespace was at this version (replayed from the history index)
+    from_version: { type: 'integer', minimum: 0 },
+  },
   required: ['key', 'flags'],
 };
 const CANCEL_SCHEMA = {
@@ -154,9 +166,29 @@ export function kvsWatchModule(host: ModuleHost, opts: KvsWatchOptions): ModuleD
     const root = payloadJson(await host.rpc('kvs.getroot', { namespace: w.ns }));
     // kvs answers this broker with the owner's rights: the requester's are checked here
     if (!(w.req.rolemask & ROLE_OWNER) && w.req.userid !== root.owner) throw new FluxError(EPERM);
+    if (w.from !== undefined) return replay(w, w.from);
     const rootseq = Number(root.rootseq);
     w.rootseq = rootseq;
     await deliver(w, await lookupAt(w, String(root.rootref), rootseq));
+  }
+
+  /**
+   * The value at version `from`, then at each later version the history index lists for the key, as the live
+   * watch would have answered them. The watcher was registered before the index was asked, so every setroot
+   * after what the index holds is queued behind this, and is dropped there if the replay already covered it.
+   */
+  async function replay(w: Watcher, from: number): Promise<void> {
+    const start = payloadJson(await host.rpc('kvs.version-root', { namespace: w.ns, rootseq: from }));
+    const history = payloadJson(await host.rpc('kvs-history.key', { namespace: w.ns, key: w.key, after: from }));
+    w.rootseq = from;
+    await deliver(w, await lookupAt(w, String(start.rootref), from));
+    for (const v of history.versions as KeyVersion[]) {
+      if (w.ended) return;
+      // the live watch skips a directory above a key it has seen being written (unless WATCH_FULL): so does this
+      if (v.above && w.seen && !(w.flags & WATCH_FULL)) continue;
+      w.rootseq = v.rootseq;
+      await deliver(w, await lookupAt(w, v.rootref, v.rootseq));
+    }
   }
 
   function applied(a: Applied): void {
@@ -193,9 +225,12 @@ export function kvsWatchModule(host: ModuleHost, opts: KvsWatchOptions): ModuleD
     if ((flags & WATCH) && (flags & STREAM)) throw new FluxError(EINVAL, 'WATCH and STREAM exclude each other');
     // more than one answer needs a streaming request; WAITCREATE alone answers once, and libkvs sends it plain
     if (!streaming && flags & (WATCH | STREAM)) throw new FluxError(EPROTO, `${msg.topic} requires a streaming request`);
+    const from = body!.from_version as number | undefined;
+    if (from !== undefined && !(flags & WATCH)) throw new FluxError(EINVAL, 'from_version needs WATCH');
     const w: Watcher = {
       req: msg, sender: senderOf(msg), streaming, ns: (body!.namespace as string | undefined) ?? PRIMARY, key,
       path: normalizeKey(key), flags, rootseq: -1, chain: Promise.resolve(), ended: false, seen: false, answered: false,
+      from,
     };
     // registered before the current root is asked for, so that no setroot after it goes unseen
     let set = byNamespace.get(w.ns);

@@ -238,6 +238,20 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
     await waitSeq(Number(payloadJson(r).seq));
   }
 
+  /** clients of this broker (below rank 0) whose reads have caught up with rank 0 once */
+  const caughtUp = new Set<string>();
+
+  /**
+   * A client's first read below rank 0 waits until this broker has what rank 0 had when the read arrived: a read
+   * begun after a commit returned, on whatever rank, sees it. Later reads of the client need no wait to be as new.
+   */
+  async function session(msg: Message, body: Record<string, unknown>): Promise<void> {
+    const sender = senderOf(msg);
+    if (host.rank === 0 || body.rootdir !== undefined || sender === undefined || caughtUp.has(sender)) return;
+    await catchUp();
+    caughtUp.add(sender);
+  }
+
   /** a broker below rank 0 starts from its parent's snapshot, some time after it starts answering requests */
   let started: Promise<void> | undefined;
 
@@ -541,6 +555,7 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
         allow: ROLE_USER,
         schema: LOOKUP_SCHEMA,
         handler: async (msg, body) => {
+          await session(msg, body!);
           const at = await lookupRoot(msg, body!);
           const val = await lookup(at.rootref, body!.key as string, body!.flags as number, reader(at.cred), at.ns);
           host.respond(msg, { val });
@@ -551,6 +566,7 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
         allow: ROLE_USER,
         schema: LOOKUP_SCHEMA,
         handler: async (msg, body) => {
+          await session(msg, body!);
           const at = await lookupRoot(msg, body!);
           let val: TreeObj;
           try {
@@ -569,6 +585,7 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
         allow: ROLE_USER,
         schema: NAMESPACE_SCHEMA,
         handler: async (msg, body) => {
+          await session(msg, body!);
           const ns = body!.namespace as string;
           const root = await known(ns);
           checkAccess(credOf(msg), root);
@@ -671,6 +688,7 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
       },
     ],
     disconnect: (sender) => {
+      caughtUp.delete(sender);
       for (const [ns, list] of versionWaiters) {
         const keep = list.filter((w) => w.sender !== sender);
         if (keep.length > 0) versionWaiters.set(ns, keep);

@@ -162,6 +162,21 @@ describe('flux kvs on an instance of size 2', () => {
     expect(await flux(['kvs', 'move', 'a'])).toMatchObject(failed('flux-kvs: move: specify srckey dstkey\n'));
   });
 
+  it('mkdir and link print the new root with -O, -b and -s; get -S streams the whole value', async () => {
+    const seq = Number((await flux(['kvs', 'version'])).stdout);
+    expect(await flux(['kvs', 'mkdir', '-s', 'md.one'])).toMatchObject(ok(`${seq + 1}\n`));
+    const b = await flux(['kvs', 'mkdir', '-b', 'md.two']);
+    expect(b).toMatchObject({ code: 0, stdout: (await flux(['kvs', 'getroot', '-b'])).stdout });
+    const o = await flux(['kvs', 'link', '-O', 'md.one', 'md.ln']);
+    expect(o).toMatchObject({ code: 0, stdout: (await flux(['kvs', 'getroot'])).stdout });
+    expect(await flux(['kvs', 'link', '-s', 'md.two', 'md.ln2'])).toMatchObject(ok(`${seq + 4}\n`));
+    expect((await flux(['kvs', 'unlink', '-b', 'md.ln2'])).stdout).toMatch(/^sha(1|256)-[0-9a-f]+\n$/);
+    expect(await flux(['kvs', 'dir', 'md'])).toMatchObject(ok('md.ln -> md.one\nmd.one.\nmd.two.\n'));
+    expect(await flux(['kvs', 'put', 'md.v=streamed'])).toMatchObject(ok());
+    expect(await flux(['kvs', 'get', '-S', 'md.v'])).toMatchObject(ok('streamed\n'));
+    expect(await flux(['kvs', 'get', '-S', 'md.nope'])).toMatchObject(failed('flux-kvs: md.nope: No such file or directory\n'));
+  });
+
   it('waits for a version; syncs', async () => {
     const seq = Number((await flux(['kvs', 'version'])).stdout);
     expect(await flux(['kvs', 'wait', String(seq)])).toMatchObject(ok());

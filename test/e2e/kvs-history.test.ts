@@ -70,6 +70,14 @@ describe('history', () => {
     expect((await flux(['kvs', 'history', 'b.c'])).stdout).toMatch(new RegExp(`^${v[2]}  \\S+  3\\n`));
   });
 
+  it('shows a big value (stored as a valref) and a link in a history', async () => {
+    const big = 'b'.repeat(200);
+    expect(await flux(['kvs', 'put', `hv=${big}`])).toMatchObject(ok());
+    expect(await flux(['kvs', 'link', 'a', 'hv'])).toMatchObject(ok());
+    const rows = (await flux(['kvs', 'history', 'hv'], onRank1())).stdout.trimEnd().split('\n').map((l) => l.split('  ')[2]);
+    expect(rows).toEqual([big, '-> a']);
+  });
+
   it('looks up with --at-time, from the times history prints (ISO-8601 or epoch seconds)', async () => {
     const objs = (await flux(['kvs', 'history', 'a', '--json'])).stdout.trimEnd().split('\n')
       .map((l) => JSON.parse(l) as { rootseq: number; time: string; value: string | null });

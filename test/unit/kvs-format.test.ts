@@ -35,6 +35,12 @@ describe('JSON as jansson reads and writes it', () => {
     expect(parseJson('["\\ud83d\\ude00\\/"]')).toEqual(['😀/']);
   });
 
+  it('writes plain objects as jansson does, whether or not JSON.stringify can write them', () => {
+    expect(dumpJson({ key: 'a/b\n"q"', flags: 0, t: true, z: null, l: [1, 'é\u007f'] })).toBe('{"key":"a/b\\n\\"q\\"","flags":0,"t":true,"z":null,"l":[1,"é\u007f"]}');
+    expect(dumpJson({ c: 'x\u0001', z: -0, big: 2 ** 60, e: '😀', r: 1.5, n: 10n })).toBe('{"c":"x\\u0001","z":0,"big":1152921504606846976,"e":"😀","r":1.5,"n":10}');
+    expect(dumpJson({ '\u001f': 1 })).toBe('{"\\u001F":1}');
+  });
+
   it('refuses what jansson refuses', () => {
     for (const bad of ['1', '"s"', '{"a":1,}', '[01]', '{"a" 1}', '["\\u0000"]', '["\\ud800"]', '["\t"]', '[1] x', '[99999999999999999999]', '[1e400]', '']) {
       expect(() => parseJson(bad), bad).toThrow(/invalid JSON/);
