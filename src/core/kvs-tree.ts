@@ -246,16 +246,49 @@ function canonicalDirent(t: TreeObj, ctx: WriteCtx): TreeObj {
 
 /**
  * A journaled object as a directory holds it: a directory from a commit (mkdir, or a whole tree put with -t)
- * becomes one to store depth-first at the end like any other, a valref longer than a chunk a valtree.
+ * becomes one to store depth-first at the end like any other, a valref longer than a chunk a valtree, and a
+ * dirref to a dir object too wide or holding such valrefs (what a TREEOBJ lookup of a directory kept hashed
+ * answers, which a copy puts back) the directory stored again in its own form: one tree, one stored form.
  */
 function stored(t: TreeObj, ctx: WriteCtx): Dirent | WorkDir {
-  if (t.type === 'dir') {
-    const w = new WorkDir(undefined, undefined);
-    for (const [k, v] of Object.entries(t.data)) w.changes.set(k, stored(v, ctx));
-    return w;
+  switch (t.type) {
+    case 'dir': {
+      const w = new WorkDir(undefined, undefined);
+      for (const [k, v] of Object.entries(t.data)) w.changes.set(k, stored(v, ctx));
+      return w;
+    }
+    case 'valref':
+      return t.data.length > ctx.shape.chunk ? appendRefs(ctx.chunks, { kind: 'list', refs: t.data }, []) : t;
+    case 'dirref': {
+      const target = plainTarget(ctx, t.data[0]!);
+      if (target === undefined) return t;
+      const w = new WorkDir(undefined, undefined);
+      // one level, as a TREEOBJ lookup answers one level: its subdirectories are named in their stored form
+      for (const [k, v] of target.entries) w.changes.set(k, v.type === 'valref' ? stored(v, ctx) : v);
+      return w;
+    }
+    default:
+      return t;
   }
-  if (t.type === 'valref' && t.data.length > ctx.shape.chunk) return appendRefs(ctx.chunks, { kind: 'list', refs: t.data }, []);
-  return t;
+}
+
+/**
+ * The dir object a dirref names when it is not in the stored form (wider than dirMax, or holding a valref
+ * longer than a chunk); undefined when it is, or is not here to look at (a dirref is taken as given, as ever).
+ */
+function plainTarget(ctx: WriteCtx, ref: string): Extract<Stored, { kind: 'dir' }> | undefined {
+  let s: Stored;
+  try {
+    s = loadStored(ctx, ref);
+  } catch (err) {
+    if (err instanceof FluxError) return undefined;
+    throw err;
+  }
+  if (s.kind !== 'dir') return undefined;
+  const { dirMax, chunk } = ctx.shape;
+  if (s.entries.size > dirMax) return s;
+  for (const e of s.entries.values()) if (e.type === 'valref' && e.data.length > chunk) return s;
+  return undefined;
 }
 
 interface Place {

@@ -156,6 +156,22 @@ describe('wide directories', () => {
     expect(await lookup((internal.data as string[])[0]!, 'k7', 0, ro)).toEqual(val('value 7'));
   });
 
+  it('a copy (TREEOBJ looked up, put elsewhere) is stored as if its keys had been put there one by one', async () => {
+    const m = memory(SMALL);
+    const ops = [...Array.from({ length: 40 }, (_, i) => put(`d.k${i}`, `${i}`)), ...Array.from({ length: 6 }, (_, i) => append('d.log', `${i}`))];
+    const root = applyOps(m.empty, ops, m.access).rootref;
+    const t = await lookup(root, 'd', LOOKUP_TREEOBJ, m.access);
+    // a dirref to the plain object: the copy is canonical again, not a second form of the same tree
+    expect(kindOf(m, (t.data as string[])[0]!)).toBe('dir');
+    const copied = applyOps(root, [{ key: 'e', flags: 0, dirent: t }], m.access).rootref;
+    const direct = applyOps(m.empty, [...ops, ...ops.map((o) => ({ ...o, key: `e${o.key.slice(1)}` }))], m.access).rootref;
+    expect(copied).toBe(direct);
+    // a dirref to nothing stored is taken as given
+    const nowhere = blobref('sha256', Buffer.alloc(32));
+    const r = applyOps(m.empty, [{ key: 'x', flags: 0, dirent: { ver: 1, type: 'dirref', data: [nowhere] } }], m.access).rootref;
+    expect(await lookup(r, 'x', LOOKUP_TREEOBJ, { load: m.access.load })).toEqual({ data: [nowhere], type: 'dirref', ver: 1 });
+  });
+
   it('a commit into a plain dir object wider than dirMax (put -t of a dirref) stores it in canonical form', async () => {
     const plain = memory(PLAIN);
     const ops = Array.from({ length: 30 }, (_, i) => put(`d.k${i}`, `${i}`));
