@@ -9,7 +9,7 @@ import {
 } from './treeobj.js';
 import {
   type ChunkAccess, type RefList, type Shape, type Slot, type Stored, DEFAULT_SHAPE, FANOUT, MAX_DEPTH, appendRefs,
-  decodeStored, hashNodeBlob, nameHash, slotOf,
+  decodeStored, frozen, hashNodeBlob, nameHash, slotOf,
 } from './kvs-wide.js';
 
 /** lookup flags (the others are kvs-watch's or the client's own) */
@@ -40,21 +40,8 @@ export interface Op {
 
 type Dir = Extract<TreeObj, { type: 'dir' }>;
 
-/**
- * A stored directory's entries by name (one dir object's; a hashed directory has them spread over its leaves).
- * Never changed once made, so versions share them; a Map, because reading a wide directory's entries is what a
- * lookup does, and a Map does it far faster than an object with thousands of keys.
- */
-export type DirEntries = ReadonlyMap<string, Dirent>;
-
 /** the empty directory every namespace starts from, as stored */
 export const EMPTY_DIR_BLOB = encodeTreeObj({ data: {}, type: 'dir', ver: 1 });
-
-/** a tree object's entries are shared between versions and cached: never to be changed once made */
-function frozen<T extends Dirent>(t: T): T {
-  if (typeof t.data === 'object') Object.freeze(t.data);
-  return Object.freeze(t);
-}
 
 /**
  * Stored objects (directories, hashed directory nodes, value chunk nodes) decoded, by blobref, least recently

@@ -54,12 +54,18 @@ export interface Slot {
 
 /** a stored object the tree is built of, decoded */
 export type Stored =
-  | { kind: 'dir'; entries: ReadonlyMap<string, Dirent> }
+  | { kind: 'dir'; entries: DirEntries }
   | { kind: 'hash'; slots: ReadonlyArray<Slot | null>; count: number }
   | { kind: 'node'; level: number; refs: readonly string[] };
 
-/** a stored object's entries are shared between versions and cached: never to be changed once made */
-function frozen<T extends object>(t: T): T {
+/**
+ * A dir object's entries by name, as decoded. Never changed once made, so versions share them; a Map, because
+ * reading a directory's entries is what every lookup does, and a Map does it faster than an object.
+ */
+export type DirEntries = ReadonlyMap<string, Dirent>;
+
+/** a tree object's entries are shared between versions and cached: never to be changed once made */
+export function frozen<T extends object>(t: T): T {
   const data = (t as { data?: unknown }).data;
   if (typeof data === 'object' && data !== null) Object.freeze(data);
   return Object.freeze(t);
