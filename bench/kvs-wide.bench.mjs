@@ -1,13 +1,14 @@
 // Issue 4 part 6 figures: a commit of one key into an empty directory against one into a directory of WIDE_N
 // keys, and the first append to a key against an append to a key already made of APPEND_N blobs, each as the
 // median of interleaved samples in one run, through a real instance (size 1) and through the tree code alone
-// (applyOps over an in-memory content store, no journal). The ratios are the figures that matter. The wide
+// (applyOps over an in-memory content store, no journal). The ratios are the figures that matter; reading one
+// key of the wide directory and listing all of it are reported beside them. The wide
 // directory and the long value each sit in a directory of their own, so that the root every commit rewrites
 // stays small in both forms of each comparison.
 import { Flux } from '../dist/api/handle.js';
 import { ContentStore } from '../dist/core/content-store.js';
 import { blobref, digestOf } from '../dist/core/blobref.js';
-import { applyOps, lookup, TreeCache, EMPTY_DIR_BLOB, LOOKUP_TREEOBJ, OP_APPEND } from '../dist/core/kvs-tree.js';
+import { applyOps, lookup, TreeCache, EMPTY_DIR_BLOB, LOOKUP_READDIR, LOOKUP_TREEOBJ, OP_APPEND } from '../dist/core/kvs-tree.js';
 import { emit, median, startInstance } from './lib.mjs';
 
 const WIDE_N = Number(process.env.KVS_WIDE_N ?? 100_000);
@@ -87,7 +88,24 @@ async function throughInstance() {
     const commit = (ops) => h.call('kvs.commit', { namespace: 'primary', flags: 0, ops });
     await commit([put('blob', 'x'.repeat(100))]);
     const t = (await h.call('kvs.lookup', { key: 'blob', namespace: 'primary', flags: LOOKUP_TREEOBJ })).val;
-    report('instance', await measure(commit, t.data[0]));
+    const m = await measure(commit, t.data[0]);
+    report('instance', m);
+    // what reading the wide directory costs: one key, and the whole listing (what dir -R asks for)
+    const get = [];
+    for (let i = 0; i < 200; i++) {
+      const t0 = process.hrtime.bigint();
+      await h.call('kvs.lookup', { key: `wide.k${(i * 7919) % WIDE_N}`, namespace: 'primary', flags: 0 });
+      get.push(ms(t0));
+    }
+    const list = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = process.hrtime.bigint();
+      const r = await h.call('kvs.lookup', { key: 'wide', namespace: 'primary', flags: LOOKUP_READDIR });
+      list.push(ms(t0));
+      if (Object.keys(r.val.data).length !== WIDE_N + SAMPLES) throw new Error('the listing misses keys');
+    }
+    emit(`kvs-wide.instance.lookup-in-${WIDE_N}-key-dir`, median(get), 'ms');
+    emit(`kvs-wide.instance.readdir-${WIDE_N}-key-dir`, median(list), 'ms');
   } finally {
     h.close();
     await inst.stop();

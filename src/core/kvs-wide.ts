@@ -95,7 +95,8 @@ export function decodeStored(blob: Buffer, ref: string): Stored {
       const slots = (v.data as unknown[]).map((s) => {
         if (s === null) return null;
         const o = s as { ref?: unknown; count?: unknown };
-        if (typeof o !== 'object' || !isBlobref(o.ref) || !Number.isSafeInteger(o.count) || (o.count as number) < 1) bad('bad dirhash slot');
+        const counted = Number.isSafeInteger(o.count) && (o.count as number) >= 1;
+        if (typeof o !== 'object' || !isBlobref(o.ref) || !counted) bad('bad dirhash slot');
         count += o.count as number;
         return Object.freeze({ ref: o.ref as string, count: o.count as number });
       });

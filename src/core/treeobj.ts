@@ -136,7 +136,8 @@ function checkObj(v: unknown, errno: number, stored: boolean): Dirent {
     }
     case 'valtree': {
       const d = o.data as { count?: unknown; ref?: unknown } | null;
-      if (!stored || typeof d !== 'object' || d === null || !Number.isSafeInteger(d.count) || (d.count as number) < 1 || !isBlobref(d.ref)) {
+      const ok = typeof d === 'object' && d !== null && Number.isSafeInteger(d.count) && (d.count as number) >= 1 && isBlobref(d.ref);
+      if (!stored || !ok) {
         bad(stored ? 'valtree data needs a count and a blobref' : 'unknown type valtree');
       }
       break;

@@ -249,6 +249,32 @@ describe('stored forms and client input', () => {
     expect(errno).toBe(EPROTO);
   });
 
+  it('damaged stored forms are EPROTO, in a commit and in a lookup', async () => {
+    const m = memory(SMALL);
+    const ref = m.access.store(EMPTY_DIR_BLOB);
+    const bad = [
+      '{"data":[null],"type":"dirhash","ver":1}',
+      `{"data":[${Array(16).fill(`{"count":0,"ref":"${ref}"}`).join(',')}],"type":"dirhash","ver":1}`,
+      `{"data":["${ref}"],"type":"valnode","ver":1}`,
+      '{"data":{"x":{"data":{"count":2,"ref":"nope"},"type":"valtree","ver":1}},"type":"dir","ver":1}',
+      '{"data":"x","type":"hdir","ver":1}',
+      '[1,2]',
+    ];
+    for (const text of bad) {
+      const r = m.access.store(Buffer.from(text));
+      expect(() => decodeStored(Buffer.from(text), r), text).toThrow(FluxError);
+      const root = applyOps(m.empty, [{ key: 'd', flags: 0, dirent: { ver: 1, type: 'dirref', data: [r] } }], m.access).rootref;
+      let errno = 0;
+      try {
+        applyOps(root, [put('d.x', '1')], m.access);
+      } catch (err) {
+        errno = (err as FluxError).errno;
+      }
+      expect(errno, text).toBe(EPROTO);
+      await expect(lookup(root, 'd.x', 0, m.access)).rejects.toMatchObject({ errno: EPROTO });
+    }
+  });
+
   it('tells directories, plain or hashed, from anything else', async () => {
     const m = memory(SMALL);
     const root = applyOps(m.empty, Array.from({ length: 10 }, (_, i) => put(`k${i}`, `${i}`)), m.access).rootref;
