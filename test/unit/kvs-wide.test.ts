@@ -156,6 +156,24 @@ describe('wide directories', () => {
     expect(await lookup((internal.data as string[])[0]!, 'k7', 0, ro)).toEqual(val('value 7'));
   });
 
+  it('names whose 32-bit hashes are equal share one dir object at the deepest level, whatever its size', async () => {
+    // FNV-1a gives these two the same 32 bits: no depth of slots tells them apart
+    expect(nameHash('k32728')).toBe(nameHash('k261234'));
+    const m = memory({ dirMax: 1, chunk: 3 });
+    const both = applyOps(m.empty, [put('k32728', 'a'), put('k261234', 'b')], m.access).rootref;
+    let s = decodeStored(m.access.load(both), both);
+    for (let depth = 0; s.kind === 'hash'; depth++) {
+      const slot = s.slots[slotOf(nameHash('k32728'), depth)]!;
+      expect(slot.count).toBe(2);
+      s = decodeStored(m.access.load(slot.ref), slot.ref);
+    }
+    expect(s.kind === 'dir' && [...s.entries.keys()].sort()).toEqual(['k261234', 'k32728']);
+    expect(await lookup(both, 'k261234', 0, m.access)).toEqual(val('b'));
+    const one = applyOps(both, [unlink('k32728')], m.access).rootref;
+    expect(one).toBe(applyOps(m.empty, [put('k261234', 'b')], m.access).rootref);
+    expect(kindOf(m, one)).toBe('dir');
+  });
+
   it('a copy (TREEOBJ looked up, put elsewhere) is stored as if its keys had been put there one by one', async () => {
     const m = memory(SMALL);
     const ops = [...Array.from({ length: 40 }, (_, i) => put(`d.k${i}`, `${i}`)), ...Array.from({ length: 6 }, (_, i) => append('d.log', `${i}`))];
