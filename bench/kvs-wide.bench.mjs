@@ -13,7 +13,7 @@ import { emit, median, startInstance } from './lib.mjs';
 
 const WIDE_N = Number(process.env.KVS_WIDE_N ?? 100_000);
 const APPEND_N = Number(process.env.KVS_APPEND_N ?? 100_000);
-const SAMPLES = Number(process.env.KVS_WIDE_SAMPLES ?? 100);
+const SAMPLES = Number(process.env.KVS_WIDE_SAMPLES ?? 300);
 /** keys per setup commit: the master applies at most 10,000 ops per batch */
 const BATCH = 10_000;
 /** refs per append op while the long value is built */
