@@ -10,6 +10,15 @@ export type TreeObj =
   | { ver: 1; type: 'dirref'; data: string[] }
   | { ver: 1; type: 'symlink'; data: { target: string; namespace?: string } };
 
+/**
+ * A long valref as a directory keeps it inside the store (never sent to a client): `count` blobrefs held by the
+ * chunk tree whose top node is `ref` (see kvs-wide.ts). A client is shown the valref it stands for.
+ */
+export type ValTree = { ver: 1; type: 'valtree'; data: { count: number; ref: string } };
+
+/** what a stored directory may hold: a tree object, or a long valref in its stored form */
+export type Dirent = TreeObj | ValTree;
+
 /** a val whose base64 text is longer than this is stored as a blob and referenced (a valref) */
 export const VAL_INLINE_MAX = 72;
 
@@ -39,13 +48,15 @@ export function symlink(target: string, namespace?: string): TreeObj {
  * canonical(t) of a well-formed tree object, written out by type: a commit encodes every directory it changes,
  * and the generic path, which sorts and recurses member by member, took most of a commit's time (measured).
  */
-export function encodeTreeObj(t: TreeObj): Buffer {
+export function encodeTreeObj(t: Dirent): Buffer {
   return Buffer.from(treeObjText(t), 'utf8');
 }
 
 /** the canonical JSON text of a well-formed tree object (see encodeTreeObj) */
-export function treeObjText(t: TreeObj): string {
+export function treeObjText(t: Dirent): string {
   switch (t.type) {
+    case 'valtree':
+      return `{"data":{"count":${t.data.count},"ref":${JSON.stringify(t.data.ref)}},"type":"valtree","ver":1}`;
     case 'val':
       return `{"data":${JSON.stringify(t.data)},"type":"val","ver":1}`;
     case 'valref':
@@ -77,8 +88,19 @@ export function decodeTreeObj(blob: Buffer): TreeObj {
   return checkTreeObj(v);
 }
 
-/** Check that a value is a well-formed tree object (EPROTO, or EINVAL when `what` is user input). */
+/** Check that a value is a well-formed tree object (EPROTO, or EINVAL when it is user input). */
 export function checkTreeObj(v: unknown, errno = EPROTO): TreeObj {
+  return checkObj(v, errno, false) as TreeObj;
+}
+
+/** Check a stored directory entry: a tree object, or (in a directory as stored) a valtree. */
+export function checkDirent(v: unknown): Dirent {
+  return checkObj(v, EPROTO, true);
+}
+
+export const isBlobref = (v: unknown): v is string => typeof v === 'string' && BLOBREF.test(v);
+
+function checkObj(v: unknown, errno: number, stored: boolean): Dirent {
   const bad = (why: string): never => {
     throw new FluxError(errno, `invalid treeobj: ${why}`);
   };
@@ -103,7 +125,7 @@ export function checkTreeObj(v: unknown, errno = EPROTO): TreeObj {
       if (typeof o.data !== 'object' || o.data === null || Array.isArray(o.data)) bad('dir data must be an object');
       for (const [name, child] of Object.entries(o.data as Record<string, unknown>)) {
         if (name.length === 0 || name.includes('.')) bad(`bad directory entry name "${name}"`);
-        checkTreeObj(child, errno);
+        checkObj(child, errno, stored);
       }
       break;
     case 'symlink': {
@@ -112,10 +134,18 @@ export function checkTreeObj(v: unknown, errno = EPROTO): TreeObj {
       if (d!.namespace !== undefined && typeof d!.namespace !== 'string') bad('symlink namespace must be a string');
       break;
     }
+    case 'valtree': {
+      const d = o.data as { count?: unknown; ref?: unknown } | null;
+      const ok = typeof d === 'object' && d !== null && Number.isSafeInteger(d.count) && (d.count as number) >= 1 && isBlobref(d.ref);
+      if (!stored || !ok) {
+        bad(stored ? 'valtree data needs a count and a blobref' : 'unknown type valtree');
+      }
+      break;
+    }
     default:
       bad(`unknown type ${String(o.type)}`);
   }
-  return v as TreeObj;
+  return v as Dirent;
 }
 
 /**

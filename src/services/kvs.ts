@@ -10,11 +10,11 @@ import {
 import {
   type Message, FLAG_PRIVATE, ROLE_OWNER, ROLE_USER, payloadJson, senderOf, USERID_UNKNOWN,
 } from '../core/message.js';
-import { blobrefOf, checkHashName, digestOf } from '../core/blobref.js';
-import { type TreeObj, checkTreeObj, decodeTreeObj } from '../core/treeobj.js';
+import { blobref, blobrefOf, checkHashName, digestOf } from '../core/blobref.js';
+import { type TreeObj, checkTreeObj } from '../core/treeobj.js';
 import {
-  type AppliedOps, type Op, type ReadAccess, type WriteAccess, applyOps, lookup, TreeCache, EMPTY_DIR_BLOB, TXN_FLAGS, TXN_NO_MERGE,
-  TXN_SYNC,
+  type AppliedOps, type Op, type ReadAccess, type WriteAccess, applyOps, isStoredDirectory, lookup, TreeCache, EMPTY_DIR_BLOB,
+  TXN_FLAGS, TXN_NO_MERGE, TXN_SYNC,
 } from '../core/kvs-tree.js';
 import type { JournalStore } from '../core/journal-store.js';
 import type { Entry } from '../core/journal-entry.js';
@@ -281,6 +281,8 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
     return {
       cache,
       load: (ref) => content.load(digestOf(hash, ref)),
+      // a TREEOBJ lookup of a directory kept hashed answers the plain dir object it stands for, stored here
+      store: async (blob) => blobref(hash, await content.store(blob)),
       rootOf: async (ns) => {
         const root = await known(ns);
         checkAccess(cred, root);
@@ -436,8 +438,7 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
 
   /** the stored directory a new namespace starts from */
   function checkRoot(rootref: string): void {
-    const blob = backing!.load(digestOf(hash, rootref));
-    if (decodeTreeObj(blob).type !== 'dir') throw new FluxError(EINVAL, `${rootref} is not a directory`);
+    if (!isStoredDirectory(backing!.load(digestOf(hash, rootref)), rootref)) throw new FluxError(EINVAL, `${rootref} is not a directory`);
   }
 
   // ---- rank 0: a batch's objects and the history indexes, written in the journal's own transactions -------

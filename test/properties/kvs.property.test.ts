@@ -1,6 +1,9 @@
 // Model-based test of the KVS tree: random puts, mkdirs, unlinks, appends and multi-op commits against a plain
 // map of key -> value, over a real (in-memory) content store. Every read must agree with the model, every past
-// version must still read as the model did then, and the ops as journaled must rebuild each root exactly.
+// version must still read as the model did then, and the ops as journaled must rebuild each root exactly. Run
+// again with tiny wide-directory and long-value thresholds, so that hashed directories and chunked values
+// split and merge back with small data: there each root must also equal the root of the same tree built
+// afresh in one commit, in another order (the stored form depends on the contents only).
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { ContentStore } from '../../src/core/content-store.js';
@@ -8,14 +11,17 @@ import { blobref, digestOf } from '../../src/core/blobref.js';
 import { FluxError, EISDIR, ENOENT, ENOTDIR } from '../../src/core/errors.js';
 import type { TreeObj } from '../../src/core/treeobj.js';
 import {
-  applyOps, lookup, TreeCache, EMPTY_DIR_BLOB, LOOKUP_READDIR, OP_APPEND, type Op, type WriteAccess,
+  applyOps, lookup, TreeCache, EMPTY_DIR_BLOB, LOOKUP_READDIR, LOOKUP_TREEOBJ, OP_APPEND, type Op, type WriteAccess,
 } from '../../src/core/kvs-tree.js';
+import type { Shape } from '../../src/core/kvs-wide.js';
 
 type Node = { kind: 'val'; data: Buffer } | { kind: 'dir' };
 type Model = Map<string, Node>;
 
 interface Real {
   access: WriteAccess;
+  /** check each new root against the same tree built afresh */
+  fresh: boolean;
   rootref: string;
   /** every version so far: its root and what the model held then */
   versions: Array<{ rootref: string; model: Model }>;
@@ -76,7 +82,22 @@ async function realGet(r: Real, rootref: string, key: string, readdir: boolean):
   }
 }
 
-function commitOps(m: Model, r: Real, ops: Op[]): void {
+/**
+ * The model's tree built in one commit on an empty root: directories first (parents before children), then the
+ * values as stored (their tree objects, so appended values keep their blobs), each group in reverse order.
+ */
+async function afresh(m: Model, r: Real): Promise<string> {
+  const depth = (k: string) => k.split('.').length;
+  const keys = [...m.keys()].sort().reverse();
+  const ops: Op[] = keys.filter((k) => m.get(k)!.kind === 'dir').sort((a, b) => depth(a) - depth(b))
+    .map((key) => ({ key, flags: 0, dirent: { ver: 1, type: 'dir', data: {} } }));
+  for (const key of keys) {
+    if (m.get(key)!.kind === 'val') ops.push({ key, flags: 0, dirent: await lookup(r.rootref, key, LOOKUP_TREEOBJ, r.access) });
+  }
+  return applyOps(r.access.store(EMPTY_DIR_BLOB), ops, r.access, 'primary').rootref;
+}
+
+async function commitOps(m: Model, r: Real, ops: Op[]): Promise<void> {
   const next = new Map(m);
   const failed = ops.map((op) => modelOp(next, op)).find((e) => e !== undefined);
   let result;
@@ -94,15 +115,15 @@ function commitOps(m: Model, r: Real, ops: Op[]): void {
   m.clear();
   for (const [k, v] of next) m.set(k, v);
   r.versions.push({ rootref: r.rootref, model: new Map(m) });
+  if (r.fresh) expect(await afresh(m, r)).toBe(r.rootref);
 }
 
-const component = fc.constantFrom('a', 'b', 'c');
-const keyArb = fc.array(component, { minLength: 1, maxLength: 3 }).map((cs) => cs.join('.'));
+const keyOf = (names: string[]) => fc.array(fc.constantFrom(...names), { minLength: 1, maxLength: 3 }).map((cs) => cs.join('.'));
 // up to 80 bytes: both sides of the 72-base64-character line between inline values and blobs
 const bytesArb = fc.uint8Array({ maxLength: 80 }).map((a) => Buffer.from(a));
 const valOf = (b: Buffer): TreeObj => ({ ver: 1, type: 'val', data: b.toString('base64') });
 
-const opArb: fc.Arbitrary<Op> = fc.oneof(
+const opOf = (keyArb: fc.Arbitrary<string>): fc.Arbitrary<Op> => fc.oneof(
   fc.record({ key: keyArb, flags: fc.constant(0), dirent: bytesArb.map(valOf) }),
   fc.record({ key: keyArb, flags: fc.constant(OP_APPEND), dirent: bytesArb.map(valOf) }),
   fc.record({ key: keyArb, flags: fc.constant(0), dirent: fc.constant<TreeObj>({ ver: 1, type: 'dir', data: {} }) }),
@@ -113,8 +134,7 @@ class Commit implements fc.AsyncCommand<Model, Real> {
   constructor(readonly ops: Op[]) {}
   check = () => true;
   run(m: Model, r: Real): Promise<void> {
-    commitOps(m, r, this.ops);
-    return Promise.resolve();
+    return commitOps(m, r, this.ops);
   }
   toString = () => `commit(${this.ops.map((o) => `${o.flags ? '+' : ''}${o.key}${o.dirent === null ? ' unlink' : ''}`).join(', ')})`;
 }
@@ -133,40 +153,56 @@ class Get implements fc.AsyncCommand<Model, Real> {
   toString = () => `get(${this.key}${this.dir ? ', readdir' : ''})`;
 }
 
-const commands = [
-  fc.array(opArb, { minLength: 1, maxLength: 4 }).map((ops) => new Commit(ops)),
-  opArb.map((op) => new Commit([op])),
-  fc.tuple(keyArb, fc.boolean()).map(([k, d]) => new Get(k, d)),
-];
+function commandsOf(names: string[]) {
+  const keyArb = keyOf(names);
+  const opArb = opOf(keyArb);
+  return [
+    fc.array(opArb, { minLength: 1, maxLength: 4 }).map((ops) => new Commit(ops)),
+    opArb.map((op) => new Commit([op])),
+    // a burst of appends to one key: values of many blobs
+    fc.tuple(keyArb, fc.array(bytesArb, { minLength: 1, maxLength: 12 }))
+      .map(([key, parts]) => new Commit(parts.map((b) => ({ key, flags: OP_APPEND, dirent: valOf(b) })))),
+    fc.tuple(keyArb, fc.boolean()).map(([k, d]) => new Get(k, d)),
+  ];
+}
+
+async function modelRuns(names: string[], shape: Shape | undefined, numRuns: number): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(fc.commands(commandsOf(names), { maxCommands: 50 }), async (cmds) => {
+      const hash = 'sha256';
+      const cs = ContentStore.open(':memory:', hash);
+      const access: WriteAccess = {
+        cache: new TreeCache(1 << 16),
+        load: (ref) => cs.load(digestOf(hash, ref)),
+        store: (blob) => blobref(hash, cs.store(blob)),
+        shape,
+      };
+      const rootref = access.store(EMPTY_DIR_BLOB);
+      const real: Real = { access, fresh: shape !== undefined, rootref, versions: [{ rootref, model: new Map() }] };
+      try {
+        await fc.asyncModelRun(() => ({ model: new Map<string, Node>(), real }), cmds);
+        // history: each version still reads as the model did when it was made
+        for (const v of real.versions) {
+          for (const [k, node] of v.model) {
+            const want = node.kind === 'val' ? node.data : modelGet(v.model, k);
+            const got = await realGet(real, v.rootref, k, node.kind === 'dir');
+            expect(Buffer.isBuffer(got) ? got.toString('hex') : got).toEqual(Buffer.isBuffer(want) ? want.toString('hex') : want);
+          }
+        }
+      } finally {
+        cs.close();
+      }
+    }),
+    { numRuns },
+  );
+}
 
 describe('kvs tree model', () => {
   it('agrees with a map of keys at every step and at every past version', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.commands(commands, { maxCommands: 50 }), async (cmds) => {
-        const hash = 'sha256';
-        const cs = ContentStore.open(':memory:', hash);
-        const access: WriteAccess = {
-          cache: new TreeCache(1 << 16),
-          load: (ref) => cs.load(digestOf(hash, ref)),
-          store: (blob) => blobref(hash, cs.store(blob)),
-        };
-        const rootref = access.store(EMPTY_DIR_BLOB);
-        const real: Real = { access, rootref, versions: [{ rootref, model: new Map() }] };
-        try {
-          await fc.asyncModelRun(() => ({ model: new Map<string, Node>(), real }), cmds);
-          // history: each version still reads as the model did when it was made
-          for (const v of real.versions) {
-            for (const [k, node] of v.model) {
-              const want = node.kind === 'val' ? node.data : modelGet(v.model, k);
-              const got = await realGet(real, v.rootref, k, node.kind === 'dir');
-              expect(Buffer.isBuffer(got) ? got.toString('hex') : got).toEqual(Buffer.isBuffer(want) ? want.toString('hex') : want);
-            }
-          }
-        } finally {
-          cs.close();
-        }
-      }),
-      { numRuns: 200 },
-    );
+    await modelRuns(['a', 'b', 'c'], undefined, 150);
+  });
+
+  it('keeps agreeing, and stores each tree one way only, when directories are hashed and values chunked', async () => {
+    await modelRuns(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'], { dirMax: 2, chunk: 2 }, 150);
   });
 });
