@@ -1,0 +1,115 @@
+// What `flux dump` and `flux restore` share: the archive file (tar, or gzipped tar by its name), a progress line
+// on a terminal, and a window of requests in flight.
+import { createReadStream, createWriteStream } from 'node:fs';
+import { Readable, type Writable } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
+import { FluxError, EINVAL } from '../core/errors.js';
+
+/** requests kept in flight: enough to hide the round trip, bounded so memory stays small */
+export const WINDOW = 256;
+
+export interface ArchiveSink {
+  write(b: Buffer): Promise<void>;
+  close(): Promise<void>;
+}
+
+function compressed(path: string): boolean {
+  if (/\.(tgz|tar\.gz)$/.test(path)) return true;
+  if (/\.tar$/.test(path)) return false;
+  throw new FluxError(EINVAL, `${path}: unknown archive format (the name must end in .tar, .tgz or .tar.gz)`);
+}
+
+/** where a dump goes: "-" is stdout (uncompressed), else a file, gzipped when named .tgz or .tar.gz */
+export function openSink(path: string): ArchiveSink {
+  const gzip = path !== '-' && compressed(path);
+  const file: Writable = path === '-' ? process.stdout : createWriteStream(path, { mode: 0o644 });
+  const gz = gzip ? createGzip() : undefined;
+  const head: Writable = gz ?? file;
+  const piped = gz ? pipeline(gz, file) : undefined;
+  let failed: Error | undefined;
+  head.on('error', (err: Error) => (failed ??= err));
+  file.on('error', (err: Error) => (failed ??= err));
+  return {
+    write: (b) => {
+      if (failed) return Promise.reject(failed);
+      if (head.write(b)) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const done = (err?: Error) => {
+          head.off('drain', done);
+          head.off('error', done);
+          if (err) reject(err);
+          else resolve();
+        };
+        head.once('drain', done);
+        head.once('error', done);
+      });
+    },
+    close: async () => {
+      if (failed) throw failed;
+      if (path === '-') return;
+      head.end();
+      await (piped ?? finished(file));
+    },
+  };
+}
+
+/** an archive's bytes: "-" is stdin; gzip is recognized by its magic number, whatever the name */
+export async function* openSource(path: string): AsyncGenerator<Buffer> {
+  const raw: AsyncIterable<Buffer> = path === '-' ? process.stdin : createReadStream(path);
+  const it = raw[Symbol.asyncIterator]();
+  let first = await it.next();
+  // the magic number is two bytes: a source that hands out single bytes must not hide it
+  while (!first.done && first.value.length < 2) {
+    const more = await it.next();
+    if (more.done) break;
+    first = { done: false, value: Buffer.concat([first.value, more.value]) };
+  }
+  if (first.done) return;
+  const head = first.value;
+  async function* all(): AsyncGenerator<Buffer> {
+    yield head;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+  }
+  if (head[0] !== 0x1f || head[1] !== 0x8b) {
+    yield* all();
+    return;
+  }
+  const gunzip = createGunzip();
+  const fed = pipeline(Readable.from(all()), gunzip);
+  fed.catch(() => {});
+  yield* gunzip as AsyncIterable<Buffer>;
+  await fed;
+}
+
+/** A count that redraws itself on stderr while it is a terminal (at most every 100 ms), and a last line. */
+export class Progress {
+  private last = 0;
+  count = 0;
+  private readonly on: boolean;
+
+  constructor(private readonly text: (n: number) => string, quiet: boolean) {
+    this.on = !quiet && process.stderr.isTTY === true;
+  }
+
+  tick(): void {
+    this.count++;
+    if (!this.on) return;
+    const now = Date.now();
+    if (now - this.last < 100) return;
+    this.last = now;
+    process.stderr.write(`\r${this.text(this.count)}`);
+  }
+
+  done(): void {
+    if (this.on) process.stderr.write(`\r${this.text(this.count)}\n`);
+  }
+}
+
+/** a --size-limit value: bytes, with an optional k, M or G (powers of 1024) */
+export function parseSize(text: string): number {
+  const m = /^(\d+)([kKmMgG]?)$/.exec(text.trim());
+  if (!m) throw new FluxError(EINVAL, `invalid size "${text}"`);
+  const mult: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+  return Number(m[1]) * mult[m[2]!.toLowerCase()]!;
+}
