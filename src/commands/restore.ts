@@ -60,7 +60,7 @@ class BlobUploader {
 }
 
 async function restore(archive: string, o: Options): Promise<number> {
-  if (o.checkpoint === (o.key !== undefined)) throw new FluxError(EINVAL, 'one of --checkpoint or --key=NAME is required');
+  if ((o.checkpoint === true) === (o.key !== undefined)) throw new FluxError(EINVAL, 'one of --checkpoint or --key=NAME is required');
   const limit = o.sizeLimit === undefined ? undefined : parseSize(o.sizeLimit);
   const h = await Flux.open();
   try {
