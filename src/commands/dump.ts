@@ -10,6 +10,9 @@ import { TYPE_FILE, TYPE_SYMLINK, encodeHeader, padding, trailer } from '../core
 import { program, parse } from './common.js';
 import { Progress, WINDOW, openSink } from './archive-io.js';
 
+/** bytes gathered before one write to the archive */
+const OUT_CHUNK = 256 * 1024;
+
 interface Options {
   verbose?: boolean;
   quiet?: boolean;
@@ -41,10 +44,15 @@ async function rootToDump(h: Flux, checkpoint: boolean): Promise<{ rootref: stri
   return { rootref: newest.rootref, mtime: Math.floor(t) };
 }
 
-/** a leaf's bytes: a val's inline data, a valref's blobs (loaded together) joined */
-async function valueOf(leaf: Leaf, load: (ref: string) => Promise<Buffer>): Promise<Buffer> {
+/** a leaf's bytes: a val's inline data at once, a valref's blobs (loaded together) joined */
+function valueOf(leaf: Leaf, load: (ref: string) => Promise<Buffer>): Buffer | Promise<Buffer> {
   if (leaf.obj.type === 'val') return Buffer.from(leaf.obj.data, 'base64');
-  if (leaf.obj.type === 'valref') return Buffer.concat(await Promise.all(leaf.obj.data.map(load)));
+  if (leaf.obj.type === 'valref') {
+    const p = Promise.all(leaf.obj.data.map(load)).then((parts) => Buffer.concat(parts));
+    // awaited in walk order later; until then a failure must not count as unhandled
+    p.catch(() => {});
+    return p;
+  }
   return Buffer.alloc(0);
 }
 
@@ -67,9 +75,22 @@ async function dump(archive: string, o: Options): Promise<number> {
     const progress = new Progress((n) => `flux-dump: archived ${n} keys`, o.quiet === true || o.verbose === true);
     let written = 0;
     let skipped = 0;
-    const put = async (b: Buffer) => {
-      written += b.length;
+    // small headers and values are gathered into writes of OUT_CHUNK bytes: a write per piece costs more than it
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = async () => {
+      if (pendingBytes === 0) return;
+      const b = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
       await sink.write(b);
+    };
+    const put = async (b: Buffer) => {
+      if (b.length === 0) return;
+      written += b.length;
+      pending.push(b);
+      pendingBytes += b.length;
+      if (pendingBytes >= OUT_CHUNK) await flush();
     };
     const onDirError = o.ignoreFailedRead
       ? (key: string, err: unknown) => {
@@ -78,12 +99,12 @@ async function dump(archive: string, o: Options): Promise<number> {
       }
       : undefined;
     // values are loaded a window ahead of the one being written, and written in walk order
-    const ahead: Array<{ leaf: Leaf; value: Promise<Buffer> }> = [];
+    const ahead: Array<{ leaf: Leaf; value: Buffer | Promise<Buffer> }> = [];
     const writeOne = async (): Promise<void> => {
       const { leaf, value } = ahead.shift()!;
       let data: Buffer;
       try {
-        data = await value;
+        data = Buffer.isBuffer(value) ? value : await value;
       } catch (err) {
         if (!o.ignoreFailedRead) throw new FluxError(err instanceof FluxError ? err.errno : EPROTO, `${leaf.key}: ${reason(err)}`);
         skipped++;
@@ -103,13 +124,12 @@ async function dump(archive: string, o: Options): Promise<number> {
       progress.tick();
     };
     for await (const leaf of walkTree(rootref, load, { window: WINDOW, onDirError })) {
-      const value = valueOf(leaf, load);
-      value.catch(() => {});
-      ahead.push({ leaf, value });
+      ahead.push({ leaf, value: valueOf(leaf, load) });
       if (ahead.length >= WINDOW) await writeOne();
     }
     while (ahead.length > 0) await writeOne();
     await put(trailer(written));
+    await flush();
     await sink.close();
     progress.done();
     if (skipped > 0) warn(`${skipped} keys or directories could not be read and were left out`);

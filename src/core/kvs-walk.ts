@@ -21,10 +21,19 @@ type Loaded = Array<{ name: string; obj: TreeObj; sub?: Promise<Loaded> }>;
 /** run at most n of the tasks at once, in the order they were asked for */
 function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
   let active = 0;
-  const waiting: Array<() => void> = [];
+  // a queue read from a moving head: shift() on a long array costs its length, and tens of thousands wait here
+  let waiting: Array<() => void> = [];
+  let head = 0;
   const next = () => {
     active--;
-    waiting.shift()?.();
+    if (head === waiting.length) return;
+    const go = waiting[head]!;
+    waiting[head++] = undefined as unknown as () => void;
+    if (head > 4096 && head * 2 > waiting.length) {
+      waiting = waiting.slice(head);
+      head = 0;
+    }
+    go();
   };
   return <T>(task: () => Promise<T>) => new Promise<T>((resolve, reject) => {
     const go = () => {
@@ -59,31 +68,6 @@ export async function* walkTree(
     return entriesOf(t.data);
   });
 
-  async function* visit(prefix: string, entries: Loaded): AsyncGenerator<Leaf> {
-    for (const { name, obj, sub } of entries) {
-      const key = prefix === '' ? name : `${prefix}.${name}`;
-      switch (obj.type) {
-        case 'dirref': {
-          let loaded: Loaded;
-          try {
-            loaded = await sub!;
-          } catch (err) {
-            if (!opts.onDirError) throw err;
-            opts.onDirError(key, err);
-            continue;
-          }
-          yield* visit(key, loaded);
-          break;
-        }
-        case 'dir':
-          yield* visit(key, entriesOf(obj.data));
-          break;
-        default:
-          yield { key, obj };
-      }
-    }
-  }
-
   let top: Loaded;
   try {
     top = await expand(rootref);
@@ -92,5 +76,30 @@ export async function* walkTree(
     opts.onDirError('.', err);
     return;
   }
-  yield* visit('', top);
+  // one generator with its own stack: a generator per directory level would pass each leaf up through all of them
+  const stack: Array<{ prefix: string; entries: Loaded; i: number }> = [{ prefix: '', entries: top, i: 0 }];
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1]!;
+    if (frame.i === frame.entries.length) {
+      stack.pop();
+      continue;
+    }
+    const { name, obj, sub } = frame.entries[frame.i++]!;
+    const key = frame.prefix === '' ? name : `${frame.prefix}.${name}`;
+    if (obj.type === 'dirref') {
+      let loaded: Loaded;
+      try {
+        loaded = await sub!;
+      } catch (err) {
+        if (!opts.onDirError) throw err;
+        opts.onDirError(key, err);
+        continue;
+      }
+      stack.push({ prefix: key, entries: loaded, i: 0 });
+    } else if (obj.type === 'dir') {
+      stack.push({ prefix: key, entries: entriesOf(obj.data), i: 0 });
+    } else {
+      yield { key, obj };
+    }
+  }
 }

@@ -89,10 +89,13 @@ function paxRecord(key: string, value: string): string {
   return `${len}${body}`;
 }
 
-/** the blocks after the data of `size` bytes that bring it to a whole block */
+/** zeros to pad with, shared: never written to */
+const ZEROS = Buffer.alloc(BLOCK);
+
+/** the bytes after the data of `size` bytes that bring it to a whole block (a view of shared zeros: read only) */
 export function padding(size: number): Buffer {
   const rest = size % BLOCK;
-  return rest === 0 ? Buffer.alloc(0) : Buffer.alloc(BLOCK - rest);
+  return ZEROS.subarray(0, rest === 0 ? 0 : BLOCK - rest);
 }
 
 /**
