@@ -1,6 +1,6 @@
 // What `flux dump` and `flux restore` share: the archive file (tar, or gzipped tar by its name), a progress line
 // on a terminal, and a window of requests in flight.
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
@@ -12,6 +12,8 @@ export const WINDOW = 256;
 export interface ArchiveSink {
   write(b: Buffer): Promise<void>;
   close(): Promise<void>;
+  /** give up: a partial archive file is removed (a partial stream on stdout cannot be) */
+  abort(): void;
 }
 
 function compressed(path: string): boolean {
@@ -50,6 +52,13 @@ export function openSink(path: string): ArchiveSink {
       if (path === '-') return;
       head.end();
       await (piped ?? finished(file));
+    },
+    abort: () => {
+      if (path === '-') return;
+      piped?.catch(() => {});
+      head.destroy();
+      file.destroy();
+      rmSync(path, { force: true });
     },
   };
 }

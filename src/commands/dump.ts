@@ -123,14 +123,19 @@ async function dump(archive: string, o: Options): Promise<number> {
       if (o.verbose) process.stderr.write(`${leaf.key}\n`);
       progress.tick();
     };
-    for await (const leaf of walkTree(rootref, load, { window: WINDOW, onDirError })) {
-      ahead.push({ leaf, value: valueOf(leaf, load) });
-      if (ahead.length >= WINDOW) await writeOne();
+    try {
+      for await (const leaf of walkTree(rootref, load, { window: WINDOW, onDirError })) {
+        ahead.push({ leaf, value: valueOf(leaf, load) });
+        if (ahead.length >= WINDOW) await writeOne();
+      }
+      while (ahead.length > 0) await writeOne();
+      await put(trailer(written));
+      await flush();
+      await sink.close();
+    } catch (err) {
+      sink.abort();
+      throw err;
     }
-    while (ahead.length > 0) await writeOne();
-    await put(trailer(written));
-    await flush();
-    await sink.close();
     progress.done();
     if (skipped > 0) warn(`${skipped} keys or directories could not be read and were left out`);
     return 0;

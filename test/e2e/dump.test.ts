@@ -1,7 +1,7 @@
 // flux dump, flux restore, flux fsck, checkpoints and restarting from an older one, on real instances.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -180,6 +180,28 @@ describe('flux dump and flux restore on an instance of size 2', () => {
     writeFileSync(join(dir, 'junk.tar'), Buffer.alloc(1024, 0x41));
     expect(await inst.flux(['restore', '--key=x', join(dir, 'junk.tar')])).toMatchObject({ code: 1, stderr: expect.stringMatching(/^flux-restore: not a valid tar archive/) });
     expect(await inst.flux(['dump', join(dir, 'out.zip')])).toMatchObject({ code: 1, stderr: expect.stringMatching(/^flux-dump: .*unknown archive format/) });
+  });
+
+  it('--no-cache reads the backing store (through rank 1 too); a value that cannot be read fails the dump, or with --ignore-failed-read is left out', async () => {
+    const file = join(dir, 'nocache.tar');
+    expect((await inst.flux(['dump', '-q', '--no-cache', file], rank1())).code).toBe(0);
+    expect(execFileSync('tar', ['-tf', file], { encoding: 'utf8' })).toContain('deep/x/y/z/w\n');
+    const nowhere = `sha256-${'ab'.repeat(32)}`;
+    await h.call('kvs.commit', {
+      namespace: 'primary', flags: 0,
+      ops: [{ key: 'broken.v', flags: 0, dirent: { ver: 1, type: 'valref', data: [nowhere] } }, { key: 'broken.w', flags: 0, dirent: val(Buffer.from('fine')) }],
+    });
+    const failed = await inst.flux(['dump', '-q', join(dir, 'failed.tgz')]);
+    expect(failed.code).toBe(1);
+    expect(existsSync(join(dir, 'failed.tgz'))).toBe(false);
+    expect(failed.stderr).toMatch(new RegExp(`^flux-dump: broken\\.v: ${nowhere}: `));
+    const tolerant = await inst.flux(['dump', '-q', '--ignore-failed-read', join(dir, 'broken.tar')]);
+    expect(tolerant.code).toBe(0);
+    expect(tolerant.stderr).toMatch(new RegExp(`^flux-dump: broken\\.v: ${nowhere}: .*\nflux-dump: 1 keys or directories could not be read and were left out\n$`));
+    const names = execFileSync('tar', ['-tf', join(dir, 'broken.tar')], { encoding: 'utf8' }).split('\n');
+    expect(names).toContain('broken/w');
+    expect(names).not.toContain('broken/v');
+    await h.call('kvs.commit', { namespace: 'primary', flags: 0, ops: [{ key: 'broken', flags: 0, dirent: null }] });
   });
 });
 
