@@ -1,9 +1,9 @@
-// What `flux dump` and `flux restore` share: the archive file (tar, or gzipped tar by its name), a progress line
-// on a terminal, and a window of requests in flight.
-import { createReadStream, createWriteStream, rmSync } from 'node:fs';
-import { Readable, type Writable } from 'node:stream';
+// What `flux dump` and `flux restore` share: the archive file written (tar, or gzipped tar by its name), a
+// progress line on a terminal, and a window of requests in flight.
+import { createWriteStream, rmSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip } from 'node:zlib';
+import { createGzip } from 'node:zlib';
 import { FluxError, EINVAL } from '../core/errors.js';
 
 /** requests kept in flight: enough to hide the round trip, bounded so memory stays small */
@@ -61,34 +61,6 @@ export function openSink(path: string): ArchiveSink {
       rmSync(path, { force: true });
     },
   };
-}
-
-/** an archive's bytes: "-" is stdin; gzip is recognized by its magic number, whatever the name */
-export async function* openSource(path: string): AsyncGenerator<Buffer> {
-  const raw: AsyncIterable<Buffer> = path === '-' ? process.stdin : createReadStream(path);
-  const it = raw[Symbol.asyncIterator]();
-  let first = await it.next();
-  // the magic number is two bytes: a source that hands out single bytes must not hide it
-  while (!first.done && first.value.length < 2) {
-    const more = await it.next();
-    if (more.done) break;
-    first = { done: false, value: Buffer.concat([first.value, more.value]) };
-  }
-  if (first.done) return;
-  const head = first.value;
-  async function* all(): AsyncGenerator<Buffer> {
-    yield head;
-    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
-  }
-  if (head[0] !== 0x1f || head[1] !== 0x8b) {
-    yield* all();
-    return;
-  }
-  const gunzip = createGunzip();
-  const fed = pipeline(Readable.from(all()), gunzip);
-  fed.catch(() => {});
-  yield* gunzip as AsyncIterable<Buffer>;
-  await fed;
 }
 
 /** A count that redraws itself on stderr while it is a terminal (at most every 100 ms), and a last line. */

@@ -6,12 +6,13 @@
 import { Flux } from '../api/handle.js';
 import { FluxError, EINVAL, EPROTO } from '../core/errors.js';
 import { type HashName, blobrefOf, checkHashName, isDigest, blobref } from '../core/blobref.js';
-import { TreeBuilder, keyOfPath, linkOfTarget, valueObj } from '../core/kvs-archive.js';
-import { TYPE_DIR, TYPE_FILE, TYPE_SYMLINK, readTar } from '../core/tar.js';
+import { TreeBuilder, addEntry } from '../core/kvs-archive.js';
+import { readTar } from '../core/tar.js';
 import { dirref } from '../core/treeobj.js';
 import { TXN_SYNC } from '../core/kvs-tree.js';
 import { program, parse } from './common.js';
-import { Progress, WINDOW, openSource, parseSize } from './archive-io.js';
+import { Progress, WINDOW, parseSize } from './archive-io.js';
+import { archiveSource } from '../core/archive-file.js';
 
 interface Options {
   verbose?: boolean;
@@ -69,25 +70,16 @@ async function restore(archive: string, o: Options): Promise<number> {
     const tree = new TreeBuilder();
     const progress = new Progress((n) => `flux-restore: restored ${n} keys`, o.quiet === true || o.verbose === true);
     let skipped = 0;
-    for await (const e of readTar(openSource(archive), { maxData: limit })) {
-      const key = keyOfPath(e.path);
-      if (key === undefined || e.type === TYPE_DIR) continue;
-      if (e.type === TYPE_SYMLINK) {
-        tree.add(key, linkOfTarget(e.linkpath));
-      } else if (e.type === TYPE_FILE || e.type === '7') {
-        if (limit !== undefined && e.size > limit) {
-          skipped++;
-          warn(`${key}: skipped, its ${e.size} bytes exceed --size-limit=${o.sizeLimit}`);
-          continue;
-        }
-        tree.add(key, valueObj(e.data, (b) => up.store(b)));
-        await up.room();
-      } else {
+    for await (const e of readTar(archiveSource(archive), { maxData: limit })) {
+      const outcome = addEntry(tree, e, (b) => up.store(b), limit);
+      if (outcome === undefined) continue;
+      if ('skipped' in outcome) {
         skipped++;
-        warn(`${e.path}: skipped, an archive entry of type '${e.type}' is not a KVS value or link`);
+        warn(outcome.skipped);
         continue;
       }
-      if (o.verbose) process.stderr.write(`${key}\n`);
+      await up.room();
+      if (o.verbose) process.stderr.write(`${outcome.key}\n`);
       progress.tick();
     }
     // directories last: every blob they name is stored before the commit that makes them reachable

@@ -4,6 +4,7 @@
 // archive's entries make, built in memory (keys and small values only) and stored bottom up. Pure.
 import { FluxError, EINVAL } from './errors.js';
 import { type TreeObj, VAL_INLINE_MAX, dirref, encodeTreeObj, keyPath, symlink, val, valref } from './treeobj.js';
+import { type TarEntry, TYPE_DIR, TYPE_FILE, TYPE_SYMLINK } from './tar.js';
 
 /** the archive path of a key */
 export function pathOfKey(key: string): string {
@@ -85,4 +86,26 @@ export class TreeBuilder {
     };
     return unroll(this.root);
   }
+}
+
+/** what became of an archive entry: the key it was stored at, or why it was not (undefined: nothing to store) */
+export type EntryOutcome = { key: string } | { skipped: string } | undefined;
+
+/**
+ * Put one archive entry into the tree: a regular file becomes a value (its blob stored through `store` when it is
+ * not inline), a symbolic link a KVS link; directories are implied by the keys under them. A value larger than
+ * `sizeLimit` (whose data the reader skipped) and entries of other types are skipped, with the reason.
+ */
+export function addEntry(tree: TreeBuilder, e: TarEntry, store: (blob: Buffer) => string, sizeLimit?: number): EntryOutcome {
+  const key = keyOfPath(e.path);
+  if (key === undefined || e.type === TYPE_DIR) return undefined;
+  if (e.type === TYPE_SYMLINK) {
+    tree.add(key, linkOfTarget(e.linkpath));
+    return { key };
+  }
+  // '7' is a contiguous file, a regular file to any reader that does not know better
+  if (e.type !== TYPE_FILE && e.type !== '7') return { skipped: `${e.path}: skipped, an archive entry of type '${e.type}' is not a KVS value or link` };
+  if (sizeLimit !== undefined && e.size > sizeLimit) return { skipped: `${key}: skipped, its ${e.size} bytes exceed the size limit of ${sizeLimit}` };
+  tree.add(key, valueObj(e.data, store));
+  return { key };
 }

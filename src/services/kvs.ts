@@ -13,6 +13,9 @@ import {
 import { blobrefOf, checkHashName, digestOf } from '../core/blobref.js';
 import { type TreeObj, checkTreeObj, decodeTreeObj, dirref } from '../core/treeobj.js';
 import { parseFSD } from '../core/fsd.js';
+import { readTar } from '../core/tar.js';
+import { TreeBuilder, addEntry } from '../core/kvs-archive.js';
+import { archiveSource } from '../core/archive-file.js';
 import {
   type AppliedOps, type Op, type ReadAccess, type WriteAccess, applyOps, lookup, TreeCache, EMPTY_DIR_BLOB, TXN_FLAGS, TXN_NO_MERGE,
   TXN_SYNC,
@@ -27,6 +30,8 @@ import type { ContentService } from './content.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 import { ATTR_RUNTIME } from './attrs.js';
 
+/** blobs stored per transaction while an archive is restored at start */
+const RESTORE_BATCH = 4096;
 /** ops one batch may hold: applying a batch is synchronous, and must not hold the event loop for long */
 const BATCH_OPS_MAX = 10_000;
 /**
@@ -493,9 +498,6 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
    * keep counting up: going back is itself a change, recorded like any other.
    */
   async function restoreCheckpoint(spec: string): Promise<void> {
-    if (!/^\d+$/.test(spec)) {
-      throw new FluxError(EINVAL, `content.restore=${spec}: expected a checkpoint index (see flux content checkpoint list)`);
-    }
     const list = backing!.checkpointGet();
     const n = Number(spec);
     const cp = list[n] as { rootref?: unknown } | undefined;
@@ -503,9 +505,41 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
     const ref = typeof cp === 'string' ? cp : cp.rootref;
     if (typeof ref !== 'string') throw new FluxError(EPROTO, `content.restore=${spec}: the checkpoint names no root`);
     if (rootOf(PRIMARY)!.rootref === ref) return;
-    const cred = { userid: instanceOwner, rolemask: ROLE_OWNER };
-    const r = await commit(PRIMARY, 0, [{ key: '.', flags: 0, dirent: dirref(ref) }], cred, `restore.checkpoint-${n}`);
+    const r = await replaceRoot(ref, `restore.checkpoint-${n}`);
     host.log(6, 'kvs', `restored primary from checkpoint ${n} (${ref}) as version ${r.rootseq}`);
+  }
+
+  /**
+   * `-S content.restore=PATH`: primary's tree is replaced by an archive's (tar or gzipped tar, flux-core's layout),
+   * as `flux restore --checkpoint` does on a running instance; its blobs are stored in transactions of
+   * RESTORE_BATCH before the setroot entry names them.
+   */
+  async function restoreArchive(path: string): Promise<void> {
+    const tree = new TreeBuilder();
+    let batch: Buffer[] = [];
+    const store = (blob: Buffer) => {
+      batch.push(blob);
+      return blobrefOf(hash, blob);
+    };
+    const flushBatch = () => {
+      backing!.storeMany(batch);
+      batch = [];
+    };
+    for await (const e of readTar(archiveSource(path))) {
+      const outcome = addEntry(tree, e, store);
+      if (outcome !== undefined && 'skipped' in outcome) host.log(4, 'kvs', `content.restore: ${outcome.skipped}`);
+      if (batch.length >= RESTORE_BATCH) flushBatch();
+    }
+    const ref = tree.finish(store);
+    flushBatch();
+    const r = await replaceRoot(ref, 'restore.archive');
+    host.log(6, 'kvs', `restored primary from ${path} (${tree.entries} keys) as version ${r.rootseq}`);
+  }
+
+  /** a commit that makes `ref` (a stored directory) primary's root: an op on "." */
+  function replaceRoot(ref: string, name: string): Promise<CommitResult> {
+    const cred = { userid: instanceOwner, rolemask: ROLE_OWNER };
+    return commit(PRIMARY, TXN_SYNC, [{ key: '.', flags: 0, dirent: dirref(ref) }], cred, name);
   }
 
   // ---- requests ----------------------------------------------------------------------------------------------------
@@ -543,7 +577,8 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
         const newest = backing!.checkpointGet()[0] as { rootref?: unknown; sequence?: unknown } | undefined;
         if (newest !== undefined) checkpointed = `${String(newest.sequence)} ${String(newest.rootref)}`;
         const restore = host.attrs.get('content.restore');
-        if (restore !== undefined) await restoreCheckpoint(restore);
+        // flux-core's attribute names an archive; an index (what checkpoint list prints) names a checkpoint
+        if (restore !== undefined) await (/^\d+$/.test(restore) ? restoreCheckpoint(restore) : restoreArchive(restore));
         if (!host.attrs.has('kvs.checkpoint-period')) host.attrs.define('kvs.checkpoint-period', '0', ATTR_RUNTIME);
         const period = parseFSD(host.attrs.get('kvs.checkpoint-period') ?? '0');
         if (period > 0 && Number.isFinite(period)) {

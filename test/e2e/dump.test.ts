@@ -171,7 +171,7 @@ describe('flux dump and flux restore on an instance of size 2', () => {
     const file = join(dir, 'kvs.tar');
     const r = await inst.flux(['restore', '--key=limited', '--size-limit=1k', file]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^flux-restore: big: skipped, its 200000 bytes exceed --size-limit=1k$/m);
+    expect(r.stderr).toMatch(/^flux-restore: big: skipped, its 200000 bytes exceed the size limit of 1024$/m);
     expect((await inst.flux(['kvs', 'get', 'limited.big'])).code).toBe(1);
     expect((await valueAt(h, 'limited.a.b.c')).toString()).toBe('hello');
 
@@ -234,6 +234,21 @@ describe('checkpoints, restart from an older one, and fsck, on a statedir', () =
     const bad = await start('-S', 'content.restore=9', 'true');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/content\.restore=9: there are 3 checkpoints/);
+  }, 120_000);
+
+  it('starts from an archive with -S content.restore=PATH, as flux-core does, as a journaled new version', async () => {
+    const s = state();
+    const file = join(s, '..', 'saved.tgz');
+    const made = await run(['start', 'sh', '-c', `flux kvs put a.b=1 big=${'z'.repeat(500)} && flux kvs link a.b l && flux dump -q ${file}`]);
+    expect(made.code).toBe(0);
+    const r = await run(['start', '-S', `statedir=${s}`, 'sh', '-c', 'flux kvs put old=1'], { timeoutMs: 40_000 });
+    expect(r.code).toBe(0);
+    const back = await run(['start', '-S', `statedir=${s}`, '-S', `content.restore=${file}`, 'sh', '-c',
+      'flux kvs get a.b l; flux kvs get big | wc -c; flux kvs get old 2>&1; flux kvs version; flux kvs get --at-version 1 old'], { timeoutMs: 40_000 });
+    expect(back.stdout).toBe('1\n1\n501\nflux-kvs: old: No such file or directory\n2\n1\n');
+    const missing = await run(['start', '-S', `statedir=${s}`, '-S', `content.restore=${join(s, 'none.tgz')}`, 'true'], { timeoutMs: 40_000 });
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/none\.tgz/);
   }, 120_000);
 
   it('fsck passes a sound store, and names the keys that reach a deleted or altered object', async () => {
