@@ -63,7 +63,7 @@ describe('flux dump and flux restore on an instance of size 2', () => {
   let dir: string;
   const rank1 = () => ({ env: { FLUX_URI: `local://${inst.rundir}/local-1` } });
   /** a command's stdout as bytes (an archive) */
-  const bytesOf = (args: string[]) => execFileSync(process.execPath, [FLUX, ...args], { env: { ...process.env, FLUX_URI: inst.uri } });
+  const bytesOf = (args: string[]) => execFileSync(process.execPath, [FLUX, ...args], { env: { ...process.env, FLUX_URI: inst.uri }, maxBuffer: 64 << 20 });
   beforeAll(async () => {
     inst = await startInstance(2);
     h = await Flux.open(inst.uri);
@@ -100,6 +100,14 @@ describe('flux dump and flux restore on an instance of size 2', () => {
     const piped = bytesOf(['dump', '-']);
     expect(piped.length % 10240).toBe(0);
     expect(execFileSync('tar', ['-tf', '-'], { input: piped, encoding: 'utf8' })).toBe(execFileSync('tar', ['-tf', file], { encoding: 'utf8' }));
+    // and - reads one from stdin
+    execFileSync(process.execPath, [FLUX, 'restore', '-q', '--key=piped', '-'], { input: piped, env: { ...process.env, FLUX_URI: inst.uri } });
+    await expectAll(h, 'piped.');
+    // on a terminal, a progress line on stderr that ends with the count
+    const tty = execFileSync('script', ['-qec', `${process.execPath} ${FLUX} dump ${join(dir, 'tty.tar')}`, '/dev/null'],
+      { env: { ...process.env, FLUX_URI: inst.uri }, encoding: 'utf8' });
+    const count = execFileSync('tar', ['-tf', join(dir, 'tty.tar')], { encoding: 'utf8' }).trim().split('\n').length;
+    expect(tty).toMatch(new RegExp(`^(\\rflux-dump: archived \\d+ keys)*\\rflux-dump: archived ${count} keys\\r?\\n$`));
   });
 
   it('round-trips every key, link and value through a gzipped archive (restored through rank 1)', async () => {
