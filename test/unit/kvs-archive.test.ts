@@ -1,12 +1,11 @@
 // The archive layout, the tree builder, the ordered walk and fsck, over an in-memory content store.
 import { describe, it, expect } from 'vitest';
-import fc from 'fast-check';
 import { ContentStore } from '../../src/core/content-store.js';
 import { blobref, blobrefOf, digestOf } from '../../src/core/blobref.js';
 import { ENOENT, FluxError } from '../../src/core/errors.js';
 import { type TreeObj, val } from '../../src/core/treeobj.js';
 import { applyOps, EMPTY_DIR_BLOB, type Op } from '../../src/core/kvs-tree.js';
-import { TreeBuilder, keyOfPath, linkOfTarget, linkTargetOf, pathOfKey, valueObj } from '../../src/core/kvs-archive.js';
+import { keyOfPath, linkOfTarget, linkTargetOf, pathOfKey } from '../../src/core/kvs-archive.js';
 import { walkTree } from '../../src/core/kvs-walk.js';
 import { fsck } from '../../src/core/fsck.js';
 
@@ -34,29 +33,6 @@ describe('archive layout', () => {
     expect(linkTargetOf(linkOfTarget('ns::a.b') as Extract<TreeObj, { type: 'symlink' }>)).toBe('ns::a.b');
     expect(linkOfTarget('a.b')).toEqual({ ver: 1, type: 'symlink', data: { target: 'a.b' } });
     expect(linkOfTarget('ns::a.b')).toEqual({ ver: 1, type: 'symlink', data: { namespace: 'ns', target: 'a.b' } });
-  });
-
-  it('builds the very tree a KVS commit of the same keys makes (same rootref), and walks it in key order', async () => {
-    const key = fc.array(fc.stringMatching(/^[a-z]{1,3}$/), { minLength: 1, maxLength: 4 }).map((c) => c.join('.'));
-    await fc.assert(fc.asyncProperty(
-      fc.uniqueArray(fc.record({ key, data: fc.uint8Array({ maxLength: 200 }) }), { selector: (x) => x.key.split('.')[0], maxLength: 12 }),
-      async (list) => {
-        const m = memory();
-        const empty = m.store(EMPTY_DIR_BLOB);
-        const ops: Op[] = list.map((x) => ({ key: x.key, flags: 0, dirent: val(Buffer.from(x.data)) }));
-        const committed = applyOps(empty, ops, m).rootref;
-        const b = new TreeBuilder();
-        for (const x of list) b.add(x.key, valueObj(Buffer.from(x.data), m.store));
-        expect(b.finish(m.store)).toBe(committed);
-        const walked = await leaves(committed, m.load);
-        expect(walked.map(([k]) => k)).toEqual(list.map((x) => x.key).sort((a, c) => {
-          const pa = a.split('.');
-          const pc = c.split('.');
-          for (let i = 0; i < Math.min(pa.length, pc.length); i++) if (pa[i] !== pc[i]) return pa[i]! < pc[i]! ? -1 : 1;
-          return pa.length - pc.length;
-        }));
-      },
-    ), { numRuns: 50 });
   });
 
   it('walks links and values but not directories; a missing directory fails the walk or is skipped', async () => {
