@@ -48,7 +48,8 @@ async function rootToDump(h: Flux, checkpoint: boolean): Promise<{ rootref: stri
 function valueOf(leaf: Leaf, load: (ref: string) => Promise<Buffer>): Buffer | Promise<Buffer> {
   if (leaf.obj.type === 'val') return Buffer.from(leaf.obj.data, 'base64');
   if (leaf.obj.type === 'valref') {
-    const p = Promise.all(leaf.obj.data.map(load)).then((parts) => Buffer.concat(parts));
+    const refs = leaf.obj.data;
+    const p = refs.length === 1 ? load(refs[0]!) : Promise.all(refs.map(load)).then((parts) => Buffer.concat(parts));
     // awaited in walk order later; until then a failure must not count as unhandled
     p.catch(() => {});
     return p;

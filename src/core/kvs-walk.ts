@@ -52,25 +52,44 @@ function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
 export async function* walkTree(
   rootref: string, load: (ref: string) => Promise<Buffer>, opts: WalkOptions = {},
 ): AsyncGenerator<Leaf> {
-  const limit = limiter(opts.window ?? 256);
-  // a directory's entries, and (started at once) the loads of the directories under it
-  const entriesOf = (data: Record<string, TreeObj>): Loaded => Object.keys(data).sort().map((name) => {
-    const obj = data[name]!;
-    if (obj.type !== 'dirref') return { name, obj };
-    const sub = expand(obj.data[0]!);
-    // awaited in walk order later; until then a failure must not count as unhandled
-    sub.catch(() => {});
-    return { name, obj, sub };
-  });
-  const expand = (ref: string): Promise<Loaded> => limit(() => load(ref)).then((blob) => {
+  const window = opts.window ?? 256;
+  const limit = limiter(window);
+  /**
+   * directories loaded or loading ahead of the walk: bounded, so that the tree is not all in memory at once
+   * (which costs more in garbage collection than it saves); past the bound a directory is loaded when reached
+   */
+  let ahead = 0;
+  const aheadMax = 4 * window;
+  // a directory's entries, and (started at once while few are ahead) the loads of the directories under it
+  const entriesOf = (data: Record<string, TreeObj>): Loaded => {
+    const entries: Loaded = Object.keys(data).sort().map((name) => ({ name, obj: data[name]! }));
+    prefetch(entries, 0);
+    return entries;
+  };
+  /** start the loads of the directories in entries[from...] while few are ahead */
+  const prefetch = (entries: Loaded, from: number): void => {
+    for (let j = from; j < entries.length && ahead < aheadMax; j++) {
+      const e = entries[j]!;
+      if (e.obj.type !== 'dirref' || e.sub !== undefined) continue;
+      e.sub = expand(e.obj.data[0]!);
+      // awaited in walk order later; until then a failure must not count as unhandled
+      e.sub.catch(() => {});
+    }
+  };
+  const expand = (ref: string): Promise<Loaded> => {
+    ahead++;
+    return limit(() => load(ref)).then(decodeDir(ref));
+  };
+  const decodeDir = (ref: string) => (blob: Buffer): Loaded => {
     const t = decodeTreeObj(blob);
     if (t.type !== 'dir') throw new FluxError(EPROTO, `${ref} names a ${t.type}, not a directory`);
     return entriesOf(t.data);
-  });
+  };
 
   let top: Loaded;
   try {
     top = await expand(rootref);
+    ahead--;
   } catch (err) {
     if (!opts.onDirError) throw err;
     opts.onDirError('.', err);
@@ -87,13 +106,18 @@ export async function* walkTree(
     const { name, obj, sub } = frame.entries[frame.i++]!;
     const key = frame.prefix === '' ? name : `${frame.prefix}.${name}`;
     if (obj.type === 'dirref') {
+      const pending = sub ?? expand(obj.data[0]!);
+      // a directory not loaded ahead (too many were): its later siblings start loading after it
+      if (sub === undefined) prefetch(frame.entries, frame.i);
       let loaded: Loaded;
       try {
-        loaded = await sub!;
+        loaded = await pending;
       } catch (err) {
         if (!opts.onDirError) throw err;
         opts.onDirError(key, err);
         continue;
+      } finally {
+        ahead--;
       }
       stack.push({ prefix: key, entries: loaded, i: 0 });
     } else if (obj.type === 'dir') {

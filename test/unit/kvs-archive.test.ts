@@ -35,6 +35,24 @@ describe('archive layout', () => {
     expect(linkOfTarget('ns::a.b')).toEqual({ ver: 1, type: 'symlink', data: { namespace: 'ns', target: 'a.b' } });
   });
 
+  it('walks a directory wider than it loads ahead, in order, with a bounded number of loads in flight', async () => {
+    const m = memory();
+    const ops = Array.from({ length: 100 }, (_, i) => ({ key: `w.d${String(i).padStart(3, '0')}.v`, flags: 0, dirent: val(Buffer.from(String(i))) }));
+    const root = applyOps(m.store(EMPTY_DIR_BLOB), ops, m).rootref;
+    let inFlight = 0;
+    let most = 0;
+    const load = async (r: string) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((res) => setImmediate(res));
+      inFlight--;
+      return m.load(r);
+    };
+    const keys: string[] = [];
+    for await (const l of walkTree(root, load, { window: 2 })) keys.push(l.key);
+    expect(keys).toEqual(ops.map((o) => o.key));
+    expect(most).toBe(2);
+  });
+
   it('walks links and values but not directories; a missing directory fails the walk or is skipped', async () => {
     const m = memory();
     const empty = m.store(EMPTY_DIR_BLOB);
