@@ -344,13 +344,24 @@ function appended(existing: Dirent | WorkDir | undefined, more: TreeObj, ctx: Wr
   return appendRefs(ctx.chunks, base, refs(more as Extract<TreeObj, { type: 'val' | 'valref' }>));
 }
 
+/**
+ * An op on the root key "." whose dirent is a dirref replaces the whole tree with the one it names (what
+ * `flux restore --checkpoint` commits): the root that results is that very blobref. Nothing else may name the
+ * root: it cannot be removed, appended to or made a value.
+ */
+function rootOp(op: Op, ctx: WriteCtx): { root: WorkDir; op: Op } {
+  const d = op.dirent === null ? null : checkTreeObj(op.dirent);
+  if (d?.type !== 'dirref' || op.flags !== 0) throw new FluxError(EINVAL, 'the root directory can only be replaced by a dirref');
+  const ref = d.data[0]!;
+  // a plain dir object wider than the stored form (an archive restored) is taken into that form, one level deep
+  // as a dirref put anywhere else is; a wide directory further down is stored in its form when next changed
+  const w = stored(dirrefObj(ref), ctx);
+  const root = w instanceof WorkDir ? w : loadWork(ctx, ref);
+  return { root, op: { key: '.', flags: 0, dirent: dirrefObj(ref) } };
+}
+
 function applyOp(root: WorkDir, op: Op, ctx: WriteCtx): Op {
-  if (typeof op !== 'object' || op === null || typeof op.key !== 'string') throw new FluxError(EPROTO, 'malformed op');
-  if (!Number.isInteger(op.flags) || (op.flags & ~OP_APPEND) !== 0) {
-    throw new FluxError(EINVAL, `${op.key}: unknown op flags 0x${Number(op.flags).toString(16)}`);
-  }
   const comps = keyPath(op.key);
-  if (comps.length === 0) throw new FluxError(EINVAL, 'the root directory cannot be replaced or removed');
   const key = comps.join('.');
   const dirent = op.dirent === null ? null : canonicalDirent(checkTreeObj(op.dirent), ctx);
   const append = (op.flags & OP_APPEND) !== 0;
@@ -469,8 +480,17 @@ export function applyOps(rootref: string, ops: readonly Op[], access: WriteAcces
       store: (blob, obj) => storeObj(ctx, blob, obj),
     },
   };
-  const root = loadWork(ctx, rootref);
-  const applied = ops.map((op) => applyOp(root, op, ctx));
+  let root = loadWork(ctx, rootref);
+  const applied = ops.map((op) => {
+    if (typeof op !== 'object' || op === null || typeof op.key !== 'string') throw new FluxError(EPROTO, 'malformed op');
+    if (!Number.isInteger(op.flags) || (op.flags & ~OP_APPEND) !== 0) {
+      throw new FluxError(EINVAL, `${op.key}: unknown op flags 0x${Number(op.flags).toString(16)}`);
+    }
+    if (keyPath(op.key).length > 0) return applyOp(root, op, ctx);
+    const r = rootOp(op, ctx);
+    root = r.root;
+    return r.op;
+  });
   const keys = [...new Set(applied.map((o) => o.key))];
   return { rootref: unroll(root, ctx), keys, ops: applied };
 }

@@ -85,7 +85,8 @@ const valOf = (bytes: Buffer): TreeObj => ({ data: bytes.toString('base64'), typ
  */
 function touches(changed: string, w: Watcher): boolean {
   const watched = w.path;
-  if (watched === '.' || changed === watched || changed.startsWith(`${watched}.`)) return true;
+  // a change of the root itself (a restore) may change every key
+  if (watched === '.' || changed === '.' || changed === watched || changed.startsWith(`${watched}.`)) return true;
   return !w.seen && (changed === '.' || watched.startsWith(`${changed}.`));
 }
 

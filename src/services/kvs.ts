@@ -11,7 +11,11 @@ import {
   type Message, FLAG_PRIVATE, ROLE_OWNER, ROLE_USER, payloadJson, senderOf, USERID_UNKNOWN,
 } from '../core/message.js';
 import { blobref, blobrefOf, checkHashName, digestOf } from '../core/blobref.js';
-import { type TreeObj, checkTreeObj } from '../core/treeobj.js';
+import { type TreeObj, checkTreeObj, decodeTreeObj, dirref } from '../core/treeobj.js';
+import { parseFSD } from '../core/fsd.js';
+import { readTar } from '../core/tar.js';
+import { TreeBuilder, addEntry } from '../core/kvs-archive.js';
+import { archiveSource } from '../core/archive-file.js';
 import {
   type AppliedOps, type Op, type ReadAccess, type WriteAccess, applyOps, isStoredDirectory, lookup, TreeCache, EMPTY_DIR_BLOB,
   TXN_FLAGS, TXN_NO_MERGE, TXN_SYNC,
@@ -24,7 +28,10 @@ import {
 import type { Applied, Credential, JournalService } from './journal.js';
 import type { ContentService } from './content.js';
 import type { ModuleDef, ModuleHost } from './module.js';
+import { ATTR_RUNTIME } from './attrs.js';
 
+/** blobs stored per transaction while an archive is restored at start */
+const RESTORE_BATCH = 4096;
 /** ops one batch may hold: applying a batch is synchronous, and must not hold the event loop for long */
 const BATCH_OPS_MAX = 10_000;
 /**
@@ -399,7 +406,10 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
         namespace: ns, rootseq, rootref: result.rootref, names: ok.map((c) => c.name), keys: result.keys,
         ops: result.ops, owner: root.owner,
       }, entryCred(root));
-      if (flags & TXN_SYNC) await journal.checkpoint();
+      if (flags & TXN_SYNC) {
+        await journal.checkpoint();
+        if (ns === PRIMARY) writeCheckpoint();
+      }
       batchCount++;
       for (const c of ok) c.done.resolve({ rootref: result.rootref, rootseq, seq: a.entry.seq });
     } catch (err) {
@@ -476,6 +486,77 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
     versionRoot = (ns, rootseq) => getVersion.get(ns, rootseq) as { rootref: string; seq: number; time: number } | undefined;
   }
 
+  // ---- rank 0: flux-core's checkpoints of the primary namespace -----------------------------------------------
+
+  /** the root the newest checkpt_v2 row names, so that an unchanged root is not written again */
+  let checkpointed: string | undefined;
+  let checkpointTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * A checkpt_v2 row for primary's current root, in flux-core's form ({version, rootref, sequence, timestamp}),
+   * as flux-core's KVS writes one on unload, after a SYNC commit and every kvs.checkpoint-period. The journal
+   * stays the truth; these rows are what `flux content checkpoint list` shows, what `flux dump --checkpoint`
+   * reads, and what `-S content.restore=N` returns to. The root's objects are durable before the projection
+   * holds it: they are written in the setroot entry's transaction.
+   */
+  function writeCheckpoint(): void {
+    const root = rootOf(PRIMARY)!;
+    const key = `${root.rootseq} ${root.rootref}`;
+    if (key === checkpointed) return;
+    backing!.checkpointPut({ version: 1, rootref: root.rootref, sequence: root.rootseq, timestamp: Date.now() / 1000 });
+    checkpointed = key;
+  }
+
+  /**
+   * `-S content.restore=N`: primary goes back to the root of checkpoint N (0 = the newest, as `flux content
+   * checkpoint list` numbers them) by a new setroot entry that replaces the root. The journal is kept and versions
+   * keep counting up: going back is itself a change, recorded like any other.
+   */
+  async function restoreCheckpoint(spec: string): Promise<void> {
+    const list = backing!.checkpointGet();
+    const n = Number(spec);
+    const cp = list[n] as { rootref?: unknown } | undefined;
+    if (cp === undefined) throw new FluxError(ENOENT, `content.restore=${spec}: there are ${list.length} checkpoints`);
+    const ref = typeof cp === 'string' ? cp : cp.rootref;
+    if (typeof ref !== 'string') throw new FluxError(EPROTO, `content.restore=${spec}: the checkpoint names no root`);
+    if (rootOf(PRIMARY)!.rootref === ref) return;
+    const r = await replaceRoot(ref, `restore.checkpoint-${n}`);
+    host.log(6, 'kvs', `restored primary from checkpoint ${n} (${ref}) as version ${r.rootseq}`);
+  }
+
+  /**
+   * `-S content.restore=PATH`: primary's tree is replaced by an archive's (tar or gzipped tar, flux-core's layout),
+   * as `flux restore --checkpoint` does on a running instance; its blobs are stored in transactions of
+   * RESTORE_BATCH before the setroot entry names them.
+   */
+  async function restoreArchive(path: string): Promise<void> {
+    const tree = new TreeBuilder();
+    let batch: Buffer[] = [];
+    const store = (blob: Buffer) => {
+      batch.push(blob);
+      return blobrefOf(hash, blob);
+    };
+    const flushBatch = () => {
+      backing!.storeMany(batch);
+      batch = [];
+    };
+    for await (const e of readTar(archiveSource(path))) {
+      const outcome = addEntry(tree, e, store);
+      if (outcome !== undefined && 'skipped' in outcome) host.log(4, 'kvs', `content.restore: ${outcome.skipped}`);
+      if (batch.length >= RESTORE_BATCH) flushBatch();
+    }
+    const ref = tree.finish(store);
+    flushBatch();
+    const r = await replaceRoot(ref, 'restore.archive');
+    host.log(6, 'kvs', `restored primary from ${path} (${tree.entries} keys) as version ${r.rootseq}`);
+  }
+
+  /** a commit that makes `ref` (a stored directory) primary's root: an op on "." */
+  function replaceRoot(ref: string, name: string): Promise<CommitResult> {
+    const cred = { userid: instanceOwner, rolemask: ROLE_OWNER };
+    return commit(PRIMARY, TXN_SYNC, [{ key: '.', flags: 0, dirent: dirref(ref) }], cred, name);
+  }
+
   // ---- requests ----------------------------------------------------------------------------------------------------
 
   /** what a commit must pass where it arrives, and again at rank 0 with the credentials it was relayed with */
@@ -506,12 +587,33 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
     start: async () => {
       unsubscribe = journal.onApply(applied);
       // the root primary starts from, and every namespace created without one (a past state served read-only
-      // has it from the run that wrote it)
-      if (host.rank === 0 && !journal.readOnly) backing!.store(EMPTY_DIR_BLOB);
+      // has it from the run that wrote it, and restores nothing)
+      if (host.rank === 0 && !journal.readOnly) {
+        backing!.store(EMPTY_DIR_BLOB);
+        const newest = backing!.checkpointGet()[0] as { rootref?: unknown; sequence?: unknown } | undefined;
+        if (newest !== undefined) checkpointed = `${String(newest.sequence)} ${String(newest.rootref)}`;
+        const restore = host.attrs.get('content.restore');
+        // flux-core's attribute names an archive; an index (what checkpoint list prints) names a checkpoint
+        if (restore !== undefined) await (/^\d+$/.test(restore) ? restoreCheckpoint(restore) : restoreArchive(restore));
+        if (!host.attrs.has('kvs.checkpoint-period')) host.attrs.define('kvs.checkpoint-period', '0', ATTR_RUNTIME);
+        const period = parseFSD(host.attrs.get('kvs.checkpoint-period') ?? '0');
+        if (period > 0 && Number.isFinite(period)) {
+          checkpointTimer = setInterval(() => {
+            try {
+              writeCheckpoint();
+            } catch (err) {
+              host.log(3, 'kvs', `checkpoint failed: ${(err as Error).message}`);
+            }
+          }, period * 1000);
+          checkpointTimer.unref();
+        }
+      }
     },
     stop: async () => {
       // what was accepted is applied and journaled before the journal goes
       await Promise.all(draining.values());
+      clearInterval(checkpointTimer);
+      if (host.rank === 0) writeCheckpoint();
       unsubscribe?.();
       clearInterval(recheck);
       for (const list of versionWaiters.values()) {

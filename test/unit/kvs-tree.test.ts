@@ -188,6 +188,28 @@ describe('kvs tree: commits', () => {
     expect(syncErrno(() => applyOps(root, [{ key: 'a', flags: 0, dirent: { ver: 1, type: 'dir', data: { 'x.y': val('1') } } }], m))).toBe(EPROTO);
   });
 
+  it('replaces the root with a dirref on the key ".", and applies later ops on top of it', async () => {
+    const m = memory();
+    const base = empty(m);
+    const other = applyOps(base, [put('x.y', 'old tree'), put('k', 'kept')], m).rootref;
+    const cur = applyOps(base, [put('a', 'current')], m).rootref;
+    const dref = (ref: string): TreeObj => ({ ver: 1, type: 'dirref', data: [ref] });
+    const swapped = applyOps(cur, [{ key: '.', flags: 0, dirent: dref(other) }], m);
+    expect(swapped.rootref).toBe(other);
+    expect(swapped.keys).toEqual(['.']);
+    expect(swapped.ops).toEqual([{ key: '.', flags: 0, dirent: dref(other) }]);
+    const after = applyOps(cur, [{ key: '.', flags: 0, dirent: dref(other) }, put('k', 'changed')], m).rootref;
+    expect((await lookup(after, 'x.y', 0, m)).data).toBe(Buffer.from('old tree').toString('base64'));
+    expect(await errnoOf(lookup(after, 'a', 0, m))).toBe(ENOENT);
+    // only a dirref to a stored directory will do
+    expect(syncErrno(() => applyOps(cur, [{ key: '.', flags: 0, dirent: null }], m))).toBe(EINVAL);
+    expect(syncErrno(() => applyOps(cur, [{ key: '.', flags: 0, dirent: { ver: 1, type: 'dir', data: {} } }], m))).toBe(EINVAL);
+    expect(syncErrno(() => applyOps(cur, [{ key: '.', flags: OP_APPEND, dirent: dref(other) }], m))).toBe(EINVAL);
+    expect(syncErrno(() => applyOps(cur, [{ key: '.', flags: 0, dirent: dref(`sha256-${'0'.repeat(64)}`) }], m))).toBe(ENOENT);
+    const valueRef = m.store(Buffer.from('not a directory'));
+    expect(syncErrno(() => applyOps(cur, [{ key: '.', flags: 0, dirent: dref(valueRef) }], m))).toBe(EPROTO);
+  });
+
   it('follows links in the middle of a key, within the namespace, and finds cycles', async () => {
     const m = memory();
     const link = (key: string, target: string, namespace?: string): Op => ({
