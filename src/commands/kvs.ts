@@ -220,6 +220,7 @@ interface VersionRow {
   rootseq: number;
   time: number;
   rootref: string;
+  compacted?: boolean;
 }
 
 function parseVersion(text: string): number {
@@ -247,11 +248,16 @@ function failWith(what: string, err: unknown): never {
   throw err;
 }
 
+const COMPACTED = /has been compacted/;
+
 async function versionRoot(h: Flux, ns: string, version: number): Promise<string> {
   try {
     return (await h.call('kvs.version-root', { namespace: ns, rootseq: version })).rootref as string;
   } catch (err) {
-    if (err instanceof FluxError && err.errno === ENOENT) fail(`version ${version} of namespace ${ns} is not in the KVS history`);
+    // a compacted version is named by the service's own message
+    if (err instanceof FluxError && err.errno === ENOENT) {
+      fail(COMPACTED.test(err.message) ? err.message : `version ${version} of namespace ${ns} is not in the KVS history`);
+    }
     return failWith(`version ${version}`, err);
   }
 }
@@ -308,8 +314,13 @@ async function cmdHistory(key: string, o: HistoryOpts): Promise<number> {
       return failWith(`history ${key}`, err);
     }
     for (const v of versions) {
-      const value = await shownValue(h, { at: dirrefText(v.rootref) }, key);
       const time = isoTime(v.time);
+      // older than the journal's start: listed, marked, and not read
+      if (v.compacted) {
+        out(o.json ? `${JSON.stringify({ rootseq: v.rootseq, time, value: null, compacted: true })}\n` : `${v.rootseq}  ${time}  (compacted)\n`);
+        continue;
+      }
+      const value = await shownValue(h, { at: dirrefText(v.rootref) }, key);
       if (o.json) out(`${JSON.stringify({ rootseq: v.rootseq, time, value: value ?? null })}\n`);
       else out(`${v.rootseq}  ${time}  ${value ?? '(deleted)'}\n`);
     }

@@ -111,6 +111,13 @@ export class ContentStore {
   private readonly checkpointInsert: Database.Statement;
   private readonly checkpointPrune: Database.Statement;
   private readonly checkpointSelect: Database.Statement;
+  private readonly insertMarked: Database.Statement;
+  private readonly remark: Database.Statement;
+  private readonly markOne: Database.Statement;
+  private readonly sweepPage: Database.Statement;
+  private readonly sweepOne: Database.Statement;
+  /** while a collection runs: the epoch every object stored is given (see setMarkEpoch) */
+  private markEpoch: number | undefined;
   /** counted once on first use, then kept up to date by store(); dropped when a transaction fails */
   private totals: ContentStats | undefined;
 
@@ -124,6 +131,11 @@ export class ContentStore {
     this.checkpointInsert = db.prepare('INSERT INTO checkpt_v2(value) VALUES (?)');
     this.checkpointPrune = db.prepare('DELETE FROM checkpt_v2 WHERE id NOT IN (SELECT id FROM checkpt_v2 ORDER BY id DESC LIMIT ?)');
     this.checkpointSelect = db.prepare('SELECT value FROM checkpt_v2 ORDER BY id DESC').pluck();
+    this.insertMarked = db.prepare('INSERT OR IGNORE INTO objects(hash, size, object, epoch) VALUES (?, ?, ?, ?)');
+    this.remark = db.prepare('UPDATE objects SET epoch = ? WHERE hash = ? AND epoch IS NOT ?');
+    this.markOne = db.prepare('UPDATE objects SET epoch = ? WHERE hash = ?');
+    this.sweepPage = db.prepare('SELECT rowid, epoch FROM objects WHERE rowid > ? ORDER BY rowid LIMIT ?').raw();
+    this.sweepOne = db.prepare('DELETE FROM objects WHERE rowid = ?');
   }
 
   /**
@@ -173,7 +185,13 @@ export class ContentStore {
     const { size, object } = deflate(blob);
     let changes: number;
     try {
-      changes = this.insert.run(digest, size, object).changes;
+      if (this.markEpoch === undefined) {
+        changes = this.insert.run(digest, size, object).changes;
+      } else {
+        // during a collection a blob stored again is live again, even if no mark reached it: it is stamped too
+        changes = this.insertMarked.run(digest, size, object, this.markEpoch).changes;
+        if (changes === 0) this.remark.run(this.markEpoch, digest, this.markEpoch);
+      }
     } catch (err) {
       this.totals = undefined;
       throw sqliteError(err, this.path);
@@ -268,6 +286,40 @@ export class ContentStore {
       }
     }
     return { ...this.totals };
+  }
+
+  /**
+   * Garbage collection by epochs (the `epoch` column flux-core's layout already has). While `epoch` is set, every
+   * object stored gets it, whether new or stored again; markObjects gives it to what a collector found reachable;
+   * sweepObjects then deletes what is still below it. So an object written while a collection runs is never
+   * collected by it, even before anything refers to it. undefined ends the collection.
+   */
+  setMarkEpoch(epoch: number | undefined): void {
+    this.markEpoch = epoch;
+  }
+
+  /** Stamp these objects with `epoch`, in one transaction; returns which of them are in the store. */
+  markObjects(digests: Buffer[], epoch: number): boolean[] {
+    return this.transaction(() => digests.map((d) => this.markOne.run(epoch, d).changes > 0));
+  }
+
+  /**
+   * Delete objects below `epoch` among the next `limit` rows after rowid `after`, in one transaction. Returns
+   * where to go on from (undefined at the end) and how many were deleted. Paging by rowid rather than asking for
+   * `epoch < ?` again: that would rescan the kept objects on every page.
+   */
+  sweepObjects(epoch: number, after: number, limit: number): { next: number | undefined; deleted: number } {
+    const r = this.transaction(() => {
+      const rows = this.sweepPage.all(after, limit) as Array<[number, number | null]>;
+      let deleted = 0;
+      for (const [rowid, e] of rows) {
+        if ((e ?? 0) < epoch) deleted += this.sweepOne.run(rowid).changes;
+      }
+      return { next: rows.length < limit ? undefined : rows[rows.length - 1]![0], deleted };
+    });
+    // counted again when next asked: deleted rows' sizes were not read
+    if (r.deleted > 0) this.totals = undefined;
+    return r;
   }
 
   close(): void {

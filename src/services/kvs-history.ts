@@ -3,6 +3,7 @@
 // the caller may use the namespace, then asks rank 0, since only rank 0 holds the indexes.
 import type Database from 'better-sqlite3';
 import { FluxError, ENOENT, ENOSYS, EPERM } from '../core/errors.js';
+import { compactedError } from '../core/journal-store.js';
 import { type Message, ROLE_OWNER, ROLE_USER, USERID_UNKNOWN, payloadJson } from '../core/message.js';
 import { keyPath } from '../core/treeobj.js';
 import { type KvsState, KVS, PRIMARY, namespaceRoot } from '../projections/kvs.js';
@@ -19,6 +20,8 @@ export interface VersionRow {
   rootseq: number;
   time: number;
   rootref: string;
+  /** the version is older than the journal's start: its tree is gone */
+  compacted?: boolean;
 }
 
 const NAMESPACE = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\s/]+$' };
@@ -49,6 +52,7 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
   }
 
   let atTime: ((ns: string, time: number) => { rootseq: number; rootref: string } | undefined) | undefined;
+  let floorOf: (ns: string) => number = () => 0;
   let keyVersions: ((ns: string, key: string, limit: number | undefined) => VersionRow[]) | undefined;
 
   if (db) {
@@ -61,6 +65,10 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
     const exact = db.prepare('SELECT rootseq FROM kvs_key WHERE namespace = ? AND key = ? ORDER BY rootseq DESC LIMIT ?');
     const under = db.prepare('SELECT rootseq FROM kvs_key WHERE namespace = ? AND key >= ? AND key < ?');
     const version = db.prepare('SELECT rootseq, time, rootref FROM kvs_version WHERE namespace = ? AND rootseq = ?');
+    // written by the kvs module when the journal is compacted (it may not have made the table yet)
+    db.exec('CREATE TABLE IF NOT EXISTS kvs_floor(namespace TEXT PRIMARY KEY, rootseq INTEGER NOT NULL)');
+    const floor = db.prepare('SELECT rootseq FROM kvs_floor WHERE namespace = ?').pluck();
+    floorOf = (ns) => Number(floor.get(ns) ?? 0);
     atTime = (ns, time) => byTime.get(ns, time) as { rootseq: number; rootref: string } | undefined;
     keyVersions = (ns, key, limit) => {
       const path = keyPath(key);
@@ -73,10 +81,11 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
       for (const r of under.all(ns, lo, hi) as { rootseq: number }[]) seqs.add(r.rootseq);
       let ordered = [...seqs].sort((a, b) => a - b);
       if (limit !== undefined) ordered = ordered.slice(-limit);
+      const oldest = floorOf(ns);
       return ordered.map((seq) => {
         const v = version.get(ns, seq) as VersionRow | undefined;
         if (v === undefined) throw new FluxError(ENOENT, `version ${seq} of ${ns} is in the key index but not the version index`);
-        return v;
+        return seq < oldest ? { ...v, compacted: true } : v;
       });
     };
   }
@@ -102,6 +111,9 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
           if (await forward(msg, 'kvs-history.at-time', body!)) return;
           const time = body!.time as number;
           const v = atTime!(ns, time);
+          if (v !== undefined && v.rootseq < floorOf(ns)) throw compactedError(v.rootseq);
+          // primary is at version 0, its empty directory, from the start until its first recorded version
+          if (v === undefined && ns === PRIMARY && floorOf(ns) > 0) throw compactedError(0);
           if (v === undefined) {
             throw new FluxError(ENOENT, `namespace ${ns} has no recorded version at or before ${new Date(time * 1000).toISOString()}`);
           }
@@ -117,7 +129,12 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
           checkAccess(msg, ns);
           if (await forward(msg, 'kvs-history.key', body!)) return;
           const versions = keyVersions!(ns, body!.key as string, body!.limit as number | undefined);
-          host.respond(msg, { versions: versions.map((v) => ({ rootseq: v.rootseq, time: v.time, rootref: v.rootref })) });
+          // a compacted version is listed, marked, without its root (its tree is gone)
+          host.respond(msg, {
+            versions: versions.map((v) => (v.compacted
+              ? { rootseq: v.rootseq, time: v.time, compacted: true }
+              : { rootseq: v.rootseq, time: v.time, rootref: v.rootref })),
+          });
         },
       },
     ],
