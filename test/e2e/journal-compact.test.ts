@@ -187,3 +187,38 @@ async function checkReads(inst: Instance, floorVersion: number, SEQ: number): Pr
   expect(await inst.flux(['event', 'sub', '--from', '1', '-c', '1', 'kvs']))
     .toMatchObject({ code: 1, stderr: 'flux-event: version 1 has been compacted\n' });
 }
+
+describe('journal.retain', () => {
+  it('keeps about the newest N entries, compacting when checkpoints are written', async () => {
+    const inst = await startInstance(1, ['-S', 'journal.retain=30', '-S', 'journal.checkpoint-entries=20']);
+    const h = await Flux.open(inst.uri);
+    try {
+      const versions: number[] = [];
+      for (let i = 1; i <= 100; i++) {
+        const ops = [{ key: 'r', flags: 0, dirent: { ver: 1, type: 'val', data: Buffer.from(String(i)).toString('base64') } }];
+        versions.push(Number((await h.call('kvs.commit', { namespace: 'primary', flags: 0, ops })).rootseq));
+      }
+      const span = async () => {
+        const rows = (await inst.flux(['journal', 'list', '--json'])).stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { seq: number });
+        return { first: rows[0]!.seq, last: rows[rows.length - 1]!.seq };
+      };
+      let s = await span();
+      for (let t = 0; s.first === 1; t++) {
+        expect(t).toBeLessThan(100);
+        await new Promise((r) => setTimeout(r, 100));
+        s = await span();
+      }
+      // compactions run at checkpoints (every 20 entries), one at a time (a checkpoint during one skips it): at
+      // least 30 entries are kept, and fewer than 30 plus two checkpoints' worth and the compaction entries
+      expect(s.last - s.first + 1).toBeGreaterThanOrEqual(30);
+      expect(s.last - s.first + 1).toBeLessThan(30 + 2 * 20 + 5);
+      expect((await inst.flux(['journal', 'verify'])).code).toBe(0);
+      const old = await inst.flux(['kvs', 'get', '--at-version', '1', 'r']);
+      expect(old).toMatchObject({ code: 1, stderr: 'flux-kvs: version 1 has been compacted\n' });
+      expect(await inst.flux(['kvs', 'get', '--at-version', String(versions[99]), 'r'])).toMatchObject({ code: 0, stdout: '100\n' });
+    } finally {
+      h.close();
+      await inst.stop();
+    }
+  }, 60_000);
+});
