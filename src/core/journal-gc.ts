@@ -1,10 +1,10 @@
 // Collection of the objects a compacted journal no longer reaches. Mark: every object reachable from the kept
 // snapshots, from flux-core style content checkpoints, from the given roots and from every kept entry (its own
 // blob, and every blobref its payload names: KVS rootrefs and the valrefs/dirrefs of its ops, followed down the
-// tree) is stamped with a new epoch. Sweep: objects below that epoch are deleted.
+// tree) is marked. Sweep: unmarked objects older than the collection are deleted (ContentStore.beginCollection).
 //
 // The collection runs while the instance works, in bounded chunks. Why what it deletes is garbage:
-// - every object stored while it runs is stamped on the way in (ContentStore.setMarkEpoch), stored again or new,
+// - every object stored while it runs is stamped with its epoch on the way in, or marked if it was there before,
 //   so a blob written for a commit whose entry does not exist yet (a client's content.store before its
 //   kvs.commit, or the KVS master's objects before its entry's transaction) is never collected by this pass;
 // - entries appended while it runs are marked before every sweep chunk, in the same turn as the chunk, so no
@@ -13,7 +13,7 @@
 // What is left out is a commit that names, by hand, an object stored before the collection began and reachable
 // from nothing kept (e.g. a valref to a blob stored long ago, or read from a version now compacted): that object
 // is garbage by every record the instance has, and may be gone when the commit arrives.
-import { FluxError, EUCLEAN } from './errors.js';
+import { FluxError, ENOENT, EUCLEAN } from './errors.js';
 import { checkHashName, digestOf } from './blobref.js';
 import { decodeEntry } from './journal-entry.js';
 import type { JournalStore } from './journal-store.js';
@@ -38,8 +38,10 @@ type Kind = 'any' | 'dir' | 'leaf';
 export interface GcOptions {
   /** blobrefs to keep besides what the journal reaches (the KVS's empty root directory, say) */
   roots?: string[];
-  /** objects handled per chunk (one transaction, then a turn of the event loop) */
+  /** objects (or entries, or rows swept) per sqlite transaction */
   chunk?: number;
+  /** milliseconds of work between turns of the event loop */
+  sliceMs?: number;
   /** between chunks: give the event loop a turn */
   pause?: () => Promise<void>;
 }
@@ -60,7 +62,7 @@ class Marker {
   /** the last entry whose payload was queued */
   through: number;
 
-  constructor(private readonly store: JournalStore, private readonly epoch: number, from: number) {
+  constructor(private readonly store: JournalStore, from: number) {
     this.through = from - 1;
   }
 
@@ -74,7 +76,7 @@ class Marker {
   entries(to: number, max = Infinity): void {
     let n = 0;
     const blobs: Buffer[] = [];
-    for (const row of this.store.scan(this.through + 1)) {
+    for (const row of this.store.scan(this.through + 1, Math.min(max, 4096))) {
       if (row.seq > to || n >= max) break;
       if (row.blob === undefined) throw new FluxError(EUCLEAN, `entry ${row.seq} cannot be read: nothing is collected`);
       blobs.push(digestOf(checkHashName(this.store.hashName), row.ref));
@@ -82,7 +84,7 @@ class Marker {
       this.through = row.seq;
       n++;
     }
-    this.store.objects.markObjects(blobs, this.epoch);
+    this.store.objects.markLive(blobs);
     this.marked += blobs.length;
   }
 
@@ -90,17 +92,25 @@ class Marker {
     return this.queue.length;
   }
 
-  /** stamp up to `max` queued objects and queue what they refer to */
+  /** mark up to `max` queued objects and queue what they refer to */
   step(max: number): void {
     const batch = this.queue.length <= max ? this.queue.splice(0) : this.queue.splice(this.queue.length - max);
     const hash = checkHashName(this.store.hashName);
     const digests = batch.map(([ref]) => digestOf(hash, ref));
-    const present = this.store.objects.markObjects(digests, this.epoch);
+    this.store.objects.markLive(digests);
+    this.marked += batch.length;
     for (let i = 0; i < batch.length; i++) {
-      if (!present[i]) continue;
-      this.marked++;
       const kind = batch[i]![1];
-      if (kind !== 'leaf') this.follow(batch[i]![0], this.store.objects.load(digests[i]!), kind);
+      if (kind === 'leaf') continue;
+      let blob: Buffer;
+      try {
+        blob = this.store.objects.load(digests[i]!);
+      } catch (err) {
+        // a ref to nothing has nothing under it to keep
+        if (err instanceof FluxError && err.errno === ENOENT) continue;
+        throw err;
+      }
+      this.follow(batch[i]![0], blob, kind);
     }
   }
 
@@ -147,15 +157,16 @@ class Marker {
  * the collection before anything is deleted.
  */
 export async function collectGarbage(store: JournalStore, opts: GcOptions = {}): Promise<GcReport> {
-  const chunk = opts.chunk ?? 2000;
+  const chunk = opts.chunk ?? 64;
+  const sliceMs = opts.sliceMs ?? 10;
   const pause = opts.pause ?? (() => new Promise<void>((r) => setImmediate(r)));
   const objects = store.objects;
   // a new epoch each time, above every stamp an earlier (perhaps interrupted) collection left
   const epoch = Number(store.meta('gc-epoch') ?? 0) + 1;
   store.setMeta('gc-epoch', String(epoch));
-  objects.setMarkEpoch(epoch);
+  objects.beginCollection(epoch);
   try {
-    const m = new Marker(store, epoch, store.first() ?? store.expectedFirst());
+    const m = new Marker(store, store.first() ?? store.expectedFirst());
     for (const r of opts.roots ?? []) m.add(r, 'any');
     for (const c of store.checkpoints()) {
       if (c.snapshot === null) continue;
@@ -171,24 +182,31 @@ export async function collectGarbage(store: JournalStore, opts: GcOptions = {}):
         // a checkpoint that is not JSON names nothing this can follow
       }
     }
-    // mark, a chunk at a time: the entries as they are when the pass began, then whatever they reach
-    for (let head = store.head().seq; m.through < head || m.pending > 0; ) {
-      if (m.pending > 0) m.step(chunk);
-      else m.entries(head, chunk);
+    // mark: the entries as they are when the pass began, then whatever they reach; a slice of time per turn
+    const head = store.head().seq;
+    while (m.through < head || m.pending > 0) {
+      const until = performance.now() + sliceMs;
+      do {
+        if (m.pending > 0) m.step(chunk);
+        else m.entries(head, chunk);
+      } while ((m.through < head || m.pending > 0) && performance.now() < until);
       await pause();
     }
     let deleted = 0;
     for (let after: number | undefined = 0; after !== undefined; ) {
-      // entries appended since: marked in this very turn, before the chunk that could delete what they name
-      m.entries(store.head().seq);
-      while (m.pending > 0) m.step(chunk);
-      const r = objects.sweepObjects(epoch, after, chunk);
-      deleted += r.deleted;
-      after = r.next;
+      const until = performance.now() + sliceMs;
+      do {
+        // entries appended since: marked in this very turn, before the chunk that could delete what they name
+        if (store.head().seq > m.through) m.entries(store.head().seq);
+        while (m.pending > 0) m.step(chunk);
+        const r = objects.sweep(after, chunk);
+        deleted += r.deleted;
+        after = r.next;
+      } while (after !== undefined && performance.now() < until);
       await pause();
     }
     return { epoch, marked: m.marked, deleted };
   } finally {
-    objects.setMarkEpoch(undefined);
+    objects.endCollection();
   }
 }

@@ -16,10 +16,11 @@ export interface BlobStore {
   readonly hashName: string;
   store(blob: Buffer): Buffer;
   load(digest: Buffer): Buffer;
-  /** garbage collection by epochs: see ContentStore */
-  setMarkEpoch(epoch: number | undefined): void;
-  markObjects(digests: Buffer[], epoch: number): boolean[];
-  sweepObjects(epoch: number, after: number, limit: number): { next: number | undefined; deleted: number };
+  /** garbage collection: see ContentStore */
+  beginCollection(epoch: number): void;
+  markLive(digests: Buffer[]): boolean[];
+  sweep(after: number, limit: number): { next: number | undefined; deleted: number };
+  endCollection(): void;
 }
 
 /**
@@ -292,13 +293,13 @@ export class JournalStore {
    * Every index row with its stored blob, in seq order: one joined query per page, so a verification pass does
    * not pay a lookup per entry, and no statement stays open between pages.
    */
-  *scan(from = 1): Generator<IndexRow & { blob: Buffer | undefined; damage?: string }> {
+  *scan(from = 1, pageSize = 4096): Generator<IndexRow & { blob: Buffer | undefined; damage?: string }> {
     from = Math.max(from, this.expected);
     const page = this.db.prepare(`SELECT j.seq AS seq, j.ref AS ref, j.time AS time, j.topic AS topic, o.size AS size,
-        o.object AS object FROM journal j LEFT JOIN objects o ON o.hash = j.ref WHERE j.seq >= ? ORDER BY j.seq LIMIT 4096`);
+        o.object AS object FROM journal j LEFT JOIN objects o ON o.hash = j.ref WHERE j.seq >= ? ORDER BY j.seq LIMIT ?`);
     for (let next = from; ; ) {
       // raw rows (arrays): no object per row, which a pass over a million entries notices
-      const rows = (page.raw(true).all(next) as Array<[number, Buffer, number, string, number | null, Buffer | null]>)
+      const rows = (page.raw(true).all(next, pageSize) as Array<[number, Buffer, number, string, number | null, Buffer | null]>)
         .map(([seq, ref, time, topic, size, object]) => ({ seq, ref, time, topic, size, object }));
       if (rows.length === 0) return;
       for (const r of rows) {

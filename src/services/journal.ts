@@ -33,8 +33,10 @@ const TAIL_CHECK_MS = 1000;
 const FETCH_MAX = 1000;
 /** the entry rank 0 makes when the journal's start moves: every replica then refuses what is below it too */
 export const COMPACTED_TOPIC = 'journal.compacted';
-/** entries replayed, or index rows deleted, between turns of the event loop while compacting */
+/** index rows deleted between turns of the event loop while compacting */
 const COMPACT_CHUNK = 2000;
+/** entries replayed between turns, when a snapshot is made at a past seq */
+const REPLAY_CHUNK = 200;
 
 export interface CompactResult {
   /** the journal's first entry now */
@@ -238,7 +240,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     for (let s = from; s <= seq; s++) {
       const { entry, ref } = store!.entry(s);
       for (const p of opts.projections) st.set(p.name, p.apply(st.get(p.name), entry, ref));
-      if ((s - from + 1) % COMPACT_CHUNK === 0) await new Promise((r) => setImmediate(r));
+      if ((s - from + 1) % REPLAY_CHUNK === 0) await new Promise((r) => setImmediate(r));
     }
     return st;
   }
@@ -282,7 +284,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
         dropped += n;
         await pause();
       }
-      const gc = await collectGarbage(s, { roots: [refOf(EMPTY_DIR_BLOB)], chunk: COMPACT_CHUNK, pause });
+      const gc = await collectGarbage(s, { roots: [refOf(EMPTY_DIR_BLOB)], pause });
       s.setMeta('gc-pending', '0');
       host.log(6, 'journal', `compacted below ${s.expectedFirst()}: ${dropped} entries and ${gc.deleted} objects dropped`);
       return { first: s.expectedFirst(), dropped, marked: gc.marked, deleted: gc.deleted };

@@ -105,7 +105,7 @@ export async function compactAt(j: KvsJournal, seq: number, pause?: () => Promis
   const { checkpoint, saved } = await snapshotAt(j, seq);
   j.js.retire(seq, checkpoint, saved);
   while (j.js.dropBelow(100) > 0);
-  return collectGarbage(j.js, { roots: [j.emptyRef], chunk: 7, pause });
+  return collectGarbage(j.js, { roots: [j.emptyRef], chunk: 7, sliceMs: 0, pause });
 }
 
 /** every object a root reaches, read back (throws ENOENT at the first missing one) */

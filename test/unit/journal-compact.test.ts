@@ -138,7 +138,7 @@ describe('journal compaction (store)', () => {
     const fresh = Buffer.from(big('stored while the collection runs'));
     let turns = 0;
     const r = await collectGarbage(j.js, {
-      roots: [j.emptyRef], chunk: 3,
+      roots: [j.emptyRef], chunk: 3, sliceMs: 0,
       pause: async () => {
         turns++;
         if (turns === 2) j.cs.store(fresh);
