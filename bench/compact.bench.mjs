@@ -3,7 +3,7 @@
 // (lookup latency while it runs against latency before it: the compaction works in chunks and must not hold the
 // event loop for long). The journal is written straight through the stores, as rank 0's KVS master writes one:
 // one key per commit among 4096 keys in 64 directories, every fourth value large enough to be its own blob.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Flux } from '../dist/api/handle.js';
@@ -69,6 +69,12 @@ async function fill(n) {
   return { dir, head: head.seq, objects, fillSecs: secs };
 }
 
+/** CPU seconds a process has used (user + system), from /proc: on a shared machine wall time says little */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** lookup latencies (ms) of one client in a loop until stop() */
 function prober(h) {
   const lat = [];
@@ -95,9 +101,12 @@ await new Promise((r) => setTimeout(r, 2000));
 const before = await idle.stop();
 const during = prober(probe);
 const before2 = Math.floor(head / 2);
+const pid = Number((await h.call('attr.get', { name: 'broker.pid' })).value);
+const cpu0 = cpuSeconds(pid);
 const t0 = process.hrtime.bigint();
 const r = await h.call('journal.compact', { before: before2 }, { nodeid: 0 });
 const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+const cpu = cpuSeconds(pid) - cpu0;
 const lat = await during.stop();
 const v = await h.call('journal.verify', undefined, { nodeid: 0 });
 h.close();
@@ -108,6 +117,7 @@ emit('compact-half', r.dropped / secs, 'entries/s', {
   entries: head, dropped: r.dropped, seconds: Number(secs.toFixed(2)), objectsBefore: objects, objectsDeleted: r.deleted,
   objectsMarked: r.marked, verified: v.ok,
 });
+emit('compact-half-per-cpu-second', r.dropped / cpu, 'entries/cpu-s', { brokerCpuSeconds: Number(cpu.toFixed(2)) });
 emit('compact-objects-deleted', r.deleted / secs, 'objects/s', { deleted: r.deleted });
 emit('lookup-latency-idle', median(before), 'ms', { p99: Number(percentile(before, 0.99).toFixed(3)), max: Number(Math.max(...before).toFixed(3)), n: before.length });
 emit('lookup-latency-during-compaction', median(lat), 'ms', { p99: Number(percentile(lat, 0.99).toFixed(3)), max: Number(Math.max(...lat).toFixed(3)), n: lat.length });

@@ -54,7 +54,7 @@ export interface GcReport {
   deleted: number;
 }
 
-/** The marking half: a queue of refs to stamp and follow, worked off in chunks. */
+/** The marking half: a queue of refs to mark and follow, worked off in chunks. */
 class Marker {
   private readonly seen = new Set<string>();
   private queue: Array<[string, Kind]> = [];
@@ -153,12 +153,12 @@ class Marker {
 
 /**
  * Collect the objects nothing kept reaches. Call after the journal's start has moved (JournalStore.retire), so
- * no reader is handed a compacted version whose objects are going. A failure to read something reachable stops
- * the collection before anything is deleted.
+ * no reader is handed a compacted version whose objects are going. A reachable directory that cannot be read
+ * stops the collection (it cannot tell what lies under it): only what was shown to be garbage is ever deleted.
  */
 export async function collectGarbage(store: JournalStore, opts: GcOptions = {}): Promise<GcReport> {
   const chunk = opts.chunk ?? 64;
-  const sliceMs = opts.sliceMs ?? 10;
+  const sliceMs = opts.sliceMs ?? 5;
   const pause = opts.pause ?? (() => new Promise<void>((r) => setImmediate(r)));
   const objects = store.objects;
   // a new epoch each time, above every stamp an earlier (perhaps interrupted) collection left
@@ -174,7 +174,7 @@ export async function collectGarbage(store: JournalStore, opts: GcOptions = {}):
       const snap = JSON.parse(objects.load(digestOf(checkHashName(store.hashName), c.snapshot)).toString('utf8')) as { states?: unknown };
       for (const ref of refsIn(snap.states)) m.add(ref, 'any');
     }
-    const cp = store.database.prepare("SELECT value FROM checkpt_v2").pluck().all() as Array<string | null>;
+    const cp = store.database.prepare('SELECT value FROM checkpt_v2').pluck().all() as Array<string | null>;
     for (const text of cp) {
       try {
         for (const ref of refsIn(JSON.parse(text ?? 'null'))) m.add(ref, 'any');

@@ -218,7 +218,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   /** journal.retain: after a checkpoint, drop what is older than the newest N entries */
   function retain(): void {
     const keep = Number(host.attrs.get('journal.retain')) || 0;
-    if (!store || keep <= 0 || compacting || head.seq - store.expectedFirst() + 1 <= keep) return;
+    if (!store || keep <= 0 || compacting || stopping || head.seq - store.expectedFirst() + 1 <= keep) return;
     compact(head.seq - keep + 1).catch((err: unknown) => host.log(3, 'journal', `compaction failed: ${(err as Error).message}`));
   }
 
@@ -299,9 +299,8 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     let from = 1;
     const cp = store.checkpoints().find((c) => c.snapshot !== null && c.seq <= h.seq);
     if (cp && opts.loadBlob) {
-      const snap = JSON.parse(opts.loadBlob(cp.snapshot!).toString('utf8')) as { seq: number; states: Record<string, unknown> };
-      states = new Map(opts.projections.map((p) => [p.name, snap.states[p.name] === undefined ? p.initial() : p.load(snap.states[p.name])]));
-      from = snap.seq + 1;
+      states = loadSnapshot(cp.snapshot!);
+      from = cp.seq + 1;
       lastCheckpointSeq = cp.seq;
     } else {
       from = store.first() ?? 1;
@@ -350,7 +349,10 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
           // what we miss was compacted while we lagged: start again from upstream's snapshot
           if (!(err instanceof FluxError) || err.errno !== ENOENT) throw err;
           host.log(5, 'journal', `entries from ${gap.from} on were compacted upstream (${err.message}): starting from a snapshot`);
+          const at = head.seq;
           await startFromSnapshot();
+          // upstream is no further on than we are: the tail check comes back to it
+          if (head.seq === at) break;
           continue;
         }
         for (const raw of payloadJson(r).entries as unknown[]) {

@@ -140,6 +140,13 @@ describe('journal compaction on a running instance', () => {
 
       expect(await inst.flux(['journal', 'verify'])).toMatchObject({ code: 0, stderr: '' });
       await checkReads(inst, floorVersion, SEQ);
+      // rank 1 still holds those entries in memory: it refuses them all the same
+      const onRank1 = { env: { FLUX_URI: uri(1) } };
+      expect(await inst.flux(['event', 'sub', '--from', String(SEQ - 1), '-c', '1', 'kvs'], onRank1))
+        .toMatchObject({ code: 1, stderr: `flux-event: version ${SEQ - 1} has been compacted\n` });
+      expect(await inst.flux(['kvs', 'get', '--at-version', String(floorVersion - 1), 'k1'], onRank1))
+        .toMatchObject({ code: 1, stderr: `flux-kvs: version ${floorVersion - 1} has been compacted\n` });
+      expect(await inst.flux(['event', 'sub', '--from', String(SEQ), '-c', '1', 'kvs'], onRank1)).toMatchObject({ code: 0 });
 
       // a restart from the statedir: the same answers
       h0.close();
