@@ -2,12 +2,11 @@
 // store (as `flux replay` reads it; a running instance holds the file exclusively). Every object reachable from
 // the checkpoints (flux-core's checkpt_v2 rows) and from every KVS root the journal recorded must exist and hash
 // right; damage is reported with the keys that reach it, and the exit code is 1.
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { FluxError, EINVAL, ENOENT } from '../core/errors.js';
-import { type HashName, checkHashName, parseBlobref } from '../core/blobref.js';
-import { ContentStore } from '../core/content-store.js';
+import { FluxError, EINVAL } from '../core/errors.js';
+import { parseBlobref } from '../core/blobref.js';
+import type { ContentStore } from '../core/content-store.js';
 import { JournalStore } from '../core/journal-store.js';
+import { openReadOnly } from '../core/journal-past.js';
 import { type FsckRoot, fsck } from '../core/fsck.js';
 import { isKvsEntry } from '../projections/kvs.js';
 import { program, parse } from './common.js';
@@ -20,22 +19,8 @@ interface Options {
 
 const say = (text: string) => process.stderr.write(`flux-fsck: ${text}\n`);
 
-/** the content store file a statedir (or the file itself) names */
-function storePath(arg: string): string {
-  if (!existsSync(arg)) throw new FluxError(ENOENT, `${arg}: no such file or directory`);
-  return statSync(arg).isDirectory() ? join(arg, 'content.sqlite') : arg;
-}
-
-/** the hash the file's journal was written with; sha256 (our default) for a store without a journal */
-function hashOf(store: ContentStore): HashName {
-  const has = store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'journal_meta'").get();
-  if (!has) return 'sha256';
-  const r = store.db.prepare("SELECT value FROM journal_meta WHERE key = 'hash'").get() as { value: string } | undefined;
-  return checkHashName(r?.value ?? 'sha256');
-}
-
 /** every root to check: the checkpoints, then each KVS root the journal recorded, oldest first */
-function rootsOf(store: ContentStore, hash: HashName, journalDamage: string[]): FsckRoot[] {
+function rootsOf(store: ContentStore, journalDamage: string[]): FsckRoot[] {
   const roots: FsckRoot[] = [];
   store.checkpointGet().forEach((v, i) => {
     const ref = typeof v === 'string' ? v : (v as { rootref?: unknown } | null)?.rootref;
@@ -43,7 +28,7 @@ function rootsOf(store: ContentStore, hash: HashName, journalDamage: string[]): 
   });
   const has = store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'journal'").get();
   if (!has) return roots;
-  const journal = new JournalStore({ db: store.db, hashName: hash, store: (b) => store.store(b), load: (d) => store.load(d) });
+  const journal = new JournalStore(store);
   const head = journal.head().seq;
   for (let next = journal.first() ?? 1; next <= head;) {
     const page = journal.rows(next, head, 4096);
@@ -70,16 +55,16 @@ function rootsOf(store: ContentStore, hash: HashName, journalDamage: string[]): 
 }
 
 function check(path: string, o: Options): number {
-  const store = ContentStore.open(storePath(path), 'sha256', { readonly: true });
+  const ro = openReadOnly(path);
+  const store = ro.content;
   try {
-    const hash = hashOf(store);
     const journalDamage: string[] = [];
     let roots: FsckRoot[];
     if (o.rootref !== undefined) {
       parseBlobref(o.rootref);
       roots = [{ label: 'rootref', rootref: o.rootref }];
     } else {
-      roots = rootsOf(store, hash, journalDamage);
+      roots = rootsOf(store, journalDamage);
     }
     const read = (ref: string) => store.load(parseBlobref(ref).digest);
     const report = fsck(roots, read, o.verbose ? (r) => say(`checking ${r.label}: ${r.rootref}`) : undefined);
@@ -95,7 +80,7 @@ function check(path: string, o: Options): number {
     }
     return report.damage.length > 0 || journalDamage.length > 0 ? 1 : 0;
   } finally {
-    store.close();
+    ro.close();
   }
 }
 

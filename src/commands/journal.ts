@@ -81,6 +81,16 @@ export function showEntry(entry: Record<string, unknown>): string {
   return `${JSON.stringify(out, null, 2)}\n`;
 }
 
+export interface CompactReport {
+  first: number;
+  dropped: number;
+  deleted: number;
+}
+
+export function compactLine(r: CompactReport): string {
+  return `journal: starts at ${r.first}; ${entries(r.dropped)} and ${r.deleted} object${r.deleted === 1 ? '' : 's'} dropped\n`;
+}
+
 export function headLine(h: { seq: number; ref: string | null; rank: number }): string {
   return `seq=${h.seq} ref=${h.ref ?? '-'} rank=${h.rank}\n`;
 }
@@ -95,8 +105,10 @@ function rowOf(v: unknown): Row {
 
 async function listRows(h: Flux, from: number | undefined, to: number | undefined, topic: string | undefined): Promise<Row[]> {
   const out: Row[] = [];
-  for (let next = from ?? 1; to === undefined || next <= to; ) {
-    const body: Record<string, unknown> = { from: next, limit: PAGE };
+  // without --from the service starts at the journal's first kept entry
+  for (let next = from; to === undefined || next === undefined || next <= to; ) {
+    const body: Record<string, unknown> = { limit: PAGE };
+    if (next !== undefined) body.from = next;
     if (to !== undefined) body.to = to;
     if (topic !== undefined) body.topic = topic;
     const page = (await h.call('journal.list', body, { nodeid: 0 })).entries;
@@ -114,6 +126,7 @@ type Action =
   | { op: 'show'; seq: number }
   | { op: 'follow'; from?: number; count?: number; json: boolean }
   | { op: 'verify' }
+  | { op: 'compact'; before: number }
   | { op: 'head' };
 
 const optSeq = (s: string | undefined, what: string) => (s === undefined ? undefined : parseSeq(s, what));
@@ -149,6 +162,12 @@ export async function run(args: string[]): Promise<number> {
     .action(() => {
       action = { op: 'verify' };
     });
+  p.command('compact')
+    .description('Drop the entries below SEQ and the objects only they reach, keeping a snapshot at SEQ')
+    .requiredOption('--before <seq>', 'the first entry to keep')
+    .action((o: { before: string }) => {
+      action = { op: 'compact', before: parseSeq(o.before, '--before') };
+    });
   p.command('head')
     .description('Print the seq and ref of the newest entry the connected broker holds')
     .action(() => {
@@ -182,6 +201,11 @@ export async function run(args: string[]): Promise<number> {
         }
         process.stderr.write(failureLine(v));
         return 1;
+      }
+      case 'compact': {
+        const r = (await h.call('journal.compact', { before: a.before }, { nodeid: 0 })) as unknown as CompactReport;
+        process.stdout.write(compactLine(r));
+        return 0;
       }
       case 'head': {
         const r = await h.call('journal.head');

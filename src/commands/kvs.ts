@@ -272,6 +272,8 @@ interface VersionRow {
   /** the key's tree object in that version, or the errno of looking it up */
   val?: unknown;
   errno?: number;
+  /** older than the journal's start: its tree is gone */
+  compacted?: boolean;
 }
 
 function parseVersion(text: string): number {
@@ -299,11 +301,16 @@ function failWith(what: string, err: unknown): never {
   throw err;
 }
 
+const COMPACTED = /has been compacted/;
+
 async function versionRoot(h: Flux, ns: string, version: number): Promise<string> {
   try {
     return (await h.call('kvs.version-root', { namespace: ns, rootseq: version })).rootref as string;
   } catch (err) {
-    if (err instanceof FluxError && err.errno === ENOENT) fail(`version ${version} of namespace ${ns} is not in the KVS history`);
+    // a compacted version is named by the service's own message
+    if (err instanceof FluxError && err.errno === ENOENT) {
+      fail(COMPACTED.test(err.message) ? err.message : `version ${version} of namespace ${ns} is not in the KVS history`);
+    }
     return failWith(`version ${version}`, err);
   }
 }
@@ -361,7 +368,7 @@ async function cmdHistory(key: string, o: HistoryOpts): Promise<number> {
     }
     /** the value shown for a version: most are in the answer already; a valref's blobs are looked up */
     const shown = async (v: VersionRow): Promise<string | undefined> => {
-      if (v.errno === ENOENT) return undefined;
+      if (v.compacted === true || v.errno === ENOENT) return undefined;
       if (v.errno !== undefined) return die(key, new FluxError(v.errno));
       const t = v.val === undefined ? undefined : parseJson(JSON.stringify(v.val));
       if (t !== undefined && !isTreeObj(t)) return die(key, new FluxError(EPROTO));
@@ -369,6 +376,11 @@ async function cmdHistory(key: string, o: HistoryOpts): Promise<number> {
     };
     await inOrder(versions, shown, (v, value) => {
       const time = isoTime(v.time);
+      // older than the journal's start: listed, marked, and not read
+      if (v.compacted === true) {
+        out(o.json ? `${JSON.stringify({ rootseq: v.rootseq, time, value: null, compacted: true })}\n` : `${v.rootseq}  ${time}  (compacted)\n`);
+        return;
+      }
       if (o.json) out(`${JSON.stringify({ rootseq: v.rootseq, time, value: value ?? null })}\n`);
       else out(`${v.rootseq}  ${time}  ${value ?? '(deleted)'}\n`);
     });

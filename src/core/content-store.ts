@@ -116,6 +116,11 @@ export class ContentStore {
   private readonly checkpointInsert: Database.Statement;
   private readonly checkpointPrune: Database.Statement;
   private readonly checkpointSelect: Database.Statement;
+  private readonly insertMarked: Database.Statement;
+  private readonly sweepPage: Database.Statement;
+  private readonly sweepOne: Database.Statement;
+  /** while a collection runs: its epoch, and its statements on the mark table */
+  private gc: { epoch: number; mark: Database.Statement; marked: Database.Statement } | undefined;
   /** counted once on first use, then kept up to date by store(); dropped when a transaction fails */
   private totals: ContentStats | undefined;
 
@@ -129,6 +134,9 @@ export class ContentStore {
     this.checkpointInsert = db.prepare('INSERT INTO checkpt_v2(value) VALUES (?)');
     this.checkpointPrune = db.prepare('DELETE FROM checkpt_v2 WHERE id NOT IN (SELECT id FROM checkpt_v2 ORDER BY id DESC LIMIT ?)');
     this.checkpointSelect = db.prepare('SELECT value FROM checkpt_v2 ORDER BY id DESC').pluck();
+    this.insertMarked = db.prepare('INSERT OR IGNORE INTO objects(hash, size, object, epoch) VALUES (?, ?, ?, ?)');
+    this.sweepPage = db.prepare('SELECT rowid, hash, epoch FROM objects WHERE rowid > ? ORDER BY rowid LIMIT ?').raw();
+    this.sweepOne = db.prepare('DELETE FROM objects WHERE rowid = ?');
   }
 
   /**
@@ -179,7 +187,13 @@ export class ContentStore {
     const { size, object } = deflate(blob);
     let changes: number;
     try {
-      changes = this.insert.run(digest, size, object).changes;
+      if (this.gc === undefined) {
+        changes = this.insert.run(digest, size, object).changes;
+      } else {
+        // during a collection a new blob carries its epoch, and one stored again is live again: it is marked
+        changes = this.insertMarked.run(digest, size, object, this.gc.epoch).changes;
+        if (changes === 0) this.gc.mark.run(digest);
+      }
     } catch (err) {
       this.totals = undefined;
       throw sqliteError(err, this.path);
@@ -274,6 +288,56 @@ export class ContentStore {
       }
     }
     return { ...this.totals };
+  }
+
+  /**
+   * Start a collection (mark and sweep). Two records keep an object: the `epoch` column (flux-core's layout
+   * has it) stamps every object stored while the collection runs, so one written for a commit whose entry does
+   * not exist yet is never taken; and a mark table, in sqlite's temp store, holds what the collector found
+   * reachable and the old objects stored again. Marks do not go into the objects rows: updating a row rewrites
+   * its page, blob and all, into the WAL, and that was most of a collection's time (measured).
+   */
+  beginCollection(epoch: number): void {
+    this.db.exec('CREATE TEMP TABLE IF NOT EXISTS gc_mark(hash BLOB PRIMARY KEY) WITHOUT ROWID; DELETE FROM temp.gc_mark;');
+    this.gc = {
+      epoch,
+      mark: this.db.prepare('INSERT OR IGNORE INTO temp.gc_mark(hash) VALUES (?)'),
+      marked: this.db.prepare('SELECT 1 FROM temp.gc_mark WHERE hash = ?').pluck(),
+    };
+  }
+
+  /** Mark these objects live, in one transaction; returns which were not marked before. */
+  markLive(digests: Buffer[]): boolean[] {
+    const gc = this.gc;
+    if (!gc) throw new FluxError(EINVAL, 'no collection is running');
+    return this.transaction(() => digests.map((d) => gc.mark.run(d).changes > 0));
+  }
+
+  /**
+   * Delete the unmarked objects older than the collection among the next `limit` rows after rowid `after`, in
+   * one transaction. Returns where to go on from (undefined at the end) and how many were deleted. Paging by
+   * rowid: each page is read once, whatever is kept.
+   */
+  sweep(after: number, limit: number): { next: number | undefined; deleted: number } {
+    const gc = this.gc;
+    if (!gc) throw new FluxError(EINVAL, 'no collection is running');
+    const r = this.transaction(() => {
+      const rows = this.sweepPage.all(after, limit) as Array<[number, Buffer, number | null]>;
+      let deleted = 0;
+      for (const [rowid, hash, e] of rows) {
+        if ((e ?? 0) < gc.epoch && gc.marked.get(hash) === undefined) deleted += this.sweepOne.run(rowid).changes;
+      }
+      return { next: rows.length < limit ? undefined : rows[rows.length - 1]![0], deleted };
+    });
+    // counted again when next asked: deleted rows' sizes were not read
+    if (r.deleted > 0) this.totals = undefined;
+    return r;
+  }
+
+  /** End the collection: objects are stored as before, and the marks are dropped. */
+  endCollection(): void {
+    this.gc = undefined;
+    this.db.exec('DROP TABLE IF EXISTS temp.gc_mark');
   }
 
   close(): void {

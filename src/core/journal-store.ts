@@ -16,6 +16,22 @@ export interface BlobStore {
   readonly hashName: string;
   store(blob: Buffer): Buffer;
   load(digest: Buffer): Buffer;
+  /** garbage collection: see ContentStore */
+  beginCollection(epoch: number): void;
+  markLive(digests: Buffer[]): boolean[];
+  sweep(after: number, limit: number): { next: number | undefined; deleted: number };
+  endCollection(): void;
+}
+
+/**
+ * What a service that keeps index tables beside the journal does when the journal's start moves: called inside
+ * the transaction that moves it, with the saved projection states of the snapshot at the new first seq.
+ */
+export type RetireHook = (first: number, states: Record<string, unknown>) => void;
+
+/** the stable error for anything asked below the journal's first kept entry */
+export function compactedError(seq: number): FluxError {
+  return new FluxError(ENOENT, `version ${seq} has been compacted`);
 }
 
 export interface Head {
@@ -73,8 +89,17 @@ export class JournalStore {
     this.selectRow = db.prepare('SELECT seq, ref, time, topic FROM journal WHERE seq = ?');
     this.selectRange = db.prepare('SELECT seq, ref, time, topic FROM journal WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?');
     this.selectHead = db.prepare('SELECT seq, ref FROM journal ORDER BY seq DESC LIMIT 1');
-    this.selectFirst = db.prepare('SELECT seq FROM journal ORDER BY seq ASC LIMIT 1');
+    this.selectFirst = db.prepare('SELECT seq FROM journal WHERE seq >= ? ORDER BY seq ASC LIMIT 1');
+    this.selectMeta = db.prepare('SELECT value FROM journal_meta WHERE key = ?').pluck();
+    this.putMeta = db.prepare('INSERT OR REPLACE INTO journal_meta(key, value) VALUES (?, ?)');
+    this.expected = Number((this.selectMeta.get('first') as string | undefined) ?? 1);
   }
+
+  private readonly selectMeta: Database.Statement;
+  private readonly putMeta: Database.Statement;
+  /** journal_meta 'first', kept in memory: every read below it is refused */
+  private expected: number;
+  private readonly retireHooks: RetireHook[] = [];
 
   private readonly indexers: Array<(entry: Entry, ref: string) => void> = [];
 
@@ -109,13 +134,63 @@ export class JournalStore {
    * journal_meta). A missing first entry is then told apart from a compacted one.
    */
   expectedFirst(): number {
-    const r = this.db.prepare('SELECT value FROM journal_meta WHERE key = ?').get('first') as { value: string } | undefined;
-    return r ? Number(r.value) : 1;
+    return this.expected;
   }
 
-  /** the oldest seq still held (1 unless compacted), or undefined when empty */
+  /**
+   * The oldest seq still held (1 unless compacted), or undefined when empty. Rows below expectedFirst() that a
+   * compaction has not deleted yet (it deletes them in chunks, after moving the start) do not count.
+   */
   first(): number | undefined {
-    return (this.selectFirst.get() as { seq: number } | undefined)?.seq;
+    return (this.selectFirst.get(this.expected) as { seq: number } | undefined)?.seq;
+  }
+
+  /** the objects the journal's entries and snapshots are stored in */
+  get objects(): BlobStore {
+    return this.blobs;
+  }
+
+  /** a value kept in journal_meta (compaction keeps its progress there) */
+  meta(key: string): string | undefined {
+    return this.selectMeta.get(key) as string | undefined;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.transaction(() => this.putMeta.run(key, value));
+  }
+
+  /** Run `fn` whenever the journal's start moves (see RetireHook). */
+  addRetireHook(fn: RetireHook): void {
+    this.retireHooks.push(fn);
+  }
+
+  /**
+   * Move the journal's start to `first`, whose snapshot checkpoint `base` must exist: from now on nothing below
+   * it is read, the checkpoints before it are dropped and `base` is never pruned (it is where a replay of what is
+   * left starts). One transaction, with the retire hooks; the rows below are deleted after it by dropBelow().
+   */
+  retire(first: number, base: Checkpoint, states: Record<string, unknown>): void {
+    if (base.seq !== first || base.snapshot === null) throw new FluxError(EINVAL, `the journal needs a snapshot at ${first} to start there`);
+    if (first <= this.expected) return;
+    this.transaction(() => {
+      this.putMeta.run('first', String(first));
+      this.putMeta.run('base', String(base.id));
+      // the rows below and the objects only they reach are still to go: a restart finishes that
+      this.putMeta.run('gc-pending', '1');
+      this.db.prepare('DELETE FROM journal_checkpoint WHERE seq < ?').run(first);
+      for (const fn of this.retireHooks) fn(first, states);
+    });
+    this.expected = first;
+  }
+
+  /** Delete up to `limit` index rows below the start; returns how many went (0: none are left). */
+  dropBelow(limit: number): number {
+    let n = 0;
+    this.transaction(() => {
+      n = this.db.prepare('DELETE FROM journal WHERE seq IN (SELECT seq FROM journal WHERE seq < ? ORDER BY seq LIMIT ?)')
+        .run(this.expected, limit).changes;
+    });
+    return n;
   }
 
   /**
@@ -149,17 +224,19 @@ export class JournalStore {
   }
 
   row(seq: number): IndexRow | undefined {
+    if (seq < this.expected) return undefined;
     const r = this.selectRow.get(seq) as { seq: number; ref: Buffer; time: number; topic: string } | undefined;
     return r ? { ...r, ref: this.refOf(r.ref) } : undefined;
   }
 
   rows(from: number, to: number, limit: number): IndexRow[] {
-    return (this.selectRange.all(from, to, limit) as Array<{ seq: number; ref: Buffer; time: number; topic: string }>)
+    return (this.selectRange.all(Math.max(from, this.expected), to, limit) as Array<{ seq: number; ref: Buffer; time: number; topic: string }>)
       .map((r) => ({ ...r, ref: this.refOf(r.ref) }));
   }
 
   /** the entry at seq, read back from its blob and validated */
   entry(seq: number): { entry: Entry; ref: string; blob: Buffer } {
+    if (seq < this.expected) throw compactedError(seq);
     const r = this.selectRow.get(seq) as { ref: Buffer } | undefined;
     if (!r) throw new FluxError(ENOENT, `journal has no entry ${seq}`);
     const blob = this.blobs.load(r.ref);
@@ -189,30 +266,40 @@ export class JournalStore {
     return found;
   }
 
-  putCheckpoint(c: Omit<Checkpoint, 'id'>, keep = 5): void {
+  /**
+   * Add a checkpoint; the newest `keep` are kept, and the compaction base (the snapshot the journal now starts
+   * at) too. Returns the new checkpoint's id.
+   */
+  putCheckpoint(c: Omit<Checkpoint, 'id'>, keep = 5): number {
+    let id = 0;
     this.transaction(() => {
-      this.db.prepare('INSERT INTO journal_checkpoint(seq, ref, time, snapshot, pubkey, sig) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(c.seq, c.ref, c.time, c.snapshot, c.pubkey, c.sig);
-      this.db.prepare('DELETE FROM journal_checkpoint WHERE id NOT IN (SELECT id FROM journal_checkpoint ORDER BY id DESC LIMIT ?)')
-        .run(keep);
+      id = Number(this.db.prepare('INSERT INTO journal_checkpoint(seq, ref, time, snapshot, pubkey, sig) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(c.seq, c.ref, c.time, c.snapshot, c.pubkey, c.sig).lastInsertRowid);
+      this.db.prepare(`DELETE FROM journal_checkpoint WHERE id NOT IN (SELECT id FROM journal_checkpoint ORDER BY seq DESC, id DESC LIMIT ?)
+          AND id IS NOT (SELECT CAST(value AS INTEGER) FROM journal_meta WHERE key = 'base')`).run(keep);
     });
+    return id;
   }
 
-  /** newest first */
+  /**
+   * Newest first, by the seq they name: a compaction may add a snapshot of a seq older than the newest
+   * checkpoint. After a compaction the oldest is the snapshot at expectedFirst().
+   */
   checkpoints(): Checkpoint[] {
-    return this.db.prepare('SELECT id, seq, ref, time, snapshot, pubkey, sig FROM journal_checkpoint ORDER BY id DESC').all() as Checkpoint[];
+    return this.db.prepare('SELECT id, seq, ref, time, snapshot, pubkey, sig FROM journal_checkpoint ORDER BY seq DESC, id DESC').all() as Checkpoint[];
   }
 
   /**
    * Every index row with its stored blob, in seq order: one joined query per page, so a verification pass does
    * not pay a lookup per entry, and no statement stays open between pages.
    */
-  *scan(from = 1): Generator<IndexRow & { blob: Buffer | undefined; damage?: string }> {
+  *scan(from = 1, pageSize = 4096): Generator<IndexRow & { blob: Buffer | undefined; damage?: string }> {
+    from = Math.max(from, this.expected);
     const page = this.db.prepare(`SELECT j.seq AS seq, j.ref AS ref, j.time AS time, j.topic AS topic, o.size AS size,
-        o.object AS object FROM journal j LEFT JOIN objects o ON o.hash = j.ref WHERE j.seq >= ? ORDER BY j.seq LIMIT 4096`);
+        o.object AS object FROM journal j LEFT JOIN objects o ON o.hash = j.ref WHERE j.seq >= ? ORDER BY j.seq LIMIT ?`);
     for (let next = from; ; ) {
       // raw rows (arrays): no object per row, which a pass over a million entries notices
-      const rows = (page.raw(true).all(next) as Array<[number, Buffer, number, string, number | null, Buffer | null]>)
+      const rows = (page.raw(true).all(next, pageSize) as Array<[number, Buffer, number, string, number | null, Buffer | null]>)
         .map(([seq, ref, time, topic, size, object]) => ({ seq, ref, time, topic, size, object }));
       if (rows.length === 0) return;
       for (const r of rows) {

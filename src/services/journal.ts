@@ -3,15 +3,17 @@
 // the tree and acknowledged (acknowledged => durable). On every rank it is a replica: entries are applied
 // strictly in sequence; a gap, a restart or a late join is repaired from the parent (journal.fetch), and a
 // broker that joins starts from its parent's snapshot.
-import { FluxError, EPROTO, ENOENT, EAGAIN, EROFS } from '../core/errors.js';
+import { FluxError, EPROTO, ENOENT, EAGAIN, EBUSY, EINVAL, EROFS } from '../core/errors.js';
 import {
   Message, MSGTYPE_EVENT, FLAG_PRIVATE, ROLE_ALL, makeEvent, USERID_UNKNOWN, ROLE_OWNER, payloadJson,
 } from '../core/message.js';
 import {
   type Entry, ENTRY_RAW, canonical, checkpointMessage, decodeEntry, encodeEntry, entryPayloadBytes,
 } from '../core/journal-entry.js';
-import type { JournalStore, Head } from '../core/journal-store.js';
+import { type JournalStore, type Head, type Checkpoint, compactedError } from '../core/journal-store.js';
 import { verifyJournal } from '../core/journal-verify.js';
+import { collectGarbage } from '../core/journal-gc.js';
+import { EMPTY_DIR_BLOB } from '../core/kvs-tree.js';
 import type { Signer } from '../core/signing.js';
 import { Recent } from '../core/recent.js';
 import { blobrefOf, checkHashName } from '../core/blobref.js';
@@ -29,6 +31,22 @@ const RING = 8192;
 const TAIL_CHECK_MS = 1000;
 /** the most entries one journal.fetch answers with */
 const FETCH_MAX = 1000;
+/** the entry rank 0 makes when the journal's start moves: every replica then refuses what is below it too */
+export const COMPACTED_TOPIC = 'journal.compacted';
+/** index rows deleted between turns of the event loop while compacting */
+const COMPACT_CHUNK = 2000;
+/** entries replayed between turns, when a snapshot is made at a past seq */
+const REPLAY_CHUNK = 200;
+
+export interface CompactResult {
+  /** the journal's first entry now */
+  first: number;
+  /** index rows deleted */
+  dropped: number;
+  /** objects found reachable, and deleted */
+  marked: number;
+  deleted: number;
+}
 
 export type { Applied };
 
@@ -66,6 +84,8 @@ export interface JournalService {
   sync(): Promise<void>;
   /** write a signed checkpoint of the current head (rank 0) */
   checkpoint(): Promise<void>;
+  /** rank 0: drop the entries below `before`, keeping a snapshot there, and the objects only they reached */
+  compact(before: number): Promise<CompactResult>;
 }
 
 interface Pending {
@@ -92,10 +112,16 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   let checkpointing = false;
   let lastTime = 0;
   let checkpointTimer: NodeJS.Timeout | undefined;
+  /** the oldest seq this rank answers for: rank 0's journal start, or the last compaction entry applied */
+  let floor = store?.expectedFirst() ?? 1;
+  let compacting: Promise<CompactResult> | undefined;
+  let stopping = false;
 
   if (!host.attrs.has('journal.drop-fraction')) host.attrs.define('journal.drop-fraction', '0', ATTR_RUNTIME);
   if (!host.attrs.has('journal.checkpoint-period')) host.attrs.define('journal.checkpoint-period', '30', ATTR_RUNTIME);
   if (!host.attrs.has('journal.checkpoint-entries')) host.attrs.define('journal.checkpoint-entries', '10000', ATTR_RUNTIME);
+  // keep at most this many entries (0: all); applied when a checkpoint is written
+  if (!host.attrs.has('journal.retain')) host.attrs.define('journal.retain', '0', ATTR_RUNTIME);
 
   const owner = Number(host.attrs.get('security.owner') ?? USERID_UNKNOWN);
   const refOf = (blob: Buffer) => blobrefOf(checkHashName(hashName()), blob);
@@ -103,6 +129,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   const order = new ReplicaOrder(head, refOf, { holding: host.rank > 0 });
 
   function applyLocal(a: Applied): void {
+    if (a.entry.topic === COMPACTED_TOPIC) floor = Math.max(floor, Number((a.entry.payload as { first?: unknown } | null)?.first) || 1);
     for (const p of opts.projections) states.set(p.name, p.apply(states.get(p.name), a.entry, a.ref));
     head = { seq: a.entry.seq, ref: a.ref };
     ring.push(a.entry.seq, a);
@@ -173,14 +200,101 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   async function checkpoint(): Promise<void> {
     if (!store || !opts.signer || head.seq === lastCheckpointSeq) return;
     const at = head;
-    const saved: Record<string, unknown> = {};
-    for (const p of opts.projections) saved[p.name] = p.save(states.get(p.name));
-    const snapshot = opts.storeBlob ? opts.storeBlob(Buffer.from(canonical({ seq: at.seq, ref: at.ref, states: saved }))) : null;
-    const c = { seq: at.seq, ref: at.ref, time: Date.now() / 1000, snapshot };
-    const signer = await opts.signer();
-    const sig = await signer.sign(checkpointMessage(c));
-    store.putCheckpoint({ ...c, pubkey: signer.publicKey, sig });
+    await writeCheckpoint(at, states);
     lastCheckpointSeq = at.seq;
+    retain();
+  }
+
+  /** a signed checkpoint of `at`, with a snapshot of the projections' states there */
+  async function writeCheckpoint(at: Head, st: Map<string, unknown>): Promise<{ checkpoint: Checkpoint; saved: Record<string, unknown> }> {
+    const saved: Record<string, unknown> = {};
+    for (const p of opts.projections) saved[p.name] = p.save(st.get(p.name));
+    const blob = opts.storeBlob ? Buffer.from(canonical({ seq: at.seq, ref: at.ref, states: saved })) : undefined;
+    const c = { seq: at.seq, ref: at.ref, time: Date.now() / 1000, snapshot: blob ? refOf(blob) : null };
+    const signer = await opts.signer!();
+    const sig = await signer.sign(checkpointMessage(c));
+    // the snapshot is stored in the same turn as the checkpoint that names it: a collection that starts in
+    // between (the signature is awaited) would find it named by nothing and could take it
+    if (blob) opts.storeBlob!(blob);
+    const id = store!.putCheckpoint({ ...c, pubkey: signer.publicKey, sig });
+    return { checkpoint: { id, ...c, pubkey: signer.publicKey, sig }, saved };
+  }
+
+  /** journal.retain: after a checkpoint, drop what is older than the newest N entries */
+  function retain(): void {
+    const keep = Number(host.attrs.get('journal.retain')) || 0;
+    if (!store || keep <= 0 || compacting || stopping || head.seq - store.expectedFirst() + 1 <= keep) return;
+    compact(head.seq - keep + 1).catch((err: unknown) => host.log(3, 'journal', `compaction failed: ${(err as Error).message}`));
+  }
+
+  /** the projections' states after entry `seq`: the newest snapshot at or before it, then the entries after */
+  async function statesAt(seq: number): Promise<Map<string, unknown>> {
+    if (seq === head.seq) return new Map(states);
+    const cp = store!.checkpoints().find((c) => c.snapshot !== null && c.seq <= seq);
+    let st: Map<string, unknown>;
+    let from: number;
+    if (cp) {
+      st = loadSnapshot(cp.snapshot!);
+      from = cp.seq + 1;
+    } else if (store!.expectedFirst() === 1) {
+      st = new Map(opts.projections.map((p) => [p.name, p.initial()]));
+      from = 1;
+    } else {
+      throw new FluxError(ENOENT, `no snapshot at or before ${seq} to start from`);
+    }
+    for (let s = from; s <= seq; s++) {
+      const { entry, ref } = store!.entry(s);
+      for (const p of opts.projections) st.set(p.name, p.apply(st.get(p.name), entry, ref));
+      if ((s - from + 1) % REPLAY_CHUNK === 0) await new Promise((r) => setImmediate(r));
+    }
+    return st;
+  }
+
+  function loadSnapshot(ref: string): Map<string, unknown> {
+    const snap = JSON.parse(opts.loadBlob!(ref).toString('utf8')) as { states: Record<string, unknown> };
+    return new Map(opts.projections.map((p) => [p.name, snap.states[p.name] === undefined ? p.initial() : p.load(snap.states[p.name])]));
+  }
+
+  /**
+   * Rank 0: keep a snapshot at `before` (made if there is none), move the journal's start there, delete the
+   * index rows below in chunks and collect the objects nothing kept reaches. Asked again at the current start,
+   * it finishes a compaction a restart interrupted.
+   */
+  function compact(before: number): Promise<CompactResult> {
+    if (!store || !opts.signer || !opts.loadBlob) return Promise.reject(new FluxError(EPROTO, 'the journal is compacted on rank 0'));
+    if (compacting) return Promise.reject(new FluxError(EBUSY, 'a compaction is already running'));
+    if (before > head.seq) return Promise.reject(new FluxError(EINVAL, `cannot compact up to ${before}: the head is ${head.seq}`));
+    compacting = (async () => {
+      const s = store;
+      const pause = () => new Promise<void>((resolve, reject) => setImmediate(() => {
+        // stopped halfway, a compaction is finished by the next start (gc-pending)
+        if (stopping) reject(new FluxError(EAGAIN, 'the broker is stopping: the compaction resumes at the next start'));
+        else resolve();
+      }));
+      if (before > s.expectedFirst()) {
+        let cp = s.checkpoints().find((c) => c.seq === before && c.snapshot !== null);
+        let saved: Record<string, unknown>;
+        if (cp) {
+          saved = (JSON.parse(opts.loadBlob!(cp.snapshot!).toString('utf8')) as { states: Record<string, unknown> }).states;
+        } else {
+          const st = await statesAt(before);
+          ({ checkpoint: cp, saved } = await writeCheckpoint({ seq: before, ref: s.row(before)!.ref }, st));
+        }
+        s.retire(before, cp, saved);
+        host.log(6, 'journal', `the journal starts at ${before} now; dropping what is below`);
+        await append(COMPACTED_TOPIC, { first: before }, { userid: owner, rolemask: ROLE_OWNER });
+      }
+      let dropped = 0;
+      for (let n = s.dropBelow(COMPACT_CHUNK); n > 0; n = s.dropBelow(COMPACT_CHUNK)) {
+        dropped += n;
+        await pause();
+      }
+      const gc = await collectGarbage(s, { roots: [refOf(EMPTY_DIR_BLOB)], pause });
+      s.setMeta('gc-pending', '0');
+      host.log(6, 'journal', `compacted below ${s.expectedFirst()}: ${dropped} entries and ${gc.deleted} objects dropped`);
+      return { first: s.expectedFirst(), dropped, marked: gc.marked, deleted: gc.deleted };
+    })().finally(() => (compacting = undefined));
+    return compacting;
   }
 
   /** rank 0 at start: the head from the index, projections from the newest snapshot plus the entries after it */
@@ -190,9 +304,8 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     let from = 1;
     const cp = store.checkpoints().find((c) => c.snapshot !== null && c.seq <= h.seq);
     if (cp && opts.loadBlob) {
-      const snap = JSON.parse(opts.loadBlob(cp.snapshot!).toString('utf8')) as { seq: number; states: Record<string, unknown> };
-      states = new Map(opts.projections.map((p) => [p.name, snap.states[p.name] === undefined ? p.initial() : p.load(snap.states[p.name])]));
-      from = snap.seq + 1;
+      states = loadSnapshot(cp.snapshot!);
+      from = cp.seq + 1;
       lastCheckpointSeq = cp.seq;
     } else {
       from = store.first() ?? 1;
@@ -234,7 +347,19 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     try {
       for (let gap = order.gap(); gap; gap = order.gap()) {
         const before = head.seq;
-        const r = await host.rpc('journal.fetch', { from: gap.from, count: Math.min(gap.count, FETCH_MAX) }, { upstream: true });
+        let r: Message;
+        try {
+          r = await host.rpc('journal.fetch', { from: gap.from, count: Math.min(gap.count, FETCH_MAX) }, { upstream: true });
+        } catch (err) {
+          // what we miss was compacted while we lagged: start again from upstream's snapshot
+          if (!(err instanceof FluxError) || err.errno !== ENOENT) throw err;
+          host.log(5, 'journal', `entries from ${gap.from} on were compacted upstream (${err.message}): starting from a snapshot`);
+          const at = head.seq;
+          await startFromSnapshot();
+          // upstream is no further on than we are: the tail check comes back to it
+          if (head.seq === at) break;
+          continue;
+        }
         for (const raw of payloadJson(r).entries as unknown[]) {
           const blob = Buffer.from(canonical(raw));
           for (const a of order.offer(decodeEntry(blob), blob)) applyLocal(a);
@@ -251,14 +376,21 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
 
   async function sync(): Promise<void> {
     if (synced) return;
-    const r = await host.rpc('journal.snapshot', {}, { upstream: true });
-    const snap = payloadJson(r) as { seq: number; ref: string | null; states: Record<string, unknown> };
-    states = new Map(opts.projections.map((p) => [p.name, snap.states[p.name] === undefined ? p.initial() : p.load(snap.states[p.name])]));
-    head = { seq: snap.seq, ref: snap.ref };
+    await startFromSnapshot();
     synced = true;
-    for (const a of order.start(head)) applyLocal(a);
     for (const fn of waitingSync.splice(0)) fn();
     if (order.gap()) void repair();
+  }
+
+  /** take upstream's projection states and head as ours; what was held that follows it is applied */
+  async function startFromSnapshot(): Promise<void> {
+    const r = await host.rpc('journal.snapshot', {}, { upstream: true });
+    const snap = payloadJson(r) as { seq: number; ref: string | null; states: Record<string, unknown> };
+    if (snap.seq < head.seq) return;
+    states = new Map(opts.projections.map((p) => [p.name, snap.states[p.name] === undefined ? p.initial() : p.load(snap.states[p.name])]));
+    head = { seq: snap.seq, ref: snap.ref };
+    floor = Math.max(floor, snap.seq + 1);
+    for (const a of order.start(head)) applyLocal(a);
   }
 
   function whenSynced(fn: () => void): void {
@@ -269,11 +401,10 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   /** entries [from, from+count) from memory, or from sqlite on rank 0, or from upstream */
   async function fetchEntries(from: number, count: number): Promise<unknown[]> {
     const n = Math.min(count, FETCH_MAX);
+    if (from < floor) throw compactedError(from);
     const oldest = ring.oldest ?? head.seq + 1;
     if (from >= oldest) return ring.from(from, n).map((a) => a.entry);
     if (store) {
-      const first = store.first() ?? 1;
-      if (from < first) throw new FluxError(ENOENT, `version ${from} has been compacted`);
       const out: unknown[] = [];
       for (let s = from; s < from + n && s <= head.seq; s++) out.push(store.entry(s).entry);
       return out;
@@ -286,6 +417,10 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     name: 'journal',
     start: () => {
       restore();
+      // a compaction a restart interrupted is finished in the background
+      if (store?.meta('gc-pending') === '1') {
+        compact(store.expectedFirst()).catch((err: unknown) => host.log(3, 'journal', `compaction failed: ${(err as Error).message}`));
+      }
       host.interceptFromParent(JOURNAL_ENTRY_TOPIC, fromParent);
       if (host.rank > 0) {
         tailTimer = setInterval(() => {
@@ -308,6 +443,8 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     stop: async () => {
       clearInterval(checkpointTimer);
       clearInterval(tailTimer);
+      stopping = true;
+      await compacting?.catch(() => undefined);
       await checkpoint();
     },
     handlers: [
@@ -350,7 +487,9 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
         },
         handler: (msg, body) => {
           if (!store) throw new FluxError(EPROTO, 'journal.list is served by rank 0');
-          const from = Math.max(1, (body!.from as number | undefined) ?? 1);
+          const asked = body!.from as number | undefined;
+          if (asked !== undefined && asked > 0 && asked < store.expectedFirst()) throw compactedError(asked);
+          const from = Math.max(1, asked ?? 1);
           const to = Math.min((body!.to as number | undefined) ?? head.seq, head.seq);
           const limit = Math.min((body!.limit as number | undefined) ?? 10_000, 100_000);
           const prefix = (body!.topic as string | undefined) ?? '';
@@ -406,6 +545,14 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
         },
       },
       {
+        topic: 'journal.compact',
+        schema: { type: 'object', properties: { before: { type: 'integer', minimum: 1 } }, required: ['before'] },
+        handler: async (msg, body) => {
+          const r = await compact(body!.before as number);
+          host.respond(msg, { ...r });
+        },
+      },
+      {
         topic: 'journal.checkpoint',
         handler: async (msg) => {
           await checkpoint();
@@ -431,5 +578,6 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     state: <S>(name: string) => states.get(name) as S,
     sync,
     checkpoint,
+    compact,
   };
 }

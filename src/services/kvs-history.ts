@@ -3,6 +3,7 @@
 // the caller may use the namespace, then asks rank 0, since only rank 0 holds the indexes.
 import type Database from 'better-sqlite3';
 import { FluxError, ENOENT, ENOSYS, EPERM } from '../core/errors.js';
+import { compactedError } from '../core/journal-store.js';
 import { type Message, ROLE_OWNER, ROLE_USER, USERID_UNKNOWN, payloadJson } from '../core/message.js';
 import { dirref, keyPath } from '../core/treeobj.js';
 import { LOOKUP_TREEOBJ } from '../core/kvs-tree.js';
@@ -22,6 +23,8 @@ export interface VersionRow {
   rootref: string;
   /** only a directory above the key was written in this version (it may have replaced the key, or not) */
   above?: true;
+  /** the version is older than the journal's start: its tree is gone */
+  compacted?: boolean;
 }
 
 const NAMESPACE = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\s/]+$' };
@@ -58,6 +61,7 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
   }
 
   let atTime: ((ns: string, time: number) => { rootseq: number; rootref: string } | undefined) | undefined;
+  let floorOf: (ns: string) => number = () => 0;
   let keyVersions: ((ns: string, key: string, limit: number | undefined, after: number) => VersionRow[]) | undefined;
 
   if (db) {
@@ -71,6 +75,10 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
     const exact = db.prepare('SELECT rootseq FROM kvs_key WHERE namespace = ? AND key = ? AND rootseq > ? ORDER BY rootseq DESC LIMIT ?');
     const under = db.prepare('SELECT rootseq FROM kvs_key WHERE namespace = ? AND key >= ? AND key < ? AND rootseq > ?');
     const version = db.prepare('SELECT rootseq, time, rootref, seq FROM kvs_version WHERE namespace = ? AND rootseq = ?');
+    // written by the kvs module when the journal is compacted (it may not have made the table yet)
+    db.exec('CREATE TABLE IF NOT EXISTS kvs_floor(namespace TEXT PRIMARY KEY, rootseq INTEGER NOT NULL)');
+    const floor = db.prepare('SELECT rootseq FROM kvs_floor WHERE namespace = ?').pluck();
+    floorOf = (ns) => Number(floor.get(ns) ?? 0);
     atTime = (ns, time) => byTime.get(ns, time, journal.head().seq) as { rootseq: number; rootref: string } | undefined;
     keyVersions = (ns, key, limit, after) => {
       const path = keyPath(key);
@@ -86,13 +94,15 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
       for (const r of under.all(ns, lo, hi, after) as { rootseq: number }[]) seqs.set(r.rootseq, false);
       const ordered = [...seqs.keys()].sort((a, b) => a - b);
       const head = journal.head().seq;
+      const oldest = floorOf(ns);
       const out: VersionRow[] = [];
       // newest first, until the limit: versions past the journal's head (a past state served) are left out
       for (let i = ordered.length - 1; i >= 0 && (limit === undefined || out.length < limit); i--) {
         const seq = ordered[i]!;
         const v = version.get(ns, seq) as (VersionRow & { seq: number }) | undefined;
         if (v === undefined) throw new FluxError(ENOENT, `version ${seq} of ${ns} is in the key index but not the version index`);
-        if (v.seq <= head) out.push(seqs.get(seq) ? { ...v, above: true } : v);
+        if (v.seq > head) continue;
+        out.push(seq < oldest ? { ...v, compacted: true } : seqs.get(seq) ? { ...v, above: true } : v);
       }
       return out.reverse();
     };
@@ -119,6 +129,9 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
           if (await forward(msg, 'kvs-history.at-time', body!)) return;
           const time = body!.time as number;
           const v = atTime!(ns, time);
+          if (v !== undefined && v.rootseq < floorOf(ns)) throw compactedError(v.rootseq);
+          // primary is at version 0, its empty directory, from the start until its first recorded version
+          if (v === undefined && ns === PRIMARY && floorOf(ns) > 0) throw compactedError(0);
           if (v === undefined) {
             throw new FluxError(ENOENT, `namespace ${ns} has no recorded version at or before ${new Date(time * 1000).toISOString()}`);
           }
@@ -135,12 +148,14 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
           if (await forward(msg, 'kvs-history.key', body!)) return;
           const key = body!.key as string;
           const versions = keyVersions!(ns, key, body!.limit as number | undefined, (body!.after as number | undefined) ?? -1);
-          const rows: Record<string, unknown>[] = versions.map((v) => ({
-            rootseq: v.rootseq, time: v.time, rootref: v.rootref, ...(v.above ? { above: true } : {}),
-          }));
+          // a compacted version is listed, marked, without its root (its tree is gone)
+          const rows: Record<string, unknown>[] = versions.map((v) => (v.compacted
+            ? { rootseq: v.rootseq, time: v.time, compacted: true }
+            : { rootseq: v.rootseq, time: v.time, rootref: v.rootref, ...(v.above ? { above: true } : {}) }));
           if (body!.values === true) {
             // the lookups are made here, on rank 0, beside the store: not one round trip each from the client
             await Promise.all(rows.map(async (row, i) => {
+              if (row.compacted === true) return;
               const r = payloadJson(await host.rpc('kvs.lookup-plus', { key, flags: LOOKUP_TREEOBJ, rootdir: dirref(versions[i]!.rootref) }));
               if (r.errno !== undefined) row.errno = r.errno;
               else row.val = r.val;

@@ -20,10 +20,11 @@ import {
   type AppliedOps, type Op, type ReadAccess, type WriteAccess, applyOps, isStoredDirectory, lookup, TreeCache, EMPTY_DIR_BLOB,
   TXN_FLAGS, TXN_NO_MERGE, TXN_SYNC,
 } from '../core/kvs-tree.js';
-import type { JournalStore } from '../core/journal-store.js';
+import { type JournalStore, compactedError } from '../core/journal-store.js';
 import type { Entry } from '../core/journal-entry.js';
 import {
-  type KvsState, type NamespaceRoot, ENTRY_KVS, KVS, PRIMARY, isKvsEntry, namespaceList, namespaceRoot, namespaceTopic,
+  type KvsState, type NamespaceRoot, ENTRY_KVS, KVS, PRIMARY, isKvsEntry, kvsProjection, namespaceList, namespaceRoot,
+  namespaceTopic,
 } from '../projections/kvs.js';
 import type { Applied, Credential, JournalService } from './journal.js';
 import type { ContentService } from './content.js';
@@ -453,18 +454,30 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
 
   // ---- rank 0: a batch's objects and the history indexes, written in the journal's own transactions -------
 
+  /** the oldest version of a namespace a compaction kept (0 when none was dropped) */
+  let floorOf: (ns: string) => number = () => 0;
   let versionRoot: ((ns: string, rootseq: number) => { rootref: string; seq: number; time: number } | undefined) | undefined;
 
   if (store) {
     const db = store.database;
     db.exec(`CREATE TABLE IF NOT EXISTS kvs_version(namespace TEXT, rootseq INTEGER, seq INTEGER, time REAL, rootref TEXT,
         PRIMARY KEY(namespace, rootseq));
-      CREATE TABLE IF NOT EXISTS kvs_key(namespace TEXT, key TEXT, rootseq INTEGER, PRIMARY KEY(namespace, key, rootseq));`);
+      CREATE TABLE IF NOT EXISTS kvs_key(namespace TEXT, key TEXT, rootseq INTEGER, PRIMARY KEY(namespace, key, rootseq));
+      CREATE TABLE IF NOT EXISTS kvs_floor(namespace TEXT PRIMARY KEY, rootseq INTEGER NOT NULL);`);
     const putVersion = db.prepare('INSERT OR REPLACE INTO kvs_version(namespace, rootseq, seq, time, rootref) VALUES (?, ?, ?, ?, ?)');
     const putKey = db.prepare('INSERT OR IGNORE INTO kvs_key(namespace, key, rootseq) VALUES (?, ?, ?)');
     const dropVersions = db.prepare('DELETE FROM kvs_version WHERE namespace = ?');
     const dropKeys = db.prepare('DELETE FROM kvs_key WHERE namespace = ?');
     const getVersion = db.prepare('SELECT rootref, seq, time FROM kvs_version WHERE namespace = ? AND rootseq = ?');
+    const putFloor = db.prepare('INSERT OR REPLACE INTO kvs_floor(namespace, rootseq) VALUES (?, ?)');
+    const dropFloor = db.prepare('DELETE FROM kvs_floor WHERE namespace = ?');
+    const getFloor = db.prepare('SELECT rootseq FROM kvs_floor WHERE namespace = ?').pluck();
+    // the journal's start moved: a namespace's versions before the one it had there are compacted (their objects
+    // go). Their index rows stay, a few dozen bytes a version, so that a read of one is told which version is gone
+    store.addRetireHook((_first, saved) => {
+      for (const r of namespaceList(kvsProjection.load(saved[KVS]))) putFloor.run(r.namespace, r.rootseq);
+    });
+    floorOf = (ns) => Number(getFloor.get(ns) ?? 0);
     store.addIndexer((entry: Entry) => {
       if (!isKvsEntry(entry)) return;
       const p = entry.payload as { namespace?: unknown; rootseq?: unknown; rootref?: unknown; keys?: unknown } | null;
@@ -481,6 +494,7 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
         // a namespace made again under the same name starts again at rootseq 0: the old versions would collide
         dropVersions.run(ns);
         dropKeys.run(ns);
+        dropFloor.run(ns);
       }
     });
     versionRoot = (ns, rootseq) => getVersion.get(ns, rootseq) as { rootref: string; seq: number; time: number } | undefined;
@@ -782,6 +796,7 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
             return;
           }
           const rootseq = body!.rootseq as number;
+          if (rootseq < floorOf(ns)) throw compactedError(rootseq);
           // primary's first version is the empty directory it starts at, older than any entry
           const v = ns === PRIMARY && rootseq === 0 ? { rootref: primaryAtStart.rootref, seq: 0, time: 0 } : versionRoot?.(ns, rootseq);
           // the index may hold versions past the journal's head when this instance serves a past state

@@ -1,0 +1,146 @@
+// A KVS journal built on a real sqlite content store, the way rank 0's KVS master writes one (tree objects and
+// the setroot entry in one transaction), with what every version held recorded at write time; and the store-level
+// steps of a compaction, as the journal service runs them.
+import { join } from 'node:path';
+import { ContentStore } from '../../src/core/content-store.js';
+import { JournalStore, checkpointMessage, type Checkpoint, type Head } from '../../src/core/journal-store.js';
+import { collectGarbage, type GcReport } from '../../src/core/journal-gc.js';
+import { canonical } from '../../src/core/journal-entry.js';
+import { blobrefOf, digestOf } from '../../src/core/blobref.js';
+import { applyOps, EMPTY_DIR_BLOB, type Op } from '../../src/core/kvs-tree.js';
+import { val, decodeTreeObj, type TreeObj } from '../../src/core/treeobj.js';
+import { ENTRY_KVS, KVS, PRIMARY, kvsProjection, namespaceTopic, type KvsState } from '../../src/projections/kvs.js';
+import { loadOrCreateSigner, type Signer } from '../../src/core/signing.js';
+
+export type Write = [key: string, value: string | null];
+
+export interface Version {
+  rootseq: number;
+  /** the journal seq of its setroot entry */
+  seq: number;
+  rootref: string;
+  /** every key and its value in this version */
+  values: Map<string, string>;
+}
+
+export interface KvsJournal {
+  cs: ContentStore;
+  js: JournalStore;
+  signer: Signer;
+  head: Head;
+  versions: Version[];
+  /** the KVS state after each seq (index = seq) */
+  states: KvsState[];
+  emptyRef: string;
+  /** one more batch of writes, as the master commits it */
+  commit(writes: Write[]): Version;
+}
+
+const FLAG_PRIVATE = 0x1;
+
+export async function kvsJournal(dir: string, batches: Write[][]): Promise<KvsJournal> {
+  const cs = ContentStore.open(join(dir, 'content.sqlite'), 'sha256');
+  const js = new JournalStore(cs);
+  const signer = await loadOrCreateSigner(join(dir, 'journal.key'));
+  const emptyRef = blobrefOf('sha256', EMPTY_DIR_BLOB);
+  cs.store(EMPTY_DIR_BLOB);
+  const versions: Version[] = [{ rootseq: 0, seq: 0, rootref: emptyRef, values: new Map() }];
+  const states: KvsState[] = [kvsProjection.initial()];
+  let time = 1_700_000_000;
+  const j: KvsJournal = {
+    cs, js, signer, head: js.head(), versions, states, emptyRef,
+    commit(writes) {
+      const last = versions[versions.length - 1]!;
+      const ops: Op[] = writes.map(([key, v]) => ({ key, flags: 0, dirent: v === null ? null : val(Buffer.from(v)) }));
+      const pending = new Map<string, Buffer>();
+      const r = applyOps(last.rootref, ops, {
+        load: (ref) => pending.get(ref) ?? cs.load(digestOf('sha256', ref)),
+        store: (blob) => {
+          const ref = blobrefOf('sha256', blob);
+          pending.set(ref, blob);
+          return ref;
+        },
+      }, PRIMARY);
+      const values = new Map(last.values);
+      for (const [k, v] of writes) {
+        // a write replaces the key and everything under it (and above: a value where a directory was)
+        for (const have of [...values.keys()]) if (have === k || have.startsWith(`${k}.`) || k.startsWith(`${have}.`)) values.delete(have);
+        if (v !== null) values.set(k, v);
+      }
+      time += 0.5;
+      const out = cs.transaction(() => {
+        for (const b of pending.values()) cs.store(b);
+        return js.appendBatch(j.head, [{
+          time, topic: namespaceTopic(PRIMARY, 'setroot'), userid: 0, rolemask: 1, flags: FLAG_PRIVATE | ENTRY_KVS,
+          payload: { namespace: PRIMARY, rootseq: last.rootseq + 1, rootref: r.rootref, names: ['t'], keys: r.keys, ops: r.ops, owner: 0 },
+        }]);
+      });
+      const a = out[0]!;
+      j.head = { seq: a.entry.seq, ref: a.ref };
+      states.push(kvsProjection.apply(states[states.length - 1]!, a.entry, a.ref));
+      const v: Version = { rootseq: last.rootseq + 1, seq: a.entry.seq, rootref: r.rootref, values };
+      versions.push(v);
+      return v;
+    },
+  };
+  for (const b of batches) j.commit(b);
+  return j;
+}
+
+/** a signed checkpoint at `seq` with the KVS state there as its snapshot, as the journal service writes one */
+export async function snapshotAt(j: KvsJournal, seq: number): Promise<{ checkpoint: Checkpoint; saved: Record<string, unknown> }> {
+  const saved = { [KVS]: kvsProjection.save(j.states[seq]!) };
+  const ref = seq === 0 ? null : j.js.row(seq)!.ref;
+  const blob = Buffer.from(canonical({ seq, ref, states: saved }));
+  j.cs.store(blob);
+  const snapshot = blobrefOf('sha256', blob);
+  const c = { seq, ref, time: 1_700_000_000 + seq, snapshot };
+  const sig = await j.signer.sign(checkpointMessage(c));
+  const id = j.js.putCheckpoint({ ...c, pubkey: j.signer.publicKey, sig });
+  return { checkpoint: { id, ...c, pubkey: j.signer.publicKey, sig }, saved };
+}
+
+/** the store-level steps of `flux journal compact --before seq` */
+export async function compactAt(j: KvsJournal, seq: number, pause?: () => Promise<void>): Promise<GcReport> {
+  const { checkpoint, saved } = await snapshotAt(j, seq);
+  j.js.retire(seq, checkpoint, saved);
+  while (j.js.dropBelow(100) > 0);
+  return collectGarbage(j.js, { roots: [j.emptyRef], chunk: 7, sliceMs: 0, pause });
+}
+
+/** every object a root reaches, read back (throws ENOENT at the first missing one) */
+export function walkTree(cs: ContentStore, ref: string, seen = new Set<string>()): Set<string> {
+  if (seen.has(ref)) return seen;
+  seen.add(ref);
+  const t = decodeTreeObj(cs.load(digestOf('sha256', ref)));
+  const visit = (o: TreeObj): void => {
+    if (o.type === 'dirref') walkTree(cs, o.data[0]!, seen);
+    else if (o.type === 'valref') {
+      for (const r of o.data) {
+        cs.load(digestOf('sha256', r));
+        seen.add(r);
+      }
+    } else if (o.type === 'dir') for (const c of Object.values(o.data)) visit(c);
+  };
+  visit(t);
+  return seen;
+}
+
+/** a key's value in the tree under `rootref`, read synchronously from the store (undefined when absent) */
+export function readKey(cs: ContentStore, rootref: string, key: string): string | undefined {
+  let dir = decodeTreeObj(cs.load(digestOf('sha256', rootref)));
+  const path = key.split('.');
+  for (let i = 0; i < path.length; i++) {
+    if (dir.type !== 'dir') return undefined;
+    let e: TreeObj | undefined = dir.data[path[i]!];
+    if (e === undefined) return undefined;
+    if (e.type === 'dirref') e = decodeTreeObj(cs.load(digestOf('sha256', e.data[0]!)));
+    if (i === path.length - 1) {
+      if (e.type === 'val') return Buffer.from(e.data, 'base64').toString();
+      if (e.type === 'valref') return Buffer.concat(e.data.map((r) => cs.load(digestOf('sha256', r)))).toString();
+      return undefined;
+    }
+    dir = e;
+  }
+  return undefined;
+}
