@@ -108,7 +108,8 @@ describe('crash of rank 0', () => {
         }
       }
     });
-    await new Promise((r) => setTimeout(r, 700));
+    // killed mid-stream: once a good number of events is acknowledged, however long that takes here
+    for (const t0 = Date.now(); acked.size < 60 && Date.now() - t0 < 20_000;) await new Promise((r) => setTimeout(r, 10));
     killed = true;
     process.kill(pid, 'SIGKILL');
     await Promise.all(publishers);

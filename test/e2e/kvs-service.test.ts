@@ -322,7 +322,8 @@ describe('restart and crash', () => {
           }
         }
       });
-      await new Promise((r) => setTimeout(r, 700));
+      // killed mid-stream: once a good number of commits is acknowledged, however long that takes here
+      for (const t0 = Date.now(); acked.length < 60 && Date.now() - t0 < 20_000;) await new Promise((r) => setTimeout(r, 10));
       killed = true;
       process.kill(pid, 'SIGKILL');
       await Promise.all(committers);
