@@ -29,6 +29,12 @@ export interface BlobStore {
  */
 export type RetireHook = (first: number, states: Record<string, unknown>) => void;
 
+/**
+ * Besides the newest checkpoints, the first one of every this many entries is kept, so a replay to any past seq
+ * starts from a snapshot at most about this far behind it (a few kilobytes each, a hundred per million entries).
+ */
+export const SNAPSHOT_SPACING = 10_000;
+
 /** the stable error for anything asked below the journal's first kept entry */
 export function compactedError(seq: number): FluxError {
   return new FluxError(ENOENT, `version ${seq} has been compacted`);
@@ -275,8 +281,10 @@ export class JournalStore {
     this.transaction(() => {
       id = Number(this.db.prepare('INSERT INTO journal_checkpoint(seq, ref, time, snapshot, pubkey, sig) VALUES (?, ?, ?, ?, ?, ?)')
         .run(c.seq, c.ref, c.time, c.snapshot, c.pubkey, c.sig).lastInsertRowid);
+      // the newest few, the compaction base, and the first of every SNAPSHOT_SPACING entries stay
       this.db.prepare(`DELETE FROM journal_checkpoint WHERE id NOT IN (SELECT id FROM journal_checkpoint ORDER BY seq DESC, id DESC LIMIT ?)
-          AND id IS NOT (SELECT CAST(value AS INTEGER) FROM journal_meta WHERE key = 'base')`).run(keep);
+          AND id IS NOT (SELECT CAST(value AS INTEGER) FROM journal_meta WHERE key = 'base')
+          AND id NOT IN (SELECT MIN(id) FROM journal_checkpoint GROUP BY seq / ${SNAPSHOT_SPACING})`).run(keep);
     });
     return id;
   }
