@@ -18,6 +18,7 @@ const headOf = async (inst: Instance, env?: NodeJS.ProcessEnv) => Number(/seq=(\
 let midSeq = 0;
 let midDir = '';
 let midPs = '';
+let midCron = '';
 let midVersion = 0;
 let eventSeq = 0;
 let head = 0;
@@ -32,11 +33,14 @@ beforeAll(async () => {
   await ok(['exec', '-r', '0', 'true']);
   await ok(['kvs', 'put', 'a=3', 'd=hello']);
   await ok(['kvs', 'link', 'a', 'l']);
+  await ok(['cron', 'interval', '1h', 'echo', 'early']);
   midSeq = await headOf(inst);
+  midCron = (await inst.flux(['cron', 'list'])).stdout;
   midVersion = Number((await inst.flux(['kvs', 'version'])).stdout);
   midDir = (await inst.flux(['kvs', 'dir', '-R'])).stdout;
   midPs = (await inst.flux(['ps', '-a'])).stdout;
   await ok(['kvs', 'put', 'a=99', 'z=late']);
+  await ok(['cron', 'interval', '1h', 'echo', 'late']);
   await ok(['event', 'pub', '-s', 'foo.late']);
   head = await headOf(inst);
   expect(await inst.stop()).toBe(0);
@@ -94,6 +98,13 @@ describe('flux start --replay --to N', () => {
     await refused(['exec', '-r', '0', 'true']);
     await refused(['exec', '-r', '1', 'true']);
     await refused(['content', 'store'], undefined);
+    await refused(['cron', 'interval', '1s', 'true']);
+    await refused(['cron', 'stop', '1']);
+    // the cron table as it was, and nothing of it runs
+    const cron = await inst.flux(['cron', 'list']);
+    expect(cron).toMatchObject({ code: 0, stdout: midCron });
+    expect(cron.stdout).toMatch(/ echo +Active /);
+    expect(cron.stdout.trimEnd().split('\n')).toHaveLength(2);
     const raw = await inst.flux(['ping', '-c', '1', 'kvs']);
     expect(raw.code).toBe(0);
     expect(await headOf(inst)).toBe(midSeq);
