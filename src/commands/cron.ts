@@ -96,10 +96,10 @@ async function listEntries(h: Flux): Promise<EntryJson[]> {
 
 /** the entries at a past journal seq, through the projection the brokers run; times are measured from that seq */
 async function entriesAt(h: Flux, version: number): Promise<{ entries: EntryJson[]; now: number }> {
-  const [{ applyEntry, initialTable, entries }, { entryJson }] = await Promise.all([
+  const [{ cronProjection, entries }, { entryJson }] = await Promise.all([
     import('../projections/cron.js'), import('../projections/cron-json.js'),
   ]);
-  const { state, time } = await stateAt(h, version, initialTable(), applyEntry);
+  const { state, time } = await stateAt(h, version, cronProjection);
   return { entries: entries(state).map((e) => asEntry(entryJson(e, time))), now: time };
 }
 

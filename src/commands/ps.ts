@@ -80,8 +80,8 @@ export function toRow(r: ProcRecord | PsRow): PsRow {
 
 /** the table at seq `version`: journal entries 1..version through the projection the brokers run */
 async function tableAt(h: Flux, version: number): Promise<PsRow[]> {
-  const { applyEntry, initialTable, records } = await import('../projections/proctable.js');
-  const { state } = await stateAt(h, version, initialTable(), applyEntry);
+  const { proctableProjection, records } = await import('../projections/proctable.js');
+  const { state } = await stateAt(h, version, proctableProjection);
   return records(state).map(toRow);
 }
 

@@ -470,6 +470,29 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
         }),
       },
       {
+        // one projection's state after entry `seq`, worked out here from the nearest snapshot: what `flux ps
+        // --at-version` and `flux cron list --at-version` show, without fetching the journal from its start
+        topic: 'journal.state-at',
+        schema: {
+          type: 'object',
+          properties: { seq: { type: 'integer', minimum: 0 }, name: { type: 'string' } },
+          required: ['seq', 'name'],
+        },
+        handler: async (msg, body) => {
+          if (!store) throw new FluxError(EPROTO, 'journal.state-at is served by rank 0');
+          const seq = body!.seq as number;
+          const p = opts.projections.find((x) => x.name === body!.name);
+          if (!p) throw new FluxError(ENOENT, `no projection named ${String(body!.name)}`);
+          if (seq > head.seq) throw new FluxError(EINVAL, `the journal ends at ${head.seq}`);
+          if (store.expectedFirst() > 1 && !store.checkpoints().some((c) => c.snapshot !== null && c.seq <= seq)) {
+            throw compactedError(seq);
+          }
+          const st = await statesAt(seq);
+          const time = seq === 0 ? 0 : store.row(seq)?.time ?? 0;
+          host.respond(msg, { seq, time, state: p.save(st.get(p.name)) as Record<string, unknown> });
+        },
+      },
+      {
         topic: 'journal.head',
         allow: ROLE_ALL,
         handler: (msg) => host.respond(msg, { seq: head.seq, ref: head.ref, rank: host.rank }),
