@@ -5,20 +5,11 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startInstance, type Instance, type RunResult } from '../helpers/instance.js';
+import { startInstance, until, type Instance, type RunResult } from '../helpers/instance.js';
 import { Flux } from '../../src/api/handle.js';
 import { nextWakeup, parseCronodate } from '../../src/core/cronodate.js';
 import type { EntryJson } from '../../src/commands/cron-format.js';
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -5,7 +5,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run, startInstance, FLUX, type Instance, type RunResult } from '../helpers/instance.js';
+import { run, startInstance, until, FLUX, type Instance, type RunResult } from '../helpers/instance.js';
 import { loadVectors } from '../helpers/vectors.js';
 import { Flux } from '../../src/api/handle.js';
 import {
@@ -32,15 +32,6 @@ interface PsJson {
 const psRows = (r: RunResult): PsJson[] => r.stdout.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as PsJson);
 const sortedLines = (s: string) => s.split('\n').filter((l) => l.length > 0).sort();
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** `flux exec ARGS` as a background child whose signals the test sends */
 function startExec(inst: Instance, args: string[]) {

@@ -1,29 +1,7 @@
 // flux kvs on real instances: every subcommand and option, with flux-core 0.88's output formats, errors and
 // exit codes, on rank 0 and through rank 1.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn } from 'node:child_process';
-import { FLUX, startInstance, type Instance, type RunResult } from '../helpers/instance.js';
-
-/** a flux command left running (a watch), whose output can be waited for */
-function background(inst: Instance, args: string[], env: NodeJS.ProcessEnv = {}) {
-  const child = spawn(process.execPath, [FLUX, ...args], { env: { ...process.env, FLUX_URI: inst.uri, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<RunResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return {
-    done,
-    /** resolves once stdout holds `text` */
-    async saw(text: string, ms = 10_000): Promise<void> {
-      const until = Date.now() + ms;
-      while (!stdout.includes(text)) {
-        if (Date.now() > until) throw new Error(`never saw ${JSON.stringify(text)}; stdout ${JSON.stringify(stdout)} stderr ${stderr}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
-  };
-}
+import { background, startInstance, type Instance } from '../helpers/instance.js';
 
 const ok = (stdout = '') => ({ code: 0, stdout, stderr: '' });
 const failed = (stderr: string) => ({ code: 1, stdout: '', stderr });
@@ -180,7 +158,7 @@ describe('flux kvs on an instance of size 2', () => {
   it('waits for a version; syncs', async () => {
     const seq = Number((await flux(['kvs', 'version'])).stdout);
     expect(await flux(['kvs', 'wait', String(seq)])).toMatchObject(ok());
-    const waiter = background(inst, ['kvs', 'wait', String(seq + 1)]);
+    const waiter = background(inst.uri, ['kvs', 'wait', String(seq + 1)]);
     expect(await flux(['kvs', 'put', 'w=1'])).toMatchObject(ok());
     expect(await waiter.done).toMatchObject(ok());
     expect(await flux(['kvs', 'sync'])).toMatchObject(ok());
@@ -189,24 +167,24 @@ describe('flux kvs on an instance of size 2', () => {
 
   it('watches values: -w -c, -W, -u, -A, -f', async () => {
     expect(await flux(['kvs', 'put', 'wv=1'])).toMatchObject(ok());
-    const w = background(inst, ['kvs', 'get', '--watch', '--count=2', 'wv']);
+    const w = background(inst.uri, ['kvs', 'get', '--watch', '--count=2', 'wv']);
     await w.saw('1\n');
     expect(await flux(['kvs', 'put', 'wv=2'])).toMatchObject(ok());
     expect(await w.done).toMatchObject(ok('1\n2\n'));
 
-    const created = background(inst, ['kvs', 'get', '-W', 'later']);
+    const created = background(inst.uri, ['kvs', 'get', '-W', 'later']);
     await new Promise((r) => setTimeout(r, 300));
     expect(await flux(['kvs', 'put', 'later=here'])).toMatchObject(ok());
     expect(await created.done).toMatchObject(ok('here\n'));
 
-    const uniq = background(inst, ['kvs', 'get', '-w', '-u', '-c', '2', 'wv']);
+    const uniq = background(inst.uri, ['kvs', 'get', '-w', '-u', '-c', '2', 'wv']);
     await uniq.saw('2\n');
     expect(await flux(['kvs', 'put', 'wv=2'])).toMatchObject(ok());
     expect(await flux(['kvs', 'put', 'wv=3'])).toMatchObject(ok());
     expect(await uniq.done).toMatchObject(ok('2\n3\n'));
 
     expect(await flux(['kvs', 'put', 'wa=a'])).toMatchObject(ok());
-    const appends = background(inst, ['kvs', 'get', '-w', '-A', '-c', '3', 'wa']);
+    const appends = background(inst.uri, ['kvs', 'get', '-w', '-A', '-c', '3', 'wa']);
     await appends.saw('a\n');
     expect(await flux(['kvs', 'put', '-A', 'wa=b'])).toMatchObject(ok());
     expect(await flux(['kvs', 'put', '-A', 'wa=c'])).toMatchObject(ok());
@@ -214,7 +192,7 @@ describe('flux kvs on an instance of size 2', () => {
 
     expect(await flux(['kvs', 'put', 'wf.k=1', 'wf2.k=2'])).toMatchObject(ok());
     const other = (await flux(['kvs', 'get', '-t', 'wf2'])).stdout.trim();
-    const full = background(inst, ['kvs', 'get', '-w', '-f', '-c', '2', 'wf.k']);
+    const full = background(inst.uri, ['kvs', 'get', '-w', '-f', '-c', '2', 'wf.k']);
     await full.saw('1\n');
     // the parent directory is replaced and wf.k is not among the keys the commit names: only --full notices
     expect(await flux(['kvs', 'put', '-t', `wf=${other}`])).toMatchObject(ok());
@@ -258,7 +236,7 @@ describe('flux kvs on an instance of size 2', () => {
     expect(await flux(['kvs', 'eventlog', 'get', 'notev'])).toMatchObject(failed('flux-kvs: eventlog_decode: Invalid argument\n'));
     expect(await flux(['kvs', 'eventlog', 'get', 'noev'])).toMatchObject(failed('flux-kvs: flux_kvs_lookup_get: No such file or directory\n'));
 
-    const watch = background(inst, ['kvs', 'eventlog', 'get', '-w', '-c', '3', '-u', 'ev']);
+    const watch = background(inst.uri, ['kvs', 'eventlog', 'get', '-w', '-c', '3', '-u', 'ev']);
     await watch.saw('middle');
     expect(await flux(['kvs', 'eventlog', 'append', '-t', '1700000002', 'ev', 'end', '{"rc":0}'])).toMatchObject(ok());
     expect((await watch.done).stdout.split('\n')[2]).toBe('{"timestamp":1700000002.0,"name":"end","context":{"rc":0}}');
@@ -270,7 +248,7 @@ describe('flux kvs on an instance of size 2', () => {
     expect(await flux(['kvs', 'eventlog', 'wait-event', '-q', 'ev', 'end'])).toMatchObject(ok());
     expect(await flux(['kvs', 'eventlog', 'wait-event', '-t', '0.3', 'ev', 'never'])).toMatchObject(failed("flux-kvs: wait-event timeout on event 'never'\n"));
     expect(await flux(['kvs', 'eventlog', 'wait-event', 'noev', 'x'])).toMatchObject(failed('flux-kvs: eventlog path noev not found\n'));
-    const waiting = background(inst, ['kvs', 'eventlog', 'wait-event', '-W', 'ev2', 'go']);
+    const waiting = background(inst.uri, ['kvs', 'eventlog', 'wait-event', '-W', 'ev2', 'go']);
     await new Promise((r) => setTimeout(r, 300));
     expect(await flux(['kvs', 'eventlog', 'append', '-t', '5', 'ev2', 'go'])).toMatchObject(ok());
     expect(await waiting.done).toMatchObject(ok('5.000000 go\n'));

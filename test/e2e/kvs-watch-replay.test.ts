@@ -2,8 +2,7 @@
 // history index, then the watch goes on live; no version is skipped or repeated where the two meet, even while
 // another client commits; --count, --uniq, --append and --waitcreate apply to the replayed answers as to live ones.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn } from 'node:child_process';
-import { FLUX, startInstance, type Instance, type RunResult } from '../helpers/instance.js';
+import { background, startInstance, type Instance } from '../helpers/instance.js';
 import { Flux } from '../../src/api/handle.js';
 import { FluxError, ENODATA } from '../../src/core/errors.js';
 import { payloadJson } from '../../src/core/message.js';
@@ -16,24 +15,6 @@ const put = (h: Flux, key: string, s: string) =>
   h.call('kvs.commit', { namespace: 'primary', flags: 0, ops: [{ key, flags: 0, dirent: val(s) }] });
 const text = (v: unknown) => Buffer.from((v as { data: string }).data, 'base64').toString();
 
-function background(uri: string, args: string[]) {
-  const child = spawn(process.execPath, [FLUX, ...args], { env: { ...process.env, FLUX_URI: uri }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<RunResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return {
-    done,
-    async saw(t: string, ms = 10_000): Promise<void> {
-      const until = Date.now() + ms;
-      while (!stdout.includes(t)) {
-        if (Date.now() > until) throw new Error(`never saw ${JSON.stringify(t)}; stdout ${JSON.stringify(stdout)} stderr ${stderr}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
-  };
-}
 
 describe('get --watch --from-version', () => {
   let inst: Instance;

@@ -86,3 +86,35 @@ export async function startInstance(size: number, extra: string[] = []): Promise
     stderr: () => err,
   };
 }
+
+/** `fn`'s first answer that is not undefined, asked every 100 ms; an error naming `what` after `timeoutMs` */
+export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** a flux command left running (a watch) against the instance at `uri`, whose output can be waited for */
+export function background(uri: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, [FLUX, ...args], { env: { ...process.env, FLUX_URI: uri, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<RunResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return {
+    done,
+    /** resolves once stdout holds `text` */
+    async saw(text: string, ms = 10_000): Promise<void> {
+      const deadline = Date.now() + ms;
+      while (!stdout.includes(text)) {
+        if (Date.now() > deadline) throw new Error(`never saw ${JSON.stringify(text)}; stdout ${JSON.stringify(stdout)} stderr ${stderr}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+  };
+}
