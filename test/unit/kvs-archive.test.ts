@@ -6,8 +6,8 @@ import { ENOENT, FluxError } from '../../src/core/errors.js';
 import { type TreeObj, val, valref } from '../../src/core/treeobj.js';
 import { applyOps, EMPTY_DIR_BLOB, type Op } from '../../src/core/kvs-tree.js';
 import { type Shape, type Stored, decodeStored } from '../../src/core/kvs-wide.js';
-import { keyOfPath, linkOfTarget, linkTargetOf, pathOfKey } from '../../src/core/kvs-archive.js';
-import { walkTree } from '../../src/core/kvs-walk.js';
+import { TreeBuilder, keyOfPath, linkOfTarget, linkTargetOf, pathOfKey } from '../../src/core/kvs-archive.js';
+import { type Leaf, walkTree } from '../../src/core/kvs-walk.js';
 import { fsck } from '../../src/core/fsck.js';
 
 function memory() {
@@ -107,6 +107,75 @@ describe('archive layout', () => {
     for await (const l of walkTree(root, async (r) => load(r), { onDirError: (k) => skipped.push(k) })) rest.push(l.key);
     expect(skipped).toEqual(['d.e']);
     expect(rest).toEqual(['big', 'l']);
+  });
+});
+
+describe('the tree an archive makes', () => {
+  it('is the tree the KVS makes of the same keys, an entry named __proto__ included', () => {
+    const m = memory();
+    const b = new TreeBuilder();
+    const ops: Op[] = [['__proto__.x', 'a'], ['y.__proto__', 'b'], ['z', 'c']].map(([key, v]) => ({ key: key!, flags: 0, dirent: val(Buffer.from(v!)) }));
+    for (const op of ops) b.add(op.key, op.dirent as TreeObj);
+    expect(b.finish(m.store)).toBe(applyOps(m.store(EMPTY_DIR_BLOB), ops, m).rootref);
+  });
+});
+
+describe('the ordered walk over stored forms', () => {
+  it('lists a hashed directory in key order and gives a long value as the valref of all its blobs', async () => {
+    const m = memory();
+    const { root, parts, ops } = wideAndLong(m);
+    let inFlight = 0;
+    let most = 0;
+    const load = async (r: string) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((res) => setImmediate(res));
+      inFlight--;
+      return m.load(r);
+    };
+    const got: Leaf[] = [];
+    for await (const l of walkTree(root, load, { window: 3 })) got.push(l);
+    expect(got.map((l) => l.key)).toEqual(ops.map((o) => o.key).sort());
+    expect(most).toBe(3);
+    const byKey = new Map(got.map((l) => [l.key, l.obj]));
+    expect(byKey.get('log')).toEqual(valref(parts.map((p) => blobrefOf('sha256', p))));
+    // the wide directory's values as they were put: inline, or a valref to their blob
+    for (const op of ops.filter((o) => o.key.startsWith('w.'))) {
+      const bytes = Buffer.from((op.dirent as { data: string }).data, 'base64');
+      const obj = byKey.get(op.key)!;
+      if (bytes.length > 100) expect(obj).toEqual(valref([blobrefOf('sha256', bytes)]));
+      else expect(obj).toEqual(op.dirent);
+    }
+  });
+
+  it('skips, or stops at, a leaf of a hashed directory or a chunk tree node that cannot be loaded', async () => {
+    const m = memory();
+    const { root } = wideAndLong(m);
+    const top = storedAs(m, root, 'dir');
+    const hash = storedAs(m, (top.entries.get('w') as Extract<TreeObj, { type: 'dirref' }>).data[0]!, 'hash');
+    const leaf = hash.slots.find((x) => x !== null)!.ref;
+    const node = storedAs(m, (top.entries.get('log') as { data: { ref: string } }).data.ref, 'node').refs[1]!;
+    for (const lost of [leaf, node]) {
+      const load = (r: string) => {
+        if (r === lost) throw new FluxError(ENOENT, `${r} is gone`);
+        return m.load(r);
+      };
+      await expect(leaves(root, load)).rejects.toThrow(/is gone/);
+      const skipped: string[] = [];
+      const keys: string[] = [];
+      for await (const l of walkTree(root, async (r) => load(r), { window: 2, onDirError: (k) => skipped.push(k) })) keys.push(l.key);
+      expect(skipped).toEqual([lost === leaf ? 'w' : 'log']);
+      // the rest of the walk goes on: the plain value after both, and (a chunk tree lost) the whole directory
+      expect(keys).toContain('plain');
+      expect(keys.filter((k) => k.startsWith('w.'))).toHaveLength(lost === leaf ? 0 : 20);
+    }
+  });
+
+  it('refuses a chunk tree that does not hold the count of blobs its valtree says', async () => {
+    const m = memory();
+    const { root } = wideAndLong(m);
+    const top = storedAs(m, root, 'dir');
+    const lying = m.store(Buffer.from(JSON.stringify({ data: { v: { ...top.entries.get('log'), data: { ...(top.entries.get('log')!.data as object), count: 11 } } }, type: 'dir', ver: 1 })));
+    await expect(leaves(lying, m.load)).rejects.toThrow(/a chunk tree of 10 blobs for a value of 11/);
   });
 });
 
