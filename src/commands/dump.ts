@@ -44,12 +44,19 @@ async function rootToDump(h: Flux, checkpoint: boolean): Promise<{ rootref: stri
   return { rootref: newest.rootref, mtime: Math.floor(t) };
 }
 
-/** a leaf's bytes: a val's inline data at once, a valref's blobs (loaded together) joined */
+/** a value's blobs joined, a window of them loading at a time: a long value has tens of thousands */
+async function joined(refs: readonly string[], load: (ref: string) => Promise<Buffer>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < refs.length; i += WINDOW) parts.push(...(await Promise.all(refs.slice(i, i + WINDOW).map(load))));
+  return Buffer.concat(parts);
+}
+
+/** a leaf's bytes: a val's inline data at once, a valref's blobs joined */
 function valueOf(leaf: Leaf, load: (ref: string) => Promise<Buffer>): Buffer | Promise<Buffer> {
   if (leaf.obj.type === 'val') return Buffer.from(leaf.obj.data, 'base64');
   if (leaf.obj.type === 'valref') {
     const refs = leaf.obj.data;
-    const p = refs.length === 1 ? load(refs[0]!) : Promise.all(refs.map(load)).then((parts) => Buffer.concat(parts));
+    const p = refs.length === 1 ? load(refs[0]!) : joined(refs, load);
     // awaited in walk order later; until then a failure must not count as unhandled
     p.catch(() => {});
     return p;

@@ -1,10 +1,11 @@
 // Checking KVS trees in a content store: every object reachable from the given roots must exist and hash to
-// its blobref, and every directory must be one. Each object is checked once however many roots share it (the
-// versions of a journal share nearly all of theirs); a damaged one is reported with the keys that reach it.
-// Blob access is injected (synchronous: an offline store); no I/O of its own.
+// its blobref, and be what it is named as: a directory (one dir object, or a dirhash node whose slots hold the
+// rest of it) or a long value's valnode of the right level. Each object is checked once however many roots share
+// it (the versions of a journal share nearly all of theirs); a damaged one is reported with the keys that reach
+// it. Blob access is injected (synchronous: an offline store); no I/O of its own.
 import { FluxError, ENOENT } from './errors.js';
 import { blobrefOf, parseBlobref } from './blobref.js';
-import { type TreeObj, decodeTreeObj } from './treeobj.js';
+import { type RefKind, type Stored, decodeStored, refsOf } from './kvs-wide.js';
 
 export interface FsckRoot {
   /** what the root is, for reports: "checkpoint 0", "primary version 12", ... */
@@ -31,14 +32,24 @@ export interface FsckReport {
 /** keys recorded per damaged object: enough to find it, bounded for an object every version shares */
 const PATHS_MAX = 5;
 
-type Work = { ref: string; dir: boolean; label: string; key: string };
+type Work = { ref: string; kind: RefKind; level?: number; label: string; key: string };
+
+/** what a stored object is, for a report */
+const what = (s: Stored) => (s.kind === 'node' ? `a level ${s.level} value node` : 'a directory');
+
+/** the reason in a decoding error, without the blobref it starts with (the report names it) */
+const reasonOf = (ref: string, err: unknown) => {
+  const text = (err as Error).message;
+  return text.startsWith(ref) ? text.slice(ref.length).replace(/^:? /, '') : text;
+};
 
 /**
  * Check the trees under `roots`. `read` returns a stored blob's bytes and throws FluxError ENOENT when there is
  * none (any other error counts as damage too). `onRoot` is told of each root as its walk starts.
  */
 export function fsck(roots: FsckRoot[], read: (ref: string) => Buffer, onRoot?: (r: FsckRoot) => void): FsckReport {
-  const checked = new Set<string>();
+  /** each object checked, and whether it was read as a tree object or as data only */
+  const checked = new Map<string, 'tree' | 'data'>();
   const bad = new Map<string, Damage>();
   const report = (d: Omit<Damage, 'paths'>, at: string) => {
     const prev = bad.get(d.ref);
@@ -64,41 +75,45 @@ export function fsck(roots: FsckRoot[], read: (ref: string) => Buffer, onRoot?: 
     return blob;
   };
 
-  const children = (data: Record<string, TreeObj>, w: Work, stack: Work[]) => {
-    for (const name of Object.keys(data).sort().reverse()) {
-      const obj = data[name]!;
-      const key = w.key === '.' ? name : `${w.key}.${name}`;
-      if (obj.type === 'dirref') stack.push({ ref: obj.data[0]!, dir: true, label: w.label, key });
-      else if (obj.type === 'valref') for (const ref of obj.data) stack.push({ ref, dir: false, label: w.label, key });
-      else if (obj.type === 'dir') children(obj.data, { ...w, key }, stack);
+  /** the object as what it is named as; undefined when it is not that (reported) */
+  const decode = (w: Work, blob: Buffer): Stored | undefined => {
+    const corrupt = (why: string) => report({ ref: w.ref, problem: 'corrupt', why }, `${w.label}: ${w.key}`);
+    let s: Stored;
+    try {
+      s = decodeStored(blob, w.ref);
+    } catch (err) {
+      corrupt(reasonOf(w.ref, err));
+      return undefined;
     }
+    const node = w.level === undefined ? 'a value node' : `a level ${w.level} value node`;
+    const fits = w.kind === 'dir' ? s.kind !== 'node' : s.kind === 'node' && (w.level === undefined || s.level === w.level);
+    if (fits) return s;
+    corrupt(`${what(s)} where ${w.kind === 'dir' ? 'a directory' : node} should be`);
+    return undefined;
   };
 
   for (const root of roots) {
     onRoot?.(root);
-    const stack: Work[] = [{ ref: root.rootref, dir: root.blob !== true, label: root.label, key: '.' }];
+    const stack: Work[] = [{ ref: root.rootref, kind: root.blob === true ? 'blob' : 'dir', label: root.label, key: '.' }];
     for (let w = stack.pop(); w !== undefined; w = stack.pop()) {
-      if (checked.has(w.ref)) {
+      const done = checked.get(w.ref);
+      if (done !== undefined) {
         // already checked: a damaged one is reported again for this key too
         const d = bad.get(w.ref);
         if (d !== undefined) report(d, `${w.label}: ${w.key}`);
-        continue;
+        // a value's blob may hold a tree object's very bytes: reached as one, it is read as one
+        if (d !== undefined || done === 'tree' || w.kind === 'blob') continue;
       }
-      checked.add(w.ref);
+      checked.set(w.ref, w.kind === 'blob' ? 'data' : 'tree');
       const blob = fetch(w);
-      if (blob === undefined || !w.dir) continue;
-      let t: TreeObj;
-      try {
-        t = decodeTreeObj(blob);
-      } catch (err) {
-        report({ ref: w.ref, problem: 'corrupt', why: (err as Error).message }, `${w.label}: ${w.key}`);
-        continue;
+      if (blob === undefined || w.kind === 'blob') continue;
+      const s = decode(w, blob);
+      if (s === undefined) continue;
+      // pushed last first: the walk goes in key order
+      for (const r of refsOf(s).reverse()) {
+        const key = r.key === '' ? w.key : w.key === '.' ? r.key : `${w.key}.${r.key}`;
+        stack.push({ ref: r.ref, kind: r.kind, level: r.level, label: w.label, key });
       }
-      if (t.type !== 'dir') {
-        report({ ref: w.ref, problem: 'corrupt', why: `a ${t.type} where a directory should be` }, `${w.label}: ${w.key}`);
-        continue;
-      }
-      children(t.data, w, stack);
     }
   }
   return { roots: roots.length, objects: checked.size, damage: [...bad.values()] };

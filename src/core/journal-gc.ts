@@ -1,7 +1,7 @@
 // Collection of the objects a compacted journal no longer reaches. Mark: every object reachable from the kept
 // snapshots, from flux-core style content checkpoints, from the given roots and from every kept entry (its own
 // blob, and every blobref its payload names: KVS rootrefs and the valrefs/dirrefs of its ops, followed down the
-// tree) is marked. Sweep: unmarked objects older than the collection are deleted (ContentStore.beginCollection).
+// tree in every stored form, dirhash nodes and long values' chunk trees included: kvs-wide.ts refsOf) is marked. Sweep: unmarked objects older than the collection are deleted (ContentStore.beginCollection).
 //
 // The collection runs while the instance works, in bounded chunks. Why what it deletes is garbage:
 // - every object stored while it runs is stamped with its epoch on the way in, or marked if it was there before,
@@ -16,6 +16,8 @@
 import { FluxError, ENOENT, EUCLEAN } from './errors.js';
 import { checkHashName, digestOf } from './blobref.js';
 import { decodeEntry } from './journal-entry.js';
+import { checkDirent } from './treeobj.js';
+import { type RefKind, type Stored, decodeStored, direntRefs, refsOf } from './kvs-wide.js';
 import type { JournalStore } from './journal-store.js';
 
 const BLOBREF = /^(sha1|sha256)-[0-9a-f]+$/;
@@ -32,8 +34,11 @@ export function refsIn(value: unknown, out: string[] = []): string[] {
   return out;
 }
 
-/** how a marked object is followed: a ref from a payload may be a tree object; a valref's blobs are data */
-type Kind = 'any' | 'dir' | 'leaf';
+/**
+ * how a marked object is followed: a ref from a payload may be a tree object or not; a ref inside a tree is a
+ * directory, a value node or a value's blob (data: nothing to follow)
+ */
+type Kind = 'any' | RefKind;
 
 export interface GcOptions {
   /** blobrefs to keep besides what the journal reaches (the KVS's empty root directory, say) */
@@ -56,9 +61,11 @@ export interface GcReport {
 
 /** The marking half: a queue of refs to mark and follow, worked off in chunks. */
 class Marker {
-  private readonly seen = new Set<string>();
+  /** what each ref was queued as */
+  private readonly seen = new Map<string, Kind>();
   private queue: Array<[string, Kind]> = [];
-  marked = 0;
+  /** entry blobs marked (the objects queued are in `seen`) */
+  private entryBlobs = 0;
   /** the last entry whose payload was queued */
   through: number;
 
@@ -67,8 +74,11 @@ class Marker {
   }
 
   add(ref: string, kind: Kind): void {
-    if (this.seen.has(ref)) return;
-    this.seen.add(ref);
+    const was = this.seen.get(ref);
+    // a blob queued as a value's data may be a directory's bytes as well (stores deduplicate by content):
+    // reached as one, it is followed then
+    if (was !== undefined && (was !== 'blob' || kind === 'blob')) return;
+    this.seen.set(ref, kind);
     this.queue.push([ref, kind]);
   }
 
@@ -85,7 +95,12 @@ class Marker {
       n++;
     }
     this.store.objects.markLive(blobs);
-    this.marked += blobs.length;
+    this.entryBlobs += blobs.length;
+  }
+
+  /** objects found reachable so far */
+  get marked(): number {
+    return this.entryBlobs + this.seen.size;
   }
 
   get pending(): number {
@@ -98,10 +113,9 @@ class Marker {
     const hash = checkHashName(this.store.hashName);
     const digests = batch.map(([ref]) => digestOf(hash, ref));
     this.store.objects.markLive(digests);
-    this.marked += batch.length;
     for (let i = 0; i < batch.length; i++) {
       const kind = batch[i]![1];
-      if (kind === 'leaf') continue;
+      if (kind === 'blob') continue;
       let blob: Buffer;
       try {
         blob = this.store.objects.load(digests[i]!);
@@ -114,40 +128,36 @@ class Marker {
     }
   }
 
-  private follow(ref: string, blob: Buffer, kind: Kind): void {
-    let v: unknown;
+  private follow(ref: string, blob: Buffer, kind: Exclude<Kind, 'blob'>): void {
     // a payload's ref may name any blob: only one that reads as a tree object is followed
     if (kind === 'any' && blob[0] !== 0x7b) return;
+    let s: Stored;
     try {
-      v = JSON.parse(blob.toString('utf8'));
-    } catch {
-      if (kind === 'dir') throw new FluxError(EUCLEAN, `directory ${ref} is damaged: nothing is collected`);
+      s = decodeStored(blob, ref);
+    } catch (err) {
+      if (!(err instanceof FluxError)) throw err;
+      if (kind !== 'any') {
+        throw new FluxError(EUCLEAN, `${err.message}: a ${kind === 'dir' ? 'directory' : 'value node'} that cannot be read, nothing is collected`);
+      }
+      this.dirent(blob);
       return;
     }
-    if (!this.treeobj(v) && kind === 'dir') throw new FluxError(EUCLEAN, `directory ${ref} is not a tree object: nothing is collected`);
+    if ((kind === 'dir' && s.kind === 'node') || (kind === 'node' && s.kind !== 'node')) {
+      const what = s.kind === 'node' ? 'a value node' : 'a directory';
+      throw new FluxError(EUCLEAN, `${ref} is ${what} where ${kind === 'dir' ? 'a directory' : 'a value node'} should be: nothing is collected`);
+    }
+    for (const r of refsOf(s)) this.add(r.ref, r.kind);
   }
 
-  /** queue what a tree object refers to; false when `v` is not one */
-  private treeobj(v: unknown): boolean {
-    if (typeof v !== 'object' || v === null) return false;
-    const t = v as { ver?: unknown; type?: unknown; data?: unknown };
-    if (t.ver !== 1) return false;
-    switch (t.type) {
-      case 'val':
-      case 'symlink':
-        return true;
-      case 'valref':
-      case 'dirref':
-        if (!Array.isArray(t.data)) return false;
-        for (const r of t.data) if (typeof r === 'string' && BLOBREF.test(r)) this.add(r, t.type === 'valref' ? 'leaf' : 'dir');
-        return true;
-      case 'dir':
-        if (typeof t.data !== 'object' || t.data === null) return false;
-        for (const child of Object.values(t.data)) this.treeobj(child);
-        return true;
-      default:
-        return false;
+  /** a payload's blob that is one tree object by itself (a dirref, a valref...): what it names is kept too */
+  private dirent(blob: Buffer): void {
+    let e;
+    try {
+      e = checkDirent(JSON.parse(blob.toString('utf8')));
+    } catch {
+      return;
     }
+    for (const r of direntRefs(e, '')) this.add(r.ref, r.kind);
   }
 }
 
@@ -170,7 +180,7 @@ export async function collectGarbage(store: JournalStore, opts: GcOptions = {}):
     for (const r of opts.roots ?? []) m.add(r, 'any');
     for (const c of store.checkpoints()) {
       if (c.snapshot === null) continue;
-      m.add(c.snapshot, 'leaf');
+      m.add(c.snapshot, 'blob');
       const snap = JSON.parse(objects.load(digestOf(checkHashName(store.hashName), c.snapshot)).toString('utf8')) as { states?: unknown };
       for (const ref of refsIn(snap.states)) m.add(ref, 'any');
     }

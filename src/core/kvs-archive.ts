@@ -79,9 +79,9 @@ export class TreeBuilder {
   /** store every directory, deepest first, through `store`; returns the root's blobref */
   finish(store: (blob: Buffer) => string): string {
     const unroll = (n: Node): string => {
-      const data: Record<string, TreeObj> = {};
-      for (const [name, sub] of n.dirs) data[name] = dirref(unroll(sub));
-      for (const [name, obj] of n.leaves) data[name] = obj;
+      // made by fromEntries, as own properties: an entry named __proto__ assigned to an object literal would
+      // set its prototype instead, and vanish from the directory
+      const data: Record<string, TreeObj> = Object.fromEntries([...[...n.dirs].map(([name, sub]) => [name, dirref(unroll(sub))]), ...n.leaves]);
       return store(encodeTreeObj({ ver: 1, type: 'dir', data }));
     };
     return unroll(this.root);

@@ -112,6 +112,66 @@ export function decodeStored(blob: Buffer, ref: string): Stored {
   }
 }
 
+/** what a ref inside a stored tree names: a directory (a dir object or a dirhash node), a valnode, a value's blob */
+export type RefKind = 'dir' | 'node' | 'blob';
+
+export interface NamedRef {
+  ref: string;
+  kind: RefKind;
+  /** a valnode named by a valnode: the level it must have */
+  level?: number;
+  /**
+   * the key of the entry that names it, below the object ("a", or "a.b" inside a dir entry); "" when it is a part
+   * of the object's own directory (a dirhash slot) or value (a valnode's child)
+   */
+  key: string;
+}
+
+/**
+ * Every ref a stored object names and what each one names, a directory's entries in name order: the one answer
+ * to "what lies under this object" for whatever walks stored trees (collection, checking, dumping).
+ */
+export function refsOf(s: Stored): NamedRef[] {
+  const out: NamedRef[] = [];
+  switch (s.kind) {
+    case 'dir':
+      for (const name of [...s.entries.keys()].sort()) direntRefs(s.entries.get(name)!, name, out);
+      break;
+    case 'hash':
+      for (const slot of s.slots) if (slot !== null) out.push({ ref: slot.ref, kind: 'dir', key: '' });
+      break;
+    case 'node':
+      for (const ref of s.refs) out.push(s.level === 0 ? { ref, kind: 'blob', key: '' } : { ref, kind: 'node', level: s.level - 1, key: '' });
+      break;
+  }
+  return out;
+}
+
+/** the refs one directory entry names, under `key` */
+export function direntRefs(e: Dirent, key: string, out: NamedRef[] = []): NamedRef[] {
+  switch (e.type) {
+    case 'dirref':
+      out.push({ ref: e.data[0]!, kind: 'dir', key });
+      break;
+    case 'valref':
+      for (const ref of e.data) out.push({ ref, kind: 'blob', key });
+      break;
+    case 'valtree':
+      out.push({ ref: e.data.ref, kind: 'node', key });
+      break;
+    case 'dir': {
+      // a dir object written inside its parent (RFC 11 allows it): its entries are the parent's, one level down
+      const data = e.data as Record<string, Dirent>;
+      for (const name of Object.keys(data).sort()) direntRefs(data[name]!, `${key}.${name}`, out);
+      break;
+    }
+    case 'val':
+    case 'symlink':
+      break;
+  }
+  return out;
+}
+
 export function hashNodeBlob(slots: ReadonlyArray<Slot | null>): Buffer {
   const parts = slots.map((s) => (s === null ? 'null' : `{"count":${s.count},"ref":${JSON.stringify(s.ref)}}`));
   return Buffer.from(`{"data":[${parts.join(',')}],"type":"dirhash","ver":1}`, 'utf8');

@@ -265,7 +265,7 @@ describe('an interrupted compaction', () => {
         expect(js.meta('gc-pending')).toBe('0');
         expect(cs.has(old)).toBe(false);
         for (const v of j.versions.filter((x) => x.seq >= 20)) {
-          for (const [k, value] of v.values) expect(readKey(cs, v.rootref, k)).toBe(value);
+          for (const [k, value] of v.values) expect(await readKey(cs, v.rootref, k)).toBe(value);
         }
       } finally {
         cs.close();

@@ -7,12 +7,15 @@ import { JournalStore, checkpointMessage, type Checkpoint, type Head } from '../
 import { collectGarbage, type GcReport } from '../../src/core/journal-gc.js';
 import { canonical } from '../../src/core/journal-entry.js';
 import { blobrefOf, digestOf } from '../../src/core/blobref.js';
-import { applyOps, EMPTY_DIR_BLOB, type Op } from '../../src/core/kvs-tree.js';
-import { val, decodeTreeObj, type TreeObj } from '../../src/core/treeobj.js';
+import { applyOps, lookup, EMPTY_DIR_BLOB, OP_APPEND, type Op } from '../../src/core/kvs-tree.js';
+import { type Shape, decodeStored, refsOf } from '../../src/core/kvs-wide.js';
+import { FluxError, ENOENT } from '../../src/core/errors.js';
+import { val } from '../../src/core/treeobj.js';
 import { ENTRY_KVS, KVS, PRIMARY, kvsProjection, namespaceTopic, type KvsState } from '../../src/projections/kvs.js';
 import { loadOrCreateSigner, type Signer } from '../../src/core/signing.js';
 
-export type Write = [key: string, value: string | null];
+/** a put (null: an unlink), or with 'append' an append to the value */
+export type Write = [key: string, value: string | null] | [key: string, value: string, append: 'append'];
 
 export interface Version {
   rootseq: number;
@@ -38,7 +41,8 @@ export interface KvsJournal {
 
 const FLAG_PRIVATE = 0x1;
 
-export async function kvsJournal(dir: string, batches: Write[][]): Promise<KvsJournal> {
+/** `shape`: where the tree changes form (the KVS's own unless a test wants wide and long forms with little data) */
+export async function kvsJournal(dir: string, batches: Write[][], shape?: Shape): Promise<KvsJournal> {
   const cs = ContentStore.open(join(dir, 'content.sqlite'), 'sha256');
   const js = new JournalStore(cs);
   const signer = await loadOrCreateSigner(join(dir, 'journal.key'));
@@ -51,9 +55,10 @@ export async function kvsJournal(dir: string, batches: Write[][]): Promise<KvsJo
     cs, js, signer, head: js.head(), versions, states, emptyRef,
     commit(writes) {
       const last = versions[versions.length - 1]!;
-      const ops: Op[] = writes.map(([key, v]) => ({ key, flags: 0, dirent: v === null ? null : val(Buffer.from(v)) }));
+      const ops: Op[] = writes.map(([key, v, append]) => ({ key, flags: append ? OP_APPEND : 0, dirent: v === null ? null : val(Buffer.from(v)) }));
       const pending = new Map<string, Buffer>();
       const r = applyOps(last.rootref, ops, {
+        shape,
         load: (ref) => pending.get(ref) ?? cs.load(digestOf('sha256', ref)),
         store: (blob) => {
           const ref = blobrefOf('sha256', blob);
@@ -62,7 +67,11 @@ export async function kvsJournal(dir: string, batches: Write[][]): Promise<KvsJo
         },
       }, PRIMARY);
       const values = new Map(last.values);
-      for (const [k, v] of writes) {
+      for (const [k, v, append] of writes) {
+        if (append) {
+          values.set(k, (values.get(k) ?? '') + v);
+          continue;
+        }
         // a write replaces the key and everything under it (and above: a value where a directory was)
         for (const have of [...values.keys()]) if (have === k || have.startsWith(`${k}.`) || k.startsWith(`${have}.`)) values.delete(have);
         if (v !== null) values.set(k, v);
@@ -108,39 +117,27 @@ export async function compactAt(j: KvsJournal, seq: number, pause?: () => Promis
   return collectGarbage(j.js, { roots: [j.emptyRef], chunk: 7, sliceMs: 0, pause });
 }
 
-/** every object a root reaches, read back (throws ENOENT at the first missing one) */
+/** every object a root reaches, in every stored form, read back (throws ENOENT at the first missing one) */
 export function walkTree(cs: ContentStore, ref: string, seen = new Set<string>()): Set<string> {
   if (seen.has(ref)) return seen;
   seen.add(ref);
-  const t = decodeTreeObj(cs.load(digestOf('sha256', ref)));
-  const visit = (o: TreeObj): void => {
-    if (o.type === 'dirref') walkTree(cs, o.data[0]!, seen);
-    else if (o.type === 'valref') {
-      for (const r of o.data) {
-        cs.load(digestOf('sha256', r));
-        seen.add(r);
-      }
-    } else if (o.type === 'dir') for (const c of Object.values(o.data)) visit(c);
-  };
-  visit(t);
+  for (const r of refsOf(decodeStored(cs.load(digestOf('sha256', ref)), ref))) {
+    if (r.kind !== 'blob') walkTree(cs, r.ref, seen);
+    else if (!seen.has(r.ref)) {
+      cs.load(digestOf('sha256', r.ref));
+      seen.add(r.ref);
+    }
+  }
   return seen;
 }
 
-/** a key's value in the tree under `rootref`, read synchronously from the store (undefined when absent) */
-export function readKey(cs: ContentStore, rootref: string, key: string): string | undefined {
-  let dir = decodeTreeObj(cs.load(digestOf('sha256', rootref)));
-  const path = key.split('.');
-  for (let i = 0; i < path.length; i++) {
-    if (dir.type !== 'dir') return undefined;
-    let e: TreeObj | undefined = dir.data[path[i]!];
-    if (e === undefined) return undefined;
-    if (e.type === 'dirref') e = decodeTreeObj(cs.load(digestOf('sha256', e.data[0]!)));
-    if (i === path.length - 1) {
-      if (e.type === 'val') return Buffer.from(e.data, 'base64').toString();
-      if (e.type === 'valref') return Buffer.concat(e.data.map((r) => cs.load(digestOf('sha256', r)))).toString();
-      return undefined;
-    }
-    dir = e;
+/** a key's value in the tree under `rootref`, read as the KVS reads it (undefined when absent) */
+export async function readKey(cs: ContentStore, rootref: string, key: string): Promise<string | undefined> {
+  try {
+    const t = await lookup(rootref, key, 0, { load: (ref) => cs.load(digestOf('sha256', ref)) }, PRIMARY);
+    return t.type === 'val' ? Buffer.from(t.data, 'base64').toString() : undefined;
+  } catch (err) {
+    if (err instanceof FluxError && err.errno === ENOENT) return undefined;
+    throw err;
   }
-  return undefined;
 }

@@ -10,6 +10,7 @@ import { ENOENT } from '../../src/core/errors.js';
 import { JournalStore } from '../../src/core/journal-store.js';
 import { ContentStore } from '../../src/core/content-store.js';
 import { valref } from '../../src/core/treeobj.js';
+import { decodeStored } from '../../src/core/kvs-wide.js';
 import { ENTRY_KVS, PRIMARY, namespaceTopic } from '../../src/projections/kvs.js';
 import { type KvsJournal, type Write, kvsJournal, snapshotAt, compactAt, walkTree, readKey } from '../helpers/kvs-journal.js';
 
@@ -70,7 +71,7 @@ describe('journal compaction (store)', () => {
     const stored = new Set((j.cs.db.prepare('SELECT hash FROM objects').pluck().all() as Buffer[]).map((h) => `sha256-${h.toString('hex')}`));
     expect(stored).toEqual(keep);
     for (const v of j.versions.filter((x) => x.seq >= 7)) {
-      for (const [k, value] of v.values) expect(readKey(j.cs, v.rootref, k)).toBe(value);
+      for (const [k, value] of v.values) expect(await readKey(j.cs, v.rootref, k)).toBe(value);
     }
     // a value only version 2 had is gone
     expect(j.cs.has(digestOf('sha256', blobrefOf('sha256', Buffer.from(big('a2')))))).toBe(false);
@@ -124,7 +125,7 @@ describe('journal compaction (store)', () => {
     await compactAt(j, 9);
     expect(j.js.first()).toBe(9);
     for (const v of j.versions.filter((x) => x.seq >= 9)) {
-      for (const [k, value] of v.values) expect(readKey(j.cs, v.rootref, k)).toBe(value);
+      for (const [k, value] of v.values) expect(await readKey(j.cs, v.rootref, k)).toBe(value);
     }
     expect(await verifyJournal(j.js, { trustedKey: j.signer.publicKey })).toMatchObject({ ok: true, checked: j.head.seq - 8 });
   });
@@ -170,6 +171,44 @@ describe('journal compaction (store)', () => {
       },
     });
     expect(j.cs.has(digestOf('sha256', blobrefOf('sha256', again)))).toBe(true);
+  });
+
+  /** the stored form of the entry `name` in the root directory of `rootref` (a plain dir object there) */
+  const rootEntry = (rootref: string, name: string) => {
+    const root = decodeStored(j.cs.load(digestOf('sha256', rootref)), rootref);
+    if (root.kind !== 'dir') throw new Error('the root is not one dir object');
+    return root.entries.get(name);
+  };
+
+  /** compact at the head: exactly what the head version reaches is left, and every value reads back right */
+  async function compactKeepsHead(): Promise<void> {
+    const r = await compactAt(j, j.head.seq);
+    expect(r.deleted).toBeGreaterThan(0);
+    const stored = new Set((j.cs.db.prepare('SELECT hash FROM objects').pluck().all() as Buffer[]).map((h) => `sha256-${h.toString('hex')}`));
+    expect(stored).toEqual(reachable(j, j.head.seq));
+    const head = j.versions[j.versions.length - 1]!;
+    for (const [k, value] of head.values) expect(await readKey(j.cs, head.rootref, k)).toBe(value);
+  }
+
+  it('keeps every object of a long appended value (its chunk tree and its blobs)', async () => {
+    // 70 appends: more blobs than a plain valref holds, so the value is a valtree over two levels of valnodes
+    for (let b = 0; b < 7; b++) j.commit(Array.from({ length: 10 }, (_, i): Write => ['log', `line ${b * 10 + i}\n`, 'append']));
+    j.commit([['a', 'after']]);
+    const log = rootEntry(j.versions[j.versions.length - 1]!.rootref, 'log');
+    expect(log).toMatchObject({ type: 'valtree', data: { count: 70 } });
+    const top = (log as { data: { ref: string } }).data.ref;
+    expect(decodeStored(j.cs.load(digestOf('sha256', top)), top)).toMatchObject({ kind: 'node', level: 1 });
+    await compactKeepsHead();
+  });
+
+  it('keeps every object of a wide directory (its dirhash nodes, its leaves and their values)', async () => {
+    j.commit(Array.from({ length: 300 }, (_, i): Write => [`wide.k${i}`, i % 2 === 0 ? big(`w${i}`) : `v${i}`]));
+    j.commit([['wide.k7', 'changed'], ['a', 'after']]);
+    const wide = rootEntry(j.versions[j.versions.length - 1]!.rootref, 'wide');
+    expect(wide?.type).toBe('dirref');
+    const ref = (wide as { data: string[] }).data[0]!;
+    expect(decodeStored(j.cs.load(digestOf('sha256', ref)), ref).kind).toBe('hash');
+    await compactKeepsHead();
   });
 
   it('finds blobrefs anywhere in a payload', () => {
