@@ -64,12 +64,12 @@ function checkPart<S, I, O>(model: Model<S, I, O>, name: string, history: Array<
   let best: number[] = [];
   const trail: number[] = [];
 
-  /** ops that may be linearized next: not done, called before every not-done op has returned */
+  /** ops that may be linearized next: not done, called no later than every not-done op has returned */
   const candidatesOf = (): number[] => {
     let minRet = Infinity;
     for (let i = 0; i < n; i++) if (!done[i] && ops[i]!.ret < minRet) minRet = ops[i]!.ret;
     const out: number[] = [];
-    for (let i = 0; i < n && ops[i]!.call < minRet; i++) if (!done[i]) out.push(i);
+    for (let i = 0; i < n && ops[i]!.call <= minRet; i++) if (!done[i]) out.push(i);
     return out;
   };
   const mark = (i: number, on: boolean) => {

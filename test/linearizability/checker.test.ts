@@ -64,6 +64,14 @@ describe('the KVS checker', () => {
     expect(check(kvsModel, [...w(), at(6, 3, 'y')]).ok).toBe(false);
   });
 
+  it('reads a version as it was after all of its merged writes, in their order in the batch', () => {
+    // one batch (version 5): an append, then an unlink of the same key
+    const batch = () => [op(0, 0, 5, { f: 'append', key: 'a', value: 'x' }, { version: 5 + 1 / 3 }), op(1, 0, 5, { f: 'unlink', key: 'a' }, { version: 5 + 2 / 3 })];
+    const at = (value: string | null) => op(2, 6, 7, { f: 'get-at', key: 'a', version: 5 }, { value });
+    expect(check(kvsModel, [...batch(), at(null)]).ok).toBe(true);
+    expect(check(kvsModel, [...batch(), at('x')]).ok).toBe(false);
+  });
+
   it('gives up rather than searching forever', () => {
     const ops = Array.from({ length: 14 }, (_, i) => put(i, 0, 100, 'a', `v${i}`));
     ops.push(get(99, 101, 102, 'a', 'nope'));
