@@ -63,7 +63,7 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
     opts.log?.(l);
   };
   const rng = new Random(opts.seed);
-  const mount = opts.faults.includes('disk-full') ? mountSmallTmpfs(48) : undefined;
+  const mount = opts.faults.includes('disk-full') ? mountSmallTmpfs(128) : undefined;
   const base = mount ?? mkdtempSync(join(tmpdir(), 'flux-verify-'));
   const statedir = join(base, 'state');
   mkdirSync(statedir);
