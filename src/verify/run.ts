@@ -108,6 +108,7 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
     endWatch();
     await Promise.all([...clients, ...watchers]);
     log(`workload over: ${rec.records.length} operations`);
+    const tChecks = Date.now();
 
     // heal: every broker running and answering
     if (mount) rmSync(join(mount, 'filler'), { force: true });
@@ -133,10 +134,12 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
     }] : [])), batches);
     violations.push(...attr.problems.map((detail) => ({ property: 'every acknowledged write is present (and no refused one)', detail })));
     const kvsOps = kvsHistory(rec, attr.exact);
+    const tSearch = Date.now();
     const lin = check(kvsModel, kvsOps, { maxStates: 5_000_000 });
     if (lin.ok === false) violations.push({ property: 'linearizability', detail: lin.reason });
     if (lin.ok === 'unknown') log(`linearizability of ${lin.partition} not decided: ${lin.reason}`);
-    log(`checked ${kvsOps.length} KVS operations (${lin.explored} states) and ${rec.records.length - kvsOps.length} publishes`);
+    log(`checked ${kvsOps.length} KVS operations (${lin.explored} states) and ${rec.records.length - kvsOps.length} publishes ` +
+      `in ${((Date.now() - tChecks) / 1000).toFixed(1)}s (search ${((Date.now() - tSearch) / 1000).toFixed(1)}s)`);
   } catch (err) {
     violations.push({ property: 'run completes', detail: (err as Error).stack ?? String(err) });
   } finally {
