@@ -40,12 +40,15 @@ export interface CheckOptions {
 export function check<S, I, O>(model: Model<S, I, O>, history: Array<Operation<I, O>>, opts: CheckOptions = {}): CheckResult<I, O> {
   const parts = model.partition ? model.partition(history) : new Map([['', history]]);
   let explored = 0;
+  let undecided: CheckResult<I, O> | undefined;
   for (const [name, ops] of parts) {
     const r = checkPart(model, name, ops, opts.maxStates ?? 2_000_000);
     explored += r.explored;
-    if (r.ok !== true) return { ...r, explored };
+    if (r.ok === false) return { ...r, explored };
+    // the other parts may still hold a violation
+    if (r.ok === 'unknown') undecided ??= r;
   }
-  return { ok: true, explored };
+  return undecided ? { ...undecided, explored } : { ok: true, explored };
 }
 
 function checkPart<S, I, O>(model: Model<S, I, O>, name: string, history: Array<Operation<I, O>>, maxStates: number): CheckResult<I, O> {

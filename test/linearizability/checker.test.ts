@@ -76,6 +76,9 @@ describe('the KVS checker', () => {
     const ops = Array.from({ length: 14 }, (_, i) => put(i, 0, 100, 'a', `v${i}`));
     ops.push(get(99, 101, 102, 'a', 'nope'));
     expect(check(kvsModel, ops, { maxStates: 1000 }).ok).toBe('unknown');
+    // an undecided key does not hide a violation on another
+    const r = check(kvsModel, [...ops, put(0, 0, 1, 'b', 'x', 1), get(1, 2, 3, 'b', null)], { maxStates: 1000 });
+    expect([r.ok, r.ok === false && r.partition]).toEqual([false, 'b']);
   });
 });
 
