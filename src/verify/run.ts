@@ -138,7 +138,10 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
     const lin = check(kvsModel, kvsOps, { maxStates: 5_000_000 });
     if (lin.ok === false) violations.push({ property: 'linearizability', detail: lin.reason });
     if (lin.ok === 'unknown') log(`linearizability of ${lin.partition} not decided: ${lin.reason}`);
-    log(`checked ${kvsOps.length} KVS operations (${lin.explored} states) and ${rec.records.length - kvsOps.length} publishes ` +
+    const maybe = rec.records.filter((r) => r.ret === Infinity).length;
+    const refused = rec.records.filter((r) => r.refused).length;
+    log(`outcomes: ${maybe} unknown (maybe applied), ${refused} refused or failed reads`);
+    log(`checked ${kvsOps.length} KVS operations (${lin.explored} states) and ${rec.records.filter((r) => r.kind === 'publish').length} publishes ` +
       `in ${((Date.now() - tChecks) / 1000).toFixed(1)}s (search ${((Date.now() - tSearch) / 1000).toFixed(1)}s)`);
   } catch (err) {
     violations.push({ property: 'run completes', detail: (err as Error).stack ?? String(err) });
