@@ -58,27 +58,41 @@ function checkPart<S, I, O>(model: Model<S, I, O>, name: string, history: Array<
   /** operations that returned and are not yet linearized: the search is over when none is left */
   let open = ops.filter((o) => o.ret !== Infinity).length;
   const seen = new Set<string>();
-  const words = Math.ceil(n / 32);
-  const bits = new Uint32Array(words);
-  const memoKey = (s: S) => `${bits.join(',')}|${model.key(s)}`;
+  /** every op below this index is linearized: keys and candidate scans start here, so a long history stays cheap */
+  let lo = 0;
+  let doneCount = 0;
+  /** the linearized set as (lo, the linearized ops above lo): all that can differ lies in a window at lo */
+  const memoKey = (s: S) => {
+    const above: number[] = [];
+    for (let i = lo, want = doneCount - lo; above.length < want; i++) if (done[i]) above.push(i - lo);
+    return `${lo}:${above.join(',')}|${model.key(s)}`;
+  };
 
   interface Frame { state: S; candidates: number[]; next: number; chosen: number }
   const stack: Frame[] = [];
   let best: number[] = [];
   const trail: number[] = [];
 
-  /** ops that may be linearized next: not done, called no later than every not-done op has returned */
+  /**
+   * ops that may be linearized next: not done, called no later than every not-done op has returned. In call
+   * order, an op called after the smallest return so far cannot lower it (it returns after its call), so the
+   * scan stops there.
+   */
   const candidatesOf = (): number[] => {
     let minRet = Infinity;
-    for (let i = 0; i < n; i++) if (!done[i] && ops[i]!.ret < minRet) minRet = ops[i]!.ret;
     const out: number[] = [];
-    for (let i = 0; i < n && ops[i]!.call <= minRet; i++) if (!done[i]) out.push(i);
+    for (let i = lo; i < n && ops[i]!.call <= minRet; i++) {
+      if (done[i]) continue;
+      out.push(i);
+      if (ops[i]!.ret < minRet) minRet = ops[i]!.ret;
+    }
     return out;
   };
   const mark = (i: number, on: boolean) => {
     done[i] = on ? 1 : 0;
-    if (on) bits[i >> 5]! |= 1 << (i & 31);
-    else bits[i >> 5]! &= ~(1 << (i & 31));
+    doneCount += on ? 1 : -1;
+    if (on) while (lo < n && done[lo]) lo++;
+    else if (i < lo) lo = i;
     if (ops[i]!.ret !== Infinity) open += on ? -1 : 1;
   };
 
