@@ -63,3 +63,16 @@ export function attribute(writes: WriteRecord[], batches: Map<number, SetrootOp[
   }
   return { exact, problems };
 }
+
+/** the key's value after each version that touched it (the first: before any), replayed from the setroot ops */
+export function keyHistory(key: string, batches: Map<number, SetrootOp[]>): Array<string | null> {
+  const out: Array<string | null> = [null];
+  let cur: string | null = null;
+  for (const v of [...batches.keys()].sort((a, b) => a - b)) {
+    const ops = batches.get(v)!.filter((op) => op.key === key);
+    if (ops.length === 0) continue;
+    for (const op of ops) cur = op.value === null ? null : op.flags & APPEND ? (cur ?? '') + op.value : op.value;
+    out.push(cur);
+  }
+  return out;
+}

@@ -14,7 +14,7 @@ import { Random } from './random.js';
 import { check } from './linearizability.js';
 import { kvsModel, type KvsOp } from './kvs-model.js';
 import { checkEvents, checkWatch, type Publish } from './event-log.js';
-import { attribute, type SetrootOp } from './attribution.js';
+import { attribute, keyHistory, type SetrootOp } from './attribution.js';
 import { decodeEntry } from '../core/journal-entry.js';
 import {
   Recorder, KEYS, EVENT_PREFIX, END_TOPIC, now, lookup, decodeVal, runClient, runSubscriber, runWatcher,
@@ -124,7 +124,6 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
       if (!subsDone) violations.push({ property: 'subscriptions see every event', detail: `a subscriber never received ${END_TOPIC}` });
       violations.push(...await finalReads(cluster, rec));
       violations.push(...await eventChecks(h0, rec));
-      violations.push(...await watchChecks(h0, rec));
     } finally {
       h0.close();
     }
@@ -133,6 +132,7 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
       id: r.id, input: r.input, ...(r.output && 'version' in r.output ? { version: r.output.version } : {}), ...(r.refused ? { refused: true } : {}),
     }] : [])), batches);
     violations.push(...attr.problems.map((detail) => ({ property: 'every acknowledged write is present (and no refused one)', detail })));
+    violations.push(...watchChecks(rec, batches));
     const kvsOps = kvsHistory(rec, attr.exact);
     const tSearch = Date.now();
     const lin = check(kvsModel, kvsOps, { maxStates: 5_000_000 });
@@ -259,16 +259,11 @@ async function eventChecks(h: Flux, rec: Recorder): Promise<Violation[]> {
   return checkEvents(pubs, rec.subs, journal).map((detail) => ({ property: 'events: sequenced, durable, delivered in order without gap or duplicate', detail }));
 }
 
-async function watchChecks(h: Flux, rec: Recorder): Promise<Violation[]> {
+function watchChecks(rec: Recorder, batches: Map<number, SetrootOp[]>): Violation[] {
   const bad: Violation[] = [];
   const histories = new Map<string, Array<string | null>>();
-  for (const key of new Set(rec.watches.map((w) => w.key))) {
-    const versions = (await h.call('kvs-history.key', { namespace: 'primary', key })).versions as Array<{ rootref: string }>;
-    const values: Array<string | null> = [null];
-    for (const v of versions) values.push(await lookup(h, { key, namespace: 'primary', flags: 0, rootdir: { data: [v.rootref], type: 'dirref', ver: 1 } }));
-    histories.set(key, values);
-  }
   for (const w of rec.watches) {
+    if (!histories.has(w.key)) histories.set(w.key, keyHistory(w.key, batches));
     const why = checkWatch(w.key, w.seen, histories.get(w.key)!);
     if (why) bad.push({ property: 'watches see every change in order without gap or duplicate', detail: `client ${w.client} on rank ${w.rank}: ${why}` });
   }

@@ -1,6 +1,6 @@
 // Placing writes from the journal's setroot entries: the checks a run makes of durability and of refusals.
 import { describe, it, expect } from 'vitest';
-import { attribute, type SetrootOp } from '../../src/verify/attribution.js';
+import { attribute, keyHistory, type SetrootOp } from '../../src/verify/attribution.js';
 
 const batches = new Map<number, SetrootOp[]>([
   [1, [{ key: 'a', flags: 0, value: 'x' }]],
@@ -35,5 +35,14 @@ describe('attribution of writes to versions', () => {
       'put a x was refused but is in version 1',
       'unlink b was acknowledged with version 2 but that version has no such unlink',
     ]);
+  });
+});
+
+describe('a key\'s history replayed from the setroot ops', () => {
+  it('is its value after each version that touched it, merged ops applied in order', () => {
+    expect(keyHistory('a', batches)).toEqual([null, 'x', null]);
+    expect(keyHistory('b', batches)).toEqual([null, 'z']);
+    const more = new Map([...batches, [3, [{ key: 'a', flags: 32, value: '1' }, { key: 'a', flags: 32, value: '2' }]]]);
+    expect(keyHistory('a', more)).toEqual([null, 'x', null, '12']);
   });
 });
