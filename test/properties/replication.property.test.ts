@@ -1,12 +1,14 @@
 // Deterministic simulation of journal replication: the replica ordering code the brokers run, driven in one
 // process over a network that fast-check controls (reorders, delays, duplicates and drops messages). Every
-// replica must only ever hold a prefix of rank 0's journal, and all must converge once the network heals.
+// replica must only ever hold a prefix of rank 0's journal, and all must converge once the network heals; the
+// KVS projection each replica runs over what it applied must only ever show a state rank 0 had at that seq.
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { ContentStore } from '../../src/core/content-store.js';
 import { JournalStore } from '../../src/core/journal-store.js';
 import { blobrefOf } from '../../src/core/blobref.js';
 import { ReplicaOrder, type Applied } from '../../src/core/replica.js';
+import { kvsProjection, namespaceTopic, namespaceRoot, namespaceList, ENTRY_KVS, PRIMARY, type KvsState } from '../../src/projections/kvs.js';
 
 interface Node {
   rank: number;
@@ -14,6 +16,7 @@ interface Node {
   children: number[];
   order: ReplicaOrder;
   applied: Applied[];
+  kvs: KvsState;
 }
 
 type Msg =
@@ -22,24 +25,36 @@ type Msg =
   | { kind: 'entries'; to: number; list: Applied[] }
   | { kind: 'head'; to: number; seq: number };
 
-/** rank 0's journal, made by the real store */
+/** rank 0's journal, made by the real store: events and, every third entry, a KVS setroot */
 function makeLog(n: number): Applied[] {
   const cs = ContentStore.open(':memory:', 'sha256');
   const js = new JournalStore(cs);
-  const out = js.appendBatch(js.head(), Array.from({ length: n }, (_, i) => ({
-    time: 1000 + i, topic: `t.${i % 3}`, userid: 0, rolemask: 1, flags: 0, payload: { i },
-  })));
+  let rootseq = 0;
+  const out = js.appendBatch(js.head(), Array.from({ length: n }, (_, i) => (i % 3 === 2
+    ? {
+      time: 1000 + i, topic: namespaceTopic(PRIMARY, 'setroot'), userid: 0, rolemask: 1, flags: ENTRY_KVS,
+      payload: { namespace: PRIMARY, rootseq: ++rootseq, rootref: refOf(Buffer.from(`root ${rootseq}`)), owner: 0 },
+    }
+    : { time: 1000 + i, topic: `t.${i % 3}`, userid: 0, rolemask: 1, flags: 0, payload: { i } })));
   cs.close();
   return out;
+}
+
+/** the KVS state rank 0 had after each seq (index 0: before the first) */
+function kvsStates(log: Applied[]): KvsState[] {
+  const states = [kvsProjection.initial()];
+  for (const a of log) states.push(kvsProjection.apply(states[states.length - 1]!, a.entry, a.ref));
+  return states;
 }
 
 const refOf = (blob: Buffer) => blobrefOf('sha256', blob);
 
 function simulate(log: Applied[], size: number, fanout: number, choices: number[], drop: number, dup: number) {
+  const states = kvsStates(log);
   const nodes: Node[] = [];
   for (let r = 0; r < size; r++) {
     const parent = r === 0 ? undefined : Math.floor((r - 1) / fanout);
-    nodes.push({ rank: r, parent, children: [], order: new ReplicaOrder({ seq: 0, ref: null }, refOf), applied: [] });
+    nodes.push({ rank: r, parent, children: [], order: new ReplicaOrder({ seq: 0, ref: null }, refOf), applied: [], kvs: kvsProjection.initial() });
     if (parent !== undefined) nodes[parent]!.children.push(r);
   }
   const net: Msg[] = [];
@@ -53,6 +68,10 @@ function simulate(log: Applied[], size: number, fanout: number, choices: number[
       expect(a.entry.seq).toBe(node.applied.length + 1);
       expect(a.ref).toBe(log[a.entry.seq - 1]!.ref);
       node.applied.push(a);
+      node.kvs = kvsProjection.apply(node.kvs, a.entry, a.ref);
+      // (the cheap comparison first: expect() on every entry would dominate the run)
+      const [got, want] = [namespaceRoot(node.kvs, PRIMARY), namespaceRoot(states[a.entry.seq]!, PRIMARY)];
+      if (got?.rootseq !== want?.rootseq || got?.rootref !== want?.rootref) expect(namespaceList(node.kvs)).toEqual(namespaceList(states[a.entry.seq]!));
       for (const ch of node.children) net.push({ kind: 'entry', to: ch, a });
     }
     const gap = node.order.gap();
@@ -130,10 +149,14 @@ describe('replication under a hostile network (simulated)', () => {
       (n, size, fanout, choices, drop, dup) => {
         const log = makeLog(n);
         const nodes = simulate(log, size, fanout, choices, drop, dup);
+        const last = namespaceList(kvsStates(log)[n]!);
         for (const node of nodes) {
           expect(node.applied.length).toBe(n);
           // rank 0 is the sequencer: it appends, it does not order
-          if (node.rank > 0) expect(node.order.head).toEqual({ seq: n, ref: log[n - 1]!.ref });
+          if (node.rank > 0) {
+            expect(node.order.head).toEqual({ seq: n, ref: log[n - 1]!.ref });
+            expect(namespaceList(node.kvs)).toEqual(last);
+          }
         }
       },
     ), { numRuns: 150 });

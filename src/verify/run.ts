@@ -1,0 +1,287 @@
+// One verification run: an instance on a fresh statedir, clients and fault injectors for a while, then the
+// checks: the journal verifies, every rank's head is rank 0's, every acknowledged write is where its version
+// says, subscribers and watchers saw every change in order, and the KVS history is linearizable. A failing run
+// leaves a report directory and the command that replays its seed.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, copyFileSync, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Flux } from '../api/handle.js';
+import { Cluster } from './cluster.js';
+import { FAULTS, mountSmallTmpfs, unmount, type FaultName } from './faults.js';
+import { Random } from './random.js';
+import { check } from './linearizability.js';
+import { kvsModel, type KvsOp } from './kvs-model.js';
+import { checkEvents, checkWatch, type Publish } from './event-log.js';
+import { attribute, keyHistory, type SetrootOp } from './attribution.js';
+import { decodeEntry } from '../core/journal-entry.js';
+import {
+  Recorder, KEYS, EVENT_PREFIX, END_TOPIC, now, lookup, decodeVal, runClient, runSubscriber, runWatcher,
+} from './workload.js';
+
+const FLUX = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'flux');
+
+export interface RunOptions {
+  seed: number;
+  faults: FaultName[];
+  durationMs: number;
+  clients?: number;
+  reportDir?: string;
+  /** how the replay command is spelled (the caller knows how it was started) */
+  replay?: (seed: number) => string;
+  log?: (line: string) => void;
+}
+
+export interface Violation {
+  property: string;
+  detail: string;
+}
+
+export interface RunResult {
+  seed: number;
+  /** operations whose outcome the checks covered (KVS ops and publishes) */
+  operations: number;
+  faults: { [name: string]: number };
+  violations: Violation[];
+  report?: string;
+  replay: string;
+  elapsedMs: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const replayCommand = (seed: number, faults: FaultName[], durationMs: number) =>
+  `npm run verify -- --seed ${seed} --faults ${faults.length > 0 ? faults.join(',') : 'none'} --duration ${Math.round(durationMs / 1000)}s`;
+
+export async function verifyRun(opts: RunOptions): Promise<RunResult> {
+  const t0 = Date.now();
+  const lines: string[] = [];
+  const log = (line: string) => {
+    const l = `${new Date().toISOString()} ${line}`;
+    lines.push(l);
+    opts.log?.(l);
+  };
+  const rng = new Random(opts.seed);
+  const mount = opts.faults.includes('disk-full') ? mountSmallTmpfs(128) : undefined;
+  const base = mount ?? mkdtempSync(join(tmpdir(), 'flux-verify-'));
+  const statedir = join(base, 'state');
+  mkdirSync(statedir);
+  const cluster = new Cluster({ size: 4, fanout: 2, statedir, log });
+  const rec = new Recorder();
+  const faultCount: { [name: string]: number } = {};
+  const violations: Violation[] = [];
+  const replay = (opts.replay ?? ((s) => replayCommand(s, opts.faults, opts.durationMs)))(opts.seed);
+  let report: string | undefined;
+  try {
+    await cluster.start();
+    let stop = false;
+    const stopped = () => stop;
+    const nclients = opts.clients ?? 6;
+    const clients = Array.from({ length: nclients }, (_, i) =>
+      runClient({ cluster, rec, rng: rng.fork(`client${i}`), client: i, stopped }));
+    const subscribers = [1, 3].map((r) => runSubscriber({ cluster, rec, client: 100 + r }));
+    let endWatch!: () => void;
+    const over = new Promise<void>((r) => (endWatch = r));
+    const watchers = [2, 3].map((r) => runWatcher({ cluster, rec, rng: rng.fork(`watch${r}`), client: 200 + r, stopped }, over));
+
+    const faulting = (async () => {
+      const frng = rng.fork('schedule');
+      const frngs = new Map(opts.faults.map((f) => [f, rng.fork(f)]));
+      while (!stop && opts.faults.length > 0) {
+        await sleep(frng.int(800, 3000));
+        if (stop) break;
+        const name = frng.pick(opts.faults);
+        try {
+          await FAULTS[name].run({ cluster, rng: frngs.get(name)!, log, ...(mount ? { mount } : {}) });
+          faultCount[name] = (faultCount[name] ?? 0) + 1;
+        } catch (err) {
+          log(`fault ${name} failed: ${(err as Error).message}`);
+          violations.push({ property: 'instance survives faults', detail: `${name}: ${(err as Error).message}` });
+          stop = true;
+        }
+      }
+    })();
+    await Promise.race([sleep(opts.durationMs), faulting.then(() => sleep(opts.faults.length > 0 ? 0 : opts.durationMs))]);
+    stop = true;
+    await faulting;
+    endWatch();
+    await Promise.all([...clients, ...watchers]);
+    log(`workload over: ${rec.records.length} operations`);
+    const tChecks = Date.now();
+
+    // heal: every broker running and answering
+    if (mount) rmSync(join(mount, 'filler'), { force: true });
+    if (cluster.dead.size > 0) await cluster.restart();
+    for (let r = 0; r < 4; r++) cluster.signal(r, 'SIGCONT');
+
+    const h0 = await Flux.open(cluster.uri(0));
+    try {
+      await h0.call('event.publish', { topic: END_TOPIC, flags: 0 }, { nodeid: 0 });
+      violations.push(...await converge(cluster));
+      violations.push(...await journalVerify(cluster));
+      const subsDone = await Promise.race([Promise.all(subscribers).then(() => true), sleep(20_000).then(() => false)]);
+      if (!subsDone) violations.push({ property: 'subscriptions see every event', detail: `a subscriber never received ${END_TOPIC}` });
+      violations.push(...await finalReads(cluster, rec));
+      violations.push(...await eventChecks(h0, rec));
+    } finally {
+      h0.close();
+    }
+    const batches = await setroots(cluster);
+    const attr = attribute(rec.records.flatMap((r) => (r.kind === 'kvs' ? [{
+      id: r.id, input: r.input, ...(r.output && 'version' in r.output ? { version: r.output.version } : {}), ...(r.refused ? { refused: true } : {}),
+    }] : [])), batches);
+    violations.push(...attr.problems.map((detail) => ({ property: 'every acknowledged write is present (and no refused one)', detail })));
+    violations.push(...watchChecks(rec, batches));
+    const kvsOps = kvsHistory(rec, attr.exact);
+    const tSearch = Date.now();
+    const lin = check(kvsModel, kvsOps, { maxStates: 5_000_000 });
+    if (lin.ok === false) violations.push({ property: 'linearizability', detail: lin.reason });
+    if (lin.ok === 'unknown') log(`linearizability of ${lin.partition} not decided: ${lin.reason}`);
+    const maybe = rec.records.filter((r) => r.ret === Infinity).length;
+    const refused = rec.records.filter((r) => r.refused).length;
+    log(`outcomes: ${maybe} unknown (maybe applied), ${refused} refused or failed reads`);
+    log(`checked ${kvsOps.length} KVS operations (${lin.explored} states) and ${rec.records.filter((r) => r.kind === 'publish').length} publishes ` +
+      `in ${((Date.now() - tChecks) / 1000).toFixed(1)}s (search ${((Date.now() - tSearch) / 1000).toFixed(1)}s)`);
+  } catch (err) {
+    violations.push({ property: 'run completes', detail: (err as Error).stack ?? String(err) });
+  } finally {
+    await cluster.dispose().catch(() => {});
+    if (violations.length > 0) report = writeReport(opts, rec, violations, lines, statedir, replay);
+    if (mount) unmount(mount);
+    else rmSync(base, { recursive: true, force: true });
+  }
+  return { seed: opts.seed, operations: rec.records.length, faults: faultCount, violations, ...(report ? { report } : {}), replay, elapsedMs: Date.now() - t0 };
+}
+
+/**
+ * The KVS operations as the checker takes them: refused ones did nothing and are left out, and so are writes whose
+ * outcome was not seen and that the journal does not hold; a write's version is refined by its place in its batch.
+ */
+function kvsHistory(rec: Recorder, exact: Map<number, number>): KvsOp[] {
+  const out: KvsOp[] = [];
+  for (const r of rec.records) {
+    if (r.kind !== 'kvs' || r.refused) continue;
+    const write = r.input.f === 'put' || r.input.f === 'append' || r.input.f === 'unlink';
+    const at = exact.get(r.id);
+    if (write && !r.output && r.input.f !== 'unlink' && at === undefined) continue;
+    const output = write && at !== undefined ? { version: at } : r.output;
+    out.push({ id: r.id, client: r.client, input: r.input, output, call: r.call, ret: r.output ? r.ret : Infinity });
+  }
+  return out;
+}
+
+/** every setroot of the primary namespace, from rank 0's journal: rootseq -> its ops in order */
+async function setroots(cluster: Cluster): Promise<Map<number, SetrootOp[]>> {
+  const out = new Map<number, SetrootOp[]>();
+  const h = await Flux.open(cluster.uri(0));
+  try {
+    const head = Number((await h.call('journal.head')).seq);
+    for (let from = 1; from <= head; ) {
+      const r = await h.call('journal.fetch', { from, count: Math.min(1000, head - from + 1) });
+      const entries = (r.entries as unknown[]).map((e) => decodeEntry(JSON.stringify(e)));
+      if (entries.length === 0) break;
+      for (const e of entries) {
+        if (e.topic !== 'kvs.namespace-primary-setroot') continue;
+        const p = e.payload as { rootseq: number; ops: Array<{ key: string; flags: number; dirent: { type: string; data: unknown } | null }> };
+        out.set(p.rootseq, p.ops.map((op) => ({ key: op.key, flags: op.flags, value: op.dirent === null ? null : decodeVal(op.dirent) })));
+      }
+      from = entries[entries.length - 1]!.seq + 1;
+    }
+  } finally {
+    h.close();
+  }
+  return out;
+}
+
+async function heads(cluster: Cluster): Promise<Array<{ seq: number; ref: string }>> {
+  const out = [];
+  for (let r = 0; r < cluster.opts.size; r++) {
+    const h = await Flux.open(cluster.uri(r));
+    try {
+      out.push((await h.call('journal.head')) as { seq: number; ref: string });
+    } finally {
+      h.close();
+    }
+  }
+  return out;
+}
+
+async function converge(cluster: Cluster): Promise<Violation[]> {
+  const t0 = Date.now();
+  for (;;) {
+    const all = await heads(cluster);
+    if (all.every((x) => x.seq === all[0]!.seq && x.ref === all[0]!.ref)) return [];
+    if (Date.now() - t0 > 20_000) {
+      return [{ property: 'every rank\'s journal head equals rank 0\'s', detail: all.map((x, r) => `rank ${r}: ${x.seq} ${x.ref}`).join('\n') }];
+    }
+    await sleep(200);
+  }
+}
+
+function journalVerify(cluster: Cluster): Promise<Violation[]> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [FLUX, 'journal', 'verify'], { env: { ...process.env, FLUX_URI: cluster.uri(0) }, timeout: 60_000 },
+      (err, stdout, stderr) => resolve(err ? [{ property: 'flux journal verify passes', detail: `${stdout}${stderr}${err.message}` }] : []));
+  });
+}
+
+/** after the faults: every rank reads what rank 0 reads; rank 0's reads join the history */
+async function finalReads(cluster: Cluster, rec: Recorder): Promise<Violation[]> {
+  const bad: Violation[] = [];
+  const hs = await Promise.all(Array.from({ length: cluster.opts.size }, (_, r) => Flux.open(cluster.uri(r))));
+  try {
+    const root = await hs[0]!.call('kvs.getroot', { namespace: 'primary' });
+    for (const key of KEYS) {
+      const call = now();
+      const value = await lookup(hs[0]!, { key, namespace: 'primary', flags: 0 });
+      rec.records.push({ kind: 'kvs', id: rec.id(), client: -1, rank: 0, input: { f: 'get', key }, call, ret: now(), output: { value } });
+      for (let r = 1; r < hs.length; r++) {
+        await hs[r]!.call('kvs.wait-version', { namespace: 'primary', rootseq: root.rootseq });
+        const there = await lookup(hs[r]!, { key, namespace: 'primary', flags: 0 });
+        if (there !== value) bad.push({ property: 'every rank reads what rank 0 reads', detail: `${key}: rank 0 ${JSON.stringify(value)}, rank ${r} ${JSON.stringify(there)}` });
+      }
+    }
+  } finally {
+    for (const h of hs) h.close();
+  }
+  return bad;
+}
+
+async function eventChecks(h: Flux, rec: Recorder): Promise<Violation[]> {
+  const entries = (await h.call('journal.list', { from: 1, topic: EVENT_PREFIX, limit: 100_000 }, { nodeid: 0 })).entries as Array<{ seq: number; topic: string }>;
+  const journal = new Map(entries.map((e) => [e.seq, e.topic]));
+  const pubs: Publish[] = [];
+  for (const r of rec.records) {
+    if (r.kind !== 'publish') continue;
+    pubs.push({ id: r.id, topic: r.topic, call: r.call, ret: r.seq !== undefined ? r.ret : Infinity, ...(r.seq !== undefined ? { seq: r.seq } : {}), failed: r.refused === true });
+  }
+  return checkEvents(pubs, rec.subs, journal).map((detail) => ({ property: 'events: sequenced, durable, delivered in order without gap or duplicate', detail }));
+}
+
+function watchChecks(rec: Recorder, batches: Map<number, SetrootOp[]>): Violation[] {
+  const bad: Violation[] = [];
+  const histories = new Map<string, Array<string | null>>();
+  for (const w of rec.watches) {
+    if (!histories.has(w.key)) histories.set(w.key, keyHistory(w.key, batches));
+    const why = checkWatch(w.key, w.seen, histories.get(w.key)!);
+    if (why) bad.push({ property: 'watches see every change in order without gap or duplicate', detail: `client ${w.client} on rank ${w.rank}: ${why}` });
+  }
+  return bad;
+}
+
+function writeReport(opts: RunOptions, rec: Recorder, violations: Violation[], lines: string[], statedir: string, replay: string): string {
+  const dir = opts.reportDir ? join(opts.reportDir, `seed-${opts.seed}`) : mkdtempSync(join(tmpdir(), `flux-verify-${opts.seed}-`));
+  mkdirSync(join(dir, 'journal'), { recursive: true });
+  writeFileSync(join(dir, 'seed'), `${opts.seed}\n`);
+  writeFileSync(join(dir, 'replay'), `${replay}\n`);
+  const fin = (x: number) => (x === Infinity ? null : x);
+  writeFileSync(join(dir, 'history.jsonl'), rec.records.map((r) => JSON.stringify({ ...r, ret: fin(r.ret) })).join('\n') + '\n');
+  writeFileSync(join(dir, 'subscriptions.jsonl'), rec.subs.map((s) => JSON.stringify(s)).join('\n') + '\n');
+  writeFileSync(join(dir, 'watches.jsonl'), rec.watches.map((w) => JSON.stringify(w)).join('\n') + '\n');
+  writeFileSync(join(dir, 'log'), lines.join('\n') + '\n');
+  writeFileSync(join(dir, 'violation.txt'), violations.map((v) => `violated: ${v.property}\n${v.detail}\n`).join('\n') +
+    `\nseed ${opts.seed}, faults ${opts.faults.join(',') || 'none'}\nreplay: ${replay}\n`);
+  if (existsSync(statedir)) for (const f of readdirSync(statedir)) if (statSync(join(statedir, f)).isFile()) copyFileSync(join(statedir, f), join(dir, 'journal', f));
+  return dir;
+}
