@@ -57,6 +57,9 @@ export async function subscribeFrom(
   const over = new Promise<void>((resolve, reject) => {
     settle = (err) => (err === undefined ? resolve() : reject(err));
   });
+  // a connection lost while the history is read fails that read too, and the error is thrown from there: this
+  // rejection must not then count as unhandled
+  over.catch(() => {});
   const stop = (err?: unknown) => {
     if (stopped) return;
     stopped = true;

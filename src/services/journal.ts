@@ -389,7 +389,8 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     if (snap.seq < head.seq) return;
     states = new Map(opts.projections.map((p) => [p.name, snap.states[p.name] === undefined ? p.initial() : p.load(snap.states[p.name])]));
     head = { seq: snap.seq, ref: snap.ref };
-    floor = Math.max(floor, snap.seq + 1);
+    // entries before the snapshot are not held here but are not gone: fetches of them go upstream, and only
+    // rank 0 (or a journal.compacted entry) says what has been compacted
     for (const a of order.start(head)) applyLocal(a);
   }
 

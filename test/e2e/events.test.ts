@@ -290,3 +290,23 @@ describe('private events and a guest', () => {
     });
   });
 });
+
+describe('history after a restart', () => {
+  it('sub --from on a rank that started from its parent snapshot reads the history from upstream', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { run } = await import('../helpers/instance.js');
+    const state = mkdtempSync(join(tmpdir(), 'flux-events-state-'));
+    try {
+      const first = await run(['start', '-S', `statedir=${state}`, '--size', '2', 'sh', '-c', 'flux event pub -s old.a; flux event pub -s old.b']);
+      expect(first).toMatchObject({ code: 0, stdout: 'seq=1\nseq=2\n' });
+      // ranks 1-3 join the restarted instance from their parent's snapshot: entries 1-2 are not in their memory
+      const again = await run(['start', '-S', `statedir=${state}`, '--size', '4', '-S', 'tbon.fanout=2', 'sh', '-c',
+        'for r in 1 3; do FLUX_URI=$(echo "$FLUX_URI" | sed "s/local-0$/local-$r/") flux event sub --from 1 -c 2 old || exit 1; done']);
+      expect(again).toMatchObject({ code: 0, stderr: '', stdout: 'old.a\t\nold.b\t\nold.a\t\nold.b\t\n' });
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+});
