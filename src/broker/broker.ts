@@ -142,8 +142,7 @@ export class Broker implements ModuleHost {
           this.clientSubscription(connId, msg);
           return;
         }
-        this.noteRemote(connId, msg);
-        this.routeRequest(msg);
+        this.routeRequest(msg, connId);
         return;
       case MSGTYPE_EVENT:
         // flux event pub sends a raw event; the instance publishes it on the client's behalf
@@ -162,11 +161,10 @@ export class Broker implements ModuleHost {
     for (const req of remote?.values() ?? []) this.routeRequest(req);
   }
 
+  /** a request of a local client's leaves this broker: remember to tell that service when the client goes */
   private noteRemote(connId: string, msg: Message): void {
-    const topic = msg.topic ?? '';
-    const local = (msg.aux1 === NODEID_ANY || msg.aux1 === this.rank) && !(msg.flags & FLAG_UPSTREAM)
-      && this.registry.hasService(topic);
-    if (local || msg.topic === undefined) return;
+    const topic = msg.topic;
+    if (topic === undefined) return;
     const dot = topic.indexOf('.');
     const service = dot > 0 ? topic.substring(0, dot) : topic;
     const key = `${service}@${msg.aux1}@${msg.flags & FLAG_UPSTREAM}`;
@@ -263,21 +261,28 @@ export class Broker implements ModuleHost {
 
   // ---- routing ------------------------------------------------------------------------------------
 
-  routeRequest(msg: Message): void {
+  /** `client`: the local client the request comes from, when it does */
+  routeRequest(msg: Message, client?: string): void {
     const nodeid = msg.aux1;
     const upstream = (msg.flags & FLAG_UPSTREAM) !== 0;
     const topic = msg.topic ?? '';
     if (upstream && nodeid === this.rank) {
+      if (client !== undefined) this.noteRemote(client, msg);
       this.toParentOr(msg, EHOSTUNREACH);
     } else if (nodeid === NODEID_ANY || upstream) {
-      if (this.registry.hasService(topic)) this.registry.dispatch(msg);
-      else this.toParentOr(msg, ENOSYS);
+      if (this.registry.hasService(topic)) {
+        this.registry.dispatch(msg);
+      } else {
+        if (client !== undefined) this.noteRemote(client, msg);
+        this.toParentOr(msg, ENOSYS);
+      }
     } else if (nodeid === this.rank) {
       if (this.registry.hasService(topic)) this.registry.dispatch(msg);
       else this.noService(msg);
     } else if (nodeid >= this.size) {
       this.respondError(msg, new FluxError(EHOSTUNREACH));
     } else {
+      if (client !== undefined) this.noteRemote(client, msg);
       const c = childRoute(this.rank, nodeid, this.k);
       if (c !== undefined) this.toChild(c, msg);
       else this.toParentOr(msg, EHOSTUNREACH);

@@ -32,14 +32,8 @@ const SHARDS = 16;
 
 export type ProcState = 'running' | 'exited' | 'lost';
 
-export interface ProcRecord {
-  rank: number;
-  pid: number;
-  cmd: string[];
-  label?: string;
-  userid: number;
-  cwd: string;
-  sender?: string;
+/** a process as the table holds it: what its started entry said, and what became of it */
+export interface ProcRecord extends StartedPayload {
   state: ProcState;
   /** the started entry's time (seconds since the epoch) */
   started: number;

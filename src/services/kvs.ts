@@ -246,6 +246,13 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
     await waitSeq(Number(payloadJson(r).seq));
   }
 
+  /** below rank 0: a namespace change is made by rank 0, and answered once this broker has it too */
+  async function relayed(msg: Message, topic: string, body: Record<string, unknown>): Promise<void> {
+    await host.rpc(topic, body, { nodeid: 0 });
+    await catchUp();
+    host.respond(msg);
+  }
+
   /** clients of this broker (below rank 0) whose reads have caught up with rank 0 once */
   const caughtUp = new Set<string>();
 
@@ -733,12 +740,7 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
         topic: 'kvs.namespace-create',
         schema: CREATE_SCHEMA,
         handler: async (msg, body) => {
-          if (host.rank > 0) {
-            await host.rpc('kvs.namespace-create', body, { nodeid: 0 });
-            await catchUp();
-            host.respond(msg);
-            return;
-          }
+          if (host.rank > 0) return relayed(msg, 'kvs.namespace-create', body!);
           const ns = body!.namespace as string;
           const rootref = body!.rootref as string;
           const owner = (body!.owner as number) >>> 0;
@@ -757,12 +759,7 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
         topic: 'kvs.namespace-remove',
         schema: NAMESPACE_SCHEMA,
         handler: async (msg, body) => {
-          if (host.rank > 0) {
-            await host.rpc('kvs.namespace-remove', body, { nodeid: 0 });
-            await catchUp();
-            host.respond(msg);
-            return;
-          }
+          if (host.rank > 0) return relayed(msg, 'kvs.namespace-remove', body!);
           const ns = body!.namespace as string;
           if (ns === PRIMARY) throw new FluxError(EINVAL, 'the primary namespace cannot be removed');
           const { promise, done } = deferred<number>();

@@ -12,6 +12,7 @@ import { loadVectors, type VectorMessage } from '../helpers/vectors.js';
 import { Flux } from '../../src/api/handle.js';
 import { FluxError, EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTSUP, EPERM, EPROTO } from '../../src/core/errors.js';
 import { type Message, payloadJson } from '../../src/core/message.js';
+import { rejectionErrno } from '../helpers/rejection.js';
 
 const val = (s: string) => ({ ver: 1, type: 'val', data: Buffer.from(s).toString('base64') });
 const put = (key: string, s: string) => ({ key, flags: 0, dirent: val(s) });
@@ -19,16 +20,6 @@ const commit = (ops: unknown[], namespace = 'primary', flags = 0) => ({ namespac
 const get = async (h: Flux, key: string, namespace = 'primary', flags = 0) =>
   (await h.call('kvs.lookup', { key, namespace, flags })).val as { data: unknown; type: string };
 const text = (v: { data: unknown }) => Buffer.from(v.data as string, 'base64').toString();
-
-async function errnoOf(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof FluxError) return err.errno;
-    throw err;
-  }
-  throw new Error('expected a FluxError');
-}
 
 const payloadOf = (m: VectorMessage) => Buffer.from(m.payload_hex!, 'hex');
 const hexOf = (m: Message) => m.payload?.toString('hex') ?? null;
@@ -171,17 +162,17 @@ describe('the KVS on a size-4 instance', () => {
   it('fails lookups and commits with flux-core errnos, on rank 0 and below', async () => {
     for (const c of [await on(0), await on(2)]) {
       await c.call('kvs.commit', commit([put('e.v', 'x'), { key: 'e.link', flags: 0, dirent: { ver: 1, type: 'symlink', data: { target: 'e.v' } } }]));
-      expect(await errnoOf(get(c, 'e.nope'))).toBe(ENOENT);
-      expect(await errnoOf(get(c, 'e'))).toBe(EISDIR);
-      expect(await errnoOf(get(c, 'e.v', 'primary', 1))).toBe(ENOTDIR);
-      expect(await errnoOf(get(c, 'e.v.x'))).toBe(ENOTDIR);
-      expect(await errnoOf(get(c, 'e.v', 'primary', 2))).toBe(EINVAL);
+      expect(await rejectionErrno(get(c, 'e.nope'))).toBe(ENOENT);
+      expect(await rejectionErrno(get(c, 'e'))).toBe(EISDIR);
+      expect(await rejectionErrno(get(c, 'e.v', 'primary', 1))).toBe(ENOTDIR);
+      expect(await rejectionErrno(get(c, 'e.v.x'))).toBe(ENOTDIR);
+      expect(await rejectionErrno(get(c, 'e.v', 'primary', 2))).toBe(EINVAL);
       expect(text(await get(c, 'e.link'))).toBe('x');
       expect(await get(c, 'e.link', 'primary', 2)).toEqual({ data: { target: 'e.v' }, type: 'symlink', ver: 1 });
-      expect(await errnoOf(get(c, 'a', 'nosuchns'))).toBe(ENOTSUP);
-      expect(await errnoOf(c.call('kvs.commit', commit([put('a', '1')], 'nosuchns')))).toBe(ENOTSUP);
-      expect(await errnoOf(c.call('kvs.commit', commit([{ key: 'e', flags: 32, dirent: val('x') }])))).toBe(EISDIR);
-      expect(await errnoOf(c.call('kvs.commit', commit([put('.', 'x')])))).toBe(EINVAL);
+      expect(await rejectionErrno(get(c, 'a', 'nosuchns'))).toBe(ENOTSUP);
+      expect(await rejectionErrno(c.call('kvs.commit', commit([put('a', '1')], 'nosuchns')))).toBe(ENOTSUP);
+      expect(await rejectionErrno(c.call('kvs.commit', commit([{ key: 'e', flags: 32, dirent: val('x') }])))).toBe(EISDIR);
+      expect(await rejectionErrno(c.call('kvs.commit', commit([put('.', 'x')])))).toBe(EINVAL);
     }
   });
 
@@ -196,14 +187,14 @@ describe('the KVS on a size-4 instance', () => {
     const r = await h3.call('kvs.commit', commit([put('only.here', 'yes')], 'fresh'));
     expect(r.rootseq).toBe(1);
     expect(text(await get(h0, 'only.here', 'fresh'))).toBe('yes');
-    expect(await errnoOf(get(h0, 'only.here'))).toBe(ENOENT);
+    expect(await rejectionErrno(get(h0, 'only.here'))).toBe(ENOENT);
     const list = (await h3.call('kvs.namespace-list')).namespaces as Array<{ namespace: string }>;
     expect(list.map((n) => n.namespace)).toEqual(['primary', 'fresh', 'snap']);
-    expect(await errnoOf(h3.call('kvs.namespace-create', { namespace: 'fresh', rootref: emptyRef, owner: -1, flags: 0 }))).toBe(EEXIST);
+    expect(await rejectionErrno(h3.call('kvs.namespace-create', { namespace: 'fresh', rootref: emptyRef, owner: -1, flags: 0 }))).toBe(EEXIST);
     await h3.call('kvs.namespace-remove', { namespace: 'fresh' });
-    expect(await errnoOf(get(h3, 'only.here', 'fresh'))).toBe(ENOTSUP);
-    expect(await errnoOf(get(h0, 'only.here', 'fresh'))).toBe(ENOTSUP);
-    expect(await errnoOf(h0.call('kvs.namespace-remove', { namespace: 'primary' }))).toBe(EINVAL);
+    expect(await rejectionErrno(get(h3, 'only.here', 'fresh'))).toBe(ENOTSUP);
+    expect(await rejectionErrno(get(h0, 'only.here', 'fresh'))).toBe(ENOTSUP);
+    expect(await rejectionErrno(h0.call('kvs.namespace-remove', { namespace: 'primary' }))).toBe(EINVAL);
   });
 
   it('reads past versions on any rank: version-root, then a lookup under that root', async () => {
@@ -215,7 +206,7 @@ describe('the KVS on a size-4 instance', () => {
     const old = await h2.call('kvs.lookup', { key: 'hist', flags: 0, rootdir: { data: [v.rootref], type: 'dirref', ver: 1 } });
     expect(text(old.val as { data: string })).toBe('one');
     expect(text(await get(h2, 'hist'))).toBe('two');
-    expect(await errnoOf(h2.call('kvs.version-root', { namespace: 'primary', rootseq: 1_000_000 }))).toBe(ENOENT);
+    expect(await rejectionErrno(h2.call('kvs.version-root', { namespace: 'primary', rootseq: 1_000_000 }))).toBe(ENOENT);
   });
 
   it('wakes kvs.wait-version on rank 3 when the version is reached', async () => {
@@ -257,7 +248,7 @@ describe('the KVS on a size-4 instance', () => {
         ['kvs.lookup', { key: ['a'], flags: 0 }], ['kvs.lookup', Buffer.from([0xff, 0xfe, 0])], ['kvs.getroot', { namespace: 5 }],
         ['kvs.wait-version', { namespace: 'primary' }], ['kvs.namespace-create', { namespace: 'x' }],
       ] as Array<[string, Record<string, unknown> | Buffer | undefined]>) {
-        expect([topic, body, await errnoOf(c.call(topic, body))]).toEqual([topic, body, EPROTO]);
+        expect([topic, body, await rejectionErrno(c.call(topic, body))]).toEqual([topic, body, EPROTO]);
       }
       expect((await c.call('kvs.commit', commit([put('after.bad', 'ok')]))).rootseq).toEqual(expect.any(Number));
       expect(text(await get(c, 'after.bad'))).toBe('ok');

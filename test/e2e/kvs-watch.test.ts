@@ -8,22 +8,13 @@ import { Flux } from '../../src/api/handle.js';
 import { FluxError, ENODATA, ENOENT, ENOTSUP, EPROTO } from '../../src/core/errors.js';
 import { payloadJson } from '../../src/core/message.js';
 import { STREAM, WAITCREATE, WATCH, WATCH_UNIQ } from '../../src/services/kvs-watch.js';
+import { rejectionErrno } from '../helpers/rejection.js';
 
 const TXN_NO_MERGE = 1;
 const val = (s: string) => ({ ver: 1, type: 'val', data: Buffer.from(s).toString('base64') });
 const put = (h: Flux, key: string, s: string, namespace = 'primary', flags = 0) =>
   h.call('kvs.commit', { namespace, flags, ops: [{ key, flags: 0, dirent: val(s) }] });
 const text = (v: unknown) => Buffer.from((v as { data: string }).data, 'base64').toString();
-
-async function errnoOf(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof FluxError) return err.errno;
-    throw err;
-  }
-  throw new Error('expected a FluxError');
-}
 
 /** a watch left running: the values it got so far, its matchtag, and how it ended */
 function watch(h: Flux, key: string, flags: number, namespace = 'primary') {
@@ -142,7 +133,7 @@ describe('kvs-watch on an instance of size 4', () => {
     expect(await s.ended).toBe(ENODATA);
     expect(s.values).toEqual(['v']);
     expect(await watch(h, 'nosuch', WATCH).ended).toBe(ENOENT);
-    expect(await errnoOf(h.call('kvs-watch.lookup', { key: 's', namespace: 'primary', flags: WATCH }))).toBe(EPROTO);
+    expect(await rejectionErrno(h.call('kvs-watch.lookup', { key: 's', namespace: 'primary', flags: WATCH }))).toBe(EPROTO);
   });
 
   it('cancel ends the watch with ENODATA, and only that watch', async () => {

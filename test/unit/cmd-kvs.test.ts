@@ -2,60 +2,12 @@
 // responses and what the command sends and prints must be what flux-core's flux-kvs sent and printed, byte for
 // byte; the other subcommands and options are checked against flux-core's request and output formats.
 import { describe, it, expect, afterEach, beforeEach, vi } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { loadVectors, type VectorMessage } from '../helpers/vectors.js';
-import { LocalServer } from '../../src/transport/local-server.js';
+import { type Reply, fakeBroker, simpleBroker, closeFakeBrokers, flux } from '../helpers/fake-broker.js';
 import {
-  type Message, makeResponse, FLAG_NORESPONSE, FLAG_STREAMING, NODEID_ANY, stringPayload,
+  type Message, FLAG_NORESPONSE, FLAG_STREAMING, NODEID_ANY, stringPayload,
 } from '../../src/core/message.js';
 import { ENODATA, ENOENT, EISDIR, ENOTSUP, EEXIST } from '../../src/core/errors.js';
-import { main } from '../../src/cli.js';
-
-interface Reply {
-  payload?: Buffer;
-  errnum?: number;
-}
-
-type Respond = (r: Reply, to?: Message) => void;
-
-interface Fake {
-  uri: string;
-  /** every request the command sent, in order, without the disconnects its handle says on close */
-  got: Message[];
-}
-
-const cleanups: Array<() => Promise<void>> = [];
-
-async function fakeBroker(handle: (req: Message, respond: Respond) => void): Promise<Fake> {
-  const dir = mkdtempSync(join(tmpdir(), 'flux-kvs-'));
-  const got: Message[] = [];
-  const server = new LocalServer({
-    path: join(dir, 'local-0'),
-    ownerUid: process.getuid!(),
-    allowGuest: false,
-    onMessage: (conn, msg) => {
-      if (msg.topic?.endsWith('.disconnect')) return;
-      got.push(msg);
-      handle(msg, (r, to = msg) => conn.send(makeResponse(to, r.payload, r.errnum ?? 0)));
-    },
-    onDisconnect: () => {},
-    log: () => {},
-  });
-  await server.listen();
-  cleanups.push(async () => {
-    await server.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { uri: `local://${join(dir, 'local-0')}`, got };
-}
-
-/** a broker answering each request with the replies `answer` gives, none for NORESPONSE requests */
-const simpleBroker = (answer: (req: Message) => Reply[]) => fakeBroker((req, respond) => {
-  if ((req.flags & FLAG_NORESPONSE) !== 0 || req.aux2 === 0) return;
-  for (const r of answer(req)) respond(r);
-});
 
 const json = (v: unknown): Reply => ({ payload: stringPayload(JSON.stringify(v)) });
 const raw = (text: string): Reply => ({ payload: stringPayload(text) });
@@ -76,33 +28,13 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  for (const c of cleanups.splice(0)) await c();
+  await closeFakeBrokers();
   vi.restoreAllMocks();
   delete process.env.FLUX_URI;
   Object.defineProperty(process.stdout, 'isTTY', { value: tty, configurable: true });
   if (columnsEnv === undefined) delete process.env.COLUMNS;
   else process.env.COLUMNS = columnsEnv;
 });
-
-/** `flux ARGS` through the real dispatcher, in this process, with its output captured. */
-async function flux(uri: string, args: string[]): Promise<{ code: number; out: string; err: string }> {
-  process.env.FLUX_URI = uri;
-  let out = '';
-  let errOut = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((out += Buffer.from(c).toString('latin1')), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((errOut += String(c)), true));
-  const listening = process.stdout.listeners('error');
-  try {
-    await main(args);
-  } finally {
-    vi.restoreAllMocks();
-    // main() adds its EPIPE handler on every call: a process runs it once, this test many times
-    for (const l of process.stdout.listeners('error')) if (!listening.includes(l)) process.stdout.off('error', l as () => void);
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = undefined;
-  return { code, out: Buffer.from(out, 'latin1').toString('utf8'), err: errOut };
-}
 
 const hex = (m: VectorMessage) => (m.payload_hex === null ? undefined : Buffer.from(m.payload_hex, 'hex'));
 const replyOf = (m: VectorMessage): Reply => ({ payload: hex(m), errnum: m.aux1 });

@@ -1,82 +1,18 @@
 // The commands against a stand-in broker that answers with flux-core's captured responses: what they send
 // must match what flux-core's clients sent, and what they print what flux-core's printed.
 import { describe, it, expect, afterEach, vi } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadVectors, type VectorMessage } from '../helpers/vectors.js';
-import { LocalServer } from '../../src/transport/local-server.js';
+import { type Reply, simpleBroker, closeFakeBrokers, flux } from '../helpers/fake-broker.js';
 import {
-  type Message, makeResponse, FLAG_NORESPONSE, FLAG_STREAMING, NODEID_ANY, payloadJson, jsonPayload,
+  type Message, FLAG_NORESPONSE, FLAG_STREAMING, NODEID_ANY, payloadJson, jsonPayload,
 } from '../../src/core/message.js';
 import { ENODATA, ENOENT, EINVAL } from '../../src/core/errors.js';
-import { main } from '../../src/cli.js';
-
-interface Reply {
-  payload?: Buffer;
-  errnum?: number;
-}
-
-interface Fake {
-  uri: string;
-  /** every request the command sent, in order, without the disconnects its handle says on close */
-  got: Message[];
-  close(): Promise<void>;
-}
-
-const fakes: Fake[] = [];
-
-async function fakeBroker(answer: (req: Message) => Reply[]): Promise<Fake> {
-  const dir = mkdtempSync(join(tmpdir(), 'flux-replay-'));
-  const got: Message[] = [];
-  const server = new LocalServer({
-    path: join(dir, 'local-0'),
-    ownerUid: process.getuid!(),
-    allowGuest: false,
-    onMessage: (conn, msg) => {
-      if (msg.topic?.endsWith('.disconnect')) return;
-      got.push(msg);
-      if (msg.aux2 === 0 || (msg.flags & FLAG_NORESPONSE) !== 0) return;
-      for (const r of answer(msg)) conn.send(makeResponse(msg, r.payload, r.errnum ?? 0));
-    },
-    onDisconnect: () => {},
-    log: () => {},
-  });
-  await server.listen();
-  const fake = {
-    uri: `local://${join(dir, 'local-0')}`,
-    got,
-    close: async () => {
-      await server.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  fakes.push(fake);
-  return fake;
-}
 
 afterEach(async () => {
-  for (const f of fakes.splice(0)) await f.close();
-  vi.restoreAllMocks();
+  await closeFakeBrokers();
   delete process.env.FLUX_URI;
 });
-
-/** `flux ARGS` through the real dispatcher, in this process, with its output captured. */
-async function flux(uri: string, args: string[]): Promise<{ code: number; out: string; err: string }> {
-  process.env.FLUX_URI = uri;
-  let out = '';
-  let err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
-  try {
-    await main(args);
-  } finally {
-    vi.restoreAllMocks();
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = undefined;
-  return { code, out, err };
-}
 
 const hex = (m: VectorMessage) => (m.payload_hex === null ? undefined : Buffer.from(m.payload_hex, 'hex'));
 const reply = (m: VectorMessage): Reply => ({ payload: hex(m), errnum: m.aux1 });
@@ -92,7 +28,7 @@ describe('flux lsattr -v', () => {
     const asked = v.messages.filter((m) => m.dir === 'c2s' && m.topic === 'attr.get');
     const answers = v.messages.filter((m) => m.dir === 's2c' && m.topic === 'attr.get');
     const byName = new Map(asked.map((m, i) => [JSON.parse(m.payload_text!).name as string, answers[i]!]));
-    const fake = await fakeBroker((req) => {
+    const fake = await simpleBroker((req) => {
       if (req.topic === 'attr.list') return [reply(list)];
       return [reply(byName.get(payloadJson(req).name as string)!)];
     });
@@ -109,7 +45,7 @@ describe('flux lsattr -v', () => {
   });
 
   it('lists the names alone without -v', async () => {
-    const fake = await fakeBroker(() => [{ payload: jsonPayload({ names: ['size', 'rank', 'broker.pid'] }) }]);
+    const fake = await simpleBroker(() => [{ payload: jsonPayload({ names: ['size', 'rank', 'broker.pid'] }) }]);
     expect(await flux(fake.uri, ['lsattr'])).toEqual({ code: 0, out: 'broker.pid\nrank\nsize\n', err: '' });
   });
 });
@@ -122,7 +58,7 @@ describe('flux ping', () => {
       const hostlist = v.messages.find((m) => m.dir === 's2c' && m.topic === 'attr.get')!;
       const pongs = v.messages.filter((m) => m.dir === 's2c' && m.topic!.endsWith('.ping'));
       const pings = v.messages.filter((m) => m.dir === 'c2s' && m.topic!.endsWith('.ping'));
-      const fake = await fakeBroker((req) => {
+      const fake = await simpleBroker((req) => {
         if (req.topic === 'attr.get') return [reply(hostlist)];
         const { route, userid, rolemask, rank } = JSON.parse(pongs[0]!.payload_text!);
         return [{ payload: jsonPayload({ ...payloadJson(req), route, userid, rolemask, rank }) }];
@@ -149,7 +85,7 @@ describe('flux ping', () => {
   }
 
   it('pings a host by name and says which rank it is', async () => {
-    const fake = await fakeBroker((req) => {
+    const fake = await simpleBroker((req) => {
       if (req.topic === 'attr.get') return [{ payload: jsonPayload({ value: 'n[0-3]', flags: 1 }) }];
       return [{ payload: jsonPayload({ ...payloadJson(req), route: 'a!b', userid: 0, rolemask: 1, rank: req.aux1 }) }];
     });
@@ -160,7 +96,7 @@ describe('flux ping', () => {
   });
 
   it('fails with the service\'s error', async () => {
-    const fake = await fakeBroker((req) => (req.topic === 'attr.get'
+    const fake = await simpleBroker((req) => (req.topic === 'attr.get'
       ? [{ payload: jsonPayload({ value: 'vm', flags: 1 }) }]
       : [{ errnum: 38, payload: Buffer.from('No service matching nosvc.ping is registered\0') }]));
     const r = await flux(fake.uri, ['ping', '-c', '1', 'nosvc']);
@@ -170,7 +106,7 @@ describe('flux ping', () => {
   });
 
   it('holds the replies until every request is out with --batch', async () => {
-    const fake = await fakeBroker((req) => [{ payload: jsonPayload({ ...payloadJson(req), route: 'r', rank: 1 }) }]);
+    const fake = await simpleBroker((req) => [{ payload: jsonPayload({ ...payloadJson(req), route: 'r', rank: 1 }) }]);
     const r = await flux(fake.uri, ['ping', '--count=3', '--interval=0', '--batch', '1']);
     expect(r.code).toBe(0);
     expect(r.out.split('\n').filter((l) => l.startsWith('1!broker.ping')).map((l) => /seq=(\d)/.exec(l)![1]).sort())
@@ -183,7 +119,7 @@ describe('flux logger', () => {
     const v = loadVectors('logger');
     const rank = v.messages.find((m) => m.dir === 's2c' && m.topic === 'attr.get')!;
     const want = v.messages.find((m) => m.topic === 'log.append')!;
-    const fake = await fakeBroker(() => [reply(rank)]);
+    const fake = await simpleBroker(() => [reply(rank)]);
     const r = await flux(fake.uri, ['logger', '--severity=err', 'hello-vector']);
     expect(r).toEqual({ code: 0, out: '', err: '' });
     // the message is on its way when the command returns; the socket may still be delivering it
@@ -200,7 +136,7 @@ describe('flux logger', () => {
   });
 
   it('joins words, takes an app name and severity numbers', async () => {
-    const fake = await fakeBroker(() => [{ payload: jsonPayload({ value: '3', flags: 1 }) }]);
+    const fake = await simpleBroker(() => [{ payload: jsonPayload({ value: '3', flags: 1 }) }]);
     expect((await flux(fake.uri, ['logger', '-s', '7', '-n', 'myapp', 'two', 'words'])).code).toBe(0);
     await vi.waitFor(() => expect(fake.got.length).toBe(2));
     expect(fake.got[1]!.payload!.toString()).toMatch(/^<56>1 \S+ 3 myapp \d+ - - two words$/);
@@ -212,7 +148,7 @@ describe('flux dmesg', () => {
     const v = loadVectors('dmesg');
     const req = v.messages.find((m) => m.dir === 'c2s')!;
     const responses = v.messages.filter((m) => m.dir === 's2c');
-    const fake = await fakeBroker(() => responses.map(reply));
+    const fake = await simpleBroker(() => responses.map(reply));
     const tz = process.env.TZ;
     process.env.TZ = 'UTC';
     try {
@@ -231,7 +167,7 @@ describe('flux dmesg', () => {
   });
 
   it('clears with -C, prints then clears with -c, asks for new entries only with -f -n', async () => {
-    const fake = await fakeBroker((req) => (req.topic === 'log.clear' ? [{}] : [
+    const fake = await simpleBroker((req) => (req.topic === 'log.clear' ? [{}] : [
       { payload: Buffer.from('<48>1 2024-05-01T12:00:00.000000Z 0 a 1 - - x\0') }, { errnum: ENODATA },
     ]));
     expect((await flux(fake.uri, ['dmesg', '-C'])).out).toBe('');
@@ -248,7 +184,7 @@ describe('flux module', () => {
   it('prints module list as flux-core did', async () => {
     const v = loadVectors('module-list');
     const req = v.messages.find((m) => m.dir === 'c2s')!;
-    const fake = await fakeBroker(() => [reply(v.messages.find((m) => m.dir === 's2c')!)]);
+    const fake = await simpleBroker(() => [reply(v.messages.find((m) => m.dir === 's2c')!)]);
     expect(await flux(fake.uri, ['module', 'list'])).toEqual({ code: 0, out: stdoutOf(v), err: '' });
     expect(fake.got.length).toBe(1);
     expect(fake.got[0]!.topic).toBe(req.topic);
@@ -256,7 +192,7 @@ describe('flux module', () => {
   });
 
   it('loads with a path, arguments and a name; removes; -f forgives a missing module', async () => {
-    const fake = await fakeBroker((req) => {
+    const fake = await simpleBroker((req) => {
       const name = req.topic === 'module.remove' ? payloadJson(req).name : undefined;
       if (name === 'nosuch') return [{ errnum: ENOENT, payload: Buffer.from('module nosuch is not loaded\0') }];
       if (name === 'attr') return [{ errnum: EINVAL }];
@@ -277,7 +213,7 @@ describe('flux module', () => {
 
 describe('flux setattr', () => {
   it('sends attr.set, with force only when asked', async () => {
-    const fake = await fakeBroker((req) => (payloadJson(req).name === 'rank'
+    const fake = await simpleBroker((req) => (payloadJson(req).name === 'rank'
       ? [{ errnum: EINVAL, payload: Buffer.from('attribute may not be updated\0') }]
       : [{}]));
     expect(await flux(fake.uri, ['setattr', 'log-stderr-level', '5'])).toEqual({ code: 0, out: '', err: '' });

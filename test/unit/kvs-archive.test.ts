@@ -53,6 +53,22 @@ async function leaves(rootref: string, load: (ref: string) => Buffer) {
   return out;
 }
 
+
+/** loads from `m` that each take a turn of the event loop, and the most that were ever in flight at once */
+function counted(m: { load(ref: string): Buffer }): { load: (ref: string) => Promise<Buffer>; most: () => number } {
+  let inFlight = 0;
+  let most = 0;
+  return {
+    load: async (r) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((res) => setImmediate(res));
+      inFlight--;
+      return m.load(r);
+    },
+    most: () => most,
+  };
+}
+
 describe('archive layout', () => {
   it('maps keys to paths and back, links to targets and back', () => {
     expect(pathOfKey('a.b.c')).toBe('a/b/c');
@@ -68,18 +84,11 @@ describe('archive layout', () => {
     const m = memory();
     const ops = Array.from({ length: 100 }, (_, i) => ({ key: `w.d${String(i).padStart(3, '0')}.v`, flags: 0, dirent: val(Buffer.from(String(i))) }));
     const root = applyOps(m.store(EMPTY_DIR_BLOB), ops, m).rootref;
-    let inFlight = 0;
-    let most = 0;
-    const load = async (r: string) => {
-      most = Math.max(most, ++inFlight);
-      await new Promise((res) => setImmediate(res));
-      inFlight--;
-      return m.load(r);
-    };
+    const { load, most } = counted(m);
     const keys: string[] = [];
     for await (const l of walkTree(root, load, { window: 2 })) keys.push(l.key);
     expect(keys).toEqual(ops.map((o) => o.key));
-    expect(most).toBe(2);
+    expect(most()).toBe(2);
   });
 
   it('walks links and values but not directories; a missing directory fails the walk or is skipped', async () => {
@@ -124,18 +133,11 @@ describe('the ordered walk over stored forms', () => {
   it('lists a hashed directory in key order and gives a long value as the valref of all its blobs', async () => {
     const m = memory();
     const { root, parts, ops } = wideAndLong(m);
-    let inFlight = 0;
-    let most = 0;
-    const load = async (r: string) => {
-      most = Math.max(most, ++inFlight);
-      await new Promise((res) => setImmediate(res));
-      inFlight--;
-      return m.load(r);
-    };
+    const { load, most } = counted(m);
     const got: Leaf[] = [];
     for await (const l of walkTree(root, load, { window: 3 })) got.push(l);
     expect(got.map((l) => l.key)).toEqual(ops.map((o) => o.key).sort());
-    expect(most).toBe(3);
+    expect(most()).toBe(3);
     const byKey = new Map(got.map((l) => [l.key, l.obj]));
     expect(byKey.get('log')).toEqual(valref(parts.map((p) => blobrefOf('sha256', p))));
     // the wide directory's values as they were put: inline, or a valref to their blob

@@ -10,6 +10,7 @@ import {
   type Op, type WriteAccess,
 } from '../../src/core/kvs-tree.js';
 import { loadVectors } from '../helpers/vectors.js';
+import { rejectionErrno } from '../helpers/rejection.js';
 
 function memory(hash: HashName = 'sha256', cache?: TreeCache): WriteAccess & { cs: ContentStore; stored: string[] } {
   const cs = ContentStore.open(':memory:', hash);
@@ -35,16 +36,6 @@ function payload(name: string, i: number): Record<string, unknown> {
 const text = (name: string, i: number) => loadVectors(name).messages[i]!.payload_text!;
 const val = (s: string): TreeObj => ({ ver: 1, type: 'val', data: Buffer.from(s).toString('base64') });
 const put = (key: string, s: string): Op => ({ key, flags: 0, dirent: val(s) });
-
-async function errnoOf(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof FluxError) return err.errno;
-    throw err;
-  }
-  throw new Error('expected a FluxError');
-}
 
 function syncErrno(fn: () => unknown): number {
   try {
@@ -81,7 +72,7 @@ describe('kvs tree against flux-core 0.88 (sha1)', () => {
     expect(JSON.stringify({ val: await lookup(r.rootref, 'b', LOOKUP_READDIR, m) })).toBe(text('kvs-dir', 9));
     expect(JSON.stringify({ val: await lookup(r.rootref, 'b.c', 0, m) })).toBe(text('kvs-dir', 11));
     expect(JSON.stringify({ val: await lookup(r.rootref, 'a', 0, m) })).toBe(text('kvs-get', 1));
-    expect(await errnoOf(lookup(r.rootref, 'nosuchkey', 0, m))).toBe(ENOENT);
+    expect(await rejectionErrno(lookup(r.rootref, 'nosuchkey', 0, m))).toBe(ENOENT);
 
     // then put big=<300 bytes>: its raw bytes become a blob, the root the one get --at was given
     const big = payload('kvs-put-big', 0) as { ops: Op[] };
@@ -143,7 +134,7 @@ describe('kvs tree: commits', () => {
     expect(await lookup(root, 'a.b', 0, m)).toEqual(val('2'));
     root = applyOps(root, [put('a', '3')], m).rootref;
     expect(await lookup(root, 'a', 0, m)).toEqual(val('3'));
-    expect(await errnoOf(lookup(root, 'a.b', 0, m))).toBe(ENOTDIR);
+    expect(await rejectionErrno(lookup(root, 'a.b', 0, m))).toBe(ENOTDIR);
     // unlink under a value: nothing there, nothing changes
     expect(applyOps(root, [{ key: 'a.b', flags: 0, dirent: null }], m).rootref).toBe(root);
   });
@@ -158,7 +149,7 @@ describe('kvs tree: commits', () => {
     expect(await lookup(root, 't.sub.y', LOOKUP_TREEOBJ, m)).toMatchObject({ type: 'valref' });
     expect(await lookup(root, 't.sub.w', 0, m)).toEqual(val('2'));
     root = applyOps(root, [{ key: 't', flags: 0, dirent: null }], m).rootref;
-    expect(await errnoOf(lookup(root, 't.x', 0, m))).toBe(ENOENT);
+    expect(await rejectionErrno(lookup(root, 't.x', 0, m))).toBe(ENOENT);
     expect(await lookup(root, '.', LOOKUP_READDIR, m)).toEqual({ data: { d: { data: [expect.any(String)], type: 'dirref', ver: 1 } }, type: 'dir', ver: 1 });
   });
 
@@ -200,7 +191,7 @@ describe('kvs tree: commits', () => {
     expect(swapped.ops).toEqual([{ key: '.', flags: 0, dirent: dref(other) }]);
     const after = applyOps(cur, [{ key: '.', flags: 0, dirent: dref(other) }, put('k', 'changed')], m).rootref;
     expect((await lookup(after, 'x.y', 0, m)).data).toBe(Buffer.from('old tree').toString('base64'));
-    expect(await errnoOf(lookup(after, 'a', 0, m))).toBe(ENOENT);
+    expect(await rejectionErrno(lookup(after, 'a', 0, m))).toBe(ENOENT);
     // only a dirref to a stored directory will do
     expect(syncErrno(() => applyOps(cur, [{ key: '.', flags: 0, dirent: null }], m))).toBe(EINVAL);
     expect(syncErrno(() => applyOps(cur, [{ key: '.', flags: 0, dirent: { ver: 1, type: 'dir', data: {} } }], m))).toBe(EINVAL);
@@ -276,20 +267,20 @@ describe('kvs tree: lookups', () => {
 
   it('fails as flux-core does', async () => {
     const { m, root } = await sample();
-    expect(await errnoOf(lookup(root, 'nope', 0, m))).toBe(ENOENT);
-    expect(await errnoOf(lookup(root, 'nope.x', 0, m))).toBe(ENOENT);
-    expect(await errnoOf(lookup(root, 'd', 0, m))).toBe(EISDIR);
-    expect(await errnoOf(lookup(root, '.', 0, m))).toBe(EISDIR);
-    expect(await errnoOf(lookup(root, 'v', LOOKUP_READDIR, m))).toBe(ENOTDIR);
-    expect(await errnoOf(lookup(root, 'big', LOOKUP_READDIR, m))).toBe(ENOTDIR);
-    expect(await errnoOf(lookup(root, 'v.x', 0, m))).toBe(ENOTDIR);
-    expect(await errnoOf(lookup(root, 'v.', 0, m))).toBe(ENOTDIR);
-    expect(await errnoOf(lookup(root, 'v', LOOKUP_READLINK, m))).toBe(EINVAL);
-    expect(await errnoOf(lookup(root, '', 0, m))).toBe(EINVAL);
-    expect(await errnoOf(lookup(root, 'self', 0, m))).toBe(ELOOP);
-    expect(await errnoOf(lookup(root, 'far', 0, m))).toBe(EINVAL);
-    expect(await errnoOf(lookup(root, 'constructor', 0, m))).toBe(ENOENT);
-    expect(await errnoOf(lookup(root, '__proto__', 0, m))).toBe(ENOENT);
+    expect(await rejectionErrno(lookup(root, 'nope', 0, m))).toBe(ENOENT);
+    expect(await rejectionErrno(lookup(root, 'nope.x', 0, m))).toBe(ENOENT);
+    expect(await rejectionErrno(lookup(root, 'd', 0, m))).toBe(EISDIR);
+    expect(await rejectionErrno(lookup(root, '.', 0, m))).toBe(EISDIR);
+    expect(await rejectionErrno(lookup(root, 'v', LOOKUP_READDIR, m))).toBe(ENOTDIR);
+    expect(await rejectionErrno(lookup(root, 'big', LOOKUP_READDIR, m))).toBe(ENOTDIR);
+    expect(await rejectionErrno(lookup(root, 'v.x', 0, m))).toBe(ENOTDIR);
+    expect(await rejectionErrno(lookup(root, 'v.', 0, m))).toBe(ENOTDIR);
+    expect(await rejectionErrno(lookup(root, 'v', LOOKUP_READLINK, m))).toBe(EINVAL);
+    expect(await rejectionErrno(lookup(root, '', 0, m))).toBe(EINVAL);
+    expect(await rejectionErrno(lookup(root, 'self', 0, m))).toBe(ELOOP);
+    expect(await rejectionErrno(lookup(root, 'far', 0, m))).toBe(EINVAL);
+    expect(await rejectionErrno(lookup(root, 'constructor', 0, m))).toBe(ENOENT);
+    expect(await rejectionErrno(lookup(root, '__proto__', 0, m))).toBe(ENOENT);
   });
 
   it('follows a link into another namespace through rootOf', async () => {
