@@ -198,3 +198,13 @@ export class Flux {
     if (unexpected) for (const fn of this.closeSinks) fn(err);
   }
 }
+
+/** `fn` with a handle on FLUX_URI, closed once it is done */
+export async function withHandle<T>(fn: (h: Flux) => Promise<T>): Promise<T> {
+  const h = await Flux.open();
+  try {
+    return await fn(h);
+  } finally {
+    h.close();
+  }
+}

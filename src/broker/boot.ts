@@ -16,6 +16,7 @@ import { Message, encodeFrames, makeControl, makeRequest, jsonPayload } from '..
 import { childrenOf, descendantsOf, levelOf, maxLevel, parentOf, parseTopo } from '../core/topology.js';
 import { VERSION, VERSION_CODE } from '../core/version.js';
 import { parseFSD } from '../core/fsd.js';
+import { pmiLibraryPath } from '../core/pmi-library.js';
 import { pmiFromEnv, type PmiClient } from '../transport/pmi-client.js';
 import { OverlayServer, OverlayClient } from '../transport/overlay.js';
 import { generateKeypair } from '../transport/keys.js';
@@ -127,6 +128,7 @@ export async function runBroker(argv: string[]): Promise<number> {
   imm('hostname', hostname);
   imm('instance-level', setattrs.get('instance-level') ?? '0');
   imm('jobid-path', '/');
+  imm('conf.pmi_library_path', pmiLibraryPath());
   imm('local-uri', `local://${rundir}/local-${rank}`);
   imm('parent-uri', process.env.FLUX_URI && !setattrs.has('rundir') ? process.env.FLUX_URI : undefined);
   imm('broker.pid', String(process.pid));
@@ -318,7 +320,18 @@ export async function runBroker(argv: string[]): Promise<number> {
   await broker.registry.load(kvsModule(broker, { journal, content: contentSvc, store: journalStore }), 'builtin');
   await broker.registry.load((await import('../services/kvs-history.js')).kvsHistoryModule(broker, { journal, database: journalStore?.database }), 'builtin');
   await broker.registry.load(kvsWatchModule(broker, { journal, content: contentSvc }), 'builtin');
+  const resource = (await import('../services/resource.js')).resourceModule(broker);
+  await broker.registry.load(resource.def, 'builtin');
   if (rank === 0) await broker.registry.load(cronModule(broker, journal, { binDir: BIN_DIR }), 'builtin');
+  await broker.registry.load((await import('../services/job-shell.js')).jobShellModule(broker), 'builtin');
+  await broker.registry.load((await import('../services/job-ingest.js')).jobIngestModule(broker), 'builtin');
+  if (rank === 0) {
+    const [{ jobManagerModule }, { jobListModule }] = await Promise.all([
+      import('../services/job-manager.js'), import('../services/job-list.js'),
+    ]);
+    await broker.registry.load(jobManagerModule(broker, { journal, resources: resource.resources }), 'builtin');
+    await broker.registry.load(jobListModule(broker, journal), 'builtin');
+  }
   await broker.registry.load(overlayModule(ctl), 'builtin');
   await broker.registry.load(moduleModule(ctl), 'builtin');
   await broker.registry.load(brokerModule(ctl), 'builtin');

@@ -1,7 +1,7 @@
 // `flux content store|load|flush|dropcache|checkpoint`: the content store, with flux-core's raw payloads (binary
 // digests on the wire, blobrefs on the terminal). Loads and chunked stores keep many requests in flight.
 import { readFileSync } from 'node:fs';
-import { Flux } from '../api/handle.js';
+import { Flux, withHandle } from '../api/handle.js';
 import { FluxError, EINVAL, ENOENT, ENOSYS, EPROTO } from '../core/errors.js';
 import { type HashName, blobref, checkHashName, digestOf, isDigest, parseBlobref } from '../core/blobref.js';
 import { program, parse } from './common.js';
@@ -68,15 +68,6 @@ function stdinLines(): string[] {
 function refOfResponse(hash: HashName, payload: Buffer | undefined): string {
   if (!payload || !isDigest(hash, payload)) throw new FluxError(EPROTO, 'content.store: protocol error (the response is not a digest)');
   return blobref(hash, payload);
-}
-
-async function withHandle<T>(fn: (h: Flux) => Promise<T>): Promise<T> {
-  const h = await Flux.open();
-  try {
-    return await fn(h);
-  } finally {
-    h.close();
-  }
 }
 
 async function contentHash(h: Flux): Promise<HashName> {

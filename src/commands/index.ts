@@ -28,6 +28,13 @@ export const COMMANDS: Record<string, CommandInfo> = {
   exec: { file: 'commands/exec', summary: 'Execute processes across flux ranks', common: true },
   cron: { file: 'commands/cron', summary: 'Schedule commands on intervals, events and dates' },
   ps: { file: 'commands/ps', summary: 'List the processes rexec runs across the instance' },
+  resource: { file: 'commands/resource', summary: 'List the resources of the instance' },
+  hwloc: { file: 'commands/hwloc', summary: 'Control/query resource-hwloc service' },
+  submit: { file: 'commands/submit', summary: 'Submit a job to a Flux instance', common: true },
+  run: { file: 'commands/run', summary: 'Run a job interactively', common: true },
+  jobs: { file: 'commands/jobs', summary: 'List jobs submitted to Flux', common: true },
+  job: { file: 'commands/job', summary: 'Job housekeeping utility', common: true },
+  cancel: { file: 'commands/cancel', summary: 'Cancel one or more jobs', common: true },
   env: { file: 'commands/env', summary: 'Print the flux environment or run a command in it', common: true },
   help: { file: 'commands/help', summary: 'Display help information for flux commands', common: true },
 };

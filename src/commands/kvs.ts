@@ -3,7 +3,7 @@
 // `flux-kvs: <what>: <strerror>`, exit 1.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { Flux } from '../api/handle.js';
+import { Flux, withHandle } from '../api/handle.js';
 import { FluxError, strerror, EINVAL, ENOENT, EISDIR, EPROTO, ETIMEDOUT } from '../core/errors.js';
 import { type Message, stringPayload } from '../core/message.js';
 import { parseFSD } from '../core/fsd.js';
@@ -234,15 +234,6 @@ async function commitAndReport(h: Flux, ns: string, flags: number, ops: Op[], o:
     else out(`${cInt(intField(r, 'rootseq'))}\n`);
   } catch (err) {
     die(what, err);
-  }
-}
-
-async function withHandle(fn: (h: Flux) => Promise<number>): Promise<number> {
-  const h = await Flux.open();
-  try {
-    return await fn(h);
-  } finally {
-    h.close();
   }
 }
 

@@ -7,12 +7,16 @@ import { FluxError, EINVAL, EUCLEAN, strerror } from '../core/errors.js';
 import { type Entry, ENTRY_RAW, decodeEntry, entryPayloadBytes } from '../core/journal-entry.js';
 import { kvLine, linkText, windowWidth } from '../core/kvs-format.js';
 import { KVS, PRIMARY, isKvsEntry } from '../projections/kvs.js';
+import { jobItems } from '../projections/jobs.js';
+import { encodeFluid } from '../core/fluid.js';
 import { type ProcTable, PROCTABLE, TOPIC_FINISHED, TOPIC_LOST, TOPIC_STARTED, records } from '../projections/proctable.js';
 import { eventLine, parseSeq } from './event.js';
 import { isoTime, showEntry } from './journal.js';
 import { headerLine as psHeader, rowLine as psRow, jsonLine as psJson, ownerNames, readPasswd, toRow } from './ps.js';
 import { program, parse } from './common.js';
 import type { EntryJson } from './cron-format.js';
+import type { JobListing } from '../api/jobs.js';
+import type { JobRow } from './jobs-fields.js';
 
 interface Opts {
   to?: string;
@@ -64,6 +68,11 @@ export function summary(e: Entry): string {
   if (isKvsEntry(e)) {
     const ns = String(p.namespace);
     if (e.topic.endsWith('-setroot')) {
+      // the job events an entry carries say more than the eventlog keys they append to
+      const jobs = jobItems(e);
+      if (jobs.length > 0) {
+        return clip(`${ns} version ${String(p.rootseq)}: ${jobs.map((j) => `${encodeFluid(j.id, 'f58')} ${j.event.name}`).join(', ')}`);
+      }
       const keys = Array.isArray(p.keys) ? (p.keys as string[]) : [];
       return clip(`${ns} version ${String(p.rootseq)}: ${keys.join(', ')}`);
     }
@@ -138,6 +147,23 @@ async function showCron(r: Replay, s: ReplayState, json: boolean): Promise<void>
   else out([listHeader(), ...list.map((e) => listRow(e as unknown as EntryJson, now))].map((l) => `${l}\n`).join(''));
 }
 
+async function showJobs(r: Replay, s: ReplayState, json: boolean): Promise<void> {
+  const [{ JOBTABLE, allJobs }, { listing, listOrder }, fields, { OutputFormat }, { jsonLine }] = await Promise.all([
+    import('../projections/jobs.js'), import('../projections/job-listing.js'), import('./jobs-fields.js'),
+    import('../core/output-format.js'), import('./jobs.js'),
+  ]);
+  // running times are told from the time of the entry the state is at, as `flux jobs --at-seq` does
+  const now = s.seq > 0 ? r.entry(s.seq).entry.time : 0;
+  const jobs = allJobs(r.stateOf(s, JOBTABLE)).sort(listOrder).map((j) => listing(j) as unknown as JobListing);
+  const username = jobs.length > 0 ? ownerNames(readPasswd()) : String;
+  if (json) {
+    out(jsonLine(jobs, username, now, false));
+    return;
+  }
+  const lines = new OutputFormat<JobRow>(fields.DEFAULT_FORMAT, fields.JOB_FIELDS).render(jobs.map((job) => ({ job, username, now })));
+  out(lines.map((l) => `${l}\n`).join(''));
+}
+
 function showEvents(r: Replay, from: number, to: number, json: boolean): void {
   for (const { entry: e } of entries(r, from, to)) {
     if (json) out(`${JSON.stringify({ seq: e.seq, time: e.time, topic: e.topic, payload: e.payload })}\n`);
@@ -155,6 +181,8 @@ async function show(r: Replay, what: string, s: ReplayState, o: Opts, from: numb
       return showEvents(r, from, s.seq, o.json === true);
     case 'cron':
       return showCron(r, s, o.json === true);
+    case 'jobs':
+      return showJobs(r, s, o.json === true);
     default: {
       // any other projection the brokers run, as the JSON its snapshots hold
       const p = r.projections.find((x) => x.name === what);
@@ -292,7 +320,7 @@ export async function run(args: string[]): Promise<number> {
     .option('--to <seq>', 'stop after this entry')
     .option('--to-time <time>', 'stop after the last entry at or before this time (ISO-8601 or seconds since the epoch)')
     .option('--from <seq>', 'the timeline (and --show events) start at this entry')
-    .option('--show <what>', 'print the state after the last entry: kvs, ps, events, or another projection')
+    .option('--show <what>', 'print the state after the last entry: kvs, ps, events, cron, jobs, or another projection')
     .option('-N, --namespace <ns>', 'the KVS namespace --show kvs, print and show use', PRIMARY)
     .option('-a, --all', '--show ps: also processes that have exited')
     .option('--json', 'JSON output')

@@ -6,6 +6,7 @@ export const EINTR = 4;
 export const EIO = 5;
 export const E2BIG = 7;
 export const EBADF = 9;
+export const ECHILD = 10;
 export const EAGAIN = 11;
 export const ENOMEM = 12;
 export const EACCES = 13;
@@ -41,6 +42,7 @@ const messages: Record<number, string> = {
   [EIO]: 'Input/output error',
   [E2BIG]: 'Argument list too long',
   [EBADF]: 'Bad file descriptor',
+  [ECHILD]: 'No child processes',
   [EAGAIN]: 'Resource temporarily unavailable',
   [ENOMEM]: 'Cannot allocate memory',
   [EACCES]: 'Permission denied',

@@ -3,6 +3,7 @@
 // (-u), with human times (-H: the minute, then offsets within it), in color (-L). Pure but for the clock
 // read when the timestamp is left to "now" and the local time zone -H prints in.
 import { FluxError, EINVAL } from './errors.js';
+import { isoLocalMicros, localOffsetMinutes } from './logline.js';
 import {
   type JObject, type JValue, JReal, cString, dumpJson, formatFixed, isObject, parseJson,
 } from './kvs-format-json.js';
@@ -90,6 +91,8 @@ export interface FormatterOptions {
   /** -H */
   human?: boolean;
   color?: boolean;
+  /** flux job eventlog -T: seconds since the epoch (default), ISO 8601 local time, or since the first entry */
+  time?: 'raw' | 'iso' | 'offset';
 }
 
 /** The -L WHEN argument: always, never, or auto (color when stdout is a terminal). */
@@ -111,7 +114,15 @@ export class EventlogFormatter {
     return this.opts.color ? `${color}${s}${RESET}` : s;
   }
 
+  private first: number | undefined;
+
   private stamp(ts: number): string {
+    this.first ??= ts;
+    if (this.opts.time === 'offset' && !this.opts.human) return this.paint(GREEN, formatFixed(ts - this.first, 6));
+    if (this.opts.time === 'iso' && !this.opts.human) {
+      const us = Math.round(ts * 1e6);
+      return this.paint(GREEN, isoLocalMicros(us, localOffsetMinutes(us)));
+    }
     if (!this.opts.human) return this.paint(GREEN, formatFixed(ts, 6));
     const offset = (d: number) => this.paint(GREEN, `[${`${d < 0 || Object.is(d, -0) ? '' : '+'}${formatFixed(d, 6)}`.padStart(11)}]`);
     if (ts < 0) return offset(ts);

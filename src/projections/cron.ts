@@ -18,6 +18,7 @@
 import { produce } from 'immer';
 import type { Entry } from '../core/journal-entry.js';
 import { FluxError, EPROTO } from '../core/errors.js';
+import { exitCodeOf } from '../core/wait-status.js';
 import type { Projection } from './projection.js';
 
 export const CRONTABLE = 'cron';
@@ -151,12 +152,6 @@ function target(state: CronTable, p: unknown): number | undefined {
   return isObj(p) && isId(p.id) && state.entries[p.id] !== undefined ? p.id : undefined;
 }
 
-/** a wait status as a shell's $? shows it */
-export function codeOf(status: number): number {
-  const sig = status & 0x7f;
-  return sig === 0 ? (status >> 8) & 0xff : 128 + sig;
-}
-
 /** the exit code a shell gives a command it could not start */
 const execErrorCode = (errno: number) => (errno === 2 ? 127 : 126);
 
@@ -187,7 +182,7 @@ function finishTask(e: CronEntry, p: TaskFinishedPayload, time: number): void {
     task.code = execErrorCode(p.errno);
   } else if (p.status !== undefined) {
     task.status = p.status;
-    task.code = codeOf(p.status);
+    task.code = exitCodeOf(p.status);
     task.state = p.timedout ? 'Timeout' : 'Exited';
     success = p.status === 0 && !p.timedout;
   } else {

@@ -4,7 +4,8 @@ import type { Projection } from './projection.js';
 import { proctableProjection } from './proctable.js';
 import { kvsProjection } from './kvs.js';
 import { cronProjection } from './cron.js';
+import { jobsProjection } from './jobs.js';
 
 export const PROJECTIONS: Projection[] = [
-  proctableProjection as Projection, kvsProjection as Projection, cronProjection as Projection,
+  proctableProjection as Projection, kvsProjection as Projection, cronProjection as Projection, jobsProjection as Projection,
 ];

@@ -80,6 +80,10 @@ export interface JournalService {
   /** the instance serves a past state: nothing can be appended */
   readonly readOnly: boolean;
   state<S>(name: string): S;
+  /** rank 0: one projection's state after entry `seq`, from the nearest snapshot at or before it */
+  stateAt<S>(name: string, seq: number): Promise<S>;
+  /** rank 0: when entry `seq` was made (0 for seq 0) */
+  timeAt(seq: number): number;
   /** rank > 0, after hello: start from the parent's snapshot */
   sync(): Promise<void>;
   /** write a signed checkpoint of the current head (rank 0) */
@@ -227,32 +231,52 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     compact(head.seq - keep + 1).catch((err: unknown) => host.log(3, 'journal', `compaction failed: ${(err as Error).message}`));
   }
 
-  /** the projections' states after entry `seq`: the newest snapshot at or before it, then the entries after */
-  async function statesAt(seq: number): Promise<Map<string, unknown>> {
+  /**
+   * The projections' states after entry `seq`: the newest snapshot at or before it, then the entries after. With
+   * `only`, that projection's alone (each projection reads entries only, never another's state).
+   */
+  async function statesAt(seq: number, only?: Projection): Promise<Map<string, unknown>> {
     if (seq === head.seq) return new Map(states);
+    const projections = only ? [only] : opts.projections;
     const cp = store!.checkpoints().find((c) => c.snapshot !== null && c.seq <= seq);
     let st: Map<string, unknown>;
     let from: number;
     if (cp) {
-      st = loadSnapshot(cp.snapshot!);
+      st = loadSnapshot(cp.snapshot!, projections);
       from = cp.seq + 1;
     } else if (store!.expectedFirst() === 1) {
-      st = new Map(opts.projections.map((p) => [p.name, p.initial()]));
+      st = new Map(projections.map((p) => [p.name, p.initial()]));
       from = 1;
     } else {
       throw new FluxError(ENOENT, `no snapshot at or before ${seq} to start from`);
     }
     for (let s = from; s <= seq; s++) {
       const { entry, ref } = store!.entry(s);
-      for (const p of opts.projections) st.set(p.name, p.apply(st.get(p.name), entry, ref));
+      for (const p of projections) st.set(p.name, p.apply(st.get(p.name), entry, ref));
       if ((s - from + 1) % REPLAY_CHUNK === 0) await new Promise((r) => setImmediate(r));
     }
     return st;
   }
 
-  function loadSnapshot(ref: string): Map<string, unknown> {
+  function loadSnapshot(ref: string, projections = opts.projections): Map<string, unknown> {
     const snap = JSON.parse(opts.loadBlob!(ref).toString('utf8')) as { states: Record<string, unknown> };
-    return new Map(opts.projections.map((p) => [p.name, snap.states[p.name] === undefined ? p.initial() : p.load(snap.states[p.name])]));
+    return new Map(projections.map((p) => [p.name, snap.states[p.name] === undefined ? p.initial() : p.load(snap.states[p.name])]));
+  }
+
+  function timeAt(seq: number): number {
+    return seq === 0 || !store ? 0 : store.row(seq)?.time ?? 0;
+  }
+
+  /** one projection's state after `seq` (rank 0), with the checks journal.state-at answers with */
+  async function stateAt(name: string, seq: number): Promise<unknown> {
+    if (!store) throw new FluxError(EPROTO, 'past states are worked out on rank 0');
+    const p = opts.projections.find((x) => x.name === name);
+    if (!p) throw new FluxError(ENOENT, `no projection named ${name}`);
+    if (seq > head.seq) throw new FluxError(EINVAL, `the journal ends at ${head.seq}`);
+    if (store.expectedFirst() > 1 && !store.checkpoints().some((c) => c.snapshot !== null && c.seq <= seq)) {
+      throw compactedError(seq);
+    }
+    return (await statesAt(seq, p)).get(name);
   }
 
   /**
@@ -480,17 +504,12 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
           required: ['seq', 'name'],
         },
         handler: async (msg, body) => {
-          if (!store) throw new FluxError(EPROTO, 'journal.state-at is served by rank 0');
           const seq = body!.seq as number;
-          const p = opts.projections.find((x) => x.name === body!.name);
-          if (!p) throw new FluxError(ENOENT, `no projection named ${String(body!.name)}`);
-          if (seq > head.seq) throw new FluxError(EINVAL, `the journal ends at ${head.seq}`);
-          if (store.expectedFirst() > 1 && !store.checkpoints().some((c) => c.snapshot !== null && c.seq <= seq)) {
-            throw compactedError(seq);
-          }
-          const st = await statesAt(seq);
-          const time = seq === 0 ? 0 : store.row(seq)?.time ?? 0;
-          host.respond(msg, { seq, time, state: p.save(st.get(p.name)) as Record<string, unknown> });
+          const name = body!.name as string;
+          const st = await stateAt(name, seq);
+          const time = timeAt(seq);
+          const p = opts.projections.find((x) => x.name === name)!;
+          host.respond(msg, { seq, time, state: p.save(st) as Record<string, unknown> });
         },
       },
       {
@@ -600,6 +619,8 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     head: () => head,
     readOnly: opts.readOnly !== undefined,
     state: <S>(name: string) => states.get(name) as S,
+    stateAt: async <S>(name: string, seq: number) => (await stateAt(name, seq)) as S,
+    timeAt,
     sync,
     checkpoint,
     compact,

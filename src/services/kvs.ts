@@ -66,7 +66,11 @@ interface Deferred<T> {
 }
 
 type Work =
-  | { kind: 'commit'; flags: number; ops: Op[]; name: string; cred: Cred; done: Deferred<CommitResult>; alone: boolean }
+  | {
+    kind: 'commit'; flags: number; ops: Op[]; name: string; cred: Cred; done: Deferred<CommitResult>; alone: boolean;
+    /** job events that ride in the setroot entry beside these ops (src/projections/jobs.ts) */
+    jobs?: unknown[];
+  }
   | { kind: 'create'; root: NamespaceRoot; done: Deferred<number> }
   | { kind: 'remove'; done: Deferred<number> };
 
@@ -93,7 +97,10 @@ const OPS = {
 };
 const COMMIT_SCHEMA = {
   type: 'object',
-  properties: { namespace: NAMESPACE, flags: { type: 'integer', minimum: 0 }, ops: OPS },
+  properties: {
+    namespace: NAMESPACE, flags: { type: 'integer', minimum: 0 }, ops: OPS,
+    jobs: { type: 'array', items: { type: 'object' } },
+  },
   required: ['namespace', 'flags', 'ops'],
 };
 const RELAY_SCHEMA = {
@@ -410,9 +417,10 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
     const key = unstoredKey(ns, rootseq);
     try {
       if (pending.size > 0) unstored.set(key, [...pending.values()]);
+      const jobs = ok.flatMap((c) => c.jobs ?? []);
       const a = await journal.append(namespaceTopic(ns, 'setroot'), {
         namespace: ns, rootseq, rootref: result.rootref, names: ok.map((c) => c.name), keys: result.keys,
-        ops: result.ops, owner: root.owner,
+        ops: result.ops, owner: root.owner, ...(jobs.length > 0 ? { jobs } : {}),
       }, entryCred(root));
       if (flags & TXN_SYNC) {
         await journal.checkpoint();
@@ -448,9 +456,9 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
     }
   }
 
-  function commit(ns: string, flags: number, ops: Op[], cred: Cred, name: string): Promise<CommitResult> {
+  function commit(ns: string, flags: number, ops: Op[], cred: Cred, name: string, jobs?: unknown[]): Promise<CommitResult> {
     const { promise, done } = deferred<CommitResult>();
-    submit(ns, { kind: 'commit', flags, ops, name, cred, done, alone: false });
+    submit(ns, { kind: 'commit', flags, ops, name, cred, done, alone: false, jobs });
     return promise;
   }
 
@@ -651,9 +659,14 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
           const cred = credOf(msg);
           const { ns, flags, ops } = await admit(body!, cred);
           const name = `commit.${host.rank}.${++commitCount}`;
+          const jobs = body!.jobs as unknown[] | undefined;
+          // job events are the job manager's, on rank 0: a request that came from outside this broker carries a route
+          if (jobs !== undefined && (host.rank !== 0 || ns !== PRIMARY || (msg.routes?.length ?? 0) > 0)) {
+            throw new FluxError(EPERM, 'job events are committed by the job manager only');
+          }
           let r: CommitResult;
           if (host.rank === 0) {
-            r = await commit(ns, flags, ops, cred, name);
+            r = await commit(ns, flags, ops, cred, name, jobs);
           } else {
             const resp = await host.rpc('kvs.relaycommit', { namespace: ns, flags, ops, name, ...cred }, { nodeid: 0 });
             r = payloadJson(resp) as unknown as CommitResult;

@@ -22,6 +22,7 @@ import { constants as osConstants } from 'node:os';
 import { FluxError, errnoOf, strerror, EINVAL, EEXIST, ENODATA, ESRCH, ECANCELED, ENOTSUP, EPROTO } from '../core/errors.js';
 import { type Message, FLAG_STREAMING, FLAG_NORESPONSE, ROLE_OWNER, senderOf } from '../core/message.js';
 import { parseIdset } from '../core/idset.js';
+import { waitStatus } from '../core/wait-status.js';
 import { compile } from '../core/validate.js';
 import {
   PROCTABLE, TOPIC_STARTED, TOPIC_FINISHED, TOPIC_LOST, records, running, type ProcTable, type ProcRecord,
@@ -129,12 +130,6 @@ const finishedSchema = {
 
 const validateStarted = compile(startedSchema);
 const validateFinished = compile(finishedSchema);
-
-/** the wait status of a process that exited with `code` or was ended by `signal` */
-function waitStatus(code: number | null, signal: NodeJS.Signals | null): number {
-  if (signal) return (osConstants.signals[signal] ?? 0) & 0x7f;
-  return ((code ?? 0) & 0xff) << 8;
-}
 
 /** command lines as a journal entry keeps them: the leading words, up to CMD_CLIP characters, "..." if cut */
 function clipCmd(cmd: string[]): string[] {

@@ -1,4 +1,5 @@
-// PMI-1 simple wire protocol server: what `flux start --size N` offers the N brokers it spawns (reference §3.2-3.3).
+// PMI-1 simple wire protocol server: what `flux start --size N` offers the N brokers it spawns, and what a job
+// shell offers its share of a job's tasks (reference §3.2-3.5).
 import type { Duplex } from 'node:stream';
 import { FluxError, EEXIST, EINVAL, EPROTO } from '../core/errors.js';
 import {
@@ -19,10 +20,30 @@ const KEYLEN_MAX = 64;
 const VALLEN_MAX = 1024;
 
 export interface PmiServerOptions {
-  /** number of clients; a barrier completes when this many have entered it */
+  /**
+   * PMI_SIZE: the number of tasks in the job, what get_universe_size answers; ranks are below it. flux start
+   * serves all of them; a job shell serves its share, `localSize` of them.
+   */
   size: number;
+  /**
+   * How many clients this server serves (default `size`): its barriers complete when that many have entered.
+   * Below `size`, the other tasks are served by other servers, joined to this one through `exchange`.
+   */
+  localSize?: number;
   kvsname?: string;
   appnum?: number;
+  /**
+   * Keys clients can get from the start (a job shell puts PMI_process_mapping, flux.taskmap, ...); they are never
+   * handed to `exchange`. When all `size` clients are local, PMI_process_mapping defaults to one node holding all.
+   */
+  initialKvs?: Readonly<Record<string, string>>;
+  /**
+   * Joins this server's barriers to those of the job's other servers. Called once every local client has entered
+   * a barrier, with the keys put here since the previous one; resolves with what every server put (ours
+   * included), which local gets see from then on. The local clients leave the barrier only after it settles:
+   * rc=0 if it resolved, rc=-1 if it rejected. Without it a barrier is local.
+   */
+  exchange?: (puts: Record<string, string>) => Promise<Record<string, string>>;
   /** trace every line received (C:) and sent (S:) through `log` */
   debug?: boolean;
   /** a client asked to end the job; the server only reports it, ending processes is the caller's business */
@@ -37,6 +58,8 @@ interface Conn {
   readonly decoder: PmiLineDecoder;
   finalized: boolean;
   closed: boolean;
+  /** entered a barrier and not yet let out; stays set while the exchange runs */
+  inBarrier: boolean;
 }
 
 function protocolError(why: string): FluxError {
@@ -45,44 +68,73 @@ function protocolError(why: string): FluxError {
 
 export class PmiServer {
   private readonly size: number;
+  private readonly localSize: number;
   private readonly kvsname: string;
   private readonly appnum: number;
   private readonly debug: boolean;
+  private readonly exchange: ((puts: Record<string, string>) => Promise<Record<string, string>>) | undefined;
   private readonly onAbort: ((rank: number, code: number, msg: string) => void) | undefined;
   private readonly log: (line: string) => void;
   private readonly kvs = new Map<string, string>();
+  /** keys put by local clients since the last exchange began: what the next one hands over */
+  private unexchanged = new Map<string, string>();
   private readonly conns = new Map<number, Conn>();
+  /** clients of the barrier now filling up; once full they wait on the exchange, out of this set */
   private readonly barrier = new Set<Conn>();
   /** why no barrier can complete any more: a client went away without finalizing */
   private barrierBroken: string | undefined;
   private closed = false;
 
   constructor(opts: PmiServerOptions) {
-    if (!Number.isInteger(opts.size) || opts.size < 1) {
-      throw new FluxError(EINVAL, `PMI server size ${opts.size} is invalid`);
+    const { size } = opts;
+    const localSize = opts.localSize ?? size;
+    if (!Number.isInteger(size) || size < 1) throw new FluxError(EINVAL, `PMI server size ${size} is invalid`);
+    if (!Number.isInteger(localSize) || localSize < 1 || localSize > size) {
+      throw new FluxError(EINVAL, `PMI server local size ${localSize} is not in [1, ${size}]`);
     }
-    this.size = opts.size;
+    this.size = size;
+    this.localSize = localSize;
     this.kvsname = opts.kvsname ?? '-';
     this.appnum = opts.appnum ?? 0;
     this.debug = opts.debug ?? false;
+    this.exchange = opts.exchange;
     this.onAbort = opts.onAbort;
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
+    // limits count bytes, not characters: a job id in F58 starts with the two-byte 'ƒ'
     if (!/^[^\s=]+$/.test(this.kvsname) || Buffer.byteLength(this.kvsname) >= KVSNAME_MAX) {
       throw new FluxError(EINVAL, `PMI kvsname ${JSON.stringify(this.kvsname)} is invalid`);
     }
-    if (!Number.isInteger(this.appnum)) throw new FluxError(EINVAL, `PMI appnum ${this.appnum} is invalid`);
-    // all clients share one node: flux start runs its brokers locally
-    this.kvs.set('PMI_process_mapping', `(vector,(0,1,${this.size}))`);
+    // clients read appnum into a C int: a job id must be cut to 32 bits by the caller, not wrapped by each client
+    if (!Number.isInteger(this.appnum) || this.appnum < -(2 ** 31) || this.appnum >= 2 ** 31) {
+      throw new FluxError(EINVAL, `PMI appnum ${this.appnum} is not a 32-bit integer`);
+    }
+    // all clients local means one node; otherwise only the caller knows the job's layout
+    if (localSize === size) this.kvs.set('PMI_process_mapping', `(vector,(0,1,${size}))`);
+    for (const [key, value] of Object.entries(opts.initialKvs ?? {})) {
+      const bad = badEntry(key, value);
+      if (bad !== undefined) throw new FluxError(EINVAL, `PMI initial key ${JSON.stringify(key)}: ${bad}`);
+      this.kvs.set(key, value);
+    }
   }
 
-  /** Serve client `rank` on `sock`, e.g. the parent end of the socketpair the child sees as PMI_FD. */
+  /** Serve client `rank` (its rank in the job) on `sock`, e.g. the parent end of the socketpair it sees as PMI_FD. */
   attach(rank: number, sock: Duplex): void {
     if (this.closed) throw new FluxError(EINVAL, 'PMI server is closed');
     if (!Number.isInteger(rank) || rank < 0 || rank >= this.size) {
       throw new FluxError(EINVAL, `PMI rank ${rank} is not in [0, ${this.size})`);
     }
     if (this.conns.has(rank)) throw new FluxError(EEXIST, `PMI rank ${rank} is already attached`);
-    const conn: Conn = { rank, sock, decoder: new PmiLineDecoder(), finalized: false, closed: false };
+    if (this.conns.size >= this.localSize) {
+      throw new FluxError(EINVAL, `PMI server already serves its ${this.localSize} local clients`);
+    }
+    const conn: Conn = {
+      rank,
+      sock,
+      decoder: new PmiLineDecoder(),
+      finalized: false,
+      closed: false,
+      inBarrier: false,
+    };
     this.conns.set(rank, conn);
     sock.on('data', (chunk: Buffer) => this.onData(conn, chunk));
     sock.on('error', (err) => {
@@ -120,9 +172,9 @@ export class PmiServer {
   private onClose(conn: Conn): void {
     conn.closed = true;
     if (conn.finalized || this.barrierBroken !== undefined) return;
-    // the barrier now can never count `size` entrants: say so instead of leaving the others hanging
+    // the barrier now can never count `localSize` entrants: say so instead of leaving the others hanging
     this.barrierBroken = `rank ${conn.rank} disconnected`;
-    for (const waiting of this.barrier) this.reply(waiting, 'barrier_out', { rc: PMI_FAIL });
+    this.release([...this.barrier], PMI_FAIL);
     this.barrier.clear();
   }
 
@@ -204,9 +256,11 @@ export class PmiServer {
     const key = required(msg, 'key');
     const value = required(msg, 'value');
     if (Buffer.byteLength(kvsname) >= KVSNAME_MAX) return PMI_ERR_INVALID_LENGTH;
+    if (key.length === 0) return PMI_ERR_INVALID_KEY;
     if (Buffer.byteLength(key) >= KEYLEN_MAX) return PMI_ERR_INVALID_KEY_LENGTH;
     if (Buffer.byteLength(value) >= VALLEN_MAX) return PMI_ERR_INVALID_VAL_LENGTH;
     this.kvs.set(key, value);
+    this.unexchanged.set(key, value);
     return 0;
   }
 
@@ -216,11 +270,42 @@ export class PmiServer {
       this.reply(conn, 'barrier_out', { rc: PMI_FAIL });
       return;
     }
-    if (this.barrier.has(conn)) throw protocolError('barrier_in while already in the barrier');
+    if (conn.inBarrier) throw protocolError('barrier_in while already in the barrier');
+    conn.inBarrier = true;
     this.barrier.add(conn);
-    if (this.barrier.size < this.size) return;
-    for (const waiting of this.barrier) this.reply(waiting, 'barrier_out', { rc: 0 });
+    if (this.barrier.size < this.localSize) return;
+    const entrants = [...this.barrier];
     this.barrier.clear();
+    if (this.exchange === undefined) {
+      this.release(entrants, 0);
+      return;
+    }
+    const puts = this.unexchanged;
+    this.unexchanged = new Map();
+    const exchange = this.exchange;
+    new Promise<Record<string, string>>((resolve) => resolve(exchange(Object.fromEntries(puts)))).then(
+      (all) => {
+        const bad = badExchange(all);
+        if (bad !== undefined) return this.exchangeFailed(entrants, puts, `returned ${bad}`);
+        for (const [key, value] of Object.entries(all)) this.kvs.set(key, value);
+        this.release(entrants, 0);
+      },
+      (err: unknown) => this.exchangeFailed(entrants, puts, err instanceof Error ? err.message : String(err)),
+    );
+  }
+
+  private exchangeFailed(entrants: Conn[], puts: Map<string, string>, why: string): void {
+    this.log(`pmi-server: barrier exchange failed: ${why}`);
+    // the keys never reached the other servers: offer them again with the next barrier, unless put again since
+    for (const [key, value] of puts) if (!this.unexchanged.has(key)) this.unexchanged.set(key, value);
+    this.release(entrants, PMI_FAIL);
+  }
+
+  private release(entrants: Conn[], rc: number): void {
+    for (const conn of entrants) {
+      conn.inBarrier = false;
+      this.reply(conn, 'barrier_out', { rc });
+    }
   }
 
   private abort(conn: Conn, msg: PmiCommand): void {
@@ -236,4 +321,24 @@ function required(msg: PmiCommand, key: string): string {
   const value = msg.fields.get(key);
   if (value === undefined) throw protocolError(`cmd=${msg.cmd} without ${key}=`);
   return value;
+}
+
+/** Why a key and value could not have come through a put, or undefined when they could. */
+function badEntry(key: string, value: unknown): string | undefined {
+  if (!/^[^\s\0]+$/.test(key)) return 'key is empty or has spaces';
+  if (Buffer.byteLength(key) >= KEYLEN_MAX) return `key longer than ${KEYLEN_MAX - 1} bytes`;
+  if (typeof value !== 'string') return 'value is not a string';
+  if (/[\n\0]/.test(value)) return 'value contains a newline or NUL';
+  if (Buffer.byteLength(value) >= VALLEN_MAX) return `value longer than ${VALLEN_MAX - 1} bytes`;
+  return undefined;
+}
+
+/** The exchange result comes from other processes: check it as strictly as a put before any client can get it. */
+function badExchange(all: unknown): string | undefined {
+  if (typeof all !== 'object' || all === null || Array.isArray(all)) return 'no key-value object';
+  for (const [key, value] of Object.entries(all)) {
+    const bad = badEntry(key, value);
+    if (bad !== undefined) return `key ${JSON.stringify(key.slice(0, 64))}: ${bad}`;
+  }
+  return undefined;
 }

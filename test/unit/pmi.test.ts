@@ -9,6 +9,7 @@ import { parseLine, formatLine, PmiLineDecoder, PMI_MAX_LINE } from '../../src/t
 import { pmiConnect, pmiFromEnv } from '../../src/transport/pmi-client.js';
 import { PmiServer } from '../../src/transport/pmi-server.js';
 import { ECONNRESET, EEXIST, EINVAL, EIO, ENOENT, EPROTO } from '../../src/core/errors.js';
+import { exchangeGroup } from '../helpers/pmi-job.js';
 // plain JS shared with the child probes, so parent and children agree on what each rank publishes
 import { card } from '../fixtures/pmi-card.mjs';
 
@@ -313,6 +314,191 @@ describe('PMI server', () => {
     expect(() => server.attach(0, s)).toThrow(expect.objectContaining({ errno: EINVAL }));
     expect(() => new PmiServer({ size: 0 })).toThrow(expect.objectContaining({ errno: EINVAL }));
     expect(() => new PmiServer({ size: 1, kvsname: 'a b' })).toThrow(expect.objectContaining({ errno: EINVAL }));
+  });
+});
+
+describe('PMI server serving its share of a job', () => {
+  /** a job id in F58: its 'ƒ' is two bytes in UTF-8 */
+  const JOBID = 'ƒ2mYsLkPz8';
+  type Peer = ReturnType<typeof rawPeer>;
+
+  async function attachPeers(server: PmiServer, ranks: number[], peers: Map<number, Peer>) {
+    for (const rank of ranks) {
+      const [s, c] = await socketPair();
+      server.attach(rank, s);
+      peers.set(rank, rawPeer(c));
+    }
+  }
+
+  it('two shells of a 4-task job: universe size, job ranks, F58 kvsname, every key after the barrier', async () => {
+    const group = exchangeGroup(2);
+    const offered: Array<Array<Record<string, string>>> = [[], []];
+    const aborts: Array<[number, number, string]> = [];
+    const layout = [[0, 1], [2, 3]];
+    const shells = layout.map(
+      (_, i) =>
+        new PmiServer({
+          size: 4,
+          localSize: 2,
+          kvsname: JOBID,
+          appnum: 42,
+          initialKvs: { PMI_process_mapping: '(vector,(0,2,2))', 'flux.instance-level': '1' },
+          exchange: (puts) => {
+            offered[i]!.push(puts);
+            return group[i]!(puts);
+          },
+          onAbort: (...a) => aborts.push(a),
+        }),
+    );
+    const peers = new Map<number, Peer>();
+    for (const [i, ranks] of layout.entries()) await attachPeers(shells[i]!, ranks, peers);
+    const peer = (rank: number) => peers.get(rank)!;
+    const value = (rank: number) => `v${rank} ƒ = x `;
+
+    for (const [rank, p] of peers) {
+      expect(await p.ask('cmd=init pmi_version=1 pmi_subversion=1')).toBe(
+        'cmd=response_to_init rc=0 pmi_version=1 pmi_subversion=1',
+      );
+      expect(await p.ask('cmd=get_universe_size')).toBe('cmd=universe_size rc=0 size=4');
+      expect(await p.ask('cmd=get_my_kvsname')).toBe(`cmd=my_kvsname rc=0 kvsname=${JOBID}`);
+      expect(await p.ask('cmd=get_appnum')).toBe('cmd=appnum rc=0 appnum=42');
+      expect(await p.ask(`cmd=get kvsname=${JOBID} key=PMI_process_mapping`)).toBe(
+        'cmd=get_result rc=0 value=(vector,(0,2,2))',
+      );
+      expect(await p.ask(`cmd=put kvsname=${JOBID} key=k${rank} value=${value(rank)}`)).toBe('cmd=put_result rc=0');
+    }
+    // before the barrier a shell knows only what its own clients put
+    expect(await peer(0).ask(`cmd=get kvsname=${JOBID} key=k1`)).toBe(`cmd=get_result rc=0 value=${value(1)}`);
+    expect(await peer(0).ask(`cmd=get kvsname=${JOBID} key=k2`)).toBe('cmd=get_result rc=4');
+
+    // the first shell's clients are all in, but the barrier also waits for the other shell's
+    peer(0).send('cmd=barrier_in');
+    peer(1).send('cmd=barrier_in');
+    await tick();
+    expect([...peers.values()].map((p) => p.queued())).toEqual([0, 0, 0, 0]);
+    expect(offered).toEqual([[{ k0: value(0), k1: value(1) }], []]);
+    peer(3).send('cmd=barrier_in');
+    peer(2).send('cmd=barrier_in');
+    for (const p of peers.values()) expect(await p.next()).toBe('cmd=barrier_out rc=0');
+    expect(offered[1]).toEqual([{ k2: value(2), k3: value(3) }]);
+    for (const p of peers.values()) {
+      for (const r of [0, 1, 2, 3]) {
+        expect(await p.ask(`cmd=get kvsname=${JOBID} key=k${r}`)).toBe(`cmd=get_result rc=0 value=${value(r)}`);
+      }
+    }
+
+    // a second barrier hands over only what was put since the first
+    expect(await peer(3).ask(`cmd=put kvsname=${JOBID} key=late value=1`)).toBe('cmd=put_result rc=0');
+    for (const p of peers.values()) p.send('cmd=barrier_in');
+    for (const p of peers.values()) expect(await p.next()).toBe('cmd=barrier_out rc=0');
+    expect(offered).toEqual([[expect.anything(), {}], [expect.anything(), { late: '1' }]]);
+    expect(await peer(0).ask(`cmd=get kvsname=${JOBID} key=late`)).toBe('cmd=get_result rc=0 value=1');
+
+    // ranks are the job's: what abort reports, and what attach checks
+    peer(3).send('cmd=abort exitcode=5 error_msg=rank 3 gives up');
+    expect(await peer(3).ask('cmd=get_appnum')).toBe('cmd=appnum rc=0 appnum=42');
+    expect(aborts).toEqual([[3, 5, 'rank 3 gives up']]);
+    const [s] = await socketPair();
+    expect(() => shells[1]!.attach(2, s)).toThrow(expect.objectContaining({ errno: EEXIST }));
+    expect(() => shells[1]!.attach(4, s)).toThrow(expect.objectContaining({ errno: EINVAL }));
+    expect(() => shells[1]!.attach(1, s)).toThrow(/already serves its 2 local clients/);
+    for (const server of shells) server.close();
+  });
+
+  it('a failed exchange fails the barrier of every local client; its keys go with the next one', async () => {
+    const logs: string[] = [];
+    const offered: Array<Record<string, string>> = [];
+    const answers: Array<(puts: Record<string, string>) => Record<string, string>> = [
+      () => {
+        throw new Error('broker 1 is unreachable');
+      },
+      () => ({ 'two words': 'x' }),
+      (puts) => ({ ...puts, remote: 'r' }),
+    ];
+    const server = new PmiServer({
+      size: 4,
+      localSize: 2,
+      log: (l) => logs.push(l),
+      exchange: async (puts) => {
+        offered.push(puts);
+        return answers.shift()!(puts);
+      },
+    });
+    const peers = new Map<number, Peer>();
+    await attachPeers(server, [1, 3], peers);
+    const [p1, p3] = [peers.get(1)!, peers.get(3)!];
+    expect(await p1.ask('cmd=put kvsname=- key=a value=1')).toBe('cmd=put_result rc=0');
+    const barrier = async () => {
+      p1.send('cmd=barrier_in');
+      p3.send('cmd=barrier_in');
+      return [await p1.next(), await p3.next()];
+    };
+    expect(await barrier()).toEqual(Array(2).fill('cmd=barrier_out rc=-1'));
+    expect(logs).toEqual(['pmi-server: barrier exchange failed: broker 1 is unreachable']);
+    expect(await barrier()).toEqual(Array(2).fill('cmd=barrier_out rc=-1'));
+    expect(logs[1]).toMatch(/exchange failed: returned key "two words": key is empty or has spaces/);
+    expect(await p3.ask('cmd=get kvsname=- key=two words')).toBe('cmd=get_result rc=4');
+    expect(await p3.ask('cmd=put kvsname=- key=b value=2')).toBe('cmd=put_result rc=0');
+    expect(await barrier()).toEqual(Array(2).fill('cmd=barrier_out rc=0'));
+    expect(offered).toEqual([{ a: '1' }, { a: '1' }, { a: '1', b: '2' }]);
+    expect(await p1.ask('cmd=get kvsname=- key=remote')).toBe('cmd=get_result rc=0 value=r');
+    server.close();
+  });
+
+  it('a client that goes away without finalize breaks the barrier before any exchange', async () => {
+    let exchanges = 0;
+    const server = new PmiServer({
+      size: 4,
+      localSize: 2,
+      log: () => undefined,
+      exchange: async (puts) => {
+        exchanges++;
+        return puts;
+      },
+    });
+    const [s0, c0] = await socketPair();
+    const [s2, c2] = await socketPair();
+    server.attach(0, s0);
+    server.attach(2, s2);
+    const p0 = rawPeer(c0);
+    p0.send('cmd=barrier_in');
+    await tick();
+    c2.destroy();
+    expect(await p0.next()).toBe('cmd=barrier_out rc=-1');
+    expect(await p0.ask('cmd=barrier_in')).toBe('cmd=barrier_out rc=-1');
+    expect(exchanges).toBe(0);
+    server.close();
+  });
+
+  it('counts the kvsname limit in bytes and checks local size and initial keys', async () => {
+    const nameOf = (bytes: number) => `ƒ${'x'.repeat(bytes - 2)}`;
+    expect(() => new PmiServer({ size: 1, kvsname: nameOf(63) })).not.toThrow();
+    expect(() => new PmiServer({ size: 1, kvsname: nameOf(64) })).toThrow(expect.objectContaining({ errno: EINVAL }));
+    const bad: Array<Partial<ConstructorParameters<typeof PmiServer>[0]>> = [
+      { localSize: 0 },
+      { localSize: 5 },
+      { localSize: 1.5 },
+      { appnum: 2 ** 31 },
+      { initialKvs: { 'a b': 'v' } },
+      { initialKvs: { k: 'two\nlines' } },
+      { initialKvs: { k: 'é'.repeat(512) } },
+    ];
+    for (const opts of bad) {
+      expect(() => new PmiServer({ size: 4, ...opts }), JSON.stringify(opts)).toThrow(
+        expect.objectContaining({ errno: EINVAL }),
+      );
+    }
+    // a share of a job gets no made-up mapping: only its shell knows where the other tasks run
+    const server = new PmiServer({ size: 4, localSize: 1, initialKvs: { 'flux.taskmap': '[[0,4,1,1]]' } });
+    const [s, c] = await socketPair();
+    server.attach(0, s);
+    const p = rawPeer(c);
+    expect(await p.ask('cmd=get kvsname=- key=PMI_process_mapping')).toBe('cmd=get_result rc=4');
+    expect(await p.ask('cmd=get kvsname=- key=flux.taskmap')).toBe('cmd=get_result rc=0 value=[[0,4,1,1]]');
+    expect(await p.ask(`cmd=put kvsname=${nameOf(64)} key=k value=v`)).toBe('cmd=put_result rc=8');
+    expect(await p.ask(`cmd=put kvsname=${nameOf(63)} key=k value=v`)).toBe('cmd=put_result rc=0');
+    expect(await p.ask('cmd=put kvsname=- key= value=v')).toBe('cmd=put_result rc=4');
+    server.close();
   });
 });
 

@@ -1,0 +1,339 @@
+// flux job: act on jobs one by one: attach, cancel, raise, kill, urgency, wait, eventlog, wait-event, info, id.
+// Messages and exit codes as flux-core's flux-job prints them (`flux-job: …`).
+import { constants as osConstants } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { Flux, withHandle } from '../api/handle.js';
+import { FluxError, ECHILD, ENOENT } from '../core/errors.js';
+import { type FluidEncoding, encodeFluid, parseJobId } from '../core/fluid.js';
+import { EventlogFormatter, colorFor, decodeEventlog } from '../core/kvs-format-eventlog.js';
+import { URGENCY_EXPEDITE, URGENCY_HOLD } from '../core/job-state.js';
+import { JOBID_ANY, cancel, eventlog, kill, lookup, raise, setUrgency, wait, watchEventlog } from '../api/jobs.js';
+import { program, parse } from './common.js';
+import { attach } from './job-attach.js';
+import { urgencyOf } from './submit-options.js';
+
+/** the command ends: the text goes to stderr and the exit code is `code` */
+class Exit extends Error {
+  constructor(readonly text: string, readonly code = 1) {
+    super(text);
+  }
+}
+
+const fail = (msg: string, code = 1): never => {
+  throw new Exit(`flux-job: ${msg}\n`, code);
+};
+
+function jobid(text: string): number {
+  try {
+    return parseJobId(text);
+  } catch {
+    return fail(`invalid jobid: ${text}`);
+  }
+}
+
+const EVENTLOG_PATHS: Record<string, string> = { exec: 'guest.exec.eventlog', output: 'guest.output', input: 'guest.input' };
+
+export function signalNumber(text: string): number {
+  if (/^\d+$/.test(text)) {
+    const n = Number(text);
+    if (n >= 1 && n <= 64) return n;
+  } else {
+    const name = text.toUpperCase().startsWith('SIG') ? text.toUpperCase() : `SIG${text.toUpperCase()}`;
+    const n = (osConstants.signals as Record<string, number>)[name];
+    if (n !== undefined) return n;
+  }
+  return fail(`kill: Invalid signal ${text}`);
+}
+
+/** each id in turn; a failure is printed as `flux-job: <verb> <id>: <error>` and makes the exit code 1 */
+async function eachJob(ids: string[], verb: string, fn: (h: Flux, id: number) => Promise<void>): Promise<number> {
+  const parsed = ids.map(jobid);
+  return withHandle(async (h) => {
+    let rc = 0;
+    for (const [i, id] of parsed.entries()) {
+      try {
+        await fn(h, id);
+      } catch (err) {
+        process.stderr.write(`flux-job: ${verb} ${ids[i]}: ${(err as Error).message}\n`);
+        rc = 1;
+      }
+    }
+    return rc;
+  });
+}
+
+/** the job's eventlog must exist for the job to be known */
+async function known(h: Flux, id: number, text: string): Promise<void> {
+  try {
+    await lookup(h, id, 'eventlog');
+  } catch (err) {
+    if (err instanceof FluxError && err.errno === ENOENT) fail(`job ${text} not found`);
+    throw err;
+  }
+}
+
+export async function run(args: string[]): Promise<number> {
+  const p = program('job', 'Job housekeeping utility');
+  let action: (() => Promise<number>) | undefined;
+
+  p.command('attach')
+    .description('Interactively attach to job')
+    .option('-l, --label-io', 'Label output by rank')
+    .option('-E, --show-events', 'Show job events on stderr')
+    .option('-r, --read-only', 'Disable reading stdin')
+    .argument('<id>')
+    .action((text: string, o: { labelIo?: boolean; showEvents?: boolean; readOnly?: boolean }) => {
+      action = () => withHandle((h) => attach(h, jobid(text), { label: o.labelIo === true, stdin: !o.readOnly, idText: text, showEvents: o.showEvents }));
+    });
+
+  p.command('cancel')
+    .description('Cancel one or more jobs')
+    .option('-m, --message <NOTE>', 'Set cancel exception note')
+    .argument('<ids-and-message...>')
+    .action((words: string[], o: { message?: string }) => {
+      const ids: string[] = [];
+      let i = 0;
+      for (; i < words.length && words[i] !== '--'; i++) {
+        try {
+          parseJobId(words[i]!);
+        } catch {
+          break;
+        }
+        ids.push(words[i]!);
+      }
+      const rest = words.slice(words[i] === '--' ? i + 1 : i);
+      if (rest.length > 0 && o.message !== undefined) fail('Do not set note on command line and with --message');
+      if (ids.length === 0) fail(`invalid jobid: ${words[0]}`);
+      const note = o.message ?? rest.join(' ');
+      action = () => eachJob(ids, 'cancel', (h, id) => cancel(h, id, note));
+    });
+
+  p.command('raise')
+    .description('Raise an exception on one or more jobs')
+    .option('-s, --severity <N>', 'Set exception severity [0-7] (default 0)', '0')
+    .option('-t, --type <TYPE>', 'Set exception type (default cancel)', 'cancel')
+    .option('-m, --message <NOTE>', 'Set exception note')
+    .argument('<ids...>')
+    .action((ids: string[], o: { severity: string; type: string; message?: string }) => {
+      const sev = Number(o.severity);
+      if (!Number.isInteger(sev) || sev < 0 || sev > 7) fail('invalid exception severity');
+      action = () => eachJob(ids, 'raise', (h, id) => raise(h, id, o.type, o.message ?? '', sev));
+    });
+
+  p.command('kill')
+    .description('Send a signal to one or more running jobs')
+    .option('-s, --signal <SIG>', 'Send signal SIG (default SIGTERM)', 'SIGTERM')
+    .argument('<ids...>')
+    .action((ids: string[], o: { signal: string }) => {
+      const signum = signalNumber(o.signal);
+      action = () => eachJob(ids, 'kill', (h, id) => kill(h, id, signum));
+    });
+
+  p.command('urgency')
+    .description('Set job urgency (0-31, HOLD, EXPEDITE, DEFAULT)')
+    .option('-v, --verbose', 'Output old urgency value on success')
+    .argument('<id>')
+    .argument('<urgency>')
+    .action((text: string, value: string, o: { verbose?: boolean }) => {
+      const id = jobid(text);
+      const urgency = urgencyOf(value);
+      action = () => withHandle(async (h) => {
+        let old: number;
+        try {
+          old = await setUrgency(h, id, urgency);
+        } catch (err) {
+          return fail(`${text}: ${(err as Error).message}`);
+        }
+        if (o.verbose) {
+          const said = old === URGENCY_HOLD ? 'job held' : old === URGENCY_EXPEDITE ? 'job expedited' : String(old);
+          process.stderr.write(`old urgency: ${said}\n`);
+        }
+        return 0;
+      });
+    });
+
+  p.command('wait')
+    .description('Wait for job(s) to complete')
+    .option('-a, --all', 'Wait for all (waitable) jobs')
+    .option('-v, --verbose', 'Emit a line of output for all jobs, not just failing ones')
+    .argument('[id]')
+    .action((text: string | undefined, o: { all?: boolean; verbose?: boolean }) => {
+      if (o.all && text !== undefined) fail('jobid not supported with --all');
+      action = () => withHandle((h) => (o.all ? waitAll(h, o.verbose === true) : waitOne(h, text)));
+    });
+
+  p.command('eventlog')
+    .description('Display eventlog for a job')
+    .option('-f, --format <FORMAT>', 'Specify output format: text, json', 'text')
+    .option('-T, --time-format <FORMAT>', 'Specify time format: raw, iso, offset', 'raw')
+    .option('-H, --human', 'Display human-readable output')
+    .option('-L, --color <WHEN>', 'Colorize output when supported; WHEN can be always, never, or auto', 'auto')
+    .option('-p, --path <PATH>', 'Specify alternate eventlog path suffix (e.g. "exec", "output")', 'eventlog')
+    .argument('<id>')
+    .action((text: string, o: { format: string; timeFormat: string; human?: boolean; color: string; path: string }) => {
+      const id = jobid(text);
+      if (o.format !== 'text' && o.format !== 'json') fail(`invalid format type '${o.format}'`);
+      if (!['raw', 'iso', 'offset'].includes(o.timeFormat)) fail(`invalid time format '${o.timeFormat}'`);
+      const path = EVENTLOG_PATHS[o.path] ?? o.path;
+      const fmt = new EventlogFormatter({
+        unformatted: o.format === 'json', human: o.human, time: o.timeFormat as 'raw', color: colorFor(o.color, process.stdout.isTTY === true),
+      });
+      action = () => withHandle(async (h) => {
+        await known(h, id, text);
+        let value: Buffer;
+        try {
+          value = await lookup(h, id, path);
+        } catch (err) {
+          if (err instanceof FluxError && err.errno === ENOENT) return fail(`eventlog path ${o.path} not found`);
+          throw err;
+        }
+        process.stdout.write(decodeEventlog(value).map((e) => fmt.format(e)).join(''));
+        return 0;
+      });
+    });
+
+  p.command('wait-event')
+    .description('Wait for an event')
+    .option('-t, --timeout <SECONDS>', 'timeout after SECONDS')
+    .option('-q, --quiet', 'Do not output matched event')
+    .option('-v, --verbose', 'Output all events before matched event')
+    .option('-p, --path <PATH>', 'Specify alternate eventlog path suffix (e.g. "exec", "output")', 'eventlog')
+    .argument('<id>')
+    .argument('<event>')
+    .action((text: string, name: string, o: { timeout?: string; quiet?: boolean; verbose?: boolean; path: string }) => {
+      const id = jobid(text);
+      const path = EVENTLOG_PATHS[o.path] ?? o.path;
+      action = () => withHandle((h) => waitEvent(h, id, path, name, o));
+    });
+
+  p.command('info')
+    .description('Display info for a job')
+    .argument('<id>')
+    .argument('<key>')
+    .action((text: string, key: string) => {
+      const id = jobid(text);
+      action = () => withHandle(async (h) => {
+        await known(h, id, text).catch(() => fail('invalid job id'));
+        try {
+          const v = await lookup(h, id, key);
+          process.stdout.write(v.toString('utf8').endsWith('\n') ? v : Buffer.concat([v, Buffer.from('\n')]));
+        } catch (err) {
+          if (err instanceof FluxError && err.errno === ENOENT) fail(`${key}: key not found`);
+          throw err;
+        }
+        return 0;
+      });
+    });
+
+  p.command('id')
+    .description('Convert jobid(s) to another form')
+    .option('-t, --to <TYPE>', 'Convert jobid to TYPE: dec, kvs, hex, dothex, words, f58, f58plain, emoji', 'dec')
+    .argument('[ids...]')
+    .action((ids: string[], o: { to: string }) => {
+      const types = ['dec', 'kvs', 'hex', 'dothex', 'words', 'f58', 'f58plain', 'emoji'];
+      if (!types.includes(o.to)) fail(`Unknown to=${o.to}`);
+      action = async () => {
+        const inputs = ids.length > 0 ? ids : readFileSync(0, 'utf8').split('\n').filter((l) => l.trim().length > 0);
+        if (inputs.length === 0) return 1;
+        for (const src of inputs) {
+          let id: number;
+          try {
+            id = parseJobId(src);
+          } catch {
+            return fail(`${src}: malformed input`);
+          }
+          process.stdout.write(`${encodeFluid(id, o.to as FluidEncoding)}\n`);
+        }
+        return 0;
+      };
+    });
+
+  let code: number | undefined;
+  try {
+    code = parse(p, args);
+  } catch (err) {
+    // an argument refused while the subcommand's options were read
+    if (!(err instanceof Exit)) throw err;
+    process.stderr.write(err.text);
+    return err.code;
+  }
+  if (code !== undefined) return code;
+  if (!action) {
+    process.stderr.write(p.helpInformation());
+    return 1;
+  }
+  try {
+    return await action();
+  } catch (err) {
+    if (!(err instanceof Exit)) throw err;
+    process.stderr.write(err.text);
+    return err.code;
+  }
+}
+
+async function waitOne(h: Flux, text: string | undefined): Promise<number> {
+  const id = text === undefined ? JOBID_ANY : jobid(text);
+  let r;
+  try {
+    r = await wait(h, id);
+  } catch (err) {
+    return fail((err as Error).message, err instanceof FluxError && err.errno === ECHILD ? 2 : 1);
+  }
+  if (text === undefined) process.stdout.write(`${encodeFluid(r.id, 'f58')}\n`);
+  if (!r.success) fail(r.errstr ?? 'job failed');
+  return 0;
+}
+
+async function waitAll(h: Flux, verbose: boolean): Promise<number> {
+  let rc = 0;
+  for (;;) {
+    let r;
+    try {
+      r = await wait(h, JOBID_ANY);
+    } catch (err) {
+      if (err instanceof FluxError && err.errno === ECHILD) return rc;
+      throw err;
+    }
+    const f58 = encodeFluid(r.id, 'f58');
+    if (!r.success) {
+      process.stderr.write(`${f58}: ${r.errstr ?? 'job failed'}\n`);
+      rc = 1;
+    } else if (verbose) {
+      process.stderr.write(`${f58}: job completed successfully\n`);
+    }
+  }
+}
+
+async function waitEvent(
+  h: Flux, id: number, path: string, name: string, o: { timeout?: string; quiet?: boolean; verbose?: boolean },
+): Promise<number> {
+  const fmt = new EventlogFormatter({});
+  let matched = false;
+  const w = watchEventlog(h, id, path, (ev) => {
+    const line = fmt.format(decodeEventlog(Buffer.from(`${JSON.stringify(ev)}\n`))[0]!);
+    if (ev.name === name) {
+      matched = true;
+      if (!o.quiet) process.stdout.write(line);
+      return false;
+    }
+    if (o.verbose) process.stdout.write(line);
+    return true;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  if (o.timeout !== undefined) {
+    const secs = Number(o.timeout);
+    if (!(secs >= 0)) fail(`invalid timeout ${o.timeout}`);
+    timer = setTimeout(() => w.cancel(), secs * 1000);
+  }
+  try {
+    await w.done;
+  } catch (err) {
+    if (err instanceof FluxError && err.errno === ENOENT) fail(`job ${encodeFluid(id, 'f58')} not found`);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  if (!matched) fail(o.timeout !== undefined ? `wait-event timeout on event '${name}'` : `event '${name}' never received`);
+  return 0;
+}
+

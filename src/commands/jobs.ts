@@ -1,0 +1,134 @@
+// flux jobs: list jobs as flux-core's flux-jobs does (its default columns, status codes, -o FORMAT, -f STATE,
+// -a/-A/-u, --json), now or as the job table was at a past journal position (--at-seq).
+import { Flux } from '../api/handle.js';
+import { FluxError, EINVAL } from '../core/errors.js';
+import { parseJobId } from '../core/fluid.js';
+import { OutputFormat } from '../core/output-format.js';
+import { STATE_ACTIVE, STATE_INACTIVE, resultMask, resultName, stateMask, stateName } from '../core/job-state.js';
+import { USERID_UNKNOWN } from '../core/message.js';
+import { type JobListing, info, listAt } from '../api/jobs.js';
+import { parseSeq } from './event.js';
+import { ownerNames, readPasswd } from './ps.js';
+import { program, parse } from './common.js';
+import { DEFAULT_FORMAT, JOB_FIELDS, type JobRow, returncode, runtime, status } from './jobs-fields.js';
+import { pythonJson } from './submit-options.js';
+
+interface JobsOpts {
+  a?: boolean;
+  A?: boolean;
+  header?: boolean;
+  user?: string;
+  filter?: string;
+  count: string;
+  format?: string;
+  json?: boolean;
+  atSeq?: string;
+}
+
+/** -f: states and results, comma separated, as masks */
+function filterOf(text: string): { states: number; results: number } {
+  let states = 0;
+  let results = 0;
+  for (const word of text.split(',').map((w) => w.trim()).filter((w) => w.length > 0)) {
+    const s = stateMask(word);
+    const r = resultMask(word);
+    if (s !== undefined) states |= s;
+    else if (r !== undefined) results |= r;
+    else throw new FluxError(EINVAL, `Invalid filter specified: ${word}`);
+  }
+  return { states, results };
+}
+
+function userOf(text: string, passwd: string): number {
+  if (/^\d+$/.test(text)) return Number(text);
+  for (const line of passwd.split('\n')) {
+    const f = line.split(':');
+    if (f[0] === text && f.length >= 3) return Number(f[2]);
+  }
+  throw new FluxError(EINVAL, `Invalid user ${text}`);
+}
+
+/** a job as --json prints it: flux-core's keys, names for states and results, what is unset left out */
+function jsonJob(j: JobListing, username: string, now: number): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of ['t_depend', 't_run', 't_cleanup', 't_inactive', 'duration', 'expiration', 'name', 'cwd', 'queue', 'ntasks',
+    'ncores', 'nnodes', 'priority', 'ranks', 'nodelist', 'success', 'waitstatus'] as const) {
+    const v = j[k];
+    if (v !== undefined && v !== '' && !(k.startsWith('t_') && v === 0)) out[k] = v;
+  }
+  if (j.result !== undefined) out.result = resultName(j.result);
+  Object.assign(out, { id: j.id, t_submit: j.t_submit, state: stateName(j.state), username, userid: j.userid, urgency: j.urgency });
+  const rt = runtime(j, now);
+  if (rt > 0) out.runtime = rt;
+  out.status = status(j);
+  const rc = returncode(j);
+  if (rc !== '') out.returncode = rc;
+  out.exception = j.exception_occurred
+    ? { occurred: true, severity: j.exception_severity, type: j.exception_type, note: j.exception_note }
+    : { occurred: false };
+  return out;
+}
+
+/** --json: {"jobs": [...]}, or the one job asked for by id */
+export function jsonLine(jobs: JobListing[], username: (uid: number) => string, now: number, single: boolean): string {
+  const objs = jobs.map((j) => jsonJob(j, username(j.userid), now));
+  return `${pythonJson(single ? objs[0] : { jobs: objs })}\n`;
+}
+
+export async function run(args: string[]): Promise<number> {
+  const p = program('jobs', 'List jobs')
+    .option('-a', 'List all jobs of the current user, including inactive ones')
+    .option('-A', 'List all jobs of all users, including inactive ones')
+    .option('-u, --user <USER>', 'Limit output to jobs of USER (a name, an id, or "all")')
+    .option('-f, --filter <STATE|RESULT>', 'List jobs in these states or with these results (comma separated)')
+    .option('-n, --no-header', 'Suppress printing of the header line')
+    .option('-c, --count <N>', 'Limit output to N jobs', '1000')
+    .option('-o, --format <FORMAT>', 'Specify output format using Python\'s string format syntax')
+    .option('--json', 'Emit the jobs as JSON')
+    .option('--at-seq <SEQ>', 'The job table as it was after this journal entry')
+    .argument('[ids...]', 'list only these jobs');
+  const code = parse(p, args);
+  if (code !== undefined) return code;
+  const o = p.opts<JobsOpts>();
+  const passwd = readPasswd();
+  const username = ownerNames(passwd);
+  const me = process.getuid?.() ?? 0;
+  const userid = o.A || o.user === 'all' ? USERID_UNKNOWN : o.user !== undefined ? userOf(o.user, passwd) : me;
+  let mask = { states: STATE_ACTIVE, results: 0 };
+  if (o.a || o.A) mask = { states: STATE_ACTIVE | STATE_INACTIVE, results: 0 };
+  if (o.filter !== undefined) mask = filterOf(o.filter);
+  const count = Number(o.count);
+  if (!Number.isInteger(count) || count < 0) throw new FluxError(EINVAL, `--count: invalid value '${o.count}'`);
+  const format = new OutputFormat<JobRow>(o.format ?? DEFAULT_FORMAT, JOB_FIELDS);
+  const seq = o.atSeq === undefined ? undefined : parseSeq(o.atSeq, '--at-seq');
+
+  const h = await Flux.open();
+  let jobs: JobListing[];
+  let now = Date.now() / 1000;
+  try {
+    if (p.args.length > 0) {
+      jobs = [];
+      for (const text of p.args) {
+        try {
+          jobs.push(await info(h, parseJobId(text)));
+        } catch {
+          process.stderr.write(`JobID ${text} unknown\n`);
+        }
+      }
+    } else {
+      const r = await listAt(h, { userid, states: mask.states, results: mask.results, max: count, seq });
+      jobs = r.jobs;
+      now = r.time ?? now;
+    }
+  } finally {
+    h.close();
+  }
+  if (o.json) {
+    process.stdout.write(jsonLine(jobs, username, now, p.args.length === 1 && jobs.length === 1));
+    return 0;
+  }
+  const rows = jobs.map((job) => ({ job, username, now }));
+  const lines = format.render(rows, { noHeader: o.header === false });
+  if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}

@@ -1,0 +1,70 @@
+// flux submit: enqueue a job (or one copy per --cc id) and print its id in F58.
+import { FluxError, EINVAL } from '../core/errors.js';
+import { parseIdset } from '../core/idset.js';
+import { encodeFluid } from '../core/fluid.js';
+import { exitCodeOf } from '../core/wait-status.js';
+import { Flux } from '../api/handle.js';
+import { submit, watchEventlog } from '../api/jobs.js';
+import { program, parse } from './common.js';
+import { type JobOpts, addJobOptions, flagsOf, jobspecOf, pythonJson, urgencyOf } from './submit-options.js';
+
+interface SubmitOpts extends JobOpts {
+  cc?: string;
+  bcc?: string;
+  wait?: boolean;
+  quiet?: boolean;
+}
+
+/** how one job ended, as `flux submit --wait` counts it: its tasks' exit code, or 1 if it failed without one */
+function waitEnd(h: Flux, id: number): Promise<number> {
+  let code: number | undefined;
+  let fatal = false;
+  const w = watchEventlog(h, id, 'eventlog', (ev) => {
+    if (ev.name === 'finish') code = exitCodeOf(Number(ev.context?.status ?? 0));
+    if (ev.name === 'exception' && ev.context?.severity === 0) fatal = true;
+    return ev.name !== 'clean';
+  });
+  return w.done.then(() => (code === undefined || (fatal && code === 0) ? 1 : code));
+}
+
+export async function run(args: string[]): Promise<number> {
+  const p = addJobOptions(program('submit', 'enqueue a job'))
+    .option('--cc <IDSET>', 'Replicate job for each ID in IDSET (FLUX_JOB_CC=ID will be set for each job submitted)')
+    .option('--bcc <IDSET>', 'Like --cc, but FLUX_JOB_CC is not set')
+    .option('--wait', 'Wait for all jobs to complete after submission')
+    .option('--quiet', 'Do not print jobid to stdout on submission');
+  const code = parse(p, args);
+  if (code !== undefined) return code;
+  const o = p.opts<SubmitOpts>();
+  if (o.cc !== undefined && o.bcc !== undefined) throw new FluxError(EINVAL, 'specify only one of --cc or --bcc');
+  const ccs: Array<number | undefined> = o.cc ?? o.bcc ? parseIdset((o.cc ?? o.bcc)!) : [undefined];
+  const jobspecs = ccs.map((cc) => jobspecOf(o, p.args, cc, o.cc !== undefined));
+  if (o.dryRun) {
+    for (const js of jobspecs) process.stdout.write(`${pythonJson(js)}\n`);
+    return 0;
+  }
+  const urgency = urgencyOf(o.urgency);
+  const flags = flagsOf(o.flags);
+  const h = await Flux.open();
+  try {
+    const submitted = jobspecs.map((js) => submit(h, js, { urgency, flags }));
+    const ids: number[] = [];
+    let failed = false;
+    for (const [i, s] of submitted.entries()) {
+      try {
+        const id = await s;
+        ids.push(id);
+        if (!o.quiet) process.stdout.write(`${encodeFluid(id, 'f58')}\n`);
+      } catch (err) {
+        failed = true;
+        const label = ccs[i] === undefined ? '' : `cc=${ccs[i]}: `;
+        process.stderr.write(`flux-submit: ${label}${(err as Error).message}\n`);
+      }
+    }
+    if (!o.wait) return failed ? 1 : 0;
+    const codes = await Promise.all(ids.map((id) => waitEnd(h, id)));
+    return Math.max(failed ? 1 : 0, ...codes);
+  } finally {
+    h.close();
+  }
+}

@@ -1,0 +1,50 @@
+// A job of the job table as flux-core's job-list answers it, and the order it lists jobs in: what job-list serves
+// and what `flux replay --show jobs` prints from a stopped instance's journal.
+import { STATE_INACTIVE, STATE_PENDING, STATE_RUNNING } from '../core/job-state.js';
+import { countCores, decodeR, nodelist, ranksOf } from '../core/rset.js';
+import { formatIdset } from '../core/idset.js';
+import type { JobRecord } from './jobs.js';
+
+/** a job as job-list answers it: flux-core's attribute names, a key left out while it has no value */
+export function listing(j: JobRecord): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    id: j.id, userid: j.userid, urgency: j.urgency, t_submit: j.t_submit, state: j.state, name: j.name,
+    ntasks: j.ntasks, ncores: j.ncores, duration: j.duration,
+  };
+  if (j.priority !== undefined) out.priority = j.priority;
+  for (const k of ['t_depend', 't_run', 't_cleanup', 't_inactive', 'cwd', 'queue', 'expiration', 'waitstatus'] as const) {
+    if (j[k] !== undefined) out[k] = j[k];
+  }
+  if (j.nnodes > 0) out.nnodes = j.nnodes;
+  if (j.R) {
+    const set = decodeR(j.R);
+    const ranks = ranksOf(set);
+    out.ranks = formatIdset(ranks, true);
+    out.nnodes = ranks.length;
+    out.ncores = countCores(set);
+    const hosts = nodelist(set);
+    if (hosts !== undefined) out.nodelist = hosts;
+  }
+  if (j.state === STATE_INACTIVE) {
+    out.success = j.result === 1;
+    out.result = j.result;
+    out.exception_occurred = j.exception !== undefined;
+    if (j.exception) {
+      out.exception_type = j.exception.type;
+      out.exception_severity = j.exception.severity;
+      out.exception_note = j.exception.note;
+    }
+  }
+  return out;
+}
+
+/** pending by priority then id, running newest first, inactive most recently ended first (flux-core's order) */
+export function listOrder(a: JobRecord, b: JobRecord): number {
+  const group = (j: JobRecord) => (j.state & STATE_PENDING ? 0 : j.state & STATE_RUNNING ? 1 : j.state === STATE_INACTIVE ? 2 : 0);
+  const ga = group(a);
+  const gb = group(b);
+  if (ga !== gb) return ga - gb;
+  if (ga === 0) return (b.priority ?? 0) - (a.priority ?? 0) || a.id - b.id;
+  if (ga === 1) return (b.t_run ?? 0) - (a.t_run ?? 0) || b.id - a.id;
+  return (b.t_inactive ?? 0) - (a.t_inactive ?? 0) || b.id - a.id;
+}

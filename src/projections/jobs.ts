@@ -1,0 +1,325 @@
+// The job table: every job's state, times, resources and outcome, built from the job events in the journal. A
+// job event rides in the same entry as the KVS commit that appends it to the job's eventlog (job.<dothex>.eventlog,
+// RFC 16/18): the primary namespace's setroot entry carries the events of the commit in `jobs`, so the table and the
+// eventlogs flux-core's tools read agree at every journal position, and replaying the journal to seq N gives the
+// table as it was then (`flux jobs --at-seq N`).
+//
+// An item of `jobs`: {id, event: {timestamp, name, context?}, submit?: JobSummary, R?: <RFC 20 R>}
+//   submit carries what the table shows of the jobspec (the jobspec itself is in the KVS); alloc carries R.
+//
+// States move as RFC 21 says and only so: an event that is not allowed in the job's state changes nothing (the
+// same way on every broker), so a job is always in exactly one state and never skips one.
+import { produce } from 'immer';
+import type { Entry } from '../core/journal-entry.js';
+import type { JobEvent } from '../core/job-kvs.js';
+import { FluxError, EPROTO } from '../core/errors.js';
+import {
+  STATE_NEW, STATE_DEPEND, STATE_PRIORITY, STATE_SCHED, STATE_RUN, STATE_CLEANUP, STATE_INACTIVE, STATE_ACTIVE,
+  RESULT_COMPLETED, RESULT_FAILED, RESULT_CANCELED, RESULT_TIMEOUT,
+} from '../core/job-state.js';
+import { isKvsEntry, PRIMARY } from './kvs.js';
+import type { Projection } from './projection.js';
+
+export type { JobEvent };
+export const JOBTABLE = 'jobs';
+/** inactive jobs the table keeps (the oldest go first); their eventlogs stay in the KVS */
+export const INACTIVE_MAX = 10_000;
+/** inactive jobs are kept in pages of this many, so that dropping the oldest copies a short list */
+const PAGE = 256;
+/** jobs spread over this many objects: immer copies a whole object it changes */
+const SHARDS = 64;
+
+/** what the table holds of a job's jobspec, from its submission */
+export interface JobSummary {
+  name: string;
+  ntasks: number;
+  /** nodes asked for; 0 when the request names none */
+  nnodes: number;
+  /** cores asked for */
+  ncores: number;
+  /** seconds; 0 = unlimited */
+  duration: number;
+  cwd?: string;
+  queue?: string;
+}
+
+export interface JobItem {
+  id: number;
+  event: JobEvent;
+  submit?: JobSummary;
+  R?: JobR;
+}
+
+/** the parts of RFC 20 R the table reads */
+export interface JobR {
+  version: number;
+  execution: {
+    R_lite: Array<{ rank: string; children: Record<string, string> }>;
+    nodelist?: string[];
+    starttime?: number;
+    expiration?: number;
+  };
+}
+
+export interface JobException {
+  type: string;
+  severity: number;
+  note: string;
+  userid?: number;
+}
+
+export interface JobRecord extends JobSummary {
+  id: number;
+  userid: number;
+  urgency: number;
+  /** set by the priority event */
+  priority?: number;
+  state: number;
+  flags: number;
+  t_submit: number;
+  t_depend?: number;
+  t_sched?: number;
+  t_run?: number;
+  t_cleanup?: number;
+  t_inactive?: number;
+  /** from the alloc event on */
+  R?: JobR;
+  /** resources are held from alloc until free */
+  allocated: boolean;
+  expiration?: number;
+  /** the finish event's wait status */
+  waitstatus?: number;
+  /** the first fatal exception, or else the latest one */
+  exception?: JobException;
+  result?: number;
+  /** events applied, the eventlog's length */
+  events: number;
+}
+
+export interface JobTable {
+  shards: Record<string, Record<string, JobRecord>>;
+  /** the highest id ever submitted: new ids start above it after a restart */
+  maxId: number;
+  /** ids of inactive jobs in the order they became inactive, in pages of PAGE */
+  inactive: number[][];
+}
+
+const shardOf = (id: number): string => String((Math.floor(id / 2 ** 24) + (id % 1024)) % SHARDS);
+
+export function jobOf(t: JobTable, id: number): JobRecord | undefined {
+  const shard = t.shards[shardOf(id)];
+  return shard !== undefined && Object.hasOwn(shard, String(id)) ? shard[String(id)] : undefined;
+}
+
+export function allJobs(t: JobTable): JobRecord[] {
+  const out: JobRecord[] = [];
+  for (const shard of Object.values(t.shards)) out.push(...Object.values(shard));
+  return out;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+function asSummary(v: unknown): JobSummary | undefined {
+  if (!isObj(v) || typeof v.name !== 'string' || !isCount(v.ntasks) || !isCount(v.nnodes) || !isCount(v.ncores) || !isTime(v.duration)) {
+    return undefined;
+  }
+  if ((v.cwd !== undefined && typeof v.cwd !== 'string') || (v.queue !== undefined && typeof v.queue !== 'string')) return undefined;
+  const s: JobSummary = { name: v.name, ntasks: v.ntasks, nnodes: v.nnodes, ncores: v.ncores, duration: v.duration };
+  if (v.cwd !== undefined) s.cwd = v.cwd as string;
+  if (v.queue !== undefined) s.queue = v.queue as string;
+  return s;
+}
+
+function asR(v: unknown): JobR | undefined {
+  if (!isObj(v) || v.version !== 1 || !isObj(v.execution) || !Array.isArray(v.execution.R_lite)) return undefined;
+  for (const r of v.execution.R_lite) {
+    if (!isObj(r) || typeof r.rank !== 'string' || !isObj(r.children)) return undefined;
+  }
+  return v as unknown as JobR;
+}
+
+/** the items of an entry: a primary setroot of the KVS master that carries job events */
+export function jobItems(entry: Entry): JobItem[] {
+  if (!isKvsEntry(entry)) return [];
+  const p = entry.payload as { namespace?: unknown; jobs?: unknown } | null;
+  if (!isObj(p) || p.namespace !== PRIMARY || !Array.isArray(p.jobs)) return [];
+  const out: JobItem[] = [];
+  for (const it of p.jobs) {
+    if (!isObj(it) || !isCount(it.id) || !isObj(it.event)) continue;
+    const ev = it.event;
+    if (typeof ev.name !== 'string' || !isTime(ev.timestamp) || (ev.context !== undefined && !isObj(ev.context))) continue;
+    const item: JobItem = { id: it.id, event: ev as unknown as JobEvent };
+    if (it.submit !== undefined) item.submit = asSummary(it.submit);
+    if (it.R !== undefined) item.R = asR(it.R);
+    out.push(item);
+  }
+  return out;
+}
+
+/** the states each event may arrive in (RFC 21); the state it moves to, if it moves */
+const RULES: Record<string, { from: number; to?: number }> = {
+  validate: { from: STATE_NEW, to: STATE_DEPEND },
+  invalidate: { from: STATE_NEW, to: STATE_INACTIVE },
+  'dependency-add': { from: STATE_DEPEND },
+  'dependency-remove': { from: STATE_DEPEND },
+  depend: { from: STATE_DEPEND, to: STATE_PRIORITY },
+  priority: { from: STATE_PRIORITY | STATE_SCHED | STATE_RUN },
+  urgency: { from: STATE_ACTIVE | STATE_NEW },
+  alloc: { from: STATE_SCHED, to: STATE_RUN },
+  start: { from: STATE_RUN },
+  finish: { from: STATE_RUN | STATE_CLEANUP },
+  release: { from: STATE_RUN | STATE_CLEANUP },
+  free: { from: STATE_CLEANUP },
+  clean: { from: STATE_CLEANUP, to: STATE_INACTIVE },
+  exception: { from: STATE_ACTIVE | STATE_NEW },
+  memo: { from: STATE_ACTIVE | STATE_NEW | STATE_INACTIVE },
+  'flux-restart': { from: STATE_ACTIVE | STATE_NEW },
+};
+
+/** whether `name` may be applied to a job in `state` (submit: only to a job that does not exist) */
+export function allowed(state: number | undefined, name: string): boolean {
+  if (name === 'submit') return state === undefined;
+  const rule = RULES[name];
+  return state !== undefined && rule !== undefined && (rule.from & state) !== 0;
+}
+
+/** the state a job in `state` is in after `ev`; undefined when RFC 21 does not allow the event there */
+export function nextState(state: number | undefined, ev: JobEvent): number | undefined {
+  if (!allowed(state, ev.name)) return undefined;
+  if (ev.name === 'submit') return STATE_NEW;
+  const s = state!;
+  if (ev.name === 'priority') return s === STATE_PRIORITY ? STATE_SCHED : s;
+  if (ev.name === 'finish') return s === STATE_RUN ? STATE_CLEANUP : s;
+  if (ev.name === 'exception') return ev.context?.severity === 0 ? STATE_CLEANUP : s;
+  return RULES[ev.name]!.to ?? s;
+}
+
+function resultOf(j: JobRecord): number {
+  if (j.exception !== undefined && j.exception.severity === 0) {
+    if (j.exception.type === 'cancel') return RESULT_CANCELED;
+    if (j.exception.type === 'timeout') return RESULT_TIMEOUT;
+    return RESULT_FAILED;
+  }
+  return j.waitstatus === 0 ? RESULT_COMPLETED : RESULT_FAILED;
+}
+
+function enter(j: JobRecord, state: number, t: number): void {
+  j.state = state;
+  if (state === STATE_DEPEND) j.t_depend = t;
+  else if (state === STATE_SCHED) j.t_sched = t;
+  else if (state === STATE_RUN) j.t_run = t;
+  else if (state === STATE_CLEANUP) j.t_cleanup = t;
+  else if (state === STATE_INACTIVE) {
+    j.t_inactive = t;
+    j.result = resultOf(j);
+  }
+}
+
+function retire(d: JobTable, id: number): void {
+  const last = d.inactive[d.inactive.length - 1];
+  if (last && last.length < PAGE) last.push(id);
+  else d.inactive.push([id]);
+  // pages are full but the last: the count is cheap, and the oldest page goes whole
+  if ((d.inactive.length - 1) * PAGE + d.inactive[d.inactive.length - 1]!.length - PAGE >= INACTIVE_MAX) {
+    for (const old of d.inactive.shift()!) delete d.shards[shardOf(old)]![String(old)];
+  }
+}
+
+/** one item on a draft table; false if it changes nothing */
+function applyItem(d: JobTable, it: JobItem): boolean {
+  const { id, event: ev } = it;
+  const j = jobOf(d, id);
+  if (!allowed(j?.state, ev.name)) return false;
+  const t = ev.timestamp;
+  const ctx = ev.context ?? {};
+  if (ev.name === 'submit') {
+    if (it.submit === undefined || !isCount(ctx.userid) || !isCount(ctx.urgency)) return false;
+    const rec: JobRecord = {
+      ...it.submit, id, userid: ctx.userid, urgency: ctx.urgency, flags: isCount(ctx.flags) ? ctx.flags : 0,
+      state: STATE_NEW, t_submit: t, allocated: false, events: 1,
+    };
+    (d.shards[shardOf(id)] ??= {})[String(id)] = rec;
+    d.maxId = Math.max(d.maxId, id);
+    return true;
+  }
+  const rec = j!;
+  // resources are given back before a job may end
+  if (ev.name === 'clean' && rec.allocated) return false;
+  const to = nextState(rec.state, ev)!;
+  switch (ev.name) {
+    case 'priority':
+      if (!isCount(ctx.priority)) return false;
+      rec.priority = ctx.priority;
+      break;
+    case 'urgency':
+      if (!isCount(ctx.urgency)) return false;
+      rec.urgency = ctx.urgency;
+      break;
+    case 'alloc':
+      if (it.R === undefined) return false;
+      rec.R = it.R;
+      rec.allocated = true;
+      if (isTime(it.R.execution.expiration) && it.R.execution.expiration > 0) rec.expiration = it.R.execution.expiration;
+      break;
+    case 'finish':
+      if (!isCount(ctx.status)) return false;
+      rec.waitstatus = ctx.status;
+      break;
+    case 'free':
+      rec.allocated = false;
+      break;
+    case 'exception': {
+      if (typeof ctx.type !== 'string' || !isCount(ctx.severity) || ctx.severity > 7) return false;
+      const e: JobException = { type: ctx.type, severity: ctx.severity, note: typeof ctx.note === 'string' ? ctx.note : '' };
+      if (isCount(ctx.userid)) e.userid = ctx.userid;
+      // the first fatal exception is what ended the job; a later one does not hide it
+      if (rec.exception === undefined || rec.exception.severity !== 0) rec.exception = e;
+      break;
+    }
+    default:
+      break;
+  }
+  rec.events++;
+  if (to !== rec.state) {
+    enter(rec, to, t);
+    if (to === STATE_INACTIVE) retire(d, id);
+  }
+  return true;
+}
+
+export function applyEntry(state: JobTable, entry: Entry): JobTable {
+  const items = jobItems(entry);
+  if (items.length === 0) return state;
+  return produce(state, (d) => {
+    for (const it of items) applyItem(d, it);
+  });
+}
+
+export function initialTable(): JobTable {
+  return { shards: {}, maxId: 0, inactive: [] };
+}
+
+function loadTable(saved: unknown): JobTable {
+  const bad = (): never => {
+    throw new FluxError(EPROTO, 'job table snapshot is malformed');
+  };
+  const t = saved as JobTable | null;
+  if (!isObj(t) || !isObj(t.shards) || !isCount(t.maxId) || !Array.isArray(t.inactive) || !t.inactive.every(Array.isArray)) bad();
+  for (const [k, shard] of Object.entries(t!.shards)) {
+    if (!isObj(shard)) bad();
+    for (const [id, j] of Object.entries(shard)) {
+      if (!isObj(j) || String(j.id) !== id || shardOf(j.id) !== k || !isCount(j.state) || !isCount(j.userid)) bad();
+    }
+  }
+  return t!;
+}
+
+export const jobsProjection: Projection<JobTable> = {
+  name: JOBTABLE,
+  initial: initialTable,
+  apply: (state, entry) => applyEntry(state, entry),
+  save: (state) => state,
+  load: loadTable,
+};

@@ -1,0 +1,64 @@
+// job-list (rank 0): the job table as flux-core's job-list module answers it, from the journal's job projection,
+// now or at any past journal position. Requests from other ranks reach it through the tree.
+//
+//   job-list.list    {max_entries?, userid?, states?, results?, seq?} -> {jobs:[…]}
+//                    seq: the table as it was after that journal entry (flux jobs --at-seq)
+//   job-list.list-id {id} -> {job}
+import { FluxError, ENOENT } from '../core/errors.js';
+import { ROLE_USER, USERID_UNKNOWN } from '../core/message.js';
+import { STATE_INACTIVE } from '../core/job-state.js';
+import { JOBTABLE, allJobs, jobOf, type JobTable } from '../projections/jobs.js';
+import { listOrder, listing } from '../projections/job-listing.js';
+import type { JournalService } from './journal.js';
+import type { ModuleDef, ModuleHost } from './module.js';
+
+export function jobListModule(host: ModuleHost, journal: JournalService): ModuleDef {
+  return {
+    name: 'job-list',
+    handlers: [
+      {
+        topic: 'job-list.list',
+        allow: ROLE_USER,
+        schema: {
+          type: 'object',
+          properties: {
+            max_entries: { type: 'integer', minimum: 0 },
+            userid: { type: 'integer', minimum: 0 },
+            states: { type: 'integer', minimum: 0 },
+            results: { type: 'integer', minimum: 0 },
+            attrs: { type: 'array', items: { type: 'string' } },
+            seq: { type: 'integer', minimum: 0 },
+          },
+        },
+        handler: async (msg, body) => {
+          const seq = body!.seq as number | undefined;
+          const t = seq === undefined ? journal.state<JobTable>(JOBTABLE) : await journal.stateAt<JobTable>(JOBTABLE, seq);
+          const userid = (body!.userid as number | undefined) ?? USERID_UNKNOWN;
+          const states = (body!.states as number | undefined) ?? 0;
+          const results = (body!.results as number | undefined) ?? 0;
+          const max = (body!.max_entries as number | undefined) ?? 0;
+          const jobs = allJobs(t).filter((j) => {
+            if (userid !== USERID_UNKNOWN && j.userid !== userid) return false;
+            if (states === 0 && results === 0) return true;
+            // a result names inactive jobs that ended so; states and results together are either
+            return (j.state & states) !== 0 || (j.state === STATE_INACTIVE && ((j.result ?? 0) & results) !== 0);
+          }).sort(listOrder);
+          const out: Record<string, unknown> = { jobs: (max > 0 ? jobs.slice(0, max) : jobs).map(listing) };
+          // a past table is seen from its own moment: running times are told up to then
+          if (seq !== undefined) out.time = await journal.timeAt(seq);
+          host.respond(msg, out);
+        },
+      },
+      {
+        topic: 'job-list.list-id',
+        allow: ROLE_USER,
+        schema: { type: 'object', properties: { id: { type: 'integer', minimum: 0 } }, required: ['id'] },
+        handler: (msg, body) => {
+          const j = jobOf(journal.state<JobTable>(JOBTABLE), body!.id as number);
+          if (!j) throw new FluxError(ENOENT, 'unknown job id');
+          host.respond(msg, { job: listing(j) });
+        },
+      },
+    ],
+  };
+}

@@ -1,0 +1,547 @@
+// The job manager (rank 0): it gives jobs their ids, moves them through RFC 21's states, schedules them on the
+// instance's cores (sched-simple's rules: priority order, first fit, strict FIFO), has job-exec run them, and
+// answers cancel, kill, urgency and wait. Every job event it makes is journaled with the KVS commit that appends
+// it to the job's eventlog (src/projections/jobs.ts); the job table it works from is that projection, so after a
+// restart it picks up where the journal left off: pending jobs are scheduled again, and jobs that were running
+// end with an exception, since their processes went with the brokers.
+//
+//   job-manager.submit  {jobs:[{J, jobspec, urgency, flags, userid}]} -> {ids}    (from job-ingest; owner only)
+//   job-manager.raise   {id, severity, type, note?} -> {}
+//   job-manager.kill    {id, signum} -> {}
+//   job-manager.urgency {id, urgency} -> {old_urgency}
+//   job-manager.wait    {id} -> {id, success, errstr?}            id ANY (any id above 2^53): the next one
+//   job-exec.stdin      {id, data?, eof?} -> {}                    data base64, to every task of the job
+//   sched.resource-status {} -> {all, allocated, down}            RFC 20 R each
+import { FluxError, EINVAL, ENOENT, EPERM, EPROTO, ECHILD } from '../core/errors.js';
+import { type Message, ROLE_OWNER, ROLE_USER, payloadJson, senderOf } from '../core/message.js';
+import { FluidGenerator, encodeFluid, fluidTimestamp } from '../core/fluid.js';
+import { type Jobspec, type ResourceRequest, jobName, resourceRequest, validateJobspec } from '../core/jobspec.js';
+import { appendOp, eventlogLine, jobKey, putOp, EVENTLOG, EXEC_EVENTLOG, OUTPUT_EVENTLOG } from '../core/job-kvs.js';
+import type { Op } from '../core/kvs-tree.js';
+import { wallclock } from '../core/kvs-format-eventlog.js';
+import {
+  STATE_NEW, STATE_DEPEND, STATE_PRIORITY, STATE_SCHED, STATE_RUN, STATE_CLEANUP, STATE_INACTIVE,
+  SUBMIT_WAITABLE, priorityOf, URGENCY_DEFAULT,
+} from '../core/job-state.js';
+import { exitCodeOf } from '../core/wait-status.js';
+import { type ResourceSet, decodeR, encodeR, emptySet, union, difference, withWindow } from '../core/rset.js';
+import { allocate, allocationWindow } from '../core/sched-alloc.js';
+import {
+  JOBTABLE, allJobs, jobItems, jobOf, nextState, type JobEvent, type JobItem, type JobR, type JobRecord,
+  type JobSummary, type JobTable,
+} from '../projections/jobs.js';
+import type { JournalService } from './journal.js';
+import { JobExec } from './job-exec.js';
+import type { ModuleDef, ModuleHost } from './module.js';
+
+const SIGTERM = 15;
+const SIGALRM = 14;
+const SIGKILL = 9;
+/** how long a stopping job manager waits for the jobs it ends to be recorded as ended */
+const STOP_WAIT_MS = 3000;
+/** job-manager.wait's FLUX_JOBID_ANY (0xffffffffffffffff) reads as a number above any id we issue */
+const ID_ANY_ABOVE = Number.MAX_SAFE_INTEGER;
+
+export interface JobManagerOptions {
+  journal: JournalService;
+  /** the instance's resources, once every rank has discovered its own */
+  resources: () => Promise<ResourceSet>;
+}
+
+export interface SubmittedJob {
+  J: string;
+  jobspec: Jobspec;
+  urgency: number;
+  flags: number;
+  userid: number;
+}
+
+interface Batch {
+  items: JobItem[];
+  ops: Op[];
+  done: Array<{ resolve: () => void; reject: (e: unknown) => void }>;
+}
+
+interface Shadow {
+  state: number;
+  inflight: number;
+}
+
+interface Waiter {
+  msg: Message;
+  id: number | undefined;
+}
+
+export function summaryOf(js: Jobspec): JobSummary {
+  const req = resourceRequest(js);
+  const s: JobSummary = {
+    name: jobName(js), ntasks: req.ntasks, nnodes: req.nnodes, ncores: req.nslots * req.coresPerSlot, duration: req.duration,
+  };
+  const cwd = js.attributes?.system?.cwd;
+  if (typeof cwd === 'string') s.cwd = cwd;
+  return s;
+}
+
+export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): ModuleDef {
+  const { journal } = opts;
+  const table = () => journal.state<JobTable>(JOBTABLE);
+  const owner = Number(host.attrs.get('security.owner'));
+  const level = Number(host.attrs.get('instance-level') ?? 0);
+  let gen: FluidGenerator;
+  /** jobspecs and requests of jobs not yet ended, kept from their submission (or loaded from the KVS) */
+  const jobspecs = new Map<number, Jobspec>();
+  const requests = new Map<number, ResourceRequest>();
+  /** the state each job will be in once what was posted for it is applied */
+  const shadow = new Map<number, Shadow>();
+  /** allocations decided and posted, not yet applied */
+  const allocating = new Map<number, ResourceSet>();
+  let all: ResourceSet | undefined;
+  let free: ResourceSet | undefined;
+  let batch: Batch | undefined;
+  let scheduleQueued = false;
+  const waiters: Waiter[] = [];
+  /** waitable inactive jobs nobody has waited for yet */
+  const zombies = new Set<number>();
+  const exec = new JobExec(host, {
+    post: (id, name, context) => {
+      if (name === 'finish') finish(id, context!);
+      else void post(id, [event(name, context)]).catch(logFailure(id, name));
+    },
+    raise: (id, type, note) => void raise(id, 0, type, note, owner).catch(logFailure(id, 'exception')),
+  });
+  let offApply: (() => void) | undefined;
+  let submitted = 0;
+  /** journaling not yet acknowledged, which a stopping job manager waits for */
+  const posting = new Set<Promise<void>>();
+
+  const stateOf = (id: number): number | undefined => shadow.get(id)?.state ?? jobOf(table(), id)?.state;
+  const f58 = (id: number) => encodeFluid(id, 'f58');
+  const logFailure = (id: number, what: string) => (err: unknown) =>
+    host.log(3, 'job-manager', `${f58(id)}: ${what} not recorded: ${(err as Error).message}`);
+
+  function event(name: string, context?: Record<string, unknown>): JobEvent {
+    return context === undefined ? { timestamp: wallclock(), name } : { timestamp: wallclock(), name, context };
+  }
+
+  // ---- journaling ----------------------------------------------------------------------------------------------
+
+  /**
+   * Job events (and the KVS ops that go with them) for one job, journaled in the next commit; every post made in
+   * one turn of the event loop goes in one commit. Events RFC 21 does not allow where the job will be are dropped.
+   */
+  function post(id: number, events: JobEvent[], extra: Partial<Pick<JobItem, 'submit' | 'R'>> = {}, ops: Op[] = []): Promise<void> {
+    let state = stateOf(id);
+    const ok: JobEvent[] = [];
+    for (const ev of events) {
+      const next = nextState(state, ev);
+      if (next === undefined) {
+        host.log(7, 'job-manager', `${f58(id)}: ${ev.name} dropped in state ${state ?? 'none'}`);
+        continue;
+      }
+      state = next;
+      ok.push(ev);
+    }
+    if (ok.length === 0) return Promise.resolve();
+    const sh = shadow.get(id) ?? { state: state!, inflight: 0 };
+    sh.state = state!;
+    sh.inflight += ok.length;
+    shadow.set(id, sh);
+    if (!batch) {
+      batch = { items: [], ops: [], done: [] };
+      setImmediate(flush);
+    }
+    for (const ev of ok) batch.items.push({ id, event: ev, ...(ev.name === 'submit' ? { submit: extra.submit } : {}), ...(ev.name === 'alloc' ? { R: extra.R } : {}) });
+    batch.ops.push(...ops, appendOp(jobKey(id, EVENTLOG), ok.map((e) => eventlogLine(e.timestamp, e.name, e.context)).join('')));
+    const p = new Promise<void>((resolve, reject) => batch!.done.push({ resolve, reject }));
+    const tracked = p.then(() => undefined, () => undefined).finally(() => posting.delete(tracked));
+    posting.add(tracked);
+    return p;
+  }
+
+  function flush(): void {
+    const b = batch!;
+    batch = undefined;
+    host.rpc('kvs.commit', { namespace: 'primary', flags: 0, ops: b.ops, jobs: b.items as unknown as Record<string, unknown>[] }).then(
+      () => b.done.forEach((d) => d.resolve()),
+      (err: unknown) => {
+        // the shadow of what was not journaled goes: the table is the truth again for those jobs
+        for (const it of b.items) shadow.delete(it.id);
+        b.done.forEach((d) => d.reject(err));
+      },
+    );
+  }
+
+  /** what a job's entry applied on this broker means for the work here */
+  function applied(items: JobItem[]): void {
+    let reschedule = false;
+    for (const it of items) {
+      const sh = shadow.get(it.id);
+      if (sh && --sh.inflight <= 0) shadow.delete(it.id);
+      const job = jobOf(table(), it.id);
+      switch (it.event.name) {
+        case 'alloc':
+          allocating.delete(it.id);
+          if (job?.R) startJob(job);
+          break;
+        case 'exception':
+          if (it.event.context?.severity === 0 && job) {
+            // a job out of time is told so first (SIGALRM), as flux-core's job-exec does; anything else is asked to end
+            if (exec.has(it.id)) exec.terminate(it.id, it.event.context.type === 'timeout' ? SIGALRM : SIGTERM);
+            else if (job.state === STATE_CLEANUP && !job.allocated) void post(it.id, [event('clean')]).catch(logFailure(it.id, 'clean'));
+          }
+          reschedule = true;
+          break;
+        case 'free':
+          if (job?.R && free && all) free = union(free, decodeR(job.R));
+          reschedule = true;
+          break;
+        case 'clean':
+          jobspecs.delete(it.id);
+          requests.delete(it.id);
+          if (job && job.flags & SUBMIT_WAITABLE) {
+            zombies.add(it.id);
+            wakeWaiters();
+          }
+          break;
+        case 'priority':
+        case 'urgency':
+          reschedule = true;
+          break;
+        default:
+      }
+    }
+    if (reschedule) queueSchedule();
+  }
+
+  // ---- submission ----------------------------------------------------------------------------------------------
+
+  function submit(jobs: SubmittedJob[]): Promise<number[]> {
+    const ids: number[] = [];
+    const posts: Array<Promise<void>> = [];
+    for (const j of jobs) {
+      const id = gen.next();
+      ids.push(id);
+      const summary = summaryOf(j.jobspec);
+      jobspecs.set(id, j.jobspec);
+      requests.set(id, resourceRequest(j.jobspec));
+      const priority = priorityOf(j.urgency);
+      posts.push(post(id, [
+        event('submit', { userid: j.userid, urgency: j.urgency, flags: j.flags, version: 1 }),
+        event('validate'),
+        event('depend'),
+        event('priority', { priority }),
+      ], { submit: summary }, [putOp(jobKey(id, 'J'), j.J), putOp(jobKey(id, 'jobspec'), JSON.stringify(j.jobspec))]));
+    }
+    submitted += jobs.length;
+    return Promise.all(posts).then(() => ids);
+  }
+
+  // ---- scheduling ----------------------------------------------------------------------------------------------
+
+  function queueSchedule(): void {
+    if (scheduleQueued) return;
+    scheduleQueued = true;
+    setImmediate(() => {
+      scheduleQueued = false;
+      schedule().catch((err: unknown) => host.log(3, 'job-manager', `scheduling: ${(err as Error).message}`));
+    });
+  }
+
+  /** the jobs waiting for resources, in the order they get them: priority, then submission */
+  function queue(): JobRecord[] {
+    return allJobs(table())
+      .filter((j) => stateOf(j.id) === STATE_SCHED && !allocating.has(j.id) && (j.priority ?? 0) > 0)
+      .sort((a, b) => b.priority! - a.priority! || a.id - b.id);
+  }
+
+  async function schedule(): Promise<void> {
+    if (!all || !free) return;
+    // strict FIFO: once a job waits for resources nothing passes it; the jobs behind it are only checked for
+    // requests that could never be met, which end at once
+    let blocked = false;
+    for (const job of queue()) {
+      const req = await requestOf(job.id);
+      if (stateOf(job.id) !== STATE_SCHED || allocating.has(job.id)) continue;
+      const got = allocate(blocked ? emptySet() : free, all, req);
+      if (got === 'unsatisfiable') {
+        void post(job.id, [event('exception', { type: 'alloc', severity: 0, userid: owner, note: 'unsatisfiable request' }), event('clean')])
+          .catch(logFailure(job.id, 'exception'));
+        continue;
+      }
+      if (got === 'busy') {
+        blocked = true;
+        continue;
+      }
+      free = difference(free, got);
+      allocating.set(job.id, got);
+      const now = wallclock();
+      const window = allocationWindow(req, now, all);
+      const R = encodeR(withWindow(got, window.starttime, window.expiration)) as unknown as JobR;
+      const header = { version: 1, encoding: { stdout: 'UTF-8', stderr: 'UTF-8' }, count: { stdout: req.ntasks, stderr: req.ntasks }, options: {} };
+      void post(job.id, [event('alloc')], { R }, [
+        putOp(jobKey(job.id, 'R'), JSON.stringify(R)),
+        appendOp(jobKey(job.id, EXEC_EVENTLOG), eventlogLine(now, 'init')),
+        appendOp(jobKey(job.id, OUTPUT_EVENTLOG), eventlogLine(now, 'header', header)),
+      ]).catch((err: unknown) => {
+        allocating.delete(job.id);
+        free = union(free!, got);
+        logFailure(job.id, 'alloc')(err);
+      });
+    }
+  }
+
+  /** a pending job's request: kept from its submission, or after a restart read back from its jobspec in the KVS */
+  async function requestOf(id: number): Promise<ResourceRequest> {
+    const known = requests.get(id);
+    if (known) return known;
+    const js = await jobspecOf(id);
+    const req = resourceRequest(js);
+    requests.set(id, req);
+    return req;
+  }
+
+  async function jobspecOf(id: number): Promise<Jobspec> {
+    const known = jobspecs.get(id);
+    if (known) return known;
+    const r = payloadJson(await host.rpc('kvs.lookup', { namespace: 'primary', key: jobKey(id, 'jobspec'), flags: 0 }));
+    const v = r.val as { type?: string; data?: string };
+    if (v.type !== 'val' || typeof v.data !== 'string') throw new FluxError(EPROTO, `${f58(id)}: jobspec is not a value`);
+    const js = validateJobspec(JSON.parse(Buffer.from(v.data, 'base64').toString('utf8')));
+    jobspecs.set(id, js);
+    return js;
+  }
+
+  function startJob(job: JobRecord): void {
+    jobspecOf(job.id).then(
+      (js) => exec.start(job.id, job.R!, js, level),
+      (err: unknown) => void raise(job.id, 0, 'exec', `cannot read the jobspec: ${(err as Error).message}`, owner).catch(logFailure(job.id, 'exception')),
+    );
+  }
+
+  /** the tasks are done: the job ends, and its resources go back */
+  function finish(id: number, context: Record<string, unknown>): void {
+    const now = wallclock();
+    void post(id, [event('finish', context), event('release', { ranks: 'all', final: true }), event('free'), event('clean')], {}, [
+      appendOp(jobKey(id, EXEC_EVENTLOG), eventlogLine(now, 'complete', context) + eventlogLine(now, 'done')),
+    ]).catch(logFailure(id, 'finish'));
+  }
+
+  // ---- requests on a job ---------------------------------------------------------------------------------------
+
+  /** the job a request names; a guest may act on its own jobs only (`denied` says what it may not do) */
+  function jobFor(msg: Message, id: number, denied: string): JobRecord {
+    const job = jobOf(table(), id);
+    if (!job) throw new FluxError(EINVAL, 'unknown job id');
+    if (!(msg.rolemask & ROLE_OWNER) && msg.userid !== job.userid) throw new FluxError(EPERM, denied);
+    return job;
+  }
+
+  async function raise(id: number, severity: number, type: string, note: string, userid: number): Promise<void> {
+    const state = stateOf(id);
+    if (state === undefined || state === STATE_INACTIVE) throw new FluxError(EINVAL, 'unknown job id');
+    const events = [event('exception', { type, severity, userid, note })];
+    // a pending job that can no longer run is done with at once
+    if (severity === 0 && state !== STATE_RUN && state !== STATE_CLEANUP && !allocating.has(id)) events.push(event('clean'));
+    await post(id, events);
+  }
+
+  function waitAnswer(id: number): Record<string, unknown> {
+    const job = jobOf(table(), id)!;
+    const out: Record<string, unknown> = { id, success: job.result === 1 };
+    if (job.result !== 1) {
+      const e = job.exception;
+      out.errstr = e !== undefined && e.severity === 0
+        ? `Fatal exception type=${e.type} ${e.note}`.trimEnd()
+        : `task(s) exited with exit code ${exitCodeOf(job.waitstatus ?? 0)}`;
+    }
+    return out;
+  }
+
+  function wakeWaiters(): void {
+    for (let i = 0; i < waiters.length; i++) {
+      const w = waiters[i]!;
+      const id = w.id ?? zombies.values().next().value;
+      if (id === undefined || !zombies.has(id)) continue;
+      zombies.delete(id);
+      waiters.splice(i--, 1);
+      host.respond(w.msg, waitAnswer(id));
+    }
+  }
+
+  /** a waitable job the owner may still wait for: active, or inactive and not yet waited for */
+  const waitableLeft = () => zombies.size > 0 || allJobs(table()).some((j) => j.flags & SUBMIT_WAITABLE && j.state !== STATE_INACTIVE);
+
+  // ---- start and restart ---------------------------------------------------------------------------------------
+
+  async function resume(): Promise<void> {
+    const t = table();
+    gen = new FluidGenerator(0, t.maxId > 0 ? fluidTimestamp(t.maxId) + 1 : 0);
+    for (const job of allJobs(t)) {
+      if (job.state === STATE_INACTIVE) continue;
+      const events = [event('flux-restart')];
+      if (job.state === STATE_NEW) events.push(event('validate'));
+      if (job.state <= STATE_DEPEND) events.push(event('depend'));
+      if (job.state <= STATE_PRIORITY) events.push(event('priority', { priority: priorityOf(job.urgency) }));
+      if (job.state === STATE_RUN || job.state === STATE_CLEANUP) {
+        if (job.state === STATE_RUN) events.push(event('exception', { type: 'exec', severity: 0, note: 'job was lost in a restart of the instance', userid: owner }));
+        if (job.allocated) events.push(event('release', { ranks: 'all', final: true }), event('free'));
+        events.push(event('clean'));
+      }
+      await post(job.id, events).catch(logFailure(job.id, 'restart'));
+    }
+    all = await opts.resources();
+    free = all;
+    queueSchedule();
+  }
+
+  const idSchema = { id: { type: 'integer', minimum: 0 } };
+
+  return {
+    name: 'job-manager',
+    services: ['job-exec', 'sched'],
+    start: () => {
+      offApply = journal.onApply((a) => {
+        const items = jobItems(a.entry);
+        if (items.length > 0) applied(items);
+      });
+      // an instance serving a past state shows its jobs as they were, and does nothing about them
+      if (journal.readOnly) return;
+      // the table is the journal's: what to do about the jobs it holds is decided once the broker is up
+      resume().catch((err: unknown) => host.log(2, 'job-manager', `cannot resume: ${(err as Error).message}`));
+    },
+    stop: async () => {
+      // jobs still running end now, and are recorded as ended: a restart finds nothing it has to call lost
+      for (const id of exec.ids()) {
+        void raise(id, 0, 'cancel', 'the instance is shutting down', owner).catch(logFailure(id, 'exception'));
+        exec.signal(id, SIGKILL);
+      }
+      await exec.idle(STOP_WAIT_MS);
+      await Promise.race([Promise.all(posting), new Promise((r) => setTimeout(r, STOP_WAIT_MS).unref())]);
+      offApply?.();
+      exec.stop();
+      for (const w of waiters.splice(0)) host.respondError(w.msg, new FluxError(ECHILD, 'the job manager is unloading'));
+    },
+    handlers: [
+      {
+        topic: 'job-manager.submit',
+        schema: {
+          type: 'object',
+          properties: {
+            jobs: {
+              type: 'array',
+              minItems: 1,
+              items: {
+                type: 'object',
+                properties: {
+                  J: { type: 'string' }, jobspec: { type: 'object' }, urgency: { type: 'integer', minimum: 0, maximum: 31 },
+                  flags: { type: 'integer', minimum: 0 }, userid: { type: 'integer', minimum: 0 },
+                },
+                required: ['J', 'jobspec', 'urgency', 'flags', 'userid'],
+              },
+            },
+          },
+          required: ['jobs'],
+        },
+        handler: async (msg, body) => {
+          // job-ingest validated them where they were submitted
+          host.respond(msg, { ids: await submit(body!.jobs as SubmittedJob[]) });
+        },
+      },
+      {
+        topic: 'job-manager.raise',
+        allow: ROLE_USER,
+        schema: {
+          type: 'object',
+          properties: {
+            ...idSchema, severity: { type: 'integer', minimum: 0, maximum: 7 }, type: { type: 'string', pattern: '^[^\\s=]+$' },
+            note: { type: 'string' },
+          },
+          required: ['id', 'severity', 'type'],
+        },
+        handler: async (msg, body) => {
+          const job = jobFor(msg, body!.id as number, 'guests can only raise exceptions on their own jobs');
+          await raise(job.id, body!.severity as number, body!.type as string, (body!.note as string | undefined) ?? '', msg.userid);
+          host.respond(msg, {});
+        },
+      },
+      {
+        topic: 'job-manager.kill',
+        allow: ROLE_USER,
+        schema: { type: 'object', properties: { ...idSchema, signum: { type: 'integer', minimum: 1, maximum: 64 } }, required: ['id', 'signum'] },
+        handler: (msg, body) => {
+          const job = jobFor(msg, body!.id as number, 'guests may only send signals to their own jobs');
+          if (!exec.has(job.id)) throw new FluxError(EINVAL, 'job is not running');
+          exec.signal(job.id, body!.signum as number);
+          host.respond(msg, {});
+        },
+      },
+      {
+        topic: 'job-manager.urgency',
+        allow: ROLE_USER,
+        schema: { type: 'object', properties: { ...idSchema, urgency: { type: 'integer', minimum: 0, maximum: 31 } }, required: ['id', 'urgency'] },
+        handler: async (msg, body) => {
+          const job = jobFor(msg, body!.id as number, 'guests can only reprioritize their own jobs');
+          const urgency = body!.urgency as number;
+          if (!(msg.rolemask & ROLE_OWNER) && urgency > Math.max(URGENCY_DEFAULT, job.urgency)) {
+            throw new FluxError(EPERM, 'guests can only adjust urgency <= default');
+          }
+          const state = stateOf(job.id)!;
+          if (state === STATE_INACTIVE) throw new FluxError(EINVAL, 'job is inactive');
+          if (!(state & (STATE_NEW | STATE_DEPEND | STATE_PRIORITY | STATE_SCHED)) || allocating.has(job.id)) {
+            throw new FluxError(EINVAL, 'urgency cannot be changed once resources are allocated');
+          }
+          const events = [event('urgency', { userid: msg.userid, urgency })];
+          if (state === STATE_SCHED) events.push(event('priority', { priority: priorityOf(urgency) }));
+          await post(job.id, events);
+          host.respond(msg, { old_urgency: job.urgency });
+        },
+      },
+      {
+        topic: 'job-manager.wait',
+        allow: ROLE_USER,
+        schema: { type: 'object', properties: { id: { type: 'number', minimum: 0 } }, required: ['id'] },
+        handler: (msg, body) => {
+          const asked = body!.id as number;
+          const any = asked > ID_ANY_ABOVE;
+          if (!any) {
+            const job = jobOf(table(), asked);
+            if (job && !(job.flags & SUBMIT_WAITABLE)) throw new FluxError(ECHILD, 'job was not submitted with FLUX_JOB_WAITABLE');
+            if (!job || (job.state === STATE_INACTIVE && !zombies.has(job.id))) {
+              throw new FluxError(ECHILD, 'invalid job id, or job may be inactive and not waitable');
+            }
+            if (waiters.some((w) => w.id === job.id)) throw new FluxError(ECHILD, 'job id already has a waiter');
+          } else if (!waitableLeft()) {
+            throw new FluxError(ECHILD, 'there are no more waitable jobs');
+          }
+          waiters.push({ msg, id: any ? undefined : asked });
+          wakeWaiters();
+        },
+      },
+      {
+        topic: 'job-exec.stdin',
+        allow: ROLE_USER,
+        schema: { type: 'object', properties: { ...idSchema, data: { type: 'string' }, eof: { type: 'boolean' } }, required: ['id'] },
+        handler: async (msg, body) => {
+          const job = jobFor(msg, body!.id as number, 'that is not your job');
+          await exec.stdin(job.id, body!.data as string | undefined, body!.eof === true);
+          host.respond(msg, {});
+        },
+      },
+      {
+        topic: 'sched.resource-status',
+        allow: ROLE_USER,
+        handler: async (msg) => {
+          const everything = await opts.resources();
+          let allocated = emptySet();
+          for (const j of allJobs(table())) if (j.allocated && j.R) allocated = union(allocated, decodeR(j.R));
+          for (const got of allocating.values()) allocated = union(allocated, got);
+          host.respond(msg, { all: encodeR(everything), allocated: encodeR(allocated), down: encodeR(emptySet()) });
+        },
+      },
+    ],
+    disconnect: (sender) => {
+      for (let i = waiters.length - 1; i >= 0; i--) if (senderOf(waiters[i]!.msg) === sender) waiters.splice(i, 1);
+    },
+    stats: () => ({ submitted, running: exec.size, pending: queue().length }),
+  };
+}

@@ -1,0 +1,200 @@
+// resource: hardware discovery on every rank, and on rank 0 the instance's resource set R gathered from them.
+// At start each broker runs lstopo in the background (start-up never waits for it) and keeps its topology
+// XML and the summary of it. Rank 0 asks every rank for its summary the first time the instance's resources
+// are wanted; a rank that does not answer within the gather timeout is left out of that answer (and logged),
+// and asked again the next time. Discovery is not journaled: what the scheduler decides from it is.
+//
+//   resource.topo-get {xml?}  -> {rank, hostname, summary, xml?}   this rank's discovery (waits for it)
+//   resource.R        {}      -> {R}                               rank 0: the instance's R (RFC 20)
+//   resource.get-xml  {ranks?} -> {xml:[…]}                        rank 0: each rank's topology XML, in rank
+//                                                                 order (all ranks, or the idset `ranks`);
+//                                                                 "" for a rank that has none
+//
+// When lstopo is missing or fails, the rank logs one error and reports no cores: the instance then visibly
+// lacks that rank's resources instead of guessing at them.
+import { execFile } from 'node:child_process';
+import { FluxError, EPROTO, EINVAL } from '../core/errors.js';
+import { type Message, ROLE_ALL, payloadJson } from '../core/message.js';
+import { formatIdset, parseIdset } from '../core/idset.js';
+import { type HwlocSummary, type RankTopology, parseHwlocXml, toRankTopology } from '../core/hwloc-xml.js';
+import { type ResourceSet, buildResourceSet, decodeR, encodeR } from '../core/rset.js';
+import type { ModuleDef, ModuleHost } from './module.js';
+
+/** what flux-core loads: the topology restricted to this process's binding, important I/O devices (GPUs) kept */
+export const LSTOPO = ['lstopo-no-graphics', '--of', 'xml', '--restrict', 'binding'];
+/** a discovery not finished by then is given up: a device driver that hangs must not hold topo-get forever */
+const DISCOVERY_TIMEOUT_MS = 60_000;
+const GATHER_TIMEOUT_MS = 30_000;
+/** a rank not yet online (EHOSTUNREACH) is asked again this often */
+const RETRY_MS = 200;
+
+export interface ResourceOptions {
+  /** the discovery command; it prints the topology XML */
+  command?: string[];
+  /** how long rank 0 waits for a rank's answer */
+  gatherTimeoutMs?: number;
+}
+
+export interface ResourceService {
+  def: ModuleDef;
+  /** the instance's resources: every rank's discovery, or those that answered within the gather timeout */
+  resources(): Promise<ResourceSet>;
+}
+
+const NO_SUMMARY: HwlocSummary = { counts: {}, cores: [], pus: [], gpus: [] };
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/** the promise's value, or undefined if it has not settled by `deadline` (ms since the epoch) */
+async function until<T>(p: Promise<T>, deadline: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), Math.max(0, deadline - Date.now()))));
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function resourceModule(host: ModuleHost, opts: ResourceOptions = {}): ResourceService {
+  const command = opts.command ?? LSTOPO;
+  const gatherTimeout = opts.gatherTimeoutMs ?? GATHER_TIMEOUT_MS;
+  const abort = new AbortController();
+  let local: Promise<{ summary: HwlocSummary; xml?: string }> | undefined;
+  /** rank 0: the summaries gathered so far (an answer, once had, does not change) */
+  const known = new Map<number, RankTopology>();
+  let gathering: Promise<void> | undefined;
+  let complete: ResourceSet | undefined;
+
+  const hostname = () => host.attrs.get('hostname') ?? '';
+
+  function discover(): Promise<{ summary: HwlocSummary; xml?: string }> {
+    const [cmd, ...args] = command;
+    return new Promise((resolve) => {
+      const fail = (why: string) => {
+        host.log(3, 'resource', `${why}: this rank reports no cores`);
+        resolve({ summary: NO_SUMMARY });
+      };
+      execFile(cmd!, args, { encoding: 'utf8', maxBuffer: 1 << 28, timeout: DISCOVERY_TIMEOUT_MS, signal: abort.signal }, (err, stdout, stderr) => {
+        if (abort.signal.aborted) {
+          resolve({ summary: NO_SUMMARY });
+          return;
+        }
+        if (err) {
+          const e = err as NodeJS.ErrnoException & { killed?: boolean };
+          if (e.code === 'ENOENT') fail(`${cmd} not found (it comes with hwloc, e.g. Debian's hwloc-nox)`);
+          else if (e.killed) fail(`${cmd} did not finish within ${DISCOVERY_TIMEOUT_MS / 1000}s`);
+          else fail(`${cmd} failed: ${stderr.trim().split('\n')[0] || e.message}`);
+          return;
+        }
+        if (stderr.trim() !== '') host.log(7, 'resource', `${cmd}: ${stderr.trim()}`);
+        try {
+          resolve({ summary: parseHwlocXml(stdout), xml: stdout });
+        } catch (parseErr) {
+          fail(`${cmd} printed no usable topology: ${(parseErr as Error).message}`);
+        }
+      });
+    });
+  }
+
+  async function topoGet(msg: Message, body: Record<string, unknown>): Promise<void> {
+    const d = await local!;
+    const out: Record<string, unknown> = { rank: host.rank, hostname: hostname(), summary: d.summary };
+    if (body.xml === true && d.xml !== undefined) out.xml = d.xml;
+    host.respond(msg, out);
+  }
+
+  /**
+   * Each rank's discovery, asked until `deadline`; the ranks that did not answer are left out and logged.
+   * Any summary that arrives, even after the deadline, is kept in `known`.
+   */
+  async function ask(ranks: number[], xml: boolean, deadline: number): Promise<Map<number, RankTopology>> {
+    const got = new Map<number, RankTopology>();
+    const failures = new Map<number, string>();
+    await Promise.all(ranks.map(async (rank) => {
+      while (Date.now() < deadline && !abort.signal.aborted) {
+        const answer = host.rpc('resource.topo-get', xml ? { xml: true } : {}, { nodeid: rank }).then((m) => {
+          const disc = toRankTopology(payloadJson(m));
+          if (disc.rank !== rank) throw new FluxError(EPROTO, `rank ${rank} answered for rank ${disc.rank}`);
+          known.set(rank, { rank, hostname: disc.hostname, summary: disc.summary });
+          return disc;
+        });
+        answer.catch(() => {});
+        try {
+          const d = await until(answer, deadline);
+          if (d) got.set(rank, d);
+          else failures.set(rank, 'no answer');
+          return;
+        } catch (err) {
+          failures.set(rank, (err as Error).message);
+          await delay(Math.min(RETRY_MS, Math.max(0, deadline - Date.now())));
+        }
+      }
+    }));
+    const missing = ranks.filter((r) => !got.has(r));
+    if (missing.length > 0 && !abort.signal.aborted) {
+      const why = [...new Set(missing.map((r) => failures.get(r) ?? 'no answer'))].join('; ');
+      host.log(3, 'resource', `no topology from rank ${formatIdset(missing)} within ${gatherTimeout / 1000}s (${why}): answering without it`);
+    }
+    return got;
+  }
+
+  async function resources(): Promise<ResourceSet> {
+    if (complete) return complete;
+    if (host.rank !== 0) return decodeR((payloadJson(await host.rpc('resource.R', undefined, { nodeid: 0 })) as { R: unknown }).R);
+    const missing = () => Array.from({ length: host.size }, (_, r) => r).filter((r) => !known.has(r));
+    if (missing().length > 0) {
+      gathering ??= ask(missing(), false, Date.now() + gatherTimeout).then(() => undefined).finally(() => (gathering = undefined));
+      await gathering;
+    }
+    const set = buildResourceSet([...known.values()].map((d) => ({
+      rank: d.rank, hostname: d.summary.hostname ?? d.hostname, cores: d.summary.cores, gpus: d.summary.gpus,
+    })));
+    if (known.size === host.size) complete = set;
+    return set;
+  }
+
+  async function getXml(msg: Message, body: Record<string, unknown>): Promise<void> {
+    const ranks = body.ranks === undefined ? Array.from({ length: host.size }, (_, r) => r) : parseIdset(body.ranks as string, host.size);
+    const bad = ranks.find((r) => r >= host.size);
+    if (bad !== undefined) throw new FluxError(EINVAL, `rank ${bad} is not in this instance of size ${host.size}`);
+    const got = await ask(ranks, true, Date.now() + gatherTimeout);
+    host.respond(msg, { xml: ranks.map((r) => got.get(r)?.xml ?? '') });
+  }
+
+  /** rank 0 serves the instance-wide requests; another rank passes them on */
+  const onRankZero = (fn: (msg: Message, body: Record<string, unknown>) => Promise<void>) =>
+    async (msg: Message, body: Record<string, unknown> | undefined): Promise<void> => {
+      if (host.rank === 0) return fn(msg, body ?? {});
+      host.respond(msg, payloadJson(await host.rpc(msg.topic!, body ?? {}, { nodeid: 0 })));
+    };
+
+  const def: ModuleDef = {
+    name: 'resource',
+    start: () => {
+      local = discover();
+    },
+    stop: () => abort.abort(),
+    handlers: [
+      {
+        topic: 'resource.topo-get',
+        allow: ROLE_ALL,
+        schema: { type: 'object', properties: { xml: { type: 'boolean' } } },
+        handler: (msg, body) => topoGet(msg, body!),
+      },
+      {
+        topic: 'resource.R',
+        allow: ROLE_ALL,
+        handler: onRankZero(async (msg) => host.respond(msg, { R: encodeR(await resources()) })),
+      },
+      {
+        topic: 'resource.get-xml',
+        allow: ROLE_ALL,
+        schema: { type: 'object', properties: { ranks: { type: 'string' } } },
+        handler: onRankZero(getXml),
+      },
+    ],
+    stats: () => ({ known: known.size }),
+  };
+  return { def, resources };
+}

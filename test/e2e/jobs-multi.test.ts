@@ -1,0 +1,103 @@
+// Jobs across the brokers of a size-4 instance (fanout 2): tasks spread over ranks, the job's PMI-1 exchange
+// spanning brokers (an MPICH program, a nested flux instance, a C program that dlopens our libpmi.so), the
+// instance's resources as flux resource and flux hwloc print them, and commands run on a leaf broker.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startInstance, until, ROOT, type Instance } from '../helpers/instance.js';
+import { compileC } from '../helpers/pmi-job.js';
+
+let inst: Instance;
+let dir: string;
+/** tasks find `flux` on the PATH they were submitted with, as a user's would */
+const withFlux = { PATH: `${join(ROOT, 'bin')}:${process.env.PATH ?? ''}` };
+const lines = (s: string) => s.split('\n').filter((l) => l.length > 0);
+const fixture = (name: string) => join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', name);
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'flux-jobs-multi-'));
+  inst = await startInstance(4, ['-S', 'tbon.fanout=2']);
+});
+
+afterAll(async () => {
+  await inst?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** the cores each broker of this machine has: every rank of a test instance discovers the same machine */
+async function coresPerRank(): Promise<number> {
+  const info = await inst.flux(['resource', 'info']);
+  const m = /^4 Nodes, (\d+) Cores, 0 GPUs$/.exec(info.stdout.trim());
+  expect(m, info.stdout).not.toBeNull();
+  return Number(m![1]) / 4;
+}
+
+describe('jobs on a size-4 instance', () => {
+  it('lists the instance\'s resources: 4 nodes with this machine\'s cores each, free and allocated', async () => {
+    const per = await coresPerRank();
+    const list = await inst.flux(['resource', 'list']);
+    expect(lines(list.stdout)[0]).toBe('     STATE NNODES   NCORES    NGPUS NODELIST');
+    expect(list.stdout).toMatch(new RegExp(`\\n      free      4 +${4 * per}        0 \\S+\\n allocated      0        0        0 \\n`));
+    const hw = await inst.flux(['hwloc', 'info']);
+    expect(hw.stdout).toMatch(new RegExp(`^4 Machines, ${4 * per} Cores, \\d+ PUs\\n$`));
+    const id = (await inst.flux(['submit', '-N', '1', 'sleep', '30'])).stdout.trim();
+    const allocated = new RegExp(`\\n allocated      1 +${per}        0 \\S+\\n`);
+    await until('allocation', async () => (allocated.test((await inst.flux(['resource', 'list'])).stdout) ? true : undefined));
+    expect((await inst.flux(['cancel', id])).code).toBe(0);
+  });
+
+  it('spreads tasks over the ranks, one per core, and labels their output', async () => {
+    const per = await coresPerRank();
+    const n = 4 * per;
+    const r = await inst.flux(['run', '-n', String(n), '-l', 'sh', '-c', 'echo $FLUX_TASK_RANK $FLUX_TASK_LOCAL_ID $(flux getattr rank)'], { env: withFlux });
+    expect(r.code).toBe(0);
+    const got = lines(r.stdout).map((l) => l.replace(':', '').split(' ').map(Number));
+    expect(got).toHaveLength(n);
+    for (const [label, task, local, rank] of got) {
+      expect(label).toBe(task);
+      expect(rank).toBe(Math.floor(task! / per));
+      expect(local).toBe(task! % per);
+    }
+    const nodes = await inst.flux(['run', '-N', '2', '-n', '2', 'sh', '-c', 'echo $FLUX_JOB_NNODES $(flux getattr rank)'], { env: withFlux });
+    expect(lines(nodes.stdout).sort()).toEqual(['2 0', '2 1']);
+  });
+
+  it('boots an MPICH program through the job\'s PMI-1 server across brokers: every rank prints size 4', async () => {
+    const prog = join(dir, 'mpi_hello');
+    compileC('mpicc', ['-o', prog, fixture('mpi_hello.c')], 'libmpich-dev');
+    const r = await inst.flux(['run', '-N', '2', '-n', '4', '-l', prog], { timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(lines(r.stdout).sort()).toEqual([0, 1, 2, 3].map((i) => `${i}: rank ${i} of size 4`));
+  });
+
+  it('lets programs dlopen the libpmi.so it names in conf.pmi_library_path and FLUX_PMI_LIBRARY_PATH', async () => {
+    const lib = (await inst.flux(['getattr', 'conf.pmi_library_path'])).stdout.trim();
+    expect(lib).toBe(join(ROOT, 'lib', 'libpmi.so'));
+    const prog = join(dir, 'pmi_dlopen');
+    compileC('cc', ['-std=c99', '-o', prog, fixture('pmi_dlopen.c'), '-ldl'], 'gcc');
+    const r = await inst.flux(['run', '-N', '2', '-n', '4', prog]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = lines(r.stdout).sort();
+    expect(out).toHaveLength(4);
+    out.forEach((l, i) => expect(l).toMatch(new RegExp(`^rank ${i} size 4 universe 4 kvsname ƒ\\S+ appnum -?\\d+ clique \\S+ exchange ok$`)));
+  });
+
+  it('runs flux under flux: a nested instance of 4 brokers bootstrapped by the job\'s PMI prints its size', async () => {
+    const r = await inst.flux(['run', '-n', '4', 'flux', 'start', 'flux', 'getattr', 'size'], { timeoutMs: 60_000, env: withFlux });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('4\n');
+  });
+
+  it('serves submit, jobs and cancel from a leaf broker as from rank 0', async () => {
+    const leaf = inst.uri.replace(/local-0$/, 'local-3');
+    const env = { FLUX_URI: leaf };
+    const id = (await inst.flux(['submit', 'sleep', '30'], { env })).stdout.trim();
+    await until('running', async () => ((await inst.flux(['jobs', '-n', '-o', '{id.f58} {status_abbrev}'], { env })).stdout.includes(`${id} R`) ? true : undefined));
+    expect((await inst.flux(['cancel', id], { env })).code).toBe(0);
+    await until('canceled', async () => ((await inst.flux(['jobs', '-a', '-n', '-o', '{id.f58} {status_abbrev}'], { env })).stdout.includes(`${id} CA`) ? true : undefined));
+    const run = await inst.flux(['run', '-n', '2', 'echo', 'from a leaf'], { env });
+    expect(run.stdout).toBe('from a leaf\nfrom a leaf\n');
+  });
+});

@@ -1,0 +1,108 @@
+// kill -9 of rank 0 while jobs are being submitted and one is running, then a restart from the statedir: every job
+// whose id was printed is in the table, the pending ones run, the running one ends with an exception saying it was
+// lost in the restart, and new ids are above the old ones.
+import { describe, it, expect, afterEach } from 'vitest';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run, startInstance, until, FLUX, type Instance } from '../helpers/instance.js';
+import { Flux } from '../../src/api/handle.js';
+import { parseJobId } from '../../src/core/fluid.js';
+
+const lines = (s: string) => s.split('\n').filter((l) => l.length > 0);
+let dir: string | undefined;
+let orphan: number | undefined;
+
+afterEach(() => {
+  // a broker killed with SIGKILL cannot take its tasks with it
+  if (orphan !== undefined) {
+    try {
+      process.kill(-orphan, 'SIGKILL');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  }
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+});
+
+async function table(inst: Instance): Promise<Map<string, string>> {
+  const r = await inst.flux(['jobs', '-a', '-n', '-c', '0', '-o', '{id.f58}|{status}|{exception.note}']);
+  return new Map(lines(r.stdout).map((l) => {
+    const [id, ...rest] = l.split('|');
+    return [id!, rest.join('|')];
+  }));
+}
+
+describe('jobs across a crash of rank 0', () => {
+  it('keeps every acknowledged job, runs the pending ones, and says the running one was lost', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'flux-jobs-restart-'));
+    const state = join(dir, 'state');
+    const first = await startInstance(1, ['-S', `statedir=${state}`]);
+    const pidfile = join(dir, 'task.pid');
+    const running = (await first.flux(['submit', '-n', '2', 'sh', '-c', `echo $$ > ${pidfile}; exec sleep 60`])).stdout.trim();
+    await until('the task', async () => {
+      try {
+        orphan = Number(readFileSync(pidfile, 'utf8'));
+        return orphan > 0 ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    });
+    const pid = Number((await first.flux(['getattr', 'broker.pid'])).stdout);
+    // submissions keep coming while the broker dies: the ids printed before then were acknowledged
+    const burst = spawn(process.execPath, [FLUX, 'submit', '--cc=1-500', 'true'], { env: { ...process.env, FLUX_URI: first.uri } });
+    let printed = '';
+    burst.stdout.on('data', (d: Buffer) => (printed += d.toString()));
+    const burstDone = new Promise((r) => burst.on('close', r));
+    await until('some acknowledged submissions', async () => (lines(printed).length >= 5 ? true : undefined));
+    process.kill(pid, 'SIGKILL');
+    await first.stop();
+    await burstDone;
+    const acknowledged = lines(printed);
+    // the crash came in the middle of the submissions
+    expect(acknowledged.length).toBeLessThan(500);
+
+    const second = await startInstance(1, ['-S', `statedir=${state}`]);
+    try {
+      await until('every job ended', async () => {
+        const t = await table(second);
+        return acknowledged.every((id) => t.get(id)?.startsWith('COMPLETED')) && t.get(running)?.startsWith('FAILED') ? t : undefined;
+      });
+      const t = await table(second);
+      expect(t.get(running)).toBe('FAILED|job was lost in a restart of the instance');
+      const next = (await second.flux(['submit', 'true'])).stdout.trim();
+      const highest = Math.max(...[...t.keys()].map(parseJobId));
+      expect(parseJobId(next)).toBeGreaterThan(highest);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('shows the job table of a stopped instance at any journal position, offline and from a read-only instance', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'flux-jobs-replay-'));
+    const state = join(dir, 'state');
+    const inst = await startInstance(1, ['-S', `statedir=${state}`]);
+    let id: string;
+    let submitted: number;
+    try {
+      id = (await inst.flux(['submit', 'sh', '-c', 'echo done'])).stdout.trim();
+      await until('completed', async () => ((await table(inst)).get(id)?.startsWith('COMPLETED') ? true : undefined));
+      const h = await Flux.open(inst.uri);
+      const entries = (await h.call('journal.fetch', { from: 1, count: 1000 })).entries as Array<{ seq: number; payload: { jobs?: Array<{ id: number; event: { name: string } }> } }>;
+      h.close();
+      submitted = entries.find((e) => e.payload?.jobs?.some((j) => j.id === parseJobId(id) && j.event.name === 'submit'))!.seq;
+    } finally {
+      await inst.stop();
+    }
+    const past = await run(['replay', state, '--show', 'jobs', '--to', String(submitted)]);
+    expect(past.code, past.stderr).toBe(0);
+    expect(lines(past.stdout)[0]).toBe('       JOBID USER     NAME       ST NTASKS NNODES     TIME INFO');
+    expect(lines(past.stdout)[1]).toMatch(new RegExp(`^ +${id} \\S+ +sh +S +1 +- +- +$`));
+    const last = await run(['replay', state, '--show', 'jobs']);
+    expect(lines(last.stdout)[1]).toMatch(new RegExp(`^ +${id} \\S+ +sh +CD +1 +1 `));
+    const ro = await run(['start', '--replay', state, '--to', String(submitted), 'flux', 'jobs', '-a', '-n', '-o', '{id.f58} {status}']);
+    expect(ro.code, ro.stderr).toBe(0);
+    expect(ro.stdout).toBe(`${id} SCHED\n`);
+  });
+});

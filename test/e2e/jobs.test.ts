@@ -1,0 +1,240 @@
+// Jobs on a real size-1 instance: submit, run, the job table, cancel, kill, urgency, wait, time limits, the
+// eventlogs in the KVS, output, stdin and flux-core's exit codes and messages.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startInstance, until, type Instance } from '../helpers/instance.js';
+import { LocalClient, parseLocalUri } from '../../src/transport/local-client.js';
+import { makeRequest, jsonPayload, ROLE_USER, type Message } from '../../src/core/message.js';
+import { EPERM } from '../../src/core/errors.js';
+import { encodeFluid, parseJobId } from '../../src/core/fluid.js';
+import { Flux } from '../../src/api/handle.js';
+import type { JobItem } from '../../src/projections/jobs.js';
+
+let inst: Instance;
+let dir: string;
+
+const lines = (s: string) => s.split('\n').filter((l) => l.length > 0);
+/** a job's line of `flux jobs -a -o FORMAT` */
+async function jobField(id: string, format: string): Promise<string> {
+  const r = await inst.flux(['jobs', '-a', '-n', '-o', `{id.f58} ${format}`]);
+  return lines(r.stdout).find((l) => l.startsWith(`${id} `))?.slice(id.length + 1) ?? '';
+}
+const status = (id: string) => jobField(id, '{status}');
+const waitStatus = (id: string, want: string) => until(`${id} ${want}`, async () => ((await status(id)) === want ? true : undefined));
+
+/** a request sent with another user's credentials (the owner may present any, as flux-core's tests do) */
+async function asGuest(topic: string, body: Record<string, unknown>): Promise<Message> {
+  const conn = await LocalClient.connect(parseLocalUri(inst.uri));
+  try {
+    const req = makeRequest(topic, jsonPayload(body), { matchtag: 1 });
+    req.userid = 4242;
+    req.rolemask = ROLE_USER;
+    const answer = new Promise<Message>((resolve) => (conn.onMessage = resolve));
+    conn.send(req);
+    return await answer;
+  } finally {
+    conn.close();
+  }
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'flux-jobs-'));
+  inst = await startInstance(1);
+});
+
+afterAll(async () => {
+  await inst?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('flux submit and flux run', () => {
+  it('submit prints the id in F58; the job runs and is listed with flux-core\'s columns and codes', async () => {
+    const r = await inst.flux(['submit', '-n', '2', 'true']);
+    expect(r.code).toBe(0);
+    const id = r.stdout.trim();
+    expect(id).toMatch(/^ƒ[1-9A-HJ-NP-Za-km-z]+$/);
+    await waitStatus(id, 'COMPLETED');
+    const jobs = await inst.flux(['jobs', '-a']);
+    expect(lines(jobs.stdout)[0]).toBe('       JOBID USER     NAME       ST NTASKS NNODES     TIME INFO');
+    const row = lines(jobs.stdout).find((l) => l.includes(id))!;
+    expect(row).toMatch(new RegExp(`^ +${id} \\S+ +true +CD +2 +1 +[0-9.]+[smhd] +\\S+$`));
+    const dec = await inst.flux(['job', 'id', id]);
+    expect(Number(dec.stdout)).toBe(parseJobId(id));
+    expect((await inst.flux(['job', 'id', '--to=dothex', dec.stdout.trim()])).stdout.trim()).toBe(encodeFluid(parseJobId(id), 'dothex'));
+  });
+
+  it('run streams the tasks\' output and exits with the job\'s code', async () => {
+    const r = await inst.flux(['run', '-n', '2', '-l', 'sh', '-c', 'echo task $FLUX_TASK_RANK of $FLUX_JOB_SIZE']);
+    expect(r.code).toBe(0);
+    expect(lines(r.stdout).sort()).toEqual(['0: task 0 of 2', '1: task 1 of 2']);
+    const f = await inst.flux(['run', 'false']);
+    expect(f.code).toBe(1);
+    expect(f.stderr).toBe('flux-job: task(s) exited with exit code 1\n');
+    const sig = await inst.flux(['run', 'sh', '-c', 'kill -TERM $$']);
+    expect(sig.code).toBe(143);
+    expect(sig.stderr).toContain('flux-job: task(s) Terminated');
+    const missing = await inst.flux(['run', 'no-such-command-anywhere']);
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toMatch(/job\.exception ƒ\S+ type=exec severity=0 task 0 \(host \S+\): start failed: no-such-command-anywhere: No such file or directory/);
+  });
+
+  it('gives tasks flux-core\'s environment, the submitter\'s cwd and env rules', async () => {
+    const r = await inst.flux(['run', '--env=-*', '--env=PATH', '--env=GREETING=hi-$PATH', '--cwd', dir, 'sh', '-c',
+      'echo $FLUX_JOB_ID $FLUX_TASK_RANK $FLUX_TASK_LOCAL_ID $FLUX_JOB_SIZE $FLUX_JOB_NNODES $PMI_RANK $PMI_SIZE; pwd; echo ${HOME:-nohome}; echo $GREETING; test -d "$FLUX_JOB_TMPDIR" && echo tmpdir'],
+    { env: { HOME: '/root' } });
+    expect(r.code).toBe(0);
+    const [ids, cwd, home, greeting, tmp] = lines(r.stdout);
+    expect(ids).toMatch(/^ƒ\S+ 0 0 1 1 0 1$/);
+    expect(cwd).toBe(dir);
+    expect(home).toBe('nohome');
+    expect(greeting).toBe(`hi-${process.env.PATH}`);
+    expect(tmp).toBe('tmpdir');
+  });
+
+  it('forwards stdin to the tasks, and writes output to files when asked', async () => {
+    const r = await inst.flux(['run', 'cat'], { input: 'line one\nline two\n' });
+    expect(r.stdout).toBe('line one\nline two\n');
+    const out = join(dir, 'job-{{id}}.out');
+    const f = await inst.flux(['run', `--output=${out}`, 'sh', '-c', 'echo to-stdout; echo to-stderr >&2']);
+    expect(f.code).toBe(0);
+    const file = lines(f.stderr).find((l) => l.startsWith('0: stdout redirected to '))!.slice('0: stdout redirected to '.length);
+    expect(file).toMatch(/job-ƒ\S+\.out$/);
+    expect(readFileSync(file, 'utf8').split('\n').sort()).toEqual(['', 'to-stderr', 'to-stdout']);
+  });
+
+  it('prints the jobspec flux-core would submit with --dry-run', async () => {
+    const r = await inst.flux(['submit', '--dry-run', '-n', '4', '-c', '2', '-t', '1', '--job-name=x', '--env=-*', 'hostname']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`{"resources": [{"type": "slot", "count": 4, "with": [{"type": "core", "count": 2}], "label": "task"}], `
+      + `"tasks": [{"command": ["hostname"], "slot": "task", "count": {"per_slot": 1}}], "attributes": {"system": {"duration": 60, `
+      + `"environment": {}, "cwd": "${process.cwd()}", "job": {"name": "x"}}}, "version": 1}\n`);
+  });
+
+  it('submits one job per --cc id, with FLUX_JOB_CC and {cc} set, and --wait returns the worst exit code', async () => {
+    const r = await inst.flux(['submit', '--cc=1-3', '--wait', `--output=${join(dir, 'cc{cc}.out')}`, 'sh', '-c', 'echo {cc} $FLUX_JOB_CC; test {cc} != 2']);
+    expect(lines(r.stdout)).toHaveLength(3);
+    expect(r.code).toBe(1);
+    for (const n of [1, 2, 3]) expect(readFileSync(join(dir, `cc${n}.out`), 'utf8')).toBe(`${n} ${n}\n`);
+  });
+
+  it('refuses bad input with flux-core\'s messages', async () => {
+    const bad = await inst.flux(['submit', '--urgency=40', 'true']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/^flux-submit: /);
+    const noCmd = await inst.flux(['submit']);
+    expect(noCmd.code).toBe(1);
+    expect(noCmd.stderr).toBe('flux-submit: job command and arguments are missing\n');
+    const flags = await inst.flux(['submit', '--flags=bogus', 'true']);
+    expect(flags.stderr).toBe('flux-submit: --flags: Unknown flag bogus\n');
+    const badId = await inst.flux(['job', 'cancel', 'nonsense']);
+    expect(badId.code).toBe(1);
+    expect(badId.stderr).toBe('flux-job: invalid jobid: nonsense\n');
+  });
+});
+
+describe('the job lifecycle', () => {
+  it('an unsatisfiable request gets an alloc exception at once', async () => {
+    const r = await inst.flux(['run', '-n', '64', 'true']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^[0-9.]+s: job\.exception ƒ\S+ type=alloc severity=0 unsatisfiable request\n$/);
+  });
+
+  it('a time limit ends the job with a timeout exception (SIGALRM, exit 142)', async () => {
+    const r = await inst.flux(['run', '-t', '0.3s', 'sleep', '30']);
+    expect(r.code).toBe(142);
+    expect(r.stderr).toMatch(/type=timeout severity=0 resource allocation expired/);
+    expect(r.stderr).toContain('flux-job: task(s) Alarm clock');
+    const id = /job\.exception (ƒ\S+)/.exec(r.stderr)![1]!;
+    expect(await jobField(id, '{status} {result_abbrev} {inactive_reason}')).toBe('TIMEOUT TO Timeout');
+  });
+
+  it('cancel ends a running job and a pending one; urgency 0 holds a job until its urgency changes', async () => {
+    const running = (await inst.flux(['submit', '-n', '2', 'sleep', '30'])).stdout.trim();
+    await waitStatus(running, 'RUN');
+    const held = (await inst.flux(['submit', '--urgency=hold', 'true'])).stdout.trim();
+    const pending = (await inst.flux(['submit', 'true'])).stdout.trim();
+    await waitStatus(pending, 'SCHED');
+    expect(await jobField(held, '{status_abbrev} {contextual_info}')).toBe('S held');
+    expect((await inst.flux(['cancel', pending])).code).toBe(0);
+    await waitStatus(pending, 'CANCELED');
+    const c = await inst.flux(['job', 'cancel', running, 'enough', 'of', 'this']);
+    expect(c.code).toBe(0);
+    await waitStatus(running, 'CANCELED');
+    expect(await jobField(running, '{exception.type} {exception.note} {returncode}')).toBe('cancel enough of this 143');
+    // resources came back, but the held job stays until its urgency changes
+    expect(await status(held)).toBe('SCHED');
+    const u = await inst.flux(['job', 'urgency', '-v', held, 'default']);
+    expect(u.stderr).toBe('old urgency: job held\n');
+    await waitStatus(held, 'COMPLETED');
+    const again = await inst.flux(['cancel', held]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toBe(`flux-cancel: ${held}: unknown job id\n`);
+  });
+
+  it('kill signals the tasks; only the owner or the submitter may act on a job', async () => {
+    const id = (await inst.flux(['submit', 'sleep', '30'])).stdout.trim();
+    await waitStatus(id, 'RUN');
+    const refused = await asGuest('job-manager.raise', { id: parseJobId(id), severity: 0, type: 'cancel' });
+    expect(refused.aux1).toBe(EPERM);
+    expect((await asGuest('job-manager.kill', { id: parseJobId(id), signum: 9 })).aux1).toBe(EPERM);
+    expect((await asGuest('job-manager.urgency', { id: parseJobId(id), urgency: 3 })).aux1).toBe(EPERM);
+    expect(await status(id)).toBe('RUN');
+    expect((await inst.flux(['job', 'kill', '-s', 'USR1', id])).code).toBe(0);
+    await waitStatus(id, 'FAILED');
+    expect(await jobField(id, '{returncode} {inactive_reason}')).toBe('138 User defined signal 1');
+    const notRunning = await inst.flux(['job', 'kill', id]);
+    expect(notRunning.stderr).toBe(`flux-job: kill ${id}: job is not running\n`);
+  });
+
+  it('job wait reaps waitable jobs, reporting failures', async () => {
+    const ok = (await inst.flux(['submit', '--flags=waitable', 'true'])).stdout.trim();
+    const bad = (await inst.flux(['submit', '--flags=waitable', 'false'])).stdout.trim();
+    expect((await inst.flux(['job', 'wait', ok])).code).toBe(0);
+    const all = await inst.flux(['job', 'wait', '--all']);
+    expect(all.code).toBe(1);
+    expect(all.stderr).toBe(`${bad}: task(s) exited with exit code 1\n`);
+    const none = await inst.flux(['job', 'wait']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toBe('flux-job: there are no more waitable jobs\n');
+    const notWaitable = (await inst.flux(['submit', 'true'])).stdout.trim();
+    expect((await inst.flux(['job', 'wait', notWaitable])).stderr).toBe('flux-job: job was not submitted with FLUX_JOB_WAITABLE\n');
+  });
+
+  it('keeps each job\'s eventlog in the KVS where flux-core does: flux job eventlog and flux kvs eventlog agree', async () => {
+    const id = (await inst.flux(['submit', 'true'])).stdout.trim();
+    await waitStatus(id, 'COMPLETED');
+    const ev = await inst.flux(['job', 'eventlog', id]);
+    expect(lines(ev.stdout).map((l) => l.split(' ')[1])).toEqual(
+      ['submit', 'validate', 'depend', 'priority', 'alloc', 'start', 'finish', 'release', 'free', 'clean']);
+    expect(lines(ev.stdout)[0]).toMatch(/^\d+\.\d{6} submit userid=\d+ urgency=16 flags=0 version=1$/);
+    const key = `job.${encodeFluid(parseJobId(id), 'dothex')}.eventlog`;
+    const kvs = await inst.flux(['kvs', 'eventlog', 'get', key]);
+    expect(kvs.stdout).toBe(ev.stdout);
+    const R = JSON.parse((await inst.flux(['job', 'info', id, 'R'])).stdout) as { execution: { R_lite: unknown[] } };
+    expect(R.execution.R_lite).toEqual([{ rank: '0', children: { core: expect.stringMatching(/^\d+$/) } }]);
+    const js = JSON.parse((await inst.flux(['job', 'info', id, 'jobspec'])).stdout) as { tasks: Array<{ command: string[] }> };
+    expect(js.tasks[0]!.command).toEqual(['true']);
+    const out = await inst.flux(['job', 'eventlog', '-p', 'output', id]);
+    expect(lines(out.stdout)[0]).toMatch(/ header version=1 encoding=\{"stdout":"UTF-8","stderr":"UTF-8"\}/);
+    expect((await inst.flux(['job', 'info', id, 'nokey'])).stderr).toBe('flux-job: nokey: key not found\n');
+  });
+
+  it('attach replays a finished job\'s output; the job table of the past is listed with --at-seq', async () => {
+    const id = (await inst.flux(['submit', '-n', '2', 'sh', '-c', 'echo out $FLUX_TASK_RANK'])).stdout.trim();
+    await waitStatus(id, 'COMPLETED');
+    const a = await inst.flux(['job', 'attach', '-l', id]);
+    expect(a.code).toBe(0);
+    expect(lines(a.stdout).sort()).toEqual(['0: out 0', '1: out 1']);
+    // the journal position of the entry that submitted the job
+    const h = await Flux.open(inst.uri);
+    const entries = (await h.call('journal.fetch', { from: 1, count: 1000 })).entries as Array<{ seq: number; payload: { jobs?: JobItem[] } }>;
+    h.close();
+    const submitted = entries.find((e) => e.payload?.jobs?.some((j) => j.id === parseJobId(id) && j.event.name === 'submit'))!.seq;
+    const past = await inst.flux(['jobs', '-a', '-n', '-o', '{id.f58} {status}', '--at-seq', String(submitted)]);
+    expect(lines(past.stdout)).toContain(`${id} SCHED`);
+    const now = await inst.flux(['jobs', '-a', '-n', '-o', '{id.f58} {status}']);
+    expect(lines(now.stdout)).toContain(`${id} COMPLETED`);
+  });
+});

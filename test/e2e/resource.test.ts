@@ -1,0 +1,100 @@
+// Hardware discovery on real instances: every broker runs lstopo on this machine, so an instance of size N
+// has N machines with this machine's cores each, as flux-core's test instances do. flux hwloc info|topology,
+// the instance's R through the api, and no journal entry for any of it.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { hostname } from 'node:os';
+import { startInstance, type Instance } from '../helpers/instance.js';
+import { Flux } from '../../src/api/handle.js';
+import { instanceR, rankTopology, topology } from '../../src/api/resource.js';
+import { LSTOPO } from '../../src/services/resource.js';
+import { parseHwlocXml } from '../../src/core/hwloc-xml.js';
+import { compressHostlist } from '../../src/core/hostlist.js';
+import { countNodes, encodeR } from '../../src/core/rset.js';
+
+/** this machine as the brokers see it */
+const machine = parseHwlocXml(execFileSync(LSTOPO[0]!, LSTOPO.slice(1), { encoding: 'utf8' }));
+const cores = machine.counts.Core ?? 0;
+const pus = machine.counts.PU ?? 0;
+const coreIds = cores === 1 ? '0' : `0-${cores - 1}`;
+const host = machine.hostname ?? hostname();
+
+describe('resources of a size-4 instance (fanout 2)', () => {
+  let inst: Instance;
+  let h: Flux;
+
+  beforeAll(async () => {
+    inst = await startInstance(4, ['-S', 'tbon.fanout=2']);
+    h = await Flux.open(inst.uri);
+  });
+
+  afterAll(async () => {
+    h?.close();
+    expect(await inst.stop()).toBe(0);
+  });
+
+  it('flux hwloc info counts four machines of this one', async () => {
+    expect(await inst.flux(['hwloc', 'info'])).toMatchObject({ code: 0, stderr: '', stdout: `4 Machines, ${4 * cores} Cores, ${4 * pus} PUs\n` });
+  });
+
+  it('flux hwloc info -r and -l count one', async () => {
+    const one = `1 Machine, ${cores} Cores, ${pus} PUs\n`;
+    expect(await inst.flux(['hwloc', 'info', '-r', '1'])).toMatchObject({ code: 0, stderr: '', stdout: one });
+    expect(await inst.flux(['hwloc', 'info', '-l'])).toMatchObject({ code: 0, stderr: '', stdout: one });
+    expect((await inst.flux(['hwloc', 'info', '-r', '2-3'])).stdout).toBe(`2 Machines, ${2 * cores} Cores, ${2 * pus} PUs\n`);
+    expect(await inst.flux(['hwloc', 'info', '-r', '7'])).toMatchObject({ code: 1, stdout: '', stderr: "flux-hwloc: Invalid rank argument: '7'\n" });
+  });
+
+  it('flux hwloc topology prints one document with the four machines', async () => {
+    const r = await inst.flux(['hwloc', 'topology']);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout.match(/<object type="Machine"/g)?.length).toBe(4);
+    expect(r.stdout.match(/<object type="System"/g)?.length).toBe(1);
+    expect(parseHwlocXml(r.stdout).counts).toMatchObject({ Machine: 4, Core: 4 * cores, PU: 4 * pus });
+  });
+
+  it('the api gives the instance\'s R: ranks 0-3 with this machine\'s cores, and each rank\'s XML', async () => {
+    const version = (await inst.flux(['kvs', 'version'])).stdout;
+    const set = await instanceR(h);
+    expect(encodeR(set)).toEqual({
+      version: 1,
+      execution: {
+        R_lite: [{ rank: '0-3', children: machine.gpus.length > 0 ? { core: coreIds, gpu: `0-${machine.gpus.length - 1}` } : { core: coreIds } }],
+        starttime: 0,
+        expiration: 0,
+        nodelist: [compressHostlist([host, host, host, host])],
+      },
+    });
+    const xml = await topology(h);
+    expect(xml.map((x) => [x.rank, parseHwlocXml(x.xml).counts.Core])).toEqual([[0, cores], [1, cores], [2, cores], [3, cores]]);
+    expect(await rankTopology(h, { nodeid: 3 })).toMatchObject({ rank: 3, summary: { cores: machine.cores } });
+    // discovery is not journaled
+    expect((await inst.flux(['kvs', 'version'])).stdout).toBe(version);
+  });
+});
+
+describe('resources of a size-1 instance', () => {
+  let inst: Instance;
+
+  beforeAll(async () => {
+    inst = await startInstance(1);
+  });
+
+  afterAll(async () => {
+    expect(await inst.stop()).toBe(0);
+  });
+
+  it('flux hwloc info, topology and R see this machine once', async () => {
+    expect((await inst.flux(['hwloc', 'info'])).stdout).toBe(`1 Machine, ${cores} Cores, ${pus} PUs\n`);
+    const local = await inst.flux(['hwloc', 'topology', '-l']);
+    expect(parseHwlocXml(local.stdout).counts).toMatchObject({ Machine: 1, Core: cores });
+    const h = await Flux.open(inst.uri);
+    try {
+      const set = await instanceR(h);
+      expect(countNodes(set)).toBe(1);
+      expect(set.nodes[0]).toMatchObject({ rank: 0, hostname: host, cores: machine.cores });
+    } finally {
+      h.close();
+    }
+  });
+});
