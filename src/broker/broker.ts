@@ -7,7 +7,7 @@ import {
 import {
   Message, MSGTYPE_REQUEST, MSGTYPE_RESPONSE, MSGTYPE_EVENT, MSGTYPE_CONTROL, FLAG_NORESPONSE, FLAG_UPSTREAM,
   FLAG_STREAMING, FLAG_PRIVATE, NODEID_ANY, ROLE_OWNER, ROLE_LOCAL, encodeFrames, decodeFrames, makeRequest,
-  makeResponse, makeErrorResponse, makeControl, jsonPayload, payloadString, payloadJson, typeName,
+  makeResponse, makeErrorResponse, makeControl, jsonPayload, payloadString, payloadJson, typeName, withBody,
 } from '../core/message.js';
 import { childRoute } from '../core/topology.js';
 import type { Attrs } from '../services/attrs.js';
@@ -89,8 +89,8 @@ export class Broker implements ModuleHost {
 
   respond(req: Message, payload?: Payload): void {
     if (req.flags & FLAG_NORESPONSE) return;
-    const p = payload === undefined || Buffer.isBuffer(payload) ? payload : jsonPayload(payload);
-    this.sendResponse(makeResponse(req, p));
+    if (payload === undefined || Buffer.isBuffer(payload)) this.sendResponse(makeResponse(req, payload));
+    else this.sendResponse(withBody(makeResponse(req), payload));
   }
 
   respondError(req: Message, err: unknown): void {
@@ -351,8 +351,9 @@ export class Broker implements ModuleHost {
       flags |= FLAG_UPSTREAM;
       nodeid = this.rank;
     }
-    const body = payload === undefined || Buffer.isBuffer(payload) ? payload : jsonPayload(payload);
-    const msg = makeRequest(topic, body, { nodeid, matchtag: tag, flags });
+    const bytes = payload === undefined || Buffer.isBuffer(payload) ? payload : undefined;
+    const msg = makeRequest(topic, bytes, { nodeid, matchtag: tag, flags });
+    if (bytes === undefined && payload !== undefined) withBody(msg, payload as Record<string, unknown>);
     msg.userid = this.ownerUid;
     msg.rolemask = ROLE_OWNER | ROLE_LOCAL;
     if (tag !== 0) this.pending.set(tag, p);

@@ -10,6 +10,8 @@ import type { JobEvent } from '../core/job-kvs.js';
 import type { Flux } from '../api/handle.js';
 import { cancel, kill, watchEventlog, writeStdin } from '../api/jobs.js';
 
+/** the shell's log levels as flux-core's attach prints them */
+const LOG_LEVELS = ['FATAL', 'FATAL', 'FATAL', 'ERROR', ' WARN', '', 'DEBUG', 'TRACE'];
 const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGALRM', 'SIGUSR1', 'SIGUSR2'];
 const CTRL_C_WINDOW_MS = 2000;
 
@@ -122,6 +124,8 @@ export async function attach(h: Flux, id: number, o: AttachOptions): Promise<num
         out.write(o.label ? labelled(String(c.rank), bytes) : bytes);
       }
       if (c.eof === true) ended++;
+    } else if (ev.name === 'log') {
+      process.stderr.write(`${stamp(ev.timestamp)}: flux-shell[${String(c.rank)}]: ${LOG_LEVELS[Number(c.level)] ?? 'INFO'}: ${String(c.message)}\n`);
     } else if (ev.name === 'redirect') {
       // a stream sent to a file ends here: nothing more of it comes through the KVS
       ended += parseIdset(String(c.rank)).length;

@@ -3,6 +3,7 @@ import { FluxError, EINVAL } from '../core/errors.js';
 import { parseIdset } from '../core/idset.js';
 import { encodeFluid } from '../core/fluid.js';
 import { exitCodeOf } from '../core/wait-status.js';
+import type { Jobspec } from '../core/jobspec.js';
 import { Flux } from '../api/handle.js';
 import { submit, watchEventlog } from '../api/jobs.js';
 import { program, parse } from './common.js';
@@ -27,6 +28,16 @@ function waitEnd(h: Flux, id: number): Promise<number> {
   return w.done.then(() => (code === undefined || (fatal && code === 0) ? 1 : code));
 }
 
+/** one jobspec per cc id when nothing but FLUX_JOB_CC differs between them: built once, the environment copied */
+function copies(base: Jobspec, ccs: Array<number | undefined>, ccEnv: boolean): Jobspec[] {
+  if (!ccEnv) return ccs.map(() => base);
+  const system = base.attributes.system;
+  return ccs.map((cc) => ({
+    ...base,
+    attributes: { ...base.attributes, system: { ...system, environment: { ...system.environment, FLUX_JOB_CC: String(cc) } } },
+  }));
+}
+
 export async function run(args: string[]): Promise<number> {
   const p = addJobOptions(program('submit', 'enqueue a job'))
     .option('--cc <IDSET>', 'Replicate job for each ID in IDSET (FLUX_JOB_CC=ID will be set for each job submitted)')
@@ -38,7 +49,9 @@ export async function run(args: string[]): Promise<number> {
   const o = p.opts<SubmitOpts>();
   if (o.cc !== undefined && o.bcc !== undefined) throw new FluxError(EINVAL, 'specify only one of --cc or --bcc');
   const ccs: Array<number | undefined> = o.cc ?? o.bcc ? parseIdset((o.cc ?? o.bcc)!) : [undefined];
-  const jobspecs = ccs.map((cc) => jobspecOf(o, p.args, cc, o.cc !== undefined));
+  const jobspecs = JSON.stringify([o, p.args]).includes('{cc}')
+    ? ccs.map((cc) => jobspecOf(o, p.args, cc, o.cc !== undefined))
+    : copies(jobspecOf(o, p.args), ccs, o.cc !== undefined);
   if (o.dryRun) {
     for (const js of jobspecs) process.stdout.write(`${pythonJson(js)}\n`);
     return 0;

@@ -1,8 +1,7 @@
-// Where a job lives in the KVS (RFC 16: job.<dothex>.*) and the ops that write it: puts of its J, jobspec and R,
-// and appends of RFC 18 eventlog lines to its eventlog, exec eventlog and RFC 24 output eventlog.
+// Where a job lives in the KVS (RFC 16: job.<dothex>.*) and its RFC 18 eventlogs' lines: what the job services
+// write (job-ops.ts makes the KVS ops) and what clients read. It imports nothing of the KVS's own code, which
+// every `flux run` would load for nothing.
 import { encodeFluid } from './fluid.js';
-import { OP_APPEND, type Op } from './kvs-tree.js';
-import { val } from './treeobj.js';
 import { FluxError, EPROTO } from './errors.js';
 
 /** an RFC 18 eventlog entry as plain JSON */
@@ -30,14 +29,6 @@ export function eventlogLine(timestamp: number, name: string, context?: Record<s
   return context === undefined
     ? `${JSON.stringify({ timestamp, name })}\n`
     : `${JSON.stringify({ timestamp, name, context })}\n`;
-}
-
-export function appendOp(key: string, text: string): Op {
-  return { key, flags: OP_APPEND, dirent: val(Buffer.from(text, 'utf8')) };
-}
-
-export function putOp(key: string, text: string): Op {
-  return { key, flags: 0, dirent: val(Buffer.from(text, 'utf8')) };
 }
 
 /** the whole lines of an eventlog's bytes, parsed; what follows the last newline is not an entry yet */

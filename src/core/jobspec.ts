@@ -509,9 +509,10 @@ export function encodeJ(jobspec: unknown, userid: number): string {
 }
 
 function base64(text: string): Buffer | undefined {
-  // Buffer decodes anything; libsodium takes only canonical text, so the bytes must encode back to it
+  // Buffer decodes anything (skipping what is not base64, taking the URL-safe alphabet too); libsodium takes only
+  // canonical text of the original alphabet, which is exactly the text the bytes encode back to
   const bytes = Buffer.from(text, 'base64');
-  return /^[A-Za-z0-9+/]*={0,2}$/.test(text) && bytes.toString('base64') === text ? bytes : undefined;
+  return bytes.toString('base64') === text ? bytes : undefined;
 }
 
 /** key -> [type character, value], or undefined when the bytes are not a kv encoding */

@@ -214,8 +214,12 @@ class Datetime {
 const str = (v: unknown) => (v instanceof Datetime ? v.toString() : pyStr(v));
 
 /** what flux-core's 'h' suffix and "?:" treat as empty */
+/** made on first use: the epoch in local time depends on the zone, which a process does not change */
+let emptyTexts: Set<string> | undefined;
+
 function isEmpty(text: string): boolean {
-  return ['', '0s', '0.0', '0:00:00', '1970-01-01T00:00:00', strftime(new Date(0), '%FT%T')].includes(text);
+  emptyTexts ??= new Set(['', '0s', '0.0', '0:00:00', '1970-01-01T00:00:00', strftime(new Date(0), '%FT%T')]);
+  return emptyTexts.has(text);
 }
 
 /** flux-core's Flux Standard Duration text of a number of seconds */

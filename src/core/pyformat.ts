@@ -384,11 +384,17 @@ function formatFloat(x: number, s: Spec): string {
   return number(negative && !(s.noNegZero && zero), '', whole, rest + percent, s);
 }
 
+/** parsed specs by value type and text: a listing formats the same few specs for every row */
+const specs = new Map<string, Spec>();
+
 /** Python's format(value, spec) */
 export function pyFormat(value: unknown, spec: string): string {
   const p = py(value);
   if (spec === '') return strOf(p);
-  const s = parseSpec(spec, p);
+  const key = `${p.t}\0${spec}`;
+  let parsed = specs.get(key);
+  if (parsed === undefined) specs.set(key, (parsed = parseSpec(spec, p)));
+  const s = { ...parsed };
   switch (p.t) {
     case 'str':
       return formatStr(p.v, s);

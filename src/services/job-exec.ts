@@ -16,8 +16,10 @@ const SIGKILL = 9;
 export const KILL_TIMEOUT_MS = 5000;
 
 export interface ExecHooks {
-  /** a job event, journaled by the job manager */
-  post(id: number, name: string, context?: Record<string, unknown>): void;
+  /** every shell has started its tasks */
+  start(id: number): void;
+  /** every shell has reported: the highest status, and the output the shells had not committed yet */
+  finish(id: number, status: number, output: string): void;
   /** a fatal exception of the given type */
   raise(id: number, type: string, note: string): void;
 }
@@ -28,6 +30,8 @@ interface Running {
   started: number;
   finished: number;
   status: number;
+  /** output the shells handed over with their finish, in the order they reported */
+  output: string;
   failed: boolean;
   terminating: boolean;
   timer?: NodeJS.Timeout;
@@ -117,7 +121,7 @@ export class JobExec {
     const map = taskMap(R, js);
     const { taskmap, processMapping } = mappings(map.map((t) => t.length));
     const ntasks = map.reduce((a, t) => a + t.length, 0);
-    const run: Running = { id, shells: ranks, started: 0, finished: 0, status: 0, failed: false, terminating: false };
+    const run: Running = { id, shells: ranks, started: 0, finished: 0, status: 0, output: '', failed: false, terminating: false };
     this.running.set(id, run);
     const kvsname = encodeFluid(id, 'f58');
     const sys = js.attributes?.system;
@@ -157,12 +161,13 @@ export class JobExec {
   }
 
   private fromShell(run: Running, m: Message): void {
-    const r = payloadJson(m) as { type: string; status?: number; note?: string };
+    const r = payloadJson(m) as { type: string; status?: number; note?: string; output?: string };
     if (r.type === 'started') {
-      if (++run.started === run.shells.length && !run.failed) this.hooks.post(run.id, 'start');
+      if (++run.started === run.shells.length && !run.failed) this.hooks.start(run.id);
     } else if (r.type === 'failed') {
       this.fail(run, r.note ?? 'a task could not be started');
     } else if (r.type === 'finished') {
+      run.output += r.output ?? '';
       this.shellDone(run, r.status ?? 0);
     }
   }
@@ -180,7 +185,7 @@ export class JobExec {
     clearTimeout(run.timer);
     clearTimeout(run.killTimer);
     this.running.delete(run.id);
-    this.hooks.post(run.id, 'finish', { status: run.status });
+    this.hooks.finish(run.id, run.status, run.output);
   }
 
   private expire(run: Running): void {

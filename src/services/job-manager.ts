@@ -16,7 +16,8 @@ import { FluxError, EINVAL, ENOENT, EPERM, EPROTO, ECHILD } from '../core/errors
 import { type Message, ROLE_OWNER, ROLE_USER, payloadJson, senderOf } from '../core/message.js';
 import { FluidGenerator, encodeFluid, fluidTimestamp } from '../core/fluid.js';
 import { type Jobspec, type ResourceRequest, jobName, resourceRequest, validateJobspec } from '../core/jobspec.js';
-import { appendOp, eventlogLine, jobKey, putOp, EVENTLOG, EXEC_EVENTLOG, OUTPUT_EVENTLOG } from '../core/job-kvs.js';
+import { eventlogLine, jobKey, EVENTLOG, EXEC_EVENTLOG, OUTPUT_EVENTLOG } from '../core/job-kvs.js';
+import { appendOp, putOp } from '../core/job-ops.js';
 import type { Op } from '../core/kvs-tree.js';
 import { wallclock } from '../core/kvs-format-eventlog.js';
 import {
@@ -24,7 +25,7 @@ import {
   SUBMIT_WAITABLE, priorityOf, URGENCY_DEFAULT,
 } from '../core/job-state.js';
 import { exitCodeOf } from '../core/wait-status.js';
-import { type ResourceSet, decodeR, encodeR, emptySet, union, difference, withWindow } from '../core/rset.js';
+import { type ResourceSet, countCores, decodeR, encodeR, emptySet, union, difference, withWindow } from '../core/rset.js';
 import { allocate, allocationWindow } from '../core/sched-alloc.js';
 import {
   JOBTABLE, allJobs, jobItems, jobOf, nextState, type JobEvent, type JobItem, type JobR, type JobRecord,
@@ -32,6 +33,7 @@ import {
 } from '../projections/jobs.js';
 import type { JournalService } from './journal.js';
 import { JobExec } from './job-exec.js';
+import { JobQueue } from './job-queue.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 
 const SIGTERM = 15;
@@ -95,6 +97,10 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
   const shadow = new Map<number, Shadow>();
   /** allocations decided and posted, not yet applied */
   const allocating = new Map<number, ResourceSet>();
+  /** the jobs in SCHED in the table and not held, in the order they are served */
+  const waiting = new JobQueue();
+  /** jobs whose finish is posted and whose resources the scheduler already counts as free */
+  const freedEarly = new Set<number>();
   let all: ResourceSet | undefined;
   let free: ResourceSet | undefined;
   let batch: Batch | undefined;
@@ -103,10 +109,8 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
   /** waitable inactive jobs nobody has waited for yet */
   const zombies = new Set<number>();
   const exec = new JobExec(host, {
-    post: (id, name, context) => {
-      if (name === 'finish') finish(id, context!);
-      else void post(id, [event(name, context)]).catch(logFailure(id, name));
-    },
+    start: (id) => void post(id, [event('start')]).catch(logFailure(id, 'start')),
+    finish: (id, status, output) => finish(id, status, output),
     raise: (id, type, note) => void raise(id, 0, type, note, owner).catch(logFailure(id, 'exception')),
   });
   let offApply: (() => void) | undefined;
@@ -178,6 +182,8 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
       const sh = shadow.get(it.id);
       if (sh && --sh.inflight <= 0) shadow.delete(it.id);
       const job = jobOf(table(), it.id);
+      if (job?.state === STATE_SCHED && (job.priority ?? 0) > 0) waiting.set(it.id, job.priority!);
+      else waiting.delete(it.id);
       switch (it.event.name) {
         case 'alloc':
           allocating.delete(it.id);
@@ -192,7 +198,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
           reschedule = true;
           break;
         case 'free':
-          if (job?.R && free && all) free = union(free, decodeR(job.R));
+          if (job?.R && free && all && !freedEarly.delete(it.id)) free = union(free, decodeR(job.R));
           reschedule = true;
           break;
         case 'clean':
@@ -247,47 +253,60 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
     });
   }
 
-  /** the jobs waiting for resources, in the order they get them: priority, then submission */
-  function queue(): JobRecord[] {
-    return allJobs(table())
-      .filter((j) => stateOf(j.id) === STATE_SCHED && !allocating.has(j.id) && (j.priority ?? 0) > 0)
-      .sort((a, b) => b.priority! - a.priority! || a.id - b.id);
-  }
-
+  /**
+   * Strict FIFO: jobs get resources in queue order until one has to wait; nothing passes it. The jobs that have not
+   * been looked at yet are checked for requests the instance could never meet, which end at once.
+   */
   async function schedule(): Promise<void> {
     if (!all || !free) return;
-    // strict FIFO: once a job waits for resources nothing passes it; the jobs behind it are only checked for
-    // requests that could never be met, which end at once
-    let blocked = false;
-    for (const job of queue()) {
-      const req = await requestOf(job.id);
-      if (stateOf(job.id) !== STATE_SCHED || allocating.has(job.id)) continue;
-      const got = allocate(blocked ? emptySet() : free, all, req);
-      if (got === 'unsatisfiable') {
-        void post(job.id, [event('exception', { type: 'alloc', severity: 0, userid: owner, note: 'unsatisfiable request' }), event('clean')])
-          .catch(logFailure(job.id, 'exception'));
-        continue;
+    if (countCores(free) > 0) {
+      for (const id of waiting.ids()) {
+        const req = await requestOf(id);
+        if (stateOf(id) !== STATE_SCHED || allocating.has(id) || !waiting.has(id)) continue;
+        const got = allocate(free, all, req);
+        if (got === 'unsatisfiable') {
+          deny(id);
+          continue;
+        }
+        waiting.checked(id);
+        if (got === 'busy') break;
+        grant(id, req, got);
       }
-      if (got === 'busy') {
-        blocked = true;
-        continue;
-      }
-      free = difference(free, got);
-      allocating.set(job.id, got);
-      const now = wallclock();
-      const window = allocationWindow(req, now, all);
-      const R = encodeR(withWindow(got, window.starttime, window.expiration)) as unknown as JobR;
-      const header = { version: 1, encoding: { stdout: 'UTF-8', stderr: 'UTF-8' }, count: { stdout: req.ntasks, stderr: req.ntasks }, options: {} };
-      void post(job.id, [event('alloc')], { R }, [
-        putOp(jobKey(job.id, 'R'), JSON.stringify(R)),
-        appendOp(jobKey(job.id, EXEC_EVENTLOG), eventlogLine(now, 'init')),
-        appendOp(jobKey(job.id, OUTPUT_EVENTLOG), eventlogLine(now, 'header', header)),
-      ]).catch((err: unknown) => {
-        allocating.delete(job.id);
-        free = union(free!, got);
-        logFailure(job.id, 'alloc')(err);
-      });
     }
+    for (const id of waiting.uncheckedIds()) await checkFeasible(id);
+  }
+
+  /** a waiting job behind one that waits: ended at once if the instance could never run it */
+  async function checkFeasible(id: number): Promise<void> {
+    if (!waiting.has(id) || !all) return;
+    const req = await requestOf(id);
+    if (stateOf(id) !== STATE_SCHED || !waiting.has(id)) return;
+    waiting.checked(id);
+    if (allocate(emptySet(), all, req) === 'unsatisfiable') deny(id);
+  }
+
+  function deny(id: number): void {
+    void post(id, [event('exception', { type: 'alloc', severity: 0, userid: owner, note: 'unsatisfiable request' }), event('clean')])
+      .catch(logFailure(id, 'exception'));
+  }
+
+  /** the job gets `got`: journaled with its R, and the headers of its exec and output eventlogs */
+  function grant(id: number, req: ResourceRequest, got: ResourceSet): void {
+    free = difference(free!, got);
+    allocating.set(id, got);
+    const now = wallclock();
+    const window = allocationWindow(req, now, all!);
+    const R = encodeR(withWindow(got, window.starttime, window.expiration)) as unknown as JobR;
+    const header = { version: 1, encoding: { stdout: 'UTF-8', stderr: 'UTF-8' }, count: { stdout: req.ntasks, stderr: req.ntasks }, options: {} };
+    void post(id, [event('alloc')], { R }, [
+      putOp(jobKey(id, 'R'), JSON.stringify(R)),
+      appendOp(jobKey(id, EXEC_EVENTLOG), eventlogLine(now, 'init')),
+      appendOp(jobKey(id, OUTPUT_EVENTLOG), eventlogLine(now, 'header', header)),
+    ]).catch((err: unknown) => {
+      allocating.delete(id);
+      free = union(free!, got);
+      logFailure(id, 'alloc')(err);
+    });
   }
 
   /** a pending job's request: kept from its submission, or after a restart read back from its jobspec in the KVS */
@@ -318,12 +337,37 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
     );
   }
 
-  /** the tasks are done: the job ends, and its resources go back */
-  function finish(id: number, context: Record<string, unknown>): void {
+  /**
+   * The tasks are done: their last output is written, the job ends, and its resources go back. They are counted
+   * free at once, so that the next job's allocation goes in the same commit as this job's end (it is journaled
+   * after it, and if this commit fails, so does that one).
+   */
+  function finish(id: number, status: number, output: string): void {
     const now = wallclock();
-    void post(id, [event('finish', context), event('release', { ranks: 'all', final: true }), event('free'), event('clean')], {}, [
-      appendOp(jobKey(id, EXEC_EVENTLOG), eventlogLine(now, 'complete', context) + eventlogLine(now, 'done')),
-    ]).catch(logFailure(id, 'finish'));
+    const ops = [appendOp(jobKey(id, EXEC_EVENTLOG), eventlogLine(now, 'complete', { status }) + eventlogLine(now, 'done'))];
+    if (output.length > 0) ops.unshift(appendOp(jobKey(id, OUTPUT_EVENTLOG), output));
+    void post(id, [event('finish', { status }), event('release', { ranks: 'all', final: true }), event('free'), event('clean')], {}, ops)
+      .catch((err: unknown) => {
+        // what the scheduler counts free is worked out again from the table, which still holds this job's resources
+        freedEarly.delete(id);
+        recount();
+        logFailure(id, 'finish')(err);
+      });
+    const R = jobOf(table(), id)?.R;
+    if (R && free) {
+      free = union(free, decodeR(R));
+      freedEarly.add(id);
+      schedule().catch((err: unknown) => host.log(3, 'job-manager', `scheduling: ${(err as Error).message}`));
+    }
+  }
+
+  /** free = all - what the table's jobs hold - what is being allocated */
+  function recount(): void {
+    if (!all) return;
+    let held = emptySet();
+    for (const j of allJobs(table())) if (j.allocated && j.R && !freedEarly.has(j.id)) held = union(held, decodeR(j.R));
+    for (const got of allocating.values()) held = union(held, got);
+    free = difference(all, held);
   }
 
   // ---- requests on a job ---------------------------------------------------------------------------------------
@@ -377,6 +421,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
     const t = table();
     gen = new FluidGenerator(0, t.maxId > 0 ? fluidTimestamp(t.maxId) + 1 : 0);
     for (const job of allJobs(t)) {
+      if (job.state === STATE_SCHED && (job.priority ?? 0) > 0) waiting.set(job.id, job.priority!);
       if (job.state === STATE_INACTIVE) continue;
       const events = [event('flux-restart')];
       if (job.state === STATE_NEW) events.push(event('validate'));
@@ -542,6 +587,6 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
     disconnect: (sender) => {
       for (let i = waiters.length - 1; i >= 0; i--) if (senderOf(waiters[i]!.msg) === sender) waiters.splice(i, 1);
     },
-    stats: () => ({ submitted, running: exec.size, pending: queue().length }),
+    stats: () => ({ submitted, running: exec.size, waiting: waiting.size }),
   };
 }

@@ -10,23 +10,27 @@
 //   job-shell.stdin   {id, data?, eof?}            data base64; to every local task's stdin
 //   job-shell.pmi-exchange {id, barrier, kvs}      on the job's first shell: answered with every shell's puts
 //                                                  once all shells entered that barrier
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, openSync, closeSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isUtf8 } from 'node:buffer';
-import type { Duplex } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { FluxError, errnoOf, strerror, EACCES, ECANCELED, EEXIST, ENODATA, ENOENT, EPERM, EPROTO } from '../core/errors.js';
 import { formatIdset } from '../core/idset.js';
 import { type Message, payloadJson } from '../core/message.js';
 import { encodeFluid } from '../core/fluid.js';
-import { exitCodeOf, waitStatus } from '../core/wait-status.js';
-import { appendOp, eventlogLine, jobKey, OUTPUT_EVENTLOG } from '../core/job-kvs.js';
+import { exitCodeOf } from '../core/wait-status.js';
+import { eventlogLine, jobKey, OUTPUT_EVENTLOG } from '../core/job-kvs.js';
+import { appendOp } from '../core/job-ops.js';
 import { wallclock } from '../core/kvs-format-eventlog.js';
 import { pmiLibraryPath } from '../core/pmi-library.js';
 import { PmiServer } from '../transport/pmi-server.js';
+import { type SpawnedTask, spawnTask } from '../transport/task-spawn.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 
 const SIGKILL = 9;
+/** how long output is gathered before it is committed */
+const OUTPUT_BATCH_MS = 20;
 
 export interface ShellStart {
   id: number;
@@ -80,7 +84,8 @@ export const startSchema = {
 interface Task {
   rank: number;
   localId: number;
-  child?: ChildProcess;
+  /** the pipe to its stdin, unless it reads a file */
+  stdin?: Writable;
   pid?: number;
   status?: number;
   done: Promise<void>;
@@ -89,16 +94,21 @@ interface Task {
 interface Shell {
   req: Message;
   spec: ShellStart;
+  /** where the tasks start: the job's cwd, or /tmp when that is not there (as flux-core's shell does) */
+  cwd: string;
   tasks: Task[];
   pmi: PmiServer;
   tmpdir: string;
-  /** output events not yet committed, and the commit in flight */
+  /** output events not yet committed, the batch timer that will commit them, and the commit in flight */
   pending: string[];
+  timer?: NodeJS.Timeout;
   flushing?: Promise<void>;
   /** barrier number -> what each shell put (leader only) */
   exchanges: Map<number, Exchange>;
   barrier: number;
   stdinClosed: boolean;
+  /** the tasks are done: output is no longer committed here */
+  done: boolean;
 }
 
 interface Exchange {
@@ -135,6 +145,15 @@ function dataContext(stream: string, rank: number, data: Buffer): Record<string,
   return { stream, rank: String(rank), data: data.toString('base64'), encoding: 'base64' };
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    // missing or unreadable: the tasks cannot start there either way
+    return false;
+  }
+}
+
 function signalGroup(pid: number, signum: number): void {
   try {
     process.kill(-pid, signum);
@@ -157,27 +176,36 @@ export function jobShellModule(host: ModuleHost): ModuleDef {
     host.respond(sh.req, payload);
   }
 
-  /** output events go to the KVS in order, one commit at a time, as many events per commit as have come */
-  function flush(sh: Shell): Promise<void> {
-    if (sh.flushing) return sh.flushing;
-    if (sh.pending.length === 0) return Promise.resolve();
-    sh.flushing = new Promise<void>((r) => setImmediate(r)).then(async () => {
-      const text = sh.pending.join('');
-      sh.pending = [];
-      try {
-        await host.rpc('kvs.commit', { namespace: 'primary', flags: 0, ops: [appendOp(jobKey(sh.spec.id, OUTPUT_EVENTLOG), text)] });
-      } catch (err) {
+  /**
+   * Output events go to the KVS in order, one commit at a time, as many events per commit as OUTPUT_BATCH_MS
+   * gathers (flux-core's shell batches for 0.5 s). What is left when the tasks are done goes to job-exec with the
+   * shell's finish instead, and is journaled with the job's finish: a short job costs one commit less.
+   */
+  function scheduleFlush(sh: Shell): void {
+    if (sh.timer !== undefined || sh.flushing !== undefined) return;
+    sh.timer = setTimeout(() => {
+      sh.timer = undefined;
+      flush(sh);
+    }, OUTPUT_BATCH_MS);
+  }
+
+  function flush(sh: Shell): void {
+    if (sh.pending.length === 0) return;
+    const text = sh.pending.join('');
+    sh.pending = [];
+    sh.flushing = host.rpc('kvs.commit', { namespace: 'primary', flags: 0, ops: [appendOp(jobKey(sh.spec.id, OUTPUT_EVENTLOG), text)] })
+      .then(() => undefined, (err: unknown) => {
         host.log(3, 'job-shell', `${encodeFluid(sh.spec.id, 'f58')}: output lost: ${(err as Error).message}`);
-      }
-    }).finally(() => {
-      sh.flushing = undefined;
-    }).then(() => flush(sh));
-    return sh.flushing;
+      })
+      .finally(() => {
+        sh.flushing = undefined;
+        if (sh.pending.length > 0 && !sh.done) scheduleFlush(sh);
+      });
   }
 
   function output(sh: Shell, name: string, context: Record<string, unknown>): void {
     sh.pending.push(eventlogLine(wallclock(), name, context));
-    void flush(sh);
+    if (!sh.done) scheduleFlush(sh);
   }
 
   function taskEnv(sh: Shell, t: Task): NodeJS.ProcessEnv {
@@ -206,26 +234,22 @@ export function jobShellModule(host: ModuleHost): ModuleDef {
     return path === undefined ? undefined : openSync(path, 'a', 0o644);
   }
 
-  function startTask(sh: Shell, t: Task, files: { stdin?: number; stdout?: number; stderr?: number }): void {
+  async function startTask(sh: Shell, t: Task, files: { stdin?: number; stdout?: number; stderr?: number }): Promise<void> {
     const s = sh.spec;
-    let resolveDone!: () => void;
-    t.done = new Promise((r) => (resolveDone = r));
-    let child: ChildProcess;
+    let task: SpawnedTask;
     try {
-      child = spawn(s.command[0]!, s.command.slice(1), {
-        cwd: s.cwd, env: taskEnv(sh, t), detached: true,
-        stdio: [files.stdin ?? 'pipe', files.stdout ?? 'pipe', files.stderr ?? 'pipe', 'pipe'],
-      });
+      task = await spawnTask(s.command[0]!, s.command.slice(1), taskEnv(sh, t), sh.cwd, files);
     } catch (err) {
       failed(sh, t, err);
-      resolveDone();
       return;
     }
-    t.child = child;
-    child.stdin?.on('error', (err) => host.log(7, 'job-shell', `task ${t.rank} stdin: ${err.message}`));
-    if (sh.stdinClosed) child.stdin?.end();
+    t.pid = task.pid;
+    t.stdin = task.stdin;
+    task.stdin?.on('error', (err) => host.log(7, 'job-shell', `task ${t.rank} stdin: ${err.message}`));
+    if (sh.stdinClosed) task.stdin?.end();
+    sh.pmi.attach(t.rank, task.channel);
     const streams: Array<Promise<void>> = [];
-    for (const [stream, s2] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
+    for (const [stream, s2] of [['stdout', task.stdout], ['stderr', task.stderr]] as const) {
       if (!s2) continue;
       const lines = new LineBuffer();
       streams.push(new Promise((r) => {
@@ -233,7 +257,8 @@ export function jobShellModule(host: ModuleHost): ModuleDef {
           const whole = lines.push(d);
           if (whole) output(sh, 'data', dataContext(stream, t.rank, whole));
         });
-        s2.on('end', () => {
+        s2.on('error', (err) => host.log(4, 'job-shell', `task ${t.rank} ${stream}: ${err.message}`));
+        s2.on('close', () => {
           const rest = lines.end();
           if (rest) output(sh, 'data', dataContext(stream, t.rank, rest));
           output(sh, 'data', { stream, rank: String(t.rank), eof: true });
@@ -241,23 +266,7 @@ export function jobShellModule(host: ModuleHost): ModuleDef {
         });
       }));
     }
-    child.once('error', (err) => {
-      if (t.pid === undefined) {
-        failed(sh, t, err);
-        resolveDone();
-      } else {
-        host.log(3, 'job-shell', `task ${t.rank}: ${err.message}`);
-      }
-    });
-    child.once('spawn', () => {
-      t.pid = child.pid!;
-      sh.pmi.attach(t.rank, child.stdio[3] as Duplex);
-    });
-    child.once('close', (code, signal) => {
-      if (t.pid === undefined) return;
-      t.status = waitStatus(code, signal);
-      void Promise.all(streams).then(() => resolveDone());
-    });
+    t.done = Promise.all([task.exited.then((status) => (t.status = status)), ...streams]).then(() => undefined);
   }
 
   /** a task that could not be started: the job fails as a shell would exit for a command not found */
@@ -283,30 +292,29 @@ export function jobShellModule(host: ModuleHost): ModuleDef {
       output(sh, 'redirect', { stream: 'stderr', rank: ranks, path: s.output.stderr ?? s.output.stdout! });
     }
     try {
-      for (const t of sh.tasks) startTask(sh, t, files);
+      await Promise.all(sh.tasks.map((t) => startTask(sh, t, files)));
     } finally {
       // the tasks hold their own copies
       if (files.stdin !== undefined) closeSync(files.stdin);
       if (files.stdout !== undefined) closeSync(files.stdout);
       if (files.stderr !== undefined && files.stderr !== files.stdout) closeSync(files.stderr);
     }
-    await Promise.all(sh.tasks.map((t) => new Promise<void>((r) => {
-      if (t.pid !== undefined || t.status !== undefined) r();
-      else t.child?.once('spawn', () => r()).once('error', () => r());
-    })));
     respond(sh, { type: 'started', pids: sh.tasks.flatMap((t) => (t.pid === undefined ? [] : [t.pid])) });
     await Promise.all(sh.tasks.map((t) => t.done));
     // whatever the tasks left behind in their process groups goes with them
     for (const t of sh.tasks) if (t.pid !== undefined) signalGroup(t.pid, SIGKILL);
-    await flush(sh);
+    sh.done = true;
+    clearTimeout(sh.timer);
+    // what was committed stays ahead of what goes with the finish
+    while (sh.flushing) await sh.flushing;
     // as a shell exits with its highest task exit code, a task killed by a signal counting as 128 + the signal
     const status = Math.max(...sh.tasks.map((t) => exitCodeOf(t.status ?? 0))) << 8;
     sh.pmi.close();
     // shells still in a barrier this one led will never see it complete
     for (const ex of sh.exchanges.values()) for (const w of ex.waiting) host.respondError(w, new FluxError(ECANCELED, 'the job\'s first shell has finished'));
-    rmSync(sh.tmpdir, { recursive: true, force: true });
+    void rm(sh.tmpdir, { recursive: true, force: true }).catch((err: unknown) => host.log(4, 'job-shell', `${sh.tmpdir}: ${(err as Error).message}`));
     shells.delete(s.id);
-    respond(sh, { type: 'finished', status });
+    respond(sh, { type: 'finished', status, ...(sh.pending.length > 0 ? { output: sh.pending.join('') } : {}) });
     host.respondError(sh.req, new FluxError(ENODATA));
   }
 
@@ -327,11 +335,15 @@ export function jobShellModule(host: ModuleHost): ModuleDef {
       log: (line) => host.log(7, 'job-shell', line),
     });
     sh = {
-      req: msg, spec, pmi, tmpdir, pending: [], exchanges: new Map(), barrier: 0, stdinClosed: false,
+      req: msg, spec, pmi, tmpdir, pending: [], exchanges: new Map(), barrier: 0, stdinClosed: false, cwd: spec.cwd ?? '/tmp', done: false,
       tasks: spec.tasks.map((rank, localId) => ({ rank, localId, done: Promise.resolve() })),
     };
     shells.set(spec.id, sh);
     started++;
+    if (!isDirectory(sh.cwd)) {
+      output(sh, 'log', { rank: spec.index, level: 3, message: `host ${hostname}: Could not change dir to ${sh.cwd}: No such file or directory. Going to /tmp instead` });
+      sh.cwd = '/tmp';
+    }
     for (const m of early.get(spec.id) ?? []) exchangeArrived(sh, m);
     early.delete(spec.id);
     run(sh).catch((err: unknown) => {
@@ -398,7 +410,7 @@ export function jobShellModule(host: ModuleHost): ModuleDef {
           if (!sh) throw new FluxError(ENOENT, 'the job has no running tasks here');
           const data = body!.data === undefined ? undefined : Buffer.from(body!.data as string, 'base64');
           for (const t of sh.tasks) {
-            const stdin = t.child?.stdin;
+            const stdin = t.stdin;
             if (!stdin || stdin.writableEnded) continue;
             if (data !== undefined && data.length > 0) stdin.write(data);
             if (body!.eof === true) stdin.end();

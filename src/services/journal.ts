@@ -37,6 +37,16 @@ export const COMPACTED_TOPIC = 'journal.compacted';
 const COMPACT_CHUNK = 2000;
 /** entries replayed between turns, when a snapshot is made at a past seq */
 const REPLAY_CHUNK = 200;
+/**
+ * Every KEEP_EVERY entries the projections' states are kept in memory, for the last RING entries: a past state
+ * of the recent journal (flux jobs --at-seq just now) is then the kept state at or below it plus at most
+ * KEEP_EVERY entries from the ring, not a snapshot read from sqlite plus thousands. The states are immutable and
+ * share what did not change, so keeping them costs little.
+ */
+const KEEP_EVERY = 64;
+/** and every KEEP_FAR entries for the last KEEP_FAR * KEPT_FAR, the entries between read from sqlite (rank 0) */
+const KEEP_FAR = 1024;
+const KEPT_FAR = 64;
 
 export interface CompactResult {
   /** the journal's first entry now */
@@ -104,6 +114,10 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   let head: Head = { seq: 0, ref: null };
   let states = new Map<string, unknown>(opts.projections.map((p) => [p.name, p.initial()]));
   const ring = new Recent<Applied>(RING);
+  /** states after seqs n * KEEP_EVERY, numbered n */
+  const kept = new Recent<Map<string, unknown>>(RING / KEEP_EVERY);
+  /** states after seqs n * KEEP_FAR, numbered n */
+  const keptFar = new Recent<Map<string, unknown>>(KEPT_FAR);
   const listeners = new Set<(a: Applied) => void>();
   const followers = new Followers(host);
   let batch: Pending[] = [];
@@ -137,6 +151,8 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     for (const p of opts.projections) states.set(p.name, p.apply(states.get(p.name), a.entry, a.ref));
     head = { seq: a.entry.seq, ref: a.ref };
     ring.push(a.entry.seq, a);
+    if (a.entry.seq % KEEP_EVERY === 0) kept.push(a.entry.seq / KEEP_EVERY, new Map(states));
+    if (store && a.entry.seq % KEEP_FAR === 0) keptFar.push(a.entry.seq / KEEP_FAR, new Map(states));
     const wire = makeEvent(JOURNAL_ENTRY_TOPIC, a.blob, a.entry.seq);
     wire.userid = owner;
     wire.rolemask = ROLE_OWNER;
@@ -238,6 +254,8 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   async function statesAt(seq: number, only?: Projection): Promise<Map<string, unknown>> {
     if (seq === head.seq) return new Map(states);
     const projections = only ? [only] : opts.projections;
+    const recent = recentStates(seq, projections);
+    if (recent) return recent;
     const cp = store!.checkpoints().find((c) => c.snapshot !== null && c.seq <= seq);
     let st: Map<string, unknown>;
     let from: number;
@@ -254,6 +272,26 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
       const { entry, ref } = store!.entry(s);
       for (const p of projections) st.set(p.name, p.apply(st.get(p.name), entry, ref));
       if ((s - from + 1) % REPLAY_CHUNK === 0) await new Promise((r) => setImmediate(r));
+    }
+    return st;
+  }
+
+  /**
+   * The states after `seq` from a state kept in memory and the entries after it (from the ring, or on rank 0 from
+   * sqlite), if one is kept that far back.
+   */
+  function recentStates(seq: number, projections: Projection[]): Map<string, unknown> | undefined {
+    const near = kept.get(Math.floor(seq / KEEP_EVERY));
+    const nearFrom = Math.floor(seq / KEEP_EVERY) * KEEP_EVERY + 1;
+    const useRing = near !== undefined && (nearFrom > seq || ring.get(nearFrom) !== undefined);
+    const base = useRing ? near : keptFar.get(Math.floor(seq / KEEP_FAR));
+    const from = useRing ? nearFrom : Math.floor(seq / KEEP_FAR) * KEEP_FAR + 1;
+    // a compaction may have dropped the entries after a state kept from before it
+    if (base === undefined || (!useRing && (!store || from < store.expectedFirst()))) return undefined;
+    const st = new Map(projections.map((p) => [p.name, base.get(p.name)]));
+    for (let s = from; s <= seq; s++) {
+      const a = useRing ? ring.get(s)! : store!.entry(s);
+      for (const p of projections) st.set(p.name, p.apply(st.get(p.name), a.entry, a.ref));
     }
     return st;
   }
