@@ -51,6 +51,8 @@ export interface ListOptions {
   max?: number;
   /** the table as it was after this journal entry */
   seq?: number;
+  /** the table as it was at this time (seconds since the epoch) */
+  time?: number;
 }
 
 export interface WaitResult {
@@ -74,6 +76,7 @@ export async function listAt(h: Flux, opts: ListOptions = {}): Promise<{ jobs: J
   if (opts.results !== undefined) body.results = opts.results;
   if (opts.max !== undefined) body.max_entries = opts.max;
   if (opts.seq !== undefined) body.seq = opts.seq;
+  if (opts.time !== undefined) body.time = opts.time;
   const r = await h.call('job-list.list', body);
   return { jobs: r.jobs as JobListing[], ...(typeof r.time === 'number' ? { time: r.time } : {}) };
 }

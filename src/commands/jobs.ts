@@ -1,5 +1,5 @@
 // flux jobs: list jobs as flux-core's flux-jobs does (its default columns, status codes, -o FORMAT, -f STATE,
-// -a/-A/-u, --json), now or as the job table was at a past journal position (--at-seq).
+// -a/-A/-u, --json), now or as the job table was at a past journal position (--at-seq) or time (--at-time).
 import { Flux } from '../api/handle.js';
 import { FluxError, EINVAL } from '../core/errors.js';
 import { parseJobId } from '../core/fluid.js';
@@ -8,6 +8,7 @@ import { STATE_ACTIVE, STATE_INACTIVE, resultMask, resultName, stateMask, stateN
 import { USERID_UNKNOWN } from '../core/message.js';
 import { type JobListing, info, listAt } from '../api/jobs.js';
 import { parseSeq } from './event.js';
+import { parseTimeArg } from '../core/time-arg.js';
 import { ownerNames, readPasswd } from './ps.js';
 import { program, parse } from './common.js';
 import { DEFAULT_FORMAT, JOB_FIELDS, type JobRow, returncode, runtime, status } from './jobs-fields.js';
@@ -23,6 +24,7 @@ interface JobsOpts {
   format?: string;
   json?: boolean;
   atSeq?: string;
+  atTime?: string;
 }
 
 /** -f: states and results, comma separated, as masks */
@@ -86,6 +88,7 @@ export async function run(args: string[]): Promise<number> {
     .option('-o, --format <FORMAT>', 'Specify output format using Python\'s string format syntax')
     .option('--json', 'Emit the jobs as JSON')
     .option('--at-seq <SEQ>', 'The job table as it was after this journal entry')
+    .option('--at-time <TIME>', 'The job table as it was at TIME (ISO-8601, or seconds since the epoch)')
     .argument('[ids...]', 'list only these jobs');
   const code = parse(p, args);
   if (code !== undefined) return code;
@@ -100,7 +103,10 @@ export async function run(args: string[]): Promise<number> {
   const count = Number(o.count);
   if (!Number.isInteger(count) || count < 0) throw new FluxError(EINVAL, `--count: invalid value '${o.count}'`);
   const format = new OutputFormat<JobRow>(o.format ?? DEFAULT_FORMAT, JOB_FIELDS);
+  if (o.atSeq !== undefined && o.atTime !== undefined) throw new FluxError(EINVAL, 'specify at most one of --at-seq and --at-time');
   const seq = o.atSeq === undefined ? undefined : parseSeq(o.atSeq, '--at-seq');
+  const time = o.atTime === undefined ? undefined : parseTimeArg(o.atTime);
+  if (o.atTime !== undefined && time === undefined) throw new FluxError(EINVAL, `invalid time '${o.atTime}': expected ISO-8601 or seconds since the epoch`);
 
   const h = await Flux.open();
   let jobs: JobListing[];
@@ -116,7 +122,7 @@ export async function run(args: string[]): Promise<number> {
         }
       }
     } else {
-      const r = await listAt(h, { userid, states: mask.states, results: mask.results, max: count, seq });
+      const r = await listAt(h, { userid, states: mask.states, results: mask.results, max: count, seq, time });
       jobs = r.jobs;
       now = r.time ?? now;
     }

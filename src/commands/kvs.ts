@@ -7,6 +7,7 @@ import { Flux, withHandle } from '../api/handle.js';
 import { FluxError, strerror, EINVAL, ENOENT, EISDIR, EPROTO, ETIMEDOUT } from '../core/errors.js';
 import { type Message, stringPayload } from '../core/message.js';
 import { parseFSD } from '../core/fsd.js';
+import { parseTimeArg } from '../core/time-arg.js';
 import { type JObject, type JValue, byteCompare, cString, dumpJson, isObject, parseJson } from '../core/kvs-format-json.js';
 import {
   NAMESPACE_HEADER, columns, dirEntries, isDirType, isTreeObj, kvLine, linkText, namespaceRow, symlinkOf, typeOf,
@@ -274,10 +275,7 @@ function parseVersion(text: string): number {
 
 /** seconds since the epoch, from epoch seconds or an ISO-8601 date and time */
 function parseTime(text: string): number {
-  if (/^\d+(\.\d*)?$/.test(text)) return Number(text);
-  const ms = /^\d{4}-\d\d-\d\d/.test(text) ? Date.parse(text) : NaN;
-  if (Number.isNaN(ms)) fail(`invalid time '${text}': expected ISO-8601 or seconds since the epoch`);
-  return ms / 1000;
+  return parseTimeArg(text) ?? fail(`invalid time '${text}': expected ISO-8601 or seconds since the epoch`);
 }
 
 /**

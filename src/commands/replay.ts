@@ -8,6 +8,7 @@ import { type Entry, ENTRY_RAW, decodeEntry, entryPayloadBytes } from '../core/j
 import { kvLine, linkText, windowWidth } from '../core/kvs-format.js';
 import { KVS, PRIMARY, isKvsEntry } from '../projections/kvs.js';
 import { jobItems } from '../projections/jobs.js';
+import { parseTimeArg } from '../core/time-arg.js';
 import { encodeFluid } from '../core/fluid.js';
 import { type ProcTable, PROCTABLE, TOPIC_FINISHED, TOPIC_LOST, TOPIC_STARTED, records } from '../projections/proctable.js';
 import { eventLine, parseSeq } from './event.js';
@@ -34,10 +35,9 @@ const out = (s: string | Buffer) => process.stdout.write(s);
 
 /** ISO-8601, or seconds since the epoch */
 export function parseTime(text: string): number {
-  if (/^\d+(\.\d+)?$/.test(text)) return Number(text);
-  const ms = Date.parse(text);
-  if (Number.isNaN(ms)) throw new FluxError(EINVAL, `--to-time: "${text}" is neither ISO-8601 nor seconds since the epoch`);
-  return ms / 1000;
+  const t = parseTimeArg(text);
+  if (t === undefined) throw new FluxError(EINVAL, `--to-time: "${text}" is neither ISO-8601 nor seconds since the epoch`);
+  return t;
 }
 
 /** a bar on stderr, only when stderr is a terminal */

@@ -1,8 +1,9 @@
 // job-list (rank 0): the job table as flux-core's job-list module answers it, from the journal's job projection,
 // now or at any past journal position. Requests from other ranks reach it through the tree.
 //
-//   job-list.list    {max_entries?, userid?, states?, results?, seq?} -> {jobs:[…]}
-//                    seq: the table as it was after that journal entry (flux jobs --at-seq)
+//   job-list.list    {max_entries?, userid?, states?, results?, seq?|time?} -> {jobs:[…], time?}
+//                    seq: the table as it was after that journal entry (flux jobs --at-seq); time: after the
+//                    last entry made by then (--at-time); the answer then says when that entry was made
 //   job-list.list-id {id} -> {job}
 import { FluxError, ENOENT } from '../core/errors.js';
 import { ROLE_USER, USERID_UNKNOWN } from '../core/message.js';
@@ -28,10 +29,11 @@ export function jobListModule(host: ModuleHost, journal: JournalService): Module
             results: { type: 'integer', minimum: 0 },
             attrs: { type: 'array', items: { type: 'string' } },
             seq: { type: 'integer', minimum: 0 },
+            time: { type: 'number', minimum: 0 },
           },
         },
         handler: async (msg, body) => {
-          const seq = body!.seq as number | undefined;
+          const seq = body!.time !== undefined ? journal.seqAtTime(body!.time as number) : body!.seq as number | undefined;
           const t = seq === undefined ? journal.state<JobTable>(JOBTABLE) : await journal.stateAt<JobTable>(JOBTABLE, seq);
           const userid = (body!.userid as number | undefined) ?? USERID_UNKNOWN;
           const states = (body!.states as number | undefined) ?? 0;

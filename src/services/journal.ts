@@ -94,6 +94,8 @@ export interface JournalService {
   stateAt<S>(name: string, seq: number): Promise<S>;
   /** rank 0: when entry `seq` was made (0 for seq 0) */
   timeAt(seq: number): number;
+  /** rank 0: the last entry made at or before `time` (0 if none) */
+  seqAtTime(time: number): number;
   /** rank > 0, after hello: start from the parent's snapshot */
   sync(): Promise<void>;
   /** write a signed checkpoint of the current head (rank 0) */
@@ -659,6 +661,10 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     state: <S>(name: string) => states.get(name) as S,
     stateAt: async <S>(name: string, seq: number) => (await stateAt(name, seq)) as S,
     timeAt,
+    seqAtTime: (time) => {
+      if (!store) throw new FluxError(EPROTO, 'past states are worked out on rank 0');
+      return store.seqAtTime(time);
+    },
     sync,
     checkpoint,
     compact,

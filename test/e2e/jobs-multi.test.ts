@@ -99,5 +99,19 @@ describe('jobs on a size-4 instance', () => {
     await until('canceled', async () => ((await inst.flux(['jobs', '-a', '-n', '-o', '{id.f58} {status_abbrev}'], { env })).stdout.includes(`${id} CA`) ? true : undefined));
     const run = await inst.flux(['run', '-n', '2', 'echo', 'from a leaf'], { env });
     expect(run.stdout).toBe('from a leaf\nfrom a leaf\n');
+    // the job commands work the same from a leaf: eventlog, info, urgency, kill, wait, attach, and the past
+    const held = (await inst.flux(['submit', '--urgency=hold', '--flags=waitable', 'sh', '-c', 'echo held-output'], { env })).stdout.trim();
+    expect((await inst.flux(['job', 'eventlog', held], { env })).stdout).toMatch(/ priority priority=0\n$/);
+    const seq = Number(/seq=(\d+)/.exec((await inst.flux(['journal', 'head'], { env })).stdout)![1]);
+    expect((await inst.flux(['job', 'urgency', held, '20'], { env })).code).toBe(0);
+    expect((await inst.flux(['job', 'wait', held], { env })).code).toBe(0);
+    expect((await inst.flux(['job', 'attach', held], { env })).stdout).toBe('held-output\n');
+    expect(JSON.parse((await inst.flux(['job', 'info', held, 'R'], { env })).stdout)).toMatchObject({ version: 1 });
+    const past = await inst.flux(['jobs', '-a', '-n', '-o', '{id.f58} {status} {urgency}', '--at-seq', String(seq)], { env });
+    expect(lines(past.stdout)).toContain(`${held} SCHED 0`);
+    const sleeper = (await inst.flux(['submit', '-N', '1', '-x', 'sleep', '30'], { env })).stdout.trim();
+    await until('running', async () => ((await inst.flux(['jobs', '-n', '-o', '{id.f58} {status_abbrev} {ncores}'], { env })).stdout.includes(`${sleeper} R`) ? true : undefined));
+    expect((await inst.flux(['job', 'kill', '-s', 'KILL', sleeper], { env })).code).toBe(0);
+    await until('killed', async () => ((await inst.flux(['jobs', '-a', '-n', '-o', '{id.f58} {returncode}'], { env })).stdout.includes(`${sleeper} 137`) ? true : undefined));
   });
 });

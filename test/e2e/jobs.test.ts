@@ -4,7 +4,8 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startInstance, until, type Instance } from '../helpers/instance.js';
+import { spawn } from 'node:child_process';
+import { startInstance, until, FLUX, type Instance } from '../helpers/instance.js';
 import { LocalClient, parseLocalUri } from '../../src/transport/local-client.js';
 import { makeRequest, jsonPayload, ROLE_USER, type Message } from '../../src/core/message.js';
 import { EPERM } from '../../src/core/errors.js';
@@ -188,6 +189,26 @@ describe('the job lifecycle', () => {
     expect(notRunning.stderr).toBe(`flux-job: kill ${id}: job is not running\n`);
   });
 
+  it('Ctrl-C once warns, twice within 2 s cancels the job; SIGUSR1 is forwarded to the tasks', async () => {
+    const child = spawn(process.execPath, [FLUX, 'run', 'sh', '-c', 'trap "echo got usr1" USR1; while :; do sleep 0.1; done'], {
+      env: { ...process.env, FLUX_URI: inst.uri }, stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    await until('the job running', async () => ((await inst.flux(['jobs', '-n', '-o', '{status}'])).stdout.includes('RUN') ? true : undefined));
+    child.kill('SIGUSR1');
+    await until('the signal forwarded', async () => (stdout.includes('got usr1') ? true : undefined));
+    child.kill('SIGINT');
+    await until('the warning', async () => (stderr.includes('one more ctrl-C') ? true : undefined));
+    child.kill('SIGINT');
+    expect(await exited).toBe(143);
+    expect(stderr).toContain('flux-job: one more ctrl-C within 2s to cancel or ctrl-Z to detach\n');
+    expect(stderr).toMatch(/job\.exception ƒ\S+ type=cancel severity=0 interrupted by ctrl-C/);
+  });
+
   it('job wait reaps waitable jobs, reporting failures', async () => {
     const ok = (await inst.flux(['submit', '--flags=waitable', 'true'])).stdout.trim();
     const bad = (await inst.flux(['submit', '--flags=waitable', 'false'])).stdout.trim();
@@ -229,12 +250,20 @@ describe('the job lifecycle', () => {
     expect(lines(a.stdout).sort()).toEqual(['0: out 0', '1: out 1']);
     // the journal position of the entry that submitted the job
     const h = await Flux.open(inst.uri);
-    const entries = (await h.call('journal.fetch', { from: 1, count: 1000 })).entries as Array<{ seq: number; payload: { jobs?: JobItem[] } }>;
+    const entries = (await h.call('journal.fetch', { from: 1, count: 1000 })).entries as Array<{ seq: number; time: number; payload: { jobs?: JobItem[] } }>;
     h.close();
     const submitted = entries.find((e) => e.payload?.jobs?.some((j) => j.id === parseJobId(id) && j.event.name === 'submit'))!.seq;
     const past = await inst.flux(['jobs', '-a', '-n', '-o', '{id.f58} {status}', '--at-seq', String(submitted)]);
     expect(lines(past.stdout)).toContain(`${id} SCHED`);
     const now = await inst.flux(['jobs', '-a', '-n', '-o', '{id.f58} {status}']);
     expect(lines(now.stdout)).toContain(`${id} COMPLETED`);
+    // by wall-clock time: just before the submission the job was not there, now it has completed
+    const submitTime = entries.find((e) => e.seq === submitted)!.time;
+    const before = await inst.flux(['jobs', '-a', '-n', '-o', '{id.f58} {status}', '--at-time', String(submitTime - 0.001)]);
+    expect(before.stdout).not.toContain(id);
+    const at = await inst.flux(['jobs', '-a', '-n', '-o', '{id.f58} {status}', '--at-time', new Date().toISOString()]);
+    expect(lines(at.stdout)).toContain(`${id} COMPLETED`);
+    expect((await inst.flux(['jobs', '--at-time', 'yesterday'])).stderr)
+      .toBe("flux-jobs: invalid time 'yesterday': expected ISO-8601 or seconds since the epoch\n");
   });
 });
