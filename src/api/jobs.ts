@@ -122,15 +122,6 @@ export async function lookup(h: Flux, id: number, path: string): Promise<Buffer>
   return Buffer.from(v.data, 'base64');
 }
 
-export async function eventlog(h: Flux, id: number, path = 'eventlog'): Promise<JobEvent[]> {
-  return parseEventlog((await lookup(h, id, path)).toString('utf8'));
-}
-
-/** the job's jobspec as stored */
-export async function jobspecOf(h: Flux, id: number): Promise<Jobspec> {
-  return JSON.parse((await lookup(h, id, 'jobspec')).toString('utf8')) as Jobspec;
-}
-
 export interface EventlogWatch {
   /** resolves when the watch ends (cancel, or an error other than the end of the stream rejects) */
   done: Promise<void>;

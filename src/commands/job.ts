@@ -7,7 +7,7 @@ import { FluxError, ECHILD, ENOENT } from '../core/errors.js';
 import { type FluidEncoding, encodeFluid, parseJobId } from '../core/fluid.js';
 import { EventlogFormatter, colorFor, decodeEventlog } from '../core/kvs-format-eventlog.js';
 import { URGENCY_EXPEDITE, URGENCY_HOLD } from '../core/job-state.js';
-import { JOBID_ANY, cancel, eventlog, kill, lookup, raise, setUrgency, wait, watchEventlog } from '../api/jobs.js';
+import { JOBID_ANY, cancel, kill, lookup, raise, setUrgency, wait, watchEventlog } from '../api/jobs.js';
 import { program, parse } from './common.js';
 import { attach } from './job-attach.js';
 import { urgencyOf } from './submit-options.js';

@@ -12,7 +12,7 @@
 //   job-manager.wait    {id} -> {id, success, errstr?}            id ANY (any id above 2^53): the next one
 //   job-exec.stdin      {id, data?, eof?} -> {}                    data base64, to every task of the job
 //   sched.resource-status {} -> {all, allocated, down}            RFC 20 R each
-import { FluxError, EINVAL, ENOENT, EPERM, EPROTO, ECHILD } from '../core/errors.js';
+import { FluxError, EINVAL, EPERM, EPROTO, ECHILD } from '../core/errors.js';
 import { type Message, ROLE_OWNER, ROLE_USER, payloadJson, senderOf } from '../core/message.js';
 import { FluidGenerator, encodeFluid, fluidTimestamp } from '../core/fluid.js';
 import { type Jobspec, type ResourceRequest, jobName, resourceRequest, validateJobspec } from '../core/jobspec.js';
@@ -74,7 +74,8 @@ interface Waiter {
   id: number | undefined;
 }
 
-export function summaryOf(js: Jobspec): JobSummary {
+/** what the job table keeps of a jobspec */
+function summaryOf(js: Jobspec): JobSummary {
   const req = resourceRequest(js);
   const s: JobSummary = {
     name: jobName(js), ntasks: req.ntasks, nnodes: req.nnodes, ncores: req.nslots * req.coresPerSlot, duration: req.duration,
@@ -332,7 +333,14 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
 
   function startJob(job: JobRecord): void {
     jobspecOf(job.id).then(
-      (js) => exec.start(job.id, job.R!, js, level),
+      (js) => {
+        // an exception may have ended the job while its jobspec was read: its resources go back unused
+        if (stateOf(job.id) !== STATE_RUN) {
+          void post(job.id, [event('release', { ranks: 'all', final: true }), event('free'), event('clean')]).catch(logFailure(job.id, 'release'));
+          return;
+        }
+        exec.start(job.id, job.R!, js, level);
+      },
       (err: unknown) => void raise(job.id, 0, 'exec', `cannot read the jobspec: ${(err as Error).message}`, owner).catch(logFailure(job.id, 'exception')),
     );
   }
