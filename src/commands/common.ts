@@ -30,3 +30,18 @@ export function parse(p: Command, args: string[]): number | undefined {
     throw err;
   }
 }
+
+/**
+ * Parse argv with a program of subcommands whose actions only say what to do (through `chosen`), then do it: usage
+ * on stderr and exit code 1 when no subcommand was given.
+ */
+export async function runChosen(p: Command, args: string[], chosen: () => (() => Promise<number>) | undefined): Promise<number> {
+  const code = parse(p, args);
+  if (code !== undefined) return code;
+  const action = chosen();
+  if (!action) {
+    process.stderr.write(p.helpInformation());
+    return 1;
+  }
+  return action();
+}

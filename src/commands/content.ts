@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Flux, withHandle } from '../api/handle.js';
 import { FluxError, EINVAL, ENOENT, ENOSYS, EPROTO } from '../core/errors.js';
 import { type HashName, blobref, checkHashName, digestOf, isDigest, parseBlobref } from '../core/blobref.js';
-import { program, parse } from './common.js';
+import { program, runChosen } from './common.js';
 
 /** requests kept in flight by one command: enough to hide the round trip, bounded so memory stays small */
 const WINDOW = 256;
@@ -207,11 +207,5 @@ export async function run(args: string[]): Promise<number> {
     .description('Write a checkpoint naming BLOBREF as the root')
     .argument('<blobref>')
     .action((ref: string) => { action = () => checkpointUpdate(ref); });
-  const code = parse(p, args);
-  if (code !== undefined) return code;
-  if (!action) {
-    process.stderr.write(p.helpInformation());
-    return 1;
-  }
-  return action();
+  return runChosen(p, args, () => action);
 }

@@ -4,12 +4,12 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { Flux } from '../api/handle.js';
+import { type Flux, withHandle } from '../api/handle.js';
 import { FluxError, EINVAL, EPROTO } from '../core/errors.js';
 import { parseFSD } from '../core/fsd.js';
 import { exactFields } from '../core/cronodate.js';
 import { parseSeq } from './event.js';
-import { program, parse } from './common.js';
+import { program, runChosen } from './common.js';
 import { stateAt } from './replay-at.js';
 import {
   type EntryJson, listHeader, listRow, dumpLines, scheduledText, parseId, parseEntryOptions, parseTabLine,
@@ -240,16 +240,5 @@ export async function run(args: string[]): Promise<number> {
       };
     });
 
-  const code = parse(p, args);
-  if (code !== undefined) return code;
-  if (!action) {
-    process.stderr.write(p.helpInformation());
-    return 1;
-  }
-  const h = await Flux.open();
-  try {
-    return await action(h);
-  } finally {
-    h.close();
-  }
+  return runChosen(p, args, () => (action === undefined ? undefined : () => withHandle(action!)));
 }

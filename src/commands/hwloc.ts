@@ -11,7 +11,7 @@ import { FluxError, EINVAL } from '../core/errors.js';
 import { aggregateHwlocXml, parseHwlocXml } from '../core/hwloc-xml.js';
 import { parseIdset } from '../core/idset.js';
 import { formatHwlocInfo } from './resource-format.js';
-import { program, parse } from './common.js';
+import { program, runChosen } from './common.js';
 
 interface Opts {
   local?: boolean;
@@ -95,11 +95,5 @@ export async function run(args: string[]): Promise<number> {
   selection(p.command('topology').description('Dump system topology XML to stdout'))
     .action((o: Opts) => { action = () => printTopology(o); });
   p.command('lstopo [lstopo-OPTIONS...]').description('Show hwloc topology of the system');
-  const code = parse(p, args);
-  if (code !== undefined) return code;
-  if (!action) {
-    process.stderr.write(p.helpInformation());
-    return 1;
-  }
-  return action();
+  return runChosen(p, args, () => action);
 }

@@ -8,7 +8,7 @@ import { type FluidEncoding, encodeFluid, parseJobId } from '../core/fluid.js';
 import { EventlogFormatter, colorFor, decodeEventlog } from '../core/kvs-format-eventlog.js';
 import { URGENCY_EXPEDITE, URGENCY_HOLD } from '../core/job-state.js';
 import { JOBID_ANY, cancel, kill, lookup, raise, setUrgency, wait, watchEventlog } from '../api/jobs.js';
-import { program, parse } from './common.js';
+import { program, runChosen } from './common.js';
 import { attach } from './job-attach.js';
 import { urgencyOf } from './submit-options.js';
 
@@ -248,23 +248,10 @@ export async function run(args: string[]): Promise<number> {
       };
     });
 
-  let code: number | undefined;
   try {
-    code = parse(p, args);
+    return await runChosen(p, args, () => action);
   } catch (err) {
-    // an argument refused while the subcommand's options were read
-    if (!(err instanceof Exit)) throw err;
-    process.stderr.write(err.text);
-    return err.code;
-  }
-  if (code !== undefined) return code;
-  if (!action) {
-    process.stderr.write(p.helpInformation());
-    return 1;
-  }
-  try {
-    return await action();
-  } catch (err) {
+    // also an argument refused while the subcommand's options were read
     if (!(err instanceof Exit)) throw err;
     process.stderr.write(err.text);
     return err.code;

@@ -3,7 +3,7 @@
 import { withHandle } from '../api/handle.js';
 import { resourceStatus, type ResourceStatus } from '../api/resource.js';
 import { type ListState, formatInfo, formatList, formatR, parseStates, unionOfStates } from './resource-format.js';
-import { program, parse } from './common.js';
+import { program, runChosen } from './common.js';
 
 const status = (): Promise<ResourceStatus> => withHandle(resourceStatus);
 
@@ -36,11 +36,5 @@ export async function run(args: string[]): Promise<number> {
     .description('Emit an RFC 20 Resource Set based on the scheduler view of resources')
     .option('-s, --states <STATE,...>', 'Limit the output to resources in given states')
     .action((o: { states?: string }) => { action = () => summary(o, (states, s) => formatR(unionOfStates(s, states))); });
-  const code = parse(p, args);
-  if (code !== undefined) return code;
-  if (!action) {
-    process.stderr.write(p.helpInformation());
-    return 1;
-  }
-  return action();
+  return runChosen(p, args, () => action);
 }
