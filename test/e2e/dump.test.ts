@@ -1,7 +1,7 @@
 // flux dump, flux restore, flux fsck, checkpoints and restarting from an older one, on real instances.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -73,6 +73,7 @@ describe('flux dump and flux restore on an instance of size 2', () => {
   afterAll(async () => {
     h?.close();
     await inst?.stop();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   it("writes flux-core's layout: GNU tar lists and extracts every value and link, and no directory", async () => {
@@ -226,7 +227,14 @@ describe('flux dump and flux restore on an instance of size 2', () => {
 });
 
 describe('checkpoints, restart from an older one, and fsck, on a statedir', () => {
-  const state = () => join(mkdtempSync(join(tmpdir(), 'flux-state-')), 's');
+  const made: string[] = [];
+  const state = () => {
+    made.push(mkdtempSync(join(tmpdir(), 'flux-state-')));
+    return join(made[made.length - 1]!, 's');
+  };
+  afterAll(() => {
+    for (const d of made) rmSync(d, { recursive: true, force: true });
+  });
 
   it('lists what rank 0 writes (flux-core checkpt_v2 values) and restarts from checkpoint N by a new version', async () => {
     const s = state();

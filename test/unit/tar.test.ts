@@ -2,7 +2,7 @@
 // tar writes (its default GNU format, long names included, and pax), we read.
 import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, symlinkSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, symlinkSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BLOCK, RECORD, TYPE_FILE, TYPE_SYMLINK, encodeHeader, padding, readTar, trailer, type TarEntry } from '../../src/core/tar.js';
@@ -79,8 +79,9 @@ describe('tar codec', () => {
     }
   });
 
-  it('is listed and extracted byte for byte by GNU tar', () => {
+  it('is listed and extracted byte for byte by GNU tar', (ctx) => {
     const dir = mkdtempSync(join(tmpdir(), 'tar-codec-'));
+    ctx.onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, 'ours.tar'), archive(items));
     const listing = execFileSync('tar', ['-tvf', join(dir, 'ours.tar')], { encoding: 'utf8' }).trim().split('\n');
     expect(listing).toHaveLength(items.length);
@@ -95,8 +96,9 @@ describe('tar codec', () => {
     }
   });
 
-  it('reads what GNU tar writes, in its gnu and pax formats', async () => {
+  it('reads what GNU tar writes, in its gnu and pax formats', async (ctx) => {
     const dir = mkdtempSync(join(tmpdir(), 'tar-codec-'));
+    ctx.onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const src = join(dir, 'src');
     const deep = join(src, long(40));
     mkdirSync(deep, { recursive: true });
