@@ -1,8 +1,13 @@
 // Issue 4 figures: durable (acknowledged) KVS commits/s of one key each from 16 concurrent clients at size 1,
 // each client with one commit in flight (as `flux kvs put` in a loop) and with several; lookups/s from 16
 // clients; the same commits made through rank 1 of a size-2 instance (relayed, answered after rank 1 has them).
+// Then the price of durability through a power loss: the same commits on a statedir with content.synchronous=full
+// (each group commit's transaction synced before its answers) and =normal (synced at log checkpoints only), in
+// one run, and their ratio.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { Flux } from '../dist/api/handle.js';
-import { emit, startInstance } from './lib.mjs';
+import { ROOT, emit, startInstance } from './lib.mjs';
 
 const CLIENTS = 16;
 const SECONDS = 3;
@@ -78,6 +83,21 @@ async function main() {
   const l = await lookupRate(rank1, 16);
   emit('kvs-lookups-16-clients-rank1-window-16', l.rate, 'lookups/s', { done: l.done, seconds: l.seconds });
   await two.stop();
+
+  // the statedir beside the project: on the disk a statedir lives on, not a memory filesystem
+  for (const window of [1, 16]) {
+    const rates = {};
+    for (const sync of ['normal', 'full']) {
+      const dir = mkdtempSync(join(ROOT, '.bench-state-'));
+      const inst = await startInstance(1, ['-S', `statedir=${dir}`, '-S', `content.synchronous=${sync}`]);
+      const c = await commitRate([inst.uri], window, `${sync}${window}`);
+      await inst.stop();
+      rmSync(dir, { recursive: true, force: true });
+      rates[sync] = c.rate;
+      emit(`kvs-commits-statedir-synchronous-${sync}-window-${window}`, c.rate, 'commits/s', { acked: c.acked, versions: c.versions, seconds: c.seconds });
+    }
+    emit(`kvs-commits-full-over-normal-window-${window}`, rates.full / rates.normal, 'ratio');
+  }
 }
 
 await main();

@@ -6,7 +6,7 @@ import { hostname as osHostname, tmpdir, constants as osConstants } from 'node:o
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FluxError, EINVAL, EBUSY } from '../core/errors.js';
-import type { ContentStore } from '../core/content-store.js';
+import type { ContentStore, Synchronous } from '../core/content-store.js';
 import type { JournalStore } from '../core/journal-store.js';
 import { checkHashName, blobref, digestOf } from '../core/blobref.js';
 import type { Signer } from '../core/signing.js';
@@ -146,6 +146,9 @@ export async function runBroker(argv: string[]): Promise<number> {
   attrs.define('tbon.torpid_max', '30s', ATTR_RUNTIME);
   attrs.define('tbon.prefertcp', '0');
   attrs.define('content.hash', 'sha256');
+  // full: a commit is acknowledged once its transaction is synced to disk (survives a power loss); normal: once
+  // written (survives the broker being killed, not the machine losing power)
+  attrs.define('content.synchronous', 'full');
   for (const [n, v] of setattrs) {
     if (['rank', 'size', 'tbon.fanout', 'tbon.topo'].includes(n)) continue;
     if (attrs.has(n) && ['broker.pid', 'local-uri', 'version', 'security.owner'].includes(n)) {
@@ -285,7 +288,9 @@ export async function runBroker(argv: string[]): Promise<number> {
       const [{ ContentStore }, { JournalStore }, { loadOrCreateSigner, ensureKeyFile }] = await Promise.all([
         import('../core/content-store.js'), import('../core/journal-store.js'), import('../core/signing.js'),
       ]);
-      content = ContentStore.open(join(dbdir, 'content.sqlite'), hashName);
+      content = ContentStore.open(join(dbdir, 'content.sqlite'), hashName, {
+        synchronous: attrs.get('content.synchronous') as Synchronous,
+      });
       journalStore = new JournalStore(content);
       const keyPath = join(dbdir, 'journal.key');
       ensureKeyFile(keyPath);

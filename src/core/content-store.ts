@@ -42,7 +42,16 @@ export interface OpenOptions {
    * whole file): it changes nothing, and damage it meets is still reported as EUCLEAN when it meets it
    */
   check?: boolean;
+  /**
+   * when a commit is on disk: 'full' (the default) syncs the write-ahead log before a transaction returns, so
+   * whatever was acknowledged after it survives a power loss or an OS crash; 'normal' syncs only at checkpoints of
+   * the log, which survives the process being killed but may lose the newest transactions to a power loss
+   */
+  synchronous?: Synchronous;
 }
+
+export const SYNCHRONOUS = ['full', 'normal'] as const;
+export type Synchronous = (typeof SYNCHRONOUS)[number];
 
 /**
  * Map an sqlite failure to a typed error with an errno the wire can carry. Anything that is not an sqlite error
@@ -166,7 +175,9 @@ export class ContentStore {
         db.pragma(`page_size = ${PAGE_SIZE}`);
         const mode = db.pragma('journal_mode = WAL', { simple: true });
         if (mode !== 'wal' && mode !== 'memory') throw new FluxError(EIO, `${path}: cannot use WAL journaling (got ${String(mode)})`);
-        db.pragma('synchronous = NORMAL');
+        const sync = opts.synchronous ?? 'full';
+        if (!SYNCHRONOUS.includes(sync)) throw new FluxError(EINVAL, `${path}: synchronous must be one of ${SYNCHRONOUS.join(', ')}`);
+        db.pragma(`synchronous = ${sync.toUpperCase()}`);
         const have = new Set(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]);
         if (!have.has('objects')) db.exec(OBJECTS_TABLE);
         if (!have.has('checkpt_v2')) db.exec(CHECKPOINT_TABLE);

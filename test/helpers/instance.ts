@@ -51,12 +51,12 @@ export interface Instance {
   stderr(): string;
 }
 
-export async function startInstance(size: number, extra: string[] = []): Promise<Instance> {
+export async function startInstance(size: number, extra: string[] = [], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<Instance> {
   const rundir = mkdtempSync(join(tmpdir(), 'flux-test-'));
   const proc = spawn(
     process.execPath,
     [FLUX, 'start', '--size', String(size), '--test-rundir', rundir, ...extra, 'sh', '-c', 'echo "$FLUX_URI"; exec cat >/dev/null'],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
+    { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
   );
   let out = '';
   let err = '';
