@@ -6,7 +6,7 @@ import { hostname as osHostname, tmpdir, constants as osConstants } from 'node:o
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FluxError, EINVAL, EBUSY } from '../core/errors.js';
-import type { ContentStore, Synchronous } from '../core/content-store.js';
+import type { ContentStore } from '../core/content-store.js';
 import type { JournalStore } from '../core/journal-store.js';
 import { checkHashName, blobref, digestOf } from '../core/blobref.js';
 import type { Signer } from '../core/signing.js';
@@ -262,6 +262,7 @@ export async function runBroker(argv: string[]): Promise<number> {
   const replayTo = attrs.get(ATTR_REPLAY_TO);
   let readOnly = replayDir === undefined ? undefined : readOnlyReason(replayDir, replayTo === undefined ? undefined : Number(replayTo));
   let closeStore = () => content?.close();
+  let logSync: (() => Promise<void>) | undefined;
   if (rank === 0 && replayDir !== undefined) {
     try {
       const { openReadOnly, PastJournal } = await import('../core/journal-past.js');
@@ -288,9 +289,12 @@ export async function runBroker(argv: string[]): Promise<number> {
       const [{ ContentStore }, { JournalStore }, { loadOrCreateSigner, ensureKeyFile }] = await Promise.all([
         import('../core/content-store.js'), import('../core/journal-store.js'), import('../core/signing.js'),
       ]);
-      content = ContentStore.open(join(dbdir, 'content.sqlite'), hashName, {
-        synchronous: attrs.get('content.synchronous') as Synchronous,
-      });
+      const sync = attrs.get('content.synchronous');
+      if (sync !== 'full' && sync !== 'normal') throw new FluxError(EINVAL, `content.synchronous must be full or normal, not ${String(sync)}`);
+      // sqlite itself syncs at its log's checkpoints only: the journal syncs the log once per group commit, off the
+      // event loop, and answers after it (content.synchronous=full)
+      content = ContentStore.open(join(dbdir, 'content.sqlite'), hashName, { synchronous: 'normal' });
+      logSync = sync === 'full' ? () => content!.syncLog() : undefined;
       journalStore = new JournalStore(content);
       const keyPath = join(dbdir, 'journal.key');
       ensureKeyFile(keyPath);
@@ -312,6 +316,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     loadBlob: store ? (ref) => store.load(digestOf(hashName, ref)) : undefined,
     projections: PROJECTIONS,
     readOnly,
+    sync: logSync,
   });
   if (readOnly !== undefined) broker.registry.gate = readOnlyGate(readOnly);
 

@@ -2,6 +2,8 @@
 // file. objects(hash = binary digest, size = uncompressed size or -1 when stored as is, object = bytes, an LZ4
 // raw block when compressed); checkpt_v2(id, value = JSON text), newest = highest id. Synchronous by design: a
 // transaction never spans an await, and the journal puts its own rows in the same transactions through `db`.
+import { closeSync, fdatasync, fsync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import lz4 from 'lz4';
 import {
@@ -132,6 +134,10 @@ export class ContentStore {
   private gc: { epoch: number; mark: Database.Statement; marked: Database.Statement } | undefined;
   /** counted once on first use, then kept up to date by store(); dropped when a transaction fails */
   private totals: ContentStats | undefined;
+  /** the write-ahead log, opened for syncLog() */
+  private logFd: number | undefined;
+  private syncsInFlight = 0;
+  private closing = false;
 
   private constructor(db: Database.Database, hash: HashName, path: string) {
     this.db = db;
@@ -351,8 +357,47 @@ export class ContentStore {
     this.db.exec('DROP TABLE IF EXISTS temp.gc_mark');
   }
 
+  /**
+   * Sync the write-ahead log to disk without blocking the event loop (the call runs on libuv's threads): every
+   * transaction that committed before the call is then on disk, and survives a power loss. One sync covers all the
+   * transactions before it, so a caller that answers only after it can let the next transactions commit meanwhile
+   * (group commit). The first one also syncs the directory, so that the log's own name survives.
+   */
+  async syncLog(): Promise<void> {
+    if (this.path === ':memory:' || this.path === '') return;
+    if (this.closing) throw new FluxError(EIO, `${this.path}: the content store is closed`);
+    const first = this.logFd === undefined;
+    this.syncsInFlight++;
+    try {
+      this.logFd ??= openSync(`${this.path}-wal`, 'r');
+      const fd = this.logFd;
+      await new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+      if (first) {
+        const dir = openSync(dirname(this.path), 'r');
+        try {
+          await new Promise<void>((resolve, reject) => fsync(dir, (err) => (err ? reject(err) : resolve())));
+        } finally {
+          closeSync(dir);
+        }
+      }
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new FluxError(e.code === 'ENOSPC' ? ENOSPC : EIO, `${this.path}: the log could not be synced to disk: ${e.message}`);
+    } finally {
+      if (--this.syncsInFlight === 0 && this.closing) this.closeLog();
+    }
+  }
+
   close(): void {
+    this.closing = true;
+    // a sync still on its way holds the descriptor: it is closed when that sync is over
+    if (this.syncsInFlight === 0) this.closeLog();
     this.db.close();
+  }
+
+  private closeLog(): void {
+    if (this.logFd !== undefined) closeSync(this.logFd);
+    this.logFd = undefined;
   }
 
   /** the blobref for messages; not blobref(), which would throw on a digest of the wrong size */

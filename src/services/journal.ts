@@ -1,9 +1,10 @@
 // The journal service. On rank 0 it is the sequencer: every state change becomes an entry, entries made in one
-// turn of the event loop are committed in one sqlite transaction, and only then are they applied, sent down
-// the tree and acknowledged (acknowledged => durable). On every rank it is a replica: entries are applied
+// turn of the event loop are committed in one sqlite transaction, and once that transaction is on disk (synced,
+// when a sync is given) they are applied, sent down the tree and acknowledged (acknowledged => durable). The
+// next transactions commit while a sync is under way, and one sync covers them all (group commit). On every rank it is a replica: entries are applied
 // strictly in sequence; a gap, a restart or a late join is repaired from the parent (journal.fetch), and a
 // broker that joins starts from its parent's snapshot.
-import { FluxError, EPROTO, ENOENT, EAGAIN, EBUSY, EINVAL, EROFS } from '../core/errors.js';
+import { FluxError, EPROTO, ENOENT, EAGAIN, EBUSY, EINVAL, EROFS, EIO } from '../core/errors.js';
 import {
   Message, MSGTYPE_EVENT, FLAG_PRIVATE, ROLE_ALL, makeEvent, USERID_UNKNOWN, ROLE_OWNER, payloadJson,
 } from '../core/message.js';
@@ -78,12 +79,22 @@ export interface JournalOptions {
   projections: Projection[];
   /** set when the instance serves a past state: why appends are refused (EROFS) */
   readOnly?: string;
+  /**
+   * rank 0: puts every transaction committed before the call on disk; entries are applied and acknowledged only
+   * after it. Without it they are once their transaction has committed (they survive the broker being killed, not
+   * a power loss).
+   */
+  sync?: () => Promise<void>;
 }
 
 export interface JournalService {
   def: ModuleDef;
-  /** rank 0: make a new entry; resolves once it is durable and applied here */
-  append(topic: string, payload: unknown, cred: Credential, raw?: boolean): Promise<Applied>;
+  /**
+   * rank 0: make a new entry; resolves once it is durable and applied here. `written` is told as soon as its
+   * transaction has committed: an entry made after that is sure to follow it (a writer may build on it before it
+   * is durable, and answer its own clients after).
+   */
+  append(topic: string, payload: unknown, cred: Credential, raw?: boolean, written?: (a: Applied) => void): Promise<Applied>;
   /** every entry applied on this rank, in order */
   onApply(fn: (a: Applied) => void): () => void;
   head(): Head;
@@ -108,12 +119,21 @@ interface Pending {
   item: Omit<Entry, 'seq' | 'prev'>;
   resolve: (a: Applied) => void;
   reject: (e: Error) => void;
+  written?: (a: Applied) => void;
 }
 
 export function journalModule(host: ModuleHost, opts: JournalOptions): JournalService {
   const { store } = opts;
   const hashName = () => host.attrs.get('content.hash') ?? 'sha256';
   let head: Head = { seq: 0, ref: null };
+  /** rank 0: the last entry committed to sqlite, which may not be synced and applied yet */
+  let tip: Head = head;
+  /** the release of the newest committed batch, which comes after those of every batch before it */
+  let releasing: Promise<void> = Promise.resolve();
+  /** committed batches not released yet */
+  let unreleased = 0;
+  /** a sync failed: what the disk holds is no longer known, and nothing more is appended until a restart */
+  let syncFailed: FluxError | undefined;
   let states = new Map<string, unknown>(opts.projections.map((p) => [p.name, p.initial()]));
   const ring = new Recent<Applied>(RING);
   /** states after seqs n * KEEP_EVERY, numbered n */
@@ -173,16 +193,17 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
 
   // ---- rank 0: the sequencer ----
 
-  function append(topic: string, payload: unknown, cred: Credential, raw = false): Promise<Applied> {
+  function append(topic: string, payload: unknown, cred: Credential, raw = false, written?: (a: Applied) => void): Promise<Applied> {
     if (opts.readOnly !== undefined) return Promise.reject(new FluxError(EROFS, opts.readOnly));
     if (!store) return Promise.reject(new FluxError(EPROTO, 'journal entries are made on rank 0 only'));
+    if (syncFailed) return Promise.reject(syncFailed);
     return new Promise((resolve, reject) => {
       batch.push({
         item: {
           time: 0, topic, userid: cred.userid, rolemask: cred.rolemask,
           flags: (cred.flags ?? 0) | (raw ? ENTRY_RAW : 0), payload,
         },
-        resolve, reject,
+        resolve, reject, ...(written ? { written } : {}),
       });
       if (!flushScheduled) {
         flushScheduled = true;
@@ -199,13 +220,45 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     const time = Math.max(Date.now() / 1000, lastTime);
     let applied: Applied[];
     try {
-      applied = store!.appendBatch(head, items.map((p) => ({ ...p.item, time })));
+      if (syncFailed) throw syncFailed;
+      applied = store!.appendBatch(tip, items.map((p) => ({ ...p.item, time })));
     } catch (err) {
       host.log(3, 'journal', `append of ${items.length} entries failed: ${(err as Error).message}`);
       for (const p of items) p.reject(err as Error);
       return;
     }
     lastTime = time;
+    const last = applied[applied.length - 1]!;
+    tip = { seq: last.entry.seq, ref: last.ref };
+    for (let i = 0; i < applied.length; i++) items[i]!.written?.(applied[i]!);
+    if (!opts.sync) {
+      release(applied, items);
+      return;
+    }
+    // each batch's sync starts at once, while earlier ones may still run (a commit then waits for one sync, not
+    // for the end of one under way and then its own); batches are released in order all the same
+    const synced = opts.sync();
+    const before = releasing;
+    unreleased++;
+    releasing = (async () => {
+      let failure: unknown;
+      try {
+        await synced;
+      } catch (err) {
+        failure = err;
+      }
+      await before;
+      unreleased--;
+      if (failure !== undefined && !syncFailed) {
+        syncFailed = new FluxError(EIO, `${(failure as Error).message}: the journal takes no more entries until the instance restarts`);
+        host.log(2, 'journal', syncFailed.message);
+      }
+      if (syncFailed) for (const p of items) p.reject(syncFailed);
+      else release(applied, items);
+    })();
+  }
+
+  function release(applied: Applied[], items: Pending[]): void {
     for (let i = 0; i < applied.length; i++) {
       applyLocal(applied[i]!);
       items[i]!.resolve(applied[i]!);
@@ -379,6 +432,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
       for (const p of opts.projections) states.set(p.name, p.apply(states.get(p.name), entry, ref));
     }
     head = h;
+    tip = h;
     lastTime = h.seq > 0 ? store.row(h.seq)!.time : 0;
     if (h.seq > 0) host.log(6, 'journal', `resumed at seq ${h.seq} (replayed ${h.seq - from + 1} entries since the snapshot)`);
   }
@@ -510,6 +564,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
       clearInterval(tailTimer);
       stopping = true;
       await compacting?.catch(() => undefined);
+      await releasing;
       await checkpoint();
     },
     handlers: [
@@ -622,7 +677,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
         topic: 'journal.verify',
         handler: async (msg) => {
           if (!store) throw new FluxError(EPROTO, 'journal.verify is served by rank 0');
-          if (batch.length > 0) throw new FluxError(EAGAIN, 'appends in progress: try again');
+          if (batch.length > 0 || unreleased > 0) throw new FluxError(EAGAIN, 'appends in progress: try again');
           const report = await verifyJournal(store, { trustedKey: opts.signer ? (await opts.signer()).publicKey : undefined });
           host.respond(msg, report as unknown as Record<string, unknown>);
         },

@@ -389,8 +389,27 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
     return { userid: root.owner, rolemask: root.owner === instanceOwner ? ROLE_OWNER : ROLE_USER, flags: FLAG_PRIVATE | ENTRY_KVS };
   }
 
-  async function commitBatch(ns: string, batch: CommitWork[], q: Work[]): Promise<void> {
+  /**
+   * the root a namespace's batches build on: its last batch's, as soon as that batch's entry has committed, which
+   * may be before the entry is synced and applied (the next batch is made while the sync runs)
+   */
+  const tips = new Map<string, { rootseq: number; rootref: string }>();
+  /** batches written but not answered yet: the module stops only after they are */
+  const answering = new Set<Promise<void>>();
+
+  function writerRoot(ns: string): NamespaceRoot | undefined {
     const root = rootOf(ns);
+    const t = tips.get(ns);
+    if (root === undefined || t === undefined) return root;
+    if (root.rootseq >= t.rootseq) {
+      tips.delete(ns);
+      return root;
+    }
+    return { ...root, rootseq: t.rootseq, rootref: t.rootref };
+  }
+
+  async function commitBatch(ns: string, batch: CommitWork[], q: Work[]): Promise<void> {
+    const root = writerRoot(ns);
     // the namespace may have gone, or changed hands, since these commits were accepted
     const ok: CommitWork[] = [];
     for (const c of batch) {
@@ -415,27 +434,44 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
     const rootseq = root.rootseq + 1;
     const flags = ok[0]!.flags;
     const key = unstoredKey(ns, rootseq);
-    try {
-      if (pending.size > 0) unstored.set(key, [...pending.values()]);
-      const jobs = ok.flatMap((c) => c.jobs ?? []);
-      const a = await journal.append(namespaceTopic(ns, 'setroot'), {
-        namespace: ns, rootseq, rootref: result.rootref, names: ok.map((c) => c.name), keys: result.keys,
-        ops: result.ops, owner: root.owner, ...(jobs.length > 0 ? { jobs } : {}),
-      }, entryCred(root));
-      if (flags & TXN_SYNC) {
-        await journal.checkpoint();
-        if (ns === PRIMARY) writeCheckpoint();
-      }
-      batchCount++;
-      for (const c of ok) c.done.resolve({ rootref: result.rootref, rootseq, seq: a.entry.seq });
-    } catch (err) {
-      for (const c of ok) c.done.reject(err);
-    } finally {
+    if (pending.size > 0) unstored.set(key, [...pending.values()]);
+    const jobs = ok.flatMap((c) => c.jobs ?? []);
+    let wrote!: () => void;
+    const written = new Promise<void>((resolve) => (wrote = resolve));
+    const appended = journal.append(namespaceTopic(ns, 'setroot'), {
+      namespace: ns, rootseq, rootref: result.rootref, names: ok.map((c) => c.name), keys: result.keys,
+      ops: result.ops, owner: root.owner, ...(jobs.length > 0 ? { jobs } : {}),
+    }, entryCred(root), false, () => {
+      tips.set(ns, { rootseq, rootref: result.rootref });
       unstored.delete(key);
-    }
+      wrote();
+    });
+    const answered = (async () => {
+      try {
+        const a = await appended;
+        if (flags & TXN_SYNC) {
+          await journal.checkpoint();
+          if (ns === PRIMARY) writeCheckpoint();
+        }
+        batchCount++;
+        for (const c of ok) c.done.resolve({ rootref: result.rootref, rootseq, seq: a.entry.seq });
+      } catch (err) {
+        for (const c of ok) c.done.reject(err);
+      } finally {
+        unstored.delete(key);
+      }
+    })();
+    answering.add(answered);
+    void answered.finally(() => answering.delete(answered));
+    // the next batch waits for this one's entry to be committed (or refused), not for it to be synced; a sync
+    // commit is the exception: what follows it comes after its checkpoint
+    if (flags & TXN_SYNC) await answered;
+    else await Promise.race([written, answered]);
   }
 
   async function create(ns: string, w: Extract<Work, { kind: 'create' }>): Promise<void> {
+    await Promise.all(answering);
+    tips.delete(ns);
     try {
       if (rootOf(ns) !== undefined) throw new FluxError(EEXIST);
       const a = await journal.append(namespaceTopic(ns, 'created'), { namespace: ns, ...w.root }, entryCred(w.root));
@@ -446,6 +482,8 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
   }
 
   async function remove(ns: string, w: Extract<Work, { kind: 'remove' }>): Promise<void> {
+    await Promise.all(answering);
+    tips.delete(ns);
     try {
       const root = rootOf(ns);
       if (root === undefined) throw new FluxError(ENOTSUP);
@@ -641,6 +679,7 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
     stop: async () => {
       // what was accepted is applied and journaled before the journal goes
       await Promise.all(draining.values());
+      await Promise.all(answering);
       clearInterval(checkpointTimer);
       if (host.rank === 0) writeCheckpoint();
       unsubscribe?.();
