@@ -59,3 +59,78 @@ describe('the checker on sequential executions', () => {
     ), { numRuns: 200 });
   });
 });
+
+/** a history made non-linearizable on purpose, and what was done to it */
+type Broken = { ops: KvsOp[]; how: string };
+
+/** the operations after the whole history: each called after the one before it returned */
+function after(ops: KvsOp[], more: Array<Pick<KvsOp, 'input' | 'output'>>): KvsOp[] {
+  let t = Math.max(0, ...ops.map((o) => (o.ret === Infinity ? o.call : o.ret))) + 1;
+  let version = Math.max(0, ...ops.flatMap((o) => (o.output && 'version' in o.output ? [o.output.version] : [])));
+  return more.map((m, i) => {
+    const output = m.output && 'version' in m.output ? { version: ++version } : m.output;
+    const op = { id: ops.length + i, client: i % 4, input: m.input, output, call: t, ret: t + 1 };
+    t += 2;
+    return op;
+  });
+}
+
+function breakHistory(ops: KvsOp[], how: 'unwritten' | 'overwritten' | 'reordered', key: string, pick: number): Broken {
+  if (how === 'unwritten') {
+    // a read (one of the history's that returned, or one more) answers a value no write ever wrote
+    const reads = ops.filter((o) => (o.input.f === 'get' || o.input.f === 'get-at') && o.ret !== Infinity);
+    if (reads.length > 0) {
+      const victim = reads[pick % reads.length]!;
+      return { ops: ops.map((o) => (o === victim ? { ...o, output: { value: 'never-written' } } : o)), how };
+    }
+    return { ops: [...ops, ...after(ops, [{ input: { f: 'get', key }, output: { value: 'never-written' } }])], how };
+  }
+  if (how === 'overwritten') {
+    // A is overwritten by B, and a read that starts after B returned still sees A
+    return {
+      ops: [...ops, ...after(ops, [
+        { input: { f: 'put', key, value: 'A!' }, output: { version: 0 } },
+        { input: { f: 'put', key, value: 'B!' }, output: { version: 0 } },
+        { input: { f: 'get', key }, output: { value: 'A!' } },
+      ])],
+      how,
+    };
+  }
+  // P is appended before Q is, one after the other, and a read sees them the other way round
+  return {
+    ops: [...ops, ...after(ops, [
+      { input: { f: 'put', key, value: 'S!' }, output: { version: 0 } },
+      { input: { f: 'append', key, value: 'P!' }, output: { version: 0 } },
+      { input: { f: 'append', key, value: 'Q!' }, output: { version: 0 } },
+      { input: { f: 'get', key }, output: { value: 'S!Q!P!' } },
+    ])],
+    how,
+  };
+}
+
+describe('the checker on histories made non-linearizable', () => {
+  it('rejects a read of a value never written, of a value overwritten before it began, and of appends reordered', () => {
+    fc.assert(fc.property(
+      fc.array(input, { maxLength: 40 }),
+      fc.array(fc.tuple(fc.nat(19), fc.nat(19), fc.boolean()), { minLength: 1, maxLength: 20 }),
+      fc.constantFrom('unwritten' as const, 'overwritten' as const, 'reordered' as const),
+      fc.constantFrom(...keys),
+      fc.nat(),
+      (inputs, spans, how, key, pick) => {
+        const broken = breakHistory(execute(inputs, spans), how, key, pick);
+        const r = check(kvsModel, broken.ops);
+        expect(r.ok, `${broken.how}: accepted`).toBe(false);
+      },
+    ), { numRuns: 300 });
+  });
+
+  it('names the key whose history cannot be linearized, and the operations stuck after the longest prefix', () => {
+    const ok = execute([{ f: 'put', key: 'a', value: 'x' }, { f: 'put', key: 'b', value: 'y' }], [[0, 0, false]]);
+    const broken = breakHistory(ok, 'overwritten', 'b', 0);
+    const r = check(kvsModel, broken.ops);
+    if (r.ok !== false) throw new Error(`accepted: ${JSON.stringify(r)}`);
+    expect(r.partition).toBe('b');
+    expect(r.stuck.map((o) => o.input)).toEqual([{ f: 'get', key: 'b' }]);
+    expect(r.reason).toContain('get b -> "A!"');
+  });
+});
