@@ -156,6 +156,8 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   let floor = store?.expectedFirst() ?? 1;
   let compacting: Promise<CompactResult> | undefined;
   let stopping = false;
+  /** entries from the parent thrown away on purpose (journal.drop-fraction): a fault test counts them */
+  let dropped = 0;
 
   if (!host.attrs.has('journal.drop-fraction')) host.attrs.define('journal.drop-fraction', '0', ATTR_RUNTIME);
   if (!host.attrs.has('journal.checkpoint-period')) host.attrs.define('journal.checkpoint-period', '30', ATTR_RUNTIME);
@@ -442,7 +444,10 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   function fromParent(msg: Message): void {
     if (msg.type !== MSGTYPE_EVENT || !msg.payload) return;
     const drop = Number(host.attrs.get('journal.drop-fraction'));
-    if (drop > 0 && Math.random() < drop) return;
+    if (drop > 0 && Math.random() < drop) {
+      dropped++;
+      return;
+    }
     let entry: Entry;
     try {
       entry = decodeEntry(msg.payload);
@@ -701,7 +706,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     disconnect: (sender) => {
       followers.drop(sender);
     },
-    stats: () => ({ seq: head.seq, ring: ring.size, early: order.waiting, followers: followers.size }),
+    stats: () => ({ seq: head.seq, ring: ring.size, early: order.waiting, followers: followers.size, dropped }),
   };
 
   return {

@@ -1,10 +1,15 @@
 // The fault injectors: each is named, draws from its own seeded generator, does its damage, waits, and heals
-// (or, for a crash, restarts the instance from its statedir) before returning. One runs at a time.
+// (or, for a crash, restarts the instance from its statedir) before returning. One runs at a time. Each says
+// whether it really struck (the process is gone or stopped, entries were dropped, a write was refused for want
+// of space) and whether the instance recovered from it (every rank answers and has caught up), so a run named
+// for a fault can prove that it happened.
 import { execFileSync } from 'node:child_process';
-import { openSync, writeSync, closeSync, rmSync, mkdtempSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { openSync, writeSync, closeSync, rmSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Flux } from '../api/handle.js';
+import { errnoOf, ENOSPC } from '../core/errors.js';
 import type { Cluster } from './cluster.js';
 import type { Random } from './random.js';
 
@@ -14,11 +19,21 @@ export interface FaultContext {
   log: (line: string) => void;
   /** the directory the statedir's filesystem is mounted on, when it is a small tmpfs of its own */
   mount?: string;
+  /** the statedir (on the mount when there is one) */
+  statedir?: string;
+}
+
+export interface FaultOutcome {
+  /** the damage was seen to happen */
+  struck: boolean;
+  /** the instance answered on every rank afterwards and the rank struck caught up */
+  recovered: boolean;
+  detail: string;
 }
 
 export interface Fault {
   name: string;
-  run(ctx: FaultContext): Promise<void>;
+  run(ctx: FaultContext): Promise<FaultOutcome>;
 }
 
 export const FAULT_NAMES = ['kill9-rank0', 'kill9-leaf', 'sigstop', 'drop', 'disk-full'] as const;
@@ -26,21 +41,82 @@ export type FaultName = (typeof FAULT_NAMES)[number];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function setAttr(c: Cluster, rank: number, name: string, value: string): Promise<void> {
+/** what a recovered broker must do in this long */
+const RECOVERY_MS = 20_000;
+
+async function call(c: Cluster, rank: number, topic: string, body?: Record<string, unknown> | Buffer): Promise<Record<string, unknown>> {
   const h = await Flux.open(c.uri(rank));
   try {
-    await h.call('attr.set', { name, value });
+    return await h.call(topic, body);
   } finally {
     h.close();
   }
+}
+
+const setAttr = (c: Cluster, rank: number, name: string, value: string) => call(c, rank, 'attr.set', { name, value });
+const headSeq = async (c: Cluster, rank: number) => Number((await call(c, rank, 'journal.head')).seq);
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** the process state letter from /proc (T: stopped), or undefined when it is gone */
+function procState(pid: number): string | undefined {
+  try {
+    return /\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** poll `fn` until it is true or `ms` pass */
+async function within(ms: number, fn: () => boolean | Promise<boolean>): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      if (await fn()) return true;
+    } catch {
+      // not answering yet
+    }
+    if (Date.now() > end) return false;
+    await sleep(100);
+  }
+}
+
+/** every rank answers, and `rank` holds at least what rank 0 held once every rank answered */
+async function recoveredAt(c: Cluster, rank: number): Promise<boolean> {
+  await c.ready();
+  const all = await within(RECOVERY_MS, async () => {
+    for (let r = 0; r < c.opts.size; r++) await headSeq(c, r);
+    return true;
+  });
+  if (!all) return false;
+  const target = await headSeq(c, 0);
+  return within(RECOVERY_MS, async () => (await headSeq(c, rank)) >= target);
+}
+
+/** a commit of its own key on rank 0: refused or not */
+async function probeCommit(c: Cluster, value: string): Promise<unknown> {
+  const dirent = { ver: 1, type: 'val', data: Buffer.from(value).toString('base64') };
+  return call(c, 0, 'kvs.commit', { namespace: 'primary', flags: 0, ops: [{ key: 'lin-probe', flags: 0, dirent }] });
 }
 
 export const FAULTS: Record<FaultName, Fault> = {
   'kill9-rank0': {
     name: 'kill9-rank0',
     async run({ cluster, log }) {
+      const pid = cluster.pids[0]!;
+      const before = await headSeq(cluster, 0).catch(() => 0);
       log('kill -9 rank 0, then start again from the statedir');
       await cluster.crashAndRestart();
+      const struck = !alive(pid);
+      const recovered = await recoveredAt(cluster, 0) && (await headSeq(cluster, 0)) >= before;
+      return { struck, recovered, detail: `pid ${pid} ${struck ? 'gone' : 'still there'}; journal head was ${before}` };
     },
   },
   'kill9-leaf': {
@@ -48,10 +124,13 @@ export const FAULTS: Record<FaultName, Fault> = {
     async run({ cluster, rng, log }) {
       const rank = rng.int(1, cluster.opts.size - 1);
       const ms = rng.int(1000, 4000);
+      const pid = cluster.pids[rank]!;
       log(`kill -9 rank ${rank}; the instance runs without it for ${ms} ms, then restarts`);
       cluster.signal(rank, 'SIGKILL');
+      const struck = await within(2000, () => !alive(pid));
       await sleep(ms);
       await cluster.restart();
+      return { struck, recovered: await recoveredAt(cluster, rank), detail: `rank ${rank} (pid ${pid})` };
     },
   },
   sigstop: {
@@ -59,10 +138,13 @@ export const FAULTS: Record<FaultName, Fault> = {
     async run({ cluster, rng, log }) {
       const rank = rng.int(0, cluster.opts.size - 1);
       const ms = rng.int(300, 2500);
+      const pid = cluster.pids[rank]!;
       log(`SIGSTOP rank ${rank} for ${ms} ms`);
       cluster.signal(rank, 'SIGSTOP');
+      const struck = await within(1000, () => procState(pid) === 'T');
       await sleep(ms);
       cluster.signal(rank, 'SIGCONT');
+      return { struck, recovered: await recoveredAt(cluster, rank), detail: `rank ${rank} (pid ${pid})` };
     },
   },
   drop: {
@@ -73,20 +155,26 @@ export const FAULTS: Record<FaultName, Fault> = {
       const ms = rng.int(1000, 4000);
       log(`rank ${rank} drops ${fraction} of the journal entries it receives for ${ms} ms`);
       const gen = cluster.generation;
+      const dropped = async () => Number((await call(cluster, rank, 'journal.stats-get')).dropped);
+      const before = await dropped();
       await setAttr(cluster, rank, 'journal.drop-fraction', fraction);
       await sleep(ms);
-      // a restart in between already reset it
-      if (cluster.generation === gen) await setAttr(cluster, rank, 'journal.drop-fraction', '0');
+      // a restart in between already reset it (and the count)
+      const same = cluster.generation === gen;
+      if (same) await setAttr(cluster, rank, 'journal.drop-fraction', '0');
+      const n = same ? (await dropped()) - before : 0;
+      return { struck: n > 0, recovered: await recoveredAt(cluster, rank), detail: `rank ${rank} dropped ${n} entries` };
     },
   },
   'disk-full': {
     name: 'disk-full',
-    async run({ mount, rng, log }) {
-      if (!mount) throw new Error('disk-full needs the statedir on a tmpfs of its own');
+    async run({ cluster, mount, statedir, rng, log }) {
+      if (!mount || !statedir) throw new Error('disk-full needs the statedir on a tmpfs of its own');
       const ms = rng.int(500, 2500);
       const filler = join(mount, 'filler');
       const fd = openSync(filler, 'w');
       let written = 0;
+      let full = false;
       try {
         // big writes to fill quickly, then smaller ones for the last pages
         for (const size of [1 << 20, 1 << 16, 1 << 12]) {
@@ -95,14 +183,33 @@ export const FAULTS: Record<FaultName, Fault> = {
             for (;;) written += writeSync(fd, chunk);
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+            full = true;
           }
         }
       } finally {
         closeSync(fd);
       }
       log(`statedir filesystem full (${written} bytes of filler) for ${ms} ms`);
-      await sleep(ms);
+      // more than the write-ahead log holds, incompressible: sqlite must grow a file, and is refused
+      let walBytes = 0;
+      try {
+        walBytes = statSync(join(statedir, 'content.sqlite-wal')).size;
+      } catch {
+        // no log yet
+      }
+      let refused = false;
+      try {
+        await call(cluster, 0, 'content.store', randomBytes(walBytes + (4 << 20)));
+      } catch (err) {
+        refused = errnoOf(err) === ENOSPC;
+      }
+      await sleep(Math.max(0, ms));
       rmSync(filler, { force: true });
+      const recovered = await within(RECOVERY_MS, async () => {
+        await probeCommit(cluster, `after-disk-full-${written}`);
+        return true;
+      }) && await recoveredAt(cluster, 0);
+      return { struck: full && refused, recovered, detail: `filesystem ${full ? 'full' : 'not full'}; a store of ${walBytes + (4 << 20)} bytes ${refused ? 'refused with ENOSPC' : 'not refused'}` };
     },
   },
 };

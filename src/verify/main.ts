@@ -41,7 +41,7 @@ async function main(): Promise<number> {
       ...(values.verbose ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}),
     });
     results.push(r);
-    const f = Object.entries(r.faults).map(([k, v]) => `${k}=${v}`).join(' ') || 'none';
+    const f = Object.entries(r.faults).map(([k, v]) => `${k}=${v.struck}/${v.runs}`).join(' ') || 'none';
     say(`seed ${r.seed}: ${r.violations.length === 0 ? 'clean' : 'FAILED'}, ${r.operations} operations, faults ${f}, ${(r.elapsedMs / 1000).toFixed(1)}s`);
     for (const v of r.violations) say(`  violated: ${v.property}\n    ${v.detail.split('\n').join('\n    ')}`);
     if (r.report) say(`  report: ${r.report}\n  replay: ${r.replay}`);
@@ -51,7 +51,8 @@ async function main(): Promise<number> {
   const minutes = (Date.now() - t0) / 60_000;
   const ops = results.reduce((a, r) => a + r.operations, 0);
   const byFault: { [k: string]: number } = {};
-  for (const r of results) for (const [k, v] of Object.entries(r.faults)) byFault[k] = (byFault[k] ?? 0) + v;
+  // faults seen to strike
+  for (const r of results) for (const [k, v] of Object.entries(r.faults)) byFault[k] = (byFault[k] ?? 0) + v.struck;
   const nfaults = Object.values(byFault).reduce((a, b) => a + b, 0);
   const failed = results.filter((r) => r.violations.length > 0);
   const longestClean = Math.max(0, ...results.filter((r) => r.violations.length === 0).map((r) => r.elapsedMs));

@@ -17,8 +17,9 @@ import { checkEvents, checkWatch, type Publish } from './event-log.js';
 import { attribute, keyHistory, type SetrootOp } from './attribution.js';
 import { decodeEntry } from '../core/journal-entry.js';
 import {
-  Recorder, KEYS, EVENT_PREFIX, END_TOPIC, now, lookup, decodeVal, runClient, runSubscriber, runWatcher,
+  Recorder, KEYS, EVENT_PREFIX, END_TOPIC, now, lookup, decodeVal, runClient, runSubscriber, runWatcher, runReplicaReader,
 } from './workload.js';
+import { checkReplicaReads } from './replica-reads.js';
 
 const FLUX = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'flux');
 
@@ -33,6 +34,12 @@ export interface RunOptions {
   log?: (line: string) => void;
 }
 
+export interface FaultTally {
+  runs: number;
+  struck: number;
+  recovered: number;
+}
+
 export interface Violation {
   property: string;
   detail: string;
@@ -40,9 +47,12 @@ export interface Violation {
 
 export interface RunResult {
   seed: number;
-  /** operations whose outcome the checks covered (KVS ops and publishes) */
+  /** operations whose outcome the checks covered (KVS ops, replica reads and publishes) */
   operations: number;
-  faults: { [name: string]: number };
+  /** answered reads served by brokers below rank 0 (checked for what a replica promises) */
+  replicaReads: number;
+  /** per fault: how often it ran, struck (was seen to happen) and was recovered from */
+  faults: { [name: string]: FaultTally };
   violations: Violation[];
   report?: string;
   replay: string;
@@ -50,6 +60,15 @@ export interface RunResult {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function shuffled<T>(xs: readonly T[], rng: Random): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = rng.int(0, i);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
 
 export const replayCommand = (seed: number, faults: FaultName[], durationMs: number) =>
   `npm run verify -- --seed ${seed} --faults ${faults.length > 0 ? faults.join(',') : 'none'} --duration ${Math.round(durationMs / 1000)}s`;
@@ -69,7 +88,7 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
   mkdirSync(statedir);
   const cluster = new Cluster({ size: 4, fanout: 2, statedir, log });
   const rec = new Recorder();
-  const faultCount: { [name: string]: number } = {};
+  const faultCount: { [name: string]: FaultTally } = {};
   const violations: Violation[] = [];
   const replay = (opts.replay ?? ((s) => replayCommand(s, opts.faults, opts.durationMs)))(opts.seed);
   let report: string | undefined;
@@ -80,6 +99,7 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
     const nclients = opts.clients ?? 6;
     const clients = Array.from({ length: nclients }, (_, i) =>
       runClient({ cluster, rec, rng: rng.fork(`client${i}`), client: i, stopped }));
+    const readers = [1, 2, 3].map((r) => runReplicaReader({ cluster, rec, rng: rng.fork(`reader${r}`), client: 300 + r, stopped }));
     const subscribers = [1, 3].map((r) => runSubscriber({ cluster, rec, client: 100 + r }));
     let endWatch!: () => void;
     const over = new Promise<void>((r) => (endWatch = r));
@@ -88,13 +108,24 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
     const faulting = (async () => {
       const frng = rng.fork('schedule');
       const frngs = new Map(opts.faults.map((f) => [f, rng.fork(f)]));
+      // every fault named strikes once, in a seeded order, before any strikes again
+      let round: FaultName[] = [];
       while (!stop && opts.faults.length > 0) {
-        await sleep(frng.int(800, 3000));
+        await sleep(frng.int(500, 2000));
         if (stop) break;
-        const name = frng.pick(opts.faults);
+        if (round.length === 0) round = shuffled(opts.faults, frng);
+        const name = round.shift()!;
+        const tally = (faultCount[name] ??= { runs: 0, struck: 0, recovered: 0 });
         try {
-          await FAULTS[name].run({ cluster, rng: frngs.get(name)!, log, ...(mount ? { mount } : {}) });
-          faultCount[name] = (faultCount[name] ?? 0) + 1;
+          const out = await FAULTS[name].run({ cluster, rng: frngs.get(name)!, log, ...(mount ? { mount } : {}), statedir });
+          tally.runs++;
+          if (out.struck) tally.struck++;
+          if (out.recovered) tally.recovered++;
+          log(`fault ${name} ${out.struck ? 'struck' : 'did NOT strike'} and ${out.recovered ? 'was recovered from' : 'was NOT recovered from'}: ${out.detail}`);
+          if (!out.recovered) {
+            violations.push({ property: 'the instance recovers from every fault', detail: `${name}: ${out.detail}` });
+            stop = true;
+          }
         } catch (err) {
           log(`fault ${name} failed: ${(err as Error).message}`);
           violations.push({ property: 'instance survives faults', detail: `${name}: ${(err as Error).message}` });
@@ -102,11 +133,14 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
         }
       }
     })();
-    await Promise.race([sleep(opts.durationMs), faulting.then(() => sleep(opts.faults.length > 0 ? 0 : opts.durationMs))]);
+    // the run lasts its duration, and longer if a fault named has not struck yet (up to three times as long)
+    const deadline = Date.now() + 3 * opts.durationMs;
+    await sleep(opts.durationMs);
+    while (!stop && opts.faults.some((f) => (faultCount[f]?.struck ?? 0) === 0) && Date.now() < deadline) await sleep(200);
     stop = true;
     await faulting;
     endWatch();
-    await Promise.all([...clients, ...watchers]);
+    await Promise.all([...clients, ...readers, ...watchers]);
     log(`workload over: ${rec.records.length} operations`);
     const tChecks = Date.now();
 
@@ -133,13 +167,20 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
     }] : [])), batches);
     violations.push(...attr.problems.map((detail) => ({ property: 'every acknowledged write is present (and no refused one)', detail })));
     violations.push(...watchChecks(rec, batches));
+    violations.push(...replicaChecks(rec, batches));
     const kvsOps = kvsHistory(rec, attr.exact);
     const tSearch = Date.now();
     const lin = check(kvsModel, kvsOps, { maxStates: 5_000_000 });
     if (lin.ok === false) violations.push({ property: 'linearizability', detail: lin.reason });
-    if (lin.ok === 'unknown') log(`linearizability of ${lin.partition} not decided: ${lin.reason}`);
+    // a search that gave up proves nothing: the run fails rather than passing unchecked
+    if (lin.ok === 'unknown') violations.push({ property: 'linearizability decided', detail: `${lin.partition}: ${lin.reason}` });
+    for (const f of opts.faults) {
+      if ((faultCount[f]?.struck ?? 0) === 0) {
+        violations.push({ property: 'every fault named strikes', detail: `${f}: ${JSON.stringify(faultCount[f] ?? { runs: 0 })}` });
+      }
+    }
     const maybe = rec.records.filter((r) => r.ret === Infinity).length;
-    const refused = rec.records.filter((r) => r.refused).length;
+    const refused = rec.records.filter((r) => 'refused' in r && r.refused).length;
     log(`outcomes: ${maybe} unknown (maybe applied), ${refused} refused or failed reads`);
     log(`checked ${kvsOps.length} KVS operations (${lin.explored} states) and ${rec.records.filter((r) => r.kind === 'publish').length} publishes ` +
       `in ${((Date.now() - tChecks) / 1000).toFixed(1)}s (search ${((Date.now() - tSearch) / 1000).toFixed(1)}s)`);
@@ -151,7 +192,8 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
     if (mount) unmount(mount);
     else rmSync(base, { recursive: true, force: true });
   }
-  return { seed: opts.seed, operations: rec.records.length, faults: faultCount, violations, ...(report ? { report } : {}), replay, elapsedMs: Date.now() - t0 };
+  const replicaReads = rec.records.filter((r) => r.kind === 'replica' && r.rank > 0 && r.value !== undefined).length;
+  return { seed: opts.seed, operations: rec.records.length, replicaReads, faults: faultCount, violations, ...(report ? { report } : {}), replay, elapsedMs: Date.now() - t0 };
 }
 
 /**
@@ -235,7 +277,7 @@ async function finalReads(cluster: Cluster, rec: Recorder): Promise<Violation[]>
     for (const key of KEYS) {
       const call = now();
       const value = await lookup(hs[0]!, { key, namespace: 'primary', flags: 0 });
-      rec.records.push({ kind: 'kvs', id: rec.id(), client: -1, rank: 0, input: { f: 'get', key }, call, ret: now(), output: { value } });
+      rec.records.push({ kind: 'kvs', id: rec.id(), client: -1, rank: 0, session: -1, input: { f: 'get', key }, call, ret: now(), output: { value } });
       for (let r = 1; r < hs.length; r++) {
         await hs[r]!.call('kvs.wait-version', { namespace: 'primary', rootseq: root.rootseq });
         const there = await lookup(hs[r]!, { key, namespace: 'primary', flags: 0 });
@@ -257,6 +299,13 @@ async function eventChecks(h: Flux, rec: Recorder): Promise<Violation[]> {
     pubs.push({ id: r.id, topic: r.topic, call: r.call, ret: r.seq !== undefined ? r.ret : Infinity, ...(r.seq !== undefined ? { seq: r.seq } : {}), failed: r.refused === true });
   }
   return checkEvents(pubs, rec.subs, journal).map((detail) => ({ property: 'events: sequenced, durable, delivered in order without gap or duplicate', detail }));
+}
+
+function replicaChecks(rec: Recorder, batches: Map<number, SetrootOp[]>): Violation[] {
+  const reads = rec.records.flatMap((r) => (r.kind === 'replica' && r.ret !== Infinity ? [{ ...r, value: r.value }] : []));
+  const writes = rec.records.flatMap((r) => (r.kind === 'kvs' && r.output && 'version' in r.output
+    ? [{ session: r.session, version: r.output.version, ret: r.ret }] : []));
+  return checkReplicaReads(reads, writes, batches).map((detail) => ({ property: 'replica reads: never back, never a state rank 0 never had, a first read sees what was acknowledged before it', detail }));
 }
 
 function watchChecks(rec: Recorder, batches: Map<number, SetrootOp[]>): Violation[] {

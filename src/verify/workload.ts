@@ -1,6 +1,9 @@
 // The clients of a run: each connected to one rank, doing random KVS operations and publishes, recording every
 // invocation and completion with wall-clock times; subscribers and watchers recording what they were sent. A
-// request that timed out or whose connection was lost is recorded with no outcome ("maybe applied").
+// request that timed out or whose connection was lost is recorded with no outcome ("maybe applied"). Plain gets
+// go to rank 0 (they are checked for linearizability) or are served by the client's own broker (replica reads,
+// checked for what a replica promises); replica readers reconnect every few reads, so that many reads are the
+// first of their connection.
 import { Flux } from '../api/handle.js';
 import { subscribeFrom } from '../api/events.js';
 import { FluxError, ENOENT, ENOSPC, EPROTO, EINVAL, EPERM, ENOTSUP, errnoOf } from '../core/errors.js';
@@ -22,7 +25,8 @@ const REFUSED = new Set([ENOSPC, EPROTO, EINVAL, EPERM, ENOTSUP]);
 export const now = () => performance.timeOrigin + performance.now();
 
 export type Record =
-  | { kind: 'kvs'; id: number; client: number; rank: number; input: KvsInput; call: number; ret: number; output?: KvsOutput; error?: string; refused?: boolean }
+  | { kind: 'kvs'; id: number; client: number; rank: number; session: number; input: KvsInput; call: number; ret: number; output?: KvsOutput; error?: string; refused?: boolean }
+  | { kind: 'replica'; id: number; client: number; rank: number; session: number; key: string; call: number; ret: number; value?: string | null; error?: string }
   | { kind: 'publish'; id: number; client: number; rank: number; topic: string; call: number; ret: number; seq?: number; error?: string; refused?: boolean };
 
 export interface WatchSegment {
@@ -40,8 +44,14 @@ export class Recorder {
   /** the highest version any write has been acknowledged with */
   maxVersion = 0;
   private nextId = 0;
+  private nextSession = 0;
   id(): number {
     return this.nextId++;
+  }
+
+  /** a new connection's number */
+  session(): number {
+    return this.nextSession++;
   }
 }
 
@@ -71,8 +81,10 @@ class Conn {
   private h: Flux | undefined;
   private gen = -1;
   rank = 0;
+  /** the connection's number (a new one after every reconnection) */
+  session = -1;
 
-  constructor(private readonly cluster: Cluster, private readonly want: number) {}
+  constructor(private readonly cluster: Cluster, private readonly want: number, private readonly rec: Recorder) {}
 
   async get(stopped: () => boolean): Promise<Flux | undefined> {
     while (!stopped()) {
@@ -87,6 +99,7 @@ class Conn {
         });
         this.h = h;
         this.gen = this.cluster.generation;
+        this.session = this.rec.session();
         return h;
       } catch {
         await sleep(100);
@@ -116,7 +129,7 @@ export interface ClientOptions {
 
 /** one client's loop of random operations until the run stops */
 export async function runClient({ cluster, rec, rng, client, stopped }: ClientOptions): Promise<void> {
-  const conn = new Conn(cluster, client % cluster.opts.size);
+  const conn = new Conn(cluster, client % cluster.opts.size, rec);
   for (let n = 0; !stopped(); n++) {
     const h = await conn.get(stopped);
     if (!h) return;
@@ -137,13 +150,17 @@ export async function runClient({ cluster, rec, rng, client, stopped }: ClientOp
       }
       continue;
     }
+    if (roll >= 0.7 && roll < 0.8) {
+      await replicaRead(h, rec, { id, client, rank, session: conn.session, key }, conn);
+      continue;
+    }
     let input: KvsInput;
     if (roll < 0.42) input = { f: 'put', key, value: `c${client}.${n}` };
     else if (roll < 0.52) input = { f: 'append', key, value: `[c${client}.${n}]` };
     else if (roll < 0.58) input = { f: 'unlink', key };
-    else if (roll < 0.8) input = { f: 'get', key };
+    else if (roll < 0.7) input = { f: 'get', key };
     else input = { f: 'get-at', key, version: rng.int(0, rec.maxVersion) };
-    const r: Record = { kind: 'kvs', id, client, rank, input, call: now(), ret: Infinity };
+    const r: Record = { kind: 'kvs', id, client, rank, session: conn.session, input, call: now(), ret: Infinity };
     rec.records.push(r);
     try {
       r.output = await withTimeout(perform(h, input), TIMEOUT_MS);
@@ -156,7 +173,34 @@ export async function runClient({ cluster, rec, rng, client, stopped }: ClientOp
   conn.drop();
 }
 
-function settleError(r: Record, err: unknown, conn: Conn): void {
+/** a plain get served by the client's own broker, from its projection */
+async function replicaRead(h: Flux, rec: Recorder, at: { id: number; client: number; rank: number; session: number; key: string }, conn: Conn): Promise<void> {
+  const r: Record = { kind: 'replica', ...at, call: now(), ret: Infinity };
+  rec.records.push(r);
+  try {
+    r.value = await withTimeout(lookup(h, { key: at.key, namespace: 'primary', flags: 0 }), TIMEOUT_MS);
+    r.ret = now();
+  } catch (err) {
+    r.error = err instanceof Error ? err.message : String(err);
+    conn.drop();
+  }
+}
+
+/** a client that only reads from its own broker, on a new connection every few reads */
+export async function runReplicaReader({ cluster, rec, rng, client, stopped }: ClientOptions): Promise<void> {
+  const conn = new Conn(cluster, client % cluster.opts.size, rec);
+  while (!stopped()) {
+    const h = await conn.get(stopped);
+    if (!h) return;
+    for (let n = rng.int(1, 4); n > 0 && !stopped(); n--) {
+      await replicaRead(h, rec, { id: rec.id(), client, rank: conn.rank, session: conn.session, key: rng.pick(KEYS) }, conn);
+      await sleep(rng.int(0, 20));
+    }
+    conn.drop();
+  }
+}
+
+function settleError(r: Exclude<Record, { kind: 'replica' }>, err: unknown, conn: Conn): void {
   r.error = err instanceof Error ? err.message : String(err);
   if (err instanceof Timeout) {
     // a late answer on this connection would be ignored: start afresh
@@ -207,7 +251,7 @@ export async function lookup(h: Flux, body: { [k: string]: unknown }, nodeid?: n
 
 /** a subscriber: segment after segment (a lost connection ends one), each resuming where the last stopped */
 export async function runSubscriber({ cluster, rec, client }: Omit<ClientOptions, 'rng' | 'stopped'>): Promise<void> {
-  const conn = new Conn(cluster, client % cluster.opts.size);
+  const conn = new Conn(cluster, client % cluster.opts.size, rec);
   let from = 1;
   for (let ended = false; !ended; ) {
     const h = await conn.get(() => false);
@@ -231,7 +275,7 @@ export async function runSubscriber({ cluster, rec, client }: Omit<ClientOptions
 
 /** a watcher: watches a key until it is unlinked or the connection is lost, then another */
 export async function runWatcher({ cluster, rec, rng, client, stopped }: ClientOptions, over: Promise<void>): Promise<void> {
-  const conn = new Conn(cluster, client % cluster.opts.size);
+  const conn = new Conn(cluster, client % cluster.opts.size, rec);
   while (!stopped()) {
     const h = await conn.get(stopped);
     if (!h) return;

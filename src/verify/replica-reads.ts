@@ -1,0 +1,135 @@
+// What a read served by a replica (a broker below rank 0, from its own projection) promises, checked against the
+// sequencer's record of every version: the value read is the key's value at some version rank 0 made (a replica
+// never shows a state rank 0 never had); a client's reads on one connection never go back; they include the
+// client's own acknowledged writes; and a connection's first read includes every write acknowledged anywhere
+// before it began (it waits until its broker has what rank 0 had). Each read is placed at the earliest version
+// that fits, which is the placement that leaves the most room for the reads after it.
+import type { SetrootOp } from './attribution.js';
+
+export interface ReplicaRead {
+  id: number;
+  /** one connection: its reads and writes are in the order they were made, one at a time */
+  session: number;
+  rank: number;
+  key: string;
+  call: number;
+  ret: number;
+  /** the value read, null for a key that does not exist; undefined when no answer was seen */
+  value: string | null | undefined;
+}
+
+export interface AckedWrite {
+  session: number;
+  /** the version it was acknowledged with */
+  version: number;
+  ret: number;
+}
+
+const APPEND = 32;
+
+/** a key's values along the versions: `versions[i]` made it `values[i]`; before the first, it did not exist */
+interface KeyTimeline {
+  versions: number[];
+  values: Array<string | null>;
+}
+
+function timelines(batches: Map<number, SetrootOp[]>): Map<string, KeyTimeline> {
+  const out = new Map<string, KeyTimeline>();
+  const cur = new Map<string, string | null>();
+  for (const v of [...batches.keys()].sort((a, b) => a - b)) {
+    const touched = new Set<string>();
+    for (const op of batches.get(v)!) {
+      const before = cur.get(op.key) ?? null;
+      cur.set(op.key, op.value === null ? null : op.flags & APPEND ? (before ?? '') + op.value : op.value);
+      touched.add(op.key);
+    }
+    for (const k of touched) {
+      const t = out.get(k) ?? { versions: [], values: [] };
+      t.versions.push(v);
+      t.values.push(cur.get(k)!);
+      out.set(k, t);
+    }
+  }
+  return out;
+}
+
+/** the first version at or after `lo` at which the key has `value`, or undefined */
+export function firstVersionWith(t: KeyTimeline | undefined, value: string | null, lo: number): number | undefined {
+  if (t === undefined) return value === null ? lo : undefined;
+  // the last change at or before lo
+  let a = 0;
+  let b = t.versions.length;
+  while (a < b) {
+    const m = (a + b) >> 1;
+    if (t.versions[m]! <= lo) a = m + 1;
+    else b = m;
+  }
+  const atLo = a === 0 ? null : t.values[a - 1]!;
+  if (atLo === value) return lo;
+  for (let i = a; i < t.versions.length; i++) if (t.values[i] === value) return t.versions[i]!;
+  return undefined;
+}
+
+/** the highest version among the writes acknowledged before `t` (writes sorted by ret; prefix maxima) */
+function floorBefore(rets: number[], maxima: number[], t: number): number {
+  let a = 0;
+  let b = rets.length;
+  while (a < b) {
+    const m = (a + b) >> 1;
+    if (rets[m]! < t) a = m + 1;
+    else b = m;
+  }
+  return a === 0 ? 0 : maxima[a - 1]!;
+}
+
+/** every broken promise, one line each */
+export function checkReplicaReads(reads: ReplicaRead[], writes: AckedWrite[], batches: Map<number, SetrootOp[]>): string[] {
+  const problems: string[] = [];
+  const lines = timelines(batches);
+  const sorted = [...writes].sort((a, b) => a.ret - b.ret);
+  const rets = sorted.map((w) => w.ret);
+  const maxima: number[] = [];
+  for (const w of sorted) maxima.push(Math.max(w.version, maxima[maxima.length - 1] ?? 0));
+  const ownWrites = new Map<number, AckedWrite[]>();
+  for (const w of sorted) {
+    const list = ownWrites.get(w.session) ?? [];
+    list.push(w);
+    ownWrites.set(w.session, list);
+  }
+  const sessions = new Map<number, ReplicaRead[]>();
+  for (const r of reads) {
+    const list = sessions.get(r.session) ?? [];
+    list.push(r);
+    sessions.set(r.session, list);
+  }
+  for (const [session, list] of sessions) {
+    list.sort((a, b) => a.call - b.call);
+    const own = ownWrites.get(session) ?? [];
+    const ownMax = (t: number) => own.reduce((m, w) => (w.ret < t ? Math.max(m, w.version) : m), 0);
+    // the version the previous read was placed at
+    let floor = 0;
+    list.forEach((r, i) => {
+      if (r.value === undefined) return;
+      // the catch-up is promised to a connection's first read; a first read that got no answer leaves it unknown
+      const everyone = i === 0 ? floorBefore(rets, maxima, r.call) : 0;
+      const mine = ownMax(r.call);
+      const lo = Math.max(floor, everyone, mine);
+      const v = firstVersionWith(lines.get(r.key), r.value, lo);
+      if (v !== undefined) {
+        floor = v;
+        return;
+      }
+      const show = `read #${r.id} of ${r.key} on rank ${r.rank} (connection ${session}) returned ${JSON.stringify(r.value)}`;
+      if (firstVersionWith(lines.get(r.key), r.value, 0) === undefined) {
+        problems.push(`${show}, a value the key never had at any version rank 0 made`);
+      } else if (lo === floor && floor > Math.max(everyone, mine)) {
+        problems.push(`${show}: the same connection had already read version ${floor}, and the key is not that at or after it`);
+      } else if (lo === mine && mine > everyone) {
+        problems.push(`${show}: the connection's own write acknowledged with version ${mine} before the read began is not in it`);
+      } else {
+        problems.push(`${show}: the first read of its connection, older than version ${everyone}, acknowledged before it began`);
+      }
+    });
+  }
+  return problems;
+}
