@@ -96,6 +96,11 @@ export function moduleModule(ctl: BrokerControl): ModuleDef {
         handler: (msg) => b.respond(msg, { mods: b.registry.list() }),
       },
       {
+        // every handler and the roles it admits: the owner's view of who may call what
+        topic: 'module.handlers',
+        handler: (msg) => b.respond(msg, { handlers: b.registry.handlers() }),
+      },
+      {
         topic: 'module.load',
         schema: {
           type: 'object',

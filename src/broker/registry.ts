@@ -153,6 +153,19 @@ export class ServiceRegistry {
     }));
   }
 
+  /**
+   * Every handler of every loaded module, with the roles it admits besides the owner (0: the owner only), in topic
+   * order: what a test holds the declared rules to, so that a handler opened to guests cannot go unnoticed.
+   */
+  handlers(): Array<{ module: string; topic: string; allow: number }> {
+    const out: Array<{ module: string; topic: string; allow: number }> = [];
+    for (const m of this.modules.values()) {
+      const bound = [...m.exact.values(), ...m.globs.map((g) => g.bound)];
+      for (const b of bound) out.push({ module: m.def.name, topic: b.def.topic, allow: (b.def.allow ?? 0) >>> 0 });
+    }
+    return out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
+  }
+
   private defaultHandlers(def: ModuleDef): HandlerDef[] {
     const host = this.host;
     const started = Date.now();
