@@ -145,6 +145,9 @@ export async function runBroker(argv: string[]): Promise<number> {
   attrs.define('tbon.torpid_min', '5s', ATTR_RUNTIME);
   attrs.define('tbon.torpid_max', '30s', ATTR_RUNTIME);
   attrs.define('tbon.prefertcp', '0');
+  // the largest message a child may send: a content blob at its limit with its envelope; a child that sends more
+  // is disconnected
+  attrs.define('tbon.max-message-size', String((1 << 30) + (1 << 16)));
   attrs.define('content.hash', 'sha256');
   // full: a commit is acknowledged once its transaction is synced to disk (survives a power loss); normal: once
   // written (survives the broker being killed, not the machine losing power)
@@ -174,14 +177,19 @@ export async function runBroker(argv: string[]): Promise<number> {
     imm('tbon.endpoint', endpoint);
   }
   const hosts: string[] = new Array<string>(size).fill(hostname);
+  /** the uuid each child published with its key */
+  const childUuids = new Map<number, string>();
   if (pmi && size > 1) {
-    await pmi.put(String(rank), JSON.stringify({ host: hostname, pubkey: keypair.publicKey, uri: endpoint ? [endpoint] : [] }));
+    await pmi.put(String(rank), JSON.stringify({ host: hostname, pubkey: keypair.publicKey, uri: endpoint ? [endpoint] : [], uuid }));
     await pmi.barrier();
     for (let r = 0; r < size; r++) {
       if (r === rank) continue;
-      const card = JSON.parse(await pmi.get(String(r))) as { host: string; pubkey: string; uri: string[] };
+      const card = JSON.parse(await pmi.get(String(r))) as { host: string; pubkey: string; uri: string[]; uuid?: string };
       hosts[r] = card.host;
-      if (children.includes(r)) server!.allow(card.pubkey, String(r));
+      if (children.includes(r)) {
+        server!.allow(card.pubkey, String(r));
+        if (card.uuid !== undefined) childUuids.set(r, card.uuid);
+      }
       if (r === parent) {
         client = new OverlayClient({ uuid, keypair, serverKey: card.pubkey });
         const uri = card.uri.find((u) => u.startsWith('ipc://') && card.host === hostname) ?? card.uri[0];
@@ -209,7 +217,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     },
   });
   imm('broker.uuid', uuid);
-  for (const c of children) broker.addChildSlot(c);
+  for (const c of children) broker.addChildSlot(c, childUuids.get(c));
 
   const log = logModule(broker);
   broker.logSink = log.log;

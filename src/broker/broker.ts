@@ -10,6 +10,7 @@ import {
   makeResponse, makeErrorResponse, makeControl, jsonPayload, payloadString, payloadJson, typeName, withBody,
 } from '../core/message.js';
 import { childRoute } from '../core/topology.js';
+import { DEFAULT_MAX_MESSAGE } from '../core/framing.js';
 import type { Attrs } from '../services/attrs.js';
 import { ServiceRegistry } from './registry.js';
 import type { EventSink, ModuleHost, Payload, RpcOptions } from '../services/module.js';
@@ -34,6 +35,8 @@ interface PendingRpc {
 export interface ChildPeer {
   rank: number;
   uuid?: string;
+  /** the uuid the child published with its key at bootstrap: only a connection with that routing id may be it */
+  expected?: string;
   state: 'connecting' | 'online' | 'lost' | 'offline';
   lastSeen: number;
   /** requests forwarded to this child that still await a response: failed with EHOSTUNREACH if it is lost */
@@ -211,28 +214,48 @@ export class Broker implements ModuleHost {
     }
   }
 
+  /**
+   * A peer past CURVE (it holds a key this broker allowed) that sends what no child would: bad frames, a message
+   * of the wrong type, an oversized one, a hello for a rank that is not its own. It is logged, told to disconnect,
+   * and no longer taken for a child: nothing more it sends is served.
+   */
+  disconnectPeer(peer: string, why: string): void {
+    const child = this.childByUuid.get(peer);
+    this.logDrop(child ? `child ${child.rank}` : `peer ${peer.substring(0, 8)}`, `${why}: told to disconnect`);
+    if (child) this.childLost(child.rank, why);
+    this.links.toChild(peer, encodeFrames(makeControl(CONTROL_DISCONNECT, 0)));
+  }
+
+  /** the largest message a child may send (tbon.max-message-size): a content blob at its limit, and its envelope */
+  private maxChildMessage(): number {
+    return Number(this.attrs.get('tbon.max-message-size') ?? DEFAULT_MAX_MESSAGE);
+  }
+
   fromChild(peer: string, frames: Buffer[]): void {
+    if (this.departed.has(peer)) return;
+    let bytes = 0;
+    for (const f of frames) bytes += f.length;
+    if (bytes > this.maxChildMessage()) {
+      this.disconnectPeer(peer, `oversized message (${bytes} bytes, at most ${this.maxChildMessage()})`);
+      return;
+    }
     let msg: Message;
     try {
       msg = decodeFrames(frames);
     } catch (err) {
-      this.logDrop(`child ${peer.substring(0, 8)}`, `undecodable message: ${(err as Error).message}`);
-      const child = this.childByUuid.get(peer);
-      if (!child) this.links.toChild(peer, encodeFrames(makeControl(CONTROL_DISCONNECT, 0)));
+      this.disconnectPeer(peer, `undecodable message: ${(err as Error).message}`);
       return;
     }
     msg.rolemask = msg.rolemask & ~ROLE_LOCAL;
     const child = this.childByUuid.get(peer);
     if (!child) {
-      if (this.departed.has(peer)) return;
       if (msg.type === MSGTYPE_REQUEST && msg.topic === 'overlay.hello') {
         // the handshake is between these two brokers only: never routed elsewhere
         msg.routes = msg.routes ?? [];
         msg.routes.unshift(peer);
         this.registry.dispatch(msg);
       } else {
-        this.logDrop(`peer ${peer.substring(0, 8)}`, 'message from an unknown peer: told to disconnect');
-        this.links.toChild(peer, encodeFrames(makeControl(CONTROL_DISCONNECT, 0)));
+        this.disconnectPeer(peer, `${typeName(msg.type)} from a peer that has not said hello`);
       }
       return;
     }
@@ -244,6 +267,11 @@ export class Broker implements ModuleHost {
         this.routeRequest(msg);
         return;
       case MSGTYPE_RESPONSE:
+        // only an answer to a request sent to this child goes on: it cannot address anyone else's
+        if (!child.tracked.has(trackKey(msg))) {
+          this.logDrop(`child ${child.rank}`, 'response to no request it was sent: dropped');
+          return;
+        }
         this.untrack(child, msg);
         this.sendResponse(msg);
         return;
@@ -251,7 +279,7 @@ export class Broker implements ModuleHost {
         this.onChildControl?.(child, msg);
         return;
       default:
-        this.logDrop(`child ${child.rank}`, `unexpected ${typeName(msg.type)} from a child`);
+        this.disconnectPeer(peer, `unexpected ${typeName(msg.type)} from a child`);
     }
   }
 
@@ -401,8 +429,8 @@ export class Broker implements ModuleHost {
 
   // ---- children -----------------------------------------------------------------------------------
 
-  addChildSlot(rank: number): void {
-    this.children.set(rank, { rank, state: 'connecting', lastSeen: 0, tracked: new Map() });
+  addChildSlot(rank: number, expected?: string): void {
+    this.children.set(rank, { rank, state: 'connecting', lastSeen: 0, tracked: new Map(), ...(expected ? { expected } : {}) });
   }
 
   /** a child said hello: a known rank saying it again means its old incarnation is gone */

@@ -37,10 +37,17 @@ export function overlayModule(ctl: BrokerControl): ModuleDef {
         handler: (msg, body) => {
           const rank = body!.rank as number;
           const peer = senderOf(msg) ?? '';
-          if (!b.children.has(rank)) throw new FluxError(EINVAL, `rank ${rank} is not my child`);
-          if (peer !== body!.uuid) throw new FluxError(EINVAL, 'uuid does not match the connection');
-          if ((body!.version as number) >> 8 !== VERSION_CODE >> 8) {
-            throw new FluxError(EINVAL, `version ${body!.version} is not compatible with mine`);
+          const child = b.children.get(rank);
+          let why: string | undefined;
+          if (!child) why = `rank ${rank} is not my child`;
+          else if (peer !== body!.uuid) why = 'uuid does not match the connection';
+          // the uuid rank `rank` published beside its key: a peer holding another key cannot take its place
+          else if (child.expected !== undefined && peer !== child.expected) why = `rank ${rank} is another broker`;
+          else if ((body!.version as number) >> 8 !== VERSION_CODE >> 8) why = `version ${body!.version} is not compatible with mine`;
+          if (why !== undefined) {
+            b.respondError(msg, new FluxError(EINVAL, why));
+            b.disconnectPeer(peer, `hello refused: ${why}`);
+            return;
           }
           b.childOnline(rank, peer);
           b.log(7, 'overlay', `hello from rank ${rank} (${String(body!.hostname ?? '')})`);
