@@ -408,6 +408,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
         dropped += n;
         await pause();
       }
+      host.log(6, 'journal', `collecting the objects no entry from ${s.expectedFirst()} on reaches`);
       const gc = await collectGarbage(s, { roots: [refOf(EMPTY_DIR_BLOB)], pause });
       s.setMeta('gc-pending', '0');
       host.log(6, 'journal', `compacted below ${s.expectedFirst()}: ${dropped} entries and ${gc.deleted} objects dropped`);
