@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// The tests a mutation run may use: those that run the code in this process (a broker started as a child runs
+// dist/, which mutants never reach, so e2e tests would only cost time).
+export default defineConfig({
+  test: {
+    include: ['test/unit/**/*.test.ts', 'test/properties/**/*.test.ts', 'test/linearizability/checker*.test.ts',
+      'test/linearizability/attribution.test.ts', 'src/**/*.test.ts'],
+    // these start brokers or overlay peers as child processes
+    exclude: ['test/properties/replay.property.test.ts', 'test/unit/overlay.test.ts', 'test/unit/pmi.test.ts'],
+    testTimeout: 30000,
+    hookTimeout: 30000,
+  },
+});
