@@ -80,10 +80,10 @@ export async function verifyJournal(store: JournalStore, opts: VerifyOptions = {
     if (!(await verifySignature(checkpointMessage(c), c.sig, c.pubkey))) {
       return fail(c.seq, `checkpoint at ${c.seq} has a bad signature`);
     }
+    if (c.seq > head.seq) return fail(c.seq, `checkpoint at ${c.seq} is past the head ${head.seq}`);
     if (c.seq > 0 && c.seq >= (first ?? 1) && refs.get(c.seq) !== c.ref) {
       return fail(c.seq, `checkpoint at ${c.seq} names ${c.ref}, which is not entry ${c.seq}`);
     }
-    if (c.seq > head.seq) return fail(c.seq, `checkpoint at ${c.seq} is past the head ${head.seq}`);
   }
   return report;
 }

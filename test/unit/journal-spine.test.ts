@@ -1,0 +1,351 @@
+// The journal's spine piece by piece: canonical entries and event payloads, the store's index and its refusals,
+// the verifier's findings one by one (each named by seq and reason), and the replica's ordering rule.
+import { describe, it, expect, afterAll } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ContentStore } from '../../src/core/content-store.js';
+import { JournalStore, type Checkpoint, type Head } from '../../src/core/journal-store.js';
+import { verifyJournal } from '../../src/core/journal-verify.js';
+import {
+  canonical, checkpointMessage, decodeEntry, encodeEntry, entryPayloadBytes, payloadForEntry, ENTRY_RAW, type Entry,
+} from '../../src/core/journal-entry.js';
+import { ReplicaOrder } from '../../src/core/replica.js';
+import { blobrefOf } from '../../src/core/blobref.js';
+import { loadOrCreateSigner, type Signer } from '../../src/core/signing.js';
+import { EINVAL, ENOENT, EPROTO, FluxError } from '../../src/core/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'flux-spine-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let signerP: Promise<Signer> | undefined;
+const signer = () => (signerP ??= loadOrCreateSigner(join(dir, 'journal.key')));
+
+const base = (n: number) => ({ time: 0, topic: `t.${n}`, userid: 5, rolemask: 1, flags: 0, payload: { n } });
+
+function journal(n: number, hash: 'sha1' | 'sha256' = 'sha256') {
+  const cs = ContentStore.open(':memory:', hash);
+  const js = new JournalStore(cs);
+  let head: Head = js.head();
+  for (let i = 1; i <= n; i++) {
+    const [a] = js.appendBatch(head, [{ ...base(i), time: 100 + i }]);
+    head = { seq: a!.entry.seq, ref: a!.ref };
+  }
+  return { cs, js, head };
+}
+
+async function checkpointAt(js: JournalStore, seq: number, ref: string | null, s?: Signer): Promise<void> {
+  const sg = s ?? (await signer());
+  const c = { seq, ref, time: 7, snapshot: null };
+  js.putCheckpoint({ ...c, pubkey: sg.publicKey, sig: await sg.sign(checkpointMessage(c)) });
+}
+
+const errOf = (fn: () => unknown): FluxError => {
+  try {
+    fn();
+  } catch (err) {
+    return err as FluxError;
+  }
+  throw new Error('did not throw');
+};
+
+describe('journal entries', () => {
+  it('encode canonically: keys sorted, undefined members left out, finite numbers only', () => {
+    expect(canonical({ b: 1, a: [true, false, null, 'x'], c: undefined, d: { z: 0, y: -1.5 } })).toBe('{"a":[true,false,null,"x"],"b":1,"d":{"y":-1.5,"z":0}}');
+    expect(errOf(() => canonical({ a: Infinity }))).toMatchObject({ errno: EPROTO, message: 'journal values must be finite numbers' });
+    expect(errOf(() => canonical(NaN))).toMatchObject({ errno: EPROTO });
+    expect(errOf(() => canonical(() => 1))).toMatchObject({ errno: EPROTO, message: 'journal values cannot hold a function' });
+    expect(errOf(() => canonical(1n))).toMatchObject({ errno: EPROTO, message: 'journal values cannot hold a bigint' });
+    expect(checkpointMessage({ seq: 3, ref: null, time: 1.5, snapshot: 'sha1-00', extra: 1 } as never)).toBe('{"ref":null,"seq":3,"snapshot":"sha1-00","time":1.5}');
+  });
+
+  it('write an entry as its canonical form, and read back only well-formed ones', () => {
+    const e: Entry = { seq: 2, prev: `sha1-${'a'.repeat(40)}`, time: 1.25, topic: 'x.y', userid: 3, rolemask: 1, flags: ENTRY_RAW, payload: 'AA==' };
+    const bytes = encodeEntry(e);
+    expect(bytes.toString('utf8')).toBe(canonical(e));
+    expect(decodeEntry(bytes)).toEqual(e);
+    expect(decodeEntry(bytes.toString('utf8'))).toEqual(e);
+    expect(encodeEntry({ ...e, seq: 1, prev: null }).toString()).toContain('"prev":null');
+    expect(errOf(() => encodeEntry({ ...e, time: Infinity }))).toMatchObject({ errno: EPROTO, message: 'journal values must be finite numbers' });
+    expect(errOf(() => decodeEntry('{"seq":'))).toMatchObject({ errno: EPROTO, message: 'journal entry is not valid JSON' });
+    expect(errOf(() => decodeEntry(JSON.stringify({ ...e, seq: 0 })))).toMatchObject({ errno: EPROTO });
+    expect(errOf(() => decodeEntry(JSON.stringify({ ...e, extra: 1 })))).toMatchObject({ errno: EPROTO });
+  });
+
+  it('give back the bytes an event carried: JSON text and a NUL, or the raw bytes', () => {
+    const e = (payload: unknown, flags = 0): Entry => ({ seq: 1, prev: null, time: 0, topic: 't', userid: 0, rolemask: 1, flags, payload });
+    expect(entryPayloadBytes(e(null))).toBeUndefined();
+    expect(entryPayloadBytes(e(undefined))).toBeUndefined();
+    expect(entryPayloadBytes(e({ a: 'é' }))).toEqual(Buffer.from('{"a":"é"}\0'));
+    expect(entryPayloadBytes(e('AQID', ENTRY_RAW))).toEqual(Buffer.from([1, 2, 3]));
+    expect(entryPayloadBytes(e('AQID', ENTRY_RAW | 0x20))).toEqual(Buffer.from([1, 2, 3]));
+  });
+
+  it('keep an event payload as JSON only when it reads back to the very same bytes', () => {
+    expect(payloadForEntry(undefined)).toEqual({ payload: null, raw: false });
+    expect(payloadForEntry(Buffer.alloc(0))).toEqual({ payload: null, raw: false });
+    expect(payloadForEntry(Buffer.from('{"a":1}\0'))).toEqual({ payload: { a: 1 }, raw: false });
+    // not canonical spacing, not an object, not NUL-terminated, not JSON: raw
+    for (const text of ['{ "a": 1}\0', '[1]\0', '{"a":1}', '{"a":\0', '"s"\0', 'null\0', '{\0']) {
+      expect(payloadForEntry(Buffer.from(text))).toEqual({ payload: Buffer.from(text).toString('base64'), raw: true });
+    }
+  });
+});
+
+describe('the journal store', () => {
+  it('refuses a journal of a newer or unknown format, or of another hash', () => {
+    const cs = ContentStore.open(':memory:', 'sha256');
+    new JournalStore(cs);
+    const set = (v: string) => cs.db.prepare("UPDATE journal_meta SET value = ? WHERE key = 'format'").run(v);
+    set('2');
+    expect(errOf(() => new JournalStore(cs))).toMatchObject({ errno: EINVAL, message: 'journal format 2 was written by a newer version (this one reads 1)' });
+    set('x');
+    expect(errOf(() => new JournalStore(cs))).toMatchObject({ errno: EINVAL, message: 'journal format "x" is not one this version knows' });
+    set('1');
+    cs.db.prepare("UPDATE journal_meta SET value = 'sha1' WHERE key = 'hash'").run();
+    expect(errOf(() => new JournalStore(cs))).toMatchObject({ errno: EINVAL, message: 'this statedir uses content.hash=sha1, not sha256' });
+    cs.close();
+  });
+
+  it('keeps meta values, reads rows and entries, and says why one cannot be read', () => {
+    const { cs, js, head } = journal(4);
+    js.setMeta('k', 'v');
+    expect(js.meta('k')).toBe('v');
+    expect(js.meta('none')).toBeUndefined();
+    expect(js.row(2)).toMatchObject({ seq: 2, time: 102, topic: 't.2', ref: js.entry(2).ref });
+    expect(js.row(9)).toBeUndefined();
+    expect(js.rows(2, 3, 10).map((r) => r.seq)).toEqual([2, 3]);
+    expect(js.entry(4).ref).toBe(head.ref);
+    expect(errOf(() => js.entry(9))).toMatchObject({ errno: ENOENT, message: 'journal has no entry 9' });
+    // an index row that names another entry's blob
+    cs.db.prepare('UPDATE journal SET ref = (SELECT ref FROM journal WHERE seq = 1) WHERE seq = 3').run();
+    expect(errOf(() => js.entry(3))).toMatchObject({ errno: EPROTO, message: 'journal entry 3 holds seq 1' });
+    cs.close();
+  });
+
+  it('finds the last entry at or before a time by its index', () => {
+    const { cs, js } = journal(9);
+    expect(js.seqAtTime(50)).toBe(0);
+    for (let s = 1; s <= 9; s++) {
+      expect(js.seqAtTime(100 + s)).toBe(s);
+      expect(js.seqAtTime(100 + s + 0.5)).toBe(s);
+    }
+    expect(js.seqAtTime(1e9)).toBe(9);
+    cs.close();
+  });
+
+  it('moves its start only forward, to a snapshot, with its hooks, and reads nothing below it', async () => {
+    const { cs, js } = journal(6);
+    const hooked: unknown[] = [];
+    js.addRetireHook((first, states) => hooked.push([first, states]));
+    const sg = await signer();
+    const c = { seq: 4, ref: js.row(4)!.ref, time: 1, snapshot: `sha256-${'0'.repeat(64)}` };
+    const id = js.putCheckpoint({ ...c, pubkey: sg.publicKey, sig: await sg.sign(checkpointMessage(c)) });
+    const cp: Checkpoint = { id, ...c, pubkey: sg.publicKey, sig: '' };
+    expect(errOf(() => js.retire(3, cp, {}))).toMatchObject({ errno: EINVAL, message: 'the journal needs a snapshot at 3 to start there' });
+    expect(errOf(() => js.retire(4, { ...cp, snapshot: null }, {}))).toMatchObject({ errno: EINVAL });
+    js.retire(4, cp, { kvs: 1 });
+    expect(hooked).toEqual([[4, { kvs: 1 }]]);
+    expect([js.meta('first'), js.meta('base'), js.meta('gc-pending')]).toEqual(['4', String(id), '1']);
+    expect(js.expectedFirst()).toBe(4);
+    expect(js.first()).toBe(4);
+    expect(js.row(3)).toBeUndefined();
+    expect(js.rows(1, 9, 10).map((r) => r.seq)).toEqual([4, 5, 6]);
+    expect(errOf(() => js.entry(2))).toMatchObject({ errno: ENOENT, message: 'version 2 has been compacted' });
+    // the same start again, or an older one, changes nothing
+    js.retire(4, cp, { kvs: 2 });
+    expect(hooked.length).toBe(1);
+    expect(js.dropBelow(2)).toBe(2);
+    expect(js.dropBelow(10)).toBe(1);
+    expect(js.dropBelow(10)).toBe(0);
+    // a new store on the same database reads its start back
+    expect(new JournalStore(cs).expectedFirst()).toBe(4);
+    cs.close();
+  });
+
+  it('stores nothing of a batch whose transaction fails, and reports the sqlite error as a FluxError', () => {
+    const { cs, js, head } = journal(2);
+    js.addIndexer((e) => {
+      if (e.topic === 'bad') throw Object.assign(new Error('disk I/O'), { code: 'SQLITE_IOERR' });
+    });
+    expect(errOf(() => js.appendBatch(head, [base(3), { ...base(4), topic: 'bad' }]))).toBeInstanceOf(FluxError);
+    expect(js.head()).toEqual(head);
+    cs.close();
+  });
+});
+
+describe('journal verification', () => {
+  async function damaged(n: number, damage: (cs: ContentStore, js: JournalStore) => void | Promise<void>, checkpoint = true) {
+    const j = journal(n);
+    if (checkpoint) await checkpointAt(j.js, n, j.head.ref);
+    await damage(j.cs, j.js);
+    const r = await verifyJournal(j.js, { trustedKey: (await signer()).publicKey });
+    j.cs.close();
+    return r;
+  }
+
+  it('passes a sound journal, checking every entry and checkpoint, and yields to the event loop as it goes', async () => {
+    const j = journal(7, 'sha1');
+    await checkpointAt(j.js, 7, j.head.ref);
+    await checkpointAt(j.js, 0, null);
+    let turns = 0;
+    const timer = setInterval(() => turns++, 0);
+    const seen: number[] = [];
+    const r = await verifyJournal(j.js, { yieldEvery: 2, check: (e) => void seen.push(e.seq) });
+    clearInterval(timer);
+    expect(r).toEqual({ ok: true, checked: 7, head: j.head, checkpoints: 2 });
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    const none = journal(0);
+    expect(await verifyJournal(none.js)).toEqual({ ok: true, checked: 0, head: { seq: 0, ref: null }, checkpoints: 0 });
+    j.cs.close();
+    none.cs.close();
+  });
+
+  it('names each kind of damage at its seq', async () => {
+    const cases: Array<[string, (cs: ContentStore, js: JournalStore) => void | Promise<void>, { seq: number; reason: string | RegExp }]> = [
+      ['a gap', (cs) => void cs.db.prepare('DELETE FROM journal WHERE seq = 3').run(), { seq: 3, reason: 'entry 3 is missing from the index' }],
+      ['the first entry gone', (cs) => void cs.db.prepare('DELETE FROM journal WHERE seq = 1').run(), { seq: 1, reason: 'entry 1 is missing from the index' }],
+      ['a blob gone', (cs, js) => void cs.db.prepare('DELETE FROM objects WHERE hash = ?').run(Buffer.from(js.row(2)!.ref.slice(7), 'hex')),
+        { seq: 2, reason: /^the blob sha256-[0-9a-f]{64} of entry 2 is missing$/ }],
+      ['a blob that does not hash to its ref', (cs, js) => void cs.db.prepare('UPDATE objects SET object = ? WHERE hash = ?')
+        .run(Buffer.from('{}'), Buffer.from(js.row(2)!.ref.slice(7), 'hex')), { seq: 2, reason: /^entry 2 does not hash to its ref sha256-/ }],
+      ['a damaged object', (cs, js) => void cs.db.prepare('UPDATE objects SET size = 99999999 WHERE hash = ?')
+        .run(Buffer.from(js.row(2)!.ref.slice(7), 'hex')), { seq: 2, reason: /^entry 2 is damaged: blob sha256-[0-9a-f]+ is damaged/ }],
+      ['an index row of another time', (cs) => void cs.db.prepare('UPDATE journal SET time = 1 WHERE seq = 2').run(),
+        { seq: 2, reason: 'entry 2 does not match its index row' }],
+      ['an index row of another topic', (cs) => void cs.db.prepare("UPDATE journal SET topic = 'x' WHERE seq = 2").run(),
+        { seq: 2, reason: 'entry 2 does not match its index row' }],
+      ['the last entry gone', (cs) => void cs.db.prepare('DELETE FROM journal WHERE seq = 4').run(), { seq: 4, reason: 'checkpoint at 4 is past the head 3' }],
+    ];
+    for (const [what, damage, bad] of cases) {
+      const r = await damaged(4, damage);
+      expect(r.ok, what).toBe(false);
+      expect(r.firstBad!.seq, what).toBe(bad.seq);
+      if (typeof bad.reason === 'string') expect(r.firstBad!.reason, what).toBe(bad.reason);
+      else expect(r.firstBad!.reason, what).toMatch(bad.reason);
+    }
+  });
+
+  it('finds entries that are not what their index says: another seq, a malformed blob, a first entry with a predecessor', async () => {
+    const stored = async (cs: ContentStore, seq: number, blob: Buffer) => {
+      const digest = cs.store(blob);
+      cs.db.prepare('UPDATE journal SET ref = ? WHERE seq = ?').run(digest, seq);
+    };
+    let r = await damaged(3, (cs, js) => stored(cs, 2, encodeEntry({ ...js.entry(2).entry, seq: 7 })));
+    expect(r.firstBad).toEqual({ seq: 2, reason: 'entry 2 does not match its index row' });
+    r = await damaged(3, (cs) => stored(cs, 2, Buffer.from('{"not":"an entry"}')));
+    expect(r.firstBad!.seq).toBe(2);
+    expect(r.firstBad!.reason).toMatch(/^entry 2 is malformed: /);
+    r = await damaged(3, (cs, js) => stored(cs, 1, encodeEntry({ ...js.entry(1).entry, prev: js.entry(3).ref })));
+    expect(r.firstBad).toEqual({ seq: 1, reason: 'entry 1 links to a predecessor' });
+    r = await damaged(3, (cs, js) => stored(cs, 3, encodeEntry({ ...js.entry(3).entry, prev: js.entry(1).ref })));
+    expect(r.firstBad).toEqual({ seq: 3, reason: 'entry 3 does not link to entry 2' });
+    // a further check's reason fails its entry
+    const j = journal(3);
+    expect((await verifyJournal(j.js, { check: (e) => (e.seq === 2 ? 'no good' : undefined) })).firstBad).toEqual({ seq: 2, reason: 'no good' });
+    j.cs.close();
+  });
+
+  it('holds checkpoints to the instance key, their signature, the entry they name and the head', async () => {
+    const other = await loadOrCreateSigner(join(dir, 'other.key'));
+    let r = await damaged(3, (cs, js) => checkpointAt(js, 2, js.row(2)!.ref, other), false);
+    expect(r.firstBad).toEqual({ seq: 2, reason: 'checkpoint at 2 is signed by an unknown key' });
+    r = await damaged(3, (cs) => void cs.db.prepare('UPDATE journal_checkpoint SET time = time + 1').run());
+    expect(r.firstBad).toEqual({ seq: 3, reason: 'checkpoint at 3 has a bad signature' });
+    r = await damaged(3, async (cs, js) => checkpointAt(js, 2, js.row(1)!.ref), false);
+    expect(r.firstBad!.reason).toMatch(/^checkpoint at 2 names sha256-[0-9a-f]+, which is not entry 2$/);
+    r = await damaged(3, async (cs, js) => checkpointAt(js, 5, js.row(3)!.ref), false);
+    expect(r.firstBad).toEqual({ seq: 5, reason: 'checkpoint at 5 is past the head 3' });
+    // a checkpoint of the empty journal (seq 0) and one below a compacted start name nothing to compare
+    r = await damaged(3, async (cs, js) => checkpointAt(js, 0, null), false);
+    expect(r.ok).toBe(true);
+  });
+
+  it('starts at a compacted journal\'s first entry, whose link it cannot check, and requires that entry', async () => {
+    const j = journal(6);
+    const sg = await signer();
+    const c = { seq: 3, ref: j.js.row(3)!.ref, time: 1, snapshot: `sha256-${'0'.repeat(64)}` };
+    const id = j.js.putCheckpoint({ ...c, pubkey: sg.publicKey, sig: await sg.sign(checkpointMessage(c)) });
+    j.js.retire(3, { id, ...c, pubkey: sg.publicKey, sig: '' }, {});
+    j.js.dropBelow(100);
+    expect(await verifyJournal(j.js, { trustedKey: sg.publicKey })).toMatchObject({ ok: true, checked: 4, checkpoints: 1 });
+    j.cs.db.prepare('DELETE FROM journal WHERE seq = 3').run();
+    expect((await verifyJournal(j.js)).firstBad).toEqual({ seq: 3, reason: 'entry 3 is missing from the index' });
+    j.cs.close();
+  });
+});
+
+describe('the replica order', () => {
+  const entryAt = (seq: number, prev: string | null): { entry: Entry; blob: Buffer } => {
+    const entry: Entry = { seq, prev, time: seq, topic: 't', userid: 0, rolemask: 1, flags: 0, payload: null };
+    return { entry, blob: encodeEntry(entry) };
+  };
+  const refOf = (b: Buffer) => blobrefOf('sha256', b);
+  /** a chain of n entries */
+  const chain = (n: number) => {
+    const out: Array<{ entry: Entry; blob: Buffer; ref: string }> = [];
+    let prev: string | null = null;
+    for (let s = 1; s <= n; s++) {
+      const e = entryAt(s, prev);
+      prev = refOf(e.blob);
+      out.push({ ...e, ref: prev });
+    }
+    return out;
+  };
+
+  it('applies only the next entry that links to its head, and reports what is missing as a gap', () => {
+    const c = chain(6);
+    const o = new ReplicaOrder({ seq: 0, ref: null }, refOf);
+    expect(o.gap()).toBeUndefined();
+    expect(o.offer(c[2]!.entry, c[2]!.blob)).toEqual([]);
+    expect(o.waiting).toBe(1);
+    expect(o.gap()).toEqual({ from: 1, count: 2 });
+    expect(o.offer(c[0]!.entry, c[0]!.blob).map((a) => a.entry.seq)).toEqual([1]);
+    expect(o.gap()).toEqual({ from: 2, count: 1 });
+    expect(o.offer(c[1]!.entry, c[1]!.blob).map((a) => [a.entry.seq, a.ref])).toEqual([[2, c[1]!.ref], [3, c[2]!.ref]]);
+    expect(o.head).toEqual({ seq: 3, ref: c[2]!.ref });
+    expect(o.waiting).toBe(0);
+    // again, or older: nothing
+    expect(o.offer(c[2]!.entry, c[2]!.blob)).toEqual([]);
+    expect(o.offer(c[0]!.entry, c[0]!.blob)).toEqual([]);
+    expect(o.waiting).toBe(0);
+    // a loss at the tail shows once upstream is heard to hold more
+    expect(o.gap()).toBeUndefined();
+    o.heard(5);
+    expect(o.gap()).toEqual({ from: 4, count: 2 });
+    o.heard(2);
+    expect(o.gap()).toEqual({ from: 4, count: 2 });
+  });
+
+  it('drops an entry that does not link to its head, and what it held at or below its head', () => {
+    const c = chain(3);
+    const o = new ReplicaOrder({ seq: 1, ref: c[0]!.ref }, refOf);
+    const stranger = entryAt(2, `sha256-${'f'.repeat(64)}`);
+    expect(o.offer(stranger.entry, stranger.blob)).toEqual([]);
+    expect(o.head.seq).toBe(1);
+    expect(o.waiting).toBe(0);
+    expect(o.offer(c[2]!.entry, c[2]!.blob)).toEqual([]);
+    expect(o.offer(c[1]!.entry, c[1]!.blob).map((a) => a.entry.seq)).toEqual([2, 3]);
+  });
+
+  it('holds everything until its starting snapshot is known, then applies what follows it', () => {
+    const c = chain(5);
+    const o = new ReplicaOrder({ seq: 0, ref: null }, refOf, { holding: true });
+    for (const i of [4, 3, 1]) expect(o.offer(c[i]!.entry, c[i]!.blob)).toEqual([]);
+    expect(o.gap()).toBeUndefined();
+    expect(o.start({ seq: 3, ref: c[2]!.ref }).map((a) => a.entry.seq)).toEqual([4, 5]);
+    expect(o.waiting).toBe(0);
+    expect(o.gap()).toBeUndefined();
+  });
+
+  it('keeps at most maxEarly entries ahead, but always the next one', () => {
+    const c = chain(6);
+    const o = new ReplicaOrder({ seq: 0, ref: null }, refOf, { maxEarly: 2 });
+    for (const i of [5, 4, 3]) o.offer(c[i]!.entry, c[i]!.blob);
+    expect(o.waiting).toBe(2);
+    expect(o.gap()).toEqual({ from: 1, count: 4 });
+    expect(o.offer(c[1]!.entry, c[1]!.blob)).toEqual([]);
+    expect(o.waiting).toBe(2);
+    expect(o.offer(c[0]!.entry, c[0]!.blob).map((a) => a.entry.seq)).toEqual([1]);
+    expect(o.gap()).toEqual({ from: 2, count: 3 });
+  });
+});
