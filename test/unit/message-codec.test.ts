@@ -169,6 +169,8 @@ describe('the local framing', () => {
     expect(big.readUInt32BE(4)).toBe(2 + 5 + 255 + 1 + PROTO_SIZE);
     expect(splitFrames(big.subarray(8)).map((f) => f.length)).toEqual([1, 255, PROTO_SIZE]);
     expect(splitFrames(Buffer.alloc(0))).toEqual([]);
+    // an empty frame written the long way, last in the message
+    expect(splitFrames(Buffer.from([0xff, 0, 0, 0, 0]))).toEqual([Buffer.alloc(0)]);
     expect(errOf(() => splitFrames(Buffer.from([0xff, 0, 0])))).toMatchObject({ errno: EPROTO, message: 'truncated frame size' });
     expect(errOf(() => splitFrames(Buffer.from([3, 1, 2])))).toMatchObject({ errno: EPROTO, message: 'frame overruns message' });
     expect(errOf(() => splitFrames(Buffer.from([0xff, 0, 0, 0, 2, 1])))).toMatchObject({ errno: EPROTO, message: 'frame overruns message' });
