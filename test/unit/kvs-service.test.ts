@@ -206,8 +206,14 @@ describe('kvs master (rank 0, in process)', () => {
       { ver: 1, type: 'dirref', data: [root] },
       { ver: 1, type: 'valref', data: [root] },
       { ver: 1, type: 'dir', data: { x: val('1') } },
+      // only a dir may be empty, and only an object is
+      { ver: 1, type: 'symlink', data: {} },
+      { ver: 1, type: 'dir', data: '' },
+      { ver: 1, type: 'dir', data: null },
     ]) {
-      expect(errno(await h.send('kvs.commit', commit([{ key: 'z', flags: 0, dirent }], 0, 'g'), guest))).toBe(EPERM);
+      const refused = await h.send('kvs.commit', commit([{ key: 'z', flags: 0, dirent }], 0, 'g'), guest);
+      expect(errno(refused)).toBe(EPERM);
+      expect(refused.payload?.toString()).toBe(`guests may not commit ${dirent.type} objects\0`);
     }
     // the namespace's entries are the guest's own, so its private events reach it
     expect(h.js.entry(h.journal.head().seq).entry).toMatchObject({ userid: GUEST, rolemask: ROLE_USER, flags: 0x20 | ENTRY_KVS });

@@ -1,7 +1,7 @@
 // The role checks, in this process: the registry's gate every request passes (the owner always, other roles only
 // where a handler admits them), and the rules services enforce themselves on a guest: job-ingest's limits, the
 // namespace owner rule of kvs-history and kvs-watch. Requests go through the real registry, as in a broker.
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, vi } from 'vitest';
 import {
   type Message, makeRequest, jsonPayload, payloadJson, stringPayload, MSGTYPE_RESPONSE, ROLE_OWNER, ROLE_USER, ROLE_LOCAL,
   ROLE_ALL, ROLE_NONE, FLAG_STREAMING,
@@ -73,7 +73,7 @@ function harness(rpc: (topic: string, body: unknown) => unknown = () => ({}), ra
     expect(got.length, `${topic}: ${JSON.stringify(got)}`).toBe(1);
     return got[0]!;
   };
-  return { host, registry, send, one };
+  return { host, registry, send, one, answered: (tag: number) => answers.get(tag) ?? [] };
 }
 
 const REFUSED = { errnum: EPERM, body: undefined, text: 'Request requires owner credentials' };
@@ -151,9 +151,39 @@ describe('the registry gate', () => {
       ['svc.local', ROLE_LOCAL], ['svc.owner', 0], ['svc.ping', ROLE_ALL >>> 0], ['svc.schema', ROLE_USER],
       ['svc.stats-get', ROLE_ALL >>> 0], ['svc.stream', ROLE_USER], ['svc.user', ROLE_USER],
     ]);
-    h.registry.gate = (topic) => (topic === 'svc.all' ? new FluxError(EROFS, 'read-only') : undefined);
+    h.registry.gate = (topic) => (topic === 'svc.all' || topic === '' ? new FluxError(EROFS, 'read-only') : undefined);
     expect(await h.one('svc.all', undefined, owner)).toMatchObject({ errnum: EROFS, text: 'read-only' });
     expect(await h.send('svc.user', undefined, owner)).toEqual([]);
+    // a request without a topic is asked about as the empty topic
+    const bare = makeRequest('x');
+    bare.topic = undefined;
+    bare.rolemask = ROLE_OWNER;
+    bare.aux2 = 999;
+    h.registry.dispatch(bare);
+    expect(h.answered(999)).toMatchObject([{ errnum: EROFS }]);
+  });
+
+  it('answers ENOSYS while a module starts, and notes when each module was last asked', async () => {
+    const h = harness();
+    let started!: () => void;
+    const starting = new Promise<void>((r) => (started = r));
+    const calls: string[] = [];
+    const loading = h.registry.load({ ...mod(calls), start: () => starting }, 'test');
+    expect(await h.one('svc.user', undefined, owner)).toMatchObject({ errnum: ENOSYS });
+    started();
+    await loading;
+    expect(await h.send('svc.user', undefined, owner)).toEqual([]);
+    const now = Date.now();
+    const clock = vi.spyOn(Date, 'now');
+    try {
+      clock.mockReturnValue(now + 5000);
+      expect(h.registry.list().find((m) => m.name === 'svc')!.idle).toBe(5);
+      await h.send('svc.user', undefined, owner);
+      clock.mockReturnValue(now + 7000);
+      expect(h.registry.list().find((m) => m.name === 'svc')).toMatchObject({ idle: 2, status: 1, services: ['svc'] });
+    } finally {
+      clock.mockRestore();
+    }
   });
 });
 
