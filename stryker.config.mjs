@@ -50,8 +50,9 @@ export default {
   reporters: ['html', 'json', 'clear-text', 'progress'],
   htmlReporter: { fileName: `reports/mutation/${name}.html` },
   jsonReporter: { fileName: `reports/mutation/${name}.json` },
-  tempDirName: '.stryker-tmp',
-  ignorePatterns: ['dist', 'lib', 'reports', '.test-results'],
+  // one directory per group, so that groups can run side by side
+  tempDirName: `.stryker-tmp/${name}`,
+  ignorePatterns: ['dist', 'lib', 'reports', '.test-results', '.stryker-tmp', '.bench-state-*'],
   cleanTempDir: 'always',
   ignoreStatic: true,
   thresholds: { high: 90, low: 85, break: null },

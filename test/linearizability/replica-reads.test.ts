@@ -88,3 +88,32 @@ describe('replica reads', () => {
     expect(problems[0]).toMatch(/older than version 5/);
   });
 });
+
+describe('replica reads, inputs in any order', () => {
+  it('sorts versions, writes and each connection\'s reads itself', () => {
+    // the same history as above, every list handed over backwards
+    const backwards = new Map([...batches].reverse());
+    const writes: AckedWrite[] = [{ session: 8, version: 2, ret: 20 }, { session: 7, version: 5, ret: 10 }];
+    const reads = [read(4, 'a', 'zw', 80), read(4, 'a', null, 70), read(2, 'a', 'y', 30)];
+    const problems = checkReplicaReads(reads, writes, backwards);
+    // connection 2's first read began after version 5 was acknowledged; connection 4 moves forward only
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/connection 2\).*older than version 5/);
+    // appends replayed in version order: b is "p" then "pq"
+    expect(checkReplicaReads([read(5, 'b', 'pq', 1)], [], backwards)).toEqual([]);
+    expect(checkReplicaReads([read(5, 'b', 'qp', 1)], [], backwards)).toHaveLength(1);
+  });
+
+  it('names which promise a read broke', () => {
+    // the connection read version 4 already, and its own write of version 3 came back before: going back is named
+    const own = [{ session: 6, version: 3, ret: 5 }];
+    const p = checkReplicaReads([read(6, 'b', 'pq', 10), read(6, 'a', 'x', 20)], own, batches);
+    expect(p[0]).toMatch(/had already read version 4/);
+    // its own write is newer than anything it read: that is named
+    const q = checkReplicaReads([read(6, 'a', 'x', 1), read(6, 'a', 'x', 20)], [{ session: 6, version: 3, ret: 5 }], batches);
+    expect(q[0]).toMatch(/own write acknowledged with version 3/);
+    // a write acknowledged exactly when the read began is not before it
+    expect(checkReplicaReads([read(9, 'a', 'x', 5)], [{ session: 1, version: 5, ret: 5 }], batches)).toEqual([]);
+    expect(checkReplicaReads([read(9, 'a', 'x', 10), read(9, 'a', 'x', 20)], [{ session: 9, version: 3, ret: 20 }], batches)).toEqual([]);
+  });
+});
