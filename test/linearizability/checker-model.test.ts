@@ -137,6 +137,9 @@ describe('the search', () => {
     expect(check(kvsModel, [bad, ...wide], { maxStates: 50 })).toMatchObject({ ok: false, partition: 'x' });
     // within budget the same part is decided
     expect(check(kvsModel, wide.slice(0, 3)).ok).toBe(true);
+    // a part that passes before one that gives up: the whole is undecided, not accepted
+    const fine: KvsOp = { id: 101, client: 0, call: 0, ret: 1, input: { f: 'put', key: 'a', value: 'x' }, output: { version: 1 } };
+    expect(check(kvsModel, [fine, ...wide], { maxStates: 50 })).toMatchObject({ ok: 'unknown', partition: 'w' });
   });
 
   it('reports the longest linearizable prefix and every operation that could not follow it', () => {
