@@ -85,7 +85,8 @@ describe('journal entries', () => {
     expect(payloadForEntry(Buffer.alloc(0))).toEqual({ payload: null, raw: false });
     expect(payloadForEntry(Buffer.from('{"a":1}\0'))).toEqual({ payload: { a: 1 }, raw: false });
     // not canonical spacing, not an object, not NUL-terminated, not JSON: raw
-    for (const text of ['{ "a": 1}\0', '[1]\0', '{"a":1}', '{"a":\0', '"s"\0', 'null\0', '{\0']) {
+    // (the last: without its final byte it would read as JSON, but that byte is not the NUL)
+    for (const text of ['{ "a": 1}\0', '[1]\0', '{"a":1}', '{"a":\0', '"s"\0', 'null\0', '{\0', '{"a":1}}']) {
       expect(payloadForEntry(Buffer.from(text))).toEqual({ payload: Buffer.from(text).toString('base64'), raw: true });
     }
   });
@@ -133,6 +134,19 @@ describe('the journal store', () => {
     cs.close();
   });
 
+  it('finds it from a compacted start too', async () => {
+    const { cs, js } = journal(9);
+    const sg = await signer();
+    const c = { seq: 6, ref: js.row(6)!.ref, time: 1, snapshot: `sha256-${'0'.repeat(64)}` };
+    const id = js.putCheckpoint({ ...c, pubkey: sg.publicKey, sig: await sg.sign(checkpointMessage(c)) });
+    js.retire(6, { id, ...c, pubkey: sg.publicKey, sig: '' }, {});
+    js.dropBelow(100);
+    // nothing kept is that old
+    expect(js.seqAtTime(104)).toBe(0);
+    for (let s = 6; s <= 9; s++) expect(js.seqAtTime(100 + s)).toBe(s);
+    cs.close();
+  });
+
   it('moves its start only forward, to a snapshot, with its hooks, and reads nothing below it', async () => {
     const { cs, js } = journal(6);
     const hooked: unknown[] = [];
@@ -167,7 +181,9 @@ describe('the journal store', () => {
     js.addIndexer((e) => {
       if (e.topic === 'bad') throw Object.assign(new Error('disk I/O'), { code: 'SQLITE_IOERR' });
     });
-    expect(errOf(() => js.appendBatch(head, [base(3), { ...base(4), topic: 'bad' }]))).toBeInstanceOf(FluxError);
+    const err = errOf(() => js.appendBatch(head, [base(3), { ...base(4), topic: 'bad' }]));
+    expect(err).toBeInstanceOf(FluxError);
+    expect(err.message).toBe('journal: disk I/O (SQLITE_IOERR)');
     expect(js.head()).toEqual(head);
     cs.close();
   });
@@ -187,13 +203,20 @@ describe('journal verification', () => {
     const j = journal(7, 'sha1');
     await checkpointAt(j.js, 7, j.head.ref);
     await checkpointAt(j.js, 0, null);
+    // a turn of the event loop counted at each check phase: the verifier lets it run after every second entry
     let turns = 0;
-    const timer = setInterval(() => turns++, 0);
-    const seen: number[] = [];
-    const r = await verifyJournal(j.js, { yieldEvery: 2, check: (e) => void seen.push(e.seq) });
-    clearInterval(timer);
+    let counting = true;
+    const tick = () => {
+      if (!counting) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    const seen: Array<[number, number]> = [];
+    const r = await verifyJournal(j.js, { yieldEvery: 2, check: (e) => void seen.push([e.seq, turns]) });
+    counting = false;
     expect(r).toEqual({ ok: true, checked: 7, head: j.head, checkpoints: 2 });
-    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(seen).toEqual([[1, 0], [2, 0], [3, 1], [4, 1], [5, 2], [6, 2], [7, 3]]);
     const none = journal(0);
     expect(await verifyJournal(none.js)).toEqual({ ok: true, checked: 0, head: { seq: 0, ref: null }, checkpoints: 0 });
     j.cs.close();
@@ -272,6 +295,28 @@ describe('journal verification', () => {
     expect((await verifyJournal(j.js)).firstBad).toEqual({ seq: 3, reason: 'entry 3 is missing from the index' });
     j.cs.close();
   });
+
+  it('takes a checkpoint below a compacted start as it is, and holds one at the start to the entry there', async () => {
+    const compacted = async (extra: (js: JournalStore, refs: string[]) => Promise<void>) => {
+      const j = journal(6);
+      const sg = await signer();
+      const c = { seq: 3, ref: j.js.row(3)!.ref, time: 1, snapshot: `sha256-${'0'.repeat(64)}` };
+      const refs = [1, 2, 3, 4].map((s) => j.js.row(s)!.ref);
+      const id = j.js.putCheckpoint({ ...c, pubkey: sg.publicKey, sig: await sg.sign(checkpointMessage(c)) });
+      j.js.retire(3, { id, ...c, pubkey: sg.publicKey, sig: '' }, {});
+      j.js.dropBelow(100);
+      await extra(j.js, refs);
+      const r = await verifyJournal(j.js, { trustedKey: sg.publicKey });
+      j.cs.close();
+      return r;
+    };
+    // the entry a checkpoint at 2 names is gone: nothing to compare it with
+    expect(await compacted((js, refs) => checkpointAt(js, 2, refs[1]!))).toMatchObject({ ok: true, checked: 4, checkpoints: 2 });
+    // one at 3 that names entry 4 is wrong, though the start is at 3
+    const r = await compacted((js, refs) => checkpointAt(js, 3, refs[3]!));
+    expect(r.firstBad!.seq).toBe(3);
+    expect(r.firstBad!.reason).toMatch(/^checkpoint at 3 names sha256-[0-9a-f]+, which is not entry 3$/);
+  });
 });
 
 describe('the replica order', () => {
@@ -335,6 +380,20 @@ describe('the replica order', () => {
     expect(o.start({ seq: 3, ref: c[2]!.ref }).map((a) => a.entry.seq)).toEqual([4, 5]);
     expect(o.waiting).toBe(0);
     expect(o.gap()).toBeUndefined();
+  });
+
+  it('while holding, keeps nothing at or below its head; once started, applies what comes next at once', () => {
+    const c = chain(5);
+    const o = new ReplicaOrder({ seq: 2, ref: c[1]!.ref }, refOf, { holding: true });
+    expect(o.offer(c[1]!.entry, c[1]!.blob)).toEqual([]);
+    expect(o.offer(c[0]!.entry, c[0]!.blob)).toEqual([]);
+    expect(o.waiting).toBe(0);
+    // held: 3 and 4; the snapshot turns out to be at 4, so 3 and 4 itself go
+    for (const i of [2, 3]) expect(o.offer(c[i]!.entry, c[i]!.blob)).toEqual([]);
+    expect(o.waiting).toBe(2);
+    expect(o.start({ seq: 4, ref: c[3]!.ref })).toEqual([]);
+    expect(o.waiting).toBe(0);
+    expect(o.offer(c[4]!.entry, c[4]!.blob).map((a) => a.entry.seq)).toEqual([5]);
   });
 
   it('keeps at most maxEarly entries ahead, but always the next one', () => {
