@@ -17,6 +17,7 @@ import { childrenOf, descendantsOf, levelOf, maxLevel, parentOf, parseTopo } fro
 import { VERSION, VERSION_CODE } from '../core/version.js';
 import { parseFSD } from '../core/fsd.js';
 import { pmiLibraryPath } from '../core/pmi-library.js';
+import { fluxEnvironment } from '../core/flux-env.js';
 import { pmiFromEnv, type PmiClient } from '../transport/pmi-client.js';
 import { OverlayServer, OverlayClient } from '../transport/overlay.js';
 import { generateKeypair } from '../transport/keys.js';
@@ -398,8 +399,8 @@ export async function runBroker(argv: string[]): Promise<number> {
     const argv = command.length > 0 ? command : [process.env.SHELL ?? '/bin/sh'];
     const env: NodeJS.ProcessEnv = {
       ...process.env,
+      ...fluxEnvironment(process.env, join(BIN_DIR, '..')),
       FLUX_URI: `local://${rundir}/local-0`,
-      PATH: `${BIN_DIR}:${process.env.PATH ?? ''}`,
     };
     delete env.PMI_FD;
     delete env.PMI_RANK;

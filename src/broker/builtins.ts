@@ -2,7 +2,8 @@
 import { pathToFileURL } from 'node:url';
 import { isAbsolute, resolve } from 'node:path';
 import { FluxError, EINVAL, ENOENT, EPERM } from '../core/errors.js';
-import { ROLE_ALL, senderOf } from '../core/message.js';
+import { ROLE_ALL, senderOf, stringPayload } from '../core/message.js';
+import { JReal, dumpJson } from '../core/kvs-format-json.js';
 import { VERSION_CODE } from '../core/version.js';
 import type { ModuleDef, ModuleFactory } from '../services/module.js';
 import type { Broker } from './broker.js';
@@ -61,14 +62,15 @@ export function overlayModule(ctl: BrokerControl): ModuleDef {
         allow: ROLE_ALL,
         handler: (msg) => {
           const now = Date.now();
-          b.respond(msg, {
+          // durations are reals on the wire, 0 included: flux-core's client unpacks them as doubles
+          b.respond(msg, stringPayload(dumpJson({
             rank: b.rank,
             status: subtreeStatus(b),
-            duration: 0,
+            duration: new JReal(0),
             children: [...b.children.values()].map((c) => ({
-              rank: c.rank, status: c.state === 'online' ? 'full' : c.state, duration: (now - c.lastSeen) / 1000,
+              rank: c.rank, status: c.state === 'online' ? 'full' : c.state, duration: new JReal((now - c.lastSeen) / 1000),
             })),
-          });
+          })));
         },
       },
     ],

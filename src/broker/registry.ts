@@ -40,6 +40,12 @@ export interface ModuleListEntry {
 
 const STATUS_CODE: Record<string, number> = { [MODULE_INIT]: 0, [MODULE_RUNNING]: 1, [MODULE_FINALIZING]: 2 };
 
+/**
+ * The services flux-core's broker answers itself; the others are modules there, each one more hop away (the
+ * broker hands the request on to the module), which a ping's route shows.
+ */
+const BROKER_SERVICES = new Set(['broker', 'attr', 'log', 'event', 'content', 'rexec', 'overlay', 'module']);
+
 export class ServiceRegistry {
   private readonly modules = new Map<string, LoadedModule>();
   private readonly services = new Map<string, LoadedModule>();
@@ -156,6 +162,7 @@ export class ServiceRegistry {
   private defaultHandlers(def: ModuleDef): HandlerDef[] {
     const host = this.host;
     const started = Date.now();
+    const hops = BROKER_SERVICES.has(def.name) ? [host.uuid] : [host.uuid, crypto.randomUUID()];
     return [
       {
         topic: `${def.name}.ping`,
@@ -163,7 +170,7 @@ export class ServiceRegistry {
         handler: (msg) => {
           const body = msg.payload && msg.payload.length > 0 ? payloadJson(msg) : {};
           const route = [...(msg.routes ?? [])].reverse().map((r) => r.substring(0, 8));
-          route.push(host.uuid.substring(0, 8));
+          for (const hop of hops) route.push(hop.substring(0, 8));
           host.respond(msg, {
             ...body, route: route.join('!'), userid: msg.userid, rolemask: msg.rolemask, rank: host.rank,
           });

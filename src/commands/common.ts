@@ -45,3 +45,54 @@ export async function runChosen(p: Command, args: string[], chosen: () => (() =>
   }
   return action();
 }
+
+/** optparse's word wrap: the longest run of whole words that fits in `width`, and where the rest starts */
+function nextSegment(text: string, width: number): [string, string] {
+  if (text.length <= width) return [text, ''];
+  let cut = width;
+  while (cut > 0 && text[cut] !== ' ') cut--;
+  if (cut === 0) return [`${text.slice(0, width - 1)}-`, text.slice(width - 1)];
+  return [text.slice(0, cut).trimEnd(), text.slice(cut + 1)];
+}
+
+/**
+ * The usage text flux-core's C commands print (liboptparse's layout): "Usage: flux-CMD USAGE", then one line per
+ * option, -h first, descriptions from column 25 wrapped to the width $COLUMNS gives (80 by default).
+ */
+export function optparseUsage(p: Command, cmd: string, usageLine: string): string {
+  const cols = Number(process.env.COLUMNS);
+  const columns = Number.isInteger(cols) && cols > 16 && cols < 256 ? cols : 80;
+  const width = 25;
+  const lines = [`Usage: flux-${cmd} ${usageLine}`];
+  const help = { short: '-h', long: '--help', flags: '-h, --help', description: 'Display this message.' };
+  for (const o of [help, ...p.options]) {
+    const arg = /[<[]([^>\]]+)[>\]]/.exec(o.flags)?.[1];
+    const info = `  ${o.short !== undefined ? `${o.short}, ` : '    '}${o.long ?? ''}${arg !== undefined ? `=${arg}` : ''}`;
+    let [seg, rest] = nextSegment(o.description, columns - width);
+    lines.push(info.length < width ? `${info.padEnd(width)}${seg}` : `${info}\n${' '.repeat(width)}${seg}`);
+    while (rest.length > 0) {
+      [seg, rest] = nextSegment(rest, columns - width);
+      lines.push(`${' '.repeat(width)}${seg}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A program that speaks like one of flux-core's C commands: --help prints optparse's usage on stderr (exit 0),
+ * an unknown option is "unrecognized option" and a pointer to --help (exit 1).
+ */
+export function cProgram(cmd: string, summary: string, usageLine: string): Command {
+  const p = program(cmd, summary);
+  p.configureHelp({ formatHelp: () => optparseUsage(p, cmd, usageLine) })
+    .configureOutput({
+      writeOut: (s) => process.stderr.write(s),
+      writeErr: (s) => process.stderr.write(s),
+      outputError: (str, write) => {
+        const unknown = /unknown option '([^']*)'/.exec(str);
+        if (unknown) write(`flux-${cmd}: unrecognized option '${unknown[1]}'\nTry \`flux-${cmd} --help' for more information.\n`);
+        else write(`flux-${cmd}: ${str.replace(/^error: /, '')}`);
+      },
+    });
+  return p;
+}
