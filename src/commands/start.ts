@@ -5,6 +5,7 @@ import { parseFSD } from '../core/fsd.js';
 import { runLocal, runUnderLauncher } from '../api/instance.js';
 import { resolve } from 'node:path';
 import { ATTR_REPLAY_STATEDIR, ATTR_REPLAY_TO } from '../core/read-only.js';
+import { commandLineAttrError } from '../core/broker-attrs.js';
 import { parseSeq } from './event.js';
 import { program, parse } from './common.js';
 
@@ -36,8 +37,12 @@ export async function run(args: string[]): Promise<number> {
     ...o.brokerOpts.flatMap((s) => s.split(',')).filter((s) => s.length > 0),
     ...o.setattr.map((kv) => `-S${kv}`),
   ];
+  // every broker would refuse a bad attribute the same way: say it once, before any is started
   for (const kv of o.setattr) {
     if (!/^[^=]+=/.test(kv)) throw new FluxError(EINVAL, `--setattr ${kv}: expected NAME=VALUE`);
+    const eq = kv.indexOf('=');
+    const why = commandLineAttrError(kv.slice(0, eq), kv.slice(eq + 1));
+    if (why !== undefined) throw new FluxError(EINVAL, `${kv.slice(0, eq)}: ${why}`);
   }
   if (o.to !== undefined && o.replay === undefined) throw new FluxError(EINVAL, '--to needs --replay');
   if (o.replay !== undefined) {
@@ -55,7 +60,9 @@ export async function run(args: string[]): Promise<number> {
     return runUnderLauncher(brokerArgs, command);
   }
   const size = sizeText === undefined ? 1 : Number(sizeText);
-  if (!Number.isInteger(size) || size < 1) throw new FluxError(EINVAL, `--size must be a positive integer, not ${sizeText}`);
+  if (!/^\d+$/.test(sizeText ?? '1') || !Number.isSafeInteger(size) || size < 1) {
+    throw new FluxError(EINVAL, `--size must be a positive integer, not ${sizeText}`);
+  }
   return runLocal({
     size, brokerArgs, command, rundir: o.testRundir, exitTimeoutMs, exitOnAny: o.testExitMode === 'any', verbose: o.verbose,
   });
