@@ -12,7 +12,7 @@ import { parseSeq } from './event.js';
 import { program, runChosen } from './common.js';
 import { stateAt } from './replay-at.js';
 import {
-  type EntryJson, listHeader, listRow, dumpLines, scheduledText, parseId, parseEntryOptions, parseTabLine,
+  type EntryJson, listHeader, listRow, dumpLines, scheduledText, parseId, parseEntryOptions, parseTabLine, removedLine,
 } from './cron-format.js';
 
 interface CommonOpts {
@@ -195,21 +195,22 @@ export async function run(args: string[]): Promise<number> {
       };
     });
 
-  const byId = (name: string, topic: string, done: (e: EntryJson) => string, body: (o: Record<string, unknown>) => Record<string, unknown> = () => ({})) =>
+  // these three print without the subcommand's name in front, as flux-core's do
+  const byId = (topic: string, done: (e: EntryJson) => string, body: (o: Record<string, unknown>) => Record<string, unknown> = () => ({})) =>
     (id: string, o: Record<string, unknown>) => {
       action = async (h) => {
         const e = asEntry(await h.call(topic, { id: parseId(id), ...body(o) }, { nodeid: 0 }));
-        say(name, done(e));
+        process.stdout.write(`${done(e)}\n`);
         return 0;
       };
     };
   p.command('stop').description('Stop a cron entry').argument('<id>')
-    .action(byId('stop', 'cron.stop', (e) => `Stopped cron-${e.id}`));
+    .action(byId('cron.stop', (e) => `Stopped cron-${e.id}`));
   p.command('start').description('Start a stopped cron entry').argument('<id>')
-    .action(byId('start', 'cron.start', (e) => `Started cron-${e.id}`));
+    .action(byId('cron.start', (e) => `Started cron-${e.id}`));
   p.command('delete').description('Delete a cron entry').argument('<id>')
     .option('-k, --kill', 'also kill its running tasks')
-    .action(byId('delete', 'cron.delete', (e) => `Removed cron-${e.id}: ${e.name}`, (o) => (o.kill ? { kill: true } : {})));
+    .action(byId('cron.delete', (e) => removedLine(e, Date.now() / 1000), (o) => (o.kill ? { kill: true } : {})));
 
   p.command('dump').description('Print every field of a cron entry as key = value').argument('<id>')
     .option('-k, --key <key>', 'print only this key\'s value')

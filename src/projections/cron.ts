@@ -183,7 +183,8 @@ function finishTask(e: CronEntry, p: TaskFinishedPayload, time: number): void {
   } else if (p.status !== undefined) {
     task.status = p.status;
     task.code = exitCodeOf(p.status);
-    task.state = p.timedout ? 'Timeout' : 'Exited';
+    // flux-core's states: a timeout first, then any status but 0 is a failure (127: the shell found no command)
+    task.state = p.timedout ? 'Timeout' : p.status === 0 ? 'Exited' : 'Failed';
     success = p.status === 0 && !p.timedout;
   } else {
     task.state = 'Failed';
