@@ -56,14 +56,16 @@ function nextSegment(text: string, width: number): [string, string] {
 }
 
 /**
- * The usage text flux-core's C commands print (liboptparse's layout): "Usage: flux-CMD USAGE", then one line per
- * option, -h first, descriptions from column 25 wrapped to the width $COLUMNS gives (80 by default).
+ * The usage text flux-core's C commands print (liboptparse's layout): "Usage: NAME USAGE", the description of a
+ * `flux` builtin, then one line per option, -h first, descriptions from column 25 wrapped to the width $COLUMNS
+ * gives (80 by default); an option without a letter is indented past where the letter would be.
  */
-export function optparseUsage(p: Command, cmd: string, usageLine: string): string {
+export function optparseUsage(p: Command, name: string, usageLine: string, doc?: string): string {
   const cols = Number(process.env.COLUMNS);
   const columns = Number.isInteger(cols) && cols > 16 && cols < 256 ? cols : 80;
   const width = 25;
-  const lines = [`Usage: flux-${cmd} ${usageLine}`];
+  const lines = [`Usage: ${name} ${usageLine}`];
+  if (doc !== undefined) lines.push(doc);
   const help = { short: '-h', long: '--help', flags: '-h, --help', description: 'Display this message.' };
   for (const o of [help, ...p.options]) {
     const arg = /[<[]([^>\]]+)[>\]]/.exec(o.flags)?.[1];
@@ -80,17 +82,19 @@ export function optparseUsage(p: Command, cmd: string, usageLine: string): strin
 
 /**
  * A program that speaks like one of flux-core's C commands: --help prints optparse's usage on stderr (exit 0),
- * an unknown option is "unrecognized option" and a pointer to --help (exit 1).
+ * an unknown option is "unrecognized option" and a pointer to --help (exit 1). `builtin`: one of the `flux`
+ * program's own subcommands (flux dump, flux restore), named "flux CMD" and described under its usage line.
  */
-export function cProgram(cmd: string, summary: string, usageLine: string): Command {
+export function cProgram(cmd: string, summary: string, usageLine: string, { builtin = false } = {}): Command {
   const p = program(cmd, summary);
-  p.configureHelp({ formatHelp: () => optparseUsage(p, cmd, usageLine) })
+  const name = builtin ? `flux ${cmd}` : `flux-${cmd}`;
+  p.configureHelp({ formatHelp: () => optparseUsage(p, name, usageLine, builtin ? summary : undefined) })
     .configureOutput({
       writeOut: (s) => process.stderr.write(s),
       writeErr: (s) => process.stderr.write(s),
       outputError: (str, write) => {
         const unknown = /unknown option '([^']*)'/.exec(str);
-        if (unknown) write(`flux-${cmd}: unrecognized option '${unknown[1]}'\nTry \`flux-${cmd} --help' for more information.\n`);
+        if (unknown) write(`${name}: unrecognized option '${unknown[1]}'\nTry \`${name} --help' for more information.\n`);
         else write(`flux-${cmd}: ${str.replace(/^error: /, '')}`);
       },
     });

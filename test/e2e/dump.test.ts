@@ -184,11 +184,31 @@ describe('flux dump and flux restore on an instance of size 2', () => {
     expect((await inst.flux(['kvs', 'get', 'limited.big'])).code).toBe(1);
     expect((await valueAt(h, 'limited.a.b.c')).toString()).toBe('hello');
 
-    expect(await inst.flux(['restore', file])).toMatchObject({ code: 1, stderr: 'flux-restore: one of --checkpoint or --key=NAME is required\n' });
+    expect(await inst.flux(['restore', file])).toMatchObject({
+      code: 1, stderr: 'flux-restore: Please specify a restore target with --checkpoint or --key\n',
+    });
     expect((await inst.flux(['restore', '--key=x', join(dir, 'nope.tar')])).stderr).toMatch(/^flux-restore: .*no such file/i);
     writeFileSync(join(dir, 'junk.tar'), Buffer.alloc(1024, 0x41));
     expect(await inst.flux(['restore', '--key=x', join(dir, 'junk.tar')])).toMatchObject({ code: 1, stderr: expect.stringMatching(/^flux-restore: not a valid tar archive/) });
     expect(await inst.flux(['dump', join(dir, 'out.zip')])).toMatchObject({ code: 1, stderr: expect.stringMatching(/^flux-dump: .*unknown archive format/) });
+  });
+
+  it('as flux-core\'s: usage on stderr without an archive, --maxreqs, --no-cache, and a path that cannot be written', async () => {
+    for (const cmd of ['dump', 'restore']) {
+      const r = await inst.flux([cmd]);
+      expect(r).toMatchObject({ code: 1, stdout: '' });
+      expect(r.stderr).toMatch(new RegExp(`^Usage: flux ${cmd} \\[OPTIONS\\] ${cmd === 'dump' ? 'OUTFILE' : 'INFILE'}\\n`));
+      expect(r.stderr).toMatch(/^ {6}--maxreqs=N {8}/m);
+      expect(r.stderr).toMatch(/^ {6}--no-cache {9}Bypass the broker content cache$/m);
+      expect(await inst.flux([cmd, '--maxreqs=0', 'x.tar'])).toMatchObject({ code: 1, stderr: `flux-${cmd}: invalid value for maxreqs\n` });
+    }
+    const file = join(dir, 'maxreqs.tar');
+    expect(await inst.flux(['dump', '-q', '--maxreqs=1', '--no-cache', file])).toMatchObject({ code: 0, stderr: '' });
+    expect(await inst.flux(['restore', '-q', '--maxreqs=2', '--no-cache', '--key=maxreqs', file])).toMatchObject({ code: 0, stderr: '' });
+    expect((await valueAt(h, 'maxreqs.a.b.c')).toString()).toBe('hello');
+    expect(await inst.flux(['dump', '/nonexistent-dir/x.tgz'])).toEqual({
+      code: 1, signal: null, stdout: '', stderr: 'flux-dump: /nonexistent-dir/x.tgz: No such file or directory\n',
+    });
   });
 
   it('--no-cache reads the backing store (through rank 1 too); a value that cannot be read fails the dump, or with --ignore-failed-read is left out', async () => {
