@@ -355,6 +355,8 @@ async function cmdHistory(key: string, o: HistoryOpts): Promise<number> {
     } catch (err) {
       return failWith(`history ${key}`, err);
     }
+    // a key that never had a value is missing, as get says, not an empty history
+    if (versions.length === 0) fail(`${key}: ${strerror(ENOENT)}`);
     /** the value shown for a version: most are in the answer already; a valref's blobs are looked up */
     const shown = async (v: VersionRow): Promise<string | undefined> => {
       if (v.compacted === true || v.errno === ENOENT) return undefined;
@@ -542,6 +544,7 @@ async function cmdPut(pairs: string[], o: PutOpts): Promise<number> {
     for (const pair of pairs) {
       const eq = pair.indexOf('=');
       if (eq < 0) fail('put: you must specify a value as key=value');
+      if (eq === 0) fail(`put: ${pair}: the key is empty: specify it as key=value`);
       const key = pair.substring(0, eq);
       const value = pair.substring(eq + 1);
       const bytes = () => (value === '-' && (o.raw || o.treeobj) ? readStdin() : Buffer.from(value));

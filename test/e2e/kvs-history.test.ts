@@ -112,6 +112,8 @@ describe('history', () => {
     expect((await flux(['kvs', 'diff', '1', '999999'])).code).toBe(1);
     expect((await flux(['kvs', 'get', '--at-version', 'x', 'a'])).stderr).toBe("flux-kvs: invalid version 'x': expected a root sequence number\n");
     expect((await flux(['kvs', 'get', '--at-version', '1', '-a', '{}', 'a'])).code).toBe(1);
+    // a key that never had a value has no history: it is missing, as get says
+    expect(await flux(['kvs', 'history', 'nosuchkey'])).toMatchObject({ code: 1, stdout: '', stderr: 'flux-kvs: nosuchkey: No such file or directory\n' });
   });
 
   it('keeps the history in another namespace (-N)', async () => {
