@@ -3,7 +3,7 @@ import {
   FluxError, ENOENT, EEXIST, ENOSYS, EPERM, EPROTO,
 } from '../core/errors.js';
 import {
-  Message, FLAG_STREAMING, ROLE_OWNER, ROLE_ALL, payloadJson, senderOf, serviceOf,
+  Message, FLAG_NORESPONSE, FLAG_STREAMING, ROLE_OWNER, ROLE_ALL, payloadJson, senderOf, serviceOf,
 } from '../core/message.js';
 import { compile, type Validator } from '../core/validate.js';
 import type { HandlerDef, ModuleDef, ModuleHost } from '../services/module.js';
@@ -109,6 +109,8 @@ export class ServiceRegistry {
   dispatch(msg: Message): void {
     const refused = this.gate?.(msg.topic ?? '');
     if (refused) {
+      // a request that wants no answer (a bare event a client published) is refused where someone can see it
+      if (msg.flags & FLAG_NORESPONSE) this.host.log(4, 'broker', refused.message);
       this.host.respondError(msg, refused);
       return;
     }

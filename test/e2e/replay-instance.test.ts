@@ -95,6 +95,9 @@ describe('flux start --replay --to N', () => {
     await refused(['kvs', 'mkdir', 'newdir']);
     await refused(['kvs', 'namespace', 'create', 'ns1']);
     await refused(['event', 'pub', '-s', 'foo.new']);
+    // without -s too: the publish is asked and answered, so the refusal reaches the publisher
+    await refused(['event', 'pub', 'foo.new']);
+    await refused(['event', 'pub', 'foo.new'], rank1().env);
     await refused(['exec', '-r', '0', 'true']);
     await refused(['exec', '-r', '1', 'true']);
     await refused(['content', 'store'], undefined);
@@ -112,11 +115,12 @@ describe('flux start --replay --to N', () => {
 });
 
 describe('flux start --replay', () => {
-  it('serves the last state without --to, and leaves the statedir as it was', async () => {
+  it('serves the last state without --to, leaves the statedir as it was, and ends without an error', async () => {
     const inst = await startInstance(1, ['--replay', dir]);
     expect(await headOf(inst)).toBe(head);
     expect(await inst.flux(['kvs', 'get', 'z'])).toMatchObject({ code: 0, stdout: 'late\n' });
     expect(await inst.stop()).toBe(0);
+    expect(inst.stderr()).toBe('');
     expect(files()).toEqual(before);
   });
 
