@@ -1,10 +1,19 @@
 // What every command shares: a commander program that reports errors as "flux-<cmd>: <reason>" (exit 1).
 import { createRequire } from 'node:module';
 import type * as Commander from 'commander';
+import { FluxError, EINVAL } from '../core/errors.js';
 
 // commander is CommonJS: require() is about half the start-up cost of import(), which wraps it and scans it for exports
-const { Command, CommanderError } = createRequire(import.meta.url)('commander') as typeof Commander;
+const { Command, CommanderError, Option } = createRequire(import.meta.url)('commander') as typeof Commander;
 type Command = Commander.Command;
+
+/** an option that was renamed: given, it fails with a message naming the new spelling (it is left out of --help) */
+export function renamed(c: Command, flags: string, now: string): Command {
+  const old = flags.split(/[ ,]/)[0]!;
+  return c.addOption(new Option(flags).hideHelp().argParser(() => {
+    throw new FluxError(EINVAL, `${old} has been renamed ${now}`);
+  }));
+}
 
 export function program(cmd: string, summary: string): Command {
   const p = new Command(`flux ${cmd}`);

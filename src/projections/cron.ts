@@ -1,7 +1,7 @@
 // The cron table: every cron entry, its state, counters and recent tasks, built from the journal's cron.* entries
 // (which only the cron service on rank 0 writes: the event service refuses the prefix to publishers). Because the
 // table is a projection it survives a restart from a statedir, and replaying the journal up to seq N gives the
-// table as it was then (`flux cron list --at-version N`).
+// table as it was then (`flux cron list --at-seq N`).
 //
 // Journal entries:
 //   cron.entry-created  {id, name, command, type, args, repeat, rank, task-history-count, stop-on-failure,

@@ -268,18 +268,24 @@ describe('flux cron on a size-4 instance', () => {
     ok(await inst.flux(['cron', 'list']));
   });
 
-  it('list --at-version shows the table as it was', async () => {
+  it('list --at-seq and --at-time show the table as it was; --at-version says it was renamed', async () => {
     const id = createdId(ok(await inst.flux(['cron', 'interval', '-N', 'past', '-c', '2', '0.2s', 'true'])), 'interval');
     const before = await cron.lastSeq('cron.entry-created');
     await cron.when(id, 'both runs', (x) => x.stopped && x.stats.total === 2);
     const now = ok(await inst.flux(['cron', 'list']));
     expect(now).toMatch(new RegExp(`^ +${id} past +Stopped +2/2 `, 'm'));
-    const then = ok(await inst.flux(['cron', 'list', '--at-version', String(before)]));
+    const then = ok(await inst.flux(['cron', 'list', '--at-seq', String(before)]));
     expect(then).toMatch(new RegExp(`^ +${id} past +Active +0/2 +None`, 'm'));
     // entries made later are not in the past table
     expect(then).not.toMatch(new RegExp(`^ +${id + 1} `, 'm'));
-    const early = ok(await inst.flux(['cron', 'list', '--at-version', '0']));
+    const early = ok(await inst.flux(['cron', 'list', '--at-seq', '0']));
     expect(early.split('\n').filter((l) => l.length > 0)).toHaveLength(1);
+    const created = ok(await inst.flux(['journal', 'list', '--json', '--topic', 'cron.entry-created'])).trimEnd().split('\n')
+      .map((l) => JSON.parse(l) as { seq: number; time: number }).find((e) => e.seq === before)!;
+    expect(ok(await inst.flux(['cron', 'list', '--at-time', new Date(created.time * 1000).toISOString()])))
+      .toMatch(new RegExp(`^ +${id} past +Active +0/2 +None`, 'm'));
+    expect(await inst.flux(['cron', 'list', '--at-version', String(before)]))
+      .toMatchObject({ code: 1, stdout: '', stderr: 'flux-cron: --at-version has been renamed --at-seq\n' });
   });
 });
 

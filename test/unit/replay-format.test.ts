@@ -1,4 +1,4 @@
-// What flux replay prints for an entry on its timeline, and the times --to-time takes.
+// What flux replay prints for an entry on its timeline, and the times --at-time takes.
 import { describe, it, expect } from 'vitest';
 import { summary, parseTime } from '../../src/commands/replay.js';
 import { ENTRY_RAW, type Entry } from '../../src/core/journal-entry.js';
@@ -35,7 +35,7 @@ describe('replay summary', () => {
   });
 });
 
-describe('replay --to-time', () => {
+describe('replay --at-time', () => {
   it('takes seconds since the epoch and ISO-8601', () => {
     expect(parseTime('1700000000.5')).toBe(1700000000.5);
     expect(parseTime('2023-11-14T22:13:20Z')).toBe(1700000000);
