@@ -74,7 +74,8 @@ export function summary(e: Entry): string {
         return clip(`${ns} version ${String(p.rootseq)}: ${jobs.map((j) => `${encodeFluid(j.id, 'f58')} ${j.event.name}`).join(', ')}`);
       }
       const keys = Array.isArray(p.keys) ? (p.keys as string[]) : [];
-      return clip(`${ns} version ${String(p.rootseq)}: ${keys.join(', ')}`);
+      // a commit of no ops (flux kvs sync) moves the version and nothing else
+      return clip(`${ns} version ${String(p.rootseq)}: ${keys.length > 0 ? keys.join(', ') : 'no key changed'}`);
     }
     if (e.topic.endsWith('-created')) return `namespace ${ns} created, owner ${String(p.owner)}`;
     if (e.topic.endsWith('-removed')) return `namespace ${ns} removed`;

@@ -13,6 +13,9 @@ describe('replay summary', () => {
   it('names the namespace, version and keys of a KVS entry, and only of one the KVS made', () => {
     expect(summary(entry('kvs.namespace-primary-setroot', { namespace: 'primary', rootseq: 7, keys: ['a', 'b.c'] }, ENTRY_KVS)))
       .toBe('primary version 7: a, b.c');
+    // a commit of no ops (flux kvs sync) says so rather than end at the colon
+    expect(summary(entry('kvs.namespace-primary-setroot', { namespace: 'primary', rootseq: 8, keys: [] }, ENTRY_KVS)))
+      .toBe('primary version 8: no key changed');
     expect(summary(entry('kvs.namespace-job1-created', { namespace: 'job1', owner: 1000 }, ENTRY_KVS))).toBe('namespace job1 created, owner 1000');
     expect(summary(entry('kvs.namespace-job1-removed', { namespace: 'job1' }, ENTRY_KVS))).toBe('namespace job1 removed');
     // a published event under a KVS topic is an event, shown by its payload
