@@ -639,6 +639,14 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
         },
       },
       {
+        // the checkpoints kept, with the snapshot each holds: what flux fsck checks beside the KVS roots
+        topic: 'journal.checkpoints',
+        handler: (msg) => {
+          if (!store) throw new FluxError(EPROTO, 'journal.checkpoints is served by rank 0');
+          host.respond(msg, { checkpoints: store.checkpoints().map((c) => ({ seq: c.seq, time: c.time, snapshot: c.snapshot })) });
+        },
+      },
+      {
         topic: 'journal.checkpoint',
         handler: async (msg) => {
           await checkpoint();

@@ -334,6 +334,19 @@ describe('checkpoints, restart from an older one, and fsck, on a statedir', () =
     expect(damaged.stderr).toMatch(new RegExp(`^flux-fsck: primary version 1 \\(journal seq \\d+\\): mid: corrupt blobref ${midRef} `, 'm'));
     expect((await run(['fsck', '-q', s])).stdout).toBe('');
     expect(await run(['fsck', join(s, 'nothing')])).toMatchObject({ code: 1, stderr: expect.stringMatching(/^flux-fsck: .*no such statedir or content store/) });
+
+    // inside an instance, without an argument, as flux-core's: that instance's store, from its checkpoint and journal
+    const inside = await run(['start', '-S', `statedir=${s}`, 'sh', '-c', 'flux fsck; echo "fsck=$?"'], { timeoutMs: 40_000 });
+    expect(inside.stdout).toMatch(/checked: 1 missing, 1 corrupt\nfsck=1\n$/);
+    expect(inside.stderr).toMatch(new RegExp(`^flux-fsck: checkpoint 0: d\\.big: missing blobref ${bigRef}$`, 'm'));
+    expect(inside.stderr).toMatch(new RegExp(`^flux-fsck: primary version 1 \\(journal seq \\d+\\): mid: corrupt blobref ${midRef} `, 'm'));
+    const sound = await run(['start', '--size', '2', 'sh', '-c', `flux kvs put a=1 big=${big} && flux kvs put -A big=more && flux fsck -v`], { timeoutMs: 40_000 });
+    expect(sound.code).toBe(0);
+    expect(sound.stdout).toMatch(/^\d+ objects under 2 roots checked: 0 missing, 0 corrupt\n$/);
+    expect(sound.stderr).toMatch(/^flux-fsck: checking primary version 2 \(journal seq \d+\): sha256-/m);
+    expect(await run(['fsck'], { env: { FLUX_URI: '' } })).toMatchObject({
+      code: 1, stderr: 'flux-fsck: give the statedir of a stopped instance, or run inside an instance (FLUX_URI is not set)\n',
+    });
   }, 120_000);
 });
 
