@@ -35,6 +35,8 @@ export const COMMANDS: Record<string, CommandInfo> = {
   jobs: { file: 'commands/jobs', summary: 'List jobs submitted to Flux', common: true },
   job: { file: 'commands/job', summary: 'Job housekeeping utility', common: true },
   cancel: { file: 'commands/cancel', summary: 'Cancel one or more jobs', common: true },
+  overlay: { file: 'commands/overlay', summary: 'Manage overlay network' },
+  keygen: { file: 'commands/keygen', summary: 'Generate a CURVE certificate for a system instance' },
   env: { file: 'commands/env', summary: 'Print the flux environment or run a command in it', common: true },
   help: { file: 'commands/help', summary: 'Display help information for flux commands', common: true },
 };
