@@ -36,7 +36,9 @@ export const COMMANDS: Record<string, CommandInfo> = {
   job: { file: 'commands/job', summary: 'Job housekeeping utility', common: true },
   cancel: { file: 'commands/cancel', summary: 'Cancel one or more jobs', common: true },
   env: { file: 'commands/env', summary: 'Print the flux environment or run a command in it', common: true },
+  proxy: { file: 'commands/proxy', summary: 'Route messages to/from Flux instance' },
   relay: { file: 'commands/relay', summary: 'Relay messages between stdio and local://path' },
+  uri: { file: 'commands/uri', summary: 'Resolve TARGET to a Flux URI' },
   help: { file: 'commands/help', summary: 'Display help information for flux commands', common: true },
 };
 
