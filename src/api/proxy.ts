@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FluxError, ECONNRESET } from '../core/errors.js';
 import { payloadJson } from '../core/message.js';
+import { VERSION_MAJOR, VERSION_MINOR } from '../core/version.js';
 import { connect } from '../transport/connector.js';
 import { LocalServer } from '../transport/local-server.js';
 import { Router } from '../transport/router.js';
@@ -73,6 +74,12 @@ export async function openProxy(uri: string, log: (text: string) => void): Promi
     throw err;
   }
   return { uri: `local://${join(dir, 'local')}`, brokerVersion, lost, close };
+}
+
+/** as flux-core's proxy has it: a broker of the same major.minor version works with this one */
+export function compatibleVersion(broker: string): boolean {
+  const m = /^(\d+)\.(\d+)\./.exec(broker);
+  return m !== null && Number(m[1]) === VERSION_MAJOR && Number(m[2]) === VERSION_MINOR;
 }
 
 /** flux-core's $TMPDIR/flux-proxy-XXXXXX, mode 0700; /tmp when TMPDIR is unusable */

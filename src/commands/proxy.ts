@@ -5,8 +5,8 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { FluxError, EPERM, errnoOf, reasonOf, ENOENT } from '../core/errors.js';
 import { parseSshUri, resolveTarget, sshDestination } from '../core/uri.js';
-import { VERSION, VERSION_MAJOR, VERSION_MINOR } from '../core/version.js';
-import { openProxy } from '../api/proxy.js';
+import { VERSION } from '../core/version.js';
+import { compatibleVersion, openProxy } from '../api/proxy.js';
 import { program, parse } from './common.js';
 
 const signals = constants.signals as Record<string, number>;
@@ -23,13 +23,15 @@ export async function run(args: string[]): Promise<number> {
   if (code !== undefined) return code;
   const o = p.opts<{ force?: boolean; nohup?: boolean }>();
   const [target, ...command] = p.args as [string, ...string[]];
-  const say = (text: string): boolean => process.stderr.write(`flux-proxy: ${text}\n`);
+  const say = (text: string): void => {
+    process.stderr.write(`flux-proxy: ${text}\n`);
+  };
   const uri = resolveTarget(target);
   const proxy = await openProxy(uri, say);
+  let child: ReturnType<typeof spawn> | undefined;
   const forward = (sig: NodeJS.Signals): void => {
     child?.kill(sig);
   };
-  let child: ReturnType<typeof spawn> | undefined;
   try {
     checkVersion(proxy.brokerVersion, o.force === true, say);
     const argv = command.length > 0 ? command : [process.env.SHELL || '/bin/sh'];
@@ -69,10 +71,9 @@ export async function run(args: string[]): Promise<number> {
 
 function ignore(): void {}
 
-/** as flux-core's proxy: a broker of another major.minor version is refused unless forced */
+/** a broker of another major.minor version is refused unless forced */
 function checkVersion(broker: string, force: boolean, say: (text: string) => void): void {
-  const m = /^(\d+)\.(\d+)\./.exec(broker);
-  if (m && Number(m[1]) === VERSION_MAJOR && Number(m[2]) === VERSION_MINOR) return;
+  if (compatibleVersion(broker)) return;
   if (!force) {
     throw new FluxError(EPERM, `fatal: proxy version ${VERSION} and broker version ${broker} may not work together (--force to connect anyway)`);
   }

@@ -7,6 +7,8 @@ import {
   makeRequest, makeResponse, payloadJson,
 } from '../../src/core/message.js';
 import { Router, type RoutedClient } from '../../src/transport/router.js';
+import { compatibleVersion } from '../../src/api/proxy.js';
+import { VERSION_MAJOR, VERSION_MINOR } from '../../src/core/version.js';
 
 function client(id: string): RoutedClient & { got: Message[] } {
   const got: Message[] = [];
@@ -126,5 +128,15 @@ describe('proxy router', () => {
     const a = client('aaaa');
     router.fromClient(a, makeRequest('kvs.lookup', jsonPayload({}), { matchtag: 1 }));
     router.clientGone(a);
+  });
+});
+
+describe('proxy version check', () => {
+  it('takes a broker of the same major.minor, whatever its patch level and suffix', () => {
+    expect(compatibleVersion(`${VERSION_MAJOR}.${VERSION_MINOR}.0`)).toBe(true);
+    expect(compatibleVersion(`${VERSION_MAJOR}.${VERSION_MINOR}.7-12-gabcdef`)).toBe(true);
+    expect(compatibleVersion(`${VERSION_MAJOR}.${VERSION_MINOR + 1}.0`)).toBe(false);
+    expect(compatibleVersion(`${VERSION_MAJOR + 1}.${VERSION_MINOR}.0`)).toBe(false);
+    expect(compatibleVersion('unknown')).toBe(false);
   });
 });
