@@ -38,6 +38,9 @@ export const COMMANDS: Record<string, CommandInfo> = {
   overlay: { file: 'commands/overlay', summary: 'Manage overlay network' },
   keygen: { file: 'commands/keygen', summary: 'Generate a CURVE certificate for a system instance' },
   env: { file: 'commands/env', summary: 'Print the flux environment or run a command in it', common: true },
+  proxy: { file: 'commands/proxy', summary: 'Route messages to/from Flux instance' },
+  relay: { file: 'commands/relay', summary: 'Relay messages between stdio and local://path' },
+  uri: { file: 'commands/uri', summary: 'Resolve TARGET to a Flux URI' },
   help: { file: 'commands/help', summary: 'Display help information for flux commands', common: true },
 };
 
