@@ -45,9 +45,14 @@ export const COMMANDS: Record<string, CommandInfo> = {
   jobs: { summary: 'List jobs submitted to Flux', common: true, load: () => import('./commands/jobs.js') },
   job: { summary: 'Job housekeeping utility', common: true, load: () => import('./commands/job.js') },
   cancel: { summary: 'Cancel one or more jobs', common: true, load: () => import('./commands/cancel.js') },
+  overlay: { summary: 'Manage overlay network', load: () => import('./commands/overlay.js') },
+  keygen: { summary: 'Generate a CURVE certificate for a system instance', load: () => import('./commands/keygen.js') },
   uptime: { summary: 'Show how long this Flux instance has been running', common: true, load: () => import('./commands/uptime.js') },
   version: { summary: 'Display flux version information', load: () => import('./commands/version.js') },
   env: { summary: 'Print the flux environment or run a command in it', common: true, load: () => import('./commands/env.js') },
+  proxy: { summary: 'Route messages to/from Flux instance', load: () => import('./commands/proxy.js') },
+  relay: { summary: 'Relay messages between stdio and local://path', load: () => import('./commands/relay.js') },
+  uri: { summary: 'Resolve TARGET to a Flux URI', load: () => import('./commands/uri.js') },
   help: { summary: 'Display help information for flux commands', common: true, load: () => import('./commands/help.js') },
 };
 

@@ -3,6 +3,7 @@
 import { FluxError, EINVAL } from '../core/errors.js';
 import { parseFSD } from '../core/fsd.js';
 import { runLocal, runUnderLauncher } from '../api/instance.js';
+import { launcherHint } from '../transport/pmi-select.js';
 import { resolve } from 'node:path';
 import { ATTR_REPLAY_STATEDIR, ATTR_REPLAY_TO } from '../core/read-only.js';
 import { commandLineAttrError } from '../core/broker-attrs.js';
@@ -70,7 +71,8 @@ export async function run(args: string[]): Promise<number> {
   const exitTimeoutMs = parseFSD(o.testExitTimeout) * 1000;
   const sizeText = o.size ?? o.testSize;
 
-  if (sizeText === undefined && process.env.PMI_FD !== undefined) {
+  // under a process manager (PMI_FD, or Slurm's srun offering only its PMI library) this process is one rank
+  if (sizeText === undefined && (process.env.PMI_FD !== undefined || launcherHint(process.env) !== undefined || process.env.PMI_LIBRARY !== undefined)) {
     return runUnderLauncher(brokerArgs, command);
   }
   const size = sizeText === undefined ? 1 : Number(sizeText);

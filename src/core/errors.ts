@@ -18,6 +18,7 @@ export const EINVAL = 22;
 export const EFBIG = 27;
 export const ENOSPC = 28;
 export const EROFS = 30;
+export const EPIPE = 32;
 export const ERANGE = 34;
 export const ENOSYS = 38;
 export const ENODATA = 61;
@@ -54,6 +55,7 @@ const messages: Record<number, string> = {
   [EFBIG]: 'File too large',
   [ENOSPC]: 'No space left on device',
   [EROFS]: 'Read-only file system',
+  [EPIPE]: 'Broken pipe',
   [ERANGE]: 'Numerical result out of range',
   [ENOSYS]: 'Function not implemented',
   [ENODATA]: 'No data available',
@@ -99,7 +101,14 @@ export function errnoOf(err: unknown): number {
   return EIO;
 }
 
+/** What went wrong, in words: strerror's for a system error Node describes by its code (`connect ENOENT /path`) */
+export function reasonOf(err: unknown): string {
+  if (err instanceof FluxError) return err.message;
+  const errno = errnoOf(err);
+  return errno !== EIO ? strerror(errno) : String((err as Error)?.message ?? err);
+}
+
 const errnoByCode: Record<string, number> = {
   EPERM, ENOENT, EACCES, EEXIST, ENOTDIR, EISDIR, EINVAL, ENOSPC, EROFS, EAGAIN, ENOMEM, ECONNRESET,
-  ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, EPROTO, ENOSYS, E2BIG, EBADF, ESRCH,
+  ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, EPROTO, ENOSYS, E2BIG, EBADF, ESRCH, EPIPE,
 };

@@ -11,7 +11,8 @@ import { Flux } from '../../src/api/handle.js';
 import {
   payloadJson, jsonPayload, makeRequest, FLAG_STREAMING, FLAG_NORESPONSE, type Message,
 } from '../../src/core/message.js';
-import { LocalClient, parseLocalUri } from '../../src/transport/local-client.js';
+import { LocalClient } from '../../src/transport/local-client.js';
+import { parseLocalUri } from '../../src/core/uri.js';
 import { ENODATA } from '../../src/core/errors.js';
 import { execCmd, FOREGROUND_FLAGS } from '../../src/commands/exec.js';
 
