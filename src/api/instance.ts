@@ -118,17 +118,27 @@ export async function runLocal(opts: LocalInstanceOptions): Promise<number> {
         resolve(failure ?? leaderCode ?? status);
       }
     };
+    const spawnFailed = (rank: number, err: Error) => {
+      if (failure === undefined) process.stderr.write(`flux-start: rank ${rank}: ${err.message}\n`);
+      startFailed(1);
+    };
     for (let rank = 0; rank < size && failure === undefined; rank++) {
       const args = [CLI, 'broker', ...brokerArgs, `-Srundir=${rundir}`, '--', ...(rank === 0 ? command : [])];
       if (verbose >= 1) process.stderr.write(`flux-start: rank ${rank}: ${process.execPath} ${args.join(' ')}\n`);
-      const child = spawn(process.execPath, args, {
-        stdio: [rank === 0 ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe'],
-        env: { ...process.env, PMI_FD: '3', PMI_RANK: String(rank), PMI_SIZE: String(size) },
-      });
+      let child: ChildProcess;
+      try {
+        child = spawn(process.execPath, args, {
+          stdio: [rank === 0 ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe'],
+          env: { ...process.env, PMI_FD: '3', PMI_RANK: String(rank), PMI_SIZE: String(size) },
+        });
+      } catch (err) {
+        spawnFailed(rank, err as Error);
+        break;
+      }
       brokers.push(child);
+      // most spawn failures (EAGAIN: too many processes) come this way, after the loop has gone on
       child.on('error', (err) => {
-        process.stderr.write(`flux-start: rank ${rank}: ${err.message}\n`);
-        startFailed(1);
+        spawnFailed(rank, err);
         gone(rank, 1);
       });
       child.on('exit', (code, sig) => gone(rank, code ?? 128 + signo(sig)));
