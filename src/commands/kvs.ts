@@ -254,6 +254,7 @@ interface AtOpts {
   namespace?: string;
   at?: string;
   atVersion?: string;
+  atSeq?: string;
   atTime?: string;
 }
 
@@ -312,14 +313,28 @@ async function rootAtTime(h: Flux, ns: string, text: string): Promise<string> {
   }
 }
 
-/** where a lookup happens: the namespace now, or the root -a, --at-version or --at-time names */
+/** the version the namespace was at after journal entry `seq` */
+async function versionAtSeq(h: Flux, ns: string, text: string): Promise<number> {
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) fail(`invalid seq '${text}': expected a journal entry number`);
+  try {
+    return Number((await h.call('kvs-history.at-seq', { namespace: ns, seq: Number(text) })).rootseq);
+  } catch (err) {
+    return failWith(`--at-seq ${text}`, err);
+  }
+}
+
+/**
+ * where a lookup happens: the namespace now, or a past root: -a names it, --at-version by the namespace's own
+ * version, --at-seq by a position in the journal (the root after that entry), --at-time by a time
+ */
 async function whereOf(h: Flux, o: AtOpts): Promise<Where> {
   const ns = o.namespace ?? defaultNamespace();
-  if ([o.at, o.atVersion, o.atTime].filter((v) => v !== undefined).length > 1) {
-    fail('specify at most one of --at, --at-version and --at-time');
+  if ([o.at, o.atVersion, o.atSeq, o.atTime].filter((v) => v !== undefined).length > 1) {
+    fail('specify at most one of --at, --at-version, --at-seq and --at-time');
   }
   if (o.at !== undefined) return { at: o.at };
   if (o.atVersion !== undefined) return { at: dirrefText(await versionRoot(h, ns, parseVersion(o.atVersion))) };
+  if (o.atSeq !== undefined) return { at: dirrefText(await versionRoot(h, ns, await versionAtSeq(h, ns, o.atSeq))) };
   if (o.atTime !== undefined) return { at: dirrefText(await rootAtTime(h, ns, o.atTime)) };
   return { ns };
 }
@@ -355,6 +370,8 @@ async function cmdHistory(key: string, o: HistoryOpts): Promise<number> {
     } catch (err) {
       return failWith(`history ${key}`, err);
     }
+    // a key that never had a value is missing, as get says, not an empty history
+    if (versions.length === 0) fail(`${key}: ${strerror(ENOENT)}`);
     /** the value shown for a version: most are in the answer already; a valref's blobs are looked up */
     const shown = async (v: VersionRow): Promise<string | undefined> => {
       if (v.compacted === true || v.errno === ENOENT) return undefined;
@@ -494,7 +511,9 @@ async function cmdGet(keys: string[], o: GetOpts): Promise<number> {
   let from: number | undefined;
   if (o.fromVersion !== undefined) {
     if (!o.watch) fail('--from-version requires --watch');
-    if (o.at !== undefined || o.atVersion !== undefined || o.atTime !== undefined) fail('--from-version excludes --at, --at-version and --at-time');
+    if (o.at !== undefined || o.atVersion !== undefined || o.atSeq !== undefined || o.atTime !== undefined) {
+      fail('--from-version excludes --at, --at-version, --at-seq and --at-time');
+    }
     from = parseVersion(o.fromVersion);
   }
   return withHandle(async (h) => {
@@ -542,6 +561,7 @@ async function cmdPut(pairs: string[], o: PutOpts): Promise<number> {
     for (const pair of pairs) {
       const eq = pair.indexOf('=');
       if (eq < 0) fail('put: you must specify a value as key=value');
+      if (eq === 0) fail(`put: ${pair}: the key is empty: specify it as key=value`);
       const key = pair.substring(0, eq);
       const value = pair.substring(eq + 1);
       const bytes = () => (value === '-' && (o.raw || o.treeobj) ? readStdin() : Buffer.from(value));
@@ -1212,6 +1232,7 @@ export async function run(args: string[]): Promise<number> {
     .option('-t, --treeobj', 'Show RFC 11 object')
     .option('-a, --at <treeobj>', 'Lookup relative to RFC 11 snapshot reference')
     .option('--at-version <N>', 'Lookup in the root KVS version N had')
+    .option('--at-seq <SEQ>', 'Lookup in the root the KVS had after journal entry SEQ')
     .option('--at-time <T>', 'Lookup in the root the KVS had at time T (ISO-8601 or seconds since the epoch)')
     .option('-l, --label', 'Print key= before value')
     .option('-W, --waitcreate', 'Wait for creation to occur on watch')
@@ -1246,6 +1267,7 @@ export async function run(args: string[]): Promise<number> {
     .option('-w, --width <cols>', 'Set output width to COLS.  0 means no limit')
     .option('-a, --at <treeobj>', 'Lookup relative to RFC 11 snapshot reference')
     .option('--at-version <N>', 'Lookup in the root KVS version N had')
+    .option('--at-seq <SEQ>', 'Lookup in the root the KVS had after journal entry SEQ')
     .option('--at-time <T>', 'Lookup in the root the KVS had at time T (ISO-8601 or seconds since the epoch)')
     .argument('[key...]')
     .action((keys: string[], o: DirOpts) => {
@@ -1261,6 +1283,7 @@ export async function run(args: string[]): Promise<number> {
     .option('-1, --1', 'Force one entry per line')
     .option('-F, --classify', 'Append indicator (one of .@) to entries')
     .option('--at-version <N>', 'Lookup in the root KVS version N had')
+    .option('--at-seq <SEQ>', 'Lookup in the root the KVS had after journal entry SEQ')
     .option('--at-time <T>', 'Lookup in the root the KVS had at time T (ISO-8601 or seconds since the epoch)')
     .argument('[key...]')
     .action((keys: string[], o: LsOpts) => {
@@ -1288,6 +1311,7 @@ export async function run(args: string[]): Promise<number> {
     .option('-N, --namespace <ns>', NS_HELP)
     .option('-a, --at <treeobj>', 'Lookup relative to RFC 11 snapshot reference')
     .option('--at-version <N>', 'Lookup in the root KVS version N had')
+    .option('--at-seq <SEQ>', 'Lookup in the root the KVS had after journal entry SEQ')
     .option('--at-time <T>', 'Lookup in the root the KVS had at time T (ISO-8601 or seconds since the epoch)')
     .option('-o, --namespace-only', 'Output only namespace if link points to a namespace')
     .option('-k, --key-only', 'Output only key if link points to a namespace')
