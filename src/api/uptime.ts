@@ -1,9 +1,11 @@
-// What `flux uptime` reports about an instance: its owner, size and depth, how long rank 0 has run, and how many
-// brokers are not online (found by asking each online broker, from rank 0 down, about its children).
-import { descendantsOf } from '../core/topology.js';
+// What `flux uptime` reports about an instance: its state, owner, size and depth, how long rank 0 has run, and how
+// many brokers are not online (from a walk of the tree, which asks only the brokers whose subtree is not full).
+import { type OverlayNode, topology, walk } from './overlay.js';
 import type { Flux } from './handle.js';
 
 export interface Uptime {
+  /** rank 0's state: run, or cleanup, shutdown… while the instance ends */
+  state: string;
   /** seconds since rank 0 started */
   duration: number;
   owner: number;
@@ -12,33 +14,27 @@ export interface Uptime {
   offline: number;
 }
 
-interface Health {
-  children?: Array<{ rank: number; status: string }>;
-}
-
 async function attr(h: Flux, name: string, nodeid?: number): Promise<string> {
   return String((await h.call('attr.get', { name }, nodeid === undefined ? {} : { nodeid })).value);
 }
 
-/** ranks below `rank` that are not online: a child that is not up takes its whole subtree with it */
-async function offlineBelow(h: Flux, rank: number, size: number, k: number): Promise<number> {
-  const health = (await h.call('overlay.health', undefined, { nodeid: rank })) as Health;
-  const counts = await Promise.all((health.children ?? []).map((c) => (c.status === 'full' || c.status === 'partial' || c.status === 'degraded'
-    ? offlineBelow(h, c.rank, size, k)
-    : Promise.resolve(1 + descendantsOf(c.rank, size, k)))));
-  return counts.reduce((a, b) => a + b, 0);
+function countDown(n: OverlayNode): number {
+  const own = n.status === 'lost' || n.status === 'offline' ? 1 : 0;
+  return n.children.reduce((sum, c) => sum + countDown(c), own);
 }
 
 export async function uptime(h: Flux): Promise<Uptime> {
-  const [owner, size, level, fanout, start] = await Promise.all([
-    attr(h, 'security.owner'), attr(h, 'size'), attr(h, 'instance-level'), attr(h, 'tbon.fanout'), attr(h, 'broker.starttime', 0),
+  const [owner, size, level, start, machine, tree] = await Promise.all([
+    attr(h, 'security.owner'), attr(h, 'size'), attr(h, 'instance-level'), attr(h, 'broker.starttime', 0),
+    h.call('state-machine.get', undefined, { nodeid: 0 }),
+    topology(h, 0).then((t) => walk(h, t, { timeout: 0, everyRank: false })),
   ]);
-  const n = Number(size);
   return {
+    state: String(machine.state),
     duration: Math.max(0, Date.now() / 1000 - Number(start)),
     owner: Number(owner),
-    size: n,
+    size: Number(size),
     level: Number(level),
-    offline: await offlineBelow(h, 0, n, Number(fanout)),
+    offline: countDown(tree),
   };
 }

@@ -1,4 +1,4 @@
-// `flux uptime`: flux-core's one line, " HH:MM:SS run DURATION,  owner USER,  depth N,  size N" and
+// `flux uptime`: flux-core's one line, " HH:MM:SS STATE DURATION,  owner USER,  depth N,  size N" and
 // ",  N offline" when brokers are missing.
 import { withHandle } from '../api/handle.js';
 import { uptime, type Uptime } from '../api/uptime.js';
@@ -11,7 +11,7 @@ const two = (n: number) => String(n).padStart(2, '0');
 export function uptimeLine(u: Uptime, now: Date, userName: (uid: number) => string): string {
   const clock = `${two(now.getHours())}:${two(now.getMinutes())}:${two(now.getSeconds())}`;
   const offline = u.offline > 0 ? `,  ${u.offline} offline` : '';
-  return ` ${clock} run ${formatDuration(u.duration, 2)},  owner ${userName(u.owner)},  depth ${u.level},  size ${u.size}${offline}\n`;
+  return ` ${clock} ${u.state} ${formatDuration(u.duration, 2)},  owner ${userName(u.owner)},  depth ${u.level},  size ${u.size}${offline}\n`;
 }
 
 export async function run(args: string[]): Promise<number> {

@@ -274,10 +274,11 @@ describe('uptime', () => {
   it('prints flux-core\'s line: the duration in its largest unit to 2 digits, offline brokers when there are', () => {
     const names = (uid: number) => (uid === 1000 ? 'alice' : String(uid));
     const at = new Date(2024, 4, 1, 9, 5, 7);
-    const u = { duration: 95, owner: 1000, size: 8, level: 1, offline: 0 };
+    const u = { state: 'run', duration: 95, owner: 1000, size: 8, level: 1, offline: 0 };
     expect(uptimeLine(u, at, names)).toBe(' 09:05:07 run 1.6m,  owner alice,  depth 1,  size 8\n');
     expect(uptimeLine({ ...u, duration: 0.05, offline: 3, owner: 7 }, at, names))
       .toBe(' 09:05:07 run 50ms,  owner 7,  depth 1,  size 8,  3 offline\n');
+    expect(uptimeLine({ ...u, state: 'shutdown' }, at, names)).toBe(' 09:05:07 shutdown 1.6m,  owner alice,  depth 1,  size 8\n');
     expect([0, 12.34, 3600 * 5, 86400 * 150].map((d) => formatDuration(d, 2))).toEqual(['0s', '12s', '5h', '1.5e+02d']);
   });
 });
