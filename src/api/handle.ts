@@ -4,7 +4,8 @@ import {
   Message, MSGTYPE_RESPONSE, MSGTYPE_EVENT, FLAG_NORESPONSE, FLAG_STREAMING, FLAG_UPSTREAM, NODEID_ANY,
   NODEID_UPSTREAM, jsonPayload, stringPayload, makeRequest, makeEvent, payloadJson, payloadString, serviceOf,
 } from '../core/message.js';
-import { LocalClient, parseLocalUri } from '../transport/local-client.js';
+import type { LocalClient } from '../transport/local-client.js';
+import { connect } from '../transport/connector.js';
 
 export type Body = Record<string, unknown> | Buffer | undefined;
 
@@ -41,13 +42,12 @@ export class Flux {
     conn.onClose = (err) => this.lost(err ?? new FluxError(ECONNRESET, 'broker connection closed'));
   }
 
-  /** Connect to FLUX_URI (or the given local:// URI). */
+  /** Connect to FLUX_URI (or the given local:// or ssh:// URI). */
   static async open(uri = process.env.FLUX_URI): Promise<Flux> {
     if (uri === undefined || uri === '') {
       throw new FluxError(EINVAL, 'FLUX_URI is not set: run inside an instance (flux start) or set FLUX_URI');
     }
-    const conn = await LocalClient.connect(parseLocalUri(uri));
-    return new Flux(conn, uri);
+    return new Flux(await connect(uri), uri);
   }
 
   /** One request, one response. Rejects with the response's FluxError. */

@@ -1,11 +1,12 @@
 // One broker process from start to exit: PMI bootstrap, overlay wiring, services, the initial program on
 // rank 0, and a clean shutdown in which children say goodbye before their parent leaves.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, chmodSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, chmodSync, existsSync, accessSync, statSync, constants as fsConstants } from 'node:fs';
 import { hostname as osHostname, tmpdir, constants as osConstants } from 'node:os';
-import { join, dirname } from 'node:path';
+import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FluxError, EINVAL, EBUSY } from '../core/errors.js';
+import { FluxError, EINVAL, EBUSY, EROFS, ENOTDIR, errnoOf, strerror } from '../core/errors.js';
+import { commandLineAttrError } from '../core/broker-attrs.js';
 import type { ContentStore } from '../core/content-store.js';
 import type { JournalStore } from '../core/journal-store.js';
 import { checkHashName, blobref, digestOf } from '../core/blobref.js';
@@ -16,10 +17,16 @@ import { Message, encodeFrames, makeControl, makeRequest, jsonPayload } from '..
 import { childrenOf, descendantsOf, levelOf, maxLevel, parentOf, parseTopo } from '../core/topology.js';
 import { VERSION, VERSION_CODE } from '../core/version.js';
 import { parseFSD } from '../core/fsd.js';
+import { compressHostlist } from '../core/hostlist.js';
+import { statusCode } from '../core/subtree-status.js';
 import { pmiLibraryPath } from '../core/pmi-library.js';
-import { pmiFromEnv, type PmiClient } from '../transport/pmi-client.js';
+import { fluxEnvironment } from '../core/flux-env.js';
+import type { PmiClient } from '../transport/pmi-client.js';
+import { selectPmi } from '../transport/pmi-select.js';
+import { type Config, loadConfig } from '../core/config.js';
+import { type Bootstrap, parseBootstrap, rankOf } from '../core/bootstrap-config.js';
 import { OverlayServer, OverlayClient } from '../transport/overlay.js';
-import { generateKeypair } from '../transport/keys.js';
+import { type Keypair, generateKeypair, readCert } from '../transport/keys.js';
 import { LocalServer, type LocalConnection } from '../transport/local-server.js';
 import { Attrs, ATTR_IMMUTABLE, ATTR_RUNTIME } from '../services/attrs.js';
 import { attrModule } from '../services/attr.js';
@@ -33,7 +40,9 @@ import { kvsModule } from '../services/kvs.js';
 import { kvsWatchModule } from '../services/kvs-watch.js';
 import { Broker, CONTROL_DISCONNECT, CONTROL_HEARTBEAT } from './broker.js';
 import { ATTR_REPLAY_STATEDIR, ATTR_REPLAY_TO, readOnlyGate, readOnlyReason } from '../core/read-only.js';
-import { overlayModule, moduleModule, brokerModule, type BrokerControl } from './builtins.js';
+import { moduleModule, brokerModule, stateMachineModule, type BrokerControl } from './builtins.js';
+import { BrokerConfig, configModule } from './config-service.js';
+import { overlayModule } from './overlay-service.js';
 
 /** where `flux` itself lives: the instance puts this bin dir first on the initial program's PATH */
 export const BIN_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin');
@@ -43,10 +52,13 @@ const SYNC_PERIOD_MS = 1000;
 interface BootArgs {
   setattrs: Map<string, string>;
   command: string[];
+  /** --config-path: a directory of TOML files (or one file) */
+  configPath?: string;
 }
 
 export function parseBrokerArgs(args: string[]): BootArgs {
   const setattrs = new Map<string, string>();
+  let configPath: string | undefined;
   let i = 0;
   for (; i < args.length; i++) {
     const a = args[i]!;
@@ -55,7 +67,12 @@ export function parseBrokerArgs(args: string[]): BootArgs {
       break;
     }
     let kv: string | undefined;
-    if (a === '-h' || a === '--help') throw new FluxError(EINVAL, 'usage: flux broker [-S NAME=VALUE]... [COMMAND...]');
+    if (a === '-h' || a === '--help') throw new FluxError(EINVAL, 'usage: flux broker [-c DIR] [-S NAME=VALUE]... [COMMAND...]');
+    if (a === '-c' || a === '--config-path' || a.startsWith('--config-path=')) {
+      configPath = a.startsWith('--config-path=') ? a.slice('--config-path='.length) : args[++i];
+      if (configPath === undefined || configPath === '') throw new FluxError(EINVAL, `${a} needs a directory`);
+      continue;
+    }
     if (a === '-S' || a === '--setattr') kv = args[++i];
     else if (a.startsWith('--setattr=')) kv = a.slice('--setattr='.length);
     else if (a.startsWith('-S')) kv = a.slice(2);
@@ -66,40 +83,70 @@ export function parseBrokerArgs(args: string[]): BootArgs {
     if (eq <= 0) throw new FluxError(EINVAL, `${a} ${kv}: expected NAME=VALUE`);
     setattrs.set(kv.slice(0, eq), kv.slice(eq + 1));
   }
-  return { setattrs, command: args.slice(i) };
-}
-
-/** launcher variables that mean "PMI should have worked": a silent singleton would hide a broken launch */
-function launcherHint(env: NodeJS.ProcessEnv): string | undefined {
-  return Object.keys(env).find((k) => /^(SLURM_|PMI_|PMIX_|OMPI_)/.test(k));
+  return { setattrs, command: args.slice(i), ...(configPath !== undefined ? { configPath } : {}) };
 }
 
 export async function runBroker(argv: string[]): Promise<number> {
-  const { setattrs, command } = parseBrokerArgs(argv);
-  const debugPmi = process.env.FLUX_PMI_DEBUG === '1';
-  let pmi: PmiClient | null;
-  try {
-    pmi = await pmiFromEnv(process.env, { debug: debugPmi });
-  } catch (err) {
-    process.stderr.write(`flux-broker: PMI bootstrap failed: ${(err as Error).message}\n`);
-    return 1;
+  const { setattrs, command, configPath } = parseBrokerArgs(argv);
+  for (const [name, value] of setattrs) {
+    const why = commandLineAttrError(name, value);
+    if (why !== undefined) throw new FluxError(EINVAL, `${name}: ${why}`);
   }
-  if (!pmi) {
-    const hint = launcherHint(process.env);
-    if (hint) {
-      process.stderr.write(
-        `flux-broker: WARNING: ${hint} is set, so a launcher seems to be present, but PMI_FD is not: ` +
-          'starting as a singleton (size 1). Set FLUX_PMI_DEBUG=1 to trace PMI.\n',
-      );
+  const debugPmi = process.env.FLUX_PMI_DEBUG === '1';
+  // flux-core's name for faking this host's name, so that tests can run several "hosts" on one machine
+  const hostname = process.env.FLUX_FAKE_HOSTNAME ?? osHostname();
+  // an instance whose brokers find each other from a shared config ([bootstrap]), or from a launcher's PMI
+  let bootstrap: Bootstrap | undefined;
+  let bootRank = 0;
+  let certKeypair: Keypair | undefined;
+  let config: Config = {};
+  if (configPath !== undefined) {
+    try {
+      config = loadConfig(configPath);
+      bootstrap = parseBootstrap(config, configPath);
+      if (bootstrap) {
+        bootRank = rankOf(bootstrap, hostname, configPath);
+        if (bootstrap.curveCert !== undefined) certKeypair = readCert(bootstrap.curveCert).keypair;
+        else if (bootstrap.hosts.length > 1) throw new FluxError(EINVAL, `${configPath}: bootstrap.curve_cert is required for more than one host`);
+      }
+    } catch (err) {
+      process.stderr.write(`flux-broker: ${(err as Error).message}\n`);
+      return 1;
     }
   }
-  const rank = pmi?.rank ?? 0;
-  const size = pmi?.size ?? 1;
-  const hostname = osHostname();
+  let pmi: PmiClient | null = null;
+  let method = 'config';
+  if (!bootstrap) {
+    try {
+      const choice = await selectPmi(process.env, { debug: debugPmi });
+      pmi = choice.client;
+      method = choice.method;
+    } catch (err) {
+      process.stderr.write(`flux-broker: PMI bootstrap failed: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
+  const rank = bootstrap ? bootRank : pmi?.rank ?? 0;
+  const size = bootstrap ? bootstrap.hosts.length : pmi?.size ?? 1;
 
   const attrs = new Attrs();
   const topo = setattrs.get('tbon.topo') ?? (setattrs.has('tbon.fanout') ? `kary:${setattrs.get('tbon.fanout')}` : 'kary:32');
   const k = parseTopo(topo);
+
+  const children = childrenOf(rank, size, k);
+  const parent = parentOf(rank, k);
+  if (bootstrap) {
+    // checked before anything is made: a bad config leaves nothing behind
+    const missing = children.length > 0 && bootstrap.hosts[rank]!.bind === ''
+      ? `${hostname} has children but no bind URI (set default_bind)`
+      : parent !== undefined && bootstrap.hosts[parent]!.connect === ''
+        ? `${bootstrap.hosts[parent]!.host} has no connect URI (set default_connect)`
+        : undefined;
+    if (missing !== undefined) {
+      process.stderr.write(`flux-broker: ${configPath}: bootstrap.hosts: ${missing}\n`);
+      return 1;
+    }
+  }
 
   let rundir = setattrs.get('rundir');
   let ownRundir = false;
@@ -111,10 +158,8 @@ export async function runBroker(argv: string[]): Promise<number> {
   }
   chmodSync(rundir, 0o700);
 
-  const keypair = generateKeypair();
+  const keypair = certKeypair ?? generateKeypair();
   const ownerUid = process.getuid?.() ?? 0;
-  const children = childrenOf(rank, size, k);
-  const parent = parentOf(rank, k);
 
   // ---- attributes flux-core users expect ----
   const imm = (n: string, v: string | undefined) => attrs.define(n, v, ATTR_IMMUTABLE);
@@ -133,7 +178,8 @@ export async function runBroker(argv: string[]): Promise<number> {
   imm('parent-uri', process.env.FLUX_URI && !setattrs.has('rundir') ? process.env.FLUX_URI : undefined);
   imm('broker.pid', String(process.pid));
   imm('broker.starttime', (Date.now() / 1000).toFixed(2));
-  imm('broker.boot-method', pmi ? 'simple' : 'single');
+  imm('broker.boot-method', method);
+  imm('config.path', configPath);
   imm('broker.mapping', `[[0,1,${size},1]]`);
   imm('broker.critical-ranks', '0');
   imm('broker.quorum', String(size));
@@ -153,12 +199,7 @@ export async function runBroker(argv: string[]): Promise<number> {
   // written (survives the broker being killed, not the machine losing power)
   attrs.define('content.synchronous', 'full');
   for (const [n, v] of setattrs) {
-    if (['rank', 'size', 'tbon.fanout', 'tbon.topo'].includes(n)) continue;
-    if (attrs.has(n) && ['broker.pid', 'local-uri', 'version', 'security.owner'].includes(n)) {
-      process.stderr.write(`flux-broker: attribute ${n} cannot be set\n`);
-      return 1;
-    }
-    attrs.put(n, v);
+    if (n !== 'tbon.fanout' && n !== 'tbon.topo') attrs.put(n, v);
   }
 
   // ---- overlay: bind, exchange business cards, connect ----
@@ -172,14 +213,31 @@ export async function runBroker(argv: string[]): Promise<number> {
   if (children.length > 0) {
     server = new OverlayServer({ uuid, keypair });
     server.onMessage = (peer, frames) => held.push([peer, frames]);
-    const uri = attrs.get('tbon.prefertcp') === '1' ? 'tcp://127.0.0.1:*' : `ipc://${rundir}/tbon-${rank}`;
-    endpoint = await server.bind(uri);
+    let uri = attrs.get('tbon.prefertcp') === '1' ? 'tcp://127.0.0.1:*' : `ipc://${rundir}/tbon-${rank}`;
+    if (bootstrap) uri = bootstrap.hosts[rank]!.bind;
+    try {
+      endpoint = await server.bind(uri);
+    } catch (err) {
+      process.stderr.write(`flux-broker: cannot bind ${uri}: ${(err as Error).message}\n`);
+      await server.close();
+      if (ownRundir) rmSync(rundir, { recursive: true, force: true });
+      return 1;
+    }
     imm('tbon.endpoint', endpoint);
   }
-  const hosts: string[] = new Array<string>(size).fill(hostname);
+  const hosts: string[] = bootstrap ? bootstrap.hosts.map((h) => h.host) : new Array<string>(size).fill(hostname);
   /** the uuid each child published with its key */
   const childUuids = new Map<number, string>();
-  if (pmi && size > 1) {
+  if (bootstrap && size > 1) {
+    // every broker holds the one certificate: a peer is one of ours if it proved it holds it too
+    server?.allow(keypair.publicKey, 'instance');
+    if (parent !== undefined) {
+      const uri = bootstrap.hosts[parent]!.connect;
+      client = new OverlayClient({ uuid, keypair, serverKey: keypair.publicKey });
+      imm('tbon.parent-endpoint', uri);
+      client.connect(uri);
+    }
+  } else if (pmi && size > 1) {
     await pmi.put(String(rank), JSON.stringify({ host: hostname, pubkey: keypair.publicKey, uri: endpoint ? [endpoint] : [], uuid }));
     await pmi.barrier();
     for (let r = 0; r < size; r++) {
@@ -201,8 +259,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     await pmi.barrier();
     client?.connect(attrs.get('tbon.parent-endpoint')!);
   }
-  if (pmi) await pmi.finalize();
-  imm('hostlist', hosts.join(','));
+  imm('hostlist', compressHostlist(hosts));
 
   // ---- the broker and its services ----
   const conns = new Map<string, LocalConnection>();
@@ -236,6 +293,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     shutdown: (code, why) => {
       if (shuttingDown) return;
       exitCode = code;
+      broker.state = 'cleanup';
       broker.log(6, 'broker', `shutdown: ${why}`);
       shuttingDown = shutdown().then(() => finished(exitCode));
     },
@@ -243,6 +301,7 @@ export async function runBroker(argv: string[]): Promise<number> {
   };
 
   if (server) {
+    server.onRefused = (address, why) => broker.logDrop(`overlay peer ${address}`, `refused: ${why}`);
     server.onSendError = (peer) => {
       const child = broker.childByPeer(peer);
       if (child) broker.childLost(child.rank, 'send failed: peer is gone');
@@ -290,7 +349,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     }
   } else if (rank === 0) {
     const statedir = attrs.get('statedir');
-    if (statedir !== undefined) mkdirSync(statedir, { recursive: true, mode: 0o700 });
+    if (statedir !== undefined) makeStatedir(statedir);
     const dbdir = statedir ?? rundir;
     try {
       // loaded here only: the other ranks never open sqlite, and start faster without its native module
@@ -311,9 +370,9 @@ export async function runBroker(argv: string[]): Promise<number> {
     } catch (err) {
       content?.close();
       const e = err as FluxError;
-      const why = e.errno === EBUSY && statedir !== undefined ? `statedir ${statedir} is in use by another instance` : e.message;
-      process.stderr.write(`flux-broker: ${why}\n`);
-      return 1;
+      if (e.errno === EBUSY && statedir !== undefined) throw new FluxError(EBUSY, `statedir ${statedir} is in use by another instance`);
+      if (!writable(dbdir)) throw new FluxError(EROFS, `${statedir !== undefined ? 'statedir' : 'rundir'} ${dbdir} is read-only`);
+      throw err;
     }
   }
   const store = content;
@@ -351,8 +410,10 @@ export async function runBroker(argv: string[]): Promise<number> {
     await broker.registry.load(jobListModule(broker, journal), 'builtin');
   }
   await broker.registry.load(overlayModule(ctl), 'builtin');
+  await broker.registry.load(stateMachineModule(ctl), 'builtin');
   await broker.registry.load(moduleModule(ctl), 'builtin');
   await broker.registry.load(brokerModule(ctl), 'builtin');
+  await broker.registry.load(configModule(broker, new BrokerConfig(configPath, config)), 'builtin');
   await broker.registry.load(heartbeatModule(broker), 'builtin');
 
   const local = new LocalServer({
@@ -375,20 +436,30 @@ export async function runBroker(argv: string[]): Promise<number> {
     for (const [peer, frames] of held.splice(0)) broker.fromChild(peer, frames);
   }
 
-  // ---- join: wait for our children, then say hello upward (so rank 0 knows the whole tree is up) ----
-  await waitForChildren(broker, 60_000);
+  // ---- join: wait for our children, then say hello upward (so rank 0 knows the whole tree is up). Brokers
+  // booted from a config start whenever their hosts do: those join when they come, and wait for their parent ----
+  if (!bootstrap) await waitForChildren(broker, 60_000);
   if (client) {
     const hello = makeRequest('overlay.hello', jsonPayload({
-      rank, version: VERSION_CODE, uuid, status: 1, hostname,
+      rank, version: VERSION_CODE, uuid, status: statusCode(broker.status), hostname,
     }), { nodeid: 0, matchtag: 0 });
     const resp = await helloParent(broker, client, hello);
     broker.parentUuid = resp;
+    // a child may have come or gone while the hello was on its way
+    broker.reportStatus();
     await journal.sync();
   }
+  if (broker.state === 'join') broker.state = 'run';
   broker.log(6, 'broker', `online: rank ${rank} of ${size}`);
+  // held open until now: a broker that fails to start goes away without finalizing, which tells the launcher
+  // to end every other broker at once rather than leave them waiting for it
+  if (pmi) await pmi.finalize();
 
   // ---- liveness: heartbeats both ways; a child whose socket is gone fails its send and is marked lost ----
+  const launcher = process.ppid;
   timer = setInterval(() => {
+    // a launcher that died without ending its brokers (killed with SIGKILL) leaves them to the init process
+    if (pmi && process.ppid !== launcher && !shuttingDown) ctl.shutdown(1, 'the launcher went away');
     if (client && !shuttingDown) {
       client.send(encodeFrames(makeControl(CONTROL_HEARTBEAT, 0)));
       if (Date.now() - parentLastSeen > 10 * SYNC_PERIOD_MS) {
@@ -411,13 +482,14 @@ export async function runBroker(argv: string[]): Promise<number> {
   process.on('SIGTERM', () => ctl.shutdown(rank === 0 && initialProgram ? 143 : 0, 'SIGTERM'));
   process.on('SIGHUP', () => ctl.shutdown(129, 'SIGHUP'));
 
-  // ---- rank 0 runs the initial program; its exit ends the instance ----
-  if (rank === 0) {
-    const argv = command.length > 0 ? command : [process.env.SHELL ?? '/bin/sh'];
+  // ---- rank 0 runs the initial program; its exit ends the instance. An instance booted from a config runs
+  // one only when given (a system instance has none: it runs until told to stop) ----
+  if (rank === 0 && (command.length > 0 || !bootstrap)) {
+    const argv = initialArgv(command, process.env.SHELL ?? '/bin/sh');
     const env: NodeJS.ProcessEnv = {
       ...process.env,
+      ...fluxEnvironment(process.env, join(BIN_DIR, '..')),
       FLUX_URI: `local://${rundir}/local-0`,
-      PATH: `${BIN_DIR}:${process.env.PATH ?? ''}`,
     };
     delete env.PMI_FD;
     delete env.PMI_RANK;
@@ -434,6 +506,9 @@ export async function runBroker(argv: string[]): Promise<number> {
 
   async function shutdown(): Promise<void> {
     clearInterval(timer);
+    broker.state = 'shutdown';
+    // an instance ending for another reason than its initial program's exit takes the program with it
+    if (initialProgram && initialProgram.exitCode === null && initialProgram.signalCode === null) initialProgram.kill('SIGHUP');
     // children first: each leaves only after its own subtree has said goodbye
     for (const c of broker.children.values()) {
       if (c.state !== 'online') continue;
@@ -442,9 +517,11 @@ export async function runBroker(argv: string[]): Promise<number> {
       });
     }
     await waitUntil(() => [...broker.children.values()].every((c) => c.state !== 'online'), 10_000);
+    broker.state = 'finalize';
     await broker.registry.removeAll().catch((err: unknown) => {
       process.stderr.write(`flux-broker: unloading modules: ${(err as Error).message}\n`);
     });
+    broker.state = 'goodbye';
     if (client && broker.parentUuid !== undefined) {
       await Promise.race([broker.rpc('overlay.goodbye', undefined, { upstream: true }), delay(2000)]).catch((err: unknown) => {
         process.stderr.write(`flux-broker: rank ${rank}: goodbye: ${(err as Error).message}\n`);
@@ -476,6 +553,54 @@ async function waitForChildren(broker: Broker, timeoutMs: number): Promise<void>
     const missing = [...broker.children.values()].filter((c) => c.state !== 'online').map((c) => c.rank);
     broker.log(3, 'broker', `children ${missing.join(',')} did not join within ${timeoutMs / 1000}s`);
   }
+}
+
+/**
+ * The initial program's argv, by flux-core's rule: none means an interactive shell; one word runs through the
+ * shell (`flux start "sh ./t.sh --root=/tmp/x"`) unless it is an executable file's path without spaces; several
+ * words are run as they are.
+ */
+export function initialArgv(command: string[], shell: string): string[] {
+  if (command.length === 0) return [shell];
+  if (command.length > 1) return command;
+  const word = command[0]!;
+  if (!/\s/.test(word)) {
+    try {
+      if (statSync(word).isFile()) {
+        accessSync(word, fsConstants.R_OK | fsConstants.X_OK);
+        return command;
+      }
+    } catch {
+      // not an executable file: the shell finds the command, or says why not
+    }
+  }
+  return [shell, '-c', word];
+}
+
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, fsConstants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** the statedir, made if missing; a path that is not a directory, or one that cannot be written, is refused */
+function makeStatedir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    const errno = errnoOf(err);
+    if (errno === ENOTDIR || (existsSync(dir) && !statSync(dir).isDirectory())) throw new FluxError(ENOTDIR, `statedir ${dir} is not a directory`);
+    // a read-only parent makes mkdir say no more than ENOENT or EACCES: name the directory that is read-only
+    let parent = resolve(dir);
+    while (!existsSync(parent)) parent = dirname(parent);
+    if (!writable(parent)) throw new FluxError(EROFS, `cannot create statedir ${dir}: ${parent} is read-only`);
+    throw new FluxError(errno, `cannot create statedir ${dir}: ${strerror(errno)}`);
+  }
+  if (!statSync(dir).isDirectory()) throw new FluxError(ENOTDIR, `statedir ${dir} is not a directory`);
+  if (!writable(dir)) throw new FluxError(EROFS, `statedir ${dir} is read-only`);
 }
 
 function delay(ms: number): Promise<void> {

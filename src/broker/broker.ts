@@ -11,6 +11,7 @@ import {
 } from '../core/message.js';
 import { childRoute } from '../core/topology.js';
 import { DEFAULT_MAX_MESSAGE } from '../core/framing.js';
+import { combineStatus, statusCode, statusName, type SubtreeStatus } from '../core/subtree-status.js';
 import type { Attrs } from '../services/attrs.js';
 import { ServiceRegistry } from './registry.js';
 import type { EventSink, ModuleHost, Payload, RpcOptions } from '../services/module.js';
@@ -32,6 +33,9 @@ interface PendingRpc {
   each?: (m: Message) => void;
 }
 
+/** the broker's life, in flux-core's state names */
+export type BrokerState = 'join' | 'init' | 'quorum' | 'run' | 'cleanup' | 'shutdown' | 'finalize' | 'goodbye' | 'exit';
+
 export interface ChildPeer {
   rank: number;
   uuid?: string;
@@ -39,6 +43,12 @@ export interface ChildPeer {
   expected?: string;
   state: 'connecting' | 'online' | 'lost' | 'offline';
   lastSeen: number;
+  /** the subtree status it last reported (hello, then CONTROL_STATUS) */
+  reported: SubtreeStatus;
+  /** when its status (as its parent sees it) last changed, ms */
+  since: number;
+  /** why it was lost or went offline */
+  error?: string;
   /** requests forwarded to this child that still await a response: failed with EHOSTUNREACH if it is lost */
   tracked: Map<string, Message>;
 }
@@ -73,6 +83,13 @@ export class Broker implements ModuleHost {
     if (sev <= 3) process.stderr.write(`${app}.${sev}[${this.rank}]: ${text}\n`);
   };
   private readonly dropLogged = new Map<string, number>();
+  state: BrokerState = 'join';
+  /** this broker's subtree status and when it took it, ms */
+  status: SubtreeStatus = 'full';
+  statusSince = Date.now();
+  private readonly statusWatchers = new Set<() => void>();
+  /** overlay messages by direction and type, for overlay.stats-get */
+  readonly traffic = newTraffic();
 
   constructor(
     readonly uuid: string,
@@ -84,7 +101,17 @@ export class Broker implements ModuleHost {
     links: BrokerLinks,
   ) {
     this.ownerUid = ownerUid;
-    this.links = links;
+    this.links = {
+      toParent: (frames) => {
+        countFrames(this.traffic['parent-tx'], frames);
+        links.toParent(frames);
+      },
+      toChild: (peer, frames) => {
+        countFrames(this.traffic['child-tx'], frames);
+        links.toChild(peer, frames);
+      },
+      toClient: links.toClient,
+    };
     this.registry = new ServiceRegistry(this);
   }
 
@@ -192,6 +219,7 @@ export class Broker implements ModuleHost {
       return;
     }
     msg.rolemask = msg.rolemask & ~ROLE_LOCAL;
+    countType(this.traffic['parent-rx'], msg.type);
     switch (msg.type) {
       case MSGTYPE_REQUEST:
         if (this.parentUuid === undefined) return;
@@ -260,6 +288,7 @@ export class Broker implements ModuleHost {
       return;
     }
     child.lastSeen = Date.now();
+    countType(this.traffic['child-rx'], msg.type);
     switch (msg.type) {
       case MSGTYPE_REQUEST:
         msg.routes = msg.routes ?? [];
@@ -276,6 +305,7 @@ export class Broker implements ModuleHost {
         this.sendResponse(msg);
         return;
       case MSGTYPE_CONTROL:
+        if (msg.aux1 === CONTROL_STATUS) this.childReported(child, statusName(msg.aux2));
         this.onChildControl?.(child, msg);
         return;
       default:
@@ -430,23 +460,68 @@ export class Broker implements ModuleHost {
   // ---- children -----------------------------------------------------------------------------------
 
   addChildSlot(rank: number, expected?: string): void {
-    this.children.set(rank, { rank, state: 'connecting', lastSeen: 0, tracked: new Map(), ...(expected ? { expected } : {}) });
+    this.children.set(rank, {
+      rank, state: 'connecting', lastSeen: 0, reported: 'full', since: Date.now(), tracked: new Map(),
+      ...(expected ? { expected } : {}),
+    });
+    this.noteStatus();
   }
 
   /** a child said hello: a known rank saying it again means its old incarnation is gone */
-  childOnline(rank: number, uuid: string): void {
+  childOnline(rank: number, uuid: string, reported: SubtreeStatus = 'full'): void {
     const child = this.children.get(rank)!;
     if (child.uuid !== undefined && child.uuid !== uuid) this.childLost(rank, 'reconnected after crash');
     child.uuid = uuid;
     child.state = 'online';
     child.lastSeen = Date.now();
+    child.reported = reported;
+    child.since = Date.now();
+    child.error = undefined;
     this.childByUuid.set(uuid, child);
+    this.noteStatus();
+  }
+
+  /** a child's status as this broker sees it: what it reports while online, its link state otherwise */
+  childStatus(child: ChildPeer): SubtreeStatus {
+    if (child.state === 'online') return child.reported;
+    return child.state === 'lost' ? 'lost' : 'offline';
+  }
+
+  private childReported(child: ChildPeer, status: SubtreeStatus): void {
+    if (child.reported === status) return;
+    child.reported = status;
+    child.since = Date.now();
+    this.noteStatus();
+  }
+
+  /** called on every change below: recompute this broker's status and tell the parent and the watchers */
+  private noteStatus(): void {
+    const status = combineStatus([...this.children.values()].map((c) => this.childStatus(c)));
+    if (status !== this.status) {
+      this.status = status;
+      this.statusSince = Date.now();
+      this.reportStatus();
+    }
+    for (const w of this.statusWatchers) w();
+  }
+
+  /** tell the parent this broker's status (a hello carries it first; this follows every change) */
+  reportStatus(): void {
+    if (this.parentUuid !== undefined) this.links.toParent(encodeFrames(makeControl(CONTROL_STATUS, statusCode(this.status))));
+  }
+
+  /** `fn` runs after any status change in this broker's subtree; the result stops it */
+  watchStatus(fn: () => void): () => void {
+    this.statusWatchers.add(fn);
+    return () => this.statusWatchers.delete(fn);
   }
 
   childLost(rank: number, why: string, state: 'lost' | 'offline' = 'lost'): void {
     const child = this.children.get(rank);
     if (!child || child.state === 'lost' || child.state === 'offline') return;
     child.state = state;
+    child.since = Date.now();
+    child.error = why;
     if (child.uuid !== undefined) {
       this.childByUuid.delete(child.uuid);
       // what a child that said goodbye still had in flight is expected, not a stranger's traffic
@@ -456,6 +531,7 @@ export class Broker implements ModuleHost {
     const tracked = [...child.tracked.values()];
     child.tracked.clear();
     for (const req of tracked) this.sendResponse(makeErrorResponse(req, EHOSTUNREACH, 'overlay disconnect'));
+    this.noteStatus();
   }
 
   childByPeer(uuid: string): ChildPeer | undefined {
@@ -546,6 +622,24 @@ export class Broker implements ModuleHost {
       p.reject(new FluxError(EHOSTUNREACH, why));
     }
   }
+}
+
+type TrafficCounts = Record<string, number>;
+
+function newTraffic(): Record<'parent-rx' | 'parent-tx' | 'child-rx' | 'child-tx', TrafficCounts> {
+  const counts = (): TrafficCounts => ({ request: 0, response: 0, event: 0, control: 0 });
+  return { 'parent-rx': counts(), 'parent-tx': counts(), 'child-rx': counts(), 'child-tx': counts() };
+}
+
+/** the message type is the PROTO frame's third byte (RFC 3), the last frame of every message */
+function countFrames(counts: TrafficCounts, frames: Buffer[]): void {
+  const type = frames[frames.length - 1]?.[2];
+  if (type !== undefined) countType(counts, type);
+}
+
+function countType(counts: TrafficCounts, type: number): void {
+  const name = typeName(type);
+  counts[name] = (counts[name] ?? 0) + 1;
 }
 
 function trackKey(msg: Message): string {

@@ -2,8 +2,7 @@
 import { pathToFileURL } from 'node:url';
 import { isAbsolute, resolve } from 'node:path';
 import { FluxError, EINVAL, ENOENT, EPERM } from '../core/errors.js';
-import { ROLE_ALL, senderOf } from '../core/message.js';
-import { VERSION_CODE } from '../core/version.js';
+import { ROLE_ALL } from '../core/message.js';
 import type { ModuleDef, ModuleFactory } from '../services/module.js';
 import type { Broker } from './broker.js';
 
@@ -13,82 +12,6 @@ export interface BrokerControl {
   shutdown: (code: number, why: string) => void;
   /** modules `flux module load NAME` can load by name */
   loadable: Record<string, ModuleFactory>;
-}
-
-/** overlay.hello / overlay.goodbye / overlay.health: children joining and leaving the tree */
-export function overlayModule(ctl: BrokerControl): ModuleDef {
-  const b = ctl.broker;
-  return {
-    name: 'overlay',
-    handlers: [
-      {
-        topic: 'overlay.hello',
-        schema: {
-          type: 'object',
-          properties: {
-            rank: { type: 'integer', minimum: 0 },
-            version: { type: 'integer' },
-            uuid: { type: 'string', minLength: 1 },
-            status: { type: 'integer' },
-            hostname: { type: 'string' },
-          },
-          required: ['rank', 'version', 'uuid', 'status'],
-        },
-        handler: (msg, body) => {
-          const rank = body!.rank as number;
-          const peer = senderOf(msg) ?? '';
-          const child = b.children.get(rank);
-          let why: string | undefined;
-          if (!child) why = `rank ${rank} is not my child`;
-          else if (peer !== body!.uuid) why = 'uuid does not match the connection';
-          // the uuid rank `rank` published beside its key: a peer holding another key cannot take its place
-          else if (child.expected !== undefined && peer !== child.expected) why = `rank ${rank} is another broker`;
-          else if ((body!.version as number) >> 8 !== VERSION_CODE >> 8) why = `version ${body!.version} is not compatible with mine`;
-          if (why !== undefined) {
-            b.respondError(msg, new FluxError(EINVAL, why));
-            b.disconnectPeer(peer, `hello refused: ${why}`);
-            return;
-          }
-          b.childOnline(rank, peer);
-          b.log(7, 'overlay', `hello from rank ${rank} (${String(body!.hostname ?? '')})`);
-          b.respond(msg, { uuid: b.uuid });
-        },
-      },
-      {
-        topic: 'overlay.goodbye',
-        handler: (msg) => {
-          const child = b.childByPeer(senderOf(msg) ?? '');
-          if (!child) throw new FluxError(EPERM, 'goodbye from a peer that is not my child');
-          b.respond(msg);
-          b.childLost(child.rank, 'goodbye', 'offline');
-        },
-      },
-      {
-        topic: 'overlay.health',
-        allow: ROLE_ALL,
-        handler: (msg) => {
-          const now = Date.now();
-          b.respond(msg, {
-            rank: b.rank,
-            status: subtreeStatus(b),
-            duration: 0,
-            children: [...b.children.values()].map((c) => ({
-              rank: c.rank, status: c.state === 'online' ? 'full' : c.state, duration: (now - c.lastSeen) / 1000,
-            })),
-          });
-        },
-      },
-    ],
-  };
-}
-
-export function subtreeStatus(b: Broker): string {
-  let status = 'full';
-  for (const c of b.children.values()) {
-    if (c.state === 'lost') return 'degraded';
-    if (c.state !== 'online') status = 'partial';
-  }
-  return status;
 }
 
 /** module.list / module.load / module.remove */
@@ -150,7 +73,7 @@ export function moduleModule(ctl: BrokerControl): ModuleDef {
 }
 
 /** the services the broker cannot run without */
-export const ESSENTIAL = new Set(['attr', 'log', 'overlay', 'module', 'broker', 'event']);
+export const ESSENTIAL = new Set(['attr', 'log', 'overlay', 'module', 'broker', 'event', 'state-machine', 'config']);
 
 async function resolveFactory(ctl: BrokerControl, path: string): Promise<ModuleFactory> {
   const builtin = ctl.loadable[path];
@@ -175,6 +98,20 @@ export function brokerModule(ctl: BrokerControl): ModuleDef {
           b.respond(msg);
           ctl.shutdown(0, 'parent shutting down');
         },
+      },
+    ],
+  };
+}
+
+/** state-machine.get: where the broker is in its life (join, init, run, cleanup, shutdown, finalize), for uptime */
+export function stateMachineModule(ctl: BrokerControl): ModuleDef {
+  return {
+    name: 'state-machine',
+    handlers: [
+      {
+        topic: 'state-machine.get',
+        allow: ROLE_ALL,
+        handler: (msg) => ctl.broker.respond(msg, { state: ctl.broker.state }),
       },
     ],
   };

@@ -18,6 +18,7 @@ export const EINVAL = 22;
 export const EFBIG = 27;
 export const ENOSPC = 28;
 export const EROFS = 30;
+export const EPIPE = 32;
 export const ERANGE = 34;
 export const ENOSYS = 38;
 export const ENODATA = 61;
@@ -54,6 +55,7 @@ const messages: Record<number, string> = {
   [EFBIG]: 'File too large',
   [ENOSPC]: 'No space left on device',
   [EROFS]: 'Read-only file system',
+  [EPIPE]: 'Broken pipe',
   [ERANGE]: 'Numerical result out of range',
   [ENOSYS]: 'Function not implemented',
   [ENODATA]: 'No data available',
@@ -76,6 +78,9 @@ export function strerror(errno: number): string {
 }
 
 /** An error that carries an errno; the one error type that crosses the wire (as a response errnum + text). */
+/** marks a FluxError whichever copy of this module made it */
+const FLUX_ERROR = Symbol.for('flux-ts.FluxError');
+
 export class FluxError extends Error {
   readonly errno: number;
   /** true when `message` came from the peer or the caller rather than from strerror() */
@@ -85,6 +90,15 @@ export class FluxError extends Error {
     this.name = 'FluxError';
     this.errno = errno;
     this.explicit = message !== undefined && message.length > 0;
+    Object.defineProperty(this, FLUX_ERROR, { value: true });
+  }
+
+  /**
+   * Each bundled command carries its own copy of this class (and a program may load two versions of the
+   * library): `instanceof FluxError` holds for an error made by any of them.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[FLUX_ERROR] === true;
   }
 }
 
@@ -99,7 +113,14 @@ export function errnoOf(err: unknown): number {
   return EIO;
 }
 
+/** What went wrong, in words: strerror's for a system error Node describes by its code (`connect ENOENT /path`) */
+export function reasonOf(err: unknown): string {
+  if (err instanceof FluxError) return err.message;
+  const errno = errnoOf(err);
+  return errno !== EIO ? strerror(errno) : String((err as Error)?.message ?? err);
+}
+
 const errnoByCode: Record<string, number> = {
   EPERM, ENOENT, EACCES, EEXIST, ENOTDIR, EISDIR, EINVAL, ENOSPC, EROFS, EAGAIN, ENOMEM, ECONNRESET,
-  ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, EPROTO, ENOSYS, E2BIG, EBADF, ESRCH,
+  ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, EPROTO, ENOSYS, E2BIG, EBADF, ESRCH, EPIPE,
 };

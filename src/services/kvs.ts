@@ -681,7 +681,8 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
       await Promise.all(draining.values());
       await Promise.all(answering);
       clearInterval(checkpointTimer);
-      if (host.rank === 0) writeCheckpoint();
+      // an instance serving a past state writes nothing, a checkpoint included
+      if (host.rank === 0 && !journal.readOnly) writeCheckpoint();
       unsubscribe?.();
       clearInterval(recheck);
       for (const list of versionWaiters.values()) {

@@ -1,26 +1,15 @@
-// The client end of the local connector: one UNIX-socket connection to a broker, in flux-core's framing,
-// so it can talk to our broker and to flux-core's alike.
+// The client end of the local connector: one connection to a broker in flux-core's framing, so it can talk
+// to our broker and to flux-core's alike. The bytes go over a UNIX socket, or through a command that relays
+// one (flux relay, run by ssh on the broker's host).
 import * as net from 'node:net';
-import { FluxError, EINVAL, ECONNRESET, errnoOf, strerror } from '../core/errors.js';
+import type { Readable, Writable } from 'node:stream';
+import { FluxError, EINVAL, ECONNRESET, EPROTO, errnoOf, reasonOf, strerror } from '../core/errors.js';
 import { LocalDecoder } from '../core/framing.js';
 import { TickWriter } from './tick-writer.js';
 import type { Message } from '../core/message.js';
 
-const URI_SCHEME = 'local://';
 /** sun_path is 108 bytes; libuv keeps one for the NUL and silently truncates longer paths */
 const MAX_SOCKET_PATH = 107;
-
-/** `local:///abs/path` -> `/abs/path`. */
-export function parseLocalUri(uri: string): string {
-  if (!uri.startsWith(URI_SCHEME)) {
-    throw new FluxError(EINVAL, `${JSON.stringify(uri)} is not a local:// URI (expected local:///absolute/path)`);
-  }
-  const path = uri.substring(URI_SCHEME.length);
-  if (!path.startsWith('/')) {
-    throw new FluxError(EINVAL, `${JSON.stringify(uri)}: the socket path must be absolute (local:///absolute/path)`);
-  }
-  return path;
-}
 
 /**
  * Refuses socket paths the kernel cannot hold: libuv would truncate them and bind or connect to a
@@ -32,6 +21,12 @@ export function checkSocketPath(path: string): void {
   if (n > MAX_SOCKET_PATH) {
     throw new FluxError(EINVAL, `socket path ${path} is ${n} bytes, longer than the ${MAX_SOCKET_PATH} a UNIX socket allows`);
   }
+}
+
+/** Bytes to and from a broker: one socket both ways, or a relaying command's stdout and stdin. */
+export interface ByteStream {
+  input: Readable;
+  output: Writable;
 }
 
 export class LocalClient {
@@ -49,60 +44,83 @@ export class LocalClient {
   private readonly writer: TickWriter;
   private failure: FluxError | undefined;
 
-  private constructor(private readonly sock: net.Socket) {
-    this.writer = new TickWriter(sock);
-    sock.on('data', (chunk: Buffer) => this.ingest(chunk));
-    sock.on('error', (err) => {
+  private constructor(private readonly stream: ByteStream) {
+    const { input, output } = stream;
+    this.writer = new TickWriter(output);
+    input.on('data', (chunk: Buffer) => this.ingest(chunk));
+    const onError = (err: Error): void => {
       this.failure ??= new FluxError(errnoOf(err), `broker connection: ${err.message}`);
+    };
+    input.on('error', onError);
+    output.on('error', onError);
+    input.on('close', () => {
+      // a relay whose output has ended reads no more either
+      output.destroy();
+      this.onClose(this.failure);
     });
-    sock.on('close', () => this.onClose(this.failure));
   }
 
-  /** Connects and reads the broker's one-byte verdict: nonzero is an errno (EPERM for a refused guest). */
+  /** Connects to a broker's socket and reads its one-byte verdict: nonzero is an errno (EPERM for a refused guest). */
   static connect(path: string): Promise<LocalClient> {
-    return new Promise((resolve, reject) => {
+    try {
       checkSocketPath(path);
-      const sock = net.createConnection(path);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const sock = net.createConnection(path);
+    return LocalClient.open({ input: sock, output: sock }, path);
+  }
+
+  /**
+   * The handshake over any byte stream to a broker: `what` names the far end in errors. The stream is destroyed
+   * when the handshake fails.
+   */
+  static open(stream: ByteStream, what: string): Promise<LocalClient> {
+    const { input, output } = stream;
+    return new Promise((resolve, reject) => {
       const cleanup = (): void => {
-        sock.off('data', onHandshake);
-        sock.off('error', onError);
-        sock.off('close', onEarlyClose);
+        input.off('data', onHandshake);
+        input.off('error', onError);
+        output.off('error', onError);
+        input.off('close', onEarlyClose);
       };
-      const onError = (err: Error): void => {
+      const fail = (err: FluxError): void => {
         cleanup();
-        sock.destroy();
-        reject(new FluxError(errnoOf(err), `cannot connect to ${path}: ${err.message}`));
+        input.destroy();
+        output.destroy();
+        reject(err);
       };
-      const onEarlyClose = (): void => {
-        cleanup();
-        reject(new FluxError(ECONNRESET, `${path}: connection closed before the handshake`));
-      };
+      const onError = (err: Error): void => fail(new FluxError(errnoOf(err), `cannot connect to ${what}: ${reasonOf(err)}`));
+      const onEarlyClose = (): void => fail(new FluxError(ECONNRESET, `${what}: connection closed before the handshake`));
       const onHandshake = (chunk: Buffer): void => {
-        cleanup();
         const verdict = chunk[0]!;
         if (verdict !== 0) {
-          sock.destroy();
-          reject(new FluxError(verdict, `${path}: connection refused by the broker: ${strerror(verdict)}`));
+          // a broker that refuses sends its errno byte alone and closes: anything after it is some other talker
+          fail(chunk.length > 1
+            ? new FluxError(EPROTO, `${what}: unexpected bytes in place of the broker's handshake`)
+            : new FluxError(verdict, `${what}: connection refused by the broker: ${strerror(verdict)}`));
           return;
         }
+        cleanup();
         // Hold back whatever followed the handshake byte until the caller has had a turn to set onMessage.
-        sock.pause();
-        const client = new LocalClient(sock);
+        input.pause();
+        const client = new LocalClient(stream);
         resolve(client);
         setImmediate(() => {
           if (chunk.length > 1) client.ingest(chunk.subarray(1));
-          sock.resume();
+          input.resume();
         });
       };
-      sock.on('data', onHandshake);
-      sock.on('error', onError);
-      sock.on('close', onEarlyClose);
+      input.on('data', onHandshake);
+      input.on('error', onError);
+      output.on('error', onError);
+      input.on('close', onEarlyClose);
     });
   }
 
-  /** Queues one message; the socket keeps order and buffers under backpressure. */
+  /** Queues one message; the stream keeps order and buffers under backpressure. */
   send(msg: Message): void {
-    if (this.closing || !this.sock.writable) throw new FluxError(ECONNRESET, 'the broker connection is closed');
+    if (this.closing || !this.stream.output.writable) throw new FluxError(ECONNRESET, 'the broker connection is closed');
     this.writer.write(msg);
   }
 
@@ -110,7 +128,7 @@ export class LocalClient {
   close(): void {
     if (this.closing) return;
     this.closing = true;
-    this.sock.end();
+    this.stream.output.end();
   }
 
   private ingest(chunk: Buffer): void {
@@ -122,7 +140,7 @@ export class LocalClient {
     } catch (err) {
       // the stream cannot be resynchronised after bad bytes: give up on the connection
       this.failure ??= err instanceof FluxError ? err : new FluxError(errnoOf(err), String(err));
-      this.sock.destroy();
+      this.stream.input.destroy();
     }
   }
 }

@@ -36,6 +36,11 @@ export interface LocalServerOptions {
   ownerUid: number;
   /** whether other uids may connect (as USER|LOCAL) or are refused with EPERM */
   allowGuest: boolean;
+  /**
+   * Leave the credentials of the owner's messages as sent (unknown, usually) for the instance further on to assign:
+   * flux proxy, whose clients have its own uid and so can claim nothing its own connection could not.
+   */
+  delegateCredentials?: boolean;
   onMessage: (conn: LocalConnection, msg: Message) => void;
   /** called exactly once per accepted connection, after its socket is gone */
   onDisconnect: (conn: LocalConnection) => void;
@@ -198,7 +203,7 @@ export class LocalServer {
   private stampCredentials(conn: Connection, msg: Message): void {
     // Only the owner may present a credential of its own choosing (impersonation, for tests); everyone
     // else is who the kernel says they are.
-    if (msg.userid === USERID_UNKNOWN || !conn.owner) {
+    if (!conn.owner || (msg.userid === USERID_UNKNOWN && !this.opts.delegateCredentials)) {
       msg.userid = conn.uid;
       msg.rolemask = conn.rolemask;
     }

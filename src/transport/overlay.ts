@@ -24,6 +24,8 @@ export class OverlayServer {
   readonly uuid: string;
   onMessage: (peer: string, frames: Buffer[]) => void = () => {};
   onSendError: (peer: string, err: FluxError) => void = () => {};
+  /** A peer failed the CURVE handshake or was not on the allow-list (another instance's certificate, say). */
+  onRefused: (address: string, why: string) => void = () => {};
   /** A callback threw; the receive loop goes on regardless. */
   onError: (err: unknown) => void = reportUncaught;
 
@@ -57,6 +59,11 @@ export class OverlayServer {
       zapDomain: ZAP_DOMAIN,
     });
     this.loops.push(this.receiveLoop(), this.zapLoop());
+    const refused = (why: string) => (e: { address: string; error: Error }) => {
+      if (!this.closed) this.onRefused(e.address, `${why}: ${e.error.message}`);
+    };
+    this.router.events.on('handshake:error:protocol', refused('CURVE handshake failed'));
+    this.router.events.on('handshake:error:auth', refused('not authorized'));
   }
 
   allow(publicKey: string, name: string): void {

@@ -1,23 +1,23 @@
-// Writing messages to a local socket: those written in one tick leave in one writev rather than one syscall
+// Writing messages to a byte stream: those written in one tick leave in one writev rather than one syscall
 // each (a burst of responses or requests is common, and the syscalls were a measurable cost).
-import type net from 'node:net';
+import type { Writable } from 'node:stream';
 import { encodeLocal } from '../core/framing.js';
 import type { Message } from '../core/message.js';
 
 export class TickWriter {
   private corked = false;
 
-  constructor(private readonly sock: net.Socket) {}
+  constructor(private readonly out: Writable) {}
 
   write(msg: Message): void {
     if (!this.corked) {
       this.corked = true;
-      this.sock.cork();
+      this.out.cork();
       process.nextTick(() => {
         this.corked = false;
-        this.sock.uncork();
+        this.out.uncork();
       });
     }
-    this.sock.write(encodeLocal(msg));
+    this.out.write(encodeLocal(msg));
   }
 }

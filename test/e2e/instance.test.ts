@@ -216,7 +216,10 @@ describe('bootstrap under a real PMI-1 process manager', () => {
   });
 
   it('warns loudly when a launcher is present but PMI is not', async () => {
-    const r = await run(['broker', 'flux', 'getattr', 'size'], { env: { SLURM_JOB_ID: '1' } });
+    // Slurm's own libraries would answer as a singleton: name ones that do not exist
+    const r = await run(['broker', 'flux', 'getattr', 'size'], {
+      env: { SLURM_JOB_ID: '1', PMI_LIBRARY: '/nonexistent/libpmi.so', PMI2_LIBRARY: '/nonexistent/libpmi2.so' },
+    });
     expect(r.stderr).toMatch(/WARNING: SLURM_JOB_ID is set/);
     expect(r.stdout).toBe('1\n');
   });

@@ -7,7 +7,8 @@
 // on its own jobs only, within limits) are tested below the table, as the owner and as a guest.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startInstance, type Instance } from '../helpers/instance.js';
-import { LocalClient, parseLocalUri } from '../../src/transport/local-client.js';
+import { LocalClient } from '../../src/transport/local-client.js';
+import { parseLocalUri } from '../../src/core/uri.js';
 import {
   makeRequest, jsonPayload, ROLE_USER, ROLE_OWNER, ROLE_ALL, FLAG_STREAMING, type Message,
 } from '../../src/core/message.js';
@@ -20,6 +21,7 @@ type Rule = 'owner' | 'user' | 'all';
 const RULES: Record<string, Rule> = {
   'attr.get': 'all', 'attr.list': 'all', 'attr.rm': 'owner', 'attr.set': 'owner',
   'broker.shutdown': 'owner',
+  'config.get': 'all', 'config.load': 'owner', 'config.reload': 'owner',
   'content-backing.load': 'owner', 'content-backing.store': 'owner', 'content.checkpoint-get': 'owner',
   'content.checkpoint-put': 'owner', 'content.dropcache': 'owner', 'content.flush': 'owner', 'content.load': 'owner',
   'content.store': 'owner', 'content.stats-get': 'all',
@@ -32,21 +34,23 @@ const RULES: Record<string, Rule> = {
   'job-manager.kill': 'user', 'job-manager.raise': 'user', 'job-manager.submit': 'owner', 'job-manager.urgency': 'user',
   'job-manager.wait': 'user',
   'job-shell.kill': 'owner', 'job-shell.pmi-exchange': 'owner', 'job-shell.start': 'owner', 'job-shell.stdin': 'owner',
-  'journal.cancel': 'owner', 'journal.checkpoint': 'owner', 'journal.compact': 'owner', 'journal.fetch': 'owner',
+  'journal.cancel': 'owner', 'journal.checkpoint': 'owner', 'journal.checkpoints': 'owner', 'journal.compact': 'owner', 'journal.fetch': 'owner',
   'journal.follow': 'owner', 'journal.head': 'all', 'journal.list': 'owner', 'journal.show': 'owner',
   'journal.snapshot': 'owner', 'journal.state-at': 'owner', 'journal.verify': 'owner',
-  'kvs-history.at-time': 'user', 'kvs-history.key': 'user',
+  'kvs-history.at-seq': 'user', 'kvs-history.at-time': 'user', 'kvs-history.key': 'user',
   'kvs-watch.cancel': 'user', 'kvs-watch.lookup': 'user',
   'kvs.commit': 'user', 'kvs.getroot': 'user', 'kvs.lookup': 'user', 'kvs.lookup-plus': 'user',
   'kvs.namespace-create': 'owner', 'kvs.namespace-list': 'owner', 'kvs.namespace-remove': 'owner',
   'kvs.relaycommit': 'owner', 'kvs.version-root': 'user', 'kvs.wait-version': 'user',
   'log.append': 'owner', 'log.cancel': 'owner', 'log.clear': 'owner', 'log.dmesg': 'owner', 'log.stats-get': 'owner',
   'module.handlers': 'owner', 'module.list': 'all', 'module.load': 'owner', 'module.remove': 'owner',
-  'overlay.goodbye': 'owner', 'overlay.health': 'all', 'overlay.hello': 'owner',
+  'overlay.disconnect-subtree': 'owner', 'overlay.goodbye': 'owner', 'overlay.health': 'all', 'overlay.hello': 'owner',
+  'overlay.topology': 'all',
   'resource.R': 'all', 'resource.get-xml': 'all', 'resource.topo-get': 'all',
   'rexec.exec': 'owner', 'rexec.kill': 'owner', 'rexec.list': 'owner', 'rexec.ps': 'owner', 'rexec.record': 'owner',
   'rexec.wait': 'owner', 'rexec.write': 'owner',
   'sched.resource-status': 'user',
+  'state-machine.get': 'all',
 };
 /** every module also answers <name>.ping, .stats-get and .disconnect, to any role (log keeps its stats to the owner) */
 const DEFAULTS: Array<[string, Rule]> = [['ping', 'all'], ['stats-get', 'all'], ['disconnect', 'all']];

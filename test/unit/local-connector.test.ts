@@ -4,15 +4,17 @@ import { mkdtempSync, rmSync, chmodSync, writeFileSync, existsSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { loadVectors, type VectorMessage } from '../helpers/vectors.js';
 import { LocalDecoder, encodeLocal } from '../../src/core/framing.js';
 import {
   type Message, makeRequest, makeResponse, makeEvent, stringPayload, FLAG_ROUTE, MSGTYPE_REQUEST,
-  ROLE_OWNER, ROLE_USER, ROLE_LOCAL,
+  ROLE_OWNER, ROLE_USER, ROLE_LOCAL, ROLE_NONE, USERID_UNKNOWN,
 } from '../../src/core/message.js';
-import { FluxError, EPERM, EINVAL, EEXIST, EPROTO, ENOENT } from '../../src/core/errors.js';
+import { FluxError, EPERM, EINVAL, EEXIST, EPROTO, ENOENT, ECONNRESET } from '../../src/core/errors.js';
 import { LocalServer, type LocalConnection } from '../../src/transport/local-server.js';
-import { LocalClient, parseLocalUri } from '../../src/transport/local-client.js';
+import { LocalClient } from '../../src/transport/local-client.js';
+import { parseLocalUri } from '../../src/core/uri.js';
 import { peerCred } from '../../src/transport/peercred.js';
 
 const myUid = process.getuid!();
@@ -64,7 +66,7 @@ function privateDir(): string {
   return dir;
 }
 
-async function startServer(opts: { ownerUid?: number; allowGuest?: boolean } = {}): Promise<Harness> {
+async function startServer(opts: { ownerUid?: number; allowGuest?: boolean; delegateCredentials?: boolean } = {}): Promise<Harness> {
   const dir = privateDir();
   const path = join(dir, 'local-0');
   const received = new Queue<{ conn: LocalConnection; msg: Message }>();
@@ -75,6 +77,7 @@ async function startServer(opts: { ownerUid?: number; allowGuest?: boolean } = {
     path,
     ownerUid: opts.ownerUid ?? myUid,
     allowGuest: opts.allowGuest ?? false,
+    delegateCredentials: opts.delegateCredentials,
     onMessage: (conn, msg) => received.push({ conn, msg }),
     onDisconnect: (conn) => {
       disconnects.push(conn);
@@ -349,6 +352,59 @@ describe('local connector access control', () => {
     const { msg } = await h.received.shift();
     expect(msg.userid).toBe(otherUid);
     expect(msg.rolemask).toBe(ROLE_USER);
+  });
+
+  it("delegating credentials (flux proxy), leaves the owner's unknown credential for the instance further on", async () => {
+    const h = await startServer({ delegateCredentials: true });
+    const c = await connect(h.path);
+    c.client.send(makeRequest('kvs.lookup', stringPayload('{}'), { matchtag: 1 }));
+    const { msg } = await h.received.shift();
+    expect(msg.userid).toBe(USERID_UNKNOWN);
+    expect(msg.rolemask).toBe(ROLE_NONE);
+    const g = await startServer({ ownerUid: otherUid, allowGuest: true, delegateCredentials: true });
+    const gc = await connect(g.path);
+    gc.client.send(makeRequest('kvs.lookup', stringPayload('{}'), { matchtag: 1 }));
+    expect((await g.received.shift()).msg).toMatchObject({ userid: myUid, rolemask: ROLE_USER | ROLE_LOCAL });
+  });
+});
+
+describe('local client over any byte stream (a relaying command)', () => {
+  function pair(): { input: PassThrough; output: PassThrough } {
+    return { input: new PassThrough(), output: new PassThrough() };
+  }
+
+  it('reads the handshake, then carries messages both ways; close() ends its output', async () => {
+    const s = pair();
+    const opened = LocalClient.open(s, 'relay');
+    s.input.write(Buffer.concat([Buffer.from([0]), encodeLocal(makeEvent('hb'))]));
+    const client = await opened;
+    const msgs = new Queue<Message>();
+    client.onMessage = (m) => msgs.push(m);
+    expect((await msgs.shift()).topic).toBe('hb');
+    client.send(makeRequest('broker.ping', undefined, { matchtag: 9 }));
+    const sent: Message[] = [];
+    s.output.on('data', (d: Buffer) => new LocalDecoder().push(d, (m) => sent.push(m)));
+    await waitUntil(() => sent.length === 1);
+    expect(sent[0]).toMatchObject({ topic: 'broker.ping', aux2: 9 });
+    const ended = new Promise((r) => s.output.once('finish', r));
+    client.close();
+    await ended;
+  });
+
+  it('tells a refusal, an early end and stray bytes apart', async () => {
+    const refused = pair();
+    const r = LocalClient.open(refused, 'relay');
+    refused.input.end(Buffer.from([EPERM]));
+    expect(await r.catch((e: unknown) => e)).toMatchObject({ errno: EPERM });
+    const early = pair();
+    const e = LocalClient.open(early, 'relay');
+    early.input.destroy();
+    expect(await e.catch((x: unknown) => x)).toMatchObject({ errno: ECONNRESET, message: 'relay: connection closed before the handshake' });
+    const stray = pair();
+    const g = LocalClient.open(stray, 'relay');
+    stray.input.write('Welcome to the cluster!\n');
+    expect(await g.catch((x: unknown) => x)).toMatchObject({ errno: EPROTO });
+    expect(stray.output.destroyed).toBe(true);
   });
 });
 
