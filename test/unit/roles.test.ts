@@ -4,7 +4,7 @@
 import { describe, it, expect, vi } from 'vitest';
 import {
   type Message, makeRequest, jsonPayload, payloadJson, stringPayload, MSGTYPE_RESPONSE, ROLE_OWNER, ROLE_USER, ROLE_LOCAL,
-  ROLE_ALL, ROLE_NONE, FLAG_STREAMING,
+  ROLE_ALL, ROLE_NONE, FLAG_STREAMING, FLAG_NORESPONSE,
 } from '../../src/core/message.js';
 import { errnoOf, FluxError, EINVAL, ENODATA, ENOSYS, EPERM, EPROTO, EROFS } from '../../src/core/errors.js';
 import { Attrs } from '../../src/services/attrs.js';
@@ -36,6 +36,7 @@ function harness(rpc: (topic: string, body: unknown) => unknown = () => ({}), ra
   attrs.define('security.owner', String(OWNER));
   const answers = new Map<number, Answer[]>();
   const record = (req: Message, a: Answer) => answers.set(req.aux2, [...(answers.get(req.aux2) ?? []), a]);
+  const logs: Array<[number, string, string]> = [];
   const host: ModuleHost = {
     rank, size: 2, uuid: 'u0', attrs,
     respond: (req, payload?: Payload) => {
@@ -50,7 +51,7 @@ function harness(rpc: (topic: string, body: unknown) => unknown = () => ({}), ra
     },
     rpcStream: () => Promise.resolve(),
     subscribe: () => () => {},
-    log: () => {},
+    log: (level, subsystem, text) => void logs.push([level, subsystem, text]),
     multicast: () => {},
     sendDown: () => {},
     deliverEvent: () => {},
@@ -73,7 +74,7 @@ function harness(rpc: (topic: string, body: unknown) => unknown = () => ({}), ra
     expect(got.length, `${topic}: ${JSON.stringify(got)}`).toBe(1);
     return got[0]!;
   };
-  return { host, registry, send, one, answered: (tag: number) => answers.get(tag) ?? [] };
+  return { host, registry, send, one, logs, answered: (tag: number) => answers.get(tag) ?? [] };
 }
 
 const REFUSED = { errnum: EPERM, body: undefined, text: 'Request requires owner credentials' };
@@ -153,6 +154,10 @@ describe('the registry gate', () => {
     ]);
     h.registry.gate = (topic) => (topic === 'svc.all' || topic === '' ? new FluxError(EROFS, 'read-only') : undefined);
     expect(await h.one('svc.all', undefined, owner)).toMatchObject({ errnum: EROFS, text: 'read-only' });
+    // said in the log only when the request wants no answer, where no one would see the refusal otherwise
+    expect(h.logs).toEqual([]);
+    await h.send('svc.all', undefined, owner, FLAG_NORESPONSE);
+    expect(h.logs).toEqual([[4, 'broker', 'read-only']]);
     expect(await h.send('svc.user', undefined, owner)).toEqual([]);
     // a request without a topic is asked about as the empty topic
     const bare = makeRequest('x');
