@@ -2,13 +2,14 @@
 // server (flux start --size N); or one rank of a job that a real process manager launched.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { mkdtempSync, rmSync, mkdirSync, chmodSync } from 'node:fs';
-import { tmpdir, constants } from 'node:os';
+import { tmpdir, freemem, constants } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Duplex } from 'node:stream';
 import { PmiServer } from '../transport/pmi-server.js';
+import { FluxError, EINVAL } from '../core/errors.js';
 
-/** the flux launcher script: run with this node, it dispatches to dist/cli.js */
+/** the flux launcher script: run with this node, it dispatches to the command bundles of dist/cli */
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'flux');
 const osSignals = constants.signals as Record<string, number>;
 
@@ -35,8 +36,21 @@ export function runUnderLauncher(brokerArgs: string[], command: string[]): Promi
   return new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? 128 + signo(sig))));
 }
 
+/** about what one broker process takes: the measure of how many this machine can hold */
+const BROKER_BYTES = 80 * 1024 * 1024;
+
+/** how many brokers the memory now free could hold */
+export function localCapacity(): number {
+  return Math.floor(freemem() / BROKER_BYTES);
+}
+
 export async function runLocal(opts: LocalInstanceOptions): Promise<number> {
   const { size, brokerArgs, command, exitTimeoutMs, exitOnAny, verbose } = opts;
+  const capacity = localCapacity();
+  if (size > capacity) {
+    throw new FluxError(EINVAL, `--size ${size}: this machine can hold about ${capacity} brokers `
+      + `(each takes some ${BROKER_BYTES >> 20} MiB of memory; ${(freemem() / 2 ** 30).toFixed(1)} GiB is free)`);
+  }
   const testRundir = opts.rundir;
   let rundir: string;
   if (testRundir !== undefined) {
@@ -48,56 +62,95 @@ export async function runLocal(opts: LocalInstanceOptions): Promise<number> {
   }
   const brokers: ChildProcess[] = [];
   const exited = new Array<boolean>(size).fill(false);
+  /** the status of the broker whose failure ended the start-up: it is what flux start exits with */
+  let failure: number | undefined;
+  let killTimer: NodeJS.Timeout | undefined;
+  const killAll = (sig: NodeJS.Signals) => {
+    for (let r = 0; r < brokers.length; r++) if (!exited[r]) brokers[r]!.kill(sig);
+  };
+  // a broker that cannot start says why and goes away: the others would only wait for it
+  const startFailed = (status: number) => {
+    failure ??= status;
+    killAll('SIGKILL');
+  };
   const pmi = new PmiServer({
     size,
     debug: verbose >= 2,
     onAbort: (rank, code, msg) => {
       process.stderr.write(`flux-start: rank ${rank} aborted (${code}): ${msg}\n`);
-      for (const b of brokers) b.kill('SIGKILL');
+      startFailed(code === 0 ? 1 : code);
     },
+    onLost: () => startFailed(1),
   });
   ignoreInterrupts();
+  const forward = (sig: NodeJS.Signals) => {
+    killAll(sig);
+    finishAll();
+  };
+  process.on('SIGTERM', forward);
+  process.on('SIGHUP', forward);
+  /** once the instance is ending, brokers still there after the exit timeout are killed */
+  const finishAll = () => {
+    if (killTimer) return;
+    killTimer = setTimeout(() => {
+      for (let r = 0; r < brokers.length; r++) {
+        if (!exited[r]) {
+          process.stderr.write(`flux-start: rank ${r} did not exit: killing it\n`);
+          brokers[r]!.kill('SIGKILL');
+        }
+      }
+    }, exitTimeoutMs);
+  };
 
   const result = new Promise<number>((resolve) => {
-    let killTimer: NodeJS.Timeout | undefined;
     let leaderCode: number | undefined;
-    const finishAll = () => {
-      if (killTimer) return;
-      killTimer = setTimeout(() => {
-        for (let r = 0; r < size; r++) {
-          if (!exited[r]) {
-            process.stderr.write(`flux-start: rank ${r} did not exit: killing it\n`);
-            brokers[r]!.kill('SIGKILL');
-          }
-        }
-      }, exitTimeoutMs);
+    const gone = (rank: number, status: number) => {
+      if (exited[rank]) return;
+      exited[rank] = true;
+      if (verbose >= 1) process.stderr.write(`flux-start: rank ${rank} exited with ${status}\n`);
+      if (rank === 0) leaderCode = status;
+      if (rank === 0 || (exitOnAny && status !== 0)) {
+        if (rank !== 0 && leaderCode === undefined) leaderCode = status;
+        finishAll();
+      }
+      if (exited.every(Boolean)) {
+        clearTimeout(killTimer);
+        resolve(failure ?? leaderCode ?? status);
+      }
     };
-    for (let rank = 0; rank < size; rank++) {
+    const spawnFailed = (rank: number, err: Error) => {
+      if (failure === undefined) process.stderr.write(`flux-start: rank ${rank}: ${err.message}\n`);
+      startFailed(1);
+    };
+    for (let rank = 0; rank < size && failure === undefined; rank++) {
       const args = [CLI, 'broker', ...brokerArgs, `-Srundir=${rundir}`, '--', ...(rank === 0 ? command : [])];
       if (verbose >= 1) process.stderr.write(`flux-start: rank ${rank}: ${process.execPath} ${args.join(' ')}\n`);
-      const child = spawn(process.execPath, args, {
-        stdio: [rank === 0 ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe'],
-        env: { ...process.env, PMI_FD: '3', PMI_RANK: String(rank), PMI_SIZE: String(size) },
-      });
+      let child: ChildProcess;
+      try {
+        child = spawn(process.execPath, args, {
+          stdio: [rank === 0 ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe'],
+          env: { ...process.env, PMI_FD: '3', PMI_RANK: String(rank), PMI_SIZE: String(size) },
+        });
+      } catch (err) {
+        spawnFailed(rank, err as Error);
+        break;
+      }
       brokers.push(child);
-      pmi.attach(rank, child.stdio[3] as Duplex);
-      child.on('exit', (code, sig) => {
-        exited[rank] = true;
-        const status = code ?? 128 + signo(sig);
-        if (verbose >= 1) process.stderr.write(`flux-start: rank ${rank} exited with ${status}\n`);
-        if (rank === 0) leaderCode = status;
-        if (rank === 0 || (exitOnAny && status !== 0)) {
-          if (rank !== 0 && leaderCode === undefined) leaderCode = status;
-          finishAll();
-        }
-        if (exited.every(Boolean)) {
-          clearTimeout(killTimer);
-          resolve(leaderCode ?? status);
-        }
+      // most spawn failures (EAGAIN: too many processes) come this way, after the loop has gone on
+      child.on('error', (err) => {
+        spawnFailed(rank, err);
+        gone(rank, 1);
       });
+      child.on('exit', (code, sig) => gone(rank, code ?? 128 + signo(sig)));
+      const channel = child.stdio[3] as Duplex | null;
+      if (child.pid !== undefined && channel) pmi.attach(rank, channel);
     }
+    // ranks never spawned (a spawn failed) will not exit: count them gone
+    for (let rank = brokers.length; rank < size; rank++) gone(rank, failure ?? 1);
   });
   const code = await result;
+  process.off('SIGTERM', forward);
+  process.off('SIGHUP', forward);
   pmi.close();
   if (testRundir === undefined) rmSync(rundir, { recursive: true, force: true });
   return code;

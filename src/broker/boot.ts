@@ -1,11 +1,12 @@
 // One broker process from start to exit: PMI bootstrap, overlay wiring, services, the initial program on
 // rank 0, and a clean shutdown in which children say goodbye before their parent leaves.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, chmodSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, chmodSync, existsSync, accessSync, statSync, constants as fsConstants } from 'node:fs';
 import { hostname as osHostname, tmpdir, constants as osConstants } from 'node:os';
-import { join, dirname } from 'node:path';
+import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FluxError, EINVAL, EBUSY } from '../core/errors.js';
+import { FluxError, EINVAL, EBUSY, EROFS, ENOTDIR, errnoOf, strerror } from '../core/errors.js';
+import { commandLineAttrError } from '../core/broker-attrs.js';
 import type { ContentStore } from '../core/content-store.js';
 import type { JournalStore } from '../core/journal-store.js';
 import { checkHashName, blobref, digestOf } from '../core/blobref.js';
@@ -19,9 +20,10 @@ import { parseFSD } from '../core/fsd.js';
 import { compressHostlist } from '../core/hostlist.js';
 import { statusCode } from '../core/subtree-status.js';
 import { pmiLibraryPath } from '../core/pmi-library.js';
+import { fluxEnvironment } from '../core/flux-env.js';
 import type { PmiClient } from '../transport/pmi-client.js';
 import { selectPmi } from '../transport/pmi-select.js';
-import { loadConfig } from '../core/config.js';
+import { type Config, loadConfig } from '../core/config.js';
 import { type Bootstrap, parseBootstrap, rankOf } from '../core/bootstrap-config.js';
 import { OverlayServer, OverlayClient } from '../transport/overlay.js';
 import { type Keypair, generateKeypair, readCert } from '../transport/keys.js';
@@ -38,6 +40,7 @@ import { kvsWatchModule } from '../services/kvs-watch.js';
 import { Broker, CONTROL_DISCONNECT, CONTROL_HEARTBEAT } from './broker.js';
 import { ATTR_REPLAY_STATEDIR, ATTR_REPLAY_TO, readOnlyGate, readOnlyReason } from '../core/read-only.js';
 import { moduleModule, brokerModule, stateMachineModule, type BrokerControl } from './builtins.js';
+import { BrokerConfig, configModule } from './config-service.js';
 import { overlayModule } from './overlay-service.js';
 
 /** where `flux` itself lives: the instance puts this bin dir first on the initial program's PATH */
@@ -84,6 +87,10 @@ export function parseBrokerArgs(args: string[]): BootArgs {
 
 export async function runBroker(argv: string[]): Promise<number> {
   const { setattrs, command, configPath } = parseBrokerArgs(argv);
+  for (const [name, value] of setattrs) {
+    const why = commandLineAttrError(name, value);
+    if (why !== undefined) throw new FluxError(EINVAL, `${name}: ${why}`);
+  }
   const debugPmi = process.env.FLUX_PMI_DEBUG === '1';
   // flux-core's name for faking this host's name, so that tests can run several "hosts" on one machine
   const hostname = process.env.FLUX_FAKE_HOSTNAME ?? osHostname();
@@ -91,9 +98,11 @@ export async function runBroker(argv: string[]): Promise<number> {
   let bootstrap: Bootstrap | undefined;
   let bootRank = 0;
   let certKeypair: Keypair | undefined;
+  let config: Config = {};
   if (configPath !== undefined) {
     try {
-      bootstrap = parseBootstrap(loadConfig(configPath), configPath);
+      config = loadConfig(configPath);
+      bootstrap = parseBootstrap(config, configPath);
       if (bootstrap) {
         bootRank = rankOf(bootstrap, hostname, configPath);
         if (bootstrap.curveCert !== undefined) certKeypair = readCert(bootstrap.curveCert).keypair;
@@ -183,12 +192,7 @@ export async function runBroker(argv: string[]): Promise<number> {
   attrs.define('tbon.prefertcp', '0');
   attrs.define('content.hash', 'sha256');
   for (const [n, v] of setattrs) {
-    if (['rank', 'size', 'tbon.fanout', 'tbon.topo'].includes(n)) continue;
-    if (attrs.has(n) && ['broker.pid', 'local-uri', 'version', 'security.owner'].includes(n)) {
-      process.stderr.write(`flux-broker: attribute ${n} cannot be set\n`);
-      return 1;
-    }
-    attrs.put(n, v);
+    if (n !== 'tbon.fanout' && n !== 'tbon.topo') attrs.put(n, v);
   }
 
   // ---- overlay: bind, exchange business cards, connect ----
@@ -243,7 +247,6 @@ export async function runBroker(argv: string[]): Promise<number> {
     await pmi.barrier();
     client?.connect(attrs.get('tbon.parent-endpoint')!);
   }
-  if (pmi) await pmi.finalize();
   imm('hostlist', compressHostlist(hosts));
 
   // ---- the broker and its services ----
@@ -333,7 +336,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     }
   } else if (rank === 0) {
     const statedir = attrs.get('statedir');
-    if (statedir !== undefined) mkdirSync(statedir, { recursive: true, mode: 0o700 });
+    if (statedir !== undefined) makeStatedir(statedir);
     const dbdir = statedir ?? rundir;
     try {
       // loaded here only: the other ranks never open sqlite, and start faster without its native module
@@ -349,9 +352,9 @@ export async function runBroker(argv: string[]): Promise<number> {
     } catch (err) {
       content?.close();
       const e = err as FluxError;
-      const why = e.errno === EBUSY && statedir !== undefined ? `statedir ${statedir} is in use by another instance` : e.message;
-      process.stderr.write(`flux-broker: ${why}\n`);
-      return 1;
+      if (e.errno === EBUSY && statedir !== undefined) throw new FluxError(EBUSY, `statedir ${statedir} is in use by another instance`);
+      if (!writable(dbdir)) throw new FluxError(EROFS, `${statedir !== undefined ? 'statedir' : 'rundir'} ${dbdir} is read-only`);
+      throw err;
     }
   }
   const store = content;
@@ -391,6 +394,7 @@ export async function runBroker(argv: string[]): Promise<number> {
   await broker.registry.load(stateMachineModule(ctl), 'builtin');
   await broker.registry.load(moduleModule(ctl), 'builtin');
   await broker.registry.load(brokerModule(ctl), 'builtin');
+  await broker.registry.load(configModule(broker, new BrokerConfig(configPath, config)), 'builtin');
   await broker.registry.load(heartbeatModule(broker), 'builtin');
 
   const local = new LocalServer({
@@ -428,9 +432,15 @@ export async function runBroker(argv: string[]): Promise<number> {
   }
   if (broker.state === 'join') broker.state = 'run';
   broker.log(6, 'broker', `online: rank ${rank} of ${size}`);
+  // held open until now: a broker that fails to start goes away without finalizing, which tells the launcher
+  // to end every other broker at once rather than leave them waiting for it
+  if (pmi) await pmi.finalize();
 
   // ---- liveness: heartbeats both ways; a child whose socket is gone fails its send and is marked lost ----
+  const launcher = process.ppid;
   timer = setInterval(() => {
+    // a launcher that died without ending its brokers (killed with SIGKILL) leaves them to the init process
+    if (pmi && process.ppid !== launcher && !shuttingDown) ctl.shutdown(1, 'the launcher went away');
     if (client && !shuttingDown) {
       client.send(encodeFrames(makeControl(CONTROL_HEARTBEAT, 0)));
       if (Date.now() - parentLastSeen > 10 * SYNC_PERIOD_MS) {
@@ -456,11 +466,11 @@ export async function runBroker(argv: string[]): Promise<number> {
   // ---- rank 0 runs the initial program; its exit ends the instance. An instance booted from a config runs
   // one only when given (a system instance has none: it runs until told to stop) ----
   if (rank === 0 && (command.length > 0 || !bootstrap)) {
-    const argv = command.length > 0 ? command : [process.env.SHELL ?? '/bin/sh'];
+    const argv = initialArgv(command, process.env.SHELL ?? '/bin/sh');
     const env: NodeJS.ProcessEnv = {
       ...process.env,
+      ...fluxEnvironment(process.env, join(BIN_DIR, '..')),
       FLUX_URI: `local://${rundir}/local-0`,
-      PATH: `${BIN_DIR}:${process.env.PATH ?? ''}`,
     };
     delete env.PMI_FD;
     delete env.PMI_RANK;
@@ -478,6 +488,8 @@ export async function runBroker(argv: string[]): Promise<number> {
   async function shutdown(): Promise<void> {
     clearInterval(timer);
     broker.state = 'shutdown';
+    // an instance ending for another reason than its initial program's exit takes the program with it
+    if (initialProgram && initialProgram.exitCode === null && initialProgram.signalCode === null) initialProgram.kill('SIGHUP');
     // children first: each leaves only after its own subtree has said goodbye
     for (const c of broker.children.values()) {
       if (c.state !== 'online') continue;
@@ -522,6 +534,54 @@ async function waitForChildren(broker: Broker, timeoutMs: number): Promise<void>
     const missing = [...broker.children.values()].filter((c) => c.state !== 'online').map((c) => c.rank);
     broker.log(3, 'broker', `children ${missing.join(',')} did not join within ${timeoutMs / 1000}s`);
   }
+}
+
+/**
+ * The initial program's argv, by flux-core's rule: none means an interactive shell; one word runs through the
+ * shell (`flux start "sh ./t.sh --root=/tmp/x"`) unless it is an executable file's path without spaces; several
+ * words are run as they are.
+ */
+export function initialArgv(command: string[], shell: string): string[] {
+  if (command.length === 0) return [shell];
+  if (command.length > 1) return command;
+  const word = command[0]!;
+  if (!/\s/.test(word)) {
+    try {
+      if (statSync(word).isFile()) {
+        accessSync(word, fsConstants.R_OK | fsConstants.X_OK);
+        return command;
+      }
+    } catch {
+      // not an executable file: the shell finds the command, or says why not
+    }
+  }
+  return [shell, '-c', word];
+}
+
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, fsConstants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** the statedir, made if missing; a path that is not a directory, or one that cannot be written, is refused */
+function makeStatedir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    const errno = errnoOf(err);
+    if (errno === ENOTDIR || (existsSync(dir) && !statSync(dir).isDirectory())) throw new FluxError(ENOTDIR, `statedir ${dir} is not a directory`);
+    // a read-only parent makes mkdir say no more than ENOENT or EACCES: name the directory that is read-only
+    let parent = resolve(dir);
+    while (!existsSync(parent)) parent = dirname(parent);
+    if (!writable(parent)) throw new FluxError(EROFS, `cannot create statedir ${dir}: ${parent} is read-only`);
+    throw new FluxError(errno, `cannot create statedir ${dir}: ${strerror(errno)}`);
+  }
+  if (!statSync(dir).isDirectory()) throw new FluxError(ENOTDIR, `statedir ${dir} is not a directory`);
+  if (!writable(dir)) throw new FluxError(EROFS, `statedir ${dir} is read-only`);
 }
 
 function delay(ms: number): Promise<void> {

@@ -3,7 +3,7 @@ import {
   FluxError, ENOENT, EEXIST, ENOSYS, EPERM, EPROTO,
 } from '../core/errors.js';
 import {
-  Message, FLAG_STREAMING, ROLE_OWNER, ROLE_ALL, payloadJson, senderOf, serviceOf,
+  Message, FLAG_NORESPONSE, FLAG_STREAMING, ROLE_OWNER, ROLE_ALL, payloadJson, senderOf, serviceOf,
 } from '../core/message.js';
 import { compile, type Validator } from '../core/validate.js';
 import type { HandlerDef, ModuleDef, ModuleHost } from '../services/module.js';
@@ -39,6 +39,12 @@ export interface ModuleListEntry {
 }
 
 const STATUS_CODE: Record<string, number> = { [MODULE_INIT]: 0, [MODULE_RUNNING]: 1, [MODULE_FINALIZING]: 2 };
+
+/**
+ * The services flux-core's broker answers itself; the others are modules there, each one more hop away (the
+ * broker hands the request on to the module), which a ping's route shows.
+ */
+const BROKER_SERVICES = new Set(['broker', 'attr', 'log', 'event', 'content', 'rexec', 'overlay', 'module']);
 
 export class ServiceRegistry {
   private readonly modules = new Map<string, LoadedModule>();
@@ -103,6 +109,8 @@ export class ServiceRegistry {
   dispatch(msg: Message): void {
     const refused = this.gate?.(msg.topic ?? '');
     if (refused) {
+      // a request that wants no answer (a bare event a client published) is refused where someone can see it
+      if (msg.flags & FLAG_NORESPONSE) this.host.log(4, 'broker', refused.message);
       this.host.respondError(msg, refused);
       return;
     }
@@ -156,6 +164,7 @@ export class ServiceRegistry {
   private defaultHandlers(def: ModuleDef): HandlerDef[] {
     const host = this.host;
     const started = Date.now();
+    const hops = BROKER_SERVICES.has(def.name) ? [host.uuid] : [host.uuid, crypto.randomUUID()];
     return [
       {
         topic: `${def.name}.ping`,
@@ -163,7 +172,7 @@ export class ServiceRegistry {
         handler: (msg) => {
           const body = msg.payload && msg.payload.length > 0 ? payloadJson(msg) : {};
           const route = [...(msg.routes ?? [])].reverse().map((r) => r.substring(0, 8));
-          route.push(host.uuid.substring(0, 8));
+          for (const hop of hops) route.push(hop.substring(0, 8));
           host.respond(msg, {
             ...body, route: route.join('!'), userid: msg.userid, rolemask: msg.rolemask, rank: host.rank,
           });

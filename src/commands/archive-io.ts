@@ -1,10 +1,10 @@
 // What `flux dump` and `flux restore` share: the archive file written (tar, or gzipped tar by its name), a
 // progress line on a terminal, and a window of requests in flight.
-import { createWriteStream, rmSync } from 'node:fs';
+import { createWriteStream, openSync, rmSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { FluxError, EINVAL } from '../core/errors.js';
+import { FluxError, EINVAL, errnoOf, strerror } from '../core/errors.js';
 
 /** requests kept in flight: enough to hide the round trip, bounded so memory stays small */
 export const WINDOW = 256;
@@ -22,10 +22,27 @@ function compressed(path: string): boolean {
   throw new FluxError(EINVAL, `${path}: unknown archive format (the name must end in .tar, .tgz or .tar.gz)`);
 }
 
+/** the archive file, opened before anything is read so that a path that cannot be written is said at once */
+function openOut(path: string): number {
+  try {
+    return openSync(path, 'w', 0o644);
+  } catch (err) {
+    throw new FluxError(errnoOf(err), `${path}: ${strerror(errnoOf(err))}`);
+  }
+}
+
+/** --maxreqs: how many requests to keep in flight (WINDOW when not given) */
+export function parseMaxreqs(text: string | undefined): number {
+  if (text === undefined) return WINDOW;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n <= 0) throw new FluxError(EINVAL, 'invalid value for maxreqs');
+  return n;
+}
+
 /** where a dump goes: "-" is stdout (uncompressed), else a file, gzipped when named .tgz or .tar.gz */
 export function openSink(path: string): ArchiveSink {
   const gzip = path !== '-' && compressed(path);
-  const file: Writable = path === '-' ? process.stdout : createWriteStream(path, { mode: 0o644 });
+  const file: Writable = path === '-' ? process.stdout : createWriteStream(path, { fd: openOut(path) });
   const gz = gzip ? createGzip() : undefined;
   const head: Writable = gz ?? file;
   const piped = gz ? pipeline(gz, file) : undefined;

@@ -43,25 +43,53 @@ export function listHeader(): string {
   return columns(['ID', 'CMD/NAME', 'STATE', '#RUNS', 'LASTRUN', 'STATUS']);
 }
 
-/** how long ago, in the largest whole unit: "12 seconds ago", "3 minutes ago" … */
+/** how long ago a time was, in flux-core's words: "a second ago", "12 seconds ago", "1.5 hours ago", … */
 export function relativeTime(seconds: number): string {
-  const s = Math.max(0, Math.floor(seconds));
-  const units: Array<[number, string]> = [[86400, 'day'], [3600, 'hour'], [60, 'minute']];
-  for (const [size, name] of units) {
-    if (s >= size) {
-      const n = Math.floor(s / size);
-      return `${n} ${name}${n === 1 ? '' : 's'} ago`;
-    }
-  }
-  return `${s} second${s === 1 ? '' : 's'} ago`;
+  if (seconds < 0) return 'in the future';
+  if (seconds < 2) return 'a second ago';
+  if (seconds < 90) return `${Math.floor(seconds)} seconds ago`;
+  const minutes = seconds / 60;
+  if (minutes < 2) return 'a minute ago';
+  if (minutes < 90) return `${Math.floor(minutes)} minutes ago`;
+  const hours = minutes / 60;
+  if (hours < 36) return `${hours.toFixed(1)} hours ago`;
+  const days = hours / 24;
+  if (days < 14) return `${days.toFixed(1)} days ago`;
+  const d = Math.floor(days);
+  if (d < 70) return `${Math.floor((d + 3) / 7)} weeks ago`;
+  if (d < 365) return `${Math.floor((d + 15) / 30)} months ago`;
+  return `${(days / 365).toFixed(1)} years ago`;
+}
+
+/** a run time in flux-core's units: "3.250s", "1.500m", … and "12.34ms" below a second */
+export function runTime(seconds: number): string {
+  if (seconds > 86400) return `${(seconds / 86400).toFixed(3)}d`;
+  if (seconds > 3600) return `${(seconds / 3600).toFixed(3)}h`;
+  if (seconds > 60) return `${(seconds / 60).toFixed(3)}m`;
+  if (seconds > 1) return `${seconds.toFixed(3)}s`;
+  return `${(seconds * 1000).toFixed(2)}ms`;
 }
 
 /** the status column: the newest task's outcome */
 export function taskStatus(t: TaskJson | undefined): string {
   if (!t) return '';
-  if (t.rexec_errno !== undefined) return `Exec-Error (code ${t.code ?? 126})`;
-  if (t.state === 'Exited') return t.code === 0 ? 'Success' : `Failed:rc=${t.code ?? '?'}`;
+  if (t.state === 'Failed') return t.code === 127 ? 'Exec-Error' : `Failed:rc=${t.code ?? '?'}`;
+  if (t.state === 'Exited') return 'Success';
   return t.state;
+}
+
+/** what `flux cron delete` says: the entry, and when its newest task ran and for how long, or that it still runs */
+export function removedLine(e: EntryJson, now: number): string {
+  const t = e.tasks[0];
+  let extra = '';
+  if (t) {
+    const start = Number(t['start-time'] ?? t['create-time']);
+    const end = t['end-time'];
+    extra = typeof end === 'number'
+      ? ` last ran ${relativeTime(now - end)} for ${runTime(end - start)}`
+      : ` still running. Started ${relativeTime(now - start)}`;
+  }
+  return `Removed cron-${e.id}: ${e.name}${extra}`;
 }
 
 export function listRow(e: EntryJson, now: number): string {

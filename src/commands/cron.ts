@@ -8,11 +8,10 @@ import { type Flux, withHandle } from '../api/handle.js';
 import { FluxError, EINVAL, EPROTO } from '../core/errors.js';
 import { parseFSD } from '../core/fsd.js';
 import { exactFields } from '../core/cronodate.js';
-import { parseSeq } from './event.js';
 import { program, runChosen } from './common.js';
-import { stateAt } from './replay-at.js';
+import { type Past, type PastOpts, pastOf, pastOptions, stateAt } from './replay-at.js';
 import {
-  type EntryJson, listHeader, listRow, dumpLines, scheduledText, parseId, parseEntryOptions, parseTabLine,
+  type EntryJson, listHeader, listRow, dumpLines, scheduledText, parseId, parseEntryOptions, parseTabLine, removedLine,
 } from './cron-format.js';
 
 interface CommonOpts {
@@ -94,12 +93,12 @@ async function listEntries(h: Flux): Promise<EntryJson[]> {
   return (r.entries as Record<string, unknown>[]).map(asEntry);
 }
 
-/** the entries at a past journal seq, through the projection the brokers run; times are measured from that seq */
-async function entriesAt(h: Flux, version: number): Promise<{ entries: EntryJson[]; now: number }> {
+/** the entries at a past point of the journal, through the projection the brokers run; times are told from there */
+async function entriesAt(h: Flux, past: Past): Promise<{ entries: EntryJson[]; now: number }> {
   const [{ cronProjection, entries }, { entryJson }] = await Promise.all([
     import('../projections/cron.js'), import('../projections/cron-json.js'),
   ]);
-  const { state, time } = await stateAt(h, version, cronProjection);
+  const { state, time } = await stateAt(h, past, cronProjection);
   return { entries: entries(state).map((e) => asEntry(entryJson(e, time))), now: time };
 }
 
@@ -182,12 +181,11 @@ export async function run(args: string[]): Promise<number> {
       }, true);
     });
 
-  p.command('list')
-    .description('List cron entries')
-    .option('--at-version <seq>', 'the entries as they were at this journal seq')
-    .action((o: { atVersion?: string }) => {
+  pastOptions(p.command('list').description('List cron entries'), 'the entries')
+    .action((o: PastOpts) => {
+      const at = pastOf(o);
       action = async (h) => {
-        const past = o.atVersion === undefined ? undefined : await entriesAt(h, parseSeq(o.atVersion, '--at-version'));
+        const past = at === undefined ? undefined : await entriesAt(h, at);
         const list = past?.entries ?? await listEntries(h);
         const now = past?.now ?? Date.now() / 1000;
         process.stdout.write([listHeader(), ...list.map((e) => listRow(e, now))].map((l) => `${l}\n`).join(''));
@@ -195,21 +193,22 @@ export async function run(args: string[]): Promise<number> {
       };
     });
 
-  const byId = (name: string, topic: string, done: (e: EntryJson) => string, body: (o: Record<string, unknown>) => Record<string, unknown> = () => ({})) =>
+  // these three print without the subcommand's name in front, as flux-core's do
+  const byId = (topic: string, done: (e: EntryJson) => string, body: (o: Record<string, unknown>) => Record<string, unknown> = () => ({})) =>
     (id: string, o: Record<string, unknown>) => {
       action = async (h) => {
         const e = asEntry(await h.call(topic, { id: parseId(id), ...body(o) }, { nodeid: 0 }));
-        say(name, done(e));
+        process.stdout.write(`${done(e)}\n`);
         return 0;
       };
     };
   p.command('stop').description('Stop a cron entry').argument('<id>')
-    .action(byId('stop', 'cron.stop', (e) => `Stopped cron-${e.id}`));
+    .action(byId('cron.stop', (e) => `Stopped cron-${e.id}`));
   p.command('start').description('Start a stopped cron entry').argument('<id>')
-    .action(byId('start', 'cron.start', (e) => `Started cron-${e.id}`));
+    .action(byId('cron.start', (e) => `Started cron-${e.id}`));
   p.command('delete').description('Delete a cron entry').argument('<id>')
     .option('-k, --kill', 'also kill its running tasks')
-    .action(byId('delete', 'cron.delete', (e) => `Removed cron-${e.id}: ${e.name}`, (o) => (o.kill ? { kill: true } : {})));
+    .action(byId('cron.delete', (e) => removedLine(e, Date.now() / 1000), (o) => (o.kill ? { kill: true } : {})));
 
   p.command('dump').description('Print every field of a cron entry as key = value').argument('<id>')
     .option('-k, --key <key>', 'print only this key\'s value')

@@ -2,12 +2,13 @@ import { Flux } from '../api/handle.js';
 import { FluxError, EINVAL } from '../core/errors.js';
 import { payloadString } from '../core/message.js';
 import { parseEntry, isoLocalMicros, localOffsetMinutes, SEVERITY_NAMES, type LogEntry } from '../core/logline.js';
+import { formatFixed } from '../core/kvs-format-json.js';
 import { program, parse } from './common.js';
 
 export interface DmesgFormat {
-  /** `[Mon DD HH:MM]` once per minute, offsets in between */
+  /** `[MonDD HH:MM]` at each new minute, `[  +S.ssssss]` offsets from it in between */
   human?: boolean;
-  /** with human: offsets from the previous entry rather than from the last full stamp */
+  /** with human: offsets from the previous entry rather than from the minute's first */
   delta?: boolean;
   color?: boolean;
   /** minutes east of UTC for an instant; the local zone unless a test pins one */
@@ -15,55 +16,51 @@ export interface DmesgFormat {
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+// flux-core's dmesg palette
 const RESET = '\x1b[0m';
-const STAMP_COLOR = '\x1b[32m';
-
-function severityColor(sev: number): string {
-  if (sev <= 3) return '\x1b[1;31m';
-  if (sev === 4) return '\x1b[1;33m';
-  if (sev === 5) return '\x1b[1m';
-  return '';
-}
-
-const paint = (on: boolean, code: string, text: string) => (on && code !== '' ? `${code}${text}${RESET}` : text);
+const RED = '\x1b[31m';
+const GREEN = '\x1b[32m';
+const YELLOW = '\x1b[33m';
+const BLUE = '\x1b[34m';
+const BOLD = '\x1b[1m';
+const REVERSE = '\x1b[7m';
+/** by severity: emerg, alert, crit, err, warning, notice, info, debug */
+const SEVERITY_COLORS = [REVERSE + RED, REVERSE + RED, BOLD + RED, RED, BOLD, '', '', BLUE];
 
 /** Turns the ring's RFC 5424 entries into dmesg lines; keeps the state -H needs between lines. */
 export class DmesgFormatter {
   private minuteKey: string | undefined;
-  private baseUs = 0;
-  private prevUs = 0;
+  private lastUs = 0;
 
   constructor(private readonly opts: DmesgFormat = {}) {}
+
+  private paint(code: string, text: string): string {
+    return this.opts.color === true ? `${code}${text}${RESET}` : text;
+  }
 
   /** One output line (with its newline); a line that does not parse is printed as it came. */
   line(raw: string): string {
     const e = parseEntry(raw);
     if (!e) return `${raw}\n`;
-    const color = this.opts.color === true;
-    const stamp = paint(color, STAMP_COLOR, this.stamp(e));
     const sev = SEVERITY_NAMES[e.severity] ?? String(e.severity);
-    const who = paint(color, severityColor(e.severity), `${e.appname}.${sev}[${e.rank}]:`);
-    return `${stamp} ${who} ${e.msg}\n`;
+    const who = this.paint(YELLOW, `${e.appname}.${sev}[${e.rank}]`);
+    return `${this.stamp(e)} ${who}: ${this.paint(SEVERITY_COLORS[e.severity] ?? '', e.msg)}\n`;
   }
 
   private stamp(e: LogEntry): string {
     const offset = (this.opts.offsetMin ?? localOffsetMinutes)(e.timeUs);
-    if (!this.opts.human) return isoLocalMicros(e.timeUs, offset);
+    if (!this.opts.human) return this.paint(GREEN, isoLocalMicros(e.timeUs, offset));
     const local = new Date(Math.floor(e.timeUs / 1000) + offset * 60_000);
     const pad2 = (n: number) => String(n).padStart(2, '0');
-    const day = `${MONTHS[local.getUTCMonth()]} ${pad2(local.getUTCDate())}`;
-    const key = `${local.getUTCFullYear()} ${day} ${pad2(local.getUTCHours())}:${pad2(local.getUTCMinutes())}`;
-    let text: string;
+    const key = `${local.getUTCFullYear()} ${MONTHS[local.getUTCMonth()]}${pad2(local.getUTCDate())} ${pad2(local.getUTCHours())}:${pad2(local.getUTCMinutes())}`;
     if (key !== this.minuteKey) {
       this.minuteKey = key;
-      this.baseUs = e.timeUs;
-      text = `[${key.substring(5)}]`;
-    } else {
-      const d = (e.timeUs - (this.opts.delta ? this.prevUs : this.baseUs)) / 1e6;
-      text = `[${d < 0 ? '-' : '+'}${Math.abs(d).toFixed(6).padStart(9, '0')}]`;
+      this.lastUs = e.timeUs;
+      return this.paint(BOLD + GREEN, `[${key.substring(key.indexOf(' ') + 1)}]`);
     }
-    this.prevUs = e.timeUs;
-    return text;
+    const d = (e.timeUs - this.lastUs) / 1e6;
+    if (this.opts.delta) this.lastUs = e.timeUs;
+    return this.paint(GREEN, `[${`${d < 0 ? '' : '+'}${formatFixed(d, 6)}`.padStart(11)}]`);
   }
 }
 
@@ -71,7 +68,7 @@ export function colorWanted(when: string | boolean | undefined, isTTY: boolean):
   if (when === undefined || when === 'auto') return isTTY;
   if (when === true || when === 'always') return true;
   if (when === 'never') return false;
-  throw new FluxError(EINVAL, `--color: expected always, never or auto, not "${String(when)}"`);
+  throw new FluxError(EINVAL, `Invalid argument to --color: '${String(when)}'`);
 }
 
 interface Opts {
@@ -92,10 +89,13 @@ export async function run(args: string[]): Promise<number> {
     .option('-n, --new', 'only entries logged from now on')
     .option('-H, --human', 'human readable times')
     .option('-d, --delta', 'with --human, show the time between entries')
-    .option('-L, --color [when]', 'colorize: always (when WHEN is left out), never or auto');
+    .option('-L, --color [when]', 'colorize: always (when WHEN is left out), never or auto')
+    .argument('[free...]');
   const code = parse(p, args);
   if (code !== undefined) return code;
+  if (p.args.length > 0) throw new FluxError(EINVAL, 'flux-dmesg accepts no free arguments');
   const o = p.opts<Opts>();
+  if (o.delta && !o.human) throw new FluxError(EINVAL, '--delta can only be used with --human');
   const fmt = new DmesgFormatter({
     human: o.human, delta: o.delta, color: colorWanted(o.color, process.stdout.isTTY === true),
   });

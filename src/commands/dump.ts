@@ -7,8 +7,8 @@ import { type HashName, checkHashName, digestOf } from '../core/blobref.js';
 import { type Leaf, walkTree } from '../core/kvs-walk.js';
 import { linkTargetOf, pathOfKey } from '../core/kvs-archive.js';
 import { TYPE_FILE, TYPE_SYMLINK, encodeHeader, padding, trailer } from '../core/tar.js';
-import { program, parse } from './common.js';
-import { Progress, WINDOW, openSink } from './archive-io.js';
+import { cProgram, parse } from './common.js';
+import { Progress, WINDOW, openSink, parseMaxreqs } from './archive-io.js';
 
 /** bytes gathered before one write to the archive */
 const OUT_CHUNK = 256 * 1024;
@@ -19,6 +19,7 @@ interface Options {
   checkpoint?: boolean;
   cache: boolean;
   ignoreFailedRead?: boolean;
+  maxreqs?: string;
 }
 
 const warn = (text: string) => process.stderr.write(`flux-dump: ${text}\n`);
@@ -45,18 +46,18 @@ async function rootToDump(h: Flux, checkpoint: boolean): Promise<{ rootref: stri
 }
 
 /** a value's blobs joined, a window of them loading at a time: a long value has tens of thousands */
-async function joined(refs: readonly string[], load: (ref: string) => Promise<Buffer>): Promise<Buffer> {
+async function joined(refs: readonly string[], load: (ref: string) => Promise<Buffer>, window: number): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for (let i = 0; i < refs.length; i += WINDOW) parts.push(...(await Promise.all(refs.slice(i, i + WINDOW).map(load))));
+  for (let i = 0; i < refs.length; i += window) parts.push(...(await Promise.all(refs.slice(i, i + window).map(load))));
   return Buffer.concat(parts);
 }
 
 /** a leaf's bytes: a val's inline data at once, a valref's blobs joined */
-function valueOf(leaf: Leaf, load: (ref: string) => Promise<Buffer>): Buffer | Promise<Buffer> {
+function valueOf(leaf: Leaf, load: (ref: string) => Promise<Buffer>, window: number): Buffer | Promise<Buffer> {
   if (leaf.obj.type === 'val') return Buffer.from(leaf.obj.data, 'base64');
   if (leaf.obj.type === 'valref') {
     const refs = leaf.obj.data;
-    const p = refs.length === 1 ? load(refs[0]!) : joined(refs, load);
+    const p = refs.length === 1 ? load(refs[0]!) : joined(refs, load, window);
     // awaited in walk order later; until then a failure must not count as unhandled
     p.catch(() => {});
     return p;
@@ -65,6 +66,7 @@ function valueOf(leaf: Leaf, load: (ref: string) => Promise<Buffer>): Buffer | P
 }
 
 async function dump(archive: string, o: Options): Promise<number> {
+  const window = parseMaxreqs(o.maxreqs);
   const h = await Flux.open();
   try {
     const hash: HashName = checkHashName(String((await h.call('attr.get', { name: 'content.hash' })).value));
@@ -132,9 +134,9 @@ async function dump(archive: string, o: Options): Promise<number> {
       progress.tick();
     };
     try {
-      for await (const leaf of walkTree(rootref, load, { window: WINDOW, onDirError })) {
-        ahead.push({ leaf, value: valueOf(leaf, load) });
-        if (ahead.length >= WINDOW) await writeOne();
+      for await (const leaf of walkTree(rootref, load, { window, onDirError })) {
+        ahead.push({ leaf, value: valueOf(leaf, load, window) });
+        if (ahead.length >= window) await writeOne();
       }
       while (ahead.length > 0) await writeOne();
       await put(trailer(written));
@@ -153,16 +155,19 @@ async function dump(archive: string, o: Options): Promise<number> {
 }
 
 export async function run(args: string[]): Promise<number> {
-  let action: (() => Promise<number>) | undefined;
-  const p = program('dump', 'Dump the KVS to a tar archive');
-  p.argument('<archive>', 'the archive to write (.tar, .tgz or .tar.gz), or - for an uncompressed tar on stdout')
-    .option('-v, --verbose', 'list each key as it is archived (on stderr)')
-    .option('-q, --quiet', 'print no progress')
-    .option('--checkpoint', 'dump the tree of the newest checkpoint rather than the current root')
-    .option('--no-cache', 'load blobs from the backing store directly, bypassing the content cache')
-    .option('--ignore-failed-read', 'leave out keys whose objects cannot be read, with a warning, rather than fail')
-    .action((archive: string, o: Options) => { action = () => dump(archive, o); });
+  const p = cProgram('dump', 'Dump KVS snapshot to a portable archive format', '[OPTIONS] OUTFILE', { builtin: true })
+    .option('-v, --verbose', 'List keys on stderr as they are archived')
+    .option('-q, --quiet', "Don't show periodic progress updates")
+    .option('--checkpoint', 'Dump from checkpoint')
+    .option('--no-cache', 'Bypass the broker content cache')
+    .option('--ignore-failed-read', 'Treat content load errors as non-fatal')
+    .option('--maxreqs <N>', `Increase number of concurrent requests (default ${WINDOW})`)
+    .argument('[outfile...]');
   const code = parse(p, args);
   if (code !== undefined) return code;
-  return action ? action() : 1;
+  if (p.args.length !== 1) {
+    process.stderr.write(p.helpInformation());
+    return 1;
+  }
+  return dump(p.args[0]!, p.opts<Options>());
 }

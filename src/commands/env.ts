@@ -1,31 +1,12 @@
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { constants } from 'node:os';
 import { errnoOf, strerror } from '../core/errors.js';
+import { fluxEnvironment } from '../core/flux-env.js';
 import { program, parse } from './common.js';
 
 /** The installation this command runs from: dist/commands/env.js is two levels below it. */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
-
-/** `dir` first in a colon-separated path, without repeating it; empty entries dropped. */
-function prepend(dir: string, path: string | undefined): string {
-  return [dir, ...(path ?? '').split(':').filter((d) => d !== '' && d !== dir)].join(':');
-}
-
-/**
- * The variables flux sets up for what runs inside an instance: this installation's `flux` first on PATH,
- * its commands and modules on the flux search paths, and the instance URI when there is one.
- */
-export function fluxEnvironment(env: NodeJS.ProcessEnv, root: string): Record<string, string> {
-  const vars: Record<string, string> = {
-    FLUX_EXEC_PATH: prepend(join(root, 'dist', 'commands'), env.FLUX_EXEC_PATH),
-    FLUX_MODULE_PATH: prepend(join(root, 'dist', 'services'), env.FLUX_MODULE_PATH),
-    PATH: prepend(join(root, 'bin'), env.PATH),
-  };
-  if (env.FLUX_URI !== undefined && env.FLUX_URI !== '') vars.FLUX_URI = env.FLUX_URI;
-  return vars;
-}
 
 /** `export NAME="value"` lines, sorted, quoted so that a shell's eval gives back the exact value. */
 export function formatExports(vars: Record<string, string>): string {

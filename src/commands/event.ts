@@ -107,14 +107,12 @@ export async function run(args: string[]): Promise<number> {
     const flags = a.o.private ? FLAG_PRIVATE : 0;
     const h = await Flux.open();
     try {
-      if (!a.o.synchronous && !a.o.loopback) {
-        h.publishRaw(a.topic, payload, flags);
-        return 0;
-      }
       if (a.o.loopback) await h.subscribe(a.topic);
+      // always asked and answered (flux-core 0.88 sends a bare event): a publish is a journal write here, and a
+      // refusal (a read-only instance, a reserved topic) must reach the publisher
       const seq = await publish(h, a.topic, payload, flags, a.o.loopback === true);
       if (a.o.loopback) await h.unsubscribe(a.topic);
-      process.stdout.write(`seq=${seq}\n`);
+      if (a.o.synchronous || a.o.loopback) process.stdout.write(`seq=${seq}\n`);
       return 0;
     } finally {
       h.close();

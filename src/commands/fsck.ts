@@ -1,12 +1,13 @@
-// `flux fsck [-v] [-q] [--rootref=BLOBREF] STATEDIR|content.sqlite`: offline, on a stopped instance's content
-// store (as `flux replay` reads it; a running instance holds the file exclusively). Every object reachable from
-// the checkpoints (flux-core's checkpt_v2 rows) and from every KVS root the journal recorded must exist and hash
-// right; damage is reported with the keys that reach it, and the exit code is 1.
-import { FluxError, EINVAL } from '../core/errors.js';
-import { parseBlobref } from '../core/blobref.js';
-import type { ContentStore } from '../core/content-store.js';
-import { JournalStore } from '../core/journal-store.js';
-import { openReadOnly } from '../core/journal-past.js';
+// `flux fsck [-v] [-q] [--rootref=BLOBREF] [STATEDIR|content.sqlite]`: every object reachable from the KVS
+// checkpoints (flux-core's checkpt_v2 rows), from every KVS root the journal recorded and from the journal's
+// snapshots must exist and hash right; damage is reported with the keys that reach it, and the exit code is 1.
+// Without an argument, inside an instance (as flux-core's fsck runs): that instance's store, through its content
+// and journal services. With one, a stopped instance's statedir, read offline (a running instance holds the file
+// exclusively, as `flux replay` finds it).
+import type { Flux } from '../api/handle.js';
+import { FluxError, EINVAL, ENOENT, EPROTO } from '../core/errors.js';
+import { checkHashName, digestOf, parseBlobref } from '../core/blobref.js';
+import { decodeEntry, type Entry } from '../core/journal-entry.js';
 import { type FsckRoot, fsck } from '../core/fsck.js';
 import { isKvsEntry } from '../projections/kvs.js';
 import { program, parse } from './common.js';
@@ -19,83 +20,150 @@ interface Options {
 
 const say = (text: string) => process.stderr.write(`flux-fsck: ${text}\n`);
 
-/** every root to check: the checkpoints, then each KVS root the journal recorded, oldest first */
-function rootsOf(store: ContentStore, journalDamage: string[]): FsckRoot[] {
+/** a store to check, however it is reached */
+interface Source {
+  /** the KVS checkpoints, newest first */
+  checkpoints(): Promise<unknown[]>;
+  /** the journal's KVS entries, oldest first; `damage` when one cannot be read */
+  kvsEntries(): AsyncIterable<{ seq: number; ref: string; entry?: Entry; damage?: string }>;
+  /** the snapshots the journal's checkpoints hold */
+  snapshots(): Promise<Array<{ seq: number; snapshot: string | null }>>;
+  read(ref: string): Buffer | Promise<Buffer>;
+  close(): void;
+}
+
+/** a stopped instance's statedir, read where it lies */
+async function offline(path: string): Promise<Source> {
+  const [{ openReadOnly }, { JournalStore }] = await Promise.all([import('../core/journal-past.js'), import('../core/journal-store.js')]);
+  const ro = openReadOnly(path);
+  const store = ro.content;
+  const hasJournal = store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'journal'").get() !== undefined;
+  const journal = hasJournal ? new JournalStore(store) : undefined;
+  return {
+    checkpoints: async () => store.checkpointGet(),
+    async* kvsEntries() {
+      if (!journal) return;
+      const head = journal.head().seq;
+      for (let next = journal.first() ?? 1; next <= head;) {
+        const page = journal.rows(next, head, 4096);
+        if (page.length === 0) break;
+        for (const row of page) {
+          if (!row.topic.startsWith('kvs.namespace-')) continue;
+          try {
+            yield { seq: row.seq, ref: row.ref, entry: journal.entry(row.seq).entry };
+          } catch (err) {
+            yield { seq: row.seq, ref: row.ref, damage: (err as Error).message };
+          }
+        }
+        next = page[page.length - 1]!.seq + 1;
+      }
+    },
+    snapshots: async () => journal?.checkpoints() ?? [],
+    read: (ref) => store.load(parseBlobref(ref).digest),
+    close: () => ro.close(),
+  };
+}
+
+/** the instance FLUX_URI names, through its content and journal services on rank 0 */
+async function online(): Promise<Source> {
+  const { Flux } = await import('../api/handle.js');
+  const h: Flux = await Flux.open();
+  const hash = checkHashName(String((await h.call('attr.get', { name: 'content.hash' })).value));
+  const read = async (ref: string): Promise<Buffer> => (await h.rpc('content.load', digestOf(hash, ref))).payload ?? Buffer.alloc(0);
+  return {
+    checkpoints: async () => {
+      try {
+        const v = (await h.call('content.checkpoint-get', undefined, { nodeid: 0 })).value;
+        return Array.isArray(v) ? v : [v];
+      } catch (err) {
+        if (err instanceof FluxError && err.errno === ENOENT) return [];
+        throw err;
+      }
+    },
+    async* kvsEntries() {
+      // from 0: a compacted journal starts later, and 0 asks for wherever it starts
+      for (let from = 0; ;) {
+        const rows = (await h.call('journal.list', { from, topic: 'kvs.namespace-', limit: 4096 }, { nodeid: 0 })).entries;
+        if (!Array.isArray(rows)) throw new FluxError(EPROTO, 'journal.list answered without entries');
+        if (rows.length === 0) return;
+        for (const row of rows as Array<{ seq: number; ref: string }>) {
+          try {
+            yield { seq: row.seq, ref: row.ref, entry: decodeEntry(await read(row.ref)) };
+          } catch (err) {
+            yield { seq: row.seq, ref: row.ref, damage: (err as Error).message };
+          }
+        }
+        from = (rows.at(-1) as { seq: number }).seq + 1;
+      }
+    },
+    snapshots: async () => (await h.call('journal.checkpoints', undefined, { nodeid: 0 })).checkpoints as Array<{ seq: number; snapshot: string | null }>,
+    read,
+    close: () => h.close(),
+  };
+}
+
+/** every root to check: the checkpoints, then each KVS root the journal recorded, oldest first, then the snapshots */
+async function rootsOf(src: Source, journalDamage: string[]): Promise<FsckRoot[]> {
   const roots: FsckRoot[] = [];
-  store.checkpointGet().forEach((v, i) => {
+  (await src.checkpoints()).forEach((v, i) => {
     const ref = typeof v === 'string' ? v : (v as { rootref?: unknown } | null)?.rootref;
     if (typeof ref === 'string') roots.push({ label: `checkpoint ${i}`, rootref: ref });
   });
-  const has = store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'journal'").get();
-  if (!has) return roots;
-  const journal = new JournalStore(store);
-  const head = journal.head().seq;
-  for (let next = journal.first() ?? 1; next <= head;) {
-    const page = journal.rows(next, head, 4096);
-    if (page.length === 0) break;
-    for (const row of page) {
-      if (!row.topic.startsWith('kvs.namespace-')) continue;
-      let entry;
-      try {
-        entry = journal.entry(row.seq).entry;
-      } catch (err) {
-        journalDamage.push(`journal entry ${row.seq} (${row.ref}): ${(err as Error).message}`);
-        continue;
-      }
-      const p = entry.payload as { namespace?: unknown; rootseq?: unknown; rootref?: unknown } | null;
-      if (!isKvsEntry(entry) || typeof p?.rootref !== 'string') continue;
-      roots.push({ label: `${String(p.namespace)} version ${String(p.rootseq)} (journal seq ${row.seq})`, rootref: p.rootref });
+  for await (const e of src.kvsEntries()) {
+    if (e.damage !== undefined) {
+      journalDamage.push(`journal entry ${e.seq} (${e.ref}): ${e.damage}`);
+      continue;
     }
-    next = page[page.length - 1]!.seq + 1;
+    const p = e.entry!.payload as { namespace?: unknown; rootseq?: unknown; rootref?: unknown } | null;
+    if (!isKvsEntry(e.entry!) || typeof p?.rootref !== 'string') continue;
+    roots.push({ label: `${String(p.namespace)} version ${String(p.rootseq)} (journal seq ${e.seq})`, rootref: p.rootref });
   }
-  for (const c of journal.checkpoints()) {
+  for (const c of await src.snapshots()) {
     if (c.snapshot !== null) roots.push({ label: `snapshot of journal seq ${c.seq}`, rootref: c.snapshot, blob: true });
   }
   return roots;
 }
 
-function check(path: string, o: Options): number {
-  const ro = openReadOnly(path);
-  const store = ro.content;
-  try {
-    const journalDamage: string[] = [];
-    let roots: FsckRoot[];
-    if (o.rootref !== undefined) {
-      parseBlobref(o.rootref);
-      roots = [{ label: 'rootref', rootref: o.rootref }];
-    } else {
-      roots = rootsOf(store, journalDamage);
-    }
-    const read = (ref: string) => store.load(parseBlobref(ref).digest);
-    const report = fsck(roots, read, o.verbose ? (r) => say(`checking ${r.label}: ${r.rootref}`) : undefined);
-    for (const d of report.damage) {
-      for (const at of d.paths) say(`${at}: ${d.problem} blobref ${d.ref}${d.problem === 'corrupt' ? ` (${d.why})` : ''}`);
-    }
-    for (const text of journalDamage) say(text);
-    const missing = report.damage.filter((d) => d.problem === 'missing').length;
-    const corrupt = report.damage.length - missing;
-    if (!o.quiet) {
-      process.stdout.write(`${report.objects} objects under ${report.roots} roots checked: ` +
-        `${missing} missing, ${corrupt} corrupt${journalDamage.length > 0 ? `, ${journalDamage.length} journal problems` : ''}\n`);
-    }
-    return report.damage.length > 0 || journalDamage.length > 0 ? 1 : 0;
-  } finally {
-    ro.close();
+async function check(src: Source, o: Options): Promise<number> {
+  const journalDamage: string[] = [];
+  let roots: FsckRoot[];
+  if (o.rootref !== undefined) {
+    parseBlobref(o.rootref);
+    roots = [{ label: 'rootref', rootref: o.rootref }];
+  } else {
+    roots = await rootsOf(src, journalDamage);
   }
+  const report = await fsck(roots, (ref) => src.read(ref), o.verbose ? (r) => say(`checking ${r.label}: ${r.rootref}`) : undefined);
+  for (const d of report.damage) {
+    for (const at of d.paths) say(`${at}: ${d.problem} blobref ${d.ref}${d.problem === 'corrupt' ? ` (${d.why})` : ''}`);
+  }
+  for (const text of journalDamage) say(text);
+  const missing = report.damage.filter((d) => d.problem === 'missing').length;
+  const corrupt = report.damage.length - missing;
+  if (!o.quiet) {
+    process.stdout.write(`${report.objects} objects under ${report.roots} roots checked: ` +
+      `${missing} missing, ${corrupt} corrupt${journalDamage.length > 0 ? `, ${journalDamage.length} journal problems` : ''}\n`);
+  }
+  return report.damage.length > 0 || journalDamage.length > 0 ? 1 : 0;
 }
 
 export async function run(args: string[]): Promise<number> {
-  let action: (() => Promise<number>) | undefined;
-  const p = program('fsck', 'Check the integrity of the content store data');
-  p.argument('<statedir>', "a stopped instance's statedir, or its content.sqlite")
+  const p = program('fsck', 'Check the integrity of the content store data')
+    .argument('[statedir]', "a stopped instance's statedir, or its content.sqlite (default: the instance FLUX_URI names)")
     .option('-v, --verbose', 'name each root as it is checked')
     .option('-q, --quiet', 'print only damage')
-    .option('--rootref <blobref>', 'check only the tree under this root')
-    .action((path: string, o: Options) => {
-      if (path === '') throw new FluxError(EINVAL, 'a statedir is required');
-      action = async () => check(path, o);
-    });
+    .option('--rootref <blobref>', 'check only the tree under this root');
   const code = parse(p, args);
   if (code !== undefined) return code;
-  return action ? action() : 1;
+  const path = p.args[0];
+  if (path === '') throw new FluxError(EINVAL, 'a statedir is required');
+  if (path === undefined && !process.env.FLUX_URI) {
+    throw new FluxError(EINVAL, 'give the statedir of a stopped instance, or run inside an instance (FLUX_URI is not set)');
+  }
+  const src = path === undefined ? await online() : await offline(path);
+  try {
+    return await check(src, p.opts<Options>());
+  } finally {
+    src.close();
+  }
 }

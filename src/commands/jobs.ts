@@ -7,8 +7,7 @@ import { OutputFormat } from '../core/output-format.js';
 import { STATE_ACTIVE, STATE_INACTIVE, resultMask, resultName, stateMask, stateName } from '../core/job-state.js';
 import { USERID_UNKNOWN } from '../core/message.js';
 import { type JobListing, info, listAt } from '../api/jobs.js';
-import { parseSeq } from './event.js';
-import { parseTimeArg } from '../core/time-arg.js';
+import { pastOf } from './replay-at.js';
 import { ownerNames, readPasswd } from './ps.js';
 import { program, parse } from './common.js';
 import { DEFAULT_FORMAT, JOB_FIELDS, type JobRow, returncode, runtime, status } from './jobs-fields.js';
@@ -103,10 +102,9 @@ export async function run(args: string[]): Promise<number> {
   const count = Number(o.count);
   if (!Number.isInteger(count) || count < 0) throw new FluxError(EINVAL, `--count: invalid value '${o.count}'`);
   const format = new OutputFormat<JobRow>(o.format ?? DEFAULT_FORMAT, JOB_FIELDS);
-  if (o.atSeq !== undefined && o.atTime !== undefined) throw new FluxError(EINVAL, 'specify at most one of --at-seq and --at-time');
-  const seq = o.atSeq === undefined ? undefined : parseSeq(o.atSeq, '--at-seq');
-  const time = o.atTime === undefined ? undefined : parseTimeArg(o.atTime);
-  if (o.atTime !== undefined && time === undefined) throw new FluxError(EINVAL, `invalid time '${o.atTime}': expected ISO-8601 or seconds since the epoch`);
+  const past = pastOf(o);
+  const seq = past !== undefined && 'seq' in past ? past.seq : undefined;
+  const time = past !== undefined && 'time' in past ? past.time : undefined;
 
   const h = await Flux.open();
   let jobs: JobListing[];

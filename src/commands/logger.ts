@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Flux } from '../api/handle.js';
 import { FluxError, EINVAL } from '../core/errors.js';
 import { formatEntry, severityFromName, nowMicros } from '../core/logline.js';
@@ -17,17 +18,19 @@ export async function run(args: string[]): Promise<number> {
   const p = program('logger', 'Create a Flux log entry')
     .option('-s, --severity <severity>', 'emerg, alert, crit, err, warning, notice, info, debug (or 0-7)', 'info')
     .option('-n, --appname <name>', 'the application name the entry carries', 'logger')
-    .argument('<message...>', 'the message (words are joined with spaces)');
+    .argument('[message...]', 'the message (words are joined with spaces); without one, stdin is read');
   const code = parse(p, args);
   if (code !== undefined) return code;
   const o = p.opts<{ severity: string; appname: string }>();
   const severity = severityFromName(o.severity);
   if (severity === undefined) throw new FluxError(EINVAL, `invalid severity "${o.severity}"`);
+  // as flux-core's: no words means the message is all of stdin, less the newline that ends it
+  const message = p.args.length > 0 ? p.args.join(' ') : readFileSync(0, 'utf8').replace(/[\r\n]+$/, '');
   const h = await Flux.open();
   try {
     const rank = await h.getRank();
     const line = logLine({
-      severity, appname: o.appname, rank, timeUs: nowMicros(), pid: process.pid, message: p.args.join(' '),
+      severity, appname: o.appname, rank, timeUs: nowMicros(), pid: process.pid, message,
     });
     // raw bytes without a NUL, and no reply to wait for: the broker only answers a log.append that has a
     // matchtag. close() ends the socket only after the queued message is written.

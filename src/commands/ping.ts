@@ -1,8 +1,8 @@
 import { Flux } from '../api/handle.js';
-import { FluxError, EINVAL, EPROTO } from '../core/errors.js';
+import { FluxError, EINVAL, EPROTO, errnoOf, strerror } from '../core/errors.js';
 import { NODEID_ANY, NODEID_UPSTREAM, payloadJson } from '../core/message.js';
 import { expandHostlist } from '../core/hostlist.js';
-import { program, parse } from './common.js';
+import { cProgram, parse } from './common.js';
 
 /** TARGET and --rank as given, before any hostname is looked up. */
 export interface PingSpec {
@@ -30,7 +30,7 @@ export function parseTarget(target: string, rankOpt?: string): PingSpec {
   if (bang >= 0) {
     const where = target.substring(0, bang);
     const service = target.substring(bang + 1);
-    if (rankOpt !== undefined) throw new FluxError(EINVAL, '--rank cannot be combined with a RANK!SERVICE target');
+    if (rankOpt !== undefined) throw new FluxError(EINVAL, '--rank and TARGET both try to specify a nodeid');
     if (where === '' || service === '') throw new FluxError(EINVAL, `${target}: expected RANK!SERVICE`);
     return { where, service };
   }
@@ -124,22 +124,33 @@ function decodeReply(body: Record<string, unknown>, now: bigint): PingReply {
 
 const sleep = (ms: number) => new Promise<void>((r) => (ms > 0 ? setTimeout(r, ms) : setImmediate(r)));
 
+/** how flux-core's ping names the destination in its messages: "" for any, "upstream!" or "RANK!" */
+export function rankBang(nodeid: number): string {
+  if (nodeid === NODEID_ANY) return '';
+  if (nodeid === NODEID_UPSTREAM) return 'upstream!';
+  return `${nodeid}!`;
+}
+
 export async function run(args: string[]): Promise<number> {
-  const p = program('ping', 'Send echo requests to a service')
-    .option('-r, --rank <rank>', 'find the target on this broker rank (or "any", "upstream")')
-    .option('-p, --pad <bytes>', 'include a payload of this size (k, M, G suffixes allowed)', '0')
-    .option('-i, --interval <seconds>', 'delay between requests', '1')
-    .option('-c, --count <n>', 'stop after n replies (0: never)', '0')
-    .option('-b, --batch', 'print the replies once every request is sent (needs --count)')
-    .option('-u, --userid', 'show the userid and rolemask the service saw')
-    .argument('<target>', 'SERVICE, RANK, HOST, or RANK!SERVICE');
+  const p = cProgram('ping', 'Send echo requests to a service', '[OPTIONS] TARGET')
+    .option('-r, --rank <RANK>', 'Find target on a specific broker rank')
+    .option('-p, --pad <N>', 'Include in the payload a string of length N bytes', '0')
+    .option('-i, --interval <N>', 'Specify the delay, in seconds, between successive requests', '1')
+    .option('-c, --count <N>', 'Specify the number of requests to send', '0')
+    .option('-b, --batch', 'Begin processing responses after all requests are sent')
+    .option('-u, --userid', 'Include userid and rolemask in ping output')
+    .argument('[target...]');
   const code = parse(p, args);
   if (code !== undefined) return code;
+  if (p.args.length !== 1) {
+    process.stderr.write(p.helpInformation());
+    return 1;
+  }
   const o = p.opts<{ rank?: string; pad: string; interval: string; count: string; batch?: boolean; userid?: boolean }>();
   const pad = 'p'.repeat(parsePad(o.pad));
   const intervalMs = parseInterval(o.interval);
   const count = parseCount(o.count);
-  if (o.batch && count === 0) throw new FluxError(EINVAL, '--batch needs --count');
+  if (o.batch && count === 0) throw new FluxError(EINVAL, '--batch should only be used with --count');
   const spec = parseTarget(p.args[0]!, o.rank);
 
   const h = await Flux.open();
@@ -183,7 +194,8 @@ export async function run(args: string[]): Promise<number> {
     }
     await done;
     if (failed) {
-      process.stderr.write(`flux-ping: ${dest.label}!${topic}: ${failed.message}\n`);
+      // flux-core names the failure by its errno alone, whatever text the service sent
+      process.stderr.write(`flux-ping: ${rankBang(dest.nodeid)}${topic}: ${strerror(errnoOf(failed))}\n`);
       return 1;
     }
     return 0;

@@ -5,10 +5,9 @@ import { Flux } from '../api/handle.js';
 import { FluxError, EPROTO } from '../core/errors.js';
 import { parseIdset } from '../core/idset.js';
 import type { ProcRecord } from '../projections/proctable.js';
-import { parseSeq } from './event.js';
 import { statusText } from './exec.js';
 import { program, parse } from './common.js';
-import { stateAt } from './replay-at.js';
+import { type Past, type PastOpts, pastOf, pastOptions, stateAt } from './replay-at.js';
 
 /** a process as rexec.ps answers it */
 export interface PsRow {
@@ -78,30 +77,29 @@ export function toRow(r: ProcRecord | PsRow): PsRow {
   return row;
 }
 
-/** the table at seq `version`: journal entries 1..version through the projection the brokers run */
-async function tableAt(h: Flux, version: number): Promise<PsRow[]> {
+/** the table at a past point of the journal, through the projection the brokers run */
+async function tableAt(h: Flux, past: Past): Promise<PsRow[]> {
   const { proctableProjection, records } = await import('../projections/proctable.js');
-  const { state } = await stateAt(h, version, proctableProjection);
+  const { state } = await stateAt(h, past, proctableProjection);
   return records(state).map(toRow);
 }
 
-interface PsOpts {
+interface PsOpts extends PastOpts {
   rank?: string;
   all?: boolean;
   json?: boolean;
-  atVersion?: string;
 }
 
 export async function run(args: string[]): Promise<number> {
   const p = program('ps', 'List the processes rexec runs on the ranks of the instance')
     .option('-r, --rank <idset>', 'only these ranks')
     .option('-a, --all', 'also list processes that have exited')
-    .option('--json', 'one JSON object per process')
-    .option('--at-version <seq>', 'the table as it was at this journal seq');
+    .option('--json', 'one JSON object per process');
+  pastOptions(p, 'the table');
   const code = parse(p, args);
   if (code !== undefined) return code;
   const o = p.opts<PsOpts>();
-  const version = o.atVersion === undefined ? undefined : parseSeq(o.atVersion, '--at-version');
+  const past = pastOf(o);
   const h = await Flux.open();
   try {
     let rows: PsRow[];
@@ -110,8 +108,8 @@ export async function run(args: string[]): Promise<number> {
       const size = Number((await h.call('attr.get', { name: 'size' })).value);
       ranks = new Set(parseIdset(o.rank, size));
     }
-    if (version !== undefined) {
-      rows = (await tableAt(h, version)).filter((r) => (o.all || r.state === 'running') && (!ranks || ranks.has(r.rank)));
+    if (past !== undefined) {
+      rows = (await tableAt(h, past)).filter((r) => (o.all || r.state === 'running') && (!ranks || ranks.has(r.rank)));
     } else {
       // rank 0's head first: whatever was acknowledged before this command is in the answer, on any rank
       const seq = Number((await h.call('journal.head', undefined, { nodeid: 0 })).seq);

@@ -14,14 +14,14 @@ import { type ProcTable, PROCTABLE, TOPIC_FINISHED, TOPIC_LOST, TOPIC_STARTED, r
 import { eventLine, parseSeq } from './event.js';
 import { isoTime, showEntry } from './journal.js';
 import { headerLine as psHeader, rowLine as psRow, jsonLine as psJson, ownerNames, readPasswd, toRow } from './ps.js';
-import { program, parse } from './common.js';
+import { program, parse, renamed } from './common.js';
 import type { EntryJson } from './cron-format.js';
 import type { JobListing } from '../api/jobs.js';
 import type { JobRow } from './jobs-fields.js';
 
 interface Opts {
-  to?: string;
-  toTime?: string;
+  atSeq?: string;
+  atTime?: string;
   from?: string;
   show?: string;
   namespace: string;
@@ -36,7 +36,7 @@ const out = (s: string | Buffer) => process.stdout.write(s);
 /** ISO-8601, or seconds since the epoch */
 export function parseTime(text: string): number {
   const t = parseTimeArg(text);
-  if (t === undefined) throw new FluxError(EINVAL, `--to-time: "${text}" is neither ISO-8601 nor seconds since the epoch`);
+  if (t === undefined) throw new FluxError(EINVAL, `--at-time: "${text}" is neither ISO-8601 nor seconds since the epoch`);
   return t;
 }
 
@@ -74,7 +74,8 @@ export function summary(e: Entry): string {
         return clip(`${ns} version ${String(p.rootseq)}: ${jobs.map((j) => `${encodeFluid(j.id, 'f58')} ${j.event.name}`).join(', ')}`);
       }
       const keys = Array.isArray(p.keys) ? (p.keys as string[]) : [];
-      return clip(`${ns} version ${String(p.rootseq)}: ${keys.join(', ')}`);
+      // a commit of no ops (flux kvs sync) moves the version and nothing else
+      return clip(`${ns} version ${String(p.rootseq)}: ${keys.length > 0 ? keys.join(', ') : 'no key changed'}`);
     }
     if (e.topic.endsWith('-created')) return `namespace ${ns} created, owner ${String(p.owner)}`;
     if (e.topic.endsWith('-removed')) return `namespace ${ns} removed`;
@@ -140,7 +141,7 @@ async function showCron(r: Replay, s: ReplayState, json: boolean): Promise<void>
   const [{ CRONTABLE, entries: cronEntries }, { entryJson }, { listHeader, listRow }] = await Promise.all([
     import('../projections/cron.js'), import('../projections/cron-json.js'), import('./cron-format.js'),
   ]);
-  // "LASTRUN ... ago" is told from the time of the entry the state is at, as `flux cron list --at-version` does
+  // "LASTRUN ... ago" is told from the time of the entry the state is at, as `flux cron list --at-seq` does
   const now = s.seq > 0 ? r.entry(s.seq).entry.time : 0;
   const list = cronEntries(r.stateOf(s, CRONTABLE)).map((e) => entryJson(e, now));
   if (json) out(list.map((e) => `${JSON.stringify(e)}\n`).join(''));
@@ -317,8 +318,8 @@ async function step(r: Replay, start: ReplayState, o: Opts): Promise<number> {
 export async function run(args: string[]): Promise<number> {
   const p = program('replay', 'Replay the journal of a stopped instance from its statedir')
     .argument('<path>', 'statedir or content.sqlite')
-    .option('--to <seq>', 'stop after this entry')
-    .option('--to-time <time>', 'stop after the last entry at or before this time (ISO-8601 or seconds since the epoch)')
+    .option('--at-seq <seq>', 'stop after this entry')
+    .option('--at-time <time>', 'stop after the last entry at or before this time (ISO-8601 or seconds since the epoch)')
     .option('--from <seq>', 'the timeline (and --show events) start at this entry')
     .option('--show <what>', 'print the state after the last entry: kvs, ps, events, cron, jobs, or another projection')
     .option('-N, --namespace <ns>', 'the KVS namespace --show kvs, print and show use', PRIMARY)
@@ -326,19 +327,20 @@ export async function run(args: string[]): Promise<number> {
     .option('--json', 'JSON output')
     .option('--verify', 'check the hash chain, every checkpoint signature and every KVS root')
     .option('--step', 'step through the journal with commands read from stdin');
+  renamed(renamed(p, '--to <seq>', '--at-seq'), '--to-time <time>', '--at-time');
   const code = parse(p, args);
   if (code !== undefined) return code;
   const o = p.opts<Opts>();
   const path = p.args[0]!;
-  if (o.to !== undefined && o.toTime !== undefined) throw new FluxError(EINVAL, '--to and --to-time exclude each other');
+  if (o.atSeq !== undefined && o.atTime !== undefined) throw new FluxError(EINVAL, 'specify at most one of --at-seq and --at-time');
   const r = Replay.open(path);
   try {
     if (o.verify) return await verify(r, o.json === true);
     const head = r.head().seq;
     let to = head;
-    if (o.to !== undefined) to = parseSeq(o.to, '--to');
-    if (o.toTime !== undefined) to = r.seqAtTime(parseTime(o.toTime));
-    if (to > head) throw new FluxError(EINVAL, `--to ${to}: the journal ends at seq ${head}`);
+    if (o.atSeq !== undefined) to = parseSeq(o.atSeq, '--at-seq');
+    if (o.atTime !== undefined) to = r.seqAtTime(parseTime(o.atTime));
+    if (to > head) throw new FluxError(EINVAL, `--at-seq ${to}: the journal ends at seq ${head}`);
     const from = o.from === undefined ? r.first() : parseSeq(o.from, '--from');
     if (!o.show && !o.step) {
       timeline(r, from, to, o.json === true);
@@ -347,7 +349,7 @@ export async function run(args: string[]): Promise<number> {
     const bar = progressBar(`replay to ${to}`);
     let s: ReplayState;
     try {
-      s = r.stateAt(o.step && o.to === undefined && o.toTime === undefined ? r.first() - 1 : to, bar.tick);
+      s = r.stateAt(o.step && o.atSeq === undefined && o.atTime === undefined ? r.first() - 1 : to, bar.tick);
     } finally {
       bar.done();
     }

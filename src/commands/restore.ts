@@ -10,8 +10,8 @@ import { TreeBuilder, addEntry } from '../core/kvs-archive.js';
 import { readTar } from '../core/tar.js';
 import { dirref } from '../core/treeobj.js';
 import { TXN_SYNC } from '../core/kvs-tree.js';
-import { program, parse } from './common.js';
-import { Progress, WINDOW, parseSize } from './archive-io.js';
+import { cProgram, parse } from './common.js';
+import { Progress, WINDOW, parseMaxreqs, parseSize } from './archive-io.js';
 import { archiveSource } from '../core/archive-file.js';
 
 interface Options {
@@ -21,17 +21,18 @@ interface Options {
   key?: string;
   sizeLimit?: string;
   cache: boolean;
+  maxreqs?: string;
 }
 
 const warn = (text: string) => process.stderr.write(`flux-restore: ${text}\n`);
 
-/** content.store with up to WINDOW requests in flight; each blobref is known at once (it is the blob's hash) */
+/** content.store with up to `window` requests in flight; each blobref is known at once (it is the blob's hash) */
 class BlobUploader {
   private inFlight = new Set<Promise<void>>();
   private failed: unknown;
   stored = 0;
 
-  constructor(private readonly h: Flux, private readonly hash: HashName, private readonly topic: string) {}
+  constructor(private readonly h: Flux, private readonly hash: HashName, private readonly topic: string, private readonly window: number) {}
 
   /** the blobref now; the request goes out at once, and store() waits for room before the next one */
   store(blob: Buffer): string {
@@ -48,9 +49,9 @@ class BlobUploader {
     return ref;
   }
 
-  /** wait until fewer than WINDOW stores are in flight (throws the first failure) */
+  /** wait until fewer than `window` stores are in flight (throws the first failure) */
   async room(): Promise<void> {
-    while (this.inFlight.size >= WINDOW) await Promise.race(this.inFlight);
+    while (this.inFlight.size >= this.window) await Promise.race(this.inFlight);
     if (this.failed !== undefined) throw this.failed;
   }
 
@@ -61,12 +62,14 @@ class BlobUploader {
 }
 
 async function restore(archive: string, o: Options): Promise<number> {
-  if ((o.checkpoint === true) === (o.key !== undefined)) throw new FluxError(EINVAL, 'one of --checkpoint or --key=NAME is required');
   const limit = o.sizeLimit === undefined ? undefined : parseSize(o.sizeLimit);
+  const window = parseMaxreqs(o.maxreqs);
+  if (o.checkpoint === true && o.key !== undefined) throw new FluxError(EINVAL, 'specify only one of --checkpoint and --key');
+  if (o.checkpoint !== true && o.key === undefined) throw new FluxError(EINVAL, 'Please specify a restore target with --checkpoint or --key');
   const h = await Flux.open();
   try {
     const hash = checkHashName(String((await h.call('attr.get', { name: 'content.hash' })).value));
-    const up = new BlobUploader(h, hash, o.cache ? 'content.store' : 'content-backing.store');
+    const up = new BlobUploader(h, hash, o.cache ? 'content.store' : 'content-backing.store', window);
     const tree = new TreeBuilder();
     const progress = new Progress((n) => `flux-restore: restored ${n} keys`, o.quiet === true || o.verbose === true);
     let skipped = 0;
@@ -96,17 +99,20 @@ async function restore(archive: string, o: Options): Promise<number> {
 }
 
 export async function run(args: string[]): Promise<number> {
-  let action: (() => Promise<number>) | undefined;
-  const p = program('restore', 'Restore the KVS from a tar archive');
-  p.argument('<archive>', 'the archive to read (tar, or gzipped tar), or - for stdin')
-    .option('-v, --verbose', 'list each key as it is restored (on stderr)')
-    .option('-q, --quiet', 'print no progress')
-    .option('--checkpoint', 'make the restored tree the root of the primary namespace')
-    .option('--key <name>', 'link the restored tree at KVS key NAME')
-    .option('--size-limit <size>', 'skip values larger than SIZE bytes (k, M, G suffixes)')
-    .option('--no-cache', 'store blobs in the backing store directly, bypassing the content cache')
-    .action((archive: string, o: Options) => { action = () => restore(archive, o); });
+  const p = cProgram('restore', 'Restore KVS snapshot from a portable archive format', '[OPTIONS] INFILE', { builtin: true })
+    .option('-v, --verbose', 'List keys on stderr as they are restored')
+    .option('-q, --quiet', "Don't show periodic progress updates")
+    .option('--checkpoint', 'Restore to checkpoint')
+    .option('--key <KEY>', 'Restore to KVS key')
+    .option('--no-cache', 'Bypass the broker content cache')
+    .option('--size-limit <SIZE>', 'Do not restore blobs greater than SIZE bytes')
+    .option('--maxreqs <N>', `Max concurrent content store requests (default ${WINDOW})`)
+    .argument('[infile...]');
   const code = parse(p, args);
   if (code !== undefined) return code;
-  return action ? action() : 1;
+  if (p.args.length !== 1) {
+    process.stderr.write(p.helpInformation());
+    return 1;
+  }
+  return restore(p.args[0]!, p.opts<Options>());
 }

@@ -6,10 +6,22 @@ import { runLocal, runUnderLauncher } from '../api/instance.js';
 import { launcherHint } from '../transport/pmi-select.js';
 import { resolve } from 'node:path';
 import { ATTR_REPLAY_STATEDIR, ATTR_REPLAY_TO } from '../core/read-only.js';
-import { parseSeq } from './event.js';
-import { program, parse } from './common.js';
+import { commandLineAttrError } from '../core/broker-attrs.js';
+import { program, parse, renamed } from './common.js';
+import { pastOf } from './replay-at.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** the last entry of a stopped instance's journal made by `time` (sqlite is loaded only for this) */
+async function seqAtTime(statedir: string, time: number): Promise<number> {
+  const { Replay } = await import('../api/replay.js');
+  const r = Replay.open(statedir);
+  try {
+    return r.seqAtTime(time);
+  } finally {
+    r.close();
+  }
+}
 
 export async function run(args: string[]): Promise<number> {
   const p = program('start', 'Bootstrap a local Flux instance')
@@ -19,32 +31,41 @@ export async function run(args: string[]): Promise<number> {
     .option('--test-size <N>', 'start N brokers on this node (flux-core spelling)')
     .option('-S, --setattr <NAME=VALUE>', 'set a broker attribute (repeatable)', collect, [])
     .option('-o, --broker-opts <OPTS>', 'comma-separated broker options (repeatable)', collect, [])
+    .option('-c, --config-path <PATH>', 'the brokers\' configuration: a directory of TOML files, or one file')
     .option('--test-rundir <DIR>', 'use DIR as the instance rundir (kept afterwards)')
     .option('--test-exit-timeout <FSD>', 'after the first broker exits, wait this long for the others', '20s')
     .option('--test-exit-mode <MODE>', 'leader: rank 0 exiting ends the instance; any: any broker exiting does', 'leader')
     .option('--replay <DIR>', 'serve the state a stopped instance\'s statedir (or content.sqlite) holds, read-only')
-    .option('--to <SEQ>', 'with --replay: the state as it was right after this journal entry (default: the last)')
+    .option('--at-seq <SEQ>', 'with --replay: the state as it was right after this journal entry (default: the last)')
+    .option('--at-time <TIME>', 'with --replay: the state as it was at TIME (ISO-8601, or seconds since the epoch)')
     .option('-v, --verbose', 'trace the bootstrap (twice: PMI lines too)', (_v, n: number) => n + 1, 0)
     .argument('[command...]', 'initial program (default: an interactive shell)');
+  renamed(p, '--to <SEQ>', '--at-seq');
   const code = parse(p, args);
   if (code !== undefined) return code;
   const o = p.opts<{
-    size?: string; testSize?: string; setattr: string[]; brokerOpts: string[]; testRundir?: string;
-    testExitTimeout: string; testExitMode: string; verbose: number; replay?: string; to?: string;
+    size?: string; testSize?: string; setattr: string[]; brokerOpts: string[]; configPath?: string; testRundir?: string;
+    testExitTimeout: string; testExitMode: string; verbose: number; replay?: string; atSeq?: string; atTime?: string;
   }>();
   const command = p.args;
   const brokerArgs = [
     ...o.brokerOpts.flatMap((s) => s.split(',')).filter((s) => s.length > 0),
     ...o.setattr.map((kv) => `-S${kv}`),
+    ...(o.configPath !== undefined ? [`--config-path=${o.configPath}`] : []),
   ];
+  // every broker would refuse a bad attribute the same way: say it once, before any is started
   for (const kv of o.setattr) {
     if (!/^[^=]+=/.test(kv)) throw new FluxError(EINVAL, `--setattr ${kv}: expected NAME=VALUE`);
+    const eq = kv.indexOf('=');
+    const why = commandLineAttrError(kv.slice(0, eq), kv.slice(eq + 1));
+    if (why !== undefined) throw new FluxError(EINVAL, `${kv.slice(0, eq)}: ${why}`);
   }
-  if (o.to !== undefined && o.replay === undefined) throw new FluxError(EINVAL, '--to needs --replay');
+  const past = pastOf(o);
+  if (past !== undefined && o.replay === undefined) throw new FluxError(EINVAL, `${'seq' in past ? '--at-seq' : '--at-time'} needs --replay`);
   if (o.replay !== undefined) {
     if (o.setattr.some((kv) => kv.startsWith('statedir='))) throw new FluxError(EINVAL, '--replay and statedir exclude each other');
     brokerArgs.push(`-S${ATTR_REPLAY_STATEDIR}=${resolve(o.replay)}`);
-    if (o.to !== undefined) brokerArgs.push(`-S${ATTR_REPLAY_TO}=${parseSeq(o.to, '--to')}`);
+    if (past !== undefined) brokerArgs.push(`-S${ATTR_REPLAY_TO}=${'seq' in past ? past.seq : await seqAtTime(o.replay, past.time)}`);
   }
   if (o.testExitMode !== 'leader' && o.testExitMode !== 'any') {
     throw new FluxError(EINVAL, `--test-exit-mode must be leader or any, not ${o.testExitMode}`);
@@ -57,7 +78,9 @@ export async function run(args: string[]): Promise<number> {
     return runUnderLauncher(brokerArgs, command);
   }
   const size = sizeText === undefined ? 1 : Number(sizeText);
-  if (!Number.isInteger(size) || size < 1) throw new FluxError(EINVAL, `--size must be a positive integer, not ${sizeText}`);
+  if (!/^\d+$/.test(sizeText ?? '1') || !Number.isSafeInteger(size) || size < 1) {
+    throw new FluxError(EINVAL, `--size must be a positive integer, not ${sizeText}`);
+  }
   return runLocal({
     size, brokerArgs, command, rundir: o.testRundir, exitTimeoutMs, exitOnAny: o.testExitMode === 'any', verbose: o.verbose,
   });

@@ -43,11 +43,16 @@ const reasonOf = (ref: string, err: unknown) => {
   return text.startsWith(ref) ? text.slice(ref.length).replace(/^:? /, '') : text;
 };
 
+/** reads started ahead of the walk, at most this many at a time */
+const READ_AHEAD = 256;
+
 /**
- * Check the trees under `roots`. `read` returns a stored blob's bytes and throws FluxError ENOENT when there is
- * none (any other error counts as damage too). `onRoot` is told of each root as its walk starts.
+ * Check the trees under `roots`. `read` gives a stored blob's bytes and fails with FluxError ENOENT when there
+ * is none (any other error counts as damage too). `onRoot` is told of each root as its walk starts.
  */
-export function fsck(roots: FsckRoot[], read: (ref: string) => Buffer, onRoot?: (r: FsckRoot) => void): FsckReport {
+export async function fsck(
+  roots: FsckRoot[], read: (ref: string) => Buffer | Promise<Buffer>, onRoot?: (r: FsckRoot) => void,
+): Promise<FsckReport> {
   /** each object checked, and whether it was read as a tree object or as data only */
   const checked = new Map<string, 'tree' | 'data'>();
   const bad = new Map<string, Damage>();
@@ -57,12 +62,28 @@ export function fsck(roots: FsckRoot[], read: (ref: string) => Buffer, onRoot?: 
     else if (prev.paths.length < PATHS_MAX && !prev.paths.includes(at)) prev.paths.push(at);
   };
 
+  /** reads under way ahead of the walk, by blobref; each is taken (and removed) when the walk gets there */
+  const ahead = new Map<string, Promise<Buffer>>();
+  const readAhead = (ref: string) => {
+    if (ahead.size >= READ_AHEAD || ahead.has(ref) || checked.has(ref)) return;
+    const p = Promise.resolve().then(() => read(ref));
+    // taken later; until then a failure must not count as unhandled
+    p.catch(() => undefined);
+    ahead.set(ref, p);
+  };
+  const take = (ref: string): Buffer | Promise<Buffer> => {
+    const p = ahead.get(ref);
+    if (p === undefined) return read(ref);
+    ahead.delete(ref);
+    return p;
+  };
+
   /** the blob, checked against its name; undefined when damaged (and reported) */
-  const fetch = (w: Work): Buffer | undefined => {
+  const fetch = async (w: Work): Promise<Buffer | undefined> => {
     const at = `${w.label}: ${w.key}`;
     let blob: Buffer;
     try {
-      blob = read(w.ref);
+      blob = await take(w.ref);
     } catch (err) {
       const missing = err instanceof FluxError && err.errno === ENOENT;
       report({ ref: w.ref, problem: missing ? 'missing' : 'corrupt', why: missing ? 'not in the content store' : (err as Error).message }, at);
@@ -98,6 +119,7 @@ export function fsck(roots: FsckRoot[], read: (ref: string) => Buffer, onRoot?: 
     for (let w = stack.pop(); w !== undefined; w = stack.pop()) {
       const done = checked.get(w.ref);
       if (done !== undefined) {
+        ahead.delete(w.ref);
         // already checked: a damaged one is reported again for this key too
         const d = bad.get(w.ref);
         if (d !== undefined) report(d, `${w.label}: ${w.key}`);
@@ -105,12 +127,14 @@ export function fsck(roots: FsckRoot[], read: (ref: string) => Buffer, onRoot?: 
         if (d !== undefined || done === 'tree' || w.kind === 'blob') continue;
       }
       checked.set(w.ref, w.kind === 'blob' ? 'data' : 'tree');
-      const blob = fetch(w);
+      const blob = await fetch(w);
       if (blob === undefined || w.kind === 'blob') continue;
       const s = decode(w, blob);
       if (s === undefined) continue;
+      const refs = refsOf(s);
+      for (const r of refs) readAhead(r.ref);
       // pushed last first: the walk goes in key order
-      for (const r of refsOf(s).reverse()) {
+      for (const r of refs.reverse()) {
         const key = r.key === '' ? w.key : w.key === '.' ? r.key : `${w.key}.${r.key}`;
         stack.push({ ref: r.ref, kind: r.kind, level: r.level, label: w.label, key });
       }

@@ -1,4 +1,4 @@
-// An instance that serves a past state (flux start --replay DIR --to N) answers every read as usual and refuses
+// An instance that serves a past state (flux start --replay DIR --at-seq N) answers every read as usual and refuses
 // every request that would change the state with EROFS, on every rank, before any module acts on it.
 import { FluxError, EROFS } from './errors.js';
 

@@ -1,8 +1,10 @@
 // The k-ary tree-based overlay network: pure functions of (rank, size, k). k = 0 means flat (rank 0 parents all).
+import { FluxError, EINVAL } from './errors.js';
 
+/** the k of a `kary:K` topology, the only kind built here (flux-core's binomial and mincrit are not) */
 export function parseTopo(spec: string): number {
   const m = /^kary:(\d+)$/.exec(spec);
-  if (!m) throw new Error(`unsupported tbon.topo "${spec}" (expected kary:K)`);
+  if (!m) throw new FluxError(EINVAL, `unsupported topology "${spec}": expected kary:K`);
   return Number(m[1]);
 }
 

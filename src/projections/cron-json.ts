@@ -30,7 +30,10 @@ export function nextWakeupOf(e: CronEntry, now: number): number | undefined {
   if (e.stopped) return undefined;
   if (e.type === 'interval') {
     const { interval, after } = intervalOf(e);
-    return e.stats.count > 0 && e.stats.lastrun >= e.stats.starttime ? e.stats.lastrun + interval : e.stats.starttime + after;
+    const ranSinceStart = e.stats.count > 0 && e.stats.lastrun >= e.stats.starttime;
+    // an interval of 0 runs once after a start
+    if (ranSinceStart && interval === 0) return undefined;
+    return ranSinceStart ? e.stats.lastrun + interval : e.stats.starttime + after;
   }
   if (e.type === 'datetime') return nextWakeup(parseCronodate(e.args as Record<string, string>), Math.max(now, e.stats.lastrun));
   return undefined;

@@ -1,7 +1,7 @@
 // The cron table: every cron entry, its state, counters and recent tasks, built from the journal's cron.* entries
 // (which only the cron service on rank 0 writes: the event service refuses the prefix to publishers). Because the
 // table is a projection it survives a restart from a statedir, and replaying the journal up to seq N gives the
-// table as it was then (`flux cron list --at-version N`).
+// table as it was then (`flux cron list --at-seq N`).
 //
 // Journal entries:
 //   cron.entry-created  {id, name, command, type, args, repeat, rank, task-history-count, stop-on-failure,
@@ -183,7 +183,8 @@ function finishTask(e: CronEntry, p: TaskFinishedPayload, time: number): void {
   } else if (p.status !== undefined) {
     task.status = p.status;
     task.code = exitCodeOf(p.status);
-    task.state = p.timedout ? 'Timeout' : 'Exited';
+    // flux-core's states: a timeout first, then any status but 0 is a failure (127: the shell found no command)
+    task.state = p.timedout ? 'Timeout' : p.status === 0 ? 'Exited' : 'Failed';
     success = p.status === 0 && !p.timedout;
   } else {
     task.state = 'Failed';

@@ -11,9 +11,12 @@
 //
 // With a sync event set, a due entry runs at once only if that event came at most sync_epsilon seconds ago;
 // otherwise its run is deferred (a journal entry) and made when the event next comes.
-// Event entries react to journal entries with their topic (published events are journal entries): the projection
-// counts them, so the count of an entry waiting for its nth event survives a restart too.
-// Task output goes to the log: stdout at LOG_INFO, stderr at LOG_ERR, each line as `cron-ID[RANK]: text`.
+// Cron sees the events a live subscriber sees. Published events are journal entries: the projection counts those,
+// so the count of an entry waiting for its nth event survives a restart, and the time of the last sync event too.
+// heartbeat.pulse, a liveness tick, is multicast without being journaled: this service counts such events itself
+// (from the start of the entry) and notes when the sync event last came that way.
+// Task output goes to the log as flux-core's cron module writes it: stdout at LOG_INFO, stderr at LOG_ERR, each
+// line as `cron-ID[NAME]: rank=R: command="COMMAND": "LINE"`.
 import { FluxError, errnoOf, strerror, EINVAL, ENOENT } from '../core/errors.js';
 import { type Message, ROLE_OWNER, payloadJson } from '../core/message.js';
 import { compile } from '../core/validate.js';
@@ -32,6 +35,7 @@ const REXEC_OUTPUT = 1 | 2;
 const SIGTERM = 15;
 const LOG_ERR = 3;
 const LOG_INFO = 6;
+const LOG_DEBUG = 7;
 /** the longest delay setTimeout takes; a later wakeup is reached in steps */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -61,7 +65,8 @@ const createSchema = {
 
 const intervalArgs = {
   type: 'object',
-  properties: { interval: { type: 'number', exclusiveMinimum: 0 }, after: { type: 'number', minimum: 0 } },
+  // 0, as flux-core's timer takes it: one run, `after` seconds from the start, and no more
+  properties: { interval: { type: 'number', minimum: 0 }, after: { type: 'number', minimum: 0 } },
   required: ['interval'],
   additionalProperties: false,
 };
@@ -130,6 +135,11 @@ export function cronModule(host: ModuleHost, journal: JournalService, opts: Cron
   const deferring = new Set<number>();
   /** when each event entry last triggered: min_interval is measured from it */
   const lastTrigger = new Map<number, number>();
+  /** events that are not journal entries, counted per event entry since it was started */
+  const liveEvents = new Map<number, number>();
+  /** the last sync event that was not a journal entry: its topic and when it came */
+  let liveSync: { topic: string; at: number } | undefined;
+  let offEvents: (() => void) | undefined;
   let nextId = 1;
   let offApply: (() => void) | undefined;
   let stopping = false;
@@ -169,7 +179,9 @@ export function cronModule(host: ModuleHost, journal: JournalService, opts: Cron
     else if (opts.binDir !== undefined) cmd.env = { ...process.env, PATH: `${opts.binDir}:${process.env.PATH ?? ''}` };
     const lines = { stdout: new Lines(), stderr: new Lines() };
     const log = (stream: 'stdout' | 'stderr', text: string[]) => {
-      for (const l of text) host.log(stream === 'stdout' ? LOG_INFO : LOG_ERR, 'cron', `cron-${id}[${rank}]: ${l}`);
+      for (const l of text) {
+        host.log(stream === 'stdout' ? LOG_INFO : LOG_ERR, 'cron', `cron-${id}[${e.name}]: rank=${rank}: command="${e.command}": "${l}"`);
+      }
     };
     let recorded: Promise<unknown> = Promise.resolve();
     let status: number | undefined;
@@ -238,7 +250,8 @@ export function cronModule(host: ModuleHost, journal: JournalService, opts: Cron
     if (!e || e.stopped || stopping) return;
     if (e.repeat > 0 && e.stats.count + (launching.get(id) ?? 0) >= e.repeat) return;
     const sync = table().sync;
-    if (sync && !(sync.last !== undefined && now() - sync.last <= sync.epsilon)) {
+    const lastSync = Math.max(sync?.last ?? -Infinity, liveSync !== undefined && liveSync.topic === sync?.topic ? liveSync.at : -Infinity);
+    if (sync && !(now() - lastSync <= sync.epsilon)) {
       if (e.deferredPending || deferring.has(id)) return;
       deferring.add(id);
       append(TOPIC_DEFERRED, { id }).catch(logFailure(`cron-${id}: deferral not recorded`)).finally(() => deferring.delete(id));
@@ -292,9 +305,11 @@ export function cronModule(host: ModuleHost, journal: JournalService, opts: Cron
     let next: number | undefined;
     if (e.type === 'interval') {
       const { interval } = intervalOf(e);
-      next = a.at + interval;
-      // after a long absence (a restart, a stopped clock) the missed runs are not all made up
-      if (next <= now()) next = now() + interval;
+      if (interval > 0) {
+        next = a.at + interval;
+        // after a long absence (a restart, a stopped clock) the missed runs are not all made up
+        if (next <= now()) next = now() + interval;
+      }
     } else {
       next = nextWakeup(parseCronodate(e.args as Record<string, string>), a.at);
     }
@@ -312,18 +327,27 @@ export function cronModule(host: ModuleHost, journal: JournalService, opts: Cron
     arm(id, nextWakeupOf(e, now()));
   }
 
-  function onEvent(topic: string): void {
+  /** an event: a journal entry (`live` false: the projection has counted it already) or a live one */
+  function onEvent(topic: string, live: boolean): void {
     const t = table();
-    if (t.sync?.topic === topic) releaseDeferred();
+    if (t.sync?.topic === topic) {
+      if (live) liveSync = { topic, at: now() };
+      releaseDeferred();
+    }
     for (const id of watching(t, topic)) {
       const e = t.entries[id]!;
       if (e.stopped) continue;
+      if (live) liveEvents.set(id, (liveEvents.get(id) ?? 0) + 1);
       const ev = eventArgsOf(e);
-      if (!eventFires(e.events, ev.nth, ev.after)) continue;
+      if (!eventFires(e.events + (liveEvents.get(id) ?? 0), ev.nth, ev.after)) continue;
       const last = lastTrigger.get(e.id) ?? (e.stats.count > 0 ? e.stats.lastrun : undefined);
       if (ev.minInterval > 0 && last !== undefined && now() - last < ev.minInterval) {
         // too soon: the run waits for the end of the interval (one run for any number of events meanwhile)
-        if (armed.get(e.id)?.at === undefined) arm(e.id, last + ev.minInterval);
+        if (armed.get(e.id)?.at === undefined) {
+          const due = last + ev.minInterval;
+          host.log(LOG_DEBUG, 'cron', `cron-${e.id}: delaying ${(due - now()).toFixed(3).padStart(4)}s due to min interval`);
+          arm(e.id, due);
+        }
         continue;
       }
       lastTrigger.set(e.id, now());
@@ -394,10 +418,17 @@ export function cronModule(host: ModuleHost, journal: JournalService, opts: Cron
         const topic = a.entry.topic;
         if (topic.startsWith('cron.')) {
           const id = (a.entry.payload as { id?: unknown } | null)?.id;
-          if (typeof id === 'number') reconcile(id);
+          if (typeof id !== 'number') return;
+          // a start counts events anew, as flux-core's does
+          if (topic === TOPIC_STARTED) liveEvents.delete(id);
+          reconcile(id);
           return;
         }
-        onEvent(topic);
+        onEvent(topic, false);
+      });
+      // journal entries come through onApply; what is multicast without one (heartbeat.pulse) has no sequence
+      offEvents = host.subscribe('', (ev) => {
+        if (ev.aux1 === 0 && ev.topic !== undefined) onEvent(ev.topic, true);
       });
       const t = table();
       nextId = t.nextId;
@@ -417,6 +448,7 @@ export function cronModule(host: ModuleHost, journal: JournalService, opts: Cron
     stop: () => {
       stopping = true;
       offApply?.();
+      offEvents?.();
       for (const id of [...armed.keys()]) disarm(id);
       for (const set of tasks.values()) for (const t of set) clearTimeout(t.timer);
     },

@@ -535,16 +535,19 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
         }),
       },
       {
-        // one projection's state after entry `seq`, worked out here from the nearest snapshot: what `flux ps
-        // --at-version` and `flux cron list --at-version` show, without fetching the journal from its start
+        // one projection's state after entry `seq` (or at `time`), worked out here from the nearest snapshot: what
+        // `flux ps --at-seq` and `flux cron list --at-seq` show, without fetching the journal from its start
         topic: 'journal.state-at',
         schema: {
           type: 'object',
-          properties: { seq: { type: 'integer', minimum: 0 }, name: { type: 'string' } },
-          required: ['seq', 'name'],
+          properties: { seq: { type: 'integer', minimum: 0 }, time: { type: 'number', minimum: 0 }, name: { type: 'string' } },
+          required: ['name'],
         },
         handler: async (msg, body) => {
-          const seq = body!.seq as number;
+          if ((body!.seq === undefined) === (body!.time === undefined)) throw new FluxError(EPROTO, 'journal.state-at takes one of seq and time');
+          // a time means the state after the last entry made by then
+          if (body!.time !== undefined && !store) throw new FluxError(EPROTO, 'past states are worked out on rank 0');
+          const seq = body!.time !== undefined ? store!.seqAtTime(body!.time as number) : body!.seq as number;
           const name = body!.name as string;
           const st = await stateAt(name, seq);
           const time = timeAt(seq);
@@ -634,6 +637,14 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
         handler: async (msg, body) => {
           const r = await compact(body!.before as number);
           host.respond(msg, { ...r });
+        },
+      },
+      {
+        // the checkpoints kept, with the snapshot each holds: what flux fsck checks beside the KVS roots
+        topic: 'journal.checkpoints',
+        handler: (msg) => {
+          if (!store) throw new FluxError(EPROTO, 'journal.checkpoints is served by rank 0');
+          host.respond(msg, { checkpoints: store.checkpoints().map((c) => ({ seq: c.seq, time: c.time, snapshot: c.snapshot })) });
         },
       },
       {

@@ -2,7 +2,7 @@
 // per root a namespace had; kvs_key: one row per key a batch changed). Rank 0 answers; a broker below checks
 // the caller may use the namespace, then asks rank 0, since only rank 0 holds the indexes.
 import type Database from 'better-sqlite3';
-import { FluxError, ENOENT, ENOSYS, EPERM } from '../core/errors.js';
+import { FluxError, EINVAL, ENOENT, ENOSYS, EPERM } from '../core/errors.js';
 import { compactedError } from '../core/journal-store.js';
 import { type Message, ROLE_OWNER, ROLE_USER, USERID_UNKNOWN, payloadJson } from '../core/message.js';
 import { dirref, keyPath } from '../core/treeobj.js';
@@ -33,6 +33,11 @@ const AT_TIME_SCHEMA = {
   properties: { namespace: NAMESPACE, time: { type: 'number', minimum: 0 } },
   required: ['namespace', 'time'],
 };
+const AT_SEQ_SCHEMA = {
+  type: 'object',
+  properties: { namespace: NAMESPACE, seq: { type: 'integer', minimum: 0 } },
+  required: ['namespace', 'seq'],
+};
 const KEY_SCHEMA = {
   type: 'object',
   properties: {
@@ -61,6 +66,7 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
   }
 
   let atTime: ((ns: string, time: number) => { rootseq: number; rootref: string } | undefined) | undefined;
+  let atSeq: ((ns: string, seq: number) => number | undefined) | undefined;
   let floorOf: (ns: string) => number = () => 0;
   let keyVersions: ((ns: string, key: string, limit: number | undefined, after: number) => VersionRow[]) | undefined;
 
@@ -68,6 +74,10 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
     // at-time looks versions up by time; without this it would scan the namespace's versions
     db.exec('CREATE INDEX IF NOT EXISTS kvs_version_time ON kvs_version(namespace, time, rootseq)');
     // versions past the journal's head (an instance serving a past state) are not there
+    // at-seq looks the last version up to a journal entry
+    db.exec('CREATE INDEX IF NOT EXISTS kvs_version_seq ON kvs_version(namespace, seq)');
+    const bySeq = db.prepare('SELECT rootseq FROM kvs_version WHERE namespace = ? AND seq <= ? ORDER BY seq DESC LIMIT 1').pluck();
+    atSeq = (ns, seq) => bySeq.get(ns, seq) as number | undefined;
     const byTime = db.prepare(
       'SELECT rootseq, rootref FROM kvs_version WHERE namespace = ? AND time <= ? AND seq <= ? ORDER BY time DESC, rootseq DESC LIMIT 1',
     );
@@ -136,6 +146,24 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
             throw new FluxError(ENOENT, `namespace ${ns} has no recorded version at or before ${new Date(time * 1000).toISOString()}`);
           }
           host.respond(msg, { rootseq: v.rootseq, rootref: v.rootref });
+        },
+      },
+      {
+        // the version a namespace was at after a journal entry: the KVS root `flux kvs get --at-seq` reads
+        topic: 'kvs-history.at-seq',
+        allow: ROLE_USER,
+        schema: AT_SEQ_SCHEMA,
+        handler: async (msg, body) => {
+          const ns = body!.namespace as string;
+          checkAccess(msg, ns);
+          if (await forward(msg, 'kvs-history.at-seq', body!)) return;
+          const seq = body!.seq as number;
+          const head = journal.head().seq;
+          if (seq > head) throw new FluxError(EINVAL, `the journal ends at ${head}`);
+          const rootseq = atSeq!(ns, seq);
+          // primary is at version 0, its empty directory, until its first recorded version
+          if (rootseq === undefined && ns !== PRIMARY) throw new FluxError(ENOENT, `namespace ${ns} did not exist after entry ${seq}`);
+          host.respond(msg, { rootseq: rootseq ?? 0 });
         },
       },
       {

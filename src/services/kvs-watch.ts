@@ -18,6 +18,8 @@ export const WAITCREATE = 8;
 export const WATCH_FULL = 64;
 export const WATCH_UNIQ = 128;
 export const WATCH_APPEND = 256;
+/** blobs loaded at once when the pieces of an appended value are sent */
+const LOAD_WINDOW = 256;
 export const STREAM = 512;
 /** the lookup flags kvs itself understands; the rest are ours */
 const PASSED_ON = LOOKUP_READDIR | LOOKUP_READLINK | LOOKUP_TREEOBJ;
@@ -122,12 +124,20 @@ export function kvsWatchModule(host: ModuleHost, opts: KvsWatchOptions): ModuleD
     return checkTreeObj(r.val);
   }
 
-  async function load(refs: string[]): Promise<Buffer> {
-    return Buffer.concat(await Promise.all(refs.map((r) => content.load(digestOf(content.hash, r)))));
+  /** each blob, in order, a window of loads at a time (a long value has tens of thousands) */
+  async function loadEach(refs: string[]): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    for (let i = 0; i < refs.length; i += LOAD_WINDOW) {
+      out.push(...await Promise.all(refs.slice(i, i + LOAD_WINDOW).map((r) => content.load(digestOf(content.hash, r)))));
+    }
+    return out;
   }
 
-  /** WATCH_APPEND: the whole value the first time, then only what was appended since (undefined: nothing) */
-  async function appendedPart(w: Watcher, t: TreeObj): Promise<TreeObj | undefined> {
+  /**
+   * WATCH_APPEND: one value per piece appended, as flux-core answers: every piece the value holds the first time,
+   * then only those appended since (none: nothing to say)
+   */
+  async function appendedParts(w: Watcher, t: TreeObj): Promise<TreeObj[]> {
     let refs: string[];
     // appending to a val stores its bytes as the first blob of the valref it becomes
     if (t.type === 'val') refs = [blobrefOf(content.hash, Buffer.from(t.data, 'base64'))];
@@ -136,11 +146,11 @@ export function kvsWatchModule(host: ModuleHost, opts: KvsWatchOptions): ModuleD
     else throw new FluxError(EINVAL, `${w.key}: only values can be watched for appends`);
     const prev = w.refs;
     w.refs = refs;
-    if (prev === undefined) return t.type === 'val' ? t : valOf(await load(refs));
+    if (prev === undefined) return t.type === 'val' ? [t] : (await loadEach(refs)).map(valOf);
     if (refs.length < prev.length || prev.some((r, i) => refs[i] !== r)) {
       throw new FluxError(EINVAL, `${w.key}: the value was replaced, not appended to`);
     }
-    return refs.length === prev.length ? undefined : valOf(await load(refs.slice(prev.length)));
+    return (await loadEach(refs.slice(prev.length))).map(valOf);
   }
 
   async function deliver(w: Watcher, t: TreeObj | undefined): Promise<void> {
@@ -149,12 +159,12 @@ export function kvsWatchModule(host: ModuleHost, opts: KvsWatchOptions): ModuleD
       return;
     }
     w.seen = true;
-    const out = w.flags & WATCH_APPEND ? await appendedPart(w, t) : t;
-    if (w.ended) return;
-    if (out !== undefined) {
-      const text = JSON.stringify(out);
+    const out = w.flags & WATCH_APPEND ? await appendedParts(w, t) : [t];
+    for (const piece of out) {
+      if (w.ended) return;
+      const text = JSON.stringify(piece);
       if (!(w.flags & WATCH_UNIQ) || text !== w.last) {
-        host.respond(w.req, { val: out });
+        host.respond(w.req, { val: piece });
         w.answered = true;
         w.last = text;
       }

@@ -643,7 +643,8 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
       // what was accepted is applied and journaled before the journal goes
       await Promise.all(draining.values());
       clearInterval(checkpointTimer);
-      if (host.rank === 0) writeCheckpoint();
+      // an instance serving a past state writes nothing, a checkpoint included
+      if (host.rank === 0 && !journal.readOnly) writeCheckpoint();
       unsubscribe?.();
       clearInterval(recheck);
       for (const list of versionWaiters.values()) {

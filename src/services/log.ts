@@ -1,9 +1,10 @@
 // The log ring: log.append, streaming log.dmesg (with follow), log.clear; severe entries are copied to stderr
 // and forwarded to rank 0, as flux-core's broker does.
-import { FluxError, EPROTO, ENODATA } from '../core/errors.js';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { FluxError, EPROTO, ENODATA, errnoOf, strerror } from '../core/errors.js';
 import { FLAG_NORESPONSE, stringPayload } from '../core/message.js';
-import { formatEntry, parseEntry, nowMicros, type LogEntry, SEVERITY_NAMES } from '../core/logline.js';
-import { ATTR_RUNTIME } from './attrs.js';
+import { formatEntry, parseEntry, nowMicros, isoMicros, type LogEntry, SEVERITY_NAMES } from '../core/logline.js';
+import { ATTR_IMMUTABLE, ATTR_RUNTIME } from './attrs.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 import { Followers } from './followers.js';
 
@@ -19,12 +20,24 @@ export function logModule(host: ModuleHost): LogService {
     const v = Number(attrs.get(name));
     return Number.isFinite(v) ? v : dflt;
   };
-  attrs.define('log-ring-size', attrs.get('log-ring-size') ?? '1024', ATTR_RUNTIME);
-  attrs.define('log-level', attrs.get('log-level') ?? '7', ATTR_RUNTIME);
-  attrs.define('log-forward-level', attrs.get('log-forward-level') ?? '3', ATTR_RUNTIME);
-  attrs.define('log-critical-level', attrs.get('log-critical-level') ?? '2', ATTR_RUNTIME);
+  // flux-core's flags: only log-stderr-level changes at run time (the rest are set on the command line)
+  attrs.define('log-ring-size', attrs.get('log-ring-size') ?? '1024', ATTR_IMMUTABLE);
+  attrs.define('log-level', attrs.get('log-level') ?? '7', ATTR_IMMUTABLE);
+  attrs.define('log-forward-level', attrs.get('log-forward-level') ?? '3', ATTR_IMMUTABLE);
+  attrs.define('log-critical-level', attrs.get('log-critical-level') ?? '2', ATTR_IMMUTABLE);
   attrs.define('log-stderr-level', attrs.get('log-stderr-level') ?? '3', ATTR_RUNTIME);
-  attrs.define('log-stderr-mode', attrs.get('log-stderr-mode') ?? 'leader', ATTR_RUNTIME);
+  attrs.define('log-stderr-mode', attrs.get('log-stderr-mode') ?? 'leader', ATTR_IMMUTABLE);
+  const filename = attrs.get('log-filename');
+  attrs.define('log-filename', filename);
+  /** rank 0 appends every entry it keeps to log-filename, one `TIME NAME.SEVERITY[RANK]: MESSAGE` line each */
+  let file: number | undefined;
+  if (host.rank === 0 && filename !== undefined) {
+    try {
+      file = openSync(filename, 'a');
+    } catch (err) {
+      throw new FluxError(errnoOf(err), `log-filename ${filename}: ${strerror(errnoOf(err))}`);
+    }
+  }
 
   let ring: string[] = [];
   let count = 0;
@@ -46,6 +59,11 @@ export function logModule(host: ModuleHost): LogService {
     const stderrOk = attrs.get('log-stderr-mode') === 'local' || host.rank === 0;
     if (stderrOk && severity <= num('log-stderr-level', 3) && entry) {
       process.stderr.write(`${entry.appname}.${SEVERITY_NAMES[severity] ?? severity}[${entry.rank}]: ${entry.msg}\n`);
+    }
+    if (file !== undefined) {
+      writeSync(file, entry
+        ? `${isoMicros(entry.timeUs)} ${entry.appname}.${SEVERITY_NAMES[severity] ?? severity}[${entry.rank}]: ${entry.msg}\n`
+        : `${line}\n`);
     }
     if (host.rank > 0 && !fromRemote && severity <= num('log-forward-level', 3)) {
       void host.rpc('log.append', Buffer.from(line), { nodeid: 0, flags: FLAG_NORESPONSE });
@@ -104,6 +122,10 @@ export function logModule(host: ModuleHost): LogService {
     ],
     disconnect: (sender) => {
       followers.drop(sender);
+    },
+    stop: () => {
+      if (file !== undefined) closeSync(file);
+      file = undefined;
     },
   };
   return { def, log };

@@ -48,6 +48,8 @@ export interface PmiServerOptions {
   debug?: boolean;
   /** a client asked to end the job; the server only reports it, ending processes is the caller's business */
   onAbort?: (rank: number, code: number, msg: string) => void;
+  /** a client went away without finalizing: it will never finish the job's start-up */
+  onLost?: (rank: number) => void;
   /** where traces and protocol errors go; stderr when not given */
   log?: (line: string) => void;
 }
@@ -74,6 +76,7 @@ export class PmiServer {
   private readonly debug: boolean;
   private readonly exchange: ((puts: Record<string, string>) => Promise<Record<string, string>>) | undefined;
   private readonly onAbort: ((rank: number, code: number, msg: string) => void) | undefined;
+  private readonly onLost: ((rank: number) => void) | undefined;
   private readonly log: (line: string) => void;
   private readonly kvs = new Map<string, string>();
   /** keys put by local clients since the last exchange began: what the next one hands over */
@@ -99,6 +102,7 @@ export class PmiServer {
     this.debug = opts.debug ?? false;
     this.exchange = opts.exchange;
     this.onAbort = opts.onAbort;
+    this.onLost = opts.onLost;
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
     // limits count bytes, not characters: a job id in F58 starts with the two-byte 'ƒ'
     if (!/^[^\s=]+$/.test(this.kvsname) || Buffer.byteLength(this.kvsname) >= KVSNAME_MAX) {
@@ -171,7 +175,9 @@ export class PmiServer {
 
   private onClose(conn: Conn): void {
     conn.closed = true;
-    if (conn.finalized || this.barrierBroken !== undefined) return;
+    if (conn.finalized) return;
+    if (!this.closed) this.onLost?.(conn.rank);
+    if (this.barrierBroken !== undefined) return;
     // the barrier now can never count `localSize` entrants: say so instead of leaving the others hanging
     this.barrierBroken = `rank ${conn.rank} disconnected`;
     this.release([...this.barrier], PMI_FAIL);

@@ -74,7 +74,7 @@ describe('commands in a size-2 instance', () => {
     const r = await inst.flux(['ping', '-c', '1', 'nosuchservice']);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('flux-ping any!nosuchservice\n');
-    expect(r.stderr).toMatch(/^flux-ping: any!nosuchservice\.ping: .+\n$/);
+    expect(r.stderr).toBe('flux-ping: nosuchservice.ping: Function not implemented\n');
   });
 
   it('logger adds a line that dmesg then shows; dmesg -C empties the ring', async () => {
@@ -121,8 +121,8 @@ describe('commands without an instance', () => {
   it('help prints the flux usage, or a command\'s own help', async () => {
     const all = await run(['help']);
     expect(all.code).toBe(0);
-    expect(all.stdout).toMatch(/^Usage: flux \[OPTIONS\] COMMAND ARGS\n/);
-    expect(all.stdout).toMatch(/^ {3}ping {15}Send echo requests to a service$/m);
+    expect(all.stderr).toMatch(/^Usage: flux \[OPTIONS\] COMMAND ARGS\n/);
+    expect(all.stderr).toMatch(/^ {3}ping {15}Send echo requests to a service$/m);
     const one = await run(['help', 'dmesg']);
     expect(one.code).toBe(0);
     expect(one.stdout).toMatch(/^Usage: flux dmesg \[options\]/);

@@ -83,15 +83,15 @@ describe('flux cron on a size-4 instance', () => {
     expect(e.stats).toMatchObject({ success: 3, failure: 0 });
     expect(e.typedata).toMatchObject({ interval: 0.2, after: 0.2 });
     const lines = await until('three log lines', async () => {
-      const l = await logLines(inst, `cron-${id}[0]`);
+      const l = await logLines(inst, `cron-${id}[echo]`);
       return l.length === 3 ? l : undefined;
     });
-    // the command ran through a shell on rank 0
-    for (const l of lines) expect(l).toMatch(/cron\.info\[0\]: cron-\d+\[0\]: tick 2$/);
+    // the command ran through a shell on rank 0, and its output is logged as flux-core's cron module logs it
+    for (const l of lines) expect(l).toMatch(new RegExp(`cron\\.info\\[0\\]: cron-${id}\\[echo\\]: rank=0: command="echo tick \\$\\(\\(1\\+1\\)\\)": "tick 2"$`));
     const list = ok(await inst.flux(['cron', 'list']));
     expect(list.split('\n')[0]).toBe('    ID CMD/NAME        STATE        #RUNS            LASTRUN  STATUS            ');
     const row = list.split('\n').find((l) => l.startsWith(String(id).padStart(6) + ' '));
-    expect(row).toMatch(/^ +\d+ echo {12}Stopped {8}3\/3 +\d+ seconds? ago  Success {11}$/);
+    expect(row).toMatch(/^ +\d+ echo {12}Stopped {8}3\/3 +(a second|\d+ seconds) ago  Success {11}$/);
     const dump = ok(await inst.flux(['cron', 'dump', String(id)]));
     expect(dump).toContain(`id = ${id}\n`);
     expect(dump).toContain('command = "echo tick $((1+1))"\n');
@@ -111,7 +111,7 @@ describe('flux cron on a size-4 instance', () => {
     await cron.when(id, 'a run on the sixth event', (x) => x.stats.total === 3 && x.stats.success === 3);
     // the task ran flux from the broker's environment
     expect((await logLines(inst, 'logger.info[0]')).filter((l) => l.endsWith('pinged')).length).toBe(3);
-    expect(ok(await inst.flux(['cron', 'delete', String(id)]))).toBe(`delete: Removed cron-${id}: flux\n`);
+    expect(ok(await inst.flux(['cron', 'delete', String(id)]))).toMatch(new RegExp(`^Removed cron-${id}: flux last ran (a second|\\d+ seconds) ago for \\d+\\.\\d{2}ms\\n$`));
   });
 
   it('an event entry with --min-interval runs once for a burst of events, and once more when the interval ends', async () => {
@@ -122,6 +122,32 @@ describe('flux cron on a size-4 instance', () => {
     // the held run started no sooner than the interval after the first (times are the journal's)
     const [second, first] = e.tasks.map((t) => t['start-time'] as number);
     expect(second! - first!).toBeGreaterThanOrEqual(4 - 0.01);
+    // the hold is logged as flux-core's cron module logs it
+    expect(await logLines(inst, `cron.debug[0]: cron-${id}`)).toEqual([expect.stringMatching(new RegExp(`: cron-${id}: delaying [ \\d]\\d*\\.\\d{3}s due to min interval$`))]);
+  });
+
+  it('records and prints what flux-core does: a command that cannot run Failed, an interval of 0, delete\'s last run', async () => {
+    // the shell finds no such command: flux-core's task is Failed with code 127, an Exec-Error in the list
+    const x = createdId(ok(await inst.flux(['cron', 'interval', '-c', '1', '0.2s', 'no-such-command-xyz'])), 'interval');
+    const xe = await cron.when(x, 'its run', (y) => y.stats.total === 1);
+    expect(xe.tasks[0]).toMatchObject({ state: 'Failed', code: 127 });
+    expect(ok(await inst.flux(['cron', 'list']))).toMatch(new RegExp(`^ +${x} no-such-command-xyz +Stopped +1/1 .* Exec-Error +$`, 'm'));
+    expect(await logLines(inst, `cron-${x}[no-such-command-xyz]`)).toEqual([
+      expect.stringMatching(new RegExp(`cron\\.err\\[0\\]: cron-${x}\\[no-such-command-xyz\\]: rank=0: command="no-such-command-xyz": ".*not found"$`)),
+    ]);
+
+    // an interval of 0 is flux-core's one-shot timer: one run, and the entry waits on, active
+    const z = createdId(ok(await inst.flux(['cron', 'interval', '0', 'true'])), 'interval');
+    await cron.when(z, 'its run', (y) => y.stats.total === 1);
+    await sleep(1000);
+    const ze = (await cron.entry(z))!;
+    expect(ze).toMatchObject({ stopped: false, stats: { total: 1, success: 1 } });
+    expect(ze.typedata.next_wakeup).toBeUndefined();
+    expect(ok(await inst.flux(['cron', 'delete', String(z)]))).toMatch(new RegExp(`^Removed cron-${z}: true last ran (a second|\\d seconds) ago for \\d+\\.\\d{2}ms\\n$`));
+
+    const r = createdId(ok(await inst.flux(['cron', 'interval', '-c', '1', '0.1s', 'sleep', '30'])), 'interval');
+    await cron.when(r, 'its task running', (y) => y.tasks[0]?.state === 'Running');
+    expect(ok(await inst.flux(['cron', 'delete', '-k', String(r)]))).toMatch(new RegExp(`^Removed cron-${r}: sleep still running\\. Started (a second|\\d seconds) ago\\n$`));
   });
 
   it('tab entries are scheduled at their next cron date; an at entry runs once at its time', async () => {
@@ -147,13 +173,13 @@ describe('flux cron on a size-4 instance', () => {
     const id = Number(/cron-(\d+)/.exec(at)![1]);
     const e = await cron.when(id, 'its one run', (x) => x.stats.total === 1);
     expect(e).toMatchObject({ stopped: true, repeat: 1, stats: { count: 1, success: 1 } });
-    expect(await logLines(inst, `cron-${id}[0]`)).toHaveLength(1);
+    expect(await logLines(inst, `cron-${id}[echo]`)).toHaveLength(1);
   });
 
   it('stop, start and delete', async () => {
     const id = createdId(ok(await inst.flux(['cron', 'interval', '0.2s', 'true'])), 'interval');
     await cron.when(id, 'a run', (x) => x.stats.count >= 1);
-    expect(ok(await inst.flux(['cron', 'stop', String(id)]))).toBe(`stop: Stopped cron-${id}\n`);
+    expect(ok(await inst.flux(['cron', 'stop', String(id)]))).toBe(`Stopped cron-${id}\n`);
     // a task launched just before the stop may still be recorded: then nothing more
     await sleep(500);
     const stopped = (await cron.entry(id))!;
@@ -162,11 +188,11 @@ describe('flux cron on a size-4 instance', () => {
     await sleep(1000);
     expect((await cron.entry(id))!.stats.count).toBe(stopped.stats.count);
     expect(ok(await inst.flux(['cron', 'list']))).toMatch(new RegExp(`^ +${id} true +Stopped `, 'm'));
-    expect(ok(await inst.flux(['cron', 'start', `cron-${id}`]))).toBe(`start: Started cron-${id}\n`);
+    expect(ok(await inst.flux(['cron', 'start', `cron-${id}`]))).toBe(`Started cron-${id}\n`);
     // the start begins the count anew
     const again = await cron.when(id, 'runs after the start', (x) => x.stats.total >= stopped.stats.total + 2);
     expect(again.stats.count).toBeLessThan(again.stats.total);
-    expect(ok(await inst.flux(['cron', 'delete', String(id)]))).toBe(`delete: Removed cron-${id}: true\n`);
+    expect(ok(await inst.flux(['cron', 'delete', String(id)]))).toMatch(new RegExp(`^Removed cron-${id}: true (last ran|still running)`));
     expect(await cron.entry(id)).toBeUndefined();
     const gone = await inst.flux(['cron', 'stop', String(id)]);
     expect(gone.code).not.toBe(0);
@@ -179,10 +205,10 @@ describe('flux cron on a size-4 instance', () => {
     expect(e.rank).toBe(2);
     expect(e.tasks[0]).toMatchObject({ rank: 2, state: 'Exited', code: 0 });
     const lines = await until('the output line', async () => {
-      const l = await logLines(inst, `cron-${id}[2]`);
+      const l = await logLines(inst, `cron-${id}[flux]`);
       return l.length > 0 ? l : undefined;
     });
-    expect(lines[0]).toMatch(/: 2$/);
+    expect(lines[0]).toMatch(/: rank=2: command="flux getattr rank": "2"$/);
     // the table is answered from any rank
     const leaf = await inst.flux(['cron', 'dump', '-k', 'task.1.rank', String(id)], { env: { FLUX_URI: inst.uri.replace(/local-0$/, 'local-3') } });
     expect(ok(leaf)).toBe('2\n');
@@ -197,7 +223,7 @@ describe('flux cron on a size-4 instance', () => {
     const e = await cron.when(id, 'two failures and a stop', (x) => x.stopped && x.stats.total >= 2 && x.stats.total === x.stats.count);
     expect(e.stats.failcount).toBeGreaterThanOrEqual(2);
     expect(e.stats).toMatchObject({ failure: e.stats.total, failcount: e.stats.total, success: 0 });
-    expect(e.tasks.map((t) => [t.state, t.code])).toEqual(e.tasks.map(() => ['Exited', 3]));
+    expect(e.tasks.map((t) => [t.state, t.code])).toEqual(e.tasks.map(() => ['Failed', 3]));
     expect(e.tasks.length).toBe(Math.min(3, e.stats.total));
     expect(ok(await inst.flux(['cron', 'list']))).toMatch(new RegExp(`^ +${id} sh +Stopped +${e.stats.count} .* Failed:rc=3 +$`, 'm'));
 
@@ -212,7 +238,7 @@ describe('flux cron on a size-4 instance', () => {
     const xe = await cron.when(x, 'the failed launch', (y) => y.stats.total === 1);
     expect(xe).toMatchObject({ stopped: true, stats: { count: 1, failure: 1 } });
     expect(xe.tasks[0]).toMatchObject({ state: 'Failed', rexec_errno: 2, code: 127 });
-    expect(ok(await inst.flux(['cron', 'list']))).toMatch(new RegExp(`^ +${x} true +Stopped +1/1 .* Exec-Error \\(code 127\\)`, 'm'));
+    expect(ok(await inst.flux(['cron', 'list']))).toMatch(new RegExp(`^ +${x} true +Stopped +1/1 .* Exec-Error +$`, 'm'));
   });
 
   it('sync: tasks wait for the sync event', async () => {
@@ -242,18 +268,68 @@ describe('flux cron on a size-4 instance', () => {
     ok(await inst.flux(['cron', 'list']));
   });
 
-  it('list --at-version shows the table as it was', async () => {
+  it('list --at-seq and --at-time show the table as it was; --at-version says it was renamed', async () => {
     const id = createdId(ok(await inst.flux(['cron', 'interval', '-N', 'past', '-c', '2', '0.2s', 'true'])), 'interval');
     const before = await cron.lastSeq('cron.entry-created');
     await cron.when(id, 'both runs', (x) => x.stopped && x.stats.total === 2);
     const now = ok(await inst.flux(['cron', 'list']));
     expect(now).toMatch(new RegExp(`^ +${id} past +Stopped +2/2 `, 'm'));
-    const then = ok(await inst.flux(['cron', 'list', '--at-version', String(before)]));
+    const then = ok(await inst.flux(['cron', 'list', '--at-seq', String(before)]));
     expect(then).toMatch(new RegExp(`^ +${id} past +Active +0/2 +None`, 'm'));
     // entries made later are not in the past table
     expect(then).not.toMatch(new RegExp(`^ +${id + 1} `, 'm'));
-    const early = ok(await inst.flux(['cron', 'list', '--at-version', '0']));
+    const early = ok(await inst.flux(['cron', 'list', '--at-seq', '0']));
     expect(early.split('\n').filter((l) => l.length > 0)).toHaveLength(1);
+    const created = ok(await inst.flux(['journal', 'list', '--json', '--topic', 'cron.entry-created'])).trimEnd().split('\n')
+      .map((l) => JSON.parse(l) as { seq: number; time: number }).find((e) => e.seq === before)!;
+    expect(ok(await inst.flux(['cron', 'list', '--at-time', new Date(created.time * 1000).toISOString()])))
+      .toMatch(new RegExp(`^ +${id} past +Active +0/2 +None`, 'm'));
+    expect(await inst.flux(['cron', 'list', '--at-version', String(before)]))
+      .toMatchObject({ code: 1, stdout: '', stderr: 'flux-cron: --at-version has been renamed --at-seq\n' });
+  });
+});
+
+describe('cron and heartbeat.pulse, an event that is not journaled', () => {
+  // the rule: live subscribers (flux event sub, cron) see every event; history (event sub --from, replay) holds the
+  // journaled ones, which is every published event but heartbeat.pulse
+  let inst: Instance;
+  let cron: CronClient;
+
+  beforeAll(async () => {
+    inst = await startInstance(2, ['-S', 'heartbeat.period=0.3']);
+    cron = await CronClient.open(inst.uri);
+  }, 60_000);
+
+  afterAll(async () => {
+    cron?.close();
+    await inst?.stop();
+  });
+
+  it('flux cron sync heartbeat.pulse holds tasks until the next pulse, as the README shows', async () => {
+    expect(ok(await inst.flux(['cron', 'sync', 'heartbeat.pulse']))).toBe('sync: sync to event "heartbeat.pulse" epsilon=0.000s.\n');
+    const id = createdId(ok(await inst.flux(['cron', 'interval', '-c', '2', '0.5s', 'true'])), 'interval');
+    const e = await cron.when(id, 'two runs at pulses', (x) => x.stats.total === 2);
+    expect(e.stats.deferred).toBeGreaterThanOrEqual(1);
+    ok(await inst.flux(['cron', 'sync', '-d']));
+  });
+
+  it('flux cron event heartbeat.pulse runs on pulses, every nth', async () => {
+    const id = createdId(ok(await inst.flux(['cron', 'event', '-n', '2', '-c', '2', 'heartbeat.pulse', 'flux', 'logger', 'beat'])), 'event');
+    await cron.when(id, 'two runs', (x) => x.stats.total === 2 && x.stopped);
+    expect((await logLines(inst, 'logger.info[0]')).filter((l) => l.endsWith(': beat'))).toHaveLength(2);
+  });
+
+  it('event sub sees pulses live; the journal, and so --from, holds none', async () => {
+    expect(ok(await inst.flux(['event', 'sub', '-c', '1', 'heartbeat.pulse']))).toMatch(/^heartbeat\.pulse\t\{"pulse":\d+\}\n$/);
+    const h = await Flux.open(inst.uri);
+    try {
+      const r = await h.call('journal.list', { topic: 'heartbeat' }, { nodeid: 0 });
+      expect(r.entries).toEqual([]);
+    } finally {
+      h.close();
+    }
+    // history first (nothing), then live
+    expect(ok(await inst.flux(['event', 'sub', '--from', '1', '-c', '1', 'heartbeat.pulse']))).toMatch(/^heartbeat\.pulse\t/);
   });
 });
 
@@ -285,7 +361,7 @@ describe('cron across a restart with a statedir', () => {
       try {
         const d = (await c.entry(done))!;
         expect(d).toMatchObject({ stopped: true, rank: 1, stats: { count: 2, total: 2, failure: 2 } });
-        expect(d.tasks[0]).toMatchObject({ rank: 1, state: 'Exited', code: 4 });
+        expect(d.tasks[0]).toMatchObject({ rank: 1, state: 'Failed', code: 4 });
         expect((await c.entry(paused))!).toMatchObject({ stopped: true, type: 'event' });
         // the active entry runs again in the new instance
         await c.when(active, 'runs after the restart', (x) => !x.stopped && x.stats.count >= activeRuns + 2);

@@ -184,11 +184,31 @@ describe('flux dump and flux restore on an instance of size 2', () => {
     expect((await inst.flux(['kvs', 'get', 'limited.big'])).code).toBe(1);
     expect((await valueAt(h, 'limited.a.b.c')).toString()).toBe('hello');
 
-    expect(await inst.flux(['restore', file])).toMatchObject({ code: 1, stderr: 'flux-restore: one of --checkpoint or --key=NAME is required\n' });
+    expect(await inst.flux(['restore', file])).toMatchObject({
+      code: 1, stderr: 'flux-restore: Please specify a restore target with --checkpoint or --key\n',
+    });
     expect((await inst.flux(['restore', '--key=x', join(dir, 'nope.tar')])).stderr).toMatch(/^flux-restore: .*no such file/i);
     writeFileSync(join(dir, 'junk.tar'), Buffer.alloc(1024, 0x41));
     expect(await inst.flux(['restore', '--key=x', join(dir, 'junk.tar')])).toMatchObject({ code: 1, stderr: expect.stringMatching(/^flux-restore: not a valid tar archive/) });
     expect(await inst.flux(['dump', join(dir, 'out.zip')])).toMatchObject({ code: 1, stderr: expect.stringMatching(/^flux-dump: .*unknown archive format/) });
+  });
+
+  it('as flux-core\'s: usage on stderr without an archive, --maxreqs, --no-cache, and a path that cannot be written', async () => {
+    for (const cmd of ['dump', 'restore']) {
+      const r = await inst.flux([cmd]);
+      expect(r).toMatchObject({ code: 1, stdout: '' });
+      expect(r.stderr).toMatch(new RegExp(`^Usage: flux ${cmd} \\[OPTIONS\\] ${cmd === 'dump' ? 'OUTFILE' : 'INFILE'}\\n`));
+      expect(r.stderr).toMatch(/^ {6}--maxreqs=N {8}/m);
+      expect(r.stderr).toMatch(/^ {6}--no-cache {9}Bypass the broker content cache$/m);
+      expect(await inst.flux([cmd, '--maxreqs=0', 'x.tar'])).toMatchObject({ code: 1, stderr: `flux-${cmd}: invalid value for maxreqs\n` });
+    }
+    const file = join(dir, 'maxreqs.tar');
+    expect(await inst.flux(['dump', '-q', '--maxreqs=1', '--no-cache', file])).toMatchObject({ code: 0, stderr: '' });
+    expect(await inst.flux(['restore', '-q', '--maxreqs=2', '--no-cache', '--key=maxreqs', file])).toMatchObject({ code: 0, stderr: '' });
+    expect((await valueAt(h, 'maxreqs.a.b.c')).toString()).toBe('hello');
+    expect(await inst.flux(['dump', '/nonexistent-dir/x.tgz'])).toEqual({
+      code: 1, signal: null, stdout: '', stderr: 'flux-dump: /nonexistent-dir/x.tgz: No such file or directory\n',
+    });
   });
 
   it('--no-cache reads the backing store (through rank 1 too); a value that cannot be read fails the dump, or with --ignore-failed-read is left out', async () => {
@@ -314,6 +334,19 @@ describe('checkpoints, restart from an older one, and fsck, on a statedir', () =
     expect(damaged.stderr).toMatch(new RegExp(`^flux-fsck: primary version 1 \\(journal seq \\d+\\): mid: corrupt blobref ${midRef} `, 'm'));
     expect((await run(['fsck', '-q', s])).stdout).toBe('');
     expect(await run(['fsck', join(s, 'nothing')])).toMatchObject({ code: 1, stderr: expect.stringMatching(/^flux-fsck: .*no such statedir or content store/) });
+
+    // inside an instance, without an argument, as flux-core's: that instance's store, from its checkpoint and journal
+    const inside = await run(['start', '-S', `statedir=${s}`, 'sh', '-c', 'flux fsck; echo "fsck=$?"'], { timeoutMs: 40_000 });
+    expect(inside.stdout).toMatch(/checked: 1 missing, 1 corrupt\nfsck=1\n$/);
+    expect(inside.stderr).toMatch(new RegExp(`^flux-fsck: checkpoint 0: d\\.big: missing blobref ${bigRef}$`, 'm'));
+    expect(inside.stderr).toMatch(new RegExp(`^flux-fsck: primary version 1 \\(journal seq \\d+\\): mid: corrupt blobref ${midRef} `, 'm'));
+    const sound = await run(['start', '--size', '2', 'sh', '-c', `flux kvs put a=1 big=${big} && flux kvs put -A big=more && flux fsck -v`], { timeoutMs: 40_000 });
+    expect(sound.code).toBe(0);
+    expect(sound.stdout).toMatch(/^\d+ objects under 2 roots checked: 0 missing, 0 corrupt\n$/);
+    expect(sound.stderr).toMatch(/^flux-fsck: checking primary version 2 \(journal seq \d+\): sha256-/m);
+    expect(await run(['fsck'], { env: { FLUX_URI: '' } })).toMatchObject({
+      code: 1, stderr: 'flux-fsck: give the statedir of a stopped instance, or run inside an instance (FLUX_URI is not set)\n',
+    });
   }, 120_000);
 });
 

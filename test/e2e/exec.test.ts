@@ -210,13 +210,13 @@ describe('flux exec on a size-4 instance', () => {
     expect((await inst.flux(['exec', '--bg', '--label', 'job-a', '-r', '1', 'true'])).code).toBe(0);
   });
 
-  it('flux ps --at-version shows the table as it was at a past journal seq', async () => {
+  it('flux ps --at-seq shows the table as it was at a past journal seq', async () => {
     const bg = await inst.flux(['exec', '--bg', '-r', '2', 'sleep', sleeper(31)]);
     expect(bg.code).toBe(0);
     const rows = psRows(await inst.flux(['ps', '--json', '-r', '2'])).filter((x) => x.cmd[1] === sleeper(31));
     const pid = rows[0]!.pid;
     const list = await inst.flux(['journal', 'list', '--json', '--topic', 'rexec.started']);
-    const entries = sortedLines(list.stdout).map((l) => JSON.parse(l) as { seq: number });
+    const entries = sortedLines(list.stdout).map((l) => JSON.parse(l) as { seq: number; time: number });
     const seqs: number[] = [];
     for (const e of entries) {
       const shown = await h.call('journal.show', { seq: e.seq });
@@ -229,13 +229,19 @@ describe('flux exec on a size-4 instance', () => {
       const all = psRows(await inst.flux(['ps', '-a', '--json', '-r', '2'])).filter((x) => x.pid === pid);
       return all[0]?.state === 'exited' ? true : undefined;
     });
-    const then = psRows(await inst.flux(['ps', '--json', '--at-version', String(seqs[0]), '-r', '2']));
+    const then = psRows(await inst.flux(['ps', '--json', '--at-seq', String(seqs[0]), '-r', '2']));
     expect(then.filter((x) => x.pid === pid)).toEqual([expect.objectContaining({ state: 'running', cmd: ['sleep', sleeper(31)] })]);
-    const before = psRows(await inst.flux(['ps', '-a', '--json', '--at-version', String(seqs[0]! - 1), '-r', '2']));
+    const before = psRows(await inst.flux(['ps', '-a', '--json', '--at-seq', String(seqs[0]! - 1), '-r', '2']));
     expect(before.filter((x) => x.pid === pid)).toEqual([]);
-    const future = await inst.flux(['ps', '--at-version', '999999']);
+    const future = await inst.flux(['ps', '--at-seq', '999999']);
     expect(future.code).toBe(1);
-    expect(future.stderr).toMatch(/--at-version 999999: the journal ends at \d+/);
+    expect(future.stderr).toMatch(/--at-seq 999999: the journal ends at \d+/);
+    // the same table by the time of that entry
+    const at = entries.find((e) => e.seq === seqs[0])!.time;
+    const byTime = psRows(await inst.flux(['ps', '--json', '--at-time', String(at), '-r', '2']));
+    expect(byTime.filter((x) => x.pid === pid)).toEqual([expect.objectContaining({ state: 'running', cmd: ['sleep', sleeper(31)] })]);
+    // --at-version is the KVS's own version (flux kvs get): here it names the new spelling
+    expect(await inst.flux(['ps', '--at-version', '1'])).toMatchObject({ code: 1, stdout: '', stderr: 'flux-ps: --at-version has been renamed --at-seq\n' });
   });
 
   it('answers flux-core 0.88\'s captured rexec.exec and rexec.write with the same messages', async () => {

@@ -97,13 +97,13 @@ describe('jobs across a crash of rank 0', () => {
     } finally {
       await inst.stop();
     }
-    const past = await run(['replay', state, '--show', 'jobs', '--to', String(submitted)]);
+    const past = await run(['replay', state, '--show', 'jobs', '--at-seq', String(submitted)]);
     expect(past.code, past.stderr).toBe(0);
     expect(lines(past.stdout)[0]).toBe('       JOBID USER     NAME       ST NTASKS NNODES     TIME INFO');
     expect(lines(past.stdout)[1]).toMatch(new RegExp(`^ +${id} \\S+ +sh +S +1 +- +- +$`));
     const last = await run(['replay', state, '--show', 'jobs']);
     expect(lines(last.stdout)[1]).toMatch(new RegExp(`^ +${id} \\S+ +sh +CD +1 +1 `));
-    const ro = await run(['start', '--replay', state, '--to', String(submitted), 'flux', 'jobs', '-a', '-n', '-o', '{id.f58} {status}']);
+    const ro = await run(['start', '--replay', state, '--at-seq', String(submitted), 'flux', 'jobs', '-a', '-n', '-o', '{id.f58} {status}']);
     expect(ro.code, ro.stderr).toBe(0);
     expect(ro.stdout).toBe(`${id} SCHED\n`);
   });

@@ -200,10 +200,10 @@ async function checkReads(inst: Instance, floorVersion: number, SEQ: number): Pr
   expect(await inst.flux(['event', 'sub', '--from', '1', '-c', '1', 'kvs']))
     .toMatchObject({ code: 1, stderr: 'flux-event: version 1 has been compacted\n' });
   // past process and cron tables start from the snapshot at the start, not from entry 1
-  expect(await inst.flux(['ps', '--at-version', String(SEQ)])).toMatchObject({ code: 0, stderr: '' });
-  expect(await inst.flux(['cron', 'list', '--at-version', String(SEQ)])).toMatchObject({ code: 0, stderr: '' });
-  expect(await inst.flux(['ps', '--at-version', String(SEQ - 1)]))
-    .toMatchObject({ code: 1, stderr: `flux-ps: --at-version ${SEQ - 1}: version ${SEQ - 1} has been compacted\n` });
+  expect(await inst.flux(['ps', '--at-seq', String(SEQ)])).toMatchObject({ code: 0, stderr: '' });
+  expect(await inst.flux(['cron', 'list', '--at-seq', String(SEQ)])).toMatchObject({ code: 0, stderr: '' });
+  expect(await inst.flux(['ps', '--at-seq', String(SEQ - 1)]))
+    .toMatchObject({ code: 1, stderr: `flux-ps: --at-seq ${SEQ - 1}: version ${SEQ - 1} has been compacted\n` });
 }
 
 describe('journal.retain', () => {

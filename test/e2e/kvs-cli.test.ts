@@ -70,6 +70,7 @@ describe('flux kvs on an instance of size 2', () => {
     expect(await flux(['kvs', 'get', 'nosuchkey'])).toMatchObject(failed('flux-kvs: nosuchkey: No such file or directory\n'));
     expect(await flux(['kvs', 'get', 'b'])).toMatchObject(failed('flux-kvs: b: Is a directory\n'));
     expect(await flux(['kvs', 'put', 'novalue'])).toMatchObject(failed('flux-kvs: put: you must specify a value as key=value\n'));
+    expect(await flux(['kvs', 'put', '=v'])).toMatchObject(failed('flux-kvs: put: =v: the key is empty: specify it as key=value\n'));
     expect(await flux(['kvs', 'put', '-t', 'k=notjson'])).toMatchObject(failed('flux-kvs: k: Protocol error\n'));
     expect(await flux(['kvs', 'get', '-a', '{"data":["x"]}', '-w', 'a'])).toMatchObject(failed('flux-kvs: a: Invalid argument\n'));
     expect(await flux(['kvs', 'put', '-N', 'nonamespace', 'a=1'])).toMatchObject(failed('flux-kvs: flux_kvs_commit: Operation not supported\n'));
@@ -189,6 +190,12 @@ describe('flux kvs on an instance of size 2', () => {
     expect(await flux(['kvs', 'put', '-A', 'wa=b'])).toMatchObject(ok());
     expect(await flux(['kvs', 'put', '-A', 'wa=c'])).toMatchObject(ok());
     expect(await appends.done).toMatchObject(ok('a\nb\nc\n'));
+    // a key already holding several pieces: one answer per piece, as flux-core's kvs-watch gives them, then the new ones
+    const pieces = background(inst.uri, ['kvs', 'get', '-w', '-A', '-c', '4', 'wa']);
+    await pieces.saw('a\nb\nc\n');
+    expect(await flux(['kvs', 'put', '-A', 'wa=d'])).toMatchObject(ok());
+    expect(await pieces.done).toMatchObject(ok('a\nb\nc\nd\n'));
+    expect(await flux(['kvs', 'get', '-w', '-A', '-c', '2', 'wa'])).toMatchObject(ok('a\nb\n'));
 
     expect(await flux(['kvs', 'put', 'wf.k=1', 'wf2.k=2'])).toMatchObject(ok());
     const other = (await flux(['kvs', 'get', '-t', 'wf2'])).stdout.trim();

@@ -15,19 +15,28 @@ describe('history', () => {
   const version = async () => Number((await flux(['kvs', 'version'])).stdout);
   /** versions: after a=1, after a=2, after b.c=3, after unlinking a */
   const v: number[] = [];
+  /** the journal seq each of those changes is at */
+  const seqs: number[] = [];
+  const head = async () => Number(/seq=(\d+)/.exec((await flux(['journal', 'head'])).stdout)![1]);
 
   beforeAll(async () => {
     inst = await startInstance(2);
     flux = inst.flux;
     expect(await flux(['kvs', 'put', 'a=1'])).toMatchObject(ok());
     v.push(await version());
+    seqs.push(await head());
+    // an entry of another kind between them: journal positions and KVS versions part ways
+    expect(await flux(['event', 'pub', 'app.between'])).toMatchObject(ok());
     expect(await flux(['kvs', 'put', 'a=2'])).toMatchObject(ok());
     v.push(await version());
+    seqs.push(await head());
     const b = await flux(['kvs', 'put', '-b', 'b.c=3']);
     expect(b.code).toBe(0);
     v.push(await version());
+    seqs.push(await head());
     expect(await flux(['kvs', 'unlink', 'a'])).toMatchObject(ok());
     v.push(await version());
+    seqs.push(await head());
   });
   afterAll(async () => {
     await inst?.stop();
@@ -49,6 +58,20 @@ describe('history', () => {
     expect(await flux(['kvs', 'readlink', '--at-version', String(linked), 'l'])).toMatchObject(ok('b.c\n'));
     expect((await flux(['kvs', 'readlink', '--at-version', String(v[3]), 'l'])).code).toBe(1);
     expect(await flux(['kvs', 'unlink', 'l'])).toMatchObject(ok());
+  });
+
+  it('gets each old value by journal position with --at-seq: the root after that entry', async () => {
+    expect(seqs[1]! - seqs[0]!).toBeGreaterThan(v[1]! - v[0]!);
+    expect(await flux(['kvs', 'get', '--at-seq', String(seqs[0]), 'a'])).toMatchObject(ok('1\n'));
+    // the event after a=1 leaves the KVS as it was
+    expect(await flux(['kvs', 'get', '--at-seq', String(seqs[0]! + 1), 'a'])).toMatchObject(ok('1\n'));
+    expect(await flux(['kvs', 'get', '--at-seq', String(seqs[1]), 'a'], onRank1())).toMatchObject(ok('2\n'));
+    expect(await flux(['kvs', 'dir', '-R', '--at-seq', String(seqs[2])])).toMatchObject(ok('a = 2\nb.c = 3\n'));
+    expect((await flux(['kvs', 'get', '--at-seq', String(seqs[3]), 'a'])).code).toBe(1);
+    // before the first change primary is its empty root
+    expect(await flux(['kvs', 'get', '--at-seq', '0', 'a'])).toMatchObject({ code: 1, stderr: 'flux-kvs: a: No such file or directory\n' });
+    expect(await flux(['kvs', 'get', '--at-seq', '999999', 'a'])).toMatchObject({ code: 1, stderr: expect.stringMatching(/^flux-kvs: --at-seq 999999: the journal ends at \d+\n$/) });
+    expect((await flux(['kvs', 'get', '--at-seq', '1', '--at-version', '1', 'a'])).stderr).toBe('flux-kvs: specify at most one of --at, --at-version, --at-seq and --at-time\n');
   });
 
   it('lists every version of a key in order, with (deleted) after an unlink', async () => {
@@ -112,6 +135,8 @@ describe('history', () => {
     expect((await flux(['kvs', 'diff', '1', '999999'])).code).toBe(1);
     expect((await flux(['kvs', 'get', '--at-version', 'x', 'a'])).stderr).toBe("flux-kvs: invalid version 'x': expected a root sequence number\n");
     expect((await flux(['kvs', 'get', '--at-version', '1', '-a', '{}', 'a'])).code).toBe(1);
+    // a key that never had a value has no history: it is missing, as get says
+    expect(await flux(['kvs', 'history', 'nosuchkey'])).toMatchObject({ code: 1, stdout: '', stderr: 'flux-kvs: nosuchkey: No such file or directory\n' });
   });
 
   it('keeps the history in another namespace (-N)', async () => {

@@ -85,7 +85,7 @@ describe('get --watch --from-version', () => {
       .toMatchObject(failed('flux-kvs: version 99999 of namespace primary is not in the KVS history\n'));
     expect(await flux(['kvs', 'get', '--from-version', '1', 'r'])).toMatchObject(failed('flux-kvs: --from-version requires --watch\n'));
     expect(await flux(['kvs', 'get', '-w', '--from-version', '1', '--at-version', '1', 'r']))
-      .toMatchObject(failed('flux-kvs: --from-version excludes --at, --at-version and --at-time\n'));
+      .toMatchObject(failed('flux-kvs: --from-version excludes --at, --at-version, --at-seq and --at-time\n'));
     expect(await flux(['kvs', 'get', '-w', '--from-version', 'x', 'r']))
       .toMatchObject(failed("flux-kvs: invalid version 'x': expected a root sequence number\n"));
   });

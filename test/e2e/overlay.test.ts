@@ -110,6 +110,8 @@ describe('the overlay services', () => {
     expect((await inst.flux(['overlay', 'status', '--no-ghost', '--down'])).stdout)
       .toBe(tree('0 H: degraded\n└─ 1 H: degraded\n   └─ 3 H: lost\n'));
     expect((await inst.flux(['overlay', 'errors'])).stdout).toBe(`${host}: administrative disconnect\n`);
+    // the cut-off broker and the one behind it
+    expect((await inst.flux(['uptime'])).stdout).toMatch(/,  size 8,  2 offline\n$/);
     expect((await inst.flux(['overlay', 'status', '-w', 'degraded', '--summary'])).stdout).toBe(`0 ${host}: degraded\n`);
   }, 30_000);
 });

@@ -1,4 +1,4 @@
-// flux start --replay DIR --to N: an instance serving the state a stopped instance had after entry N. The
+// flux start --replay DIR --at-seq N: an instance serving the state a stopped instance had after entry N. The
 // ordinary commands read the past, on every rank; every write is refused with EROFS; the statedir is untouched.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -48,11 +48,11 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('flux start --replay --to N', () => {
+describe('flux start --replay --at-seq N', () => {
   let inst: Instance;
   const rank1 = () => ({ env: { FLUX_URI: `local://${inst.rundir}/local-1` } });
   beforeAll(async () => {
-    inst = await startInstance(2, ['--replay', dir, '--to', String(midSeq)]);
+    inst = await startInstance(2, ['--replay', dir, '--at-seq', String(midSeq)]);
   }, 30_000);
   afterAll(async () => {
     expect(await inst?.stop()).toBe(0);
@@ -95,6 +95,9 @@ describe('flux start --replay --to N', () => {
     await refused(['kvs', 'mkdir', 'newdir']);
     await refused(['kvs', 'namespace', 'create', 'ns1']);
     await refused(['event', 'pub', '-s', 'foo.new']);
+    // without -s too: the publish is asked and answered, so the refusal reaches the publisher
+    await refused(['event', 'pub', 'foo.new']);
+    await refused(['event', 'pub', 'foo.new'], rank1().env);
     await refused(['exec', '-r', '0', 'true']);
     await refused(['exec', '-r', '1', 'true']);
     await refused(['content', 'store'], undefined);
@@ -112,21 +115,23 @@ describe('flux start --replay --to N', () => {
 });
 
 describe('flux start --replay', () => {
-  it('serves the last state without --to, and leaves the statedir as it was', async () => {
+  it('serves the last state without --at-seq, leaves the statedir as it was, and ends without an error', async () => {
     const inst = await startInstance(1, ['--replay', dir]);
     expect(await headOf(inst)).toBe(head);
     expect(await inst.flux(['kvs', 'get', 'z'])).toMatchObject({ code: 0, stdout: 'late\n' });
     expect(await inst.stop()).toBe(0);
+    expect(inst.stderr()).toBe('');
     expect(files()).toEqual(before);
   });
 
-  it('refuses a seq past the head, a missing statedir, and --to alone', async () => {
-    const past = await run(['start', '--replay', dir, '--to', String(head + 1), 'true']);
+  it('refuses a seq past the head, a missing statedir, --at-seq alone, and the old --to', async () => {
+    const past = await run(['start', '--replay', dir, '--at-seq', String(head + 1), 'true']);
     expect(past.code).not.toBe(0);
     expect(past.stderr).toMatch(/flux-broker: --replay .*: the journal ends at seq/);
     const none = await run(['start', '--replay', join(dir, 'nope'), 'true']);
     expect(none.stderr).toMatch(/no such statedir/);
-    expect((await run(['start', '--to', '3', 'true'])).stderr).toMatch(/flux-start: --to needs --replay/);
+    expect((await run(['start', '--at-seq', '3', 'true'])).stderr).toMatch(/flux-start: --at-seq needs --replay/);
+    expect(await run(['start', '--replay', dir, '--to', '3', 'true'])).toMatchObject({ code: 1, stderr: 'flux-start: --to has been renamed --at-seq\n' });
     expect(files()).toEqual(before);
   });
 });

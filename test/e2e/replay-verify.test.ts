@@ -161,9 +161,9 @@ describe('flux replay --to', () => {
       db.prepare('DELETE FROM journal WHERE seq < ?').run(snapSeq);
     });
     expect(snapSeq).toBeGreaterThan(2);
-    const r = await run(['replay', dir, '--to', String(head), '--show', 'kvs'], { env: { COLUMNS: '80' } });
+    const r = await run(['replay', dir, '--at-seq', String(head), '--show', 'kvs'], { env: { COLUMNS: '80' } });
     expect(r).toMatchObject({ code: 0, stdout: liveDir, stderr: '' });
-    const gone = await run(['replay', dir, '--to', String(snapSeq - 2), '--show', 'kvs']);
+    const gone = await run(['replay', dir, '--at-seq', String(snapSeq - 2), '--show', 'kvs']);
     expect(gone).toMatchObject({ code: 1, stderr: `flux-replay: version ${snapSeq - 2} has been compacted\n` });
   });
 });

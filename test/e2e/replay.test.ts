@@ -65,7 +65,7 @@ describe('flux replay', () => {
     expect((await flux(['cron', 'interval', '1h', 'true'])).code).toBe(0);
     expect((await flux(['cron', 'stop', '1'])).code).toBe(0);
     cronSeq = await headSeq();
-    cronAt = (await flux(['cron', 'list', '--at-version', String(cronSeq)])).stdout;
+    cronAt = (await flux(['cron', 'list', '--at-seq', String(cronSeq)])).stdout;
     head = await headSeq();
     // a replay while the instance holds the store is refused, and changes nothing
     const busy = await run(['replay', dir]);
@@ -84,7 +84,7 @@ describe('flux replay', () => {
     expect(all.stdout).toMatch(/kvs\.namespace-primary-setroot\s+primary version 1: a, b\.c/);
     expect(all.stdout).toMatch(/foo\.bar\s+\{"x":1\}/);
     expect(all.stdout).toMatch(/rexec\.started\s+rank 0 pid \d+ started: true/);
-    const json = await replay(['--json', '--from', '2', '--to', '4']);
+    const json = await replay(['--json', '--from', '2', '--at-seq', '4']);
     const rows = json.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { seq: number; time: number; topic: string; ref: string });
     expect(rows.map((r) => r.seq)).toEqual([2, 3, 4]);
     expect(rows[0]!.ref).toMatch(/^sha256-[0-9a-f]{64}$/);
@@ -93,9 +93,9 @@ describe('flux replay', () => {
   it('--show kvs after N prints what flux kvs dir -R --at-version printed live, at every version', async () => {
     expect(dirAt.size).toBe(8);
     for (const [seq, text] of dirAt) {
-      const r = await replay(['--to', String(seq), '--show', 'kvs']);
+      const r = await replay(['--at-seq', String(seq), '--show', 'kvs']);
       expect({ seq, ...r }).toMatchObject({ seq, code: 0, stdout: text, stderr: '' });
-      const j = await replay(['--to', String(seq), '--show', 'kvs', '--json']);
+      const j = await replay(['--at-seq', String(seq), '--show', 'kvs', '--json']);
       const keys = (JSON.parse(j.stdout) as { keys: Record<string, unknown> }).keys;
       expect(`${String(keys.a)}\n`).toBe(aAt.get(seq));
     }
@@ -103,32 +103,34 @@ describe('flux replay', () => {
 
   it('--show ps equals flux ps -a at the end, and is empty before the process ran', async () => {
     expect(await replay(['--show', 'ps', '-a'])).toMatchObject({ code: 0, stdout: psAll });
-    const before = await replay(['--to', String(eventSeq), '--show', 'ps', '-a', '--json']);
+    const before = await replay(['--at-seq', String(eventSeq), '--show', 'ps', '-a', '--json']);
     expect(before).toMatchObject({ code: 0, stdout: '' });
   });
 
-  it('--show cron prints the cron table as flux cron list --at-version printed it live', async () => {
-    const r = await replay(['--to', String(cronSeq), '--show', 'cron']);
+  it('--show cron prints the cron table as flux cron list --at-seq printed it live', async () => {
+    const r = await replay(['--at-seq', String(cronSeq), '--show', 'cron']);
     expect(r).toMatchObject({ code: 0, stdout: cronAt });
     expect(r.stdout).toMatch(/^ +ID CMD\/NAME .*\n +1 true +Stopped /);
-    const j = await replay(['--to', String(cronSeq), '--show', 'cron', '--json']);
+    const j = await replay(['--at-seq', String(cronSeq), '--show', 'cron', '--json']);
     expect(JSON.parse(j.stdout)).toMatchObject({ id: 1, stopped: true, typedata: { interval: 3600 } });
   });
 
   it('--show events prints event lines up to N', async () => {
-    const r = await replay(['--to', String(eventSeq), '--from', String(eventSeq), '--show', 'events']);
+    const r = await replay(['--at-seq', String(eventSeq), '--from', String(eventSeq), '--show', 'events']);
     expect(r).toMatchObject({ code: 0, stdout: 'foo.bar\t{"x":1}\n' });
   });
 
-  it('--to-time stops after the last entry at or before the time, ISO or epoch', async () => {
+  it('--at-time stops after the last entry at or before the time, ISO or epoch; --to and --to-time say they were renamed', async () => {
     const rows = (await replay(['--json'])).stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { seq: number; time: number });
     const t = rows[2]!.time;
-    const iso = await replay(['--to-time', new Date(Math.floor(t * 1000)).toISOString(), '--json']);
+    const iso = await replay(['--at-time', new Date(Math.floor(t * 1000)).toISOString(), '--json']);
     const last = (s: string) => JSON.parse(s.trimEnd().split('\n').pop()!) as { seq: number };
     // ISO has millisecond precision: the entry whose time is within the millisecond may fall just after it
     expect(last(iso.stdout).seq).toBeLessThanOrEqual(3);
-    expect(last((await replay(['--to-time', String(t), '--json'])).stdout).seq).toBe(3);
-    expect((await replay(['--to-time', 'yesterday-ish'])).stderr).toMatch(/neither ISO-8601 nor seconds/);
+    expect(last((await replay(['--at-time', String(t), '--json'])).stdout).seq).toBe(3);
+    expect(await replay(['--to-time', String(t)])).toMatchObject({ code: 1, stderr: 'flux-replay: --to-time has been renamed --at-time\n' });
+    expect(await replay(['--to', '3'])).toMatchObject({ code: 1, stderr: 'flux-replay: --to has been renamed --at-seq\n' });
+    expect((await replay(['--at-time', 'yesterday-ish'])).stderr).toMatch(/neither ISO-8601 nor seconds/);
   });
 
   it('--step reads commands from stdin: next, back, jump, find, print, show', async () => {
@@ -147,10 +149,16 @@ describe('flux replay', () => {
     expect(lines[9]).toBe('3');
     expect(lines[10]).toMatch(new RegExp(`^\\s*${eventSeq} .*foo\\.bar`));
     expect(r.stdout).toMatch(/"topic": "foo.bar"/);
-    const bad = await replay(['--step', '--json'], 'print nosuch\nfly\n');
+    // a mistyped command is said and the session goes on to the end: only the exit status tells a script
+    const bad = await replay(['--step'], 'print nosuch\nfly\njump x\nnext\nprint a\nquit\n');
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/print nosuch: No such file or directory/);
-    expect(bad.stderr).toMatch(/unknown command "fly"/);
+    expect(bad.stderr).toBe([
+      'flux-replay: print nosuch: No such file or directory',
+      'flux-replay: fly: unknown command "fly": next [N] | back [N] | jump SEQ | find TOPIC | print KEY | show | help | quit',
+      'flux-replay: jump x: jump: expected a non-negative integer, not "x"',
+      '',
+    ].join('\n'));
+    expect(bad.stdout.trimEnd().split('\n').slice(1)).toEqual([expect.stringMatching(/^\s*1 .*primary version 1/), '1']);
   });
 
   it('--verify recomputes every KVS root and checks the chain and signatures', async () => {
@@ -163,14 +171,14 @@ describe('flux replay', () => {
 
   it('reads the content.sqlite file as well as the statedir, and leaves both as they were', async () => {
     const before = fingerprint(dir);
-    expect((await run(['replay', join(dir, 'content.sqlite'), '--show', 'kvs', '--to', '2'])).code).toBe(0);
+    expect((await run(['replay', join(dir, 'content.sqlite'), '--show', 'kvs', '--at-seq', '2'])).code).toBe(0);
     expect((await replay(['--verify'])).code).toBe(0);
     expect(fingerprint(dir)).toEqual(before);
     expect((await run(['replay', join(dir, 'nothing-here')])).stderr).toMatch(/^flux-replay: .*no such statedir/);
   });
 
-  it('refuses --to past the head, and an unknown --show', async () => {
-    expect((await replay(['--to', String(head + 1), '--show', 'kvs'])).stderr).toMatch(/ends at seq/);
+  it('refuses --at-seq past the head, and an unknown --show', async () => {
+    expect((await replay(['--at-seq', String(head + 1), '--show', 'kvs'])).stderr).toMatch(/ends at seq/);
     expect((await replay(['--show', 'nothing'])).stderr).toMatch(/--show nothing: expected one of kvs, ps, events/);
   });
 });

@@ -54,7 +54,7 @@ function fromReplay(keys: Record<string, unknown>): Snapshot {
 }
 
 describe('replay', () => {
-  it('--to N shows the KVS that --at-version answered live, at every version observed', async () => {
+  it('--at-seq N shows the KVS that --at-version answered live, at every version observed', async () => {
     await fc.assert(fc.asyncProperty(workloadArb, async (workload) => {
       const dir = mkdtempSync(join(tmpdir(), 'flux-replay-prop-'));
       try {
@@ -86,7 +86,7 @@ describe('replay', () => {
         } finally {
           r.close();
         }
-        const cli = await run(['replay', dir, '--to', String(seen[seen.length - 1]!.seq), '--show', 'kvs', '--json']);
+        const cli = await run(['replay', dir, '--at-seq', String(seen[seen.length - 1]!.seq), '--show', 'kvs', '--json']);
         expect(cli.code).toBe(0);
         expect((JSON.parse(cli.stdout) as { keys: unknown }).keys).toEqual(last);
       } finally {

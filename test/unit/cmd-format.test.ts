@@ -10,8 +10,11 @@ import { formatAttr, sortNames } from '../../src/commands/lsattr.js';
 import { DmesgFormatter, colorWanted } from '../../src/commands/dmesg.js';
 import { formatModuleList, modulePath, type ModuleInfo } from '../../src/commands/module.js';
 import { logLine } from '../../src/commands/logger.js';
-import { fluxEnvironment, formatExports } from '../../src/commands/env.js';
+import { formatExports } from '../../src/commands/env.js';
+import { fluxEnvironment } from '../../src/core/flux-env.js';
 import { parseEntry } from '../../src/core/logline.js';
+import { uptimeLine } from '../../src/commands/uptime.js';
+import { formatDuration } from '../../src/core/fsd.js';
 
 const json = (m: VectorMessage) => JSON.parse(m.payload_text!) as Record<string, unknown>;
 const headerOf = (name: string) => loadVectors(name).header as { stdout: string; command: string };
@@ -149,31 +152,41 @@ describe('dmesg', () => {
     expect(new DmesgFormatter({ offsetMin: utc }).line('not a log line')).toBe('not a log line\n');
   });
 
-  it('stamps each new minute with -H, offsets in between, deltas with -d', () => {
+  it('stamps each new minute with -H as flux-core does, offsets from it in between, deltas with -d', () => {
     const entries = [
       '<48>1 2024-05-01T12:00:01.000000Z 0 a 1 - - one',
       '<48>1 2024-05-01T12:00:03.500000Z 0 a 1 - - two',
       '<48>1 2024-05-01T12:00:04.250000Z 0 a 1 - - three',
       '<48>1 2024-05-01T12:01:00.000000Z 0 a 1 - - four',
+      '<48>1 2024-05-01T12:01:12.000001Z 0 a 1 - - five',
     ];
     const h = new DmesgFormatter({ human: true, offsetMin: utc });
     expect(entries.map((e) => h.line(e)).join('')).toBe(
-      '[May 01 12:00] a.info[0]: one\n[+02.500000] a.info[0]: two\n[+03.250000] a.info[0]: three\n'
-      + '[May 01 12:01] a.info[0]: four\n');
+      '[May01 12:00] a.info[0]: one\n[  +2.500000] a.info[0]: two\n[  +3.250000] a.info[0]: three\n'
+      + '[May01 12:01] a.info[0]: four\n[ +12.000001] a.info[0]: five\n');
     const d = new DmesgFormatter({ human: true, delta: true, offsetMin: utc });
-    expect(entries.map((e) => d.line(e)).join('')).toContain('[+00.750000] a.info[0]: three\n');
+    expect(entries.map((e) => d.line(e)).join('')).toBe(
+      '[May01 12:00] a.info[0]: one\n[  +2.500000] a.info[0]: two\n[  +0.750000] a.info[0]: three\n'
+      + '[May01 12:01] a.info[0]: four\n[ +12.000001] a.info[0]: five\n');
+    // the minute is the local one
+    expect(new DmesgFormatter({ human: true, offsetMin: () => -90 }).line(entries[0]!)).toBe('[May01 10:30] a.info[0]: one\n');
   });
 
-  it('colors only when asked or when stdout is a terminal', () => {
+  it('colors as flux-core does: stamps green, the name yellow, the message by severity', () => {
     expect(colorWanted(undefined, false)).toBe(false);
     expect(colorWanted(undefined, true)).toBe(true);
     expect(colorWanted(true, false)).toBe(true);
     expect(colorWanted('always', false)).toBe(true);
     expect(colorWanted('never', true)).toBe(false);
-    expect(() => colorWanted('sometimes', true)).toThrow(/always, never or auto/);
-    const line = new DmesgFormatter({ color: true, offsetMin: utc }).line('<24>1 2024-05-01T12:00:00.000001Z 0 x 1 - - boom');
-    expect(line).toContain('\x1b[');
-    expect(line.replace(/\x1b\[[0-9;]*m/g, '')).toBe('2024-05-01T12:00:00.000001Z x.err[0]: boom\n');
+    expect(() => colorWanted('sometimes', true)).toThrow("Invalid argument to --color: 'sometimes'");
+    const iso = new DmesgFormatter({ color: true, offsetMin: utc });
+    expect(iso.line('<24>1 2024-05-01T12:00:00.000001Z 0 x 1 - - boom'))
+      .toBe('\x1b[32m2024-05-01T12:00:00.000001Z\x1b[0m \x1b[33mx.err[0]\x1b[0m: \x1b[31mboom\x1b[0m\n');
+    expect(iso.line('<48>1 2024-05-01T12:00:00.000001Z 0 x 1 - - fine'))
+      .toBe('\x1b[32m2024-05-01T12:00:00.000001Z\x1b[0m \x1b[33mx.info[0]\x1b[0m: fine\x1b[0m\n');
+    const human = new DmesgFormatter({ human: true, color: true, offsetMin: utc });
+    expect(human.line('<56>1 2024-05-01T12:00:00.000001Z 0 x 1 - - a')).toBe('\x1b[1m\x1b[32m[May01 12:00]\x1b[0m \x1b[33mx.debug[0]\x1b[0m: \x1b[34ma\x1b[0m\n');
+    expect(human.line('<0>1 2024-05-01T12:00:01.000001Z 0 x 1 - - b')).toBe('\x1b[32m[  +1.000000]\x1b[0m \x1b[33mx.emerg[0]\x1b[0m: \x1b[7m\x1b[31mb\x1b[0m\n');
   });
 });
 
@@ -221,21 +234,51 @@ describe('logger', () => {
 });
 
 describe('env', () => {
-  it('puts this installation first and keeps the instance URI', () => {
-    const vars = fluxEnvironment({ PATH: '/usr/bin:/opt/flux/bin:/bin', FLUX_URI: 'local:///tmp/f/local-0' }, '/opt/flux');
+  it('puts this installation first, keeps Lua\'s and Python\'s paths as they were, and keeps the instance URI', () => {
+    const vars = fluxEnvironment({
+      PATH: '/usr/bin:/opt/flux/bin:/bin', FLUX_URI: 'local:///tmp/f/local-0', FLUX_PMI_LIBRARY_PATH: '/x/libpmi.so',
+    }, '/opt/flux');
     expect(vars).toEqual({
       PATH: '/opt/flux/bin:/usr/bin:/bin',
       FLUX_URI: 'local:///tmp/f/local-0',
       FLUX_EXEC_PATH: '/opt/flux/dist/commands',
       FLUX_MODULE_PATH: '/opt/flux/dist/services',
+      FLUX_PMI_LIBRARY_PATH: '/x/libpmi.so',
+      LUA_PATH: ';;',
+      LUA_CPATH: ';;',
     });
     expect(fluxEnvironment({ FLUX_EXEC_PATH: '/mine' }, '/opt/flux').FLUX_EXEC_PATH).toBe('/opt/flux/dist/commands:/mine');
     expect(fluxEnvironment({}, '/opt/flux').FLUX_URI).toBeUndefined();
+    const kept = fluxEnvironment({
+      LUA_PATH: '/usr/share/lua/5.3/?.lua', LUA_CPATH: '/usr/lib/lua/5.3/?.so;;', PYTHONPATH: '/usr/lib/flux/python3.11',
+      FLUX_PYTHONPATH_PREPEND: '/mine/py', FLUX_LUA_PATH_PREPEND: '/mine/?.lua', FLUX_EXEC_PATH_PREPEND: '/mine/cmd',
+    }, '/opt/flux');
+    expect(kept).toMatchObject({
+      LUA_PATH: '/mine/?.lua;/usr/share/lua/5.3/?.lua;;',
+      LUA_CPATH: '/usr/lib/lua/5.3/?.so;;',
+      PYTHONPATH: '/mine/py:/usr/lib/flux/python3.11',
+      FLUX_EXEC_PATH: '/mine/cmd:/opt/flux/dist/commands',
+    });
+    // applied again inside the instance, nothing grows
+    expect(fluxEnvironment({ ...kept }, '/opt/flux')).toMatchObject({ LUA_PATH: kept.LUA_PATH, PYTHONPATH: kept.PYTHONPATH });
   });
 
   it('prints sorted export lines that a shell reads back exactly', () => {
     expect(formatExports({ PATH: '/a:/b', FLUX_URI: 'local:///x' })).toBe(
       'export FLUX_URI="local:///x"\nexport PATH="/a:/b"\n');
     expect(formatExports({ X: 'a"b$c`d\\e' })).toBe('export X="a\\"b\\$c\\`d\\\\e"\n');
+  });
+});
+
+describe('uptime', () => {
+  it('prints flux-core\'s line: the duration in its largest unit to 2 digits, offline brokers when there are', () => {
+    const names = (uid: number) => (uid === 1000 ? 'alice' : String(uid));
+    const at = new Date(2024, 4, 1, 9, 5, 7);
+    const u = { state: 'run', duration: 95, owner: 1000, size: 8, level: 1, offline: 0 };
+    expect(uptimeLine(u, at, names)).toBe(' 09:05:07 run 1.6m,  owner alice,  depth 1,  size 8\n');
+    expect(uptimeLine({ ...u, duration: 0.05, offline: 3, owner: 7 }, at, names))
+      .toBe(' 09:05:07 run 50ms,  owner 7,  depth 1,  size 8,  3 offline\n');
+    expect(uptimeLine({ ...u, state: 'shutdown' }, at, names)).toBe(' 09:05:07 shutdown 1.6m,  owner alice,  depth 1,  size 8\n');
+    expect([0, 12.34, 3600 * 5, 86400 * 150].map((d) => formatDuration(d, 2))).toEqual(['0s', '12s', '5h', '1.5e+02d']);
   });
 });

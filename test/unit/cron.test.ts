@@ -6,7 +6,7 @@ import {
 } from '../../src/projections/cron.js';
 import { entryJson, eventFires, nextWakeupOf } from '../../src/projections/cron-json.js';
 import {
-  listHeader, listRow, dumpLines, relativeTime, taskStatus, parseId, parseEntryOptions, parseTabLine, scheduledText,
+  listHeader, listRow, dumpLines, relativeTime, runTime, taskStatus, removedLine, parseId, parseEntryOptions, parseTabLine, scheduledText,
   type EntryJson,
 } from '../../src/commands/cron-format.js';
 import { parseFSD } from '../../src/core/fsd.js';
@@ -32,8 +32,8 @@ describe('cron table', () => {
       finished(1, 43, { status: 3 << 8 }, 105)]);
     const e = t.entries[1]!;
     expect(e.stats).toEqual({ ctime: 100, starttime: 100, lastrun: 104, count: 2, failcount: 1, total: 2, success: 1, failure: 1, deferred: 0 });
-    // one task kept (task-history-count 1), the newest
-    expect(e.tasks).toEqual([{ rank: 0, pid: 43, state: 'Exited', 'create-time': 104, 'start-time': 104, 'end-time': 105, status: 768, code: 3 }]);
+    // one task kept (task-history-count 1), the newest: Failed, as any status but 0 is in flux-core
+    expect(e.tasks).toEqual([{ rank: 0, pid: 43, state: 'Failed', 'create-time': 104, 'start-time': 104, 'end-time': 105, status: 768, code: 3 }]);
     expect(t.nextId).toBe(2);
   });
 
@@ -130,18 +130,29 @@ describe('flux cron output', () => {
   it('list: header and rows in "%6s %-15s %-8s %9s %18s  %-18s"', () => {
     expect(listHeader()).toBe('    ID CMD/NAME        STATE        #RUNS            LASTRUN  STATUS            ');
     expect(listRow(base(), 0)).toBe('     1 echo            Active           0               None                    ');
-    const ran = base({ id: 12, repeat: 5, stopped: true, stats: stats(3, 100), tasks: [{ rank: 0, state: 'Exited', code: 2 }] });
-    expect(listRow(ran, 190)).toBe('    12 echo            Stopped        3/5       1 minute ago  Failed:rc=2       ');
+    const ran = base({ id: 12, repeat: 5, stopped: true, stats: stats(3, 100), tasks: [{ rank: 0, state: 'Failed', code: 2 }] });
+    expect(listRow(ran, 190)).toBe('    12 echo            Stopped        3/5       a minute ago  Failed:rc=2       ');
   });
 
-  it('relative times and status texts', () => {
-    expect([0, 1, 59, 60, 150, 3600, 7300, 86400 * 3].map(relativeTime)).toEqual([
-      '0 seconds ago', '1 second ago', '59 seconds ago', '1 minute ago', '2 minutes ago', '1 hour ago', '2 hours ago', '3 days ago',
+  it('relative times, run times and status texts in flux-core\'s words', () => {
+    expect([-1, 0, 1.9, 2, 89, 90, 150, 5399, 5400, 3600 * 35, 86400 * 3, 86400 * 20, 86400 * 100, 86400 * 800].map(relativeTime)).toEqual([
+      'in the future', 'a second ago', 'a second ago', '2 seconds ago', '89 seconds ago', 'a minute ago', '2 minutes ago',
+      '89 minutes ago', '1.5 hours ago', '35.0 hours ago', '3.0 days ago', '3 weeks ago', '3 months ago', '2.2 years ago',
     ]);
+    expect([0.0123, 1, 1.5, 90, 7200, 86400 * 2].map(runTime)).toEqual(['12.30ms', '1000.00ms', '1.500s', '1.500m', '2.000h', '2.000d']);
     expect(taskStatus(undefined)).toBe('');
     expect(taskStatus({ rank: 0, state: 'Exited', code: 0 })).toBe('Success');
-    expect(taskStatus({ rank: 0, state: 'Failed', code: 127, rexec_errno: 2 })).toBe('Exec-Error (code 127)');
+    expect(taskStatus({ rank: 0, state: 'Failed', code: 127 })).toBe('Exec-Error');
+    expect(taskStatus({ rank: 0, state: 'Failed', code: 126, rexec_errno: 13 })).toBe('Failed:rc=126');
     expect(taskStatus({ rank: 0, state: 'Running' })).toBe('Running');
+  });
+
+  it('delete says when the newest task ran and for how long, or that it still runs', () => {
+    expect(removedLine(base(), 10)).toBe('Removed cron-1: echo');
+    const done = base({ tasks: [{ rank: 0, state: 'Exited', code: 0, 'create-time': 99, 'start-time': 100, 'end-time': 100.5 }] });
+    expect(removedLine(done, 130)).toBe('Removed cron-1: echo last ran 29 seconds ago for 500.00ms');
+    const running = base({ tasks: [{ rank: 0, state: 'Running', 'create-time': 99, 'start-time': 100 }] });
+    expect(removedLine(running, 101)).toBe('Removed cron-1: echo still running. Started a second ago');
   });
 
   it('dump: key = value with strings quoted, nested keys dotted, tasks numbered from 1', () => {

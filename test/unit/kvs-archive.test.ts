@@ -182,7 +182,7 @@ describe('the ordered walk over stored forms', () => {
 });
 
 describe('fsck', () => {
-  it('finds nothing in a sound store, and names the keys that reach a missing or corrupt object', () => {
+  it('finds nothing in a sound store, and names the keys that reach a missing or corrupt object', async () => {
     const m = memory();
     const empty = m.store(EMPTY_DIR_BLOB);
     const v1 = applyOps(empty, [
@@ -192,7 +192,7 @@ describe('fsck', () => {
     // v2 shares a and c with v1, and holds the same big value again under f
     const v2 = applyOps(v1, [{ key: 'f', flags: 0, dirent: val(Buffer.alloc(300, 1)) }], m).rootref;
     const roots = [{ label: 'v1', rootref: v1 }, { label: 'v2', rootref: v2 }];
-    const sound = fsck(roots, m.load);
+    const sound = await fsck(roots, m.load);
     expect(sound.damage).toEqual([]);
     // v1: root, a, a.b's blob, c; v2 adds its root
     expect(sound.objects).toBe(5);
@@ -209,7 +209,7 @@ describe('fsck', () => {
       }
       return blob;
     };
-    const r = fsck(roots, read);
+    const r = await fsck(roots, read);
     const byRef = new Map(r.damage.map((d) => [d.ref, d]));
     // a sound directory is walked once (v2 reaches a.b only through v1's a), a damaged object named by each
     // directory that names it
@@ -218,7 +218,7 @@ describe('fsck', () => {
     expect(r.damage).toHaveLength(2);
   });
 
-  it('checks every object under a hashed directory and a long value, and names the keys that reach damage there', () => {
+  it('checks every object under a hashed directory and a long value, and names the keys that reach damage there', async () => {
     const m = memory();
     const { empty, root, parts } = wideAndLong(m);
     const top = storedAs(m, root, 'dir');
@@ -231,11 +231,11 @@ describe('fsck', () => {
     expect(node2.level).toBe(2);
 
     // sound: every object the commit stored is checked (the store holds nothing else but the empty root)
-    const sound = fsck([{ label: 'v', rootref: root }], m.load);
+    const sound = await fsck([{ label: 'v', rootref: root }], m.load);
     expect(sound.damage).toEqual([]);
     const all = m.cs.db.prepare('SELECT count(*) FROM objects').pluck().get() as number;
     expect(sound.objects).toBe(all - 1);
-    expect(fsck([{ label: 'v', rootref: root }, { label: 'e', rootref: empty }], m.load).objects).toBe(all);
+    expect((await fsck([{ label: 'v', rootref: root }, { label: 'e', rootref: empty }], m.load)).objects).toBe(all);
 
     // a leaf dir object of the hashed directory, the blob of a value in another leaf, a level 1 valnode, a blob
     // under a level 0 valnode
@@ -253,7 +253,7 @@ describe('fsck', () => {
       const blob = m.load(ref);
       return ref === node1 ? Buffer.concat([blob, Buffer.from(' ')]) : blob;
     };
-    const r = fsck([{ label: 'v', rootref: root }], read);
+    const r = await fsck([{ label: 'v', rootref: root }], read);
     const byRef = new Map(r.damage.map((d) => [d.ref, d]));
     expect(byRef.get(lostDir)).toMatchObject({ problem: 'missing', paths: ['v: w'] });
     expect(byRef.get(k0Blob)).toMatchObject({ problem: 'missing', paths: ['v: w.k0'] });
@@ -264,7 +264,7 @@ describe('fsck', () => {
     expect(r.damage).toHaveLength(4);
   });
 
-  it('reports an object that is not what names it: a value node as a directory, a directory as a value node', () => {
+  it('reports an object that is not what names it: a value node as a directory, a directory as a value node', async () => {
     const m = memory();
     const { root } = wideAndLong(m);
     const top = storedAs(m, root, 'dir');
@@ -281,7 +281,7 @@ describe('fsck', () => {
     // a valnode that names a node of its own level
     const skip = m.store(Buffer.from(JSON.stringify({ data: [level1], level: 1, type: 'valnode', ver: 1 })));
     const top2 = m.store(Buffer.from(JSON.stringify({ data: { s: { data: { count: 9, ref: skip }, type: 'valtree', ver: 1 } }, type: 'dir', ver: 1 })));
-    const r = fsck([{ label: 'x', rootref: wrong }, { label: 'y', rootref: top2 }], m.load);
+    const r = await fsck([{ label: 'x', rootref: wrong }, { label: 'y', rootref: top2 }], m.load);
     expect(r.damage.map((d) => [d.paths, d.why])).toEqual([
       [['x: d'], 'a level 2 value node where a directory should be'],
       [['x: v'], 'a directory where a value node should be'],

@@ -1,4 +1,4 @@
-// What flux replay prints for an entry on its timeline, and the times --to-time takes.
+// What flux replay prints for an entry on its timeline, and the times --at-time takes.
 import { describe, it, expect } from 'vitest';
 import { summary, parseTime } from '../../src/commands/replay.js';
 import { ENTRY_RAW, type Entry } from '../../src/core/journal-entry.js';
@@ -13,6 +13,9 @@ describe('replay summary', () => {
   it('names the namespace, version and keys of a KVS entry, and only of one the KVS made', () => {
     expect(summary(entry('kvs.namespace-primary-setroot', { namespace: 'primary', rootseq: 7, keys: ['a', 'b.c'] }, ENTRY_KVS)))
       .toBe('primary version 7: a, b.c');
+    // a commit of no ops (flux kvs sync) says so rather than end at the colon
+    expect(summary(entry('kvs.namespace-primary-setroot', { namespace: 'primary', rootseq: 8, keys: [] }, ENTRY_KVS)))
+      .toBe('primary version 8: no key changed');
     expect(summary(entry('kvs.namespace-job1-created', { namespace: 'job1', owner: 1000 }, ENTRY_KVS))).toBe('namespace job1 created, owner 1000');
     expect(summary(entry('kvs.namespace-job1-removed', { namespace: 'job1' }, ENTRY_KVS))).toBe('namespace job1 removed');
     // a published event under a KVS topic is an event, shown by its payload
@@ -35,7 +38,7 @@ describe('replay summary', () => {
   });
 });
 
-describe('replay --to-time', () => {
+describe('replay --at-time', () => {
   it('takes seconds since the epoch and ISO-8601', () => {
     expect(parseTime('1700000000.5')).toBe(1700000000.5);
     expect(parseTime('2023-11-14T22:13:20Z')).toBe(1700000000);

@@ -1,0 +1,210 @@
+// flux start as flux-core's users run it: a one-word initial program through the shell (a sharness test script),
+// every -S checked before anything starts, start-up errors that end the whole instance at once with one line
+// and nothing left behind, sizes the machine cannot hold refused, and a launcher killed cleaning up after itself.
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { spawn, execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run, until, FLUX, type RunResult } from '../helpers/instance.js';
+
+/** a temp dir of this test's own, used as TMPDIR for what it starts: what is left in it is what leaked */
+let scratch: string;
+let tmp: string;
+
+beforeEach(() => {
+  scratch = mkdtempSync(join(tmpdir(), 'flux-start-test-'));
+  tmp = join(scratch, 'tmp');
+  mkdirSync(tmp);
+});
+
+afterEach(() => {
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+const start = (args: string[], opts: { input?: string } = {}) =>
+  run(['start', ...args], { env: { TMPDIR: tmp }, timeoutMs: 15_000, ...opts });
+
+/** broker processes whose command line names this test's temp dir */
+const brokersLeft = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n')
+  .filter((l) => l.includes(' broker ') && l.includes(scratch));
+
+/** nothing of the instance remains: no broker, and an empty TMPDIR (its rundir removed) */
+function nothingLeft(): void {
+  expect(brokersLeft()).toEqual([]);
+  expect(readdirSync(tmp)).toEqual([]);
+}
+
+/** a failed start: exit 1 and exactly the one line given, nothing on stdout */
+function failedWith(r: RunResult, line: string): void {
+  expect(r).toMatchObject({ code: 1, stdout: '', stderr: `${line}\n` });
+}
+
+describe('the initial program', () => {
+  it('runs a one-word program with spaces through the shell, as flux-core\'s broker does: a sharness-style script', async () => {
+    const script = join(scratch, 't0001-basic.t');
+    writeFileSync(script, [
+      '#!/bin/sh',
+      'for arg in "$@"; do case "$arg" in --root=*) root="${arg#--root=}" ;; esac; done',
+      'test -n "$root" || { echo "not ok 1 - no --root"; exit 1; }',
+      'mkdir -p "$root" && cd "$root" || exit 1',
+      'flux getattr size > size.out && flux kvs put answer=42 && test "$(flux kvs get answer)" = 42',
+      'echo "ok 1 - size $(cat size.out) in $PWD"',
+      'echo "1..1"',
+      '',
+    ].join('\n'));
+    const root = join(scratch, 'trash-dir');
+    const r = await start(['--test-size=2', `sh ${script} --root=${root}`]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`ok 1 - size 2 in ${root}\n1..1\n`);
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(root, 'size.out'), 'utf8')).toBe('2\n');
+    nothingLeft();
+  });
+
+  it('only a single word goes through the shell: several words are run as they are', async () => {
+    expect((await start(['echo "$FLUX_URI" | grep -c local'])).stdout).toBe('1\n');
+    expect((await start(['echo', '$FLUX_URI', '|', 'wc'])).stdout).toBe('$FLUX_URI | wc\n');
+    // an executable file's path is run directly: $0 is the script itself, not a shell
+    const exe = join(scratch, 'zero.sh');
+    writeFileSync(exe, '#!/bin/sh\necho "$0"\n');
+    chmodSync(exe, 0o755);
+    expect((await start([exe])).stdout).toBe(`${exe}\n`);
+  });
+});
+
+describe('attributes set at start', () => {
+  it('refuses an unknown name, naming it, as flux-core does', async () => {
+    failedWith(await start(['--size', '2', '-S', 'no.such-attr=1', 'true']), 'flux-start: no.such-attr: unknown attribute');
+    nothingLeft();
+  });
+
+  it('refuses a bad value for a known name', async () => {
+    for (const [kv, why] of [
+      ['heartbeat.period=abc', 'invalid value "abc": expected a duration (e.g. 2, 0.5s, 1m)'],
+      ['journal.retain=-5', 'invalid value "-5": expected an integer of at least 0'],
+      ['log-level=banana', 'invalid value "banana": expected an integer from 0 to 7'],
+      ['tbon.fanout=abc', 'invalid value "abc": expected an integer of at least 0'],
+      ['content.hash=md5', 'invalid value "md5": expected sha1 or sha256'],
+    ]) {
+      failedWith(await start(['--size', '2', '-S', kv!, 'true']), `flux-start: ${kv!.split('=')[0]}: ${why}`);
+    }
+    nothingLeft();
+  });
+
+  it('size and rank cannot be set', async () => {
+    for (const name of ['size', 'rank']) {
+      failedWith(await start(['-S', `${name}=4`, 'true']), `flux-start: ${name}: attribute may not be set on the command line`);
+    }
+  });
+
+  it('a broker checks its attributes too (flux broker under another launcher)', async () => {
+    const r = await start(['--size', '3', '-o,-Sbogus=1', 'true']);
+    expect(r).toMatchObject({ code: 1, stdout: '' });
+    // each broker refuses on its own: the first to go ends the others, which may have said it too
+    const lines = r.stderr.split('\n').slice(0, -1);
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) expect(l).toBe('flux-broker: bogus: unknown attribute');
+    nothingLeft();
+  });
+
+  it('log-filename writes the log to that file; log-level refuses setattr, as flux-core\'s does', async () => {
+    const file = join(scratch, 'broker.log');
+    const r = await start(['--size', '2', '-S', `log-filename=${file}`, 'sh', '-c',
+      'flux logger to-the-file; flux setattr log-level 3; echo "setattr=$?"; flux getattr log-level']);
+    expect(r.stdout).toBe('setattr=1\n7\n');
+    expect(r.stderr).toBe('flux-setattr: log-level: attribute may not be updated\n');
+    expect(readFileSync(file, 'utf8')).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z logger\.info\[0\]: to-the-file$/m);
+  });
+});
+
+/** a directory nobody may write, root included: a read-only tmpfs as root, a mode-0555 directory otherwise */
+function readOnlyDir(path: string): () => void {
+  mkdirSync(path);
+  if (process.getuid?.() === 0) {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', path]);
+    return () => execFileSync('umount', [path]);
+  }
+  chmodSync(path, 0o555);
+  return () => chmodSync(path, 0o755);
+}
+
+describe('start-up errors end the instance at once, with one line, leaving nothing behind', () => {
+  it('an unsupported topology', async () => {
+    failedWith(await start(['--size', '2', '-S', 'tbon.topo=binomial', 'true']),
+      'flux-start: tbon.topo: unsupported topology "binomial": expected kary:K');
+    nothingLeft();
+  });
+
+  it('a statedir that is a regular file', async () => {
+    const file = join(scratch, 'plainfile');
+    writeFileSync(file, 'x');
+    failedWith(await start(['--size', '3', '-S', `statedir=${file}`, 'true']), `flux-broker: statedir ${file} is not a directory`);
+    nothingLeft();
+  });
+
+  it('a statedir whose parent is read-only, and a read-only statedir', async () => {
+    const ro = join(scratch, 'ro');
+    const undo = readOnlyDir(ro);
+    try {
+      failedWith(await start(['--size', '2', '-S', `statedir=${join(ro, 's')}`, 'true']),
+        `flux-broker: cannot create statedir ${join(ro, 's')}: ${ro} is read-only`);
+      nothingLeft();
+      failedWith(await start(['--size', '2', '-S', `statedir=${ro}`, 'true']), `flux-broker: statedir ${ro} is read-only`);
+      nothingLeft();
+    } finally {
+      undo();
+    }
+  });
+
+  it('a statedir in use by a running instance', async () => {
+    const s = join(scratch, 'state');
+    const first = spawn(process.execPath, [FLUX, 'start', '-S', `statedir=${s}`, 'sh', '-c', 'echo up; exec cat >/dev/null'], {
+      env: { ...process.env, TMPDIR: tmp }, stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const done = new Promise((resolve) => first.on('close', resolve));
+    try {
+      await new Promise<void>((resolve) => first.stdout!.once('data', () => resolve()));
+      failedWith(await start(['--size', '3', '-S', `statedir=${s}`, 'true']), `flux-broker: statedir ${s} is in use by another instance`);
+    } finally {
+      first.stdin!.end();
+      await done;
+    }
+    nothingLeft();
+  });
+});
+
+describe('the launcher', () => {
+  it('refuses a size the machine cannot hold, and starts nothing', async () => {
+    const r = await start(['--size', '100000', 'true']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^flux-start: --size 100000: this machine can hold about \d+ brokers \(each takes some \d+ MiB of memory; [\d.]+ GiB is free\)\n$/);
+    nothingLeft();
+  });
+
+  it('killed, it ends its brokers and removes its rundir', async () => {
+    const marker = join(scratch, 'running');
+    const launcher = spawn(process.execPath, [FLUX, 'start', '--size', '3', 'sh', '-c', `touch ${marker}; exec sleep 300`], {
+      env: { ...process.env, TMPDIR: tmp }, stdio: 'ignore',
+    });
+    const status = new Promise<number | null>((resolve) => launcher.on('close', (code) => resolve(code)));
+    await until('the initial program', async () => (existsSync(marker) ? true : undefined));
+    expect(brokersLeft().length).toBe(3);
+    launcher.kill('SIGTERM');
+    expect(await status).toBe(143);
+    nothingLeft();
+  });
+
+  it('killed with SIGKILL, it cannot clean up: its brokers notice and end themselves, rundir and all', async () => {
+    const marker = join(scratch, 'running');
+    const launcher = spawn(process.execPath, [FLUX, 'start', '--size', '3', 'sh', '-c', `touch ${marker}; exec sleep 300`], {
+      env: { ...process.env, TMPDIR: tmp }, stdio: 'ignore',
+    });
+    const status = new Promise<NodeJS.Signals | null>((resolve) => launcher.on('close', (_code, sig) => resolve(sig)));
+    await until('the initial program', async () => (existsSync(marker) ? true : undefined));
+    launcher.kill('SIGKILL');
+    expect(await status).toBe('SIGKILL');
+    await until('the brokers to end', async () => (brokersLeft().length === 0 && readdirSync(tmp).length === 0 ? true : undefined));
+    nothingLeft();
+  });
+});
