@@ -43,7 +43,8 @@ const MODULES = [
   ['koffi', "createRequire(import.meta.url)('koffi')"],
   ['ajv+1-schema', "const { compile } = await import('./dist/core/validate.js'); compile({ type: 'object' })({})"],
   ['immer', "await import('immer')"],
-  ['broker-code', "await import('./dist/broker/boot.js')"],
+  // the file brokers run (scripts/bundle-cli.mjs), ajv inside it but not yet evaluated
+  ['broker-code', "createRequire(import.meta.url)('./dist/cli/broker-main.cjs')"],
 ];
 
 async function memory() {
