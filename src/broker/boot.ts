@@ -34,7 +34,6 @@ import { logModule } from '../services/log.js';
 import { eventModule } from '../services/event.js';
 import { heartbeatModule } from '../services/heartbeat.js';
 import { rexecModule } from '../services/rexec.js';
-import { cronModule } from '../services/cron.js';
 import { PROJECTIONS } from '../projections/index.js';
 import { kvsModule } from '../services/kvs.js';
 import { kvsWatchModule } from '../services/kvs-watch.js';
@@ -399,7 +398,7 @@ export async function runBroker(argv: string[]): Promise<number> {
   await broker.registry.load(kvsWatchModule(broker, { journal, content: contentSvc }), 'builtin');
   const resource = (await import('../services/resource.js')).resourceModule(broker);
   await broker.registry.load(resource.def, 'builtin');
-  if (rank === 0) await broker.registry.load(cronModule(broker, journal, { binDir: BIN_DIR }), 'builtin');
+  if (rank === 0) await broker.registry.load((await import('../services/cron.js')).cronModule(broker, journal, { binDir: BIN_DIR }), 'builtin');
   await broker.registry.load((await import('../services/job-shell.js')).jobShellModule(broker), 'builtin');
   await broker.registry.load((await import('../services/job-ingest.js')).jobIngestModule(broker), 'builtin');
   if (rank === 0) {

@@ -4,12 +4,22 @@
 // transaction never spans an await, and the journal puts its own rows in the same transactions through `db`.
 import { closeSync, fdatasync, fsync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-import lz4 from 'lz4';
+import { createRequire } from 'node:module';
+import type Database from 'better-sqlite3';
+import type * as Lz4 from 'lz4';
 import {
   FluxError, EINVAL, ENOENT, ENOSPC, EBUSY, EIO, EFBIG, EUCLEAN, EROFS, ENOMEM, EACCES,
 } from './errors.js';
 import { type HashName, hashBlob } from './blobref.js';
+
+// Both native modules are required on first use, not imported: brokers other than rank 0 import this module for
+// its helpers but never open a store, and loading sqlite costs a process ~6 MiB of resident memory (measured);
+// and an ES import of a CommonJS package would start Node's CommonJS export scanner (see transport/overlay.ts).
+const require = createRequire(import.meta.url);
+let sqliteModule: typeof Database | undefined;
+let lz4Module: typeof Lz4 | undefined;
+const sqlite = () => (sqliteModule ??= require('better-sqlite3') as typeof Database);
+const lz4 = () => (lz4Module ??= require('lz4') as typeof Lz4);
 
 /** flux-core compresses blobs from this size up */
 export const COMPRESS_MIN = 256;
@@ -91,7 +101,7 @@ export function inflate(size: number, object: Buffer | null, name: () => string)
     throw new FluxError(EUCLEAN, `blob ${name()} is damaged: its recorded size ${size} cannot come from ${bytes.length} bytes`);
   }
   const out = Buffer.allocUnsafe(size);
-  const n = size === 0 ? 0 : lz4.decodeBlock(bytes, out);
+  const n = size === 0 ? 0 : lz4().decodeBlock(bytes, out);
   if (n !== size) throw new FluxError(EUCLEAN, `blob ${name()} is damaged: it does not decompress to its recorded size`);
   return out;
 }
@@ -113,7 +123,7 @@ export function deflate(blob: Buffer): { size: number; object: Buffer } {
     out = Buffer.allocUnsafe(room);
   }
   // with room for one byte less than the blob, LZ4 gives up (returns 0) exactly when compressing would not shrink it
-  const n = lz4.encodeBlock(blob, out);
+  const n = lz4().encodeBlock(blob, out);
   return n > 0 ? { size: blob.length, object: out.subarray(0, n) } : { size: -1, object: blob };
 }
 
@@ -163,7 +173,7 @@ export class ContentStore {
     const readonly = opts.readonly ?? false;
     let db: Database.Database | undefined;
     try {
-      db = new Database(path, { readonly, fileMustExist: readonly, timeout: 0 });
+      db = new (sqlite())(path, { readonly, fileMustExist: readonly, timeout: 0 });
       // a reader shares (sqlite cannot hold a WAL file exclusively without writing); it still fails at once with
       // EBUSY while a writer has the file, and a writer fails while it reads
       if (!readonly) db.pragma('locking_mode = EXCLUSIVE');

@@ -12,8 +12,6 @@ import {
   type Entry, ENTRY_RAW, canonical, checkpointMessage, decodeEntry, encodeEntry, entryPayloadBytes,
 } from '../core/journal-entry.js';
 import { type JournalStore, type Head, type Checkpoint, compactedError } from '../core/journal-store.js';
-import { verifyJournal } from '../core/journal-verify.js';
-import { collectGarbage } from '../core/journal-gc.js';
 import { EMPTY_DIR_BLOB } from '../core/kvs-tree.js';
 import type { Signer } from '../core/signing.js';
 import { Recent } from '../core/recent.js';
@@ -409,6 +407,8 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
         await pause();
       }
       host.log(6, 'journal', `collecting the objects no entry from ${s.expectedFirst()} on reaches`);
+      // loaded here: compaction is rank 0's, and rare
+      const { collectGarbage } = await import('../core/journal-gc.js');
       const gc = await collectGarbage(s, { roots: [refOf(EMPTY_DIR_BLOB)], pause });
       s.setMeta('gc-pending', '0');
       host.log(6, 'journal', `compacted below ${s.expectedFirst()}: ${dropped} entries and ${gc.deleted} objects dropped`);
@@ -687,6 +687,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
         handler: async (msg) => {
           if (!store) throw new FluxError(EPROTO, 'journal.verify is served by rank 0');
           if (batch.length > 0 || unreleased > 0) throw new FluxError(EAGAIN, 'appends in progress: try again');
+          const { verifyJournal } = await import('../core/journal-verify.js');
           const report = await verifyJournal(store, { trustedKey: opts.signer ? (await opts.signer()).publicKey : undefined });
           host.respond(msg, report as unknown as Record<string, unknown>);
         },

@@ -13,9 +13,6 @@ import {
 import { blobref, blobrefOf, checkHashName, digestOf } from '../core/blobref.js';
 import { type TreeObj, checkTreeObj, decodeTreeObj, dirref } from '../core/treeobj.js';
 import { parseFSD } from '../core/fsd.js';
-import { readTar } from '../core/tar.js';
-import { TreeBuilder, addEntry } from '../core/kvs-archive.js';
-import { archiveSource } from '../core/archive-file.js';
 import {
   type AppliedOps, type Op, type ReadAccess, type WriteAccess, applyOps, isStoredDirectory, lookup, TreeCache, EMPTY_DIR_BLOB,
   TXN_FLAGS, TXN_NO_MERGE, TXN_SYNC,
@@ -597,6 +594,10 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
    * RESTORE_BATCH before the setroot entry names them.
    */
   async function restoreArchive(path: string): Promise<void> {
+    // loaded here: only a rank 0 started from an archive reads one
+    const [{ readTar }, { TreeBuilder, addEntry }, { archiveSource }] = await Promise.all([
+      import('../core/tar.js'), import('../core/kvs-archive.js'), import('../core/archive-file.js'),
+    ]);
     const tree = new TreeBuilder();
     let batch: Buffer[] = [];
     const store = (blob: Buffer) => {

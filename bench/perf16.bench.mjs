@@ -1,0 +1,353 @@
+// Issue 16 figures (parts 2-5), each with the issue's target beside it; comparisons are measured in the same run.
+//  memory:     what node and each package costs at load; broker RSS (and its private part) idle at size 4, rank 0
+//              after 10,000 keys, and after 1,000,000 journal entries and 100,000 keys
+//  latency:    broker.ping medians to rank 0 and rank 3 of size 4, and rank 7 of size 8 fanout 2, from a raw client
+//              (frames built by hand on a UNIX socket, as flux-core's C client does) and from the TypeScript handle
+//  throughput: one commit of 10,000 keys; 16 committers at size 1 and 4; one sequential committer; 10,000
+//              sequential lookups
+//  scale:      `flux start --size N true` for N = 1, 8, 32, 64 at fanout 32 and 2 (time, and the instance's RSS
+//              once up); size 64 started and every rank pinged
+//  soak:       only with PERF16_SOAK=<minutes>: RSS of each broker of a size-4 instance under a steady load,
+//              sampled every 10 s (flat after the first minutes, or not)
+// PERF16=memory,latency,... picks groups (all but soak by default); BENCH_RUNS sets the repeats, PERF16_IDLE the
+// seconds an instance idles before its memory is read.
+import { rmSync } from 'node:fs';
+import net from 'node:net';
+import { Flux } from '../dist/api/handle.js';
+import { FLUX, emit, fillStatedir, median, percentile, startInstance, timeProcess } from './lib.mjs';
+import { brokerMem, rssAfter } from './proc-mem.mjs';
+import { brokerPids, totalCpu } from './proc-cpu.mjs';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const GROUPS = (process.env.PERF16 ?? 'memory,latency,throughput,scale').split(',');
+const SOAK_MINUTES = Number(process.env.PERF16_SOAK ?? 0);
+const IDLE_SECONDS = Number(process.env.PERF16_IDLE ?? 35);
+const SETTLE_SECONDS = 15;
+const delay = (ms) => new Promise((r) => setTimeout(r, ms));
+const val = (s) => ({ ver: 1, type: 'val', data: Buffer.from(s).toString('base64') });
+const seconds = (t0) => Number(process.hrtime.bigint() - t0) / 1e9;
+const r1 = (x) => Number(x.toFixed(1));
+
+/** one commit of `keys` keys named `${prefix}.d<i/100>.k<i%100>` */
+function bigCommit(h, prefix, keys) {
+  const ops = Array.from({ length: keys }, (_, i) => ({ key: `${prefix}.d${Math.floor(i / 100)}.k${i % 100}`, flags: 0, dirent: val(`v${i}`) }));
+  return h.call('kvs.commit', { namespace: 'primary', flags: 0, ops });
+}
+
+// ---- memory -----------------------------------------------------------------------------------------------
+
+const MODULES = [
+  ['zeromq', "createRequire(import.meta.url)('zeromq')"],
+  ['better-sqlite3', "createRequire(import.meta.url)('better-sqlite3')"],
+  ['lz4', "createRequire(import.meta.url)('lz4')"],
+  ['koffi', "createRequire(import.meta.url)('koffi')"],
+  ['ajv+1-schema', "const { compile } = await import('./dist/core/validate.js'); compile({ type: 'object' })({})"],
+  ['immer', "await import('immer')"],
+  // the file brokers run (scripts/bundle-cli.mjs), ajv inside it but not yet evaluated
+  ['broker-code', "createRequire(import.meta.url)('./dist/cli/broker-main.cjs')"],
+];
+
+async function memory() {
+  const prelude = "import { createRequire } from 'node:module'; process.chdir(process.env.PERF16_ROOT);";
+  const env = process.env;
+  env.PERF16_ROOT = new URL('..', import.meta.url).pathname;
+  const bare = [];
+  for (let i = 0; i < 3; i++) bare.push(await rssAfter(prelude));
+  const base = median(bare);
+  emit('rss-node-bare', base, 'MiB', { target: 40 });
+  for (const [name, code] of MODULES) {
+    const xs = [];
+    for (let i = 0; i < 3; i++) xs.push(await rssAfter(`${prelude} ${code}`));
+    emit(`rss-cost-${name}`, median(xs) - base, 'MiB', { rss: r1(median(xs)) });
+  }
+
+  const inst = await startInstance(4);
+  // past the first periodic journal checkpoint (30 s), which rank 0 makes idle or not
+  await delay(IDLE_SECONDS * 1000);
+  const idle = brokerMem(inst.rundir);
+  const leaves = idle.filter((b) => b.rank > 0);
+  emit('rss-idle-rank0-size4', idle[0].rss, 'MiB', { private: r1(idle[0].private), target: 55, flux_core: 14 });
+  emit('rss-idle-leaf-size4', median(leaves.map((b) => b.rss)), 'MiB', {
+    private: r1(median(leaves.map((b) => b.private))), ranks: leaves.map((b) => r1(b.rss)), target: 45,
+  });
+  const h = await Flux.open(inst.uri);
+  await bigCommit(h, 'mem', 10000);
+  h.close();
+  // soon after, and once V8 has given back what the commit's garbage took (it does so ~10 s after a burst)
+  await delay(3000);
+  const soon = brokerMem(inst.rundir);
+  await delay(SETTLE_SECONDS * 1000);
+  const after = brokerMem(inst.rundir);
+  emit('rss-rank0-after-10000-keys', after[0].rss, 'MiB', {
+    private: r1(after[0].private), at_3s: r1(soon[0].rss), leaf: r1(median(after.slice(1).map((b) => b.rss))), target: 75, flux_core: 31,
+  });
+  await inst.stop();
+
+  // a long history: 1,000,000 entries on disk, then 100,000 keys committed by a client
+  const entries = Number(process.env.PERF16_ENTRIES ?? 1_000_000);
+  const { dir } = await fillStatedir(entries, { checkpointEvery: 100_000 });
+  const big = await startInstance(2, ['-S', `statedir=${dir}`]);
+  const hb = await Flux.open(big.uri);
+  for (let c = 0; c < 10; c++) await bigCommit(hb, `big${c}`, 10000);
+  hb.close();
+  await delay(3000);
+  const soonBig = brokerMem(big.rundir);
+  await delay(SETTLE_SECONDS * 1000);
+  const m = brokerMem(big.rundir);
+  emit('rss-rank0-1M-entries-100000-keys', m[0].rss, 'MiB', {
+    private: r1(m[0].private), at_3s: r1(soonBig[0].rss), leaf: r1(m[1].rss), leaf_private: r1(m[1].private), entries,
+  });
+  await big.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+// ---- latency ----------------------------------------------------------------------------------------------
+
+/**
+ * A client with no library: flux-core's local framing written by hand (magic, length, size-prefixed frames: topic,
+ * payload, PROTO) and only the matchtag read back. The measure of what the brokers add, as flux-core's C ping is.
+ */
+function rawClient(path) {
+  const sock = net.createConnection(path);
+  sock.setNoDelay?.(true);
+  let buf = Buffer.alloc(0);
+  let handshake = false;
+  let waiting;
+  sock.on('data', (d) => {
+    buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
+    if (!handshake) {
+      handshake = true;
+      buf = buf.subarray(1);
+    }
+    while (buf.length >= 8 && buf.length >= 8 + buf.readUInt32BE(4)) {
+      const size = buf.readUInt32BE(4);
+      const proto = buf.subarray(8 + size - 20, 8 + size);
+      buf = buf.subarray(8 + size);
+      const w = waiting;
+      waiting = undefined;
+      w?.(proto.readUInt32BE(12));
+    }
+  });
+  const ready = new Promise((resolve, reject) => {
+    sock.once('data', resolve);
+    sock.once('error', reject);
+  });
+  return {
+    ready,
+    ping(nodeid, seq) {
+      const topic = Buffer.from('broker.ping');
+      const payload = Buffer.from(`{"seq":${seq},"pad":""}\0`);
+      const proto = Buffer.alloc(20);
+      proto[0] = 0x8e;
+      proto[1] = 1;
+      proto[2] = 1; // request
+      proto[3] = 0x03; // topic, payload
+      proto.writeUInt32BE(0xffffffff, 4);
+      proto.writeUInt32BE(nodeid, 12);
+      proto.writeUInt32BE(seq + 1, 16);
+      const body = Buffer.concat([Buffer.from([topic.length]), topic, Buffer.from([payload.length]), payload, Buffer.from([20]), proto]);
+      const head = Buffer.from([0x12, 0x00, 0xee, 0xff, 0, 0, 0, 0]);
+      head.writeUInt32BE(body.length, 4);
+      return new Promise((resolve, reject) => {
+        waiting = (errnum) => (errnum === 0 ? resolve() : reject(new Error(`ping: errno ${errnum}`)));
+        sock.write(Buffer.concat([head, body]));
+      });
+    },
+    close: () => sock.end(),
+  };
+}
+
+async function pingTimes(send, rank, n) {
+  for (let i = 0; i < 200; i++) await send(rank, i);
+  const t = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    await send(rank, i);
+    t.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return t;
+}
+
+async function latency() {
+  const N = Number(process.env.PERF16_PINGS ?? 3000);
+  const cases = [
+    [4, [], 0, 'ping-rank0-size4', 0.076],
+    [4, [], 3, 'ping-rank3-size4', 0.275],
+    [8, ['-S', 'tbon.fanout=2'], 7, 'ping-rank7-size8-fanout2', 0.45],
+  ];
+  for (const [size, extra, rank, name, target] of cases) {
+    const inst = await startInstance(size, extra);
+    const raw = rawClient(`${inst.rundir}/local-0`);
+    await raw.ready;
+    const h = await Flux.open(inst.uri);
+    const rawT = [];
+    const tsT = [];
+    // alternated in rounds, so that the machine's noise falls on both clients alike
+    for (let round = 0; round < 5; round++) {
+      rawT.push(...await pingTimes((r, s) => raw.ping(r, s), rank, N / 5));
+      tsT.push(...await pingTimes((r, s) => h.rpc('broker.ping', { seq: s, pad: '' }, { nodeid: r }), rank, N / 5));
+    }
+    raw.close();
+    h.close();
+    await inst.stop();
+    emit(`${name}-raw`, median(rawT), 'ms', { p90: Number(percentile(rawT, 0.9).toFixed(4)), n: rawT.length, target });
+    emit(`${name}-handle`, median(tsT), 'ms', { p90: Number(percentile(tsT, 0.9).toFixed(4)), n: tsT.length });
+  }
+}
+
+// ---- throughput -------------------------------------------------------------------------------------------
+
+/** `clients` committers (spread over `uris`), each making `each` commits of one key one after another */
+async function concurrentCommits(uris, clients, each, prefix) {
+  const handles = await Promise.all(Array.from({ length: clients }, (_, i) => Flux.open(uris[i % uris.length])));
+  const t0 = process.hrtime.bigint();
+  await Promise.all(handles.map(async (h, c) => {
+    for (let i = 0; i < each; i++) {
+      await h.call('kvs.commit', { namespace: 'primary', flags: 0, ops: [{ key: `${prefix}.c${c}.k${i}`, flags: 0, dirent: val(`${i}`) }] });
+    }
+  }));
+  const secs = seconds(t0);
+  for (const h of handles) h.close();
+  return (clients * each) / secs;
+}
+
+/**
+ * `fn` run RUNS times on `inst`: its values, and the CPU the brokers and this process spent per op (`ops` per run),
+ * in microseconds: on a shared machine the steadier figure
+ */
+async function measured(inst, ops, fn) {
+  const pids = brokerPids(inst.rundir);
+  const values = [];
+  const broker = [];
+  const client = [];
+  for (let run = 0; run < RUNS; run++) {
+    const b0 = totalCpu(pids);
+    const c0 = process.cpuUsage();
+    values.push(await fn(run));
+    const c = process.cpuUsage(c0);
+    broker.push(((totalCpu(pids) - b0) * 1e6) / ops);
+    client.push((c.user + c.system) / ops);
+  }
+  return { value: median(values), runs: values.map((x) => Number(x.toFixed(3))), cpu_brokers_us: Math.round(median(broker)), cpu_client_us: Math.round(median(client)) };
+}
+
+async function throughput() {
+  const one = await startInstance(1);
+  const h = await Flux.open(one.uri);
+  const big = await measured(one, 1, async (run) => {
+    const ops = Array.from({ length: 10000 }, (_, i) => ({ key: `one${run}.d${Math.floor(i / 100)}.k${i % 100}`, flags: 0, dirent: val(`v${i}`) }));
+    const t0 = process.hrtime.bigint();
+    await h.call('kvs.commit', { namespace: 'primary', flags: 0, ops });
+    return seconds(t0);
+  });
+  emit('commit-10000-keys', big.value, 's', { ...big, target: 0.07, flux_core: 0.072 });
+
+  const c1 = await measured(one, 4000, (run) => concurrentCommits([one.uri], 16, 250, `cc${run}`));
+  emit('commits-16-clients-size1', c1.value, 'commits/s', { ...c1, target: 10000, flux_core: 3144 });
+
+  const seq = await measured(one, 1000, (run) => concurrentCommits([one.uri], 1, 1000, `sq${run}`));
+  emit('commits-1-client-sequential', seq.value, 'commits/s', { ...seq, target: 3000, flux_core: 373 });
+
+  const keys = Array.from({ length: 10000 }, (_, i) => `look.d${Math.floor(i / 100)}.k${i % 100}`);
+  await bigCommit(h, 'look', 10000);
+  const lk = await measured(one, keys.length, async () => {
+    const t0 = process.hrtime.bigint();
+    for (const key of keys) await h.call('kvs.lookup', { key, namespace: 'primary', flags: 0 });
+    return seconds(t0);
+  });
+  emit('lookups-10000-sequential', lk.value, 's', { ...lk, target: 0.5, flux_core: 1.07 });
+  h.close();
+  await one.stop();
+
+  const four = await startInstance(4);
+  const ranks = [0, 1, 2, 3].map((r) => `local://${four.rundir}/local-${r}`);
+  const c4 = await measured(four, 4000, (run) => concurrentCommits([four.uri], 16, 250, `c4r${run}`));
+  emit('commits-16-clients-size4', c4.value, 'commits/s', { ...c4, target: 8000, flux_core: 2937 });
+  const c4spread = await measured(four, 4000, (run) => concurrentCommits(ranks, 16, 250, `c4s${run}`));
+  emit('commits-16-clients-size4-spread', c4spread.value, 'commits/s', c4spread);
+  await four.stop();
+}
+
+// ---- scale ------------------------------------------------------------------------------------------------
+
+async function scale() {
+  for (const fanout of [32, 2]) {
+    for (const size of [1, 8, 32, 64]) {
+      if (fanout === 2 && size === 1) continue;
+      const runs = size >= 32 ? 3 : RUNS;
+      const t = [];
+      for (let i = 0; i < runs; i++) t.push(await timeProcess(process.execPath, [FLUX, 'start', '--size', String(size), '-S', `tbon.fanout=${fanout}`, 'true']));
+      const inst = await startInstance(size, ['-S', `tbon.fanout=${fanout}`]);
+      await delay(2000);
+      const mem = brokerMem(inst.rundir);
+      await inst.stop();
+      const total = mem.reduce((a, b) => a + b.rss, 0);
+      const priv = mem.reduce((a, b) => a + b.private, 0);
+      emit(`start-size${size}-fanout${fanout}-true`, median(t) / 1000, 's', {
+        runs: t.map((x) => Number((x / 1000).toFixed(2))), rss_total_mib: Math.round(total), private_total_mib: Math.round(priv),
+        ...(size === 8 && fanout === 32 ? { target: 0.5, flux_core: 1.79 } : {}),
+      });
+    }
+  }
+  for (const fanout of [32, 2]) {
+    const t0 = process.hrtime.bigint();
+    const inst = await startInstance(64, ['-S', `tbon.fanout=${fanout}`]);
+    const up = seconds(t0);
+    const h = await Flux.open(inst.uri);
+    const times = [];
+    for (let r = 0; r < 64; r++) {
+      const t1 = process.hrtime.bigint();
+      await h.rpc('broker.ping', { seq: r }, { nodeid: r });
+      times.push(seconds(t1) * 1000);
+    }
+    h.close();
+    await inst.stop();
+    emit(`size64-fanout${fanout}-ping-all`, 64, 'ranks', { up_s: Number(up.toFixed(2)), ping_median_ms: Number(median(times).toFixed(3)), ping_max_ms: Number(Math.max(...times).toFixed(3)) });
+  }
+}
+
+// ---- soak -------------------------------------------------------------------------------------------------
+
+async function soak(minutes) {
+  const inst = await startInstance(4);
+  const uris = [0, 1, 2, 3].map((r) => `local://${inst.rundir}/local-${r}`);
+  const handles = await Promise.all(uris.map((u) => Flux.open(u)));
+  let stop = false;
+  let ops = 0;
+  const work = handles.map(async (h, r) => {
+    for (let i = 0; !stop; i++) {
+      // a bounded key space: the store grows with history, the live state does not
+      const key = `soak.r${r}.k${i % 1000}`;
+      await h.call('kvs.commit', { namespace: 'primary', flags: 0, ops: [{ key, flags: 0, dirent: val(`${i}`) }] });
+      await h.call('kvs.lookup', { key, namespace: 'primary', flags: 0 });
+      if (i % 10 === 0) await h.call('event.publish', { topic: 'soak.tick', flags: 0 }, { nodeid: 0 });
+      ops += 2;
+    }
+  });
+  const samples = [];
+  const t0 = Date.now();
+  while (Date.now() - t0 < minutes * 60_000) {
+    await delay(10_000);
+    samples.push({ t: (Date.now() - t0) / 1000, mem: brokerMem(inst.rundir) });
+  }
+  stop = true;
+  await Promise.all(work);
+  for (const h of handles) h.close();
+  await inst.stop();
+  const at = (s, rank) => s.mem.find((m) => m.rank === rank)?.rss ?? 0;
+  const settled = samples.filter((s) => s.t >= 180);
+  for (const rank of [0, 1, 2, 3]) {
+    const from = settled[0] ?? samples[0];
+    const last = samples[samples.length - 1];
+    emit(`soak-rss-rank${rank}`, at(last, rank), 'MiB', {
+      minutes, ops, at_3min: r1(at(from, rank)), max: r1(Math.max(...samples.map((s) => at(s, rank)))),
+      growth_after_3min: r1(at(last, rank) - at(from, rank)), samples: samples.map((s) => r1(at(s, rank))),
+    });
+  }
+}
+
+if (GROUPS.includes('memory')) await memory();
+if (GROUPS.includes('latency')) await latency();
+if (GROUPS.includes('throughput')) await throughput();
+if (GROUPS.includes('scale')) await scale();
+if (SOAK_MINUTES > 0) await soak(SOAK_MINUTES);

@@ -1,0 +1,43 @@
+// Resident memory of processes, from Linux /proc: RSS as `ps` shows it, and the part of it no other process
+// shares (private pages: the heap, stacks, written data). A node process's RSS is mostly the node binary's own
+// pages, shared by every node process on the machine; the private part is what one more broker really costs.
+import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { brokerPids } from './proc-cpu.mjs';
+
+const MIB = 1024;
+
+function kib(text, field) {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/** {rss, private} of a process, MiB */
+export function memOf(pid) {
+  const roll = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  return { rss: kib(roll, 'Rss') / MIB, private: (kib(roll, 'Private_Clean') + kib(roll, 'Private_Dirty')) / MIB };
+}
+
+/** an instance's brokers by rank (PMI_RANK in their environment), each with its memory */
+export function brokerMem(rundir) {
+  return brokerPids(rundir).map((pid) => {
+    const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    const rank = Number((env.find((e) => e.startsWith('PMI_RANK=')) ?? 'PMI_RANK=0').slice(9));
+    return { rank, pid, ...memOf(pid) };
+  }).sort((a, b) => a.rank - b.rank);
+}
+
+/**
+ * The RSS a node process has after running `code` (an ES module's text) and waiting `settleMs`: `node` itself,
+ * or with one package loaded, or one module of this project.
+ */
+export function rssAfter(code, settleMs = 500) {
+  const probe = `${code};\nsetTimeout(async () => { const { readFileSync } = await import('node:fs');`
+    + `const r = readFileSync('/proc/self/smaps_rollup', 'utf8'); process.stdout.write(String(/^Rss:\\s+(\\d+)/m.exec(r)[1])); }, ${settleMs});`;
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--input-type=module', '-e', probe], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.on('close', (code) => (code === 0 ? resolve(Number(out) / MIB) : reject(new Error(`probe exited ${code}`))));
+  });
+}
