@@ -10,3 +10,14 @@ export async function rejectionErrno(p: Promise<unknown>): Promise<number> {
   }
   throw new Error('expected a FluxError');
 }
+
+/** the FluxError `fn` throws; a throw that is not a FluxError, or none, fails the test */
+export function thrownError(fn: () => unknown): FluxError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof FluxError) return err;
+    throw err;
+  }
+  throw new Error('did not throw');
+}

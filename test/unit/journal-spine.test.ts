@@ -14,6 +14,7 @@ import { ReplicaOrder } from '../../src/core/replica.js';
 import { blobrefOf } from '../../src/core/blobref.js';
 import { loadOrCreateSigner, type Signer } from '../../src/core/signing.js';
 import { EINVAL, ENOENT, EPROTO, FluxError } from '../../src/core/errors.js';
+import { thrownError } from '../helpers/rejection.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'flux-spine-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,14 +40,7 @@ async function checkpointAt(js: JournalStore, seq: number, ref: string | null, s
   js.putCheckpoint({ ...c, pubkey: sg.publicKey, sig: await sg.sign(checkpointMessage(c)) });
 }
 
-const errOf = (fn: () => unknown): FluxError => {
-  try {
-    fn();
-  } catch (err) {
-    return err as FluxError;
-  }
-  throw new Error('did not throw');
-};
+const errOf = thrownError;
 
 describe('journal entries', () => {
   it('encode canonically: keys sorted, undefined members left out, finite numbers only', () => {

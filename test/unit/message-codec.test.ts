@@ -9,15 +9,9 @@ import {
 } from '../../src/core/message.js';
 import { LocalDecoder, encodeLocal, splitFrames, LOCAL_MAGIC, DEFAULT_MAX_MESSAGE } from '../../src/core/framing.js';
 import { FluxError, EPROTO, EMSGSIZE } from '../../src/core/errors.js';
+import { thrownError } from '../helpers/rejection.js';
 
-const errOf = (fn: () => unknown): FluxError => {
-  try {
-    fn();
-  } catch (err) {
-    return err as FluxError;
-  }
-  throw new Error('did not throw');
-};
+const errOf = thrownError;
 
 const full: Message = {
   type: MSGTYPE_REQUEST, flags: FLAG_STREAMING, userid: 0xfffffffe, rolemask: 5, aux1: 0x01020304, aux2: 0xa0b0c0d0,
