@@ -1,5 +1,5 @@
 // The client handle: what commands, tests and users' scripts use to talk to a broker.
-import { FluxError, ENODATA, EINVAL, ECONNRESET } from '../core/errors.js';
+import { FluxError, ENODATA, EINVAL, ECONNRESET, ECANCELED } from '../core/errors.js';
 import {
   Message, MSGTYPE_RESPONSE, MSGTYPE_EVENT, FLAG_NORESPONSE, FLAG_STREAMING, FLAG_UPSTREAM, NODEID_ANY,
   NODEID_UPSTREAM, jsonPayload, stringPayload, makeRequest, makeEvent, payloadJson, payloadString, serviceOf,
@@ -13,6 +13,8 @@ export interface RpcOpts {
   /** a rank, NODEID_ANY (default) or NODEID_UPSTREAM */
   nodeid?: number;
   flags?: number;
+  /** abandons the request: its promise rejects (a stream ends) with ECANCELED; the service is not told */
+  signal?: AbortSignal;
 }
 
 interface Pending {
@@ -21,6 +23,11 @@ interface Pending {
 
 function encodeBody(body: Body): Buffer | undefined {
   return body === undefined || Buffer.isBuffer(body) ? body : jsonPayload(body);
+}
+
+function canceled(signal: AbortSignal): Message {
+  const why = signal.reason instanceof Error ? signal.reason.message : 'request canceled';
+  return { type: MSGTYPE_RESPONSE, flags: 0, userid: 0, rolemask: 0, aux1: ECANCELED, aux2: 0, payload: stringPayload(why) };
 }
 
 function errorOf(m: Message): FluxError {
@@ -131,6 +138,11 @@ export class Flux {
     return this.rank;
   }
 
+  /** true once close() was called or the connection was lost: no request can be sent any more */
+  get isClosed(): boolean {
+    return this.closed !== undefined;
+  }
+
   /** Say <service>.disconnect to every service used, then close the socket. */
   close(): void {
     if (this.closed) return;
@@ -146,6 +158,10 @@ export class Flux {
     topic: string, body: Body, opts: RpcOpts, flags: number, onResponse: (m: Message) => void, once: boolean,
   ): number {
     if (this.closed) throw this.closed;
+    if (opts.signal?.aborted) {
+      onResponse(canceled(opts.signal));
+      return 0;
+    }
     let nodeid = opts.nodeid ?? NODEID_ANY;
     let allFlags = flags | (opts.flags ?? 0);
     if (nodeid === NODEID_UPSTREAM) {
@@ -156,9 +172,24 @@ export class Flux {
     const noresponse = (allFlags & FLAG_NORESPONSE) !== 0;
     const tag = noresponse ? 0 : this.allocTag();
     if (!noresponse) {
-      this.pending.set(tag, {
-        onResponse: once ? (m) => { this.pending.delete(tag); onResponse(m); } : onResponse,
+      const signal = opts.signal;
+      const abort = signal && (() => {
+        if (this.pending.get(tag) !== entry) return;
+        this.pending.delete(tag);
+        onResponse(canceled(signal));
       });
+      const settled = () => signal?.removeEventListener('abort', abort!);
+      const entry: Pending = {
+        onResponse: once || signal ? (m) => {
+          if (once || m.aux1 !== 0) {
+            this.pending.delete(tag);
+            settled();
+          }
+          onResponse(m);
+        } : onResponse,
+      };
+      this.pending.set(tag, entry);
+      signal?.addEventListener('abort', abort!, { once: true });
     }
     const svc = serviceOf(topic);
     if (svc !== 'event') this.services.add(svc);

@@ -2,6 +2,7 @@ import { Flux } from '../api/handle.js';
 import { FluxError, EINVAL, EPROTO, errnoOf, strerror } from '../core/errors.js';
 import { NODEID_ANY, NODEID_UPSTREAM, payloadJson } from '../core/message.js';
 import { expandHostlist } from '../core/hostlist.js';
+import { getAttr } from '../api/attrs.js';
 import { cProgram, parse } from './common.js';
 
 /** TARGET and --rank as given, before any hostname is looked up. */
@@ -156,7 +157,7 @@ export async function run(args: string[]): Promise<number> {
   const h = await Flux.open();
   try {
     const hosts = needsHostlist(spec)
-      ? expandHostlist(String((await h.call('attr.get', { name: 'hostlist' })).value))
+      ? expandHostlist(await getAttr(h, 'hostlist'))
       : undefined;
     const dest = resolveTarget(spec, hosts);
     // the handle addresses "upstream" relative to its own broker's rank

@@ -3,7 +3,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { join } from 'node:path';
 import { Flux } from '../../src/api/handle.js';
-import { EIO, ENOSYS, EPROTO } from '../../src/core/errors.js';
+import { EEXIST, EIO, ENOSYS, EPROTO } from '../../src/core/errors.js';
 import { background, startInstance, until, ROOT, type Instance } from '../helpers/instance.js';
 
 const COUNTER = join(ROOT, 'examples', 'counter.mjs');
@@ -196,6 +196,6 @@ describe('modules loaded at run time on a size-4 instance', () => {
     // a request with a bad payload is refused by the handler's schema before the module sees it
     await expect(h.rpc('counter.add', { name: '' })).rejects.toMatchObject({ errno: EPROTO });
     await expect(h.rpc('module.load', { path: 7 })).rejects.toMatchObject({ errno: EPROTO });
-    await expect(h.rpc('module.load', { path: 'kvs' }, { nodeid: 1 })).rejects.toMatchObject({ message: 'kvs module is already loaded' });
+    await expect(h.rpc('module.load', { path: 'kvs' }, { nodeid: 1 })).rejects.toMatchObject({ errno: EEXIST, message: 'kvs module is already loaded' });
   });
 });
