@@ -6,6 +6,14 @@ import {
 } from '../core/message.js';
 import type { LocalClient } from '../transport/local-client.js';
 import { connect } from '../transport/connector.js';
+import { Kvs } from './kvs.js';
+import { Events } from './events.js';
+import { Journal } from './journal.js';
+import { Content } from './content.js';
+import { Exec } from './exec.js';
+import { Cron } from './cron.js';
+import { Jobs } from './jobs.js';
+import { Attrs } from './attrs.js';
 
 export type Body = Record<string, unknown> | Buffer | undefined;
 
@@ -36,11 +44,16 @@ function errorOf(m: Message): FluxError {
   return new FluxError(m.aux1, text);
 }
 
+/**
+ * A connection to one broker of a Flux instance (flux_t in C). Requests go through it; the typed clients
+ * (`kvs`, `events`, `journal`, `content`, `exec`, `cron`, `jobs`, `attrs`) are made on first use.
+ */
 export class Flux {
   private readonly pending = new Map<number, Pending>();
   private readonly services = new Set<string>();
   private readonly eventSinks = new Set<(ev: Message) => void>();
   private readonly closeSinks = new Set<(err: Error) => void>();
+  private readonly endSinks = new Set<(err: Error) => void>();
   private closed: Error | undefined;
   private rank: number | undefined;
 
@@ -55,6 +68,50 @@ export class Flux {
       throw new FluxError(EINVAL, 'FLUX_URI is not set: run inside an instance (flux start) or set FLUX_URI');
     }
     return new Flux(await connect(uri), uri);
+  }
+
+  private clients: {
+    kvs?: Kvs; events?: Events; journal?: Journal; content?: Content; exec?: Exec; cron?: Cron; jobs?: Jobs; attrs?: Attrs;
+  } = {};
+
+  /** the key-value store */
+  get kvs(): Kvs {
+    return (this.clients.kvs ??= new Kvs(this));
+  }
+
+  /** publish and subscribe, from any point of the journal on */
+  get events(): Events {
+    return (this.clients.events ??= new Events(this));
+  }
+
+  /** the journal of every change */
+  get journal(): Journal {
+    return (this.clients.journal ??= new Journal(this));
+  }
+
+  /** blobs by blobref */
+  get content(): Content {
+    return (this.clients.content ??= new Content(this));
+  }
+
+  /** processes on any rank, and the process table */
+  get exec(): Exec {
+    return (this.clients.exec ??= new Exec(this));
+  }
+
+  /** cron entries */
+  get cron(): Cron {
+    return (this.clients.cron ??= new Cron(this));
+  }
+
+  /** jobs: submit, wait, list, attach, cancel */
+  get jobs(): Jobs {
+    return (this.clients.jobs ??= new Jobs(this));
+  }
+
+  /** broker attributes */
+  get attrs(): Attrs {
+    return (this.clients.attrs ??= new Attrs(this));
   }
 
   /** One request, one response. Rejects with the response's FluxError. */
@@ -124,6 +181,12 @@ export class Flux {
     return () => this.closeSinks.delete(fn);
   }
 
+  /** called once when the handle ends, by close() or a lost connection: streams end here */
+  onEnd(fn: (err: Error) => void): () => void {
+    this.endSinks.add(fn);
+    return () => this.endSinks.delete(fn);
+  }
+
   onEvent(sink: (ev: Message) => void): () => void {
     this.eventSinks.add(sink);
     return () => this.eventSinks.delete(sink);
@@ -152,6 +215,7 @@ export class Flux {
     }
     this.closed = new FluxError(ECONNRESET, 'handle closed');
     this.conn.close();
+    this.fail(this.closed);
   }
 
   private request(
@@ -218,6 +282,12 @@ export class Flux {
   private lost(err: Error): void {
     const unexpected = !this.closed;
     if (unexpected) this.closed = err;
+    this.fail(err);
+    if (unexpected) for (const fn of this.closeSinks) fn(err);
+  }
+
+  /** every request still waiting gets `err`; the end sinks are told, once */
+  private fail(err: Error): void {
     const pend = [...this.pending.values()];
     this.pending.clear();
     for (const p of pend) {
@@ -226,7 +296,9 @@ export class Flux {
         payload: stringPayload(err.message),
       });
     }
-    if (unexpected) for (const fn of this.closeSinks) fn(err);
+    const sinks = [...this.endSinks];
+    this.endSinks.clear();
+    for (const fn of sinks) fn(err);
   }
 }
 

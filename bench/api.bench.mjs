@@ -1,0 +1,34 @@
+// The client library from one program, as a user's program runs it (imported as `flux-ts`): 10,000 sequential
+// kvs.get (flux-core's C client took 1.07 s for a t/kvs/torture-style loop of 10,000 lookups here; target
+// ≤ 0.5 s), and 16 concurrent put+commit loops (target ≥ 10,000 commits/s at size 1).
+import { connect } from 'flux-ts';
+import { emit, startInstance } from './lib.mjs';
+
+const GETS = 10_000;
+const LOOPS = 16;
+const COMMITS_PER_LOOP = 1_000;
+
+const inst = await startInstance(1);
+const h = await connect(inst.uri);
+try {
+  await h.kvs.put('bench.key', { a: 1 });
+  for (let i = 0; i < 500; i++) await h.kvs.get('bench.key');
+  let t0 = process.hrtime.bigint();
+  for (let i = 0; i < GETS; i++) await h.kvs.get('bench.key');
+  const getSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  emit('api-kvs-get-10k-sequential', getSeconds, 's', { n: GETS, target: 0.5, flux_core_c: 1.07 });
+
+  const loop = async (id) => {
+    for (let i = 0; i < COMMITS_PER_LOOP; i++) await h.kvs.put(`bench.loop${id}.k${i % 16}`, i);
+  };
+  await Promise.all(Array.from({ length: LOOPS }, (_, id) => h.kvs.put(`bench.loop${id}.warm`, 0)));
+  t0 = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: LOOPS }, (_, id) => loop(id)));
+  const commitSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  emit('api-kvs-commit-16-loops', (LOOPS * COMMITS_PER_LOOP) / commitSeconds, 'commits/s', {
+    loops: LOOPS, commits: LOOPS * COMMITS_PER_LOOP, seconds: Number(commitSeconds.toFixed(3)), target: 10_000,
+  });
+} finally {
+  h.close();
+  await inst.stop();
+}
