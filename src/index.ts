@@ -1,6 +1,6 @@
 // The package's one entry, `flux-ts`: connect to an instance and use its services from any program, as libflux
 // lets C programs do. Its types are its own: nothing of the broker's insides is part of them.
-import { Flux } from './api/handle.js';
+import { Flux } from './api/client.js';
 
 /**
  * Connect to a broker: `uri` (local://PATH, ssh://[USER@]HOST/PATH), or FLUX_URI as a program started in an
@@ -10,7 +10,8 @@ export function connect(uri?: string): Promise<Flux> {
   return Flux.open(uri);
 }
 
-export { Flux, type Body, type RpcOpts } from './api/handle.js';
+export { Flux } from './api/client.js';
+export type { Body, RpcOpts } from './api/handle.js';
 export {
   FluxError, strerror, EPERM, ENOENT, ESRCH, EINTR, EIO, EAGAIN, ENOMEM, EACCES, EBUSY, EEXIST, ENOTDIR, EISDIR,
   EINVAL, ENOSPC, EROFS, ERANGE, ENOSYS, ENODATA, ETIMEDOUT, EPROTO, EOVERFLOW, ENOTSUP, ECONNRESET, ECONNREFUSED,

@@ -6,14 +6,6 @@ import {
 } from '../core/message.js';
 import type { LocalClient } from '../transport/local-client.js';
 import { connect } from '../transport/connector.js';
-import { Kvs } from './kvs.js';
-import { Events } from './events.js';
-import { Journal } from './journal.js';
-import { Content } from './content.js';
-import { Exec } from './exec.js';
-import { Cron } from './cron.js';
-import { Jobs } from './jobs.js';
-import { Attrs } from './attrs.js';
 
 export type Body = Record<string, unknown> | Buffer | undefined;
 
@@ -45,8 +37,8 @@ function errorOf(m: Message): FluxError {
 }
 
 /**
- * A connection to one broker of a Flux instance (flux_t in C). Requests go through it; the typed clients
- * (`kvs`, `events`, `journal`, `content`, `exec`, `cron`, `jobs`, `attrs`) are made on first use.
+ * A connection to one broker of a Flux instance (flux_t in C): requests, responses and events. The package's
+ * handle (client.ts) adds the typed clients; commands use this one, which loads none of them.
  */
 export class Flux {
   private readonly pending = new Map<number, Pending>();
@@ -57,61 +49,27 @@ export class Flux {
   private closed: Error | undefined;
   private rank: number | undefined;
 
-  private constructor(private readonly conn: LocalClient, readonly uri: string) {
+  protected constructor(private readonly conn: LocalClient, readonly uri: string) {
     conn.onMessage = (m) => this.receive(m);
     conn.onClose = (err) => this.lost(err ?? new FluxError(ECONNRESET, 'broker connection closed'));
   }
 
   /** Connect to FLUX_URI (or the given local:// or ssh:// URI). */
   static async open(uri = process.env.FLUX_URI): Promise<Flux> {
+    const u = Flux.uriOf(uri);
+    return new Flux(await connect(u), u);
+  }
+
+  protected static uriOf(uri = process.env.FLUX_URI): string {
     if (uri === undefined || uri === '') {
       throw new FluxError(EINVAL, 'FLUX_URI is not set: run inside an instance (flux start) or set FLUX_URI');
     }
-    return new Flux(await connect(uri), uri);
+    return uri;
   }
 
-  private clients: {
-    kvs?: Kvs; events?: Events; journal?: Journal; content?: Content; exec?: Exec; cron?: Cron; jobs?: Jobs; attrs?: Attrs;
-  } = {};
-
-  /** the key-value store */
-  get kvs(): Kvs {
-    return (this.clients.kvs ??= new Kvs(this));
-  }
-
-  /** publish and subscribe, from any point of the journal on */
-  get events(): Events {
-    return (this.clients.events ??= new Events(this));
-  }
-
-  /** the journal of every change */
-  get journal(): Journal {
-    return (this.clients.journal ??= new Journal(this));
-  }
-
-  /** blobs by blobref */
-  get content(): Content {
-    return (this.clients.content ??= new Content(this));
-  }
-
-  /** processes on any rank, and the process table */
-  get exec(): Exec {
-    return (this.clients.exec ??= new Exec(this));
-  }
-
-  /** cron entries */
-  get cron(): Cron {
-    return (this.clients.cron ??= new Cron(this));
-  }
-
-  /** jobs: submit, wait, list, attach, cancel */
-  get jobs(): Jobs {
-    return (this.clients.jobs ??= new Jobs(this));
-  }
-
-  /** broker attributes */
-  get attrs(): Attrs {
-    return (this.clients.attrs ??= new Attrs(this));
+  /** the connection a handle for `uri` is made on */
+  protected static connection(uri: string): Promise<LocalClient> {
+    return connect(uri);
   }
 
   /** One request, one response. Rejects with the response's FluxError. */

@@ -22,7 +22,7 @@ import { pmiLibraryPath } from '../core/pmi-library.js';
 import { fluxEnvironment } from '../core/flux-env.js';
 import type { PmiClient } from '../transport/pmi-client.js';
 import { selectPmi } from '../transport/pmi-select.js';
-import { loadConfig } from '../core/config.js';
+import { type Config, loadConfig } from '../core/config.js';
 import { type Bootstrap, parseBootstrap, rankOf } from '../core/bootstrap-config.js';
 import { OverlayServer, OverlayClient } from '../transport/overlay.js';
 import { type Keypair, generateKeypair, readCert } from '../transport/keys.js';
@@ -37,6 +37,7 @@ import { ATTR_REPLAY_STATEDIR, ATTR_REPLAY_TO, readOnlyGate, readOnlyReason } fr
 import { brokerModule, stateMachineModule, type BrokerControl } from './builtins.js';
 import { builtinModules, createBuiltin } from './builtin-modules.js';
 import { moduleModule } from './module-service.js';
+import { BrokerConfig, configModule } from './config-service.js';
 import { overlayModule } from './overlay-service.js';
 
 /** where `flux` itself lives: the instance puts this bin dir first on the initial program's PATH */
@@ -94,9 +95,11 @@ export async function runBroker(argv: string[]): Promise<number> {
   let bootstrap: Bootstrap | undefined;
   let bootRank = 0;
   let certKeypair: Keypair | undefined;
+  let config: Config = {};
   if (configPath !== undefined) {
     try {
-      bootstrap = parseBootstrap(loadConfig(configPath), configPath);
+      config = loadConfig(configPath);
+      bootstrap = parseBootstrap(config, configPath);
       if (bootstrap) {
         bootRank = rankOf(bootstrap, hostname, configPath);
         if (bootstrap.curveCert !== undefined) certKeypair = readCert(bootstrap.curveCert).keypair;
@@ -379,6 +382,7 @@ export async function runBroker(argv: string[]): Promise<number> {
   await broker.registry.load(stateMachineModule(ctl), 'builtin');
   await broker.registry.load(moduleModule(ctl), 'builtin');
   await broker.registry.load(brokerModule(ctl), 'builtin');
+  await broker.registry.load(configModule(broker, new BrokerConfig(configPath, config)), 'builtin');
 
   const local = new LocalServer({
     path: `${rundir}/local-${rank}`,
