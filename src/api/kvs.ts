@@ -290,7 +290,7 @@ export class Txn {
 
   /** a tree object put as it is (flux_kvs_txn_put_treeobj) */
   putTreeobj(key: string, treeobj: object): this {
-    return this.add(key, 0, parseJson(JSON.stringify(treeobj)));
+    return this.add(key, 0, JSON.parse(JSON.stringify(treeobj)) as JValue);
   }
 }
 
@@ -316,14 +316,30 @@ export class Kvs {
     return { ns };
   }
 
+  /**
+   * A value's bytes. The same request as lookup() sends, read with the runtime's own JSON: a program's values need
+   * none of the exactness (64-bit integers, member order) the command's output does, and this is the hot path.
+   */
+  private async valueAt(key: string, opts: LookupOptions): Promise<Buffer> {
+    if (key.length === 0) throw new FluxError(EINVAL);
+    const plain = opts.at === undefined && opts.atVersion === undefined && opts.atTime === undefined;
+    const where = plain ? { ns: this.ns(opts) } : await this.where(opts);
+    const body = 'at' in where
+      ? { key, flags: 0, rootdir: JSON.parse(where.at) as unknown }
+      : { key, namespace: where.ns, flags: 0 };
+    const val = (await this.h.call('kvs.lookup', body, opts)).val as { type?: unknown; data?: unknown } | undefined;
+    if (val?.type !== 'val' || typeof val.data !== 'string') throw new FluxError(EPROTO);
+    return Buffer.from(val.data, 'base64');
+  }
+
   /** The value at `key`, decoded as JSON (raw bytes when it is not JSON). ENOENT when there is none. */
   async get(key: string, opts: LookupOptions = {}): Promise<unknown> {
-    return decodeValue(valData(await lookup(this.h, await this.where(opts), 0, key, opts)));
+    return decodeValue(await this.valueAt(key, opts));
   }
 
   /** The value's bytes as stored. */
   async getRaw(key: string, opts: LookupOptions = {}): Promise<Buffer> {
-    return valData(await lookup(this.h, await this.where(opts), 0, key, opts));
+    return this.valueAt(key, opts);
   }
 
   /** The tree object at `key`, as RFC 11 writes it (a dir comes as a dirref or dir, a link as a symlink). */
@@ -355,8 +371,10 @@ export class Kvs {
 
   /** Apply a transaction at once; the new root and version of the namespace. */
   async commit(txn: Txn, opts: CommitOptions = {}): Promise<CommitResult> {
-    const r = await commit(this.h, this.ns(opts), opts.flags ?? 0, txn.ops, opts);
-    return { rootref: stringField(r, 'rootref'), rootseq: Number(intField(r, 'rootseq')) };
+    // the ops a Txn holds are plain JSON: the runtime's own JSON carries them, as in valueAt()
+    const r = await this.h.call('kvs.commit', { namespace: this.ns(opts), flags: opts.flags ?? 0, ops: txn.ops }, opts);
+    if (typeof r.rootref !== 'string' || typeof r.rootseq !== 'number') throw new FluxError(EPROTO);
+    return { rootref: r.rootref, rootseq: r.rootseq };
   }
 
   /** put one key and commit */
