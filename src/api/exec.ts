@@ -1,5 +1,6 @@
 // The remote execution client (RFC 42 subprocesses, flux_rexec in C): processes on any rank, their output
 // streamed back and their stdin fed under credit; and the instance's process table (rexec.ps).
+import { isUtf8 } from 'node:buffer';
 import { FluxError, EPROTO } from '../core/errors.js';
 import { type Message, payloadJson } from '../core/message.js';
 import type { Flux } from './handle.js';
@@ -88,14 +89,10 @@ export function execStream(
   });
 }
 
-/** stdin for a foreground process: text as is, anything else (a character cut in two, binary) in base64 */
+/** stdin for a foreground process: RFC 24's text as is, anything else (a character cut in two, binary) in base64 */
 export function execWrite(h: Flux, rank: number, tag: number, io: { data?: Buffer; eof?: boolean }, service = 'rexec'): void {
-  const data = io.data === undefined ? {} : isUtf8Text(io.data) ? { data: io.data.toString('utf8') } : { data: io.data.toString('base64'), encoding: 'base64' };
+  const data = io.data === undefined ? {} : isUtf8(io.data) ? { data: io.data.toString('utf8') } : { data: io.data.toString('base64'), encoding: 'base64' };
   h.send(topicOf(service, 'write'), { matchtag: tag, io: { stream: 'stdin', rank: String(rank), ...data, ...(io.eof ? { eof: true } : {}) } }, { nodeid: rank });
-}
-
-function isUtf8Text(b: Buffer): boolean {
-  return Buffer.from(b.toString('utf8'), 'utf8').equals(b);
 }
 
 /** signal `pid` (its process group) on `rank` */

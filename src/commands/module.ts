@@ -5,6 +5,7 @@ import {
 } from '../api/module.js';
 import { FluxError, EINVAL, ENOENT } from '../core/errors.js';
 import { parseIdset } from '../core/idset.js';
+import { getAttr } from '../api/attrs.js';
 import { program, parse } from './common.js';
 
 /** module.status codes: INIT, RUNNING, FINALIZING, EXITED */
@@ -82,7 +83,7 @@ const ALL = ['-a, --all', 'on every rank'] as const;
 async function onRanks(h: Flux, what: string, where: Where, fn: (rank?: number) => Promise<void>, ignore?: number): Promise<number> {
   let ranks: Array<number | undefined> = [undefined];
   if (where.all || where.rank !== undefined) {
-    const size = Number((await h.call('attr.get', { name: 'size' })).value);
+    const size = Number(await getAttr(h, 'size'));
     ranks = where.all ? parseIdset('all', size) : parseIdset(where.rank!, size);
     const beyond = ranks.find((r) => r! >= size);
     if (beyond !== undefined) throw new FluxError(EINVAL, `rank ${beyond} is not in this instance of size ${size}`);
