@@ -34,10 +34,33 @@ const RANK0 = { nodeid: 0 };
 const firstWord = (command: string) => command.trim().split(/\s+/)[0]!;
 
 export function asEntry(r: Record<string, unknown>): CronEntry {
-  if (typeof r.id !== 'number' || typeof r.command !== 'string' || typeof r.type !== 'string') {
+  if (typeof r.id !== 'number' || typeof r.stats !== 'object' || !Array.isArray(r.tasks)) {
     throw new FluxError(EPROTO, 'cron service answered with a malformed entry');
   }
   return r as unknown as CronEntry;
+}
+
+/** what an entry takes besides its type, arguments and command */
+export interface CronCreateOptions {
+  /** default: the command's first word */
+  name?: string;
+  /** run at most this many times */
+  repeat?: number;
+  cwd?: string;
+  /** the environment its tasks get (flux cron's --preserve-env) */
+  environ?: Record<string, string>;
+  /** timeout, rank, task-history-count, stop-on-failure: as flux cron -o gives them */
+  options?: Record<string, unknown>;
+}
+
+/** the cron.create request for an entry of `type` with its arguments (interval, topic/nth, datetime fields) */
+export function cronRequest(type: CronRequest['type'], args: Record<string, unknown>, command: string, o: CronCreateOptions = {}): CronRequest {
+  const req: CronRequest = { type, command, args, ...o.options };
+  req.name = o.name ?? firstWord(command);
+  if (o.repeat !== undefined) req.repeat = o.repeat;
+  if (o.cwd !== undefined) req.cwd = o.cwd;
+  if (o.environ !== undefined) req.environ = o.environ;
+  return req;
 }
 
 export async function cronList(h: Flux, opts: CallOpts = {}): Promise<CronEntry[]> {
@@ -78,14 +101,12 @@ export class Cron {
 
   /** an entry running `command` every `interval` seconds */
   interval(interval: number, command: string, opts: CallOpts & { name?: string; count?: number } = {}): Promise<CronEntry> {
-    return cronCreate(this.h, {
-      type: 'interval', args: { interval }, command, name: opts.name ?? firstWord(command), ...(opts.count !== undefined ? { repeat: opts.count } : {}),
-    }, opts);
+    return cronCreate(this.h, cronRequest('interval', { interval }, command, { name: opts.name, repeat: opts.count }), opts);
   }
 
   /** an entry running `command` on every event `topic` */
   event(topic: string, command: string, opts: CallOpts & { name?: string; count?: number } = {}): Promise<CronEntry> {
-    return cronCreate(this.h, { type: 'event', args: { topic }, command, name: opts.name ?? firstWord(command), ...(opts.count !== undefined ? { repeat: opts.count } : {}) }, opts);
+    return cronCreate(this.h, cronRequest('event', { topic }, command, { name: opts.name, repeat: opts.count }), opts);
   }
 
   create(req: CronRequest, opts: CallOpts = {}): Promise<CronEntry> {
