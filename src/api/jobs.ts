@@ -55,6 +55,7 @@ export interface ListOptions {
   seq?: number;
   /** the table as it was at this time (seconds since the epoch) */
   time?: number;
+  signal?: AbortSignal;
 }
 
 export interface WaitResult {
@@ -63,9 +64,9 @@ export interface WaitResult {
   errstr?: string;
 }
 
-export async function submit(h: Flux, jobspec: Jobspec, opts: { urgency?: number; flags?: number } = {}): Promise<number> {
+export async function submit(h: Flux, jobspec: Jobspec, opts: { urgency?: number; flags?: number; signal?: AbortSignal } = {}): Promise<number> {
   const uid = process.getuid?.() ?? 0;
-  const r = await h.call('job-ingest.submit', { J: encodeJ(jobspec, uid), urgency: opts.urgency ?? URGENCY_DEFAULT, flags: opts.flags ?? 0 });
+  const r = await h.call('job-ingest.submit', { J: encodeJ(jobspec, uid), urgency: opts.urgency ?? URGENCY_DEFAULT, flags: opts.flags ?? 0 }, { signal: opts.signal });
   if (typeof r.id !== 'number') throw new FluxError(EPROTO, 'job-ingest answered without an id');
   return r.id;
 }
@@ -79,7 +80,7 @@ export async function listAt(h: Flux, opts: ListOptions = {}): Promise<{ jobs: J
   if (opts.max !== undefined) body.max_entries = opts.max;
   if (opts.seq !== undefined) body.seq = opts.seq;
   if (opts.time !== undefined) body.time = opts.time;
-  const r = await h.call('job-list.list', body);
+  const r = await h.call('job-list.list', body, { signal: opts.signal });
   return { jobs: r.jobs as JobListing[], ...(typeof r.time === 'number' ? { time: r.time } : {}) };
 }
 
@@ -87,15 +88,16 @@ export async function list(h: Flux, opts: ListOptions = {}): Promise<JobListing[
   return (await listAt(h, opts)).jobs;
 }
 
-export async function info(h: Flux, id: number): Promise<JobListing> {
-  return (await h.call('job-list.list-id', { id })).job as JobListing;
+export async function info(h: Flux, id: number, opts: { signal?: AbortSignal } = {}): Promise<JobListing> {
+  return (await h.call('job-list.list-id', { id }, opts)).job as JobListing;
 }
 
-export async function raise(h: Flux, id: number, type: string, note = '', severity = 0): Promise<void> {
-  await h.call('job-manager.raise', { id, severity, type, note });
+export async function raise(h: Flux, id: number, type: string, note = '', severity = 0, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  await h.call('job-manager.raise', { id, severity, type, note }, opts);
 }
 
-export const cancel = (h: Flux, id: number, note = ''): Promise<void> => raise(h, id, 'cancel', note);
+export const cancel = (h: Flux, id: number, note = '', opts: { signal?: AbortSignal } = {}): Promise<void> =>
+  raise(h, id, 'cancel', note, 0, opts);
 
 export async function kill(h: Flux, id: number, signum: number): Promise<void> {
   await h.call('job-manager.kill', { id, signum });
@@ -107,8 +109,8 @@ export async function setUrgency(h: Flux, id: number, urgency: number): Promise<
 }
 
 /** a waitable job's end (JOBID_ANY: the next waitable job to end) */
-export async function wait(h: Flux, id: number = JOBID_ANY): Promise<WaitResult> {
-  return (await h.call('job-manager.wait', { id })) as unknown as WaitResult;
+export async function wait(h: Flux, id: number = JOBID_ANY, opts: { signal?: AbortSignal } = {}): Promise<WaitResult> {
+  return (await h.call('job-manager.wait', { id }, opts)) as unknown as WaitResult;
 }
 
 /** stdin for a running job's tasks */
@@ -187,24 +189,24 @@ export class Jobs {
   submit(req: JobRequest): Promise<number> {
     const spec = 'jobspec' in req ? req.jobspec
       : buildJobspec({ cwd: process.cwd(), environment: envOf(process.env), ...req });
-    return submit(this.h, spec, { urgency: req.urgency, flags: req.flags });
+    return submit(this.h, spec, { urgency: req.urgency, flags: req.flags, signal: req.signal });
   }
 
   /** the end of a waitable job (submitted with flags: SUBMIT_WAITABLE), or of the next one to end */
-  wait(id: number = JOBID_ANY): Promise<WaitResult> {
-    return wait(this.h, id);
+  wait(id: number = JOBID_ANY, opts: { signal?: AbortSignal } = {}): Promise<WaitResult> {
+    return wait(this.h, id, opts);
   }
 
   list(opts: ListOptions = {}): Promise<JobListing[]> {
     return list(this.h, opts);
   }
 
-  info(id: number): Promise<JobListing> {
-    return info(this.h, id);
+  info(id: number, opts: { signal?: AbortSignal } = {}): Promise<JobListing> {
+    return info(this.h, id, opts);
   }
 
-  cancel(id: number, note = ''): Promise<void> {
-    return cancel(this.h, id, note);
+  cancel(id: number, note = '', opts: { signal?: AbortSignal } = {}): Promise<void> {
+    return cancel(this.h, id, note, opts);
   }
 
   /** the entries of one of the job's eventlogs ('eventlog', 'guest.exec.eventlog', 'guest.output'), as appended */
