@@ -36,7 +36,7 @@ const topicMatches = (prefixes: string[], topic: string) => prefixes.some((p) =>
 /**
  * Calls `each` for every event whose topic starts with one of `prefixes` (all events when there are none), in
  * seq order; with `from`, first for the journal's events from that seq on. Resolves once `each` returns false
- * (after unsubscribing); rejects if the history cannot be read or `each` throws.
+ * or `stop` aborts (after unsubscribing); rejects if the history cannot be read or `each` throws.
  *
  * Live delivery is subscribed before the head is read, so every event past the head arrives live and is held
  * until the history up to the head is out; the held ones at or below the head are then dropped. Unsequenced
@@ -48,6 +48,7 @@ const topicMatches = (prefixes: string[], topic: string) => prefixes.some((p) =>
  */
 export async function subscribeFrom(
   h: EventSource, prefixes: string[], from: number | undefined, each: (ev: FluxEvent) => boolean | void,
+  stopWhen?: AbortSignal,
 ): Promise<void> {
   const subs = prefixes.length > 0 ? [...new Set(prefixes)] : [''];
   /** highest seq passed on or covered by the history: nothing at or below it is passed on again */
@@ -82,6 +83,9 @@ export async function subscribeFrom(
     return !stopped;
   };
 
+  const onStop = () => stop();
+  stopWhen?.addEventListener('abort', onStop, { once: true });
+  if (stopWhen?.aborted) stop();
   // a lost broker ends the subscription with the error rather than leaving the caller waiting forever
   const offClose = h.onEnd ? h.onEnd((err) => stop(err)) : h.onClose?.((err) => stop(err));
   // the handle passes every event on the connection to every sink: other subscriptions' events are ours to skip
@@ -107,6 +111,7 @@ export async function subscribeFrom(
   } finally {
     off();
     offClose?.();
+    stopWhen?.removeEventListener('abort', onStop);
   }
   // only after a clean stop: after a failure the caller's close() ends the subscriptions with the connection
   for (const p of subs) await h.unsubscribe(p);
@@ -203,15 +208,11 @@ export class Events {
   subscribe(topics: string | string[], opts: SubscribeOptions = {}): AsyncIterableIterator<Event> {
     const prefixes = typeof topics === 'string' ? [topics] : topics;
     return iterate<Event>(({ push, end }) => {
-      let stop = false;
+      const stop = new AbortController();
       subscribeFrom(this.h, prefixes, opts.from, (ev) => {
-        if (stop) return false;
         push(withData(ev));
-        return true;
-      }).then(() => end(), end);
-      return () => {
-        stop = true;
-      };
+      }, stop.signal).then(() => end(), end);
+      return () => stop.abort();
     }, { signal: opts.signal, closed: () => this.h.isClosed });
   }
 }

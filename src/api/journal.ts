@@ -113,17 +113,23 @@ export async function stateAt(
 export async function follow(
   h: Flux, from: number | undefined, each: (row: JournalRow) => boolean | void, opts: CallOpts = {},
 ): Promise<void> {
-  let stoppedAt: number | undefined;
-  await h.stream('journal.follow', from === undefined ? {} : { from: Math.max(1, from) }, opts, (m) => {
-    const { entry, ref } = payloadJson(m) as { entry?: Partial<JournalRow>; ref?: unknown };
-    if (each(rowOf({ ...entry, ref } as Partial<JournalRow>)) !== false) return true;
-    stoppedAt = m.aux2;
-    return false;
-  });
-  if (stoppedAt !== undefined) cancelFollow(h, stoppedAt);
+  let tag: number | undefined;
+  let stopped = false;
+  try {
+    await h.stream('journal.follow', from === undefined ? {} : { from: Math.max(1, from) }, opts, (m) => {
+      tag = m.aux2;
+      const { entry, ref } = payloadJson(m) as { entry?: Partial<JournalRow>; ref?: unknown };
+      if (each(rowOf({ ...entry, ref } as Partial<JournalRow>)) !== false) return true;
+      stopped = true;
+      return false;
+    });
+  } finally {
+    // stopped by `each` or abandoned through the signal: the service streams until told to stop
+    if ((stopped || opts.signal?.aborted) && tag !== undefined && !h.isClosed) cancelFollow(h, tag);
+  }
 }
 
-/** the service streams until told to stop; its closing ENODATA then goes to a matchtag no longer listened to */
+/** its closing ENODATA then goes to a matchtag no longer listened to */
 const cancelFollow = (h: Flux, tag: number) => h.send('journal.cancel', { matchtag: tag });
 
 /** The journal, bound to a handle. */
@@ -149,15 +155,12 @@ export class Journal {
   /** entries as they are appended (from `from` on when given), until the loop is left or the handle closes */
   follow(opts: CallOpts & { from?: number } = {}): AsyncIterableIterator<JournalRow> {
     return iterate<JournalRow>(({ push, end }) => {
-      let stop = false;
+      const stop = new AbortController();
+      const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
       follow(this.h, opts.from, (row) => {
-        if (stop) return false;
         push(row);
-        return true;
-      }, opts).then(() => end(), end);
-      return () => {
-        stop = true;
-      };
+      }, { signal }).then(() => end(), end);
+      return () => stop.abort();
     }, { signal: opts.signal, closed: () => this.h.isClosed });
   }
 }

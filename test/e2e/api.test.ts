@@ -92,6 +92,16 @@ describe('the flux-ts library against a size-4 instance', () => {
     const rows = await h.journal.list({ from: s1, to: got[2]!.seq, topic: 'app.' });
     expect(rows.map((r) => r.seq)).toEqual(got.map((g) => g.seq));
     expect((await h.journal.head()).seq).toBeGreaterThanOrEqual(got[2]!.seq);
+
+    // a journal follower the loop leaves is cancelled at once, not at the next entry
+    const followers = async () => (await inst.flux(['module', 'stats', '-p', 'followers', 'journal'])).stdout;
+    const rowsSeen: number[] = [];
+    for await (const row of h.journal.follow({ from: s1 })) {
+      rowsSeen.push(row.seq);
+      if (row.seq === s2) break;
+    }
+    expect(rowsSeen).toEqual([s1, s2]);
+    await until('the follower to be gone', async () => ((await followers()) === '0\n' ? true : undefined));
   });
 
   it('stores and loads blobs, reads attributes, runs processes and lists them', async () => {
