@@ -17,6 +17,11 @@ export interface RpcOpts {
   signal?: AbortSignal;
 }
 
+export interface StreamOpts extends RpcOpts {
+  /** told the request's matchtag as it is sent: what a service's cancel request names */
+  sent?: (matchtag: number) => void;
+}
+
 interface Pending {
   onResponse: (m: Message) => void;
 }
@@ -89,7 +94,7 @@ export class Flux {
    * A streaming RPC: every response until the terminating error; ENODATA ends it normally, any other error
    * rejects. `each` may return false to stop listening (the caller then cancels as the service requires).
    */
-  stream(topic: string, body: Body, opts: RpcOpts, each: (m: Message) => boolean | void): Promise<void> {
+  stream(topic: string, body: Body, opts: StreamOpts, each: (m: Message) => boolean | void): Promise<void> {
     return new Promise((resolve, reject) => {
       const tag = this.request(topic, body, opts, FLAG_STREAMING, (m) => {
         if (m.aux1 !== 0) {
@@ -103,6 +108,7 @@ export class Flux {
           resolve();
         }
       }, false);
+      if (tag !== 0) opts.sent?.(tag);
     });
   }
 

@@ -116,8 +116,7 @@ export async function follow(
   let tag: number | undefined;
   let stopped = false;
   try {
-    await h.stream('journal.follow', from === undefined ? {} : { from: Math.max(1, from) }, opts, (m) => {
-      tag = m.aux2;
+    await h.stream('journal.follow', from === undefined ? {} : { from: Math.max(1, from) }, { ...opts, sent: (t) => (tag = t) }, (m) => {
       const { entry, ref } = payloadJson(m) as { entry?: Partial<JournalRow>; ref?: unknown };
       if (each(rowOf({ ...entry, ref } as Partial<JournalRow>)) !== false) return true;
       stopped = true;

@@ -101,7 +101,8 @@ export async function lookup(h: Flux, where: Where, flags: number, key: string, 
  * resolves at the ENODATA that ends the stream, rejects with any other error or with what `each` throws.
  */
 export function lookupStream(
-  h: Flux, ns: string, flags: number, key: string, each: (t: JObject, tag: number) => void, from?: number, opts: CallOpts = {},
+  h: Flux, ns: string, flags: number, key: string, each: (t: JObject, tag: number) => void, from?: number,
+  opts: CallOpts & { sent?: (matchtag: number) => void } = {},
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     const { topic, payload } = lookupRequest({ ns }, flags, key, from);
@@ -415,10 +416,9 @@ export class Kvs {
       let tag: number | undefined;
       const done = new AbortController();
       const signal = opts.signal ? AbortSignal.any([opts.signal, done.signal]) : done.signal;
-      lookupStream(this.h, ns, flags, key, (t, matchtag) => {
-        tag = matchtag;
+      lookupStream(this.h, ns, flags, key, (t) => {
         push({ value: decodeValue(valData(t)) });
-      }, opts.fromVersion, { signal }).then(() => end(), end);
+      }, opts.fromVersion, { signal, sent: (matchtag) => (tag = matchtag) }).then(() => end(), end);
       return () => {
         if (tag !== undefined && !this.h.isClosed) cancelWatch(this.h, tag);
         done.abort();

@@ -192,5 +192,15 @@ describe('the flux-ts library against a size-4 instance', () => {
       for await (const _ of h.kvs.watch('lib.a', { signal: ac2.signal })) ac2.abort();
     })();
     await expect(aborted).rejects.toMatchObject({ errno: ECANCELED });
+    // a watch abandoned before its first value (waiting for the key to exist) is cancelled at the service too
+    const watchers = async () => (await inst.flux(['module', 'stats', '-p', 'namespace-count', 'kvs-watch'])).stdout;
+    const ac3 = new AbortController();
+    const waiting3 = (async () => {
+      for await (const _ of h.kvs.watch('not.yet', { waitCreate: true, signal: ac3.signal })) break;
+    })();
+    await until('the watcher to be there', async () => ((await watchers()) === '1\n' ? true : undefined));
+    ac3.abort();
+    await expect(waiting3).rejects.toMatchObject({ errno: ECANCELED });
+    await until('the watcher to be gone', async () => ((await watchers()) === '0\n' ? true : undefined));
   });
 });
