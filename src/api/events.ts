@@ -4,6 +4,7 @@ import { FluxError, EPROTO } from '../core/errors.js';
 import { FLAG_PRIVATE, type Message } from '../core/message.js';
 import { type Entry, decodeEntry, entryPayloadBytes } from '../core/journal-entry.js';
 import type { Flux } from './handle.js';
+import { iterate } from './iterate.js';
 
 export interface FluxEvent {
   topic: string;
@@ -16,7 +17,7 @@ export interface FluxEvent {
 }
 
 /** what subscribeFrom needs of a handle (a Flux, or a stand-in in tests) */
-export type EventSource = Pick<Flux, 'call' | 'subscribe' | 'unsubscribe' | 'onEvent'> & Partial<Pick<Flux, 'onClose'>>;
+export type EventSource = Pick<Flux, 'call' | 'subscribe' | 'unsubscribe' | 'onEvent'> & Partial<Pick<Flux, 'onClose' | 'onEnd'>>;
 
 /** entries asked for per journal.fetch (the service answers at most 1000) */
 const PAGE = 1000;
@@ -35,7 +36,7 @@ const topicMatches = (prefixes: string[], topic: string) => prefixes.some((p) =>
 /**
  * Calls `each` for every event whose topic starts with one of `prefixes` (all events when there are none), in
  * seq order; with `from`, first for the journal's events from that seq on. Resolves once `each` returns false
- * (after unsubscribing); rejects if the history cannot be read or `each` throws.
+ * or `stop` aborts (after unsubscribing); rejects if the history cannot be read or `each` throws.
  *
  * Live delivery is subscribed before the head is read, so every event past the head arrives live and is held
  * until the history up to the head is out; the held ones at or below the head are then dropped. Unsequenced
@@ -47,6 +48,7 @@ const topicMatches = (prefixes: string[], topic: string) => prefixes.some((p) =>
  */
 export async function subscribeFrom(
   h: EventSource, prefixes: string[], from: number | undefined, each: (ev: FluxEvent) => boolean | void,
+  stopWhen?: AbortSignal,
 ): Promise<void> {
   const subs = prefixes.length > 0 ? [...new Set(prefixes)] : [''];
   /** highest seq passed on or covered by the history: nothing at or below it is passed on again */
@@ -81,8 +83,11 @@ export async function subscribeFrom(
     return !stopped;
   };
 
+  const onStop = () => stop();
+  stopWhen?.addEventListener('abort', onStop, { once: true });
+  if (stopWhen?.aborted) stop();
   // a lost broker ends the subscription with the error rather than leaving the caller waiting forever
-  const offClose = h.onClose?.((err) => stop(err));
+  const offClose = h.onEnd ? h.onEnd((err) => stop(err)) : h.onClose?.((err) => stop(err));
   // the handle passes every event on the connection to every sink: other subscriptions' events are ours to skip
   const off = h.onEvent((m) => {
     const ev = eventOfMessage(m);
@@ -106,6 +111,7 @@ export async function subscribeFrom(
   } finally {
     off();
     offClose?.();
+    stopWhen?.removeEventListener('abort', onStop);
   }
   // only after a clean stop: after a failure the caller's close() ends the subscriptions with the connection
   for (const p of subs) await h.unsubscribe(p);
@@ -139,4 +145,74 @@ async function privateFilter(h: EventSource): Promise<(e: Entry) => boolean> {
   const uid = process.getuid?.();
   const owner = Number((await h.call('attr.get', { name: 'security.owner' })).value);
   return (e) => uid !== undefined && (uid === owner || e.userid === uid);
+}
+
+/** event.publish at rank 0: the event is sequenced into the journal; its seq */
+export async function publish(
+  h: Pick<Flux, 'call'>, topic: string, payload: Buffer | undefined, flags: number, opts: { signal?: AbortSignal } = {},
+): Promise<number> {
+  const body: Record<string, unknown> = { topic, flags };
+  if (payload !== undefined) body.payload = payload.toString('base64');
+  const seq = (await h.call('event.publish', body, { ...opts, nodeid: 0 })).seq;
+  if (typeof seq !== 'number') throw new FluxError(EPROTO, 'event.publish response has no seq');
+  return seq;
+}
+
+export interface PublishOptions {
+  /** only the instance owner and the publisher see it */
+  private?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface SubscribeOptions {
+  /** replay the journal's matching events from this seq on, then go on live without a gap */
+  from?: number;
+  signal?: AbortSignal;
+}
+
+/** An event as a program sees it: its payload decoded as JSON when it is JSON. */
+export interface Event extends FluxEvent {
+  /** the payload as JSON, undefined when there is none or it is not JSON */
+  data: unknown;
+}
+
+function withData(ev: FluxEvent): Event {
+  let data: unknown;
+  if (ev.payload && ev.payload.length > 0) {
+    const p = ev.payload[ev.payload.length - 1] === 0 ? ev.payload.subarray(0, -1) : ev.payload;
+    try {
+      data = JSON.parse(p.toString('utf8'));
+    } catch {
+      data = undefined;
+    }
+  }
+  return { ...ev, data };
+}
+
+/** Events of the instance (flux_event_publish, flux_event_subscribe), bound to a handle. */
+export class Events {
+  constructor(private readonly h: Flux) {}
+
+  /** publish `data` (JSON, a string, or raw bytes) under `topic`; the seq it was given */
+  publish(topic: string, data?: unknown, opts: PublishOptions = {}): Promise<number> {
+    const payload = data === undefined ? undefined
+      : Buffer.isBuffer(data) ? data
+        : Buffer.from(`${typeof data === 'string' ? data : JSON.stringify(data)}\0`);
+    return publish(this.h, topic, payload, opts.private ? FLAG_PRIVATE : 0, opts);
+  }
+
+  /**
+   * Events whose topic starts with `topics` (one prefix or several; every event for ''), in seq order, until the
+   * loop is left, the signal aborts or the handle closes.
+   */
+  subscribe(topics: string | string[], opts: SubscribeOptions = {}): AsyncIterableIterator<Event> {
+    const prefixes = typeof topics === 'string' ? [topics] : topics;
+    return iterate<Event>(({ push, end }) => {
+      const stop = new AbortController();
+      subscribeFrom(this.h, prefixes, opts.from, (ev) => {
+        push(withData(ev));
+      }, stop.signal).then(() => end(), end);
+      return () => stop.abort();
+    }, { signal: opts.signal, closed: () => this.h.isClosed });
+  }
 }

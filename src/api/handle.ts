@@ -1,5 +1,5 @@
 // The client handle: what commands, tests and users' scripts use to talk to a broker.
-import { FluxError, ENODATA, EINVAL, ECONNRESET } from '../core/errors.js';
+import { FluxError, ENODATA, EINVAL, ECONNRESET, ECANCELED } from '../core/errors.js';
 import {
   Message, MSGTYPE_RESPONSE, MSGTYPE_EVENT, FLAG_NORESPONSE, FLAG_STREAMING, FLAG_UPSTREAM, NODEID_ANY,
   NODEID_UPSTREAM, jsonPayload, stringPayload, makeRequest, makeEvent, payloadJson, payloadString, serviceOf,
@@ -13,6 +13,13 @@ export interface RpcOpts {
   /** a rank, NODEID_ANY (default) or NODEID_UPSTREAM */
   nodeid?: number;
   flags?: number;
+  /** abandons the request: its promise rejects (a stream ends) with ECANCELED; the service is not told */
+  signal?: AbortSignal;
+}
+
+export interface StreamOpts extends RpcOpts {
+  /** told the request's matchtag as it is sent: what a service's cancel request names */
+  sent?: (matchtag: number) => void;
 }
 
 interface Pending {
@@ -23,31 +30,51 @@ function encodeBody(body: Body): Buffer | undefined {
   return body === undefined || Buffer.isBuffer(body) ? body : jsonPayload(body);
 }
 
+function canceled(signal: AbortSignal): Message {
+  const why = signal.reason instanceof Error ? signal.reason.message : 'request canceled';
+  return { type: MSGTYPE_RESPONSE, flags: 0, userid: 0, rolemask: 0, aux1: ECANCELED, aux2: 0, payload: stringPayload(why) };
+}
+
 function errorOf(m: Message): FluxError {
   const p = m.payload;
   const text = p && p.length > 0 && p[p.length - 1] === 0 ? payloadString(m) : undefined;
   return new FluxError(m.aux1, text);
 }
 
+/**
+ * A connection to one broker of a Flux instance (flux_t in C): requests, responses and events. The package's
+ * handle (client.ts) adds the typed clients; commands use this one, which loads none of them.
+ */
 export class Flux {
   private readonly pending = new Map<number, Pending>();
   private readonly services = new Set<string>();
   private readonly eventSinks = new Set<(ev: Message) => void>();
   private readonly closeSinks = new Set<(err: Error) => void>();
+  private readonly endSinks = new Set<(err: Error) => void>();
   private closed: Error | undefined;
   private rank: number | undefined;
 
-  private constructor(private readonly conn: LocalClient, readonly uri: string) {
+  protected constructor(private readonly conn: LocalClient, readonly uri: string) {
     conn.onMessage = (m) => this.receive(m);
     conn.onClose = (err) => this.lost(err ?? new FluxError(ECONNRESET, 'broker connection closed'));
   }
 
   /** Connect to FLUX_URI (or the given local:// or ssh:// URI). */
   static async open(uri = process.env.FLUX_URI): Promise<Flux> {
+    const u = Flux.uriOf(uri);
+    return new Flux(await connect(u), u);
+  }
+
+  protected static uriOf(uri = process.env.FLUX_URI): string {
     if (uri === undefined || uri === '') {
       throw new FluxError(EINVAL, 'FLUX_URI is not set: run inside an instance (flux start) or set FLUX_URI');
     }
-    return new Flux(await connect(uri), uri);
+    return uri;
+  }
+
+  /** the connection a handle for `uri` is made on */
+  protected static connection(uri: string): Promise<LocalClient> {
+    return connect(uri);
   }
 
   /** One request, one response. Rejects with the response's FluxError. */
@@ -67,7 +94,7 @@ export class Flux {
    * A streaming RPC: every response until the terminating error; ENODATA ends it normally, any other error
    * rejects. `each` may return false to stop listening (the caller then cancels as the service requires).
    */
-  stream(topic: string, body: Body, opts: RpcOpts, each: (m: Message) => boolean | void): Promise<void> {
+  stream(topic: string, body: Body, opts: StreamOpts, each: (m: Message) => boolean | void): Promise<void> {
     return new Promise((resolve, reject) => {
       const tag = this.request(topic, body, opts, FLAG_STREAMING, (m) => {
         if (m.aux1 !== 0) {
@@ -81,6 +108,7 @@ export class Flux {
           resolve();
         }
       }, false);
+      if (tag !== 0) opts.sent?.(tag);
     });
   }
 
@@ -117,6 +145,12 @@ export class Flux {
     return () => this.closeSinks.delete(fn);
   }
 
+  /** called once when the handle ends, by close() or a lost connection: streams end here */
+  onEnd(fn: (err: Error) => void): () => void {
+    this.endSinks.add(fn);
+    return () => this.endSinks.delete(fn);
+  }
+
   onEvent(sink: (ev: Message) => void): () => void {
     this.eventSinks.add(sink);
     return () => this.eventSinks.delete(sink);
@@ -131,6 +165,11 @@ export class Flux {
     return this.rank;
   }
 
+  /** true once close() was called or the connection was lost: no request can be sent any more */
+  get isClosed(): boolean {
+    return this.closed !== undefined;
+  }
+
   /** Say <service>.disconnect to every service used, then close the socket. */
   close(): void {
     if (this.closed) return;
@@ -140,12 +179,17 @@ export class Flux {
     }
     this.closed = new FluxError(ECONNRESET, 'handle closed');
     this.conn.close();
+    this.fail(this.closed);
   }
 
   private request(
     topic: string, body: Body, opts: RpcOpts, flags: number, onResponse: (m: Message) => void, once: boolean,
   ): number {
     if (this.closed) throw this.closed;
+    if (opts.signal?.aborted) {
+      onResponse(canceled(opts.signal));
+      return 0;
+    }
     let nodeid = opts.nodeid ?? NODEID_ANY;
     let allFlags = flags | (opts.flags ?? 0);
     if (nodeid === NODEID_UPSTREAM) {
@@ -156,9 +200,24 @@ export class Flux {
     const noresponse = (allFlags & FLAG_NORESPONSE) !== 0;
     const tag = noresponse ? 0 : this.allocTag();
     if (!noresponse) {
-      this.pending.set(tag, {
-        onResponse: once ? (m) => { this.pending.delete(tag); onResponse(m); } : onResponse,
+      const signal = opts.signal;
+      const abort = signal && (() => {
+        if (this.pending.get(tag) !== entry) return;
+        this.pending.delete(tag);
+        onResponse(canceled(signal));
       });
+      const settled = () => signal?.removeEventListener('abort', abort!);
+      const entry: Pending = {
+        onResponse: once || signal ? (m) => {
+          if (once || m.aux1 !== 0) {
+            this.pending.delete(tag);
+            settled();
+          }
+          onResponse(m);
+        } : onResponse,
+      };
+      this.pending.set(tag, entry);
+      signal?.addEventListener('abort', abort!, { once: true });
     }
     const svc = serviceOf(topic);
     if (svc !== 'event') this.services.add(svc);
@@ -187,6 +246,12 @@ export class Flux {
   private lost(err: Error): void {
     const unexpected = !this.closed;
     if (unexpected) this.closed = err;
+    this.fail(err);
+    if (unexpected) for (const fn of this.closeSinks) fn(err);
+  }
+
+  /** every request still waiting gets `err`; the end sinks are told, once */
+  private fail(err: Error): void {
     const pend = [...this.pending.values()];
     this.pending.clear();
     for (const p of pend) {
@@ -195,7 +260,9 @@ export class Flux {
         payload: stringPayload(err.message),
       });
     }
-    if (unexpected) for (const fn of this.closeSinks) fn(err);
+    const sinks = [...this.endSinks];
+    this.endSinks.clear();
+    for (const fn of sinks) fn(err);
   }
 }
 

@@ -1,9 +1,11 @@
 // The job client: submit, list, watch and act on jobs, as libflux's job functions do for flux-core's tools.
 import { FluxError, EPROTO, ENOENT } from '../core/errors.js';
-import { type Jobspec, encodeJ } from '../core/jobspec.js';
+import { type Jobspec, type SubmitOptions, buildJobspec, encodeJ } from '../core/jobspec.js';
 import { type JobEvent, jobKey, parseEventlog } from '../core/job-kvs.js';
 import { URGENCY_DEFAULT } from '../core/job-state.js';
 import type { Flux } from './handle.js';
+import { iterate } from './iterate.js';
+import { parseIdset } from '../core/idset.js';
 
 /** kvs-watch lookup flags */
 const WATCH = 4;
@@ -53,6 +55,7 @@ export interface ListOptions {
   seq?: number;
   /** the table as it was at this time (seconds since the epoch) */
   time?: number;
+  signal?: AbortSignal;
 }
 
 export interface WaitResult {
@@ -61,9 +64,9 @@ export interface WaitResult {
   errstr?: string;
 }
 
-export async function submit(h: Flux, jobspec: Jobspec, opts: { urgency?: number; flags?: number } = {}): Promise<number> {
+export async function submit(h: Flux, jobspec: Jobspec, opts: { urgency?: number; flags?: number; signal?: AbortSignal } = {}): Promise<number> {
   const uid = process.getuid?.() ?? 0;
-  const r = await h.call('job-ingest.submit', { J: encodeJ(jobspec, uid), urgency: opts.urgency ?? URGENCY_DEFAULT, flags: opts.flags ?? 0 });
+  const r = await h.call('job-ingest.submit', { J: encodeJ(jobspec, uid), urgency: opts.urgency ?? URGENCY_DEFAULT, flags: opts.flags ?? 0 }, { signal: opts.signal });
   if (typeof r.id !== 'number') throw new FluxError(EPROTO, 'job-ingest answered without an id');
   return r.id;
 }
@@ -77,7 +80,7 @@ export async function listAt(h: Flux, opts: ListOptions = {}): Promise<{ jobs: J
   if (opts.max !== undefined) body.max_entries = opts.max;
   if (opts.seq !== undefined) body.seq = opts.seq;
   if (opts.time !== undefined) body.time = opts.time;
-  const r = await h.call('job-list.list', body);
+  const r = await h.call('job-list.list', body, { signal: opts.signal });
   return { jobs: r.jobs as JobListing[], ...(typeof r.time === 'number' ? { time: r.time } : {}) };
 }
 
@@ -85,15 +88,16 @@ export async function list(h: Flux, opts: ListOptions = {}): Promise<JobListing[
   return (await listAt(h, opts)).jobs;
 }
 
-export async function info(h: Flux, id: number): Promise<JobListing> {
-  return (await h.call('job-list.list-id', { id })).job as JobListing;
+export async function info(h: Flux, id: number, opts: { signal?: AbortSignal } = {}): Promise<JobListing> {
+  return (await h.call('job-list.list-id', { id }, opts)).job as JobListing;
 }
 
-export async function raise(h: Flux, id: number, type: string, note = '', severity = 0): Promise<void> {
-  await h.call('job-manager.raise', { id, severity, type, note });
+export async function raise(h: Flux, id: number, type: string, note = '', severity = 0, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  await h.call('job-manager.raise', { id, severity, type, note }, opts);
 }
 
-export const cancel = (h: Flux, id: number, note = ''): Promise<void> => raise(h, id, 'cancel', note);
+export const cancel = (h: Flux, id: number, note = '', opts: { signal?: AbortSignal } = {}): Promise<void> =>
+  raise(h, id, 'cancel', note, 0, opts);
 
 export async function kill(h: Flux, id: number, signum: number): Promise<void> {
   await h.call('job-manager.kill', { id, signum });
@@ -105,8 +109,8 @@ export async function setUrgency(h: Flux, id: number, urgency: number): Promise<
 }
 
 /** a waitable job's end (JOBID_ANY: the next waitable job to end) */
-export async function wait(h: Flux, id: number = JOBID_ANY): Promise<WaitResult> {
-  return (await h.call('job-manager.wait', { id })) as unknown as WaitResult;
+export async function wait(h: Flux, id: number = JOBID_ANY, opts: { signal?: AbortSignal } = {}): Promise<WaitResult> {
+  return (await h.call('job-manager.wait', { id }, opts)) as unknown as WaitResult;
 }
 
 /** stdin for a running job's tasks */
@@ -162,4 +166,109 @@ export function watchEventlog(h: Flux, id: number, path: string, each: (e: JobEv
     throw err;
   });
   return { done, cancel: stop };
+}
+
+/** what `jobs.submit` takes: flux submit's options, or a jobspec made elsewhere */
+export type JobRequest = (SubmitOptions | { jobspec: Jobspec }) & { urgency?: number; flags?: number; signal?: AbortSignal };
+
+/** a piece of a job's output, as its shells put it in the output eventlog */
+export interface JobOutput {
+  stream: 'stdout' | 'stderr';
+  rank: string;
+  data: Buffer;
+}
+
+/** Jobs of the instance (flux_job_submit, flux_job_wait, flux_job_list…), bound to a handle. */
+export class Jobs {
+  constructor(private readonly h: Flux) {}
+
+  /**
+   * Submit a job: `{ command: ['hostname'], ntasks: 2 }` (flux submit's options; the job runs in this process's
+   * working directory and environment unless told otherwise) or `{ jobspec }`. Its id.
+   */
+  submit(req: JobRequest): Promise<number> {
+    const spec = 'jobspec' in req ? req.jobspec
+      : buildJobspec({ cwd: process.cwd(), environment: envOf(process.env), ...req });
+    return submit(this.h, spec, { urgency: req.urgency, flags: req.flags, signal: req.signal });
+  }
+
+  /** the end of a waitable job (submitted with flags: SUBMIT_WAITABLE), or of the next one to end */
+  wait(id: number = JOBID_ANY, opts: { signal?: AbortSignal } = {}): Promise<WaitResult> {
+    return wait(this.h, id, opts);
+  }
+
+  list(opts: ListOptions = {}): Promise<JobListing[]> {
+    return list(this.h, opts);
+  }
+
+  info(id: number, opts: { signal?: AbortSignal } = {}): Promise<JobListing> {
+    return info(this.h, id, opts);
+  }
+
+  cancel(id: number, note = '', opts: { signal?: AbortSignal } = {}): Promise<void> {
+    return cancel(this.h, id, note, opts);
+  }
+
+  /** the entries of one of the job's eventlogs ('eventlog', 'guest.exec.eventlog', 'guest.output'), as appended */
+  eventlog(id: number, path = 'eventlog', opts: { signal?: AbortSignal } = {}): AsyncIterableIterator<JobEvent> {
+    return iterate<JobEvent>(({ push, end }) => {
+      const w = watchEventlog(this.h, id, path, (e) => {
+        push(e);
+      });
+      w.done.then(() => end(), end);
+      return () => w.cancel();
+    }, { signal: opts.signal, closed: () => this.h.isClosed });
+  }
+
+  /**
+   * The job's output as its tasks write it, until every stream has ended (or, for a job that never ran, until it
+   * is cleaned up).
+   */
+  attach(id: number, opts: { signal?: AbortSignal } = {}): AsyncIterableIterator<JobOutput> {
+    return iterate<JobOutput>(({ push, end }) => {
+      let streams = 0;
+      let ended = 0;
+      let allocated = false;
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        output.cancel();
+        events.cancel();
+        end();
+      };
+      const output = watchEventlog(this.h, id, 'guest.output', (e) => {
+        const c = e.context ?? {};
+        if (e.name === 'header') {
+          streams = Object.values((c.count ?? {}) as Record<string, number>).reduce((a, b) => a + b, 0);
+        } else if (e.name === 'data') {
+          if (typeof c.data === 'string') {
+            const data = c.encoding === 'base64' ? Buffer.from(c.data, 'base64') : Buffer.from(c.data, 'utf8');
+            push({ stream: c.stream === 'stderr' ? 'stderr' : 'stdout', rank: String(c.rank), data });
+          }
+          if (c.eof === true) ended++;
+        } else if (e.name === 'redirect') {
+          ended += parseIdset(String(c.rank)).length;
+        }
+        if (streams > 0 && ended >= streams) finish();
+      });
+      const events = watchEventlog(this.h, id, 'eventlog', (e) => {
+        if (e.name === 'alloc') allocated = true;
+        if (e.name === 'clean' && !allocated) finish();
+      });
+      output.done.catch((err: unknown) => (finished ? undefined : end(err)));
+      events.done.catch((err: unknown) => (finished ? undefined : end(err)));
+      return () => {
+        finished = true;
+        output.cancel();
+        events.cancel();
+      };
+    }, { signal: opts.signal, closed: () => this.h.isClosed });
+  }
+}
+
+function envOf(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  return out;
 }

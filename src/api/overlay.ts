@@ -130,3 +130,8 @@ function presumed(topo: Topology, status: SubtreeStatus): OverlayNode {
     rank: topo.rank, host: topo.host, status, ghost, children: topo.children.map((c) => presumed(c, status)),
   };
 }
+
+/** ask `parent` to disconnect its child `rank` (and so the child's subtree) */
+export async function disconnectSubtree(h: Flux, rank: number, parent: number): Promise<void> {
+  await h.call('overlay.disconnect-subtree', { rank }, { nodeid: parent });
+}

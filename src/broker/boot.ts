@@ -12,7 +12,6 @@ import type { JournalStore } from '../core/journal-store.js';
 import { checkHashName, blobref, digestOf } from '../core/blobref.js';
 import type { Signer } from '../core/signing.js';
 import { journalModule } from '../services/journal.js';
-import { contentModule } from '../services/content.js';
 import { Message, encodeFrames, makeControl, makeRequest, jsonPayload } from '../core/message.js';
 import { childrenOf, descendantsOf, levelOf, maxLevel, parentOf, parseTopo } from '../core/topology.js';
 import { VERSION, VERSION_CODE } from '../core/version.js';
@@ -32,14 +31,12 @@ import { Attrs, ATTR_IMMUTABLE, ATTR_RUNTIME } from '../services/attrs.js';
 import { attrModule } from '../services/attr.js';
 import { logModule } from '../services/log.js';
 import { eventModule } from '../services/event.js';
-import { heartbeatModule } from '../services/heartbeat.js';
-import { rexecModule } from '../services/rexec.js';
 import { PROJECTIONS } from '../projections/index.js';
-import { kvsModule } from '../services/kvs.js';
-import { kvsWatchModule } from '../services/kvs-watch.js';
 import { Broker, CONTROL_DISCONNECT, CONTROL_HEARTBEAT } from './broker.js';
 import { ATTR_REPLAY_STATEDIR, ATTR_REPLAY_TO, readOnlyGate, readOnlyReason } from '../core/read-only.js';
-import { moduleModule, brokerModule, stateMachineModule, type BrokerControl } from './builtins.js';
+import { brokerModule, stateMachineModule, type BrokerControl } from './builtins.js';
+import { builtinModules, createBuiltin } from './builtin-modules.js';
+import { moduleModule } from './module-service.js';
 import { BrokerConfig, configModule } from './config-service.js';
 import { overlayModule } from './overlay-service.js';
 
@@ -296,7 +293,7 @@ export async function runBroker(argv: string[]): Promise<number> {
       broker.log(6, 'broker', `shutdown: ${why}`);
       shuttingDown = shutdown().then(() => finished(exitCode));
     },
-    loadable: { heartbeat: (h) => heartbeatModule(h), content: (h) => contentModule(h, content, hashName).def },
+    loadable: new Map(),
   };
 
   if (server) {
@@ -388,32 +385,22 @@ export async function runBroker(argv: string[]): Promise<number> {
 
   await broker.registry.load(attrModule(broker), 'builtin');
   await broker.registry.load(log.def, 'builtin');
-  const contentSvc = contentModule(broker, content, hashName);
-  await broker.registry.load(contentSvc.def, 'builtin');
   await broker.registry.load(journal.def, 'builtin');
+  broker.journal = journal;
+  broker.registry.projections = journal;
   await broker.registry.load(eventModule(broker, journal), 'builtin');
-  await broker.registry.load(rexecModule(broker, journal), 'builtin');
-  await broker.registry.load(kvsModule(broker, { journal, content: contentSvc, store: journalStore }), 'builtin');
-  await broker.registry.load((await import('../services/kvs-history.js')).kvsHistoryModule(broker, { journal, database: journalStore?.database }), 'builtin');
-  await broker.registry.load(kvsWatchModule(broker, { journal, content: contentSvc }), 'builtin');
-  const resource = (await import('../services/resource.js')).resourceModule(broker);
-  await broker.registry.load(resource.def, 'builtin');
-  if (rank === 0) await broker.registry.load((await import('../services/cron.js')).cronModule(broker, journal, { binDir: BIN_DIR }), 'builtin');
-  await broker.registry.load((await import('../services/job-shell.js')).jobShellModule(broker), 'builtin');
-  await broker.registry.load((await import('../services/job-ingest.js')).jobIngestModule(broker), 'builtin');
-  if (rank === 0) {
-    const [{ jobManagerModule }, { jobListModule }] = await Promise.all([
-      import('../services/job-manager.js'), import('../services/job-list.js'),
-    ]);
-    await broker.registry.load(jobManagerModule(broker, { journal, resources: resource.resources }), 'builtin');
-    await broker.registry.load(jobListModule(broker, journal), 'builtin');
+  const builtins = builtinModules(broker, {
+    journal, hashName, content, store: journalStore, binDir: BIN_DIR, restore: attrs.get('content.restore'),
+  });
+  for (const [name, b] of builtins) {
+    ctl.loadable.set(name, b);
+    if (!b.rank0 || rank === 0) await broker.registry.load(await createBuiltin(broker, name, b, []), 'builtin');
   }
   await broker.registry.load(overlayModule(ctl), 'builtin');
   await broker.registry.load(stateMachineModule(ctl), 'builtin');
   await broker.registry.load(moduleModule(ctl), 'builtin');
   await broker.registry.load(brokerModule(ctl), 'builtin');
   await broker.registry.load(configModule(broker, new BrokerConfig(configPath, config)), 'builtin');
-  await broker.registry.load(heartbeatModule(broker), 'builtin');
 
   const local = new LocalServer({
     path: `${rundir}/local-${rank}`,

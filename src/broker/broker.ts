@@ -14,7 +14,7 @@ import { DEFAULT_MAX_MESSAGE } from '../core/framing.js';
 import { combineStatus, statusCode, statusName, type SubtreeStatus } from '../core/subtree-status.js';
 import type { Attrs } from '../services/attrs.js';
 import { ServiceRegistry } from './registry.js';
-import type { EventSink, ModuleHost, Payload, RpcOptions } from '../services/module.js';
+import type { EventSink, ModuleHost, ModuleJournal, Payload, RpcOptions } from '../services/module.js';
 
 export const CONTROL_HEARTBEAT = 0;
 export const CONTROL_STATUS = 1;
@@ -61,6 +61,8 @@ export interface Subscriber {
 
 export class Broker implements ModuleHost {
   readonly registry: ServiceRegistry;
+  /** the journal service, once it is up: what modules loaded at run time reach it through */
+  journal?: ModuleJournal;
   parentUuid: string | undefined;
   readonly children = new Map<number, ChildPeer>();
   private readonly childByUuid = new Map<string, ChildPeer>();

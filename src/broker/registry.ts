@@ -1,11 +1,12 @@
 // The service table: which module answers which topic, with the handlers every module gets for free.
 import {
-  FluxError, ENOENT, EEXIST, ENOSYS, EPERM, EPROTO,
+  FluxError, ENOENT, EEXIST, ENOSYS, EPERM, EPROTO, EINVAL,
 } from '../core/errors.js';
 import {
   Message, FLAG_NORESPONSE, FLAG_STREAMING, ROLE_OWNER, ROLE_ALL, payloadJson, senderOf, serviceOf,
 } from '../core/message.js';
 import { compile, type Validator } from '../core/validate.js';
+import type { JournalService } from '../services/journal.js';
 import type { HandlerDef, ModuleDef, ModuleHost } from '../services/module.js';
 
 /** module states as flux module list prints them */
@@ -21,12 +22,20 @@ interface BoundHandler {
 interface LoadedModule {
   def: ModuleDef;
   path: string;
+  /** the arguments it was loaded with: a reload without new ones uses them again */
+  args: string[];
   state: string;
   lastActive: number;
   exact: Map<string, BoundHandler>;
   globs: Array<{ prefix: string; bound: BoundHandler }>;
   services: string[];
+  /** flux module debug's flags */
+  debug: number;
+  unsubscribe: Array<() => void>;
 }
+
+/** where modules' projections join the journal's */
+export type ProjectionHost = Pick<JournalService, 'addProjection' | 'removeProjection'>;
 
 export interface ModuleListEntry {
   name: string;
@@ -52,29 +61,41 @@ export class ServiceRegistry {
 
   /** requests refused before any handler sees them (an instance serving a past state refuses writes) */
   gate?: (topic: string) => FluxError | undefined;
+  /** set once the journal is up: modules that bring a projection need it */
+  projections?: ProjectionHost;
 
   constructor(private readonly host: ModuleHost) {}
 
-  async load(def: ModuleDef, path: string): Promise<void> {
-    if (this.modules.has(def.name)) throw new FluxError(EEXIST, `module ${def.name} is already loaded`);
+  /** Register a module and start it. A module whose start fails (or whose projection cannot be built) is not left registered. */
+  async load(def: ModuleDef, path: string, args: string[] = []): Promise<void> {
+    checkDef(def);
+    if (this.modules.has(def.name)) throw new FluxError(EEXIST, `${def.name} module is already loaded`);
     const services = [def.name, ...(def.services ?? [])];
     for (const s of services) {
       if (this.services.has(s)) throw new FluxError(EEXIST, `service ${s} is already registered`);
     }
+    if (def.projection && !this.projections) throw new FluxError(ENOSYS, `${def.name}: no journal to add a projection to`);
     const mod: LoadedModule = {
-      def, path, state: MODULE_INIT, lastActive: Date.now(), exact: new Map(), globs: [], services,
+      def, path, args, state: MODULE_INIT, lastActive: Date.now(), exact: new Map(), globs: [], services, debug: 0, unsubscribe: [],
     };
-    for (const h of [...def.handlers, ...this.defaultHandlers(def)]) {
+    for (const h of [...def.handlers, ...this.defaultHandlers(mod)]) {
       const bound: BoundHandler = { def: h, validate: h.schema ? compile(h.schema) : undefined };
       if (h.topic.endsWith('*')) mod.globs.push({ prefix: h.topic.slice(0, -1), bound });
       else if (!mod.exact.has(h.topic)) mod.exact.set(h.topic, bound);
     }
     this.modules.set(def.name, mod);
     for (const s of services) this.services.set(s, mod);
+    let projected = false;
     try {
+      if (def.projection) {
+        await this.projections!.addProjection(def.projection);
+        projected = true;
+      }
+      for (const ev of def.events ?? []) mod.unsubscribe.push(this.host.subscribe(ev.topic, (m) => this.deliver(mod, ev.handler, m)));
       await def.start?.();
     } catch (err) {
       this.unregister(mod);
+      if (projected) this.projections!.removeProjection(def.projection!.name);
       throw err;
     }
     mod.state = MODULE_RUNNING;
@@ -82,12 +103,13 @@ export class ServiceRegistry {
 
   async remove(name: string): Promise<void> {
     const mod = this.modules.get(name);
-    if (!mod) throw new FluxError(ENOENT, `module ${name} is not loaded`);
+    if (!mod) throw new FluxError(ENOENT, `${name} module is not loaded`);
     mod.state = MODULE_FINALIZING;
     try {
       await mod.def.stop?.();
     } finally {
       this.unregister(mod);
+      if (mod.def.projection) this.projections?.removeProjection(mod.def.projection.name);
     }
   }
 
@@ -95,9 +117,31 @@ export class ServiceRegistry {
     for (const name of [...this.modules.keys()].reverse()) await this.remove(name);
   }
 
+  has(name: string): boolean {
+    return this.modules.has(name);
+  }
+
+  /** where a loaded module came from and with what arguments */
+  origin(name: string): { path: string; args: string[] } {
+    const mod = this.modules.get(name);
+    if (!mod) throw new FluxError(ENOENT, `${name} module is not loaded`);
+    return { path: mod.path, args: mod.args };
+  }
+
   private unregister(mod: LoadedModule): void {
+    for (const off of mod.unsubscribe.splice(0)) off();
     this.modules.delete(mod.def.name);
     for (const s of mod.services) if (this.services.get(s) === mod) this.services.delete(s);
+  }
+
+  /** an event to a module's handler: what it throws is logged, and goes no further than the module */
+  private deliver(mod: LoadedModule, handler: (ev: Message) => void, ev: Message): void {
+    if (mod.state === MODULE_FINALIZING) return;
+    try {
+      handler(ev);
+    } catch (err) {
+      this.host.log(3, mod.def.name, `event ${ev.topic}: ${(err as Error)?.stack ?? String(err)}`);
+    }
   }
 
   /** true when some module owns the topic's service (it then answers); false means ENOSYS here */
@@ -174,7 +218,8 @@ export class ServiceRegistry {
     return out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
   }
 
-  private defaultHandlers(def: ModuleDef): HandlerDef[] {
+  private defaultHandlers(mod: LoadedModule): HandlerDef[] {
+    const { def } = mod;
     const host = this.host;
     const started = Date.now();
     const hops = BROKER_SERVICES.has(def.name) ? [host.uuid] : [host.uuid, crypto.randomUUID()];
@@ -199,6 +244,27 @@ export class ServiceRegistry {
         },
       },
       {
+        // flux module debug: the module's flags, changed as `op` says (setbit with 0 only reads them)
+        topic: `${def.name}.debug`,
+        schema: {
+          type: 'object',
+          properties: { op: { enum: ['setbit', 'clrbit', 'set', 'clr'] }, flags: { type: 'integer', minimum: 0, maximum: 0xffffffff } },
+          required: ['op', 'flags'],
+        },
+        handler: (msg, body) => {
+          const flags = body!.flags as number;
+          const was = mod.debug;
+          switch (body!.op) {
+            case 'setbit': mod.debug = (mod.debug | flags) >>> 0; break;
+            case 'clrbit': mod.debug = (mod.debug & ~flags) >>> 0; break;
+            case 'set': mod.debug = flags; break;
+            default: mod.debug = 0;
+          }
+          if (mod.debug !== was) def.onDebug?.(mod.debug);
+          host.respond(msg, { flags: mod.debug });
+        },
+      },
+      {
         // a client going away says <service>.disconnect (NORESPONSE) to each service it used
         topic: `${def.name}.disconnect`,
         allow: ROLE_ALL,
@@ -208,5 +274,28 @@ export class ServiceRegistry {
         },
       },
     ];
+  }
+}
+
+/** what a module file may export is checked before any of it is used: a broken one fails its load, nothing else */
+function checkDef(def: ModuleDef): void {
+  if (typeof def !== 'object' || def === null) throw new FluxError(EINVAL, 'the module factory returned no module definition');
+  if (typeof def.name !== 'string' || !/^[A-Za-z0-9_-]+$/.test(def.name)) {
+    throw new FluxError(EINVAL, `module name ${JSON.stringify(def.name)}: expected letters, digits, - and _`);
+  }
+  if (!Array.isArray(def.handlers)) throw new FluxError(EINVAL, `${def.name}: handlers must be an array`);
+  for (const h of def.handlers) {
+    if (typeof h?.topic !== 'string' || typeof h.handler !== 'function') {
+      throw new FluxError(EINVAL, `${def.name}: every handler needs a topic and a handler function`);
+    }
+  }
+  for (const e of def.events ?? []) {
+    if (typeof e?.topic !== 'string' || typeof e.handler !== 'function') {
+      throw new FluxError(EINVAL, `${def.name}: every event subscription needs a topic and a handler function`);
+    }
+  }
+  const p = def.projection;
+  if (p !== undefined && (typeof p.name !== 'string' || p.name === '' || typeof p.apply !== 'function' || typeof p.initial !== 'function')) {
+    throw new FluxError(EINVAL, `${def.name}: a projection needs a name, initial() and apply()`);
   }
 }

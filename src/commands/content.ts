@@ -2,8 +2,10 @@
 // digests on the wire, blobrefs on the terminal). Loads and chunked stores keep many requests in flight.
 import { readFileSync } from 'node:fs';
 import { Flux, withHandle } from '../api/handle.js';
-import { FluxError, EINVAL, ENOENT, ENOSYS, EPROTO } from '../core/errors.js';
-import { type HashName, blobref, checkHashName, digestOf, isDigest, parseBlobref } from '../core/blobref.js';
+import { FluxError, EINVAL, ENOENT, ENOSYS } from '../core/errors.js';
+import { digestOf, parseBlobref } from '../core/blobref.js';
+import { checkpointGet, checkpointPut, contentControl, contentHash, loadDigest, storeBlob } from '../api/content.js';
+import { getroot } from '../api/kvs.js';
 import { program, runChosen } from './common.js';
 
 /** requests kept in flight by one command: enough to hide the round trip, bounded so memory stays small */
@@ -64,16 +66,6 @@ function stdinLines(): string[] {
   return readFileSync(0, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
 }
 
-/** the blobref a store response names; anything but a digest of the instance's hash is a protocol error */
-function refOfResponse(hash: HashName, payload: Buffer | undefined): string {
-  if (!payload || !isDigest(hash, payload)) throw new FluxError(EPROTO, 'content.store: protocol error (the response is not a digest)');
-  return blobref(hash, payload);
-}
-
-async function contentHash(h: Flux): Promise<HashName> {
-  return checkHashName(String((await h.call('attr.get', { name: 'content.hash' })).value));
-}
-
 /** an error about one blobref names it, once */
 function about(ref: string, err: unknown): unknown {
   if (!(err instanceof FluxError) || err.message.includes(ref)) return err;
@@ -90,11 +82,9 @@ async function store(o: { bypassCache?: boolean; chunksize?: string }): Promise<
   const chunks: Buffer[] = [];
   if (size > 0) for (let i = 0; i < data.length; i += size) chunks.push(data.subarray(i, i + size));
   if (chunks.length === 0) chunks.push(data);
-  const topic = o.bypassCache ? 'content-backing.store' : 'content.store';
   return withHandle(async (h) => {
     const hash = await contentHash(h);
-    await inOrder(chunks.length, async (i) => (await h.rpc(topic, chunks[i]!.length > 0 ? chunks[i] : undefined)).payload,
-      (payload) => process.stdout.write(`${refOfResponse(hash, payload)}\n`));
+    await inOrder(chunks.length, (i) => storeBlob(h, hash, chunks[i]!, o), (ref) => process.stdout.write(`${ref}\n`));
     return 0;
   });
 }
@@ -103,11 +93,10 @@ async function load(refs: string[], o: { bypassCache?: boolean }): Promise<numbe
   const list = refs.length > 0 ? refs : stdinLines();
   // every blobref is checked before anything is printed
   const digests = list.map((r) => parseBlobref(r).digest);
-  const topic = o.bypassCache ? 'content-backing.load' : 'content.load';
   return withHandle(async (h) => {
     await inOrder(digests.length, async (i) => {
       try {
-        return (await h.rpc(topic, digests[i])).payload;
+        return await loadDigest(h, digests[i]!, o);
       } catch (err) {
         throw about(list[i]!, err);
       }
@@ -121,7 +110,7 @@ async function load(refs: string[], o: { bypassCache?: boolean }): Promise<numbe
 /** newest first; none yet is an empty list, not an error */
 async function checkpoints(h: Flux): Promise<unknown[]> {
   try {
-    const value = (await h.call('content.checkpoint-get')).value;
+    const value = await checkpointGet(h);
     // an older flux-core answered a single object
     return Array.isArray(value) ? value : [value];
   } catch (err) {
@@ -146,8 +135,8 @@ async function checkpointList(o: { header: boolean; json?: boolean }): Promise<n
 /** the KVS's current root version where a KVS runs (so sequences never go back), else undefined */
 async function kvsRootseq(h: Flux): Promise<number | undefined> {
   try {
-    const r = await h.call('kvs.getroot', { namespace: 'primary', flags: 0 });
-    return typeof r.rootseq === 'number' ? r.rootseq : undefined;
+    const seq = (await getroot(h, 'primary', { flags: 0 })).get('rootseq');
+    return typeof seq === 'bigint' ? Number(seq) : undefined;
   } catch (err) {
     if (err instanceof FluxError && err.errno === ENOSYS) return undefined;
     throw err;
@@ -160,20 +149,20 @@ async function checkpointUpdate(ref: string): Promise<number> {
     const digest = digestOf(await contentHash(h), ref);
     // a checkpoint naming a missing root could never be restarted from
     try {
-      await h.rpc('content.load', digest);
+      await loadDigest(h, digest);
     } catch (err) {
       throw about(ref, err);
     }
     const seqs = (await checkpoints(h)).map((v) => (v as CheckpointValue | null)?.sequence).filter((s): s is number => typeof s === 'number');
     const sequence = Math.max(0, ...seqs, (await kvsRootseq(h)) ?? 0);
-    await h.rpc('content.checkpoint-put', { value: { version: 1, rootref: ref, sequence, timestamp: Date.now() / 1000 } });
+    await checkpointPut(h, { version: 1, rootref: ref, sequence, timestamp: Date.now() / 1000 });
     return 0;
   });
 }
 
-async function simple(topic: string): Promise<number> {
+async function simple(topic: 'content.flush' | 'content.dropcache'): Promise<number> {
   return withHandle(async (h) => {
-    await h.rpc(topic);
+    await contentControl(h, topic);
     return 0;
   });
 }

@@ -5,10 +5,13 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { type Flux, withHandle } from '../api/handle.js';
-import { FluxError, EINVAL, EPROTO } from '../core/errors.js';
+import { FluxError, EINVAL } from '../core/errors.js';
 import { parseFSD } from '../core/fsd.js';
 import { exactFields } from '../core/cronodate.js';
 import { program, runChosen } from './common.js';
+import {
+  type CronRequest, asEntry as cronEntry, cronAct, cronCreate, cronList, cronRequest, cronSync,
+} from '../api/cron.js';
 import { type Past, type PastOpts, pastOf, pastOptions, stateAt } from './replay-at.js';
 import {
   type EntryJson, listHeader, listRow, dumpLines, scheduledText, parseId, parseEntryOptions, parseTabLine, removedLine,
@@ -55,18 +58,19 @@ function withRepeat(c: Command): Command {
 }
 
 /** the cron.create request for a command line and a type's arguments */
-function createRequest(type: string, args: Record<string, unknown>, words: string[], o: RepeatOpts): Record<string, unknown> {
-  const command = words.join(' ');
-  const req: Record<string, unknown> = { type, command, args, ...parseEntryOptions(o.options, (s) => duration(s, '-o timeout')) };
-  req.name = o.name ?? command.trim().split(/\s+/)[0]!;
-  if (o.count !== undefined) req.repeat = count(o.count, '--count');
-  if (o.workingDir !== undefined) req.cwd = o.workingDir;
+function createRequest(type: CronRequest['type'], args: Record<string, unknown>, words: string[], o: RepeatOpts, repeat?: number): CronRequest {
+  let environ: Record<string, string> | undefined;
   if (o.preserveEnv) {
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-    req.environ = env;
+    environ = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) environ[k] = v;
   }
-  return req;
+  return cronRequest(type, args, words.join(' '), {
+    options: parseEntryOptions(o.options, (s) => duration(s, '-o timeout')),
+    name: o.name,
+    repeat: repeat ?? (o.count !== undefined ? count(o.count, '--count') : undefined),
+    cwd: o.workingDir,
+    environ,
+  });
 }
 
 /** seconds since the epoch for a date(1) time */
@@ -81,16 +85,11 @@ function dateSeconds(time: string): number {
 }
 
 function asEntry(r: Record<string, unknown>): EntryJson {
-  if (typeof r.id !== 'number' || typeof r.stats !== 'object' || !Array.isArray(r.tasks)) {
-    throw new FluxError(EPROTO, 'cron service answered with a malformed entry');
-  }
-  return r as unknown as EntryJson;
+  return cronEntry(r) as unknown as EntryJson;
 }
 
 async function listEntries(h: Flux): Promise<EntryJson[]> {
-  const r = await h.call('cron.list', {}, { nodeid: 0 });
-  if (!Array.isArray(r.entries)) throw new FluxError(EPROTO, 'cron.list response has no entries');
-  return (r.entries as Record<string, unknown>[]).map(asEntry);
+  return (await cronList(h)) as unknown as EntryJson[];
 }
 
 /** the entries at a past point of the journal, through the projection the brokers run; times are told from there */
@@ -106,9 +105,9 @@ type Action = (h: Flux) => Promise<number>;
 
 const say = (sub: string, text: string) => process.stdout.write(`${sub}: ${text}\n`);
 
-function creating(sub: string, makeRequest: () => Record<string, unknown>, scheduled = false): Action {
+function creating(sub: string, makeRequest: () => CronRequest, scheduled = false): Action {
   return async (h) => {
-    const e = asEntry(await h.call('cron.create', makeRequest(), { nodeid: 0 }));
+    const e = (await cronCreate(h, makeRequest())) as unknown as EntryJson;
     say(sub, scheduled ? scheduledText(e, Date.now() / 1000) : `cron-${e.id} created`);
     return 0;
   };
@@ -177,7 +176,7 @@ export async function run(args: string[]): Promise<number> {
       action = creating('at', () => {
         const t = dateSeconds(time);
         if (t <= Date.now() / 1000) throw new FluxError(EINVAL, `"${time}" is in the past`);
-        return { ...createRequest('datetime', exactFields(t), words, o), repeat: 1 };
+        return createRequest('datetime', exactFields(t), words, o, 1);
       }, true);
     });
 
@@ -194,21 +193,21 @@ export async function run(args: string[]): Promise<number> {
     });
 
   // these three print without the subcommand's name in front, as flux-core's do
-  const byId = (topic: string, done: (e: EntryJson) => string, body: (o: Record<string, unknown>) => Record<string, unknown> = () => ({})) =>
-    (id: string, o: Record<string, unknown>) => {
+  const byId = (what: 'stop' | 'start' | 'delete', done: (e: EntryJson) => string) =>
+    (id: string, o: { kill?: boolean }) => {
       action = async (h) => {
-        const e = asEntry(await h.call(topic, { id: parseId(id), ...body(o) }, { nodeid: 0 }));
+        const e = (await cronAct(h, what, parseId(id), { kill: o.kill })) as unknown as EntryJson;
         process.stdout.write(`${done(e)}\n`);
         return 0;
       };
     };
   p.command('stop').description('Stop a cron entry').argument('<id>')
-    .action(byId('cron.stop', (e) => `Stopped cron-${e.id}`));
+    .action(byId('stop', (e) => `Stopped cron-${e.id}`));
   p.command('start').description('Start a stopped cron entry').argument('<id>')
-    .action(byId('cron.start', (e) => `Started cron-${e.id}`));
+    .action(byId('start', (e) => `Started cron-${e.id}`));
   p.command('delete').description('Delete a cron entry').argument('<id>')
     .option('-k, --kill', 'also kill its running tasks')
-    .action(byId('cron.delete', (e) => removedLine(e, Date.now() / 1000), (o) => (o.kill ? { kill: true } : {})));
+    .action(byId('delete', (e) => removedLine(e, Date.now() / 1000)));
 
   p.command('dump').description('Print every field of a cron entry as key = value').argument('<id>')
     .option('-k, --key <key>', 'print only this key\'s value')
@@ -228,11 +227,9 @@ export async function run(args: string[]): Promise<number> {
     .option('-e, --epsilon <time>', 'run at once when the sync event came at most this long ago')
     .action((topic: string | undefined, o: { disable?: boolean; epsilon?: string }) => {
       action = async (h) => {
-        const body: Record<string, unknown> = {};
-        if (o.disable) body.disable = true;
-        else if (topic !== undefined) body.topic = topic;
-        if (o.epsilon !== undefined) body.sync_epsilon = duration(o.epsilon, '--epsilon');
-        const r = await h.call('cron.sync', body, { nodeid: 0 });
+        const r = await cronSync(h, {
+          disable: o.disable, topic, epsilon: o.epsilon === undefined ? undefined : duration(o.epsilon, '--epsilon'),
+        });
         if (r.sync_disabled === true) say('sync', 'sync disabled.');
         else say('sync', `sync to event "${String(r.sync_event)}" epsilon=${Number(r.sync_epsilon).toFixed(3)}s.`);
         return 0;

@@ -1,6 +1,6 @@
 import { Flux } from '../api/handle.js';
 import { FluxError, EINVAL } from '../core/errors.js';
-import { payloadString } from '../core/message.js';
+import { clearLog, dmesg } from '../api/log.js';
 import { parseEntry, isoLocalMicros, localOffsetMinutes, SEVERITY_NAMES, type LogEntry } from '../core/logline.js';
 import { formatFixed } from '../core/kvs-format-json.js';
 import { program, parse } from './common.js';
@@ -102,12 +102,9 @@ export async function run(args: string[]): Promise<number> {
   const h = await Flux.open();
   try {
     if (!o.clear) {
-      await h.stream('log.dmesg', { follow: o.follow === true, nobacklog: o.new === true }, {}, (m) => {
-        const line = payloadString(m);
-        if (line !== undefined) process.stdout.write(fmt.line(line));
-      });
+      await dmesg(h, { follow: o.follow, nobacklog: o.new }, (line) => process.stdout.write(fmt.line(line)));
     }
-    if (o.clear || o.readClear) await h.rpc('log.clear');
+    if (o.clear || o.readClear) await clearLog(h);
     return 0;
   } finally {
     h.close();

@@ -3,7 +3,9 @@
 // ahead of the walk, and values a window at a time, in key order.
 import { Flux } from '../api/handle.js';
 import { FluxError, ENOENT, EPROTO, strerror } from '../core/errors.js';
-import { type HashName, checkHashName, digestOf } from '../core/blobref.js';
+import { type HashName, digestOf } from '../core/blobref.js';
+import { checkpointGet, contentHash, loadDigest } from '../api/content.js';
+import { getroot, stringField } from '../api/kvs.js';
 import { type Leaf, walkTree } from '../core/kvs-walk.js';
 import { linkTargetOf, pathOfKey } from '../core/kvs-archive.js';
 import { TYPE_FILE, TYPE_SYMLINK, encodeHeader, padding, trailer } from '../core/tar.js';
@@ -29,12 +31,12 @@ const reason = (err: unknown) => (err instanceof FluxError ? err.message || stre
 /** the root to dump and the time its files carry */
 async function rootToDump(h: Flux, checkpoint: boolean): Promise<{ rootref: string; mtime: number }> {
   if (!checkpoint) {
-    const r = await h.call('kvs.getroot', { namespace: 'primary', flags: 0 });
-    return { rootref: String(r.rootref), mtime: Math.floor(Date.now() / 1000) };
+    const r = await getroot(h, 'primary', { flags: 0 });
+    return { rootref: stringField(r, 'rootref'), mtime: Math.floor(Date.now() / 1000) };
   }
   let value: unknown;
   try {
-    value = (await h.call('content.checkpoint-get')).value;
+    value = await checkpointGet(h);
   } catch (err) {
     if (err instanceof FluxError && err.errno === ENOENT) throw new FluxError(ENOENT, 'there is no checkpoint to dump');
     throw err;
@@ -69,11 +71,10 @@ async function dump(archive: string, o: Options): Promise<number> {
   const window = parseMaxreqs(o.maxreqs);
   const h = await Flux.open();
   try {
-    const hash: HashName = checkHashName(String((await h.call('attr.get', { name: 'content.hash' })).value));
-    const topic = o.cache ? 'content.load' : 'content-backing.load';
+    const hash: HashName = await contentHash(h);
     const load = async (ref: string): Promise<Buffer> => {
       try {
-        return (await h.rpc(topic, digestOf(hash, ref))).payload ?? Buffer.alloc(0);
+        return await loadDigest(h, digestOf(hash, ref), { bypassCache: !o.cache });
       } catch (err) {
         throw err instanceof FluxError ? new FluxError(err.errno, `${ref}: ${reason(err)}`) : err;
       }

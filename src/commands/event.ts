@@ -1,6 +1,6 @@
 import { Flux } from '../api/handle.js';
-import { subscribeFrom, eventOfMessage } from '../api/events.js';
-import { FluxError, EINVAL, EPROTO } from '../core/errors.js';
+import { subscribeFrom, eventOfMessage, publish as publishEvent } from '../api/events.js';
+import { FluxError, EINVAL } from '../core/errors.js';
 import { FLAG_PRIVATE, stringPayload } from '../core/message.js';
 import { program, parse } from './common.js';
 
@@ -57,10 +57,7 @@ async function publish(h: Flux, topic: string, payload: Buffer | undefined, flag
     })
     : undefined;
   try {
-    const body: Record<string, unknown> = { topic, flags };
-    if (payload !== undefined) body.payload = payload.toString('base64');
-    const seq = (await h.call('event.publish', body, { nodeid: 0 })).seq;
-    if (typeof seq !== 'number') throw new FluxError(EPROTO, 'event.publish response has no seq');
+    const seq = await publishEvent(h, topic, payload, flags);
     // rank 0 delivers the event before it answers, so it may be here already
     if (loopback && !seen.has(seq)) {
       await new Promise<void>((resolve) => {

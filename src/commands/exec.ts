@@ -1,20 +1,16 @@
 // flux exec: run a command on ranks of the instance through their rexec services. Output is written as it
 // arrives, stdin goes to every rank (within the credit each grants), and the exit status is the worst over ranks.
 import { resolve as resolvePath } from 'node:path';
-import { isUtf8 } from 'node:buffer';
 import { Flux } from '../api/handle.js';
 import {
   FluxError, strerror, EINVAL, ENOENT, EACCES, EPERM, EHOSTUNREACH, ESRCH, errnoOf,
 } from '../core/errors.js';
-import { type Message, payloadJson } from '../core/message.js';
 import { parseIdset, formatIdset } from '../core/idset.js';
+import { getAttr } from '../api/attrs.js';
+import {
+  type ExecCommand, type ExecResponse, execBackground, execKill, execStream, execWrite,
+} from '../api/exec.js';
 import { program, parse } from './common.js';
-
-/** rexec.exec flags (RFC 42); the service's own copy lives where commands may not import from */
-const REXEC_STDOUT = 1;
-const REXEC_STDERR = 2;
-const REXEC_WRITE_CREDIT = 8;
-const REXEC_WAITABLE = 16;
 
 const SIGINT = 2;
 const SIGTERM = 15;
@@ -126,24 +122,7 @@ interface ExecOpts {
   label?: string;
 }
 
-/** the `cmd` of a rexec.exec request, its keys in the order flux-core 0.88's flux exec sends them */
-export function execCmd(
-  cmdline: string[], cwd: string, env: Record<string, string>, opts: Record<string, string>, label?: string,
-): Record<string, unknown> {
-  const cmd: Record<string, unknown> = { cwd, cmdline, env, opts, channels: [], msgchan: [] };
-  if (label !== undefined) cmd.label = label;
-  return cmd;
-}
-
-/** the flags of a foreground exec: output back, stdin under credit (flux-core's 11) */
-export const FOREGROUND_FLAGS = REXEC_STDOUT | REXEC_STDERR | REXEC_WRITE_CREDIT;
-
 const collect = (v: string, acc: string[]) => [...acc, v];
-
-function decodeData(io: Record<string, unknown>): Buffer {
-  const data = typeof io.data === 'string' ? io.data : '';
-  return Buffer.from(data, io.encoding === 'base64' ? 'base64' : 'utf8');
-}
 
 export async function run(args: string[]): Promise<number> {
   const p = program('exec', 'Execute processes across flux ranks')
@@ -175,14 +154,13 @@ export async function run(args: string[]): Promise<number> {
 
   const h = await Flux.open();
   try {
-    const size = Number((await h.call('attr.get', { name: 'size' })).value);
+    const size = Number(await getAttr(h, 'size'));
     const ranks = selectRanks(o.rank, o.exclude, size);
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-    const cmd = execCmd(cmdline, o.dir === undefined ? process.cwd() : resolvePath(o.dir), env, opts, o.label);
-    const topic = (m: string) => `${o.service}.${m}`;
-    if (o.bg) return await background(h, ranks, cmd, o, topic);
-    return await foreground(h, ranks, cmd, o, topic);
+    const cmd: ExecCommand = { cmdline, cwd: o.dir === undefined ? process.cwd() : resolvePath(o.dir), env, opts, label: o.label };
+    if (o.bg) return await background(h, ranks, cmd, o);
+    return await foreground(h, ranks, cmd, o);
   } finally {
     h.close();
   }
@@ -193,15 +171,14 @@ function errorLine(rank: number, cmd0: string, err: FluxError): string {
 }
 
 async function background(
-  h: Flux, ranks: number[], cmd: Record<string, unknown>, o: ExecOpts, topic: (m: string) => string,
+  h: Flux, ranks: number[], cmd: ExecCommand, o: ExecOpts,
 ): Promise<number> {
-  const flags = o.waitable ? REXEC_WAITABLE : 0;
-  const cmd0 = (cmd.cmdline as string[])[0]!;
+  const cmd0 = cmd.cmdline[0]!;
   let worst = 0;
   await Promise.all(ranks.map(async (rank) => {
     try {
-      const r = await h.call(topic('exec'), { cmd, flags, local_flags: 0 }, { nodeid: rank });
-      if (o.verbose) process.stderr.write(`flux-exec: rank ${rank}: started pid ${String(r.pid)}\n`);
+      const pid = await execBackground(h, cmd, rank, { waitable: o.waitable, service: o.service });
+      if (o.verbose) process.stderr.write(`flux-exec: rank ${rank}: started pid ${pid}\n`);
     } catch (err) {
       const e = err instanceof FluxError ? err : new FluxError(errnoOf(err), (err as Error).message);
       process.stderr.write(errorLine(rank, cmd0, e));
@@ -212,9 +189,9 @@ async function background(
 }
 
 async function foreground(
-  h: Flux, ranks: number[], cmd: Record<string, unknown>, o: ExecOpts, topic: (m: string) => string,
+  h: Flux, ranks: number[], cmd: ExecCommand, o: ExecOpts,
 ): Promise<number> {
-  const cmd0 = (cmd.cmdline as string[])[0]!;
+  const cmd0 = cmd.cmdline[0]!;
   const states = ranks.map((rank): RankState => ({ rank, credit: 0, eofSent: false, done: false, labels: {} }));
   const live = () => states.filter((s) => !s.done);
   /** set on the third Ctrl-C: the handle is about to close, and nothing more is sent or reported */
@@ -225,9 +202,7 @@ async function foreground(
   let stdinEnded = o.noinput === true;
   const stdin = o.noinput ? undefined : process.stdin;
 
-  const write = (s: RankState, io: Record<string, unknown>) => {
-    h.send(topic('write'), { matchtag: s.tag, io: { stream: 'stdin', rank: String(s.rank), ...io } }, { nodeid: s.rank });
-  };
+  const write = (s: RankState, io: { data?: Buffer; eof?: boolean }) => execWrite(h, s.rank, s.tag!, io, o.service);
   const pump = () => {
     if (leaving) return;
     while (queue.length > 0) {
@@ -246,11 +221,9 @@ async function foreground(
       } else {
         queue.shift();
       }
-      // RFC 24: text as is, anything else (a character cut in two, binary) in base64
-      const io = isUtf8(chunk) ? { data: chunk.toString('utf8') } : { data: chunk.toString('base64'), encoding: 'base64' };
       for (const s of targets) {
         s.credit -= chunk.length;
-        write(s, io);
+        write(s, { data: chunk });
       }
     }
     if (queue.length === 0 && stdinEnded) {
@@ -293,7 +266,7 @@ async function foreground(
       s.pendingSignal = signum;
       return;
     }
-    h.rpc(topic('kill'), { pid: s.pid, signum }, { nodeid: s.rank }).catch((err: unknown) => {
+    execKill(h, s.rank, s.pid, signum, { service: o.service }).catch((err: unknown) => {
       // a process that ended meanwhile is not an error worth a line
       if (!leaving && errnoOf(err) !== ESRCH) process.stderr.write(`flux-exec: Error: rank ${s.rank}: kill: ${(err as Error).message}\n`);
     });
@@ -319,36 +292,32 @@ async function foreground(
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
 
-  const onResponse = (s: RankState, m: Message) => {
-    s.tag = m.aux2;
-    const r = payloadJson(m);
+  const onResponse = (s: RankState, r: ExecResponse, tag: number) => {
+    s.tag = tag;
     switch (r.type) {
       case 'started':
-        s.pid = Number(r.pid);
+        s.pid = r.pid;
         if (o.verbose) process.stderr.write(`flux-exec: rank ${s.rank}: started pid ${s.pid}\n`);
         if (s.pendingSignal !== undefined) kill(s, s.pendingSignal);
         break;
-      case 'add-credit': {
-        const ch = r.channels as Record<string, unknown> | undefined;
-        s.credit += Number(ch?.stdin ?? 0);
+      case 'add-credit':
+        s.credit += r.stdin;
         break;
-      }
       case 'output': {
-        const io = (r.io ?? {}) as Record<string, unknown>;
-        const stream = io.stream === 'stderr' ? 'stderr' : 'stdout';
+        const stream = r.stream;
         const out = stream === 'stderr' ? process.stderr : process.stdout;
         if (!o.labelIo) {
-          if (io.data !== undefined) out.write(decodeData(io));
+          if (r.data !== undefined) out.write(r.data);
           break;
         }
         const lab = (s.labels[stream] ??= new LineLabeler(`${s.rank}: `));
-        const text = io.data !== undefined ? lab.push(decodeData(io).toString('utf8')) : '';
-        const tail = io.eof === true ? lab.end() : '';
+        const text = r.data !== undefined ? lab.push(r.data.toString('utf8')) : '';
+        const tail = r.eof ? lab.end() : '';
         if (text.length + tail.length > 0) out.write(text + tail);
         break;
       }
       case 'finished':
-        s.status = Number(r.status);
+        s.status = r.status;
         if (o.verbose) process.stderr.write(`flux-exec: rank ${s.rank}: pid ${s.pid} ${statusText(s.status)}\n`);
         break;
       default:
@@ -357,8 +326,7 @@ async function foreground(
     pump();
   };
 
-  const execBody = { cmd, flags: FOREGROUND_FLAGS, local_flags: 0 };
-  const all = Promise.all(states.map((s) => h.stream(topic('exec'), execBody, { nodeid: s.rank }, (m) => onResponse(s, m))
+  const all = Promise.all(states.map((s) => execStream(h, cmd, s.rank, (r, tag) => onResponse(s, r, tag), { service: o.service })
     .catch((err: unknown) => {
       // leaving on the third Ctrl-C closes the handle, which ends every stream still open: no news
       if (leaving) return;

@@ -5,8 +5,8 @@
 // and journal services. With one, a stopped instance's statedir, read offline (a running instance holds the file
 // exclusively, as `flux replay` finds it).
 import type { Flux } from '../api/handle.js';
-import { FluxError, EINVAL, ENOENT, EPROTO } from '../core/errors.js';
-import { checkHashName, digestOf, parseBlobref } from '../core/blobref.js';
+import { FluxError, EINVAL, ENOENT } from '../core/errors.js';
+import { digestOf, parseBlobref } from '../core/blobref.js';
 import { decodeEntry, type Entry } from '../core/journal-entry.js';
 import { type FsckRoot, fsck } from '../core/fsck.js';
 import { isKvsEntry } from '../projections/kvs.js';
@@ -68,12 +68,14 @@ async function offline(path: string): Promise<Source> {
 async function online(): Promise<Source> {
   const { Flux } = await import('../api/handle.js');
   const h: Flux = await Flux.open();
-  const hash = checkHashName(String((await h.call('attr.get', { name: 'content.hash' })).value));
-  const read = async (ref: string): Promise<Buffer> => (await h.rpc('content.load', digestOf(hash, ref))).payload ?? Buffer.alloc(0);
+  const { checkpointGet, contentHash, loadDigest } = await import('../api/content.js');
+  const journal = await import('../api/journal.js');
+  const hash = await contentHash(h);
+  const read = (ref: string): Promise<Buffer> => loadDigest(h, digestOf(hash, ref));
   return {
     checkpoints: async () => {
       try {
-        const v = (await h.call('content.checkpoint-get', undefined, { nodeid: 0 })).value;
+        const v = await checkpointGet(h, { nodeid: 0 });
         return Array.isArray(v) ? v : [v];
       } catch (err) {
         if (err instanceof FluxError && err.errno === ENOENT) return [];
@@ -83,20 +85,19 @@ async function online(): Promise<Source> {
     async* kvsEntries() {
       // from 0: a compacted journal starts later, and 0 asks for wherever it starts
       for (let from = 0; ;) {
-        const rows = (await h.call('journal.list', { from, topic: 'kvs.namespace-', limit: 4096 }, { nodeid: 0 })).entries;
-        if (!Array.isArray(rows)) throw new FluxError(EPROTO, 'journal.list answered without entries');
+        const rows = await journal.listPage(h, { from, topic: 'kvs.namespace-', limit: 4096 });
         if (rows.length === 0) return;
-        for (const row of rows as Array<{ seq: number; ref: string }>) {
+        for (const row of rows) {
           try {
             yield { seq: row.seq, ref: row.ref, entry: decodeEntry(await read(row.ref)) };
           } catch (err) {
             yield { seq: row.seq, ref: row.ref, damage: (err as Error).message };
           }
         }
-        from = (rows.at(-1) as { seq: number }).seq + 1;
+        from = rows.at(-1)!.seq + 1;
       }
     },
-    snapshots: async () => (await h.call('journal.checkpoints', undefined, { nodeid: 0 })).checkpoints as Array<{ seq: number; snapshot: string | null }>,
+    snapshots: () => journal.checkpoints(h),
     read,
     close: () => h.close(),
   };

@@ -1,4 +1,5 @@
 import { Flux } from '../api/handle.js';
+import { getAttr } from '../api/attrs.js';
 import { program, parse } from './common.js';
 
 export async function run(args: string[]): Promise<number> {
@@ -8,8 +9,7 @@ export async function run(args: string[]): Promise<number> {
   const name = p.args[0]!;
   const h = await Flux.open();
   try {
-    const r = await h.call('attr.get', { name });
-    process.stdout.write(`${String(r.value)}\n`);
+    process.stdout.write(`${await getAttr(h, name)}\n`);
     return 0;
   } catch (err) {
     process.stderr.write(`flux-getattr: ${name}: ${(err as Error).message}\n`);

@@ -11,6 +11,7 @@ import { FluxError, EINVAL } from '../core/errors.js';
 import { aggregateHwlocXml, parseHwlocXml } from '../core/hwloc-xml.js';
 import { parseIdset } from '../core/idset.js';
 import { formatHwlocInfo } from './resource-format.js';
+import { getAttr } from '../api/attrs.js';
 import { program, runChosen } from './common.js';
 
 interface Opts {
@@ -26,7 +27,7 @@ async function xmls(h: Flux, o: Opts): Promise<string[]> {
   }
   let ranks: string | undefined;
   if (o.rank !== undefined && o.rank !== 'all') {
-    const size = Number((await h.call('attr.get', { name: 'size' })).value);
+    const size = Number(await getAttr(h, 'size'));
     let ids: number[];
     try {
       ids = parseIdset(o.rank);

@@ -1,6 +1,7 @@
 import { Flux } from '../api/handle.js';
-import { FluxError, EPROTO } from '../core/errors.js';
-import { payloadJson } from '../core/message.js';
+import {
+  compact, follow as followJournal, head as journalHead, list as listJournal, show as showJournal, verify,
+} from '../api/journal.js';
 import { parseSeq } from './event.js';
 import { program, parse } from './common.js';
 
@@ -95,32 +96,6 @@ export function headLine(h: { seq: number; ref: string | null; rank: number }): 
   return `seq=${h.seq} ref=${h.ref ?? '-'} rank=${h.rank}\n`;
 }
 
-function rowOf(v: unknown): Row {
-  const r = v as Partial<Row> | null;
-  if (typeof r?.seq !== 'number' || typeof r.ref !== 'string' || typeof r.time !== 'number' || typeof r.topic !== 'string') {
-    throw new FluxError(EPROTO, 'malformed journal row in the response');
-  }
-  return { seq: r.seq, ref: r.ref, time: r.time, topic: r.topic };
-}
-
-async function listRows(h: Flux, from: number | undefined, to: number | undefined, topic: string | undefined): Promise<Row[]> {
-  const out: Row[] = [];
-  // without --from the service starts at the journal's first kept entry
-  for (let next = from; to === undefined || next === undefined || next <= to; ) {
-    const body: Record<string, unknown> = { limit: PAGE };
-    if (next !== undefined) body.from = next;
-    if (to !== undefined) body.to = to;
-    if (topic !== undefined) body.topic = topic;
-    const page = (await h.call('journal.list', body, { nodeid: 0 })).entries;
-    if (!Array.isArray(page)) throw new FluxError(EPROTO, 'journal.list response has no entries');
-    const rows = page.map(rowOf);
-    out.push(...rows);
-    if (rows.length < PAGE) break;
-    next = rows[rows.length - 1]!.seq + 1;
-  }
-  return out;
-}
-
 type Action =
   | { op: 'list'; from?: number; to?: number; topic?: string; json: boolean }
   | { op: 'show'; seq: number }
@@ -180,21 +155,19 @@ export async function run(args: string[]): Promise<number> {
   try {
     switch (a.op) {
       case 'list': {
-        const rows = await listRows(h, a.from, a.to, a.topic);
+        const rows = await listJournal(h, { from: a.from, to: a.to, topic: a.topic, limit: PAGE });
         process.stdout.write(a.json ? rows.map(jsonLine).join('') : formatList(rows));
         return 0;
       }
       case 'show': {
-        const { entry } = await h.call('journal.show', { seq: a.seq });
-        if (typeof entry !== 'object' || entry === null) throw new FluxError(EPROTO, 'journal.show response has no entry');
-        process.stdout.write(showEntry(entry as Record<string, unknown>));
+        process.stdout.write(showEntry(await showJournal(h, a.seq)));
         return 0;
       }
       case 'follow':
         await follow(h, a.from, a.count, a.json);
         return 0;
       case 'verify': {
-        const v = (await h.call('journal.verify', undefined, { nodeid: 0 })) as unknown as VerifyResult;
+        const v = (await verify(h)) as unknown as VerifyResult;
         if (v.ok) {
           process.stdout.write(verifyLine(v));
           return 0;
@@ -203,12 +176,12 @@ export async function run(args: string[]): Promise<number> {
         return 1;
       }
       case 'compact': {
-        const r = (await h.call('journal.compact', { before: a.before }, { nodeid: 0 })) as unknown as CompactReport;
+        const r = (await compact(h, a.before)) as unknown as CompactReport;
         process.stdout.write(compactLine(r));
         return 0;
       }
       case 'head': {
-        const r = await h.call('journal.head');
+        const r = await journalHead(h);
         process.stdout.write(headLine(r as unknown as { seq: number; ref: string | null; rank: number }));
         return 0;
       }
@@ -221,16 +194,8 @@ export async function run(args: string[]): Promise<number> {
 async function follow(h: Flux, from: number | undefined, count: number | undefined, json: boolean): Promise<void> {
   if (!json) process.stdout.write(headerLine(FOLLOW_WIDTHS));
   let n = 0;
-  let stoppedAt: number | undefined;
-  const body = from === undefined ? {} : { from: Math.max(1, from) };
-  await h.stream('journal.follow', body, {}, (m) => {
-    const { entry, ref } = payloadJson(m) as { entry?: Partial<Row>; ref?: unknown };
-    const row = rowOf({ ...entry, ref });
+  await followJournal(h, from, (row) => {
     process.stdout.write(json ? jsonLine(row) : rowLine(row, widthsOf([row], FOLLOW_WIDTHS)));
-    if (!count || ++n < count) return true;
-    stoppedAt = m.aux2;
-    return false;
+    return !count || ++n < count;
   });
-  // the service streams until told to stop; its closing ENODATA then goes to a matchtag no longer listened to
-  if (stoppedAt !== undefined) h.send('journal.cancel', { matchtag: stoppedAt });
 }

@@ -5,7 +5,6 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Flux, withHandle } from '../api/handle.js';
 import { FluxError, strerror, EINVAL, ENOENT, EISDIR, EPROTO, ETIMEDOUT } from '../core/errors.js';
-import { type Message, stringPayload } from '../core/message.js';
 import { parseFSD } from '../core/fsd.js';
 import { parseTimeArg } from '../core/time-arg.js';
 import { type JObject, type JValue, byteCompare, cString, dumpJson, isObject, parseJson } from '../core/kvs-format-json.js';
@@ -15,23 +14,13 @@ import {
 } from '../core/kvs-format.js';
 import { EventlogFormatter, colorFor, decodeEventlog, encodeEntry } from '../core/kvs-format-eventlog.js';
 import { defineSubcommands, program, parse } from './common.js';
-
-// lookup flags
-const READDIR = 1;
-const READLINK = 2;
-const WATCH = 4;
-const WAITCREATE = 8;
-const TREEOBJ = 16;
-const WATCH_FULL = 64;
-const WATCH_UNIQ = 128;
-const WATCH_APPEND = 256;
-const STREAM = 512;
-/** what kvs-watch serves rather than kvs */
-const WATCHER = WATCH | WAITCREATE | STREAM;
-// commit flags, and the op flag that appends
-const NO_MERGE = 1;
-const SYNC = 4;
-const APPEND = 32;
+import {
+  type KeyVersion, type Op, type Where, APPEND, NO_MERGE, READDIR, READLINK, STREAM, SYNC, TREEOBJ, WAITCREATE, WATCH, WATCH_APPEND,
+  WATCH_FULL, WATCH_UNIQ, cancelWatch as cancel, commit, dirrefText, getroot, intField, keyHistory, lookup,
+  lookupRequest, lookupStream, namespaceCreate, namespaceList, namespaceRemove, rootAtTime as timeRoot, stringField,
+  valTreeobj, versionAtSeq as seqVersion, versionRoot as rootOfVersion, waitVersion,
+} from '../api/kvs.js';
+import { getAttr } from '../api/attrs.js';
 
 /** errors.ts has no ENOTEMPTY: unlink reports it the way flux-core's strerror does */
 const DIRECTORY_NOT_EMPTY = 'Directory not empty';
@@ -108,110 +97,16 @@ async function inOrder<T, R>(
 
 const defaultNamespace = () => process.env.FLUX_KVS_NAMESPACE ?? 'primary';
 
-/** a JSON payload in flux-core's member order and number formats, NUL-terminated */
-const body = (v: JValue) => stringPayload(dumpJson(v));
-
-function responseObject(m: Message): JObject {
-  const p = m.payload;
-  if (!p || p.length === 0 || p[p.length - 1] !== 0) throw new FluxError(EPROTO);
-  let v: JValue;
-  try {
-    v = parseJson(p.subarray(0, p.length - 1));
-  } catch (err) {
-    if (err instanceof FluxError) throw new FluxError(EPROTO);
-    throw err;
-  }
-  if (!isObject(v)) throw new FluxError(EPROTO);
-  return v;
-}
-
-/** the `val` tree object of a lookup response (EPROTO when missing or malformed) */
-function treeobjOf(m: Message): JObject {
-  const val = responseObject(m).get('val');
-  if (val === undefined || !isTreeObj(val)) throw new FluxError(EPROTO);
-  return val;
-}
-
-function intField(o: JObject, name: string): bigint {
-  const v = o.get(name);
-  if (typeof v !== 'bigint') throw new FluxError(EPROTO);
-  return v;
-}
-
-function stringField(o: JObject, name: string): string {
-  const v = o.get(name);
-  if (typeof v !== 'string') throw new FluxError(EPROTO);
-  return v;
-}
-
 /** C's `int`: what jansson's "i" unpacks a JSON integer into */
 const cInt = (v: bigint) => Number(BigInt.asIntN(32, v));
 
-// ---- lookups and commits, as libkvs makes them ----------------------------------------------------------
-
-/** a lookup in a namespace, or (--at) under a snapshot's root directory */
-type Where = { ns: string } | { at: string };
-
-/** `from`: a watch that replays the key's changes since that version before going on live (ours, not flux-core's) */
-function lookupRequest(where: Where, flags: number, key: string, from?: number): { topic: string; payload: Buffer } {
-  if (key.length === 0) throw new FluxError(EINVAL);
-  if ('at' in where) {
-    // a snapshot never changes: there is nothing to wait for or watch
-    if (flags & WATCHER) throw new FluxError(EINVAL);
-    return { topic: 'kvs.lookup', payload: body({ key, flags, rootdir: parseJson(where.at) }) };
-  }
-  if ((flags & WATCH) && (flags & STREAM)) throw new FluxError(EINVAL);
-  return {
-    topic: flags & WATCHER ? 'kvs-watch.lookup' : 'kvs.lookup',
-    payload: body(from === undefined ? { key, namespace: where.ns, flags } : { key, namespace: where.ns, flags, from_version: from }),
-  };
-}
-
-async function lookup(h: Flux, where: Where, flags: number, key: string): Promise<JObject> {
-  const { topic, payload } = lookupRequest(where, flags, key);
-  return treeobjOf(await h.rpc(topic, payload));
-}
-
-/**
- * A watching or streaming lookup: `each` gets every value and the request's matchtag (which cancel needs);
- * resolves at the ENODATA that ends the stream, rejects with any other error or with what `each` throws.
- */
-function lookupStream(
-  h: Flux, ns: string, flags: number, key: string, each: (t: JObject, tag: number) => void, from?: number,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const { topic, payload } = lookupRequest({ ns }, flags, key, from);
-    h.stream(topic, payload, {}, (m) => {
-      try {
-        each(treeobjOf(m), m.aux2);
-        return true;
-      } catch (err) {
-        reject(err);
-        return false;
-      }
-    }).then(resolve, reject);
-  });
-}
-
-/** ends a watch: kvs-watch answers the watch itself with ENODATA */
-const cancel = (h: Flux, tag: number) => h.send('kvs-watch.cancel', body({ matchtag: tag }));
-
-interface Op {
-  key: string;
-  flags: number;
-  dirent: JValue;
-}
-
+/** an op of the transaction a command builds; the same checks libkvs makes before sending */
 function op(key: string, flags: number, dirent: JValue): Op {
   if (key.length === 0) throw new FluxError(EINVAL);
   return { key, flags, dirent };
 }
 
-const val = (data: Buffer): JValue => ({ ver: 1, type: 'val', data: data.toString('base64') });
-
-function commit(h: Flux, ns: string, flags: number, ops: Op[]): Promise<Message> {
-  return h.rpc('kvs.commit', body({ namespace: ns, flags, ops: ops.map((o) => ({ key: o.key, flags: o.flags, dirent: o.dirent })) }));
-}
+const val = valTreeobj;
 
 interface RootOpts {
   treeobjRoot?: boolean;
@@ -219,7 +114,6 @@ interface RootOpts {
   sequence?: boolean;
 }
 
-const dirrefText = (ref: string) => dumpJson({ data: [ref], type: 'dirref', ver: 1 });
 
 /** commit, then print the new root as -O (dirref tree object), -b (blobref) or -s (sequence) ask */
 async function commitAndReport(h: Flux, ns: string, flags: number, ops: Op[], o: RootOpts): Promise<void> {
@@ -227,9 +121,8 @@ async function commitAndReport(h: Flux, ns: string, flags: number, ops: Op[], o:
     : o.blobref ? 'flux_kvs_commit_get_rootref'
       : o.sequence ? 'flux_kvs_commit_get_sequence' : 'flux_kvs_commit';
   try {
-    const m = await commit(h, ns, flags, ops);
+    const r = await commit(h, ns, flags, ops);
     if (!o.treeobjRoot && !o.blobref && !o.sequence) return;
-    const r = responseObject(m);
     if (o.treeobjRoot) out(`${dirrefText(stringField(r, 'rootref'))}\n`);
     else if (o.blobref) out(`${stringField(r, 'rootref')}\n`);
     else out(`${cInt(intField(r, 'rootseq'))}\n`);
@@ -258,17 +151,6 @@ interface AtOpts {
   atTime?: string;
 }
 
-interface VersionRow {
-  rootseq: number;
-  time: number;
-  rootref: string;
-  /** the key's tree object in that version, or the errno of looking it up */
-  val?: unknown;
-  errno?: number;
-  /** older than the journal's start: its tree is gone */
-  compacted?: boolean;
-}
-
 function parseVersion(text: string): number {
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) fail(`invalid version '${text}': expected a root sequence number`);
   return Number(text);
@@ -295,7 +177,7 @@ const COMPACTED = /has been compacted/;
 
 async function versionRoot(h: Flux, ns: string, version: number): Promise<string> {
   try {
-    return (await h.call('kvs.version-root', { namespace: ns, rootseq: version })).rootref as string;
+    return await rootOfVersion(h, ns, version);
   } catch (err) {
     // a compacted version is named by the service's own message
     if (err instanceof FluxError && err.errno === ENOENT) {
@@ -307,7 +189,7 @@ async function versionRoot(h: Flux, ns: string, version: number): Promise<string
 
 async function rootAtTime(h: Flux, ns: string, text: string): Promise<string> {
   try {
-    return (await h.call('kvs-history.at-time', { namespace: ns, time: parseTime(text) })).rootref as string;
+    return await timeRoot(h, ns, parseTime(text));
   } catch (err) {
     return failWith(`--at-time ${text}`, err);
   }
@@ -317,7 +199,7 @@ async function rootAtTime(h: Flux, ns: string, text: string): Promise<string> {
 async function versionAtSeq(h: Flux, ns: string, text: string): Promise<number> {
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) fail(`invalid seq '${text}': expected a journal entry number`);
   try {
-    return Number((await h.call('kvs-history.at-seq', { namespace: ns, seq: Number(text) })).rootseq);
+    return await seqVersion(h, ns, Number(text));
   } catch (err) {
     return failWith(`--at-seq ${text}`, err);
   }
@@ -363,17 +245,16 @@ async function cmdHistory(key: string, o: HistoryOpts): Promise<number> {
   if (limit !== undefined && limit < 1) fail('history: --limit must be at least 1');
   const ns = o.namespace ?? defaultNamespace();
   return withHandle(async (h) => {
-    let versions: VersionRow[];
+    let versions: KeyVersion[];
     try {
-      const r = await h.call('kvs-history.key', { namespace: ns, key, ...(limit !== undefined ? { limit } : {}), values: true });
-      versions = r.versions as VersionRow[];
+      versions = await keyHistory(h, ns, key, { limit });
     } catch (err) {
       return failWith(`history ${key}`, err);
     }
     // a key that never had a value is missing, as get says, not an empty history
     if (versions.length === 0) fail(`${key}: ${strerror(ENOENT)}`);
     /** the value shown for a version: most are in the answer already; a valref's blobs are looked up */
-    const shown = async (v: VersionRow): Promise<string | undefined> => {
+    const shown = async (v: KeyVersion): Promise<string | undefined> => {
       if (v.compacted === true || v.errno === ENOENT) return undefined;
       if (v.errno !== undefined) return die(key, new FluxError(v.errno));
       const t = v.val === undefined ? undefined : parseJson(JSON.stringify(v.val));
@@ -881,7 +762,7 @@ async function cmdVersion(o: { namespace?: string }): Promise<number> {
   return withHandle(async (h) => {
     let seq: bigint;
     try {
-      seq = intField(responseObject(await h.rpc('kvs.getroot', body({ namespace: o.namespace ?? defaultNamespace() }))), 'rootseq');
+      seq = intField(await getroot(h, o.namespace ?? defaultNamespace()), 'rootseq');
     } catch (err) {
       die('flux_kvs_get_version', err);
     }
@@ -898,7 +779,7 @@ async function cmdWait(cmd: Command, args: string[], o: { namespace?: string }):
   const version = m ? cInt(BigInt(m[1]!)) : 0;
   return withHandle(async (h) => {
     try {
-      await h.rpc('kvs.wait-version', body({ rootseq: version, namespace: o.namespace ?? defaultNamespace() }));
+      await waitVersion(h, o.namespace ?? defaultNamespace(), version);
     } catch (err) {
       die('flux_kvs_wait_version', err);
     }
@@ -919,7 +800,7 @@ async function cmdGetroot(o: GetrootOpts): Promise<number> {
       : o.blobref ? 'flux_kvs_getroot_get_blobref' : 'flux_kvs_getroot_get_treeobj';
   return withHandle(async (h) => {
     try {
-      const r = responseObject(await h.rpc('kvs.getroot', body({ namespace: o.namespace ?? defaultNamespace(), flags: 0 })));
+      const r = await getroot(h, o.namespace ?? defaultNamespace(), { flags: 0 });
       if (o.owner) out(`${BigInt.asUintN(32, intField(r, 'owner'))}\n`);
       else if (o.sequence) out(`${cInt(intField(r, 'rootseq'))}\n`);
       else if (o.blobref) out(`${stringField(r, 'rootref')}\n`);
@@ -961,7 +842,7 @@ async function cmdNamespaceCreate(names: string[], o: { owner?: string; rootref?
       let rootref = o.rootref;
       if (rootref === undefined) {
         try {
-          hash ??= String((await h.call('attr.get', { name: 'content.hash' })).value);
+          hash ??= await getAttr(h, 'content.hash');
           // node:crypto is loaded only here: every other subcommand starts without it
           const { blobrefOf, checkHashName } = await import('../core/blobref.js');
           rootref = blobrefOf(checkHashName(hash), EMPTY_DIR);
@@ -970,7 +851,7 @@ async function cmdNamespaceCreate(names: string[], o: { owner?: string; rootref?
         }
       }
       try {
-        await h.rpc('kvs.namespace-create', body({ namespace: name, rootref, owner, flags: 0 }), { nodeid: 0 });
+        await namespaceCreate(h, name, rootref!, owner);
       } catch (err) {
         if (!(err instanceof FluxError)) throw err;
         fail(`${name}: ${err.message}`);
@@ -984,7 +865,7 @@ async function cmdNamespaceRemove(names: string[]): Promise<number> {
   return withHandle(async (h) => {
     for (const name of names) {
       try {
-        await h.rpc('kvs.namespace-remove', body({ namespace: name }), { nodeid: 0 });
+        await namespaceRemove(h, name);
       } catch (err) {
         die(name, err);
       }
@@ -997,7 +878,7 @@ async function cmdNamespaceList(): Promise<number> {
   return withHandle(async (h) => {
     let list: JValue;
     try {
-      list = responseObject(await h.rpc('kvs.namespace-list')).get('namespaces') ?? null;
+      list = await namespaceList(h);
     } catch (err) {
       die('flux_rpc_get_unpack', err);
     }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Flux } from '../api/handle.js';
+import { appendLog } from '../api/log.js';
 import { FluxError, EINVAL } from '../core/errors.js';
 import { formatEntry, severityFromName, nowMicros } from '../core/logline.js';
 import { program, parse } from './common.js';
@@ -32,9 +33,7 @@ export async function run(args: string[]): Promise<number> {
     const line = logLine({
       severity, appname: o.appname, rank, timeUs: nowMicros(), pid: process.pid, message,
     });
-    // raw bytes without a NUL, and no reply to wait for: the broker only answers a log.append that has a
-    // matchtag. close() ends the socket only after the queued message is written.
-    h.post('log.append', Buffer.from(line));
+    appendLog(h, line);
     return 0;
   } finally {
     h.close();

@@ -1,5 +1,6 @@
 import { Flux } from '../api/handle.js';
 import { FluxError, ENOENT, errnoOf } from '../core/errors.js';
+import { getAttr, listAttrs } from '../api/attrs.js';
 import { program, parse } from './common.js';
 
 /** One `lsattr -v` line: the name padded to 40 columns, "-" for an attribute that has no value. */
@@ -18,7 +19,7 @@ export async function run(args: string[]): Promise<number> {
   if (code !== undefined) return code;
   const h = await Flux.open();
   try {
-    const names = sortNames(((await h.call('attr.list')).names as string[] | undefined) ?? []);
+    const names = sortNames(await listAttrs(h));
     if (!p.opts<{ values?: boolean }>().values) {
       process.stdout.write(names.map((n) => `${n}\n`).join(''));
       return 0;
@@ -26,7 +27,7 @@ export async function run(args: string[]): Promise<number> {
     // all the gets in flight at once: one round trip instead of one per attribute
     const values = await Promise.all(names.map(async (name) => {
       try {
-        return String((await h.call('attr.get', { name })).value);
+        return await getAttr(h, name);
       } catch (err) {
         if (err instanceof FluxError && err.errno === ENOENT) return undefined;
         throw new FluxError(errnoOf(err), `${name}: ${(err as Error).message}`);

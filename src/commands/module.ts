@@ -1,17 +1,12 @@
 import { resolve } from 'node:path';
 import { Flux } from '../api/handle.js';
-import { FluxError, ENOENT } from '../core/errors.js';
+import {
+  type DebugOp, type ModuleInfo, listModules, loadModule, moduleDebug, moduleStats, reloadModule, removeModule,
+} from '../api/module.js';
+import { FluxError, EINVAL, ENOENT } from '../core/errors.js';
+import { parseIdset } from '../core/idset.js';
+import { getAttr } from '../api/attrs.js';
 import { program, parse } from './common.js';
-
-export interface ModuleInfo {
-  name: string;
-  path?: string;
-  idle?: number;
-  status?: number;
-  services?: string[];
-  sendqueue?: number;
-  recvqueue?: number;
-}
 
 /** module.status codes: INIT, RUNNING, FINALIZING, EXITED */
 const STATE_CHARS = ['I', 'R', 'F', 'X'];
@@ -38,13 +33,71 @@ export function formatModuleList(mods: ModuleInfo[], long: boolean): string {
 
 /** A MODULE that names a file is sent as an absolute path (the broker's cwd is not ours); a bare name as is. */
 export function modulePath(arg: string, cwd: string): string {
-  return arg.includes('/') || /\.m?js$/.test(arg) ? resolve(cwd, arg) : arg;
+  return arg.includes('/') || /\.[cm]?js$/.test(arg) ? resolve(cwd, arg) : arg;
+}
+
+/**
+ * `flux module stats` output, as flux-core prints it: the field `--parse` names (dotted), an integer as one, a real
+ * with six decimals, anything else as JSON. Undefined when there is no such field.
+ */
+export function formatStats(stats: Record<string, unknown>, o: { parse?: string; type?: string; scale?: number }): string | undefined {
+  let v: unknown = stats;
+  for (const part of o.parse?.split('.').filter((p) => p !== '') ?? []) {
+    if (typeof v !== 'object' || v === null || !Object.hasOwn(v, part)) return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  const scale = o.scale ?? 1;
+  if (o.type === 'int' || (o.type === undefined && Number.isInteger(v))) return `${Math.trunc(Number(v) * scale)}\n`;
+  if (o.type === 'double' || typeof v === 'number') return `${(Number(v) * scale).toFixed(6)}\n`;
+  return `${JSON.stringify(v, null, 1)}\n`;
+}
+
+/** debug flags as flux-core reads them (strtoul base 0): decimal, 0x hex or 0 octal */
+export function parseFlags(text: string): number {
+  const t = text.trim();
+  const n = /^0x[0-9a-f]+$/i.test(t) ? parseInt(t.slice(2), 16) : /^0[0-7]*$/.test(t) ? parseInt(t, 8) : /^[1-9]\d*$/.test(t) ? Number(t) : NaN;
+  if (!Number.isSafeInteger(n) || n > 0xffffffff) throw new FluxError(EINVAL, `invalid debug flags "${text}"`);
+  return n;
+}
+
+interface Where {
+  rank?: string;
+  all?: boolean;
 }
 
 type Action =
   | { op: 'list'; long: boolean }
-  | { op: 'load'; module: string; args: string[]; name?: string }
-  | { op: 'remove'; name: string; force: boolean; cancel: boolean };
+  | { op: 'load'; module: string; args: string[]; name?: string; where: Where }
+  | { op: 'remove'; name: string; force: boolean; cancel: boolean; where: Where }
+  | { op: 'reload'; name: string; args: string[]; where: Where }
+  | { op: 'stats'; name: string; parse?: string; type?: string; scale?: number; rank?: number }
+  | { op: 'debug'; name: string; dop: DebugOp; flags: number };
+
+const RANKS = ['-r, --rank <idset>', 'on these ranks (an idset, or all)'] as const;
+const ALL = ['-a, --all', 'on every rank'] as const;
+
+/**
+ * Do `fn` on each rank `where` names (this broker's when none): every failure is printed, one line per rank when
+ * ranks were named, and makes the exit code 1.
+ */
+async function onRanks(h: Flux, what: string, where: Where, fn: (rank?: number) => Promise<void>, ignore?: number): Promise<number> {
+  let ranks: Array<number | undefined> = [undefined];
+  if (where.all || where.rank !== undefined) {
+    const size = Number(await getAttr(h, 'size'));
+    ranks = where.all ? parseIdset('all', size) : parseIdset(where.rank!, size);
+    const beyond = ranks.find((r) => r! >= size);
+    if (beyond !== undefined) throw new FluxError(EINVAL, `rank ${beyond} is not in this instance of size ${size}`);
+  }
+  const results = await Promise.allSettled(ranks.map((r) => fn(r)));
+  let code = 0;
+  results.forEach((r, i) => {
+    if (r.status === 'fulfilled' || (r.reason instanceof FluxError && r.reason.errno === ignore)) return;
+    const rank = ranks[i] === undefined ? '' : `rank ${ranks[i]}: `;
+    process.stderr.write(`flux-module: ${what}: ${rank}${(r.reason as Error).message}\n`);
+    code = 1;
+  });
+  return code;
+}
 
 export async function run(args: string[]): Promise<number> {
   let action: Action | undefined;
@@ -56,55 +109,89 @@ export async function run(args: string[]): Promise<number> {
       action = { op: 'list', long: o.long === true };
     });
   p.command('load')
-    .description('Load a module')
+    .description('Load a module: a built-in by name, a plug-in by the path of its file')
     .option('-n, --name <name>', 'load under this name instead of the one the module gives itself')
+    .option(...RANKS)
+    .option(...ALL)
     .argument('<module>', 'a module name or the path of a module file')
-    .argument('[args...]', 'arguments for the module')
+    .argument('[args...]', 'arguments for the module (NAME=VALUE)')
     .passThroughOptions()
-    .action((module: string, rest: string[], o: { name?: string }) => {
-      action = { op: 'load', module, args: rest, name: o.name };
+    .action((module: string, rest: string[], o: { name?: string } & Where) => {
+      action = { op: 'load', module, args: rest, name: o.name, where: o };
     });
   p.command('remove')
     .alias('unload')
     .description('Unload a module')
     .option('-f, --force', 'succeed if the module is not loaded')
     .option('--cancel', 'cancel the module\'s pending load')
+    .option(...RANKS)
+    .option(...ALL)
     .argument('<name>', 'module name')
-    .action((name: string, o: { force?: boolean; cancel?: boolean }) => {
-      action = { op: 'remove', name, force: o.force === true, cancel: o.cancel === true };
+    .action((name: string, o: { force?: boolean; cancel?: boolean } & Where) => {
+      action = { op: 'remove', name, force: o.force === true, cancel: o.cancel === true, where: o };
+    });
+  p.command('reload')
+    .description('Unload a module and load it again, with new arguments or else the ones it had')
+    .option(...RANKS)
+    .option(...ALL)
+    .argument('<name>', 'module name')
+    .argument('[args...]', 'arguments for the module (NAME=VALUE)')
+    .passThroughOptions()
+    .action((name: string, rest: string[], o: Where) => {
+      action = { op: 'reload', name, args: rest, where: o };
+    });
+  p.command('stats')
+    .description('Print a module\'s statistics')
+    .option('-p, --parse <field>', 'print only this field (a dotted path: a.b.c)')
+    .option('-t, --type <type>', 'print the value as int or double')
+    .option('-s, --scale <n>', 'multiply the value by n', Number)
+    .option('-r, --rank <rank>', 'ask the module on this rank', Number)
+    .argument('<name>', 'module name')
+    .action((name: string, o: { parse?: string; type?: string; scale?: number; rank?: number }) => {
+      action = { op: 'stats', name, ...o };
+    });
+  p.command('debug')
+    .description('Print or change a module\'s debug flags')
+    .option('-C, --clear', 'clear all flags')
+    .option('-S, --set <flags>', 'set the flags to this value')
+    .option('-s, --setbit <flag>', 'set these bits')
+    .option('-c, --clearbit <flag>', 'clear these bits')
+    .argument('<name>', 'module name')
+    .action((name: string, o: { clear?: boolean; set?: string; setbit?: string; clearbit?: string }) => {
+      const [dop, flags]: [DebugOp, string] = o.clear ? ['clr', '0'] : o.set !== undefined ? ['set', o.set]
+        : o.clearbit !== undefined ? ['clrbit', o.clearbit] : ['setbit', o.setbit ?? '0'];
+      action = { op: 'debug', name, dop, flags: parseFlags(flags) };
     });
   const code = parse(p, args);
   if (code !== undefined) return code;
   // commander ran one subcommand's action, or printed the usage and gave parse() an exit code
   const a = action as Action;
+  if (a.op === 'stats' && a.type !== undefined && a.type !== 'int' && a.type !== 'double') {
+    throw new FluxError(EINVAL, `--type must be int or double, not "${a.type}"`);
+  }
   const h = await Flux.open();
   try {
     switch (a.op) {
-      case 'list': {
-        const mods = ((await h.call('module.list')).mods as ModuleInfo[] | undefined) ?? [];
-        process.stdout.write(formatModuleList(mods, a.long));
+      case 'list':
+        process.stdout.write(formatModuleList(await listModules(h), a.long));
         return 0;
-      }
       case 'load': {
         const path = modulePath(a.module, process.cwd());
-        try {
-          await h.rpc('module.load', a.name !== undefined ? { path, args: a.args, name: a.name } : { path, args: a.args });
-        } catch (err) {
-          process.stderr.write(`flux-module: load ${a.module}: ${(err as Error).message}\n`);
-          return 1;
-        }
+        return await onRanks(h, `load ${a.module}`, a.where, (rank) => loadModule(h, path, a.args, { name: a.name, rank }));
+      }
+      case 'remove':
+        return await onRanks(h, `remove ${a.name}`, a.where, (rank) => removeModule(h, a.name, { cancel: a.cancel, rank }), a.force ? ENOENT : undefined);
+      case 'reload':
+        return await onRanks(h, `reload ${a.name}`, a.where, (rank) => reloadModule(h, a.name, a.args.length > 0 ? a.args : undefined, rank));
+      case 'stats': {
+        const out = formatStats(await moduleStats(h, a.name, a.rank), a);
+        if (out === undefined) throw new FluxError(ENOENT, `stats ${a.name}: no field ${a.parse} in its statistics`);
+        process.stdout.write(out);
         return 0;
       }
-      case 'remove': {
-        try {
-          await h.rpc('module.remove', a.cancel ? { name: a.name, cancel: true } : { name: a.name });
-        } catch (err) {
-          if (a.force && err instanceof FluxError && err.errno === ENOENT) return 0;
-          process.stderr.write(`flux-module: remove ${a.name}: ${(err as Error).message}\n`);
-          return 1;
-        }
+      case 'debug':
+        process.stdout.write(`0x${(await moduleDebug(h, a.name, a.dop, a.flags)).toString(16)}\n`);
         return 0;
-      }
     }
   } finally {
     h.close();

@@ -2,7 +2,8 @@
 // one line per broker ("├─ 2 test2: full"), asking only the brokers whose subtree is not full unless -v wants
 // every broker's time in its state.
 import { type Flux, withHandle } from '../api/handle.js';
-import { type OverlayNode, type Topology, topology, walk, watchHealth } from '../api/overlay.js';
+import { type OverlayNode, type Topology, disconnectSubtree, topology, walk, watchHealth } from '../api/overlay.js';
+import { getAttr } from '../api/attrs.js';
 import { FluxError, EINVAL } from '../core/errors.js';
 import { formatDuration, parseFSD } from '../core/fsd.js';
 import { compressHostlist, expandHostlist } from '../core/hostlist.js';
@@ -77,7 +78,7 @@ interface Instance {
 }
 
 async function instance(h: Flux): Promise<Instance> {
-  const attr = async (name: string) => String((await h.call('attr.get', { name })).value);
+  const attr = (name: string) => getAttr(h, name);
   const [size, fanout, hostlist] = await Promise.all([attr('size'), attr('tbon.fanout'), attr('hostlist')]);
   return { size: Number(size), fanout: Number(fanout), hosts: expandHostlist(hostlist) };
 }
@@ -191,7 +192,7 @@ async function disconnect(target: string, o: { parent?: string }): Promise<numbe
     const parent = o.parent === undefined ? parentOf(rank, inst.fanout) : rankOf(o.parent, inst);
     if (parent === undefined) throw new FluxError(EINVAL, 'rank 0 has no parent: it cannot be disconnected');
     process.stderr.write(`flux-overlay: asking ${inst.hosts[parent]} (rank ${parent}) to disconnect child ${inst.hosts[rank]} (rank ${rank})\n`);
-    await h.call('overlay.disconnect-subtree', { rank }, { nodeid: parent });
+    await disconnectSubtree(h, rank, parent);
   });
   return 0;
 }

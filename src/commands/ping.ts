@@ -1,7 +1,9 @@
 import { Flux } from '../api/handle.js';
 import { FluxError, EINVAL, EPROTO, errnoOf, strerror } from '../core/errors.js';
-import { NODEID_ANY, NODEID_UPSTREAM, payloadJson } from '../core/message.js';
+import { NODEID_ANY, NODEID_UPSTREAM } from '../core/message.js';
+import { ping } from '../api/ping.js';
 import { expandHostlist } from '../core/hostlist.js';
+import { getAttr } from '../api/attrs.js';
 import { cProgram, parse } from './common.js';
 
 /** TARGET and --rank as given, before any hostname is looked up. */
@@ -156,7 +158,7 @@ export async function run(args: string[]): Promise<number> {
   const h = await Flux.open();
   try {
     const hosts = needsHostlist(spec)
-      ? expandHostlist(String((await h.call('attr.get', { name: 'hostlist' })).value))
+      ? expandHostlist(await getAttr(h, 'hostlist'))
       : undefined;
     const dest = resolveTarget(spec, hosts);
     // the handle addresses "upstream" relative to its own broker's rank
@@ -180,11 +182,8 @@ export async function run(args: string[]): Promise<number> {
     };
 
     for (let seq = 0; !failed && (count === 0 || seq < count); seq++) {
-      // a monotonic clock, as flux-core's: only this process reads the stamp the service echoes back
-      const t = process.hrtime.bigint();
-      const body = { seq, 'time.tv_sec': Number(t / 1_000_000_000n), 'time.tv_nsec': Number(t % 1_000_000_000n), pad };
-      h.rpc(topic, body, { nodeid: dest.nodeid }).then((m) => {
-        onReply(formatReply(dest.service, decodeReply(payloadJson(m), process.hrtime.bigint()), o.userid === true));
+      ping(h, dest.service, { nodeid: dest.nodeid, seq, pad }).then((r) => {
+        onReply(formatReply(dest.service, decodeReply(r, process.hrtime.bigint()), o.userid === true));
       }).catch(onError);
       if (count === 0 || seq + 1 < count) await sleep(intervalMs);
     }

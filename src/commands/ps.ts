@@ -2,10 +2,11 @@
 // was at a past journal seq.
 import { readFileSync } from 'node:fs';
 import { Flux } from '../api/handle.js';
-import { FluxError, EPROTO } from '../core/errors.js';
 import { parseIdset } from '../core/idset.js';
 import type { ProcRecord } from '../projections/proctable.js';
 import { statusText } from './exec.js';
+import { getAttr } from '../api/attrs.js';
+import { ps } from '../api/exec.js';
 import { program, parse } from './common.js';
 import { type Past, type PastOpts, pastOf, pastOptions, stateAt } from './replay-at.js';
 
@@ -105,19 +106,14 @@ export async function run(args: string[]): Promise<number> {
     let rows: PsRow[];
     let ranks: Set<number> | undefined;
     if (o.rank !== undefined) {
-      const size = Number((await h.call('attr.get', { name: 'size' })).value);
+      const size = Number(await getAttr(h, 'size'));
       ranks = new Set(parseIdset(o.rank, size));
     }
     if (past !== undefined) {
       rows = (await tableAt(h, past)).filter((r) => (o.all || r.state === 'running') && (!ranks || ranks.has(r.rank)));
     } else {
       // rank 0's head first: whatever was acknowledged before this command is in the answer, on any rank
-      const seq = Number((await h.call('journal.head', undefined, { nodeid: 0 })).seq);
-      const body: Record<string, unknown> = { seq, all: o.all === true };
-      if (o.rank !== undefined) body.ranks = o.rank;
-      const r = await h.call('rexec.ps', body);
-      if (!Array.isArray(r.procs)) throw new FluxError(EPROTO, 'rexec.ps response has no procs');
-      rows = (r.procs as PsRow[]).map(toRow);
+      rows = (await ps(h, { all: o.all, ranks: o.rank }) as unknown as PsRow[]).map(toRow);
     }
     const owner = rows.length > 0 ? ownerNames(readPasswd()) : String;
     if (o.json) process.stdout.write(rows.map((r) => jsonLine(r, owner(r.userid))).join(''));

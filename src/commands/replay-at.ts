@@ -6,6 +6,7 @@ import type { Flux } from '../api/handle.js';
 import { FluxError, EINVAL, EPROTO } from '../core/errors.js';
 import { parseTimeArg } from '../core/time-arg.js';
 import type { Projection } from '../projections/projection.js';
+import { stateAt as journalStateAt } from '../api/journal.js';
 import { parseSeq } from './event.js';
 import { renamed } from './common.js';
 
@@ -40,7 +41,7 @@ const named = (p: Past) => ('seq' in p ? `--at-seq ${p.seq}` : `--at-time ${new 
 
 /** the state at that point, the seq it is after, and that entry's time (0 for seq 0) */
 export async function stateAt<S>(h: Flux, past: Past, projection: Projection<S>): Promise<{ state: S; seq: number; time: number }> {
-  const r = await h.call('journal.state-at', { ...past, name: projection.name }, { nodeid: 0 }).catch((err: unknown) => {
+  const r = await journalStateAt(h, past, projection.name).catch((err: unknown) => {
     throw err instanceof FluxError ? new FluxError(err.errno, `${named(past)}: ${err.message}`) : err;
   });
   if (typeof r.time !== 'number' || typeof r.seq !== 'number' || typeof r.state !== 'object') {

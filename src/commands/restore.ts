@@ -5,7 +5,9 @@
 // writes a checkpoint with the KVS unloaded instead; here the journal, not the checkpoint, is the truth.)
 import { Flux } from '../api/handle.js';
 import { FluxError, EINVAL, EPROTO } from '../core/errors.js';
-import { type HashName, blobrefOf, checkHashName, isDigest, blobref } from '../core/blobref.js';
+import { type HashName, blobrefOf } from '../core/blobref.js';
+import { contentHash, storeBlob } from '../api/content.js';
+import { Txn, commit } from '../api/kvs.js';
 import { TreeBuilder, addEntry } from '../core/kvs-archive.js';
 import { readTar } from '../core/tar.js';
 import { dirref } from '../core/treeobj.js';
@@ -32,13 +34,13 @@ class BlobUploader {
   private failed: unknown;
   stored = 0;
 
-  constructor(private readonly h: Flux, private readonly hash: HashName, private readonly topic: string, private readonly window: number) {}
+  constructor(private readonly h: Flux, private readonly hash: HashName, private readonly bypassCache: boolean, private readonly window: number) {}
 
   /** the blobref now; the request goes out at once, and store() waits for room before the next one */
   store(blob: Buffer): string {
     const ref = blobrefOf(this.hash, blob);
-    const p = this.h.rpc(this.topic, blob.length > 0 ? blob : undefined).then((m) => {
-      if (!m.payload || !isDigest(this.hash, m.payload) || blobref(this.hash, m.payload) !== ref) {
+    const p = storeBlob(this.h, this.hash, blob, { bypassCache: this.bypassCache }).then((stored) => {
+      if (stored !== ref) {
         throw new FluxError(EPROTO, `content.store answered another digest for ${ref}`);
       }
       this.stored++;
@@ -68,8 +70,8 @@ async function restore(archive: string, o: Options): Promise<number> {
   if (o.checkpoint !== true && o.key === undefined) throw new FluxError(EINVAL, 'Please specify a restore target with --checkpoint or --key');
   const h = await Flux.open();
   try {
-    const hash = checkHashName(String((await h.call('attr.get', { name: 'content.hash' })).value));
-    const up = new BlobUploader(h, hash, o.cache ? 'content.store' : 'content-backing.store', window);
+    const hash = await contentHash(h);
+    const up = new BlobUploader(h, hash, !o.cache, window);
     const tree = new TreeBuilder();
     const progress = new Progress((n) => `flux-restore: restored ${n} keys`, o.quiet === true || o.verbose === true);
     let skipped = 0;
@@ -88,8 +90,7 @@ async function restore(archive: string, o: Options): Promise<number> {
     // directories last: every blob they name is stored before the commit that makes them reachable
     const rootref = tree.finish((b) => up.store(b));
     await up.drain();
-    const op = { key: o.checkpoint ? '.' : o.key!, flags: 0, dirent: dirref(rootref) };
-    await h.call('kvs.commit', { namespace: 'primary', flags: o.checkpoint ? TXN_SYNC : 0, ops: [op] });
+    await commit(h, 'primary', o.checkpoint ? TXN_SYNC : 0, new Txn().putTreeobj(o.checkpoint ? '.' : o.key!, dirref(rootref)).ops);
     progress.done();
     if (skipped > 0) warn(`${skipped} archive entries were skipped`);
     return 0;

@@ -1,4 +1,5 @@
 import { Flux } from '../api/handle.js';
+import { setAttr } from '../api/attrs.js';
 import { program, parse } from './common.js';
 
 export async function run(args: string[]): Promise<number> {
@@ -12,7 +13,7 @@ export async function run(args: string[]): Promise<number> {
   const force = p.opts<{ force?: boolean }>().force === true;
   const h = await Flux.open();
   try {
-    await h.rpc('attr.set', force ? { name, value, force } : { name, value });
+    await setAttr(h, name, value, { force });
     return 0;
   } catch (err) {
     process.stderr.write(`flux-setattr: ${name}: ${(err as Error).message}\n`);

@@ -11,8 +11,9 @@ export async function run(args: string[]): Promise<number> {
   const uri = process.env.FLUX_URI;
   if (uri !== undefined && uri !== '') {
     const { withHandle } = await import('../api/handle.js');
-    const broker = await withHandle((h) => h.call('attr.get', { name: 'version' }));
-    lines.push(`broker:  \t\t${String(broker.value)}`, `FLUX_URI:\t\t${uri}`);
+    const { getAttr } = await import('../api/attrs.js');
+    const broker = await withHandle((h) => getAttr(h, 'version'));
+    lines.push(`broker:  \t\t${broker}`, `FLUX_URI:\t\t${uri}`);
   }
   // the ZeroMQ the overlay is built on; hwloc is read through lstopo, not linked
   const zmq = (createRequire(import.meta.url)('zeromq') as { version: string }).version;

@@ -20,6 +20,7 @@
 import { FluxError, errnoOf, strerror, EINVAL, ENOENT } from '../core/errors.js';
 import { type Message, ROLE_OWNER, payloadJson } from '../core/message.js';
 import { compile } from '../core/validate.js';
+import { durationArg, moduleArgs, textArg } from '../core/module-args.js';
 import { nextWakeup, parseCronodate, CRONODATE_FIELDS } from '../core/cronodate.js';
 import {
   CRONTABLE, TOPIC_CREATED, TOPIC_DELETED, TOPIC_STOPPED, TOPIC_STARTED, TOPIC_DEFERRED, TOPIC_TASK_STARTED,
@@ -123,9 +124,12 @@ class Lines {
 export interface CronOptions {
   /** put first on the PATH of commands that run in the broker's environment, so they find `flux` */
   binDir?: string;
+  /** flux module load's arguments: sync=TOPIC and sync_epsilon=FSD set the sync event, as cron.sync does */
+  args?: string[];
 }
 
 export function cronModule(host: ModuleHost, journal: JournalService, opts: CronOptions = {}): ModuleDef {
+  const given = moduleArgs(opts.args ?? [], { sync: textArg, sync_epsilon: durationArg(0) });
   const table = () => journal.state<CronTable>(CRONTABLE);
   const now = () => Date.now() / 1000;
   const armed = new Map<number, Armed>();
@@ -399,7 +403,8 @@ export function cronModule(host: ModuleHost, journal: JournalService, opts: Cron
     return s ? { sync_event: s.topic, sync_epsilon: s.epsilon } : { sync_disabled: true };
   }
 
-  async function sync(msg: Message, body: Record<string, unknown>): Promise<void> {
+  /** cron.sync's change, as a request or the module's arguments ask it */
+  async function setSync(body: Record<string, unknown>): Promise<void> {
     if (body.disable === true) await append(TOPIC_SYNC, { epsilon: 0 });
     else if (typeof body.topic === 'string') {
       await append(TOPIC_SYNC, { topic: body.topic, epsilon: (body.sync_epsilon as number | undefined) ?? 0 });
@@ -408,7 +413,21 @@ export function cronModule(host: ModuleHost, journal: JournalService, opts: Cron
       if (!s) throw new FluxError(EINVAL, 'sync is not enabled');
       await append(TOPIC_SYNC, { topic: s.topic, epsilon: body.sync_epsilon });
     }
+  }
+
+  async function sync(msg: Message, body: Record<string, unknown>): Promise<void> {
+    await setSync(body);
     host.respond(msg, syncAnswer());
+  }
+
+  /** sync=/sync_epsilon= at load: journaled only when they change what the table holds */
+  async function syncFromArgs(): Promise<void> {
+    if (given.sync === undefined && given.sync_epsilon === undefined) return;
+    const s = table().sync;
+    const topic = given.sync ?? s?.topic;
+    const epsilon = given.sync_epsilon ?? (given.sync !== undefined ? 0 : s?.epsilon);
+    if (s !== undefined && s.topic === topic && s.epsilon === epsilon) return;
+    await setSync({ topic: given.sync, sync_epsilon: given.sync_epsilon });
   }
 
   return {
@@ -434,6 +453,7 @@ export function cronModule(host: ModuleHost, journal: JournalService, opts: Cron
       nextId = t.nextId;
       // an instance serving a past state shows its cron table and runs nothing
       if (journal.readOnly) return;
+      await syncFromArgs();
       // tasks that were running when the instance stopped went with it
       const lost: Promise<unknown>[] = [];
       for (const e of entries(t)) {

@@ -32,7 +32,7 @@ export function eventModule(host: ModuleHost, journal: JournalService): ModuleDe
           if (flags & ~FLAG_PRIVATE) throw new FluxError(EPROTO, 'invalid event flags');
           const topic = body!.topic as string;
           // these entries change the state services build from the journal: only those services write them
-          if (RESERVED.some((r) => topic.startsWith(r))) throw new FluxError(EPERM, `${topic}: topic is reserved for the instance's services`);
+          if (RESERVED.some((r) => topic.startsWith(r)) || journal.reserves(topic)) throw new FluxError(EPERM, `${topic}: topic is reserved for the instance's services`);
           const bytes = typeof body!.payload === 'string' ? Buffer.from(body!.payload, 'base64') : undefined;
           const { payload, raw } = payloadForEntry(bytes);
           const a = await journal.append(topic, payload, { userid: msg.userid, rolemask: msg.rolemask, flags }, raw);

@@ -595,6 +595,14 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
     disconnect: (sender) => {
       for (let i = waiters.length - 1; i >= 0; i--) if (senderOf(waiters[i]!.msg) === sender) waiters.splice(i, 1);
     },
-    stats: () => ({ submitted, running: exec.size, waiting: waiting.size }),
+    stats: () => {
+      const t = table();
+      const inactive = t.inactive.reduce((n, page) => n + page.length, 0);
+      return {
+        submitted, running: exec.size, waiting: waiting.size, waiters: waiters.length,
+        // flux-core's names for the table's size
+        active_jobs: allJobs(t).length - inactive, inactive_jobs: inactive, max_jobid: t.maxId,
+      };
+    },
   };
 }

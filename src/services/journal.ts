@@ -4,7 +4,7 @@
 // next transactions commit while a sync is under way, and one sync covers them all (group commit). On every rank it is a replica: entries are applied
 // strictly in sequence; a gap, a restart or a late join is repaired from the parent (journal.fetch), and a
 // broker that joins starts from its parent's snapshot.
-import { FluxError, EPROTO, ENOENT, EAGAIN, EBUSY, EINVAL, EROFS, EIO } from '../core/errors.js';
+import { FluxError, EPROTO, ENOENT, EAGAIN, EBUSY, EEXIST, EINVAL, EROFS, EIO } from '../core/errors.js';
 import {
   Message, MSGTYPE_EVENT, FLAG_PRIVATE, ROLE_ALL, makeEvent, USERID_UNKNOWN, ROLE_OWNER, payloadJson,
 } from '../core/message.js';
@@ -111,6 +111,14 @@ export interface JournalService {
   checkpoint(): Promise<void>;
   /** rank 0: drop the entries below `before`, keeping a snapshot there, and the objects only they reached */
   compact(before: number): Promise<CompactResult>;
+  /**
+   * A loaded module's projection: built from every entry the journal still holds (from its start: what a compaction
+   * dropped is gone), then applied with the others. Resolves once it has caught up with the head.
+   */
+  addProjection(p: Projection): Promise<void>;
+  removeProjection(name: string): void;
+  /** the topic is a loaded module's own (its projection reads it): clients may not publish it */
+  reserves(topic: string): boolean;
 }
 
 interface Pending {
@@ -133,6 +141,11 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   /** a sync failed: what the disk holds is no longer known, and nothing more is appended until a restart */
   let syncFailed: FluxError | undefined;
   let states = new Map<string, unknown>(opts.projections.map((p) => [p.name, p.initial()]));
+  /**
+   * Projections modules added at run time, apart from the built-in ones: they are in no snapshot and no kept
+   * state, and past states are not worked out for them
+   */
+  const added = new Map<string, { p: Projection; state: unknown }>();
   const ring = new Recent<Applied>(RING);
   /** states after seqs n * KEEP_EVERY, numbered n */
   const kept = new Recent<Map<string, unknown>>(RING / KEEP_EVERY);
@@ -171,6 +184,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   function applyLocal(a: Applied): void {
     if (a.entry.topic === COMPACTED_TOPIC) floor = Math.max(floor, Number((a.entry.payload as { first?: unknown } | null)?.first) || 1);
     for (const p of opts.projections) states.set(p.name, p.apply(states.get(p.name), a.entry, a.ref));
+    for (const x of added.values()) x.state = applyGuarded(x.p, x.state, a);
     head = { seq: a.entry.seq, ref: a.ref };
     ring.push(a.entry.seq, a);
     if (a.entry.seq % KEEP_EVERY === 0) kept.push(a.entry.seq / KEEP_EVERY, new Map(states));
@@ -440,6 +454,44 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     if (h.seq > 0) host.log(6, 'journal', `resumed at seq ${h.seq} (replayed ${h.seq - from + 1} entries since the snapshot)`);
   }
 
+  // ---- projections that modules add ----
+
+  /** a module's reducer that throws leaves its state as it was: a bug in a module never stops the journal */
+  function applyGuarded(p: Projection, state: unknown, a: { entry: Entry; ref: string }): unknown {
+    try {
+      return p.apply(state, a.entry, a.ref);
+    } catch (err) {
+      host.log(3, p.name, `projection: entry ${a.entry.seq} (${a.entry.topic}) not applied: ${(err as Error)?.message ?? String(err)}`);
+      return state;
+    }
+  }
+
+  /** the oldest entry held anywhere upstream: rank 0's journal start */
+  async function journalStart(): Promise<number> {
+    if (store) return store.expectedFirst();
+    return Number(payloadJson(await host.rpc('journal.head', undefined, { nodeid: 0 })).first) || 1;
+  }
+
+  async function addProjection(p: Projection): Promise<void> {
+    if (states.has(p.name) || added.has(p.name)) throw new FluxError(EEXIST, `the journal already has a projection named ${p.name}`);
+    let state = p.initial();
+    let next = await journalStart();
+    // the entries come in pages (from memory, sqlite or upstream), and new ones are made meanwhile: the projection
+    // joins the others in the turn it reaches the head, so that it misses none and sees none twice
+    while (next <= head.seq) {
+      const page = (await fetchEntries(next, FETCH_MAX)) as Entry[];
+      if (page.length === 0) throw new FluxError(ENOENT, `the journal has no entry ${next} to build ${p.name} from`);
+      for (const entry of page) {
+        if (entry.seq !== next) continue;
+        state = applyGuarded(p, state, { entry, ref: refOf(encodeEntry(entry)) });
+        next++;
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    if (added.has(p.name)) throw new FluxError(EEXIST, `the journal already has a projection named ${p.name}`);
+    added.set(p.name, { p, state });
+  }
+
   // ---- every rank: the replica ----
 
   function fromParent(msg: Message): void {
@@ -619,7 +671,8 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
       {
         topic: 'journal.head',
         allow: ROLE_ALL,
-        handler: (msg) => host.respond(msg, { seq: head.seq, ref: head.ref, rank: host.rank }),
+        // rank 0 also says where the journal starts, from which a projection added elsewhere is built
+        handler: (msg) => host.respond(msg, { seq: head.seq, ref: head.ref, rank: host.rank, ...(store ? { first: store.expectedFirst() } : {}) }),
       },
       {
         topic: 'journal.list',
@@ -731,7 +784,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     },
     head: () => head,
     readOnly: opts.readOnly !== undefined,
-    state: <S>(name: string) => states.get(name) as S,
+    state: <S>(name: string) => (states.has(name) ? states.get(name) : added.get(name)?.state) as S,
     stateAt: async <S>(name: string, seq: number) => (await stateAt(name, seq)) as S,
     timeAt,
     seqAtTime: (time) => {
@@ -741,5 +794,8 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     sync,
     checkpoint,
     compact,
+    addProjection,
+    removeProjection: (name) => added.delete(name),
+    reserves: (topic) => [...added.keys()].some((name) => topic.startsWith(`${name}.`)),
   };
 }

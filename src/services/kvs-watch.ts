@@ -287,10 +287,12 @@ export function kvsWatchModule(host: ModuleHost, opts: KvsWatchOptions): ModuleD
         if (w.sender === sender) end(w, undefined);
       });
     },
+    // flux-core's fields: namespaces with watchers (their count, and each one's watchers)
     stats: () => {
       let watchers = 0;
       for (const set of byNamespace.values()) watchers += set.size;
-      return { watchers, started, namespaces: byNamespace.size };
+      const namespaces = Object.fromEntries([...byNamespace].map(([ns, set]) => [ns, { watchers: set.size }]));
+      return { watchers, started, 'namespace-count': byNamespace.size, namespaces };
     },
   };
 }

@@ -24,7 +24,7 @@ import {
   namespaceTopic,
 } from '../projections/kvs.js';
 import type { Applied, Credential, JournalService } from './journal.js';
-import type { ContentService } from './content.js';
+import type { ContentAccess, ContentService } from './content.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 import { ATTR_RUNTIME } from './attrs.js';
 
@@ -40,9 +40,14 @@ const RECHECK_MS = 100;
 
 export interface KvsOptions {
   journal: JournalService;
-  content: ContentService;
+  content: ContentAccess & Pick<ContentService, 'backing'>;
   /** rank 0: the journal's store, whose append transactions also write the history indexes */
   store?: JournalStore;
+  /**
+   * rank 0: what primary starts from (-S content.restore: a checkpoint's index or an archive's path); given to the
+   * KVS the broker starts with, not to one loaded again later
+   */
+  restore?: string;
 }
 
 interface Cred {
@@ -660,7 +665,7 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
         backing!.store(EMPTY_DIR_BLOB);
         const newest = backing!.checkpointGet()[0] as { rootref?: unknown; sequence?: unknown } | undefined;
         if (newest !== undefined) checkpointed = `${String(newest.sequence)} ${String(newest.rootref)}`;
-        const restore = host.attrs.get('content.restore');
+        const restore = opts.restore;
         // flux-core's attribute names an archive; an index (what checkpoint list prints) names a checkpoint
         if (restore !== undefined) await (/^\d+$/.test(restore) ? restoreCheckpoint(restore) : restoreArchive(restore));
         if (!host.attrs.has('kvs.checkpoint-period')) host.attrs.define('kvs.checkpoint-period', '0', ATTR_RUNTIME);
@@ -868,6 +873,11 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
       commits: commitCount,
       batches: batchCount,
       namespaces: listNamespaces().length,
+      // per namespace, what flux-core's tests wait on: readers waiting for a version, writes queued (rank 0)
+      namespace: Object.fromEntries(listNamespaces().map((r) => [r.namespace, {
+        '#versionwaiters': versionWaiters.get(r.namespace)?.length ?? 0,
+        '#transactions': queues.get(r.namespace)?.length ?? 0,
+      }])),
       'cache-objects': cache.count,
       'cache-bytes': cache.bytes,
     }),

@@ -2,7 +2,9 @@
 // it can be listed, loaded and removed at run time, and answers <name>.ping like any other.
 import type { Message } from '../core/message.js';
 import type { Schema } from '../core/validate.js';
+import type { Projection } from '../projections/projection.js';
 import type { Attrs } from './attrs.js';
+import type { JournalService } from './journal.js';
 
 export type Payload = Buffer | Record<string, unknown> | undefined;
 
@@ -19,18 +21,37 @@ export interface HandlerDef {
   handler: (msg: Message, body: Record<string, unknown> | undefined) => void | Promise<void>;
 }
 
+export interface EventDef {
+  /** a topic prefix ('' for every event) */
+  topic: string;
+  handler: (event: Message) => void;
+}
+
 export interface ModuleDef {
   name: string;
   /** extra services routed to this module besides its name */
   services?: string[];
   handlers: HandlerDef[];
+  /** events (journal entries among them) delivered to the module from its load to its removal */
+  events?: EventDef[];
+  /**
+   * A projection the module adds to the journal's: built from every entry the journal holds when the module
+   * loads, then kept up to date; read with host.journal.state(projection.name). Entries whose topics start with
+   * `<projection.name>.` are then the module's own: clients cannot publish them as events.
+   */
+  projection?: Projection;
   start?: () => void | Promise<void>;
   stop?: () => void | Promise<void>;
   /** a client (route id) went away: drop whatever is kept for it */
   disconnect?: (sender: string) => void;
   /** extra counters for <name>.stats-get */
   stats?: () => Record<string, unknown>;
+  /** `flux module debug` changed the module's debug flags */
+  onDebug?: (flags: number) => void;
 }
+
+/** the journal as a loaded module uses it: append (rank 0 only) and read projections' states */
+export type ModuleJournal = Pick<JournalService, 'append' | 'state' | 'head'>;
 
 export interface RpcOptions {
   nodeid?: number;
@@ -50,6 +71,8 @@ export interface ModuleHost {
   readonly size: number;
   readonly uuid: string;
   readonly attrs: Attrs;
+  /** set once the broker's journal is up: what modules loaded at run time append to and read from */
+  readonly journal?: ModuleJournal;
   respond(req: Message, payload?: Payload): void;
   respondError(req: Message, err: unknown): void;
   /** a request from the broker itself; resolves with the (first) response, rejects with a FluxError */
@@ -69,4 +92,8 @@ export interface ModuleHost {
   interceptFromParent(topic: string, fn: (msg: Message) => void): void;
 }
 
-export type ModuleFactory = (host: ModuleHost, args: string[]) => ModuleDef;
+/**
+ * What a module file exports (as its default export, or as `create`), and what built-ins are made with: `args` are
+ * the words after the module's name on `flux module load`'s command line (NAME=VALUE, see core/module-args.ts).
+ */
+export type ModuleFactory = (host: ModuleHost, args: string[]) => ModuleDef | Promise<ModuleDef>;

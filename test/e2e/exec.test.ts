@@ -14,7 +14,7 @@ import {
 import { LocalClient } from '../../src/transport/local-client.js';
 import { parseLocalUri } from '../../src/core/uri.js';
 import { ENODATA } from '../../src/core/errors.js';
-import { execCmd, FOREGROUND_FLAGS } from '../../src/commands/exec.js';
+import { execCmd, FOREGROUND_FLAGS } from '../../src/api/exec.js';
 
 /** every long-running command here sleeps for a time with this tail, so strays can be found at the end */
 const MARK = '.4242';
@@ -251,7 +251,7 @@ describe('flux exec on a size-4 instance', () => {
       const want = v.messages.filter((m) => m.dir === 's2c' && m.topic === 'rexec.exec');
       const exec = JSON.parse(reqs[0]!.payload_text!) as { cmd: Record<string, unknown>; flags: number; local_flags: number };
       // the request flux exec sends has flux-core's shape, key for key
-      const ours = { cmd: execCmd(exec.cmd.cmdline as string[], '/var/vec', exec.cmd.env as Record<string, string>, {}), flags: FOREGROUND_FLAGS, local_flags: 0 };
+      const ours = { cmd: execCmd({ cmdline: exec.cmd.cmdline as string[], cwd: '/var/vec', env: exec.cmd.env as Record<string, string> }), flags: FOREGROUND_FLAGS, local_flags: 0 };
       expect(JSON.stringify(ours)).toBe(reqs[0]!.payload_text);
 
       // the captured requests as flux-core sent them (the cwd made one that exists here), on a bare connection

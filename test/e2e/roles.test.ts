@@ -43,7 +43,7 @@ const RULES: Record<string, Rule> = {
   'kvs.namespace-create': 'owner', 'kvs.namespace-list': 'owner', 'kvs.namespace-remove': 'owner',
   'kvs.relaycommit': 'owner', 'kvs.version-root': 'user', 'kvs.wait-version': 'user',
   'log.append': 'owner', 'log.cancel': 'owner', 'log.clear': 'owner', 'log.dmesg': 'owner', 'log.stats-get': 'owner',
-  'module.handlers': 'owner', 'module.list': 'all', 'module.load': 'owner', 'module.remove': 'owner',
+  'module.handlers': 'owner', 'module.list': 'all', 'module.load': 'owner', 'module.reload': 'owner', 'module.remove': 'owner',
   'overlay.disconnect-subtree': 'owner', 'overlay.goodbye': 'owner', 'overlay.health': 'all', 'overlay.hello': 'owner',
   'overlay.topology': 'all',
   'resource.R': 'all', 'resource.get-xml': 'all', 'resource.topo-get': 'all',
@@ -52,8 +52,11 @@ const RULES: Record<string, Rule> = {
   'sched.resource-status': 'user',
   'state-machine.get': 'all',
 };
-/** every module also answers <name>.ping, .stats-get and .disconnect, to any role (log keeps its stats to the owner) */
-const DEFAULTS: Array<[string, Rule]> = [['ping', 'all'], ['stats-get', 'all'], ['disconnect', 'all']];
+/**
+ * every module also answers <name>.ping, .stats-get and .disconnect, to any role (log keeps its stats to the owner),
+ * and <name>.debug, to the owner
+ */
+const DEFAULTS: Array<[string, Rule]> = [['ping', 'all'], ['stats-get', 'all'], ['disconnect', 'all'], ['debug', 'owner']];
 const ALLOW: Record<Rule, number> = { owner: 0, user: ROLE_USER, all: ROLE_ALL >>> 0 };
 /** the owner is not sent these in the sweep: one stops the instance, the other takes a child out of the tree */
 const NOT_AS_OWNER = new Set(['broker.shutdown', 'overlay.goodbye']);

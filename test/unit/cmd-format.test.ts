@@ -8,7 +8,8 @@ import {
 } from '../../src/commands/ping.js';
 import { formatAttr, sortNames } from '../../src/commands/lsattr.js';
 import { DmesgFormatter, colorWanted } from '../../src/commands/dmesg.js';
-import { formatModuleList, modulePath, type ModuleInfo } from '../../src/commands/module.js';
+import { formatModuleList, formatStats, modulePath, parseFlags } from '../../src/commands/module.js';
+import type { ModuleInfo } from '../../src/api/module.js';
 import { logLine } from '../../src/commands/logger.js';
 import { formatExports } from '../../src/commands/env.js';
 import { fluxEnvironment } from '../../src/core/flux-env.js';
@@ -219,6 +220,27 @@ describe('module list', () => {
     expect(modulePath('./m/x.js', '/home/u')).toBe('/home/u/m/x.js');
     expect(modulePath('x.mjs', '/home/u')).toBe('/home/u/x.mjs');
     expect(modulePath('/abs/x.js', '/home/u')).toBe('/abs/x.js');
+  });
+
+  it('prints stats as flux-core does: integers as such, reals with six decimals, the rest as JSON', () => {
+    const stats = { n: 3, r: 0.25, s: 'text', namespace: { primary: { '#versionwaiters': 2 } } };
+    expect(formatStats(stats, { parse: 'namespace.primary.#versionwaiters' })).toBe('2\n');
+    expect(formatStats(stats, { parse: 'r' })).toBe('0.250000\n');
+    expect(formatStats(stats, { parse: 'r', type: 'int', scale: 10 })).toBe('2\n');
+    expect(formatStats(stats, { parse: 'n', type: 'double' })).toBe('3.000000\n');
+    expect(formatStats(stats, { parse: 's' })).toBe('"text"\n');
+    expect(formatStats(stats, { parse: 'namespace' })).toBe('{\n "primary": {\n  "#versionwaiters": 2\n }\n}\n');
+    expect(formatStats(stats, { parse: 'namespace.secondary' })).toBeUndefined();
+    expect(formatStats(stats, { parse: 'n.deeper' })).toBeUndefined();
+    expect(formatStats({ a: 1 }, {})).toBe('{\n "a": 1\n}\n');
+  });
+
+  it('reads debug flags as strtoul with base 0 does', () => {
+    expect(parseFlags('12')).toBe(12);
+    expect(parseFlags('0x1F')).toBe(31);
+    expect(parseFlags('010')).toBe(8);
+    expect(parseFlags('0')).toBe(0);
+    for (const bad of ['', 'x', '-1', '0x', '09', '0x100000000']) expect(() => parseFlags(bad)).toThrow(/invalid debug flags/);
   });
 });
 

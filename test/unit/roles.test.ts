@@ -148,7 +148,7 @@ describe('the registry gate', () => {
     expect(ping).toMatchObject({ errnum: 0, body: { x: 1, userid: GUEST, rolemask: ROLE_LOCAL, rank: 0 } });
     expect((await h.one('svc.stats-get', undefined, guest())).errnum).toBe(0);
     expect(h.registry.handlers().filter((x) => x.module === 'svc').map((x) => [x.topic, x.allow])).toEqual([
-      ['svc.all', ROLE_ALL >>> 0], ['svc.disconnect', ROLE_ALL >>> 0], ['svc.fails', ROLE_USER], ['svc.glob-*', ROLE_USER],
+      ['svc.all', ROLE_ALL >>> 0], ['svc.debug', 0], ['svc.disconnect', ROLE_ALL >>> 0], ['svc.fails', ROLE_USER], ['svc.glob-*', ROLE_USER],
       ['svc.local', ROLE_LOCAL], ['svc.owner', 0], ['svc.ping', ROLE_ALL >>> 0], ['svc.schema', ROLE_USER],
       ['svc.stats-get', ROLE_ALL >>> 0], ['svc.stream', ROLE_USER], ['svc.user', ROLE_USER],
     ]);

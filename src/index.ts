@@ -1,0 +1,36 @@
+// The package's one entry, `flux-ts`: connect to an instance and use its services from any program, as libflux
+// lets C programs do. Its types are its own: nothing of the broker's insides is part of them.
+import { Flux } from './api/client.js';
+
+/**
+ * Connect to a broker: `uri` (local://PATH, ssh://[USER@]HOST/PATH), or FLUX_URI as a program started in an
+ * instance has it. Close the handle when done: `h.close()` ends its streams and the connection.
+ */
+export function connect(uri?: string): Promise<Flux> {
+  return Flux.open(uri);
+}
+
+export { Flux } from './api/client.js';
+export type { Body, RpcOpts } from './api/handle.js';
+export {
+  FluxError, strerror, EPERM, ENOENT, ESRCH, EINTR, EIO, EAGAIN, ENOMEM, EACCES, EBUSY, EEXIST, ENOTDIR, EISDIR,
+  EINVAL, ENOSPC, EROFS, ERANGE, ENOSYS, ENODATA, ETIMEDOUT, EPROTO, EOVERFLOW, ENOTSUP, ECONNRESET, ECONNREFUSED,
+  EHOSTUNREACH, ECANCELED,
+} from './core/errors.js';
+export { NODEID_ANY, NODEID_UPSTREAM, type Message } from './core/message.js';
+export {
+  Kvs, Txn, NO_MERGE, SYNC, type CallOpts, type LookupOptions, type CommitOptions, type CommitResult, type WatchOptions,
+  type KvsChange,
+} from './api/kvs.js';
+export { Events, type Event, type FluxEvent, type PublishOptions, type SubscribeOptions } from './api/events.js';
+export { Journal, type JournalHead, type JournalRow, type ListRange } from './api/journal.js';
+export { Content, type ContentOpts } from './api/content.js';
+export { Exec, type ExecResponse, type ProcRow, type RunOptions } from './api/exec.js';
+export { Cron, type CronEntry, type CronRequest, type CronSync } from './api/cron.js';
+export {
+  Jobs, JOBID_ANY, type JobListing, type JobOutput, type JobRequest, type ListOptions, type WaitResult,
+} from './api/jobs.js';
+export { Attrs, type AttrOpts } from './api/attrs.js';
+export { SUBMIT_WAITABLE } from './core/job-state.js';
+export type { JobEvent } from './core/job-kvs.js';
+export type { Jobspec, SubmitOptions } from './core/jobspec.js';
