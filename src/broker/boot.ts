@@ -24,6 +24,7 @@ import { fluxEnvironment } from '../core/flux-env.js';
 import type { PmiClient } from '../transport/pmi-client.js';
 import { selectPmi } from '../transport/pmi-select.js';
 import { loadConfig } from '../core/config.js';
+import { type AccessConfig, parseAccess } from '../core/access-config.js';
 import { type Bootstrap, parseBootstrap, rankOf } from '../core/bootstrap-config.js';
 import { OverlayServer, OverlayClient } from '../transport/overlay.js';
 import { type Keypair, generateKeypair, readCert } from '../transport/keys.js';
@@ -98,9 +99,12 @@ export async function runBroker(argv: string[]): Promise<number> {
   let bootstrap: Bootstrap | undefined;
   let bootRank = 0;
   let certKeypair: Keypair | undefined;
+  let access: AccessConfig = { allowGuestUser: false, allowRootOwner: false };
   if (configPath !== undefined) {
     try {
-      bootstrap = parseBootstrap(loadConfig(configPath), configPath);
+      const config = loadConfig(configPath);
+      access = parseAccess(config, configPath);
+      bootstrap = parseBootstrap(config, configPath);
       if (bootstrap) {
         bootRank = rankOf(bootstrap, hostname, configPath);
         if (bootstrap.curveCert !== undefined) certKeypair = readCert(bootstrap.curveCert).keypair;
@@ -189,6 +193,9 @@ export async function runBroker(argv: string[]): Promise<number> {
   attrs.define('tbon.torpid_max', '30s', ATTR_RUNTIME);
   attrs.define('tbon.prefertcp', '0');
   attrs.define('content.hash', 'sha256');
+  // the config file's [access], unless the command line says otherwise
+  attrs.define('access.allow-guest-user', access.allowGuestUser ? '1' : '0');
+  attrs.define('access.allow-root-owner', access.allowRootOwner ? '1' : '0');
   for (const [n, v] of setattrs) {
     if (n !== 'tbon.fanout' && n !== 'tbon.topo') attrs.put(n, v);
   }
@@ -342,6 +349,8 @@ export async function runBroker(argv: string[]): Promise<number> {
         import('../core/content-store.js'), import('../core/journal-store.js'), import('../core/signing.js'),
       ]);
       content = ContentStore.open(join(dbdir, 'content.sqlite'), hashName);
+      // the journal holds every user's private entries: only the owner reads the file, whoever reaches the dir
+      for (const f of ['content.sqlite', 'content.sqlite-wal']) if (existsSync(join(dbdir, f))) chmodSync(join(dbdir, f), 0o600);
       journalStore = new JournalStore(content);
       const keyPath = join(dbdir, 'journal.key');
       ensureKeyFile(keyPath);
@@ -398,6 +407,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     path: `${rundir}/local-${rank}`,
     ownerUid,
     allowGuest: attrs.get('access.allow-guest-user') === '1',
+    allowRootOwner: attrs.get('access.allow-root-owner') === '1',
     onMessage: (conn, msg) => {
       if (!conns.has(conn.id)) conns.set(conn.id, conn);
       broker.fromClient(conn.id, msg);
@@ -409,6 +419,17 @@ export async function runBroker(argv: string[]): Promise<number> {
     log: (sev, text) => broker.log(sev, 'connector-local', text),
   });
   await local.listen();
+  // the socket is made private; users other than the owner reach it once some may connect (the handshake still
+  // decides who does): the rundir can be passed through, not listed
+  const socketPath = `${rundir}/local-${rank}`;
+  let opened = false;
+  const openToOthers = (): void => {
+    if (opened) return;
+    opened = true;
+    chmodSync(rundir, 0o711);
+    chmodSync(socketPath, 0o777);
+  };
+  if (attrs.get('access.allow-guest-user') === '1') openToOthers();
   if (server) {
     server.onMessage = (peer, frames) => broker.fromChild(peer, frames);
     for (const [peer, frames] of held.splice(0)) broker.fromChild(peer, frames);

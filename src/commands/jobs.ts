@@ -1,5 +1,6 @@
 // flux jobs: list jobs as flux-core's flux-jobs does (its default columns, status codes, -o FORMAT, -f STATE,
 // -a/-A/-u, --json), now or as the job table was at a past journal position (--at-seq) or time (--at-time).
+import { effectiveUserid } from '../core/roles.js';
 import { Flux } from '../api/handle.js';
 import { FluxError, EINVAL } from '../core/errors.js';
 import { parseJobId } from '../core/fluid.js';
@@ -94,7 +95,7 @@ export async function run(args: string[]): Promise<number> {
   const o = p.opts<JobsOpts>();
   const passwd = readPasswd();
   const username = ownerNames(passwd);
-  const me = process.getuid?.() ?? 0;
+  const me = effectiveUserid(process.env);
   const userid = o.A || o.user === 'all' ? USERID_UNKNOWN : o.user !== undefined ? userOf(o.user, passwd) : me;
   let mask = { states: STATE_ACTIVE, results: 0 };
   if (o.a || o.A) mask = { states: STATE_ACTIVE | STATE_INACTIVE, results: 0 };

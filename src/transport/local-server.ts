@@ -8,7 +8,8 @@ import { FluxError, EPERM, EEXIST, EALREADY, errnoOf } from '../core/errors.js';
 import { LocalDecoder } from '../core/framing.js';
 import { TickWriter } from './tick-writer.js';
 import {
-  type Message, FLAG_ROUTE, MSGTYPE_REQUEST, USERID_UNKNOWN, ROLE_OWNER, ROLE_USER, ROLE_LOCAL,
+  type Message, FLAG_ROUTE, FLAG_NORESPONSE, MSGTYPE_REQUEST, USERID_UNKNOWN, ROLE_NONE, ROLE_OWNER, ROLE_USER, ROLE_LOCAL,
+  makeErrorResponse,
 } from '../core/message.js';
 import { peerCred, type PeerCred } from './peercred.js';
 import { checkSocketPath } from './local-client.js';
@@ -36,6 +37,13 @@ export interface LocalServerOptions {
   ownerUid: number;
   /** whether other uids may connect (as USER|LOCAL) or are refused with EPERM */
   allowGuest: boolean;
+  /** root connects as the owner too (flux-core's access.allow-root-owner) */
+  allowRootOwner?: boolean;
+  /**
+   * The roles the user database gives a uid (0 for none), asked at each connection so that a change applies to
+   * the next one: a uid with a role connects with it even when guests are not allowed.
+   */
+  rolesOf?: (uid: number) => number;
   /**
    * Leave the credentials of the owner's messages as sent (unknown, usually) for the instance further on to assign:
    * flux proxy, whose clients have its own uid and so can claim nothing its own connection could not.
@@ -63,14 +71,14 @@ class Connection implements LocalConnection {
   constructor(
     readonly sock: net.Socket,
     cred: PeerCred,
-    owner: boolean,
+    roles: number,
     onGone: (conn: Connection) => void,
   ) {
     this.writer = new TickWriter(sock);
     this.uid = cred.uid;
     this.pid = cred.pid;
-    this.owner = owner;
-    this.rolemask = (owner ? ROLE_OWNER : ROLE_USER) | ROLE_LOCAL;
+    this.owner = (roles & ROLE_OWNER) !== 0;
+    this.rolemask = roles | ROLE_LOCAL;
     this.gone = new Promise((resolve) => {
       sock.once('close', () => {
         onGone(this);
@@ -127,10 +135,11 @@ export class LocalServer {
       throw new FluxError(errnoOf(err), `socket directory ${dir}: ${err.message}`);
     });
     if (!st.isDirectory()) throw new FluxError(EPERM, `${dir} is not a directory`);
-    if ((st.mode & 0o077) !== 0) {
+    // others may pass through (to a socket opened to guests) but never list or add entries
+    if ((st.mode & 0o066) !== 0) {
       throw new FluxError(
         EPERM,
-        `${dir} has mode ${(st.mode & 0o777).toString(8)}: the socket directory must not be accessible to group or other`,
+        `${dir} has mode ${(st.mode & 0o777).toString(8)}: the socket directory must not be readable or writable by group or other`,
       );
     }
     await removeStaleSocket(path);
@@ -169,14 +178,14 @@ export class LocalServer {
       sock.destroy();
       return;
     }
-    const owner = cred.uid === this.opts.ownerUid;
-    if (!owner && !this.opts.allowGuest) {
-      log(LOG_INFO, `client=${cred.pid} userid=${cred.uid}: connection refused: guest access is not allowed`);
+    const roles = this.rolesFor(cred.uid);
+    if (roles === ROLE_NONE) {
+      log(LOG_INFO, `client=${cred.pid} userid=${cred.uid}: connection refused: guest access is not allowed and the user has no role`);
       sock.on('error', (err) => log(LOG_INFO, `client=${cred.pid} userid=${cred.uid}: ${err.message}`));
       sock.end(HANDSHAKE_EPERM, () => sock.destroy());
       return;
     }
-    const conn = new Connection(sock, cred, owner, (c) => {
+    const conn = new Connection(sock, cred, roles, (c) => {
       this.conns.delete(c);
       this.opts.onDisconnect(c);
     });
@@ -189,8 +198,7 @@ export class LocalServer {
       try {
         decoder.push(chunk, (msg) => {
           if (conn.closing) return;
-          this.stampCredentials(conn, msg);
-          this.opts.onMessage(conn, msg);
+          if (this.stampCredentials(conn, msg)) this.opts.onMessage(conn, msg);
         });
       } catch (err) {
         log(LOG_ERR, `${conn.label}: ${(err as Error).message}`);
@@ -200,18 +208,52 @@ export class LocalServer {
     sock.write(HANDSHAKE_OK);
   }
 
-  private stampCredentials(conn: Connection, msg: Message): void {
-    // Only the owner may present a credential of its own choosing (impersonation, for tests); everyone
-    // else is who the kernel says they are.
-    if (!conn.owner || (msg.userid === USERID_UNKNOWN && !this.opts.delegateCredentials)) {
-      msg.userid = conn.uid;
-      msg.rolemask = conn.rolemask;
-    }
+  /**
+   * Assigns the message its credential; false (after refusing it) when a guest presented one that is not its own.
+   * Only the owner may present a credential of its own choosing (acting as another user, for tests); everyone
+   * else is who the kernel says they are.
+   */
+  /** the roles a new connection of `uid` gets (LOCAL aside); none means it is refused */
+  private rolesFor(uid: number): number {
+    if (uid === this.opts.ownerUid || (uid === 0 && this.opts.allowRootOwner)) return ROLE_OWNER;
+    const granted = this.opts.rolesOf?.(uid) ?? ROLE_NONE;
+    if (granted !== ROLE_NONE) return granted & (ROLE_OWNER | ROLE_USER);
+    return this.opts.allowGuest ? ROLE_USER : ROLE_NONE;
+  }
+
+  private stampCredentials(conn: Connection, msg: Message): boolean {
     // flux-core accepts a request without the route delimiter; give it the empty stack the broker expects.
     if (msg.type === MSGTYPE_REQUEST && msg.routes === undefined) {
       msg.routes = [];
       msg.flags |= FLAG_ROUTE;
     }
+    const presented = msg.userid !== USERID_UNKNOWN || msg.rolemask !== ROLE_NONE;
+    if (!presented) {
+      if (!(conn.owner && this.opts.delegateCredentials)) {
+        msg.userid = conn.uid;
+        msg.rolemask = conn.rolemask;
+      }
+      return true;
+    }
+    if (conn.owner) {
+      if (msg.userid === USERID_UNKNOWN) msg.userid = conn.uid;
+      if (msg.rolemask === ROLE_NONE) msg.rolemask = msg.userid === conn.uid ? conn.rolemask : ROLE_USER | ROLE_LOCAL;
+      return true;
+    }
+    // a guest may restate its own credential, or a part of its roles; nothing else
+    const own = (msg.userid === USERID_UNKNOWN || msg.userid === conn.uid) && (msg.rolemask & ~conn.rolemask) === 0;
+    if (own) {
+      msg.userid = conn.uid;
+      msg.rolemask = msg.rolemask === ROLE_NONE ? conn.rolemask : msg.rolemask;
+      return true;
+    }
+    const why = `acting as userid ${msg.userid} rolemask 0x${msg.rolemask.toString(16)} requires the owner role`;
+    if (msg.type === MSGTYPE_REQUEST && !(msg.flags & FLAG_NORESPONSE) && msg.aux2 !== 0) {
+      conn.send(makeErrorResponse(msg, EPERM, why));
+    } else {
+      this.opts.log(LOG_INFO, `${conn.label}: message dropped: ${why}`);
+    }
+    return false;
   }
 }
 

@@ -8,7 +8,7 @@ import { PassThrough } from 'node:stream';
 import { loadVectors, type VectorMessage } from '../helpers/vectors.js';
 import { LocalDecoder, encodeLocal } from '../../src/core/framing.js';
 import {
-  type Message, makeRequest, makeResponse, makeEvent, stringPayload, FLAG_ROUTE, MSGTYPE_REQUEST,
+  type Message, makeRequest, makeResponse, makeEvent, stringPayload, payloadString, FLAG_ROUTE, MSGTYPE_REQUEST,
   ROLE_OWNER, ROLE_USER, ROLE_LOCAL, ROLE_NONE, USERID_UNKNOWN,
 } from '../../src/core/message.js';
 import { FluxError, EPERM, EINVAL, EEXIST, EPROTO, ENOENT, ECONNRESET } from '../../src/core/errors.js';
@@ -325,21 +325,33 @@ describe('local connector access control', () => {
     expect(h.logs.filter((l) => l.severity === 6 && l.text.includes('refused'))).toHaveLength(2);
   });
 
-  it('admits a guest as USER|LOCAL and overrides any credential it presents', async () => {
+  it('admits a guest as USER|LOCAL; a credential it presents must be its own, else the request gets EPERM', async () => {
     const h = await startServer({ ownerUid: otherUid, allowGuest: true });
     const c = await connect(h.path);
     const forged = makeRequest('kvs.lookup', stringPayload('{}'), { matchtag: 1 });
     forged.userid = otherUid;
     forged.rolemask = ROLE_OWNER;
     c.client.send(forged);
-    c.client.send(makeRequest('kvs.lookup', stringPayload('{}'), { matchtag: 2 }));
-    for (const tag of [1, 2]) {
+    const ownerRole = makeRequest('kvs.lookup', stringPayload('{}'), { matchtag: 2 });
+    ownerRole.userid = myUid;
+    ownerRole.rolemask = ROLE_OWNER | ROLE_USER;
+    c.client.send(ownerRole);
+    const restated = makeRequest('kvs.lookup', stringPayload('{}'), { matchtag: 3 });
+    restated.userid = myUid;
+    restated.rolemask = ROLE_USER;
+    c.client.send(restated);
+    c.client.send(makeRequest('kvs.lookup', stringPayload('{}'), { matchtag: 4 }));
+    for (const [tag, mask] of [[3, ROLE_USER], [4, ROLE_USER | ROLE_LOCAL]] as const) {
       const { conn, msg } = await h.received.shift();
       expect(conn.rolemask).toBe(ROLE_USER | ROLE_LOCAL);
       expect(msg.aux2).toBe(tag);
       expect(msg.userid).toBe(myUid);
-      expect(msg.rolemask).toBe(ROLE_USER | ROLE_LOCAL);
+      expect(msg.rolemask).toBe(mask);
     }
+    const replies = [await c.msgs.shift(), await c.msgs.shift()];
+    expect(replies.map((m) => [m.aux2, m.aux1])).toEqual([[1, EPERM], [2, EPERM]]);
+    expect(payloadString(replies[0]!)).toMatch(/requires the owner role/);
+    expect(h.received.length).toBe(0);
   });
 
   it('lets the owner present a credential of its choosing', async () => {
@@ -520,7 +532,7 @@ describe('local connector lifecycle', () => {
     expect((err as FluxError).errno).toBe(EEXIST);
   });
 
-  it('refuses to listen in a directory that group or other can enter', async () => {
+  it('refuses to listen in a directory that group or other can read', async () => {
     const dir = privateDir();
     chmodSync(dir, 0o750);
     const s = new LocalServer({
