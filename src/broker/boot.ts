@@ -25,6 +25,8 @@ import type { PmiClient } from '../transport/pmi-client.js';
 import { selectPmi } from '../transport/pmi-select.js';
 import { loadConfig } from '../core/config.js';
 import { type AccessConfig, parseAccess } from '../core/access-config.js';
+import { USERS, TOPIC_ADDROLE, type UserTable, allUsers, rolesOf } from '../projections/users.js';
+import { userModule } from '../services/user.js';
 import { type Bootstrap, parseBootstrap, rankOf } from '../core/bootstrap-config.js';
 import { OverlayServer, OverlayClient } from '../transport/overlay.js';
 import { type Keypair, generateKeypair, readCert } from '../transport/keys.js';
@@ -397,6 +399,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     await broker.registry.load(jobManagerModule(broker, { journal, resources: resource.resources }), 'builtin');
     await broker.registry.load(jobListModule(broker, journal), 'builtin');
   }
+  await broker.registry.load(userModule(broker, journal), 'builtin');
   await broker.registry.load(overlayModule(ctl), 'builtin');
   await broker.registry.load(stateMachineModule(ctl), 'builtin');
   await broker.registry.load(moduleModule(ctl), 'builtin');
@@ -408,6 +411,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     ownerUid,
     allowGuest: attrs.get('access.allow-guest-user') === '1',
     allowRootOwner: attrs.get('access.allow-root-owner') === '1',
+    rolesOf: (uid) => rolesOf(journal.state<UserTable>(USERS), uid),
     onMessage: (conn, msg) => {
       if (!conns.has(conn.id)) conns.set(conn.id, conn);
       broker.fromClient(conn.id, msg);
@@ -429,7 +433,11 @@ export async function runBroker(argv: string[]): Promise<number> {
     chmodSync(rundir, 0o711);
     chmodSync(socketPath, 0o777);
   };
-  if (attrs.get('access.allow-guest-user') === '1') openToOthers();
+  if (attrs.get('access.allow-guest-user') === '1' || allUsers(journal.state<UserTable>(USERS)).length > 0) openToOthers();
+  // a role given later opens it then
+  journal.onApply((a) => {
+    if (a.entry.topic === TOPIC_ADDROLE) openToOthers();
+  });
   if (server) {
     server.onMessage = (peer, frames) => broker.fromChild(peer, frames);
     for (const [peer, frames] of held.splice(0)) broker.fromChild(peer, frames);

@@ -9,7 +9,7 @@ import { STATE_ACTIVE, STATE_INACTIVE, resultMask, resultName, stateMask, stateN
 import { USERID_UNKNOWN } from '../core/message.js';
 import { type JobListing, info, listAt } from '../api/jobs.js';
 import { pastOf } from './replay-at.js';
-import { ownerNames, readPasswd } from './ps.js';
+import { ownerNames, readPasswd, userOf } from './ps.js';
 import { program, parse } from './common.js';
 import { DEFAULT_FORMAT, JOB_FIELDS, type JobRow, returncode, runtime, status } from './jobs-fields.js';
 import { pythonJson } from './submit-options.js';
@@ -39,15 +39,6 @@ function filterOf(text: string): { states: number; results: number } {
     else throw new FluxError(EINVAL, `Invalid filter specified: ${word}`);
   }
   return { states, results };
-}
-
-function userOf(text: string, passwd: string): number {
-  if (/^\d+$/.test(text)) return Number(text);
-  for (const line of passwd.split('\n')) {
-    const f = line.split(':');
-    if (f[0] === text && f.length >= 3) return Number(f[2]);
-  }
-  throw new FluxError(EINVAL, `Invalid user ${text}`);
 }
 
 /** a job as --json prints it: flux-core's keys, names for states and results, what is unset left out */

@@ -7,7 +7,7 @@ import type { JournalService } from './journal.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 
 /** topic prefixes of the journal entries services make */
-const RESERVED = ['kvs.namespace-', 'rexec.', 'journal.', 'cron.'];
+const RESERVED = ['kvs.namespace-', 'rexec.', 'journal.', 'cron.', 'user.'];
 
 export function eventModule(host: ModuleHost, journal: JournalService): ModuleDef {
   let published = 0;
