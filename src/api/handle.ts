@@ -48,12 +48,15 @@ export class Flux {
     conn.onClose = (err) => this.lost(err ?? new FluxError(ECONNRESET, 'broker connection closed'));
   }
 
-  /** Connect to FLUX_URI (or the given local:// or ssh:// URI). */
-  static async open(uri = process.env.FLUX_URI): Promise<Flux> {
+  /**
+   * Connect to FLUX_URI (or the given local:// or ssh:// URI), presenting the credential FLUX_HANDLE_USERID /
+   * FLUX_HANDLE_ROLEMASK ask for, or `opts.credential`.
+   */
+  static async open(uri = process.env.FLUX_URI, opts: { credential?: Credential } = {}): Promise<Flux> {
     if (uri === undefined || uri === '') {
       throw new FluxError(EINVAL, 'FLUX_URI is not set: run inside an instance (flux start) or set FLUX_URI');
     }
-    const cred = credentialFromEnv(process.env);
+    const cred = opts.credential ?? credentialFromEnv(process.env);
     return new Flux(await connect(uri), uri, cred);
   }
 
