@@ -27,6 +27,7 @@ import { loadConfig } from '../core/config.js';
 import { type AccessConfig, parseAccess } from '../core/access-config.js';
 import { USERS, TOPIC_ADDROLE, type UserTable, allUsers, rolesOf } from '../projections/users.js';
 import { userModule } from '../services/user.js';
+import { limitsFrom } from '../transport/local-limits.js';
 import { type Bootstrap, parseBootstrap, rankOf } from '../core/bootstrap-config.js';
 import { OverlayServer, OverlayClient } from '../transport/overlay.js';
 import { type Keypair, generateKeypair, readCert } from '../transport/keys.js';
@@ -412,6 +413,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     allowGuest: attrs.get('access.allow-guest-user') === '1',
     allowRootOwner: attrs.get('access.allow-root-owner') === '1',
     rolesOf: (uid) => rolesOf(journal.state<UserTable>(USERS), uid),
+    limits: limitsFrom((name) => attrs.get(name)),
     onMessage: (conn, msg) => {
       if (!conns.has(conn.id)) conns.set(conn.id, conn);
       broker.fromClient(conn.id, msg);

@@ -4,20 +4,22 @@ import * as net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { lstat, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { FluxError, EPERM, EEXIST, EALREADY, errnoOf } from '../core/errors.js';
+import { FluxError, EAGAIN, EPERM, EEXIST, EALREADY, errnoOf } from '../core/errors.js';
 import { LocalDecoder } from '../core/framing.js';
 import { TickWriter } from './tick-writer.js';
 import {
-  type Message, FLAG_ROUTE, FLAG_NORESPONSE, MSGTYPE_REQUEST, USERID_UNKNOWN, ROLE_NONE, ROLE_OWNER, ROLE_USER, ROLE_LOCAL,
+  type Message, FLAG_ROUTE, FLAG_NORESPONSE, FLAG_STREAMING, MSGTYPE_REQUEST, MSGTYPE_RESPONSE, USERID_UNKNOWN, ROLE_NONE, ROLE_OWNER, ROLE_USER, ROLE_LOCAL,
   makeErrorResponse,
 } from '../core/message.js';
 import { peerCred, type PeerCred } from './peercred.js';
 import { checkSocketPath } from './local-client.js';
+import { type LocalLimits, DEFAULT_LIMITS } from './local-limits.js';
 
 const LOG_ERR = 3;
 const LOG_INFO = 6;
 const HANDSHAKE_OK = Buffer.from([0]);
 const HANDSHAKE_EPERM = Buffer.from([EPERM]);
+const HANDSHAKE_EAGAIN = Buffer.from([EAGAIN]);
 
 export interface LocalConnection {
   /** A fresh uuid naming this client: the broker pushes it on the route stack of the client's requests. */
@@ -44,6 +46,8 @@ export interface LocalServerOptions {
    * the next one: a uid with a role connects with it even when guests are not allowed.
    */
   rolesOf?: (uid: number) => number;
+  /** what one client may cost (DEFAULT_LIMITS where not given) */
+  limits?: Partial<LocalLimits>;
   /**
    * Leave the credentials of the owner's messages as sent (unknown, usually) for the instance further on to assign:
    * flux proxy, whose clients have its own uid and so can claim nothing its own connection could not.
@@ -66,6 +70,10 @@ class Connection implements LocalConnection {
   readonly gone: Promise<void>;
   /** set by close() or by bad input: nothing more is sent or delivered */
   closing = false;
+  /** matchtags of this client's requests that await their final answer */
+  readonly inflight = new Set<number>();
+  /** called when the client lets more than this many bytes queue up unread */
+  overflow?: { limit: number; then: () => void };
   private readonly writer: TickWriter;
 
   constructor(
@@ -95,7 +103,9 @@ class Connection implements LocalConnection {
   send(msg: Message): void {
     // A response may race the client's departure; there is nobody left to tell.
     if (this.closing || !this.sock.writable) return;
+    if (msg.type === MSGTYPE_RESPONSE && (msg.aux1 !== 0 || !(msg.flags & FLAG_STREAMING))) this.inflight.delete(msg.aux2);
     this.writer.write(msg);
+    if (this.overflow && this.sock.writableLength > this.overflow.limit) this.overflow.then();
   }
 
   close(): void {
@@ -115,10 +125,14 @@ class Connection implements LocalConnection {
 export class LocalServer {
   private readonly opts: LocalServerOptions;
   private readonly conns = new Set<Connection>();
+  /** open connections per guest uid */
+  private readonly perUid = new Map<number, number>();
+  private readonly limits: LocalLimits;
   private server: net.Server | undefined;
 
   constructor(opts: LocalServerOptions) {
     this.opts = opts;
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
   }
 
   get connections(): ReadonlySet<LocalConnection> {
@@ -185,20 +199,43 @@ export class LocalServer {
       sock.end(HANDSHAKE_EPERM, () => sock.destroy());
       return;
     }
+    const guest = (roles & ROLE_OWNER) === 0;
+    const count = this.perUid.get(cred.uid) ?? 0;
+    if (guest && count >= this.limits.maxConnectionsPerUid) {
+      log(LOG_INFO, `client=${cred.pid} userid=${cred.uid}: connection refused: ${count} connections open (local.max-connections-per-uid)`);
+      sock.on('error', () => {});
+      sock.end(HANDSHAKE_EAGAIN, () => sock.destroy());
+      return;
+    }
+    if (guest) this.perUid.set(cred.uid, count + 1);
     const conn = new Connection(sock, cred, roles, (c) => {
       this.conns.delete(c);
+      if (guest) {
+        const left = (this.perUid.get(c.uid) ?? 1) - 1;
+        if (left > 0) this.perUid.set(c.uid, left);
+        else this.perUid.delete(c.uid);
+      }
       this.opts.onDisconnect(c);
     });
     this.conns.add(conn);
+    // a client that stops reading is let go rather than buffered for without end
+    conn.overflow = {
+      limit: this.limits.maxQueuedBytes,
+      then: () => {
+        log(LOG_ERR, `${conn.label}: disconnected: more than ${this.limits.maxQueuedBytes} bytes queued unread (local.max-queued-bytes)`);
+        conn.abort();
+      },
+    };
     // A client that dies mid-conversation resets the socket: routine, not a server fault.
     sock.on('error', (err) => log(LOG_INFO, `${conn.label}: ${err.message}`));
-    const decoder = new LocalDecoder();
+    const decoder = new LocalDecoder(this.limits.maxMessageSize);
     sock.on('data', (chunk: Buffer) => {
       if (conn.closing) return;
       try {
         decoder.push(chunk, (msg) => {
           if (conn.closing) return;
-          if (this.stampCredentials(conn, msg)) this.opts.onMessage(conn, msg);
+          if (!this.stampCredentials(conn, msg) || !this.admitRequest(conn, msg, guest)) return;
+          this.opts.onMessage(conn, msg);
         });
       } catch (err) {
         log(LOG_ERR, `${conn.label}: ${(err as Error).message}`);
@@ -213,6 +250,17 @@ export class LocalServer {
    * Only the owner may present a credential of its own choosing (acting as another user, for tests); everyone
    * else is who the kernel says they are.
    */
+  /** a guest's request past local.max-inflight is answered EAGAIN at once, without reaching a service */
+  private admitRequest(conn: Connection, msg: Message, guest: boolean): boolean {
+    if (!guest || msg.type !== MSGTYPE_REQUEST || msg.flags & FLAG_NORESPONSE || msg.aux2 === 0) return true;
+    if (conn.inflight.size >= this.limits.maxInflight && !conn.inflight.has(msg.aux2)) {
+      conn.send(makeErrorResponse(msg, EAGAIN, `${conn.inflight.size} requests in flight (local.max-inflight): try again`));
+      return false;
+    }
+    conn.inflight.add(msg.aux2);
+    return true;
+  }
+
   /** the roles a new connection of `uid` gets (LOCAL aside); none means it is refused */
   private rolesFor(uid: number): number {
     if (uid === this.opts.ownerUid || (uid === 0 && this.opts.allowRootOwner)) return ROLE_OWNER;
