@@ -111,10 +111,16 @@ async function listRows(h: Flux, from: number | undefined, to: number | undefine
     if (next !== undefined) body.from = next;
     if (to !== undefined) body.to = to;
     if (topic !== undefined) body.topic = topic;
-    const page = (await h.call('journal.list', body, { nodeid: 0 })).entries;
+    const r = await h.call('journal.list', body, { nodeid: 0 });
+    const page = r.entries;
     if (!Array.isArray(page)) throw new FluxError(EPROTO, 'journal.list response has no entries');
     const rows = page.map(rowOf);
     out.push(...rows);
+    // a guest's answer stops where the broker stopped looking, which it names
+    if (typeof r.last === 'number') {
+      next = r.last + 1;
+      continue;
+    }
     if (rows.length < PAGE) break;
     next = rows[rows.length - 1]!.seq + 1;
   }

@@ -26,6 +26,8 @@ import { Followers } from './followers.js';
 
 /** the topic of the message that carries an entry down the tree (payload: the entry's canonical bytes) */
 export const JOURNAL_ENTRY_TOPIC = 'journal.entry';
+/** entries one journal.list request of a guest reads to check them */
+const GUEST_LIST_SCAN = 4096;
 /** entries kept in memory on every rank, to repair children without going to rank 0 */
 const RING = 8192;
 /** how often a replica compares its head with its parent's, to notice entries lost at the tail */
@@ -589,16 +591,26 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
           const to = Math.min((body!.to as number | undefined) ?? head.seq, head.seq);
           const limit = Math.min((body!.limit as number | undefined) ?? 10_000, 100_000);
           const prefix = (body!.topic as string | undefined) ?? '';
-          // the index holds no credentials: a guest's rows are checked against their entries
-          const readable = msg.rolemask & ROLE_OWNER ? () => true : (seq: number) => mayRead(msg, store.entry(seq).entry);
+          // The index holds no credentials: a guest's rows are checked against their entries, at most
+          // GUEST_LIST_SCAN a request (the answer then says with `last` how far it looked) so that no request
+          // holds the broker for long.
+          const owner = (msg.rolemask & ROLE_OWNER) !== 0;
           const out: unknown[] = [];
-          for (let next = from; next <= to && out.length < limit; ) {
+          let scanned = 0;
+          let last = from - 1;
+          scan: for (let next = from; next <= to && out.length < limit; ) {
             const page = store.rows(next, to, 1024);
             if (page.length === 0) break;
-            for (const r of page) if (r.topic.startsWith(prefix) && out.length < limit && readable(r.seq)) out.push(r);
+            for (const r of page) {
+              if (out.length >= limit || (!owner && scanned >= GUEST_LIST_SCAN)) break scan;
+              last = r.seq;
+              if (!r.topic.startsWith(prefix)) continue;
+              if (!owner && (++scanned, !mayRead(msg, store.entry(r.seq).entry))) continue;
+              out.push(r);
+            }
             next = page[page.length - 1]!.seq + 1;
           }
-          host.respond(msg, { entries: out });
+          host.respond(msg, !owner && last < to ? { entries: out, last } : { entries: out });
         },
       },
       {

@@ -20,6 +20,8 @@ const LOG_INFO = 6;
 const HANDSHAKE_OK = Buffer.from([0]);
 const HANDSHAKE_EPERM = Buffer.from([EPERM]);
 const HANDSHAKE_EAGAIN = Buffer.from([EAGAIN]);
+/** messages of one client handed on before the others get a turn */
+const TURN_MESSAGES = 16;
 
 export interface LocalConnection {
   /** A fresh uuid naming this client: the broker pushes it on the route stack of the client's requests. */
@@ -89,6 +91,7 @@ class Connection implements LocalConnection {
     this.rolemask = roles | ROLE_LOCAL;
     this.gone = new Promise((resolve) => {
       sock.once('close', () => {
+        this.closing = true;
         onGone(this);
         resolve();
       });
@@ -157,7 +160,8 @@ export class LocalServer {
       );
     }
     await removeStaleSocket(path);
-    const server = net.createServer((sock) => this.accept(sock));
+    // a client's end of input is acted on once its last messages are handed on (see accept)
+    const server = net.createServer({ allowHalfOpen: true }, (sock) => this.accept(sock));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(new FluxError(errnoOf(err), `cannot listen on ${path}: ${err.message}`));
       server.once('error', onError);
@@ -229,18 +233,48 @@ export class LocalServer {
     // A client that dies mid-conversation resets the socket: routine, not a server fault.
     sock.on('error', (err) => log(LOG_INFO, `${conn.label}: ${err.message}`));
     const decoder = new LocalDecoder(this.limits.maxMessageSize);
+    const deliver = (msg: Message): void => {
+      if (conn.closing) return;
+      if (!this.stampCredentials(conn, msg) || !this.admitRequest(conn, msg, guest)) return;
+      this.opts.onMessage(conn, msg);
+    };
+    // A client's messages are handed on TURN_MESSAGES at a time, its socket paused in between, so that one
+    // client sending as fast as it can takes turns with the others rather than holding the broker for a whole read.
+    let backlog: Message[] = [];
+    let next = 0;
+    const drain = (): void => {
+      const end = Math.min(backlog.length, next + TURN_MESSAGES);
+      while (next < end && !conn.closing) deliver(backlog[next++]!);
+      if (next < backlog.length && !conn.closing) {
+        sock.pause();
+        setImmediate(drain);
+        return;
+      }
+      backlog = [];
+      next = 0;
+      if (conn.closing) return;
+      if (ended) conn.close();
+      else sock.resume();
+    };
+    // the client will send nothing more: what it sent is handed on first, then the connection closes
+    let ended = false;
+    sock.on('end', () => {
+      ended = true;
+      if (next >= backlog.length) conn.close();
+    });
     sock.on('data', (chunk: Buffer) => {
       if (conn.closing) return;
+      const waiting = next < backlog.length;
       try {
-        decoder.push(chunk, (msg) => {
-          if (conn.closing) return;
-          if (!this.stampCredentials(conn, msg) || !this.admitRequest(conn, msg, guest)) return;
-          this.opts.onMessage(conn, msg);
-        });
+        decoder.push(chunk, (msg) => backlog.push(msg));
       } catch (err) {
+        // what came before the bad bytes is delivered, as it would have been had it come in its own read
+        while (next < backlog.length && !conn.closing) deliver(backlog[next++]!);
         log(LOG_ERR, `${conn.label}: ${(err as Error).message}`);
         conn.abort();
+        return;
       }
+      if (!waiting) drain();
     });
     sock.write(HANDSHAKE_OK);
   }

@@ -22,7 +22,7 @@ describe('local connector limits', () => {
       // waits that never end: each stays in flight
       const frames = Array.from({ length: 200 }, (_, i) => encodeLocal(
         makeRequest('kvs.wait-version', jsonPayload({ namespace: 'flood', rootseq: 1_000_000 }), { matchtag: i + 1 })));
-      const sent = target.send(frames, { keep: true });
+      const sent = target.send(frames, { keep: true, idleMs: 2000, capMs: 20_000 });
       const pings = await Promise.all(Array.from({ length: 20 }, () => owner.call('broker.ping', {})));
       expect(pings.every((p) => p.rank === 0)).toBe(true);
       const out = await sent;

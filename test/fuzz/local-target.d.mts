@@ -10,7 +10,11 @@ export interface Outcome {
 }
 
 export interface FuzzTarget {
-  send(frames: Buffer[], opts?: { keep?: boolean }): Promise<Outcome>;
+  /**
+   * Writes the frames on a new connection, which is closed once answers pause for `idleMs` (30) or after `capMs`
+   * (300) in all; `keep` returns the answers' bytes.
+   */
+  send(frames: Buffer[], opts?: { keep?: boolean; idleMs?: number; capMs?: number }): Promise<Outcome>;
   close(): Promise<void>;
 }
 

@@ -27,7 +27,7 @@ export function localTarget(socketPath, user) {
       const id = next++;
       return new Promise((resolve, reject) => {
         waiting.set(id, { resolve, reject });
-        child.send({ id, keep: opts.keep === true, frames: frames.map((f) => f.toString('base64')) });
+        child.send({ id, keep: opts.keep === true, idleMs: opts.idleMs, capMs: opts.capMs, frames: frames.map((f) => f.toString('base64')) });
       });
     },
     close() {

@@ -4,7 +4,7 @@ import * as net from 'node:net';
 
 const path = process.argv[2];
 
-function batch(frames, keep) {
+function batch(frames, keep, idleMs, capMs) {
   return new Promise((resolve) => {
     const sock = net.createConnection(path);
     let handshake;
@@ -30,10 +30,10 @@ function batch(frames, keep) {
     let idle;
     const quiet = () => {
       clearTimeout(idle);
-      idle = setTimeout(() => sock.destroy(), 30);
+      idle = setTimeout(() => sock.destroy(), idleMs);
     };
     sock.on('data', quiet);
-    const cap = setTimeout(() => sock.destroy(), 300);
+    const cap = setTimeout(() => sock.destroy(), capMs);
     sock.on('close', () => {
       clearTimeout(idle);
       clearTimeout(cap);
@@ -43,6 +43,6 @@ function batch(frames, keep) {
 }
 
 process.on('message', async (m) => {
-  process.send({ id: m.id, ...(await batch(m.frames, m.keep === true)) });
+  process.send({ id: m.id, ...(await batch(m.frames, m.keep === true, m.idleMs ?? 30, m.capMs ?? 300)) });
 });
 process.on('disconnect', () => process.exit(0));

@@ -93,6 +93,19 @@ describe('history by role', () => {
     return out;
   }
 
+  /** journal.list in small pages, as flux journal list goes on: from where a guest's answer says it stopped */
+  async function listAll(h: Flux): Promise<EntryView[]> {
+    const out: EntryView[] = [];
+    for (let from = 1; ;) {
+      const r = await h.call('journal.list', { from, limit: 7 });
+      const rows = r.entries as EntryView[];
+      out.push(...rows);
+      if (typeof r.last === 'number') from = r.last + 1;
+      else if (rows.length < 7) return out;
+      else from = rows[rows.length - 1]!.seq + 1;
+    }
+  }
+
   async function followUntil(h: Flux, marker: number): Promise<Array<Record<string, unknown>>> {
     const out: Array<Record<string, unknown>> = [];
     await h.stream('journal.follow', { from: 1 }, {}, (m) => {
@@ -140,7 +153,7 @@ describe('history by role', () => {
         expect(fetched.map((e) => e.seq), 'journal.fetch').toEqual(want);
         leaks('journal.fetch', fetched);
 
-        const listed = (await h.call('journal.list', {})).entries as EntryView[];
+        const listed = await listAll(h);
         expect(listed.map((e) => e.seq), 'journal.list').toEqual(want);
 
         const shown: number[] = [];

@@ -68,7 +68,10 @@ function privateDir(): string {
 }
 
 async function startServer(
-  opts: { ownerUid?: number; allowGuest?: boolean; delegateCredentials?: boolean; limits?: Partial<LocalLimits> } = {},
+  opts: {
+    ownerUid?: number; allowGuest?: boolean; allowRootOwner?: boolean; rolesOf?: (uid: number) => number;
+    delegateCredentials?: boolean; limits?: Partial<LocalLimits>;
+  } = {},
 ): Promise<Harness> {
   const dir = privateDir();
   const path = join(dir, 'local-0');
@@ -81,6 +84,8 @@ async function startServer(
     ownerUid: opts.ownerUid ?? myUid,
     allowGuest: opts.allowGuest ?? false,
     delegateCredentials: opts.delegateCredentials,
+    allowRootOwner: opts.allowRootOwner,
+    rolesOf: opts.rolesOf,
     limits: opts.limits,
     onMessage: (conn, msg) => received.push({ conn, msg }),
     onDisconnect: (conn) => {
@@ -358,6 +363,24 @@ describe('local connector access control', () => {
     expect(h.received.length).toBe(0);
   });
 
+  it('with allowRootOwner, admits root as the owner', async () => {
+    expect(myUid).toBe(0);
+    const h = await startServer({ ownerUid: otherUid, allowRootOwner: true });
+    await connect(h.path);
+    expect([...h.server.connections][0]!.rolemask).toBe(ROLE_OWNER | ROLE_LOCAL);
+    const refused = await startServer({ ownerUid: otherUid });
+    expect((await rawConnect(refused.path)).handshake).toBe(EPERM);
+  });
+
+  it('admits a uid the user database gives a role, with that role, even when guests are not allowed', async () => {
+    let roles = ROLE_USER;
+    const h = await startServer({ ownerUid: otherUid, rolesOf: (uid) => (uid === myUid ? roles : 0) });
+    await connect(h.path);
+    expect([...h.server.connections][0]!.rolemask).toBe(ROLE_USER | ROLE_LOCAL);
+    roles = 0;
+    expect((await rawConnect(h.path)).handshake).toBe(EPERM);
+  });
+
   it('lets the owner present a credential of its choosing', async () => {
     const h = await startServer();
     const c = await connect(h.path);
@@ -455,6 +478,16 @@ describe('local connector limits', () => {
     a.client.close();
     await h.gone.shift();
     expect((await rawConnect(h.path)).handshake).toBe(0);
+  });
+
+  it('hands on every message a client sent before ending its input, in turns, then closes', async () => {
+    const h = await startServer();
+    const raw = await rawConnect(h.path);
+    raw.sock.end(Buffer.concat(Array.from({ length: 100 }, (_, i) => encodeLocal(makeRequest('kvs.lookup', stringPayload('{}'), { matchtag: i + 1 })))));
+    for (let tag = 1; tag <= 100; tag++) expect((await h.received.shift()).msg.aux2).toBe(tag);
+    await h.gone.shift();
+    await raw.closed;
+    expect(h.received.length).toBe(0);
   });
 
   it('the owner is not held to local.max-connections-per-uid', async () => {
