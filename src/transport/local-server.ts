@@ -131,6 +131,8 @@ export class LocalServer {
   /** open connections per guest uid */
   private readonly perUid = new Map<number, number>();
   private readonly limits: LocalLimits;
+  /** when bad input of a uid and kind was last logged */
+  private readonly badLogged = new Map<string, number>();
   private server: net.Server | undefined;
 
   constructor(opts: LocalServerOptions) {
@@ -270,7 +272,7 @@ export class LocalServer {
       } catch (err) {
         // what came before the bad bytes is delivered, as it would have been had it come in its own read
         while (next < backlog.length && !conn.closing) deliver(backlog[next++]!);
-        log(LOG_ERR, `${conn.label}: ${(err as Error).message}`);
+        this.logBadInput(conn, (err as Error).message);
         conn.abort();
         return;
       }
@@ -284,6 +286,19 @@ export class LocalServer {
    * Only the owner may present a credential of its own choosing (acting as another user, for tests); everyone
    * else is who the kernel says they are.
    */
+  /**
+   * Bad input is logged once per uid and kind of fault a minute: one user sending garbage as fast as it can must
+   * not flood the log, nor hide what others do.
+   */
+  private logBadInput(conn: Connection, reason: string): void {
+    const key = `${conn.uid}:${reason.replace(/\d+/g, 'N')}`;
+    const now = Date.now();
+    if ((this.badLogged.get(key) ?? 0) > now - 60_000) return;
+    if (this.badLogged.size >= 1024) this.badLogged.clear();
+    this.badLogged.set(key, now);
+    this.opts.log(LOG_ERR, `${conn.label}: ${reason}`);
+  }
+
   /** a guest's request past local.max-inflight is answered EAGAIN at once, without reaching a service */
   private admitRequest(conn: Connection, msg: Message, guest: boolean): boolean {
     if (!guest || msg.type !== MSGTYPE_REQUEST || msg.flags & FLAG_NORESPONSE || msg.aux2 === 0) return true;

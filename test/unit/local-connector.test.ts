@@ -270,6 +270,19 @@ describe('local connector against bad input (bad.jsonl)', () => {
     });
   }
 
+  it('logs the same fault of the same uid once a minute, however often it comes', async () => {
+    const h = await startServer();
+    for (let i = 0; i < 5; i++) {
+      const raw = await rawConnect(h.path);
+      raw.sock.write(Buffer.from(`1200eeff7fffff${(0xf0 + i).toString(16)}00`, 'hex'));
+      await raw.closed;
+      await h.gone.shift();
+    }
+    const errs = h.logs.filter((l) => l.severity === 3);
+    expect(errs).toHaveLength(1);
+    expect(errs[0]!.text).toMatch(/is too large/);
+  });
+
   it('closes on a length word beyond the size limit without buffering it', async () => {
     const h = await startServer();
     const raw = await rawConnect(h.path);
