@@ -32,6 +32,7 @@ export const COMMANDS: Record<string, CommandInfo> = {
   },
   module: { summary: 'Manage Flux broker modules', common: true, load: () => import('./commands/module.js') },
   content: { summary: 'Access the content store', load: () => import('./commands/content.js') },
+  config: { summary: 'Manage configuration', load: () => import('./commands/config.js') },
   kvs: { summary: 'Access the Flux key-value store', common: true, load: () => import('./commands/kvs.js') },
   dump: { summary: 'Write KVS snapshot to a portable archive format', load: () => import('./commands/dump.js') },
   restore: { summary: 'Restore KVS snapshot from a portable archive format', load: () => import('./commands/restore.js') },

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { PmiServer } from '../transport/pmi-server.js';
 import { FluxError, EINVAL } from '../core/errors.js';
 
-/** the flux launcher script: run with this node, it dispatches to dist/cli.js */
+/** the flux launcher script: run with this node, it dispatches to the command bundles of dist/cli */
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'flux');
 const osSignals = constants.signals as Record<string, number>;
 

@@ -23,7 +23,7 @@ import { pmiLibraryPath } from '../core/pmi-library.js';
 import { fluxEnvironment } from '../core/flux-env.js';
 import type { PmiClient } from '../transport/pmi-client.js';
 import { selectPmi } from '../transport/pmi-select.js';
-import { loadConfig } from '../core/config.js';
+import { type Config, loadConfig } from '../core/config.js';
 import { type AccessConfig, parseAccess } from '../core/access-config.js';
 import { USERS, TOPIC_ADDROLE, type UserTable, allUsers, rolesOf } from '../projections/users.js';
 import { userModule } from '../services/user.js';
@@ -45,6 +45,7 @@ import { kvsWatchModule } from '../services/kvs-watch.js';
 import { Broker, CONTROL_DISCONNECT, CONTROL_HEARTBEAT } from './broker.js';
 import { ATTR_REPLAY_STATEDIR, ATTR_REPLAY_TO, readOnlyGate, readOnlyReason } from '../core/read-only.js';
 import { moduleModule, brokerModule, stateMachineModule, type BrokerControl } from './builtins.js';
+import { BrokerConfig, configModule } from './config-service.js';
 import { overlayModule } from './overlay-service.js';
 
 /** where `flux` itself lives: the instance puts this bin dir first on the initial program's PATH */
@@ -103,9 +104,10 @@ export async function runBroker(argv: string[]): Promise<number> {
   let bootRank = 0;
   let certKeypair: Keypair | undefined;
   let access: AccessConfig = { allowGuestUser: false, allowRootOwner: false };
+  let config: Config = {};
   if (configPath !== undefined) {
     try {
-      const config = loadConfig(configPath);
+      config = loadConfig(configPath);
       access = parseAccess(config, configPath);
       bootstrap = parseBootstrap(config, configPath);
       if (bootstrap) {
@@ -405,6 +407,7 @@ export async function runBroker(argv: string[]): Promise<number> {
   await broker.registry.load(stateMachineModule(ctl), 'builtin');
   await broker.registry.load(moduleModule(ctl), 'builtin');
   await broker.registry.load(brokerModule(ctl), 'builtin');
+  await broker.registry.load(configModule(broker, new BrokerConfig(configPath, config)), 'builtin');
   await broker.registry.load(heartbeatModule(broker), 'builtin');
 
   const local = new LocalServer({

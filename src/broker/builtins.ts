@@ -68,7 +68,7 @@ export function moduleModule(ctl: BrokerControl): ModuleDef {
 }
 
 /** the services the broker cannot run without */
-export const ESSENTIAL = new Set(['attr', 'log', 'overlay', 'module', 'broker', 'event', 'state-machine']);
+export const ESSENTIAL = new Set(['attr', 'log', 'overlay', 'module', 'broker', 'event', 'state-machine', 'config']);
 
 async function resolveFactory(ctl: BrokerControl, path: string): Promise<ModuleFactory> {
   const builtin = ctl.loadable[path];

@@ -1,11 +1,6 @@
 // What every command shares: a commander program that reports errors as "flux-<cmd>: <reason>" (exit 1).
-import { createRequire } from 'node:module';
-import type * as Commander from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { FluxError, EINVAL } from '../core/errors.js';
-
-// commander is CommonJS: require() is about half the start-up cost of import(), which wraps it and scans it for exports
-const { Command, CommanderError, Option } = createRequire(import.meta.url)('commander') as typeof Commander;
-type Command = Commander.Command;
 
 /** an option that was renamed: given, it fails with a message naming the new spelling (it is left out of --help) */
 export function renamed(c: Command, flags: string, now: string): Command {
@@ -38,6 +33,17 @@ export function parse(p: Command, args: string[]): number | undefined {
     if (err instanceof CommanderError) return err.exitCode;
     throw err;
   }
+}
+
+/**
+ * Add a program's subcommands, each by the function that defines it: only the one `args[0]` names when it names
+ * one, every one otherwise (for help and for commander's own errors). Building every option of every subcommand
+ * is most of what parsing costs a command with many of them.
+ */
+export function defineSubcommands(args: readonly string[], defs: Record<string, () => void>): void {
+  const first = args[0];
+  if (first !== undefined && Object.hasOwn(defs, first)) defs[first]!();
+  else for (const define of Object.values(defs)) define();
 }
 
 /**

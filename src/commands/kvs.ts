@@ -14,7 +14,7 @@ import {
   valData, windowWidth,
 } from '../core/kvs-format.js';
 import { EventlogFormatter, colorFor, decodeEventlog, encodeEntry } from '../core/kvs-format-eventlog.js';
-import { program, parse } from './common.js';
+import { defineSubcommands, program, parse } from './common.js';
 
 // lookup flags
 const READDIR = 1;
@@ -1224,109 +1224,7 @@ function rootOptions(cmd: Command, what: string): Command {
 export async function run(args: string[]): Promise<number> {
   let action: (() => Promise<number>) | undefined;
   const p = program('kvs', 'Access the Flux key-value store');
-
-  p.command('get')
-    .description('Get value stored under key')
-    .option('-N, --namespace <ns>', NS_HELP)
-    .option('-r, --raw', 'Interpret value(s) as raw data')
-    .option('-t, --treeobj', 'Show RFC 11 object')
-    .option('-a, --at <treeobj>', 'Lookup relative to RFC 11 snapshot reference')
-    .option('--at-version <N>', 'Lookup in the root KVS version N had')
-    .option('--at-seq <SEQ>', 'Lookup in the root the KVS had after journal entry SEQ')
-    .option('--at-time <T>', 'Lookup in the root the KVS had at time T (ISO-8601 or seconds since the epoch)')
-    .option('-l, --label', 'Print key= before value')
-    .option('-W, --waitcreate', 'Wait for creation to occur on watch')
-    .option('-w, --watch', 'Monitor key writes')
-    .option('-u, --uniq', 'Only monitor key writes if values have changed')
-    .option('-A, --append', 'Only monitor key appends')
-    .option('-f, --full', 'Monitor key changes with more complete accuracy')
-    .option('-c, --count <count>', 'Display at most COUNT changes')
-    .option('-S, --stream', 'Stream the value in pieces rather than all at once')
-    .option('--from-version <N>', 'With --watch: replay the changes since version N, then go on watching')
-    .argument('<key...>')
-    .action((keys: string[], o: GetOpts) => {
-      action = () => cmdGet(keys, o);
-    });
-
-  rootOptions(p.command('put').description('Store value under key').option('-N, --namespace <ns>', NS_HELP), 'puts')
-    .option('-r, --raw', 'Store value(s) as-is without adding NULL termination')
-    .option('-t, --treeobj', 'Store RFC 11 object')
-    .option('-n, --no-merge', 'Set the NO_MERGE flag to ensure commit is standalone')
-    .option('-A, --append', 'Append value(s) to key instead of overwriting')
-    .option('-S, --sync', 'Flushes content and checkpoints after completing put')
-    .argument('<key=value...>')
-    .action((pairs: string[], o: PutOpts) => {
-      action = () => cmdPut(pairs, o);
-    });
-
-  p.command('dir')
-    .description('Display all keys under directory')
-    .option('-N, --namespace <ns>', NS_HELP)
-    .option('-R, --recursive', 'Recursively display keys under subdirectories')
-    .option('-d, --directory', 'List directory entries and not values')
-    .option('-w, --width <cols>', 'Set output width to COLS.  0 means no limit')
-    .option('-a, --at <treeobj>', 'Lookup relative to RFC 11 snapshot reference')
-    .option('--at-version <N>', 'Lookup in the root KVS version N had')
-    .option('--at-seq <SEQ>', 'Lookup in the root the KVS had after journal entry SEQ')
-    .option('--at-time <T>', 'Lookup in the root the KVS had at time T (ISO-8601 or seconds since the epoch)')
-    .argument('[key...]')
-    .action((keys: string[], o: DirOpts) => {
-      action = () => cmdDir(keys, o);
-    });
-
-  p.command('ls')
-    .description('List directory')
-    .option('-N, --namespace <ns>', NS_HELP)
-    .option('-R, --recursive', 'List directory recursively')
-    .option('-d, --directory', 'List directory instead of contents')
-    .option('-w, --width <cols>', 'Set output width to COLS.  0 means no limit')
-    .option('-1, --1', 'Force one entry per line')
-    .option('-F, --classify', 'Append indicator (one of .@) to entries')
-    .option('--at-version <N>', 'Lookup in the root KVS version N had')
-    .option('--at-seq <SEQ>', 'Lookup in the root the KVS had after journal entry SEQ')
-    .option('--at-time <T>', 'Lookup in the root the KVS had at time T (ISO-8601 or seconds since the epoch)')
-    .argument('[key...]')
-    .action((keys: string[], o: LsOpts) => {
-      action = () => cmdLs(keys, o);
-    });
-
-  rootOptions(p.command('unlink').description('Remove key').option('-N, --namespace <ns>', NS_HELP), 'unlinks')
-    .option('-R, --recursive', 'Remove directory contents recursively')
-    .option('-f, --force', 'ignore nonexistent files')
-    .argument('<key...>')
-    .action((keys: string[], o: UnlinkOpts) => {
-      action = () => cmdUnlink(keys, o);
-    });
-
-  const link = p.command('link').description('Create a new name for target');
-  rootOptions(link.option('-N, --namespace <ns>', "Specify link's namespace."), 'link')
-    .option('-T, --target-namespace <ns>', "Specify target's namespace")
-    .argument('[target-and-linkname...]')
-    .action((a: string[], o: LinkOpts) => {
-      action = () => cmdLink(link, a, o);
-    });
-
-  p.command('readlink')
-    .description('Retrieve the key a link refers to')
-    .option('-N, --namespace <ns>', NS_HELP)
-    .option('-a, --at <treeobj>', 'Lookup relative to RFC 11 snapshot reference')
-    .option('--at-version <N>', 'Lookup in the root KVS version N had')
-    .option('--at-seq <SEQ>', 'Lookup in the root the KVS had after journal entry SEQ')
-    .option('--at-time <T>', 'Lookup in the root the KVS had at time T (ISO-8601 or seconds since the epoch)')
-    .option('-o, --namespace-only', 'Output only namespace if link points to a namespace')
-    .option('-k, --key-only', 'Output only key if link points to a namespace')
-    .argument('<key...>')
-    .action((keys: string[], o: ReadlinkOpts) => {
-      action = () => cmdReadlink(keys, o);
-    });
-
-  rootOptions(p.command('mkdir').description('Create a directory').option('-N, --namespace <ns>', NS_HELP), 'new directory')
-    .argument('<key...>')
-    .action((keys: string[], o: RootOpts & { namespace?: string }) => {
-      action = () => cmdMkdir(keys, o);
-    });
-
-  for (const move of [false, true]) {
+  const copyOrMove = (move: boolean) => {
     p.command(move ? 'move' : 'copy')
       .description(move ? 'Move source key to destination key' : 'Copy source key to destination key')
       .option('-S, --src-namespace <ns>', "Specify source key's namespace")
@@ -1335,119 +1233,240 @@ export async function run(args: string[]): Promise<number> {
       .action((a: string[], o: CopyOpts) => {
         action = () => cmdCopy(a, o, move);
       });
-  }
-
-  p.command('version')
-    .description('Display current KVS version')
-    .option('-N, --namespace <ns>', NS_HELP)
-    .allowExcessArguments()
-    .action((o: { namespace?: string }) => {
-      action = () => cmdVersion(o);
-    });
-
-  const wait = p.command('wait').description('Block until the KVS reaches version');
-  wait.option('-N, --namespace <ns>', NS_HELP)
-    .argument('[version...]')
-    .action((a: string[], o: { namespace?: string }) => {
-      action = () => cmdWait(wait, a, o);
-    });
-
-  p.command('history')
-    .description('List every version of key: root sequence, time and value')
-    .option('-N, --namespace <ns>', NS_HELP)
-    .option('--json', 'Print one JSON object per version')
-    .option('--limit <N>', 'Only the last N versions')
-    .argument('<key>')
-    .action((key: string, o: HistoryOpts) => {
-      action = () => cmdHistory(key, o);
-    });
-
-  p.command('diff')
-    .description('Show keys added, changed and removed between two versions')
-    .option('-N, --namespace <ns>', NS_HELP)
-    .argument('<versions-and-prefix...>')
-    .action((a: string[], o: { namespace?: string }) => {
-      action = () => cmdDiff(a, o);
-    });
-
-  p.command('getroot')
-    .description('Get KVS root treeobj')
-    .option('-N, --namespace <ns>', NS_HELP)
-    .option('-s, --sequence', 'Show sequence number')
-    .option('-o, --owner', 'Show owner')
-    .option('-b, --blobref', 'Show blobref')
-    .action((o: GetrootOpts) => {
-      action = () => cmdGetroot(o);
-    });
-
-  p.command('sync')
-    .description('Flush the content store and checkpoint the KVS root')
-    .option('-N, --namespace <ns>', NS_HELP)
-    .action((o: { namespace?: string }) => {
-      action = () => cmdSync(o);
-    });
-
-  const ns = p.command('namespace').description('Perform KVS namespace operations');
-  ns.command('create')
-    .description('Create a KVS namespace')
-    .option('-o, --owner <uid>', 'Specify alternate namespace owner via userid')
-    .option('-r, --rootref <ref>', 'Initialize namespace with specific root reference')
-    .argument('<name...>')
-    .action((names: string[], o: { owner?: string; rootref?: string }) => {
-      action = () => cmdNamespaceCreate(names, o);
-    });
-  ns.command('remove')
-    .description('Remove a KVS namespace')
-    .argument('<name...>')
-    .action((names: string[]) => {
-      action = () => cmdNamespaceRemove(names);
-    });
-  ns.command('list')
-    .description('List namespaces on local rank')
-    .action(() => {
-      action = () => cmdNamespaceList();
-    });
-
-  const eventlog = p.command('eventlog').description('Manipulate a KVS eventlog');
-  eventlog.command('append')
-    .description('Append to eventlog')
-    .option('-N, --namespace <ns>', NS_HELP)
-    .option('-t, --timestamp <seconds>', 'Specify timestamp in seconds since epoch')
-    .argument('<key>')
-    .argument('<name>')
-    .argument('[context...]')
-    .action((key: string, name: string, context: string[], o: { namespace?: string; timestamp?: string }) => {
-      action = () => cmdEventlogAppend(key, name, context, o);
-    });
-  eventlog.command('get')
-    .description('Get eventlog')
-    .option('-N, --namespace <ns>', NS_HELP)
-    .option('-W, --waitcreate', 'Wait for creation to occur on watch')
-    .option('-w, --watch', 'Monitor eventlog')
-    .option('-c, --count <count>', 'Display at most COUNT events')
-    .option('-u, --unformatted', 'Show event in RFC 18 form')
-    .option('-H, --human', 'Display human-readable output')
-    .option('-L, --color <when>', "Colorize output when supported; WHEN can be 'always' (default if omitted), 'never', or 'auto' (default).")
-    .option('-S, --stream', 'Stream the eventlog rather than read it at once')
-    .argument('<key>')
-    .action((key: string, o: EventlogGetOpts) => {
-      action = () => cmdEventlogGet(key, o);
-    });
-  eventlog.command('wait-event')
-    .description('Wait for an event')
-    .option('-N, --namespace <ns>', NS_HELP)
-    .option('-W, --waitcreate', 'Wait for creation to occur on eventlog')
-    .option('-t, --timeout <duration>', 'timeout after DURATION')
-    .option('-u, --unformatted', 'Show event in RFC 18 form')
-    .option('-q, --quiet', 'Do not output matched event')
-    .option('-v, --verbose', 'Output all events before matched event')
-    .option('-H, --human', 'Display human-readable output')
-    .option('-L, --color <when>', "Colorize output when supported; WHEN can be 'always' (default if omitted), 'never', or 'auto' (default).")
-    .argument('<key>')
-    .argument('<event>')
-    .action((key: string, event: string, o: WaitEventOpts) => {
-      action = () => cmdEventlogWaitEvent(key, event, o);
-    });
+  };
+  defineSubcommands(args, {
+    get: () => {
+      p.command('get')
+        .description('Get value stored under key')
+        .option('-N, --namespace <ns>', NS_HELP)
+        .option('-r, --raw', 'Interpret value(s) as raw data')
+        .option('-t, --treeobj', 'Show RFC 11 object')
+        .option('-a, --at <treeobj>', 'Lookup relative to RFC 11 snapshot reference')
+        .option('--at-version <N>', 'Lookup in the root KVS version N had')
+        .option('--at-seq <SEQ>', 'Lookup in the root the KVS had after journal entry SEQ')
+        .option('--at-time <T>', 'Lookup in the root the KVS had at time T (ISO-8601 or seconds since the epoch)')
+        .option('-l, --label', 'Print key= before value')
+        .option('-W, --waitcreate', 'Wait for creation to occur on watch')
+        .option('-w, --watch', 'Monitor key writes')
+        .option('-u, --uniq', 'Only monitor key writes if values have changed')
+        .option('-A, --append', 'Only monitor key appends')
+        .option('-f, --full', 'Monitor key changes with more complete accuracy')
+        .option('-c, --count <count>', 'Display at most COUNT changes')
+        .option('-S, --stream', 'Stream the value in pieces rather than all at once')
+        .option('--from-version <N>', 'With --watch: replay the changes since version N, then go on watching')
+        .argument('<key...>')
+        .action((keys: string[], o: GetOpts) => {
+          action = () => cmdGet(keys, o);
+        });
+    },
+    put: () => {
+      rootOptions(p.command('put').description('Store value under key').option('-N, --namespace <ns>', NS_HELP), 'puts')
+        .option('-r, --raw', 'Store value(s) as-is without adding NULL termination')
+        .option('-t, --treeobj', 'Store RFC 11 object')
+        .option('-n, --no-merge', 'Set the NO_MERGE flag to ensure commit is standalone')
+        .option('-A, --append', 'Append value(s) to key instead of overwriting')
+        .option('-S, --sync', 'Flushes content and checkpoints after completing put')
+        .argument('<key=value...>')
+        .action((pairs: string[], o: PutOpts) => {
+          action = () => cmdPut(pairs, o);
+        });
+    },
+    dir: () => {
+      p.command('dir')
+        .description('Display all keys under directory')
+        .option('-N, --namespace <ns>', NS_HELP)
+        .option('-R, --recursive', 'Recursively display keys under subdirectories')
+        .option('-d, --directory', 'List directory entries and not values')
+        .option('-w, --width <cols>', 'Set output width to COLS.  0 means no limit')
+        .option('-a, --at <treeobj>', 'Lookup relative to RFC 11 snapshot reference')
+        .option('--at-version <N>', 'Lookup in the root KVS version N had')
+        .option('--at-seq <SEQ>', 'Lookup in the root the KVS had after journal entry SEQ')
+        .option('--at-time <T>', 'Lookup in the root the KVS had at time T (ISO-8601 or seconds since the epoch)')
+        .argument('[key...]')
+        .action((keys: string[], o: DirOpts) => {
+          action = () => cmdDir(keys, o);
+        });
+    },
+    ls: () => {
+      p.command('ls')
+        .description('List directory')
+        .option('-N, --namespace <ns>', NS_HELP)
+        .option('-R, --recursive', 'List directory recursively')
+        .option('-d, --directory', 'List directory instead of contents')
+        .option('-w, --width <cols>', 'Set output width to COLS.  0 means no limit')
+        .option('-1, --1', 'Force one entry per line')
+        .option('-F, --classify', 'Append indicator (one of .@) to entries')
+        .option('--at-version <N>', 'Lookup in the root KVS version N had')
+        .option('--at-seq <SEQ>', 'Lookup in the root the KVS had after journal entry SEQ')
+        .option('--at-time <T>', 'Lookup in the root the KVS had at time T (ISO-8601 or seconds since the epoch)')
+        .argument('[key...]')
+        .action((keys: string[], o: LsOpts) => {
+          action = () => cmdLs(keys, o);
+        });
+    },
+    unlink: () => {
+      rootOptions(p.command('unlink').description('Remove key').option('-N, --namespace <ns>', NS_HELP), 'unlinks')
+        .option('-R, --recursive', 'Remove directory contents recursively')
+        .option('-f, --force', 'ignore nonexistent files')
+        .argument('<key...>')
+        .action((keys: string[], o: UnlinkOpts) => {
+          action = () => cmdUnlink(keys, o);
+        });
+    },
+    link: () => {
+      const link = p.command('link').description('Create a new name for target');
+      rootOptions(link.option('-N, --namespace <ns>', "Specify link's namespace."), 'link')
+        .option('-T, --target-namespace <ns>', "Specify target's namespace")
+        .argument('[target-and-linkname...]')
+        .action((a: string[], o: LinkOpts) => {
+          action = () => cmdLink(link, a, o);
+        });
+    },
+    readlink: () => {
+      p.command('readlink')
+        .description('Retrieve the key a link refers to')
+        .option('-N, --namespace <ns>', NS_HELP)
+        .option('-a, --at <treeobj>', 'Lookup relative to RFC 11 snapshot reference')
+        .option('--at-version <N>', 'Lookup in the root KVS version N had')
+        .option('--at-seq <SEQ>', 'Lookup in the root the KVS had after journal entry SEQ')
+        .option('--at-time <T>', 'Lookup in the root the KVS had at time T (ISO-8601 or seconds since the epoch)')
+        .option('-o, --namespace-only', 'Output only namespace if link points to a namespace')
+        .option('-k, --key-only', 'Output only key if link points to a namespace')
+        .argument('<key...>')
+        .action((keys: string[], o: ReadlinkOpts) => {
+          action = () => cmdReadlink(keys, o);
+        });
+    },
+    mkdir: () => {
+      rootOptions(p.command('mkdir').description('Create a directory').option('-N, --namespace <ns>', NS_HELP), 'new directory')
+        .argument('<key...>')
+        .action((keys: string[], o: RootOpts & { namespace?: string }) => {
+          action = () => cmdMkdir(keys, o);
+        });
+    },
+    copy: () => copyOrMove(false),
+    move: () => copyOrMove(true),
+    version: () => {
+      p.command('version')
+        .description('Display current KVS version')
+        .option('-N, --namespace <ns>', NS_HELP)
+        .allowExcessArguments()
+        .action((o: { namespace?: string }) => {
+          action = () => cmdVersion(o);
+        });
+    },
+    wait: () => {
+      const wait = p.command('wait').description('Block until the KVS reaches version');
+      wait.option('-N, --namespace <ns>', NS_HELP)
+        .argument('[version...]')
+        .action((a: string[], o: { namespace?: string }) => {
+          action = () => cmdWait(wait, a, o);
+        });
+    },
+    history: () => {
+      p.command('history')
+        .description('List every version of key: root sequence, time and value')
+        .option('-N, --namespace <ns>', NS_HELP)
+        .option('--json', 'Print one JSON object per version')
+        .option('--limit <N>', 'Only the last N versions')
+        .argument('<key>')
+        .action((key: string, o: HistoryOpts) => {
+          action = () => cmdHistory(key, o);
+        });
+    },
+    diff: () => {
+      p.command('diff')
+        .description('Show keys added, changed and removed between two versions')
+        .option('-N, --namespace <ns>', NS_HELP)
+        .argument('<versions-and-prefix...>')
+        .action((a: string[], o: { namespace?: string }) => {
+          action = () => cmdDiff(a, o);
+        });
+    },
+    getroot: () => {
+      p.command('getroot')
+        .description('Get KVS root treeobj')
+        .option('-N, --namespace <ns>', NS_HELP)
+        .option('-s, --sequence', 'Show sequence number')
+        .option('-o, --owner', 'Show owner')
+        .option('-b, --blobref', 'Show blobref')
+        .action((o: GetrootOpts) => {
+          action = () => cmdGetroot(o);
+        });
+    },
+    sync: () => {
+      p.command('sync')
+        .description('Flush the content store and checkpoint the KVS root')
+        .option('-N, --namespace <ns>', NS_HELP)
+        .action((o: { namespace?: string }) => {
+          action = () => cmdSync(o);
+        });
+    },
+    namespace: () => {
+      const ns = p.command('namespace').description('Perform KVS namespace operations');
+      ns.command('create')
+        .description('Create a KVS namespace')
+        .option('-o, --owner <uid>', 'Specify alternate namespace owner via userid')
+        .option('-r, --rootref <ref>', 'Initialize namespace with specific root reference')
+        .argument('<name...>')
+        .action((names: string[], o: { owner?: string; rootref?: string }) => {
+          action = () => cmdNamespaceCreate(names, o);
+        });
+      ns.command('remove')
+        .description('Remove a KVS namespace')
+        .argument('<name...>')
+        .action((names: string[]) => {
+          action = () => cmdNamespaceRemove(names);
+        });
+      ns.command('list')
+        .description('List namespaces on local rank')
+        .action(() => {
+          action = () => cmdNamespaceList();
+        });
+    },
+    eventlog: () => {
+      const eventlog = p.command('eventlog').description('Manipulate a KVS eventlog');
+      eventlog.command('append')
+        .description('Append to eventlog')
+        .option('-N, --namespace <ns>', NS_HELP)
+        .option('-t, --timestamp <seconds>', 'Specify timestamp in seconds since epoch')
+        .argument('<key>')
+        .argument('<name>')
+        .argument('[context...]')
+        .action((key: string, name: string, context: string[], o: { namespace?: string; timestamp?: string }) => {
+          action = () => cmdEventlogAppend(key, name, context, o);
+        });
+      eventlog.command('get')
+        .description('Get eventlog')
+        .option('-N, --namespace <ns>', NS_HELP)
+        .option('-W, --waitcreate', 'Wait for creation to occur on watch')
+        .option('-w, --watch', 'Monitor eventlog')
+        .option('-c, --count <count>', 'Display at most COUNT events')
+        .option('-u, --unformatted', 'Show event in RFC 18 form')
+        .option('-H, --human', 'Display human-readable output')
+        .option('-L, --color <when>', "Colorize output when supported; WHEN can be 'always' (default if omitted), 'never', or 'auto' (default).")
+        .option('-S, --stream', 'Stream the eventlog rather than read it at once')
+        .argument('<key>')
+        .action((key: string, o: EventlogGetOpts) => {
+          action = () => cmdEventlogGet(key, o);
+        });
+      eventlog.command('wait-event')
+        .description('Wait for an event')
+        .option('-N, --namespace <ns>', NS_HELP)
+        .option('-W, --waitcreate', 'Wait for creation to occur on eventlog')
+        .option('-t, --timeout <duration>', 'timeout after DURATION')
+        .option('-u, --unformatted', 'Show event in RFC 18 form')
+        .option('-q, --quiet', 'Do not output matched event')
+        .option('-v, --verbose', 'Output all events before matched event')
+        .option('-H, --human', 'Display human-readable output')
+        .option('-L, --color <when>', "Colorize output when supported; WHEN can be 'always' (default if omitted), 'never', or 'auto' (default).")
+        .argument('<key>')
+        .argument('<event>')
+        .action((key: string, event: string, o: WaitEventOpts) => {
+          action = () => cmdEventlogWaitEvent(key, event, o);
+        });
+    },
+  });
 
   const code = parse(p, colorDefaults(args));
   if (code !== undefined) return code;

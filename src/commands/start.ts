@@ -31,6 +31,7 @@ export async function run(args: string[]): Promise<number> {
     .option('--test-size <N>', 'start N brokers on this node (flux-core spelling)')
     .option('-S, --setattr <NAME=VALUE>', 'set a broker attribute (repeatable)', collect, [])
     .option('-o, --broker-opts <OPTS>', 'comma-separated broker options (repeatable)', collect, [])
+    .option('-c, --config-path <PATH>', 'the brokers\' configuration: a directory of TOML files, or one file')
     .option('--test-rundir <DIR>', 'use DIR as the instance rundir (kept afterwards)')
     .option('--test-exit-timeout <FSD>', 'after the first broker exits, wait this long for the others', '20s')
     .option('--test-exit-mode <MODE>', 'leader: rank 0 exiting ends the instance; any: any broker exiting does', 'leader')
@@ -43,13 +44,14 @@ export async function run(args: string[]): Promise<number> {
   const code = parse(p, args);
   if (code !== undefined) return code;
   const o = p.opts<{
-    size?: string; testSize?: string; setattr: string[]; brokerOpts: string[]; testRundir?: string;
+    size?: string; testSize?: string; setattr: string[]; brokerOpts: string[]; configPath?: string; testRundir?: string;
     testExitTimeout: string; testExitMode: string; verbose: number; replay?: string; atSeq?: string; atTime?: string;
   }>();
   const command = p.args;
   const brokerArgs = [
     ...o.brokerOpts.flatMap((s) => s.split(',')).filter((s) => s.length > 0),
     ...o.setattr.map((kv) => `-S${kv}`),
+    ...(o.configPath !== undefined ? [`--config-path=${o.configPath}`] : []),
   ];
   // every broker would refuse a bad attribute the same way: say it once, before any is started
   for (const kv of o.setattr) {

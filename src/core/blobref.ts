@@ -1,7 +1,11 @@
 // Blobrefs (RFC 10): "<hash>-<lowercase hex digest>", the name of a blob in the content store. On the wire the
 // content service carries the binary digest instead; this module converts between the two. Pure.
-import { hash as oneShotHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type * as Crypto from 'node:crypto';
 import { FluxError, EINVAL } from './errors.js';
+
+// loaded on the first hash: a command that only names blobs (flux kvs put) need not pay for node:crypto at start
+let oneShotHash: typeof Crypto.hash | undefined;
 
 export type HashName = 'sha1' | 'sha256';
 
@@ -26,6 +30,7 @@ export function checkHashName(name: string): HashName {
 /** The binary digest of the blob's raw bytes. */
 export function hashBlob(hash: HashName, blob: Buffer): Buffer {
   // the one-shot form: a Hash object per blob costs a third more when hashing many small journal entries
+  oneShotHash ??= (createRequire(import.meta.url)('node:crypto') as typeof Crypto).hash;
   return oneShotHash(hash, blob, 'buffer') as unknown as Buffer;
 }
 

@@ -18,8 +18,6 @@ export function loadConfig(dir: string): Config {
   } catch (err) {
     throw new FluxError(errnoOf(err), `${dir}: ${(err as Error).message}`);
   }
-  // loaded here only: most brokers are started without a config
-  const { parse } = createRequire(import.meta.url)('smol-toml') as typeof SmolToml;
   const merged: Config = {};
   const from = new Map<string, string>();
   for (const file of files) {
@@ -29,13 +27,7 @@ export function loadConfig(dir: string): Config {
     } catch (err) {
       throw new FluxError(errnoOf(err), `${file}: ${(err as Error).message}`);
     }
-    let doc: Config;
-    try {
-      doc = parse(text) as Config;
-    } catch (err) {
-      // smol-toml's message spans lines (it quotes the source): its first line says what and where
-      throw new FluxError(EINVAL, `${file}: ${String((err as Error).message).split('\n')[0]}`);
-    }
+    const doc = parseToml(text, file);
     for (const [key, value] of Object.entries(doc)) {
       if (Object.hasOwn(merged, key)) throw new FluxError(EINVAL, `${file}: ${key} is also set in ${from.get(key)}`);
       merged[key] = value;
@@ -43,4 +35,16 @@ export function loadConfig(dir: string): Config {
     }
   }
   return merged;
+}
+
+/** one TOML document; errors name `source` */
+export function parseToml(text: string, source: string): Config {
+  // loaded here only: most brokers are started without a config
+  const { parse } = createRequire(import.meta.url)('smol-toml') as typeof SmolToml;
+  try {
+    return parse(text) as Config;
+  } catch (err) {
+    // smol-toml's message spans lines (it quotes the source): its first line says what and where
+    throw new FluxError(EINVAL, `${source}: ${String((err as Error).message).split('\n')[0]}`);
+  }
 }

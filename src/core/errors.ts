@@ -78,6 +78,9 @@ export function strerror(errno: number): string {
 }
 
 /** An error that carries an errno; the one error type that crosses the wire (as a response errnum + text). */
+/** marks a FluxError whichever copy of this module made it */
+const FLUX_ERROR = Symbol.for('flux-ts.FluxError');
+
 export class FluxError extends Error {
   readonly errno: number;
   /** true when `message` came from the peer or the caller rather than from strerror() */
@@ -87,6 +90,15 @@ export class FluxError extends Error {
     this.name = 'FluxError';
     this.errno = errno;
     this.explicit = message !== undefined && message.length > 0;
+    Object.defineProperty(this, FLUX_ERROR, { value: true });
+  }
+
+  /**
+   * Each bundled command carries its own copy of this class (and a program may load two versions of the
+   * library): `instanceof FluxError` holds for an error made by any of them.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[FLUX_ERROR] === true;
   }
 }
 
