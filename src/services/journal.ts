@@ -605,7 +605,10 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
               if (out.length >= limit || (!owner && scanned >= GUEST_LIST_SCAN)) break scan;
               last = r.seq;
               if (!r.topic.startsWith(prefix)) continue;
-              if (!owner && (++scanned, !mayRead(msg, store.entry(r.seq).entry))) continue;
+              if (!owner) {
+                scanned++;
+                if (!mayRead(msg, store.entry(r.seq).entry)) continue;
+              }
               out.push(r);
             }
             next = page[page.length - 1]!.seq + 1;

@@ -282,11 +282,6 @@ export class LocalServer {
   }
 
   /**
-   * Assigns the message its credential; false (after refusing it) when a guest presented one that is not its own.
-   * Only the owner may present a credential of its own choosing (acting as another user, for tests); everyone
-   * else is who the kernel says they are.
-   */
-  /**
    * Bad input is logged once per uid and kind of fault a minute: one user sending garbage as fast as it can must
    * not flood the log, nor hide what others do.
    */
@@ -318,6 +313,11 @@ export class LocalServer {
     return this.opts.allowGuest ? ROLE_USER : ROLE_NONE;
   }
 
+  /**
+   * Assigns the message its credential; false (after refusing it) when a guest presented one that is not its own.
+   * Only the owner may present a credential of its own choosing (acting as another user, for tests); everyone
+   * else is who the kernel says they are.
+   */
   private stampCredentials(conn: Connection, msg: Message): boolean {
     // flux-core accepts a request without the route delimiter; give it the empty stack the broker expects.
     if (msg.type === MSGTYPE_REQUEST && msg.routes === undefined) {
