@@ -20,6 +20,7 @@ export const COMMANDS: Record<string, CommandInfo> = {
   getattr: { summary: 'Get broker attribute', common: true, load: () => import('./commands/getattr.js') },
   setattr: { summary: 'Set broker attribute', load: () => import('./commands/setattr.js') },
   lsattr: { summary: 'List broker attributes', load: () => import('./commands/lsattr.js') },
+  user: { summary: 'Manage the instance user database', load: () => import('./commands/user.js') },
   ping: { summary: 'Send echo requests to a service', common: true, load: () => import('./commands/ping.js') },
   logger: { summary: 'Create a Flux log entry', common: true, load: () => import('./commands/logger.js') },
   dmesg: { summary: 'Print or control the broker log ring buffer', common: true, load: () => import('./commands/dmesg.js') },

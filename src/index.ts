@@ -1,17 +1,21 @@
 // The package's one entry, `flux-ts`: connect to an instance and use its services from any program, as libflux
 // lets C programs do. Its types are its own: nothing of the broker's insides is part of them.
 import { Flux } from './api/client.js';
+import type { ConnectOptions } from './api/handle.js';
 
 /**
  * Connect to a broker: `uri` (local://PATH, ssh://[USER@]HOST/PATH), or FLUX_URI as a program started in an
- * instance has it. Close the handle when done: `h.close()` ends its streams and the connection.
+ * instance has it. Close the handle when done: `h.close()` ends its streams and the connection. The instance owner
+ * may speak for another user with `opts.credential` (or FLUX_HANDLE_USERID / FLUX_HANDLE_ROLEMASK), as flux-core
+ * lets it.
  */
-export function connect(uri?: string): Promise<Flux> {
-  return Flux.open(uri);
+export function connect(uri?: string, opts: ConnectOptions = {}): Promise<Flux> {
+  return Flux.open(uri, opts);
 }
 
 export { Flux } from './api/client.js';
-export type { Body, RpcOpts } from './api/handle.js';
+export type { Body, ConnectOptions, RpcOpts } from './api/handle.js';
+export type { Credential } from './core/roles.js';
 export {
   FluxError, strerror, EPERM, ENOENT, ESRCH, EINTR, EIO, EAGAIN, ENOMEM, EACCES, EBUSY, EEXIST, ENOTDIR, EISDIR,
   EINVAL, ENOSPC, EROFS, ERANGE, ENOSYS, ENODATA, ETIMEDOUT, EPROTO, EOVERFLOW, ENOTSUP, ECONNRESET, ECONNREFUSED,

@@ -1,6 +1,6 @@
 // The handle a program gets from connect(): the connection (handle.ts) and, made on first use, one typed client
 // per service. Kept apart from handle.ts so that a command loads only the clients it uses.
-import { Flux as Handle } from './handle.js';
+import { type ConnectOptions, Flux as Handle } from './handle.js';
 import { Kvs } from './kvs.js';
 import { Events } from './events.js';
 import { Journal } from './journal.js';
@@ -16,9 +16,10 @@ import { Attrs } from './attrs.js';
  */
 export class Flux extends Handle {
   /** Connect to FLUX_URI (or the given local:// or ssh:// URI). */
-  static override async open(uri?: string): Promise<Flux> {
+  static override async open(uri?: string, opts: ConnectOptions = {}): Promise<Flux> {
     const u = Handle.uriOf(uri);
-    return new Flux(await Handle.connection(u), u);
+    const cred = Handle.credentialOf(opts);
+    return new Flux(await Handle.connection(u), u, cred);
   }
 
   private clients: {

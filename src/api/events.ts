@@ -42,9 +42,8 @@ const topicMatches = (prefixes: string[], topic: string) => prefixes.some((p) =>
  * until the history up to the head is out; the held ones at or below the head are then dropped. Unsequenced
  * events (seq 0) are never in the journal: they are passed on live only, in the order they arrived.
  *
- * Private events in the history are passed on when their userid is this process's uid or this process's uid is
- * the instance owner: the rule the broker applies to live ones. This is a courtesy, not a protection: the
- * broker serves journal.fetch to the owner only, so a guest asking for history gets EPERM before any entry.
+ * The history holds what this client may read and nothing else: the broker applies to journal.fetch the rule
+ * it applies to live events (src/core/visibility.ts).
  */
 export async function subscribeFrom(
   h: EventSource, prefixes: string[], from: number | undefined, each: (ev: FluxEvent) => boolean | void,
@@ -117,34 +116,30 @@ export async function subscribeFrom(
   for (const p of subs) await h.unsubscribe(p);
 }
 
-/** journal entries [from, head] whose topic matches and that this process may see, through deliver */
+/**
+ * journal entries [from, head] whose topic matches, through deliver. The owner gets every entry asked for; anyone
+ * else the ones it may read, and `last`, the seq the answer covers up to.
+ */
 async function replay(
   h: EventSource, from: number, head: number, subs: string[], deliver: (ev: FluxEvent) => boolean,
 ): Promise<void> {
-  let visible: ((e: Entry) => boolean) | undefined;
   for (let next = from; next <= head; ) {
     const r = await h.call('journal.fetch', { from: next, count: Math.min(PAGE, head - next + 1) });
     const entries = Array.isArray(r.entries) ? (r.entries as unknown[]) : [];
-    if (entries.length === 0) throw new FluxError(EPROTO, `journal.fetch returned no entries at seq ${next} (head ${head})`);
+    const last = typeof r.last === 'number' ? r.last : undefined;
+    if (entries.length === 0 && (last === undefined || last < next)) {
+      throw new FluxError(EPROTO, `journal.fetch returned no entries at seq ${next} (head ${head})`);
+    }
     for (const raw of entries) {
       const e = decodeEntry(JSON.stringify(raw));
       if (e.seq < next) continue;
-      if (e.seq > next) throw new FluxError(EPROTO, `journal.fetch skipped from seq ${next} to ${e.seq}`);
-      next++;
+      if (last === undefined && e.seq > next) throw new FluxError(EPROTO, `journal.fetch skipped from seq ${next} to ${e.seq}`);
+      next = e.seq + 1;
       if (e.seq > head || !topicMatches(subs, e.topic)) continue;
-      if (e.flags & FLAG_PRIVATE) {
-        visible ??= await privateFilter(h);
-        if (!visible(e)) continue;
-      }
       if (!deliver(eventOfEntry(e))) return;
     }
+    if (last !== undefined) next = Math.max(next, last + 1);
   }
-}
-
-async function privateFilter(h: EventSource): Promise<(e: Entry) => boolean> {
-  const uid = process.getuid?.();
-  const owner = Number((await h.call('attr.get', { name: 'security.owner' })).value);
-  return (e) => uid !== undefined && (uid === owner || e.userid === uid);
 }
 
 /** event.publish at rank 0: the event is sequenced into the journal; its seq */

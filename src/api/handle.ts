@@ -2,12 +2,18 @@
 import { FluxError, ENODATA, EINVAL, ECONNRESET, ECANCELED } from '../core/errors.js';
 import {
   Message, MSGTYPE_RESPONSE, MSGTYPE_EVENT, FLAG_NORESPONSE, FLAG_STREAMING, FLAG_UPSTREAM, NODEID_ANY,
-  NODEID_UPSTREAM, jsonPayload, stringPayload, makeRequest, makeEvent, payloadJson, payloadString, serviceOf,
+  NODEID_UPSTREAM, USERID_UNKNOWN, jsonPayload, stringPayload, makeRequest, makeEvent, payloadJson, payloadString, serviceOf,
 } from '../core/message.js';
+import { type Credential, credentialFromEnv } from '../core/roles.js';
 import type { LocalClient } from '../transport/local-client.js';
 import { connect } from '../transport/connector.js';
 
 export type Body = Record<string, unknown> | Buffer | undefined;
+
+export interface ConnectOptions {
+  /** the credential every message carries instead of the connection's own (the broker honours the owner's only) */
+  credential?: Credential;
+}
 
 export interface RpcOpts {
   /** a rank, NODEID_ANY (default) or NODEID_UPSTREAM */
@@ -54,15 +60,25 @@ export class Flux {
   private closed: Error | undefined;
   private rank: number | undefined;
 
-  protected constructor(private readonly conn: LocalClient, readonly uri: string) {
+  protected constructor(
+    private readonly conn: LocalClient,
+    readonly uri: string,
+    /** the credential every message carries instead of the connection's own (the broker honours the owner's only) */
+    private readonly cred?: Credential,
+  ) {
     conn.onMessage = (m) => this.receive(m);
     conn.onClose = (err) => this.lost(err ?? new FluxError(ECONNRESET, 'broker connection closed'));
   }
 
-  /** Connect to FLUX_URI (or the given local:// or ssh:// URI). */
-  static async open(uri = process.env.FLUX_URI): Promise<Flux> {
+  /**
+   * Connect to FLUX_URI (or the given local:// or ssh:// URI), presenting the credential FLUX_HANDLE_USERID /
+   * FLUX_HANDLE_ROLEMASK ask for, or `opts.credential`.
+   */
+  static async open(uri = process.env.FLUX_URI, opts: ConnectOptions = {}): Promise<Flux> {
     const u = Flux.uriOf(uri);
-    return new Flux(await connect(u), u);
+    // a bad credential is refused before a connection is left open
+    const cred = Flux.credentialOf(opts);
+    return new Flux(await connect(u), u, cred);
   }
 
   protected static uriOf(uri = process.env.FLUX_URI): string {
@@ -72,9 +88,18 @@ export class Flux {
     return uri;
   }
 
+  protected static credentialOf(opts: ConnectOptions): Credential | undefined {
+    return opts.credential ?? credentialFromEnv(process.env);
+  }
+
   /** the connection a handle for `uri` is made on */
   protected static connection(uri: string): Promise<LocalClient> {
     return connect(uri);
+  }
+
+  /** whom this handle's requests speak for: the credential it presents, else this process's user */
+  get userid(): number {
+    return this.cred !== undefined && this.cred.userid !== USERID_UNKNOWN ? this.cred.userid : process.getuid?.() ?? 0;
   }
 
   /** One request, one response. Rejects with the response's FluxError. */
@@ -123,12 +148,12 @@ export class Flux {
    */
   post(topic: string, body?: Body, opts: RpcOpts = {}): void {
     if (this.closed) throw this.closed;
-    this.conn.send(makeRequest(topic, encodeBody(body), { nodeid: opts.nodeid ?? NODEID_ANY, matchtag: 0, flags: opts.flags ?? 0 }));
+    this.sendMsg(makeRequest(topic, encodeBody(body), { nodeid: opts.nodeid ?? NODEID_ANY, matchtag: 0, flags: opts.flags ?? 0 }));
   }
 
   /** Publish a raw event, as flux event pub does (the broker sequences it at rank 0). */
   publishRaw(topic: string, payload?: Buffer, flags = 0): void {
-    this.conn.send({ ...makeEvent(topic, payload, 0, flags), routes: [] });
+    this.sendMsg({ ...makeEvent(topic, payload, 0, flags), routes: [] });
   }
 
   async subscribe(prefix: string): Promise<void> {
@@ -174,8 +199,7 @@ export class Flux {
   close(): void {
     if (this.closed) return;
     for (const s of this.services) {
-      const m = makeRequest(`${s}.disconnect`, undefined, { flags: FLAG_NORESPONSE });
-      this.conn.send(m);
+      this.sendMsg(makeRequest(`${s}.disconnect`, undefined, { flags: FLAG_NORESPONSE }));
     }
     this.closed = new FluxError(ECONNRESET, 'handle closed');
     this.conn.close();
@@ -221,8 +245,16 @@ export class Flux {
     }
     const svc = serviceOf(topic);
     if (svc !== 'event') this.services.add(svc);
-    this.conn.send(makeRequest(topic, encodeBody(body), { nodeid, matchtag: tag, flags: allFlags }));
+    this.sendMsg(makeRequest(topic, encodeBody(body), { nodeid, matchtag: tag, flags: allFlags }));
     return tag;
+  }
+
+  private sendMsg(m: Message): void {
+    if (this.cred) {
+      m.userid = this.cred.userid;
+      m.rolemask = this.cred.rolemask;
+    }
+    this.conn.send(m);
   }
 
   private nextTag = 1;

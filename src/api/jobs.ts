@@ -65,8 +65,7 @@ export interface WaitResult {
 }
 
 export async function submit(h: Flux, jobspec: Jobspec, opts: { urgency?: number; flags?: number; signal?: AbortSignal } = {}): Promise<number> {
-  const uid = process.getuid?.() ?? 0;
-  const r = await h.call('job-ingest.submit', { J: encodeJ(jobspec, uid), urgency: opts.urgency ?? URGENCY_DEFAULT, flags: opts.flags ?? 0 }, { signal: opts.signal });
+  const r = await h.call('job-ingest.submit', { J: encodeJ(jobspec, h.userid), urgency: opts.urgency ?? URGENCY_DEFAULT, flags: opts.flags ?? 0 }, { signal: opts.signal });
   if (typeof r.id !== 'number') throw new FluxError(EPROTO, 'job-ingest answered without an id');
   return r.id;
 }

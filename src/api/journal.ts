@@ -47,15 +47,21 @@ export async function head(h: Flux, opts: CallOpts & { nodeid?: number } = {}): 
   return { ...r, seq: Number(r.seq) } as JournalHead;
 }
 
-/** one page of journal.list */
-export async function listPage(h: Flux, o: ListRange = {}): Promise<JournalRow[]> {
+/** one page of journal.list, and the last seq the broker looked at when it says (a guest's page skips what it may not see) */
+async function page(h: Flux, o: ListRange): Promise<{ rows: JournalRow[]; last?: number }> {
   const body: Record<string, unknown> = { limit: o.limit ?? 1000 };
   if (o.from !== undefined) body.from = o.from;
   if (o.to !== undefined) body.to = o.to;
   if (o.topic !== undefined) body.topic = o.topic;
-  const page = (await h.call('journal.list', body, { ...o, ...RANK0 })).entries;
-  if (!Array.isArray(page)) throw new FluxError(EPROTO, 'journal.list response has no entries');
-  return page.map((r) => rowOf(r as Partial<JournalRow>));
+  const r = await h.call('journal.list', body, { ...o, ...RANK0 });
+  if (!Array.isArray(r.entries)) throw new FluxError(EPROTO, 'journal.list response has no entries');
+  const rows = r.entries.map((e) => rowOf(e as Partial<JournalRow>));
+  return typeof r.last === 'number' ? { rows, last: r.last } : { rows };
+}
+
+/** one page of journal.list */
+export async function listPage(h: Flux, o: ListRange = {}): Promise<JournalRow[]> {
+  return (await page(h, o)).rows;
 }
 
 /** every row in [from, to] (from the oldest kept, to the head, when not given), page after page */
@@ -63,8 +69,13 @@ export async function list(h: Flux, o: ListRange = {}): Promise<JournalRow[]> {
   const limit = o.limit ?? 1000;
   const out: JournalRow[] = [];
   for (let next = o.from; o.to === undefined || next === undefined || next <= o.to; ) {
-    const rows = await listPage(h, { ...o, from: next, limit });
+    const { rows, last } = await page(h, { ...o, from: next, limit });
     out.push(...rows);
+    // a guest's page stops where the broker stopped looking, which it names
+    if (last !== undefined) {
+      next = last + 1;
+      continue;
+    }
     if (rows.length < limit) break;
     next = rows[rows.length - 1]!.seq + 1;
   }

@@ -23,6 +23,10 @@ import { fluxEnvironment } from '../core/flux-env.js';
 import type { PmiClient } from '../transport/pmi-client.js';
 import { selectPmi } from '../transport/pmi-select.js';
 import { type Config, loadConfig } from '../core/config.js';
+import { type AccessConfig, parseAccess } from '../core/access-config.js';
+import { USERS, TOPIC_ADDROLE, type UserTable, allUsers, rolesOf } from '../projections/users.js';
+import { userModule } from '../services/user.js';
+import { limitsFrom } from '../transport/local-limits.js';
 import { type Bootstrap, parseBootstrap, rankOf } from '../core/bootstrap-config.js';
 import { OverlayServer, OverlayClient } from '../transport/overlay.js';
 import { type Keypair, generateKeypair, readCert } from '../transport/keys.js';
@@ -95,10 +99,12 @@ export async function runBroker(argv: string[]): Promise<number> {
   let bootstrap: Bootstrap | undefined;
   let bootRank = 0;
   let certKeypair: Keypair | undefined;
+  let access: AccessConfig = { allowGuestUser: false, allowRootOwner: false };
   let config: Config = {};
   if (configPath !== undefined) {
     try {
       config = loadConfig(configPath);
+      access = parseAccess(config, configPath);
       bootstrap = parseBootstrap(config, configPath);
       if (bootstrap) {
         bootRank = rankOf(bootstrap, hostname, configPath);
@@ -194,6 +200,9 @@ export async function runBroker(argv: string[]): Promise<number> {
   // full: a commit is acknowledged once its transaction is synced to disk (survives a power loss); normal: once
   // written (survives the broker being killed, not the machine losing power)
   attrs.define('content.synchronous', 'full');
+  // the config file's [access], unless the command line says otherwise
+  attrs.define('access.allow-guest-user', access.allowGuestUser ? '1' : '0');
+  attrs.define('access.allow-root-owner', access.allowRootOwner ? '1' : '0');
   for (const [n, v] of setattrs) {
     if (n !== 'tbon.fanout' && n !== 'tbon.topo') attrs.put(n, v);
   }
@@ -358,6 +367,8 @@ export async function runBroker(argv: string[]): Promise<number> {
       // event loop, and answers after it (content.synchronous=full)
       content = ContentStore.open(join(dbdir, 'content.sqlite'), hashName, { synchronous: 'normal' });
       logSync = sync === 'full' ? () => content!.syncLog() : undefined;
+      // the journal holds every user's private entries: only the owner reads the file, whoever reaches the dir
+      for (const f of ['content.sqlite', 'content.sqlite-wal']) if (existsSync(join(dbdir, f))) chmodSync(join(dbdir, f), 0o600);
       journalStore = new JournalStore(content);
       const keyPath = join(dbdir, 'journal.key');
       ensureKeyFile(keyPath);
@@ -396,6 +407,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     ctl.loadable.set(name, b);
     if (!b.rank0 || rank === 0) await broker.registry.load(await createBuiltin(broker, name, b, []), 'builtin');
   }
+  await broker.registry.load(userModule(broker, journal), 'builtin');
   await broker.registry.load(overlayModule(ctl), 'builtin');
   await broker.registry.load(stateMachineModule(ctl), 'builtin');
   await broker.registry.load(moduleModule(ctl), 'builtin');
@@ -406,6 +418,9 @@ export async function runBroker(argv: string[]): Promise<number> {
     path: `${rundir}/local-${rank}`,
     ownerUid,
     allowGuest: attrs.get('access.allow-guest-user') === '1',
+    allowRootOwner: attrs.get('access.allow-root-owner') === '1',
+    rolesOf: (uid) => rolesOf(journal.state<UserTable>(USERS), uid),
+    limits: limitsFrom((name) => attrs.get(name)),
     onMessage: (conn, msg) => {
       if (!conns.has(conn.id)) conns.set(conn.id, conn);
       broker.fromClient(conn.id, msg);
@@ -417,6 +432,21 @@ export async function runBroker(argv: string[]): Promise<number> {
     log: (sev, text) => broker.log(sev, 'connector-local', text),
   });
   await local.listen();
+  // the socket is made private; users other than the owner reach it once some may connect (the handshake still
+  // decides who does): the rundir can be passed through, not listed
+  const socketPath = `${rundir}/local-${rank}`;
+  let opened = false;
+  const openToOthers = (): void => {
+    if (opened) return;
+    opened = true;
+    chmodSync(rundir, 0o711);
+    chmodSync(socketPath, 0o777);
+  };
+  if (attrs.get('access.allow-guest-user') === '1' || allUsers(journal.state<UserTable>(USERS)).length > 0) openToOthers();
+  // a role given later opens it then
+  journal.onApply((a) => {
+    if (a.entry.topic === TOPIC_ADDROLE) openToOthers();
+  });
   if (server) {
     server.onMessage = (peer, frames) => broker.fromChild(peer, frames);
     for (const [peer, frames] of held.splice(0)) broker.fromChild(peer, frames);

@@ -11,6 +11,7 @@ import {
 } from '../core/message.js';
 import { childRoute } from '../core/topology.js';
 import { DEFAULT_MAX_MESSAGE } from '../core/framing.js';
+import { mayRead } from '../core/visibility.js';
 import { combineStatus, statusCode, statusName, type SubtreeStatus } from '../core/subtree-status.js';
 import type { Attrs } from '../services/attrs.js';
 import { ServiceRegistry } from './registry.js';
@@ -54,8 +55,8 @@ export interface ChildPeer {
 }
 
 export interface Subscriber {
-  owner: boolean;
   userid: number;
+  rolemask: number;
   prefixes: string[];
 }
 
@@ -569,7 +570,7 @@ export class Broker implements ModuleHost {
     for (const s of this.internalSubs) if (topic.startsWith(s.prefix)) s.sink(ev);
     for (const [connId, sub] of this.clientSubs) {
       if (!sub.prefixes.some((p) => topic.startsWith(p))) continue;
-      if (ev.flags & FLAG_PRIVATE && !sub.owner && sub.userid !== ev.userid) continue;
+      if (!mayRead(sub, { topic, userid: ev.userid, flags: ev.flags })) continue;
       this.links.toClient(connId, { ...ev, routes: undefined });
     }
   }
@@ -586,7 +587,7 @@ export class Broker implements ModuleHost {
     }
     let sub = this.clientSubs.get(connId);
     if (!sub) {
-      sub = { owner: (msg.rolemask & ROLE_OWNER) !== 0, userid: msg.userid, prefixes: [] };
+      sub = { userid: msg.userid, rolemask: msg.rolemask, prefixes: [] };
       this.clientSubs.set(connId, sub);
     }
     if (msg.topic === 'event.subscribe') sub.prefixes.push(topic);

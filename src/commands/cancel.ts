@@ -1,4 +1,5 @@
 // flux cancel: cancel jobs by id, or every pending and running job of a user (--all).
+import { effectiveUserid } from '../core/roles.js';
 import { Flux } from '../api/handle.js';
 import { FluxError, EINVAL } from '../core/errors.js';
 import { parseJobId } from '../core/fluid.js';
@@ -34,7 +35,7 @@ export async function run(args: string[]): Promise<number> {
         if (m === undefined || (m & ~STATE_ACTIVE) !== 0) throw new FluxError(EINVAL, `Invalid state ${s}`);
         states |= m;
       }
-      const userid = o.user === 'all' ? USERID_UNKNOWN : o.user !== undefined ? Number(o.user) : process.getuid?.() ?? 0;
+      const userid = o.user === 'all' ? USERID_UNKNOWN : o.user !== undefined ? Number(o.user) : effectiveUserid(process.env);
       if (!Number.isInteger(userid)) throw new FluxError(EINVAL, `Invalid user ${o.user}`);
       for (const j of await list(h, { userid, states })) targets.push({ text: String(j.id), id: j.id });
       if (targets.length === 0) {

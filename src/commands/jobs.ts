@@ -1,5 +1,6 @@
 // flux jobs: list jobs as flux-core's flux-jobs does (its default columns, status codes, -o FORMAT, -f STATE,
 // -a/-A/-u, --json), now or as the job table was at a past journal position (--at-seq) or time (--at-time).
+import { effectiveUserid } from '../core/roles.js';
 import { Flux } from '../api/handle.js';
 import { FluxError, EINVAL } from '../core/errors.js';
 import { parseJobId } from '../core/fluid.js';
@@ -8,7 +9,7 @@ import { STATE_ACTIVE, STATE_INACTIVE, resultMask, resultName, stateMask, stateN
 import { USERID_UNKNOWN } from '../core/message.js';
 import { type JobListing, info, listAt } from '../api/jobs.js';
 import { pastOf } from './replay-at.js';
-import { ownerNames, readPasswd } from './ps.js';
+import { ownerNames, readPasswd, userOf } from './ps.js';
 import { program, parse } from './common.js';
 import { DEFAULT_FORMAT, JOB_FIELDS, type JobRow, returncode, runtime, status } from './jobs-fields.js';
 import { pythonJson } from './submit-options.js';
@@ -38,15 +39,6 @@ function filterOf(text: string): { states: number; results: number } {
     else throw new FluxError(EINVAL, `Invalid filter specified: ${word}`);
   }
   return { states, results };
-}
-
-function userOf(text: string, passwd: string): number {
-  if (/^\d+$/.test(text)) return Number(text);
-  for (const line of passwd.split('\n')) {
-    const f = line.split(':');
-    if (f[0] === text && f.length >= 3) return Number(f[2]);
-  }
-  throw new FluxError(EINVAL, `Invalid user ${text}`);
 }
 
 /** a job as --json prints it: flux-core's keys, names for states and results, what is unset left out */
@@ -94,7 +86,7 @@ export async function run(args: string[]): Promise<number> {
   const o = p.opts<JobsOpts>();
   const passwd = readPasswd();
   const username = ownerNames(passwd);
-  const me = process.getuid?.() ?? 0;
+  const me = effectiveUserid(process.env);
   const userid = o.A || o.user === 'all' ? USERID_UNKNOWN : o.user !== undefined ? userOf(o.user, passwd) : me;
   let mask = { states: STATE_ACTIVE, results: 0 };
   if (o.a || o.A) mask = { states: STATE_ACTIVE | STATE_INACTIVE, results: 0 };

@@ -2,6 +2,7 @@
 // was at a past journal seq.
 import { readFileSync } from 'node:fs';
 import { Flux } from '../api/handle.js';
+import { FluxError, EINVAL } from '../core/errors.js';
 import { parseIdset } from '../core/idset.js';
 import type { ProcRecord } from '../projections/proctable.js';
 import { statusText } from './exec.js';
@@ -56,6 +57,16 @@ export function ownerNames(passwd: string): (uid: number) => string {
     if (f.length >= 3 && /^\d+$/.test(f[2]!) && !names.has(Number(f[2]))) names.set(Number(f[2]), f[0]!);
   }
   return (uid) => names.get(uid) ?? String(uid);
+}
+
+/** a uid given as a number or a user name; EINVAL naming it when it is neither */
+export function userOf(text: string, passwd: string): number {
+  if (/^\d+$/.test(text)) return Number(text);
+  for (const line of passwd.split('\n')) {
+    const f = line.split(':');
+    if (f[0] === text && f.length >= 3) return Number(f[2]);
+  }
+  throw new FluxError(EINVAL, `Invalid user ${text}`);
 }
 
 export function readPasswd(): string {

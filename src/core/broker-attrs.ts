@@ -70,6 +70,12 @@ const SETTABLE: Record<string, Check> = {
   'content.synchronous': oneOf('full', 'normal'),
   'kvs.checkpoint-period': duration(false),
   'access.allow-guest-user': oneOf('0', '1'),
+  'access.allow-root-owner': oneOf('0', '1'),
+  // the local connector's limits (src/transport/local-limits.ts)
+  'local.max-message-size': intIn(1),
+  'local.max-inflight': intIn(1),
+  'local.max-queued-bytes': intIn(1),
+  'local.max-connections-per-uid': intIn(1),
   // set by flux start --replay
   'replay.statedir': anything,
   'replay.to': intIn(0),

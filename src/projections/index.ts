@@ -5,7 +5,9 @@ import { proctableProjection } from './proctable.js';
 import { kvsProjection } from './kvs.js';
 import { cronProjection } from './cron.js';
 import { jobsProjection } from './jobs.js';
+import { usersProjection } from './users.js';
 
 export const PROJECTIONS: Projection[] = [
   proctableProjection as Projection, kvsProjection as Projection, cronProjection as Projection, jobsProjection as Projection,
+  usersProjection as Projection,
 ];

@@ -3,11 +3,10 @@
 import { FluxError, EPROTO, EPERM } from '../core/errors.js';
 import { FLAG_PRIVATE, ROLE_ALL } from '../core/message.js';
 import { payloadForEntry } from '../core/journal-entry.js';
+import { isServiceTopic } from '../core/visibility.js';
 import type { JournalService } from './journal.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 
-/** topic prefixes of the journal entries services make */
-const RESERVED = ['kvs.namespace-', 'rexec.', 'journal.', 'cron.'];
 
 export function eventModule(host: ModuleHost, journal: JournalService): ModuleDef {
   let published = 0;
@@ -32,7 +31,7 @@ export function eventModule(host: ModuleHost, journal: JournalService): ModuleDe
           if (flags & ~FLAG_PRIVATE) throw new FluxError(EPROTO, 'invalid event flags');
           const topic = body!.topic as string;
           // these entries change the state services build from the journal: only those services write them
-          if (RESERVED.some((r) => topic.startsWith(r)) || journal.reserves(topic)) throw new FluxError(EPERM, `${topic}: topic is reserved for the instance's services`);
+          if (isServiceTopic(topic) || journal.reserves(topic)) throw new FluxError(EPERM, `${topic}: topic is reserved for the instance's services`);
           const bytes = typeof body!.payload === 'string' ? Buffer.from(body!.payload, 'base64') : undefined;
           const { payload, raw } = payloadForEntry(bytes);
           const a = await journal.append(topic, payload, { userid: msg.userid, rolemask: msg.rolemask, flags }, raw);

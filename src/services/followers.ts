@@ -17,9 +17,9 @@ export class Followers {
     this.map.set(`${senderOf(req) ?? ''}#${req.aux2}`, req);
   }
 
-  /** answer every follower with the same payload */
-  send(payload: Buffer | Record<string, unknown>): void {
-    for (const req of this.map.values()) this.host.respond(req, payload);
+  /** answer every follower (those `to` accepts, when given) with the same payload */
+  send(payload: Buffer | Record<string, unknown>, to?: (req: Message) => boolean): void {
+    for (const req of this.map.values()) if (!to || to(req)) this.host.respond(req, payload);
   }
 
   /** the <service>.cancel handler: {matchtag} ends that sender's stream with ENODATA */

@@ -4,13 +4,14 @@
 // next transactions commit while a sync is under way, and one sync covers them all (group commit). On every rank it is a replica: entries are applied
 // strictly in sequence; a gap, a restart or a late join is repaired from the parent (journal.fetch), and a
 // broker that joins starts from its parent's snapshot.
-import { FluxError, EPROTO, ENOENT, EAGAIN, EBUSY, EEXIST, EINVAL, EROFS, EIO } from '../core/errors.js';
+import { FluxError, EPROTO, ENOENT, EAGAIN, EBUSY, EEXIST, EINVAL, EIO, EPERM, EROFS } from '../core/errors.js';
 import {
-  Message, MSGTYPE_EVENT, FLAG_PRIVATE, ROLE_ALL, makeEvent, USERID_UNKNOWN, ROLE_OWNER, payloadJson,
+  Message, MSGTYPE_EVENT, FLAG_PRIVATE, ROLE_ALL, ROLE_USER, makeEvent, USERID_UNKNOWN, ROLE_OWNER, payloadJson,
 } from '../core/message.js';
 import {
   type Entry, ENTRY_RAW, canonical, checkpointMessage, decodeEntry, encodeEntry, entryPayloadBytes,
 } from '../core/journal-entry.js';
+import { mayRead } from '../core/visibility.js';
 import { type JournalStore, type Head, type Checkpoint, compactedError } from '../core/journal-store.js';
 import { EMPTY_DIR_BLOB } from '../core/kvs-tree.js';
 import type { Signer } from '../core/signing.js';
@@ -24,6 +25,8 @@ import { Followers } from './followers.js';
 
 /** the topic of the message that carries an entry down the tree (payload: the entry's canonical bytes) */
 export const JOURNAL_ENTRY_TOPIC = 'journal.entry';
+/** entries one journal.list request of a guest reads to check them */
+const GUEST_LIST_SCAN = 4096;
 /** entries kept in memory on every rank, to repair children without going to rank 0 */
 const RING = 8192;
 /** how often a replica compares its head with its parent's, to notice entries lost at the tail */
@@ -197,7 +200,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     ev.userid = a.entry.userid;
     ev.rolemask = a.entry.rolemask;
     host.deliverEvent(ev);
-    if (followers.size > 0) followers.send(followPayload(a));
+    if (followers.size > 0) followers.send(followPayload(a), (req) => mayRead(req, a.entry));
     for (const fn of listeners) fn(a);
   }
 
@@ -627,7 +630,10 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     },
     handlers: [
       {
+        // brokers repair and catch up with it (as the owner: every entry); anyone else gets the entries it may
+        // read among those asked for, and `last`, the last seq looked at, to go on from
         topic: 'journal.fetch',
+        allow: ROLE_USER,
         schema: {
           type: 'object',
           properties: { from: { type: 'integer', minimum: 1 }, count: { type: 'integer', minimum: 1 } },
@@ -635,7 +641,12 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
         },
         handler: async (msg, body) => {
           const entries = await fetchEntries(body!.from as number, body!.count as number);
-          host.respond(msg, { entries });
+          if (msg.rolemask & ROLE_OWNER) {
+            host.respond(msg, { entries });
+            return;
+          }
+          const last = entries.length > 0 ? (entries[entries.length - 1] as Entry).seq : (body!.from as number) - 1;
+          host.respond(msg, { entries: entries.filter((e) => mayRead(msg, e as Entry)), last });
         },
       },
       {
@@ -676,6 +687,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
       },
       {
         topic: 'journal.list',
+        allow: ROLE_USER,
         schema: {
           type: 'object',
           properties: {
@@ -693,29 +705,47 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
           const to = Math.min((body!.to as number | undefined) ?? head.seq, head.seq);
           const limit = Math.min((body!.limit as number | undefined) ?? 10_000, 100_000);
           const prefix = (body!.topic as string | undefined) ?? '';
+          // The index holds no credentials: a guest's rows are checked against their entries, at most
+          // GUEST_LIST_SCAN a request (the answer then says with `last` how far it looked) so that no request
+          // holds the broker for long.
+          const owner = (msg.rolemask & ROLE_OWNER) !== 0;
           const out: unknown[] = [];
-          for (let next = from; next <= to && out.length < limit; ) {
+          let scanned = 0;
+          let last = from - 1;
+          scan: for (let next = from; next <= to && out.length < limit; ) {
             const page = store.rows(next, to, 1024);
             if (page.length === 0) break;
-            for (const r of page) if (r.topic.startsWith(prefix) && out.length < limit) out.push(r);
+            for (const r of page) {
+              if (out.length >= limit || (!owner && scanned >= GUEST_LIST_SCAN)) break scan;
+              last = r.seq;
+              if (!r.topic.startsWith(prefix)) continue;
+              if (!owner) {
+                scanned++;
+                if (!mayRead(msg, store.entry(r.seq).entry)) continue;
+              }
+              out.push(r);
+            }
             next = page[page.length - 1]!.seq + 1;
           }
-          host.respond(msg, { entries: out });
+          host.respond(msg, !owner && last < to ? { entries: out, last } : { entries: out });
         },
       },
       {
         topic: 'journal.show',
+        allow: ROLE_USER,
         schema: { type: 'object', properties: { seq: { type: 'integer', minimum: 1 } }, required: ['seq'] },
         handler: async (msg, body) => {
           const seq = body!.seq as number;
           if (seq > head.seq) throw new FluxError(ENOENT, `journal has no entry ${seq} (head is ${head.seq})`);
           const [entry] = await fetchEntries(seq, 1);
           if (entry === undefined) throw new FluxError(ENOENT, `journal has no entry ${seq}`);
+          if (!mayRead(msg, entry as Entry)) throw new FluxError(EPERM, `entry ${seq} is not yours: reading it requires the owner role`);
           host.respond(msg, { entry: entry as Record<string, unknown>, ref: refOf(encodeEntry(entry as Entry)) });
         },
       },
       {
         topic: 'journal.follow',
+        allow: ROLE_USER,
         streaming: true,
         schema: { type: 'object', properties: { from: { type: 'integer', minimum: 1 } } },
         handler: async (msg, body) => {
@@ -727,7 +757,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
             if (got.length === 0) break;
             for (const e of got) {
               if (e.seq !== next) continue;
-              host.respond(msg, { entry: e as unknown as Record<string, unknown>, ref: refOf(encodeEntry(e)) });
+              if (mayRead(msg, e)) host.respond(msg, { entry: e as unknown as Record<string, unknown>, ref: refOf(encodeEntry(e)) });
               next++;
             }
           }

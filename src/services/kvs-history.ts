@@ -1,6 +1,7 @@
 // KVS history queries over the indexes the kvs module keeps in rank 0's journal database (kvs_version: one row
 // per root a namespace had; kvs_key: one row per key a batch changed). Rank 0 answers; a broker below checks
 // the caller may use the namespace, then asks rank 0, since only rank 0 holds the indexes.
+import { NAMESPACE_DENIED } from '../core/roles.js';
 import type Database from 'better-sqlite3';
 import { FluxError, EINVAL, ENOENT, ENOSYS, EPERM } from '../core/errors.js';
 import { compactedError } from '../core/journal-store.js';
@@ -62,7 +63,7 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
   function checkAccess(msg: Message, ns: string): void {
     if (msg.rolemask & ROLE_OWNER) return;
     const owner = ns === PRIMARY ? instanceOwner : namespaceRoot(journal.state<KvsState>(KVS), ns)?.owner;
-    if (owner === undefined || owner !== msg.userid) throw new FluxError(EPERM);
+    if (owner === undefined || owner !== msg.userid) throw new FluxError(EPERM, NAMESPACE_DENIED);
   }
 
   let atTime: ((ns: string, time: number) => { rootseq: number; rootref: string } | undefined) | undefined;

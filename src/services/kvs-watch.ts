@@ -3,6 +3,7 @@
 // the kvs service on this broker. The journal hands every broker the namespace setroots in commit order, so each
 // watcher answers once per setroot that touches its key, looked up at THAT setroot's root: a watcher never skips
 // or repeats a version, however fast commits come, and a watcher below rank 0 sees what rank 0 committed.
+import { NAMESPACE_DENIED } from '../core/roles.js';
 import { FluxError, EINVAL, EISDIR, ENODATA, ENOENT, ENOSYS, ENOTSUP, EPERM, EPROTO } from '../core/errors.js';
 import { type Message, FLAG_STREAMING, ROLE_OWNER, ROLE_USER, payloadJson, senderOf } from '../core/message.js';
 import { blobrefOf, digestOf } from '../core/blobref.js';
@@ -176,7 +177,7 @@ export function kvsWatchModule(host: ModuleHost, opts: KvsWatchOptions): ModuleD
   async function first(w: Watcher): Promise<void> {
     const root = payloadJson(await host.rpc('kvs.getroot', { namespace: w.ns }));
     // kvs answers this broker with the owner's rights: the requester's are checked here
-    if (!(w.req.rolemask & ROLE_OWNER) && w.req.userid !== root.owner) throw new FluxError(EPERM);
+    if (!(w.req.rolemask & ROLE_OWNER) && w.req.userid !== root.owner) throw new FluxError(EPERM, NAMESPACE_DENIED);
     if (w.from !== undefined) return replay(w, w.from);
     const rootseq = Number(root.rootseq);
     w.rootseq = rootseq;

@@ -4,6 +4,7 @@
 // entry is durable. Every broker serves reads from its own copy of the kvs projection (the namespace roots),
 // loading objects through its content cache; a broker answers a commit only once its own projection holds it,
 // so a client reads its own writes on whichever rank it is connected to.
+import { NAMESPACE_DENIED } from '../core/roles.js';
 import {
   FluxError, EEXIST, EINVAL, ENOENT, ENOSYS, ENOTSUP, EPERM, EPROTO,
 } from '../core/errors.js';
@@ -158,7 +159,7 @@ function mayUse(cred: Cred, root: NamespaceRoot): boolean {
 }
 
 function checkAccess(cred: Cred, root: NamespaceRoot): void {
-  if (!mayUse(cred, root)) throw new FluxError(EPERM);
+  if (!mayUse(cred, root)) throw new FluxError(EPERM, NAMESPACE_DENIED);
 }
 
 /** a guest may store values, unlink and make empty directories: nothing that names objects it did not write */
@@ -416,7 +417,7 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
     const ok: CommitWork[] = [];
     for (const c of batch) {
       if (root === undefined) c.done.reject(new FluxError(ENOTSUP));
-      else if (!mayUse(c.cred, root)) c.done.reject(new FluxError(EPERM));
+      else if (!mayUse(c.cred, root)) c.done.reject(new FluxError(EPERM, NAMESPACE_DENIED));
       else ok.push(c);
     }
     if (root === undefined || ok.length === 0) return;

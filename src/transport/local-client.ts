@@ -3,10 +3,13 @@
 // one (flux relay, run by ssh on the broker's host).
 import * as net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { FluxError, EINVAL, ECONNRESET, EPROTO, errnoOf, reasonOf, strerror } from '../core/errors.js';
+import { FluxError, EINVAL, ECONNRESET, EPERM, EPROTO, errnoOf, reasonOf, strerror } from '../core/errors.js';
 import { LocalDecoder } from '../core/framing.js';
 import { TickWriter } from './tick-writer.js';
 import type { Message } from '../core/message.js';
+
+/** the one reason a broker refuses a connection with EPERM: the handshake byte cannot say more */
+const REFUSED_HINT = ' (connecting requires the owner or user role: guest access is not allowed)';
 
 /** sun_path is 108 bytes; libuv keeps one for the NUL and silently truncates longer paths */
 const MAX_SOCKET_PATH = 107;
@@ -98,7 +101,7 @@ export class LocalClient {
           // a broker that refuses sends its errno byte alone and closes: anything after it is some other talker
           fail(chunk.length > 1
             ? new FluxError(EPROTO, `${what}: unexpected bytes in place of the broker's handshake`)
-            : new FluxError(verdict, `${what}: connection refused by the broker: ${strerror(verdict)}`));
+            : new FluxError(verdict, `${what}: connection refused by the broker: ${strerror(verdict)}${verdict === EPERM ? REFUSED_HINT : ''}`));
           return;
         }
         cleanup();

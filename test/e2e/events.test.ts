@@ -279,14 +279,21 @@ describe('private events and a guest', () => {
     }
   }, 60_000);
 
-  it('a guest may publish, privately too, but not read the history', async () => {
+  it('a guest may publish, privately too, and reads the history it could have received live', async () => {
     const r = await asGuest(inst.uri, ['event', 'pub', '-s', '-p', 'g.sync']);
     expect(r).toMatchObject({ code: 0, stderr: '' });
     const seq = Number(/^seq=(\d+)\n$/.exec(r.stdout)![1]);
     expect(JSON.parse((await inst.flux(['journal', 'show', String(seq)])).stdout)).toMatchObject({ userid: 65534, flags: 0x20 });
     expect(await asGuest(inst.uri, ['event', 'pub', '-l', '-p', 'g.loop'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^seq=\d+\n$/) });
-    expect(await asGuest(inst.uri, ['event', 'sub', '--from', '1', '-c', '1'])).toMatchObject({
-      code: 1, stdout: '', stderr: 'flux-event: Request requires owner credentials\n',
+    const history = await asGuest(inst.uri, ['event', 'sub', '--from', '1', '-c', '4', 'g.']);
+    expect(history).toMatchObject({ code: 0, stderr: '' });
+    const lines = history.stdout.split('\n').slice(0, -1);
+    expect(lines).toHaveLength(4);
+    for (const l of lines) expect(['g.guest\t{"mine":1}', 'g.public\t']).toContain(l);
+    const owners = (await inst.flux(['journal', 'list', '--json'])).stdout.split('\n').slice(0, -1).map((l) => JSON.parse(l) as { seq: number; topic: string });
+    const secret = owners.find((e) => e.topic === 'g.owner')!;
+    expect(await asGuest(inst.uri, ['journal', 'show', String(secret.seq)])).toMatchObject({
+      code: 1, stdout: '', stderr: `flux-journal: entry ${secret.seq} is not yours: reading it requires the owner role\n`,
     });
   });
 });

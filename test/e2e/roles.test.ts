@@ -34,8 +34,8 @@ const RULES: Record<string, Rule> = {
   'job-manager.kill': 'user', 'job-manager.raise': 'user', 'job-manager.submit': 'owner', 'job-manager.urgency': 'user',
   'job-manager.wait': 'user',
   'job-shell.kill': 'owner', 'job-shell.pmi-exchange': 'owner', 'job-shell.start': 'owner', 'job-shell.stdin': 'owner',
-  'journal.cancel': 'owner', 'journal.checkpoint': 'owner', 'journal.checkpoints': 'owner', 'journal.compact': 'owner', 'journal.fetch': 'owner',
-  'journal.follow': 'owner', 'journal.head': 'all', 'journal.list': 'owner', 'journal.show': 'owner',
+  'journal.cancel': 'owner', 'journal.checkpoint': 'owner', 'journal.checkpoints': 'owner', 'journal.compact': 'owner', 'journal.fetch': 'user',
+  'journal.follow': 'user', 'journal.head': 'all', 'journal.list': 'user', 'journal.show': 'user',
   'journal.snapshot': 'owner', 'journal.state-at': 'owner', 'journal.verify': 'owner',
   'kvs-history.at-seq': 'user', 'kvs-history.at-time': 'user', 'kvs-history.key': 'user',
   'kvs-watch.cancel': 'user', 'kvs-watch.lookup': 'user',
@@ -51,6 +51,7 @@ const RULES: Record<string, Rule> = {
   'rexec.wait': 'owner', 'rexec.write': 'owner',
   'sched.resource-status': 'user',
   'state-machine.get': 'all',
+  'user.addrole': 'owner', 'user.delrole': 'owner', 'user.list': 'owner', 'user.lookup': 'owner',
 };
 /**
  * every module also answers <name>.ping, .stats-get and .disconnect, to any role (log keeps its stats to the owner),

@@ -132,7 +132,7 @@ describe('ssh:// connector', () => {
       chmodSync(`${owned.rundir}/local-0`, 0o777);
       const asNobody = `setpriv --reuid=65534 --regid=65534 --clear-groups ${FLUX}`;
       const r = await run(['getattr', 'size'], { env: sshEnv({ FLUX_URI: remote(owned), FLUX_SSH_RCMD: asNobody }) });
-      expect(oneLineError(r, 'getattr')).toBe(`flux-getattr: ${remote(owned)}: connection refused by the broker: Operation not permitted\n`);
+      expect(oneLineError(r, 'getattr')).toBe(`flux-getattr: ${remote(owned)}: connection refused by the broker: Operation not permitted (connecting requires the owner or user role: guest access is not allowed)\n`);
     } finally {
       expect(await owned.stop()).toBe(0);
     }

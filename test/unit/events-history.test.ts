@@ -87,9 +87,15 @@ class FakeBroker implements EventSource {
           return { seq: this.entries.length, ref: null, rank: 0 };
         case 'journal.fetch':
           if (this.opts.failFetch) throw new FluxError(EPERM, 'Request requires owner credentials');
-          return { entries: this.entries.slice(b.from! - 1, b.from! - 1 + Math.min(b.count!, this.opts.pageMax)) };
-        case 'attr.get':
-          return { value: String(this.opts.owner) };
+        {
+          const page = this.entries.slice(b.from! - 1, b.from! - 1 + Math.min(b.count!, this.opts.pageMax));
+          if (myUid === this.opts.owner) return { entries: page };
+          // the broker's rule for anyone else: what it may read, and how far the answer looked
+          return {
+            entries: page.filter((e) => !(e.flags & FLAG_PRIVATE) || e.userid === myUid),
+            last: page.length > 0 ? page[page.length - 1]!.seq : b.from! - 1,
+          };
+        }
         default:
           throw new Error(`unexpected ${topic}`);
       }
@@ -199,16 +205,15 @@ describe('subscribeFrom', () => {
     expect(b.subscribed()).toEqual([]);
   });
 
-  it('asks who the owner is only when a private entry is in the history', async () => {
-    for (const priv of [false, true]) {
-      const b = new FakeBroker([], { owner: otherUid, pageMax: 10 });
-      b.publish({ topic: 'hist.a', journaled: true, private: priv, mine: false, raw: true });
-      b.publish(END);
-      const topics: string[] = [];
-      await subscribeFrom(b, ['hist'], 1, (ev) => topics.push(ev.topic) > 0 && ev.topic !== 'hist.end');
-      expect(b.calls.includes('attr.get')).toBe(priv);
-      expect(topics).toEqual(priv ? ['hist.end'] : ['hist.a', 'hist.end']);
-    }
+  it("a guest's history goes on past pages the broker left empty, from the seq the answer covers", async () => {
+    const b = new FakeBroker([], { owner: otherUid, pageMax: 2 });
+    for (let i = 0; i < 5; i++) b.publish({ topic: 'hist.secret', journaled: true, private: true, mine: false, raw: false });
+    b.publish({ topic: 'hist.mine', journaled: true, private: true, mine: true, raw: false });
+    b.publish(END);
+    const topics: string[] = [];
+    await subscribeFrom(b, ['hist'], 1, (ev) => topics.push(ev.topic) > 0 && ev.topic !== 'hist.end');
+    expect(topics).toEqual(['hist.mine', 'hist.end']);
+    expect(b.calls.filter((c) => c === 'journal.fetch').length).toBe(4);
   });
 
   it('rejects when the history cannot be read', async () => {

@@ -8,12 +8,13 @@ import { PassThrough } from 'node:stream';
 import { loadVectors, type VectorMessage } from '../helpers/vectors.js';
 import { LocalDecoder, encodeLocal } from '../../src/core/framing.js';
 import {
-  type Message, makeRequest, makeResponse, makeEvent, stringPayload, FLAG_ROUTE, MSGTYPE_REQUEST,
-  ROLE_OWNER, ROLE_USER, ROLE_LOCAL, ROLE_NONE, USERID_UNKNOWN,
+  type Message, makeRequest, makeResponse, makeEvent, stringPayload, payloadString, FLAG_ROUTE, MSGTYPE_REQUEST,
+  ROLE_OWNER, ROLE_USER, ROLE_LOCAL, ROLE_NONE, USERID_UNKNOWN, FLAG_STREAMING,
 } from '../../src/core/message.js';
-import { FluxError, EPERM, EINVAL, EEXIST, EPROTO, ENOENT, ECONNRESET } from '../../src/core/errors.js';
+import { FluxError, EAGAIN, EPERM, EINVAL, EEXIST, EPROTO, ENOENT, ECONNRESET } from '../../src/core/errors.js';
 import { LocalServer, type LocalConnection } from '../../src/transport/local-server.js';
 import { LocalClient } from '../../src/transport/local-client.js';
+import type { LocalLimits } from '../../src/transport/local-limits.js';
 import { parseLocalUri } from '../../src/core/uri.js';
 import { peerCred } from '../../src/transport/peercred.js';
 
@@ -66,7 +67,12 @@ function privateDir(): string {
   return dir;
 }
 
-async function startServer(opts: { ownerUid?: number; allowGuest?: boolean; delegateCredentials?: boolean } = {}): Promise<Harness> {
+async function startServer(
+  opts: {
+    ownerUid?: number; allowGuest?: boolean; allowRootOwner?: boolean; rolesOf?: (uid: number) => number;
+    delegateCredentials?: boolean; limits?: Partial<LocalLimits>;
+  } = {},
+): Promise<Harness> {
   const dir = privateDir();
   const path = join(dir, 'local-0');
   const received = new Queue<{ conn: LocalConnection; msg: Message }>();
@@ -78,6 +84,9 @@ async function startServer(opts: { ownerUid?: number; allowGuest?: boolean; dele
     ownerUid: opts.ownerUid ?? myUid,
     allowGuest: opts.allowGuest ?? false,
     delegateCredentials: opts.delegateCredentials,
+    allowRootOwner: opts.allowRootOwner,
+    rolesOf: opts.rolesOf,
+    limits: opts.limits,
     onMessage: (conn, msg) => received.push({ conn, msg }),
     onDisconnect: (conn) => {
       disconnects.push(conn);
@@ -261,6 +270,19 @@ describe('local connector against bad input (bad.jsonl)', () => {
     });
   }
 
+  it('logs the same fault of the same uid once a minute, however often it comes', async () => {
+    const h = await startServer();
+    for (let i = 0; i < 5; i++) {
+      const raw = await rawConnect(h.path);
+      raw.sock.write(Buffer.from(`1200eeff7fffff${(0xf0 + i).toString(16)}00`, 'hex'));
+      await raw.closed;
+      await h.gone.shift();
+    }
+    const errs = h.logs.filter((l) => l.severity === 3);
+    expect(errs).toHaveLength(1);
+    expect(errs[0]!.text).toMatch(/is too large/);
+  });
+
   it('closes on a length word beyond the size limit without buffering it', async () => {
     const h = await startServer();
     const raw = await rawConnect(h.path);
@@ -325,21 +347,51 @@ describe('local connector access control', () => {
     expect(h.logs.filter((l) => l.severity === 6 && l.text.includes('refused'))).toHaveLength(2);
   });
 
-  it('admits a guest as USER|LOCAL and overrides any credential it presents', async () => {
+  it('admits a guest as USER|LOCAL; a credential it presents must be its own, else the request gets EPERM', async () => {
     const h = await startServer({ ownerUid: otherUid, allowGuest: true });
     const c = await connect(h.path);
     const forged = makeRequest('kvs.lookup', stringPayload('{}'), { matchtag: 1 });
     forged.userid = otherUid;
     forged.rolemask = ROLE_OWNER;
     c.client.send(forged);
-    c.client.send(makeRequest('kvs.lookup', stringPayload('{}'), { matchtag: 2 }));
-    for (const tag of [1, 2]) {
+    const ownerRole = makeRequest('kvs.lookup', stringPayload('{}'), { matchtag: 2 });
+    ownerRole.userid = myUid;
+    ownerRole.rolemask = ROLE_OWNER | ROLE_USER;
+    c.client.send(ownerRole);
+    const restated = makeRequest('kvs.lookup', stringPayload('{}'), { matchtag: 3 });
+    restated.userid = myUid;
+    restated.rolemask = ROLE_USER;
+    c.client.send(restated);
+    c.client.send(makeRequest('kvs.lookup', stringPayload('{}'), { matchtag: 4 }));
+    for (const [tag, mask] of [[3, ROLE_USER], [4, ROLE_USER | ROLE_LOCAL]] as const) {
       const { conn, msg } = await h.received.shift();
       expect(conn.rolemask).toBe(ROLE_USER | ROLE_LOCAL);
       expect(msg.aux2).toBe(tag);
       expect(msg.userid).toBe(myUid);
-      expect(msg.rolemask).toBe(ROLE_USER | ROLE_LOCAL);
+      expect(msg.rolemask).toBe(mask);
     }
+    const replies = [await c.msgs.shift(), await c.msgs.shift()];
+    expect(replies.map((m) => [m.aux2, m.aux1])).toEqual([[1, EPERM], [2, EPERM]]);
+    expect(payloadString(replies[0]!)).toMatch(/requires the owner role/);
+    expect(h.received.length).toBe(0);
+  });
+
+  it('with allowRootOwner, admits root as the owner', async () => {
+    expect(myUid).toBe(0);
+    const h = await startServer({ ownerUid: otherUid, allowRootOwner: true });
+    await connect(h.path);
+    expect([...h.server.connections][0]!.rolemask).toBe(ROLE_OWNER | ROLE_LOCAL);
+    const refused = await startServer({ ownerUid: otherUid });
+    expect((await rawConnect(refused.path)).handshake).toBe(EPERM);
+  });
+
+  it('admits a uid the user database gives a role, with that role, even when guests are not allowed', async () => {
+    let roles = ROLE_USER;
+    const h = await startServer({ ownerUid: otherUid, rolesOf: (uid) => (uid === myUid ? roles : 0) });
+    await connect(h.path);
+    expect([...h.server.connections][0]!.rolemask).toBe(ROLE_USER | ROLE_LOCAL);
+    roles = 0;
+    expect((await rawConnect(h.path)).handshake).toBe(EPERM);
   });
 
   it('lets the owner present a credential of its choosing', async () => {
@@ -365,6 +417,96 @@ describe('local connector access control', () => {
     const gc = await connect(g.path);
     gc.client.send(makeRequest('kvs.lookup', stringPayload('{}'), { matchtag: 1 }));
     expect((await g.received.shift()).msg).toMatchObject({ userid: myUid, rolemask: ROLE_USER | ROLE_LOCAL });
+  });
+});
+
+describe('local connector limits', () => {
+  it("answers a guest's requests past local.max-inflight with EAGAIN, and admits more as answers go out", async () => {
+    const h = await startServer({ ownerUid: otherUid, allowGuest: true, limits: { maxInflight: 3 } });
+    const c = await connect(h.path);
+    for (let tag = 1; tag <= 5; tag++) c.client.send(makeRequest('kvs.lookup', stringPayload('{}'), { matchtag: tag }));
+    const admitted = [await h.received.shift(), await h.received.shift(), await h.received.shift()];
+    expect(admitted.map((r) => r.msg.aux2)).toEqual([1, 2, 3]);
+    const refused = [await c.msgs.shift(), await c.msgs.shift()];
+    expect(refused.map((m) => [m.aux2, m.aux1])).toEqual([[4, EAGAIN], [5, EAGAIN]]);
+    expect(payloadString(refused[0]!)).toMatch(/local\.max-inflight/);
+    // a streaming answer keeps its request in flight; the final one frees its place
+    const streamed = makeResponse(admitted[0]!.msg);
+    streamed.flags |= FLAG_STREAMING;
+    admitted[0]!.conn.send(streamed);
+    c.client.send(makeRequest('kvs.lookup', stringPayload('{}'), { matchtag: 6 }));
+    expect((await c.msgs.shift()).aux2).toBe(1);
+    expect((await c.msgs.shift()).aux1).toBe(EAGAIN);
+    admitted[1]!.conn.send(makeResponse(admitted[1]!.msg));
+    expect((await c.msgs.shift()).aux2).toBe(2);
+    c.client.send(makeRequest('kvs.lookup', stringPayload('{}'), { matchtag: 7 }));
+    expect((await h.received.shift()).msg.aux2).toBe(7);
+    expect(h.received.length).toBe(0);
+  });
+
+  it('the owner is not held to local.max-inflight', async () => {
+    const h = await startServer({ limits: { maxInflight: 2 } });
+    const c = await connect(h.path);
+    for (let tag = 1; tag <= 5; tag++) c.client.send(makeRequest('kvs.lookup', stringPayload('{}'), { matchtag: tag }));
+    for (let tag = 1; tag <= 5; tag++) expect((await h.received.shift()).msg.aux2).toBe(tag);
+  });
+
+  it('ends the connection of a client that sends a message larger than local.max-message-size', async () => {
+    const h = await startServer({ limits: { maxMessageSize: 1000 } });
+    const c = await connect(h.path);
+    c.client.send(makeRequest('kvs.lookup', Buffer.alloc(500, 1), { matchtag: 1 }));
+    expect((await h.received.shift()).msg.aux2).toBe(1);
+    c.client.send(makeRequest('kvs.lookup', Buffer.alloc(2000, 1), { matchtag: 2 }));
+    await h.gone.shift();
+    await c.closed;
+    expect(h.received.length).toBe(0);
+    expect(h.logs.some((l) => l.text.includes('too large'))).toBe(true);
+  });
+
+  it('disconnects a client that stops reading once more than local.max-queued-bytes wait for it', async () => {
+    const h = await startServer({ limits: { maxQueuedBytes: 1 << 20 } });
+    const raw = await rawConnect(h.path);
+    raw.sock.pause();
+    raw.sock.write(encodeLocal(makeRequest('kvs.lookup', stringPayload('{}'), { matchtag: 1 })));
+    const { conn, msg } = await h.received.shift();
+    // far more than the socket buffers hold: the rest queues in the broker until the limit
+    for (let i = 0; i < 200 && h.disconnects.length === 0; i++) {
+      const ev = makeEvent('flood', Buffer.alloc(64 << 10, 7));
+      conn.send(ev);
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(await h.gone.shift()).toBe(conn);
+    expect(msg.aux2).toBe(1);
+    expect(h.logs.some((l) => l.text.includes('local.max-queued-bytes'))).toBe(true);
+    raw.sock.destroy();
+  });
+
+  it('refuses a guest uid past local.max-connections-per-uid at the handshake with EAGAIN, and admits it again once one closes', async () => {
+    const h = await startServer({ ownerUid: otherUid, allowGuest: true, limits: { maxConnectionsPerUid: 2 } });
+    const a = await connect(h.path);
+    await connect(h.path);
+    const third = await rawConnect(h.path);
+    expect(third.handshake).toBe(EAGAIN);
+    await third.closed;
+    a.client.close();
+    await h.gone.shift();
+    expect((await rawConnect(h.path)).handshake).toBe(0);
+  });
+
+  it('hands on every message a client sent before ending its input, in turns, then closes', async () => {
+    const h = await startServer();
+    const raw = await rawConnect(h.path);
+    raw.sock.end(Buffer.concat(Array.from({ length: 100 }, (_, i) => encodeLocal(makeRequest('kvs.lookup', stringPayload('{}'), { matchtag: i + 1 })))));
+    for (let tag = 1; tag <= 100; tag++) expect((await h.received.shift()).msg.aux2).toBe(tag);
+    await h.gone.shift();
+    await raw.closed;
+    expect(h.received.length).toBe(0);
+  });
+
+  it('the owner is not held to local.max-connections-per-uid', async () => {
+    const h = await startServer({ limits: { maxConnectionsPerUid: 1 } });
+    await connect(h.path);
+    expect((await rawConnect(h.path)).handshake).toBe(0);
   });
 });
 
@@ -520,7 +662,7 @@ describe('local connector lifecycle', () => {
     expect((err as FluxError).errno).toBe(EEXIST);
   });
 
-  it('refuses to listen in a directory that group or other can enter', async () => {
+  it('refuses to listen in a directory that group or other can read', async () => {
     const dir = privateDir();
     chmodSync(dir, 0o750);
     const s = new LocalServer({

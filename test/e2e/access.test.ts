@@ -1,0 +1,153 @@
+// Who may connect and what each role may do, over the real socket: the owner acting as another user
+// (FLUX_HANDLE_USERID), a real second Unix user, and [access] from a config file.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startInstance, type Instance, type RunResult } from '../helpers/instance.js';
+import { guestUser, fluxAs } from '../helpers/guest.js';
+
+const GUEST = '4242';
+const asGuest = { FLUX_HANDLE_USERID: GUEST };
+
+const ok = (stdout?: string) => (stdout === undefined ? { code: 0, stderr: '' } : { code: 0, stderr: '', stdout });
+const denied = (cmd: string, why: RegExp | string) => (r: RunResult) => {
+  expect(r.code, `${cmd}: ${r.stderr}`).not.toBe(0);
+  expect(r.stderr.startsWith(`flux-${cmd}: `), r.stderr).toBe(true);
+  if (typeof why === 'string') expect(r.stderr).toContain(why);
+  else expect(r.stderr).toMatch(why);
+};
+
+describe('the owner acting as another user', () => {
+  let inst: Instance;
+
+  beforeAll(async () => {
+    inst = await startInstance(2);
+    expect(await inst.flux(['kvs', 'namespace', 'create', '-o', GUEST, 'guestns'])).toMatchObject(ok());
+    expect(await inst.flux(['kvs', 'put', 'a=1'])).toMatchObject(ok());
+  }, 60_000);
+
+  afterAll(async () => {
+    expect(await inst.stop()).toBe(0);
+  });
+
+  it('ping shows the credential asked for, as a guest gets it', async () => {
+    const r = await inst.flux(['ping', '-c', '1', 'kvs'], { env: asGuest });
+    expect(r).toMatchObject({ code: 0 });
+    const own = await inst.flux(['ping', '-c', '1', 'kvs']);
+    expect(own.code).toBe(0);
+    // flux ping prints no credential: the journal does, for an event the guest publishes
+    const pub = await inst.flux(['event', 'pub', '-s', 'app.mine'], { env: asGuest });
+    expect(pub).toMatchObject(ok());
+    const seq = /^seq=(\d+)$/.exec(pub.stdout.trim())![1]!;
+    expect(JSON.parse((await inst.flux(['journal', 'show', seq])).stdout)).toMatchObject({ userid: 4242, rolemask: 2 | 4 });
+  });
+
+  // each row of the role table: [command, allowed to a guest?, what the refusal says]
+  const rows: Array<[string[], true | RegExp | string]> = [
+    [['getattr', 'size'], true],
+    [['lsattr'], true],
+    [['ping', '-c', '1', 'kvs'], true],
+    [['event', 'pub', 'app.public'], true],
+    [['kvs', 'put', '-N', 'guestns', 'x=1'], true],
+    [['kvs', 'get', '-N', 'guestns', 'x'], true],
+    [['kvs', 'get', '-N', 'guestns', '-w', '-c', '1', 'x'], true],
+    // flux-core's kvs prints the key and strerror alone
+    [['kvs', 'get', 'a'], 'a: Operation not permitted'],
+    [['kvs', 'put', 'a=2'], 'Operation not permitted'],
+    [['kvs', 'namespace', 'create', 'other'], 'requires owner credentials'],
+    [['event', 'pub', 'kvs.namespace-primary-setroot'], 'topic is reserved'],
+    [['content', 'flush'], 'requires owner credentials'],
+    [['setattr', 'log-stderr-level', '1'], 'requires owner credentials'],
+    [['module', 'remove', 'heartbeat'], 'requires owner credentials'],
+    [['dmesg', '-C'], 'requires owner credentials'],
+    [['cron', 'list'], 'requires owner credentials'],
+    [['journal', 'compact', '--before', '2'], 'requires owner credentials'],
+    [['ps'], 'requires owner credentials'],
+  ];
+
+  for (const [args, rule] of rows) {
+    it(`flux ${args.join(' ')}: ${rule === true ? 'a guest may' : 'owner only'}`, async () => {
+      const g = await inst.flux(args, { env: asGuest });
+      if (rule === true) expect(g, g.stderr).toMatchObject({ code: 0, stderr: '' });
+      else denied(args[0]!, rule)(g);
+    });
+  }
+
+  it('the owner itself may do what the guest was refused', async () => {
+    for (const [args] of rows.filter(([a, rule]) => rule !== true && !['module', 'journal', 'event'].includes(a[0]!))) {
+      const r = await inst.flux(args);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+    }
+  });
+
+  it("a guest submits, lists and cancels its own jobs, not another user's", async () => {
+    const mine = await inst.flux(['submit', 'sleep', '30'], { env: asGuest });
+    expect(mine).toMatchObject({ code: 0, stderr: '' });
+    const theirs = await inst.flux(['submit', 'sleep', '30']);
+    expect(theirs.code).toBe(0);
+    expect((await inst.flux(['jobs', '-n', '-o', '{id.f58} {userid}'], { env: asGuest })).stdout).toContain(`${mine.stdout.trim()} ${GUEST}`);
+    denied('cancel', 'guests can only raise exceptions on their own jobs')(await inst.flux(['cancel', theirs.stdout.trim()], { env: asGuest }));
+    expect(await inst.flux(['cancel', mine.stdout.trim()], { env: asGuest })).toMatchObject(ok());
+    expect(await inst.flux(['cancel', theirs.stdout.trim()])).toMatchObject(ok());
+  }, 30_000);
+
+  it('refuses a malformed FLUX_HANDLE_USERID before connecting', async () => {
+    expect(await inst.flux(['getattr', 'size'], { env: { FLUX_HANDLE_USERID: 'alice' } })).toMatchObject({
+      code: 1, stdout: '', stderr: 'flux-getattr: FLUX_HANDLE_USERID=alice: not a userid\n',
+    });
+  });
+});
+
+describe('a real second user', () => {
+  const guest = guestUser();
+
+  it('is refused at connect unless guests are allowed, with a message naming the roles', async () => {
+    const inst = await startInstance(1);
+    try {
+      // the broker keeps its rundir private when nobody else may connect: open it so the broker decides
+      const { chmodSync } = await import('node:fs');
+      chmodSync(inst.rundir, 0o711);
+      chmodSync(`${inst.rundir}/local-0`, 0o777);
+      denied('getattr', 'connecting requires the owner or user role')(await fluxAs(guest, inst.uri, ['getattr', 'size']));
+    } finally {
+      expect(await inst.stop()).toBe(0);
+    }
+  }, 60_000);
+
+  it('with [access] allow-guest-user in the config file, connects as a guest and may not act as anyone else', async () => {
+    const conf = mkdtempSync(join(tmpdir(), 'flux-access-'));
+    try {
+      writeFileSync(join(conf, 'access.toml'), '[access]\nallow-guest-user = true\n');
+      const inst = await startInstance(1, ['-o', `--config-path=${conf}`]);
+      try {
+        expect(await inst.flux(['getattr', 'access.allow-guest-user'])).toMatchObject(ok('1\n'));
+        // the broker opened its rundir for passing through, not listing
+        expect(statSync(inst.rundir).mode & 0o777).toBe(0o711);
+        expect(await fluxAs(guest, inst.uri, ['getattr', 'size'])).toMatchObject(ok('1\n'));
+        denied('kvs', 'a: Operation not permitted')(await fluxAs(guest, inst.uri, ['kvs', 'get', 'a']));
+        denied('getattr', 'requires the owner role')(await fluxAs(guest, inst.uri, ['getattr', 'size'], { FLUX_HANDLE_USERID: '0' }));
+        denied('getattr', 'requires the owner role')(await fluxAs(guest, inst.uri, ['getattr', 'size'], { FLUX_HANDLE_ROLEMASK: 'owner' }));
+        // restating its own credential is no impersonation
+        expect(await fluxAs(guest, inst.uri, ['getattr', 'size'], { FLUX_HANDLE_USERID: String(guest.uid) })).toMatchObject(ok('1\n'));
+      } finally {
+        expect(await inst.stop()).toBe(0);
+      }
+    } finally {
+      rmSync(conf, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('refuses a config whose [access] is malformed, naming the file', async () => {
+    const conf = mkdtempSync(join(tmpdir(), 'flux-access-'));
+    try {
+      writeFileSync(join(conf, 'access.toml'), '[access]\nallow-guest-user = "yes"\n');
+      const { run } = await import('../helpers/instance.js');
+      const r = await run(['start', '-o', `--config-path=${conf}`, 'true']);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`${conf}: access.allow-guest-user must be true or false`);
+    } finally {
+      rmSync(conf, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
