@@ -7,9 +7,8 @@
 //              sequential lookups
 //  scale:      `flux start --size N true` for N = 1, 8, 32, 64 at fanout 32 and 2 (time, and the instance's RSS
 //              once up); size 64 started and every rank pinged
-//  soak:       only with PERF16_SOAK=<minutes>: RSS of each broker of a size-4 instance under a steady load,
-//              sampled every 10 s (flat after the first minutes, or not)
-// PERF16=memory,latency,... picks groups (all but soak by default); BENCH_RUNS sets the repeats, PERF16_IDLE the
+//  (memory under a long load: soak.bench.mjs)
+// PERF16=memory,latency,... picks groups (all by default); BENCH_RUNS sets the repeats, PERF16_IDLE the
 // seconds an instance idles before its memory is read.
 import { rmSync } from 'node:fs';
 import net from 'node:net';
@@ -20,7 +19,6 @@ import { brokerPids, totalCpu } from './proc-cpu.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const GROUPS = (process.env.PERF16 ?? 'memory,latency,throughput,scale').split(',');
-const SOAK_MINUTES = Number(process.env.PERF16_SOAK ?? 0);
 const IDLE_SECONDS = Number(process.env.PERF16_IDLE ?? 35);
 const SETTLE_SECONDS = 15;
 const delay = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -306,48 +304,7 @@ async function scale() {
   }
 }
 
-// ---- soak -------------------------------------------------------------------------------------------------
-
-async function soak(minutes) {
-  const inst = await startInstance(4);
-  const uris = [0, 1, 2, 3].map((r) => `local://${inst.rundir}/local-${r}`);
-  const handles = await Promise.all(uris.map((u) => Flux.open(u)));
-  let stop = false;
-  let ops = 0;
-  const work = handles.map(async (h, r) => {
-    for (let i = 0; !stop; i++) {
-      // a bounded key space: the store grows with history, the live state does not
-      const key = `soak.r${r}.k${i % 1000}`;
-      await h.call('kvs.commit', { namespace: 'primary', flags: 0, ops: [{ key, flags: 0, dirent: val(`${i}`) }] });
-      await h.call('kvs.lookup', { key, namespace: 'primary', flags: 0 });
-      if (i % 10 === 0) await h.call('event.publish', { topic: 'soak.tick', flags: 0 }, { nodeid: 0 });
-      ops += 2;
-    }
-  });
-  const samples = [];
-  const t0 = Date.now();
-  while (Date.now() - t0 < minutes * 60_000) {
-    await delay(10_000);
-    samples.push({ t: (Date.now() - t0) / 1000, mem: brokerMem(inst.rundir) });
-  }
-  stop = true;
-  await Promise.all(work);
-  for (const h of handles) h.close();
-  await inst.stop();
-  const at = (s, rank) => s.mem.find((m) => m.rank === rank)?.rss ?? 0;
-  const settled = samples.filter((s) => s.t >= 180);
-  for (const rank of [0, 1, 2, 3]) {
-    const from = settled[0] ?? samples[0];
-    const last = samples[samples.length - 1];
-    emit(`soak-rss-rank${rank}`, at(last, rank), 'MiB', {
-      minutes, ops, at_3min: r1(at(from, rank)), max: r1(Math.max(...samples.map((s) => at(s, rank)))),
-      growth_after_3min: r1(at(last, rank) - at(from, rank)), samples: samples.map((s) => r1(at(s, rank))),
-    });
-  }
-}
-
 if (GROUPS.includes('memory')) await memory();
 if (GROUPS.includes('latency')) await latency();
 if (GROUPS.includes('throughput')) await throughput();
 if (GROUPS.includes('scale')) await scale();
-if (SOAK_MINUTES > 0) await soak(SOAK_MINUTES);

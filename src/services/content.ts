@@ -3,6 +3,7 @@
 // store and answers from it; stores that arrive in one turn of the event loop are committed in one transaction
 // and answered only after it (acknowledged => on disk). Ranks > 0 keep a bounded LRU of clean blobs: a miss goes
 // upstream once per digest, and a store is write-through (answered once rank 0 has it).
+import { ownBytes } from '../core/own-bytes.js';
 import { FluxError, EPROTO, EFBIG, EINVAL, ENOENT, ENOSYS } from '../core/errors.js';
 import { type Message, ROLE_ALL } from '../core/message.js';
 import { type HashName, DIGEST_SIZE, hashBlob, isDigest } from '../core/blobref.js';
@@ -78,8 +79,7 @@ class BlobCache {
 
   set(key: string, blob: Buffer): void {
     if (this.map.has(key)) return;
-    // a payload may be a view into a large read buffer: keep only its own bytes
-    const own = blob.byteLength < blob.buffer.byteLength ? Buffer.from(blob) : blob;
+    const own = ownBytes(blob);
     this.map.set(key, own);
     this.bytes += own.length;
     this.trim();

@@ -17,6 +17,7 @@ import { EMPTY_DIR_BLOB } from '../core/kvs-tree.js';
 import type { Signer } from '../core/signing.js';
 import { Recent } from '../core/recent.js';
 import { blobrefOf, checkHashName } from '../core/blobref.js';
+import { ownBytes } from '../core/own-bytes.js';
 import { ReplicaOrder, type Applied } from '../core/replica.js';
 import type { Projection } from '../projections/projection.js';
 import { ATTR_RUNTIME } from './attrs.js';
@@ -511,7 +512,8 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
       host.log(3, 'journal', `dropped a malformed entry from the parent: ${(err as Error).message}`);
       return;
     }
-    receive(entry, msg.payload);
+    // the ring keeps it for thousands of entries: it must not keep the received frame's memory with it
+    receive(entry, ownBytes(msg.payload));
   }
 
   function receive(entry: Entry, blob: Buffer): void {
