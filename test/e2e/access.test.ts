@@ -137,8 +137,9 @@ describe('the owner acting as another user', () => {
       expect(new Set(e.payload.jobs.map((it) => it.id))).toEqual(new Set([myId]));
       events += e.payload.jobs.length;
     }
-    // from submit to clean, every event of its job's eventlog
-    const eventlog = await inst.flux(['job', 'eventlog', mine.stdout.trim()]);
+    // from submit to clean, every event of its job's eventlog, which it may read (flux-core's job-info lets it)
+    const eventlog = await inst.flux(['job', 'eventlog', mine.stdout.trim()], { env: asGuest });
+    expect(eventlog, eventlog.stderr).toMatchObject({ code: 0, stderr: '' });
     expect(events).toBe(eventlog.stdout.trim().split('\n').length);
     for (const seq of onlyTheirs) {
       denied('journal', 'requires the owner role')(await inst.flux(['journal', 'show', String(seq)], { env: asGuest }));
@@ -151,7 +152,8 @@ describe('the owner acting as another user', () => {
 
     // another's eventlog is refused (EPERM), as flux-core's job-info refuses it; the job listing is everyone's, now
     // and then, as flux-core's job-list answers a guest
-    denied('job', 'requires the owner role')(await inst.flux(['job', 'eventlog', theirs.stdout.trim()], { env: asGuest }));
+    denied('job', "guests may read their own jobs' values only")(await inst.flux(['job', 'eventlog', theirs.stdout.trim()], { env: asGuest }));
+    expect(await inst.flux(['job', 'info', mine.stdout.trim(), 'jobspec'], { env: asGuest })).toMatchObject({ code: 0, stderr: '' });
     const at = String(commits[commits.length - 1]!.seq);
     const listing = ['jobs', '-A', '-a', '-n', '--at-seq', at, '-o', '{id.f58} {userid} {name} {status_abbrev}'];
     const asOwner = await inst.flux(listing);
