@@ -145,6 +145,19 @@ describe('history by role', () => {
       .map(([actions, by]): Action[] => [...actions, { kind: 'job', by }]);
     let redactedSeen = 0;
     await fc.assert(fc.asyncProperty(runArb, async (actions) => {
+      // each guest follows live from here on, up to the marker: the same views as read afterwards
+      const live = new Map<number, { from: number; got: Array<Record<string, unknown>>; done: Promise<void> }>();
+      for (const g of GUESTS) {
+        const h = guests.get(g)!;
+        const got: Array<Record<string, unknown>> = [];
+        const done = h.stream('journal.follow', {}, {}, (m) => {
+          const e = JSON.parse(m.payload!.subarray(0, -1).toString()).entry as Record<string, unknown>;
+          got.push(e);
+          return e.topic !== 'pt.marker';
+        });
+        // answered after the follow request on the same connection: the follow is registered by then
+        live.set(g, { from: Number((await h.call('journal.head')).seq) + 1, got, done });
+      }
       for (const a of actions) await perform(a);
       // every job has ended: nothing more is journaled after the marker
       while (((await owner.call('job-list.list', {})).jobs as Array<{ state: number }>).some((j) => j.state !== STATE_INACTIVE)) {
@@ -217,6 +230,11 @@ describe('history by role', () => {
         expect(followed.map((e) => e.seq), 'journal.follow').toEqual(want);
         leaks('journal.follow', followed);
         expectView('journal.follow', followed);
+        const { from, got, done } = live.get(g)!;
+        await done;
+        expect(got.map((e) => e.seq), 'journal.follow live').toEqual(want.filter((seq) => seq >= from));
+        leaks('journal.follow live', got);
+        expectView('journal.follow live', got);
 
         // a redacted commit is no event: a guest's history of events is what it could have received live
         const events = await subscribedUntil(h, marker);
