@@ -8,22 +8,26 @@
 // ENTRY_REDACTED in place of the KVS entry flag, so that nothing takes it for a commit or an event.
 import type { Entry } from '../core/journal-entry.js';
 import { type Reader, ENTRY_REDACTED, REDACTED_NOTE, mayRead } from '../core/visibility.js';
-import { type JobItem, type JobTable, jobItems, jobOf } from './jobs.js';
+import { type JobItem, jobItems } from './jobs.js';
 import { ENTRY_KVS } from './kvs.js';
 
+/** whose a job is, as a job table knows it (undefined: not known) */
+export type JobOwners = (id: number) => number | undefined;
+
 /**
- * Whether the view of `entry` depends on who owns the jobs it names (the job table before it): an entry the
- * reader may read whole, or one without job events, does not.
+ * The ids of the jobs whose owners the view of `entry` depends on: none for an entry the reader may read whole or
+ * one without job events.
  */
-export function needsJobOwners(reader: Reader, entry: Entry): boolean {
-  return !mayRead(reader, entry) && jobItems(entry).length > 0;
+export function jobsNamed(reader: Reader, entry: Entry): number[] {
+  return mayRead(reader, entry) ? [] : jobItems(entry).map((it) => it.id);
 }
 
 /**
- * The reader's view of `entry`; `before` is the job table before it, which knows the owner of every job the entry
- * does not submit itself (needed only when needsJobOwners says so). Undefined: the reader gets nothing of it.
+ * The reader's view of `entry`; `ownerOf` knows the owner of a job the entry does not submit itself (the job table
+ * before it does, and so does any later one that still keeps the job: an owner never changes). Undefined: the
+ * reader gets nothing of it.
  */
-export function entryView(reader: Reader, entry: Entry, before?: JobTable): Entry | undefined {
+export function entryView(reader: Reader, entry: Entry, ownerOf: JobOwners = () => undefined): Entry | undefined {
   if (mayRead(reader, entry)) return entry;
   const items = jobItems(entry);
   if (items.length === 0) return undefined;
@@ -33,8 +37,7 @@ export function entryView(reader: Reader, entry: Entry, before?: JobTable): Entr
     const uid = it.event.name === 'submit' ? it.event.context?.userid : undefined;
     if (typeof uid === 'number') owners.set(it.id, uid);
   }
-  const ownerOf = (id: number) => owners.get(id) ?? (before !== undefined ? jobOf(before, id)?.userid : undefined);
-  const mine = items.filter((it) => ownerOf(it.id) === reader.userid).map(plainItem);
+  const mine = items.filter((it) => (owners.get(it.id) ?? ownerOf(it.id)) === reader.userid).map(plainItem);
   if (mine.length === 0) return undefined;
   return {
     seq: entry.seq, prev: entry.prev, time: entry.time, topic: entry.topic, userid: entry.userid, rolemask: entry.rolemask,

@@ -19,8 +19,8 @@ import { Recent } from '../core/recent.js';
 import { blobrefOf, checkHashName } from '../core/blobref.js';
 import { ReplicaOrder, type Applied } from '../core/replica.js';
 import type { Projection } from '../projections/projection.js';
-import { JOBTABLE, type JobTable, applyEntry, initialTable } from '../projections/jobs.js';
-import { entryView, needsJobOwners } from '../projections/entry-view.js';
+import { JOBTABLE, type JobTable, applyEntry, initialTable, jobOf } from '../projections/jobs.js';
+import { entryView, jobsNamed } from '../projections/entry-view.js';
 import { ATTR_RUNTIME } from './attrs.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 import { Followers } from './followers.js';
@@ -205,7 +205,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     host.deliverEvent(ev);
     if (followers.size > 0) {
       followers.sendEach((req) => {
-        const v = entryView(req, a.entry, jobsBefore);
+        const v = entryView(req, a.entry, (id) => (jobsBefore ? jobOf(jobsBefore, id)?.userid : undefined));
         return v && { entry: v as unknown as Record<string, unknown>, ref: a.ref };
       });
     }
@@ -398,16 +398,18 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   }
 
   /**
-   * A reader's views of entries it reads in order of seq (src/projections/entry-view.ts): the job table is worked
-   * out once, for the first entry that needs it, and kept up with the entries after. An entry skipped leaves a job
-   * it submits unknown, whose later events are then shown to nobody: never to the wrong user.
+   * A reader's views of entries it reads in order of seq (src/projections/entry-view.ts). Whose a job is, the
+   * current job table knows while it keeps the job (an owner never changes); for a job it no longer keeps, the
+   * table before the entry is worked out once and kept up with the entries after. An entry skipped leaves a job it
+   * submits unknown there, whose later events are then shown to nobody: never to the wrong user.
    */
   function viewer(reader: Reader): (e: Entry) => Promise<Entry | undefined> {
-    let table: JobTable | undefined;
+    let past: JobTable | undefined;
     return async (e) => {
-      if (table === undefined && needsJobOwners(reader, e)) table = await jobsBefore(e.seq);
-      const v = entryView(reader, e, table);
-      if (table !== undefined) table = applyEntry(table, e);
+      const current = (states.get(JOBTABLE) as JobTable | undefined) ?? initialTable();
+      if (past === undefined && jobsNamed(reader, e).some((id) => jobOf(current, id) === undefined)) past = await jobsBefore(e.seq);
+      const v = entryView(reader, e, (id) => jobOf(current, id)?.userid ?? (past ? jobOf(past, id)?.userid : undefined));
+      if (past !== undefined) past = applyEntry(past, e);
       return v;
     };
   }
