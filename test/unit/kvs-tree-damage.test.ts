@@ -87,4 +87,30 @@ describe('a store whose objects name the wrong kind', () => {
     expect(() => applyOps(r, [{ key: 'h.x.y', flags: 0, dirent: val('1') }], m))
       .toThrow(expect.objectContaining({ errno: EPROTO, message: 'x names a value node where it should not' }));
   });
+
+  it('a commit into a hashed directory slot that names a value node, or one that shrinks it back to one object', () => {
+    const slots: unknown[] = Array.from({ length: FANOUT }, () => null);
+    const i = slotOf(nameHash('x'), 0);
+    slots[i] = { ref: node, count: 1 };
+    const hash = m.store(json({ ver: 1, type: 'dirhash', data: slots }));
+    expect(() => applyOps(hash, [{ key: 'x', flags: 0, dirent: val('1') }], m))
+      .toThrow(expect.objectContaining({ errno: EPROTO, message: 'a directory slot names a value node where it should not' }));
+    // x in a dir of its own slot, a value node in another: removing x gathers what is left
+    const other = (i + 1) % FANOUT;
+    const mixed: unknown[] = Array.from({ length: FANOUT }, () => null);
+    mixed[i] = { ref: m.store(json({ ver: 1, type: 'dir', data: { x: val('1') } })), count: 1 };
+    mixed[other] = { ref: node, count: 1 };
+    const both = m.store(json({ ver: 1, type: 'dirhash', data: mixed }));
+    expect(() => applyOps(both, [{ key: 'x', flags: 0, dirent: null } as unknown as Op], m))
+      .toThrow(expect.objectContaining({ errno: EPROTO, message: `${node} names a value node where it should not` }));
+  });
+
+  it('a hashed directory of hashed parts shrinks back to one dir object with every entry left', async () => {
+    const small = { ...m, shape: { dirMax: 2, chunk: 64 } };
+    const names = Array.from({ length: 60 }, (_, k) => `n${k}`);
+    const full = applyOps(empty, names.map((n) => ({ key: `h.${n}`, flags: 0, dirent: val(n) })), small).rootref;
+    const left = applyOps(full, names.slice(2).map((n) => ({ key: `h.${n}`, flags: 0, dirent: null }) as unknown as Op), small).rootref;
+    expect(await lookup(left, 'h.n0', 0, m)).toEqual(val('n0'));
+    expect(await lookup(left, 'h.n1', 0, m)).toEqual(val('n1'));
+  });
 });
