@@ -75,7 +75,7 @@ describe('TREEOBJ lookups of directories', () => {
   const small = { ...m, shape: { dirMax: 2, chunk: 2 } };
   // each root of two entries at most, so that it stays one dir object
   const r = applyOps(empty, [put('plain.a', val('1')), put('hashed.a', val('1')), put('hashed.b', val('2')), put('hashed.c', val('3'))], small).rootref;
-  const r2 = applyOps(empty, [put('long.v', { ver: 1, type: 'valref', data: parts })], small).rootref;
+  const r2 = applyOps(empty, [put('long.v', { ver: 1, type: 'valref', data: parts }), put('long.a', val('1'))], small).rootref;
   const rootOf = (name: string) => (name === 'long' ? r2 : r);
   const stored = (name: string) => (JSON.parse(m.load(rootOf(name)).toString()) as { data: Record<string, TreeObj> }).data[name]!;
 
@@ -86,7 +86,7 @@ describe('TREEOBJ lookups of directories', () => {
   it('name a hashed directory, or one holding a value tree, by a plain RFC 11 dir object stored for the occasion', async () => {
     for (const [name, want] of [
       ['hashed', { a: val('1'), b: val('2'), c: val('3') }],
-      ['long', { v: { ver: 1, type: 'valref', data: parts } }],
+      ['long', { a: val('1'), v: { ver: 1, type: 'valref', data: parts } }],
     ] as const) {
       const t = await lookup(rootOf(name), name, LOOKUP_TREEOBJ, m) as { type: string; data: string[] };
       expect(t.type).toBe('dirref');
@@ -97,3 +97,36 @@ describe('TREEOBJ lookups of directories', () => {
     expect(await lookup(r, 'hashed', LOOKUP_TREEOBJ, { load: m.load })).toEqual(stored('hashed'));
   });
 });
+
+describe('objects not in canonical form', () => {
+  // written by another client: members in another order, still a valid RFC 11 dir of two entries, one of them a
+  // valref of exactly a chunk's length
+  const m = memory();
+  const small = { ...m, shape: { dirMax: 2, chunk: 2 } };
+  const empty = m.store(EMPTY_DIR_BLOB);
+  const parts = ['p0', 'p1'].map((p) => m.store(Buffer.from(p)));
+  const given = m.store(Buffer.from(JSON.stringify({
+    ver: 1, type: 'dir', data: { v: { type: 'valref', ver: 1, data: parts }, a: { type: 'val', ver: 1, data: b64('1') } },
+  })));
+  const root = applyOps(empty, [put('g', dirref(given))], small).rootref;
+
+  it('a copy within the shape is taken as given', () => {
+    expect((JSON.parse(m.load(root).toString()) as { data: Record<string, TreeObj> }).data.g).toEqual(dirref(given));
+  });
+
+  it('a TREEOBJ lookup names a plain directory as it is', async () => {
+    expect(await lookup(root, 'g', LOOKUP_TREEOBJ, m)).toEqual(dirref(given));
+  });
+
+  it('an unlink of a missing key leaves the root as it is', () => {
+    expect(applyOps(given, [{ key: 'missing', flags: 0, dirent: null } as unknown as Op], small).rootref).toBe(given);
+  });
+
+  it('a copy restored to the stored form keeps the directories below it as given', async () => {
+    const wide = m.store(encodeTreeObj({ ver: 1, type: 'dir', data: { a: val('1'), b: val('2'), c: val('3') } }));
+    const outer = m.store(encodeTreeObj({ ver: 1, type: 'dir', data: { a: val('1'), b: val('2'), sub: dirref(wide) } }));
+    const r = applyOps(empty, [put('w', dirref(outer))], small).rootref;
+    expect(await lookup(r, 'w.sub', LOOKUP_TREEOBJ, { load: m.load })).toEqual(dirref(wide));
+  });
+});
+
