@@ -3,6 +3,7 @@
 import { FluxError, EPROTO } from '../core/errors.js';
 import { FLAG_PRIVATE, type Message } from '../core/message.js';
 import { type Entry, decodeEntry, entryPayloadBytes } from '../core/journal-entry.js';
+import { isRedacted } from '../core/visibility.js';
 import type { Flux } from './handle.js';
 import { iterate } from './iterate.js';
 
@@ -135,7 +136,8 @@ async function replay(
       if (e.seq < next) continue;
       if (last === undefined && e.seq > next) throw new FluxError(EPROTO, `journal.fetch skipped from seq ${next} to ${e.seq}`);
       next = e.seq + 1;
-      if (e.seq > head || !topicMatches(subs, e.topic)) continue;
+      // a redacted view of an entry (a guest's own jobs' events) is no event anyone received live
+      if (e.seq > head || isRedacted(e) || !topicMatches(subs, e.topic)) continue;
       if (!deliver(eventOfEntry(e))) return;
     }
     if (last !== undefined) next = Math.max(next, last + 1);

@@ -117,12 +117,15 @@ export async function writeStdin(h: Flux, id: number, data: Buffer | undefined, 
   await h.call('job-exec.stdin', { id, ...(data !== undefined ? { data: data.toString('base64') } : {}), eof });
 }
 
-/** one of a job's KVS values (J, jobspec, R, eventlog, guest.output, …); ENOENT when the job has none */
+/**
+ * one of a job's KVS values (J, jobspec, R, eventlog, guest.output, …), through job-info: a guest reads its own
+ * job's only (EPERM otherwise); ENOENT when the job has none
+ */
 export async function lookup(h: Flux, id: number, path: string): Promise<Buffer> {
-  const r = await h.call('kvs.lookup', { namespace: 'primary', key: jobKey(id, path), flags: 0 });
-  const v = r.val as { type?: string; data?: unknown };
-  if (v?.type !== 'val' || typeof v.data !== 'string') throw new FluxError(EPROTO, `${path} is not a value`);
-  return Buffer.from(v.data, 'base64');
+  const r = await h.call('job-info.lookup', { id, keys: [path], flags: 0 });
+  const v = r[path];
+  if (typeof v !== 'string') throw new FluxError(EPROTO, `job-info.lookup response has no ${path}`);
+  return Buffer.from(v, 'utf8');
 }
 
 export interface EventlogWatch {

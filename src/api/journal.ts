@@ -89,7 +89,7 @@ export async function show(h: Flux, seq: number, opts: CallOpts = {}): Promise<R
   return entry as Record<string, unknown>;
 }
 
-/** journal.fetch: up to `count` entries from `from` on, as stored */
+/** journal.fetch: up to `count` entries from `from` on, as stored (to anyone but the owner: what it may read of them) */
 export async function fetch(h: Flux, from: number, count: number, opts: CallOpts = {}): Promise<unknown[]> {
   const r = await h.call('journal.fetch', { from, count }, opts);
   return Array.isArray(r.entries) ? r.entries : [];

@@ -64,7 +64,12 @@ export class Broker implements ModuleHost {
   readonly registry: ServiceRegistry;
   /** the journal service, once it is up: what modules loaded at run time reach it through */
   journal?: ModuleJournal;
-  parentUuid: string | undefined;
+  private parent: string | undefined;
+  /**
+   * requests for upstream made while this broker's hello to its parent is on its way: its children, and so the
+   * initial program, may already see it online, and a client's request is then held rather than refused
+   */
+  private untilJoined: Message[] = [];
   readonly children = new Map<number, ChildPeer>();
   private readonly childByUuid = new Map<string, ChildPeer>();
   /** children that said goodbye: their last messages are dropped quietly */
@@ -354,9 +359,24 @@ export class Broker implements ModuleHost {
     this.respondError(msg, new FluxError(ENOSYS, `No service matching ${msg.topic} is registered`));
   }
 
+  /** the parent's uuid, once it has answered this broker's hello */
+  get parentUuid(): string | undefined {
+    return this.parent;
+  }
+
+  set parentUuid(uuid: string | undefined) {
+    this.parent = uuid;
+    if (uuid === undefined) return;
+    const held = this.untilJoined;
+    this.untilJoined = [];
+    for (const msg of held) this.links.toParent(encodeFrames(msg));
+  }
+
   private toParentOr(msg: Message, errno: number): void {
     if (this.rank > 0 && this.parentUuid !== undefined) {
       this.links.toParent(encodeFrames(msg));
+    } else if (this.rank > 0 && this.state === 'join') {
+      this.untilJoined.push(msg);
     } else if (errno === ENOSYS) {
       this.noService(msg);
     } else {

@@ -104,6 +104,7 @@ export function builtinModules(host: ModuleHost, deps: BuiltinDeps): Map<string,
         resources: () => resource.now?.resources() ?? Promise.reject(notLoaded('resource')),
       })),
     }],
+    ['job-info', { create: noArgs(async (h) => (await import('../services/job-info.js')).jobInfoModule(h)) }],
     ['job-list', { rank0: true, create: noArgs(async (h) => (await import('../services/job-list.js')).jobListModule(h, journal)) }],
     ['heartbeat', { create: (h, args) => heartbeatModule(h, args) }],
   ];

@@ -22,6 +22,14 @@ export class Followers {
     for (const req of this.map.values()) if (!to || to(req)) this.host.respond(req, payload);
   }
 
+  /** answer each follower with its own payload; one `payloadFor` gives none is not answered */
+  sendEach(payloadFor: (req: Message) => Buffer | Record<string, unknown> | undefined): void {
+    for (const req of this.map.values()) {
+      const payload = payloadFor(req);
+      if (payload !== undefined) this.host.respond(req, payload);
+    }
+  }
+
   /** the <service>.cancel handler: {matchtag} ends that sender's stream with ENODATA */
   cancelHandler(topic: string): HandlerDef {
     return {

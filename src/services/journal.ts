@@ -11,7 +11,7 @@ import {
 import {
   type Entry, ENTRY_RAW, canonical, checkpointMessage, decodeEntry, encodeEntry, entryPayloadBytes,
 } from '../core/journal-entry.js';
-import { mayRead } from '../core/visibility.js';
+import type { Reader } from '../core/visibility.js';
 import { type JournalStore, type Head, type Checkpoint, compactedError } from '../core/journal-store.js';
 import { EMPTY_DIR_BLOB } from '../core/kvs-tree.js';
 import type { Signer } from '../core/signing.js';
@@ -19,6 +19,8 @@ import { Recent } from '../core/recent.js';
 import { blobrefOf, checkHashName } from '../core/blobref.js';
 import { ReplicaOrder, type Applied } from '../core/replica.js';
 import type { Projection } from '../projections/projection.js';
+import { JOBTABLE, type JobTable, applyEntry, initialTable, jobOf } from '../projections/jobs.js';
+import { entryView, jobsNamed } from '../projections/entry-view.js';
 import { ATTR_RUNTIME } from './attrs.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 import { Followers } from './followers.js';
@@ -185,6 +187,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   const order = new ReplicaOrder(head, refOf, { holding: host.rank > 0 });
 
   function applyLocal(a: Applied): void {
+    const jobsBefore = states.get(JOBTABLE) as JobTable | undefined;
     if (a.entry.topic === COMPACTED_TOPIC) floor = Math.max(floor, Number((a.entry.payload as { first?: unknown } | null)?.first) || 1);
     for (const p of opts.projections) states.set(p.name, p.apply(states.get(p.name), a.entry, a.ref));
     for (const x of added.values()) x.state = applyGuarded(x.p, x.state, a);
@@ -200,12 +203,13 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     ev.userid = a.entry.userid;
     ev.rolemask = a.entry.rolemask;
     host.deliverEvent(ev);
-    if (followers.size > 0) followers.send(followPayload(a), (req) => mayRead(req, a.entry));
+    if (followers.size > 0) {
+      followers.sendEach((req) => {
+        const v = entryView(req, a.entry, (id) => (jobsBefore ? jobOf(jobsBefore, id)?.userid : undefined));
+        return v && { entry: v as unknown as Record<string, unknown>, ref: a.ref };
+      });
+    }
     for (const fn of listeners) fn(a);
-  }
-
-  function followPayload(a: Applied): Record<string, unknown> {
-    return { entry: a.entry as unknown as Record<string, unknown>, ref: a.ref };
   }
 
   // ---- rank 0: the sequencer ----
@@ -375,6 +379,39 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
 
   function timeAt(seq: number): number {
     return seq === 0 || !store ? 0 : store.row(seq)?.time ?? 0;
+  }
+
+  /**
+   * The job table before entry `seq`, which knows whose the jobs an entry names are. Rank 0 works it out; a replica,
+   * or rank 0 below its oldest snapshot, has the current table, which knows every job still kept (an owner never
+   * changes): a job it no longer keeps is shown to nobody but the instance owner.
+   */
+  async function jobsBefore(seq: number): Promise<JobTable> {
+    if (store && opts.projections.some((p) => p.name === JOBTABLE)) {
+      try {
+        return (await stateAt(JOBTABLE, seq - 1)) as JobTable;
+      } catch (err) {
+        host.log(7, 'journal', `job table before ${seq}: ${(err as Error).message}; the current one is used`);
+      }
+    }
+    return (states.get(JOBTABLE) as JobTable | undefined) ?? initialTable();
+  }
+
+  /**
+   * A reader's views of entries it reads in order of seq (src/projections/entry-view.ts). Whose a job is, the
+   * current job table knows while it keeps the job (an owner never changes); for a job it no longer keeps, the
+   * table before the entry is worked out once and kept up with the entries after. An entry skipped leaves a job it
+   * submits unknown there, whose later events are then shown to nobody: never to the wrong user.
+   */
+  function viewer(reader: Reader): (e: Entry) => Promise<Entry | undefined> {
+    let past: JobTable | undefined;
+    return async (e) => {
+      const current = (states.get(JOBTABLE) as JobTable | undefined) ?? initialTable();
+      if (past === undefined && jobsNamed(reader, e).some((id) => jobOf(current, id) === undefined)) past = await jobsBefore(e.seq);
+      const v = entryView(reader, e, (id) => jobOf(current, id)?.userid ?? (past ? jobOf(past, id)?.userid : undefined));
+      if (past !== undefined) past = applyEntry(past, e);
+      return v;
+    };
   }
 
   /** one projection's state after `seq` (rank 0), with the checks journal.state-at answers with */
@@ -646,7 +683,13 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
             return;
           }
           const last = entries.length > 0 ? (entries[entries.length - 1] as Entry).seq : (body!.from as number) - 1;
-          host.respond(msg, { entries: entries.filter((e) => mayRead(msg, e as Entry)), last });
+          const view = viewer(msg);
+          const out: Entry[] = [];
+          for (const e of entries as Entry[]) {
+            const v = await view(e);
+            if (v) out.push(v);
+          }
+          host.respond(msg, { entries: out, last });
         },
       },
       {
@@ -697,7 +740,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
             limit: { type: 'integer', minimum: 1 },
           },
         },
-        handler: (msg, body) => {
+        handler: async (msg, body) => {
           if (!store) throw new FluxError(EPROTO, 'journal.list is served by rank 0');
           const asked = body!.from as number | undefined;
           if (asked !== undefined && asked > 0 && asked < store.expectedFirst()) throw compactedError(asked);
@@ -709,6 +752,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
           // GUEST_LIST_SCAN a request (the answer then says with `last` how far it looked) so that no request
           // holds the broker for long.
           const owner = (msg.rolemask & ROLE_OWNER) !== 0;
+          const view = viewer(msg);
           const out: unknown[] = [];
           let scanned = 0;
           let last = from - 1;
@@ -721,7 +765,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
               if (!r.topic.startsWith(prefix)) continue;
               if (!owner) {
                 scanned++;
-                if (!mayRead(msg, store.entry(r.seq).entry)) continue;
+                if (!(await view(store.entry(r.seq).entry))) continue;
               }
               out.push(r);
             }
@@ -739,8 +783,9 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
           if (seq > head.seq) throw new FluxError(ENOENT, `journal has no entry ${seq} (head is ${head.seq})`);
           const [entry] = await fetchEntries(seq, 1);
           if (entry === undefined) throw new FluxError(ENOENT, `journal has no entry ${seq}`);
-          if (!mayRead(msg, entry as Entry)) throw new FluxError(EPERM, `entry ${seq} is not yours: reading it requires the owner role`);
-          host.respond(msg, { entry: entry as Record<string, unknown>, ref: refOf(encodeEntry(entry as Entry)) });
+          const v = await viewer(msg)(entry as Entry);
+          if (!v) throw new FluxError(EPERM, `entry ${seq} is not yours: reading it requires the owner role`);
+          host.respond(msg, { entry: v as unknown as Record<string, unknown>, ref: refOf(encodeEntry(entry as Entry)) });
         },
       },
       {
@@ -750,6 +795,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
         schema: { type: 'object', properties: { from: { type: 'integer', minimum: 1 } } },
         handler: async (msg, body) => {
           let next = (body!.from as number | undefined) ?? head.seq + 1;
+          const view = viewer(msg);
           // history first, then live: registration happens when caught up, in the same turn, so nothing is
           // missed or sent twice
           while (next <= head.seq) {
@@ -757,7 +803,8 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
             if (got.length === 0) break;
             for (const e of got) {
               if (e.seq !== next) continue;
-              if (mayRead(msg, e)) host.respond(msg, { entry: e as unknown as Record<string, unknown>, ref: refOf(encodeEntry(e)) });
+              const v = await view(e);
+              if (v) host.respond(msg, { entry: v as unknown as Record<string, unknown>, ref: refOf(encodeEntry(e)) });
               next++;
             }
           }

@@ -4,7 +4,9 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startInstance, type Instance, type RunResult } from '../helpers/instance.js';
+import { startInstance, until, type Instance, type RunResult } from '../helpers/instance.js';
+import { ENTRY_REDACTED, REDACTED_NOTE } from '../../src/core/visibility.js';
+import { parseJobId } from '../../src/core/fluid.js';
 import { guestUser, fluxAs } from '../helpers/guest.js';
 
 const GUEST = '4242';
@@ -92,6 +94,73 @@ describe('the owner acting as another user', () => {
     expect(await inst.flux(['cancel', theirs.stdout.trim()])).toMatchObject(ok());
   }, 30_000);
 
+  it("a guest's history holds its own jobs' events, redacted from the commits that carry them, and nothing of another's", async () => {
+    const mine = await inst.flux(['submit', '--job-name=guest-job', 'true'], { env: asGuest });
+    expect(mine).toMatchObject({ code: 0, stderr: '' });
+    const theirs = await inst.flux(['submit', '--job-name=owner-job', 'true']);
+    expect(theirs.code).toBe(0);
+    const [myId, theirId] = [parseJobId(mine.stdout.trim()), parseJobId(theirs.stdout.trim())];
+    await until('both jobs ended', async () => {
+      const r = await inst.flux(['jobs', '-n', '-A', '-a', '-o', '{id.f58} {status_abbrev}']);
+      return [mine, theirs].every((j) => r.stdout.includes(`${j.stdout.trim()} CD`)) || undefined;
+    });
+    const commits = (await inst.flux(['journal', 'list', '--json', '--topic', 'kvs.namespace-primary-setroot'])).stdout
+      .trim().split('\n').map((l) => JSON.parse(l) as { seq: number });
+    const jobsOf = async (seq: number) => {
+      const e = JSON.parse((await inst.flux(['journal', 'show', String(seq)])).stdout) as { payload: { jobs?: Array<{ id: number }> } };
+      return (e.payload.jobs ?? []).map((it) => it.id);
+    };
+    const withMine: number[] = [];
+    const onlyTheirs: number[] = [];
+    for (const { seq } of commits) {
+      const ids = await jobsOf(seq);
+      if (ids.includes(myId)) withMine.push(seq);
+      else if (ids.includes(theirId)) onlyTheirs.push(seq);
+    }
+    expect(withMine.length).toBeGreaterThan(0);
+
+    // listed: the commits of its job, not the ones of the owner's alone
+    const listed = (await inst.flux(['journal', 'list', '--json'], { env: asGuest })).stdout.trim().split('\n')
+      .map((l) => (JSON.parse(l) as { seq: number }).seq);
+    for (const seq of withMine) expect(listed).toContain(seq);
+    for (const seq of onlyTheirs) expect(listed).not.toContain(seq);
+    // shown: its job's events alone, marked as redacted
+    let events = 0;
+    for (const seq of withMine) {
+      const r = await inst.flux(['journal', 'show', String(seq)], { env: asGuest });
+      expect(r, r.stderr).toMatchObject({ code: 0, stderr: '' });
+      expect(r.stdout).not.toContain('owner-job');
+      const e = JSON.parse(r.stdout) as { flags: number; payload: { redacted: string; jobs: Array<{ id: number }>; ops?: unknown } };
+      expect(e.flags & ENTRY_REDACTED).toBe(ENTRY_REDACTED);
+      expect(e.payload.redacted).toBe(REDACTED_NOTE);
+      expect(e.payload.ops).toBeUndefined();
+      expect(new Set(e.payload.jobs.map((it) => it.id))).toEqual(new Set([myId]));
+      events += e.payload.jobs.length;
+    }
+    // from submit to clean, every event of its job's eventlog, which it may read (flux-core's job-info lets it)
+    const eventlog = await inst.flux(['job', 'eventlog', mine.stdout.trim()], { env: asGuest });
+    expect(eventlog, eventlog.stderr).toMatchObject({ code: 0, stderr: '' });
+    expect(events).toBe(eventlog.stdout.trim().split('\n').length);
+    for (const seq of onlyTheirs) {
+      denied('journal', 'requires the owner role')(await inst.flux(['journal', 'show', String(seq)], { env: asGuest }));
+    }
+    // a redacted commit is no event: the first of these topics the guest's event history holds is the one after
+    expect(await inst.flux(['event', 'pub', 'app.end'], { env: asGuest })).toMatchObject({ code: 0 });
+    const sub = await inst.flux(['event', 'sub', '--from', '1', '--count', '1', 'kvs.namespace-primary', 'app.end'], { env: asGuest });
+    expect(sub).toMatchObject({ code: 0 });
+    expect(sub.stdout.startsWith('app.end')).toBe(true);
+
+    // another's eventlog is refused (EPERM), as flux-core's job-info refuses it; the job listing is everyone's, now
+    // and then, as flux-core's job-list answers a guest
+    denied('job', "guests may read their own jobs' values only")(await inst.flux(['job', 'eventlog', theirs.stdout.trim()], { env: asGuest }));
+    expect(await inst.flux(['job', 'info', mine.stdout.trim(), 'jobspec'], { env: asGuest })).toMatchObject({ code: 0, stderr: '' });
+    const at = String(commits[commits.length - 1]!.seq);
+    const listing = ['jobs', '-A', '-a', '-n', '--at-seq', at, '-o', '{id.f58} {userid} {name} {status_abbrev}'];
+    const asOwner = await inst.flux(listing);
+    expect(asOwner.stdout).toContain(`${theirs.stdout.trim()} `);
+    expect(await inst.flux(listing, { env: asGuest })).toEqual(asOwner);
+  }, 60_000);
+
   it('refuses a malformed FLUX_HANDLE_USERID before connecting', async () => {
     expect(await inst.flux(['getattr', 'size'], { env: { FLUX_HANDLE_USERID: 'alice' } })).toMatchObject({
       code: 1, stdout: '', stderr: 'flux-getattr: FLUX_HANDLE_USERID=alice: not a userid\n',
@@ -130,6 +199,27 @@ describe('a real second user', () => {
         denied('getattr', 'requires the owner role')(await fluxAs(guest, inst.uri, ['getattr', 'size'], { FLUX_HANDLE_ROLEMASK: 'owner' }));
         // restating its own credential is no impersonation
         expect(await fluxAs(guest, inst.uri, ['getattr', 'size'], { FLUX_HANDLE_USERID: String(guest.uid) })).toMatchObject(ok('1\n'));
+
+        // its history: the commits that carry its job's events, each redacted to them, none of the owner's job alone
+        const mine = await fluxAs(guest, inst.uri, ['submit', 'true']);
+        expect(mine).toMatchObject({ code: 0, stderr: '' });
+        const theirs = await inst.flux(['submit', 'true']);
+        await until('both jobs ended', async () => {
+          const r = await inst.flux(['jobs', '-n', '-A', '-a', '-o', '{id.f58} {status_abbrev}']);
+          return [mine, theirs].every((j) => r.stdout.includes(`${j.stdout.trim()} CD`)) || undefined;
+        });
+        const listed = (await fluxAs(guest, inst.uri, ['journal', 'list', '--json'])).stdout.trim().split('\n')
+          .map((l) => (JSON.parse(l) as { seq: number }).seq);
+        expect(listed.length).toBeGreaterThan(0);
+        const ids = new Set<number>();
+        for (const seq of listed) {
+          const r = await fluxAs(guest, inst.uri, ['journal', 'show', String(seq)]);
+          expect(r, r.stderr).toMatchObject({ code: 0, stderr: '' });
+          const e = JSON.parse(r.stdout) as { flags: number; payload: { jobs: Array<{ id: number }> } };
+          expect(e.flags & ENTRY_REDACTED).toBe(ENTRY_REDACTED);
+          for (const it of e.payload.jobs) ids.add(it.id);
+        }
+        expect([...ids]).toEqual([parseJobId(mine.stdout.trim())]);
       } finally {
         expect(await inst.stop()).toBe(0);
       }

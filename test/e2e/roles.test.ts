@@ -29,6 +29,7 @@ const RULES: Record<string, Rule> = {
   'cron.sync': 'owner',
   'event.publish': 'all',
   'job-exec.stdin': 'user',
+  'job-info.lookup': 'user',
   'job-ingest.submit': 'user',
   'job-list.list': 'user', 'job-list.list-id': 'user',
   'job-manager.kill': 'user', 'job-manager.raise': 'user', 'job-manager.submit': 'owner', 'job-manager.urgency': 'user',

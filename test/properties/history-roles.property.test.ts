@@ -1,9 +1,12 @@
 // What a guest reads of the past is what it could have received live: random events (public and private),
 // namespaces and jobs made by several users; then, through every read path of the journal (journal.fetch,
 // journal.list, journal.show, journal.follow, event subscription from seq 1), each guest's view is the owner's
-// view filtered by an oracle this test keeps itself: the guest's own entries and the public events published.
-// No byte of a secret another user made (a private event, a namespace value, a jobspec) reaches a guest.
-// Past job tables and KVS history follow the live rules: the same job listing for all, no other's namespace.
+// view filtered by an oracle this test keeps itself: the guest's own entries, the public events published, and of
+// the commits that carry job events, a redacted view holding the events of the guest's own jobs alone (the jobs
+// the test submitted as that guest). No byte of a secret another user made (a private event, a namespace value, a
+// jobspec, a job's name) reaches a guest through the journal, while its own job's name does. Past job tables and
+// KVS history follow the live rules: the same job listing for all (flux-core's job-list answers a guest every
+// user's jobs), no other's namespace.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fc from 'fast-check';
 import { Flux } from '../../src/api/handle.js';
@@ -11,6 +14,9 @@ import { subscribeFrom } from '../../src/api/events.js';
 import { listAt } from '../../src/api/jobs.js';
 import { FluxError, EPERM } from '../../src/core/errors.js';
 import { FLAG_PRIVATE, ROLE_LOCAL, ROLE_USER, jsonPayload } from '../../src/core/message.js';
+import { ENTRY_REDACTED, REDACTED_NOTE } from '../../src/core/visibility.js';
+import { parseJobId } from '../../src/core/fluid.js';
+import { STATE_INACTIVE } from '../../src/core/job-state.js';
 import { startInstance, type Instance } from '../helpers/instance.js';
 
 const GUESTS = [1001, 1002, 1003];
@@ -40,6 +46,8 @@ describe('history by role', () => {
   const publicSeqs = new Set<number>();
   /** secret text -> the one guest that may read it (undefined: nobody but the owner) */
   const secrets = new Map<string, number | undefined>();
+  /** job id -> the user that submitted it */
+  const jobOwners = new Map<number, number>();
   let made = 0;
 
   beforeAll(async () => {
@@ -75,9 +83,14 @@ describe('history by role', () => {
       expect(await inst.flux(['kvs', 'put', '-N', `ns${n}`, `k=${secret}`], { env: asUser(a.by) })).toMatchObject({ code: 0 });
       secrets.set(secret, a.by);
     } else {
-      // a job's entries are commits to the primary namespace: the owner's alone
-      expect(await inst.flux(['submit', 'echo', secret], { env: asUser(a.by) })).toMatchObject({ code: 0 });
+      // a job's entries are commits to the primary namespace: its jobspec is the owner's alone, its events (the
+      // name rides in the submit event) its submitter's too
+      const name = `jobname-${n}-by-${a.by}`;
+      const r = await inst.flux(['submit', `--job-name=${name}`, 'echo', secret], { env: asUser(a.by) });
+      expect(r).toMatchObject({ code: 0 });
+      jobOwners.set(parseJobId(r.stdout.trim()), a.by);
       secrets.set(secret, undefined);
+      secrets.set(name, a.by === OWNER ? undefined : a.by);
     }
   }
 
@@ -94,10 +107,10 @@ describe('history by role', () => {
   }
 
   /** journal.list in small pages, as flux journal list goes on: from where a guest's answer says it stopped */
-  async function listAll(h: Flux): Promise<EntryView[]> {
+  async function listAll(h: Flux, to: number): Promise<EntryView[]> {
     const out: EntryView[] = [];
     for (let from = 1; ;) {
-      const r = await h.call('journal.list', { from, limit: 7 });
+      const r = await h.call('journal.list', { from, to, limit: 7 });
       const rows = r.entries as EntryView[];
       out.push(...rows);
       if (typeof r.last === 'number') from = r.last + 1;
@@ -127,18 +140,60 @@ describe('history by role', () => {
   }
 
   it("a guest's view on every read path is the owner's view filtered to its own entries and public events", async () => {
-    await fc.assert(fc.asyncProperty(fc.array(actionArb, { minLength: 1, maxLength: 6 }), async (actions) => {
+    // every run has a guest's job among its actions
+    const runArb = fc.tuple(fc.array(actionArb, { maxLength: 6 }), fc.constantFrom(...GUESTS))
+      .map(([actions, by]): Action[] => [...actions, { kind: 'job', by }]);
+    let redactedSeen = 0;
+    await fc.assert(fc.asyncProperty(runArb, async (actions) => {
+      // each guest follows live from here on, up to the marker: the same views as read afterwards
+      const live = new Map<number, { from: number; got: Array<Record<string, unknown>>; done: Promise<void> }>();
+      for (const g of GUESTS) {
+        const h = guests.get(g)!;
+        const got: Array<Record<string, unknown>> = [];
+        const done = h.stream('journal.follow', {}, {}, (m) => {
+          const e = JSON.parse(m.payload!.subarray(0, -1).toString()).entry as Record<string, unknown>;
+          got.push(e);
+          return e.topic !== 'pt.marker';
+        });
+        // answered after the follow request on the same connection: the follow is registered by then
+        live.set(g, { from: Number((await h.call('journal.head')).seq) + 1, got, done });
+      }
       for (const a of actions) await perform(a);
+      // every job has ended: nothing more is journaled after the marker
+      while (((await owner.call('job-list.list', {})).jobs as Array<{ state: number }>).some((j) => j.state !== STATE_INACTIVE)) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
       // everyone reads this one: where the streams stop
       const marker = await publish(OWNER, 'pt.marker', false, { marker: made });
       publicSeqs.add(marker);
-      const head = Number((await owner.call('journal.head')).seq);
-      const all = await fetchAll(owner, head);
+      const head = marker;
+      const all = (await fetchAll(owner, head)).filter((e) => e.seq <= head);
       expect(all.map((e) => e.seq)).toEqual(Array.from({ length: head }, (_, i) => i + 1));
 
       for (const g of GUESTS) {
         const h = guests.get(g)!;
-        const want = all.filter((e) => e.userid === g || publicSeqs.has(e.seq)).map((e) => e.seq);
+        /** the owner's view filtered: what the guest may read whole, and the redacted commits of its jobs */
+        const itemsOf = (e: Record<string, unknown>) => ((e.payload as { jobs?: Array<{ id: number }> } | null)?.jobs ?? []);
+        const ownItems = (e: Record<string, unknown>) =>
+          e.userid === OWNER && (e.flags as number) & 0x20000 ? itemsOf(e).filter((it) => jobOwners.get(it.id) === g) : [];
+        const whole = all.filter((e) => e.userid === g || publicSeqs.has(e.seq));
+        const redacted = all.filter((e) => !whole.includes(e) && ownItems(e).length > 0);
+        const want = all.filter((e) => whole.includes(e) || redacted.includes(e)).map((e) => e.seq);
+        const wantEvents = whole.map((e) => e.seq);
+        redactedSeen += redacted.length;
+        const expectView = (what: string, got: Array<Record<string, unknown>>) => {
+          for (const e of got) {
+            const o = all.find((x) => x.seq === e.seq)!;
+            if (whole.includes(o)) expect(e, `${what} ${e.seq}`).toEqual(o);
+            else {
+              expect(e, `${what} ${e.seq}`).toEqual({
+                ...o, flags: (o.flags & ~0x20000) | ENTRY_REDACTED, payload: { redacted: REDACTED_NOTE, jobs: ownItems(o) },
+              });
+            }
+          }
+        };
+        // its own jobs' names reach it, when it has jobs
+        const ownNames = [...secrets].filter(([s, reader]) => reader === g && s.startsWith('jobname-')).map(([s]) => s);
         const forbidden = [...secrets].filter(([, reader]) => reader !== g).map(([s]) => s);
         const leaks = (what: string, view: unknown) => {
           const text = JSON.stringify(view);
@@ -149,11 +204,13 @@ describe('history by role', () => {
           }
         };
 
-        const fetched = await fetchAll(h, head);
+        const fetched = (await fetchAll(h, head)).filter((e) => e.seq <= head);
         expect(fetched.map((e) => e.seq), 'journal.fetch').toEqual(want);
         leaks('journal.fetch', fetched);
+        expectView('journal.fetch', fetched);
+        for (const name of ownNames) expect(JSON.stringify(fetched), `journal.fetch of ${g}`).toContain(name);
 
-        const listed = await listAll(h);
+        const listed = await listAll(h, head);
         expect(listed.map((e) => e.seq), 'journal.list').toEqual(want);
 
         const shown: number[] = [];
@@ -162,6 +219,7 @@ describe('history by role', () => {
             const r = await h.call('journal.show', { seq: e.seq });
             shown.push(e.seq);
             leaks('journal.show', r);
+            expectView('journal.show', [r.entry as Record<string, unknown>]);
           } catch (err) {
             expect((err as FluxError).errno).toBe(EPERM);
           }
@@ -171,9 +229,16 @@ describe('history by role', () => {
         const followed = await followUntil(h, marker);
         expect(followed.map((e) => e.seq), 'journal.follow').toEqual(want);
         leaks('journal.follow', followed);
+        expectView('journal.follow', followed);
+        const { from, got, done } = live.get(g)!;
+        await done;
+        expect(got.map((e) => e.seq), 'journal.follow live').toEqual(want.filter((seq) => seq >= from));
+        leaks('journal.follow live', got);
+        expectView('journal.follow live', got);
 
+        // a redacted commit is no event: a guest's history of events is what it could have received live
         const events = await subscribedUntil(h, marker);
-        expect(events.map((e) => e.seq), 'event subscription from 1').toEqual(want);
+        expect(events.map((e) => e.seq), 'event subscription from 1').toEqual(wantEvents);
         leaks('event subscription', events);
 
         // a past job table is what the live one is: the same listing for everybody
@@ -194,6 +259,8 @@ describe('history by role', () => {
         }
       }
     }), { numRuns: 4 });
+    // the redacted views were there to check: a guest's job has events in the commits of the primary namespace
+    expect(redactedSeen).toBeGreaterThanOrEqual(4);
   }, 240_000);
 
   async function namespaceExists(ns: string): Promise<boolean> {
