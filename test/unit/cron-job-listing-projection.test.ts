@@ -10,7 +10,7 @@ import { STATE_INACTIVE, STATE_RUN, STATE_SCHED } from '../../src/core/job-state
 const cron = (stats: Partial<CronEntry['stats']>, more: Partial<CronEntry> = {}): CronEntry => ({
   id: 1, name: 'c', command: 'true', type: 'interval', args: { interval: 5, after: 2 }, repeat: 0, rank: 0,
   historyCount: 3, stopOnFailure: 0, stopped: false, events: 0, deferredPending: false, tasks: [],
-  stats: { ctime: 0, starttime: 100, lastrun: 0, count: 0, failcount: 0, total: 0, ...stats },
+  stats: { ctime: 0, starttime: 100, lastrun: 0, count: 0, failcount: 0, total: 0, success: 0, failure: 0, deferred: 0, ...stats },
   ...more,
 });
 
@@ -25,7 +25,7 @@ describe('cron entries as answered', () => {
   });
 
   it('reports its stats, leaves out a next wakeup it has not got, and times a finished task by its end', () => {
-    const stats = { ctime: 1, starttime: 100, lastrun: 104, count: 2, failcount: 1, total: 7 };
+    const stats = { ctime: 1, starttime: 100, lastrun: 104, count: 2, failcount: 1, total: 7, success: 6, failure: 1, deferred: 0 };
     const e = cron(stats, {
       stopped: true,
       tasks: [{ rank: 0, pid: 4, state: 'Exited', 'create-time': 103, 'start-time': 103.25, 'end-time': 104.5, status: 0, code: 0 }],
