@@ -7,7 +7,7 @@ import { blobref, digestOf } from '../../src/core/blobref.js';
 import { EPROTO } from '../../src/core/errors.js';
 import type { TreeObj } from '../../src/core/treeobj.js';
 import { encodeTreeObj } from '../../src/core/treeobj.js';
-import { applyOps, lookup, EMPTY_DIR_BLOB, LOOKUP_TREEOBJ, OP_APPEND, type Op, type WriteAccess } from '../../src/core/kvs-tree.js';
+import { applyOps, lookup, EMPTY_DIR_BLOB, LOOKUP_READDIR, LOOKUP_TREEOBJ, OP_APPEND, type Op, type WriteAccess } from '../../src/core/kvs-tree.js';
 
 function memory(): WriteAccess {
   const cs = ContentStore.open(':memory:', 'sha256');
@@ -116,6 +116,11 @@ describe('objects not in canonical form', () => {
 
   it('a TREEOBJ lookup names a plain directory as it is', async () => {
     expect(await lookup(root, 'g', LOOKUP_TREEOBJ, m)).toEqual(dirref(given));
+  });
+
+  it('a READDIR lists a plain directory in the order its object holds them', async () => {
+    const d = await lookup(root, 'g', LOOKUP_READDIR, m) as { data: Record<string, unknown> };
+    expect(Object.keys(d.data)).toEqual(['v', 'a']);
   });
 
   it('an unlink of a missing key leaves the root as it is', () => {
