@@ -117,3 +117,37 @@ describe('replica reads, inputs in any order', () => {
     expect(checkReplicaReads([read(9, 'a', 'x', 10), read(9, 'a', 'x', 20)], [{ session: 9, version: 3, ret: 20 }], batches)).toEqual([]);
   });
 });
+
+describe('replica reads, edge cases', () => {
+  it('appends to a key that did not exist start from nothing, and an unlink empties a key whatever its flags', () => {
+    const more = new Map([...batches, [7, [append('c', 'v')]], [8, [{ key: 'c', flags: 32, value: null }]]]);
+    expect(checkReplicaReads([read(1, 'c', 'v', 0), read(1, 'c', null, 10)], [], more)).toEqual([]);
+    expect(checkReplicaReads([read(2, 'c', 'vnull', 0)], [], more)).toHaveLength(1);
+  });
+
+  it('a first read that saw nothing acknowledged still bounds the reads after it', () => {
+    // the first read finds a absent (version 0); the connection's own write of version 3 comes back; x is older
+    const problems = checkReplicaReads([read(6, 'a', null, 1), read(6, 'a', 'x', 20)], [{ session: 6, version: 3, ret: 5 }], batches);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/own write acknowledged with version 3/);
+  });
+
+  it('sorts the writes by when they were acknowledged before taking the highest before a read', () => {
+    const writes = [{ session: 7, version: 5, ret: 50 }, { session: 8, version: 2, ret: 10 }];
+    expect(checkReplicaReads([read(2, 'a', 'y', 30)], writes, batches)).toEqual([]);
+    expect(checkReplicaReads([read(2, 'a', 'y', 60)], writes, batches)).toHaveLength(1);
+  });
+
+  it('names the own write when the version read before is that write', () => {
+    // read version 3 (a = y), then its own write of version 3 came back: x is behind both, and the write is named
+    const p = checkReplicaReads([read(6, 'a', 'y', 1), read(6, 'a', 'x', 20)], [{ session: 6, version: 3, ret: 5 }], batches);
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/own write acknowledged with version 3/);
+  });
+
+  it('names the catch-up when the write acknowledged before the first read is its own', () => {
+    const p = checkReplicaReads([read(6, 'b', 'p', 10)], [{ session: 6, version: 4, ret: 5 }], batches);
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/the first read of its connection, older than version 4/);
+  });
+});
