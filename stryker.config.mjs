@@ -23,7 +23,7 @@ export const GROUPS = {
   // the gate every request passes, and the rules services hold guests to themselves
   roles: [
     span('src/broker/registry.ts', '  dispatch(msg: Message): void {', '  private find('),
-    span('src/services/kvs.ts', 'function mayUse(', 'export function kvsModule('),
+    'src/services/kvs/access.ts',
     span('src/services/kvs-history.ts', '  function checkAccess(', '  let atTime'),
     span('src/services/kvs-watch.ts', "kvs answers this broker with the owner's rights", '    if (w.from !== undefined)'),
     span('src/services/job-ingest.ts', '  function check(', '  function forward('),

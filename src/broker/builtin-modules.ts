@@ -10,7 +10,7 @@ import { type ContentService, contentModule } from '../services/content.js';
 import { cronModule } from '../services/cron.js';
 import { heartbeatModule } from '../services/heartbeat.js';
 import type { JournalService } from '../services/journal.js';
-import { kvsModule } from '../services/kvs.js';
+import { kvsModule } from '../services/kvs/index.js';
 import { kvsWatchModule } from '../services/kvs-watch.js';
 import type { ModuleDef, ModuleFactory, ModuleHost } from '../services/module.js';
 import type { ResourceService } from '../services/resource.js';

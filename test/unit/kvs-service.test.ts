@@ -13,7 +13,7 @@ import { ServiceRegistry } from '../../src/broker/registry.js';
 import type { ModuleHost, Payload } from '../../src/services/module.js';
 import { journalModule, type JournalService } from '../../src/services/journal.js';
 import { contentModule } from '../../src/services/content.js';
-import { kvsModule } from '../../src/services/kvs.js';
+import { kvsModule } from '../../src/services/kvs/index.js';
 import { kvsProjection, namespaceTopic, ENTRY_KVS } from '../../src/projections/kvs.js';
 import { blobrefOf } from '../../src/core/blobref.js';
 import { EMPTY_DIR_BLOB } from '../../src/core/kvs-tree.js';
