@@ -15,9 +15,9 @@ function span(file, from, to) {
 }
 
 export const GROUPS = {
-  journal: ['src/core/journal-entry.ts', 'src/core/journal-store.ts', 'src/core/journal-verify.ts', 'src/core/replica.ts'],
-  kvs: ['src/core/kvs-tree.ts', 'src/core/kvs-format.ts', 'src/core/kvs-format-json.ts', 'src/core/kvs-format-eventlog.ts'],
-  codec: ['src/core/message.ts', 'src/core/framing.ts'],
+  journal: ['src/core/journal/entry.ts', 'src/core/journal/store.ts', 'src/core/journal/verify.ts', 'src/core/journal/replica.ts'],
+  kvs: ['src/core/kvs/tree.ts', 'src/core/kvs/format.ts', 'src/core/kvs/format-json.ts', 'src/core/kvs/format-eventlog.ts'],
+  codec: ['src/core/wire/message.ts', 'src/core/wire/framing.ts'],
   projections: ['src/projections/*.ts'],
   checker: ['src/verify/linearizability.ts', 'src/verify/kvs-model.ts', 'src/verify/replica-reads.ts'],
   // the gate every request passes, and the rules services hold guests to themselves

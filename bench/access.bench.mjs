@@ -6,8 +6,8 @@
 import { readFileSync, rmSync } from 'node:fs';
 import fc from 'fast-check';
 import { Flux } from '../dist/api/handle.js';
-import { encodeLocal } from '../dist/core/framing.js';
-import { jsonPayload, makeRequest } from '../dist/core/message.js';
+import { encodeLocal } from '../dist/core/wire/framing.js';
+import { jsonPayload, makeRequest } from '../dist/core/wire/message.js';
 import { emit, median, startInstance, timeProcess, fillStatedir, FLUX } from './lib.mjs';
 import { frameArb, loadSeeds } from '../test/fuzz/frames.mjs';
 import { localTarget } from '../test/fuzz/local-target.mjs';

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Flux } from '../dist/api/handle.js';
-import { ContentStore } from '../dist/core/content-store.js';
+import { ContentStore } from '../dist/core/content/store.js';
 import { emit, median, startInstance } from './lib.mjs';
 
 const N = Number(process.env.BENCH_CONTENT_BLOBS ?? 20000);

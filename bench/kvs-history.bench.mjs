@@ -7,11 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Flux } from '../dist/api/handle.js';
-import { ContentStore } from '../dist/core/content-store.js';
-import { JournalStore, checkpointMessage } from '../dist/core/journal-store.js';
-import { canonical } from '../dist/core/journal-entry.js';
-import { blobref } from '../dist/core/blobref.js';
-import { loadOrCreateSigner } from '../dist/core/signing.js';
+import { ContentStore } from '../dist/core/content/store.js';
+import { JournalStore, checkpointMessage } from '../dist/core/journal/store.js';
+import { canonical } from '../dist/core/journal/entry.js';
+import { blobref } from '../dist/core/content/blobref.js';
+import { loadOrCreateSigner } from '../dist/core/journal/signing.js';
 import { FLUX, emit, median, startInstance } from './lib.mjs';
 import { brokerPids, timeProcessCpu, totalCpu } from './proc-cpu.mjs';
 

@@ -6,9 +6,9 @@
 // directory and the long value each sit in a directory of their own, so that the root every commit rewrites
 // stays small in both forms of each comparison.
 import { Flux } from '../dist/api/handle.js';
-import { ContentStore } from '../dist/core/content-store.js';
-import { blobref, digestOf } from '../dist/core/blobref.js';
-import { applyOps, lookup, TreeCache, EMPTY_DIR_BLOB, LOOKUP_READDIR, LOOKUP_TREEOBJ, OP_APPEND } from '../dist/core/kvs-tree.js';
+import { ContentStore } from '../dist/core/content/store.js';
+import { blobref, digestOf } from '../dist/core/content/blobref.js';
+import { applyOps, lookup, TreeCache, EMPTY_DIR_BLOB, LOOKUP_READDIR, LOOKUP_TREEOBJ, OP_APPEND } from '../dist/core/kvs/tree.js';
 import { emit, median, startInstance } from './lib.mjs';
 
 const WIDE_N = Number(process.env.KVS_WIDE_N ?? 100_000);

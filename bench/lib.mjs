@@ -62,8 +62,8 @@ export function timeProcess(cmd, args, env = {}) {
 export async function fillStatedir(n, { kvsEvery = 0, checkpointEvery = 0 } = {}) {
   const [{ ContentStore }, { JournalStore, checkpointMessage }, { canonical }, { blobref, blobrefOf, digestOf },
     { loadOrCreateSigner }, { applyOps, TreeCache, EMPTY_DIR_BLOB }, { PROJECTIONS }] = await Promise.all([
-    import('../dist/core/content-store.js'), import('../dist/core/journal-store.js'), import('../dist/core/journal-entry.js'),
-    import('../dist/core/blobref.js'), import('../dist/core/signing.js'), import('../dist/core/kvs-tree.js'),
+    import('../dist/core/content/store.js'), import('../dist/core/journal/store.js'), import('../dist/core/journal/entry.js'),
+    import('../dist/core/content/blobref.js'), import('../dist/core/journal/signing.js'), import('../dist/core/kvs/tree.js'),
     import('../dist/projections/index.js'),
   ]);
   const ENTRY_KVS = 0x20000;

@@ -15,13 +15,13 @@ export function connect(uri?: string, opts: ConnectOptions = {}): Promise<Flux> 
 
 export { Flux } from './api/client.js';
 export type { Body, ConnectOptions, RpcOpts } from './api/handle.js';
-export type { Credential } from './core/roles.js';
+export type { Credential } from './core/access/roles.js';
 export {
   FluxError, strerror, EPERM, ENOENT, ESRCH, EINTR, EIO, EAGAIN, ENOMEM, EACCES, EBUSY, EEXIST, ENOTDIR, EISDIR,
   EINVAL, ENOSPC, EROFS, ERANGE, ENOSYS, ENODATA, ETIMEDOUT, EPROTO, EOVERFLOW, ENOTSUP, ECONNRESET, ECONNREFUSED,
   EHOSTUNREACH, ECANCELED,
 } from './core/errors.js';
-export { NODEID_ANY, NODEID_UPSTREAM, type Message } from './core/message.js';
+export { NODEID_ANY, NODEID_UPSTREAM, type Message } from './core/wire/message.js';
 export {
   Kvs, Txn, NO_MERGE, SYNC, type CallOpts, type LookupOptions, type CommitOptions, type CommitResult, type WatchOptions,
   type KvsChange,
@@ -35,6 +35,6 @@ export {
   Jobs, JOBID_ANY, type JobListing, type JobOutput, type JobRequest, type ListOptions, type WaitResult,
 } from './api/jobs.js';
 export { Attrs, type AttrOpts } from './api/attrs.js';
-export { SUBMIT_WAITABLE } from './core/job-state.js';
-export type { JobEvent } from './core/job-kvs.js';
-export type { Jobspec, SubmitOptions } from './core/jobspec.js';
+export { SUBMIT_WAITABLE } from './core/jobs/state.js';
+export type { JobEvent } from './core/jobs/kvs.js';
+export type { Jobspec, SubmitOptions } from './core/jobs/jobspec.js';

@@ -1,7 +1,7 @@
 // The content store client (flux_content_load / flux_content_store): blobs by their blobref, and the checkpoints
 // that name a KVS root to restart from.
 import { FluxError, EPROTO } from '../core/errors.js';
-import type { HashName } from '../core/blobref.js';
+import type { HashName } from '../core/content/blobref.js';
 import type { Flux } from './handle.js';
 import type { CallOpts } from './kvs.js';
 import { getAttr } from './attrs.js';
@@ -12,7 +12,7 @@ export interface ContentOpts extends CallOpts {
 }
 
 /** hashing loads node:crypto: only a program that names blobs pays for it */
-const blobrefs = () => import('../core/blobref.js');
+const blobrefs = () => import('../core/content/blobref.js');
 
 const service = (o: ContentOpts) => (o.bypassCache ? 'content-backing' : 'content');
 

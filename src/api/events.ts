@@ -1,9 +1,9 @@
 // Event subscription that can start in the past: the journal holds every sequenced event, so a subscriber may
 // replay history from any seq and then continue live without a gap or a duplicate.
 import { FluxError, EPROTO } from '../core/errors.js';
-import { FLAG_PRIVATE, type Message } from '../core/message.js';
-import { type Entry, decodeEntry, entryPayloadBytes } from '../core/journal-entry.js';
-import { isRedacted } from '../core/visibility.js';
+import { FLAG_PRIVATE, type Message } from '../core/wire/message.js';
+import { type Entry, decodeEntry, entryPayloadBytes } from '../core/journal/entry.js';
+import { isRedacted } from '../core/access/visibility.js';
 import type { Flux } from './handle.js';
 import { iterate } from './iterate.js';
 
@@ -44,7 +44,7 @@ const topicMatches = (prefixes: string[], topic: string) => prefixes.some((p) =>
  * events (seq 0) are never in the journal: they are passed on live only, in the order they arrived.
  *
  * The history holds what this client may read and nothing else: the broker applies to journal.fetch the rule
- * it applies to live events (src/core/visibility.ts).
+ * it applies to live events (src/core/access/visibility.ts).
  */
 export async function subscribeFrom(
   h: EventSource, prefixes: string[], from: number | undefined, each: (ev: FluxEvent) => boolean | void,

@@ -2,7 +2,7 @@
 // streamed back and their stdin fed under credit; and the instance's process table (rexec.ps).
 import { isUtf8 } from 'node:buffer';
 import { FluxError, EPROTO } from '../core/errors.js';
-import { type Message, payloadJson } from '../core/message.js';
+import { type Message, payloadJson } from '../core/wire/message.js';
 import type { Flux } from './handle.js';
 import type { CallOpts } from './kvs.js';
 import { iterate } from './iterate.js';

@@ -3,8 +3,8 @@ import { FluxError, ENODATA, EINVAL, ECONNRESET, ECANCELED } from '../core/error
 import {
   Message, MSGTYPE_RESPONSE, MSGTYPE_EVENT, FLAG_NORESPONSE, FLAG_STREAMING, FLAG_UPSTREAM, NODEID_ANY,
   NODEID_UPSTREAM, USERID_UNKNOWN, jsonPayload, stringPayload, makeRequest, makeEvent, payloadJson, payloadString, serviceOf,
-} from '../core/message.js';
-import { type Credential, credentialFromEnv } from '../core/roles.js';
+} from '../core/wire/message.js';
+import { type Credential, credentialFromEnv } from '../core/access/roles.js';
 import type { LocalClient } from '../transport/local-client.js';
 import { connect } from '../transport/connector.js';
 

@@ -1,11 +1,11 @@
 // The job client: submit, list, watch and act on jobs, as libflux's job functions do for flux-core's tools.
 import { FluxError, EPROTO, ENOENT } from '../core/errors.js';
-import { type Jobspec, type SubmitOptions, buildJobspec, encodeJ } from '../core/jobspec.js';
-import { type JobEvent, jobKey, parseEventlog } from '../core/job-kvs.js';
-import { URGENCY_DEFAULT } from '../core/job-state.js';
+import { type Jobspec, type SubmitOptions, buildJobspec, encodeJ } from '../core/jobs/jobspec.js';
+import { type JobEvent, jobKey, parseEventlog } from '../core/jobs/kvs.js';
+import { URGENCY_DEFAULT } from '../core/jobs/state.js';
 import type { Flux } from './handle.js';
 import { iterate } from './iterate.js';
-import { parseIdset } from '../core/idset.js';
+import { parseIdset } from '../core/resource/idset.js';
 
 /** kvs-watch lookup flags */
 const WATCH = 4;

@@ -2,7 +2,7 @@
 // journal.show, journal.fetch), followed live (journal.follow), checked (journal.verify) and trimmed
 // (journal.compact). Every entry is rank 0's: requests go there unless a nearer copy serves them.
 import { FluxError, EPROTO } from '../core/errors.js';
-import { payloadJson } from '../core/message.js';
+import { payloadJson } from '../core/wire/message.js';
 import type { Flux } from './handle.js';
 import type { CallOpts } from './kvs.js';
 import { iterate } from './iterate.js';

@@ -3,9 +3,9 @@
 // bytes flux-kvs sends) and is what `flux kvs` uses; `Kvs` on top of it is the idiomatic one for programs:
 // plain JSON values, promises, async iterators and AbortSignal.
 import { FluxError, EINVAL, ENOENT, EPROTO } from '../core/errors.js';
-import { type Message, stringPayload } from '../core/message.js';
-import { type JObject, type JValue, dumpJson, isObject, parseJson } from '../core/kvs-format-json.js';
-import { isTreeObj, typeOf, valData } from '../core/kvs-format.js';
+import { type Message, stringPayload } from '../core/wire/message.js';
+import { type JObject, type JValue, dumpJson, isObject, parseJson } from '../core/kvs/format-json.js';
+import { isTreeObj, typeOf, valData } from '../core/kvs/format.js';
 import type { Flux } from './handle.js';
 import { iterate } from './iterate.js';
 

@@ -1,5 +1,5 @@
 // The broker's log (flux_log, the dmesg ring): lines appended by any process, read back with or without follow.
-import { payloadString } from '../core/message.js';
+import { payloadString } from '../core/wire/message.js';
 import type { Flux } from './handle.js';
 import type { CallOpts } from './kvs.js';
 

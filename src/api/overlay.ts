@@ -1,8 +1,8 @@
 // Client of the overlay service: each broker's view of its children, the tree's shape, and a walk of the whole
 // tree that asks only the brokers whose subtrees are not full (and every broker when durations are wanted).
 import { FluxError, EPROTO, ETIMEDOUT } from '../core/errors.js';
-import { payloadJson } from '../core/message.js';
-import { isStatusName, type SubtreeStatus } from '../core/subtree-status.js';
+import { payloadJson } from '../core/wire/message.js';
+import { isStatusName, type SubtreeStatus } from '../core/overlay/subtree-status.js';
 import type { Flux } from './handle.js';
 
 export interface ChildHealth {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FluxError, ECONNRESET } from '../core/errors.js';
-import { payloadJson } from '../core/message.js';
+import { payloadJson } from '../core/wire/message.js';
 import { VERSION_MAJOR, VERSION_MINOR } from '../core/version.js';
 import { connect } from '../transport/connector.js';
 import { LocalServer } from '../transport/local-server.js';

@@ -1,10 +1,10 @@
 // The KVS of a replayed state, read as the KVS service reads it: a namespace's root from the kvs projection,
 // keys resolved under it by the same lookup code, blobs from the read-only content store.
 import { FluxError, ENOTSUP } from '../core/errors.js';
-import { blobrefOf } from '../core/blobref.js';
-import { EMPTY_DIR_BLOB, LOOKUP_READDIR, LOOKUP_READLINK, TreeCache, lookup } from '../core/kvs-tree.js';
-import type { TreeObj } from '../core/treeobj.js';
-import { byteCompare } from '../core/kvs-format-json.js';
+import { blobrefOf } from '../core/content/blobref.js';
+import { EMPTY_DIR_BLOB, LOOKUP_READDIR, LOOKUP_READLINK, TreeCache, lookup } from '../core/kvs/tree.js';
+import type { TreeObj } from '../core/kvs/treeobj.js';
+import { byteCompare } from '../core/kvs/format-json.js';
 import { type KvsState, KVS, PRIMARY, namespaceRoot } from '../projections/kvs.js';
 import type { Replay, ReplayState } from './replay.js';
 

@@ -3,15 +3,15 @@
 // only: the store is opened read-only and the statedir is left as it was found.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ContentStore } from '../core/content-store.js';
-import { type ReadOnlyStore, openReadOnly } from '../core/journal-past.js';
-import { JournalStore, type IndexRow, type Checkpoint } from '../core/journal-store.js';
-import { type Entry, decodeEntry } from '../core/journal-entry.js';
-import { verifyJournal, type VerifyReport } from '../core/journal-verify.js';
+import type { ContentStore } from '../core/content/store.js';
+import { type ReadOnlyStore, openReadOnly } from '../core/journal/past.js';
+import { JournalStore, type IndexRow, type Checkpoint } from '../core/journal/store.js';
+import { type Entry, decodeEntry } from '../core/journal/entry.js';
+import { verifyJournal, type VerifyReport } from '../core/journal/verify.js';
 import { FluxError, EINVAL, ENOENT, EUCLEAN } from '../core/errors.js';
-import { type HashName, blobrefOf, digestOf } from '../core/blobref.js';
-import { EMPTY_DIR_BLOB, TreeCache, applyOps, type Op } from '../core/kvs-tree.js';
-import { loadOrCreateSigner } from '../core/signing.js';
+import { type HashName, blobrefOf, digestOf } from '../core/content/blobref.js';
+import { EMPTY_DIR_BLOB, TreeCache, applyOps, type Op } from '../core/kvs/tree.js';
+import { loadOrCreateSigner } from '../core/journal/signing.js';
 import { PROJECTIONS } from '../projections/index.js';
 import type { Projection } from '../projections/projection.js';
 import { type KvsState, KVS, PRIMARY, isKvsEntry, namespaceRoot, namespaceTopic } from '../projections/kvs.js';

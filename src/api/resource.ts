@@ -1,8 +1,8 @@
 // Client of the resource service (hardware discovery, the instance's R) and of the scheduler's view of it.
 import { FluxError, EPROTO } from '../core/errors.js';
-import { type RankTopology, toRankTopology } from '../core/hwloc-xml.js';
-import { parseIdset } from '../core/idset.js';
-import { type ResourceSet, decodeR, emptySet } from '../core/rset.js';
+import { type RankTopology, toRankTopology } from '../core/resource/hwloc-xml.js';
+import { parseIdset } from '../core/resource/idset.js';
+import { type ResourceSet, decodeR, emptySet } from '../core/resource/rset.js';
 import type { Flux } from './handle.js';
 
 /** the scheduler's view (sched.resource-status): what it manages, what jobs hold, what is unavailable */

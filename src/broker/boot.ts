@@ -6,28 +6,28 @@ import { hostname as osHostname, tmpdir, constants as osConstants } from 'node:o
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FluxError, EINVAL, EBUSY, EROFS, ENOTDIR, errnoOf, strerror } from '../core/errors.js';
-import { commandLineAttrError } from '../core/broker-attrs.js';
-import type { ContentStore } from '../core/content-store.js';
-import type { JournalStore } from '../core/journal-store.js';
-import { checkHashName, blobref, digestOf } from '../core/blobref.js';
-import type { Signer } from '../core/signing.js';
+import { commandLineAttrError } from '../core/config/broker-attrs.js';
+import type { ContentStore } from '../core/content/store.js';
+import type { JournalStore } from '../core/journal/store.js';
+import { checkHashName, blobref, digestOf } from '../core/content/blobref.js';
+import type { Signer } from '../core/journal/signing.js';
 import { journalModule } from '../services/journal.js';
-import { Message, encodeFrames, makeControl, makeRequest, jsonPayload } from '../core/message.js';
-import { childrenOf, descendantsOf, levelOf, maxLevel, parentOf, parseTopo } from '../core/topology.js';
+import { Message, encodeFrames, makeControl, makeRequest, jsonPayload } from '../core/wire/message.js';
+import { childrenOf, descendantsOf, levelOf, maxLevel, parentOf, parseTopo } from '../core/overlay/topology.js';
 import { VERSION, VERSION_CODE } from '../core/version.js';
-import { parseFSD } from '../core/fsd.js';
-import { compressHostlist } from '../core/hostlist.js';
-import { statusCode } from '../core/subtree-status.js';
+import { parseFSD } from '../core/time/fsd.js';
+import { compressHostlist } from '../core/resource/hostlist.js';
+import { statusCode } from '../core/overlay/subtree-status.js';
 import { pmiLibraryPath } from '../core/pmi-library.js';
-import { fluxEnvironment } from '../core/flux-env.js';
+import { fluxEnvironment } from '../core/jobs/flux-env.js';
 import type { PmiClient } from '../transport/pmi-client.js';
 import { selectPmi } from '../transport/pmi-select.js';
-import { type Config, loadConfig } from '../core/config.js';
-import { type AccessConfig, parseAccess } from '../core/access-config.js';
+import { type Config, loadConfig } from '../core/config/load.js';
+import { type AccessConfig, parseAccess } from '../core/access/config.js';
 import { USERS, TOPIC_ADDROLE, type UserTable, allUsers, rolesOf } from '../projections/users.js';
 import { userModule } from '../services/user.js';
 import { limitsFrom } from '../transport/local-limits.js';
-import { type Bootstrap, parseBootstrap, rankOf } from '../core/bootstrap-config.js';
+import { type Bootstrap, parseBootstrap, rankOf } from '../core/config/bootstrap.js';
 import { OverlayServer, OverlayClient } from '../transport/overlay.js';
 import { type Keypair, generateKeypair, readCert } from '../transport/keys.js';
 import { LocalServer, type LocalConnection } from '../transport/local-server.js';
@@ -37,7 +37,7 @@ import { logModule } from '../services/log.js';
 import { eventModule } from '../services/event.js';
 import { PROJECTIONS } from '../projections/index.js';
 import { Broker, CONTROL_DISCONNECT, CONTROL_HEARTBEAT } from './broker.js';
-import { ATTR_REPLAY_STATEDIR, ATTR_REPLAY_TO, readOnlyGate, readOnlyReason } from '../core/read-only.js';
+import { ATTR_REPLAY_STATEDIR, ATTR_REPLAY_TO, readOnlyGate, readOnlyReason } from '../core/journal/read-only.js';
 import { brokerModule, stateMachineModule, type BrokerControl } from './builtins.js';
 import { builtinModules, createBuiltin } from './builtin-modules.js';
 import { moduleModule } from './module-service.js';
@@ -337,13 +337,13 @@ export async function runBroker(argv: string[]): Promise<number> {
   let logSync: (() => Promise<void>) | undefined;
   if (rank === 0 && replayDir !== undefined) {
     try {
-      const { openReadOnly, PastJournal } = await import('../core/journal-past.js');
+      const { openReadOnly, PastJournal } = await import('../core/journal/past.js');
       const ro = openReadOnly(replayDir);
       closeStore = ro.close;
       content = ro.content;
       hashName = ro.content.hashName;
       attrs.put('content.hash', hashName);
-      const seq = replayTo === undefined ? new (await import('../core/journal-store.js')).JournalStore(content).head().seq : Number(replayTo);
+      const seq = replayTo === undefined ? new (await import('../core/journal/store.js')).JournalStore(content).head().seq : Number(replayTo);
       if (!Number.isSafeInteger(seq) || seq < 0) throw new FluxError(EINVAL, `--to ${replayTo}: expected a journal seq`);
       readOnly = readOnlyReason(replayDir, seq);
       journalStore = new PastJournal(content, seq, readOnly);
@@ -359,7 +359,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     try {
       // loaded here only: the other ranks never open sqlite, and start faster without its native module
       const [{ ContentStore }, { JournalStore }, { loadOrCreateSigner, ensureKeyFile }] = await Promise.all([
-        import('../core/content-store.js'), import('../core/journal-store.js'), import('../core/signing.js'),
+        import('../core/content/store.js'), import('../core/journal/store.js'), import('../core/journal/signing.js'),
       ]);
       const sync = attrs.get('content.synchronous');
       if (sync !== 'full' && sync !== 'normal') throw new FluxError(EINVAL, `content.synchronous must be full or normal, not ${String(sync)}`);

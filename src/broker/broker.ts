@@ -8,11 +8,11 @@ import {
   Message, MSGTYPE_REQUEST, MSGTYPE_RESPONSE, MSGTYPE_EVENT, MSGTYPE_CONTROL, FLAG_NORESPONSE, FLAG_UPSTREAM,
   FLAG_STREAMING, FLAG_PRIVATE, NODEID_ANY, ROLE_OWNER, ROLE_LOCAL, encodeFrames, decodeFrames, makeRequest,
   makeResponse, makeErrorResponse, makeControl, jsonPayload, payloadString, payloadJson, typeName, withBody,
-} from '../core/message.js';
-import { childRoute } from '../core/topology.js';
-import { DEFAULT_MAX_MESSAGE } from '../core/framing.js';
-import { mayRead } from '../core/visibility.js';
-import { combineStatus, statusCode, statusName, type SubtreeStatus } from '../core/subtree-status.js';
+} from '../core/wire/message.js';
+import { childRoute } from '../core/overlay/topology.js';
+import { DEFAULT_MAX_MESSAGE } from '../core/wire/framing.js';
+import { mayRead } from '../core/access/visibility.js';
+import { combineStatus, statusCode, statusName, type SubtreeStatus } from '../core/overlay/subtree-status.js';
 import type { Attrs } from '../services/attrs.js';
 import { ServiceRegistry } from './registry.js';
 import type { EventSink, ModuleHost, ModuleJournal, Payload, RpcOptions } from '../services/module.js';

@@ -2,10 +2,10 @@
 // load` takes, each made with what it needs from the broker. The broker's own services (attr, log, journal,
 // event, overlay, module, broker, state-machine) are not among them: the broker cannot run without them.
 import { FluxError, EINVAL, ENOSYS } from '../core/errors.js';
-import type { HashName } from '../core/blobref.js';
-import type { ContentStore } from '../core/content-store.js';
-import type { JournalStore } from '../core/journal-store.js';
-import { moduleArgs } from '../core/module-args.js';
+import type { HashName } from '../core/content/blobref.js';
+import type { ContentStore } from '../core/content/store.js';
+import type { JournalStore } from '../core/journal/store.js';
+import { moduleArgs } from '../core/config/module-args.js';
 import { type ContentService, contentModule } from '../services/content.js';
 import { cronModule } from '../services/cron.js';
 import { heartbeatModule } from '../services/heartbeat.js';

@@ -1,5 +1,5 @@
 // Services that are part of the broker itself: the overlay handshake, module management, broker control.
-import { ROLE_ALL } from '../core/message.js';
+import { ROLE_ALL } from '../core/wire/message.js';
 import type { ModuleDef } from '../services/module.js';
 import type { Broker } from './broker.js';
 import type { Builtin } from './builtin-modules.js';

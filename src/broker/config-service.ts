@@ -2,8 +2,8 @@
 // broker: each reads its own files (--config-path) and is told to reload on its own, so nothing of it is
 // journaled; it is what a broker is set up from, not a change of the instance's state. The bootstrap tables
 // are read once at start, like flux-core's: a reload changes what services read from here, not the overlay.
-import { type Config, loadConfig } from '../core/config.js';
-import { ROLE_ALL } from '../core/message.js';
+import { type Config, loadConfig } from '../core/config/load.js';
+import { ROLE_ALL } from '../core/wire/message.js';
 import type { ModuleDef } from '../services/module.js';
 import type { Broker } from './broker.js';
 

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FluxError, EEXIST, EINVAL, ENOENT, errnoOf, reasonOf } from '../core/errors.js';
-import { ROLE_ALL } from '../core/message.js';
+import { ROLE_ALL } from '../core/wire/message.js';
 import type { ModuleDef, ModuleFactory } from '../services/module.js';
 import { createBuiltin } from './builtin-modules.js';
 import type { BrokerControl } from './builtins.js';

@@ -4,10 +4,10 @@
 import { FluxError, EINVAL, EPERM } from '../core/errors.js';
 import {
   FLAG_STREAMING, ROLE_ALL, encodeFrames, makeControl, senderOf, stringPayload, type Message,
-} from '../core/message.js';
-import { JReal, dumpJson, type JValue } from '../core/kvs-format-json.js';
-import { childrenOf } from '../core/topology.js';
-import { statusName } from '../core/subtree-status.js';
+} from '../core/wire/message.js';
+import { JReal, dumpJson, type JValue } from '../core/kvs/format-json.js';
+import { childrenOf } from '../core/overlay/topology.js';
+import { statusName } from '../core/overlay/subtree-status.js';
 import { VERSION_CODE } from '../core/version.js';
 import type { ModuleDef } from '../services/module.js';
 import { CONTROL_DISCONNECT } from './broker.js';

@@ -4,7 +4,7 @@ import {
 } from '../core/errors.js';
 import {
   Message, FLAG_NORESPONSE, FLAG_STREAMING, ROLE_OWNER, ROLE_ALL, payloadJson, senderOf, serviceOf,
-} from '../core/message.js';
+} from '../core/wire/message.js';
 import { compile, type Validator } from '../core/validate.js';
 import type { JournalService } from '../services/journal.js';
 import type { HandlerDef, ModuleDef, ModuleHost } from '../services/module.js';

@@ -1,10 +1,10 @@
 // flux cancel: cancel jobs by id, or every pending and running job of a user (--all).
-import { effectiveUserid } from '../core/roles.js';
+import { effectiveUserid } from '../core/access/roles.js';
 import { Flux } from '../api/handle.js';
 import { FluxError, EINVAL } from '../core/errors.js';
-import { parseJobId } from '../core/fluid.js';
-import { USERID_UNKNOWN } from '../core/message.js';
-import { STATE_ACTIVE, stateMask } from '../core/job-state.js';
+import { parseJobId } from '../core/jobs/fluid.js';
+import { USERID_UNKNOWN } from '../core/wire/message.js';
+import { STATE_ACTIVE, stateMask } from '../core/jobs/state.js';
 import { cancel, list } from '../api/jobs.js';
 import { program, parse } from './common.js';
 

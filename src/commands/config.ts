@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { withHandle } from '../api/handle.js';
 import { getConfig, loadConfigObject, reloadConfig } from '../api/config.js';
-import { type Config, loadConfig, parseToml } from '../core/config.js';
+import { type Config, loadConfig, parseToml } from '../core/config/load.js';
 import { FluxError, EINVAL, ENOENT } from '../core/errors.js';
-import { parseFSD } from '../core/fsd.js';
+import { parseFSD } from '../core/time/fsd.js';
 import { defineSubcommands, program, runChosen } from './common.js';
 
 const TYPES = ['any', 'object', 'array', 'string', 'integer', 'real', 'boolean', 'fsd', 'fsd-integer', 'fsd-real'] as const;

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Flux, withHandle } from '../api/handle.js';
 import { FluxError, EINVAL, ENOENT, ENOSYS } from '../core/errors.js';
-import { digestOf, parseBlobref } from '../core/blobref.js';
+import { digestOf, parseBlobref } from '../core/content/blobref.js';
 import { checkpointGet, checkpointPut, contentControl, contentHash, loadDigest, storeBlob } from '../api/content.js';
 import { getroot } from '../api/kvs.js';
 import { program, runChosen } from './common.js';

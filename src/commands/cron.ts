@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { type Flux, withHandle } from '../api/handle.js';
 import { FluxError, EINVAL } from '../core/errors.js';
-import { parseFSD } from '../core/fsd.js';
-import { exactFields } from '../core/cronodate.js';
+import { parseFSD } from '../core/time/fsd.js';
+import { exactFields } from '../core/time/cronodate.js';
 import { program, runChosen } from './common.js';
 import {
   type CronRequest, asEntry as cronEntry, cronAct, cronCreate, cronList, cronRequest, cronSync,

@@ -1,8 +1,8 @@
 import { Flux } from '../api/handle.js';
 import { FluxError, EINVAL } from '../core/errors.js';
 import { clearLog, dmesg } from '../api/log.js';
-import { parseEntry, isoLocalMicros, localOffsetMinutes, SEVERITY_NAMES, type LogEntry } from '../core/logline.js';
-import { formatFixed } from '../core/kvs-format-json.js';
+import { parseEntry, isoLocalMicros, localOffsetMinutes, SEVERITY_NAMES, type LogEntry } from '../core/format/logline.js';
+import { formatFixed } from '../core/kvs/format-json.js';
 import { program, parse } from './common.js';
 
 export interface DmesgFormat {

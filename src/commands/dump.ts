@@ -3,12 +3,12 @@
 // ahead of the walk, and values a window at a time, in key order.
 import { Flux } from '../api/handle.js';
 import { FluxError, ENOENT, EPROTO, strerror } from '../core/errors.js';
-import { type HashName, digestOf } from '../core/blobref.js';
+import { type HashName, digestOf } from '../core/content/blobref.js';
 import { checkpointGet, contentHash, loadDigest } from '../api/content.js';
 import { getroot, stringField } from '../api/kvs.js';
-import { type Leaf, walkTree } from '../core/kvs-walk.js';
-import { linkTargetOf, pathOfKey } from '../core/kvs-archive.js';
-import { TYPE_FILE, TYPE_SYMLINK, encodeHeader, padding, trailer } from '../core/tar.js';
+import { type Leaf, walkTree } from '../core/kvs/walk.js';
+import { linkTargetOf, pathOfKey } from '../core/kvs/archive.js';
+import { TYPE_FILE, TYPE_SYMLINK, encodeHeader, padding, trailer } from '../core/kvs/tar.js';
 import { cProgram, parse } from './common.js';
 import { Progress, WINDOW, openSink, parseMaxreqs } from './archive-io.js';
 

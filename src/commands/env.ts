@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { constants } from 'node:os';
 import { errnoOf, strerror } from '../core/errors.js';
-import { fluxEnvironment } from '../core/flux-env.js';
+import { fluxEnvironment } from '../core/jobs/flux-env.js';
 import { program, parse } from './common.js';
 
 /** The installation this command runs from: dist/commands/env.js is two levels below it. */

@@ -1,7 +1,7 @@
 import { Flux } from '../api/handle.js';
 import { subscribeFrom, eventOfMessage, publish as publishEvent } from '../api/events.js';
 import { FluxError, EINVAL } from '../core/errors.js';
-import { FLAG_PRIVATE, stringPayload } from '../core/message.js';
+import { FLAG_PRIVATE, stringPayload } from '../core/wire/message.js';
 import { program, parse } from './common.js';
 
 /**

@@ -5,7 +5,7 @@ import { Flux } from '../api/handle.js';
 import {
   FluxError, strerror, EINVAL, ENOENT, EACCES, EPERM, EHOSTUNREACH, ESRCH, errnoOf,
 } from '../core/errors.js';
-import { parseIdset, formatIdset } from '../core/idset.js';
+import { parseIdset, formatIdset } from '../core/resource/idset.js';
 import { getAttr } from '../api/attrs.js';
 import {
   type ExecCommand, type ExecResponse, execBackground, execKill, execStream, execWrite,

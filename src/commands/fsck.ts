@@ -6,9 +6,9 @@
 // exclusively, as `flux replay` finds it).
 import type { Flux } from '../api/handle.js';
 import { FluxError, EINVAL, ENOENT } from '../core/errors.js';
-import { digestOf, parseBlobref } from '../core/blobref.js';
-import { decodeEntry, type Entry } from '../core/journal-entry.js';
-import { type FsckRoot, fsck } from '../core/fsck.js';
+import { digestOf, parseBlobref } from '../core/content/blobref.js';
+import { decodeEntry, type Entry } from '../core/journal/entry.js';
+import { type FsckRoot, fsck } from '../core/kvs/fsck.js';
 import { isKvsEntry } from '../projections/kvs.js';
 import { program, parse } from './common.js';
 
@@ -34,7 +34,7 @@ interface Source {
 
 /** a stopped instance's statedir, read where it lies */
 async function offline(path: string): Promise<Source> {
-  const [{ openReadOnly }, { JournalStore }] = await Promise.all([import('../core/journal-past.js'), import('../core/journal-store.js')]);
+  const [{ openReadOnly }, { JournalStore }] = await Promise.all([import('../core/journal/past.js'), import('../core/journal/store.js')]);
   const ro = openReadOnly(path);
   const store = ro.content;
   const hasJournal = store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'journal'").get() !== undefined;

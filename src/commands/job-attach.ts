@@ -4,9 +4,9 @@
 // the signal for a task a signal ended), or 1 for a job that failed without one.
 import { constants as osConstants } from 'node:os';
 import { FluxError, ENOENT, EPERM } from '../core/errors.js';
-import { exitCodeOf } from '../core/wait-status.js';
-import { parseIdset } from '../core/idset.js';
-import type { JobEvent } from '../core/job-kvs.js';
+import { exitCodeOf } from '../core/jobs/wait-status.js';
+import { parseIdset } from '../core/resource/idset.js';
+import type { JobEvent } from '../core/jobs/kvs.js';
 import type { Flux } from '../api/handle.js';
 import { cancel, kill, watchEventlog, writeStdin } from '../api/jobs.js';
 

@@ -1,11 +1,11 @@
 // The fields `flux jobs -o` knows, with flux-core's headings and values, over a job as job-list answers it.
-import { encodeFluid, type FluidEncoding } from '../core/fluid.js';
+import { encodeFluid, type FluidEncoding } from '../core/jobs/fluid.js';
 import {
   STATE_DEPEND, STATE_PRIORITY, STATE_SCHED, STATE_RUN, STATE_CLEANUP, STATE_INACTIVE, STATE_PENDING,
   RESULT_COMPLETED, RESULT_FAILED, RESULT_CANCELED, RESULT_TIMEOUT, resultName, stateName,
-} from '../core/job-state.js';
-import { exitCodeOf } from '../core/wait-status.js';
-import type { Field } from '../core/output-format.js';
+} from '../core/jobs/state.js';
+import { exitCodeOf } from '../core/jobs/wait-status.js';
+import type { Field } from '../core/format/output.js';
 import type { JobListing } from '../api/jobs.js';
 import { signalText } from './job-attach.js';
 

@@ -1,12 +1,12 @@
 // flux jobs: list jobs as flux-core's flux-jobs does (its default columns, status codes, -o FORMAT, -f STATE,
 // -a/-A/-u, --json), now or as the job table was at a past journal position (--at-seq) or time (--at-time).
-import { effectiveUserid } from '../core/roles.js';
+import { effectiveUserid } from '../core/access/roles.js';
 import { Flux } from '../api/handle.js';
 import { FluxError, EINVAL } from '../core/errors.js';
-import { parseJobId } from '../core/fluid.js';
-import { OutputFormat } from '../core/output-format.js';
-import { STATE_ACTIVE, STATE_INACTIVE, resultMask, resultName, stateMask, stateName } from '../core/job-state.js';
-import { USERID_UNKNOWN } from '../core/message.js';
+import { parseJobId } from '../core/jobs/fluid.js';
+import { OutputFormat } from '../core/format/output.js';
+import { STATE_ACTIVE, STATE_INACTIVE, resultMask, resultName, stateMask, stateName } from '../core/jobs/state.js';
+import { USERID_UNKNOWN } from '../core/wire/message.js';
 import { type JobListing, info, listAt } from '../api/jobs.js';
 import { pastOf } from './replay-at.js';
 import { ownerNames, readPasswd, userOf } from './ps.js';

@@ -5,14 +5,14 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Flux, withHandle } from '../api/handle.js';
 import { FluxError, strerror, EINVAL, ENOENT, EISDIR, EPROTO, ETIMEDOUT } from '../core/errors.js';
-import { parseFSD } from '../core/fsd.js';
-import { parseTimeArg } from '../core/time-arg.js';
-import { type JObject, type JValue, byteCompare, cString, dumpJson, isObject, parseJson } from '../core/kvs-format-json.js';
+import { parseFSD } from '../core/time/fsd.js';
+import { parseTimeArg } from '../core/time/arg.js';
+import { type JObject, type JValue, byteCompare, cString, dumpJson, isObject, parseJson } from '../core/kvs/format-json.js';
 import {
   NAMESPACE_HEADER, columns, dirEntries, isDirType, isTreeObj, kvLine, linkText, namespaceRow, symlinkOf, typeOf,
   valData, windowWidth,
-} from '../core/kvs-format.js';
-import { EventlogFormatter, colorFor, decodeEventlog, encodeEntry } from '../core/kvs-format-eventlog.js';
+} from '../core/kvs/format.js';
+import { EventlogFormatter, colorFor, decodeEventlog, encodeEntry } from '../core/kvs/format-eventlog.js';
 import { defineSubcommands, program, parse } from './common.js';
 import {
   type KeyVersion, type Op, type Where, APPEND, NO_MERGE, READDIR, READLINK, STREAM, SYNC, TREEOBJ, WAITCREATE, WATCH, WATCH_APPEND,
@@ -844,7 +844,7 @@ async function cmdNamespaceCreate(names: string[], o: { owner?: string; rootref?
         try {
           hash ??= await getAttr(h, 'content.hash');
           // node:crypto is loaded only here: every other subcommand starts without it
-          const { blobrefOf, checkHashName } = await import('../core/blobref.js');
+          const { blobrefOf, checkHashName } = await import('../core/content/blobref.js');
           rootref = blobrefOf(checkHashName(hash), EMPTY_DIR);
         } catch (err) {
           die(name, err);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Flux } from '../api/handle.js';
 import { appendLog } from '../api/log.js';
 import { FluxError, EINVAL } from '../core/errors.js';
-import { formatEntry, severityFromName, nowMicros } from '../core/logline.js';
+import { formatEntry, severityFromName, nowMicros } from '../core/format/logline.js';
 import { program, parse } from './common.js';
 
 /** The RFC 5424 line flux_log would make; LOG_USER contributes 0 to the facility bits. */

@@ -4,7 +4,7 @@ import {
   type DebugOp, type ModuleInfo, listModules, loadModule, moduleDebug, moduleStats, reloadModule, removeModule,
 } from '../api/module.js';
 import { FluxError, EINVAL, ENOENT } from '../core/errors.js';
-import { parseIdset } from '../core/idset.js';
+import { parseIdset } from '../core/resource/idset.js';
 import { getAttr } from '../api/attrs.js';
 import { program, parse } from './common.js';
 

@@ -5,11 +5,11 @@ import { type Flux, withHandle } from '../api/handle.js';
 import { type OverlayNode, type Topology, disconnectSubtree, topology, walk, watchHealth } from '../api/overlay.js';
 import { getAttr } from '../api/attrs.js';
 import { FluxError, EINVAL } from '../core/errors.js';
-import { formatDuration, parseFSD } from '../core/fsd.js';
-import { compressHostlist, expandHostlist } from '../core/hostlist.js';
-import { formatIdset, parseIdset } from '../core/idset.js';
-import { isStatusName } from '../core/subtree-status.js';
-import { parentOf } from '../core/topology.js';
+import { formatDuration, parseFSD } from '../core/time/fsd.js';
+import { compressHostlist, expandHostlist } from '../core/resource/hostlist.js';
+import { formatIdset, parseIdset } from '../core/resource/idset.js';
+import { isStatusName } from '../core/overlay/subtree-status.js';
+import { parentOf } from '../core/overlay/topology.js';
 import { program, runChosen } from './common.js';
 
 export interface RenderOptions {

@@ -1,8 +1,8 @@
 import { Flux } from '../api/handle.js';
 import { FluxError, EINVAL, EPROTO, errnoOf, strerror } from '../core/errors.js';
-import { NODEID_ANY, NODEID_UPSTREAM } from '../core/message.js';
+import { NODEID_ANY, NODEID_UPSTREAM } from '../core/wire/message.js';
 import { ping } from '../api/ping.js';
-import { expandHostlist } from '../core/hostlist.js';
+import { expandHostlist } from '../core/resource/hostlist.js';
 import { getAttr } from '../api/attrs.js';
 import { cProgram, parse } from './common.js';
 

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { FluxError, EPERM, errnoOf, reasonOf, ENOENT } from '../core/errors.js';
-import { parseSshUri, resolveTarget, sshDestination } from '../core/uri.js';
+import { parseSshUri, resolveTarget, sshDestination } from '../core/wire/uri.js';
 import { VERSION } from '../core/version.js';
 import { compatibleVersion, openProxy } from '../api/proxy.js';
 import { program, parse } from './common.js';

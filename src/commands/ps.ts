@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Flux } from '../api/handle.js';
 import { FluxError, EINVAL } from '../core/errors.js';
-import { parseIdset } from '../core/idset.js';
+import { parseIdset } from '../core/resource/idset.js';
 import type { ProcRecord } from '../projections/proctable.js';
 import { statusText } from './exec.js';
 import { getAttr } from '../api/attrs.js';

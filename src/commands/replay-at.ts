@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import type { Flux } from '../api/handle.js';
 import { FluxError, EINVAL, EPROTO } from '../core/errors.js';
-import { parseTimeArg } from '../core/time-arg.js';
+import { parseTimeArg } from '../core/time/arg.js';
 import type { Projection } from '../projections/projection.js';
 import { stateAt as journalStateAt } from '../api/journal.js';
 import { parseSeq } from './event.js';

@@ -4,12 +4,12 @@ import { createInterface } from 'node:readline';
 import { Replay, type ReplayState, type Progress } from '../api/replay.js';
 import { KvsView, kvsKeys } from '../api/replay-kvs.js';
 import { FluxError, EINVAL, EUCLEAN, strerror } from '../core/errors.js';
-import { type Entry, ENTRY_RAW, decodeEntry, entryPayloadBytes } from '../core/journal-entry.js';
-import { kvLine, linkText, windowWidth } from '../core/kvs-format.js';
+import { type Entry, ENTRY_RAW, decodeEntry, entryPayloadBytes } from '../core/journal/entry.js';
+import { kvLine, linkText, windowWidth } from '../core/kvs/format.js';
 import { KVS, PRIMARY, isKvsEntry } from '../projections/kvs.js';
 import { jobItems } from '../projections/jobs.js';
-import { parseTimeArg } from '../core/time-arg.js';
-import { encodeFluid } from '../core/fluid.js';
+import { parseTimeArg } from '../core/time/arg.js';
+import { encodeFluid } from '../core/jobs/fluid.js';
 import { type ProcTable, PROCTABLE, TOPIC_FINISHED, TOPIC_LOST, TOPIC_STARTED, records } from '../projections/proctable.js';
 import { eventLine, parseSeq } from './event.js';
 import { isoTime, showEntry } from './journal.js';
@@ -151,7 +151,7 @@ async function showCron(r: Replay, s: ReplayState, json: boolean): Promise<void>
 async function showJobs(r: Replay, s: ReplayState, json: boolean): Promise<void> {
   const [{ JOBTABLE, allJobs }, { listing, listOrder }, fields, { OutputFormat }, { jsonLine }] = await Promise.all([
     import('../projections/jobs.js'), import('../projections/job-listing.js'), import('./jobs-fields.js'),
-    import('../core/output-format.js'), import('./jobs.js'),
+    import('../core/format/output.js'), import('./jobs.js'),
   ]);
   // running times are told from the time of the entry the state is at, as `flux jobs --at-seq` does
   const now = s.seq > 0 ? r.entry(s.seq).entry.time : 0;

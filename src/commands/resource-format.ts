@@ -6,12 +6,12 @@
 //   "{state:>10} {nnodes:>6} {ncores:>8} {ngpus:>8} {nodelist}"  (NGPUS stays: 0 is not empty)
 // and one line per requested state, in the order asked, a state with nothing included (with a trailing space).
 import { FluxError, EINVAL } from '../core/errors.js';
-import { dumpJson, janssonReal } from '../core/kvs-format-json.js';
+import { dumpJson, janssonReal } from '../core/kvs/format-json.js';
 import {
   type ResourceSet, countCores, countGpus, countNodes, difference, emptySet, encodeR, nodelist, rankIdset, union,
-} from '../core/rset.js';
-import { type Field, OutputFormat } from '../core/output-format.js';
-import type { HwlocSummary } from '../core/hwloc-xml.js';
+} from '../core/resource/rset.js';
+import { type Field, OutputFormat } from '../core/format/output.js';
+import type { HwlocSummary } from '../core/resource/hwloc-xml.js';
 
 export const LIST_STATES = ['up', 'down', 'allocated', 'free', 'all'] as const;
 export type ListState = (typeof LIST_STATES)[number];

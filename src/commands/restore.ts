@@ -5,16 +5,16 @@
 // writes a checkpoint with the KVS unloaded instead; here the journal, not the checkpoint, is the truth.)
 import { Flux } from '../api/handle.js';
 import { FluxError, EINVAL, EPROTO } from '../core/errors.js';
-import { type HashName, blobrefOf } from '../core/blobref.js';
+import { type HashName, blobrefOf } from '../core/content/blobref.js';
 import { contentHash, storeBlob } from '../api/content.js';
 import { Txn, commit } from '../api/kvs.js';
-import { TreeBuilder, addEntry } from '../core/kvs-archive.js';
-import { readTar } from '../core/tar.js';
-import { dirref } from '../core/treeobj.js';
-import { TXN_SYNC } from '../core/kvs-tree.js';
+import { TreeBuilder, addEntry } from '../core/kvs/archive.js';
+import { readTar } from '../core/kvs/tar.js';
+import { dirref } from '../core/kvs/treeobj.js';
+import { TXN_SYNC } from '../core/kvs/tree.js';
 import { cProgram, parse } from './common.js';
 import { Progress, WINDOW, parseMaxreqs, parseSize } from './archive-io.js';
-import { archiveSource } from '../core/archive-file.js';
+import { archiveSource } from '../core/kvs/archive-file.js';
 
 interface Options {
   verbose?: boolean;

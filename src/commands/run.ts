@@ -1,5 +1,5 @@
 // flux run: submit a job and attach to it: its output as it happens, and its exit code as flux run's.
-import { encodeFluid } from '../core/fluid.js';
+import { encodeFluid } from '../core/jobs/fluid.js';
 import { Flux } from '../api/handle.js';
 import { submit } from '../api/jobs.js';
 import { program, parse } from './common.js';

@@ -1,12 +1,12 @@
 // `flux start`: bootstrap an instance. With --size N (or flux-core's --test-size=N) it is the PMI-1 server for
 // N brokers it spawns on this node; under a real process manager (PMI_FD set) it runs one broker of that job.
 import { FluxError, EINVAL } from '../core/errors.js';
-import { parseFSD } from '../core/fsd.js';
+import { parseFSD } from '../core/time/fsd.js';
 import { runLocal, runUnderLauncher } from '../api/instance.js';
 import { launcherHint } from '../transport/pmi-select.js';
 import { resolve } from 'node:path';
-import { ATTR_REPLAY_STATEDIR, ATTR_REPLAY_TO } from '../core/read-only.js';
-import { commandLineAttrError } from '../core/broker-attrs.js';
+import { ATTR_REPLAY_STATEDIR, ATTR_REPLAY_TO } from '../core/journal/read-only.js';
+import { commandLineAttrError } from '../core/config/broker-attrs.js';
 import { program, parse, renamed } from './common.js';
 import { pastOf } from './replay-at.js';
 

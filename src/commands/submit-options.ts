@@ -2,10 +2,10 @@
 import { readFileSync } from 'node:fs';
 import type * as Commander from 'commander';
 import { FluxError, EINVAL } from '../core/errors.js';
-import { parseFSD } from '../core/fsd.js';
-import { applyEnvRules } from '../core/env-rules.js';
-import { type Jobspec, type SubmitOptions, buildJobspec } from '../core/jobspec.js';
-import { SUBMIT_WAITABLE, URGENCY_DEFAULT, URGENCY_EXPEDITE, URGENCY_HOLD } from '../core/job-state.js';
+import { parseFSD } from '../core/time/fsd.js';
+import { applyEnvRules } from '../core/jobs/env-rules.js';
+import { type Jobspec, type SubmitOptions, buildJobspec } from '../core/jobs/jobspec.js';
+import { SUBMIT_WAITABLE, URGENCY_DEFAULT, URGENCY_EXPEDITE, URGENCY_HOLD } from '../core/jobs/state.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 

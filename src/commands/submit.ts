@@ -1,9 +1,9 @@
 // flux submit: enqueue a job (or one copy per --cc id) and print its id in F58.
 import { FluxError, EINVAL } from '../core/errors.js';
-import { parseIdset } from '../core/idset.js';
-import { encodeFluid } from '../core/fluid.js';
-import { exitCodeOf } from '../core/wait-status.js';
-import type { Jobspec } from '../core/jobspec.js';
+import { parseIdset } from '../core/resource/idset.js';
+import { encodeFluid } from '../core/jobs/fluid.js';
+import { exitCodeOf } from '../core/jobs/wait-status.js';
+import type { Jobspec } from '../core/jobs/jobspec.js';
 import { Flux } from '../api/handle.js';
 import { submit, watchEventlog } from '../api/jobs.js';
 import { program, parse } from './common.js';

@@ -2,7 +2,7 @@
 // ",  N offline" when brokers are missing.
 import { withHandle } from '../api/handle.js';
 import { uptime, type Uptime } from '../api/uptime.js';
-import { formatDuration } from '../core/fsd.js';
+import { formatDuration } from '../core/time/fsd.js';
 import { ownerNames, readPasswd } from './ps.js';
 import { program, parse } from './common.js';
 

@@ -1,7 +1,7 @@
 // `flux uri [--remote|--local] TARGET`: TARGET as a URI to connect with; --remote turns local:///path into
 // ssh://<this host>/path, --local turns ssh://host/path into local:///path (FLUX_URI_RESOLVE_LOCAL set: --local).
 import { hostname } from 'node:os';
-import { resolveTarget, toLocalUri, toRemoteUri } from '../core/uri.js';
+import { resolveTarget, toLocalUri, toRemoteUri } from '../core/wire/uri.js';
 import { program, parse } from './common.js';
 
 export async function run(args: string[]): Promise<number> {

@@ -2,7 +2,7 @@
 import { withHandle } from '../api/handle.js';
 import { type UserRoles, addRole, delRole, listUsers, lookupUser } from '../api/users.js';
 import { FluxError, EINVAL } from '../core/errors.js';
-import { VALID_ROLES_HINT, formatRoles, parseRoles } from '../core/roles.js';
+import { VALID_ROLES_HINT, formatRoles, parseRoles } from '../core/access/roles.js';
 import { program, runChosen } from './common.js';
 import { readPasswd, userOf } from './ps.js';
 

@@ -1,6 +1,6 @@
 // A cron entry as cron.create, cron.list and the other cron requests answer it (reference §9), and the next time
 // an entry is due. Both read only the projected entry and the `now` they are given.
-import { nextWakeup, parseCronodate } from '../core/cronodate.js';
+import { nextWakeup, parseCronodate } from '../core/time/cronodate.js';
 import type { CronEntry } from './cron.js';
 
 /** interval entries: seconds between runs, and before the first run after a start (the interval by default) */

@@ -16,9 +16,9 @@
 // with the sync topic moves the time of the last sync event: both are journal facts, so the counters survive a
 // restart too. The time of each change is the journal entry's time.
 import { produce } from 'immer';
-import type { Entry } from '../core/journal-entry.js';
+import type { Entry } from '../core/journal/entry.js';
 import { FluxError, EPROTO } from '../core/errors.js';
-import { exitCodeOf } from '../core/wait-status.js';
+import { exitCodeOf } from '../core/jobs/wait-status.js';
 import type { Projection } from './projection.js';
 
 export const CRONTABLE = 'cron';

@@ -1,4 +1,4 @@
-// What a reader gets of one journal entry: the whole entry when it may read it (src/core/visibility.ts), a redacted
+// What a reader gets of one journal entry: the whole entry when it may read it (src/core/access/visibility.ts), a redacted
 // view when the entry is the primary namespace's commit that carries job events of the reader's own jobs, nothing
 // otherwise. Every read of the journal, live or of the past, goes through here, so a guest finds in the history
 // exactly what it could have had live: its own jobs' events, never another user's, and nothing of the commit.
@@ -6,8 +6,8 @@
 // A redacted view keeps the entry's position (seq, time, topic, prev) and replaces the payload with the reader's
 // job items alone. It no longer hashes to the entry's ref: the payload says so, and the flags carry
 // ENTRY_REDACTED in place of the KVS entry flag, so that nothing takes it for a commit or an event.
-import type { Entry } from '../core/journal-entry.js';
-import { type Reader, ENTRY_REDACTED, REDACTED_NOTE, mayRead } from '../core/visibility.js';
+import type { Entry } from '../core/journal/entry.js';
+import { type Reader, ENTRY_REDACTED, REDACTED_NOTE, mayRead } from '../core/access/visibility.js';
 import { type JobItem, jobItems } from './jobs.js';
 import { ENTRY_KVS } from './kvs.js';
 

@@ -1,8 +1,8 @@
 // A job of the job table as flux-core's job-list answers it, and the order it lists jobs in: what job-list serves
 // and what `flux replay --show jobs` prints from a stopped instance's journal.
-import { STATE_INACTIVE, STATE_PENDING, STATE_RUNNING } from '../core/job-state.js';
-import { countCores, decodeR, nodelist, ranksOf } from '../core/rset.js';
-import { formatIdset } from '../core/idset.js';
+import { STATE_INACTIVE, STATE_PENDING, STATE_RUNNING } from '../core/jobs/state.js';
+import { countCores, decodeR, nodelist, ranksOf } from '../core/resource/rset.js';
+import { formatIdset } from '../core/resource/idset.js';
 import type { JobRecord } from './jobs.js';
 
 /** a job as job-list answers it: flux-core's attribute names, a key left out while it has no value */

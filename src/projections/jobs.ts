@@ -9,13 +9,13 @@
 //
 // States move as RFC 21 says and only so: an event that is not allowed in the job's state changes nothing (the
 // same way on every broker), so a job is always in exactly one state and never skips one.
-import type { Entry } from '../core/journal-entry.js';
-import type { JobEvent } from '../core/job-kvs.js';
+import type { Entry } from '../core/journal/entry.js';
+import type { JobEvent } from '../core/jobs/kvs.js';
 import { FluxError, EPROTO } from '../core/errors.js';
 import {
   STATE_NEW, STATE_DEPEND, STATE_PRIORITY, STATE_SCHED, STATE_RUN, STATE_CLEANUP, STATE_INACTIVE, STATE_ACTIVE,
   RESULT_COMPLETED, RESULT_FAILED, RESULT_CANCELED, RESULT_TIMEOUT,
-} from '../core/job-state.js';
+} from '../core/jobs/state.js';
 import { isKvsEntry, PRIMARY } from './kvs.js';
 import type { Projection } from './projection.js';
 

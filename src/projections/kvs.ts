@@ -11,7 +11,7 @@
 //   kvs.namespace-<ns>-setroot  {namespace, rootseq, rootref, names, keys, ops, owner}
 //                               one per applied batch of commits; ops are the ops as applied
 //   kvs.namespace-<ns>-removed  {namespace}
-import type { Entry } from '../core/journal-entry.js';
+import type { Entry } from '../core/journal/entry.js';
 import { FluxError, EPROTO } from '../core/errors.js';
 import type { Projection } from './projection.js';
 

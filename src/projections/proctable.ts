@@ -13,7 +13,7 @@
 // Everything a record holds comes from the entries of its own rank (times come from the entries), so the table
 // does not depend on how the ranks' entries were interleaved by the sequencer.
 import { produce } from 'immer';
-import type { Entry } from '../core/journal-entry.js';
+import type { Entry } from '../core/journal/entry.js';
 import { FluxError, EPROTO } from '../core/errors.js';
 import type { Projection } from './projection.js';
 

@@ -1,6 +1,6 @@
 // A projection: a pure function from (state, journal entry) to state. No clocks, randomness or I/O: time comes
 // from the entry, so replaying the journal anywhere rebuilds the same state.
-import type { Entry } from '../core/journal-entry.js';
+import type { Entry } from '../core/journal/entry.js';
 
 export interface Projection<S = unknown> {
   name: string;

@@ -4,7 +4,7 @@
 // Journal entries (made by the user service on rank 0, owner only):
 //   user.addrole {userid, rolemask}   the roles are added to what the uid had
 //   user.delrole {userid, rolemask}   the roles are taken away; a uid left with none is forgotten
-import type { Entry } from '../core/journal-entry.js';
+import type { Entry } from '../core/journal/entry.js';
 import type { Projection } from './projection.js';
 
 export const USERS = 'users';

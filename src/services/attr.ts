@@ -1,5 +1,5 @@
 // attr.get / attr.set / attr.list / attr.rm over the broker's attribute table.
-import { ROLE_ALL } from '../core/message.js';
+import { ROLE_ALL } from '../core/wire/message.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 
 export function attrModule(host: ModuleHost): ModuleDef {

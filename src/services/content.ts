@@ -3,11 +3,11 @@
 // store and answers from it; stores that arrive in one turn of the event loop are committed in one transaction
 // and answered only after it (acknowledged => on disk). Ranks > 0 keep a bounded LRU of clean blobs: a miss goes
 // upstream once per digest, and a store is write-through (answered once rank 0 has it).
-import { ownBytes } from '../core/own-bytes.js';
+import { ownBytes } from '../core/wire/own-bytes.js';
 import { FluxError, EPROTO, EFBIG, EINVAL, ENOENT, ENOSYS } from '../core/errors.js';
-import { type Message, ROLE_ALL } from '../core/message.js';
-import { type HashName, DIGEST_SIZE, hashBlob, isDigest } from '../core/blobref.js';
-import type { ContentStore } from '../core/content-store.js';
+import { type Message, ROLE_ALL } from '../core/wire/message.js';
+import { type HashName, DIGEST_SIZE, hashBlob, isDigest } from '../core/content/blobref.js';
+import type { ContentStore } from '../core/content/store.js';
 import { ATTR_IMMUTABLE, ATTR_RUNTIME } from './attrs.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 

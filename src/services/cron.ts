@@ -18,10 +18,10 @@
 // Task output goes to the log as flux-core's cron module writes it: stdout at LOG_INFO, stderr at LOG_ERR, each
 // line as `cron-ID[NAME]: rank=R: command="COMMAND": "LINE"`.
 import { FluxError, errnoOf, strerror, EINVAL, ENOENT } from '../core/errors.js';
-import { type Message, ROLE_OWNER, payloadJson } from '../core/message.js';
+import { type Message, ROLE_OWNER, payloadJson } from '../core/wire/message.js';
 import { compile } from '../core/validate.js';
-import { durationArg, moduleArgs, textArg } from '../core/module-args.js';
-import { nextWakeup, parseCronodate, CRONODATE_FIELDS } from '../core/cronodate.js';
+import { durationArg, moduleArgs, textArg } from '../core/config/module-args.js';
+import { nextWakeup, parseCronodate, CRONODATE_FIELDS } from '../core/time/cronodate.js';
 import {
   CRONTABLE, TOPIC_CREATED, TOPIC_DELETED, TOPIC_STOPPED, TOPIC_STARTED, TOPIC_DEFERRED, TOPIC_TASK_STARTED,
   TOPIC_TASK_FINISHED, TOPIC_SYNC, entries, watching, type CronTable, type CronEntry, type CreatedPayload,

@@ -1,9 +1,9 @@
 // event.publish: rank 0 makes each published event a journal entry; the journal sequences it, makes it durable,
 // sends it down the tree and delivers it to subscribers. The event's sequence number is its journal seq.
 import { FluxError, EPROTO, EPERM } from '../core/errors.js';
-import { FLAG_PRIVATE, ROLE_ALL } from '../core/message.js';
-import { payloadForEntry } from '../core/journal-entry.js';
-import { isServiceTopic } from '../core/visibility.js';
+import { FLAG_PRIVATE, ROLE_ALL } from '../core/wire/message.js';
+import { payloadForEntry } from '../core/journal/entry.js';
+import { isServiceTopic } from '../core/access/visibility.js';
 import type { JournalService } from './journal.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 

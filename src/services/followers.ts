@@ -1,7 +1,7 @@
 // Streaming requests a service keeps answering as things happen (dmesg -f, journal follow). Each is known by
 // its sender and matchtag, which is what <service>.cancel names and what a departing client leaves behind.
 import { FluxError, ENODATA } from '../core/errors.js';
-import { type Message, senderOf } from '../core/message.js';
+import { type Message, senderOf } from '../core/wire/message.js';
 import type { HandlerDef, ModuleHost } from './module.js';
 
 export class Followers {

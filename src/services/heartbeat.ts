@@ -1,7 +1,7 @@
 // heartbeat.pulse every heartbeat.period from rank 0: a liveness signal that subscribers can pace work by.
 // `flux module load heartbeat period=FSD` sets the period, as flux-core's module takes it.
-import { makeEvent, jsonPayload } from '../core/message.js';
-import { durationArg, moduleArgs } from '../core/module-args.js';
+import { makeEvent, jsonPayload } from '../core/wire/message.js';
+import { durationArg, moduleArgs } from '../core/config/module-args.js';
 import { ATTR_RUNTIME } from './attrs.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 

@@ -3,10 +3,10 @@
 // status) once every shell has reported, enforces the time limit, and on a fatal exception sends the tasks
 // SIGTERM and, KILL_TIMEOUT later, SIGKILL. What it posts goes through the job manager, which journals it.
 import { FluxError, ENOENT } from '../core/errors.js';
-import { type Message, payloadJson } from '../core/message.js';
-import { encodeFluid } from '../core/fluid.js';
-import { type Jobspec, resourceRequest } from '../core/jobspec.js';
-import { parseIdset } from '../core/idset.js';
+import { type Message, payloadJson } from '../core/wire/message.js';
+import { encodeFluid } from '../core/jobs/fluid.js';
+import { type Jobspec, resourceRequest } from '../core/jobs/jobspec.js';
+import { parseIdset } from '../core/resource/idset.js';
 import type { JobR } from '../projections/jobs.js';
 import type { ShellStart } from './job-shell.js';
 import type { ModuleHost } from './module.js';

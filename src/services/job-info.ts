@@ -4,8 +4,8 @@
 //
 //   job-info.lookup {id, keys: [key…], flags} -> {id, <key>: <value as text>…}
 import { FluxError, EPERM, EPROTO } from '../core/errors.js';
-import { ROLE_OWNER, ROLE_USER, payloadJson } from '../core/message.js';
-import { EVENTLOG, jobKey, parseEventlog } from '../core/job-kvs.js';
+import { ROLE_OWNER, ROLE_USER, payloadJson } from '../core/wire/message.js';
+import { EVENTLOG, jobKey, parseEventlog } from '../core/jobs/kvs.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 
 export function jobInfoModule(host: ModuleHost): ModuleDef {

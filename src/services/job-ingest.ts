@@ -5,9 +5,9 @@
 //
 //   job-ingest.submit {J, urgency, flags} -> {id}
 import { FluxError, EINVAL, EPERM } from '../core/errors.js';
-import { type Message, ROLE_OWNER, ROLE_USER, payloadJson } from '../core/message.js';
-import { decodeJ, validateJobspec } from '../core/jobspec.js';
-import { SUBMIT_WAITABLE, URGENCY_DEFAULT } from '../core/job-state.js';
+import { type Message, ROLE_OWNER, ROLE_USER, payloadJson } from '../core/wire/message.js';
+import { decodeJ, validateJobspec } from '../core/jobs/jobspec.js';
+import { SUBMIT_WAITABLE, URGENCY_DEFAULT } from '../core/jobs/state.js';
 import type { SubmittedJob } from './job-manager.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 

@@ -6,8 +6,8 @@
 //                    last entry made by then (--at-time); the answer then says when that entry was made
 //   job-list.list-id {id} -> {job}
 import { FluxError, ENOENT } from '../core/errors.js';
-import { ROLE_USER, USERID_UNKNOWN } from '../core/message.js';
-import { STATE_INACTIVE } from '../core/job-state.js';
+import { ROLE_USER, USERID_UNKNOWN } from '../core/wire/message.js';
+import { STATE_INACTIVE } from '../core/jobs/state.js';
 import { JOBTABLE, allJobs, jobOf, type JobTable } from '../projections/jobs.js';
 import { listOrder, listing } from '../projections/job-listing.js';
 import type { JournalService } from './journal.js';

@@ -13,20 +13,20 @@
 //   job-exec.stdin      {id, data?, eof?} -> {}                    data base64, to every task of the job
 //   sched.resource-status {} -> {all, allocated, down}            RFC 20 R each
 import { FluxError, EINVAL, EPERM, EPROTO, ECHILD } from '../core/errors.js';
-import { type Message, ROLE_OWNER, ROLE_USER, payloadJson, senderOf } from '../core/message.js';
-import { FluidGenerator, encodeFluid, fluidTimestamp } from '../core/fluid.js';
-import { type Jobspec, type ResourceRequest, jobName, resourceRequest, validateJobspec } from '../core/jobspec.js';
-import { eventlogLine, jobKey, EVENTLOG, EXEC_EVENTLOG, OUTPUT_EVENTLOG } from '../core/job-kvs.js';
-import { appendOp, putOp } from '../core/job-ops.js';
-import type { Op } from '../core/kvs-tree.js';
-import { wallclock } from '../core/kvs-format-eventlog.js';
+import { type Message, ROLE_OWNER, ROLE_USER, payloadJson, senderOf } from '../core/wire/message.js';
+import { FluidGenerator, encodeFluid, fluidTimestamp } from '../core/jobs/fluid.js';
+import { type Jobspec, type ResourceRequest, jobName, resourceRequest, validateJobspec } from '../core/jobs/jobspec.js';
+import { eventlogLine, jobKey, EVENTLOG, EXEC_EVENTLOG, OUTPUT_EVENTLOG } from '../core/jobs/kvs.js';
+import { appendOp, putOp } from '../core/jobs/ops.js';
+import type { Op } from '../core/kvs/tree.js';
+import { wallclock } from '../core/kvs/format-eventlog.js';
 import {
   STATE_NEW, STATE_DEPEND, STATE_PRIORITY, STATE_SCHED, STATE_RUN, STATE_CLEANUP, STATE_INACTIVE,
   SUBMIT_WAITABLE, priorityOf, URGENCY_DEFAULT,
-} from '../core/job-state.js';
-import { exitCodeOf } from '../core/wait-status.js';
-import { type ResourceSet, countCores, decodeR, encodeR, emptySet, union, difference, withWindow } from '../core/rset.js';
-import { allocate, allocationWindow } from '../core/sched-alloc.js';
+} from '../core/jobs/state.js';
+import { exitCodeOf } from '../core/jobs/wait-status.js';
+import { type ResourceSet, countCores, decodeR, encodeR, emptySet, union, difference, withWindow } from '../core/resource/rset.js';
+import { allocate, allocationWindow } from '../core/resource/sched-alloc.js';
 import {
   JOBTABLE, allJobs, jobItems, jobOf, nextState, type JobEvent, type JobItem, type JobR, type JobRecord,
   type JobSummary, type JobTable,

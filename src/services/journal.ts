@@ -7,18 +7,18 @@
 import { FluxError, EPROTO, ENOENT, EAGAIN, EBUSY, EEXIST, EINVAL, EIO, EPERM, EROFS } from '../core/errors.js';
 import {
   Message, MSGTYPE_EVENT, FLAG_PRIVATE, ROLE_ALL, ROLE_USER, makeEvent, USERID_UNKNOWN, ROLE_OWNER, payloadJson,
-} from '../core/message.js';
+} from '../core/wire/message.js';
 import {
   type Entry, ENTRY_RAW, canonical, checkpointMessage, decodeEntry, encodeEntry, entryPayloadBytes,
-} from '../core/journal-entry.js';
-import type { Reader } from '../core/visibility.js';
-import { type JournalStore, type Head, type Checkpoint, compactedError } from '../core/journal-store.js';
-import { EMPTY_DIR_BLOB } from '../core/kvs-tree.js';
-import type { Signer } from '../core/signing.js';
-import { Recent } from '../core/recent.js';
-import { blobrefOf, checkHashName } from '../core/blobref.js';
-import { ownBytes } from '../core/own-bytes.js';
-import { ReplicaOrder, type Applied } from '../core/replica.js';
+} from '../core/journal/entry.js';
+import type { Reader } from '../core/access/visibility.js';
+import { type JournalStore, type Head, type Checkpoint, compactedError } from '../core/journal/store.js';
+import { EMPTY_DIR_BLOB } from '../core/kvs/tree.js';
+import type { Signer } from '../core/journal/signing.js';
+import { Recent } from '../core/journal/recent.js';
+import { blobrefOf, checkHashName } from '../core/content/blobref.js';
+import { ownBytes } from '../core/wire/own-bytes.js';
+import { ReplicaOrder, type Applied } from '../core/journal/replica.js';
 import type { Projection } from '../projections/projection.js';
 import { JOBTABLE, type JobTable, applyEntry, initialTable, jobOf } from '../projections/jobs.js';
 import { entryView, jobsNamed } from '../projections/entry-view.js';
@@ -463,7 +463,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
       }
       host.log(6, 'journal', `collecting the objects no entry from ${s.expectedFirst()} on reaches`);
       // loaded here: compaction is rank 0's, and rare
-      const { collectGarbage } = await import('../core/journal-gc.js');
+      const { collectGarbage } = await import('../core/journal/gc.js');
       const gc = await collectGarbage(s, { roots: [refOf(EMPTY_DIR_BLOB)], pause });
       s.setMeta('gc-pending', '0');
       host.log(6, 'journal', `compacted below ${s.expectedFirst()}: ${dropped} entries and ${gc.deleted} objects dropped`);
@@ -819,7 +819,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
         handler: async (msg) => {
           if (!store) throw new FluxError(EPROTO, 'journal.verify is served by rank 0');
           if (batch.length > 0 || unreleased > 0) throw new FluxError(EAGAIN, 'appends in progress: try again');
-          const { verifyJournal } = await import('../core/journal-verify.js');
+          const { verifyJournal } = await import('../core/journal/verify.js');
           const report = await verifyJournal(store, { trustedKey: opts.signer ? (await opts.signer()).publicKey : undefined });
           host.respond(msg, report as unknown as Record<string, unknown>);
         },

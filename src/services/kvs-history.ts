@@ -1,13 +1,13 @@
 // KVS history queries over the indexes the kvs module keeps in rank 0's journal database (kvs_version: one row
 // per root a namespace had; kvs_key: one row per key a batch changed). Rank 0 answers; a broker below checks
 // the caller may use the namespace, then asks rank 0, since only rank 0 holds the indexes.
-import { NAMESPACE_DENIED } from '../core/roles.js';
+import { NAMESPACE_DENIED } from '../core/access/roles.js';
 import type Database from 'better-sqlite3';
 import { FluxError, EINVAL, ENOENT, ENOSYS, EPERM } from '../core/errors.js';
-import { compactedError } from '../core/journal-store.js';
-import { type Message, ROLE_OWNER, ROLE_USER, USERID_UNKNOWN, payloadJson } from '../core/message.js';
-import { dirref, keyPath } from '../core/treeobj.js';
-import { LOOKUP_TREEOBJ } from '../core/kvs-tree.js';
+import { compactedError } from '../core/journal/store.js';
+import { type Message, ROLE_OWNER, ROLE_USER, USERID_UNKNOWN, payloadJson } from '../core/wire/message.js';
+import { dirref, keyPath } from '../core/kvs/treeobj.js';
+import { LOOKUP_TREEOBJ } from '../core/kvs/tree.js';
 import { type KvsState, KVS, PRIMARY, namespaceRoot } from '../projections/kvs.js';
 import type { JournalService } from './journal.js';
 import type { ModuleDef, ModuleHost } from './module.js';

@@ -3,12 +3,12 @@
 // the kvs service on this broker. The journal hands every broker the namespace setroots in commit order, so each
 // watcher answers once per setroot that touches its key, looked up at THAT setroot's root: a watcher never skips
 // or repeats a version, however fast commits come, and a watcher below rank 0 sees what rank 0 committed.
-import { NAMESPACE_DENIED } from '../core/roles.js';
+import { NAMESPACE_DENIED } from '../core/access/roles.js';
 import { FluxError, EINVAL, EISDIR, ENODATA, ENOENT, ENOSYS, ENOTSUP, EPERM, EPROTO } from '../core/errors.js';
-import { type Message, FLAG_STREAMING, ROLE_OWNER, ROLE_USER, payloadJson, senderOf } from '../core/message.js';
-import { blobrefOf, digestOf } from '../core/blobref.js';
-import { type TreeObj, checkTreeObj, dirref, normalizeKey } from '../core/treeobj.js';
-import { LOOKUP_READDIR, LOOKUP_READLINK, LOOKUP_TREEOBJ } from '../core/kvs-tree.js';
+import { type Message, FLAG_STREAMING, ROLE_OWNER, ROLE_USER, payloadJson, senderOf } from '../core/wire/message.js';
+import { blobrefOf, digestOf } from '../core/content/blobref.js';
+import { type TreeObj, checkTreeObj, dirref, normalizeKey } from '../core/kvs/treeobj.js';
+import { LOOKUP_READDIR, LOOKUP_READLINK, LOOKUP_TREEOBJ } from '../core/kvs/tree.js';
 import { PRIMARY, TOPIC_PREFIX, isKvsEntry, namespaceTopic } from '../projections/kvs.js';
 import type { Applied, JournalService } from './journal.js';
 import type { ContentAccess } from './content.js';

@@ -2,8 +2,8 @@
 // and forwarded to rank 0, as flux-core's broker does.
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { FluxError, EPROTO, ENODATA, errnoOf, strerror } from '../core/errors.js';
-import { FLAG_NORESPONSE, stringPayload } from '../core/message.js';
-import { formatEntry, parseEntry, nowMicros, isoMicros, type LogEntry, SEVERITY_NAMES } from '../core/logline.js';
+import { FLAG_NORESPONSE, stringPayload } from '../core/wire/message.js';
+import { formatEntry, parseEntry, nowMicros, isoMicros, type LogEntry, SEVERITY_NAMES } from '../core/format/logline.js';
 import { ATTR_IMMUTABLE, ATTR_RUNTIME } from './attrs.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 import { Followers } from './followers.js';

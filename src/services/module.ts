@@ -1,6 +1,6 @@
 // What a broker-resident service ("module") is, and what the broker offers it. Every service is a module:
 // it can be listed, loaded and removed at run time, and answers <name>.ping like any other.
-import type { Message } from '../core/message.js';
+import type { Message } from '../core/wire/message.js';
 import type { Schema } from '../core/validate.js';
 import type { Projection } from '../projections/projection.js';
 import type { Attrs } from './attrs.js';
@@ -94,6 +94,6 @@ export interface ModuleHost {
 
 /**
  * What a module file exports (as its default export, or as `create`), and what built-ins are made with: `args` are
- * the words after the module's name on `flux module load`'s command line (NAME=VALUE, see core/module-args.ts).
+ * the words after the module's name on `flux module load`'s command line (NAME=VALUE, see core/config/module-args.ts).
  */
 export type ModuleFactory = (host: ModuleHost, args: string[]) => ModuleDef | Promise<ModuleDef>;

@@ -14,10 +14,10 @@
 // lacks that rank's resources instead of guessing at them.
 import { execFile } from 'node:child_process';
 import { FluxError, EPROTO, EINVAL } from '../core/errors.js';
-import { type Message, ROLE_ALL, payloadJson } from '../core/message.js';
-import { formatIdset, parseIdset } from '../core/idset.js';
-import { type HwlocSummary, type RankTopology, parseHwlocXml, toRankTopology } from '../core/hwloc-xml.js';
-import { type ResourceSet, buildResourceSet, decodeR, encodeR } from '../core/rset.js';
+import { type Message, ROLE_ALL, payloadJson } from '../core/wire/message.js';
+import { formatIdset, parseIdset } from '../core/resource/idset.js';
+import { type HwlocSummary, type RankTopology, parseHwlocXml, toRankTopology } from '../core/resource/hwloc-xml.js';
+import { type ResourceSet, buildResourceSet, decodeR, encodeR } from '../core/resource/rset.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 
 /** what flux-core loads: the topology restricted to this process's binding, important I/O devices (GPUs) kept */

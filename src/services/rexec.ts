@@ -20,9 +20,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { isUtf8 } from 'node:buffer';
 import { constants as osConstants } from 'node:os';
 import { FluxError, errnoOf, strerror, EINVAL, EEXIST, ENODATA, ESRCH, ECANCELED, ENOTSUP, EPROTO } from '../core/errors.js';
-import { type Message, FLAG_STREAMING, FLAG_NORESPONSE, ROLE_OWNER, senderOf } from '../core/message.js';
-import { parseIdset } from '../core/idset.js';
-import { waitStatus } from '../core/wait-status.js';
+import { type Message, FLAG_STREAMING, FLAG_NORESPONSE, ROLE_OWNER, senderOf } from '../core/wire/message.js';
+import { parseIdset } from '../core/resource/idset.js';
+import { waitStatus } from '../core/jobs/wait-status.js';
 import { compile } from '../core/validate.js';
 import {
   PROCTABLE, TOPIC_STARTED, TOPIC_FINISHED, TOPIC_LOST, records, running, type ProcTable, type ProcRecord,

@@ -6,7 +6,7 @@
 //   user.lookup  {userid}           -> {userid, rolemask}   ENOENT for a uid without roles
 //   user.list                       -> {users: [{userid, rolemask}]}   the instance owner first
 import { FluxError, EINVAL, ENOENT } from '../core/errors.js';
-import { ROLE_OWNER, ROLE_USER, USERID_UNKNOWN, payloadJson } from '../core/message.js';
+import { ROLE_OWNER, ROLE_USER, USERID_UNKNOWN, payloadJson } from '../core/wire/message.js';
 import { USERS, TOPIC_ADDROLE, TOPIC_DELROLE, type UserTable, allUsers, rolesOf } from '../projections/users.js';
 import type { JournalService } from './journal.js';
 import type { ModuleDef, ModuleHost } from './module.js';

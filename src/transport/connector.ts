@@ -1,7 +1,7 @@
 // Opening a connection to a broker by URI: local:///path directly, ssh://host/path through ssh and `flux relay`
 // on that host (loaded only then: most commands never pay for it).
 import { FluxError, EINVAL } from '../core/errors.js';
-import { parseLocalUri } from '../core/uri.js';
+import { parseLocalUri } from '../core/wire/uri.js';
 import { LocalClient } from './local-client.js';
 
 export async function connect(uri: string): Promise<LocalClient> {

@@ -4,9 +4,9 @@
 import * as net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { FluxError, EINVAL, ECONNRESET, EPERM, EPROTO, errnoOf, reasonOf, strerror } from '../core/errors.js';
-import { LocalDecoder } from '../core/framing.js';
+import { LocalDecoder } from '../core/wire/framing.js';
 import { TickWriter } from './tick-writer.js';
-import type { Message } from '../core/message.js';
+import type { Message } from '../core/wire/message.js';
 
 /** the one reason a broker refuses a connection with EPERM: the handshake byte cannot say more */
 const REFUSED_HINT = ' (connecting requires the owner or user role: guest access is not allowed)';

@@ -5,12 +5,12 @@ import { randomUUID } from 'node:crypto';
 import { lstat, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { FluxError, EAGAIN, EPERM, EEXIST, EALREADY, errnoOf } from '../core/errors.js';
-import { LocalDecoder } from '../core/framing.js';
+import { LocalDecoder } from '../core/wire/framing.js';
 import { TickWriter } from './tick-writer.js';
 import {
   type Message, FLAG_ROUTE, FLAG_NORESPONSE, FLAG_STREAMING, MSGTYPE_REQUEST, MSGTYPE_RESPONSE, USERID_UNKNOWN, ROLE_NONE, ROLE_OWNER, ROLE_USER, ROLE_LOCAL,
   makeErrorResponse,
-} from '../core/message.js';
+} from '../core/wire/message.js';
 import { peerCred, type PeerCred } from './peercred.js';
 import { checkSocketPath } from './local-client.js';
 import { type LocalLimits, DEFAULT_LIMITS } from './local-limits.js';

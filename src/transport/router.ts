@@ -7,7 +7,7 @@ import { FluxError, ECONNRESET } from '../core/errors.js';
 import {
   type Message, MSGTYPE_REQUEST, MSGTYPE_RESPONSE, MSGTYPE_EVENT, FLAG_NORESPONSE, FLAG_UPSTREAM, jsonPayload,
   makeRequest, payloadJson, serviceOf,
-} from '../core/message.js';
+} from '../core/wire/message.js';
 
 export interface Upstream {
   send(msg: Message): void;

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
 import { FluxError, EINVAL, ECONNRESET, EPROTO, errnoOf, strerror } from '../core/errors.js';
-import { parseSshUri, sshDestination, type SshTarget } from '../core/uri.js';
+import { parseSshUri, sshDestination, type SshTarget } from '../core/wire/uri.js';
 import { LocalClient } from './local-client.js';
 
 /** this install's bin/flux: its directory goes on the far side's PATH, on the bet that the install is the same there */

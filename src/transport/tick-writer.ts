@@ -1,8 +1,8 @@
 // Writing messages to a byte stream: those written in one tick leave in one writev rather than one syscall
 // each (a burst of responses or requests is common, and the syscalls were a measurable cost).
 import type { Writable } from 'node:stream';
-import { encodeLocal } from '../core/framing.js';
-import type { Message } from '../core/message.js';
+import { encodeLocal } from '../core/wire/framing.js';
+import type { Message } from '../core/wire/message.js';
 
 export class TickWriter {
   private corked = false;

@@ -3,7 +3,7 @@
 // run's outcome and, at the end, operations checked and faults injected, in all and per minute. With --seed,
 // one run of that seed: what a failing run's report says to type.
 import { parseArgs } from 'node:util';
-import { parseFSD } from '../core/fsd.js';
+import { parseFSD } from '../core/time/fsd.js';
 import { parseFaults, type FaultName } from './faults.js';
 import { verifyRun, replayCommand, type RunResult } from './run.js';
 

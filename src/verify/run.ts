@@ -15,7 +15,7 @@ import { check } from './linearizability.js';
 import { kvsModel, type KvsOp } from './kvs-model.js';
 import { checkEvents, checkWatch, type Publish } from './event-log.js';
 import { attribute, keyHistory, type SetrootOp } from './attribution.js';
-import { decodeEntry } from '../core/journal-entry.js';
+import { decodeEntry } from '../core/journal/entry.js';
 import {
   Recorder, KEYS, EVENT_PREFIX, END_TOPIC, now, lookup, decodeVal, runClient, runSubscriber, runWatcher, runReplicaReader,
 } from './workload.js';

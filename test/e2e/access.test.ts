@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startInstance, until, type Instance, type RunResult } from '../helpers/instance.js';
-import { ENTRY_REDACTED, REDACTED_NOTE } from '../../src/core/visibility.js';
-import { parseJobId } from '../../src/core/fluid.js';
+import { ENTRY_REDACTED, REDACTED_NOTE } from '../../src/core/access/visibility.js';
+import { parseJobId } from '../../src/core/jobs/fluid.js';
 import { guestUser, fluxAs } from '../helpers/guest.js';
 
 const GUEST = '4242';

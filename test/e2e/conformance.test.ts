@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { run, startInstance, FLUX, ROOT, type Instance } from '../helpers/instance.js';
 import { COMMANDS } from '../../src/command-table.js';
 import { Flux } from '../../src/api/handle.js';
-import { payloadString } from '../../src/core/message.js';
-import { JReal, parseJson } from '../../src/core/kvs-format-json.js';
+import { payloadString } from '../../src/core/wire/message.js';
+import { JReal, parseJson } from '../../src/core/kvs/format-json.js';
 import { VERSION } from '../../src/core/version.js';
 
 describe('flux without an instance', () => {

@@ -6,8 +6,8 @@ import { randomBytes, createHash } from 'node:crypto';
 import { run, startInstance, type Instance } from '../helpers/instance.js';
 import { loadVectors } from '../helpers/vectors.js';
 import { Flux } from '../../src/api/handle.js';
-import { LocalDecoder, encodeLocal } from '../../src/core/framing.js';
-import { type Message, payloadJson } from '../../src/core/message.js';
+import { LocalDecoder, encodeLocal } from '../../src/core/wire/framing.js';
+import { type Message, payloadJson } from '../../src/core/wire/message.js';
 import { EPROTO, ENOENT, EFBIG } from '../../src/core/errors.js';
 
 const HELLO_SHA256 = 'sha256-2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startInstance, until, type Instance, type RunResult } from '../helpers/instance.js';
 import { Flux } from '../../src/api/handle.js';
-import { nextWakeup, parseCronodate } from '../../src/core/cronodate.js';
+import { nextWakeup, parseCronodate } from '../../src/core/time/cronodate.js';
 import type { EntryJson } from '../../src/commands/cron-format.js';
 
 

@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { FLUX, run, startInstance, type Instance } from '../helpers/instance.js';
 import { Flux } from '../../src/api/handle.js';
-import { blobrefOf, digestOf } from '../../src/core/blobref.js';
-import { type TreeObj, symlink, val } from '../../src/core/treeobj.js';
+import { blobrefOf, digestOf } from '../../src/core/content/blobref.js';
+import { type TreeObj, symlink, val } from '../../src/core/kvs/treeobj.js';
 
 const LOOKUP_READLINK = 2;
 const LOOKUP_TREEOBJ = 16;

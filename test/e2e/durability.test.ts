@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Flux } from '../../src/api/handle.js';
 import { ENOENT, ENOSPC, errnoOf } from '../../src/core/errors.js';
-import { ContentStore } from '../../src/core/content-store.js';
-import { JournalStore } from '../../src/core/journal-store.js';
+import { ContentStore } from '../../src/core/content/store.js';
+import { JournalStore } from '../../src/core/journal/store.js';
 import { mountSmallTmpfs, unmount } from '../../src/verify/faults.js';
 import { run, startInstance, until, type Instance } from '../helpers/instance.js';
 

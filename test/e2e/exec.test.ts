@@ -10,9 +10,9 @@ import { loadVectors } from '../helpers/vectors.js';
 import { Flux } from '../../src/api/handle.js';
 import {
   payloadJson, jsonPayload, makeRequest, FLAG_STREAMING, FLAG_NORESPONSE, type Message,
-} from '../../src/core/message.js';
+} from '../../src/core/wire/message.js';
 import { LocalClient } from '../../src/transport/local-client.js';
-import { parseLocalUri } from '../../src/core/uri.js';
+import { parseLocalUri } from '../../src/core/wire/uri.js';
 import { ENODATA } from '../../src/core/errors.js';
 import { execCmd, FOREGROUND_FLAGS } from '../../src/api/exec.js';
 

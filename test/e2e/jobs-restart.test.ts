@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, startInstance, until, FLUX, type Instance } from '../helpers/instance.js';
 import { Flux } from '../../src/api/handle.js';
-import { parseJobId } from '../../src/core/fluid.js';
+import { parseJobId } from '../../src/core/jobs/fluid.js';
 
 const lines = (s: string) => s.split('\n').filter((l) => l.length > 0);
 let dir: string | undefined;

@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { startInstance, until, FLUX, type Instance } from '../helpers/instance.js';
 import { LocalClient } from '../../src/transport/local-client.js';
-import { parseLocalUri } from '../../src/core/uri.js';
-import { makeRequest, jsonPayload, ROLE_USER, type Message } from '../../src/core/message.js';
+import { parseLocalUri } from '../../src/core/wire/uri.js';
+import { makeRequest, jsonPayload, ROLE_USER, type Message } from '../../src/core/wire/message.js';
 import { EPERM } from '../../src/core/errors.js';
-import { encodeFluid, parseJobId } from '../../src/core/fluid.js';
+import { encodeFluid, parseJobId } from '../../src/core/jobs/fluid.js';
 import { Flux } from '../../src/api/handle.js';
 import type { JobItem } from '../../src/projections/jobs.js';
 

@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, startInstance, type Instance } from '../helpers/instance.js';
 import { type Write, kvsJournal, snapshotAt, readKey } from '../helpers/kvs-journal.js';
-import { ContentStore } from '../../src/core/content-store.js';
-import { JournalStore } from '../../src/core/journal-store.js';
-import { blobrefOf, digestOf } from '../../src/core/blobref.js';
+import { ContentStore } from '../../src/core/content/store.js';
+import { JournalStore } from '../../src/core/journal/store.js';
+import { blobrefOf, digestOf } from '../../src/core/content/blobref.js';
 import { Flux } from '../../src/api/handle.js';
 import { FluxError, ENOENT } from '../../src/core/errors.js';
-import { dirref } from '../../src/core/treeobj.js';
+import { dirref } from '../../src/core/kvs/treeobj.js';
 
 const KEYS = 6;
 const bigValue = (v: number) => `${'big'.repeat(40)}-${v}`;

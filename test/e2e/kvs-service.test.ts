@@ -11,7 +11,7 @@ import { FLUX, ROOT, startInstance, type Instance } from '../helpers/instance.js
 import { loadVectors, type VectorMessage } from '../helpers/vectors.js';
 import { Flux } from '../../src/api/handle.js';
 import { FluxError, EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTSUP, EPERM, EPROTO } from '../../src/core/errors.js';
-import { type Message, payloadJson } from '../../src/core/message.js';
+import { type Message, payloadJson } from '../../src/core/wire/message.js';
 import { rejectionErrno } from '../helpers/rejection.js';
 
 const val = (s: string) => ({ ver: 1, type: 'val', data: Buffer.from(s).toString('base64') });

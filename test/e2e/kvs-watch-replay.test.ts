@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { background, startInstance, type Instance } from '../helpers/instance.js';
 import { Flux } from '../../src/api/handle.js';
 import { FluxError, ENODATA } from '../../src/core/errors.js';
-import { payloadJson } from '../../src/core/message.js';
+import { payloadJson } from '../../src/core/wire/message.js';
 import { WATCH } from '../../src/services/kvs-watch.js';
 
 const ok = (stdout = '') => ({ code: 0, stdout, stderr: '' });

@@ -6,7 +6,7 @@ import { startInstance, type Instance } from '../helpers/instance.js';
 import { loadVectors } from '../helpers/vectors.js';
 import { Flux } from '../../src/api/handle.js';
 import { FluxError, ENODATA, ENOENT, ENOTSUP, EPROTO } from '../../src/core/errors.js';
-import { payloadJson } from '../../src/core/message.js';
+import { payloadJson } from '../../src/core/wire/message.js';
 import { STREAM, WAITCREATE, WATCH, WATCH_UNIQ } from '../../src/services/kvs-watch.js';
 import { rejectionErrno } from '../helpers/rejection.js';
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { PmiServer } from '../../src/transport/pmi-server.js';
 import { Flux } from '../../src/api/handle.js';
-import { MSGTYPE_CONTROL, MSGTYPE_RESPONSE } from '../../src/core/message.js';
+import { MSGTYPE_CONTROL, MSGTYPE_RESPONSE } from '../../src/core/wire/message.js';
 import { CONTROL_DISCONNECT } from '../../src/broker/broker.js';
 import { ROOT, FLUX, run } from '../helpers/instance.js';
 

@@ -2,7 +2,7 @@
 // flux-core draws it, its options, the payloads flux-core's own tools read, and a subtree cut off on request.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { Flux } from '../../src/api/handle.js';
-import { payloadString } from '../../src/core/message.js';
+import { payloadString } from '../../src/core/wire/message.js';
 import { startInstance, until, type Instance } from '../helpers/instance.js';
 
 let inst: Instance;

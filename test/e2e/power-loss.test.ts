@@ -11,9 +11,9 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Flux } from '../../src/api/handle.js';
-import { ContentStore } from '../../src/core/content-store.js';
-import { JournalStore } from '../../src/core/journal-store.js';
-import { verifyJournal } from '../../src/core/journal-verify.js';
+import { ContentStore } from '../../src/core/content/store.js';
+import { JournalStore } from '../../src/core/journal/store.js';
+import { verifyJournal } from '../../src/core/journal/verify.js';
 import { ROOT, startInstance } from '../helpers/instance.js';
 import { compileC } from '../helpers/pmi-job.js';
 

@@ -6,7 +6,7 @@ import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Flux } from '../../src/api/handle.js';
 import { LocalClient } from '../../src/transport/local-client.js';
-import { makeRequest, payloadJson, type Message } from '../../src/core/message.js';
+import { makeRequest, payloadJson, type Message } from '../../src/core/wire/message.js';
 import { FLUX, run, startInstance, until, type Instance, type RunResult } from '../helpers/instance.js';
 
 let inst: Instance;

@@ -5,10 +5,10 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { ContentStore } from '../../src/core/content-store.js';
-import { JournalStore, checkpointMessage } from '../../src/core/journal-store.js';
-import type { Entry } from '../../src/core/journal-entry.js';
-import { loadOrCreateSigner } from '../../src/core/signing.js';
+import { ContentStore } from '../../src/core/content/store.js';
+import { JournalStore, checkpointMessage } from '../../src/core/journal/store.js';
+import type { Entry } from '../../src/core/journal/entry.js';
+import { loadOrCreateSigner } from '../../src/core/journal/signing.js';
 import { run, startInstance } from '../helpers/instance.js';
 
 const base = mkdtempSync(join(tmpdir(), 'flux-replay-verify-'));

@@ -8,9 +8,9 @@ import { startInstance, type Instance } from '../helpers/instance.js';
 import { Flux } from '../../src/api/handle.js';
 import { instanceR, rankTopology, topology } from '../../src/api/resource.js';
 import { LSTOPO } from '../../src/services/resource.js';
-import { parseHwlocXml } from '../../src/core/hwloc-xml.js';
-import { compressHostlist } from '../../src/core/hostlist.js';
-import { countNodes, encodeR } from '../../src/core/rset.js';
+import { parseHwlocXml } from '../../src/core/resource/hwloc-xml.js';
+import { compressHostlist } from '../../src/core/resource/hostlist.js';
+import { countNodes, encodeR } from '../../src/core/resource/rset.js';
 
 /** this machine as the brokers see it */
 const machine = parseHwlocXml(execFileSync(LSTOPO[0]!, LSTOPO.slice(1), { encoding: 'utf8' }));

@@ -8,12 +8,12 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startInstance, type Instance } from '../helpers/instance.js';
 import { LocalClient } from '../../src/transport/local-client.js';
-import { parseLocalUri } from '../../src/core/uri.js';
+import { parseLocalUri } from '../../src/core/wire/uri.js';
 import {
   makeRequest, jsonPayload, ROLE_USER, ROLE_OWNER, ROLE_ALL, FLAG_STREAMING, type Message,
-} from '../../src/core/message.js';
+} from '../../src/core/wire/message.js';
 import { EPERM } from '../../src/core/errors.js';
-import { encodeJ } from '../../src/core/jobspec.js';
+import { encodeJ } from '../../src/core/jobs/jobspec.js';
 
 type Rule = 'owner' | 'user' | 'all';
 

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalServer } from '../../src/transport/local-server.js';
-import { type Message, makeResponse, FLAG_NORESPONSE } from '../../src/core/message.js';
+import { type Message, makeResponse, FLAG_NORESPONSE } from '../../src/core/wire/message.js';
 import { main } from '../../src/cli.js';
 
 export interface Reply {

@@ -2,17 +2,17 @@
 // the setroot entry in one transaction), with what every version held recorded at write time; and the store-level
 // steps of a compaction, as the journal service runs them.
 import { join } from 'node:path';
-import { ContentStore } from '../../src/core/content-store.js';
-import { JournalStore, checkpointMessage, type Checkpoint, type Head } from '../../src/core/journal-store.js';
-import { collectGarbage, type GcReport } from '../../src/core/journal-gc.js';
-import { canonical } from '../../src/core/journal-entry.js';
-import { blobrefOf, digestOf } from '../../src/core/blobref.js';
-import { applyOps, lookup, EMPTY_DIR_BLOB, OP_APPEND, type Op } from '../../src/core/kvs-tree.js';
-import { type Shape, decodeStored, refsOf } from '../../src/core/kvs-wide.js';
+import { ContentStore } from '../../src/core/content/store.js';
+import { JournalStore, checkpointMessage, type Checkpoint, type Head } from '../../src/core/journal/store.js';
+import { collectGarbage, type GcReport } from '../../src/core/journal/gc.js';
+import { canonical } from '../../src/core/journal/entry.js';
+import { blobrefOf, digestOf } from '../../src/core/content/blobref.js';
+import { applyOps, lookup, EMPTY_DIR_BLOB, OP_APPEND, type Op } from '../../src/core/kvs/tree.js';
+import { type Shape, decodeStored, refsOf } from '../../src/core/kvs/wide.js';
 import { FluxError, ENOENT } from '../../src/core/errors.js';
-import { val } from '../../src/core/treeobj.js';
+import { val } from '../../src/core/kvs/treeobj.js';
 import { ENTRY_KVS, KVS, PRIMARY, kvsProjection, namespaceTopic, type KvsState } from '../../src/projections/kvs.js';
-import { loadOrCreateSigner, type Signer } from '../../src/core/signing.js';
+import { loadOrCreateSigner, type Signer } from '../../src/core/journal/signing.js';
 
 /** a put (null: an unlink), or with 'append' an append to the value */
 export type Write = [key: string, value: string | null] | [key: string, value: string, append: 'append'];

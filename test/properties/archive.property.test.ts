@@ -3,13 +3,13 @@
 // the archive; and tar headers round-trip random paths and contents.
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { ContentStore } from '../../src/core/content-store.js';
-import { blobref, digestOf } from '../../src/core/blobref.js';
-import { type TreeObj, symlink, val } from '../../src/core/treeobj.js';
-import { applyOps, EMPTY_DIR_BLOB, type Op } from '../../src/core/kvs-tree.js';
-import { TreeBuilder, addEntry, linkTargetOf, pathOfKey } from '../../src/core/kvs-archive.js';
-import { walkTree } from '../../src/core/kvs-walk.js';
-import { TYPE_FILE, TYPE_SYMLINK, encodeHeader, padding, readTar, trailer, type TarEntry } from '../../src/core/tar.js';
+import { ContentStore } from '../../src/core/content/store.js';
+import { blobref, digestOf } from '../../src/core/content/blobref.js';
+import { type TreeObj, symlink, val } from '../../src/core/kvs/treeobj.js';
+import { applyOps, EMPTY_DIR_BLOB, type Op } from '../../src/core/kvs/tree.js';
+import { TreeBuilder, addEntry, linkTargetOf, pathOfKey } from '../../src/core/kvs/archive.js';
+import { walkTree } from '../../src/core/kvs/walk.js';
+import { TYPE_FILE, TYPE_SYMLINK, encodeHeader, padding, readTar, trailer, type TarEntry } from '../../src/core/kvs/tar.js';
 
 function memory() {
   const cs = ContentStore.open(':memory:', 'sha256');

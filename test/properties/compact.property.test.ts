@@ -6,9 +6,9 @@ import fc from 'fast-check';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { verifyJournal } from '../../src/core/journal-verify.js';
+import { verifyJournal } from '../../src/core/journal/verify.js';
 import { ENOENT } from '../../src/core/errors.js';
-import type { Shape } from '../../src/core/kvs-wide.js';
+import type { Shape } from '../../src/core/kvs/wide.js';
 import { type Write, kvsJournal, compactAt, walkTree, readKey } from '../helpers/kvs-journal.js';
 
 const key = fc.constantFrom('a', 'b', 'd.x', 'd.y', 'd.z', 'd', 'e.f.g', 'e.f', 'h');

@@ -4,7 +4,7 @@
 // topic index names exactly the event entries.
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import type { Entry } from '../../src/core/journal-entry.js';
+import type { Entry } from '../../src/core/journal/entry.js';
 import { applyEntry, initialTable, entries, cronProjection, watchKey, type CronTable } from '../../src/projections/cron.js';
 
 const id = fc.integer({ min: 1, max: 3 });

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import {
   FluidGenerator, fluidCompose, fluidTimestamp, fluidGenerator, fluidSequence, encodeFluid, decodeFluid, parseJobId,
   type FluidEncoding,
-} from '../../src/core/fluid.js';
+} from '../../src/core/jobs/fluid.js';
 
 const encodings: FluidEncoding[] = ['dec', 'hex', 'dothex', 'kvs', 'f58', 'f58plain', 'words', 'emoji'];
 const id = fc.oneof(

@@ -13,10 +13,10 @@ import { Flux } from '../../src/api/handle.js';
 import { subscribeFrom } from '../../src/api/events.js';
 import { listAt } from '../../src/api/jobs.js';
 import { FluxError, EPERM } from '../../src/core/errors.js';
-import { FLAG_PRIVATE, ROLE_LOCAL, ROLE_USER, jsonPayload } from '../../src/core/message.js';
-import { ENTRY_REDACTED, REDACTED_NOTE } from '../../src/core/visibility.js';
-import { parseJobId } from '../../src/core/fluid.js';
-import { STATE_INACTIVE } from '../../src/core/job-state.js';
+import { FLAG_PRIVATE, ROLE_LOCAL, ROLE_USER, jsonPayload } from '../../src/core/wire/message.js';
+import { ENTRY_REDACTED, REDACTED_NOTE } from '../../src/core/access/visibility.js';
+import { parseJobId } from '../../src/core/jobs/fluid.js';
+import { STATE_INACTIVE } from '../../src/core/jobs/state.js';
 import { startInstance, type Instance } from '../helpers/instance.js';
 
 const GUESTS = [1001, 1002, 1003];

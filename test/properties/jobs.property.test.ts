@@ -3,10 +3,10 @@
 // always in exactly one of RFC 21's states, and its state only ever moves along an edge RFC 21 draws.
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import type { Entry } from '../../src/core/journal-entry.js';
+import type { Entry } from '../../src/core/journal/entry.js';
 import {
   STATE_NEW, STATE_DEPEND, STATE_PRIORITY, STATE_SCHED, STATE_RUN, STATE_CLEANUP, STATE_INACTIVE,
-} from '../../src/core/job-state.js';
+} from '../../src/core/jobs/state.js';
 import { ENTRY_KVS } from '../../src/projections/kvs.js';
 import { allJobs, jobsProjection, type JobItem, type JobTable } from '../../src/projections/jobs.js';
 

@@ -4,11 +4,11 @@ import fc from 'fast-check';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ContentStore } from '../../src/core/content-store.js';
-import { JournalStore, checkpointMessage, type Head } from '../../src/core/journal-store.js';
-import { verifyJournal } from '../../src/core/journal-verify.js';
-import { loadOrCreateSigner } from '../../src/core/signing.js';
-import { canonical, decodeEntry, encodeEntry, type Entry } from '../../src/core/journal-entry.js';
+import { ContentStore } from '../../src/core/content/store.js';
+import { JournalStore, checkpointMessage, type Head } from '../../src/core/journal/store.js';
+import { verifyJournal } from '../../src/core/journal/verify.js';
+import { loadOrCreateSigner } from '../../src/core/journal/signing.js';
+import { canonical, decodeEntry, encodeEntry, type Entry } from '../../src/core/journal/entry.js';
 
 const jsonValue = fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.parse(JSON.stringify(v)) as unknown);
 const item = fc.record({

@@ -6,14 +6,14 @@
 // afresh in one commit, in another order (the stored form depends on the contents only).
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { ContentStore } from '../../src/core/content-store.js';
-import { blobref, digestOf } from '../../src/core/blobref.js';
+import { ContentStore } from '../../src/core/content/store.js';
+import { blobref, digestOf } from '../../src/core/content/blobref.js';
 import { FluxError, EISDIR, ENOENT, ENOTDIR } from '../../src/core/errors.js';
-import type { TreeObj } from '../../src/core/treeobj.js';
+import type { TreeObj } from '../../src/core/kvs/treeobj.js';
 import {
   applyOps, lookup, TreeCache, EMPTY_DIR_BLOB, LOOKUP_READDIR, LOOKUP_TREEOBJ, OP_APPEND, type Op, type WriteAccess,
-} from '../../src/core/kvs-tree.js';
-import type { Shape } from '../../src/core/kvs-wide.js';
+} from '../../src/core/kvs/tree.js';
+import type { Shape } from '../../src/core/kvs/wide.js';
 
 type Node = { kind: 'val'; data: Buffer } | { kind: 'dir' };
 type Model = Map<string, Node>;

@@ -4,7 +4,7 @@
 // exited before its start was applied, nor an exit that had no start.
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import type { Entry } from '../../src/core/journal-entry.js';
+import type { Entry } from '../../src/core/journal/entry.js';
 import {
   applyEntry, initialTable, records, proctableProjection, type ProcTable, type ProcRecord,
 } from '../../src/projections/proctable.js';

@@ -3,8 +3,8 @@
 // truncated column always ends in its mark.
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { pyFormat, pyStr, PyFloat, codePoints } from '../../src/core/pyformat.js';
-import { OutputFormat } from '../../src/core/output-format.js';
+import { pyFormat, pyStr, PyFloat, codePoints } from '../../src/core/format/python.js';
+import { OutputFormat } from '../../src/core/format/output.js';
 
 const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
 const text = fc.string({ unit: 'grapheme', maxLength: 12 });

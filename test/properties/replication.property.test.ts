@@ -4,10 +4,10 @@
 // KVS projection each replica runs over what it applied must only ever show a state rank 0 had at that seq.
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { ContentStore } from '../../src/core/content-store.js';
-import { JournalStore } from '../../src/core/journal-store.js';
-import { blobrefOf } from '../../src/core/blobref.js';
-import { ReplicaOrder, type Applied } from '../../src/core/replica.js';
+import { ContentStore } from '../../src/core/content/store.js';
+import { JournalStore } from '../../src/core/journal/store.js';
+import { blobrefOf } from '../../src/core/content/blobref.js';
+import { ReplicaOrder, type Applied } from '../../src/core/journal/replica.js';
 import { kvsProjection, namespaceTopic, namespaceRoot, namespaceList, ENTRY_KVS, PRIMARY, type KvsState } from '../../src/projections/kvs.js';
 
 interface Node {

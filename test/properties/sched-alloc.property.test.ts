@@ -4,10 +4,10 @@
 // the free resources, and in the whole instance respectively.
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { allocate, type ResourceRequest } from '../../src/core/sched-alloc.js';
+import { allocate, type ResourceRequest } from '../../src/core/resource/sched-alloc.js';
 import {
   type NodeResources, type ResourceSet, buildResourceSet, countCores, countGpus, countNodes, difference, intersection, union,
-} from '../../src/core/rset.js';
+} from '../../src/core/resource/rset.js';
 
 const instanceArb: fc.Arbitrary<ResourceSet> = fc.array(fc.record({
   cores: fc.uniqueArray(fc.nat(7), { maxLength: 6 }),

@@ -4,7 +4,7 @@
 import { describe, it, expect } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
 import { Attrs } from '../../src/services/attrs.js';
-import { type Message, decodeFrames, makeRequest, jsonPayload } from '../../src/core/message.js';
+import { type Message, decodeFrames, makeRequest, jsonPayload } from '../../src/core/wire/message.js';
 import { EHOSTUNREACH } from '../../src/core/errors.js';
 
 function leaf() {

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadVectors } from '../helpers/vectors.js';
-import { LocalDecoder, encodeLocal } from '../../src/core/framing.js';
-import { type Message, makeErrorResponse, makeResponse, payloadJson } from '../../src/core/message.js';
+import { LocalDecoder, encodeLocal } from '../../src/core/wire/framing.js';
+import { type Message, makeErrorResponse, makeResponse, payloadJson } from '../../src/core/wire/message.js';
 import { EROFS } from '../../src/core/errors.js';
 import { eventPayload, eventLine, parseSeq, run } from '../../src/commands/event.js';
 

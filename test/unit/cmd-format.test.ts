@@ -2,7 +2,7 @@
 // flux-core 0.88 printed for the captured scenarios (test/fixtures/vectors).
 import { describe, it, expect } from 'vitest';
 import { loadVectors, type VectorMessage } from '../helpers/vectors.js';
-import { NODEID_ANY, NODEID_UPSTREAM } from '../../src/core/message.js';
+import { NODEID_ANY, NODEID_UPSTREAM } from '../../src/core/wire/message.js';
 import {
   parseTarget, resolveTarget, needsHostlist, header, formatReply, parsePad, parseInterval,
 } from '../../src/commands/ping.js';
@@ -12,10 +12,10 @@ import { formatModuleList, formatStats, modulePath, parseFlags } from '../../src
 import type { ModuleInfo } from '../../src/api/module.js';
 import { logLine } from '../../src/commands/logger.js';
 import { formatExports } from '../../src/commands/env.js';
-import { fluxEnvironment } from '../../src/core/flux-env.js';
-import { parseEntry } from '../../src/core/logline.js';
+import { fluxEnvironment } from '../../src/core/jobs/flux-env.js';
+import { parseEntry } from '../../src/core/format/logline.js';
 import { uptimeLine } from '../../src/commands/uptime.js';
-import { formatDuration } from '../../src/core/fsd.js';
+import { formatDuration } from '../../src/core/time/fsd.js';
 
 const json = (m: VectorMessage) => JSON.parse(m.payload_text!) as Record<string, unknown>;
 const headerOf = (name: string) => loadVectors(name).header as { stdout: string; command: string };

@@ -6,7 +6,7 @@ import { loadVectors, type VectorMessage } from '../helpers/vectors.js';
 import { type Reply, fakeBroker, simpleBroker, closeFakeBrokers, flux } from '../helpers/fake-broker.js';
 import {
   type Message, FLAG_NORESPONSE, FLAG_STREAMING, NODEID_ANY, stringPayload,
-} from '../../src/core/message.js';
+} from '../../src/core/wire/message.js';
 import { ENODATA, ENOENT, EISDIR, ENOTSUP, EEXIST } from '../../src/core/errors.js';
 
 const json = (v: unknown): Reply => ({ payload: stringPayload(JSON.stringify(v)) });

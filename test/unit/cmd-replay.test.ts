@@ -6,7 +6,7 @@ import { loadVectors, type VectorMessage } from '../helpers/vectors.js';
 import { type Reply, simpleBroker, closeFakeBrokers, flux } from '../helpers/fake-broker.js';
 import {
   type Message, FLAG_NORESPONSE, FLAG_STREAMING, NODEID_ANY, payloadJson, jsonPayload,
-} from '../../src/core/message.js';
+} from '../../src/core/wire/message.js';
 import { ENODATA, ENOENT, EINVAL } from '../../src/core/errors.js';
 
 afterEach(async () => {

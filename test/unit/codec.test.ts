@@ -1,10 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import { allVectorNames, loadVectors } from '../helpers/vectors.js';
-import { LocalDecoder, encodeLocal } from '../../src/core/framing.js';
+import { LocalDecoder, encodeLocal } from '../../src/core/wire/framing.js';
 import {
   type Message, decodeFrames, encodeFrames, makeRequest, makeErrorResponse, payloadJson, payloadString, stringPayload,
   FLAG_STREAMING, MSGTYPE_RESPONSE,
-} from '../../src/core/message.js';
+} from '../../src/core/wire/message.js';
 import { FluxError, EPROTO, ENOSYS } from '../../src/core/errors.js';
 
 function decodeAll(buf: Buffer): Message[] {

@@ -11,16 +11,16 @@ import Database from 'better-sqlite3';
 import lz4 from 'lz4';
 import {
   ContentStore, COMPRESS_MIN, MAX_CHECKPOINTS, OBJECTS_TABLE, CHECKPOINT_TABLE,
-} from '../../src/core/content-store.js';
+} from '../../src/core/content/store.js';
 import {
   blobref, blobrefOf, parseBlobref, digestOf, hashBlob, checkHashName, DIGEST_SIZE,
-} from '../../src/core/blobref.js';
+} from '../../src/core/content/blobref.js';
 import {
   FluxError, EBUSY, EUCLEAN, ENOENT, EINVAL, ENOSPC, EROFS, EPROTO, EFBIG, ENOSYS,
 } from '../../src/core/errors.js';
 import {
   type Message, makeRequest, jsonPayload, payloadJson, ROLE_OWNER, MSGTYPE_RESPONSE,
-} from '../../src/core/message.js';
+} from '../../src/core/wire/message.js';
 import { Attrs } from '../../src/services/attrs.js';
 import { ServiceRegistry } from '../../src/broker/registry.js';
 import type { ModuleHost, Payload, RpcOptions } from '../../src/services/module.js';

@@ -5,7 +5,7 @@ import { entryJson, nextWakeupOf } from '../../src/projections/cron-json.js';
 import type { CronEntry } from '../../src/projections/cron.js';
 import { listOrder, listing } from '../../src/projections/job-listing.js';
 import type { JobRecord } from '../../src/projections/jobs.js';
-import { STATE_INACTIVE, STATE_RUN, STATE_SCHED } from '../../src/core/job-state.js';
+import { STATE_INACTIVE, STATE_RUN, STATE_SCHED } from '../../src/core/jobs/state.js';
 
 const cron = (stats: Partial<CronEntry['stats']>, more: Partial<CronEntry> = {}): CronEntry => ({
   id: 1, name: 'c', command: 'true', type: 'interval', args: { interval: 5, after: 2 }, repeat: 0, rank: 0,

@@ -1,7 +1,7 @@
 // The cron table at its edges: which running task a finish ends, a finish for a task already ended, the record a
 // finish with nothing but its rank leaves, and a sync setting that is ignored with one in place.
 import { describe, it, expect } from 'vitest';
-import type { Entry } from '../../src/core/journal-entry.js';
+import type { Entry } from '../../src/core/journal/entry.js';
 import { applyEntry, initialTable, type CronTable } from '../../src/projections/cron.js';
 
 let seq = 0;

@@ -2,7 +2,7 @@
 // left out, how a task's end is matched and named, when repeat and stop-on-failure stop an entry, what a stop
 // keeps, event entries sharing a topic, and every malformed snapshot refused.
 import { describe, it, expect } from 'vitest';
-import type { Entry } from '../../src/core/journal-entry.js';
+import type { Entry } from '../../src/core/journal/entry.js';
 import { EPROTO } from '../../src/core/errors.js';
 import { applyEntry, initialTable, entries, cronProjection, watching, type CronTable } from '../../src/projections/cron.js';
 import { entryJson, eventFires, nextWakeupOf } from '../../src/projections/cron-json.js';

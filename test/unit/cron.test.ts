@@ -1,6 +1,6 @@
 // The cron table projection, the entry JSON the service answers with, and how flux cron prints entries.
 import { describe, it, expect } from 'vitest';
-import type { Entry } from '../../src/core/journal-entry.js';
+import type { Entry } from '../../src/core/journal/entry.js';
 import {
   applyEntry, initialTable, entries, cronProjection, type CronTable,
 } from '../../src/projections/cron.js';
@@ -9,7 +9,7 @@ import {
   listHeader, listRow, dumpLines, relativeTime, runTime, taskStatus, removedLine, parseId, parseEntryOptions, parseTabLine, scheduledText,
   type EntryJson,
 } from '../../src/commands/cron-format.js';
-import { parseFSD } from '../../src/core/fsd.js';
+import { parseFSD } from '../../src/core/time/fsd.js';
 import { FluxError } from '../../src/core/errors.js';
 
 let seq = 0;

@@ -1,7 +1,7 @@
 // Cron dates: field parsing and the next matching second, in local time (expected times are built with local
 // Date constructors, so the test holds in any time zone).
 import { describe, it, expect } from 'vitest';
-import { parseField, parseCronodate, nextWakeup, exactFields } from '../../src/core/cronodate.js';
+import { parseField, parseCronodate, nextWakeup, exactFields } from '../../src/core/time/cronodate.js';
 import { FluxError } from '../../src/core/errors.js';
 
 const at = (y: number, mo: number, d: number, h = 0, mi = 0, s = 0) => new Date(y, mo, d, h, mi, s).getTime() / 1000;

@@ -1,12 +1,12 @@
 // A reader's view of one journal entry: whole when it may read it, a redacted view holding its own jobs' events
 // alone when the entry is the primary namespace's commit carrying job events, nothing otherwise.
 import { describe, it, expect } from 'vitest';
-import type { Entry } from '../../src/core/journal-entry.js';
-import { ENTRY_REDACTED, REDACTED_NOTE, isRedacted } from '../../src/core/visibility.js';
+import type { Entry } from '../../src/core/journal/entry.js';
+import { ENTRY_REDACTED, REDACTED_NOTE, isRedacted } from '../../src/core/access/visibility.js';
 import { entryView, jobsNamed } from '../../src/projections/entry-view.js';
 import { applyEntry, initialTable, jobOf, type JobTable } from '../../src/projections/jobs.js';
 import { namespaceTopic, ENTRY_KVS } from '../../src/projections/kvs.js';
-import { FLAG_PRIVATE, ROLE_OWNER, ROLE_USER } from '../../src/core/message.js';
+import { FLAG_PRIVATE, ROLE_OWNER, ROLE_USER } from '../../src/core/wire/message.js';
 
 const OWNER = 100;
 const owner = { userid: OWNER, rolemask: ROLE_OWNER };

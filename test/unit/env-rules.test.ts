@@ -1,6 +1,6 @@
 // flux submit's --env, --env-remove and --env-file rules, applied in order to the submitter's environment.
 import { describe, it, expect } from 'vitest';
-import { applyEnvRules } from '../../src/core/env-rules.js';
+import { applyEnvRules } from '../../src/core/jobs/env-rules.js';
 
 const from = { HOME: '/home/a', PATH: '/bin', LANG: 'C', LC_ALL: 'C', FLUX_URI: 'local:///x' };
 const noFiles = (p: string): string => {

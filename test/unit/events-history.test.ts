@@ -4,8 +4,8 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { subscribeFrom, type EventSource, type FluxEvent } from '../../src/api/events.js';
-import { type Entry, ENTRY_RAW, entryPayloadBytes } from '../../src/core/journal-entry.js';
-import { type Message, makeEvent, jsonPayload, FLAG_PRIVATE } from '../../src/core/message.js';
+import { type Entry, ENTRY_RAW, entryPayloadBytes } from '../../src/core/journal/entry.js';
+import { type Message, makeEvent, jsonPayload, FLAG_PRIVATE } from '../../src/core/wire/message.js';
 import { FluxError, EPERM } from '../../src/core/errors.js';
 
 const myUid = process.getuid!();

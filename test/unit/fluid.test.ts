@@ -2,7 +2,7 @@
 import { describe, it, expect } from 'vitest';
 import {
   FluidGenerator, fluidCompose, fluidTimestamp, fluidGenerator, fluidSequence, encodeFluid, decodeFluid, parseJobId,
-} from '../../src/core/fluid.js';
+} from '../../src/core/jobs/fluid.js';
 import { FluxError, EINVAL, EOVERFLOW } from '../../src/core/errors.js';
 
 function errnoOf(fn: () => unknown): number | undefined {

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { compressHostlist, expandHostlist } from '../../src/core/hostlist.js';
+import { compressHostlist, expandHostlist } from '../../src/core/resource/hostlist.js';
 import { EINVAL } from '../../src/core/errors.js';
 
 describe('expandHostlist (RFC 29)', () => {

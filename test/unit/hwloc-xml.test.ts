@@ -6,7 +6,7 @@ import { readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseHwlocXml, aggregateHwlocXml, toRankTopology } from '../../src/core/hwloc-xml.js';
+import { parseHwlocXml, aggregateHwlocXml, toRankTopology } from '../../src/core/resource/hwloc-xml.js';
 import { EINVAL, EPROTO } from '../../src/core/errors.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/hwloc/${name}`, import.meta.url), 'utf8');

@@ -1,6 +1,6 @@
 // RFC 22 idsets as flux exec, flux ps and rexec.ps read and print them.
 import { describe, it, expect } from 'vitest';
-import { parseIdset, formatIdset, IDSET_MAX } from '../../src/core/idset.js';
+import { parseIdset, formatIdset, IDSET_MAX } from '../../src/core/resource/idset.js';
 import { FluxError, EINVAL } from '../../src/core/errors.js';
 
 const rejects = (text: string, size?: number) => {

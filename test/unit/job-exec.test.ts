@@ -1,7 +1,7 @@
 // Which tasks run where, and the PMI mapping keys that describe it to MPI.
 import { describe, it, expect } from 'vitest';
 import { coresByRank, mappings, taskMap } from '../../src/services/job-exec.js';
-import { buildJobspec } from '../../src/core/jobspec.js';
+import { buildJobspec } from '../../src/core/jobs/jobspec.js';
 import type { JobR } from '../../src/projections/jobs.js';
 
 const R = (lite: Array<[string, string]>): JobR => ({

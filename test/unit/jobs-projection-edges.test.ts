@@ -1,10 +1,10 @@
 // The job table at its edges: where a job's id places it (snapshots depend on it), copy on write across the
 // shards of one group and within one shard, the inactive bound exactly, and the keys a record leaves out.
 import { describe, it, expect } from 'vitest';
-import type { Entry } from '../../src/core/journal-entry.js';
+import type { Entry } from '../../src/core/journal/entry.js';
 import { jobsProjection, jobOf, allJobs, initialTable, INACTIVE_MAX, type JobTable, type JobItem } from '../../src/projections/jobs.js';
 import { namespaceTopic, ENTRY_KVS } from '../../src/projections/kvs.js';
-import { STATE_PRIORITY } from '../../src/core/job-state.js';
+import { STATE_PRIORITY } from '../../src/core/jobs/state.js';
 import { EPROTO } from '../../src/core/errors.js';
 
 const summary = { name: 'sleep', ntasks: 1, nnodes: 0, ncores: 1, duration: 0 };

@@ -2,7 +2,7 @@
 // each event records, what it refuses (events not allowed in the state, malformed items, entries that are not the
 // KVS master's), how results are decided, copy on write, the bound on inactive jobs, snapshots, and the listing.
 import { describe, it, expect } from 'vitest';
-import type { Entry } from '../../src/core/journal-entry.js';
+import type { Entry } from '../../src/core/journal/entry.js';
 import {
   jobsProjection, jobOf, allJobs, jobItems, allowed, nextState, initialTable, INACTIVE_MAX, type JobTable, type JobItem,
 } from '../../src/projections/jobs.js';
@@ -11,7 +11,7 @@ import { namespaceTopic, ENTRY_KVS } from '../../src/projections/kvs.js';
 import {
   STATE_NEW, STATE_DEPEND, STATE_PRIORITY, STATE_SCHED, STATE_RUN, STATE_CLEANUP, STATE_INACTIVE,
   RESULT_COMPLETED, RESULT_FAILED, RESULT_CANCELED, RESULT_TIMEOUT,
-} from '../../src/core/job-state.js';
+} from '../../src/core/jobs/state.js';
 import { EPROTO } from '../../src/core/errors.js';
 
 const summary = { name: 'sleep', ntasks: 2, nnodes: 0, ncores: 2, duration: 60, cwd: '/w', queue: 'q' };

@@ -3,7 +3,7 @@
 import { describe, it, expect } from 'vitest';
 import {
   validateJobspec, resourceRequest, buildJobspec, jobName, encodeJ, decodeJ, type Jobspec, type SubmitOptions,
-} from '../../src/core/jobspec.js';
+} from '../../src/core/jobs/jobspec.js';
 import { FluxError, EINVAL } from '../../src/core/errors.js';
 
 function failure(fn: () => unknown): FluxError {

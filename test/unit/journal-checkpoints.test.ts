@@ -4,8 +4,8 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ContentStore } from '../../src/core/content-store.js';
-import { JournalStore, SNAPSHOT_SPACING } from '../../src/core/journal-store.js';
+import { ContentStore } from '../../src/core/content/store.js';
+import { JournalStore, SNAPSHOT_SPACING } from '../../src/core/journal/store.js';
 
 describe('checkpoint retention', () => {
   const dirs: string[] = [];

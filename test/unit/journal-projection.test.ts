@@ -1,16 +1,16 @@
 // A projection a module adds while the journal runs: built from every entry held, joined to the live ones in the
 // turn it catches up (none missed, none twice, even while entries keep coming), guarded against reducers that throw.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { ContentStore } from '../../src/core/content-store.js';
-import { JournalStore } from '../../src/core/journal-store.js';
+import { ContentStore } from '../../src/core/content/store.js';
+import { JournalStore } from '../../src/core/journal/store.js';
 import { EEXIST } from '../../src/core/errors.js';
-import { ROLE_OWNER } from '../../src/core/message.js';
+import { ROLE_OWNER } from '../../src/core/wire/message.js';
 import { Attrs } from '../../src/services/attrs.js';
 import type { ModuleHost } from '../../src/services/module.js';
 import { journalModule, type JournalService } from '../../src/services/journal.js';
 import { kvsProjection } from '../../src/projections/kvs.js';
 import type { Projection } from '../../src/projections/projection.js';
-import type { Entry } from '../../src/core/journal-entry.js';
+import type { Entry } from '../../src/core/journal/entry.js';
 
 const OWNER = { userid: 4242, rolemask: ROLE_OWNER };
 

@@ -4,15 +4,15 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ContentStore } from '../../src/core/content-store.js';
-import { JournalStore, type Checkpoint, type Head } from '../../src/core/journal-store.js';
-import { verifyJournal } from '../../src/core/journal-verify.js';
+import { ContentStore } from '../../src/core/content/store.js';
+import { JournalStore, type Checkpoint, type Head } from '../../src/core/journal/store.js';
+import { verifyJournal } from '../../src/core/journal/verify.js';
 import {
   canonical, checkpointMessage, decodeEntry, encodeEntry, entryPayloadBytes, payloadForEntry, ENTRY_RAW, type Entry,
-} from '../../src/core/journal-entry.js';
-import { ReplicaOrder } from '../../src/core/replica.js';
-import { blobrefOf } from '../../src/core/blobref.js';
-import { loadOrCreateSigner, type Signer } from '../../src/core/signing.js';
+} from '../../src/core/journal/entry.js';
+import { ReplicaOrder } from '../../src/core/journal/replica.js';
+import { blobrefOf } from '../../src/core/content/blobref.js';
+import { loadOrCreateSigner, type Signer } from '../../src/core/journal/signing.js';
 import { EINVAL, ENOENT, EPROTO, FluxError } from '../../src/core/errors.js';
 import { thrownError } from '../helpers/rejection.js';
 

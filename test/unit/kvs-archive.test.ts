@@ -1,14 +1,14 @@
 // The archive layout, the tree builder, the ordered walk and fsck, over an in-memory content store.
 import { describe, it, expect } from 'vitest';
-import { ContentStore } from '../../src/core/content-store.js';
-import { blobref, blobrefOf, digestOf } from '../../src/core/blobref.js';
+import { ContentStore } from '../../src/core/content/store.js';
+import { blobref, blobrefOf, digestOf } from '../../src/core/content/blobref.js';
 import { ENOENT, FluxError } from '../../src/core/errors.js';
-import { type TreeObj, val, valref } from '../../src/core/treeobj.js';
-import { applyOps, EMPTY_DIR_BLOB, type Op } from '../../src/core/kvs-tree.js';
-import { type Shape, type Stored, decodeStored } from '../../src/core/kvs-wide.js';
-import { TreeBuilder, keyOfPath, linkOfTarget, linkTargetOf, pathOfKey } from '../../src/core/kvs-archive.js';
-import { type Leaf, walkTree } from '../../src/core/kvs-walk.js';
-import { fsck } from '../../src/core/fsck.js';
+import { type TreeObj, val, valref } from '../../src/core/kvs/treeobj.js';
+import { applyOps, EMPTY_DIR_BLOB, type Op } from '../../src/core/kvs/tree.js';
+import { type Shape, type Stored, decodeStored } from '../../src/core/kvs/wide.js';
+import { TreeBuilder, keyOfPath, linkOfTarget, linkTargetOf, pathOfKey } from '../../src/core/kvs/archive.js';
+import { type Leaf, walkTree } from '../../src/core/kvs/walk.js';
+import { fsck } from '../../src/core/kvs/fsck.js';
 
 function memory() {
   const cs = ContentStore.open(':memory:', 'sha256');

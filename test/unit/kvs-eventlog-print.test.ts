@@ -1,8 +1,8 @@
 // How flux kvs eventlog and flux job eventlog print each entry: every -T time form, -H at each month and around
 // zero, and the color of each part; and what a line that cannot be an entry is refused with.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { EventlogFormatter, decodeEntry, encodeEntry, type EventlogEntry } from '../../src/core/kvs-format-eventlog.js';
-import { JReal } from '../../src/core/kvs-format-json.js';
+import { EventlogFormatter, decodeEntry, encodeEntry, type EventlogEntry } from '../../src/core/kvs/format-eventlog.js';
+import { JReal } from '../../src/core/kvs/format-json.js';
 
 const at = (timestamp: number, name = 'e', context?: EventlogEntry['context']): EventlogEntry =>
   (context === undefined ? { entry: new Map(), timestamp, name } : { entry: new Map(), timestamp, name, context });

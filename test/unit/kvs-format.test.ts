@@ -4,14 +4,14 @@ import { describe, it, expect } from 'vitest';
 import { loadVectors } from '../helpers/vectors.js';
 import {
   JReal, byteCompare, cString, dumpJson, formatFixed, formatG, janssonReal, parseJson,
-} from '../../src/core/kvs-format-json.js';
+} from '../../src/core/kvs/format-json.js';
 import {
   NAMESPACE_HEADER, columns, dirEntries, isTreeObj, kvLine, linkText, namespaceRow, strtol, symlinkOf, valData,
   windowWidth,
-} from '../../src/core/kvs-format.js';
+} from '../../src/core/kvs/format.js';
 import {
   EventlogFormatter, colorFor, decodeEntry, decodeEventlog, encodeEntry,
-} from '../../src/core/kvs-format-eventlog.js';
+} from '../../src/core/kvs/format-eventlog.js';
 
 const stdoutOf = (name: string) => (loadVectors(name).header as { stdout: string }).stdout;
 

@@ -1,7 +1,7 @@
 // jansson's JSON at the edges the other tests pass by: which byte starts a number, a high surrogate escape not
 // followed by its pair, the named escapes on the slow path, and the byte order of lone surrogates.
 import { describe, it, expect } from 'vitest';
-import { byteCompare, dumpJson, parseJson } from '../../src/core/kvs-format-json.js';
+import { byteCompare, dumpJson, parseJson } from '../../src/core/kvs/format-json.js';
 
 describe('parsing', () => {
   it('a token below "0" is no number: refused as an invalid token', () => {

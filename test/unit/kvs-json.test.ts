@@ -3,7 +3,7 @@
 // (JSON.stringify) taken only where it writes what jansson writes; C's %g on subnormals and where Math.log10
 // misjudges the exponent.
 import { describe, it, expect } from 'vitest';
-import { JReal, byteCompare, cString, dumpJson, formatG, janssonReal, parseJson } from '../../src/core/kvs-format-json.js';
+import { JReal, byteCompare, cString, dumpJson, formatG, janssonReal, parseJson } from '../../src/core/kvs/format-json.js';
 
 const refusal = (text: string, opts = {}): string => {
   try {

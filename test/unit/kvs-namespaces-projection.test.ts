@@ -2,7 +2,7 @@
 // pinned), the order of the list, a removal that leaves its neighbours, the entries it ignores as written by
 // no KVS master, and every malformed snapshot refused.
 import { describe, it, expect } from 'vitest';
-import type { Entry } from '../../src/core/journal-entry.js';
+import type { Entry } from '../../src/core/journal/entry.js';
 import { EPROTO } from '../../src/core/errors.js';
 import { kvsProjection, namespaceList, namespaceRoot, namespaceTopic, ENTRY_KVS, type KvsState } from '../../src/projections/kvs.js';
 

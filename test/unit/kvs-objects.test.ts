@@ -1,9 +1,9 @@
 // KVS tree objects as libkvs checks them, the bytes of a val, eventlog entries read and written, and the edges
 // of a dir line and of strtol: each refusal and each boundary on its own.
 import { describe, it, expect } from 'vitest';
-import { parseJson, type JValue } from '../../src/core/kvs-format-json.js';
-import { isDirType, isTreeObj, kvLine, strtol, symlinkOf, valData, type TreeType } from '../../src/core/kvs-format.js';
-import { decodeEntry, encodeEntry, wallclock } from '../../src/core/kvs-format-eventlog.js';
+import { parseJson, type JValue } from '../../src/core/kvs/format-json.js';
+import { isDirType, isTreeObj, kvLine, strtol, symlinkOf, valData, type TreeType } from '../../src/core/kvs/format.js';
+import { decodeEntry, encodeEntry, wallclock } from '../../src/core/kvs/format-eventlog.js';
 import { EINVAL } from '../../src/core/errors.js';
 
 const REF = `sha256-${'0'.repeat(64)}`;

@@ -1,7 +1,7 @@
 // The kvs projection at its edges: entries with no payload, a namespace or root that is not a string, the order
 // of the namespace list across shards, and snapshots with parts missing.
 import { describe, it, expect } from 'vitest';
-import type { Entry } from '../../src/core/journal-entry.js';
+import type { Entry } from '../../src/core/journal/entry.js';
 import { EPROTO } from '../../src/core/errors.js';
 import { kvsProjection, namespaceList, namespaceTopic, ENTRY_KVS, type KvsState } from '../../src/projections/kvs.js';
 

@@ -1,7 +1,7 @@
 // The kvs projection: namespace roots from the journal's kvs.namespace-* entries, deterministic, snapshot-safe.
 import { describe, it, expect } from 'vitest';
-import type { Entry } from '../../src/core/journal-entry.js';
-import { canonical } from '../../src/core/journal-entry.js';
+import type { Entry } from '../../src/core/journal/entry.js';
+import { canonical } from '../../src/core/journal/entry.js';
 import {
   kvsProjection, namespaceRoot, namespaceList, namespaceTopic, ENTRY_KVS, type KvsState,
 } from '../../src/projections/kvs.js';

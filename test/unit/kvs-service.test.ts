@@ -2,11 +2,11 @@
 // store, requests through the service registry (so schemas and roles apply as in a broker). What is hard to
 // provoke from outside is checked here: merging, the one-at-a-time fallback, the entries and index rows made.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { ContentStore } from '../../src/core/content-store.js';
-import { JournalStore } from '../../src/core/journal-store.js';
+import { ContentStore } from '../../src/core/content/store.js';
+import { JournalStore } from '../../src/core/journal/store.js';
 import {
   type Message, makeRequest, jsonPayload, payloadJson, stringPayload, MSGTYPE_RESPONSE, ROLE_OWNER, ROLE_USER, ROLE_LOCAL,
-} from '../../src/core/message.js';
+} from '../../src/core/wire/message.js';
 import { errnoOf, EEXIST, EINVAL, EISDIR, ENOENT, ENOTSUP, EPERM, EPROTO } from '../../src/core/errors.js';
 import { Attrs } from '../../src/services/attrs.js';
 import { ServiceRegistry } from '../../src/broker/registry.js';
@@ -15,8 +15,8 @@ import { journalModule, type JournalService } from '../../src/services/journal.j
 import { contentModule } from '../../src/services/content.js';
 import { kvsModule } from '../../src/services/kvs/index.js';
 import { kvsProjection, namespaceTopic, ENTRY_KVS } from '../../src/projections/kvs.js';
-import { blobrefOf } from '../../src/core/blobref.js';
-import { EMPTY_DIR_BLOB } from '../../src/core/kvs-tree.js';
+import { blobrefOf } from '../../src/core/content/blobref.js';
+import { EMPTY_DIR_BLOB } from '../../src/core/kvs/tree.js';
 
 const OWNER = 4242;
 const GUEST = 1000;

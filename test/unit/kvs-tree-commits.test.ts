@@ -2,12 +2,12 @@
 // of a directory or value not in the stored form, an append to a value kept as a tree, a link journaled without
 // a namespace, a malformed op; and what a TREEOBJ lookup answers for each form of directory.
 import { describe, it, expect } from 'vitest';
-import { ContentStore } from '../../src/core/content-store.js';
-import { blobref, digestOf } from '../../src/core/blobref.js';
+import { ContentStore } from '../../src/core/content/store.js';
+import { blobref, digestOf } from '../../src/core/content/blobref.js';
 import { EPROTO } from '../../src/core/errors.js';
-import type { TreeObj } from '../../src/core/treeobj.js';
-import { encodeTreeObj } from '../../src/core/treeobj.js';
-import { applyOps, lookup, EMPTY_DIR_BLOB, LOOKUP_READDIR, LOOKUP_TREEOBJ, OP_APPEND, type Op, type WriteAccess } from '../../src/core/kvs-tree.js';
+import type { TreeObj } from '../../src/core/kvs/treeobj.js';
+import { encodeTreeObj } from '../../src/core/kvs/treeobj.js';
+import { applyOps, lookup, EMPTY_DIR_BLOB, LOOKUP_READDIR, LOOKUP_TREEOBJ, OP_APPEND, type Op, type WriteAccess } from '../../src/core/kvs/tree.js';
 
 function memory(): WriteAccess {
   const cs = ContentStore.open(':memory:', 'sha256');

@@ -1,12 +1,12 @@
 // The KVS tree's object cache at its bounds, and what a commit or lookup says of a store whose objects name the
 // wrong kind of object: a dirref to a value node, a long value whose tree names a directory.
 import { describe, it, expect } from 'vitest';
-import { ContentStore } from '../../src/core/content-store.js';
-import { blobref, digestOf } from '../../src/core/blobref.js';
+import { ContentStore } from '../../src/core/content/store.js';
+import { blobref, digestOf } from '../../src/core/content/blobref.js';
 import { EPROTO } from '../../src/core/errors.js';
-import type { TreeObj } from '../../src/core/treeobj.js';
-import { nameHash, slotOf, FANOUT } from '../../src/core/kvs-wide.js';
-import { applyOps, isStoredDirectory, lookup, TreeCache, EMPTY_DIR_BLOB, OP_APPEND, type Op, type WriteAccess } from '../../src/core/kvs-tree.js';
+import type { TreeObj } from '../../src/core/kvs/treeobj.js';
+import { nameHash, slotOf, FANOUT } from '../../src/core/kvs/wide.js';
+import { applyOps, isStoredDirectory, lookup, TreeCache, EMPTY_DIR_BLOB, OP_APPEND, type Op, type WriteAccess } from '../../src/core/kvs/tree.js';
 
 type Obj = Parameters<TreeCache['set']>[1];
 const obj = (n: number): Obj => ({ kind: 'node', level: 0, refs: [String(n)] }) as unknown as Obj;

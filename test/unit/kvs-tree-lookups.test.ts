@@ -2,12 +2,12 @@
 // into this or another namespace, a trailing dot on a value, READDIR and READLINK where they do not fit, and
 // values of more parts than are loaded at once.
 import { describe, it, expect } from 'vitest';
-import { ContentStore } from '../../src/core/content-store.js';
-import { blobref, digestOf } from '../../src/core/blobref.js';
+import { ContentStore } from '../../src/core/content/store.js';
+import { blobref, digestOf } from '../../src/core/content/blobref.js';
 import { EINVAL, ENOTDIR, EPROTO } from '../../src/core/errors.js';
-import type { TreeObj } from '../../src/core/treeobj.js';
-import { nameHash, slotOf, FANOUT } from '../../src/core/kvs-wide.js';
-import { applyOps, lookup, EMPTY_DIR_BLOB, LOOKUP_READDIR, LOOKUP_READLINK, type Op, type WriteAccess } from '../../src/core/kvs-tree.js';
+import type { TreeObj } from '../../src/core/kvs/treeobj.js';
+import { nameHash, slotOf, FANOUT } from '../../src/core/kvs/wide.js';
+import { applyOps, lookup, EMPTY_DIR_BLOB, LOOKUP_READDIR, LOOKUP_READLINK, type Op, type WriteAccess } from '../../src/core/kvs/tree.js';
 
 function memory(): WriteAccess {
   const cs = ContentStore.open(':memory:', 'sha256');

@@ -1,11 +1,11 @@
 // Every refusal of a KVS commit and lookup with its errno and its words, naming the key it stopped at; the
 // symbolic link limit exactly at its bound, both ways.
 import { describe, it, expect } from 'vitest';
-import { ContentStore } from '../../src/core/content-store.js';
-import { blobref, digestOf } from '../../src/core/blobref.js';
+import { ContentStore } from '../../src/core/content/store.js';
+import { blobref, digestOf } from '../../src/core/content/blobref.js';
 import { FluxError, EINVAL, EISDIR, ENOTSUP, EPROTO } from '../../src/core/errors.js';
-import type { TreeObj } from '../../src/core/treeobj.js';
-import { applyOps, lookup, EMPTY_DIR_BLOB, ELOOP, OP_APPEND, SYMLINK_MAX, type Op, type WriteAccess } from '../../src/core/kvs-tree.js';
+import type { TreeObj } from '../../src/core/kvs/treeobj.js';
+import { applyOps, lookup, EMPTY_DIR_BLOB, ELOOP, OP_APPEND, SYMLINK_MAX, type Op, type WriteAccess } from '../../src/core/kvs/tree.js';
 
 function memory(): WriteAccess & { cs: ContentStore } {
   const cs = ContentStore.open(':memory:', 'sha256');

@@ -1,14 +1,14 @@
 // The KVS tree functions against flux-core 0.88's own results (kvs-*.jsonl, captured with content.hash=sha1, so
 // every blobref of a tree built the same way must come out byte for byte the same) and flux-core's semantics.
 import { describe, it, expect } from 'vitest';
-import { ContentStore } from '../../src/core/content-store.js';
-import { type HashName, blobref, digestOf } from '../../src/core/blobref.js';
+import { ContentStore } from '../../src/core/content/store.js';
+import { type HashName, blobref, digestOf } from '../../src/core/content/blobref.js';
 import { FluxError, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTSUP, EPROTO } from '../../src/core/errors.js';
-import { type TreeObj, encodeTreeObj } from '../../src/core/treeobj.js';
+import { type TreeObj, encodeTreeObj } from '../../src/core/kvs/treeobj.js';
 import {
   applyOps, lookup, TreeCache, EMPTY_DIR_BLOB, ELOOP, LOOKUP_READDIR, LOOKUP_READLINK, LOOKUP_TREEOBJ, OP_APPEND,
   type Op, type WriteAccess,
-} from '../../src/core/kvs-tree.js';
+} from '../../src/core/kvs/tree.js';
 import { loadVectors } from '../helpers/vectors.js';
 import { rejectionErrno } from '../helpers/rejection.js';
 

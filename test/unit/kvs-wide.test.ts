@@ -2,15 +2,15 @@
 // keys reach both forms: where each form starts and ends, one stored form per tree whatever the history, what a
 // commit rewrites, and that clients are shown plain RFC 11 objects, the very ones a plain tree would have.
 import { describe, it, expect } from 'vitest';
-import { ContentStore } from '../../src/core/content-store.js';
-import { blobref, digestOf } from '../../src/core/blobref.js';
+import { ContentStore } from '../../src/core/content/store.js';
+import { blobref, digestOf } from '../../src/core/content/blobref.js';
 import { FluxError, EPROTO } from '../../src/core/errors.js';
-import { type TreeObj, encodeTreeObj } from '../../src/core/treeobj.js';
+import { type TreeObj, encodeTreeObj } from '../../src/core/kvs/treeobj.js';
 import {
   applyOps, lookup, isStoredDirectory, TreeCache, EMPTY_DIR_BLOB, LOOKUP_READDIR, LOOKUP_TREEOBJ, OP_APPEND,
   type Op, type WriteAccess,
-} from '../../src/core/kvs-tree.js';
-import { type Shape, decodeStored, nameHash, slotOf } from '../../src/core/kvs-wide.js';
+} from '../../src/core/kvs/tree.js';
+import { type Shape, decodeStored, nameHash, slotOf } from '../../src/core/kvs/wide.js';
 
 const SMALL: Shape = { dirMax: 4, chunk: 3 };
 /** thresholds no test reaches: every directory one dir object and every value a plain valref, as flux-core */

@@ -6,16 +6,16 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { loadVectors, type VectorMessage } from '../helpers/vectors.js';
-import { LocalDecoder, encodeLocal } from '../../src/core/framing.js';
+import { LocalDecoder, encodeLocal } from '../../src/core/wire/framing.js';
 import {
   type Message, makeRequest, makeResponse, makeEvent, stringPayload, payloadString, FLAG_ROUTE, MSGTYPE_REQUEST,
   ROLE_OWNER, ROLE_USER, ROLE_LOCAL, ROLE_NONE, USERID_UNKNOWN, FLAG_STREAMING,
-} from '../../src/core/message.js';
+} from '../../src/core/wire/message.js';
 import { FluxError, EAGAIN, EPERM, EINVAL, EEXIST, EPROTO, ENOENT, ECONNRESET } from '../../src/core/errors.js';
 import { LocalServer, type LocalConnection } from '../../src/transport/local-server.js';
 import { LocalClient } from '../../src/transport/local-client.js';
 import type { LocalLimits } from '../../src/transport/local-limits.js';
-import { parseLocalUri } from '../../src/core/uri.js';
+import { parseLocalUri } from '../../src/core/wire/uri.js';
 import { peerCred } from '../../src/transport/peercred.js';
 
 const myUid = process.getuid!();

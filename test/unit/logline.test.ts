@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { isoMicros, isoLocalMicros, parseEntry, formatEntry, nowMicros } from '../../src/core/logline.js';
+import { isoMicros, isoLocalMicros, parseEntry, formatEntry, nowMicros } from '../../src/core/format/logline.js';
 
 describe('logline timestamps', () => {
   const t = Date.UTC(2024, 4, 1, 12, 0, 0) * 1000 + 123456;

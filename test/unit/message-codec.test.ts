@@ -6,8 +6,8 @@ import {
   makeRequest, makeResponse, makeErrorResponse, makeEvent, makeControl, serviceOf, senderOf, typeName, PROTO_SIZE,
   MSGTYPE_REQUEST, MSGTYPE_RESPONSE, MSGTYPE_EVENT, MSGTYPE_CONTROL, FLAG_TOPIC, FLAG_PAYLOAD, FLAG_ROUTE, FLAG_STREAMING,
   FLAG_NORESPONSE, FLAG_PRIVATE, NODEID_ANY, USERID_UNKNOWN, ROLE_NONE,
-} from '../../src/core/message.js';
-import { LocalDecoder, encodeLocal, splitFrames, LOCAL_MAGIC, DEFAULT_MAX_MESSAGE } from '../../src/core/framing.js';
+} from '../../src/core/wire/message.js';
+import { LocalDecoder, encodeLocal, splitFrames, LOCAL_MAGIC, DEFAULT_MAX_MESSAGE } from '../../src/core/wire/framing.js';
 import { FluxError, EPROTO, EMSGSIZE } from '../../src/core/errors.js';
 import { thrownError } from '../helpers/rejection.js';
 

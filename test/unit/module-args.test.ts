@@ -1,6 +1,6 @@
 // flux module load's NAME=VALUE arguments, read against the names a module takes.
 import { describe, it, expect } from 'vitest';
-import { durationArg, moduleArgs, textArg } from '../../src/core/module-args.js';
+import { durationArg, moduleArgs, textArg } from '../../src/core/config/module-args.js';
 import { EINVAL } from '../../src/core/errors.js';
 
 const readers = { period: durationArg(0.01), sync: textArg };

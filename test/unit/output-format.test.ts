@@ -2,7 +2,7 @@
 // headings, the "?:" / "+:" / "?+:" column prefixes and "sort:", with flux jobs' default format as the example.
 // Expected texts of conversions were printed by CPython 3.11 running flux-core's rules on the same values.
 import { describe, it, expect } from 'vitest';
-import { OutputFormat, type Field, type FieldTable } from '../../src/core/output-format.js';
+import { OutputFormat, type Field, type FieldTable } from '../../src/core/format/output.js';
 import { FluxError, EINVAL } from '../../src/core/errors.js';
 
 interface Job {

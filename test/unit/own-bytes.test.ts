@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Pair } from 'zeromq';
-import { ownBytes } from '../../src/core/own-bytes.js';
+import { ownBytes } from '../../src/core/wire/own-bytes.js';
 
 describe('ownBytes', () => {
   it('copies a view into a larger buffer into a buffer of exactly its length', () => {

@@ -1,7 +1,7 @@
 // The process table at its edges: entries with no payload or with ids that are strings, two pids of one shard,
 // the history's bound when a loss retires many at once, the order of running(), and snapshots that are not objects.
 import { describe, it, expect } from 'vitest';
-import type { Entry } from '../../src/core/journal-entry.js';
+import type { Entry } from '../../src/core/journal/entry.js';
 import { EPROTO } from '../../src/core/errors.js';
 import {
   HISTORY, PAGE, applyEntry, initialTable, proctableProjection, records, running, TOPIC_FINISHED, TOPIC_LOST, TOPIC_STARTED,

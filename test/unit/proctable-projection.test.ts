@@ -2,7 +2,7 @@
 // process is kept in (snapshots depend on it), optional fields left out, processes lost on one rank or all,
 // the order of records, and every malformed snapshot refused.
 import { describe, it, expect } from 'vitest';
-import type { Entry } from '../../src/core/journal-entry.js';
+import type { Entry } from '../../src/core/journal/entry.js';
 import { EPROTO } from '../../src/core/errors.js';
 import {
   applyEntry, initialTable, records, running, proctableProjection, TOPIC_FINISHED, TOPIC_LOST, TOPIC_STARTED, type ProcTable,

@@ -1,6 +1,6 @@
 // The process-table projection, and how flux ps and flux exec print processes and their ends.
 import { describe, it, expect } from 'vitest';
-import type { Entry } from '../../src/core/journal-entry.js';
+import type { Entry } from '../../src/core/journal/entry.js';
 import {
   applyEntry, initialTable, records, running, proctableProjection, HISTORY, PAGE, type ProcTable,
 } from '../../src/projections/proctable.js';

@@ -5,7 +5,7 @@ import { ECONNRESET, ENOENT, FluxError } from '../../src/core/errors.js';
 import {
   type Message, FLAG_NORESPONSE, FLAG_UPSTREAM, MSGTYPE_REQUEST, jsonPayload, makeErrorResponse, makeEvent,
   makeRequest, makeResponse, payloadJson,
-} from '../../src/core/message.js';
+} from '../../src/core/wire/message.js';
 import { Router, type RoutedClient } from '../../src/transport/router.js';
 import { compatibleVersion } from '../../src/api/proxy.js';
 import { VERSION_MAJOR, VERSION_MINOR } from '../../src/core/version.js';

@@ -1,7 +1,7 @@
 // Python's format(), str() and repr() as flux-core's listings use them; every expected text here is what
 // CPython 3.11 printed for the same value and spec.
 import { describe, it, expect } from 'vitest';
-import { pyFormat, pyStr, pyRepr, pyAscii, PyFloat } from '../../src/core/pyformat.js';
+import { pyFormat, pyStr, pyRepr, pyAscii, PyFloat } from '../../src/core/format/python.js';
 import { FluxError, EINVAL } from '../../src/core/errors.js';
 
 describe('pyFormat', () => {

@@ -1,7 +1,7 @@
 // What flux replay prints for an entry on its timeline, and the times --at-time takes.
 import { describe, it, expect } from 'vitest';
 import { summary, parseTime } from '../../src/commands/replay.js';
-import { ENTRY_RAW, type Entry } from '../../src/core/journal-entry.js';
+import { ENTRY_RAW, type Entry } from '../../src/core/journal/entry.js';
 import { ENTRY_KVS } from '../../src/projections/kvs.js';
 import { FluxError } from '../../src/core/errors.js';
 

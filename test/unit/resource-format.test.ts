@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import {
   formatList, formatInfo, formatR, formatHwlocInfo, parseStates, stateSet, unionOfStates,
 } from '../../src/commands/resource-format.js';
-import { buildResourceSet, emptySet, ranksOf } from '../../src/core/rset.js';
-import { parseHwlocXml } from '../../src/core/hwloc-xml.js';
+import { buildResourceSet, emptySet, ranksOf } from '../../src/core/resource/rset.js';
+import { parseHwlocXml } from '../../src/core/resource/hwloc-xml.js';
 import { EINVAL } from '../../src/core/errors.js';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);

@@ -4,12 +4,12 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { FluxError, EHOSTUNREACH, errnoOf } from '../../src/core/errors.js';
-import { type Message, MSGTYPE_RESPONSE, ROLE_OWNER, jsonPayload, makeRequest, payloadJson } from '../../src/core/message.js';
+import { type Message, MSGTYPE_RESPONSE, ROLE_OWNER, jsonPayload, makeRequest, payloadJson } from '../../src/core/wire/message.js';
 import { Attrs } from '../../src/services/attrs.js';
 import { ServiceRegistry } from '../../src/broker/registry.js';
 import type { ModuleHost, Payload } from '../../src/services/module.js';
 import { resourceModule, type ResourceService } from '../../src/services/resource.js';
-import { decodeR, encodeR, rankIdset } from '../../src/core/rset.js';
+import { decodeR, encodeR, rankIdset } from '../../src/core/resource/rset.js';
 
 const VM = fileURLToPath(new URL('../fixtures/hwloc/vm-2core.xml', import.meta.url));
 const CAT_VM = ['cat', VM];

@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
-import { credentialFromEnv, formatRoles, parseRoles } from '../../src/core/roles.js';
+import { credentialFromEnv, formatRoles, parseRoles } from '../../src/core/access/roles.js';
 import { EINVAL } from '../../src/core/errors.js';
-import { ROLE_LOCAL, ROLE_OWNER, ROLE_USER, USERID_UNKNOWN } from '../../src/core/message.js';
-import { parseAccess } from '../../src/core/access-config.js';
+import { ROLE_LOCAL, ROLE_OWNER, ROLE_USER, USERID_UNKNOWN } from '../../src/core/wire/message.js';
+import { parseAccess } from '../../src/core/access/config.js';
 
 describe('role names', () => {
   it('prints owner and user in that order, none for no role', () => {

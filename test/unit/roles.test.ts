@@ -5,7 +5,7 @@ import { describe, it, expect, vi } from 'vitest';
 import {
   type Message, makeRequest, jsonPayload, payloadJson, stringPayload, MSGTYPE_RESPONSE, ROLE_OWNER, ROLE_USER, ROLE_LOCAL,
   ROLE_ALL, ROLE_NONE, FLAG_STREAMING, FLAG_NORESPONSE,
-} from '../../src/core/message.js';
+} from '../../src/core/wire/message.js';
 import { errnoOf, FluxError, EINVAL, ENODATA, ENOSYS, EPERM, EPROTO, EROFS } from '../../src/core/errors.js';
 import { Attrs } from '../../src/services/attrs.js';
 import { ServiceRegistry } from '../../src/broker/registry.js';
@@ -15,8 +15,8 @@ import { kvsHistoryModule } from '../../src/services/kvs-history.js';
 import { kvsWatchModule } from '../../src/services/kvs-watch.js';
 import type { JournalService } from '../../src/services/journal.js';
 import { kvsProjection, namespaceTopic, ENTRY_KVS, KVS, type KvsState } from '../../src/projections/kvs.js';
-import { encodeJ } from '../../src/core/jobspec.js';
-import type { Entry } from '../../src/core/journal-entry.js';
+import { encodeJ } from '../../src/core/jobs/jobspec.js';
+import type { Entry } from '../../src/core/journal/entry.js';
 
 const OWNER = 500;
 const GUEST = 4242;

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import {
   type ResourceSet, buildResourceSet, emptySet, encodeR, decodeR, union, difference, intersection, selectRanks,
   withWindow, countNodes, countCores, countGpus, ranksOf, rankIdset, nodelist,
-} from '../../src/core/rset.js';
+} from '../../src/core/resource/rset.js';
 import { EINVAL } from '../../src/core/errors.js';
 
 const range = (lo: number, hi: number) => Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);

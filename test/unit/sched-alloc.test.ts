@@ -1,8 +1,8 @@
 // First-fit allocation: slots on one rank each, lowest ranks and ids first, nnodes spreading, whole ranks for
 // exclusive requests, and the line between 'busy' and 'unsatisfiable'.
 import { describe, it, expect } from 'vitest';
-import { allocate, allocationWindow, type ResourceRequest } from '../../src/core/sched-alloc.js';
-import { type ResourceSet, buildResourceSet, difference, encodeR } from '../../src/core/rset.js';
+import { allocate, allocationWindow, type ResourceRequest } from '../../src/core/resource/sched-alloc.js';
+import { type ResourceSet, buildResourceSet, difference, encodeR } from '../../src/core/resource/rset.js';
 import { EINVAL } from '../../src/core/errors.js';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { combineStatus, statusCode, statusName } from '../../src/core/subtree-status.js';
+import { combineStatus, statusCode, statusName } from '../../src/core/overlay/subtree-status.js';
 
 describe('subtree status', () => {
   it('has flux-core\'s numbers on the wire', () => {

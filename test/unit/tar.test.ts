@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, symlinkSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BLOCK, RECORD, TYPE_FILE, TYPE_SYMLINK, encodeHeader, padding, readTar, trailer, type TarEntry } from '../../src/core/tar.js';
+import { BLOCK, RECORD, TYPE_FILE, TYPE_SYMLINK, encodeHeader, padding, readTar, trailer, type TarEntry } from '../../src/core/kvs/tar.js';
 import { FluxError } from '../../src/core/errors.js';
 
 interface Item {

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { dirname, join } from 'node:path';
 import { FluxError, EINVAL, ENOSYS } from '../../src/core/errors.js';
-import { parseSshUri, resolveTarget, toLocalUri, toRemoteUri } from '../../src/core/uri.js';
+import { parseSshUri, resolveTarget, toLocalUri, toRemoteUri } from '../../src/core/wire/uri.js';
 import { sshArgv } from '../../src/transport/ssh-connector.js';
 import { ROOT } from '../helpers/instance.js';
 

@@ -1,8 +1,8 @@
 // Who may use a namespace, and what a guest may commit: the rules the KVS holds every request to.
-import { NAMESPACE_DENIED } from '../../core/roles.js';
+import { NAMESPACE_DENIED } from '../../core/access/roles.js';
 import { FluxError, EPERM } from '../../core/errors.js';
-import { type Message, ROLE_OWNER } from '../../core/message.js';
-import type { Op } from '../../core/kvs-tree.js';
+import { type Message, ROLE_OWNER } from '../../core/wire/message.js';
+import type { Op } from '../../core/kvs/tree.js';
 import type { NamespaceRoot } from '../../projections/kvs.js';
 
 export interface Cred {

@@ -1,11 +1,11 @@
 // Rank 0: flux-core's checkpoints of the primary namespace (checkpt_v2 rows), and primary restored at start from
 // a checkpoint or an archive (-S content.restore).
 import { FluxError, ENOENT, EPROTO } from '../../core/errors.js';
-import { ROLE_OWNER } from '../../core/message.js';
-import { blobrefOf } from '../../core/blobref.js';
-import { dirref } from '../../core/treeobj.js';
-import { parseFSD } from '../../core/fsd.js';
-import { TXN_SYNC } from '../../core/kvs-tree.js';
+import { ROLE_OWNER } from '../../core/wire/message.js';
+import { blobrefOf } from '../../core/content/blobref.js';
+import { dirref } from '../../core/kvs/treeobj.js';
+import { parseFSD } from '../../core/time/fsd.js';
+import { TXN_SYNC } from '../../core/kvs/tree.js';
 import { PRIMARY } from '../../projections/kvs.js';
 import { ATTR_RUNTIME } from '../attrs.js';
 import type { KvsContext } from './context.js';
@@ -67,7 +67,7 @@ export function checkpoints(ctx: KvsContext, queue: Pick<CommitQueue, 'commit'>)
   async function restoreArchive(path: string): Promise<void> {
     // loaded here: only a rank 0 started from an archive reads one
     const [{ readTar }, { TreeBuilder, addEntry }, { archiveSource }] = await Promise.all([
-      import('../../core/tar.js'), import('../../core/kvs-archive.js'), import('../../core/archive-file.js'),
+      import('../../core/kvs/tar.js'), import('../../core/kvs/archive.js'), import('../../core/kvs/archive-file.js'),
     ]);
     const tree = new TreeBuilder();
     let batch: Buffer[] = [];

@@ -2,12 +2,12 @@
 // current root, the new objects kept aside, and ONE journal entry kvs.namespace-<ns>-setroot made per batch;
 // committers are answered once that entry is durable. Namespace creation and removal go through the same queue.
 import { FluxError, EEXIST, ENOTSUP, EPERM } from '../../core/errors.js';
-import { FLAG_PRIVATE, ROLE_OWNER, ROLE_USER } from '../../core/message.js';
-import { NAMESPACE_DENIED } from '../../core/roles.js';
-import { blobrefOf, digestOf } from '../../core/blobref.js';
+import { FLAG_PRIVATE, ROLE_OWNER, ROLE_USER } from '../../core/wire/message.js';
+import { NAMESPACE_DENIED } from '../../core/access/roles.js';
+import { blobrefOf, digestOf } from '../../core/content/blobref.js';
 import {
   type AppliedOps, type Op, type WriteAccess, applyOps, TXN_NO_MERGE, TXN_SYNC,
-} from '../../core/kvs-tree.js';
+} from '../../core/kvs/tree.js';
 import { type NamespaceRoot, ENTRY_KVS, PRIMARY, namespaceTopic } from '../../projections/kvs.js';
 import type { Credential } from '../journal.js';
 import { type Cred, mayUse } from './access.js';

@@ -2,8 +2,8 @@
 // the client's credentials), and answered once this broker's projection holds them, so that a client reads its
 // own writes on whichever rank it is connected to.
 import { FluxError, EINVAL, EPERM, EPROTO } from '../../core/errors.js';
-import { ROLE_USER, payloadJson } from '../../core/message.js';
-import { type Op, TXN_FLAGS } from '../../core/kvs-tree.js';
+import { ROLE_USER, payloadJson } from '../../core/wire/message.js';
+import { type Op, TXN_FLAGS } from '../../core/kvs/tree.js';
 import { PRIMARY } from '../../projections/kvs.js';
 import type { HandlerDef } from '../module.js';
 import { type Cred, checkAccess, checkGuestOps, credOf } from './access.js';

@@ -1,10 +1,10 @@
 // What every part of the KVS module shares: its host, the journal and content it reads and writes, the tree
 // cache, and the namespace roots of this broker's projection.
 import { FluxError, ENOSYS } from '../../core/errors.js';
-import { USERID_UNKNOWN } from '../../core/message.js';
-import { blobrefOf, checkHashName, type HashName } from '../../core/blobref.js';
-import { TreeCache, EMPTY_DIR_BLOB } from '../../core/kvs-tree.js';
-import type { JournalStore } from '../../core/journal-store.js';
+import { USERID_UNKNOWN } from '../../core/wire/message.js';
+import { blobrefOf, checkHashName, type HashName } from '../../core/content/blobref.js';
+import { TreeCache, EMPTY_DIR_BLOB } from '../../core/kvs/tree.js';
+import type { JournalStore } from '../../core/journal/store.js';
 import { type KvsState, type NamespaceRoot, KVS, PRIMARY, namespaceList, namespaceRoot } from '../../projections/kvs.js';
 import type { JournalService } from '../journal.js';
 import type { ContentAccess, ContentService } from '../content.js';

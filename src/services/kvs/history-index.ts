@@ -1,7 +1,7 @@
 // Rank 0: a batch's objects and the history indexes (each namespace's versions, the keys each version changed,
 // the oldest version a compaction kept), written in the journal's own transactions.
-import type { JournalStore } from '../../core/journal-store.js';
-import type { Entry } from '../../core/journal-entry.js';
+import type { JournalStore } from '../../core/journal/store.js';
+import type { Entry } from '../../core/journal/entry.js';
 import { KVS, isKvsEntry, kvsProjection, namespaceList, namespaceTopic } from '../../projections/kvs.js';
 import type { KvsContext } from './context.js';
 import type { CommitQueue } from './commit-queue.js';

@@ -1,7 +1,7 @@
 // The KVS service (flux-core's kvs module) as a projection of the journal. Rank 0 is the only writer (its commit
 // queue merges and journals commits); every broker serves reads from its own copy of the kvs projection (the
 // namespace roots), loading objects through its content cache. This file wires the parts into one module.
-import { EMPTY_DIR_BLOB } from '../../core/kvs-tree.js';
+import { EMPTY_DIR_BLOB } from '../../core/kvs/tree.js';
 import type { ModuleDef, ModuleHost } from '../module.js';
 import { type KvsOptions, kvsContext } from './context.js';
 import { projectionWaiters } from './waiters.js';

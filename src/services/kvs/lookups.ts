@@ -1,11 +1,11 @@
 // Reads, served by every broker from its own projection's roots, loading objects through its content cache:
 // lookups under a namespace's root or a snapshot of it, a namespace's root, and a past version's root.
 import { FluxError, EINVAL, ENOENT } from '../../core/errors.js';
-import { type Message, ROLE_OWNER, ROLE_USER, payloadJson } from '../../core/message.js';
-import { blobref, digestOf } from '../../core/blobref.js';
-import { type TreeObj, checkTreeObj } from '../../core/treeobj.js';
-import { type ReadAccess, lookup } from '../../core/kvs-tree.js';
-import { compactedError } from '../../core/journal-store.js';
+import { type Message, ROLE_OWNER, ROLE_USER, payloadJson } from '../../core/wire/message.js';
+import { blobref, digestOf } from '../../core/content/blobref.js';
+import { type TreeObj, checkTreeObj } from '../../core/kvs/treeobj.js';
+import { type ReadAccess, lookup } from '../../core/kvs/tree.js';
+import { compactedError } from '../../core/journal/store.js';
 import { PRIMARY } from '../../projections/kvs.js';
 import type { HandlerDef } from '../module.js';
 import { type Cred, checkAccess, credOf } from './access.js';

@@ -1,9 +1,9 @@
 // Namespace requests: creation and removal are made by rank 0's queue (a broker below relays them and answers
 // once it has the change too); the list is this broker's projection's, caught up with rank 0 first.
 import { FluxError, EINVAL } from '../../core/errors.js';
-import { type Message, USERID_UNKNOWN } from '../../core/message.js';
-import { digestOf } from '../../core/blobref.js';
-import { isStoredDirectory } from '../../core/kvs-tree.js';
+import { type Message, USERID_UNKNOWN } from '../../core/wire/message.js';
+import { digestOf } from '../../core/content/blobref.js';
+import { isStoredDirectory } from '../../core/kvs/tree.js';
 import { PRIMARY } from '../../projections/kvs.js';
 import type { HandlerDef } from '../module.js';
 import type { KvsContext } from './context.js';

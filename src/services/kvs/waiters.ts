@@ -1,7 +1,7 @@
 // Waiting for this broker's projection: a commit is answered, a read below rank 0 begins and a kvs.wait-version
 // request is answered once the journal entries they depend on have been applied here.
 import { FluxError, ENOSYS, ENOTSUP } from '../../core/errors.js';
-import { type Message, payloadJson, senderOf } from '../../core/message.js';
+import { type Message, payloadJson, senderOf } from '../../core/wire/message.js';
 import { type NamespaceRoot, isKvsEntry } from '../../projections/kvs.js';
 import type { Applied } from '../journal.js';
 import type { KvsContext } from './context.js';

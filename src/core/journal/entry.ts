@@ -1,0 +1,120 @@
+// A journal entry: one immutable state change, stored as canonical JSON under its own hash. `prev` names the
+// entry before it, so the journal is a hash chain: changing any byte of any entry breaks every link after it.
+import { FluxError, EPROTO } from '../errors.js';
+import { compile } from '../validate.js';
+
+export interface Entry {
+  seq: number;
+  /** blobref of entry seq-1; null for seq 1 (or for the first entry kept after compaction) */
+  prev: string | null;
+  /** seconds since the epoch, as the sequencer saw it */
+  time: number;
+  topic: string;
+  userid: number;
+  rolemask: number;
+  /** message flags (PRIVATE) plus ENTRY_RAW */
+  flags: number;
+  payload: unknown;
+}
+
+/** payload is a base64 string of raw bytes (an event whose payload was not a JSON object) */
+export const ENTRY_RAW = 0x10000;
+
+/**
+ * Canonical JSON: object keys sorted by code unit, no white space. The encoding is a pure function of the value,
+ * so an entry parsed and re-encoded anywhere hashes to the same blobref.
+ */
+export function canonical(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw new FluxError(EPROTO, 'journal values must be finite numbers');
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
+      return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(obj[k])}`).join(',')}}`;
+    }
+    default:
+      throw new FluxError(EPROTO, `journal values cannot hold a ${typeof value}`);
+  }
+}
+
+/** canonical(e), written out field by field: entries are encoded on every append, and the generic path sorts */
+/** what a checkpoint signature covers: the head it names and the snapshot taken there */
+export function checkpointMessage(c: { seq: number; ref: string | null; time: number; snapshot: string | null }): string {
+  return canonical({ seq: c.seq, ref: c.ref, time: c.time, snapshot: c.snapshot });
+}
+
+export function encodeEntry(e: Entry): Buffer {
+  if (!Number.isFinite(e.time)) throw new FluxError(EPROTO, 'journal values must be finite numbers');
+  const prev = e.prev === null ? 'null' : JSON.stringify(e.prev);
+  return Buffer.from(
+    `{"flags":${e.flags},"payload":${canonical(e.payload)},"prev":${prev},"rolemask":${e.rolemask},"seq":${e.seq},` +
+      `"time":${JSON.stringify(e.time)},"topic":${JSON.stringify(e.topic)},"userid":${e.userid}}`,
+    'utf8',
+  );
+}
+
+export const entrySchema = {
+  type: 'object',
+  properties: {
+    seq: { type: 'integer', minimum: 1 },
+    prev: { anyOf: [{ type: 'string', pattern: '^(sha1|sha256)-[0-9a-f]+$' }, { type: 'null' }] },
+    time: { type: 'number', minimum: 0 },
+    topic: { type: 'string' },
+    userid: { type: 'integer', minimum: 0 },
+    rolemask: { type: 'integer', minimum: 0 },
+    flags: { type: 'integer', minimum: 0 },
+    payload: {},
+  },
+  required: ['seq', 'prev', 'time', 'topic', 'userid', 'rolemask', 'flags', 'payload'],
+  additionalProperties: false,
+};
+
+const validateEntry = compile(entrySchema);
+
+/** Parse and validate an entry read back from disk or received from a peer (FluxError EPROTO if malformed). */
+export function decodeEntry(blob: Buffer | string): Entry {
+  let v: unknown;
+  try {
+    v = JSON.parse(typeof blob === 'string' ? blob : blob.toString('utf8'));
+  } catch {
+    throw new FluxError(EPROTO, 'journal entry is not valid JSON');
+  }
+  validateEntry(v);
+  return v as Entry;
+}
+
+/** An entry's payload as the bytes an event carries (JSON text + NUL, or the raw bytes). */
+export function entryPayloadBytes(e: Entry): Buffer | undefined {
+  if (e.payload === null || e.payload === undefined) return undefined;
+  if (e.flags & ENTRY_RAW) return Buffer.from(String(e.payload), 'base64');
+  const s = JSON.stringify(e.payload);
+  const b = Buffer.allocUnsafe(Buffer.byteLength(s) + 1);
+  b[b.write(s)] = 0;
+  return b;
+}
+
+/** The payload an entry stores for an event's payload bytes: a JSON object when they are one, else raw. */
+export function payloadForEntry(bytes: Buffer | undefined): { payload: unknown; raw: boolean } {
+  if (bytes === undefined || bytes.length === 0) return { payload: null, raw: false };
+  if (bytes[bytes.length - 1] === 0) {
+    const text = bytes.toString('utf8', 0, bytes.length - 1);
+    if (text.startsWith('{')) {
+      try {
+        const v: unknown = JSON.parse(text);
+        // only when re-encoding gives back these very bytes is the JSON form lossless
+        if (typeof v === 'object' && v !== null && JSON.stringify(v) === text) return { payload: v, raw: false };
+      } catch {
+        // not JSON after all: kept as raw bytes below
+      }
+    }
+  }
+  return { payload: bytes.toString('base64'), raw: true };
+}
