@@ -38,6 +38,12 @@ export async function run(args: string[]): Promise<number> {
     const env: NodeJS.ProcessEnv = { ...process.env, FLUX_URI: proxy.uri };
     // where the instance is, for what runs under the proxy (flux-core's commands use it)
     if (uri.startsWith('ssh://')) env.FLUX_PROXY_REMOTE = sshDestination(parseSshUri(uri));
+    // Ctrl-C is the command's to act on; a signal sent to the proxy alone is passed on, so cleanup still happens.
+    // Taken before the command starts: a signal sent as soon as the command shows signs of life must not kill the
+    // proxy and leave the command behind
+    process.on('SIGINT', ignore);
+    process.on('SIGTERM', forward);
+    process.on('SIGHUP', forward);
     child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env });
     const exited = new Promise<number>((resolve) => {
       child!.once('error', (err) => {
@@ -46,10 +52,6 @@ export async function run(args: string[]): Promise<number> {
       });
       child!.once('exit', (status, sig) => resolve(status ?? 128 + (sig ? (signals[sig] ?? 0) : 0)));
     });
-    // Ctrl-C is the command's to act on; a signal sent to the proxy alone is passed on, so cleanup still happens
-    process.on('SIGINT', ignore);
-    process.on('SIGTERM', forward);
-    process.on('SIGHUP', forward);
     void proxy.lost.then((err) => {
       say(`Lost connection to Flux${err.message ? `: ${err.message}` : ''}`);
       if (!o.nohup) {
