@@ -3,6 +3,7 @@ import { FluxError, EINVAL } from '../core/errors.js';
 import { clearLog, dmesg } from '../api/log.js';
 import { parseEntry, isoLocalMicros, localOffsetMinutes, SEVERITY_NAMES, type LogEntry } from '../core/format/logline.js';
 import { formatFixed } from '../core/kvs/format-json.js';
+import { BLUE, BOLD, GREEN, MONTHS, RED, RESET, REVERSE, YELLOW } from '../core/format/terminal.js';
 import { program, parse } from './common.js';
 
 export interface DmesgFormat {
@@ -15,16 +16,7 @@ export interface DmesgFormat {
   offsetMin?: (timeUs: number) => number;
 }
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-// flux-core's dmesg palette
-const RESET = '\x1b[0m';
-const RED = '\x1b[31m';
-const GREEN = '\x1b[32m';
-const YELLOW = '\x1b[33m';
-const BLUE = '\x1b[34m';
-const BOLD = '\x1b[1m';
-const REVERSE = '\x1b[7m';
-/** by severity: emerg, alert, crit, err, warning, notice, info, debug */
+/** flux-core's dmesg palette, by severity: emerg, alert, crit, err, warning, notice, info, debug */
 const SEVERITY_COLORS = [REVERSE + RED, REVERSE + RED, BOLD + RED, RED, BOLD, '', '', BLUE];
 
 /** Turns the ring's RFC 5424 entries into dmesg lines; keeps the state -H needs between lines. */

@@ -10,6 +10,7 @@ import { compressHostlist, expandHostlist } from '../core/resource/hostlist.js';
 import { formatIdset, parseIdset } from '../core/resource/idset.js';
 import { isStatusName } from '../core/overlay/subtree-status.js';
 import { parentOf } from '../core/overlay/topology.js';
+import { GREEN, RED, RESET, YELLOW } from '../core/format/terminal.js';
 import { program, runChosen } from './common.js';
 
 export interface RenderOptions {
@@ -23,10 +24,7 @@ export interface RenderOptions {
   highlight: Set<number>;
 }
 
-const COLOR: Record<string, string> = {
-  full: '\x1b[32m', partial: '\x1b[33m', degraded: '\x1b[33m', lost: '\x1b[31m', offline: '\x1b[31m',
-};
-const RESET = '\x1b[0m';
+const COLOR: Record<string, string> = { full: GREEN, partial: YELLOW, degraded: YELLOW, lost: RED, offline: RED };
 
 function line(n: OverlayNode, o: RenderOptions): string {
   let who = `${n.rank} ${n.host}`;

@@ -2,9 +2,10 @@
 // ranks, history followed by live delivery while a publisher keeps going, and the journal's list, show,
 // follow, verify and head.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn } from 'node:child_process';
-import { chmodSync } from 'node:fs';
-import { startInstance, FLUX, type Instance, type RunResult } from '../helpers/instance.js';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startInstance, run, type Instance, type RunResult } from '../helpers/instance.js';
 import { Flux } from '../../src/api/handle.js';
 import { subscribeFrom, type FluxEvent } from '../../src/api/events.js';
 
@@ -223,24 +224,7 @@ describe('events and the journal in a size-4 instance', () => {
 
 /** `flux ARGS` as the unprivileged user nobody: what a guest of the instance sees */
 function asGuest(uri: string, args: string[]): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FLUX, ...args], {
-      uid: 65534, gid: 65534, env: { ...process.env, FLUX_URI: uri }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`guest flux ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, 20_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  return run(args, { user: { name: 'nobody', uid: 65534, gid: 65534 }, env: { FLUX_URI: uri } });
 }
 
 // a second uid on one machine needs root: to become nobody, and to open the owner's rundir to it
@@ -300,10 +284,6 @@ describe('private events and a guest', () => {
 
 describe('history after a restart', () => {
   it('sub --from on a rank that started from its parent snapshot reads the history from upstream', async () => {
-    const { mkdtempSync, rmSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { run } = await import('../helpers/instance.js');
     const state = mkdtempSync(join(tmpdir(), 'flux-events-state-'));
     try {
       const first = await run(['start', '-S', `statedir=${state}`, '--size', '2', 'sh', '-c', 'flux event pub -s old.a; flux event pub -s old.b']);

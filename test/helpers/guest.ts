@@ -1,7 +1,6 @@
 // The second Unix user of multi-user tests: .ci/run creates it. Running a process as it needs root, as CI has.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { FLUX, type RunResult } from './instance.js';
+import { run, type RunResult } from './instance.js';
 
 export const GUEST_NAME = 'fluxguest';
 
@@ -22,22 +21,5 @@ export function guestUser(): UnixUser {
 
 /** `flux ARGS` run as `user` against `uri` */
 export function fluxAs(user: UnixUser, uri: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FLUX, ...args], {
-      uid: user.uid, gid: user.gid, env: { ...process.env, FLUX_URI: uri, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`flux ${args.join(' ')} as ${user.name} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, 25_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  return run(args, { user, env: { FLUX_URI: uri, ...env } });
 }

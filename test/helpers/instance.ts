@@ -15,12 +15,21 @@ export interface RunResult {
   stderr: string;
 }
 
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+  timeoutMs?: number;
+  /** run as this user (needs root): what another user of the instance sees */
+  user?: { name: string; uid: number; gid: number };
+}
+
 /** Run `flux ARGS...` to completion (e.g. run(['start', '--size', '4', 'flux', 'getattr', 'size'])). */
-export function run(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [FLUX, ...args], {
       env: { ...process.env, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
+      ...(opts.user && { uid: opts.user.uid, gid: opts.user.gid }),
     });
     let stdout = '';
     let stderr = '';
@@ -28,7 +37,7 @@ export function run(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: str
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`flux ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+      reject(new Error(`flux ${args.join(' ')}${opts.user ? ` as ${opts.user.name}` : ''} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, opts.timeoutMs ?? 25_000);
     child.on('error', reject);
     child.on('close', (code, signal) => {

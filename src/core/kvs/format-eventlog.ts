@@ -7,6 +7,7 @@ import { isoLocalMicros, localOffsetMinutes } from '../format/logline.js';
 import {
   type JObject, type JValue, JReal, cString, dumpJson, formatFixed, isObject, parseJson,
 } from './format-json.js';
+import { BLUE, BOLD, GRAY, GREEN, MAGENTA, MONTHS, RED, RESET, YELLOW } from '../format/terminal.js';
 
 export interface EventlogEntry {
   /** the entry as decoded, printed again as is by -u */
@@ -74,16 +75,6 @@ export function encodeEntry(timestamp: number, name: string, context?: string): 
   if (ctx !== undefined) entry.set('context', ctx);
   return `${dumpJson(entry)}\n`;
 }
-
-const GREEN = '\x1b[32m';
-const YELLOW = '\x1b[33m';
-const BLUE = '\x1b[34m';
-const MAGENTA = '\x1b[35m';
-const GRAY = '\x1b[37m';
-const BOLD = '\x1b[1m';
-const RED = '\x1b[31m';
-const RESET = '\x1b[0m';
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 export interface FormatterOptions {
   /** -u: the RFC 18 line */
