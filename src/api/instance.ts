@@ -1,13 +1,14 @@
 // Launching an instance from this node: the brokers are child processes of the caller, which is their PMI-1
 // server (flux start --size N); or one rank of a job that a real process manager launched.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync, chmodSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, chmodSync, writeFileSync } from 'node:fs';
 import { tmpdir, freemem, constants } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Duplex } from 'node:stream';
 import { PmiServer } from '../transport/pmi-server.js';
 import { FluxError, EINVAL } from '../core/errors.js';
+import { HWLOC_XMLFILE_ENV, LSTOPO, SHARED_TOPOLOGY_FILE, runDiscovery } from '../core/resource/discovery.js';
 
 /** the flux launcher script: run with this node, it dispatches to the command bundles of dist/cli */
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'flux');
@@ -60,6 +61,7 @@ export async function runLocal(opts: LocalInstanceOptions): Promise<number> {
   } else {
     rundir = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), 'flux-'));
   }
+  const topology = await sharedTopology(size, rundir);
   const brokers: ChildProcess[] = [];
   const exited = new Array<boolean>(size).fill(false);
   /** the status of the broker whose failure ended the start-up: it is what flux start exits with */
@@ -129,7 +131,7 @@ export async function runLocal(opts: LocalInstanceOptions): Promise<number> {
       try {
         child = spawn(process.execPath, args, {
           stdio: [rank === 0 ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe'],
-          env: { ...process.env, PMI_FD: '3', PMI_RANK: String(rank), PMI_SIZE: String(size) },
+          env: { ...process.env, ...topology, PMI_FD: '3', PMI_RANK: String(rank), PMI_SIZE: String(size) },
         });
       } catch (err) {
         spawnFailed(rank, err as Error);
@@ -153,7 +155,28 @@ export async function runLocal(opts: LocalInstanceOptions): Promise<number> {
   process.off('SIGHUP', forward);
   pmi.close();
   if (testRundir === undefined) rmSync(rundir, { recursive: true, force: true });
+  else rmSync(join(rundir, SHARED_TOPOLOGY_FILE), { force: true });
   return code;
+}
+
+/** how long the one discovery for all brokers may take before each broker is left to discover for itself */
+const SHARED_DISCOVERY_TIMEOUT_MS = 10_000;
+
+/**
+ * The brokers of one host share one discovery: run once here and written to the rundir, it is what each reads
+ * (FLUX_HWLOC_XMLFILE) in place of running lstopo. A topology the caller names already, a single broker, or a
+ * discovery that fails (each broker then says why in its log) hands nothing.
+ */
+async function sharedTopology(size: number, rundir: string): Promise<NodeJS.ProcessEnv> {
+  if (size < 2 || process.env[HWLOC_XMLFILE_ENV]) return {};
+  try {
+    const { xml } = await runDiscovery(LSTOPO, { timeoutMs: SHARED_DISCOVERY_TIMEOUT_MS });
+    const path = join(rundir, SHARED_TOPOLOGY_FILE);
+    writeFileSync(path, xml, { mode: 0o600 });
+    return { [HWLOC_XMLFILE_ENV]: path };
+  } catch {
+    return {};
+  }
 }
 
 /** Ctrl-C belongs to the initial program; the instance ends when it does. */

@@ -17,6 +17,7 @@ import { childrenOf, descendantsOf, levelOf, maxLevel, parentOf, parseTopo } fro
 import { VERSION, VERSION_CODE } from '../core/version.js';
 import { parseFSD } from '../core/time/fsd.js';
 import { compressHostlist } from '../core/resource/hostlist.js';
+import { HWLOC_XMLFILE_ENV, SHARED_TOPOLOGY_FILE } from '../core/resource/discovery.js';
 import { statusCode } from '../core/overlay/subtree-status.js';
 import { pmiLibraryPath } from '../core/pmi-library.js';
 import { fluxEnvironment } from '../core/jobs/flux-env.js';
@@ -400,8 +401,12 @@ export async function runBroker(argv: string[]): Promise<number> {
   broker.journal = journal;
   broker.registry.projections = journal;
   await broker.registry.load(eventModule(broker, journal), 'builtin');
+  const hwlocXmlFile = process.env[HWLOC_XMLFILE_ENV] || undefined;
+  // the launcher's file is this instance's own: what this broker runs (a job, a nested instance) discovers afresh
+  if (hwlocXmlFile === join(rundir, SHARED_TOPOLOGY_FILE)) delete process.env[HWLOC_XMLFILE_ENV];
   const builtins = builtinModules(broker, {
     journal, hashName, content, store: journalStore, binDir: BIN_DIR, restore: attrs.get('content.restore'),
+    hwlocXmlFile,
   });
   for (const [name, b] of builtins) {
     ctl.loadable.set(name, b);

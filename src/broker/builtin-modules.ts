@@ -25,6 +25,8 @@ export interface BuiltinDeps {
   store?: JournalStore;
   /** put first on the PATH of the commands cron runs */
   binDir: string;
+  /** FLUX_HWLOC_XMLFILE: the topology the resource module reads instead of running lstopo */
+  hwlocXmlFile?: string;
   /** -S content.restore: what the KVS the broker starts with restores */
   restore?: string;
 }
@@ -93,7 +95,7 @@ export function builtinModules(host: ModuleHost, deps: BuiltinDeps): Map<string,
       create: noArgs(async (h) => (await import('../services/kvs-history.js')).kvsHistoryModule(h, { journal, database: deps.store?.database })),
     }],
     ['kvs-watch', { create: noArgs((h) => kvsWatchModule(h, { journal, content: contentAccess })) }],
-    ['resource', { create: noArgs(async (h) => tracked((await import('../services/resource.js')).resourceModule(h), resource)) }],
+    ['resource', { create: noArgs(async (h) => tracked((await import('../services/resource.js')).resourceModule(h, { xmlFile: deps.hwlocXmlFile }), resource)) }],
     ['cron', { rank0: true, create: (h, args) => cronModule(h, journal, { binDir: deps.binDir, args }) }],
     ['job-shell', { create: noArgs(async (h) => (await import('../services/job-shell.js')).jobShellModule(h)) }],
     ['job-ingest', { create: noArgs(async (h) => (await import('../services/job-ingest.js')).jobIngestModule(h)) }],

@@ -1,6 +1,6 @@
 // resource: hardware discovery on every rank, and on rank 0 the instance's resource set R gathered from them.
-// At start each broker runs lstopo in the background (start-up never waits for it) and keeps its topology
-// XML and the summary of it. Rank 0 asks every rank for its summary the first time the instance's resources
+// At start each broker runs lstopo in the background (start-up never waits for it), or reads the XML file
+// FLUX_HWLOC_XMLFILE names, and keeps its topology XML and the summary of it. Rank 0 asks every rank for its summary the first time the instance's resources
 // are wanted; a rank that does not answer within the gather timeout is left out of that answer (and logged),
 // and asked again the next time. Discovery is not journaled: what the scheduler decides from it is.
 //
@@ -12,16 +12,15 @@
 //
 // When lstopo is missing or fails, the rank logs one error and reports no cores: the instance then visibly
 // lacks that rank's resources instead of guessing at them.
-import { execFile } from 'node:child_process';
 import { FluxError, EPROTO, EINVAL } from '../core/errors.js';
 import { type Message, ROLE_ALL, payloadJson } from '../core/wire/message.js';
 import { formatIdset, parseIdset } from '../core/resource/idset.js';
 import { type HwlocSummary, type RankTopology, parseHwlocXml, toRankTopology } from '../core/resource/hwloc-xml.js';
+import { LSTOPO, readTopologyFile, runDiscovery } from '../core/resource/discovery.js';
 import { type ResourceSet, buildResourceSet, decodeR, encodeR } from '../core/resource/rset.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 
-/** what flux-core loads: the topology restricted to this process's binding, important I/O devices (GPUs) kept */
-export const LSTOPO = ['lstopo-no-graphics', '--of', 'xml', '--restrict', 'binding'];
+export { LSTOPO } from '../core/resource/discovery.js';
 /** a discovery not finished by then is given up: a device driver that hangs must not hold topo-get forever */
 const DISCOVERY_TIMEOUT_MS = 60_000;
 const GATHER_TIMEOUT_MS = 30_000;
@@ -31,6 +30,8 @@ const RETRY_MS = 200;
 export interface ResourceOptions {
   /** the discovery command; it prints the topology XML */
   command?: string[];
+  /** the topology XML is read from this file, not discovered (FLUX_HWLOC_XMLFILE) */
+  xmlFile?: string;
   /** how long rank 0 waits for a rank's answer */
   gatherTimeoutMs?: number;
 }
@@ -69,32 +70,23 @@ export function resourceModule(host: ModuleHost, opts: ResourceOptions = {}): Re
   const hostname = () => host.attrs.get('hostname') ?? '';
 
   function discover(): Promise<{ summary: HwlocSummary; xml?: string }> {
-    const [cmd, ...args] = command;
-    return new Promise((resolve) => {
-      const fail = (why: string) => {
-        host.log(3, 'resource', `${why}: this rank reports no cores`);
-        resolve({ summary: NO_SUMMARY });
-      };
-      execFile(cmd!, args, { encoding: 'utf8', maxBuffer: 1 << 28, timeout: DISCOVERY_TIMEOUT_MS, signal: abort.signal }, (err, stdout, stderr) => {
-        if (abort.signal.aborted) {
-          resolve({ summary: NO_SUMMARY });
-          return;
-        }
-        if (err) {
-          const e = err as NodeJS.ErrnoException & { killed?: boolean };
-          if (e.code === 'ENOENT') fail(`${cmd} not found (it comes with hwloc, e.g. Debian's hwloc-nox)`);
-          else if (e.killed) fail(`${cmd} did not finish within ${DISCOVERY_TIMEOUT_MS / 1000}s`);
-          else fail(`${cmd} failed: ${stderr.trim().split('\n')[0] || e.message}`);
-          return;
-        }
-        if (stderr.trim() !== '') host.log(7, 'resource', `${cmd}: ${stderr.trim()}`);
-        try {
-          resolve({ summary: parseHwlocXml(stdout), xml: stdout });
-        } catch (parseErr) {
-          fail(`${cmd} printed no usable topology: ${(parseErr as Error).message}`);
-        }
-      });
-    });
+    const source = opts.xmlFile !== undefined
+      ? readTopologyFile(opts.xmlFile).then((xml) => ({ xml, stderr: '' }))
+      : runDiscovery(command, { timeoutMs: DISCOVERY_TIMEOUT_MS, signal: abort.signal });
+    const fail = (why: string) => {
+      host.log(3, 'resource', `${why}: this rank reports no cores`);
+      return { summary: NO_SUMMARY };
+    };
+    return source.then(({ xml, stderr }) => {
+      if (abort.signal.aborted) return { summary: NO_SUMMARY };
+      if (stderr.trim() !== '') host.log(7, 'resource', `${command[0]}: ${stderr.trim()}`);
+      try {
+        return { summary: parseHwlocXml(xml), xml };
+      } catch (parseErr) {
+        const what = opts.xmlFile === undefined ? `${command[0]} printed` : `${opts.xmlFile} holds`;
+        return fail(`${what} no usable topology: ${(parseErr as Error).message}`);
+      }
+    }, (err: unknown) => (abort.signal.aborted ? { summary: NO_SUMMARY } : fail((err as Error).message)));
   }
 
   async function topoGet(msg: Message, body: Record<string, unknown>): Promise<void> {

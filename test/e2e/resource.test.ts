@@ -3,8 +3,11 @@
 // the instance's R through the api, and no journal entry for any of it.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { hostname } from 'node:os';
-import { startInstance, type Instance } from '../helpers/instance.js';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run, startInstance, type Instance } from '../helpers/instance.js';
 import { Flux } from '../../src/api/handle.js';
 import { instanceR, rankTopology, topology } from '../../src/api/resource.js';
 import { LSTOPO } from '../../src/services/resource.js';
@@ -96,5 +99,47 @@ describe('resources of a size-1 instance', () => {
     } finally {
       h.close();
     }
+  });
+});
+
+describe('one discovery for the brokers of one host', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flux-test-hwloc-'));
+  const runs = join(dir, 'runs');
+  const real = execFileSync('sh', ['-c', `command -v ${LSTOPO[0]}`], { encoding: 'utf8' }).trim();
+  // an lstopo that counts its runs before it runs the real one
+  writeFileSync(join(dir, LSTOPO[0]!), `#!/bin/sh\necho run >>'${runs}'\nexec '${real}' "$@"\n`);
+  chmodSync(join(dir, LSTOPO[0]!), 0o755);
+  const env = { PATH: `${dir}:${process.env.PATH}` };
+  const times = (n: number) => `${n} Machine${n === 1 ? '' : 's'}, ${n * cores} Cores, ${n * pus} PUs\n`;
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('flux start --size 4 runs lstopo once and its brokers read what it printed', async () => {
+    rmSync(runs, { force: true });
+    // the initial program is not handed the instance's file: what it starts discovers afresh
+    const r = await run(['start', '--size', '4', 'sh', '-c', 'flux hwloc info; echo "[${FLUX_HWLOC_XMLFILE:-unset}]"'], { env });
+    expect(r).toMatchObject({ code: 0, stderr: '', stdout: `${times(4)}[unset]\n` });
+    expect(readFileSync(runs, 'utf8')).toBe('run\n');
+  });
+
+  it('a size-1 instance discovers in its broker, once', async () => {
+    rmSync(runs, { force: true });
+    expect(await run(['start', 'flux', 'hwloc', 'info'], { env })).toMatchObject({ code: 0, stderr: '', stdout: times(1) });
+    expect(readFileSync(runs, 'utf8')).toBe('run\n');
+  });
+
+  it('FLUX_HWLOC_XMLFILE given to flux start is what every broker reports, and lstopo never runs', async () => {
+    rmSync(runs, { force: true });
+    const file = fileURLToPath(new URL('../fixtures/hwloc/two-package-gpus.xml', import.meta.url));
+    const r = await run(['start', '--size', '2', 'sh', '-c', 'flux hwloc info; echo "[$FLUX_HWLOC_XMLFILE]"'], { env: { ...env, FLUX_HWLOC_XMLFILE: file } });
+    expect(r).toMatchObject({ code: 0, stderr: '', stdout: `2 Machines, 8 Cores, 16 PUs\n[${file}]\n` });
+    expect(() => readFileSync(runs)).toThrow(/ENOENT/);
+  });
+
+  it('the shared file goes with the rundir, even a kept one', async () => {
+    const rundir = join(dir, 'rundir');
+    const r = await run(['start', '--size', '2', '--test-rundir', rundir, 'sh', '-c', `test -s ${rundir}/hwloc.xml && echo held`], { env });
+    expect(r).toMatchObject({ code: 0, stderr: '', stdout: 'held\n' });
+    expect(() => readFileSync(join(rundir, 'hwloc.xml'))).toThrow(/ENOENT/);
   });
 });

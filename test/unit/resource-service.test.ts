@@ -12,6 +12,8 @@ import { resourceModule, type ResourceService } from '../../src/services/resourc
 import { decodeR, encodeR, rankIdset } from '../../src/core/resource/rset.js';
 
 const VM = fileURLToPath(new URL('../fixtures/hwloc/vm-2core.xml', import.meta.url));
+const TWO_PACKAGES = fileURLToPath(new URL('../fixtures/hwloc/two-package-gpus.xml', import.meta.url));
+const NO_LSTOPO = ['flux-test-no-such-lstopo'];
 const CAT_VM = ['cat', VM];
 
 type Behaviour = 'answer' | 'silent' | 'unreachable';
@@ -30,7 +32,13 @@ afterEach(async () => {
   for (const s of stops.splice(0)) await s();
 });
 
-async function cluster(size: number, opts: { command?: (rank: number) => string[]; gatherTimeoutMs?: number } = {}): Promise<Cluster> {
+interface ClusterOptions {
+  command?: (rank: number) => string[];
+  xmlFile?: (rank: number) => string | undefined;
+  gatherTimeoutMs?: number;
+}
+
+async function cluster(size: number, opts: ClusterOptions = {}): Promise<Cluster> {
   const pending = new Map<number, { resolve: (m: Message) => void; reject: (e: unknown) => void }>();
   const registries: ServiceRegistry[] = [];
   const logs: Cluster['logs'] = [];
@@ -74,7 +82,9 @@ async function cluster(size: number, opts: { command?: (rank: number) => string[
     };
     const registry = new ServiceRegistry(host);
     registries.push(registry);
-    const svc = resourceModule(host, { command: (opts.command ?? (() => CAT_VM))(rank), gatherTimeoutMs: opts.gatherTimeoutMs });
+    const svc = resourceModule(host, {
+      command: (opts.command ?? (() => CAT_VM))(rank), xmlFile: opts.xmlFile?.(rank), gatherTimeoutMs: opts.gatherTimeoutMs,
+    });
     services.push(svc);
     await registry.load(svc.def, 'builtin');
     stops.push(() => registry.removeAll());
@@ -158,5 +168,24 @@ describe('resource module', () => {
     await stops.pop()!();
     await t;
     expect(c.logs.filter((l) => l.severity <= 3)).toEqual([]);
+  });
+
+  it('reads the topology from the file it is given (FLUX_HWLOC_XMLFILE) and runs no discovery', async () => {
+    const c = await cluster(2, { command: () => NO_LSTOPO, xmlFile: (r) => (r === 1 ? TWO_PACKAGES : VM) });
+    expect(await c.call(1, 'resource.topo-get')).toMatchObject({ rank: 1, summary: { cores: [0, 1, 2, 3], pus: [0, 4, 1, 5, 2, 6, 3, 7] } });
+    expect(await c.call(0, 'resource.topo-get')).toMatchObject({ rank: 0, summary: { hostname: 'vm', cores: [0, 1] } });
+    expect(String((await c.call(1, 'resource.topo-get', { xml: true })).xml)).toMatch(/hand-written: 2 packages/);
+    expect(c.logs.filter((l) => l.severity <= 3)).toEqual([]);
+  });
+
+  it('reports no cores, with one error line naming the file, when that file cannot be read or parsed', async () => {
+    const c = await cluster(3, { command: () => CAT_VM, xmlFile: (r) => [undefined, '/nonexistent/flux-test.xml', fileURLToPath(import.meta.url)][r] });
+    expect(await c.call(1, 'resource.topo-get')).toMatchObject({ summary: { cores: [] } });
+    expect(await c.call(2, 'resource.topo-get')).toMatchObject({ summary: { cores: [] } });
+    expect(await c.call(0, 'resource.topo-get')).toMatchObject({ summary: { cores: [0, 1] } });
+    expect(c.logs.filter((l) => l.severity <= 3)).toEqual([
+      { rank: 1, severity: 3, text: 'FLUX_HWLOC_XMLFILE /nonexistent/flux-test.xml: ENOENT: this rank reports no cores' },
+      { rank: 2, severity: 3, text: expect.stringMatching(/^\/.*resource-service.test.ts holds no usable topology: .*: this rank reports no cores$/) },
+    ]);
   });
 });
