@@ -40,7 +40,7 @@ import { PROJECTIONS } from '../projections/index.js';
 import { Broker, CONTROL_DISCONNECT, CONTROL_HEARTBEAT } from './broker.js';
 import { ATTR_REPLAY_STATEDIR, ATTR_REPLAY_TO, readOnlyGate, readOnlyReason } from '../core/journal/read-only.js';
 import { brokerModule, stateMachineModule, type BrokerControl } from './builtins.js';
-import { builtinModules, createBuiltin } from './builtin-modules.js';
+import { builtinModules, createBuiltin, startsOn } from './builtin-modules.js';
 import { moduleModule } from './module-service.js';
 import { BrokerConfig, configModule } from './config-service.js';
 import { overlayModule } from './overlay-service.js';
@@ -410,7 +410,7 @@ export async function runBroker(argv: string[]): Promise<number> {
   });
   for (const [name, b] of builtins) {
     ctl.loadable.set(name, b);
-    if (!b.rank0 || rank === 0) await broker.registry.load(await createBuiltin(broker, name, b, []), 'builtin');
+    if (startsOn(rank, b)) await broker.registry.load(await createBuiltin(broker, name, b, []), 'builtin');
   }
   await broker.registry.load(userModule(broker, journal), 'builtin');
   await broker.registry.load(overlayModule(ctl), 'builtin');

@@ -35,6 +35,12 @@ export interface Builtin {
   create: ModuleFactory;
   /** kept on rank 0 only: its state is the instance's (the cron table, the job queue) */
   rank0?: boolean;
+  /**
+   * started on rank 0 only: a rank below answers nothing of its own (it would ask rank 0, or read the replica
+   * rank 0 writes), so requests it does not serve go up the tree to rank 0 and get the same answer there.
+   * `flux module load` still loads it on any rank.
+   */
+  servedUpstream?: boolean;
 }
 
 /** a module made of a service object other modules use: the one loaded now, or none */
@@ -92,13 +98,14 @@ export function builtinModules(host: ModuleHost, deps: BuiltinDeps): Map<string,
       }),
     }],
     ['kvs-history', {
+      servedUpstream: true,
       create: noArgs(async (h) => (await import('../services/kvs-history.js')).kvsHistoryModule(h, { journal, database: deps.store?.database })),
     }],
     ['kvs-watch', { create: noArgs((h) => kvsWatchModule(h, { journal, content: contentAccess })) }],
     ['resource', { create: noArgs(async (h) => tracked((await import('../services/resource.js')).resourceModule(h, { xmlFile: deps.hwlocXmlFile }), resource)) }],
     ['cron', { rank0: true, create: (h, args) => cronModule(h, journal, { binDir: deps.binDir, args }) }],
     ['job-shell', { create: noArgs(async (h) => (await import('../services/job-shell.js')).jobShellModule(h)) }],
-    ['job-ingest', { create: noArgs(async (h) => (await import('../services/job-ingest.js')).jobIngestModule(h)) }],
+    ['job-ingest', { servedUpstream: true, create: noArgs(async (h) => (await import('../services/job-ingest.js')).jobIngestModule(h)) }],
     ['job-manager', {
       rank0: true,
       create: noArgs(async (h) => (await import('../services/job-manager.js')).jobManagerModule(h, {
@@ -106,11 +113,16 @@ export function builtinModules(host: ModuleHost, deps: BuiltinDeps): Map<string,
         resources: () => resource.now?.resources() ?? Promise.reject(notLoaded('resource')),
       })),
     }],
-    ['job-info', { create: noArgs(async (h) => (await import('../services/job-info.js')).jobInfoModule(h)) }],
+    ['job-info', { servedUpstream: true, create: noArgs(async (h) => (await import('../services/job-info.js')).jobInfoModule(h)) }],
     ['job-list', { rank0: true, create: noArgs(async (h) => (await import('../services/job-list.js')).jobListModule(h, journal)) }],
     ['heartbeat', { create: (h, args) => heartbeatModule(h, args) }],
   ];
   return new Map(table);
+}
+
+/** whether a broker of this rank starts the built-in with itself */
+export function startsOn(rank: number, b: Builtin): boolean {
+  return rank === 0 || (!b.rank0 && !b.servedUpstream);
 }
 
 /** a built-in made on this rank with `args`; EINVAL where it does not run */

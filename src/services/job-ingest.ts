@@ -1,7 +1,7 @@
-// job-ingest (every rank): accepts job submissions where they arrive, checks them there (the signed request J
-// must be the submitter's, the jobspec valid RFC 25 V1, urgency and flags within what the submitter may ask), and
-// hands them to the job manager on rank 0 in batches, one per turn of the event loop. The answer (the job id)
-// comes once the job's submission is in the journal: a submitted job is never lost.
+// job-ingest (rank 0, and any rank it is loaded on): accepts job submissions where they arrive, checks them
+// there (the signed request J must be the submitter's, the jobspec valid RFC 25 V1, urgency and flags within what
+// the submitter may ask), and hands them to the job manager on rank 0 in batches, one per turn of the event loop.
+// The answer (the job id) comes once the job's submission is in the journal: a submitted job is never lost.
 //
 //   job-ingest.submit {J, urgency, flags} -> {id}
 import { FluxError, EINVAL, EPERM } from '../core/errors.js';

@@ -28,6 +28,41 @@ describe('modules loaded at run time on a size-4 instance', () => {
     expect(await inst?.stop()).toBe(0);
   });
 
+  it('a rank below 0 starts only the modules it serves: requests for the others go up to rank 0 and get its answers', async () => {
+    const upstreamOnly = ['job-info', 'job-ingest', 'kvs-history'];
+    for (const m of upstreamOnly) expect(await modulesOn(0)).toContain(m);
+    for (const r of [1, 2, 3]) {
+      const mods = await modulesOn(r);
+      for (const m of upstreamOnly) expect(mods).not.toContain(m);
+      for (const m of ['content', 'kvs', 'kvs-watch', 'resource', 'rexec', 'job-shell', 'heartbeat']) expect(mods).toContain(m);
+    }
+    // from a client of rank 3: a job submitted, its jobspec read back, and the KVS's history asked
+    const rank3 = { FLUX_URI: `local://${inst.rundir}/local-3` };
+    const sub = await inst.flux(['submit', 'true'], { env: rank3 });
+    expect(sub).toMatchObject({ code: 0, stderr: '' });
+    const id = sub.stdout.trim();
+    const spec = await inst.flux(['job', 'info', id, 'jobspec'], { env: rank3 });
+    expect(spec).toMatchObject({ code: 0, stderr: '' });
+    expect(spec.stdout).toBe((await inst.flux(['job', 'info', id, 'jobspec'])).stdout);
+    expect(await inst.flux(['kvs', 'put', 'asked.from.three=1'], { env: rank3 })).toMatchObject(ok());
+    const h3 = await Flux.open(rank3.FLUX_URI);
+    try {
+      const history = { namespace: 'primary', key: 'asked.from.three' };
+      const there = await h3.call('kvs-history.key', history);
+      expect(there).toEqual(await h.call('kvs-history.key', history));
+      expect((there.versions as unknown[]).length).toBe(1);
+    } finally {
+      h3.close();
+    }
+    // addressed to a rank that does not serve it, a request is told so, as flux-core's broker tells it
+    await expect(h.call('job-info.lookup', { id: 1, keys: ['jobspec'], flags: 0 }, { nodeid: 2 })).rejects.toMatchObject({ errno: ENOSYS });
+    // and the module is still there to load on such a rank
+    expect(await inst.flux(['module', 'load', '-r', '2', 'job-info'])).toMatchObject(ok());
+    expect(await modulesOn(2)).toContain('job-info');
+    expect(await inst.flux(['module', 'remove', '-r', '2', 'job-info'])).toMatchObject(ok());
+    expect(await modulesOn(2)).not.toContain('job-info');
+  });
+
   it('loads the example plug-in on every rank, where it answers and shares the counters the journal holds', async () => {
     // history made before the module is on the other ranks: their projections are built from it at load
     expect(await inst.flux(['module', 'load', COUNTER, 'step=2'])).toMatchObject(ok());
