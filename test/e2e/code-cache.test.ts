@@ -1,6 +1,6 @@
 // bin/flux compiles its bundles from the V8 code cache the build writes beside them, the broker's included (each
-// broker of an instance would otherwise compile 800 KB of source at start), and a cache V8 refuses costs only the
-// compile it would have saved.
+// broker of an instance would otherwise compile 600 KB of source at start, and every function its start runs), and
+// a cache V8 refuses costs only the compile it would have saved.
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
@@ -36,6 +36,12 @@ describe('code caches of the bundles', () => {
     // a file left without one imports by itself, which code from a cache cannot
     for (const f of bundles.filter((b) => !cached.includes(b))) expect(readFileSync(join(CLI, f), 'utf8')).toMatch(/\bimport\(/);
     for (const f of cached) expect(accepted(join(CLI, f)), f).toBe(true);
+  });
+
+  it('the broker\'s holds what a leaf compiled in its life (the build runs one), not only the top level', () => {
+    const file = join(CLI, 'broker-main.cjs');
+    const topLevel = new Script((Module as unknown as { wrap(s: string): string }).wrap(readFileSync(file, 'utf8')), { filename: file });
+    expect(readFileSync(`${file}.cache`).length).toBeGreaterThan(2 * topLevel.createCachedData().length);
   });
 
   it('refused by V8, cost only the compile: an instance whose caches are garbage starts and answers', async () => {
