@@ -13,6 +13,7 @@
 import { rmSync } from 'node:fs';
 import net from 'node:net';
 import { Flux } from '../dist/api/handle.js';
+import { echoFloor, fsyncFloor } from './floors.mjs';
 import { FLUX, emit, fillStatedir, median, percentile, startInstance, timeProcess } from './lib.mjs';
 import { brokerMem, rssAfter } from './proc-mem.mjs';
 import { brokerPids, totalCpu } from './proc-cpu.mjs';
@@ -191,6 +192,8 @@ async function latency() {
     emit(`${name}-raw`, median(rawT), 'ms', { p90: Number(percentile(rawT, 0.9).toFixed(4)), n: rawT.length, target });
     emit(`${name}-handle`, median(tsT), 'ms', { p90: Number(percentile(tsT, 0.9).toFixed(4)), n: tsT.length });
   }
+  // the same round trip between two bare Node processes, for the floor under the figures above
+  emit('node-echo-round-trip', (echoFloor(N) / N) * 1000, 'ms', { n: N, mean: true });
 }
 
 // ---- throughput -------------------------------------------------------------------------------------------
@@ -244,7 +247,10 @@ async function throughput() {
   emit('commits-16-clients-size1', c1.value, 'commits/s', { ...c1, target: 10000, flux_core: 3144 });
 
   const seq = await measured(one, 1000, (run) => concurrentCommits([one.uri], 1, 1000, `sq${run}`));
-  emit('commits-1-client-sequential', seq.value, 'commits/s', { ...seq, target: 3000, flux_core: 373 });
+  // each commit is answered after the fsync of its group commit, so one committer waits for one fsync per commit
+  const fsyncUs = fsyncFloor();
+  emit('fsync-4k-latency', fsyncUs, 'µs');
+  emit('commits-1-client-sequential', seq.value, 'commits/s', { ...seq, target: 3000, flux_core: 373, fsync_bound: Math.round(1e6 / fsyncUs) });
 
   const keys = Array.from({ length: 10000 }, (_, i) => `look.d${Math.floor(i / 100)}.k${i % 100}`);
   await bigCommit(h, 'look', 10000);
@@ -254,6 +260,7 @@ async function throughput() {
     return seconds(t0);
   });
   emit('lookups-10000-sequential', lk.value, 's', { ...lk, target: 0.5, flux_core: 1.07 });
+  emit('node-echo-10k-sequential', echoFloor(keys.length), 's', { n: keys.length });
   h.close();
   await one.stop();
 

@@ -22,6 +22,8 @@ const table = readFileSync(join(dist, 'command-table.js'), 'utf8');
 const commands = [...table.matchAll(/import\('\.\/([\w/-]+)\.js'\)/g)].map(([, path]) => path);
 
 const BROKER = 'broker/main';
+/** the global symbol's key under which bin/flux lends the bundled broker its import() */
+const LENT_IMPORT = 'flux-ts.import';
 /** packages left in node_modules: native ones, and those a file loads on first use only */
 const EXTERNAL = ['zeromq', 'better-sqlite3', 'koffi', 'lz4', 'ajv', 'smol-toml'];
 
@@ -87,11 +89,25 @@ await build({
         return { contents: source.replace(load, "require('ajv')"), loader: 'js' };
       });
     },
+  }, {
+    name: 'lent-import',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]broker[\\/]import-file\.js$/ }, () => ({
+        contents: `export const importFile = (url) => {
+  const lent = globalThis[Symbol.for('${LENT_IMPORT}')];
+  if (typeof lent !== 'function') throw new Error('the bundled broker imports through bin/flux, which runs it');
+  return lent(url);
+};`,
+        loader: 'js',
+      }));
+    },
   }],
 });
 
 // what bin/flux compiles each file from: V8's code for the file's top level, so that Node need not parse it again.
-// Code compiled that way cannot import() (the broker's plug-in modules, keygen's zeromq): those files get none.
+// Code compiled that way cannot import(): a file that still does (keygen's zeromq) gets none. The broker imports
+// plug-in modules through the import bin/flux lends it (src/broker/import-file.ts), so it has one: each broker of
+// an instance would otherwise compile the whole bundle at start.
 for (const file of readdirSync(outdir).filter((f) => f.endsWith('.cjs'))) {
   const path = join(outdir, file);
   const source = readFileSync(path, 'utf8');

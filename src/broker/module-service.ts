@@ -9,6 +9,7 @@ import { ROLE_ALL } from '../core/wire/message.js';
 import type { ModuleDef, ModuleFactory } from '../services/module.js';
 import { createBuiltin } from './builtin-modules.js';
 import type { BrokerControl } from './builtins.js';
+import { importFile } from './import-file.js';
 
 /** what the registry records as the path of a built-in */
 const BUILTIN = 'builtin';
@@ -25,7 +26,7 @@ async function importFactory(path: string, generation: number): Promise<ModuleFa
   if (!existsSync(file)) throw new FluxError(ENOENT);
   let mod: { default?: unknown; create?: unknown };
   try {
-    mod = (await import(`${pathToFileURL(file).href}?load=${generation}`)) as typeof mod;
+    mod = (await importFile(`${pathToFileURL(file).href}?load=${generation}`)) as typeof mod;
   } catch (err) {
     throw new FluxError(EINVAL, `${path}: ${(err as Error)?.message ?? String(err)}`);
   }

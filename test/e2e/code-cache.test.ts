@@ -1,0 +1,60 @@
+// bin/flux compiles its bundles from the V8 code cache the build writes beside them, the broker's included (each
+// broker of an instance would otherwise compile 800 KB of source at start), and a cache V8 refuses costs only the
+// compile it would have saved.
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import Module from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Script } from 'node:vm';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers/instance.js';
+
+const CLI = join(ROOT, 'dist', 'cli');
+
+/** whether V8 takes `file`'s cache for the source bin/flux compiles */
+function accepted(file: string): boolean {
+  const script = new Script((Module as unknown as { wrap(s: string): string }).wrap(readFileSync(file, 'utf8')), {
+    filename: file, cachedData: readFileSync(`${file}.cache`),
+  });
+  return !script.cachedDataRejected;
+}
+
+describe('code caches of the bundles', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('are written for the dispatcher, every command that does not import(), and the broker, and V8 takes them', () => {
+    const files = readdirSync(CLI);
+    const bundles = files.filter((f) => f.endsWith('.cjs'));
+    const cached = bundles.filter((f) => files.includes(`${f}.cache`));
+    expect(cached).toContain('flux.cjs');
+    expect(cached).toContain('broker-main.cjs');
+    expect(cached).toContain('getattr.cjs');
+    // a file left without one imports by itself, which code from a cache cannot
+    for (const f of bundles.filter((b) => !cached.includes(b))) expect(readFileSync(join(CLI, f), 'utf8')).toMatch(/\bimport\(/);
+    for (const f of cached) expect(accepted(join(CLI, f)), f).toBe(true);
+  });
+
+  it('refused by V8, cost only the compile: an instance whose caches are garbage starts and answers', async () => {
+    // a copy of the command with its own dist/cli, whose caches are garbage; the rest is the repository's
+    const root = mkdtempSync(join(tmpdir(), 'flux-code-cache-'));
+    dirs.push(root);
+    mkdirSync(join(root, 'bin'));
+    for (const f of ['flux', 'package.json']) copyFileSync(join(ROOT, 'bin', f), join(root, 'bin', f));
+    mkdirSync(join(root, 'dist', 'cli'), { recursive: true });
+    for (const f of ['flux.cjs', 'start.cjs', 'broker-main.cjs', 'getattr.cjs']) {
+      copyFileSync(join(CLI, f), join(root, 'dist', 'cli', f));
+      writeFileSync(join(root, 'dist', 'cli', `${f}.cache`), Buffer.alloc(4096, 0x5a));
+    }
+    for (const f of ['node_modules', 'package.json', 'lib']) symlinkSync(join(ROOT, f), join(root, f));
+    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [join(root, 'bin', 'flux'), 'start', '--test-size=2', 'flux', 'getattr', 'size'],
+        { timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, stdout, stderr }));
+    });
+    expect(out.stderr).toBe('');
+    expect(out).toMatchObject({ code: 0, stdout: '2\n' });
+  });
+});
