@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
  */
 const FOCUS: Record<string, string[]> = {
   kvs: ['test/unit/kvs-*.test.ts', 'test/unit/cmd-kvs.test.ts', 'test/properties/kvs.property.test.ts'],
-  projections: ['test/unit/*projection*.test.ts', 'test/unit/proctable.test.ts', 'test/unit/cron.test.ts', 'test/unit/job-exec.test.ts',
+  projections: ['test/unit/*projection*.test.ts', 'test/unit/entry-view.test.ts', 'test/unit/proctable.test.ts', 'test/unit/cron.test.ts', 'test/unit/job-exec.test.ts',
     'test/unit/replay-format.test.ts', 'test/properties/jobs.property.test.ts', 'test/properties/cron.property.test.ts',
     'test/properties/proctable.property.test.ts'],
 };

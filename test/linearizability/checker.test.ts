@@ -1,7 +1,7 @@
 // The checker itself, on histories made by hand: it must accept the linearizable ones and name the classic
 // anomalies (a stale read, a lost write, a read of the past that is wrong, a reordered or skipped event).
 import { describe, it, expect } from 'vitest';
-import { check } from '../../src/verify/linearizability.js';
+import { type Model, type Operation, check } from '../../src/verify/linearizability.js';
 import { kvsModel, type KvsInput, type KvsOp, type KvsOutput } from '../../src/verify/kvs-model.js';
 import { checkEvents, checkWatch, type Publish } from '../../src/verify/event-log.js';
 
@@ -79,6 +79,49 @@ describe('the KVS checker', () => {
     // an undecided key does not hide a violation on another
     const r = check(kvsModel, [...ops, put(0, 0, 1, 'b', 'x', 1), get(1, 2, 3, 'b', null)], { maxStates: 1000 });
     expect([r.ok, r.ok === false && r.partition]).toEqual([false, 'b']);
+  });
+});
+
+/**
+ * A model of tokens handed out in a fixed order of states: `step` follows `table` (input -> from-state -> to-state),
+ * so a test can say exactly which orders of its operations are allowed.
+ */
+function tableModel(table: Record<string, Record<number, number>>): Model<number, string, null> {
+  return { init: () => 0, step: (s, input) => table[input]?.[s], key: (s) => String(s) };
+}
+const tok = (id: number, call: number, ret: number, input: string): Operation<string, null> => ({ id, client: id, call, ret, input, output: null });
+
+describe('the search itself', () => {
+  it('keeps to real time behind a long operation: a read begun after a write returned must see it', () => {
+    // the long read is called before the write returns; the short one after, so it cannot go before the write
+    const r = check(kvsModel, [put(0, 0, 1, 'a', 'x', 1), get(1, 0.5, 10, 'a', 'x'), get(2, 2, 3, 'a', null)]);
+    expect(r.ok).toBe(false);
+    expect(check(kvsModel, [put(0, 0, 1, 'a', 'x', 1), get(1, 0.5, 10, 'a', 'x'), get(2, 2, 3, 'a', 'x')]).ok).toBe(true);
+  });
+
+  it('tells apart every set of operations it has linearized, however many lie above the first one left', () => {
+    // op 0 and the fillers never return and never apply, so the first op left stays 0; x then y, or z, reach state 2,
+    // from which only x then y go on: with z taken first the history is linearizable, with x and y first it is not
+    const model = tableModel({ x: { 0: 1, 2: 3 }, y: { 1: 2, 3: 4 }, z: { 0: 2 } });
+    const ops = Array.from({ length: 113 }, (_, i) => tok(i, i, Infinity, 'never'));
+    ops[1] = tok(1, 1, 1000, 'x');
+    ops[12] = tok(12, 12, 1000, 'y');
+    ops[112] = tok(112, 112, 1000, 'z');
+    expect(check(model, ops).ok).toBe(true);
+  });
+
+  it('reports the same prefix whatever order the history is listed in: operations in call order, earliest return first', () => {
+    // a and b exclude each other, and the check after them fails either way: two prefixes of one operation each
+    const model = tableModel({ a: { 0: 1 }, b: { 0: 2 } });
+    const history = [tok(0, 0, 5, 'a'), tok(1, 0, 3, 'b'), tok(2, 6, 7, 'never')];
+    const reports = [history, [...history].reverse()].map((h) => check(model, h));
+    for (const r of reports) {
+      expect(r.ok).toBe(false);
+      if (r.ok === false) expect([r.linearized.map((o) => o.input), r.stuck.map((o) => o.input)]).toEqual([['b'], ['a']]);
+    }
+    // called apart, the earlier call is taken first
+    const apart = check(model, [tok(0, 1, 5, 'b'), tok(1, 0, 5, 'a'), tok(2, 6, 7, 'never')]);
+    expect(apart.ok === false && [apart.linearized.map((o) => o.input), apart.stuck.map((o) => o.input)]).toEqual([['a'], ['b']]);
   });
 });
 

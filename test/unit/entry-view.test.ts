@@ -63,6 +63,34 @@ describe("a reader's view of an entry", () => {
     expect(entryView(alice, later, owners(initialTable()))).toBeUndefined();
   });
 
+  it("takes a job's owner from its submit event alone: an exception the instance owner raised names the raiser", () => {
+    const first = commit([submit(1, alice.userid, 'a')]);
+    const owners = (id: number) => jobOf(applyEntry(initialTable(), first), id)?.userid;
+    const cancel = { id: 1, event: { timestamp: 3, name: 'exception', context: { type: 'cancel', severity: 0, userid: OWNER, note: '' } } };
+    const later = commit([cancel]);
+    expect(entryView(alice, later, owners)!.payload).toEqual({ redacted: REDACTED_NOTE, jobs: [cancel] });
+    expect(entryView(bob, later, owners)).toBeUndefined();
+    // a submit event without a context names nobody: the job table is asked
+    const bare = { id: 1, event: { timestamp: 1, name: 'submit' } };
+    expect(entryView(alice, commit([bare]), owners)!.payload).toEqual({ redacted: REDACTED_NOTE, jobs: [bare] });
+    expect(entryView(alice, commit([bare]))).toBeUndefined();
+  });
+
+  it('keeps the resources of an alloc, and leaves out a summary or an R that does not hold together', () => {
+    const R = { version: 1, execution: { R_lite: [{ rank: '0', children: { core: '0-1' } }] } };
+    const alloc = { id: 1, event: { timestamp: 4, name: 'alloc' }, R };
+    const view = entryView(alice, commit([submit(1, alice.userid, 'a'), alloc]))!;
+    expect(view.payload).toStrictEqual({ redacted: REDACTED_NOTE, jobs: [submit(1, alice.userid, 'a'), alloc] });
+    const oddSubmit = { ...submit(2, alice.userid, 'b'), submit: { name: 'b' } };
+    const oddAlloc = { id: 2, event: { timestamp: 4, name: 'alloc' }, R: { version: 2 } };
+    const odd = entryView(alice, commit([oddSubmit, oddAlloc]))!;
+    // a member without a value is not there at all, as the JSON sent to the reader will have it
+    expect(odd.payload).toStrictEqual({
+      redacted: REDACTED_NOTE,
+      jobs: [{ id: 2, event: oddSubmit.event }, { id: 2, event: oddAlloc.event }],
+    });
+  });
+
   it('leaves alone what the reader may read whole: its own events, public ones', () => {
     const ev: Entry = { seq: ++seq, prev: null, time: 1, topic: 'app.x', userid: alice.userid, rolemask: ROLE_USER, flags: FLAG_PRIVATE, payload: { jobs: [] } };
     expect(entryView(alice, ev)).toBe(ev);
