@@ -3,7 +3,7 @@
 import { constants as osConstants } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { Flux, withHandle } from '../api/handle.js';
-import { FluxError, ECHILD, ENOENT } from '../core/errors.js';
+import { FluxError, ECHILD, ENOENT, EPERM } from '../core/errors.js';
 import { type FluidEncoding, encodeFluid, parseJobId } from '../core/jobs/fluid.js';
 import { EventlogFormatter, colorFor, decodeEventlog } from '../core/kvs/format-eventlog.js';
 import { URGENCY_EXPEDITE, URGENCY_HOLD } from '../core/jobs/state.js';
@@ -213,7 +213,11 @@ export async function run(args: string[]): Promise<number> {
     .action((text: string, key: string) => {
       const id = jobid(text);
       action = () => withHandle(async (h) => {
-        await known(h, id, text).catch(() => fail('invalid job id'));
+        await known(h, id, text).catch((err: unknown) => {
+          // another user's job is there to see, only not to this user: say so, as `job eventlog` does
+          if (err instanceof FluxError && err.errno === EPERM) throw err;
+          fail('invalid job id');
+        });
         try {
           const v = await lookup(h, id, key);
           process.stdout.write(v.toString('utf8').endsWith('\n') ? v : Buffer.concat([v, Buffer.from('\n')]));

@@ -154,6 +154,8 @@ describe('the owner acting as another user', () => {
     // and then, as flux-core's job-list answers a guest
     denied('job', "guests may read their own jobs' values only")(await inst.flux(['job', 'eventlog', theirs.stdout.trim()], { env: asGuest }));
     expect(await inst.flux(['job', 'info', mine.stdout.trim(), 'jobspec'], { env: asGuest })).toMatchObject({ code: 0, stderr: '' });
+    denied('job', "guests may read their own jobs' values only")(await inst.flux(['job', 'info', theirs.stdout.trim(), 'jobspec'], { env: asGuest }));
+    expect(await inst.flux(['job', 'info', 'ƒ2', 'jobspec'], { env: asGuest })).toMatchObject({ code: 1, stderr: 'flux-job: invalid job id\n' });
     const at = String(commits[commits.length - 1]!.seq);
     const listing = ['jobs', '-A', '-a', '-n', '--at-seq', at, '-o', '{id.f58} {userid} {name} {status_abbrev}'];
     const asOwner = await inst.flux(listing);
