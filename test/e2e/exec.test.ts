@@ -305,10 +305,15 @@ describe('unreachable ranks', () => {
       const pid = Number((await h3.call('attr.get', { name: 'broker.pid' })).value);
       h3.close();
       process.kill(pid, 'SIGKILL');
+      // what the last try gave, for the report should the rank never become unreachable
+      let last: unknown;
       const r = await until('rank 3 to be unreachable', async () => {
         const x = await inst.flux(['exec', '-r', 'all', 'true']);
+        last = x;
         return x.code === 68 ? x : undefined;
-      }, 20_000);
+      }, 20_000).catch((err: Error) => {
+        throw new Error(`${err.message}; the last try gave ${JSON.stringify(last)}; the instance printed ${JSON.stringify(inst.stderr())}`);
+      });
       expect(r.stderr).toBe('flux-exec: Error: rank 3: true: No route to host\n');
       const ok = await inst.flux(['exec', '-r', '0-2', 'true']);
       expect(ok.code).toBe(0);
