@@ -1,8 +1,8 @@
 // resource: hardware discovery on every rank, and on rank 0 the instance's resource set R gathered from them.
 // At start each broker runs lstopo in the background (start-up never waits for it), or reads the XML file
-// FLUX_HWLOC_XMLFILE names, and keeps its topology XML and the summary of it. Rank 0 asks every rank for its summary the first time the instance's resources
-// are wanted; a rank that does not answer within the gather timeout is left out of that answer (and logged),
-// and asked again the next time. Discovery is not journaled: what the scheduler decides from it is.
+// FLUX_HWLOC_XMLFILE names, and keeps its topology XML and the summary of it. Rank 0 asks every rank for its
+// summary the first time the instance's resources are wanted; a rank that does not answer within the gather
+// timeout is left out of that answer (and logged), and asked again the next time. Discovery is not journaled: what the scheduler decides from it is.
 //
 //   resource.topo-get {xml?}  -> {rank, hostname, summary, xml?}   this rank's discovery (waits for it)
 //   resource.R        {}      -> {R}                               rank 0: the instance's R (RFC 20)
@@ -20,7 +20,6 @@ import { LSTOPO, readTopologyFile, runDiscovery } from '../core/resource/discove
 import { type ResourceSet, buildResourceSet, decodeR, encodeR } from '../core/resource/rset.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 
-export { LSTOPO } from '../core/resource/discovery.js';
 /** a discovery not finished by then is given up: a device driver that hangs must not hold topo-get forever */
 const DISCOVERY_TIMEOUT_MS = 60_000;
 const GATHER_TIMEOUT_MS = 30_000;

@@ -11,12 +11,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/instance.js';
 
 const CLI = join(ROOT, 'dist', 'cli');
+/** the source of `file` as bin/flux compiles it: wrapped as Node wraps a CommonJS module */
+const wrapped = (file: string) => (Module as unknown as { wrap(s: string): string }).wrap(readFileSync(file, 'utf8'));
 
 /** whether V8 takes `file`'s cache for the source bin/flux compiles */
 function accepted(file: string): boolean {
-  const script = new Script((Module as unknown as { wrap(s: string): string }).wrap(readFileSync(file, 'utf8')), {
-    filename: file, cachedData: readFileSync(`${file}.cache`),
-  });
+  const script = new Script(wrapped(file), { filename: file, cachedData: readFileSync(`${file}.cache`) });
   return !script.cachedDataRejected;
 }
 
@@ -40,7 +40,7 @@ describe('code caches of the bundles', () => {
 
   it('the broker\'s holds what a leaf compiled in its life (the build runs one), not only the top level', () => {
     const file = join(CLI, 'broker-main.cjs');
-    const topLevel = new Script((Module as unknown as { wrap(s: string): string }).wrap(readFileSync(file, 'utf8')), { filename: file });
+    const topLevel = new Script(wrapped(file), { filename: file });
     expect(readFileSync(`${file}.cache`).length).toBeGreaterThan(2 * topLevel.createCachedData().length);
   });
 

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { run, startInstance, type Instance } from '../helpers/instance.js';
 import { Flux } from '../../src/api/handle.js';
 import { instanceR, rankTopology, topology } from '../../src/api/resource.js';
-import { LSTOPO } from '../../src/services/resource.js';
+import { LSTOPO } from '../../src/core/resource/discovery.js';
 import { parseHwlocXml } from '../../src/core/resource/hwloc-xml.js';
 import { compressHostlist } from '../../src/core/resource/hostlist.js';
 import { countNodes, encodeR } from '../../src/core/resource/rset.js';
