@@ -433,8 +433,8 @@ export class Broker implements ModuleHost {
       nodeid = this.rank;
     }
     const bytes = payload === undefined || Buffer.isBuffer(payload) ? payload : undefined;
-    const msg = makeRequest(topic, bytes, { nodeid, matchtag: tag, flags });
-    if (bytes === undefined && payload !== undefined) withBody(msg, payload as Record<string, unknown>);
+    const req = makeRequest(topic, bytes, { nodeid, matchtag: tag, flags });
+    const msg = bytes === undefined && payload !== undefined ? withBody(req, payload as Record<string, unknown>) : req;
     msg.userid = this.ownerUid;
     msg.rolemask = ROLE_OWNER | ROLE_LOCAL;
     if (tag !== 0) this.pending.set(tag, p);
@@ -579,7 +579,7 @@ export class Broker implements ModuleHost {
     let frames: Buffer[] | undefined;
     for (const c of this.children.values()) {
       if (c.state !== 'online' || c.uuid === undefined) continue;
-      frames ??= encodeFrames({ ...msg, routes: undefined });
+      frames ??= encodeFrames({ ...msg, payload: msg.payload, routes: undefined });
       this.links.toChild(c.uuid, frames);
     }
   }
@@ -591,7 +591,7 @@ export class Broker implements ModuleHost {
     for (const [connId, sub] of this.clientSubs) {
       if (!sub.prefixes.some((p) => topic.startsWith(p))) continue;
       if (!mayRead(sub, { topic, userid: ev.userid, flags: ev.flags })) continue;
-      this.links.toClient(connId, { ...ev, routes: undefined });
+      this.links.toClient(connId, { ...ev, payload: ev.payload, routes: undefined });
     }
   }
 

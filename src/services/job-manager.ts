@@ -106,6 +106,8 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
   let free: ResourceSet | undefined;
   let batch: Batch | undefined;
   let scheduleQueued = false;
+  /** set as the module stops: jobs that wait keep waiting (a restart from the statedir runs them), none starts */
+  let stopping = false;
   const waiters: Waiter[] = [];
   /** waitable inactive jobs nobody has waited for yet */
   const zombies = new Set<number>();
@@ -259,10 +261,11 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
    * been looked at yet are checked for requests the instance could never meet, which end at once.
    */
   async function schedule(): Promise<void> {
-    if (!all || !free) return;
+    if (!all || !free || stopping) return;
     if (countCores(free) > 0) {
       for (const id of waiting.ids()) {
         const req = await requestOf(id);
+        if (stopping) return;
         if (stateOf(id) !== STATE_SCHED || allocating.has(id) || !waiting.has(id)) continue;
         const got = allocate(free, all, req);
         if (got === 'unsatisfiable') {
@@ -463,6 +466,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
       resume().catch((err: unknown) => host.log(2, 'job-manager', `cannot resume: ${(err as Error).message}`));
     },
     stop: async () => {
+      stopping = true;
       // jobs still running end now, and are recorded as ended: a restart finds nothing it has to call lost
       for (const id of exec.ids()) {
         void raise(id, 0, 'cancel', 'the instance is shutting down', owner).catch(logFailure(id, 'exception'));

@@ -115,4 +115,33 @@ describe('jobs across a crash of rank 0', () => {
     expect(ro.code, ro.stderr).toBe(0);
     expect(ro.stdout).toBe(`${id} SCHED\n`);
   });
+
+  it('a clean stop ends the running job, leaves the queued ones to the restart, and starts none of them', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'flux-jobs-stop-'));
+    const state = join(dir, 'state');
+    const first = await startInstance(1, ['-S', `statedir=${state}`]);
+    let running: string;
+    let queued: string[];
+    try {
+      // every core of the instance's one node, so that what comes next waits behind it
+      running = (await first.flux(['submit', '-N', '1', '--exclusive', 'sleep', '60'])).stdout.trim();
+      await until('running', async () => ((await table(first)).get(running)?.startsWith('RUN') ? true : undefined));
+      queued = lines((await first.flux(['submit', '--cc=1-20', 'true'])).stdout);
+      expect(queued).toHaveLength(20);
+    } finally {
+      await first.stop();
+    }
+    // before, each job the dying scheduler started in the freed cores failed to be recorded, and said so
+    expect(first.stderr()).not.toMatch(/not recorded/);
+    const second = await startInstance(1, ['-S', `statedir=${state}`]);
+    try {
+      const t = await until('the queued jobs ran', async () => {
+        const t = await table(second);
+        return queued.every((id) => t.get(id)?.startsWith('COMPLETED')) ? t : undefined;
+      });
+      expect(t.get(running)).toBe('CANCELED|the instance is shutting down');
+    } finally {
+      await second.stop();
+    }
+  });
 });

@@ -165,24 +165,50 @@ export function payloadString(msg: Message): string | undefined {
 }
 
 /**
- * `msg` with the JSON payload `obj`, encoded only when something reads the bytes: a request or response that goes
- * between two services of one broker is never encoded nor parsed (payloadJson hands over `obj` itself), one that
+ * A message whose JSON payload is encoded only when something reads the bytes: a request or response that goes
+ * between two services of one broker is never encoded nor parsed (payloadJson hands over `body` itself), one that
  * leaves the process is encoded as it is sent. (Internal RPCs of the job services carry whole batches of
- * jobspecs and KVS ops: measured, their encoding and parsing cost more than the rest of a submission.)
+ * jobspecs and KVS ops: measured, their encoding and parsing cost more than the rest of a submission.) A class
+ * rather than accessors defined on each message: defining them cost a lookup's broker 1.5 µs a response.
  */
-export function withBody<M extends Message>(msg: M, obj: Record<string, unknown>): M {
-  let bytes: Buffer | undefined;
-  Object.defineProperty(msg, 'payload', {
-    get: () => (bytes ??= jsonPayload(obj)),
-    set: (v: Buffer | undefined) => {
-      bytes = v;
-      delete msg.body;
-    },
-    enumerable: true,
-    configurable: true,
-  });
-  Object.defineProperty(msg, 'body', { value: obj, enumerable: false, configurable: true, writable: true });
-  return msg;
+class BodyMessage implements Message {
+  type: number;
+  flags: number;
+  userid: number;
+  rolemask: number;
+  aux1: number;
+  aux2: number;
+  routes?: string[];
+  topic?: string;
+  body?: Record<string, unknown>;
+  #bytes: Buffer | undefined;
+
+  constructor(msg: Message, obj: Record<string, unknown>) {
+    this.type = msg.type;
+    this.flags = msg.flags;
+    this.userid = msg.userid;
+    this.rolemask = msg.rolemask;
+    this.aux1 = msg.aux1;
+    this.aux2 = msg.aux2;
+    this.routes = msg.routes;
+    this.topic = msg.topic;
+    this.body = obj;
+  }
+
+  get payload(): Buffer | undefined {
+    return (this.#bytes ??= this.body === undefined ? undefined : jsonPayload(this.body));
+  }
+
+  /** new bytes replace the body they were made from */
+  set payload(v: Buffer | undefined) {
+    this.#bytes = v;
+    this.body = undefined;
+  }
+}
+
+/** `msg`'s header with the JSON payload `obj`, encoded when first read */
+export function withBody(msg: Message, obj: Record<string, unknown>): Message {
+  return new BodyMessage(msg, obj);
 }
 
 /** The payload as a JSON object (EPROTO if it is missing, unterminated, unparsable, or not an object). */
