@@ -9,6 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EHOSTUNREACH } from '../dist/core/errors.js';
 import { Flux } from '../dist/api/handle.js';
 import { watchHealth } from '../dist/api/overlay.js';
 import { FLUX, ROOT, emit, median, startInstance } from './lib.mjs';
@@ -76,9 +77,20 @@ try {
   for (let r = 0; r < SIZE - 1; r++) startBroker(r);
   const h0 = await open(uri(0));
   handles.push(h0);
-  // ranks 1-6 up (rank 3 waits for its child 7, so the tree is partial)
+  // ranks 1-6 up (rank 3 waits for its child 7, so the tree is partial); rank 0's children can be partial while
+  // a grandchild is still joining, whose ping then fails with EHOSTUNREACH: each is asked until it answers
   await watchHealth(h0, 0, (hl) => hl.children.every((c) => c.status === 'partial' || c.status === 'full'));
-  for (let r = 1; r < SIZE - 1; r++) await h0.rpc('broker.ping', {}, { nodeid: r });
+  for (let r = 1; r < SIZE - 1; r++) {
+    for (let i = 0; ; i++) {
+      try {
+        await h0.rpc('broker.ping', {}, { nodeid: r });
+        break;
+      } catch (err) {
+        if (err.errno !== EHOSTUNREACH || i > 200) throw err;
+        await delay(50);
+      }
+    }
+  }
 
   const joins = [];
   for (let round = 0; round < ROUNDS; round++) {
