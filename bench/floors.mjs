@@ -17,6 +17,11 @@ export function echoFloor(n, { oneCpu = false } = {}) {
   return Number(out.toString().trim());
 }
 
+/** seconds for `n` round trips between two bare Node processes through zeromq.js over ipc://, as a tree link */
+export function zmqEchoFloor(n) {
+  return Number(execFileSync(process.execPath, [join(ROOT, 'bench', 'zmq-echo-floor.mjs'), String(n)]).toString().trim());
+}
+
 /** µs for one 4 KiB write and fdatasync in the temp dir, where the benches' instances keep their stores */
 export function fsyncFloor(n = 500) {
   const dir = mkdtempSync(join(tmpdir(), 'flux-fsync-'));

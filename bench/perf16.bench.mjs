@@ -13,7 +13,7 @@
 import { rmSync } from 'node:fs';
 import net from 'node:net';
 import { Flux } from '../dist/api/handle.js';
-import { echoFloor, fsyncFloor } from './floors.mjs';
+import { echoFloor, fsyncFloor, zmqEchoFloor } from './floors.mjs';
 import { FLUX, emit, fillStatedir, median, percentile, startInstance, timeProcess } from './lib.mjs';
 import { brokerMem, rssAfter } from './proc-mem.mjs';
 import { brokerPids, totalCpu } from './proc-cpu.mjs';
@@ -194,6 +194,8 @@ async function latency() {
   }
   // the same round trip between two bare Node processes, for the floor under the figures above
   emit('node-echo-round-trip', (echoFloor(N) / N) * 1000, 'ms', { n: N, mean: true });
+  // and through zeromq.js, what each link of the tree adds at least
+  emit('zmq-echo-round-trip', (zmqEchoFloor(N) / N) * 1000, 'ms', { n: N, mean: true });
 }
 
 // ---- throughput -------------------------------------------------------------------------------------------

@@ -82,9 +82,13 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
     const byTime = db.prepare(
       'SELECT rootseq, rootref FROM kvs_version WHERE namespace = ? AND time <= ? AND seq <= ? ORDER BY time DESC, rootseq DESC LIMIT 1',
     );
-    // each is a walk of the (namespace, key, rootseq) primary key: the cost is the number of rows for that key
-    const exact = db.prepare('SELECT rootseq FROM kvs_key WHERE namespace = ? AND key = ? AND rootseq > ? ORDER BY rootseq DESC LIMIT ?');
-    const under = db.prepare('SELECT rootseq FROM kvs_key WHERE namespace = ? AND key >= ? AND key < ? AND rootseq > ?');
+    // each is a walk of the (namespace, key, rootseq) primary key: the cost is the number of rows for that key;
+    // the keys of the newest versions may still be in kvs_key_recent (src/services/kvs/history-index.ts), which a
+    // store written before it came lacks, and which a read-only one cannot be given
+    const recent = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kvs_key_recent'").get() !== undefined;
+    const keys = recent ? '(SELECT namespace, key, rootseq FROM kvs_key UNION ALL SELECT namespace, key, rootseq FROM kvs_key_recent)' : 'kvs_key';
+    const exact = db.prepare(`SELECT rootseq FROM ${keys} WHERE namespace = ? AND key = ? AND rootseq > ? ORDER BY rootseq DESC LIMIT ?`);
+    const under = db.prepare(`SELECT rootseq FROM ${keys} WHERE namespace = ? AND key >= ? AND key < ? AND rootseq > ?`);
     const version = db.prepare('SELECT rootseq, time, rootref, seq FROM kvs_version WHERE namespace = ? AND rootseq = ?');
     // written by the kvs module when the journal is compacted (it may not have made the table yet)
     db.exec('CREATE TABLE IF NOT EXISTS kvs_floor(namespace TEXT PRIMARY KEY, rootseq INTEGER NOT NULL)');

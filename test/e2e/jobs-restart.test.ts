@@ -55,7 +55,10 @@ describe('jobs across a crash of rank 0', () => {
     const BURST = 2000;
     const burst = spawn(process.execPath, [FLUX, 'submit', `--cc=1-${BURST}`, 'true'], { env: { ...process.env, FLUX_URI: first.uri } });
     let printed = '';
+    let refused = '';
     let killed = false;
+    // read, or the submissions the crash refused (a line each) fill the pipe and the command never ends
+    burst.stderr.on('data', (d: Buffer) => (refused += d.toString()));
     burst.stdout.on('data', (d: Buffer) => {
       printed += d.toString();
       if (!killed && lines(printed).length >= 5) {
@@ -70,8 +73,10 @@ describe('jobs across a crash of rank 0', () => {
     rmSync(first.rundir, { recursive: true, force: true });
     await burstDone;
     const acknowledged = lines(printed);
-    // the crash came in the middle of the submissions
+    // the crash came in the middle of the submissions, and each one it cut short was said to have failed
     expect(acknowledged.length).toBeLessThan(BURST);
+    expect(acknowledged.length + lines(refused).length).toBe(BURST);
+    expect(lines(refused).every((l) => /^flux-submit: cc=\d+: /.test(l)), refused.slice(0, 500)).toBe(true);
 
     const second = await startInstance(1, ['-S', `statedir=${state}`]);
     try {

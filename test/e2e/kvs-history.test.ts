@@ -4,6 +4,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { run, startInstance, type Instance } from '../helpers/instance.js';
 
 const ok = (stdout = '') => ({ code: 0, stdout, stderr: '' });
@@ -171,6 +172,52 @@ describe('history across a restart', () => {
       expect(seqs[2]).toBe(Number(after));
     } finally {
       rmSync(state, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('finds the versions whose keys were moved to the key index and those not yet moved, after a kill -9', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flux-kvs-history-'));
+    const state = join(dir, 'state');
+    const keyRows = (table: string) => {
+      const db = new Database(join(state, 'content.sqlite'), { readonly: true });
+      try {
+        return (db.prepare(`SELECT rootseq FROM ${table} WHERE key = 'k' ORDER BY rootseq`).pluck().all() as number[]);
+      } finally {
+        db.close();
+      }
+    };
+    /** each row of a history: [version, value] */
+    const history = (r: { stdout: string }) => r.stdout.trimEnd().split('\n').map((l) => l.split('  ')).map((f) => [Number(f[0]), f[2]]);
+    try {
+      const inst = await startInstance(1, ['-S', `statedir=${state}`]);
+      try {
+        const pid = Number((await inst.flux(['getattr', 'broker.pid'])).stdout);
+        expect((await inst.flux(['kvs', 'put', 'k=one'])).code).toBe(0);
+        expect((await inst.flux(['kvs', 'put', 'k=two'])).code).toBe(0);
+        // the keys of these two move to kvs_key within a fraction of a second; a history asked meanwhile has them
+        // wherever they are
+        expect(history(await inst.flux(['kvs', 'history', 'k'])).map((r) => r[1])).toEqual(['one', 'two']);
+        await new Promise((r) => setTimeout(r, 1000));
+        expect((await inst.flux(['kvs', 'put', 'k=three'])).code).toBe(0);
+        process.kill(pid, 'SIGKILL');
+      } finally {
+        await inst.stop();
+        rmSync(inst.rundir, { recursive: true, force: true });
+      }
+      const past = await run(['start', '--replay', state, 'flux', 'kvs', 'history', 'k']);
+      expect(past.code, past.stderr).toBe(0);
+      const rows = history(past);
+      expect(rows.map((r) => r[1])).toEqual(['one', 'two', 'three']);
+      const versions = rows.map((r) => r[0]);
+      expect(keyRows('kvs_key')).toEqual(versions.slice(0, 2));
+      expect(keyRows('kvs_key_recent')).toEqual(versions.slice(2));
+      const again = await run(['start', '-S', `statedir=${state}`, 'flux', 'kvs', 'history', 'k']);
+      expect(history(again)).toEqual(rows);
+      // the broker moves what the killed one left
+      expect(keyRows('kvs_key')).toEqual(versions);
+      expect(keyRows('kvs_key_recent')).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
 });

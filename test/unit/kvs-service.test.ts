@@ -144,7 +144,7 @@ describe('kvs master (rank 0, in process)', () => {
     expect((await h.call('kvs.lookup', { key: 'd', namespace: 'primary', flags: 1 })).val).toMatchObject({ type: 'dir' });
   });
 
-  it('indexes every version and every changed key in the journal transaction', async () => {
+  it('indexes every version and every changed key in the journal transaction, the keys moved later in bulk', async () => {
     const r1 = await h.call('kvs.commit', commit([put('a', '1'), put('b.c', '2')]));
     const r2 = await h.call('kvs.commit', commit([{ key: 'a', flags: 0, dirent: null }]));
     const db = h.js.database;
@@ -152,9 +152,15 @@ describe('kvs master (rank 0, in process)', () => {
       { namespace: 'primary', rootseq: 1, rootref: r1.rootref },
       { namespace: 'primary', rootseq: 2, rootref: r2.rootref },
     ]);
-    expect(db.prepare('SELECT key, rootseq FROM kvs_key ORDER BY rootseq, key').all()).toEqual([
-      { key: 'a', rootseq: 1 }, { key: 'b.c', rootseq: 1 }, { key: 'a', rootseq: 2 },
-    ]);
+    const keys = (table: string) => db.prepare(`SELECT key, rootseq FROM ${table} ORDER BY rootseq, key`).all();
+    const changed = [{ key: 'a', rootseq: 1 }, { key: 'b.c', rootseq: 1 }, { key: 'a', rootseq: 2 }];
+    // first where a commit's rows are adjacent, then, in bulk, where each key's versions are
+    expect(keys('kvs_key_recent')).toEqual(changed);
+    expect(keys('kvs_key')).toEqual([]);
+    // a timer made after the move's fires after it
+    await new Promise((r) => setTimeout(r, 300));
+    expect(keys('kvs_key')).toEqual(changed);
+    expect(keys('kvs_key_recent')).toEqual([]);
     const v = await h.call('kvs.version-root', { namespace: 'primary', rootseq: 1 });
     expect(v).toMatchObject({ rootref: r1.rootref, seq: expect.any(Number), time: expect.any(Number) });
     expect(h.js.entry(v.seq as number).entry.payload).toMatchObject({ rootseq: 1 });

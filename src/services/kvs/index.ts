@@ -39,6 +39,7 @@ export function kvsModule(host: ModuleHost, opts: KvsOptions): ModuleDef {
       // what was accepted is applied and journaled before the journal goes
       await queue.settle();
       primaryCheckpoints.stop();
+      index.stop();
       // an instance serving a past state writes nothing, a checkpoint included
       if (host.rank === 0 && !journal.readOnly) primaryCheckpoints.write();
       unsubscribe?.();
