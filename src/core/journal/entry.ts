@@ -45,12 +45,12 @@ export function canonical(value: unknown): string {
   }
 }
 
-/** canonical(e), written out field by field: entries are encoded on every append, and the generic path sorts */
 /** what a checkpoint signature covers: the head it names and the snapshot taken there */
 export function checkpointMessage(c: { seq: number; ref: string | null; time: number; snapshot: string | null }): string {
   return canonical({ seq: c.seq, ref: c.ref, time: c.time, snapshot: c.snapshot });
 }
 
+/** canonical(e), written out field by field: entries are encoded on every append, and the generic path sorts */
 export function encodeEntry(e: Entry): Buffer {
   if (!Number.isFinite(e.time)) throw new FluxError(EPROTO, 'journal values must be finite numbers');
   const prev = e.prev === null ? 'null' : JSON.stringify(e.prev);
