@@ -6,11 +6,14 @@
 // Modules that find files from import.meta.url sit two levels below the root in dist/, and so do these files.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import Module from 'node:module';
 import { Script } from 'node:vm';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RECORD_SCHEMAS } from '../dist/core/validate.js';
+import { validatorsModule } from './validators.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -124,10 +127,20 @@ for (const file of readdirSync(outdir).filter((f) => f.endsWith('.cjs'))) {
 // broker. A leaf of a size-2 instance, run once here, writes the cache again as it exits with all it compiled by
 // then (bin/flux), ~25 ms of CPU less per broker at start (measured). Rank 0 compiles its own share (sqlite, the
 // journal) as before. A run that fails leaves the top-level cache, which works, and says why.
+//
+// The same run records every schema its brokers compile, and dist/validators.cjs is made of them
+// (src/core/validate.ts): brokers then validate without loading ajv.
 const broker = join(outdir, `${fileOf(BROKER)}.cjs`);
+const recordDir = mkdtempSync(join(tmpdir(), 'flux-build-schemas-'));
+const record = join(recordDir, 'schemas');
 const warm = spawnSync(process.execPath, [join(root, 'bin', 'flux'), 'start', '--size', '2', 'true'], {
-  env: { ...process.env, FLUX_BUILD_WARM_CACHE_RANK: '1' }, encoding: 'utf8', timeout: 60_000,
+  env: { ...process.env, FLUX_BUILD_WARM_CACHE_RANK: '1', [RECORD_SCHEMAS]: record }, encoding: 'utf8', timeout: 60_000,
 });
+const schemas = existsSync(record) ? readFileSync(record, 'utf8').split('\n').filter((l) => l.length > 0) : [];
+rmSync(recordDir, { recursive: true, force: true });
+const validators = join(dist, 'validators.cjs');
+if (schemas.length > 0) writeFileSync(validators, validatorsModule(schemas));
+else rmSync(validators, { force: true });
 const source = readFileSync(broker, 'utf8');
 const taken = !new Script(Module.wrap(source), { filename: broker, cachedData: readFileSync(`${broker}.cache`) }).cachedDataRejected;
 if (warm.status !== 0 || !taken) {
