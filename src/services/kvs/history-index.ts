@@ -13,7 +13,7 @@ import type { KvsContext } from './context.js';
 import type { CommitQueue } from './commit-queue.js';
 
 /** the keys of the versions not yet moved to kvs_key; one b-tree, in which a batch's rows are adjacent */
-export const RECENT_KEYS_TABLE =
+const RECENT_KEYS_TABLE =
   'CREATE TABLE IF NOT EXISTS kvs_key_recent(namespace TEXT, rootseq INTEGER, key TEXT, PRIMARY KEY(namespace, rootseq, key)) WITHOUT ROWID;';
 
 export interface VersionRow {
