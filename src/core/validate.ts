@@ -56,15 +56,18 @@ function prebuiltFor(key: string): ValidateFunction | undefined {
 }
 
 export function compile(schema: Schema): Validator {
-  const key = JSON.stringify(schema);
   const out = process.env[RECORD_SCHEMAS];
-  if (out !== undefined && !recorded.has(key)) {
-    recorded.add(key);
-    appendFileSync(out, `${key}\n`);
+  if (out !== undefined) {
+    const key = JSON.stringify(schema);
+    if (!recorded.has(key)) {
+      recorded.add(key);
+      appendFileSync(out, `${key}\n`);
+    }
   }
   let fn: ValidateFunction | undefined;
   return (value: unknown) => {
-    fn ??= prebuiltFor(key) ?? instance().compile(schema);
+    // the key is made on first use, as the validator is: most handlers of a broker never see a request
+    fn ??= prebuiltFor(JSON.stringify(schema)) ?? instance().compile(schema);
     if (!fn(value)) {
       const e = fn.errors?.[0];
       const where = e?.instancePath ? `${e.instancePath} ` : '';

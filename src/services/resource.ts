@@ -2,7 +2,8 @@
 // At start each broker runs lstopo in the background (start-up never waits for it), or reads the XML file
 // FLUX_HWLOC_XMLFILE names, and keeps its topology XML and the summary of it. Rank 0 asks every rank for its
 // summary the first time the instance's resources are wanted; a rank that does not answer within the gather
-// timeout is left out of that answer (and logged), and asked again the next time. Discovery is not journaled: what the scheduler decides from it is.
+// timeout is left out of that answer (and logged), and asked again the next time. Discovery is not journaled:
+// what the scheduler decides from it is.
 //
 //   resource.topo-get {xml?}  -> {rank, hostname, summary, xml?}   this rank's discovery (waits for it)
 //   resource.R        {}      -> {R}                               rank 0: the instance's R (RFC 20)
