@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Duplex } from 'node:stream';
 import { PmiServer } from '../transport/pmi-server.js';
 import { FluxError, EINVAL } from '../core/errors.js';
+import { brokerLaunchEnv } from '../core/launch-env.js';
 import { HWLOC_XMLFILE_ENV, LSTOPO, SHARED_TOPOLOGY_FILE, runDiscovery } from '../core/resource/discovery.js';
 
 /** the flux launcher script: run with this node, it dispatches to the command bundles of dist/cli */
@@ -32,7 +33,7 @@ export function runUnderLauncher(brokerArgs: string[], command: string[]): Promi
   const fd = Number(process.env.PMI_FD);
   const stdio: StdioOptions = ['inherit', 'inherit', 'inherit'];
   for (let i = 3; i <= fd; i++) stdio.push(i === fd ? fd : 'ignore');
-  const child = spawn(process.execPath, [CLI, 'broker', ...brokerArgs, '--', ...command], { stdio });
+  const child = spawn(process.execPath, [CLI, 'broker', ...brokerArgs, '--', ...command], { stdio, env: brokerLaunchEnv(process.env) });
   ignoreInterrupts();
   return new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? 128 + signo(sig))));
 }
@@ -131,7 +132,7 @@ export async function runLocal(opts: LocalInstanceOptions): Promise<number> {
       try {
         child = spawn(process.execPath, args, {
           stdio: [rank === 0 ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe'],
-          env: { ...process.env, ...topology, PMI_FD: '3', PMI_RANK: String(rank), PMI_SIZE: String(size) },
+          env: { ...brokerLaunchEnv(process.env), ...topology, PMI_FD: '3', PMI_RANK: String(rank), PMI_SIZE: String(size) },
         });
       } catch (err) {
         spawnFailed(rank, err as Error);

@@ -1,8 +1,10 @@
 // `flux broker [-S NAME=VALUE]... [COMMAND...]`: one broker process, as flux start or a PMI launcher runs it.
 import { FluxError } from '../core/errors.js';
+import { restoreLaunchEnv } from '../core/launch-env.js';
 import { runBroker } from './boot.js';
 
 export async function run(args: string[]): Promise<number> {
+  restoreLaunchEnv(process.env);
   let code: number;
   try {
     code = await runBroker(args);

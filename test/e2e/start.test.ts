@@ -71,6 +71,21 @@ describe('the initial program', () => {
     chmodSync(exe, 0o755);
     expect((await start([exe])).stdout).toBe(`${exe}\n`);
   });
+
+  it('sees NODE_EXTRA_CA_CERTS as given, though no broker was started with it (Node would parse it at start)', async () => {
+    const certs = join(scratch, 'extra-ca.pem');
+    writeFileSync(certs, '');
+    // $PPID is the broker that started each shell; its /proc environ is the one it was started with
+    const show = 'printenv NODE_EXTRA_CA_CERTS; printenv FLUX_DEFERRED_NODE_EXTRA_CA_CERTS || echo none; '
+      + 'tr "\\0" "\\n" < /proc/$PPID/environ | grep -c "^NODE_EXTRA_CA_CERTS=" || true';
+    const r = await run(['start', '--test-size=2', 'sh', '-c', `${show}; flux exec -r 1 sh -c '${show}'`], {
+      env: { TMPDIR: tmp, NODE_EXTRA_CA_CERTS: certs }, timeoutMs: 15_000,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`${certs}\nnone\n0\n${certs}\nnone\n0\n`);
+    expect(r.code).toBe(0);
+    nothingLeft();
+  });
 });
 
 describe('attributes set at start', () => {
