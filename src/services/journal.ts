@@ -6,7 +6,7 @@
 // broker that joins starts from its parent's snapshot.
 import { FluxError, EPROTO, ENOENT, EAGAIN, EBUSY, EEXIST, EINVAL, EIO, EPERM, EROFS } from '../core/errors.js';
 import {
-  Message, MSGTYPE_EVENT, FLAG_PRIVATE, ROLE_ALL, ROLE_USER, makeEvent, USERID_UNKNOWN, ROLE_OWNER, payloadJson,
+  Message, MSGTYPE_EVENT, FLAG_PRIVATE, ROLE_ALL, ROLE_USER, makeEvent, USERID_UNKNOWN, ROLE_OWNER, payloadJson, withBody,
 } from '../core/wire/message.js';
 import {
   type Entry, ENTRY_RAW, canonical, checkpointMessage, decodeEntry, encodeEntry, entryPayloadBytes,
@@ -200,7 +200,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     wire.userid = owner;
     wire.rolemask = ROLE_OWNER;
     host.sendDown(wire);
-    const ev = makeEvent(a.entry.topic, entryPayloadBytes(a.entry), a.entry.seq, a.entry.flags & FLAG_PRIVATE);
+    const ev = entryEvent(a.entry);
     ev.userid = a.entry.userid;
     ev.rolemask = a.entry.rolemask;
     host.deliverEvent(ev);
@@ -877,4 +877,16 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     removeProjection: (name) => added.delete(name),
     reserves: (topic) => [...added.keys()].some((name) => topic.startsWith(`${name}.`)),
   };
+}
+
+/**
+ * The event a journal entry is delivered as on its rank. A JSON payload is encoded only if a subscriber reads it:
+ * most entries (every commit's setroot) have none, and a commit of 10,000 keys spent 3 ms writing it.
+ */
+function entryEvent(e: Entry): Message {
+  const ev = makeEvent(e.topic, undefined, e.seq, e.flags & FLAG_PRIVATE);
+  const p = e.payload;
+  if ((e.flags & ENTRY_RAW) === 0 && typeof p === 'object' && p !== null && !Array.isArray(p)) return withBody(ev, p as Record<string, unknown>);
+  ev.payload = entryPayloadBytes(e);
+  return ev;
 }

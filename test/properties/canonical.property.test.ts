@@ -1,0 +1,75 @@
+// canonical() against a reference written from its definition (keys sorted by code unit at every level, no white
+// space, undefined members left out, anything JSON cannot say refused): equal text, or both refuse. The values
+// lean on what makes the fast way step aside: index-like keys, __proto__, non-finite numbers, Buffers, holes.
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { canonical } from '../../src/core/journal/entry.js';
+
+function reference(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'string' || typeof v === 'boolean') return JSON.stringify(v);
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new Error('not finite');
+    return JSON.stringify(v);
+  }
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!(i in v)) throw new Error('hole');
+    return `[${v.map(reference).join(',')}]`;
+  }
+  if (typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${reference(o[k])}`).join(',')}}`;
+  }
+  throw new Error(`a ${typeof v}`);
+}
+
+const key = fc.oneof(
+  fc.string({ maxLength: 6 }),
+  fc.constantFrom('0', '1', '9', '10', '01', '-1', '1.5', '4294967294', '4294967295', '9007199254740993', '__proto__', 'a', 'B', 'é', '\u{1F600}'),
+);
+/** an object built member by member in the order drawn, so that own-key order is whatever the draw made it */
+const objectOf = (value: fc.Arbitrary<unknown>) => fc.array(fc.tuple(key, fc.oneof({ weight: 1, arbitrary: fc.constant(undefined) }, { weight: 6, arbitrary: value })), { maxLength: 6 })
+  .map((members) => {
+    const o: Record<string, unknown> = {};
+    for (const [k, v] of members) Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+    return o;
+  });
+const leaf = fc.oneof(
+  { weight: 8, arbitrary: fc.oneof(fc.string({ maxLength: 8 }), fc.boolean(), fc.constant(null), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true })) },
+  { weight: 1, arbitrary: fc.constantFrom(NaN, Infinity, -0, 2 ** 53 + 2) },
+  { weight: 1, arbitrary: fc.constantFrom(Buffer.from('ab'), () => 1, 10n, Symbol('s')) },
+);
+const { value } = fc.letrec<{ value: unknown }>((tie) => ({
+  value: fc.oneof({ depthSize: 'small', withCrossShrink: true },
+    leaf,
+    fc.array(tie('value'), { maxLength: 5 }),
+    objectOf(tie('value')),
+    fc.array(tie('value'), { maxLength: 4 }).map((a) => {
+      const holed = [...a];
+      holed.length += 1;
+      return holed;
+    })),
+}));
+
+const outcome = (f: () => string): { text: string } | { refused: true } => {
+  try {
+    return { text: f() };
+  } catch {
+    return { refused: true };
+  }
+};
+
+describe('canonical JSON', () => {
+  it('is the reference text for any value, or refused where the reference refuses', () => {
+    fc.assert(fc.property(value, (v) => {
+      expect(outcome(() => canonical(v))).toEqual(outcome(() => reference(v)));
+    }), { numRuns: 3000 });
+  });
+
+  it('a large entry the fast way takes is the reference text', () => {
+    const ops = Array.from({ length: 2000 }, (_, i) => ({ key: `k${i}`, flags: 0, dirent: { ver: 1, type: 'val', data: 'dg==' } }));
+    const entry = { rootseq: 3, names: ['primary'], ops, keys: ops.map((o) => o.key), nested: { z: { y: [1, { b: 2, a: 1 }] } } };
+    expect(canonical(entry)).toBe(reference(entry));
+  });
+});
