@@ -38,10 +38,10 @@ const ARRAY_INDEX = /^(?:0|[1-9]\d{0,9})$/;
 const MAX_ARRAY_INDEX = 2 ** 32 - 2;
 
 /**
- * `value` with every object's keys in code-unit order and its undefined members left out, or UNSORTABLE where
- * JSON.stringify of such a copy would not give canonical text: an index-like key, `__proto__` (which an
- * assignment would not copy), a number that is not finite, anything but plain objects, arrays, strings, finite
- * numbers, booleans and null (canonical text of those is refused, or not what JSON.stringify writes).
+ * `value` with every object's keys in code-unit order and its undefined members left out (the value itself where
+ * it is so already, copied only where it is not), or UNSORTABLE where JSON.stringify of it would not give
+ * canonical text: an index-like key, `__proto__` (which an assignment would not copy), a number that is not
+ * finite, anything but plain objects, arrays, strings, finite numbers, booleans and null.
  */
 function sortedCopy(value: unknown): unknown {
   switch (typeof value) {
@@ -53,13 +53,15 @@ function sortedCopy(value: unknown): unknown {
     case 'object': {
       if (value === null) return null;
       if (Array.isArray(value)) {
-        const out = new Array<unknown>(value.length);
+        let out: unknown[] | undefined;
         for (let i = 0; i < value.length; i++) {
-          const c = sortedCopy(value[i]);
+          const v: unknown = value[i];
+          const c = sortedCopy(v);
           if (c === UNSORTABLE) return UNSORTABLE;
-          out[i] = c;
+          if (c !== v) out ??= value.slice(0, i);
+          if (out !== undefined) out[i] = c;
         }
-        return out;
+        return out ?? value;
       }
       const proto = Object.getPrototypeOf(value) as unknown;
       if (proto !== Object.prototype && proto !== null) return UNSORTABLE;
@@ -74,15 +76,19 @@ function sortedCopy(value: unknown): unknown {
         if (i > 0 && keys[i - 1]! > k) inOrder = false;
       }
       if (!inOrder) keys.sort();
-      const out: Record<string, unknown> = {};
-      for (const k of keys) {
+      let out: Record<string, unknown> | undefined;
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
         const v = obj[k];
-        if (v === undefined) continue;
-        const c = sortedCopy(v);
+        const c = v === undefined ? undefined : sortedCopy(v);
         if (c === UNSORTABLE) return UNSORTABLE;
-        out[k] = c;
+        if (out === undefined && (c !== v || !inOrder)) {
+          out = {};
+          for (let j = 0; j < i; j++) if (obj[keys[j]!] !== undefined) out[keys[j]!] = obj[keys[j]!];
+        }
+        if (out !== undefined && c !== undefined) out[k] = c;
       }
-      return out;
+      return out ?? value;
     }
     default:
       return UNSORTABLE;

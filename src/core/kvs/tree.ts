@@ -357,7 +357,7 @@ function rootOp(op: Op, ctx: WriteCtx): { root: WorkDir; op: Op } {
   // as a dirref put anywhere else is; a wide directory further down is stored in its form when next changed
   const w = stored(dirrefObj(ref), ctx);
   const root = w instanceof WorkDir ? w : loadWork(ctx, ref);
-  return { root, op: { key: '.', flags: 0, dirent: dirrefObj(ref) } };
+  return { root, op: { dirent: dirrefObj(ref), flags: 0, key: '.' } };
 }
 
 function applyOp(root: WorkDir, op: Op, ctx: WriteCtx): Op {
@@ -382,7 +382,8 @@ function applyOp(root: WorkDir, op: Op, ctx: WriteCtx): Op {
     }
     if (changed) for (const w of trail) w.dirty = true;
   }
-  return { key, flags: op.flags, dirent };
+  // members in canonical order: the journal entry then writes the ops as they are, with no sorted copy
+  return { dirent, flags: op.flags, key };
 }
 
 /** one dir object, entries in canonical order (code units, as canonical() sorts): a commit's main cost */
