@@ -152,7 +152,11 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
    * state, and past states are not worked out for them
    */
   const added = new Map<string, { p: Projection; state: unknown }>();
-  const ring = new Recent<Applied>(RING);
+  /**
+   * the last RING entries as stored, decoded again when a past state needs them: held parsed, a wide commit's
+   * entry is tens of thousands of objects that every full collection of the heap would walk
+   */
+  const ring = new Recent<{ ref: string; blob: Buffer }>(RING);
   /** states after seqs n * KEEP_EVERY, numbered n */
   const kept = new Recent<Map<string, unknown>>(RING / KEEP_EVERY);
   /** states after seqs n * KEEP_FAR, numbered n */
@@ -193,7 +197,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     for (const p of opts.projections) states.set(p.name, p.apply(states.get(p.name), a.entry, a.ref));
     for (const x of added.values()) x.state = applyGuarded(x.p, x.state, a);
     head = { seq: a.entry.seq, ref: a.ref };
-    ring.push(a.entry.seq, a);
+    ring.push(a.entry.seq, { ref: a.ref, blob: a.blob });
     if (a.entry.seq % KEEP_EVERY === 0) kept.push(a.entry.seq / KEEP_EVERY, new Map(states));
     if (store && a.entry.seq % KEEP_FAR === 0) keptFar.push(a.entry.seq / KEEP_FAR, new Map(states));
     const wire = makeEvent(JOURNAL_ENTRY_TOPIC, a.blob, a.entry.seq);
@@ -367,8 +371,16 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     if (base === undefined || (!useRing && (!store || from < store.expectedFirst()))) return undefined;
     const st = new Map(projections.map((p) => [p.name, base.get(p.name)]));
     for (let s = from; s <= seq; s++) {
-      const a = useRing ? ring.get(s)! : store!.entry(s);
-      for (const p of projections) st.set(p.name, p.apply(st.get(p.name), a.entry, a.ref));
+      let entry: Entry;
+      let ref: string;
+      if (useRing) {
+        const r = ring.get(s)!;
+        entry = decodeEntry(r.blob);
+        ref = r.ref;
+      } else {
+        ({ entry, ref } = store!.entry(s));
+      }
+      for (const p of projections) st.set(p.name, p.apply(st.get(p.name), entry, ref));
     }
     return st;
   }
@@ -622,7 +634,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     const n = Math.min(count, FETCH_MAX);
     if (from < floor) throw compactedError(from);
     const oldest = ring.oldest ?? head.seq + 1;
-    if (from >= oldest) return ring.from(from, n).map((a) => a.entry);
+    if (from >= oldest) return ring.from(from, n).map((r) => decodeEntry(r.blob));
     if (store) {
       const out: unknown[] = [];
       for (let s = from; s < from + n && s <= head.seq; s++) out.push(store.entry(s).entry);

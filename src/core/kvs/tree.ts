@@ -360,8 +360,7 @@ function rootOp(op: Op, ctx: WriteCtx): { root: WorkDir; op: Op } {
   return { root, op: { dirent: dirrefObj(ref), flags: 0, key: '.' } };
 }
 
-function applyOp(root: WorkDir, op: Op, ctx: WriteCtx): Op {
-  const comps = keyPath(op.key);
+function applyOp(root: WorkDir, op: Op, comps: string[], ctx: WriteCtx): Op {
   const key = comps.join('.');
   const dirent = op.dirent === null ? null : canonicalDirent(checkTreeObj(op.dirent), ctx);
   const append = (op.flags & OP_APPEND) !== 0;
@@ -487,7 +486,8 @@ export function applyOps(rootref: string, ops: readonly Op[], access: WriteAcces
     if (!Number.isInteger(op.flags) || (op.flags & ~OP_APPEND) !== 0) {
       throw new FluxError(EINVAL, `${op.key}: unknown op flags 0x${Number(op.flags).toString(16)}`);
     }
-    if (keyPath(op.key).length > 0) return applyOp(root, op, ctx);
+    const comps = keyPath(op.key);
+    if (comps.length > 0) return applyOp(root, op, comps, ctx);
     const r = rootOp(op, ctx);
     root = r.root;
     return r.op;

@@ -154,7 +154,9 @@ function checkObj(v: unknown, errno: number, stored: boolean): Dirent {
  */
 export function keyPath(key: string): string[] {
   if (key.length === 0) throw new FluxError(EINVAL, 'empty key');
-  return key.split('.').filter((c) => c.length > 0);
+  const comps = key.split('.');
+  // most keys have no empty component to drop: no second array for them
+  return comps.includes('') ? comps.filter((c) => c.length > 0) : comps;
 }
 
 export function normalizeKey(key: string): string {
