@@ -292,6 +292,8 @@ export async function runBroker(argv: string[]): Promise<number> {
   let initialProgram: ChildProcess | undefined;
   let finished!: (code: number) => void;
   const done = new Promise<number>((r) => (finished = r));
+  let shutdownBegan!: () => void;
+  const shutdownBegins = new Promise<void>((r) => (shutdownBegan = r));
 
   const ctl: BrokerControl = {
     broker,
@@ -302,6 +304,7 @@ export async function runBroker(argv: string[]): Promise<number> {
       broker.state = 'cleanup';
       broker.log(6, 'broker', `shutdown: ${why}`);
       shuttingDown = shutdown().then(() => finished(exitCode));
+      shutdownBegan();
     },
     loadable: new Map(),
   };
@@ -459,22 +462,36 @@ export async function runBroker(argv: string[]): Promise<number> {
 
   // ---- join: wait for our children, then say hello upward (so rank 0 knows the whole tree is up). Brokers
   // booted from a config start whenever their hosts do: those join when they come, and wait for their parent ----
-  if (!bootstrap) await waitForChildren(broker, 60_000);
-  if (client) {
-    const hello = makeRequest('overlay.hello', jsonPayload({
-      rank, version: VERSION_CODE, uuid, status: statusCode(broker.status), hostname,
-    }), { nodeid: 0, matchtag: 0 });
-    const resp = await helloParent(broker, client, hello);
-    broker.parentUuid = resp;
-    // a child may have come or gone while the hello was on its way
-    broker.reportStatus();
-    await journal.sync();
+  // a broker told to stop while it joins stops as cleanly as one told later
+  process.on('SIGTERM', () => ctl.shutdown(rank === 0 && initialProgram ? 143 : 0, 'SIGTERM'));
+  process.on('SIGHUP', () => ctl.shutdown(129, 'SIGHUP'));
+  const joinTree = async (): Promise<void> => {
+    if (!bootstrap) await waitForChildren(broker, 60_000);
+    if (client) {
+      const hello = makeRequest('overlay.hello', jsonPayload({
+        rank, version: VERSION_CODE, uuid, status: statusCode(broker.status), hostname,
+      }), { nodeid: 0, matchtag: 0 });
+      const resp = await helloParent(broker, client, hello);
+      broker.parentUuid = resp;
+      // a child may have come or gone while the hello was on its way
+      broker.reportStatus();
+      await journal.sync();
+    }
+  };
+  // A shutdown can come before the join is done: rank 0's initial program may end while a broker deep in the
+  // tree still waits for the journal snapshot its parent, leaving too, will never send. The join gives way, and
+  // the broker ends with the shutdown.
+  const joined = await Promise.race([joinTree().then(() => true), shutdownBegins.then(() => false)]);
+  // held open until now: a broker that fails to start goes away without finalizing, which tells the launcher
+  // to end every other broker at once rather than leave them waiting for it; one told to stop has not failed
+  if (!joined) {
+    if (pmi) await pmi.finalize();
+    return done;
   }
   if (broker.state === 'join') broker.state = 'run';
   broker.log(6, 'broker', `online: rank ${rank} of ${size}`);
-  // held open until now: a broker that fails to start goes away without finalizing, which tells the launcher
-  // to end every other broker at once rather than leave them waiting for it
   if (pmi) await pmi.finalize();
+  if (shuttingDown) return done;
 
   // ---- liveness: heartbeats both ways; a child whose socket is gone fails its send and is marked lost ----
   const launcher = process.ppid;
@@ -500,8 +517,6 @@ export async function runBroker(argv: string[]): Promise<number> {
   }, SYNC_PERIOD_MS);
   timer.unref();
 
-  process.on('SIGTERM', () => ctl.shutdown(rank === 0 && initialProgram ? 143 : 0, 'SIGTERM'));
-  process.on('SIGHUP', () => ctl.shutdown(129, 'SIGHUP'));
 
   // ---- rank 0 runs the initial program; its exit ends the instance. An instance booted from a config runs
   // one only when given (a system instance has none: it runs until told to stop) ----

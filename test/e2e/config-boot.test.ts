@@ -143,6 +143,31 @@ describe('an instance booted from a config file', () => {
   }, 60_000);
 });
 
+describe('a broker told to stop before it has joined', () => {
+  it('ends at once with the shutdown\'s status while its parent has not come: the join gives way to it', async () => {
+    const dir = join(base, 'alone');
+    writeConfig(dir, join(base, 'curve.cert'), await freePorts(2));
+    // rank 1 of two, whose parent (rank 0) never starts: its hello is never answered
+    const rundir = join(base, 'alone-run');
+    const child = spawn(process.execPath, [FLUX, 'broker', `--config-path=${dir}`, '-Stbon.fanout=2', `-Srundir=${rundir}`], {
+      env: { ...process.env, FLUX_FAKE_HOSTNAME: 'fake1' }, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const uri = `local://${rundir}/local-1`;
+    // it answers on its socket while it waits for its parent
+    await until('rank 1 answering', async () => ((await run(['lsattr'], { env: { FLUX_URI: uri } })).stdout.includes('tbon.fanout') ? true : undefined), 30_000);
+    // a hang-up ends a broker with 129: a broker that handled it, and whose exit is its shutdown's
+    child.kill('SIGHUP');
+    const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running'), 10_000).unref())]);
+    child.kill('SIGKILL');
+    expect(code).toBe(129);
+    expect(stderr).toBe('');
+    expect(existsSync(join(rundir, 'local-1'))).toBe(false);
+  }, 30_000);
+});
+
 describe('a bad config', () => {
   const broker = (dir: string, host: string): Promise<RunResult & { ms: number }> => {
     const start = Date.now();
