@@ -56,8 +56,10 @@ describe('MPICH programs under the job PMI server', () => {
       shells: SHELLS,
       server: { kvsname: JOBID, initialKvs: { PMI_process_mapping: '(vector,(0,2,2))' } },
     });
-    // MPICH sends `cmd=abort exitcode=9` with no message
-    expect(aborts).toEqual([[1, 9, 'aborted']]);
+    // MPICH sends `cmd=abort exitcode=9` with no message. A rank whose MPI library sees rank 1 gone before the
+    // kill reaches it may abort too, with an MPICH error code (seen once in CI): rank 1's comes first
+    expect(aborts[0]).toEqual([1, 9, 'aborted']);
+    expect(aborts.slice(1).filter(([rank]) => rank === 1)).toEqual([]);
     expect(tasks.every((t) => t.stdout === '')).toBe(true);
   });
 });
