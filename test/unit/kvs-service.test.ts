@@ -147,7 +147,7 @@ describe('kvs master (rank 0, in process)', () => {
   it('indexes every version and every changed key in the journal transaction, the keys moved later in bulk', async () => {
     const r1 = await h.call('kvs.commit', commit([put('a', '1'), put('b.c', '2')]));
     const r2 = await h.call('kvs.commit', commit([{ key: 'a', flags: 0, dirent: null }]));
-    // a wide commit's keys go in by one statement: names JSON must escape, each row as the narrow way makes it
+    // a version's keys go in by one statement reading a JSON array: names JSON must escape come out as they went in
     const wide = ['w."q"', 'w.\\b', 'w.é\u{1F600}', ...Array.from({ length: 17 }, (_, i) => `w.k${i}`)];
     await h.call('kvs.commit', commit(wide.map((k) => put(k, 'v'))));
     const db = h.js.database;

@@ -25,9 +25,9 @@ export const ENTRY_RAW = 0x10000;
  * so an entry parsed and re-encoded anywhere hashes to the same blobref.
  */
 export function canonical(value: unknown): string {
-  // JSON.stringify writes keys in the order an object holds them, and does it some 6 times faster than written
-  // out here (a commit of 10,000 keys: 3 ms against 20): a copy with its keys in order is the fast way, wherever
-  // that copy can say what canonical text says
+  // JSON.stringify writes keys in the order an object holds them, and far faster than written out here: a copy
+  // with its keys in order is the fast way, wherever that copy can say what canonical text says (an entry of
+  // 10,000 ops: 4.6 ms against 20 when the ops are made in order, as a commit makes them, 8.7 when not)
   const copy = sortedCopy(value);
   return copy === UNSORTABLE ? written(value) : JSON.stringify(copy);
 }
