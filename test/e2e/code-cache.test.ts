@@ -44,6 +44,14 @@ describe('code caches of the bundles', () => {
     expect(readFileSync(`${file}.cache`).length).toBeGreaterThan(2 * topLevel.createCachedData().length);
   });
 
+  it('the commonest commands\' hold what a run of them compiled (the build runs each once), not only the top level', () => {
+    for (const name of ['getattr', 'kvs']) {
+      const file = join(CLI, `${name}.cjs`);
+      const topLevel = new Script(wrapped(file), { filename: file });
+      expect(readFileSync(`${file}.cache`).length, name).toBeGreaterThan(2 * topLevel.createCachedData().length);
+    }
+  });
+
   it('refused by V8, cost only the compile: an instance whose caches are garbage starts and answers', async () => {
     // a copy of the command with its own dist/cli, whose caches are garbage; the rest is the repository's
     const root = mkdtempSync(join(tmpdir(), 'flux-code-cache-'));
