@@ -7,7 +7,7 @@ import {
 import {
   Message, MSGTYPE_REQUEST, MSGTYPE_RESPONSE, MSGTYPE_EVENT, MSGTYPE_CONTROL, FLAG_NORESPONSE, FLAG_UPSTREAM,
   FLAG_STREAMING, FLAG_PRIVATE, NODEID_ANY, ROLE_OWNER, ROLE_LOCAL, encodeFrames, decodeFrames, makeRequest,
-  makeResponse, makeErrorResponse, makeControl, jsonPayload, payloadString, payloadJson, typeName, withBody,
+  makeResponse, makeErrorResponse, makeControl, jsonPayload, payloadString, payloadJson, typeName, withBody, withoutRoutes,
 } from '../core/wire/message.js';
 import { childRoute } from '../core/overlay/topology.js';
 import { DEFAULT_MAX_MESSAGE } from '../core/wire/framing.js';
@@ -577,7 +577,7 @@ export class Broker implements ModuleHost {
     let frames: Buffer[] | undefined;
     for (const c of this.children.values()) {
       if (c.state !== 'online' || c.uuid === undefined) continue;
-      frames ??= encodeFrames({ ...msg, payload: msg.payload, routes: undefined });
+      frames ??= encodeFrames(withoutRoutes(msg));
       this.links.toChild(c.uuid, frames);
     }
   }
@@ -589,7 +589,7 @@ export class Broker implements ModuleHost {
     for (const [connId, sub] of this.clientSubs) {
       if (!sub.prefixes.some((p) => topic.startsWith(p))) continue;
       if (!mayRead(sub, { topic, userid: ev.userid, flags: ev.flags })) continue;
-      this.links.toClient(connId, { ...ev, payload: ev.payload, routes: undefined });
+      this.links.toClient(connId, withoutRoutes(ev));
     }
   }
 

@@ -4,7 +4,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import {
   type Message, encodeProto, encodeFrames, decodeFrames, stringPayload, jsonPayload, payloadString, payloadJson, withBody,
-  makeRequest, makeResponse, makeErrorResponse, makeEvent, makeControl, serviceOf, senderOf, typeName, PROTO_SIZE,
+  makeRequest, makeResponse, makeErrorResponse, makeEvent, makeControl, serviceOf, senderOf, typeName, withoutRoutes, PROTO_SIZE,
   MSGTYPE_REQUEST, MSGTYPE_RESPONSE, MSGTYPE_EVENT, MSGTYPE_CONTROL, FLAG_TOPIC, FLAG_PAYLOAD, FLAG_ROUTE, FLAG_STREAMING,
   FLAG_NORESPONSE, FLAG_PRIVATE, NODEID_ANY, USERID_UNKNOWN, ROLE_NONE,
 } from '../../src/core/wire/message.js';
@@ -136,6 +136,16 @@ describe('constructors', () => {
     expect(makeErrorResponse(req, 2).aux1).toBe(2);
     expect(makeEvent('e.v')).toEqual({ type: MSGTYPE_EVENT, flags: 0, userid: USERID_UNKNOWN, rolemask: ROLE_NONE, aux1: 0, aux2: 0, topic: 'e.v', payload: undefined });
     expect(makeControl(2, 9)).toEqual({ type: MSGTYPE_CONTROL, flags: 0, userid: USERID_UNKNOWN, rolemask: ROLE_NONE, aux1: 2, aux2: 9, routes: [] });
+  });
+
+  it('copies a message without its route stack, its payload as bytes', () => {
+    const ev = { ...makeEvent('a.b', Buffer.from('x\0'), 7, FLAG_PRIVATE), routes: ['r1'], userid: 5, rolemask: 6, aux2: 9 };
+    const copy = withoutRoutes(ev);
+    expect(encodeFrames(copy)).toEqual(encodeFrames({ ...ev, routes: undefined }));
+    expect(copy.routes).toBeUndefined();
+    expect(ev.routes).toEqual(['r1']);
+    const lazy = withBody(makeEvent('c.d'), { n: 1 });
+    expect(payloadJson({ ...withoutRoutes(lazy), body: undefined })).toEqual({ n: 1 });
   });
 
   it('finds the service of a topic and the sender of a request', () => {

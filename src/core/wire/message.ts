@@ -297,6 +297,18 @@ export function makeControl(ctype: number, status: number): Message {
   };
 }
 
+/**
+ * `msg` without a route stack, as an event travels: a copy, since the message itself may go elsewhere too. Written
+ * out member by member: `{ ...msg, routes: undefined }` cost ~0.8 µs, V8 making a new hidden class for each
+ * member added to a spread copy.
+ */
+export function withoutRoutes(msg: Message): Message {
+  return {
+    type: msg.type, flags: msg.flags, userid: msg.userid, rolemask: msg.rolemask, aux1: msg.aux1, aux2: msg.aux2,
+    topic: msg.topic, payload: msg.payload,
+  };
+}
+
 /** RFC 6: the service is the topic up to the first '.'. */
 export function serviceOf(topic: string): string {
   const dot = topic.indexOf('.');
