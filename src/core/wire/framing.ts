@@ -30,8 +30,7 @@ function putSize(out: Buffer, off: number, len: number): number {
  * the one buffer: a Buffer made for each first, then copied, was most of a small message's encoding.
  */
 export function encodeLocal(msg: Message): Buffer {
-  const { routes, topic } = msg;
-  const payload = msg.payload;
+  const { routes, topic, payload } = msg;
   const topicLen = topic === undefined ? 0 : Buffer.byteLength(topic, 'utf8');
   let size = framed(PROTO_SIZE);
   if (routes !== undefined) {
