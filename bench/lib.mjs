@@ -22,10 +22,13 @@ export function percentile(xs, p) {
   return s[Math.min(s.length - 1, Math.floor(s.length * p))];
 }
 
-/** `flux start --size N` whose initial program waits on stdin; resolves with {uri, rundir, stop()} */
-export async function startInstance(size, extra = []) {
+/**
+ * `flux start --size N` whose initial program waits on stdin; resolves with {uri, rundir, stop()}. `flux` is the
+ * command to start it with: another build's, for an A/B in one run.
+ */
+export async function startInstance(size, extra = [], flux = FLUX) {
   const rundir = mkdtempSync(join(tmpdir(), 'flux-bench-'));
-  const proc = spawn(process.execPath, [FLUX, 'start', '--size', String(size), '--test-rundir', rundir, ...extra,
+  const proc = spawn(process.execPath, [flux, 'start', '--size', String(size), '--test-rundir', rundir, ...extra,
     'sh', '-c', 'echo "$FLUX_URI"; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const uri = await new Promise((resolve, reject) => {
     let out = '';

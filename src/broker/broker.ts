@@ -7,7 +7,7 @@ import {
 import {
   Message, MSGTYPE_REQUEST, MSGTYPE_RESPONSE, MSGTYPE_EVENT, MSGTYPE_CONTROL, FLAG_NORESPONSE, FLAG_UPSTREAM,
   FLAG_STREAMING, FLAG_PRIVATE, NODEID_ANY, ROLE_OWNER, ROLE_LOCAL, encodeFrames, decodeFrames, makeRequest,
-  makeResponse, makeErrorResponse, makeControl, jsonPayload, payloadString, payloadJson, typeName, withBody,
+  makeResponse, makeErrorResponse, makeControl, jsonPayload, payloadString, payloadJson, typeName, withBody, withoutRoutes,
 } from '../core/wire/message.js';
 import { childRoute } from '../core/overlay/topology.js';
 import { DEFAULT_MAX_MESSAGE } from '../core/wire/framing.js';
@@ -303,15 +303,18 @@ export class Broker implements ModuleHost {
         msg.routes.unshift(peer);
         this.routeRequest(msg);
         return;
-      case MSGTYPE_RESPONSE:
+      case MSGTYPE_RESPONSE: {
         // only an answer to a request sent to this child goes on: it cannot address anyone else's
-        if (!child.tracked.has(trackKey(msg))) {
+        const key = trackKey(msg);
+        if (!child.tracked.has(key)) {
           this.logDrop(`child ${child.rank}`, 'response to no request it was sent: dropped');
           return;
         }
-        this.untrack(child, msg);
+        // a streaming request's answers go on until its last (an error, ENODATA included)
+        if (!(msg.flags & FLAG_STREAMING) || msg.aux1 !== 0) child.tracked.delete(key);
         this.sendResponse(msg);
         return;
+      }
       case MSGTYPE_CONTROL:
         if (msg.aux1 === CONTROL_STATUS) this.childReported(child, statusName(msg.aux2));
         this.onChildControl?.(child, msg);
@@ -392,11 +395,6 @@ export class Broker implements ModuleHost {
     }
     if (!(msg.flags & FLAG_NORESPONSE)) child.tracked.set(trackKey(msg), msg);
     this.links.toChild(child.uuid, encodeFrames(msg));
-  }
-
-  private untrack(child: ChildPeer, resp: Message): void {
-    if (resp.flags & FLAG_STREAMING && resp.aux1 === 0) return;
-    child.tracked.delete(trackKey(resp));
   }
 
   /** A response pops one route and goes to that peer; an empty stack means it answers the broker's own RPC. */
@@ -579,7 +577,7 @@ export class Broker implements ModuleHost {
     let frames: Buffer[] | undefined;
     for (const c of this.children.values()) {
       if (c.state !== 'online' || c.uuid === undefined) continue;
-      frames ??= encodeFrames({ ...msg, payload: msg.payload, routes: undefined });
+      frames ??= encodeFrames(withoutRoutes(msg));
       this.links.toChild(c.uuid, frames);
     }
   }
@@ -591,7 +589,7 @@ export class Broker implements ModuleHost {
     for (const [connId, sub] of this.clientSubs) {
       if (!sub.prefixes.some((p) => topic.startsWith(p))) continue;
       if (!mayRead(sub, { topic, userid: ev.userid, flags: ev.flags })) continue;
-      this.links.toClient(connId, { ...ev, payload: ev.payload, routes: undefined });
+      this.links.toClient(connId, withoutRoutes(ev));
     }
   }
 

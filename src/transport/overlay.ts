@@ -29,6 +29,24 @@ function reportUncaught(err: unknown): void {
   process.emitWarning(err instanceof Error ? err : new Error(String(err)));
 }
 
+/**
+ * Hands each message `sock` receives to `each` until the socket is closed, as zeromq.js's async iterator does
+ * (a receive that fails with EAGAIN because the socket closed ends it), without the iterator's async function and
+ * result object per message.
+ */
+async function receiveEach(sock: Router | Dealer, each: (frames: Buffer[]) => void): Promise<void> {
+  while (!sock.closed) {
+    let frames: Buffer[];
+    try {
+      frames = await sock.receive();
+    } catch (err) {
+      if (sock.closed && (err as { code?: unknown }).code === 'EAGAIN') return;
+      throw err;
+    }
+    each(frames);
+  }
+}
+
 export class OverlayServer {
   readonly uuid: string;
   onMessage: (peer: string, frames: Buffer[]) => void = () => {};
@@ -113,7 +131,7 @@ export class OverlayServer {
 
   private async receiveLoop(): Promise<void> {
     try {
-      for await (const frames of this.router) {
+      await receiveEach(this.router, (frames) => {
         // ROUTER puts the sender's routing id first; a message always has at least one frame after it
         const peer = frames.shift()!.toString();
         try {
@@ -121,7 +139,7 @@ export class OverlayServer {
         } catch (err) {
           this.onError(err);
         }
-      }
+      });
     } catch (err) {
       if (!this.closed) this.onError(err);
     }
@@ -233,13 +251,13 @@ export class OverlayClient {
 
   private async receiveLoop(): Promise<void> {
     try {
-      for await (const frames of this.dealer) {
+      await receiveEach(this.dealer, (frames) => {
         try {
           this.onMessage(frames);
         } catch (err) {
           this.onError(err);
         }
-      }
+      });
     } catch (err) {
       if (!this.closed) this.onError(err);
     }

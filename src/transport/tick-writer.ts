@@ -6,6 +6,11 @@ import type { Message } from '../core/wire/message.js';
 
 export class TickWriter {
   private corked = false;
+  // made once, not a closure per tick
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.out.uncork();
+  };
 
   constructor(private readonly out: Writable) {}
 
@@ -13,10 +18,7 @@ export class TickWriter {
     if (!this.corked) {
       this.corked = true;
       this.out.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.out.uncork();
-      });
+      process.nextTick(this.uncork);
     }
     this.out.write(encodeLocal(msg));
   }

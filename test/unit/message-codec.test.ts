@@ -1,9 +1,10 @@
 // The RFC 3 codec and the local framing, branch by branch: what each frame and flag means, every refusal with its
 // reason, the payload helpers, the constructors, and the incremental decoder over chunks of any size.
 import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
 import {
   type Message, encodeProto, encodeFrames, decodeFrames, stringPayload, jsonPayload, payloadString, payloadJson, withBody,
-  makeRequest, makeResponse, makeErrorResponse, makeEvent, makeControl, serviceOf, senderOf, typeName, PROTO_SIZE,
+  makeRequest, makeResponse, makeErrorResponse, makeEvent, makeControl, serviceOf, senderOf, typeName, withoutRoutes, PROTO_SIZE,
   MSGTYPE_REQUEST, MSGTYPE_RESPONSE, MSGTYPE_EVENT, MSGTYPE_CONTROL, FLAG_TOPIC, FLAG_PAYLOAD, FLAG_ROUTE, FLAG_STREAMING,
   FLAG_NORESPONSE, FLAG_PRIVATE, NODEID_ANY, USERID_UNKNOWN, ROLE_NONE,
 } from '../../src/core/wire/message.js';
@@ -137,6 +138,16 @@ describe('constructors', () => {
     expect(makeControl(2, 9)).toEqual({ type: MSGTYPE_CONTROL, flags: 0, userid: USERID_UNKNOWN, rolemask: ROLE_NONE, aux1: 2, aux2: 9, routes: [] });
   });
 
+  it('copies a message without its route stack, its payload as bytes', () => {
+    const ev = { ...makeEvent('a.b', Buffer.from('x\0'), 7, FLAG_PRIVATE), routes: ['r1'], userid: 5, rolemask: 6, aux2: 9 };
+    const copy = withoutRoutes(ev);
+    expect(encodeFrames(copy)).toEqual(encodeFrames({ ...ev, routes: undefined }));
+    expect(copy.routes).toBeUndefined();
+    expect(ev.routes).toEqual(['r1']);
+    const lazy = withBody(makeEvent('c.d'), { n: 1 });
+    expect(payloadJson({ ...withoutRoutes(lazy), body: undefined })).toEqual({ n: 1 });
+  });
+
   it('finds the service of a topic and the sender of a request', () => {
     expect(serviceOf('kvs.lookup.x')).toBe('kvs');
     expect(serviceOf('kvs')).toBe('kvs');
@@ -166,6 +177,43 @@ describe('the local framing', () => {
     expect(errOf(() => splitFrames(Buffer.from([0xff, 0, 0])))).toMatchObject({ errno: EPROTO, message: 'truncated frame size' });
     expect(errOf(() => splitFrames(Buffer.from([3, 1, 2])))).toMatchObject({ errno: EPROTO, message: 'frame overruns message' });
     expect(errOf(() => splitFrames(Buffer.from([0xff, 0, 0, 0, 2, 1])))).toMatchObject({ errno: EPROTO, message: 'frame overruns message' });
+  });
+
+  it('writes each message as its frames, each prefixed with its size, byte for byte', () => {
+    // the reference: encodeFrames' frames laid end to end, the way the framing is defined
+    const reference = (m: Message): Buffer => {
+      const parts = encodeFrames(m).flatMap((f) => {
+        const size = f.length < 255 ? Buffer.from([f.length]) : Buffer.from([0xff, 0, 0, 0, 0]);
+        if (f.length >= 255) size.writeUInt32BE(f.length, 1);
+        return [size, f];
+      });
+      const body = Buffer.concat(parts);
+      const head = Buffer.alloc(8);
+      LOCAL_MAGIC.copy(head);
+      head.writeUInt32BE(body.length, 4);
+      return Buffer.concat([head, body]);
+    };
+    // strings near the edges: characters past 0xff (latin1 keeps the low byte), lone surrogates, 254/255 bytes
+    const text = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: fc.constantFrom('a', 'é', '\u0100', '\ud800', '😀') }),
+      fc.constantFrom('x'.repeat(254), 'x'.repeat(255), 'é'.repeat(127), 'é'.repeat(128)));
+    const bytes = fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.constantFrom(254, 255, 256).map((n) => new Uint8Array(n)));
+    const message = fc.record({
+      type: fc.constantFrom(MSGTYPE_REQUEST, MSGTYPE_RESPONSE, MSGTYPE_EVENT, MSGTYPE_CONTROL),
+      flags: fc.integer({ min: 0, max: 0xff }),
+      userid: fc.integer({ min: -1, max: 0xffffffff }),
+      rolemask: fc.integer({ min: 0, max: 0xffffffff }),
+      aux1: fc.integer({ min: 0, max: 0xffffffff }),
+      aux2: fc.integer({ min: 0, max: 0xffffffff }),
+      routes: fc.option(fc.array(text, { maxLength: 4 }), { nil: undefined }),
+      topic: fc.option(text, { nil: undefined }),
+      payload: fc.option(bytes.map((b) => Buffer.from(b)), { nil: undefined }),
+    });
+    fc.assert(fc.property(message, (m) => {
+      expect(encodeLocal(m).toString('hex')).toBe(reference(m).toString('hex'));
+    }), { numRuns: 500 });
+    // a payload made from a body is read (and encoded) once, and counted as present
+    const lazy = withBody(makeRequest('a.b'), { x: 1 });
+    expect(encodeLocal(lazy).toString('hex')).toBe(reference(withBody(makeRequest('a.b'), { x: 1 })).toString('hex'));
   });
 
   it('decodes a stream cut anywhere, in order, and stops at bad magic or an oversized length', () => {

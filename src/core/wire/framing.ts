@@ -2,32 +2,65 @@
 // prefixed with its size (1 byte when < 255, else 0xff + u32 BE). The magic is 0xffee0012 stored in x86-64
 // host order, which is what flux-core's own clients send and expect.
 import { FluxError, EPROTO, EMSGSIZE } from '../errors.js';
-import { Message, encodeFrames, decodeFrames } from './message.js';
+import { Message, PROTO_SIZE, decodeFrames, writeProto } from './message.js';
 
 export const LOCAL_MAGIC = Buffer.from([0x12, 0x00, 0xee, 0xff]);
+const MAGIC_WORD = LOCAL_MAGIC.readUInt32BE(0);
 const PREFIX_SIZE = 8;
 /** the largest message we accept: a bound against a hostile length word (blobs are at most 1 GiB in flux) */
 export const DEFAULT_MAX_MESSAGE = 1 << 30;
 
+/** what a frame of `len` bytes takes: its size prefix and itself */
+function framed(len: number): number {
+  return (len < 255 ? 1 : 5) + len;
+}
+
+function putSize(out: Buffer, off: number, len: number): number {
+  if (len < 255) {
+    out[off] = len;
+    return off + 1;
+  }
+  out[off] = 0xff;
+  out.writeUInt32BE(len, off + 1);
+  return off + 5;
+}
+
+/**
+ * The frames of encodeFrames, each prefixed with its size. The routes, topic and PROTO are written straight into
+ * the one buffer: a Buffer made for each first, then copied, was most of a small message's encoding.
+ */
 export function encodeLocal(msg: Message): Buffer {
-  const frames = encodeFrames(msg);
-  let size = 0;
-  for (const f of frames) size += (f.length < 255 ? 1 : 5) + f.length;
+  const { routes, topic, payload } = msg;
+  const topicLen = topic === undefined ? 0 : Buffer.byteLength(topic, 'utf8');
+  let size = framed(PROTO_SIZE);
+  if (routes !== undefined) {
+    // a route is written as latin1, one byte per character, as encodeFrames writes it
+    for (const r of routes) size += framed(r.length);
+    size += 1;
+  }
+  if (topic !== undefined) size += framed(topicLen);
+  if (payload !== undefined) size += framed(payload.length);
   const out = Buffer.allocUnsafe(PREFIX_SIZE + size);
   LOCAL_MAGIC.copy(out, 0);
   out.writeUInt32BE(size, 4);
   let off = PREFIX_SIZE;
-  for (const f of frames) {
-    if (f.length < 255) {
-      out[off++] = f.length;
-    } else {
-      out[off++] = 0xff;
-      out.writeUInt32BE(f.length, off);
-      off += 4;
+  if (routes !== undefined) {
+    for (const r of routes) {
+      off = putSize(out, off, r.length);
+      off += out.write(r, off, r.length, 'latin1');
     }
-    f.copy(out, off);
-    off += f.length;
+    out[off++] = 0;
   }
+  if (topic !== undefined) {
+    off = putSize(out, off, topicLen);
+    off += out.write(topic, off, topicLen, 'utf8');
+  }
+  if (payload !== undefined) {
+    off = putSize(out, off, payload.length);
+    off += payload.copy(out, off);
+  }
+  out[off++] = PROTO_SIZE;
+  writeProto(msg, payload !== undefined, out, off);
   return out;
 }
 
@@ -65,8 +98,8 @@ export class LocalDecoder {
     this.buffered += chunk.length;
     for (;;) {
       if (this.buffered < PREFIX_SIZE) break;
-      const head = this.peek(PREFIX_SIZE);
-      if (!head.subarray(0, 4).equals(LOCAL_MAGIC)) throw new FluxError(EPROTO, 'bad message magic');
+      const head = this.head();
+      if (head.readUInt32BE(0) !== MAGIC_WORD) throw new FluxError(EPROTO, 'bad message magic');
       const size = head.readUInt32BE(4);
       if (size > this.maxMessage) throw new FluxError(EMSGSIZE, `message of ${size} bytes is too large`);
       if (this.buffered < PREFIX_SIZE + size) break;
@@ -75,9 +108,10 @@ export class LocalDecoder {
     }
   }
 
-  private peek(n: number): Buffer {
-    if (this.chunks[0]!.length < n) this.chunks = [Buffer.concat(this.chunks)];
-    return this.chunks[0]!.subarray(0, n);
+  /** the first chunk, holding at least the 8-byte prefix (read in place: no view of it is made) */
+  private head(): Buffer {
+    if (this.chunks[0]!.length < PREFIX_SIZE) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0]!;
   }
 
   private take(n: number): Buffer {

@@ -69,19 +69,24 @@ export function typeName(type: number): string {
 
 export function encodeProto(msg: Message): Buffer {
   const proto = Buffer.allocUnsafe(PROTO_SIZE);
-  proto[0] = PROTO_MAGIC;
-  proto[1] = PROTO_VERSION;
-  proto[2] = msg.type;
+  writeProto(msg, msg.payload !== undefined, proto, 0);
+  return proto;
+}
+
+/** the PROTO frame's 20 bytes at `off`; `hasPayload` saves reading a lazily encoded payload twice */
+export function writeProto(msg: Message, hasPayload: boolean, out: Buffer, off: number): void {
+  out[off] = PROTO_MAGIC;
+  out[off + 1] = PROTO_VERSION;
+  out[off + 2] = msg.type;
   let flags = msg.flags & ~STRUCTURAL;
   if (msg.topic !== undefined) flags |= FLAG_TOPIC;
-  if (msg.payload !== undefined) flags |= FLAG_PAYLOAD;
+  if (hasPayload) flags |= FLAG_PAYLOAD;
   if (msg.routes !== undefined) flags |= FLAG_ROUTE;
-  proto[3] = flags;
-  proto.writeUInt32BE(msg.userid >>> 0, 4);
-  proto.writeUInt32BE(msg.rolemask >>> 0, 8);
-  proto.writeUInt32BE(msg.aux1 >>> 0, 12);
-  proto.writeUInt32BE(msg.aux2 >>> 0, 16);
-  return proto;
+  out[off + 3] = flags;
+  out.writeUInt32BE(msg.userid >>> 0, off + 4);
+  out.writeUInt32BE(msg.rolemask >>> 0, off + 8);
+  out.writeUInt32BE(msg.aux1 >>> 0, off + 12);
+  out.writeUInt32BE(msg.aux2 >>> 0, off + 16);
 }
 
 /** The frame list of a message, as ZeroMQ multipart carries it and as the local framing prefixes it. */
@@ -289,6 +294,18 @@ export function makeControl(ctype: number, status: number): Message {
     aux1: ctype,
     aux2: status,
     routes: [],
+  };
+}
+
+/**
+ * `msg` without a route stack, as an event travels: a copy, since the message itself may go elsewhere too. Written
+ * out member by member: `{ ...msg, routes: undefined }` cost ~0.8 µs, V8 making a new hidden class for each
+ * member added to a spread copy.
+ */
+export function withoutRoutes(msg: Message): Message {
+  return {
+    type: msg.type, flags: msg.flags, userid: msg.userid, rolemask: msg.rolemask, aux1: msg.aux1, aux2: msg.aux2,
+    topic: msg.topic, payload: msg.payload,
   };
 }
 
