@@ -4,10 +4,9 @@
 // round trip. CPU time, unlike wall time, holds still on a machine shared with other work. PING_AB=dir (a copy
 // of another build's bin/ and dist/, with node_modules) runs that build's instance too, alternating round by
 // round, so that both see the same machine.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FLUX, emit, median, startInstance } from './lib.mjs';
-import { brokerPids, cpuSeconds } from './proc-cpu.mjs';
+import { brokerPids, brokerRank, cpuSeconds } from './proc-cpu.mjs';
 import { rawClient } from './raw-client.mjs';
 
 const SIZE = Number(process.env.PING_SIZE ?? 4);
@@ -18,15 +17,10 @@ const RANKS = (process.env.PING_RANKS ?? `0,${SIZE - 1}`).split(',').map(Number)
 const builds = [['this', FLUX]];
 if (process.env.PING_AB) builds.push(['ab', join(process.env.PING_AB, 'bin', 'flux')]);
 
-function rankOf(pid) {
-  const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-  return Number(env.find((e) => e.startsWith('PMI_RANK='))?.slice(9));
-}
-
 const runs = [];
 for (const [name, flux] of builds) {
   const inst = await startInstance(SIZE, FANOUT ? ['-S', `tbon.fanout=${FANOUT}`] : [], flux);
-  const pids = brokerPids(inst.rundir).map((pid) => ({ pid, rank: rankOf(pid) })).sort((a, b) => a.rank - b.rank);
+  const pids = brokerPids(inst.rundir).map((pid) => ({ pid, rank: brokerRank(pid) })).sort((a, b) => a.rank - b.rank);
   const raw = rawClient(`${inst.rundir}/local-0`);
   await raw.ready;
   for (const r of RANKS) for (let i = 0; i < 500; i++) await raw.ping(r, i);

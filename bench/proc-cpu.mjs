@@ -21,6 +21,11 @@ export function brokerPids(rundir) {
   return pids;
 }
 
+/** a broker's rank: PMI_RANK in its environment (rank 0 of a size-1 instance may have none) */
+export function brokerRank(pid) {
+  return Number(/(?:^|\0)PMI_RANK=(\d+)/.exec(readFileSync(`/proc/${pid}/environ`, 'utf8'))?.[1] ?? 0);
+}
+
 /** user + system CPU seconds a process has used so far */
 export function cpuSeconds(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

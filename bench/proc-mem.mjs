@@ -3,7 +3,7 @@
 // pages, shared by every node process on the machine; the private part is what one more broker really costs.
 import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { brokerPids } from './proc-cpu.mjs';
+import { brokerPids, brokerRank } from './proc-cpu.mjs';
 
 const MIB = 1024;
 
@@ -21,9 +21,7 @@ export function memOf(pid) {
 /** an instance's brokers by rank (PMI_RANK in their environment), each with its memory */
 export function brokerMem(rundir) {
   return brokerPids(rundir).map((pid) => {
-    const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-    const rank = Number((env.find((e) => e.startsWith('PMI_RANK=')) ?? 'PMI_RANK=0').slice(9));
-    return { rank, pid, ...memOf(pid) };
+    return { rank: brokerRank(pid), pid, ...memOf(pid) };
   }).sort((a, b) => a.rank - b.rank);
 }
 

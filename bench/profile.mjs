@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Flux } from '../dist/api/handle.js';
 import { ROOT, startInstance } from './lib.mjs';
-import { brokerPids } from './proc-cpu.mjs';
+import { brokerPids, brokerRank } from './proc-cpu.mjs';
 
 const KEYS = 10000;
 const keep = process.env.PROFILE_DIR;
@@ -58,8 +58,7 @@ process.env.NODE_OPTIONS = `--require ${join(ROOT, 'bench', 'cpu-prof-preload.cj
 process.env.PROFILE_OUT = dir;
 const inst = await startInstance(2, []);
 delete process.env.NODE_OPTIONS;
-const rankOf = new Map(brokerPids(inst.rundir).map((pid) => [pid,
-  Number(/(?:^|\0)PMI_RANK=(\d+)/.exec(readFileSync(`/proc/${pid}/environ`, 'utf8'))?.[1] ?? 0)]));
+const rankOf = new Map(brokerPids(inst.rundir).map((pid) => [pid, brokerRank(pid)]));
 const uri1 = `local://${inst.rundir}/local-1`;
 const h = await Flux.open(uri1);
 await h.call('kvs.lookup', { key: 'warm', namespace: 'primary', flags: 0 }).catch(() => {});

@@ -13,6 +13,7 @@ import { Script } from 'node:vm';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RECORD_SCHEMAS } from '../dist/core/validate.js';
+import { shellQuote } from '../dist/transport/ssh-connector.js';
 import { validatorsModule } from './validators.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -139,11 +140,10 @@ const WARM_COMMANDS = [
   ['kvs', 'get', 'build.warm'], ['kvs', 'ls', '-R', 'build'], ['ping', '-c', '1', '1'], ['logger', 'build'],
   ['dmesg'], ['event', 'pub', 'build.warm'], ['module', 'list'], ['exec', '-r', 'all', 'true'],
 ];
-const quote = (word) => `'${word.replaceAll("'", "'\\''")}'`;
 const flux = join(root, 'bin', 'flux');
 const warmCommands = WARM_COMMANDS.map((argv) => {
-  const line = [process.execPath, flux, ...argv].map(quote).join(' ');
-  return `FLUX_BUILD_WARM_CACHE_COMMAND=1 ${line} >/dev/null 2>&1 || echo ${quote(`flux ${argv.join(' ')}`)} >&2`;
+  const line = [process.execPath, flux, ...argv].map(shellQuote).join(' ');
+  return `FLUX_BUILD_WARM_CACHE_COMMAND=1 ${line} >/dev/null 2>&1 || echo ${shellQuote(`flux ${argv.join(' ')}`)} >&2`;
 }).join('\n');
 const broker = join(outdir, `${fileOf(BROKER)}.cjs`);
 const recordDir = mkdtempSync(join(tmpdir(), 'flux-build-schemas-'));

@@ -40,8 +40,8 @@ export function sshArgv(t: SshTarget, env: NodeJS.ProcessEnv): string[] {
   return [ssh, ...(t.port !== undefined ? ['-p', String(t.port)] : []), sshDestination(t), ...far];
 }
 
-/** ssh joins its command words with spaces for the far side's shell: a word with anything special is quoted */
-function shellQuote(word: string): string {
+/** a word as a POSIX shell reads it back (ssh joins its command words for the far side's shell): quoted if anything in it is special */
+export function shellQuote(word: string): string {
   return /^[A-Za-z0-9_/.,:=+@%-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
