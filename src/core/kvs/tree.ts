@@ -5,11 +5,11 @@
 // values are stored in the forms kvs-wide.ts describes; whatever is answered to a client is plain RFC 11.
 import { FluxError, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTSUP, EPROTO } from '../errors.js';
 import {
-  type Dirent, type TreeObj, type ValTree, VAL_INLINE_MAX, checkTreeObj, encodeTreeObj, keyPath, treeObjText, val,
+  type Dirent, type TreeObj, type ValTree, VAL_INLINE_MAX, checkTreeObj, encodeTreeObj, keyPath, val,
 } from './treeobj.js';
 import {
   type ChunkAccess, type RefList, type Shape, type Slot, type Stored, DEFAULT_SHAPE, FANOUT, MAX_DEPTH, appendRefs,
-  decodeStored, frozen, hashNodeBlob, nameHash, slotOf,
+  DirObject, decodeStored, frozen, hashNodeBlob, nameHash, slotOf,
 } from './wide.js';
 
 /** lookup flags (the others are kvs-watch's or the client's own) */
@@ -95,20 +95,6 @@ export function isStoredDirectory(blob: Buffer, ref: string): boolean {
     if (err instanceof FluxError) return false;
     throw err;
   }
-}
-
-/**
- * The canonical text of each directory entry, kept while its object lives: a commit re-encodes every entry of
- * the directories it changes, and nearly all of them are the very objects the version before encoded.
- */
-const texts = new WeakMap<Dirent, { name: string; text: string }>();
-
-function entryText(name: string, t: Dirent): string {
-  const c = texts.get(t);
-  if (c !== undefined && c.name === name) return c.text;
-  const text = `${JSON.stringify(name)}:${treeObjText(t)}`;
-  texts.set(t, { name, text });
-  return text;
 }
 
 function dirrefObj(ref: string): TreeObj {
@@ -385,23 +371,20 @@ function applyOp(root: WorkDir, op: Op, comps: string[], ctx: WriteCtx): Op {
   return { dirent, flags: op.flags, key };
 }
 
-/** one dir object, entries in canonical order (code units, as canonical() sorts): a commit's main cost */
-function storeDir(ctx: WriteCtx, entries: Map<string, Dirent>): string {
-  // sort()'s own order is canonical()'s: UTF-16 code units
-  const names = [...entries.keys()].sort();
-  const parts = new Array<string>(names.length);
-  for (let i = 0; i < names.length; i++) parts[i] = entryText(names[i]!, entries.get(names[i]!)!);
-  return storeObj(ctx, Buffer.from(`{"data":{${parts.join(',')}},"type":"dir","ver":1}`, 'utf8'), { kind: 'dir', entries });
+function storeDir(ctx: WriteCtx, d: DirObject): string {
+  return storeObj(ctx, d.blob(), d);
 }
+
+const NO_ENTRIES = new DirObject([], []);
 
 function storeHash(ctx: WriteCtx, slots: Array<Slot | null>, count: number): string {
   return storeObj(ctx, hashNodeBlob(slots), { kind: 'hash', slots: Object.freeze(slots), count });
 }
 
 /** a directory's entries, `depth` levels down a hashed directory, in their canonical stored form */
-function storeEntries(ctx: WriteCtx, entries: Map<string, Dirent>, depth: number): Slot | null {
+function storeEntries(ctx: WriteCtx, entries: ReadonlyMap<string, Dirent>, depth: number): Slot | null {
   if (entries.size === 0) return null;
-  if (entries.size <= ctx.shape.dirMax || depth >= MAX_DEPTH) return { ref: storeDir(ctx, entries), count: entries.size };
+  if (entries.size <= ctx.shape.dirMax || depth >= MAX_DEPTH) return { ref: storeDir(ctx, DirObject.of(entries)), count: entries.size };
   const groups = Array.from({ length: FANOUT }, () => new Map<string, Dirent>());
   for (const [name, e] of entries) groups[slotOf(nameHash(name), depth)]!.set(name, e);
   return { ref: storeHash(ctx, groups.map((g) => storeEntries(ctx, g, depth + 1)), entries.size), count: entries.size };
@@ -426,12 +409,10 @@ function gather(ctx: WriteCtx, slots: ReadonlyArray<Slot | null>, into = new Map
 function build(ctx: WriteCtx, base: Stored | undefined, changes: Map<string, Dirent | null>, depth: number): Slot | null {
   if (base?.kind === 'node') notDirectory('a directory slot', base);
   if (base === undefined || base.kind === 'dir') {
-    const entries = new Map(base?.entries);
-    for (const [name, e] of changes) {
-      if (e === null) entries.delete(name);
-      else entries.set(name, e);
-    }
-    return storeEntries(ctx, entries, depth);
+    const next = (base ?? NO_ENTRIES).with(changes);
+    if (next.size === 0) return null;
+    if (next.size <= ctx.shape.dirMax || depth >= MAX_DEPTH) return { ref: storeDir(ctx, next), count: next.size };
+    return storeEntries(ctx, next.entries, depth);
   }
   const groups = new Map<number, Map<string, Dirent | null>>();
   for (const [name, e] of changes) {
@@ -457,7 +438,7 @@ function unroll(w: WorkDir, ctx: WriteCtx): string {
   if (!w.dirty) return w.origin!;
   const changes = new Map<string, Dirent | null>();
   for (const [name, e] of w.changes) changes.set(name, e instanceof WorkDir ? dirrefObj(unroll(e, ctx)) : e);
-  return build(ctx, w.base, changes, 0)?.ref ?? storeDir(ctx, new Map());
+  return build(ctx, w.base, changes, 0)?.ref ?? storeDir(ctx, NO_ENTRIES);
 }
 
 /**

@@ -15,7 +15,7 @@
 // rootref (a replay recomputes it byte for byte). The hash and the formats are part of every stored root: they
 // must never change.
 import { FluxError, EPROTO } from '../errors.js';
-import { type Dirent, type ValTree, checkDirent, isBlobref } from './treeobj.js';
+import { type Dirent, type ValTree, checkDirent, isBlobref, treeObjText } from './treeobj.js';
 
 export interface Shape {
   /** the most entries a directory (or one subtree of a hashed one) keeps in a single dir object */
@@ -54,7 +54,7 @@ export interface Slot {
 
 /** a stored object the tree is built of, decoded */
 export type Stored =
-  | { kind: 'dir'; entries: DirEntries }
+  | DirObject
   | { kind: 'hash'; slots: ReadonlyArray<Slot | null>; count: number }
   | { kind: 'node'; level: number; refs: readonly string[] };
 
@@ -63,6 +63,102 @@ export type Stored =
  * reading a directory's entries is what every lookup does, and a Map does it faster than an object.
  */
 export type DirEntries = ReadonlyMap<string, Dirent>;
+
+/**
+ * A dir object as stored: its entries in canonical order (names by code unit), and each entry's canonical text
+ * once it has been made. A commit changes a few entries of a directory and stores it again: the new object is
+ * this one merged with the changes, its text these texts with the changed ones made anew. Sorting, copying and
+ * encoding every entry of each directory a commit touched took most of its time (measured). Never changed once
+ * made, so versions share it.
+ */
+export class DirObject {
+  readonly kind = 'dir';
+  #entries: Map<string, Dirent> | undefined;
+  readonly #texts: Array<string | undefined>;
+
+  /** `names` sorted by code unit, without repeats; `values[i]` is the entry named `names[i]` */
+  constructor(readonly names: readonly string[], readonly values: readonly Dirent[], texts?: Array<string | undefined>) {
+    this.#texts = texts ?? new Array<string | undefined>(names.length);
+  }
+
+  get size(): number {
+    return this.names.length;
+  }
+
+  /** by name: made when first asked for, since a directory a commit rewrites is seldom read by name before the next */
+  get entries(): DirEntries {
+    if (this.#entries === undefined) {
+      const m = new Map<string, Dirent>();
+      for (let i = 0; i < this.names.length; i++) m.set(this.names[i]!, this.values[i]!);
+      this.#entries = m;
+    }
+    return this.#entries;
+  }
+
+  /** entry i as the stored object writes it: `"name":{...}` */
+  text(i: number): string {
+    return (this.#texts[i] ??= `${JSON.stringify(this.names[i])}:${treeObjText(this.values[i]!)}`);
+  }
+
+  /** the stored object's bytes, every entry's text made */
+  blob(): Buffer {
+    const parts = new Array<string>(this.names.length);
+    for (let i = 0; i < parts.length; i++) parts[i] = this.text(i);
+    return Buffer.from(`{"data":{${parts.join(',')}},"type":"dir","ver":1}`, 'utf8');
+  }
+
+  /**
+   * a dir object read back, its entries in the order its text holds them: canonical order, but where it was
+   * written by another (its entries are then listed in its own order) or holds names like array indices (which
+   * JSON.parse puts first)
+   */
+  static decoded(pairs: Array<[string, Dirent]>): DirObject {
+    let sorted = true;
+    for (let i = 1; i < pairs.length && sorted; i++) sorted = pairs[i - 1]![0] < pairs[i]![0];
+    if (sorted) return new DirObject(pairs.map(([n]) => n), pairs.map(([, e]) => e));
+    const given = new Map(pairs);
+    const d = DirObject.of(given);
+    d.#entries = given;
+    return d;
+  }
+
+  /** a dir object of these entries, in whatever order they come */
+  static of(entries: ReadonlyMap<string, Dirent>): DirObject {
+    const names = [...entries.keys()].sort();
+    return new DirObject(names, names.map((n) => entries.get(n)!));
+  }
+
+  /**
+   * this directory with `changes` made (null: removed): the entries before, after and between the changed names
+   * are taken as they are, with their texts
+   */
+  with(changes: ReadonlyMap<string, Dirent | null>): DirObject {
+    const changed = [...changes.keys()].sort();
+    const names: string[] = [];
+    const values: Dirent[] = [];
+    const texts: Array<string | undefined> = [];
+    const n = this.names.length;
+    let i = 0;
+    const keepBefore = (name: string | undefined) => {
+      for (; i < n && (name === undefined || this.names[i]! < name); i++) {
+        names.push(this.names[i]!);
+        values.push(this.values[i]!);
+        texts.push(this.#texts[i]);
+      }
+    };
+    for (const name of changed) {
+      keepBefore(name);
+      if (i < n && this.names[i] === name) i++;
+      const e = changes.get(name)!;
+      if (e === null) continue;
+      names.push(name);
+      values.push(e);
+      texts.push(undefined);
+    }
+    keepBefore(undefined);
+    return new DirObject(names, values, texts);
+  }
+}
 
 /** a tree object's entries are shared between versions and cached: never to be changed once made */
 export function frozen<T extends object>(t: T): T {
@@ -84,10 +180,10 @@ export function decodeStored(blob: Buffer, ref: string): Stored {
   if (typeof v !== 'object' || v === null || v.ver !== 1) bad('not a stored tree object');
   switch (v.type) {
     case 'dir': {
-      const t = checkDirent(v);
-      const entries = new Map<string, Dirent>();
-      for (const [name, child] of Object.entries(t.data as Record<string, Dirent>)) entries.set(name, frozen(child));
-      return { kind: 'dir', entries };
+      // entries (not keys then reads: a member named __proto__ is an own member here)
+      const pairs = Object.entries(checkDirent(v).data as Record<string, Dirent>);
+      for (const p of pairs) frozen(p[1]);
+      return DirObject.decoded(pairs);
     }
     case 'dirhash': {
       if (!Array.isArray(v.data) || v.data.length !== FANOUT) bad(`a dirhash holds ${FANOUT} slots`);
@@ -135,7 +231,7 @@ export function refsOf(s: Stored): NamedRef[] {
   const out: NamedRef[] = [];
   switch (s.kind) {
     case 'dir':
-      for (const name of [...s.entries.keys()].sort()) direntRefs(s.entries.get(name)!, name, out);
+      for (let i = 0; i < s.names.length; i++) direntRefs(s.values[i]!, s.names[i]!, out);
       break;
     case 'hash':
       for (const slot of s.slots) if (slot !== null) out.push({ ref: slot.ref, kind: 'dir', key: '' });
