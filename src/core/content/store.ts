@@ -208,9 +208,12 @@ export class ContentStore {
     }
   }
 
-  /** Store a blob (deduplicated); returns its binary digest. */
-  store(blob: Buffer): Buffer {
-    const digest = hashBlob(this.hashName, blob);
+  /**
+   * Store a blob (deduplicated); returns its binary digest. `digest`: the caller's, made of these very bytes with
+   * this store's hash (a commit names every object it makes before storing it: hashing it twice cost more than
+   * anything else the store does with a directory).
+   */
+  store(blob: Buffer, digest = hashBlob(this.hashName, blob)): Buffer {
     const { size, object } = deflate(blob);
     let changes: number;
     try {

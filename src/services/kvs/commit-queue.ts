@@ -4,7 +4,7 @@
 import { FluxError, EEXIST, ENOTSUP, EPERM } from '../../core/errors.js';
 import { FLAG_PRIVATE, ROLE_OWNER, ROLE_USER } from '../../core/wire/message.js';
 import { NAMESPACE_DENIED } from '../../core/access/roles.js';
-import { blobrefOf, digestOf } from '../../core/content/blobref.js';
+import { blobref, digestOf, hashBlob } from '../../core/content/blobref.js';
 import {
   type AppliedOps, type Op, type WriteAccess, applyOps, TXN_NO_MERGE, TXN_SYNC,
 } from '../../core/kvs/tree.js';
@@ -34,6 +34,12 @@ type Work =
 
 type CommitWork = Extract<Work, { kind: 'commit' }>;
 
+/** an object a batch made: its bytes, and their digest, made as the batch named it */
+export interface Unstored {
+  blob: Buffer;
+  digest: Buffer;
+}
+
 export interface CommitQueue {
   commit(ns: string, flags: number, ops: Op[], cred: Cred, name: string, jobs?: unknown[]): Promise<CommitResult>;
   /** resolves to the seq of the namespace's created entry */
@@ -41,7 +47,7 @@ export interface CommitQueue {
   /** resolves to the seq of the namespace's removed entry */
   remove(ns: string): Promise<number>;
   /** the objects of a batch whose setroot entry is being written, for the journal's transaction to store */
-  unstored(ns: string, rootseq: unknown): Buffer[] | undefined;
+  unstored(ns: string, rootseq: unknown): Unstored[] | undefined;
   /** writes queued for a namespace */
   queued(ns: string): number;
   /** batches answered so far */
@@ -59,7 +65,7 @@ export function commitQueue(ctx: KvsContext, checkpointPrimary: () => void): Com
    * the objects a batch made, by namespace and rootseq, until the journal's transaction that holds its setroot
    * entry stores them too (the history index's indexer): blobs and entry are durable together, or not at all
    */
-  const unstored = new Map<string, Buffer[]>();
+  const unstored = new Map<string, Unstored[]>();
   const unstoredKey = (ns: string, rootseq: unknown) => `${ns}\n${String(rootseq)}`;
   let batchCount = 0;
 
@@ -111,13 +117,14 @@ export function commitQueue(ctx: KvsContext, checkpointPrimary: () => void): Com
   }
 
   /** blob access for one batch: what it stores is kept aside, and written with its setroot entry if it holds */
-  function writer(pending: Map<string, Buffer>): WriteAccess {
+  function writer(pending: Map<string, Unstored>): WriteAccess {
     return {
       cache,
-      load: (ref) => pending.get(ref) ?? backing!.load(digestOf(hash, ref)),
+      load: (ref) => pending.get(ref)?.blob ?? backing!.load(digestOf(hash, ref)),
       store: (blob) => {
-        const ref = blobrefOf(hash, blob);
-        pending.set(ref, blob);
+        const digest = hashBlob(hash, blob);
+        const ref = blobref(hash, digest);
+        pending.set(ref, { blob, digest });
         return ref;
       },
     };
@@ -157,7 +164,7 @@ export function commitQueue(ctx: KvsContext, checkpointPrimary: () => void): Com
       else ok.push(c);
     }
     if (root === undefined || ok.length === 0) return;
-    const pending = new Map<string, Buffer>();
+    const pending = new Map<string, Unstored>();
     let result: AppliedOps;
     try {
       result = applyOps(root.rootref, ok.length === 1 ? ok[0]!.ops : ok.flatMap((c) => c.ops), writer(pending), ns);

@@ -111,7 +111,7 @@ export function historyIndex(ctx: KvsContext, store: JournalStore | undefined, q
     if (typeof ns !== 'string') return;
     if (entry.topic === namespaceTopic(ns, 'setroot')) {
       const blobs = queue.unstored(ns, p!.rootseq);
-      if (blobs) for (const b of blobs) backing!.store(b);
+      if (blobs) for (const b of blobs) backing!.store(b.blob, b.digest);
     }
     if (entry.topic === namespaceTopic(ns, 'setroot') || entry.topic === namespaceTopic(ns, 'created')) {
       putVersion.run(ns, p!.rootseq, entry.seq, entry.time, p!.rootref);
