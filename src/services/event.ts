@@ -34,7 +34,7 @@ export function eventModule(host: ModuleHost, journal: JournalService): ModuleDe
           if (isServiceTopic(topic) || journal.reserves(topic)) throw new FluxError(EPERM, `${topic}: topic is reserved for the instance's services`);
           const bytes = typeof body!.payload === 'string' ? Buffer.from(body!.payload, 'base64') : undefined;
           const { payload, raw } = payloadForEntry(bytes);
-          const a = await journal.append(topic, payload, { userid: msg.userid, rolemask: msg.rolemask, flags }, raw);
+          const a = await journal.append(topic, payload, { userid: msg.userid, rolemask: msg.rolemask, flags }, { raw });
           published++;
           host.respond(msg, { seq: a.entry.seq });
         },

@@ -12,7 +12,7 @@ import {
   type Entry, ENTRY_RAW, canonical, checkpointMessage, decodeEntry, encodeEntry, entryPayloadBytes,
 } from '../core/journal/entry.js';
 import type { Reader } from '../core/access/visibility.js';
-import { type JournalStore, type Head, type Checkpoint, compactedError } from '../core/journal/store.js';
+import { type JournalStore, type Head, type Checkpoint, type NewEntry, compactedError } from '../core/journal/store.js';
 import { EMPTY_DIR_BLOB } from '../core/kvs/tree.js';
 import type { Signer } from '../core/journal/signing.js';
 import { Recent } from '../core/journal/recent.js';
@@ -91,14 +91,22 @@ export interface JournalOptions {
   sync?: () => Promise<void>;
 }
 
+export interface AppendOptions {
+  /** the payload is a base64 string of raw bytes (ENTRY_RAW) */
+  raw?: boolean;
+  /**
+   * told as soon as the entry's transaction has committed: an entry made after that is sure to follow it (a
+   * writer may build on it before it is durable, and answer its own clients after)
+   */
+  written?: (a: Applied) => void;
+  /** canonical(payload), when the maker wrote it as it made the payload */
+  payloadText?: string;
+}
+
 export interface JournalService {
   def: ModuleDef;
-  /**
-   * rank 0: make a new entry; resolves once it is durable and applied here. `written` is told as soon as its
-   * transaction has committed: an entry made after that is sure to follow it (a writer may build on it before it
-   * is durable, and answer its own clients after).
-   */
-  append(topic: string, payload: unknown, cred: Credential, raw?: boolean, written?: (a: Applied) => void): Promise<Applied>;
+  /** rank 0: make a new entry; resolves once it is durable and applied here */
+  append(topic: string, payload: unknown, cred: Credential, opts?: AppendOptions): Promise<Applied>;
   /** every entry applied on this rank, in order */
   onApply(fn: (a: Applied) => void): () => void;
   head(): Head;
@@ -128,7 +136,7 @@ export interface JournalService {
 }
 
 interface Pending {
-  item: Omit<Entry, 'seq' | 'prev'>;
+  item: NewEntry;
   resolve: (a: Applied) => void;
   reject: (e: Error) => void;
   written?: (a: Applied) => void;
@@ -219,7 +227,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
 
   // ---- rank 0: the sequencer ----
 
-  function append(topic: string, payload: unknown, cred: Credential, raw = false, written?: (a: Applied) => void): Promise<Applied> {
+  function append(topic: string, payload: unknown, cred: Credential, how: AppendOptions = {}): Promise<Applied> {
     if (opts.readOnly !== undefined) return Promise.reject(new FluxError(EROFS, opts.readOnly));
     if (!store) return Promise.reject(new FluxError(EPROTO, 'journal entries are made on rank 0 only'));
     if (syncFailed) return Promise.reject(syncFailed);
@@ -227,9 +235,10 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
       batch.push({
         item: {
           time: 0, topic, userid: cred.userid, rolemask: cred.rolemask,
-          flags: (cred.flags ?? 0) | (raw ? ENTRY_RAW : 0), payload,
+          flags: (cred.flags ?? 0) | (how.raw === true ? ENTRY_RAW : 0), payload,
+          ...(how.payloadText !== undefined ? { payloadText: how.payloadText } : {}),
         },
-        resolve, reject, ...(written ? { written } : {}),
+        resolve, reject, ...(how.written ? { written: how.written } : {}),
       });
       if (!flushScheduled) {
         flushScheduled = true;

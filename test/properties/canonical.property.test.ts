@@ -3,7 +3,7 @@
 // lean on what makes the fast way step aside: index-like keys, __proto__, non-finite numbers, Buffers, holes.
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { canonical } from '../../src/core/journal/entry.js';
+import { canonical, canonicalWith } from '../../src/core/journal/entry.js';
 
 function reference(v: unknown): string {
   if (v === null) return 'null';
@@ -70,6 +70,19 @@ describe('canonical JSON', () => {
     fc.assert(fc.property(value, (v) => {
       expect(outcome(() => canonical(v))).toEqual(outcome(() => reference(v)));
     }), { numRuns: 3000 });
+  });
+
+  it('an object with some members written beforehand is the reference text', () => {
+    fc.assert(fc.property(objectOf(value, false), fc.array(fc.boolean(), { maxLength: 6 }), (o, pick) => {
+      const known: Record<string, string> = {};
+      Object.keys(o).forEach((k, i) => {
+        if (pick[i] === true && o[k] !== undefined) {
+          const written = outcome(() => canonical(o[k]));
+          if ('text' in written) known[k] = written.text;
+        }
+      });
+      expect(outcome(() => canonicalWith(o, known))).toEqual(outcome(() => reference(o)));
+    }), { numRuns: 2000 });
   });
 
   it('a large entry the fast way takes is the reference text', () => {

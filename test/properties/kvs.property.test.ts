@@ -14,6 +14,7 @@ import {
   applyOps, lookup, TreeCache, EMPTY_DIR_BLOB, LOOKUP_READDIR, LOOKUP_TREEOBJ, OP_APPEND, type Op, type WriteAccess,
 } from '../../src/core/kvs/tree.js';
 import type { Shape } from '../../src/core/kvs/wide.js';
+import { canonical } from '../../src/core/journal/entry.js';
 
 type Node = { kind: 'val'; data: Buffer } | { kind: 'dir' };
 type Model = Map<string, Node>;
@@ -109,6 +110,8 @@ async function commitOps(m: Model, r: Real, ops: Op[]): Promise<void> {
     return;
   }
   expect(failed).toBeUndefined();
+  // the journal entry writes the ops' text as applyOps wrote it
+  expect(result.opsText).toBe(canonical(result.ops));
   // the ops as journaled rebuild this very root from the one before (what a replay does)
   expect(applyOps(r.rootref, result.ops, r.access, 'primary').rootref).toBe(result.rootref);
   r.rootref = result.rootref;
@@ -204,5 +207,38 @@ describe('kvs tree model', () => {
 
   it('keeps agreeing, and stores each tree one way only, when directories are hashed and values chunked', async () => {
     await modelRuns(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'], { dirMax: 2, chunk: 2 }, 150);
+  });
+});
+
+describe('the ops a commit journals', () => {
+  // any text a key or a link may hold: quotes, backslashes, control characters, lone surrogates
+  const text = fc.string({ unit: 'binary', minLength: 1, maxLength: 6 });
+  const dirent: fc.Arbitrary<TreeObj | null> = fc.letrec<{ d: TreeObj }>((tie) => ({
+    d: fc.oneof({ depthSize: 'small' },
+      fc.uint8Array({ maxLength: 8 }).map((b) => valOf(Buffer.from(b))),
+      fc.tuple(text, fc.option(text, { nil: undefined })).map(([target, namespace]): TreeObj => (
+        namespace === undefined ? { ver: 1, type: 'symlink', data: { target } } : { ver: 1, type: 'symlink', data: { target, namespace } })),
+      fc.dictionary(text, tie('d'), { maxKeys: 3 }).map((data): TreeObj => ({ ver: 1, type: 'dir', data })),
+    ),
+  })).d.chain((d) => fc.oneof(fc.constant(d), fc.constant(null)));
+
+  it('are written as canonical text, whatever their keys and values hold', () => {
+    fc.assert(fc.property(fc.array(fc.record({ key: text, flags: fc.constant(0), dirent }), { minLength: 1, maxLength: 6 }), (ops) => {
+      const hash = 'sha256';
+      const cs = ContentStore.open(':memory:', hash);
+      try {
+        const access: WriteAccess = { load: (ref) => cs.load(digestOf(hash, ref)), store: (blob) => blobref(hash, cs.store(blob)) };
+        let result;
+        try {
+          result = applyOps(access.store(EMPTY_DIR_BLOB), ops, access, 'primary');
+        } catch (err) {
+          expect(err).toBeInstanceOf(FluxError);
+          return;
+        }
+        expect(result.opsText).toBe(canonical(result.ops));
+      } finally {
+        cs.close();
+      }
+    }), { numRuns: 300 });
   });
 });

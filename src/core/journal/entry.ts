@@ -95,6 +95,16 @@ function sortedCopy(value: unknown): unknown {
   }
 }
 
+/**
+ * canonical(obj) for a plain object some of whose members' canonical text is known already (`known`, by member
+ * name): those are written as given, not encoded again. The caller answers for each being canonical(obj[name]).
+ */
+export function canonicalWith(obj: Record<string, unknown>, known: Readonly<Record<string, string>>): string {
+  const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
+  const parts = keys.map((k) => `${JSON.stringify(k)}:${Object.hasOwn(known, k) ? known[k]! : canonical(obj[k])}`);
+  return `{${parts.join(',')}}`;
+}
+
 /** canonical text written out value by value: what a value the fast way cannot take needs */
 function written(value: unknown): string {
   switch (typeof value) {
@@ -128,12 +138,15 @@ export function checkpointMessage(c: { seq: number; ref: string | null; time: nu
   return canonical({ seq: c.seq, ref: c.ref, time: c.time, snapshot: c.snapshot });
 }
 
-/** canonical(e), written out field by field: entries are encoded on every append, and the generic path sorts */
-export function encodeEntry(e: Entry): Buffer {
+/**
+ * canonical(e), written out field by field: entries are encoded on every append, and the generic path sorts.
+ * `payloadText`, when the maker of the payload wrote it, is canonical(e.payload).
+ */
+export function encodeEntry(e: Entry, payloadText?: string): Buffer {
   if (!Number.isFinite(e.time)) throw new FluxError(EPROTO, 'journal values must be finite numbers');
   const prev = e.prev === null ? 'null' : JSON.stringify(e.prev);
   return Buffer.from(
-    `{"flags":${e.flags},"payload":${canonical(e.payload)},"prev":${prev},"rolemask":${e.rolemask},"seq":${e.seq},` +
+    `{"flags":${e.flags},"payload":${payloadText ?? canonical(e.payload)},"prev":${prev},"rolemask":${e.rolemask},"seq":${e.seq},` +
       `"time":${JSON.stringify(e.time)},"topic":${JSON.stringify(e.topic)},"userid":${e.userid}}`,
     'utf8',
   );

@@ -7,6 +7,9 @@ import { type Entry, encodeEntry, decodeEntry } from './entry.js';
 export { checkpointMessage } from './entry.js';
 import { inflate, sqliteError } from '../content/store.js';
 
+/** a new entry: all but its place in the chain, and its payload's canonical text when its maker wrote it */
+export type NewEntry = Omit<Entry, 'seq' | 'prev'> & { payloadText?: string };
+
 /** the on-disk format this code writes; a newer one is refused, never reset */
 export const JOURNAL_FORMAT = 1;
 
@@ -203,14 +206,17 @@ export class JournalStore {
    * Sequence, chain and store a batch of new entries and their index rows in ONE transaction (group commit).
    * Nothing is changed if it throws: the caller's head stays where it was.
    */
-  appendBatch(head: Head, items: Array<Omit<Entry, 'seq' | 'prev'>>): Array<{ entry: Entry; ref: string; blob: Buffer }> {
+  appendBatch(head: Head, items: NewEntry[]): Array<{ entry: Entry; ref: string; blob: Buffer }> {
     const out: Array<{ entry: Entry; ref: string; blob: Buffer }> = [];
     this.transaction(() => {
       let seq = head.seq;
       let prev = head.ref;
       for (const it of items) {
-        const entry: Entry = { ...it, seq: ++seq, prev };
-        const blob = encodeEntry(entry);
+        const entry: Entry = {
+          seq: ++seq, prev, time: it.time, topic: it.topic, userid: it.userid, rolemask: it.rolemask, flags: it.flags,
+          payload: it.payload,
+        };
+        const blob = encodeEntry(entry, it.payloadText);
         const digest = this.blobs.store(blob);
         this.insertRow.run(entry.seq, digest, entry.time, entry.topic);
         prev = this.refOf(digest);

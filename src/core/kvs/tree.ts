@@ -4,6 +4,7 @@
 // own, so the same ops applied to the same root give the same rootref anywhere. Wide directories and long
 // values are stored in the forms kvs-wide.ts describes; whatever is answered to a client is plain RFC 11.
 import { FluxError, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTSUP, EPROTO } from '../errors.js';
+import { canonical } from '../journal/entry.js';
 import {
   type Dirent, type TreeObj, type ValTree, VAL_INLINE_MAX, checkTreeObj, encodeTreeObj, keyPath, val,
 } from './treeobj.js';
@@ -126,6 +127,8 @@ export interface AppliedOps {
    * object in canonical RFC 11 form. Applying these to the same root gives the same rootref, with small payloads.
    */
   ops: Op[];
+  /** canonical(ops), which the journal entry holds: known here to be written the fast way */
+  opsText: string;
 }
 
 /**
@@ -462,19 +465,30 @@ export function applyOps(rootref: string, ops: readonly Op[], access: WriteAcces
     },
   };
   let root = loadWork(ctx, rootref);
+  let dirs = false;
   const applied = ops.map((op) => {
     if (typeof op !== 'object' || op === null || typeof op.key !== 'string') throw new FluxError(EPROTO, 'malformed op');
     if (!Number.isInteger(op.flags) || (op.flags & ~OP_APPEND) !== 0) {
       throw new FluxError(EINVAL, `${op.key}: unknown op flags 0x${Number(op.flags).toString(16)}`);
     }
     const comps = keyPath(op.key);
-    if (comps.length > 0) return applyOp(root, op, comps, ctx);
-    const r = rootOp(op, ctx);
-    root = r.root;
-    return r.op;
+    let done: Op;
+    if (comps.length > 0) {
+      done = applyOp(root, op, comps, ctx);
+    } else {
+      const r = rootOp(op, ctx);
+      root = r.root;
+      done = r.op;
+    }
+    if (done.dirent?.type === 'dir') dirs = true;
+    return done;
   });
   const keys = [...new Set(applied.map((o) => o.key))];
-  return { rootref: unroll(root, ctx), keys, ops: applied };
+  // an op as applied has its members, and its dirent's, in canonical order, so JSON.stringify writes canonical text
+  // (native, and far faster than canonical() walking it to find so), but for a dir object: its entries are in the
+  // order they were given
+  const opsText = dirs ? canonical(applied) : JSON.stringify(applied);
+  return { rootref: unroll(root, ctx), keys, ops: applied, opsText };
 }
 
 // ---- lookups ---------------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import { FluxError, EEXIST, ENOTSUP, EPERM } from '../../core/errors.js';
 import { FLAG_PRIVATE, ROLE_OWNER, ROLE_USER } from '../../core/wire/message.js';
 import { NAMESPACE_DENIED } from '../../core/access/roles.js';
 import { blobref, digestOf, hashBlob } from '../../core/content/blobref.js';
+import { canonicalWith } from '../../core/journal/entry.js';
 import {
   type AppliedOps, type Op, type WriteAccess, applyOps, TXN_NO_MERGE, TXN_SYNC,
 } from '../../core/kvs/tree.js';
@@ -184,13 +185,18 @@ export function commitQueue(ctx: KvsContext, checkpointPrimary: () => void): Com
     const jobs = ok.flatMap((c) => c.jobs ?? []);
     let wrote!: () => void;
     const written = new Promise<void>((resolve) => (wrote = resolve));
-    const appended = journal.append(namespaceTopic(ns, 'setroot'), {
+    const payload = {
       namespace: ns, rootseq, rootref: result.rootref, names: ok.map((c) => c.name), keys: result.keys,
       ops: result.ops, owner: root.owner, ...(jobs.length > 0 ? { jobs } : {}),
-    }, entryCred(root), false, () => {
-      tips.set(ns, { rootseq, rootref: result.rootref });
-      unstored.delete(key);
-      wrote();
+    };
+    const appended = journal.append(namespaceTopic(ns, 'setroot'), payload, entryCred(root), {
+      // an array of strings is canonical text as JSON.stringify writes it
+      payloadText: canonicalWith(payload, { ops: result.opsText, keys: JSON.stringify(result.keys) }),
+      written: () => {
+        tips.set(ns, { rootseq, rootref: result.rootref });
+        unstored.delete(key);
+        wrote();
+      },
     });
     const answered = (async () => {
       try {
