@@ -16,6 +16,7 @@ import { echoFloor, fsyncFloor, zmqEchoFloor } from './floors.mjs';
 import { FLUX, emit, fillStatedir, median, percentile, startInstance, timeProcess } from './lib.mjs';
 import { brokerMem, rssAfter } from './proc-mem.mjs';
 import { brokerPids, totalCpu } from './proc-cpu.mjs';
+import { bigCommit, concurrentCommits, val } from './commits.mjs';
 import { rawClient } from './raw-client.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -23,15 +24,8 @@ const GROUPS = (process.env.PERF16 ?? 'memory,latency,throughput,scale').split('
 const IDLE_SECONDS = Number(process.env.PERF16_IDLE ?? 35);
 const SETTLE_SECONDS = 15;
 const delay = (ms) => new Promise((r) => setTimeout(r, ms));
-const val = (s) => ({ ver: 1, type: 'val', data: Buffer.from(s).toString('base64') });
 const seconds = (t0) => Number(process.hrtime.bigint() - t0) / 1e9;
 const r1 = (x) => Number(x.toFixed(1));
-
-/** one commit of `keys` keys named `${prefix}.d<i/100>.k<i%100>` */
-function bigCommit(h, prefix, keys) {
-  const ops = Array.from({ length: keys }, (_, i) => ({ key: `${prefix}.d${Math.floor(i / 100)}.k${i % 100}`, flags: 0, dirent: val(`v${i}`) }));
-  return h.call('kvs.commit', { namespace: 'primary', flags: 0, ops });
-}
 
 // ---- memory -----------------------------------------------------------------------------------------------
 
@@ -145,20 +139,6 @@ async function latency() {
 }
 
 // ---- throughput -------------------------------------------------------------------------------------------
-
-/** `clients` committers (spread over `uris`), each making `each` commits of one key one after another */
-async function concurrentCommits(uris, clients, each, prefix) {
-  const handles = await Promise.all(Array.from({ length: clients }, (_, i) => Flux.open(uris[i % uris.length])));
-  const t0 = process.hrtime.bigint();
-  await Promise.all(handles.map(async (h, c) => {
-    for (let i = 0; i < each; i++) {
-      await h.call('kvs.commit', { namespace: 'primary', flags: 0, ops: [{ key: `${prefix}.c${c}.k${i}`, flags: 0, dirent: val(`${i}`) }] });
-    }
-  }));
-  const secs = seconds(t0);
-  for (const h of handles) h.close();
-  return (clients * each) / secs;
-}
 
 /**
  * `fn` run RUNS times on `inst`: its values, and the CPU the brokers and this process spent per op (`ops` per run),
