@@ -38,6 +38,10 @@ describe('code caches of the bundles', () => {
     for (const f of cached) expect(accepted(join(CLI, f)), f).toBe(true);
   });
 
+  it('are written for the validators the build makes of the brokers\' schemas, and V8 takes it', () => {
+    expect(accepted(join(ROOT, 'dist', 'validators.cjs'))).toBe(true);
+  });
+
   it('the broker\'s holds what a leaf compiled in its life (the build runs one), not only the top level', () => {
     const file = join(CLI, 'broker-main.cjs');
     const topLevel = new Script(wrapped(file), { filename: file });
