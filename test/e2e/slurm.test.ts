@@ -30,6 +30,20 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** the jobs Slurm knows, its node, and the processes of its job steps */
+function stateOf(conf: string): string {
+  const env = { ...process.env, SLURM_CONF: conf };
+  const run = (cmd: string, args: string[]) => {
+    const r = spawnSync(cmd, args, { env, encoding: 'utf8', timeout: 5_000 });
+    return `$ ${cmd} ${args.join(' ')}\n${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? `${r.error.message}\n` : ''}`;
+  };
+  return [
+    run('squeue', ['-a', '-o', '%i %T %r %M %N']),
+    run('scontrol', ['show', 'node']),
+    run('ps', ['-eo', 'pid,ppid,stat,etime,wchan:20,args']).split('\n').filter((l) => /PID|flux|slurm|srun|sh -c/.test(l)).join('\n'),
+  ].join('');
+}
+
 async function srun(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
   const conf = await slurm();
   return new Promise((resolve, reject) => {
@@ -38,7 +52,11 @@ async function srun(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunRes
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const timer = setTimeout(() => {
+      // a hung run is told by what Slurm and the tasks were doing when it was killed, not by an empty stderr
+      stderr += `\n[killed after 60 s]\n${stateOf(conf)}`;
+      child.kill('SIGKILL');
+    }, 60_000);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);

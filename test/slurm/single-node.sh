@@ -58,6 +58,18 @@ CONF
   done
   ;;
 stop)
+  # a job left running (its srun killed by a test's bound) would leave its step daemon behind the daemons
+  if [ -f "$conf" ]; then
+    jobs=$(SLURM_CONF=$conf squeue -h -o %i 2>/dev/null || true)
+    if [ -n "$jobs" ]; then
+      SLURM_CONF=$conf scancel --signal=KILL --full $jobs 2>/dev/null || true
+      i=0
+      while [ -n "$(SLURM_CONF=$conf squeue -h -o %i 2>/dev/null || true)" ] && [ $i -lt 50 ]; do
+        i=$((i + 1))
+        sleep 0.1
+      done
+    fi
+  fi
   # and wait until they are gone: they write their state on the way out
   pids=""
   for f in "$dir/slurmd.pid" "$dir/slurmctld.pid"; do
