@@ -210,8 +210,8 @@ export class ContentStore {
 
   /**
    * Store a blob (deduplicated); returns its binary digest. `digest`: the caller's, made of these very bytes with
-   * this store's hash (a commit names every object it makes before storing it: hashing it twice cost more than
-   * anything else the store does with a directory).
+   * this store's hash (a commit names every object it makes before storing it, and hashing a directory of a few KB
+   * again cost ~5 µs).
    */
   store(blob: Buffer, digest = hashBlob(this.hashName, blob)): Buffer {
     const { size, object } = deflate(blob);
