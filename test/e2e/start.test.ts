@@ -86,6 +86,16 @@ describe('the initial program', () => {
     expect(r.code).toBe(0);
     nothingLeft();
   });
+
+  it('starts its brokers with glibc\'s mmap threshold held (large freed buffers go back), which what they start does not see', async () => {
+    const show = 'printenv MALLOC_MMAP_THRESHOLD_ || echo unset; printenv FLUX_LAUNCH_MALLOC_MMAP_THRESHOLD || echo unset; '
+      + 'tr "\\0" "\\n" < /proc/$PPID/environ | grep "^MALLOC_MMAP_THRESHOLD_=" || true';
+    const r = await run(['start', '--test-size=2', 'sh', '-c', `${show}; flux exec -r 1 sh -c '${show}'`], { env: { TMPDIR: tmp }, timeoutMs: 15_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('unset\nunset\nMALLOC_MMAP_THRESHOLD_=131072\n'.repeat(2));
+    expect(r.code).toBe(0);
+    nothingLeft();
+  });
 });
 
 describe('attributes set at start', () => {

@@ -1,24 +1,29 @@
-// A broker's launch environment: NODE_EXTRA_CA_CERTS moved aside for the start and put back, nothing else touched.
+// A broker's launch environment: NODE_EXTRA_CA_CERTS moved aside and glibc's mmap threshold held for the start,
+// both undone in the broker, nothing else touched.
 import { describe, it, expect } from 'vitest';
-import { brokerLaunchEnv, restoreLaunchEnv, DEFERRED_CA_CERTS } from '../../src/core/launch-env.js';
+import { brokerLaunchEnv, restoreLaunchEnv, DEFERRED_CA_CERTS, LAUNCH_MMAP_THRESHOLD } from '../../src/core/launch-env.js';
 
 describe('launch environment', () => {
-  it('moves NODE_EXTRA_CA_CERTS aside without changing the caller\'s environment, and puts it back', () => {
+  it('moves NODE_EXTRA_CA_CERTS aside and holds the mmap threshold, without changing the caller\'s environment, and puts both back', () => {
     const env = { PATH: '/bin', NODE_EXTRA_CA_CERTS: '/etc/ca.pem' };
     const launch = brokerLaunchEnv(env);
-    expect(launch).toEqual({ PATH: '/bin', [DEFERRED_CA_CERTS]: '/etc/ca.pem' });
+    expect(launch).toEqual({ PATH: '/bin', [DEFERRED_CA_CERTS]: '/etc/ca.pem', MALLOC_MMAP_THRESHOLD_: '131072', [LAUNCH_MMAP_THRESHOLD]: '1' });
     expect(env).toEqual({ PATH: '/bin', NODE_EXTRA_CA_CERTS: '/etc/ca.pem' });
     restoreLaunchEnv(launch);
     expect(launch).toEqual(env);
   });
 
-  it('leaves an environment without the variable as it is, an empty value included', () => {
-    const env = { PATH: '/bin' };
-    expect(brokerLaunchEnv(env)).toBe(env);
-    restoreLaunchEnv(env);
-    expect(env).toEqual({ PATH: '/bin' });
-    const empty = brokerLaunchEnv({ NODE_EXTRA_CA_CERTS: '' });
-    restoreLaunchEnv(empty);
-    expect(empty).toEqual({ NODE_EXTRA_CA_CERTS: '' });
+  it('leaves a threshold the launcher set as it is, in the broker and for what it starts', () => {
+    const env = { PATH: '/bin', MALLOC_MMAP_THRESHOLD_: '65536' };
+    const launch = brokerLaunchEnv(env);
+    expect(launch).toEqual(env);
+    restoreLaunchEnv(launch);
+    expect(launch).toEqual({ PATH: '/bin', MALLOC_MMAP_THRESHOLD_: '65536' });
+  });
+
+  it('puts back an empty NODE_EXTRA_CA_CERTS as it was', () => {
+    const launch = brokerLaunchEnv({ NODE_EXTRA_CA_CERTS: '' });
+    restoreLaunchEnv(launch);
+    expect(launch).toEqual({ NODE_EXTRA_CA_CERTS: '' });
   });
 });
