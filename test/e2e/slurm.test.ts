@@ -4,9 +4,9 @@
 // slurm-client, libpmi0 and libpmi2-0: CI installs them.
 import { describe, it, expect, afterAll } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ROOT, FLUX, type RunResult } from '../helpers/instance.js';
 
 const SCRIPT = join(ROOT, 'test', 'slurm', 'single-node.sh');
@@ -30,39 +30,79 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** the jobs Slurm knows, its node, and the processes of its job steps */
+/** a launch that outlives this was hung: a good one takes 1-6 s on a loaded 2-core machine */
+const BOUND_MS = 30_000;
+/** where a hung launch is told; .ci/run prints it, since a retried hang passes and would go unseen */
+const HANGS = join(ROOT, '.test-results', 'slurm-hangs.txt');
+
+/** what Slurm and the step's processes were doing, a line each, short enough to survive a truncated CI log */
 function stateOf(conf: string): string {
   const env = { ...process.env, SLURM_CONF: conf };
-  const run = (cmd: string, args: string[]) => {
+  const out = (cmd: string, args: string[]) => {
     const r = spawnSync(cmd, args, { env, encoding: 'utf8', timeout: 5_000 });
-    return `$ ${cmd} ${args.join(' ')}\n${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? `${r.error.message}\n` : ''}`;
+    return `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? `${r.error.message}\n` : ''}`;
   };
-  return [
-    run('squeue', ['-a', '-o', '%i %T %r %M %N']),
-    run('scontrol', ['show', 'node']),
-    run('ps', ['-eo', 'pid,ppid,stat,etime,wchan:20,args']).split('\n').filter((l) => /PID|flux|slurm|srun|sh -c/.test(l)).join('\n'),
-  ].join('');
+  const lines = (text: string) => text.split('\n').filter((l) => l.trim().length > 0);
+  const jobs = lines(out('squeue', ['-h', '-a', '-o', '%i %T %r %M'])).map((l) => `job ${l}`);
+  const node = lines(out('sinfo', ['-h', '-N', '-o', '%t %E'])).map((l) => `node ${l}`);
+  // srun and the step daemons, and what runs under them: other tests' brokers are not this launch's
+  const rows = lines(out('ps', ['-eo', 'pid,ppid,stat,wchan:16,args'])).slice(1).map((l) => l.trim().split(/\s+/));
+  const ours = new Set(rows.filter((r) => /^(srun|slurmstepd:)$/.test(r[4] ?? '')).map((r) => r[0]));
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const r of rows) if (!ours.has(r[0]) && ours.has(r[1])) grew = ours.add(r[0]) !== undefined;
+  }
+  const procs = rows.filter((r) => ours.has(r[0])).map((r) => r.join(' ').slice(0, 90));
+  const log = join(dirname(conf), 'log', 'slurmd.log');
+  const slurmd = existsSync(log) ? lines(readFileSync(log, 'utf8')).slice(-4).map((l) => `slurmd: ${l.slice(0, 110)}`) : [];
+  return [...jobs, ...node, ...procs, ...slurmd].join('\n');
 }
 
-async function srun(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  const conf = await slurm();
+/** end what a hung launch left, its job, so the next launch starts clean */
+function cancelAll(conf: string): void {
+  spawnSync('scancel', ['--signal=KILL', '--full', '--user=root'], { env: { ...process.env, SLURM_CONF: conf }, timeout: 5_000 });
+}
+
+type Launch = RunResult & { hung: string | undefined };
+
+function srunOnce(conf: string, args: string[], env: NodeJS.ProcessEnv): Promise<Launch> {
   return new Promise((resolve, reject) => {
-    const child = spawn('srun', args, { env: { ...process.env, SLURM_CONF: conf, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // -v: srun says how far the launch got (step created, tasks started, tasks exited), which tells a hang's side
+    const child = spawn('srun', ['-v', ...args], { env: { ...process.env, SLURM_CONF: conf, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
+    let hung: string | undefined;
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
-      // a hung run is told by what Slurm and the tasks were doing when it was killed, not by an empty stderr
-      stderr += `\n[killed after 60 s]\n${stateOf(conf)}`;
+      hung = stateOf(conf);
       child.kill('SIGKILL');
-    }, 60_000);
+    }, BOUND_MS);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
+      resolve({ code, signal, stdout, stderr, hung });
     });
   });
+}
+
+/**
+ * srun, once more if the first launch hangs. A hang has been seen in about one full test run of ten, and never
+ * in many runs of this file alone, so its cause is not known yet: the retry keeps it from failing the suite, and
+ * what it was waiting on is written down for CI to print. A second hang fails the test with both states.
+ */
+async function srun(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  const conf = await slurm();
+  const first = await srunOnce(conf, args, env);
+  if (first.hung === undefined) return first;
+  cancelAll(conf);
+  const again = await srunOnce(conf, args, env);
+  const said = first.stderr.split('\n').filter((l) => l.length > 0).slice(-3).map((l) => `said: ${l.slice(0, 110)}`);
+  mkdirSync(dirname(HANGS), { recursive: true });
+  appendFileSync(HANGS, [`srun ${args.join(' ').slice(0, 60)} hung ${BOUND_MS / 1000} s; `
+    + `again: ${again.hung === undefined ? `exit ${again.code}` : 'hung'}`, ...said, first.hung, ''].join('\n'));
+  if (again.hung === undefined) return again;
+  return { ...again, stderr: `${first.stderr}\n[hung]\n${first.hung}\n[again]\n${again.stderr}\n[hung]\n${again.hung}` };
 }
 
 describe('an instance launched by Slurm', () => {
@@ -70,7 +110,7 @@ describe('an instance launched by Slurm', () => {
     const r = await srun(['-N1', '-n4', '--mpi=none', FLUX, 'start', 'sh', '-c', 'flux getattr size; flux getattr broker.boot-method']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('4\nlibpmi\n');
-  }, 90_000);
+  }, 150_000);
 
   it('srun --mpi=pmi2: through PMI_FD, or Slurm\'s libpmi2.so when asked for it', async () => {
     const r = await srun(['-N1', '-n4', '--mpi=pmi2', FLUX, 'start', 'sh', '-c', 'flux getattr size; flux getattr broker.boot-method']);
@@ -80,19 +120,19 @@ describe('an instance launched by Slurm', () => {
       { FLUX_PMI_CLIENT_METHODS: 'libpmi2' });
     expect(lib.code, lib.stderr).toBe(0);
     expect(lib.stdout).toBe('4\nlibpmi2\n');
-  }, 90_000);
+  }, 150_000);
 
   it('runs jobs in an instance Slurm launched', async () => {
     const r = await srun(['-N1', '-n2', '--mpi=none', FLUX, 'start', 'flux', 'run', '-N', '2', '-n', '2', '-l', 'flux', 'getattr', 'rank'],
       { PATH: `${join(ROOT, 'bin')}:${process.env.PATH ?? ''}` });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.split('\n').filter((l) => l.length > 0).sort()).toEqual(['0: 0', '1: 1']);
-  }, 90_000);
+  }, 150_000);
 
   it('says loudly when a launcher is there but no PMI works, and boots a singleton', async () => {
     const r = await srun(['-N1', '-n1', '--mpi=none', FLUX, 'start', 'flux', 'getattr', 'size'], { PMI_LIBRARY: '/nonexistent/libpmi.so' });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('1\n');
     expect(r.stderr).toMatch(/^flux-broker: WARNING: \S+ is set, so a launcher seems to be present, but no PMI worked .*\/nonexistent\/libpmi\.so/m);
-  }, 90_000);
+  }, 150_000);
 });
