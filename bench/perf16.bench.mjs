@@ -36,8 +36,11 @@ const MODULES = [
   ['koffi', "createRequire(import.meta.url)('koffi')"],
   ['ajv+1-schema', "const { compile } = await import('./dist/core/validate.js'); compile({ type: 'object' })({})"],
   ['immer', "await import('immer')"],
-  // the file brokers run (scripts/bundle-cli.mjs), ajv inside it but not yet evaluated
-  ['broker-code', "createRequire(import.meta.url)('./dist/cli/broker-main.cjs')"],
+  // the file brokers run (scripts/bundle-cli.mjs), ajv inside it but not yet evaluated; stored wrapped as Node wraps
+  // a module, it is compiled and called as bin/flux does
+  ['broker-code', "const { Script } = await import('node:vm'); const { readFileSync } = await import('node:fs');"
+    + " const f = process.env.PERF16_ROOT + 'dist/cli/broker-main.cjs'; const m = { exports: {} };"
+    + " new Script(readFileSync(f, 'utf8'), { filename: f }).runInThisContext()(m.exports, createRequire(f), m, f, '')"],
 ];
 
 async function memory() {

@@ -11,8 +11,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/instance.js';
 
 const CLI = join(ROOT, 'dist', 'cli');
-/** the source of `file` as bin/flux compiles it: wrapped as Node wraps a CommonJS module */
-const wrapped = (file: string) => (Module as unknown as { wrap(s: string): string }).wrap(readFileSync(file, 'utf8'));
+const wrap = (text: string) => (Module as unknown as { wrap(s: string): string }).wrap(text);
+/** the source of `file` as bin/flux compiles it: wrapped as Node wraps a CommonJS module (the bundles are stored so) */
+const wrapped = (file: string) => (file.startsWith(CLI) ? readFileSync(file, 'utf8') : wrap(readFileSync(file, 'utf8')));
 
 /** whether V8 takes `file`'s cache for the source bin/flux compiles */
 function accepted(file: string): boolean {
@@ -38,6 +39,14 @@ describe('code caches of the bundles', () => {
     for (const f of cached) expect(accepted(join(CLI, f)), f).toBe(true);
   });
 
+  it('go with bundles stored wrapped as Node wraps a module, so that bin/flux compiles their text as it is', () => {
+    const [head] = wrap('\0').split('\0');
+    const files = readdirSync(CLI);
+    for (const f of files.filter((b) => b.endsWith('.cjs'))) {
+      expect(readFileSync(join(CLI, f), 'utf8').startsWith(head!), f).toBe(files.includes(`${f}.cache`));
+    }
+  });
+
   it('are written for the validators the build makes of the brokers\' schemas, and V8 takes it', () => {
     expect(accepted(join(ROOT, 'dist', 'validators.cjs'))).toBe(true);
   });
@@ -56,8 +65,9 @@ describe('code caches of the bundles', () => {
     }
   });
 
-  it('refused by V8, cost only the compile: an instance whose caches are garbage starts and answers', async () => {
-    // a copy of the command with its own dist/cli, whose caches are garbage; the rest is the repository's
+  it('refused by V8 or missing, cost only the compile: an instance whose caches are garbage starts and answers', async () => {
+    // a copy of the command with its own dist/cli, whose caches are garbage or, for getattr's, gone; the rest is the
+    // repository's
     const root = mkdtempSync(join(tmpdir(), 'flux-code-cache-'));
     dirs.push(root);
     mkdirSync(join(root, 'bin'));
@@ -65,7 +75,7 @@ describe('code caches of the bundles', () => {
     mkdirSync(join(root, 'dist', 'cli'), { recursive: true });
     for (const f of ['flux.cjs', 'start.cjs', 'broker-main.cjs', 'getattr.cjs']) {
       copyFileSync(join(CLI, f), join(root, 'dist', 'cli', f));
-      writeFileSync(join(root, 'dist', 'cli', `${f}.cache`), Buffer.alloc(4096, 0x5a));
+      if (f !== 'getattr.cjs') writeFileSync(join(root, 'dist', 'cli', `${f}.cache`), Buffer.alloc(4096, 0x5a));
     }
     for (const f of ['node_modules', 'package.json', 'lib']) symlinkSync(join(ROOT, f), join(root, f));
     const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
