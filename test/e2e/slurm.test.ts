@@ -87,9 +87,9 @@ function srunOnce(conf: string, args: string[], env: NodeJS.ProcessEnv): Promise
 }
 
 /**
- * srun, once more if the first launch hangs. A hang has been seen in about one full test run of ten, and never
- * in many runs of this file alone, so its cause is not known yet: the retry keeps it from failing the suite, and
- * what it was waiting on is written down for CI to print. A second hang fails the test with both states.
+ * srun, once more if the first launch hangs. A launch has hung twice in full test runs, and never in dozens of runs
+ * of this file alone, so its cause is not known yet: the retry keeps it from failing the suite, and what it was
+ * waiting on is written down for CI to print. A second hang fails the test with both states.
  */
 async function srun(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
   const conf = await slurm();
