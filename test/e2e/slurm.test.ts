@@ -50,7 +50,11 @@ function stateOf(conf: string): string {
   const ours = new Set(rows.filter((r) => /^(srun|slurmstepd:)$/.test(r[4] ?? '')).map((r) => r[0]));
   for (let grew = true; grew;) {
     grew = false;
-    for (const r of rows) if (!ours.has(r[0]) && ours.has(r[1])) grew = ours.add(r[0]) !== undefined;
+    for (const r of rows) {
+      if (ours.has(r[0]) || !ours.has(r[1])) continue;
+      ours.add(r[0]);
+      grew = true;
+    }
   }
   const procs = rows.filter((r) => ours.has(r[0])).map((r) => r.join(' ').slice(0, 90));
   const log = join(dirname(conf), 'log', 'slurmd.log');
