@@ -39,8 +39,8 @@ const MODULES = [
   // the file brokers run (scripts/bundle-cli.mjs), ajv inside it but not yet evaluated; stored wrapped as Node wraps
   // a module, it is compiled and called as bin/flux does
   ['broker-code', "const { Script } = await import('node:vm'); const { readFileSync } = await import('node:fs');"
-    + " const f = process.env.PERF16_ROOT + 'dist/cli/broker-main.cjs'; const m = { exports: {} };"
-    + " new Script(readFileSync(f, 'utf8'), { filename: f }).runInThisContext()(m.exports, createRequire(f), m, f, '')"],
+    + " const dir = process.env.PERF16_ROOT + 'dist/cli'; const f = dir + '/broker-main.cjs'; const m = { exports: {} };"
+    + " new Script(readFileSync(f, 'utf8'), { filename: f }).runInThisContext()(m.exports, createRequire(f), m, f, dir)"],
 ];
 
 async function memory() {

@@ -37,6 +37,7 @@ describe('a command ends at once', () => {
     expect(ok.stderr).toBe(`${MARK}\n`);
     const put = await inst.flux(['kvs', 'put', 'early.exit=1'], { env: traced });
     expect(put.code).toBe(0);
+    expect(put.stderr).toBe(`${MARK}\n`);
     expect((await inst.flux(['kvs', 'get', 'early.exit'])).stdout).toBe('1\n');
     const bad = await inst.flux(['getattr', 'no-such-attribute'], { env: traced });
     expect(bad.code).toBe(1);
