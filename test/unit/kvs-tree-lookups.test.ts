@@ -4,10 +4,12 @@
 import { describe, it, expect } from 'vitest';
 import { ContentStore } from '../../src/core/content/store.js';
 import { blobref, digestOf } from '../../src/core/content/blobref.js';
-import { EINVAL, ENOTDIR, EPROTO } from '../../src/core/errors.js';
+import { EINVAL, ENOENT, ENOTDIR, EPROTO } from '../../src/core/errors.js';
 import type { TreeObj } from '../../src/core/kvs/treeobj.js';
 import { nameHash, slotOf, FANOUT } from '../../src/core/kvs/wide.js';
-import { applyOps, lookup, EMPTY_DIR_BLOB, LOOKUP_READDIR, LOOKUP_READLINK, type Op, type WriteAccess } from '../../src/core/kvs/tree.js';
+import {
+  applyOps, lookup, lookupNow, EMPTY_DIR_BLOB, LOOKUP_READDIR, LOOKUP_READLINK, TreeCache, type Op, type ReadAccess, type WriteAccess,
+} from '../../src/core/kvs/tree.js';
 
 function memory(): WriteAccess {
   const cs = ContentStore.open(':memory:', 'sha256');
@@ -81,5 +83,60 @@ describe('lookups', () => {
     slots[slotOf(nameHash('x'), 0)] = { ref: node, count: 1 };
     const bad = m.store(json({ ver: 1, type: 'dirhash', data: slots }));
     await expect(lookup(bad, '.', LOOKUP_READDIR, m)).rejects.toMatchObject({ errno: EPROTO, message: `${bad} names a value node where it should not` });
+  });
+});
+
+describe('lookups that wait, and those that need not', () => {
+  const m = memory();
+  const empty = m.store(EMPTY_DIR_BLOB);
+  const small = { ...m, shape: { dirMax: 2, chunk: 64 } };
+  // a hashed directory two levels deep on the way, and a link into another namespace whose root is hashed too
+  const other = applyOps(empty, ['p', 'q', 'r', 's', 't'].map((n) => ({ key: `o.${n}`, flags: 0, dirent: val(`o${n}`) })), small).rootref;
+  const root = applyOps(empty, [
+    ...['a', 'b', 'c', 'd', 'e', 'f', 'g'].map((n) => ({ key: `h.${n}.x`, flags: 0, dirent: val(n) })), link('far', 'o', 'other'),
+  ], small, 'primary').rootref;
+
+  /** an access whose loads and roots come later, as through the content service, counting what it was asked */
+  function later(cache?: TreeCache): ReadAccess & { loads: Map<string, number>; roots: number } {
+    const loads = new Map<string, number>();
+    const a = {
+      loads, roots: 0, cache,
+      load: async (ref: string) => {
+        loads.set(ref, (loads.get(ref) ?? 0) + 1);
+        await new Promise((r) => setImmediate(r));
+        return m.load(ref) as Buffer;
+      },
+      rootOf: async (ns: string) => {
+        a.roots++;
+        if (ns !== 'other') throw new Error(`asked for ${ns}`);
+        return other;
+      },
+    };
+    return a;
+  }
+
+  it('answer at once, not with a promise, once what the lookup needs is cached', async () => {
+    const a = later(new TreeCache());
+    expect(lookupNow(root, 'h.e.x', 0, a, 'primary')).toBeInstanceOf(Promise);
+    expect(await lookupNow(root, 'h.e.x', 0, a, 'primary')).toEqual(val('e'));
+    expect(lookupNow(root, 'h.e.x', 0, a, 'primary')).toEqual(val('e'));
+    expect(() => lookupNow(root, 'h.zz.x', 0, a, 'primary')).toThrow(expect.objectContaining({ errno: ENOENT }));
+    await expect(lookup(root, 'h.zz.x', 0, a, 'primary')).rejects.toMatchObject({ errno: ENOENT });
+  });
+
+  it('load each object once, and ask for a root once, where the cache holds nothing', async () => {
+    const a = later(new TreeCache(0));
+    // each lookup starts over after every load, and loads nothing twice: the root, then a hashed directory's
+    // node and the part holding the name on each level of the way
+    expect(await lookupNow(root, 'far.s', 0, a, 'primary')).toEqual(val('os'));
+    expect(a.roots).toBe(1);
+    expect(a.loads.size).toBeGreaterThanOrEqual(3);
+    expect([...a.loads.values()]).toEqual(Array.from({ length: a.loads.size }, () => 1));
+    a.loads.clear();
+    expect(await lookupNow(root, 'h.g.x', 0, a, 'primary')).toEqual(val('g'));
+    expect(a.loads.size).toBeGreaterThanOrEqual(3);
+    expect([...a.loads.values()]).toEqual(Array.from({ length: a.loads.size }, () => 1));
+    // a synchronous store (rank 0's sqlite) answers at once with no cache at all
+    expect(lookupNow(root, 'far.s', 0, { ...m, rootOf: () => other }, 'primary')).toEqual(val('os'));
   });
 });

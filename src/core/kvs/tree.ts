@@ -512,16 +512,52 @@ interface ReadCtx {
   flags: number;
   /** the key ended in '.': the caller expects a directory */
   wantDir: boolean;
+  /** what this lookup has waited for: objects it loaded, other namespaces' roots its links named */
+  had: Had;
+}
+
+interface Had {
+  objects: Map<string, Stored>;
+  roots: Map<string, string>;
+}
+
+/**
+ * Thrown where a lookup needs what is not at hand: the lookup waits for `ready`, which keeps what it waited for in
+ * the lookup's own `had` (a cache too small to hold it cannot make it start over forever), and starts again. So a
+ * lookup whose objects are cached, most of them, is answered without a turn of the event loop: the awaits of a
+ * walk down three directories cost a broker as much as the walk (measured).
+ */
+class NotYet {
+  constructor(readonly ready: Promise<void>) {}
+}
+
+/** a stored object at hand (cached, or kept by this lookup); NotYet when it has to be loaded */
+function storedNow(ctx: ReadCtx, ref: string): Stored {
+  const { access, had } = ctx;
+  const hit = access.cache?.get(ref) ?? had.objects.get(ref);
+  if (hit !== undefined) return hit;
+  const loaded = access.load(ref);
+  if (!(loaded instanceof Promise)) return decodeCached(ctx, ref, loaded);
+  throw new NotYet(loaded.then((blob) => {
+    had.objects.set(ref, decodeCached(ctx, ref, blob));
+  }));
+}
+
+function decodeCached(ctx: ReadCtx, ref: string, blob: Buffer): Stored {
+  const s = decodeStored(blob, ref);
+  ctx.access.cache?.set(ref, s, blob.length);
+  return s;
 }
 
 async function loadStoredR(ctx: ReadCtx, ref: string): Promise<Stored> {
-  const { access } = ctx;
-  const hit = access.cache?.get(ref);
-  if (hit !== undefined) return hit;
-  const blob = await access.load(ref);
-  const s = decodeStored(blob, ref);
-  access.cache?.set(ref, s, blob.length);
-  return s;
+  for (;;) {
+    try {
+      return storedNow(ctx, ref);
+    } catch (err) {
+      if (!(err instanceof NotYet)) throw err;
+      await err.ready;
+    }
+  }
 }
 
 /** stored objects by ref, LOAD_WINDOW at a time: a wide directory or long value must not flood the content service */
@@ -536,15 +572,15 @@ async function loadMany(ctx: ReadCtx, refs: readonly string[]): Promise<Stored[]
 /** a directory a lookup walks through: stored, or a dir object inside its parent */
 type DirAt = { ref: string } | { inline: Record<string, Dirent> };
 
-async function entryAt(ctx: ReadCtx, d: DirAt, name: string): Promise<Dirent | undefined> {
+function entryAt(ctx: ReadCtx, d: DirAt, name: string): Dirent | undefined {
   if ('inline' in d) return Object.hasOwn(d.inline, name) ? d.inline[name] : undefined;
-  let s = await loadStoredR(ctx, d.ref);
+  let s = storedNow(ctx, d.ref);
   let depth = 0;
   const hash = s.kind === 'hash' ? nameHash(name) : 0;
   while (s.kind === 'hash') {
     const slot = s.slots[slotOf(hash, depth++)];
     if (!slot) return undefined;
-    s = await loadStoredR(ctx, slot.ref);
+    s = storedNow(ctx, slot.ref);
   }
   if (s.kind !== 'dir') notDirectory(d.ref, s);
   return s.entries.get(name);
@@ -626,18 +662,32 @@ async function loadValue(ctx: ReadCtx, refs: string[]): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-async function follow(link: Extract<TreeObj, { type: 'symlink' }>, rest: string[], ctx: ReadCtx, hops: number): Promise<TreeObj> {
+function follow(link: Extract<TreeObj, { type: 'symlink' }>, rest: string[], ctx: ReadCtx, hops: number): TreeObj | Promise<TreeObj> {
   if (hops >= SYMLINK_MAX) throw new FluxError(ELOOP, 'Too many levels of symbolic links');
   const ns = link.data.namespace;
   let next = ctx;
-  if (ns !== undefined && ns !== ctx.namespace) {
-    if (!ctx.access.rootOf) throw new FluxError(EINVAL, `a link into namespace ${ns} cannot be followed here`);
-    next = { ...ctx, namespace: ns, rootref: await ctx.access.rootOf(ns) };
-  }
+  if (ns !== undefined && ns !== ctx.namespace) next = { ...ctx, namespace: ns, rootref: rootNow(ctx, ns) };
   return resolve([...keyPath(link.data.target), ...rest], next, hops + 1);
 }
 
-async function resolve(comps: string[], ctx: ReadCtx, hops: number): Promise<TreeObj> {
+/** another namespace's root, for a link into it; NotYet when it has to be asked for */
+function rootNow(ctx: ReadCtx, ns: string): string {
+  const { access, had } = ctx;
+  const known = had.roots.get(ns);
+  if (known !== undefined) return known;
+  if (!access.rootOf) throw new FluxError(EINVAL, `a link into namespace ${ns} cannot be followed here`);
+  const root = access.rootOf(ns);
+  if (!(root instanceof Promise)) return root;
+  throw new NotYet(root.then((r) => {
+    had.roots.set(ns, r);
+  }));
+}
+
+/**
+ * The answer for `comps` under ctx's root: at once where the directories on the way are at hand (NotYet where
+ * they are not), a promise where the answer itself needs loading (a long value, a listing, a converted directory)
+ */
+function resolve(comps: string[], ctx: ReadCtx, hops: number): TreeObj | Promise<TreeObj> {
   const { flags } = ctx;
   if (comps.length === 0) {
     if (flags & LOOKUP_READLINK) throw new FluxError(EINVAL);
@@ -647,7 +697,7 @@ async function resolve(comps: string[], ctx: ReadCtx, hops: number): Promise<Tre
   }
   let d: DirAt = { ref: ctx.rootref };
   for (let i = 0; i < comps.length - 1; i++) {
-    const e = await entryAt(ctx, d, comps[i]!);
+    const e = entryAt(ctx, d, comps[i]!);
     if (e === undefined) throw new FluxError(ENOENT);
     switch (e.type) {
       case 'dirref':
@@ -662,7 +712,7 @@ async function resolve(comps: string[], ctx: ReadCtx, hops: number): Promise<Tre
         throw new FluxError(ENOTDIR);
     }
   }
-  const last = await entryAt(ctx, d, comps[comps.length - 1]!);
+  const last = entryAt(ctx, d, comps[comps.length - 1]!);
   if (last === undefined) throw new FluxError(ENOENT);
   if (last.type === 'symlink' && !(flags & (LOOKUP_READLINK | LOOKUP_TREEOBJ))) return follow(last, [], ctx, hops);
   if (flags & LOOKUP_READLINK) {
@@ -683,10 +733,10 @@ async function resolve(comps: string[], ctx: ReadCtx, hops: number): Promise<Tre
       return last;
     case 'valref':
       if (flags & LOOKUP_READDIR) throw new FluxError(ENOTDIR);
-      return val(await loadValue(ctx, last.data));
+      return loadValue(ctx, last.data).then(val);
     case 'valtree':
       if (flags & LOOKUP_READDIR) throw new FluxError(ENOTDIR);
-      return val(await loadValue(ctx, await valtreeRefs(ctx, last)));
+      return valtreeRefs(ctx, last).then((refs) => loadValue(ctx, refs)).then(val);
     case 'symlink':
       // followed or returned above, whatever the flags
       return last;
@@ -699,13 +749,33 @@ async function resolve(comps: string[], ctx: ReadCtx, hops: number): Promise<Tre
  * see clientDirref). Links are followed from the root of their namespace. Errors: ENOENT, EISDIR, ENOTDIR,
  * EINVAL (READLINK on a non-link, a bad key), ELOOP, and whatever loading a blob throws.
  */
-export function lookup(rootref: string, key: string, flags: number, access: ReadAccess, namespace?: string): Promise<TreeObj> {
-  let comps: string[];
-  try {
-    comps = keyPath(key);
-  } catch (err) {
-    return Promise.reject(err);
-  }
+export async function lookup(rootref: string, key: string, flags: number, access: ReadAccess, namespace?: string): Promise<TreeObj> {
+  return lookupNow(rootref, key, flags, access, namespace);
+}
+
+/** lookup's answer, at once (not a promise) when everything it needs is at hand; errors are thrown at once then */
+export function lookupNow(rootref: string, key: string, flags: number, access: ReadAccess, namespace?: string): TreeObj | Promise<TreeObj> {
+  const comps = keyPath(key);
   const wantDir = comps.length > 0 && key.endsWith('.');
-  return resolve(comps, { access, rootref, namespace, flags, wantDir }, 0);
+  const ctx: ReadCtx = { access, rootref, namespace, flags, wantDir, had: { objects: new Map(), roots: new Map() } };
+  try {
+    return resolve(comps, ctx, 0);
+  } catch (err) {
+    if (!(err instanceof NotYet)) throw err;
+    return resolveLater(comps, ctx, err);
+  }
+}
+
+/** a lookup that has to wait: each time for what it found missing, then from the start again */
+async function resolveLater(comps: string[], ctx: ReadCtx, first: NotYet): Promise<TreeObj> {
+  let wait = first;
+  for (;;) {
+    await wait.ready;
+    try {
+      return await resolve(comps, ctx, 0);
+    } catch (err) {
+      if (!(err instanceof NotYet)) throw err;
+      wait = err;
+    }
+  }
 }

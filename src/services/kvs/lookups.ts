@@ -4,15 +4,21 @@ import { FluxError, EINVAL, ENOENT } from '../../core/errors.js';
 import { type Message, ROLE_OWNER, ROLE_USER, payloadJson } from '../../core/wire/message.js';
 import { blobref, digestOf } from '../../core/content/blobref.js';
 import { type TreeObj, checkTreeObj } from '../../core/kvs/treeobj.js';
-import { type ReadAccess, lookup } from '../../core/kvs/tree.js';
+import { type ReadAccess, lookupNow } from '../../core/kvs/tree.js';
 import { compactedError } from '../../core/journal/store.js';
-import { PRIMARY } from '../../projections/kvs.js';
+import { type NamespaceRoot, PRIMARY } from '../../projections/kvs.js';
 import type { HandlerDef } from '../module.js';
 import { type Cred, checkAccess, credOf } from './access.js';
 import type { KvsContext } from './context.js';
 import type { ProjectionWaiters } from './waiters.js';
 import type { HistoryIndex } from './history-index.js';
 import { LOOKUP_SCHEMA, NAMESPACE_SCHEMA, VERSION_SCHEMA } from './schemas.js';
+
+interface LookupAt {
+  rootref: string;
+  rootseq: number;
+  val: () => TreeObj | Promise<TreeObj>;
+}
 
 export function lookupHandlers(ctx: KvsContext, waiters: ProjectionWaiters, index: HistoryIndex): HandlerDef[] {
   const { host, journal, content, hash, cache, primaryAtStart } = ctx;
@@ -36,19 +42,25 @@ export function lookupHandlers(ctx: KvsContext, waiters: ProjectionWaiters, inde
    * a lookup request, once the read may begin: the root it resolves under (the namespace's current one, or the
    * snapshot it names as rootdir) and the lookup of its key there
    */
-  async function lookupAt(msg: Message, body: Record<string, unknown>): Promise<{ rootref: string; rootseq: number; val: () => Promise<TreeObj> }> {
+  async function lookupAt(msg: Message, body: Record<string, unknown>): Promise<LookupAt> {
     await session(msg, body);
-    const cred = credOf(msg);
     const ns = (body.namespace as string | undefined) ?? PRIMARY;
-    const root = await known(ns);
+    return lookupFrom(msg, body, ns, await known(ns));
+  }
+
+  /** the lookup `body` asks for, under `root` (the namespace's) or the snapshot it names as rootdir */
+  function lookupFrom(msg: Message, body: Record<string, unknown>, ns: string, root: NamespaceRoot): LookupAt {
+    const cred = credOf(msg);
     checkAccess(cred, root);
-    let at = { rootref: root.rootref, rootseq: root.rootseq };
+    let rootref = root.rootref;
+    let rootseq = root.rootseq;
     if (body.rootdir !== undefined) {
       const t = checkTreeObj(body.rootdir, EINVAL);
       if (t.type !== 'dirref') throw new FluxError(EINVAL, 'rootdir must be a dirref');
-      at = { rootref: t.data[0]!, rootseq: (body.rootseq as number | undefined) ?? 0 };
+      rootref = t.data[0]!;
+      rootseq = (body.rootseq as number | undefined) ?? 0;
     }
-    return { ...at, val: () => lookup(at.rootref, body.key as string, body.flags as number, reader(cred), ns) };
+    return { rootref, rootseq, val: () => lookupNow(rootref, body.key as string, body.flags as number, reader(cred), ns) };
   }
 
   return [
@@ -56,8 +68,13 @@ export function lookupHandlers(ctx: KvsContext, waiters: ProjectionWaiters, inde
       topic: 'kvs.lookup',
       allow: ROLE_USER,
       schema: LOOKUP_SCHEMA,
-      handler: async (msg, body) => {
-        host.respond(msg, { val: await (await lookupAt(msg, body!)).val() });
+      handler: (msg, body) => {
+        // answered at once where the read need not wait and its directories are cached: most lookups
+        const ns = (body!.namespace as string | undefined) ?? PRIMARY;
+        const root = waiters.knownNow(msg, body!, ns);
+        const val = root !== undefined ? lookupFrom(msg, body!, ns, root).val() : lookupAt(msg, body!).then((at) => at.val());
+        if (!(val instanceof Promise)) return host.respond(msg, { val });
+        return val.then((v) => host.respond(msg, { val: v }));
       },
     },
     {

@@ -27,6 +27,8 @@ export interface ProjectionWaiters {
   session(msg: Message, body: Record<string, unknown>): Promise<void>;
   /** a namespace's root, once this broker can know it */
   known(ns: string): Promise<NamespaceRoot>;
+  /** the root a read of `ns` begins from when it need not wait for session() or known(): undefined when it must */
+  knownNow(msg: Message, body: Record<string, unknown>, ns: string): NamespaceRoot | undefined;
   /** answers `msg` once the namespace's root reaches `rootseq` */
   waitVersion(msg: Message, ns: string, rootseq: number): void;
   versionWaiters(ns: string): number;
@@ -95,6 +97,13 @@ export function projectionWaiters(ctx: KvsContext): ProjectionWaiters {
 
   /** a broker below rank 0 starts from its parent's snapshot, some time after it starts answering requests */
   let started: Promise<void> | undefined;
+  let startedDone = false;
+
+  /** whether a read of this client's must first catch up with rank 0 (session) */
+  const mustCatchUp = (msg: Message, body: Record<string, unknown>): string | undefined => {
+    const sender = senderOf(msg);
+    return host.rank === 0 || body.rootdir !== undefined || sender === undefined || caughtUp.has(sender) ? undefined : sender;
+  };
 
   return {
     waitSeq,
@@ -105,8 +114,8 @@ export function projectionWaiters(ctx: KvsContext): ProjectionWaiters {
      * as new.
      */
     session: async (msg, body) => {
-      const sender = senderOf(msg);
-      if (host.rank === 0 || body.rootdir !== undefined || sender === undefined || caughtUp.has(sender)) return;
+      const sender = mustCatchUp(msg, body);
+      if (sender === undefined) return;
       await catchUp();
       caughtUp.add(sender);
     },
@@ -117,7 +126,9 @@ export function projectionWaiters(ctx: KvsContext): ProjectionWaiters {
      */
     known: async (ns) => {
       if (host.rank > 0) {
-        started ??= catchUp().catch((err: unknown) => {
+        started ??= catchUp().then(() => {
+          startedDone = true;
+        }, (err: unknown) => {
           started = undefined;
           throw err;
         });
@@ -130,6 +141,10 @@ export function projectionWaiters(ctx: KvsContext): ProjectionWaiters {
       }
       if (root === undefined) throw new FluxError(ENOTSUP);
       return root;
+    },
+    knownNow: (msg, body, ns) => {
+      if ((host.rank > 0 && !startedDone) || mustCatchUp(msg, body) !== undefined) return undefined;
+      return rootOf(ns);
     },
     waitVersion: (msg, ns, rootseq) => {
       let list = versionWaiters.get(ns);
