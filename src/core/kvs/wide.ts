@@ -64,22 +64,31 @@ export type Stored =
  */
 export type DirEntries = ReadonlyMap<string, Dirent>;
 
+/** how a stored dir object's bytes begin and end around its entries' texts, which are joined by commas */
+const DIR_HEAD = Buffer.from('{"data":{');
+const DIR_TAIL = Buffer.from('},"type":"dir","ver":1}');
+const COMMA = 0x2c;
+
 /**
- * A dir object as stored: its entries in canonical order (names by code unit), and each entry's canonical text
- * once it has been made. A commit changes a few entries of a directory and stores it again: the new object is
- * this one merged with the changes, its text these texts with the changed ones made anew. Sorting, copying and
- * encoding every entry of each directory a commit touched took most of its time (measured). Never changed once
- * made, so versions share it.
+ * A dir object as stored: its entries in canonical order (names by code unit), and its bytes once they have been
+ * made, with where each entry's text ends in them. A commit changes a few entries of a directory and stores it
+ * again: the new object is this one merged with the changes, and its bytes are this one's, copied in the runs
+ * between the changed entries, with the changed entries' texts written between. Sorting, encoding and joining
+ * every entry of each directory a commit touched took most of its time (measured). Never changed once made, so
+ * versions share it.
  */
 export class DirObject {
   readonly kind = 'dir';
   #entries: Map<string, Dirent> | undefined;
-  readonly #texts: Array<string | undefined>;
+  #bytes: Buffer | undefined;
+  /** `#ends[i]`: where entry i's text ends in #bytes */
+  #ends: Uint32Array | undefined;
+  /** until its bytes are made: the object this one was merged from, and for each entry its index there (-1: new) */
+  #base: DirObject | undefined;
+  #from: number[] | undefined;
 
   /** `names` sorted by code unit, without repeats; `values[i]` is the entry named `names[i]` */
-  constructor(readonly names: readonly string[], readonly values: readonly Dirent[], texts?: Array<string | undefined>) {
-    this.#texts = texts ?? new Array<string | undefined>(names.length);
-  }
+  constructor(readonly names: readonly string[], readonly values: readonly Dirent[]) {}
 
   get size(): number {
     return this.names.length;
@@ -96,15 +105,57 @@ export class DirObject {
   }
 
   /** entry i as the stored object writes it: `"name":{...}` */
-  text(i: number): string {
-    return (this.#texts[i] ??= `${JSON.stringify(this.names[i])}:${treeObjText(this.values[i]!)}`);
+  #text(i: number): string {
+    return `${JSON.stringify(this.names[i])}:${treeObjText(this.values[i]!)}`;
   }
 
-  /** the stored object's bytes, every entry's text made */
+  /** the stored object's bytes */
   blob(): Buffer {
-    const parts = new Array<string>(this.names.length);
-    for (let i = 0; i < parts.length; i++) parts[i] = this.text(i);
-    return Buffer.from(`{"data":{${parts.join(',')}},"type":"dir","ver":1}`, 'utf8');
+    if (this.#bytes !== undefined) return this.#bytes;
+    const n = this.names.length;
+    const base = this.#base;
+    const from = base !== undefined && base.#bytes !== undefined ? this.#from : undefined;
+    const texts = new Array<string | undefined>(n);
+    let size = DIR_HEAD.length + DIR_TAIL.length + Math.max(n - 1, 0);
+    for (let i = 0; i < n; i++) {
+      const j = from === undefined ? -1 : from[i]!;
+      if (j >= 0) {
+        size += base!.#ends![j]! - base!.#start(j);
+      } else {
+        texts[i] = this.#text(i);
+        size += Buffer.byteLength(texts[i]!, 'utf8');
+      }
+    }
+    const out = Buffer.allocUnsafe(size);
+    const ends = new Uint32Array(n);
+    let off = DIR_HEAD.copy(out, 0);
+    for (let i = 0; i < n; ) {
+      if (i > 0) out[off++] = COMMA;
+      const j = from === undefined ? -1 : from[i]!;
+      if (j < 0) {
+        off += out.write(texts[i]!, off, 'utf8');
+        ends[i++] = off;
+        continue;
+      }
+      // a run of entries that follow each other here as they did in the base: one copy, commas and all
+      let k = 1;
+      while (i + k < n && from![i + k] === j + k) k++;
+      const start = off;
+      off += base!.#bytes!.copy(out, off, base!.#start(j), base!.#ends![j + k - 1]);
+      for (let m = 0; m < k; m++) ends[i + m] = start + (base!.#ends![j + m]! - base!.#start(j));
+      i += k;
+    }
+    DIR_TAIL.copy(out, off);
+    this.#bytes = out;
+    this.#ends = ends;
+    this.#base = undefined;
+    this.#from = undefined;
+    return out;
+  }
+
+  /** where entry j's text begins in #bytes */
+  #start(j: number): number {
+    return j === 0 ? DIR_HEAD.length : this.#ends![j - 1]! + 1;
   }
 
   /**
@@ -130,20 +181,20 @@ export class DirObject {
 
   /**
    * this directory with `changes` made (null: removed): the entries before, after and between the changed names
-   * are taken as they are, with their texts
+   * are taken as they are, and their bytes with them
    */
   with(changes: ReadonlyMap<string, Dirent | null>): DirObject {
     const changed = [...changes.keys()].sort();
     const names: string[] = [];
     const values: Dirent[] = [];
-    const texts: Array<string | undefined> = [];
+    const from: number[] = [];
     const n = this.names.length;
     let i = 0;
     const keepBefore = (name: string | undefined) => {
       for (; i < n && (name === undefined || this.names[i]! < name); i++) {
         names.push(this.names[i]!);
         values.push(this.values[i]!);
-        texts.push(this.#texts[i]);
+        from.push(i);
       }
     };
     for (const name of changed) {
@@ -153,10 +204,13 @@ export class DirObject {
       if (e === null) continue;
       names.push(name);
       values.push(e);
-      texts.push(undefined);
+      from.push(-1);
     }
     keepBefore(undefined);
-    return new DirObject(names, values, texts);
+    const next = new DirObject(names, values);
+    next.#base = this;
+    next.#from = from;
+    return next;
   }
 }
 
