@@ -8,8 +8,9 @@
 //  scale:      `flux start --size N true` for N = 1, 8, 32, 64 at fanout 32 and 2 (time, and the instance's RSS
 //              once up); size 64 started and every rank pinged
 //  (memory under a long load: soak.bench.mjs)
-// PERF16=memory,latency,... picks groups (all by default); BENCH_RUNS sets the repeats, PERF16_IDLE the
-// seconds an instance idles before its memory is read.
+// PERF16=memory,latency,... picks groups (all by default); BENCH_RUNS sets the repeats, PERF16_WARMUPS the
+// runs of each commit and lookup workload before those (reported as warmup_runs), PERF16_IDLE the seconds an
+// instance idles before its memory is read.
 import { rmSync } from 'node:fs';
 import { Flux } from '../dist/api/handle.js';
 import { echoFloor, fsyncFloor, zmqEchoFloor } from './floors.mjs';
@@ -20,6 +21,8 @@ import { bigCommit, concurrentCommits, val } from './commits.mjs';
 import { rawClient } from './raw-client.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+/** runs of each commit and lookup workload before those measured (see measured()) */
+const WARMUPS = Number(process.env.PERF16_WARMUPS ?? 2);
 const GROUPS = (process.env.PERF16 ?? 'memory,latency,throughput,scale').split(',');
 const IDLE_SECONDS = Number(process.env.PERF16_IDLE ?? 35);
 const SETTLE_SECONDS = 15;
@@ -147,8 +150,15 @@ async function latency() {
  * `fn` run RUNS times on `inst`: its values, and the CPU the brokers and this process spent per op (`ops` per run),
  * in microseconds: on a shared machine the steadier figure
  */
-async function measured(inst, ops, fn) {
+/**
+ * `fn` run RUNS times on `inst`, after `warmups` runs that are reported apart (`warmup_runs`): a broker's code
+ * reaches its steady speed only after V8 has optimized it, thousands of commits into its life, and a broker in
+ * service is long past that (flux-core's C broker has no such start). The runs' median is the figure.
+ */
+async function measured(inst, ops, fn, warmups = 0) {
   const pids = brokerPids(inst.rundir);
+  const cold = [];
+  for (let w = 0; w < warmups; w++) cold.push(await fn(`w${w}`));
   const values = [];
   const broker = [];
   const client = [];
@@ -160,7 +170,10 @@ async function measured(inst, ops, fn) {
     broker.push(((totalCpu(pids) - b0) * 1e6) / ops);
     client.push((c.user + c.system) / ops);
   }
-  return { value: median(values), runs: values.map((x) => Number(x.toFixed(3))), cpu_brokers_us: Math.round(median(broker)), cpu_client_us: Math.round(median(client)) };
+  return {
+    value: median(values), runs: values.map((x) => Number(x.toFixed(3))), cpu_brokers_us: Math.round(median(broker)),
+    cpu_client_us: Math.round(median(client)), ...(warmups > 0 ? { warmup_runs: cold.map((x) => Number(x.toFixed(3))) } : {}),
+  };
 }
 
 async function throughput() {
@@ -171,13 +184,13 @@ async function throughput() {
     const t0 = process.hrtime.bigint();
     await h.call('kvs.commit', { namespace: 'primary', flags: 0, ops });
     return seconds(t0);
-  });
+  }, WARMUPS);
   emit('commit-10000-keys', big.value, 's', { ...big, target: 0.07, flux_core: 0.072 });
 
-  const c1 = await measured(one, 4000, (run) => concurrentCommits([one.uri], 16, 250, `cc${run}`));
+  const c1 = await measured(one, 4000, (run) => concurrentCommits([one.uri], 16, 250, `cc${run}`), WARMUPS);
   emit('commits-16-clients-size1', c1.value, 'commits/s', { ...c1, target: 10000, flux_core: 3144 });
 
-  const seq = await measured(one, 1000, (run) => concurrentCommits([one.uri], 1, 1000, `sq${run}`));
+  const seq = await measured(one, 1000, (run) => concurrentCommits([one.uri], 1, 1000, `sq${run}`), WARMUPS);
   // each commit is answered after the fsync of its group commit, so one committer waits for one fsync per commit
   const fsyncUs = fsyncFloor();
   emit('fsync-4k-latency', fsyncUs, 'µs');
@@ -189,7 +202,7 @@ async function throughput() {
     const t0 = process.hrtime.bigint();
     for (const key of keys) await h.call('kvs.lookup', { key, namespace: 'primary', flags: 0 });
     return seconds(t0);
-  });
+  }, WARMUPS);
   emit('lookups-10000-sequential', lk.value, 's', { ...lk, target: 0.5, flux_core: 1.07 });
   emit('node-echo-10k-sequential', echoFloor(keys.length), 's', { n: keys.length });
   h.close();
@@ -197,9 +210,9 @@ async function throughput() {
 
   const four = await startInstance(4);
   const ranks = [0, 1, 2, 3].map((r) => `local://${four.rundir}/local-${r}`);
-  const c4 = await measured(four, 4000, (run) => concurrentCommits([four.uri], 16, 250, `c4r${run}`));
+  const c4 = await measured(four, 4000, (run) => concurrentCommits([four.uri], 16, 250, `c4r${run}`), WARMUPS);
   emit('commits-16-clients-size4', c4.value, 'commits/s', { ...c4, target: 8000, flux_core: 2937 });
-  const c4spread = await measured(four, 4000, (run) => concurrentCommits(ranks, 16, 250, `c4s${run}`));
+  const c4spread = await measured(four, 4000, (run) => concurrentCommits(ranks, 16, 250, `c4s${run}`), WARMUPS);
   emit('commits-16-clients-size4-spread', c4spread.value, 'commits/s', c4spread);
   await four.stop();
 }
