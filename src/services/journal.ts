@@ -19,6 +19,7 @@ import { Recent } from '../core/journal/recent.js';
 import { blobrefOf, checkHashName } from '../core/content/blobref.js';
 import { ownBytes } from '../core/wire/own-bytes.js';
 import { ReplicaOrder, type Applied } from '../core/journal/replica.js';
+import { packEntries, unpackEntries } from '../core/journal/entry-batch.js';
 import type { Projection } from '../projections/projection.js';
 import { JOBTABLE, type JobTable, applyEntry, initialTable, jobOf } from '../projections/jobs.js';
 import { entryView, jobsNamed } from '../projections/entry-view.js';
@@ -28,6 +29,8 @@ import { Followers } from './followers.js';
 
 /** the topic of the message that carries an entry down the tree (payload: the entry's canonical bytes) */
 export const JOURNAL_ENTRY_TOPIC = 'journal.entry';
+/** the topic of the message that carries entries applied together down the tree (payload: packEntries) */
+export const JOURNAL_ENTRIES_TOPIC = 'journal.entries';
 /** entries one journal.list request of a guest reads to check them */
 const GUEST_LIST_SCAN = 4096;
 /** entries kept in memory on every rank, to repair children without going to rank 0 */
@@ -187,6 +190,8 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   let stopping = false;
   /** entries from the parent thrown away on purpose (journal.drop-fraction): a fault test counts them */
   let dropped = 0;
+  /** what came from the parent: messages, and the entries in them (several to a message where applied together) */
+  const fromAbove = { messages: 0, entries: 0 };
 
   if (!host.attrs.has('journal.drop-fraction')) host.attrs.define('journal.drop-fraction', '0', ATTR_RUNTIME);
   if (!host.attrs.has('journal.checkpoint-period')) host.attrs.define('journal.checkpoint-period', '30', ATTR_RUNTIME);
@@ -208,10 +213,6 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     ring.push(a.entry.seq, { ref: a.ref, blob: a.blob });
     if (a.entry.seq % KEEP_EVERY === 0) kept.push(a.entry.seq / KEEP_EVERY, new Map(states));
     if (store && a.entry.seq % KEEP_FAR === 0) keptFar.push(a.entry.seq / KEEP_FAR, new Map(states));
-    const wire = makeEvent(JOURNAL_ENTRY_TOPIC, a.blob, a.entry.seq);
-    wire.userid = owner;
-    wire.rolemask = ROLE_OWNER;
-    host.sendDown(wire);
     const ev = entryEvent(a.entry);
     ev.userid = a.entry.userid;
     ev.rolemask = a.entry.rolemask;
@@ -223,6 +224,23 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
       });
     }
     for (const fn of listeners) fn(a);
+  }
+
+  /** entries applied together (a group commit, what one message from the parent held) go down together */
+  function sendDown(applied: readonly Applied[]): void {
+    if (applied.length === 0) return;
+    const last = applied[applied.length - 1]!;
+    const wire = applied.length === 1
+      ? makeEvent(JOURNAL_ENTRY_TOPIC, last.blob, last.entry.seq)
+      : makeEvent(JOURNAL_ENTRIES_TOPIC, packEntries(applied.map((a) => a.blob)), last.entry.seq);
+    wire.userid = owner;
+    wire.rolemask = ROLE_OWNER;
+    host.sendDown(wire);
+  }
+
+  function applyAll(applied: readonly Applied[]): void {
+    for (const a of applied) applyLocal(a);
+    sendDown(applied);
   }
 
   // ---- rank 0: the sequencer ----
@@ -298,6 +316,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
       applyLocal(applied[i]!);
       items[i]!.resolve(applied[i]!);
     }
+    sendDown(applied);
     // bound what a restart replays: a snapshot at least every journal.checkpoint-entries entries
     if (head.seq - lastCheckpointSeq >= Number(host.attrs.get('journal.checkpoint-entries') ?? 10000) && !checkpointing) {
       checkpointing = true;
@@ -558,24 +577,33 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
 
   function fromParent(msg: Message): void {
     if (msg.type !== MSGTYPE_EVENT || !msg.payload) return;
-    const drop = Number(host.attrs.get('journal.drop-fraction'));
-    if (drop > 0 && Math.random() < drop) {
-      dropped++;
-      return;
-    }
-    let entry: Entry;
+    let blobs: Buffer[];
     try {
-      entry = decodeEntry(msg.payload);
+      blobs = msg.topic === JOURNAL_ENTRIES_TOPIC ? unpackEntries(msg.payload) : [msg.payload];
     } catch (err) {
-      host.log(3, 'journal', `dropped a malformed entry from the parent: ${(err as Error).message}`);
+      host.log(3, 'journal', `dropped a malformed batch of entries from the parent: ${(err as Error).message}`);
       return;
     }
-    // the ring keeps it for thousands of entries: it must not keep the received frame's memory with it
-    receive(entry, ownBytes(msg.payload));
-  }
-
-  function receive(entry: Entry, blob: Buffer): void {
-    for (const a of order.offer(entry, blob)) applyLocal(a);
+    fromAbove.messages++;
+    fromAbove.entries += blobs.length;
+    const drop = Number(host.attrs.get('journal.drop-fraction'));
+    const applied: Applied[] = [];
+    for (const blob of blobs) {
+      if (drop > 0 && Math.random() < drop) {
+        dropped++;
+        continue;
+      }
+      let entry: Entry;
+      try {
+        entry = decodeEntry(blob);
+      } catch (err) {
+        host.log(3, 'journal', `dropped a malformed entry from the parent: ${(err as Error).message}`);
+        continue;
+      }
+      // the ring keeps it for thousands of entries: it must not keep the received frame's memory with it
+      applied.push(...order.offer(entry, ownBytes(blob)));
+    }
+    applyAll(applied);
     if (order.gap()) void repair();
   }
 
@@ -599,10 +627,12 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
           if (head.seq === at) break;
           continue;
         }
+        const applied: Applied[] = [];
         for (const raw of payloadJson(r).entries as unknown[]) {
           const blob = Buffer.from(canonical(raw));
-          for (const a of order.offer(decodeEntry(blob), blob)) applyLocal(a);
+          applied.push(...order.offer(decodeEntry(blob), blob));
         }
+        applyAll(applied);
         // upstream could not fill the gap (yet): the tail check comes back to it
         if (head.seq === before) break;
       }
@@ -630,7 +660,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     head = { seq: snap.seq, ref: snap.ref };
     // entries before the snapshot are not held here but are not gone: fetches of them go upstream, and only
     // rank 0 (or a journal.compacted entry) says what has been compacted
-    for (const a of order.start(head)) applyLocal(a);
+    applyAll(order.start(head));
   }
 
   function whenSynced(fn: () => void): void {
@@ -662,6 +692,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
         compact(store.expectedFirst()).catch((err: unknown) => host.log(3, 'journal', `compaction failed: ${(err as Error).message}`));
       }
       host.interceptFromParent(JOURNAL_ENTRY_TOPIC, fromParent);
+      host.interceptFromParent(JOURNAL_ENTRIES_TOPIC, fromParent);
       if (host.rank > 0) {
         tailTimer = setInterval(() => {
           if (!synced || repairing) return;
@@ -872,7 +903,9 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     disconnect: (sender) => {
       followers.drop(sender);
     },
-    stats: () => ({ seq: head.seq, ring: ring.size, early: order.waiting, followers: followers.size, dropped }),
+    stats: () => ({
+      seq: head.seq, ring: ring.size, early: order.waiting, followers: followers.size, dropped, from_parent: { ...fromAbove },
+    }),
   };
 
   return {

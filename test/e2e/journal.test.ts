@@ -45,6 +45,33 @@ describe('replication', () => {
     h.close();
     expect(await inst.stop()).toBe(0);
   });
+
+  it('sends entries applied together down together, and every rank of a chain applies each of them once', async () => {
+    const inst = await startInstance(3, ['-S', 'tbon.fanout=1']);
+    const h = await Flux.open(inst.uri);
+    // published at once on one connection, they are sequenced in a few group commits of many entries each
+    const acked = await Promise.all(Array.from({ length: 60 }, (_, i) => publish(h, `batch.e${i}`)));
+    expect(new Set(acked.map((r) => r.seq)).size).toBe(60);
+    let all: Array<{ seq: number; ref: string }> = [];
+    const t0 = Date.now();
+    do {
+      all = await heads(inst.rundir, 3);
+      if (all.every((x) => x.seq === 60 && x.ref === all[0]!.ref)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    } while (Date.now() - t0 < 15_000);
+    expect(all.map((x) => x.seq)).toEqual([60, 60, 60]);
+    expect(new Set(all.map((x) => x.ref)).size).toBe(1);
+    for (const rank of [1, 2]) {
+      const r = await Flux.open(`local://${inst.rundir}/local-${rank}`);
+      const stats = await r.call('journal.stats-get') as { from_parent: { messages: number; entries: number }; dropped: number };
+      r.close();
+      expect(stats.dropped).toBe(0);
+      expect(stats.from_parent.entries).toBeGreaterThanOrEqual(60);
+      expect(stats.from_parent.messages).toBeLessThan(stats.from_parent.entries);
+    }
+    h.close();
+    expect(await inst.stop()).toBe(0);
+  });
 });
 
 describe('restart', () => {
