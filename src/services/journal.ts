@@ -31,6 +31,8 @@ import { Followers } from './followers.js';
 export const JOURNAL_ENTRY_TOPIC = 'journal.entry';
 /** the topic of the message that carries entries applied together down the tree (payload: packEntries) */
 export const JOURNAL_ENTRIES_TOPIC = 'journal.entries';
+/** the most entry bytes one journal.entries message carries (an entry larger than this goes alone) */
+const BATCH_BYTES = 1 << 20;
 /** entries one journal.list request of a guest reads to check them */
 const GUEST_LIST_SCAN = 4096;
 /** entries kept in memory on every rank, to repair children without going to rank 0 */
@@ -226,16 +228,25 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     for (const fn of listeners) fn(a);
   }
 
-  /** entries applied together (a group commit, what one message from the parent held) go down together */
+  /**
+   * entries applied together (a group commit, what one message from the parent held) go down together, in
+   * messages of at most BATCH_BYTES (a replica catching up may apply thousands at once)
+   */
   function sendDown(applied: readonly Applied[]): void {
-    if (applied.length === 0) return;
-    const last = applied[applied.length - 1]!;
-    const wire = applied.length === 1
-      ? makeEvent(JOURNAL_ENTRY_TOPIC, last.blob, last.entry.seq)
-      : makeEvent(JOURNAL_ENTRIES_TOPIC, packEntries(applied.map((a) => a.blob)), last.entry.seq);
-    wire.userid = owner;
-    wire.rolemask = ROLE_OWNER;
-    host.sendDown(wire);
+    let from = 0;
+    while (from < applied.length) {
+      let to = from + 1;
+      let bytes = applied[from]!.blob.length;
+      while (to < applied.length && bytes + applied[to]!.blob.length <= BATCH_BYTES) bytes += applied[to++]!.blob.length;
+      const last = applied[to - 1]!;
+      const wire = to - from === 1
+        ? makeEvent(JOURNAL_ENTRY_TOPIC, last.blob, last.entry.seq)
+        : makeEvent(JOURNAL_ENTRIES_TOPIC, packEntries(applied.slice(from, to).map((a) => a.blob)), last.entry.seq);
+      wire.userid = owner;
+      wire.rolemask = ROLE_OWNER;
+      host.sendDown(wire);
+      from = to;
+    }
   }
 
   function applyAll(applied: readonly Applied[]): void {
@@ -601,7 +612,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
         continue;
       }
       // the ring keeps it for thousands of entries: it must not keep the received frame's memory with it
-      applied.push(...order.offer(entry, ownBytes(blob)));
+      for (const a of order.offer(entry, ownBytes(blob))) applied.push(a);
     }
     applyAll(applied);
     if (order.gap()) void repair();
@@ -627,11 +638,13 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
           if (head.seq === at) break;
           continue;
         }
-        const applied: Applied[] = [];
-        for (const raw of payloadJson(r).entries as unknown[]) {
+        // decoded before any is offered: one that is not an entry leaves the replica's order as it was
+        const got = (payloadJson(r).entries as unknown[]).map((raw) => {
           const blob = Buffer.from(canonical(raw));
-          applied.push(...order.offer(decodeEntry(blob), blob));
-        }
+          return { entry: decodeEntry(blob), blob };
+        });
+        const applied: Applied[] = [];
+        for (const { entry, blob } of got) for (const a of order.offer(entry, blob)) applied.push(a);
         applyAll(applied);
         // upstream could not fill the gap (yet): the tail check comes back to it
         if (head.seq === before) break;

@@ -46,29 +46,50 @@ describe('replication', () => {
     expect(await inst.stop()).toBe(0);
   });
 
-  it('sends entries applied together down together, and every rank of a chain applies each of them once', async () => {
-    const inst = await startInstance(3, ['-S', 'tbon.fanout=1']);
+  it('sends entries applied together down together, in messages of at most 1 MiB, to every rank of a chain', async () => {
+    const inst = await startInstance(4, ['-S', 'tbon.fanout=1']);
     const h = await Flux.open(inst.uri);
+    const uri = (r: number) => `local://${inst.rundir}/local-${r}`;
+    const stats = async (rank: number) => {
+      const r = await Flux.open(uri(rank));
+      const s = await r.call('journal.stats-get') as { from_parent: { messages: number; entries: number }; dropped: number };
+      r.close();
+      return s;
+    };
+    const converged = async (seq: number) => {
+      let all: Array<{ seq: number; ref: string }> = [];
+      const t0 = Date.now();
+      do {
+        all = await heads(inst.rundir, 4);
+        if (all.every((x) => x.seq === seq && x.ref === all[0]!.ref)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      } while (Date.now() - t0 < 15_000);
+      expect(all.map((x) => x.seq)).toEqual([seq, seq, seq, seq]);
+      expect(new Set(all.map((x) => x.ref)).size).toBe(1);
+    };
     // published at once on one connection, they are sequenced in a few group commits of many entries each
     const acked = await Promise.all(Array.from({ length: 60 }, (_, i) => publish(h, `batch.e${i}`)));
     expect(new Set(acked.map((r) => r.seq)).size).toBe(60);
-    let all: Array<{ seq: number; ref: string }> = [];
-    const t0 = Date.now();
-    do {
-      all = await heads(inst.rundir, 3);
-      if (all.every((x) => x.seq === 60 && x.ref === all[0]!.ref)) break;
-      await new Promise((r) => setTimeout(r, 100));
-    } while (Date.now() - t0 < 15_000);
-    expect(all.map((x) => x.seq)).toEqual([60, 60, 60]);
-    expect(new Set(all.map((x) => x.ref)).size).toBe(1);
-    for (const rank of [1, 2]) {
-      const r = await Flux.open(`local://${inst.rundir}/local-${rank}`);
-      const stats = await r.call('journal.stats-get') as { from_parent: { messages: number; entries: number }; dropped: number };
-      r.close();
-      expect(stats.dropped).toBe(0);
-      expect(stats.from_parent.entries).toBeGreaterThanOrEqual(60);
-      expect(stats.from_parent.messages).toBeLessThan(stats.from_parent.entries);
+    await converged(60);
+    for (const rank of [1, 2, 3]) {
+      const s = await stats(rank);
+      expect(s.dropped).toBe(0);
+      expect(s.from_parent.entries).toBeGreaterThanOrEqual(60);
+      expect(s.from_parent.messages).toBeLessThan(s.from_parent.entries);
     }
+    // rank 2 loses 8 entries of 400 KB; the next entry shows it the gap, and the repair applies all 9 at once,
+    // which go down to rank 3 in messages of at most 1 MiB of entries: two of the large ones to a message
+    expect((await inst.flux(['setattr', 'journal.drop-fraction', '1'], { env: { FLUX_URI: uri(2) } })).code).toBe(0);
+    const big = 'x'.repeat(400_000);
+    for (let i = 0; i < 8; i++) await publish(h, `batch.big${i}`, `{"b":"${big}"}`);
+    const before = (await stats(3)).from_parent;
+    expect((await inst.flux(['setattr', 'journal.drop-fraction', '0'], { env: { FLUX_URI: uri(2) } })).code).toBe(0);
+    await publish(h, 'batch.last');
+    await converged(69);
+    const after = (await stats(3)).from_parent;
+    expect(after.entries - before.entries).toBe(9);
+    expect(after.messages - before.messages).toBeGreaterThanOrEqual(4);
+    expect(after.messages - before.messages).toBeLessThan(9);
     h.close();
     expect(await inst.stop()).toBe(0);
   });
