@@ -1,0 +1,46 @@
+// The KVS's cache of decoded stored objects: within its byte limit, the oldest dropped first, but an object read
+// since it last came up kept once more (sent to the back), so that what lookups keep reading stays.
+import { describe, it, expect } from 'vitest';
+import { TreeCache } from '../../src/core/kvs/tree.js';
+import type { Stored } from '../../src/core/kvs/wide.js';
+
+const node = (level: number): Stored => ({ kind: 'node', level, refs: [] });
+
+describe('the tree cache', () => {
+  it('drops the oldest unread object first, and keeps one read since it came up for another round', () => {
+    const c = new TreeCache(30);
+    for (const r of ['a', 'b', 'c']) c.set(r, node(0), 10);
+    expect(c.get('a')).toEqual(node(0));
+    c.set('d', node(1), 10);
+    // a was read: it goes to the back, and b, the oldest unread, goes
+    expect([c.get('b'), c.count, c.bytes]).toEqual([undefined, 3, 30]);
+    c.set('e', node(1), 10);
+    // a came up again unread since (the lookups above do not count: b missed), c is older: c goes
+    expect(c.get('c')).toBeUndefined();
+    expect(c.get('a')).toBeDefined();
+    c.set('f', node(1), 20);
+    // room for 20: d and e, unread, go first; a, read again, stays
+    expect([c.get('d'), c.get('e'), c.get('a') !== undefined, c.get('f') !== undefined, c.bytes]).toEqual([undefined, undefined, true, true, 30]);
+  });
+
+  it('takes no object larger than its limit, nor the same one twice, and empties when cleared', () => {
+    const c = new TreeCache(10);
+    c.set('big', node(0), 11);
+    c.set('x', node(0), 4);
+    c.set('x', node(1), 4);
+    expect([c.get('big'), c.get('x'), c.count, c.bytes]).toEqual([undefined, node(0), 1, 4]);
+    c.clear();
+    expect([c.count, c.bytes, c.get('x')]).toEqual([0, 0, undefined]);
+    const none = new TreeCache(0);
+    none.set('y', node(0), 1);
+    expect(none.count).toBe(0);
+  });
+
+  it('ends its sweep when everything was read: each object is sent back once, then the oldest goes', () => {
+    const c = new TreeCache(30);
+    for (const r of ['a', 'b', 'c']) c.set(r, node(0), 10);
+    for (const r of ['a', 'b', 'c']) c.get(r);
+    c.set('d', node(0), 10);
+    expect([c.count, c.bytes, c.get('a'), c.get('d') !== undefined]).toEqual([3, 30, undefined, true]);
+  });
+});
