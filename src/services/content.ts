@@ -1,8 +1,9 @@
 // The content service (RFC 10) on every rank, with flux-core's raw payloads: content.load takes a binary digest
 // and answers the blob, content.store takes the blob and answers its binary digest. Rank 0 holds the sqlite
 // store and answers from it; stores that arrive in one turn of the event loop are committed in one transaction
-// and answered only after it (acknowledged => on disk). Ranks > 0 keep a bounded LRU of clean blobs: a miss goes
+// and answered only after it (acknowledged => on disk). Ranks > 0 keep a bounded cache of clean blobs: a miss goes
 // upstream once per digest, and a store is write-through (answered once rank 0 has it).
+import { ByteCache } from '../core/byte-cache.js';
 import { ownBytes } from '../core/wire/own-bytes.js';
 import { FluxError, EPROTO, EFBIG, EINVAL, ENOENT, ENOSYS } from '../core/errors.js';
 import { type Message, ROLE_ALL } from '../core/wire/message.js';
@@ -53,52 +54,6 @@ const CHECKPOINT_PUT_SCHEMA = {
   required: ['value'],
 };
 
-/** A byte-bounded LRU of clean blobs: a Map keeps insertion order, and a hit re-inserts to become the newest. */
-class BlobCache {
-  private readonly map = new Map<string, Buffer>();
-  bytes = 0;
-
-  constructor(public limit: number) {}
-
-  get size(): number {
-    return this.map.size;
-  }
-
-  get(key: string): Buffer | undefined {
-    const blob = this.map.get(key);
-    if (blob !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, blob);
-    }
-    return blob;
-  }
-
-  has(key: string): boolean {
-    return this.map.has(key);
-  }
-
-  set(key: string, blob: Buffer): void {
-    if (this.map.has(key)) return;
-    const own = ownBytes(blob);
-    this.map.set(key, own);
-    this.bytes += own.length;
-    this.trim();
-  }
-
-  trim(): void {
-    for (const [k, b] of this.map) {
-      if (this.bytes <= this.limit) break;
-      this.map.delete(k);
-      this.bytes -= b.length;
-    }
-  }
-
-  clear(): void {
-    this.map.clear();
-    this.bytes = 0;
-  }
-}
-
 /** a store waiting for the next rank-0 commit; `done` answers whoever asked */
 interface Queued {
   blob: Buffer;
@@ -128,7 +83,12 @@ export function contentModule(host: ModuleHost, store: ContentStore | undefined,
   // fixed for the life of the instance, and flagged so (flux-core answers attr.get content.hash with flags 1)
   host.attrs.define('content.hash', hash, ATTR_IMMUTABLE);
   let blobSizeLimit = DEFAULT_BLOB_SIZE_LIMIT;
-  const cache = new BlobCache(DEFAULT_CACHE_BYTES);
+  /** clean blobs, by key (ranks > 0) */
+  const cache = new ByteCache<Buffer>(DEFAULT_CACHE_BYTES);
+  /** a clean blob kept: a copy of exactly its bytes, not the memory of the frame it came in */
+  const keep = (key: string, blob: Buffer): void => {
+    if (!cache.has(key)) cache.set(key, ownBytes(blob), blob.length);
+  };
   sizeAttr(host, 'content.blob-size-limit', DEFAULT_BLOB_SIZE_LIMIT, (n) => (blobSizeLimit = n));
   sizeAttr(host, 'content.purge-target-size', DEFAULT_CACHE_BYTES, (n) => {
     cache.limit = n;
@@ -224,7 +184,7 @@ export function contentModule(host: ModuleHost, store: ContentStore | undefined,
       if (!hashBlob(hash, blob).equals(digest)) {
         throw new FluxError(EPROTO, 'upstream content.load answered a blob that does not match its digest');
       }
-      cache.set(key, blob);
+      keep(key, blob);
       return blob;
     } finally {
       loading.delete(key);
@@ -237,7 +197,7 @@ export function contentModule(host: ModuleHost, store: ContentStore | undefined,
       if (!resp.payload || !resp.payload.equals(digest)) {
         throw new FluxError(EPROTO, 'upstream content.store answered another digest (is content.hash the same on every rank?)');
       }
-      cache.set(key, blob);
+      keep(key, blob);
     } finally {
       storing.delete(key);
     }
@@ -309,7 +269,7 @@ export function contentModule(host: ModuleHost, store: ContentStore | undefined,
     let inflight = 0;
     for (const s of storing.values()) inflight += s.bytes;
     return {
-      count: cache.size + loading.size + storing.size, valid: cache.size + storing.size, dirty: storing.size,
+      count: cache.count + loading.size + storing.size, valid: cache.count + storing.size, dirty: storing.size,
       size: cache.bytes + inflight, 'flush-batch-count': storing.size, mmap: null,
     };
   }

@@ -4,6 +4,7 @@
 // own, so the same ops applied to the same root give the same rootref anywhere. Wide directories and long
 // values are stored in the forms kvs-wide.ts describes; whatever is answered to a client is plain RFC 11.
 import { FluxError, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTSUP, EPROTO } from '../errors.js';
+import { ByteCache } from '../byte-cache.js';
 import { canonical } from '../journal/entry.js';
 import {
   type Dirent, type TreeObj, type ValTree, VAL_INLINE_MAX, checkTreeObj, encodeTreeObj, keyPath, val,
@@ -45,56 +46,13 @@ type Dir = Extract<TreeObj, { type: 'dir' }>;
 export const EMPTY_DIR_BLOB = encodeTreeObj({ data: {}, type: 'dir', ver: 1 });
 
 /**
- * Stored objects (directories, hashed directory nodes, value chunk nodes) decoded, by blobref, the oldest dropped
- * first but for those read since they last came up, which go to the back once (second chance, as the CLOCK
- * algorithm does). A hit only marks its entry: moving it to the back of the Map on every hit, as a strict LRU
- * does, cost a lookup 15 us on a broker whose cache held 14,000 objects (measured). A blobref names its bytes,
- * so an entry is never stale.
+ * Stored objects (directories, hashed directory nodes, value chunk nodes) decoded, by blobref, within a byte
+ * limit (a stored blob's length stands for the memory its object takes). A blobref names its bytes, so an entry
+ * is never stale.
  */
-export class TreeCache {
-  private readonly map = new Map<string, { obj: Stored; size: number; used: boolean }>();
-  private total = 0;
-
-  constructor(public limit = 16 << 20) {}
-
-  get bytes(): number {
-    return this.total;
-  }
-
-  get count(): number {
-    return this.map.size;
-  }
-
-  get(ref: string): Stored | undefined {
-    const e = this.map.get(ref);
-    if (e === undefined) return undefined;
-    e.used = true;
-    return e.obj;
-  }
-
-  /** `size`: the stored blob's length, a stand-in for the memory the object takes */
-  set(ref: string, obj: Stored, size: number): void {
-    if (this.map.has(ref) || size > this.limit) return;
-    this.map.set(ref, { obj, size, used: false });
-    this.total += size;
-    // a Map's iteration reaches what is set during it: an entry sent to the back comes up again, unmarked. The
-    // object being added is passed over: it is about to be read
-    for (const [k, e] of this.map) {
-      if (this.total <= this.limit) break;
-      if (k === ref) continue;
-      this.map.delete(k);
-      if (e.used) {
-        e.used = false;
-        this.map.set(k, e);
-      } else {
-        this.total -= e.size;
-      }
-    }
-  }
-
-  clear(): void {
-    this.map.clear();
-    this.total = 0;
+export class TreeCache extends ByteCache<Stored> {
+  constructor(limit = 16 << 20) {
+    super(limit);
   }
 }
 

@@ -1,12 +1,14 @@
-// The KVS's cache of decoded stored objects: within its byte limit, the oldest dropped first, but an object read
-// since it last came up kept once more (sent to the back), so that what lookups keep reading stays.
+// The caches of decoded tree objects (the KVS) and of clean blobs (content, below rank 0): within a byte limit,
+// the oldest dropped first, but one read since it last came up kept once more (sent to the back), so that what
+// lookups keep reading stays.
 import { describe, it, expect } from 'vitest';
+import { ByteCache } from '../../src/core/byte-cache.js';
 import { TreeCache } from '../../src/core/kvs/tree.js';
 import type { Stored } from '../../src/core/kvs/wide.js';
 
 const node = (level: number): Stored => ({ kind: 'node', level, refs: [] });
 
-describe('the tree cache', () => {
+describe('a byte-bounded cache', () => {
   it('drops the oldest unread object first, and keeps one read since it came up for another round', () => {
     const c = new TreeCache(30);
     for (const r of ['a', 'b', 'c']) c.set(r, node(0), 10);
@@ -34,6 +36,15 @@ describe('the tree cache', () => {
     const none = new TreeCache(0);
     none.set('y', node(0), 1);
     expect(none.count).toBe(0);
+  });
+
+  it('trims to a lowered limit by the same rule, and holds any kind of value', () => {
+    const c = new ByteCache<string>(40);
+    for (const k of ['a', 'b', 'c', 'd']) c.set(k, k.toUpperCase(), 10);
+    c.get('b');
+    c.limit = 20;
+    c.trim();
+    expect([c.get('a'), c.get('b'), c.get('c'), c.get('d'), c.bytes]).toEqual([undefined, 'B', undefined, 'D', 20]);
   });
 
   it('ends its sweep when everything was read: each object is sent back once, then the oldest goes', () => {
