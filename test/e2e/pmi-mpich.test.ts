@@ -60,6 +60,8 @@ describe('MPICH programs under the job PMI server', () => {
     // kill reaches it may abort too, with an MPICH error code (seen once in CI): rank 1's comes first
     expect(aborts[0]).toEqual([1, 9, 'aborted']);
     expect(aborts.slice(1).filter(([rank]) => rank === 1)).toEqual([]);
-    expect(tasks.every((t) => t.stdout === '')).toBe(true);
+    // no rank got past the allreduce rank 1 never joined. (Not "no output": UCX, the transport under Debian's
+    // MPICH, logs to stdout when a peer it is connecting to is killed mid-way, seen under load)
+    expect(tasks.filter((t) => /of size/.test(t.stdout)).map((t) => t.rank)).toEqual([]);
   });
 });
