@@ -19,7 +19,7 @@ const builds = [['this', FLUX]];
 if (process.env.REQUEST_AB) builds.push(['ab', join(process.env.REQUEST_AB, 'bin', 'flux')]);
 const seconds = (t0) => Number(process.hrtime.bigint() - t0) / 1e9;
 
-/** `fn` PASSES times, the first not counted: [median value, median brokers' µs per request] */
+/** `fn` `count` times, the first not counted: [median value, median brokers' µs per request over `n` requests] */
 async function passes(pids, n, count, fn) {
   const values = [];
   const cpu = [];

@@ -99,7 +99,7 @@ export function projectionWaiters(ctx: KvsContext): ProjectionWaiters {
   let started: Promise<void> | undefined;
   let startedDone = false;
 
-  /** whether a read of this client's must first catch up with rank 0 (session) */
+  /** the client whose read must first catch up with rank 0 (session); undefined when none must */
   const mustCatchUp = (msg: Message, body: Record<string, unknown>): string | undefined => {
     const sender = senderOf(msg);
     return host.rank === 0 || body.rootdir !== undefined || sender === undefined || caughtUp.has(sender) ? undefined : sender;
