@@ -15,7 +15,7 @@ function span(file, from, to) {
 }
 
 export const GROUPS = {
-  journal: ['src/core/journal/entry.ts', 'src/core/journal/store.ts', 'src/core/journal/verify.ts', 'src/core/journal/replica.ts'],
+  journal: ['src/core/journal/entry.ts', 'src/core/journal/store.ts', 'src/core/journal/verify.ts', 'src/core/journal/replica.ts', 'src/core/journal/sync-policy.ts'],
   kvs: ['src/core/kvs/tree.ts', 'src/core/kvs/format.ts', 'src/core/kvs/format-json.ts', 'src/core/kvs/format-eventlog.ts'],
   codec: ['src/core/wire/message.ts', 'src/core/wire/framing.ts'],
   projections: ['src/projections/*.ts'],

@@ -339,6 +339,7 @@ export async function runBroker(argv: string[]): Promise<number> {
   let readOnly = replayDir === undefined ? undefined : readOnlyReason(replayDir, replayTo === undefined ? undefined : Number(replayTo));
   let closeStore = () => content?.close();
   let logSync: (() => Promise<void>) | undefined;
+  let logSyncNow: (() => void) | undefined;
   if (rank === 0 && replayDir !== undefined) {
     try {
       const { openReadOnly, PastJournal } = await import('../core/journal/past.js');
@@ -371,6 +372,7 @@ export async function runBroker(argv: string[]): Promise<number> {
       // event loop, and answers after it (content.synchronous=full)
       content = ContentStore.open(join(dbdir, 'content.sqlite'), hashName, { synchronous: 'normal' });
       logSync = sync === 'full' ? () => content!.syncLog() : undefined;
+      logSyncNow = sync === 'full' ? () => content!.syncLogNow() : undefined;
       // the journal holds every user's private entries: only the owner reads the file, whoever reaches the dir
       for (const f of ['content.sqlite', 'content.sqlite-wal']) if (existsSync(join(dbdir, f))) chmodSync(join(dbdir, f), 0o600);
       journalStore = new JournalStore(content);
@@ -395,6 +397,8 @@ export async function runBroker(argv: string[]): Promise<number> {
     projections: PROJECTIONS,
     readOnly,
     sync: logSync,
+    syncNow: logSyncNow,
+    arrivals: () => broker.arrivals,
   });
   if (readOnly !== undefined) broker.registry.gate = readOnlyGate(readOnly);
 

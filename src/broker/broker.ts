@@ -98,6 +98,8 @@ export class Broker implements ModuleHost {
   private readonly statusWatchers = new Set<() => void>();
   /** overlay messages by direction and type, for overlay.stats-get */
   readonly traffic = newTraffic();
+  /** messages received, from clients, the parent and children alike: what the journal's sync policy watches */
+  arrivals = 0;
 
   constructor(
     readonly uuid: string,
@@ -172,6 +174,7 @@ export class Broker implements ModuleHost {
 
   /** A message from a local client, credentials already assigned by the connector. */
   fromClient(connId: string, msg: Message): void {
+    this.arrivals++;
     switch (msg.type) {
       case MSGTYPE_REQUEST:
         msg.routes = msg.routes ?? [];
@@ -219,6 +222,7 @@ export class Broker implements ModuleHost {
   }
 
   fromParent(frames: Buffer[]): void {
+    this.arrivals++;
     let msg: Message;
     try {
       msg = decodeFrames(frames);
@@ -268,6 +272,7 @@ export class Broker implements ModuleHost {
   }
 
   fromChild(peer: string, frames: Buffer[]): void {
+    this.arrivals++;
     if (this.departed.has(peer)) return;
     let bytes = 0;
     for (const f of frames) bytes += f.length;

@@ -20,6 +20,7 @@ import { blobrefOf, checkHashName } from '../core/content/blobref.js';
 import { ownBytes } from '../core/wire/own-bytes.js';
 import { ReplicaOrder, type Applied } from '../core/journal/replica.js';
 import { packEntries, unpackEntries } from '../core/journal/entry-batch.js';
+import { SyncPolicy } from '../core/journal/sync-policy.js';
 import type { Projection } from '../projections/projection.js';
 import { JOBTABLE, type JobTable, applyEntry, initialTable, jobOf } from '../projections/jobs.js';
 import { entryView, jobsNamed } from '../projections/entry-view.js';
@@ -94,6 +95,12 @@ export interface JournalOptions {
    * a power loss).
    */
   sync?: () => Promise<void>;
+  /**
+   * with `sync`: the same sync made on the calling thread, and how many messages the broker has received; a
+   * sync runs this way while nothing else arrives during syncs (src/core/journal/sync-policy.ts)
+   */
+  syncNow?: () => void;
+  arrivals?: () => number;
 }
 
 export interface AppendOptions {
@@ -159,6 +166,9 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
   let unreleased = 0;
   /** a sync failed: what the disk holds is no longer known, and nothing more is appended until a restart */
   let syncFailed: FluxError | undefined;
+  const syncPolicy = opts.syncNow && opts.arrivals ? new SyncPolicy(opts.arrivals) : undefined;
+  /** group commits synced on the event loop's thread and on libuv's */
+  const syncs = { on_loop: 0, on_thread: 0 };
   let states = new Map<string, unknown>(opts.projections.map((p) => [p.name, p.initial()]));
   /**
    * Projections modules added at run time, apart from the built-in ones: they are in no snapshot and no kept
@@ -299,8 +309,21 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
       release(applied, items);
       return;
     }
+    if (unreleased === 0 && syncPolicy?.onLoopNext()) {
+      syncs.on_loop++;
+      let failure: unknown;
+      try {
+        opts.syncNow!();
+      } catch (err) {
+        failure = err;
+      }
+      settle(applied, items, failure);
+      return;
+    }
     // each batch's sync starts at once, while earlier ones may still run (a commit then waits for one sync, not
     // for the end of one under way and then its own); batches are released in order all the same
+    syncs.on_thread++;
+    const ended = syncPolicy?.threadStarts();
     const synced = opts.sync();
     const before = releasing;
     unreleased++;
@@ -311,15 +334,21 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
       } catch (err) {
         failure = err;
       }
+      ended?.();
       await before;
       unreleased--;
-      if (failure !== undefined && !syncFailed) {
-        syncFailed = new FluxError(EIO, `${(failure as Error).message}: the journal takes no more entries until the instance restarts`);
-        host.log(2, 'journal', syncFailed.message);
-      }
-      if (syncFailed) for (const p of items) p.reject(syncFailed);
-      else release(applied, items);
+      settle(applied, items, failure);
     })();
+  }
+
+  /** a batch's sync is over: it is released, or its appends fail (and every one after them) */
+  function settle(applied: Applied[], items: Pending[], failure: unknown): void {
+    if (failure !== undefined && !syncFailed) {
+      syncFailed = new FluxError(EIO, `${(failure as Error).message}: the journal takes no more entries until the instance restarts`);
+      host.log(2, 'journal', syncFailed.message);
+    }
+    if (syncFailed) for (const p of items) p.reject(syncFailed);
+    else release(applied, items);
   }
 
   function release(applied: Applied[], items: Pending[]): void {
@@ -918,6 +947,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
     },
     stats: () => ({
       seq: head.seq, ring: ring.size, early: order.waiting, followers: followers.size, dropped, from_parent: { ...fromAbove },
+      ...(opts.sync ? { syncs: { ...syncs } } : {}),
     }),
   };
 

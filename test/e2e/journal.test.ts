@@ -95,6 +95,43 @@ describe('replication', () => {
   });
 });
 
+describe('where rank 0 syncs a group commit', () => {
+  it("syncs a lone committer's commits on its own thread, but on libuv's while other messages arrive during syncs", async () => {
+    const inst = await startInstance(1);
+    const h = await Flux.open(inst.uri);
+    const pinger = await Flux.open(inst.uri);
+    const syncs = async () => ((await h.call('journal.stats-get')) as { syncs: { on_loop: number; on_thread: number } }).syncs;
+    const commits = async (prefix: string, n: number) => {
+      const s0 = await syncs();
+      for (let i = 0; i < n; i++) {
+        const dirent = { ver: 1, type: 'val', data: Buffer.from(String(i)).toString('base64') };
+        await h.call('kvs.commit', { namespace: 'primary', flags: 0, ops: [{ key: `${prefix}.k${i}`, flags: 0, dirent }] });
+      }
+      const s1 = await syncs();
+      return { on_loop: s1.on_loop - s0.on_loop, on_thread: s1.on_thread - s0.on_thread };
+    };
+    try {
+      const alone = await commits('alone', 40);
+      expect(alone.on_loop + alone.on_thread).toBe(40);
+      expect(alone.on_loop).toBeGreaterThan(alone.on_thread);
+      let pinging = true;
+      const pings = (async () => {
+        while (pinging) await pinger.call('broker.ping', { seq: 0, pad: '' });
+      })();
+      const busy = await commits('busy', 80);
+      pinging = false;
+      await pings;
+      expect(busy.on_thread).toBeGreaterThan(busy.on_loop);
+      const last = await h.call('kvs.lookup', { key: 'busy.k79', namespace: 'primary', flags: 0 }) as { val: { data: string } };
+      expect(last.val.data).toBe(Buffer.from('79').toString('base64'));
+    } finally {
+      pinger.close();
+      h.close();
+    }
+    expect(await inst.stop()).toBe(0);
+  });
+});
+
 describe('restart', () => {
   it('resumes the journal, the event sequence and the content of a statedir', async () => {
     const state = mkdtempSync(join(tmpdir(), 'flux-state-'));

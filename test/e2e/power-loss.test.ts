@@ -1,6 +1,7 @@
 // Durable through a power loss. The broker runs with an LD_PRELOAD library (test/fixtures/fsync-shadow.c) that,
 // whenever a file of the statedir is fsynced, copies it as it then is: those copies are what a machine that lost
-// power at that moment would find on its disk. Rounds of concurrent commits run; as soon as a round's answers are
+// power at that moment would find on its disk. Rounds of concurrent commits run, each followed by commits of one
+// committer alone (whose syncs are made on the broker's own thread); as soon as a round's answers are
 // in, the broker is stopped (SIGSTOP) and the copies are taken: the disk of a power loss right after those
 // answers. Each such disk is opened as a statedir of its own, and every commit answered by then must be in its
 // journal: an answer sent before the sync that holds it had returned shows up as a lost commit. The same run with
@@ -46,6 +47,8 @@ interface Outcome {
   verified: boolean;
   /** power losses looked at */
   losses: number;
+  /** group commits synced on the broker's event loop thread (a committer alone), not on libuv's */
+  onLoop: number;
 }
 
 /** the statedir a power loss now would leave: the synced copies, under their own names */
@@ -84,18 +87,21 @@ async function powerLoss(name: string, synchronous: 'full' | 'normal'): Promise<
   const acked = new Map<string, number>();
   const losses: Array<{ image: string; acked: string[] }> = [];
   let pid = 0;
+  let onLoop = 0;
   try {
     pid = Number((await inst.flux(['getattr', 'broker.pid'])).stdout);
     const h = await Flux.open(inst.uri);
     try {
-      // rounds of concurrent commits: several share one group commit, as under load
+      const commit = async (key: string) => {
+        const dirent = { ver: 1, type: 'val', data: Buffer.from(key).toString('base64') };
+        const r = await h.call('kvs.commit', { namespace: 'primary', flags: 0, ops: [{ key, flags: 0, dirent }] });
+        acked.set(key, Number(r.rootseq));
+      };
+      // rounds of concurrent commits, several sharing one group commit as under load, then of one committer alone,
+      // whose syncs move to the broker's own thread
       for (let round = 0; round < 20; round++) {
-        await Promise.all(Array.from({ length: 8 }, async (_, i) => {
-          const key = `pl.r${round}.c${i}`;
-          const dirent = { ver: 1, type: 'val', data: Buffer.from(key).toString('base64') };
-          const r = await h.call('kvs.commit', { namespace: 'primary', flags: 0, ops: [{ key, flags: 0, dirent }] });
-          acked.set(key, Number(r.rootseq));
-        }));
+        await Promise.all(Array.from({ length: 8 }, (_, i) => commit(`pl.r${round}.c${i}`)));
+        for (let i = 0; i < 6; i++) await commit(`pl.r${round}.s${i}`);
         // the power goes right after these answers: the broker does nothing more until the disk is looked at
         const image = join(dir, `after-round-${round}`);
         process.kill(pid, 'SIGSTOP');
@@ -106,6 +112,7 @@ async function powerLoss(name: string, synchronous: 'full' | 'normal'): Promise<
         }
         losses.push({ image, acked: [...acked.keys()] });
       }
+      if (synchronous === 'full') onLoop = ((await h.call('journal.stats-get')) as { syncs: { on_loop: number } }).syncs.on_loop;
     } finally {
       h.close();
     }
@@ -121,21 +128,22 @@ async function powerLoss(name: string, synchronous: 'full' | 'normal'): Promise<
     for (const k of l.acked) if (!found.keys.has(k)) lost.add(k);
     verified &&= found.verified;
   }
-  return { acked, lost: [...lost], verified, losses: losses.length };
+  return { acked, lost: [...lost], verified, losses: losses.length, onLoop };
 }
 
 describe('durable through a power loss', () => {
   it('synchronous=full (the default): every acknowledged commit was synced before its answer', async () => {
     const r = await powerLoss('full', 'full');
-    expect(r.acked.size).toBe(160);
+    expect(r.acked.size).toBe(280);
     expect(r.losses).toBe(20);
+    expect(r.onLoop).toBeGreaterThan(0);
     expect(r.lost).toEqual([]);
     expect(r.verified).toBe(true);
   }, 60_000);
 
   it('synchronous=normal: acknowledged commits are lost, so the copies are a real model of the disk', async () => {
     const r = await powerLoss('normal', 'normal');
-    expect(r.acked.size).toBe(160);
+    expect(r.acked.size).toBe(280);
     expect(r.lost.length).toBeGreaterThan(0);
   }, 60_000);
 });

@@ -25,6 +25,7 @@ import { Attrs } from '../../src/services/attrs.js';
 import { ServiceRegistry } from '../../src/broker/registry.js';
 import type { ModuleHost, Payload, RpcOptions } from '../../src/services/module.js';
 import { contentModule, type ContentService } from '../../src/services/content.js';
+import { fakeHost } from '../helpers/module-host.js';
 
 const dirs: string[] = [];
 const tmp = (): string => {
@@ -341,8 +342,8 @@ async function harness(rank: number, store: ContentStore | undefined, attrs: Rec
   const reply = (payload?: Buffer): Message => ({
     type: MSGTYPE_RESPONSE, flags: 0, userid: 0, rolemask: ROLE_OWNER, aux1: 0, aux2: 0, payload,
   });
-  const host: ModuleHost = {
-    rank, size: 2, uuid: 'u', attrs: a,
+  const host = fakeHost(a, {
+    rank, size: 2, uuid: 'u',
     respond: (req, payload?: Payload) => {
       const p = payload === undefined || Buffer.isBuffer(payload) ? payload : jsonPayload(payload);
       responses.push({ ...reply(p), aux2: req.aux2 });
@@ -374,14 +375,7 @@ async function harness(rank: number, store: ContentStore | undefined, attrs: Rec
         else setImmediate(go);
       });
     },
-    rpcStream: () => Promise.resolve(),
-    subscribe: () => () => {},
-    log: () => {},
-    multicast: () => {},
-    sendDown: () => {},
-    deliverEvent: () => {},
-    interceptFromParent: () => {},
-  };
+  });
   const registry = new ServiceRegistry(host);
   const svc = contentModule(host, store, 'sha256');
   await registry.load(svc.def, 'builtin');

@@ -6,11 +6,11 @@ import { JournalStore } from '../../src/core/journal/store.js';
 import { EEXIST } from '../../src/core/errors.js';
 import { ROLE_OWNER } from '../../src/core/wire/message.js';
 import { Attrs } from '../../src/services/attrs.js';
-import type { ModuleHost } from '../../src/services/module.js';
 import { journalModule, type JournalService } from '../../src/services/journal.js';
 import { kvsProjection } from '../../src/projections/kvs.js';
 import type { Projection } from '../../src/projections/projection.js';
 import type { Entry } from '../../src/core/journal/entry.js';
+import { fakeHost } from '../helpers/module-host.js';
 
 const OWNER = { userid: 4242, rolemask: ROLE_OWNER };
 
@@ -31,19 +31,9 @@ beforeEach(async () => {
   const attrs = new Attrs();
   attrs.define('security.owner', String(OWNER.userid));
   logged = [];
-  const host: ModuleHost = {
-    rank: 0, size: 1, uuid: 'u0', attrs,
-    respond: () => {},
-    respondError: () => {},
-    rpc: () => Promise.reject(new Error('rank 0 asks nobody')),
-    rpcStream: () => Promise.resolve(),
-    subscribe: () => () => {},
+  const host = fakeHost(attrs, {
     log: (_sev, app, text) => logged.push(`${app}: ${text}`),
-    multicast: () => {},
-    sendDown: () => {},
-    deliverEvent: () => {},
-    interceptFromParent: () => {},
-  };
+  });
   cs = ContentStore.open(':memory:', 'sha256');
   journal = journalModule(host, { store: new JournalStore(cs), projections: [kvsProjection] });
   await journal.def.start!();

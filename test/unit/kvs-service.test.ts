@@ -10,13 +10,14 @@ import {
 import { errnoOf, EEXIST, EINVAL, EISDIR, ENOENT, ENOTSUP, EPERM, EPROTO } from '../../src/core/errors.js';
 import { Attrs } from '../../src/services/attrs.js';
 import { ServiceRegistry } from '../../src/broker/registry.js';
-import type { ModuleHost, Payload } from '../../src/services/module.js';
+import type { Payload } from '../../src/services/module.js';
 import { journalModule, type JournalService } from '../../src/services/journal.js';
 import { contentModule } from '../../src/services/content.js';
 import { kvsModule } from '../../src/services/kvs/index.js';
 import { kvsProjection, namespaceTopic, ENTRY_KVS } from '../../src/projections/kvs.js';
 import { blobrefOf } from '../../src/core/content/blobref.js';
 import { EMPTY_DIR_BLOB } from '../../src/core/kvs/tree.js';
+import { fakeHost } from '../helpers/module-host.js';
 
 const OWNER = 4242;
 const GUEST = 1000;
@@ -35,8 +36,7 @@ async function harness(): Promise<Harness> {
   const attrs = new Attrs();
   attrs.define('security.owner', String(OWNER));
   const waiting = new Map<number, (m: Message) => void>();
-  const host: ModuleHost = {
-    rank: 0, size: 1, uuid: 'u0', attrs,
+  const host = fakeHost(attrs, {
     respond: (req, payload?: Payload) => {
       const p = payload === undefined || Buffer.isBuffer(payload) ? payload : jsonPayload(payload);
       waiting.get(req.aux2)?.({ type: MSGTYPE_RESPONSE, flags: 0, userid: 0, rolemask: 0, aux1: 0, aux2: req.aux2, payload: p });
@@ -49,14 +49,7 @@ async function harness(): Promise<Harness> {
       });
     },
     rpc: () => Promise.reject(new Error('rank 0 asks nobody')),
-    rpcStream: () => Promise.resolve(),
-    subscribe: () => () => {},
-    log: () => {},
-    multicast: () => {},
-    sendDown: () => {},
-    deliverEvent: () => {},
-    interceptFromParent: () => {},
-  };
+  });
   const cs = ContentStore.open(':memory:', 'sha256');
   const js = new JournalStore(cs);
   const registry = new ServiceRegistry(host);

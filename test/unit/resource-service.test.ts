@@ -7,9 +7,10 @@ import { FluxError, EHOSTUNREACH, errnoOf } from '../../src/core/errors.js';
 import { type Message, MSGTYPE_RESPONSE, ROLE_OWNER, jsonPayload, makeRequest, payloadJson } from '../../src/core/wire/message.js';
 import { Attrs } from '../../src/services/attrs.js';
 import { ServiceRegistry } from '../../src/broker/registry.js';
-import type { ModuleHost, Payload } from '../../src/services/module.js';
+import type { Payload } from '../../src/services/module.js';
 import { resourceModule, type ResourceService } from '../../src/services/resource.js';
 import { decodeR, encodeR, rankIdset } from '../../src/core/resource/rset.js';
+import { fakeHost } from '../helpers/module-host.js';
 
 const VM = fileURLToPath(new URL('../fixtures/hwloc/vm-2core.xml', import.meta.url));
 const TWO_PACKAGES = fileURLToPath(new URL('../fixtures/hwloc/two-package-gpus.xml', import.meta.url));
@@ -59,8 +60,8 @@ async function cluster(size: number, opts: ClusterOptions = {}): Promise<Cluster
   for (let rank = 0; rank < size; rank++) {
     const attrs = new Attrs();
     attrs.define('hostname', `host${rank}`);
-    const host: ModuleHost = {
-      rank, size, uuid: `u${rank}`, attrs,
+    const host = fakeHost(attrs, {
+      rank, size, uuid: `u${rank}`,
       respond: (req, payload?: Payload) => {
         const p = payload === undefined || Buffer.isBuffer(payload) ? payload : jsonPayload(payload);
         pending.get(req.aux2)?.resolve({ type: MSGTYPE_RESPONSE, flags: 0, userid: 0, rolemask: 0, aux1: 0, aux2: req.aux2, payload: p });
@@ -72,14 +73,8 @@ async function cluster(size: number, opts: ClusterOptions = {}): Promise<Cluster
         if (behaviour[to] === 'unreachable') return Promise.reject(new FluxError(EHOSTUNREACH));
         return send(to, topic, payload);
       },
-      rpcStream: () => Promise.resolve(),
-      subscribe: () => () => {},
       log: (severity, _app, text) => logs.push({ rank, severity, text }),
-      multicast: () => {},
-      sendDown: () => {},
-      deliverEvent: () => {},
-      interceptFromParent: () => {},
-    };
+    });
     const registry = new ServiceRegistry(host);
     registries.push(registry);
     const svc = resourceModule(host, {

@@ -9,7 +9,7 @@ import {
 import { errnoOf, FluxError, EINVAL, ENODATA, ENOSYS, EPERM, EPROTO, EROFS } from '../../src/core/errors.js';
 import { Attrs } from '../../src/services/attrs.js';
 import { ServiceRegistry } from '../../src/broker/registry.js';
-import type { ModuleDef, ModuleHost, Payload } from '../../src/services/module.js';
+import type { ModuleDef, Payload } from '../../src/services/module.js';
 import { jobIngestModule } from '../../src/services/job-ingest.js';
 import { kvsHistoryModule } from '../../src/services/kvs-history.js';
 import { kvsWatchModule } from '../../src/services/kvs-watch.js';
@@ -17,6 +17,7 @@ import type { JournalService } from '../../src/services/journal.js';
 import { kvsProjection, namespaceTopic, ENTRY_KVS, KVS, type KvsState } from '../../src/projections/kvs.js';
 import { encodeJ } from '../../src/core/jobs/jobspec.js';
 import type { Entry } from '../../src/core/journal/entry.js';
+import { fakeHost } from '../helpers/module-host.js';
 
 const OWNER = 500;
 const GUEST = 4242;
@@ -37,8 +38,8 @@ function harness(rpc: (topic: string, body: unknown) => unknown = () => ({}), ra
   const answers = new Map<number, Answer[]>();
   const record = (req: Message, a: Answer) => answers.set(req.aux2, [...(answers.get(req.aux2) ?? []), a]);
   const logs: Array<[number, string, string]> = [];
-  const host: ModuleHost = {
-    rank, size: 2, uuid: 'u0', attrs,
+  const host = fakeHost(attrs, {
+    rank, size: 2,
     respond: (req, payload?: Payload) => {
       const p = payload === undefined || Buffer.isBuffer(payload) ? payload : jsonPayload(payload);
       record(req, { errnum: 0, body: p && p.length > 0 ? payloadJson({ payload: p } as Message) : undefined, text: undefined });
@@ -49,14 +50,8 @@ function harness(rpc: (topic: string, body: unknown) => unknown = () => ({}), ra
       if (r instanceof FluxError) throw r;
       return { type: MSGTYPE_RESPONSE, flags: 0, userid: 0, rolemask: 0, aux1: 0, aux2: 0, topic, payload: jsonPayload(r as Record<string, unknown>) };
     },
-    rpcStream: () => Promise.resolve(),
-    subscribe: () => () => {},
     log: (level, subsystem, text) => void logs.push([level, subsystem, text]),
-    multicast: () => {},
-    sendDown: () => {},
-    deliverEvent: () => {},
-    interceptFromParent: () => {},
-  };
+  });
   const registry = new ServiceRegistry(host);
   let tag = 0;
   /** every answer to a request, once `settle` turns of the event loop have passed */
