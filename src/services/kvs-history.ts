@@ -10,6 +10,7 @@ import { dirref, keyPath } from '../core/kvs/treeobj.js';
 import { LOOKUP_TREEOBJ } from '../core/kvs/tree.js';
 import { type KvsState, KVS, PRIMARY, namespaceRoot } from '../projections/kvs.js';
 import type { JournalService } from './journal.js';
+import { newestUpTo } from './kvs/history-index.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 
 export interface KvsHistoryOptions {
@@ -72,16 +73,8 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
   let keyVersions: ((ns: string, key: string, limit: number | undefined, after: number) => VersionRow[]) | undefined;
 
   if (db) {
-    // at-time looks versions up by time; without this it would scan the namespace's versions
-    db.exec('CREATE INDEX IF NOT EXISTS kvs_version_time ON kvs_version(namespace, time, rootseq)');
-    // versions past the journal's head (an instance serving a past state) are not there
-    // at-seq looks the last version up to a journal entry
-    db.exec('CREATE INDEX IF NOT EXISTS kvs_version_seq ON kvs_version(namespace, seq)');
-    const bySeq = db.prepare('SELECT rootseq FROM kvs_version WHERE namespace = ? AND seq <= ? ORDER BY seq DESC LIMIT 1').pluck();
-    atSeq = (ns, seq) => bySeq.get(ns, seq) as number | undefined;
-    const byTime = db.prepare(
-      'SELECT rootseq, rootref FROM kvs_version WHERE namespace = ? AND time <= ? AND seq <= ? ORDER BY time DESC, rootseq DESC LIMIT 1',
-    );
+    const lastUpTo = newestUpTo(db);
+    atSeq = (ns, seq) => lastUpTo(ns, 'seq', seq);
     // each is a walk of the (namespace, key, rootseq) primary key: the cost is the number of rows for that key;
     // the keys of the newest versions may still be in kvs_key_recent (src/services/kvs/history-index.ts), which a
     // store written before it came lacks, and which a read-only one cannot be given
@@ -94,7 +87,19 @@ export function kvsHistoryModule(host: ModuleHost, opts: KvsHistoryOptions): Mod
     db.exec('CREATE TABLE IF NOT EXISTS kvs_floor(namespace TEXT PRIMARY KEY, rootseq INTEGER NOT NULL)');
     const floor = db.prepare('SELECT rootseq FROM kvs_floor WHERE namespace = ?').pluck();
     floorOf = (ns) => Number(floor.get(ns) ?? 0);
-    atTime = (ns, time) => byTime.get(ns, time, journal.head().seq) as { rootseq: number; rootref: string } | undefined;
+    atTime = (ns, time) => {
+      let rootseq = lastUpTo(ns, 'time', time);
+      if (rootseq === undefined) return undefined;
+      let v = version.get(ns, rootseq) as VersionRow & { seq: number };
+      const head = journal.head().seq;
+      // versions past the journal's head (an instance serving a past state) are left out
+      if (v.seq > head) {
+        rootseq = lastUpTo(ns, 'seq', head);
+        if (rootseq === undefined) return undefined;
+        v = version.get(ns, rootseq) as VersionRow & { seq: number };
+      }
+      return { rootseq: v.rootseq, rootref: v.rootref };
+    };
     keyVersions = (ns, key, limit, after) => {
       const path = keyPath(key);
       /** each version, and whether only a directory above the key was written in it */

@@ -66,6 +66,8 @@ describe('flux start --replay --at-seq N', () => {
     expect(Number((await inst.flux(['kvs', 'version'])).stdout)).toBe(midVersion);
     expect(await inst.flux(['kvs', 'get', '--at-version', '1', 'a'])).toMatchObject({ code: 0, stdout: '1\n' });
     expect((await inst.flux(['kvs', 'get', '--at-version', String(midVersion + 1), 'a'])).code).toBe(1);
+    // now is after every version the statedir holds: the last up to N is the one served
+    expect(await inst.flux(['kvs', 'get', '--at-time', String(Date.now() / 1000), 'a'])).toMatchObject({ code: 0, stdout: '3\n' });
     const hist = await inst.flux(['kvs', 'history', 'a']);
     const values = hist.stdout.trimEnd().split('\n').map((line) => line.split(/\s+/).at(-1));
     expect(values).toEqual(['1', '3']);
