@@ -1,16 +1,16 @@
 // flux start --replay DIR --at-seq N: an instance serving the state a stopped instance had after entry N. The
 // ordinary commands read the past, on every rank; every write is refused with EROFS; the statedir is untouched.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, startInstance, type Instance } from '../helpers/instance.js';
+import { scratchDir } from '../helpers/scratch-dir.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'flux-replay-inst-'));
-const files = () => readdirSync(dir).sort().map((f) => {
-  const st = statSync(join(dir, f));
-  return `${f} ${st.size} ${st.mtimeMs} ${createHash('sha256').update(readFileSync(join(dir, f))).digest('hex')}`;
+const scratch = scratchDir('flux-replay-inst-');
+const files = () => readdirSync(scratch.path).sort().map((f) => {
+  const st = statSync(join(scratch.path, f));
+  return `${f} ${st.size} ${st.mtimeMs} ${createHash('sha256').update(readFileSync(join(scratch.path, f))).digest('hex')}`;
 });
 const headOf = async (inst: Instance, env?: NodeJS.ProcessEnv) => Number(/seq=(\d+)/.exec((await inst.flux(['journal', 'head'], { env })).stdout)![1]);
 
@@ -25,7 +25,7 @@ let head = 0;
 let before: string[] = [];
 
 beforeAll(async () => {
-  const inst = await startInstance(1, ['-S', `statedir=${dir}`, '-S', 'journal.checkpoint-entries=2']);
+  const inst = await startInstance(1, ['-S', `statedir=${scratch.path}`, '-S', 'journal.checkpoint-entries=2']);
   const ok = async (args: string[]) => expect((await inst.flux(args)).code).toBe(0);
   await ok(['kvs', 'put', 'a=1', 'b.c=2']);
   await ok(['event', 'pub', '-s', 'foo.bar', '{"x":1}']);
@@ -46,13 +46,12 @@ beforeAll(async () => {
   expect(await inst.stop()).toBe(0);
   before = files();
 }, 120_000);
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('flux start --replay --at-seq N', () => {
   let inst: Instance;
   const rank1 = () => ({ env: { FLUX_URI: `local://${inst.rundir}/local-1` } });
   beforeAll(async () => {
-    inst = await startInstance(2, ['--replay', dir, '--at-seq', String(midSeq)]);
+    inst = await startInstance(2, ['--replay', scratch.path, '--at-seq', String(midSeq)]);
   }, 30_000);
   afterAll(async () => {
     expect(await inst?.stop()).toBe(0);
@@ -118,7 +117,7 @@ describe('flux start --replay --at-seq N', () => {
 
 describe('flux start --replay', () => {
   it('serves the last state without --at-seq, leaves the statedir as it was, and ends without an error', async () => {
-    const inst = await startInstance(1, ['--replay', dir]);
+    const inst = await startInstance(1, ['--replay', scratch.path]);
     expect(await headOf(inst)).toBe(head);
     expect(await inst.flux(['kvs', 'get', 'z'])).toMatchObject({ code: 0, stdout: 'late\n' });
     expect(await inst.stop()).toBe(0);
@@ -127,13 +126,13 @@ describe('flux start --replay', () => {
   });
 
   it('refuses a seq past the head, a missing statedir, --at-seq alone, and the old --to', async () => {
-    const past = await run(['start', '--replay', dir, '--at-seq', String(head + 1), 'true']);
+    const past = await run(['start', '--replay', scratch.path, '--at-seq', String(head + 1), 'true']);
     expect(past.code).not.toBe(0);
     expect(past.stderr).toMatch(/flux-broker: --replay .*: the journal ends at seq/);
-    const none = await run(['start', '--replay', join(dir, 'nope'), 'true']);
+    const none = await run(['start', '--replay', join(scratch.path, 'nope'), 'true']);
     expect(none.stderr).toMatch(/no such statedir/);
     expect((await run(['start', '--at-seq', '3', 'true'])).stderr).toMatch(/flux-start: --at-seq needs --replay/);
-    expect(await run(['start', '--replay', dir, '--to', '3', 'true'])).toMatchObject({ code: 1, stderr: 'flux-start: --to has been renamed --at-seq\n' });
+    expect(await run(['start', '--replay', scratch.path, '--to', '3', 'true'])).toMatchObject({ code: 1, stderr: 'flux-start: --to has been renamed --at-seq\n' });
     expect(files()).toEqual(before);
   });
 });

@@ -1,8 +1,7 @@
 // flux replay --verify on copies of a statedir a real instance wrote, each damaged one way with sqlite: every
 // kind of damage is found, at the seq where it is, and reported with exit 1. And --to starts from a snapshot.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, it, expect, beforeAll } from 'vitest';
+import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ContentStore } from '../../src/core/content/store.js';
@@ -10,17 +9,18 @@ import { JournalStore, checkpointMessage } from '../../src/core/journal/store.js
 import type { Entry } from '../../src/core/journal/entry.js';
 import { loadOrCreateSigner } from '../../src/core/journal/signing.js';
 import { run, startInstance } from '../helpers/instance.js';
+import { scratchDir } from '../helpers/scratch-dir.js';
 
-const base = mkdtempSync(join(tmpdir(), 'flux-replay-verify-'));
-const live = join(base, 'live');
+const scratch = scratchDir('flux-replay-verify-');
+const live = () => join(scratch.path, 'live');
 let copies = 0;
 let head = 0;
 let eventSeq = 0;
 let liveDir = '';
 
 function copy(): string {
-  const dst = join(base, `copy-${copies++}`);
-  cpSync(live, dst, { recursive: true });
+  const dst = join(scratch.path, `copy-${copies++}`);
+  cpSync(live(), dst, { recursive: true });
   return dst;
 }
 
@@ -54,7 +54,7 @@ async function rewrite(dir: string, change: (e: Entry) => Entry): Promise<void> 
 }
 
 beforeAll(async () => {
-  const inst = await startInstance(1, ['-S', `statedir=${live}`, '-S', 'journal.checkpoint-entries=3']);
+  const inst = await startInstance(1, ['-S', `statedir=${live()}`, '-S', 'journal.checkpoint-entries=3']);
   for (const s of [['kvs', 'put', 'a=1', 'b.c=2'], ['kvs', 'put', 'a=3'], ['kvs', 'link', 'a', 'l'], ['kvs', 'put', `v=${'y'.repeat(200)}`]]) {
     expect((await inst.flux(s)).code).toBe(0);
   }
@@ -65,11 +65,10 @@ beforeAll(async () => {
   head = Number(/seq=(\d+)/.exec((await inst.flux(['journal', 'head'])).stdout)![1]);
   expect(await inst.stop()).toBe(0);
 }, 120_000);
-afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 describe('flux replay --verify finds', () => {
   it('nothing in the untouched statedir', async () => {
-    expect(await verify(live)).toMatchObject({ code: 0, stderr: '' });
+    expect(await verify(live())).toMatchObject({ code: 0, stderr: '' });
   });
 
   it('a flipped byte in an entry', async () => {
@@ -120,7 +119,7 @@ describe('flux replay --verify finds', () => {
     expect(r).toMatchObject({ code: 1, stderr: `flux-replay: verify failed at seq ${seq}: checkpoint at ${seq} has a bad signature\n` });
 
     const other = copy();
-    const stranger = await loadOrCreateSigner(join(base, 'stranger.key'));
+    const stranger = await loadOrCreateSigner(join(scratch.path, 'stranger.key'));
     const cs = ContentStore.open(join(other, 'content.sqlite'), 'sha256');
     const js = new JournalStore(cs);
     const h = js.head();

@@ -1,11 +1,11 @@
 // flux replay against a statedir a real instance wrote: the timeline, past states equal to what the running
 // instance answered, the stepper, verify, and a statedir left exactly as it was.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { describe, it, expect, beforeAll } from 'vitest';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, startInstance, type Instance } from '../helpers/instance.js';
+import { scratchDir } from '../helpers/scratch-dir.js';
 
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 
@@ -18,7 +18,7 @@ function fingerprint(dir: string): string[] {
 }
 
 describe('flux replay', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'flux-replay-state-'));
+  const scratch = scratchDir('flux-replay-state-');
   /** journal seq -> `flux kvs dir -R --at-version` output, as the running instance printed it */
   const dirAt = new Map<number, string>();
   /** journal seq -> `flux kvs get --at-version a` */
@@ -28,11 +28,11 @@ describe('flux replay', () => {
   let cronSeq = 0;
   let head = 0;
   let eventSeq = 0;
-  const replay = (args: string[], input?: string) => run(['replay', dir, ...args], { input, env: { COLUMNS: '80' } });
+  const replay = (args: string[], input?: string) => run(['replay', scratch.path, ...args], { input, env: { COLUMNS: '80' } });
 
   beforeAll(async () => {
     // a checkpoint (with a snapshot) every few entries, so that --to starts from one
-    const inst: Instance = await startInstance(1, ['-S', `statedir=${dir}`, '-S', 'journal.checkpoint-entries=4']);
+    const inst: Instance = await startInstance(1, ['-S', `statedir=${scratch.path}`, '-S', 'journal.checkpoint-entries=4']);
     const flux = inst.flux;
     const headSeq = async () => Number(/seq=(\d+)/.exec((await flux(['journal', 'head'])).stdout)![1]);
     const record = async () => {
@@ -68,12 +68,11 @@ describe('flux replay', () => {
     cronAt = (await flux(['cron', 'list', '--at-seq', String(cronSeq)])).stdout;
     head = await headSeq();
     // a replay while the instance holds the store is refused, and changes nothing
-    const busy = await run(['replay', dir]);
+    const busy = await run(['replay', scratch.path]);
     expect(busy.code).toBe(1);
     expect(busy.stderr).toMatch(/in use by a running instance/);
     expect(await inst.stop()).toBe(0);
   }, 120_000);
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('prints the timeline, every entry once, and --from/--to cut it', async () => {
     const all = await replay([]);
@@ -170,11 +169,11 @@ describe('flux replay', () => {
   });
 
   it('reads the content.sqlite file as well as the statedir, and leaves both as they were', async () => {
-    const before = fingerprint(dir);
-    expect((await run(['replay', join(dir, 'content.sqlite'), '--show', 'kvs', '--at-seq', '2'])).code).toBe(0);
+    const before = fingerprint(scratch.path);
+    expect((await run(['replay', join(scratch.path, 'content.sqlite'), '--show', 'kvs', '--at-seq', '2'])).code).toBe(0);
     expect((await replay(['--verify'])).code).toBe(0);
-    expect(fingerprint(dir)).toEqual(before);
-    expect((await run(['replay', join(dir, 'nothing-here')])).stderr).toMatch(/^flux-replay: .*no such statedir/);
+    expect(fingerprint(scratch.path)).toEqual(before);
+    expect((await run(['replay', join(scratch.path, 'nothing-here')])).stderr).toMatch(/^flux-replay: .*no such statedir/);
   });
 
   it('refuses --at-seq past the head, and an unknown --show', async () => {

@@ -3,11 +3,12 @@
 // the instance's R through the api, and no journal entry for any of it.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, startInstance, type Instance } from '../helpers/instance.js';
+import { scratchDir } from '../helpers/scratch-dir.js';
 import { Flux } from '../../src/api/handle.js';
 import { instanceR, rankTopology, topology } from '../../src/api/resource.js';
 import { LSTOPO } from '../../src/core/resource/discovery.js';
@@ -103,16 +104,20 @@ describe('resources of a size-1 instance', () => {
 });
 
 describe('one discovery for the brokers of one host', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'flux-test-hwloc-'));
-  const runs = join(dir, 'runs');
-  const real = execFileSync('sh', ['-c', `command -v ${LSTOPO[0]}`], { encoding: 'utf8' }).trim();
-  // an lstopo that counts its runs before it runs the real one
-  writeFileSync(join(dir, LSTOPO[0]!), `#!/bin/sh\necho run >>'${runs}'\nexec '${real}' "$@"\n`);
-  chmodSync(join(dir, LSTOPO[0]!), 0o755);
-  const env = { PATH: `${dir}:${process.env.PATH}` };
+  const scratch = scratchDir('flux-test-hwloc-');
+  let runs = '';
+  let env: NodeJS.ProcessEnv = {};
   const times = (n: number) => `${n} Machine${n === 1 ? '' : 's'}, ${n * cores} Cores, ${n * pus} PUs\n`;
 
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  beforeAll(() => {
+    const dir = scratch.path;
+    runs = join(dir, 'runs');
+    const real = execFileSync('sh', ['-c', `command -v ${LSTOPO[0]}`], { encoding: 'utf8' }).trim();
+    // an lstopo that counts its runs before it runs the real one
+    writeFileSync(join(dir, LSTOPO[0]!), `#!/bin/sh\necho run >>'${runs}'\nexec '${real}' "$@"\n`);
+    chmodSync(join(dir, LSTOPO[0]!), 0o755);
+    env = { PATH: `${dir}:${process.env.PATH}` };
+  });
 
   it('flux start --size 4 runs lstopo once and its brokers read what it printed', async () => {
     rmSync(runs, { force: true });
@@ -137,7 +142,7 @@ describe('one discovery for the brokers of one host', () => {
   });
 
   it('the shared file goes with the rundir, even a kept one', async () => {
-    const rundir = join(dir, 'rundir');
+    const rundir = join(scratch.path, 'rundir');
     const r = await run(['start', '--size', '2', '--test-rundir', rundir, 'sh', '-c', `test -s ${rundir}/hwloc.xml && echo held`], { env });
     expect(r).toMatchObject({ code: 0, stderr: '', stdout: 'held\n' });
     expect(() => readFileSync(join(rundir, 'hwloc.xml'))).toThrow(/ENOENT/);

@@ -1,8 +1,6 @@
 // The journal's spine piece by piece: canonical entries and event payloads, the store's index and its refusals,
 // the verifier's findings one by one (each named by seq and reason), and the replica's ordering rule.
-import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
 import { ContentStore } from '../../src/core/content/store.js';
 import { JournalStore, type Checkpoint, type Head } from '../../src/core/journal/store.js';
@@ -15,11 +13,11 @@ import { blobrefOf } from '../../src/core/content/blobref.js';
 import { loadOrCreateSigner, type Signer } from '../../src/core/journal/signing.js';
 import { EINVAL, ENOENT, EPROTO, FluxError } from '../../src/core/errors.js';
 import { thrownError } from '../helpers/rejection.js';
+import { scratchDir } from '../helpers/scratch-dir.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'flux-spine-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const scratch = scratchDir('flux-spine-');
 let signerP: Promise<Signer> | undefined;
-const signer = () => (signerP ??= loadOrCreateSigner(join(dir, 'journal.key')));
+const signer = () => (signerP ??= loadOrCreateSigner(join(scratch.path, 'journal.key')));
 
 const base = (n: number) => ({ time: 0, topic: `t.${n}`, userid: 5, rolemask: 1, flags: 0, payload: { n } });
 
@@ -263,7 +261,7 @@ describe('journal verification', () => {
   });
 
   it('holds checkpoints to the instance key, their signature, the entry they name and the head', async () => {
-    const other = await loadOrCreateSigner(join(dir, 'other.key'));
+    const other = await loadOrCreateSigner(join(scratch.path, 'other.key'));
     let r = await damaged(3, (cs, js) => checkpointAt(js, 2, js.row(2)!.ref, other), false);
     expect(r.firstBad).toEqual({ seq: 2, reason: 'checkpoint at 2 is signed by an unknown key' });
     r = await damaged(3, (cs) => void cs.db.prepare('UPDATE journal_checkpoint SET time = time + 1').run());
