@@ -2,7 +2,7 @@
 // file. objects(hash = binary digest, size = uncompressed size or -1 when stored as is, object = bytes, an LZ4
 // raw block when compressed); checkpt_v2(id, value = JSON text), newest = highest id. Synchronous by design: a
 // transaction never spans an await, and the journal puts its own rows in the same transactions through `db`.
-import { closeSync, fdatasync, fdatasyncSync, fsync, fsyncSync, openSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import type Database from 'better-sqlite3';
@@ -374,22 +374,14 @@ export class ContentStore {
    * Sync the write-ahead log to disk without blocking the event loop (the call runs on libuv's threads): every
    * transaction that committed before the call is then on disk, and survives a power loss. One sync covers all the
    * transactions before it, so a caller that answers only after it can let the next transactions commit meanwhile
-   * (group commit). The first one also syncs the directory, so that the log's own name survives.
+   * (group commit).
    */
   async syncLog(): Promise<void> {
     if (this.path === ':memory:' || this.path === '') return;
-    const { fd, first } = this.logToSync();
+    const fd = this.logToSync();
     this.syncsInFlight++;
     try {
       await new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
-      if (first) {
-        const dir = openSync(dirname(this.path), 'r');
-        try {
-          await new Promise<void>((resolve, reject) => fsync(dir, (err) => (err ? reject(err) : resolve())));
-        } finally {
-          closeSync(dir);
-        }
-      }
     } catch (err) {
       throw this.syncError(err);
     } finally {
@@ -400,31 +392,33 @@ export class ContentStore {
   /** syncLog() on the calling thread: the same guarantee, without the two thread wake-ups, blocking meanwhile */
   syncLogNow(): void {
     if (this.path === ':memory:' || this.path === '') return;
-    const { fd, first } = this.logToSync();
+    const fd = this.logToSync();
     try {
       fdatasyncSync(fd);
-      if (first) {
-        const dir = openSync(dirname(this.path), 'r');
-        try {
-          fsyncSync(dir);
-        } finally {
-          closeSync(dir);
-        }
-      }
     } catch (err) {
       throw this.syncError(err);
     }
   }
 
-  private logToSync(): { fd: number; first: boolean } {
+  /** the log's descriptor; opened by the first sync, which also syncs the directory, so that the log's name survives */
+  private logToSync(): number {
     if (this.closing) throw new FluxError(EIO, `${this.path}: the content store is closed`);
-    const first = this.logFd === undefined;
+    if (this.logFd !== undefined) return this.logFd;
+    let fd: number | undefined;
     try {
-      this.logFd ??= openSync(`${this.path}-wal`, 'r');
+      fd = openSync(`${this.path}-wal`, 'r');
+      const dir = openSync(dirname(this.path), 'r');
+      try {
+        fsyncSync(dir);
+      } finally {
+        closeSync(dir);
+      }
     } catch (err) {
+      if (fd !== undefined) closeSync(fd);
       throw this.syncError(err);
     }
-    return { fd: this.logFd, first };
+    this.logFd = fd;
+    return fd;
   }
 
   private syncError(err: unknown): FluxError {

@@ -14,6 +14,8 @@ import type { ProjectionWaiters } from './waiters.js';
 import type { HistoryIndex } from './history-index.js';
 import { LOOKUP_SCHEMA, NAMESPACE_SCHEMA, VERSION_SCHEMA } from './schemas.js';
 
+const namespaceOf = (body: Record<string, unknown>): string => (body.namespace as string | undefined) ?? PRIMARY;
+
 interface LookupAt {
   rootref: string;
   rootseq: number;
@@ -42,9 +44,8 @@ export function lookupHandlers(ctx: KvsContext, waiters: ProjectionWaiters, inde
    * a lookup request, once the read may begin: the root it resolves under (the namespace's current one, or the
    * snapshot it names as rootdir) and the lookup of its key there
    */
-  async function lookupAt(msg: Message, body: Record<string, unknown>): Promise<LookupAt> {
+  async function lookupAt(msg: Message, body: Record<string, unknown>, ns = namespaceOf(body)): Promise<LookupAt> {
     await session(msg, body);
-    const ns = (body.namespace as string | undefined) ?? PRIMARY;
     return lookupFrom(msg, body, ns, await known(ns));
   }
 
@@ -70,9 +71,9 @@ export function lookupHandlers(ctx: KvsContext, waiters: ProjectionWaiters, inde
       schema: LOOKUP_SCHEMA,
       handler: (msg, body) => {
         // answered at once where the read need not wait and its directories are cached: most lookups
-        const ns = (body!.namespace as string | undefined) ?? PRIMARY;
+        const ns = namespaceOf(body!);
         const root = waiters.knownNow(msg, body!, ns);
-        const val = root !== undefined ? lookupFrom(msg, body!, ns, root).val() : lookupAt(msg, body!).then((at) => at.val());
+        const val = root !== undefined ? lookupFrom(msg, body!, ns, root).val() : lookupAt(msg, body!, ns).then((at) => at.val());
         if (!(val instanceof Promise)) return host.respond(msg, { val });
         return val.then((v) => host.respond(msg, { val: v }));
       },
