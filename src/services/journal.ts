@@ -9,7 +9,7 @@ import {
   Message, MSGTYPE_EVENT, FLAG_PRIVATE, ROLE_ALL, ROLE_USER, makeEvent, USERID_UNKNOWN, ROLE_OWNER, payloadJson, withBody,
 } from '../core/wire/message.js';
 import {
-  type Entry, ENTRY_RAW, canonical, checkpointMessage, decodeEntry, encodeEntry, entryPayloadBytes,
+  type Entry, type JsonPieces, ENTRY_RAW, canonical, checkpointMessage, decodeEntry, encodeEntry, entryPayloadBytes,
 } from '../core/journal/entry.js';
 import type { Reader } from '../core/access/visibility.js';
 import { type JournalStore, type Head, type Checkpoint, type NewEntry, compactedError } from '../core/journal/store.js';
@@ -112,7 +112,7 @@ export interface AppendOptions {
    */
   written?: (a: Applied) => void;
   /** canonical(payload), when the maker wrote it as it made the payload */
-  payloadText?: string;
+  payloadText?: JsonPieces;
 }
 
 export interface JournalService {

@@ -1,7 +1,7 @@
 // Writing messages to a byte stream: those written in one tick leave in one writev rather than one syscall
 // each (a burst of responses or requests is common, and the syscalls were a measurable cost).
 import type { Writable } from 'node:stream';
-import { encodeLocal } from '../core/wire/framing.js';
+import { encodeLocalPieces } from '../core/wire/framing.js';
 import type { Message } from '../core/wire/message.js';
 
 export class TickWriter {
@@ -20,6 +20,6 @@ export class TickWriter {
       this.out.cork();
       process.nextTick(this.uncork);
     }
-    this.out.write(encodeLocal(msg));
+    for (const piece of encodeLocalPieces(msg)) this.out.write(piece);
   }
 }

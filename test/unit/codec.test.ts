@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { allVectorNames, loadVectors } from '../helpers/vectors.js';
-import { LocalDecoder, encodeLocal } from '../../src/core/wire/framing.js';
+import { LocalDecoder, encodeLocal, encodeLocalPieces } from '../../src/core/wire/framing.js';
 import {
   type Message, decodeFrames, encodeFrames, makeRequest, makeErrorResponse, payloadJson, payloadString, stringPayload,
   FLAG_STREAMING, MSGTYPE_RESPONSE,
@@ -66,6 +66,37 @@ function frameSize(v: { raw_hex: string }, i: number): number {
     off += len;
   }
 }
+
+describe('a large payload', () => {
+  /** the local framing written from its definition: magic, body size, each frame after its size */
+  function framedByHand(m: Message): Buffer {
+    const body = Buffer.concat(encodeFrames(m).flatMap((f) => {
+      const size = f.length < 255 ? Buffer.from([f.length]) : Buffer.from([0xff, 0, 0, 0, 0]);
+      if (f.length >= 255) size.writeUInt32BE(f.length, 1);
+      return [size, f];
+    }));
+    const prefix = Buffer.from([0x12, 0x00, 0xee, 0xff, 0, 0, 0, 0]);
+    prefix.writeUInt32BE(body.length, 4);
+    return Buffer.concat([prefix, body]);
+  }
+
+  it('is sent as it is between the bytes before and after it, which are the framing of the whole', () => {
+    const payload = stringPayload(`{"v":"${'x'.repeat(100_000)}"}`);
+    const m = { ...makeRequest('kvs.commit', payload, { matchtag: 7 }), routes: ['a', 'route'] };
+    const pieces = encodeLocalPieces(m);
+    expect(pieces.length).toBe(3);
+    expect(pieces[1]).toBe(payload);
+    expect(Buffer.concat(pieces).equals(framedByHand(m))).toBe(true);
+    const got: Message[] = [];
+    new LocalDecoder().push(Buffer.concat(pieces), (x) => got.push(x));
+    expect(payloadJson(got[0]!)).toEqual({ v: 'x'.repeat(100_000) });
+    expect(got[0]!.routes).toEqual(['a', 'route']);
+    // a small payload is copied in with the rest
+    const small = makeRequest('kvs.commit', stringPayload('{}'), { matchtag: 8 });
+    expect(encodeLocalPieces(small).length).toBe(1);
+    expect(encodeLocal(small).equals(framedByHand(small))).toBe(true);
+  });
+});
 
 describe('bad input from bad.jsonl', () => {
   const bad = loadVectors('bad');

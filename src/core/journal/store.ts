@@ -3,12 +3,12 @@
 // Everything here is synchronous: a transaction never spans an await.
 import type Database from 'better-sqlite3';
 import { FluxError, EINVAL, EPROTO, ENOENT } from '../errors.js';
-import { type Entry, encodeEntry, decodeEntry } from './entry.js';
+import { type Entry, type JsonPieces, encodeEntry, decodeEntry } from './entry.js';
 export { checkpointMessage } from './entry.js';
 import { inflate, sqliteError } from '../content/store.js';
 
 /** a new entry: all but its place in the chain, and its payload's canonical text when its maker wrote it */
-export type NewEntry = Omit<Entry, 'seq' | 'prev'> & { payloadText?: string };
+export type NewEntry = Omit<Entry, 'seq' | 'prev'> & { payloadText?: JsonPieces };
 
 /** the on-disk format this code writes; a newer one is refused, never reset */
 export const JOURNAL_FORMAT = 1;

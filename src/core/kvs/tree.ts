@@ -5,7 +5,7 @@
 // values are stored in the forms kvs-wide.ts describes; whatever is answered to a client is plain RFC 11.
 import { FluxError, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTSUP, EPROTO } from '../errors.js';
 import { ByteCache } from '../byte-cache.js';
-import { canonical } from '../journal/entry.js';
+import { type JsonPieces, arrayPieces, canonical } from '../journal/entry.js';
 import {
   type Dirent, type TreeObj, type ValTree, VAL_INLINE_MAX, checkTreeObj, encodeTreeObj, keyPath, val,
 } from './treeobj.js';
@@ -96,7 +96,7 @@ export interface AppliedOps {
    */
   ops: Op[];
   /** canonical(ops), which the journal entry holds: known here to be written the fast way */
-  opsText: string;
+  opsText: JsonPieces;
 }
 
 /**
@@ -455,7 +455,7 @@ export function applyOps(rootref: string, ops: readonly Op[], access: WriteAcces
   // an op as applied has its members, and its dirent's, in canonical order, so JSON.stringify writes canonical text
   // (native, and far faster than canonical() walking it to find so), but for a dir object: its entries are in the
   // order they were given
-  const opsText = dirs ? canonical(applied) : JSON.stringify(applied);
+  const opsText = dirs ? canonical(applied) : arrayPieces(applied);
   return { rootref: unroll(root, ctx), keys, ops: applied, opsText };
 }
 

@@ -5,7 +5,7 @@ import { FluxError, EEXIST, ENOTSUP, EPERM } from '../../core/errors.js';
 import { FLAG_PRIVATE, ROLE_OWNER, ROLE_USER } from '../../core/wire/message.js';
 import { NAMESPACE_DENIED } from '../../core/access/roles.js';
 import { blobref, digestOf, hashBlob } from '../../core/content/blobref.js';
-import { canonicalWith } from '../../core/journal/entry.js';
+import { arrayPieces, canonicalWith } from '../../core/journal/entry.js';
 import {
   type AppliedOps, type Op, type WriteAccess, applyOps, TXN_NO_MERGE, TXN_SYNC,
 } from '../../core/kvs/tree.js';
@@ -191,7 +191,7 @@ export function commitQueue(ctx: KvsContext, checkpointPrimary: () => void): Com
     };
     const appended = journal.append(namespaceTopic(ns, 'setroot'), payload, entryCred(root), {
       // an array of strings is canonical text as JSON.stringify writes it
-      payloadText: canonicalWith(payload, { ops: result.opsText, keys: JSON.stringify(result.keys) }),
+      payloadText: canonicalWith(payload, { ops: result.opsText, keys: arrayPieces(result.keys) }),
       written: () => {
         tips.set(ns, { rootseq, rootref: result.rootref });
         unstored.delete(key);
