@@ -26,11 +26,24 @@ export function brokerRank(pid) {
   return Number(/(?:^|\0)PMI_RANK=(\d+)/.exec(readFileSync(`/proc/${pid}/environ`, 'utf8'))?.[1] ?? 0);
 }
 
+/** a process's /proc stat fields after its name: field n of proc(5) is [n - 3] */
+function statFields(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** user + system CPU seconds a process has used so far */
 export function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const f = statFields(pid);
   return (Number(f[11]) + Number(f[12])) / TICK;
+}
+
+/**
+ * the minor page faults a process has taken so far: memory it touched for the first time, each a trip through
+ * the kernel (and, on a virtual machine, the hypervisor) that CPU time alone does not show apart
+ */
+export function minorFaults(pid) {
+  return Number(statFields(pid)[7]);
 }
 
 /**
