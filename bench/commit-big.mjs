@@ -6,7 +6,7 @@
 // memory a commit touches for the first time is a cost of its own, which the fault count shows apart.
 import { join } from 'node:path';
 import { Flux } from '../dist/api/handle.js';
-import { bigCommit } from './commits.mjs';
+import { bigCommit, bigOps, commitOps } from './commits.mjs';
 import { FLUX, emit, median, startInstance } from './lib.mjs';
 import { brokerPids, cpuSeconds, minorFaults } from './proc-cpu.mjs';
 
@@ -26,8 +26,9 @@ async function round(flux) {
     const c0 = cpuSeconds(pid);
     const walls = [];
     for (let c = 0; c < COMMITS; c++) {
+      const ops = bigOps(`m${c}`, 10000);
       const t0 = process.hrtime.bigint();
-      await bigCommit(h, `m${c}`, 10000);
+      await commitOps(h, ops);
       walls.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
     return { wall: median(walls), faults: (minorFaults(pid) - f0) / COMMITS, cpuMs: ((cpuSeconds(pid) - c0) * 1000) / COMMITS };

@@ -3,10 +3,19 @@ import { Flux } from '../dist/api/handle.js';
 
 export const val = (s) => ({ ver: 1, type: 'val', data: Buffer.from(s).toString('base64') });
 
-/** one commit of `keys` keys named `${prefix}.d<i/100>.k<i%100>` */
-export function bigCommit(h, prefix, keys) {
-  const ops = Array.from({ length: keys }, (_, i) => ({ key: `${prefix}.d${Math.floor(i / 100)}.k${i % 100}`, flags: 0, dirent: val(`v${i}`) }));
+/** the ops of one commit of `keys` keys named `${prefix}.d<i/100>.k<i%100>` */
+export function bigOps(prefix, keys) {
+  return Array.from({ length: keys }, (_, i) => ({ key: `${prefix}.d${Math.floor(i / 100)}.k${i % 100}`, flags: 0, dirent: val(`v${i}`) }));
+}
+
+/** one commit of `ops` to the primary namespace */
+export function commitOps(h, ops) {
   return h.call('kvs.commit', { namespace: 'primary', flags: 0, ops });
+}
+
+/** one commit of bigOps(prefix, keys) */
+export function bigCommit(h, prefix, keys) {
+  return commitOps(h, bigOps(prefix, keys));
 }
 
 /** `clients` committers (spread over `uris`), each making `each` commits of one key one after another: commits/s */

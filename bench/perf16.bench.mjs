@@ -17,7 +17,7 @@ import { echoFloor, fsyncFloor, zmqEchoFloor } from './floors.mjs';
 import { FLUX, emit, fillStatedir, median, percentile, startInstance, timeProcess } from './lib.mjs';
 import { brokerMem, rssAfter } from './proc-mem.mjs';
 import { brokerPids, totalCpu } from './proc-cpu.mjs';
-import { bigCommit, concurrentCommits, val } from './commits.mjs';
+import { bigCommit, bigOps, commitOps, concurrentCommits } from './commits.mjs';
 import { rawClient } from './raw-client.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -178,9 +178,9 @@ async function throughput() {
   const one = await startInstance(1);
   const h = await Flux.open(one.uri);
   const bigCommitRun = (prefix) => async (run) => {
-    const ops = Array.from({ length: 10000 }, (_, i) => ({ key: `${prefix}${run}.d${Math.floor(i / 100)}.k${i % 100}`, flags: 0, dirent: val(`v${i}`) }));
+    const ops = bigOps(`${prefix}${run}`, 10000);
     const t0 = process.hrtime.bigint();
-    await h.call('kvs.commit', { namespace: 'primary', flags: 0, ops });
+    await commitOps(h, ops);
     return seconds(t0);
   };
   const big = await measured(one, 1, bigCommitRun('one'), WARMUPS);

@@ -106,6 +106,12 @@ export type JsonPieces = string | readonly string[];
 /** elements an array's text is cut after: each piece stays far below the size V8 allocates on pages of its own */
 const ELEMENTS_PER_PIECE = 256;
 
+/**
+ * an entry's text shorter than this (UTF-16 units) is joined and encoded whole: written piece by piece, a
+ * one-key commit's entry cost ~1.3 µs more to encode than its ~3 (measured)
+ */
+const WRITTEN_WHOLE = 64 * 1024;
+
 /** JSON.stringify(values) as pieces of ELEMENTS_PER_PIECE elements (the same text, joined) */
 export function arrayPieces(values: readonly unknown[]): string[] {
   if (values.length <= ELEMENTS_PER_PIECE) return [JSON.stringify(values)];
@@ -182,6 +188,9 @@ export function encodeEntry(e: Entry, payloadText?: JsonPieces): Buffer {
     `,"prev":${prev},"rolemask":${e.rolemask},"seq":${e.seq},"time":${JSON.stringify(e.time)},` +
       `"topic":${JSON.stringify(e.topic)},"userid":${e.userid}}`,
   ];
+  let chars = 0;
+  for (const p of pieces) chars += p.length;
+  if (chars < WRITTEN_WHOLE) return Buffer.from(pieces.join(''), 'utf8');
   let size = 0;
   for (const p of pieces) size += Buffer.byteLength(p);
   const out = Buffer.allocUnsafe(size);
