@@ -1,6 +1,8 @@
 // One broker process from start to exit: PMI bootstrap, overlay wiring, services, the initial program on
 // rank 0, and a clean shutdown in which children say goodbye before their parent leaves.
 import { spawn, type ChildProcess } from 'node:child_process';
+// node:crypto's randomUUID, not the global crypto's: that one is Web Crypto, a module more for every broker to load
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, chmodSync, existsSync, accessSync, statSync, constants as fsConstants } from 'node:fs';
 import { hostname as osHostname, tmpdir, constants as osConstants } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -209,7 +211,7 @@ export async function runBroker(argv: string[]): Promise<number> {
   }
 
   // ---- overlay: bind, exchange business cards, connect ----
-  const uuid = crypto.randomUUID();
+  const uuid = randomUUID();
   let server: OverlayServer | undefined;
   let client: OverlayClient | undefined;
   let endpoint: string | undefined;

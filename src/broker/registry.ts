@@ -1,4 +1,5 @@
 // The service table: which module answers which topic, with the handlers every module gets for free.
+import { randomUUID } from 'node:crypto';
 import {
   FluxError, ENOENT, EEXIST, ENOSYS, EPERM, EPROTO, EINVAL,
 } from '../core/errors.js';
@@ -222,7 +223,7 @@ export class ServiceRegistry {
     const { def } = mod;
     const host = this.host;
     const started = Date.now();
-    const hops = BROKER_SERVICES.has(def.name) ? [host.uuid] : [host.uuid, crypto.randomUUID()];
+    const hops = BROKER_SERVICES.has(def.name) ? [host.uuid] : [host.uuid, randomUUID()];
     return [
       {
         topic: `${def.name}.ping`,

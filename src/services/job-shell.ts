@@ -10,8 +10,7 @@
 //   job-shell.stdin   {id, data?, eof?}            data base64; to every local task's stdin
 //   job-shell.pmi-exchange {id, barrier, kvs}      on the job's first shell: answered with every shell's puts
 //                                                  once all shells entered that barrier
-import { mkdirSync, openSync, closeSync, statSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdirSync, openSync, closeSync, rm, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isUtf8 } from 'node:buffer';
 import type { Writable } from 'node:stream';
@@ -312,7 +311,9 @@ export function jobShellModule(host: ModuleHost): ModuleDef {
     sh.pmi.close();
     // shells still in a barrier this one led will never see it complete
     for (const ex of sh.exchanges.values()) for (const w of ex.waiting) host.respondError(w, new FluxError(ECANCELED, 'the job\'s first shell has finished'));
-    void rm(sh.tmpdir, { recursive: true, force: true }).catch((err: unknown) => host.log(4, 'job-shell', `${sh.tmpdir}: ${(err as Error).message}`));
+    rm(sh.tmpdir, { recursive: true, force: true }, (err) => {
+      if (err) host.log(4, 'job-shell', `${sh.tmpdir}: ${err.message}`);
+    });
     shells.delete(s.id);
     respond(sh, { type: 'finished', status, ...(sh.pending.length > 0 ? { output: sh.pending.join('') } : {}) });
     host.respondError(sh.req, new FluxError(ENODATA));

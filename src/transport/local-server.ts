@@ -2,7 +2,7 @@
 // handshake and framing, and credentials stamped on every message at ingress from SO_PEERCRED.
 import * as net from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { lstat, stat, unlink } from 'node:fs/promises';
+import { lstatSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { FluxError, EAGAIN, EPERM, EEXIST, EALREADY, errnoOf } from '../core/errors.js';
 import { LocalDecoder } from '../core/wire/framing.js';
@@ -150,9 +150,12 @@ export class LocalServer {
     const path = this.opts.path;
     checkSocketPath(path);
     const dir = dirname(path);
-    const st = await stat(dir).catch((err: Error) => {
-      throw new FluxError(errnoOf(err), `socket directory ${dir}: ${err.message}`);
-    });
+    let st;
+    try {
+      st = statSync(dir);
+    } catch (err) {
+      throw new FluxError(errnoOf(err), `socket directory ${dir}: ${(err as Error).message}`);
+    }
     if (!st.isDirectory()) throw new FluxError(EPERM, `${dir} is not a directory`);
     // others may pass through (to a socket opened to guests) but never list or add entries
     if ((st.mode & 0o066) !== 0) {
@@ -161,7 +164,7 @@ export class LocalServer {
         `${dir} has mode ${(st.mode & 0o777).toString(8)}: the socket directory must not be readable or writable by group or other`,
       );
     }
-    await removeStaleSocket(path);
+    removeStaleSocket(path);
     // a client's end of input is acted on once its last messages are handed on (see accept)
     const server = net.createServer({ allowHalfOpen: true }, (sock) => this.accept(sock));
     await new Promise<void>((resolve, reject) => {
@@ -354,15 +357,15 @@ export class LocalServer {
   }
 }
 
-async function removeStaleSocket(path: string): Promise<void> {
+function removeStaleSocket(path: string): void {
   let st;
   try {
-    st = await lstat(path);
+    st = lstatSync(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;
   }
   // Only a socket left by an earlier broker is ours to replace; anything else is somebody's file.
   if (!st.isSocket()) throw new FluxError(EEXIST, `${path} exists and is not a socket`);
-  await unlink(path);
+  unlinkSync(path);
 }
