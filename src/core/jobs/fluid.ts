@@ -7,7 +7,7 @@
 // days of cumulative instance uptime. Past it, composing or decoding an id throws EOVERFLOW instead of
 // silently rounding to a neighbouring id.
 import { FluxError, EINVAL, EOVERFLOW } from '../errors.js';
-import { MNEMONICODE_WORDS } from './mnemonicode-words.js';
+import { MNEMONICODE_TEXT } from './mnemonicode-words.js';
 
 const GEN_BITS = 14;
 const SEQ_BITS = 10;
@@ -25,25 +25,43 @@ const F58_PREFIX = 'ƒ';
 const F58_MAX_DIGITS = 12;
 
 // RFC 19's 576 emoji, digit 0 first (interoperability data, like the base58 alphabet).
-const EMOJI = Array.from(
+const EMOJI_TEXT =
   '😃😄😁😆😅😂😉😊😍😘😚😋😜😝😏😒😌😔😪😷😵😲😳😨😰😥😢😭😱😖😣😞😓😩😫😤😡😠👿💀💩👹👺👻👽👾😺😸' +
-    '😹😻😼😽🙀😿😾🙈🙉🙊💌💘💝💖💗💓💞💕💟💔💛💚💙💜💋💯💢💥💫💦💨💬💤👋👌👈👉👆👇👍👎👊👏🙌👐🙏💅💪' +
-    '👂👃👀👅👄👶👦👧👱👨👩👴👵🙍🙎🙅🙆💁🙋🙇👮💂👷👸👳👲👰👼🎅💆💇🚶🏃💃👯🏂🏄🏊🛀👫💏💑👪👤👣🐵🐒🐶' +
-    '🐩🐺🐱🐯🐴🐎🐮🐷🐗🐽🐑🐫🐘🐭🐹🐰🐻🐨🐼🐾🐔🐣🐤🐥🐦🐧🐸🐢🐍🐲🐳🐬🐟🐠🐡🐙🐚🐌🐛🐜🐝🐞💐🌸💮🌹🌺🌻' +
-    '🌼🌷🌱🌴🌵🌾🌿🍀🍁🍂🍃🍄🍇🍈🍉🍊🍌🍍🍎🍏🍑🍒🍓🍅🍆🌽🌰🍞🍖🍗🍔🍟🍕🍳🍲🍱🍘🍙🍚🍛🍜🍝🍠🍢🍣🍤🍥🍡' +
-    '🍦🍧🍨🍩🍪🎂🍰🍫🍬🍭🍮🍯🍵🍶🍷🍸🍹🍺🍻🍴🔪🌏🗾🌋🗻🏠🏡🏢🏣🏥🏦🏨🏩🏪🏫🏬🏭🏯🏰💒🗼🗽🌁🌃🌄🌅🌆🌇' +
-    '🌉🎠🎡🎢💈🎪🚃🚄🚅🚇🚉🚌🚑🚒🚓🚕🚗🚙🚚🚲🚏🚨🚥🚧🚤🚢💺🚀🕛🕐🕑🕒🕓🕔🕕🕖🕗🕘🕙🕚🌑🌓🌔🌕🌙🌛🌟🌠' +
-    '🌌🌀🌈🌂🔥💧🌊🎃🎄🎆🎇🎈🎉🎊🎋🎍🎎🎏🎐🎑🎀🎁🎫🏆🏀🏈🎾🎳🎣🎽🎿🎯🔫🎱🔮🎮🎰🎲🃏🀄🎴🎭🎨👓👔👕👖👗' +
-    '👘👙👚👛👜👝🎒👞👟👠👡👢👑👒🎩🎓💄💍💎🔊📢📣🔔🎼🎵🎶🎤🎧📻🎷🎸🎹🎺🎻📱📲📞📟📠🔋🔌💻💽💾💿📀🎥🎬' +
-    '📺📷📹📼🔍🔎💡🔦🏮📔📕📖📗📘📙📚📓📒📃📜📄📰📑🔖💰💴💵💸💳💹📧📨📩📤📥📦📫📪📮📝💼📁📂📅📆📇📈📉' +
-    '📊📋📌📍📎📏📐🔒🔓🔏🔐🔑🔨💣🔧🔩🔗📡💉💊🚪🚽🚬🗿🏧🚹🚺🚻🚼🚾🚫🚭🔞🔃🔙🔚🔛🔜🔝🔯🔼🔽🎦📶📳📴💱💲' +
-    '🔱📛🔰🔟🔠🔡🔢🔣🔤🆎🆑🆒🆓🆔🆕🆖🆗🆘🆙🆚🈁🈶🈯🉐🈹🈚🈲🉑🈸🈴🈳🈺🈵🔴🔵🔶🔷🔸🔹🔺🔻💠🔘🔳🔲🏁🚩🎌',
-);
+  '😹😻😼😽🙀😿😾🙈🙉🙊💌💘💝💖💗💓💞💕💟💔💛💚💙💜💋💯💢💥💫💦💨💬💤👋👌👈👉👆👇👍👎👊👏🙌👐🙏💅💪' +
+  '👂👃👀👅👄👶👦👧👱👨👩👴👵🙍🙎🙅🙆💁🙋🙇👮💂👷👸👳👲👰👼🎅💆💇🚶🏃💃👯🏂🏄🏊🛀👫💏💑👪👤👣🐵🐒🐶' +
+  '🐩🐺🐱🐯🐴🐎🐮🐷🐗🐽🐑🐫🐘🐭🐹🐰🐻🐨🐼🐾🐔🐣🐤🐥🐦🐧🐸🐢🐍🐲🐳🐬🐟🐠🐡🐙🐚🐌🐛🐜🐝🐞💐🌸💮🌹🌺🌻' +
+  '🌼🌷🌱🌴🌵🌾🌿🍀🍁🍂🍃🍄🍇🍈🍉🍊🍌🍍🍎🍏🍑🍒🍓🍅🍆🌽🌰🍞🍖🍗🍔🍟🍕🍳🍲🍱🍘🍙🍚🍛🍜🍝🍠🍢🍣🍤🍥🍡' +
+  '🍦🍧🍨🍩🍪🎂🍰🍫🍬🍭🍮🍯🍵🍶🍷🍸🍹🍺🍻🍴🔪🌏🗾🌋🗻🏠🏡🏢🏣🏥🏦🏨🏩🏪🏫🏬🏭🏯🏰💒🗼🗽🌁🌃🌄🌅🌆🌇' +
+  '🌉🎠🎡🎢💈🎪🚃🚄🚅🚇🚉🚌🚑🚒🚓🚕🚗🚙🚚🚲🚏🚨🚥🚧🚤🚢💺🚀🕛🕐🕑🕒🕓🕔🕕🕖🕗🕘🕙🕚🌑🌓🌔🌕🌙🌛🌟🌠' +
+  '🌌🌀🌈🌂🔥💧🌊🎃🎄🎆🎇🎈🎉🎊🎋🎍🎎🎏🎐🎑🎀🎁🎫🏆🏀🏈🎾🎳🎣🎽🎿🎯🔫🎱🔮🎮🎰🎲🃏🀄🎴🎭🎨👓👔👕👖👗' +
+  '👘👙👚👛👜👝🎒👞👟👠👡👢👑👒🎩🎓💄💍💎🔊📢📣🔔🎼🎵🎶🎤🎧📻🎷🎸🎹🎺🎻📱📲📞📟📠🔋🔌💻💽💾💿📀🎥🎬' +
+  '📺📷📹📼🔍🔎💡🔦🏮📔📕📖📗📘📙📚📓📒📃📜📄📰📑🔖💰💴💵💸💳💹📧📨📩📤📥📦📫📪📮📝💼📁📂📅📆📇📈📉' +
+  '📊📋📌📍📎📏📐🔒🔓🔏🔐🔑🔨💣🔧🔩🔗📡💉💊🚪🚽🚬🗿🏧🚹🚺🚻🚼🚾🚫🚭🔞🔃🔙🔚🔛🔜🔝🔯🔼🔽🎦📶📳📴💱💲' +
+  '🔱📛🔰🔟🔠🔡🔢🔣🔤🆎🆑🆒🆓🆔🆕🆖🆗🆘🆙🆚🈁🈶🈯🉐🈹🈚🈲🉑🈸🈴🈳🈺🈵🔴🔵🔶🔷🔸🔹🔺🔻💠🔘🔳🔲🏁🚩🎌';
 /** a 64-bit value needs at most 7 base-576 digits */
 const EMOJI_MAX_DIGITS = 7;
 
-const emojiValue = new Map(EMOJI.map((e, i) => [e, i]));
-const wordValue = new Map(MNEMONICODE_WORDS.map((w, i) => [w, i]));
+interface SymbolTables {
+  words: readonly string[];
+  wordValue: Map<string, number>;
+  emoji: readonly string[];
+  emojiValue: Map<string, number>;
+}
+
+let tables: SymbolTables | undefined;
+
+/**
+ * The word and emoji digits and their values, made on first use: every broker and job command loads this module,
+ * and few ever spell an id in words or emoji (made at load, they cost each process ~1.5 ms, measured)
+ */
+function symbolTables(): SymbolTables {
+  if (tables === undefined) {
+    const words = MNEMONICODE_TEXT.split(/\s+/).filter((w) => w !== '');
+    const emoji = Array.from(EMOJI_TEXT);
+    tables = { words, wordValue: new Map(words.map((w, i) => [w, i])), emoji, emojiValue: new Map(emoji.map((e, i) => [e, i])) };
+  }
+  return tables;
+}
 
 function checkId(id: number): void {
   if (!Number.isInteger(id) || id < 0) throw new FluxError(EINVAL, `invalid FLUID ${id}`);
@@ -143,7 +161,7 @@ function digits(id: number, alphabet: readonly string[] | string, base: number):
 }
 
 function words32(x: number): string {
-  const w = MNEMONICODE_WORDS;
+  const w = symbolTables().words;
   const base = w.length;
   return [w[x % base], w[Math.floor(x / base) % base], w[Math.floor(x / base / base)]].join('-');
 }
@@ -166,8 +184,10 @@ export function encodeFluid(id: number, type: FluidEncoding = 'f58'): string {
     case 'words':
       // mnemonicode encodes the id's little-endian bytes: the low 32 bits come first
       return `${words32(id % 2 ** 32)}--${words32(Math.floor(id / 2 ** 32))}`;
-    case 'emoji':
-      return digits(id, EMOJI, EMOJI.length);
+    case 'emoji': {
+      const { emoji } = symbolTables();
+      return digits(id, emoji, emoji.length);
+    }
     default:
       throw new FluxError(EINVAL, `unknown FLUID encoding "${String(type)}"`);
   }
@@ -190,9 +210,10 @@ function decodeDothex(s: string): bigint | undefined {
 
 function decodeWords(s: string): bigint | undefined {
   // as mnemonicode's own decoder: words are runs of letters, anything else separates them, case is ignored
+  const { words, wordValue } = symbolTables();
   const idx = s.split(/[^A-Za-z]+/).filter((w) => w !== '').map((w) => wordValue.get(w.toLowerCase()));
   if (idx.length !== 6 || idx.some((i) => i === undefined)) return undefined;
-  const base = MNEMONICODE_WORDS.length;
+  const base = words.length;
   const half = (i: number) => idx[i]! + idx[i + 1]! * base + idx[i + 2]! * base * base;
   const lo = half(0);
   const hi = half(3);
@@ -210,7 +231,8 @@ function decodeF58(s: string): bigint | undefined {
 function decodeEmoji(s: string): bigint | undefined {
   const symbols = Array.from(s);
   if (symbols.length > EMOJI_MAX_DIGITS) return undefined;
-  return positional(symbols, (e) => emojiValue.get(e), BigInt(EMOJI.length));
+  const { emoji, emojiValue } = symbolTables();
+  return positional(symbols, (e) => emojiValue.get(e), BigInt(emoji.length));
 }
 
 /** RFC 19's detection order; leading and trailing whitespace are ignored */

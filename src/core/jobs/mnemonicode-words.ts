@@ -1,7 +1,8 @@
 // The 1626 base words of Oren Tirosh's mnemonicode (word list v0.7, MIT licence), in their order: a word's
 // position is its digit value, so this list is interoperability data like the base58 alphabet. The seven
-// three-letter words mnemonicode keeps for 24-bit tails are left out: a 64-bit FLUID never has such a tail.
-export const MNEMONICODE_WORDS: readonly string[] = `
+// three-letter words mnemonicode keeps for 24-bit tails are left out: a 64-bit FLUID never has such a tail. Kept as
+// text, separated by white space: fluid.ts splits it when an id is first spelled in words.
+export const MNEMONICODE_TEXT = `
 academy acrobat active actor adam admiral adrian africa agenda agent airline airport aladdin alarm alaska
 albert albino album alcohol alex algebra alibi alice alien alpha alpine amadeus amanda amazon amber america
 amigo analog anatomy angel animal antenna antonio apollo april archive arctic arizona arnold aroma arthur
@@ -109,4 +110,4 @@ torso touch toyota trade tribune trinity triton truck trust type under unit urba
 venice verona vibrate virgo visible vista vital voice vortex waiter watch wave weather wedding wheel
 whiskey wisdom
 deal null nurse quebec reserve reunion roof singer verbal amen
-`.split(/\s+/).filter((w) => w !== '');
+`;
