@@ -1,6 +1,7 @@
 // flux start as flux-core's users run it: a one-word initial program through the shell (a sharness test script),
 // every -S checked before anything starts, start-up errors that end the whole instance at once with one line
-// and nothing left behind, sizes the machine cannot hold refused, and a launcher killed cleaning up after itself.
+// and nothing left behind, sizes the machine cannot hold refused, a launcher killed cleaning up after itself, and
+// no Node module loaded at start that a broker does not need.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { spawn, execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -94,6 +95,26 @@ describe('the initial program', () => {
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('unset\nunset\nMALLOC_MMAP_THRESHOLD_=131072\n'.repeat(2));
     expect(r.code).toBe(0);
+    nothingLeft();
+  });
+});
+
+describe('what a broker loads', () => {
+  it('neither node:fs/promises nor Web Crypto: no broker needs them, and every start would pay for them', async () => {
+    const lists = join(scratch, 'loaded');
+    mkdirSync(lists);
+    // each broker writes down the Node modules it loaded as it exits
+    const preload = join(scratch, 'loaded.cjs');
+    writeFileSync(preload, `if (process.env.PMI_RANK !== undefined) process.on('exit', () => require('node:fs').writeFileSync(`
+      + `${JSON.stringify(lists)} + '/' + process.env.PMI_RANK, process.moduleLoadList.join('\\n')));\n`);
+    const r = await run(['start', '--test-size=2', 'true'], { env: { TMPDIR: tmp, NODE_OPTIONS: `--require ${preload}` }, timeoutMs: 15_000 });
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    for (const rank of ['0', '1']) {
+      const loaded = readFileSync(join(lists, rank), 'utf8').split('\n');
+      expect(loaded, `rank ${rank}`).toContain('NativeModule net');
+      expect(loaded, `rank ${rank}`).not.toContain('NativeModule fs/promises');
+      expect(loaded, `rank ${rank}`).not.toContain('NativeModule internal/crypto/webcrypto');
+    }
     nothingLeft();
   });
 });
