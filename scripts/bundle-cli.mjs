@@ -6,7 +6,7 @@
 // Modules that find files from import.meta.url sit two levels below the root in dist/, and so do these files.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import Module from 'node:module';
 import { Script } from 'node:vm';
@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RECORD_SCHEMAS } from '../dist/core/validate.js';
 import { shellQuote } from '../dist/transport/ssh-connector.js';
-import { validatorsModule } from './validators.mjs';
+import { validatorFiles } from './validators.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -162,11 +162,14 @@ const schemas = existsSync(record) ? readFileSync(record, 'utf8').split('\n').fi
 rmSync(recordDir, { recursive: true, force: true });
 const validators = join(dist, 'validators.cjs');
 rmSync(`${validators}.cache`, { force: true });
+rmSync(join(dist, 'validators'), { recursive: true, force: true });
 if (schemas.length > 0) {
-  // its top level parsed ahead as the bundles' are: the first request a broker validates then costs ~3 ms less
-  const text = validatorsModule(schemas);
-  writeFileSync(validators, text);
-  writeFileSync(`${validators}.cache`, new Script(Module.wrap(text), { filename: validators }).createCachedData());
+  const { index, files } = validatorFiles(schemas);
+  mkdirSync(join(dist, 'validators'));
+  for (const { name, text } of files) writeFileSync(join(dist, name), text);
+  writeFileSync(validators, index);
+  // its top level parsed ahead as the bundles' are: the first request a broker validates then costs less
+  writeFileSync(`${validators}.cache`, new Script(Module.wrap(index), { filename: validators }).createCachedData());
 } else {
   rmSync(validators, { force: true });
 }

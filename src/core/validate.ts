@@ -2,8 +2,9 @@
 // never see a request in a short-lived instance, and loading + compiling every schema at boot cost each
 // broker process ~90 ms of CPU (measured), which multiplied by the ranks sharing a node's cores.
 //
-// The schemas the brokers compile are also compiled at build time into dist/validators.cjs (ajv's standalone
-// code, scripts/bundle-cli.mjs): a process finds its validators there and never loads ajv, whose code and
+// The schemas the brokers compile are also compiled at build time, a file each in dist/validators/ indexed by
+// dist/validators.cjs (ajv's standalone code, scripts/validators.mjs): a process finds its validators there and
+// loads only those it uses, and never ajv, whose code and
 // instance were ~10 MiB of every broker's resident memory (measured). A schema that is not there (a plug-in
 // module's, one made at run time) is compiled by ajv as before. The key is the schema's JSON text, so a validator
 // is only ever taken for the very schema it was generated from.
