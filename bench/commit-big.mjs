@@ -4,17 +4,15 @@
 // BIG_COMMITS more, measured. One JSON line per build: the median over rounds of each round's median wall time per
 // commit, and rank 0's page faults and CPU per commit (/proc). On a virtual machine a page fault costs ~10 µs, so
 // memory a commit touches for the first time is a cost of its own, which the fault count shows apart.
-import { join } from 'node:path';
 import { Flux } from '../dist/api/handle.js';
 import { bigCommit, bigOps, commitOps } from './commits.mjs';
-import { FLUX, emit, median, startInstance } from './lib.mjs';
+import { abBuilds, emit, median, startInstance } from './lib.mjs';
 import { brokerPids, cpuSeconds, minorFaults } from './proc-cpu.mjs';
 
 const ROUNDS = Number(process.env.BIG_ROUNDS ?? 3);
 const WARMUPS = Number(process.env.BIG_WARMUPS ?? 6);
 const COMMITS = Number(process.env.BIG_COMMITS ?? 10);
-const builds = [['this', FLUX]];
-if (process.env.BIG_AB) builds.push(['ab', join(process.env.BIG_AB, 'bin', 'flux')]);
+const builds = abBuilds('BIG_AB');
 
 async function round(flux) {
   const inst = await startInstance(1, [], flux);

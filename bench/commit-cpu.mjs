@@ -7,15 +7,13 @@
 //  - `flux kvs put` of 10,000 keys into one directory, as a whole command, three times.
 // COMMIT_AB=dir (a copy of another build's bin/ and dist/, with node_modules) runs that build too, alternating
 // round by round, so that both see the same machine.
-import { join } from 'node:path';
 import { Flux } from '../dist/api/handle.js';
 import { bigCommit, concurrentCommits } from './commits.mjs';
-import { FLUX, emit, median, startInstance, timeProcess } from './lib.mjs';
+import { abBuilds, emit, median, startInstance, timeProcess } from './lib.mjs';
 import { brokerPids, mainThreadSeconds, totalCpu } from './proc-cpu.mjs';
 
 const ROUNDS = Number(process.env.COMMIT_ROUNDS ?? 4);
-const builds = [['this', FLUX]];
-if (process.env.COMMIT_AB) builds.push(['ab', join(process.env.COMMIT_AB, 'bin', 'flux')]);
+const builds = abBuilds('COMMIT_AB');
 const pairs = Array.from({ length: 10_000 }, (_, i) => `bulk.k${i}=value-${i}`);
 const figures = builds.map(() => new Map());
 const add = (b, name, v) => figures[b].set(name, [...(figures[b].get(name) ?? []), v]);

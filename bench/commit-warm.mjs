@@ -5,18 +5,16 @@
 // broker takes thousands of commits to get there). WARM_CLIENTS lists the workloads: committers on connections of
 // their own, ~1,000 one-key commits among them. One JSON line per build and workload: the median commits/s, rank
 // 0's main-thread CPU per commit, and where its group commits were synced (journal.stats-get, when it says).
-import { join } from 'node:path';
 import { Flux } from '../dist/api/handle.js';
 import { concurrentCommits } from './commits.mjs';
-import { FLUX, emit, median, startInstance } from './lib.mjs';
+import { abBuilds, emit, median, startInstance } from './lib.mjs';
 import { brokerPids, mainThreadSeconds } from './proc-cpu.mjs';
 
 const ROUNDS = Number(process.env.WARM_ROUNDS ?? 5);
 const WARMUPS = Number(process.env.WARM_WARMUPS ?? 4);
 const CLIENTS = (process.env.WARM_CLIENTS ?? '1,16').split(',').map(Number);
 const COMMITS = 1000;
-const builds = [['this', FLUX]];
-if (process.env.WARM_AB) builds.push(['ab', join(process.env.WARM_AB, 'bin', 'flux')]);
+const builds = abBuilds('WARM_AB');
 
 const insts = [];
 try {

@@ -8,6 +8,15 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const FLUX = join(ROOT, 'bin', 'flux');
 
+/**
+ * The builds an A/B bench runs: this checkout's, and with `env` naming another built checkout (with
+ * node_modules), that one's too, as [name, its bin/flux] pairs
+ */
+export function abBuilds(env) {
+  const other = process.env[env];
+  return other ? [['this', FLUX], ['ab', join(other, 'bin', 'flux')]] : [['this', FLUX]];
+}
+
 export function emit(bench, value, unit, extra = {}) {
   process.stdout.write(`${JSON.stringify({ bench, value: Number(value.toFixed(4)), unit, ...extra })}\n`);
 }

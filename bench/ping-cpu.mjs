@@ -4,8 +4,7 @@
 // round trip. CPU time, unlike wall time, holds still on a machine shared with other work. PING_AB=dir (a copy
 // of another build's bin/ and dist/, with node_modules) runs that build's instance too, alternating round by
 // round, so that both see the same machine.
-import { join } from 'node:path';
-import { FLUX, emit, median, startInstance } from './lib.mjs';
+import { abBuilds, emit, median, startInstance } from './lib.mjs';
 import { brokerPids, brokerRank, cpuSeconds } from './proc-cpu.mjs';
 import { rawClient } from './raw-client.mjs';
 
@@ -14,8 +13,7 @@ const FANOUT = process.env.PING_FANOUT;
 const N = Number(process.env.PING_N ?? 5000);
 const ROUNDS = Number(process.env.PING_ROUNDS ?? 3);
 const RANKS = (process.env.PING_RANKS ?? `0,${SIZE - 1}`).split(',').map(Number);
-const builds = [['this', FLUX]];
-if (process.env.PING_AB) builds.push(['ab', join(process.env.PING_AB, 'bin', 'flux')]);
+const builds = abBuilds('PING_AB');
 
 const runs = [];
 for (const [name, flux] of builds) {

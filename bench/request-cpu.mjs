@@ -7,16 +7,14 @@
 //    first not counted): events/s.
 // REQUEST_AB=dir (another build's checkout, built) runs that build's instances too, alternating round by round, so
 // that both see the same machine. REQUEST_WORKLOADS=lookups,publish picks workloads.
-import { join } from 'node:path';
 import { Flux } from '../dist/api/handle.js';
 import { bigCommit } from './commits.mjs';
-import { FLUX, emit, median, startInstance } from './lib.mjs';
+import { abBuilds, emit, median, startInstance } from './lib.mjs';
 import { brokerPids, totalCpu } from './proc-cpu.mjs';
 
 const ROUNDS = Number(process.env.REQUEST_ROUNDS ?? 3);
 const WORKLOADS = (process.env.REQUEST_WORKLOADS ?? 'lookups,publish').split(',');
-const builds = [['this', FLUX]];
-if (process.env.REQUEST_AB) builds.push(['ab', join(process.env.REQUEST_AB, 'bin', 'flux')]);
+const builds = abBuilds('REQUEST_AB');
 const seconds = (t0) => Number(process.hrtime.bigint() - t0) / 1e9;
 
 /** `fn` `count` times, the first not counted: [median value, median brokers' µs per request over `n` requests] */

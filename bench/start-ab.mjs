@@ -6,16 +6,14 @@
 // command, every broker, the initial program), and the idle brokers' RSS, rank 0 and a leaf. With 8 brokers on 2
 // cores a start is bound by CPU, which is the steadier of the two figures here.
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { FLUX, emit, median, startInstance } from './lib.mjs';
+import { abBuilds, emit, median, startInstance } from './lib.mjs';
 import { brokerMem } from './proc-mem.mjs';
 
 const ROUNDS = Number(process.env.START_ROUNDS ?? 3);
 const STARTS = Number(process.env.START_STARTS ?? 3);
 const SIZE = Number(process.env.START_SIZE ?? 8);
 const IDLE_S = Number(process.env.START_IDLE_S ?? 8);
-const builds = [['this', FLUX]];
-if (process.env.START_AB) builds.push(['ab', join(process.env.START_AB, 'bin', 'flux')]);
+const builds = abBuilds('START_AB');
 
 /** wall ms and the CPU ms of the whole tree of one `flux start --size SIZE true` */
 function oneStart(flux) {

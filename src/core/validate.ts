@@ -3,11 +3,10 @@
 // broker process ~90 ms of CPU (measured), which multiplied by the ranks sharing a node's cores.
 //
 // The schemas the brokers compile are also compiled at build time, a file each in dist/validators/ indexed by
-// dist/validators.cjs (ajv's standalone code, scripts/validators.mjs): a process finds its validators there and
-// loads only those it uses, and never ajv, whose code and
-// instance were ~10 MiB of every broker's resident memory (measured). A schema that is not there (a plug-in
-// module's, one made at run time) is compiled by ajv as before. The key is the schema's JSON text, so a validator
-// is only ever taken for the very schema it was generated from.
+// dist/validators.cjs (ajv's standalone code, scripts/validators.mjs): a process finds its validators there, loads
+// only those it uses, and never loads ajv, whose code and instance were ~10 MiB of every broker's resident memory
+// (measured). A schema that is not there (a plug-in module's, one made at run time) is compiled by ajv as before.
+// The key is the schema's JSON text, so a validator is only ever taken for the very schema it was generated from.
 import { appendFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
