@@ -1,7 +1,7 @@
 // Resident memory of processes, from Linux /proc: RSS as `ps` shows it, and the part of it no other process
 // shares (private pages: the heap, stacks, written data). A node process's RSS is mostly the node binary's own
 // pages, shared by every node process on the machine; the private part is what one more broker really costs.
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { brokerPids, brokerRank } from './proc-cpu.mjs';
 
@@ -18,10 +18,27 @@ export function memOf(pid) {
   return { rss: kib(roll, 'Rss') / MIB, private: (kib(roll, 'Private_Clean') + kib(roll, 'Private_Dirty')) / MIB };
 }
 
+/**
+ * MiB of the node binary's executable code resident in a process. V8's optimizing compiler is ~3.3 MiB of it,
+ * touched the first time the process optimizes a function (a broker does once some function has run hot, idle
+ * or not: measured), so this says whether a figure was read before or after that.
+ */
+export function nodeTextOf(pid) {
+  const exe = realpathSync(process.execPath);
+  let inText = false;
+  let total = 0;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) inText = head[1] === 'r-xp' && head[2] === exe;
+    else if (inText && line.startsWith('Rss:')) total += Number(/(\d+)/.exec(line)[1]);
+  }
+  return total / MIB;
+}
+
 /** an instance's brokers by rank (PMI_RANK in their environment), each with its memory */
 export function brokerMem(rundir) {
   return brokerPids(rundir).map((pid) => {
-    return { rank: brokerRank(pid), pid, ...memOf(pid) };
+    return { rank: brokerRank(pid), pid, ...memOf(pid), nodeText: nodeTextOf(pid) };
   }).sort((a, b) => a.rank - b.rank);
 }
 

@@ -80,25 +80,33 @@ await build({
     ...commands.filter((path) => path !== BROKER).map((path) => ({ in: join(dist, `${path}.js`), out: fileOf(path) })),
   ],
 });
-// Every broker validates a request within its first second (rank 0 asks each rank for its resources), so every
-// broker loads ajv: from node_modules that is 60-odd files, each its own module record and compiled wrapper, ~8 MiB
-// of resident memory; bundled into one file with the broker, ~2 MiB (measured). It stays lazy there: esbuild
-// evaluates a required CommonJS package on its first require, which validate.ts makes on the first request.
+// Packages the broker carries in its own bundle, each loaded by one file with the expression below, which the
+// bundle turns into a plain require. Every broker validates a request within its first second (rank 0 asks each
+// rank for its resources), so every broker loads ajv: from node_modules that is 60-odd files, each its own module
+// record and compiled wrapper, ~8 MiB of resident memory; bundled into one file with the broker, ~2 MiB
+// (measured). Rank 0 opens the content store as it starts: better-sqlite3's 13 files cost a process 7-10 ms to
+// find, read and compile (measured); in the bundle they come from its code cache. Each stays lazy there: esbuild
+// evaluates a required CommonJS package on its first require. better-sqlite3 is given its addon's path
+// (src/core/content/store.ts), so the `bindings` package it would otherwise search with is left out.
+const IN_BROKER_BUNDLE = [
+  { file: /[\\/]core[\\/]validate\.js$/, pkg: 'ajv' },
+  { file: /[\\/]core[\\/]content[\\/]store\.js$/, pkg: 'better-sqlite3' },
+];
 await build({
   ...options,
   entryPoints: [{ in: join(dist, `${BROKER}.js`), out: fileOf(BROKER) }],
-  external: EXTERNAL.filter((name) => name !== 'ajv'),
-  plugins: [...options.plugins, {
-    name: 'ajv-in-bundle',
+  external: [...EXTERNAL.filter((name) => !IN_BROKER_BUNDLE.some((p) => p.pkg === name)), 'bindings'],
+  plugins: [...options.plugins, ...IN_BROKER_BUNDLE.map(({ file, pkg }) => ({
+    name: `${pkg}-in-bundle`,
     setup(b) {
-      b.onLoad({ filter: /[\\/]core[\\/]validate\.js$/ }, (args) => {
+      b.onLoad({ filter: file }, (args) => {
         const source = readFileSync(args.path, 'utf8');
-        const load = "createRequire(import.meta.url)('ajv')";
-        if (!source.includes(load)) throw new Error(`${args.path} no longer loads ajv as ${load}`);
-        return { contents: source.replace(load, "require('ajv')"), loader: 'js' };
+        const load = `createRequire(import.meta.url)('${pkg}')`;
+        if (!source.includes(load)) throw new Error(`${args.path} no longer loads ${pkg} as ${load}`);
+        return { contents: source.replace(load, `require('${pkg}')`), loader: 'js' };
       });
     },
-  }, {
+  })), {
     name: 'lent-import',
     setup(b) {
       b.onLoad({ filter: /[\\/]broker[\\/]import-file\.js$/ }, () => ({

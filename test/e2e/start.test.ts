@@ -117,6 +117,23 @@ describe('what a broker loads', () => {
     }
     nothingLeft();
   });
+
+  it('rank 0 has better-sqlite3 from its bundle: of the package only the addon, found without the bindings search', async () => {
+    const lists = join(scratch, 'required');
+    mkdirSync(lists);
+    const preload = join(scratch, 'required.cjs');
+    writeFileSync(preload, `if (process.env.PMI_RANK !== undefined) process.on('exit', () => require('node:fs').writeFileSync(`
+      + `${JSON.stringify(lists)} + '/' + process.env.PMI_RANK, Object.keys(require.cache).join('\\n')));\n`);
+    // the initial program commits, so rank 0's store is written through, not only opened
+    const r = await run(['start', '--test-size=2', `${FLUX} kvs put loaded=1 && ${FLUX} kvs get loaded`],
+      { env: { TMPDIR: tmp, NODE_OPTIONS: `--require ${preload}` }, timeoutMs: 15_000 });
+    expect(r).toMatchObject({ code: 0, stdout: '1\n', stderr: '' });
+    const files = readFileSync(join(lists, '0'), 'utf8').split('\n');
+    const fromPackage = files.filter((f) => /[\\/]node_modules[\\/](better-sqlite3|bindings)[\\/]/.test(f));
+    expect(fromPackage).toHaveLength(1);
+    expect(fromPackage[0]).toMatch(/[\\/]better-sqlite3[\\/]build[\\/]Release[\\/]better_sqlite3\.node$/);
+    nothingLeft();
+  });
 });
 
 describe('attributes set at start', () => {

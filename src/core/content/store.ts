@@ -15,11 +15,17 @@ import { type HashName, hashBlob } from './blobref.js';
 // Both native modules are required on first use, not imported: brokers other than rank 0 import this module for
 // its helpers but never open a store, and loading sqlite costs a process ~6 MiB of resident memory (measured);
 // and an ES import of a CommonJS package would start Node's CommonJS export scanner (see transport/overlay.ts).
-const require = createRequire(import.meta.url);
+// not named `require`: the bundle's own require must stay free in this file (below)
+const load = createRequire(import.meta.url);
 let sqliteModule: typeof Database | undefined;
 let lz4Module: typeof Lz4 | undefined;
-const sqlite = () => (sqliteModule ??= require('better-sqlite3') as typeof Database);
-const lz4 = () => (lz4Module ??= require('lz4') as typeof Lz4);
+// the build bundles the library's JavaScript with the broker, by this very expression (scripts/bundle-cli.mjs)
+const sqlite = () => (sqliteModule ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database);
+const lz4 = () => (lz4Module ??= load('lz4') as typeof Lz4);
+// The addon named by its path: left to find it, better-sqlite3 asks the `bindings` package, which searches a dozen
+// places from its caller's file (1.5-5 ms a process, measured), and finds none from a bundle
+let addonPath: string | undefined;
+const sqliteAddon = () => (addonPath ??= load.resolve('better-sqlite3/build/Release/better_sqlite3.node'));
 
 /** flux-core compresses blobs from this size up */
 export const COMPRESS_MIN = 256;
@@ -173,7 +179,7 @@ export class ContentStore {
     const readonly = opts.readonly ?? false;
     let db: Database.Database | undefined;
     try {
-      db = new (sqlite())(path, { readonly, fileMustExist: readonly, timeout: 0 });
+      db = new (sqlite())(path, { readonly, fileMustExist: readonly, timeout: 0, nativeBinding: sqliteAddon() });
       // a reader shares (sqlite cannot hold a WAL file exclusively without writing); it still fails at once with
       // EBUSY while a writer has the file, and a writer fails while it reads
       if (!readonly) db.pragma('locking_mode = EXCLUSIVE');
