@@ -85,17 +85,27 @@ await build({
 // rank for its resources), so every broker loads ajv: from node_modules that is 60-odd files, each its own module
 // record and compiled wrapper, ~8 MiB of resident memory; bundled into one file with the broker, ~2 MiB
 // (measured). Rank 0 opens the content store as it starts: better-sqlite3's 13 files cost a process 7-10 ms to
-// find, read and compile (measured); in the bundle they come from its code cache. Each stays lazy there: esbuild
-// evaluates a required CommonJS package on its first require. better-sqlite3 is given its addon's path
-// (src/core/content/store.ts), so the `bindings` package it would otherwise search with is left out.
+// find, read and compile (measured); in the bundle they come from its code cache. Every broker loads zeromq as it
+// starts: from node_modules 7 files, among them cmake-ts's loader of the addon, 13.8-18.6 ms to the addon loaded,
+// against 7.7-10.8 bundled (eight processes each, measured). Each stays lazy there: esbuild evaluates a required
+// CommonJS package on its first require. better-sqlite3 is given its addon's path (src/core/content/store.ts), so
+// the `bindings` package it would otherwise search with is left out; zeromq's loader looks for its addons beside
+// the package, found at run time, not beside the file that holds it (ZMQ_BUILD_DIR below).
 const IN_BROKER_BUNDLE = [
   { file: /[\\/]core[\\/]validate\.js$/, pkg: 'ajv' },
   { file: /[\\/]core[\\/]content[\\/]store\.js$/, pkg: 'better-sqlite3' },
+  { file: /[\\/]transport[\\/]overlay\.js$/, pkg: 'zeromq' },
 ];
+const ZMQ_BUILD_DIR = {
+  file: /[\\/]zeromq[\\/]lib[\\/]load-addon\.js$/,
+  from: 'path_1.default.resolve(__dirname, "..", "build")',
+  to: "path_1.default.join(path_1.default.dirname(require.resolve('zeromq/package.json')), 'build')",
+};
 await build({
   ...options,
   entryPoints: [{ in: join(dist, `${BROKER}.js`), out: fileOf(BROKER) }],
-  external: [...EXTERNAL.filter((name) => !IN_BROKER_BUNDLE.some((p) => p.pkg === name)), 'bindings'],
+  // what the bundled packages only name at run time: the addon search left out, where zeromq's addons are
+  external: [...EXTERNAL.filter((name) => !IN_BROKER_BUNDLE.some((p) => p.pkg === name)), 'bindings', 'zeromq/package.json'],
   plugins: [...options.plugins, ...IN_BROKER_BUNDLE.map(({ file, pkg }) => ({
     name: `${pkg}-in-bundle`,
     setup(b) {
@@ -107,6 +117,15 @@ await build({
       });
     },
   })), {
+    name: 'zeromq-build-dir',
+    setup(b) {
+      b.onLoad({ filter: ZMQ_BUILD_DIR.file }, (args) => {
+        const source = readFileSync(args.path, 'utf8');
+        if (!source.includes(ZMQ_BUILD_DIR.from)) throw new Error(`${args.path} no longer finds its addons as ${ZMQ_BUILD_DIR.from}`);
+        return { contents: source.replace(ZMQ_BUILD_DIR.from, ZMQ_BUILD_DIR.to), loader: 'js' };
+      });
+    },
+  }, {
     name: 'lent-import',
     setup(b) {
       b.onLoad({ filter: /[\\/]broker[\\/]import-file\.js$/ }, () => ({

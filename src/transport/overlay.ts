@@ -13,7 +13,8 @@ const ZAP_DOMAIN = 'flux';
 const LINGER_MS = 5;
 
 // required, not imported: an ES import of a CommonJS package starts Node's CommonJS export scanner (a
-// WebAssembly module), which costs every broker ~4.5 MiB of resident memory (measured) for nothing
+// WebAssembly module), which costs every broker ~4.5 MiB of resident memory (measured) for nothing. The build
+// bundles the package's JavaScript with the broker by this very expression (scripts/bundle-cli.mjs)
 const { Context, Dealer, Reply, Router } = createRequire(import.meta.url)('zeromq') as typeof Zmq;
 type Context = Zmq.Context;
 type Dealer = Zmq.Dealer;

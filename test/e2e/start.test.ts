@@ -118,20 +118,23 @@ describe('what a broker loads', () => {
     nothingLeft();
   });
 
-  it('rank 0 has better-sqlite3 from its bundle: of the package only the addon, found without the bindings search', async () => {
+  it('the native packages ride in the broker\'s bundle: of each, a broker loads only its addon, found without a search', async () => {
     const lists = join(scratch, 'required');
     mkdirSync(lists);
     const preload = join(scratch, 'required.cjs');
     writeFileSync(preload, `if (process.env.PMI_RANK !== undefined) process.on('exit', () => require('node:fs').writeFileSync(`
       + `${JSON.stringify(lists)} + '/' + process.env.PMI_RANK, Object.keys(require.cache).join('\\n')));\n`);
-    // the initial program commits, so rank 0's store is written through, not only opened
-    const r = await run(['start', '--test-size=2', `${FLUX} kvs put loaded=1 && ${FLUX} kvs get loaded`],
+    // a commit made on rank 1: rank 0's store is written, and the overlay carries it both ways
+    const r = await run(['start', '--test-size=2', `${FLUX} exec -r 1 ${FLUX} kvs put loaded=1 && ${FLUX} kvs get loaded`],
       { env: { TMPDIR: tmp, NODE_OPTIONS: `--require ${preload}` }, timeoutMs: 15_000 });
     expect(r).toMatchObject({ code: 0, stdout: '1\n', stderr: '' });
-    const files = readFileSync(join(lists, '0'), 'utf8').split('\n');
-    const fromPackage = files.filter((f) => /[\\/]node_modules[\\/](better-sqlite3|bindings)[\\/]/.test(f));
-    expect(fromPackage).toHaveLength(1);
-    expect(fromPackage[0]).toMatch(/[\\/]better-sqlite3[\\/]build[\\/]Release[\\/]better_sqlite3\.node$/);
+    const fromPackages = (rank: string) => readFileSync(join(lists, rank), 'utf8').split('\n')
+      .filter((f) => /[\\/]node_modules[\\/](better-sqlite3|bindings|zeromq|cmake-ts)[\\/]/.test(f))
+      .map((f) => f.slice(f.lastIndexOf('node_modules')));
+    const zmqAddon = expect.stringMatching(/^node_modules[\\/]zeromq[\\/]build[\\/].*[\\/]addon\.node$/);
+    expect(fromPackages('0')).toEqual(expect.arrayContaining([zmqAddon, join('node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node')]));
+    expect(fromPackages('0')).toHaveLength(2);
+    expect(fromPackages('1')).toEqual([zmqAddon]);
     nothingLeft();
   });
 });
