@@ -65,8 +65,6 @@ async function memory() {
   const inst = await startInstance(4);
   // past the first periodic journal checkpoint (30 s), which rank 0 makes idle or not
   await delay(IDLE_SECONDS * 1000);
-  const idle = brokerMem(inst.rundir);
-  const leaves = idle.filter((b) => b.rank > 0);
   const idleFigures = (suffix, brokers) => {
     const rest = brokers.filter((b) => b.rank > 0);
     emit(`rss-idle-rank0-size4${suffix}`, brokers[0].rss, 'MiB', {
@@ -77,7 +75,7 @@ async function memory() {
       node_text: rest.map((b) => r1(b.nodeText)), target: 45,
     });
   };
-  idleFigures('', idle);
+  idleFigures('', brokerMem(inst.rundir));
   // and once every broker has met V8's optimizing compiler, which the heartbeats alone wake in a leaf at ~90 s
   if (STEADY_SECONDS > IDLE_SECONDS) {
     await delay((STEADY_SECONDS - IDLE_SECONDS) * 1000);

@@ -6,6 +6,8 @@ import { spawn } from 'node:child_process';
 import { brokerPids, brokerRank } from './proc-cpu.mjs';
 
 const MIB = 1024;
+/** the node binary as /proc/PID/smaps names it */
+const NODE_EXE = realpathSync(process.execPath);
 
 function kib(text, field) {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
@@ -24,12 +26,11 @@ export function memOf(pid) {
  * or not: measured), so this says whether a figure was read before or after that.
  */
 export function nodeTextOf(pid) {
-  const exe = realpathSync(process.execPath);
   let inText = false;
   let total = 0;
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
     const head = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (head) inText = head[1] === 'r-xp' && head[2] === exe;
+    if (head) inText = head[1] === 'r-xp' && head[2] === NODE_EXE;
     else if (inText && line.startsWith('Rss:')) total += Number(/(\d+)/.exec(line)[1]);
   }
   return total / MIB;
