@@ -494,9 +494,11 @@ export async function runBroker(argv: string[]): Promise<number> {
     if (pmi) await pmi.finalize();
     return done;
   }
+  // finalized before it runs: a broker that says it runs has told its launcher it started, so that losing it from
+  // then on is a lost rank, never a failed start, which would end the whole instance
+  if (pmi) await pmi.finalize();
   if (broker.state === 'join') broker.state = 'run';
   broker.log(6, 'broker', `online: rank ${rank} of ${size}`);
-  if (pmi) await pmi.finalize();
   if (shuttingDown) return done;
 
   // ---- liveness: heartbeats both ways; a child whose socket is gone fails its send and is marked lost ----

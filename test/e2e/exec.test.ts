@@ -303,6 +303,9 @@ describe('unreachable ranks', () => {
     try {
       const h3 = await Flux.open(inst.uri.replace(/local-0$/, 'local-3'));
       const pid = Number((await h3.call('attr.get', { name: 'broker.pid' })).value);
+      // its socket answers before it has joined: killed before it tells the launcher it started, it would be a
+      // failed start, which ends the whole instance, not an unreachable rank
+      await until('rank 3 to run', async () => (await h3.call('state-machine.get')).state === 'run' || undefined, 10_000);
       h3.close();
       process.kill(pid, 'SIGKILL');
       // what the last try gave, for the report should the rank never become unreachable
