@@ -68,13 +68,31 @@ export async function runLocal(opts: LocalInstanceOptions): Promise<number> {
   /** the status of the broker whose failure ended the start-up: it is what flux start exits with */
   let failure: number | undefined;
   let killTimer: NodeJS.Timeout | undefined;
+  /** ranks this launcher has signalled: their end by a signal is no news */
+  const signalled = new Set<number>();
+  /** ranks gone before they started (their PMI connection closed unfinalized), and the signal that ended each */
+  const lost = new Set<number>();
+  const endedBy = new Map<number, NodeJS.Signals>();
+  const kill = (r: number, sig: NodeJS.Signals) => {
+    signalled.add(r);
+    brokers[r]!.kill(sig);
+  };
+  // a lost rank has ended, or is ending, on its own: what it dies of is its own to tell, and one that lingers is
+  // killed once the exit timeout has passed
   const killAll = (sig: NodeJS.Signals) => {
-    for (let r = 0; r < brokers.length; r++) if (!exited[r]) brokers[r]!.kill(sig);
+    for (let r = 0; r < brokers.length; r++) if (!exited[r] && !lost.has(r)) kill(r, sig);
   };
   // a broker that cannot start says why and goes away: the others would only wait for it
   const startFailed = (status: number) => {
     failure ??= status;
     killAll('SIGKILL');
+  };
+  // One killed from outside before it started has said nothing: the line naming it is all that tells why the
+  // instance ended. Told once both are known, the lost connection and the exit, which come in either order.
+  const tellKilled = (rank: number) => {
+    const sig = endedBy.get(rank);
+    if (sig === undefined || !lost.has(rank) || signalled.has(rank)) return;
+    process.stderr.write(`flux-start: rank ${rank} (pid ${brokers[rank]!.pid}) was killed by ${sig} before it started: ending the instance\n`);
   };
   const pmi = new PmiServer({
     size,
@@ -83,7 +101,12 @@ export async function runLocal(opts: LocalInstanceOptions): Promise<number> {
       process.stderr.write(`flux-start: rank ${rank} aborted (${code}): ${msg}\n`);
       startFailed(code === 0 ? 1 : code);
     },
-    onLost: () => startFailed(1),
+    onLost: (rank) => {
+      lost.add(rank);
+      tellKilled(rank);
+      startFailed(1);
+      finishAll();
+    },
   });
   ignoreInterrupts();
   const forward = (sig: NodeJS.Signals) => {
@@ -99,7 +122,7 @@ export async function runLocal(opts: LocalInstanceOptions): Promise<number> {
       for (let r = 0; r < brokers.length; r++) {
         if (!exited[r]) {
           process.stderr.write(`flux-start: rank ${r} did not exit: killing it\n`);
-          brokers[r]!.kill('SIGKILL');
+          kill(r, 'SIGKILL');
         }
       }
     }, exitTimeoutMs);
@@ -144,7 +167,13 @@ export async function runLocal(opts: LocalInstanceOptions): Promise<number> {
         spawnFailed(rank, err);
         gone(rank, 1);
       });
-      child.on('exit', (code, sig) => gone(rank, code ?? 128 + signo(sig)));
+      child.on('exit', (code, sig) => {
+        if (sig !== null) {
+          endedBy.set(rank, sig);
+          tellKilled(rank);
+        }
+        gone(rank, code ?? 128 + signo(sig));
+      });
       const channel = child.stdio[3] as Duplex | null;
       if (child.pid !== undefined && channel) pmi.attach(rank, channel);
     }

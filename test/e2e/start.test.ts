@@ -261,6 +261,57 @@ describe('the launcher', () => {
     nothingLeft();
   });
 
+  it('a broker killed from outside before it started ends the instance with one line naming it, leaving nothing behind', async () => {
+    // Rank 0 is stopped before it opens its socket, from which point it can answer no hello: rank 1 cannot have
+    // joined, so cannot have told the launcher it started, when it is killed. A try where rank 0 was seen too late
+    // (its socket there already) is ended and made again.
+    const rankOf = (pid: number): number | undefined => {
+      try {
+        const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((v) => v.startsWith('PMI_RANK='));
+        return env === undefined ? undefined : Number(env.slice('PMI_RANK='.length));
+      } catch {
+        return undefined; // not yet exec'd, or already gone
+      }
+    };
+    for (let attempt = 1; ; attempt++) {
+      const launcher = spawn(process.execPath, [FLUX, 'start', '--size', '2', 'sleep', '300'], {
+        env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      launcher.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      const status = new Promise<number | null>((resolve) => launcher.on('close', (code) => resolve(code)));
+      const ranks = new Map<number, number>();
+      await until('both brokers', async () => {
+        let kids: string[] = [];
+        try {
+          kids = readFileSync(`/proc/${launcher.pid}/task/${launcher.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+        } catch {
+          // the launcher not yet started
+        }
+        for (const pid of kids.map(Number)) {
+          const rank = rankOf(pid);
+          if (rank === undefined || ranks.has(rank)) continue;
+          ranks.set(rank, pid);
+          if (rank === 0) process.kill(pid, 'SIGSTOP');
+        }
+        return ranks.size === 2 || undefined;
+      }, 10_000);
+      await until('rank 0 to stop', async () => readFileSync(`/proc/${ranks.get(0)}/stat`, 'utf8').split(') ')[1]!.startsWith('T') || undefined);
+      const [rundir] = readdirSync(tmp);
+      if (rundir !== undefined && existsSync(join(tmp, rundir, 'local-0')) && attempt < 3) {
+        launcher.kill('SIGTERM');
+        process.kill(ranks.get(0)!, 'SIGCONT');
+        await status;
+        continue;
+      }
+      process.kill(ranks.get(1)!, 'SIGKILL');
+      expect(await status).toBe(1);
+      expect(stderr).toBe(`flux-start: rank 1 (pid ${ranks.get(1)}) was killed by SIGKILL before it started: ending the instance\n`);
+      nothingLeft();
+      return;
+    }
+  });
+
   it('killed with SIGKILL, it cannot clean up: its brokers notice and end themselves, rundir and all', async () => {
     const marker = join(scratch, 'running');
     const launcher = spawn(process.execPath, [FLUX, 'start', '--size', '3', 'sh', '-c', `touch ${marker}; exec sleep 300`], {
