@@ -90,11 +90,16 @@ await build({
 // against 7.7-10.8 bundled (eight processes each, measured). Each stays lazy there: esbuild evaluates a required
 // CommonJS package on its first require. better-sqlite3 is given its addon's path (src/core/content/store.ts), so
 // the `bindings` package it would otherwise search with is left out; zeromq's loader looks for its addons beside
-// the package, found at run time, not beside the file that holds it (ZMQ_BUILD_DIR below).
+// the package, found at run time, not beside the file that holds it (ZMQ_BUILD_DIR below). A broker loads koffi
+// at its first local connection, to read the client's credentials: from node_modules the peer-credential check
+// took 14-22 ms of that first accept, bundled 8-12 (four instances each, measured); koffi's platform package, its
+// loader and addon, stays outside (an external `@koromix/*`) and finds its addon beside itself.
 const IN_BROKER_BUNDLE = [
   { file: /[\\/]core[\\/]validate\.js$/, pkg: 'ajv' },
   { file: /[\\/]core[\\/]content[\\/]store\.js$/, pkg: 'better-sqlite3' },
   { file: /[\\/]transport[\\/]overlay\.js$/, pkg: 'zeromq' },
+  { file: /[\\/]transport[\\/]peercred\.js$/, pkg: 'koffi' },
+  { file: /[\\/]transport[\\/]pmi-dl\.js$/, pkg: 'koffi' },
 ];
 const ZMQ_BUILD_DIR = {
   file: /[\\/]zeromq[\\/]lib[\\/]load-addon\.js$/,
@@ -104,8 +109,9 @@ const ZMQ_BUILD_DIR = {
 await build({
   ...options,
   entryPoints: [{ in: join(dist, `${BROKER}.js`), out: fileOf(BROKER) }],
-  // what the bundled packages only name at run time: the addon search left out, where zeromq's addons are
-  external: [...EXTERNAL.filter((name) => !IN_BROKER_BUNDLE.some((p) => p.pkg === name)), 'bindings', 'zeromq/package.json'],
+  // what the bundled packages only name at run time: the addon search left out, where zeromq's addons are, koffi's
+  // platform package
+  external: [...EXTERNAL.filter((name) => !IN_BROKER_BUNDLE.some((p) => p.pkg === name)), 'bindings', 'zeromq/package.json', '@koromix/*'],
   plugins: [...options.plugins, ...IN_BROKER_BUNDLE.map(({ file, pkg }) => ({
     name: `${pkg}-in-bundle`,
     setup(b) {

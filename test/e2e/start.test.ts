@@ -118,7 +118,7 @@ describe('what a broker loads', () => {
     nothingLeft();
   });
 
-  it('the native packages ride in the broker\'s bundle: of each, a broker loads only its addon, found without a search', async () => {
+  it('the native packages ride in the broker\'s bundle: of each, a broker loads only its addon (and koffi\'s platform loader), found without a search', async () => {
     const lists = join(scratch, 'required');
     mkdirSync(lists);
     const preload = join(scratch, 'required.cjs');
@@ -129,12 +129,19 @@ describe('what a broker loads', () => {
       { env: { TMPDIR: tmp, NODE_OPTIONS: `--require ${preload}` }, timeoutMs: 15_000 });
     expect(r).toMatchObject({ code: 0, stdout: '1\n', stderr: '' });
     const fromPackages = (rank: string) => readFileSync(join(lists, rank), 'utf8').split('\n')
-      .filter((f) => /[\\/]node_modules[\\/](better-sqlite3|bindings|zeromq|cmake-ts)[\\/]/.test(f))
+      .filter((f) => /[\\/]node_modules[\\/](better-sqlite3|bindings|zeromq|cmake-ts|koffi|@koromix)[\\/]/.test(f))
       .map((f) => f.slice(f.lastIndexOf('node_modules')));
     const zmqAddon = expect.stringMatching(/^node_modules[\\/]zeromq[\\/]build[\\/].*[\\/]addon\.node$/);
-    expect(fromPackages('0')).toEqual(expect.arrayContaining([zmqAddon, join('node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node')]));
-    expect(fromPackages('0')).toHaveLength(2);
-    expect(fromPackages('1')).toEqual([zmqAddon]);
+    // each broker had a local client: koffi read its credentials, and only koffi's platform package was loaded
+    // from outside the bundle, its loader and its addon
+    const koffiLoader = expect.stringMatching(/^node_modules[\\/]@koromix[\\/]koffi-[^\\/]+[\\/]index\.js$/);
+    const koffiAddon = expect.stringMatching(/^node_modules[\\/]@koromix[\\/]koffi-[^\\/]+[\\/][^\\/]+[\\/]koffi\.node$/);
+    expect(fromPackages('0')).toEqual(expect.arrayContaining([
+      zmqAddon, join('node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'), koffiLoader, koffiAddon,
+    ]));
+    expect(fromPackages('0')).toHaveLength(4);
+    expect(fromPackages('1')).toEqual(expect.arrayContaining([zmqAddon, koffiLoader, koffiAddon]));
+    expect(fromPackages('1')).toHaveLength(3);
     nothingLeft();
   });
 });
