@@ -70,8 +70,9 @@ export async function runLocal(opts: LocalInstanceOptions): Promise<number> {
   let killTimer: NodeJS.Timeout | undefined;
   /** ranks this launcher has signalled: their end by a signal is no news */
   const signalled = new Set<number>();
-  /** ranks gone before they started (their PMI connection closed unfinalized), and the signal that ended each */
+  /** ranks gone before they started (their PMI connection closed unfinalized) */
   const lost = new Set<number>();
+  /** the signal from outside that ended each rank that had not started */
   const endedBy = new Map<number, NodeJS.Signals>();
   const kill = (r: number, sig: NodeJS.Signals) => {
     signalled.add(r);
@@ -91,7 +92,7 @@ export async function runLocal(opts: LocalInstanceOptions): Promise<number> {
   // instance ended. Told once both are known, the lost connection and the exit, which come in either order.
   const tellKilled = (rank: number) => {
     const sig = endedBy.get(rank);
-    if (sig === undefined || !lost.has(rank) || signalled.has(rank)) return;
+    if (sig === undefined || !lost.has(rank)) return;
     process.stderr.write(`flux-start: rank ${rank} (pid ${brokers[rank]!.pid}) was killed by ${sig} before it started: ending the instance\n`);
   };
   const pmi = new PmiServer({
@@ -168,9 +169,14 @@ export async function runLocal(opts: LocalInstanceOptions): Promise<number> {
         gone(rank, 1);
       });
       child.on('exit', (code, sig) => {
-        if (sig !== null) {
-          endedBy.set(rank, sig);
-          tellKilled(rank);
+        // a broker ended by a signal from outside (the OOM killer, a crash, kill -9) has said nothing itself
+        if (sig !== null && !signalled.has(rank)) {
+          if (pmi.finalized(rank)) {
+            process.stderr.write(`flux-start: rank ${rank} (pid ${child.pid}) was killed by ${sig}\n`);
+          } else {
+            endedBy.set(rank, sig);
+            tellKilled(rank);
+          }
         }
         gone(rank, code ?? 128 + signo(sig));
       });

@@ -147,6 +147,11 @@ export class PmiServer {
     sock.on('close', () => this.onClose(conn));
   }
 
+  /** whether client `rank` has finalized: told its launcher it started */
+  finalized(rank: number): boolean {
+    return this.conns.get(rank)?.finalized === true;
+  }
+
   /** Drop every connection; clients see their PMI connection close. */
   close(): void {
     this.closed = true;

@@ -7,7 +7,8 @@ import { spawn, execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run, until, FLUX, type RunResult } from '../helpers/instance.js';
+import { run, until, startInstance, FLUX, type RunResult } from '../helpers/instance.js';
+import { Flux } from '../../src/api/handle.js';
 
 /** a temp dir of this test's own, used as TMPDIR for what it starts: what is left in it is what leaked */
 let scratch: string;
@@ -317,6 +318,26 @@ describe('the launcher', () => {
       nothingLeft();
       return;
     }
+  });
+
+  it('names a running broker killed from outside, once; brokers it ends itself go unnamed', async () => {
+    const inst = await startInstance(3, [], { env: { TMPDIR: tmp } });
+    let killed = 0;
+    try {
+      const h = await Flux.open(`local://${inst.rundir}/local-1`);
+      killed = Number((await h.call('attr.get', { name: 'broker.pid' })).value);
+      // only a broker that runs has told the launcher it started (test/e2e/exec.test.ts, unreachable ranks)
+      await until('rank 1 to run', async () => (await h.call('state-machine.get')).state === 'run' || undefined, 10_000);
+      h.close();
+      process.kill(killed, 'SIGKILL');
+      await until('the line naming rank 1', async () => inst.stderr().includes('flux-start:') || undefined, 10_000);
+    } finally {
+      expect(await inst.stop()).toBe(0);
+    }
+    // beside rank 0's log of the lost rank, the launcher's one line
+    expect(inst.stderr().split('\n').filter((l) => l.startsWith('flux-start:'))).toEqual([`flux-start: rank 1 (pid ${killed}) was killed by SIGKILL`]);
+    rmSync(inst.rundir, { recursive: true, force: true });
+    nothingLeft();
   });
 
   it('killed with SIGKILL, it cannot clean up: its brokers notice and end themselves, rundir and all', async () => {
