@@ -6,6 +6,7 @@
 // round by round. One JSON line per build: the medians of the first handshake, of the second, and of their
 // difference.
 import { createConnection } from 'node:net';
+import { parseLocalUri } from '../dist/core/wire/uri.js';
 import { abBuilds, emit, median, startInstance } from './lib.mjs';
 
 const ROUNDS = Number(process.env.FIRST_ROUNDS ?? 12);
@@ -31,7 +32,7 @@ for (let i = 0; i < ROUNDS; i++) {
   for (const [name, flux] of builds) {
     const inst = await startInstance(1, [], flux);
     try {
-      const path = inst.uri.replace(/^local:\/\//, '');
+      const path = parseLocalUri(inst.uri);
       const first = await handshake(path);
       const second = await handshake(path);
       times[name].first.push(first);

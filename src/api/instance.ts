@@ -88,12 +88,16 @@ export async function runLocal(opts: LocalInstanceOptions): Promise<number> {
     failure ??= status;
     killAll('SIGKILL');
   };
-  // One killed from outside before it started has said nothing: the line naming it is all that tells why the
-  // instance ended. Told once both are known, the lost connection and the exit, which come in either order.
+  /** a broker ended by a signal from outside (the OOM killer, a crash, kill -9) has said nothing itself */
+  const sayKilled = (rank: number, sig: NodeJS.Signals, started: boolean) => {
+    const after = started ? '' : ' before it started: ending the instance';
+    process.stderr.write(`flux-start: rank ${rank} (pid ${brokers[rank]!.pid}) was killed by ${sig}${after}\n`);
+  };
+  // One killed before it started ends the instance, and the line naming it is all that tells why. Told once both
+  // are known, the lost connection and the exit, which come in either order.
   const tellKilled = (rank: number) => {
     const sig = endedBy.get(rank);
-    if (sig === undefined || !lost.has(rank)) return;
-    process.stderr.write(`flux-start: rank ${rank} (pid ${brokers[rank]!.pid}) was killed by ${sig} before it started: ending the instance\n`);
+    if (sig !== undefined && lost.has(rank)) sayKilled(rank, sig, false);
   };
   const pmi = new PmiServer({
     size,
@@ -169,10 +173,9 @@ export async function runLocal(opts: LocalInstanceOptions): Promise<number> {
         gone(rank, 1);
       });
       child.on('exit', (code, sig) => {
-        // a broker ended by a signal from outside (the OOM killer, a crash, kill -9) has said nothing itself
         if (sig !== null && !signalled.has(rank)) {
           if (pmi.finalized(rank)) {
-            process.stderr.write(`flux-start: rank ${rank} (pid ${child.pid}) was killed by ${sig}\n`);
+            sayKilled(rank, sig, true);
           } else {
             endedBy.set(rank, sig);
             tellKilled(rank);
