@@ -59,6 +59,11 @@ export class Flux {
   private readonly endSinks = new Set<(err: Error) => void>();
   private closed: Error | undefined;
   private rank: number | undefined;
+  /**
+   * false once the broker may send what nothing awaits: an event subscription, a stream its caller stopped
+   * listening to, an abandoned request. close() lets the socket go at once only while it holds.
+   */
+  private quiet = true;
 
   protected constructor(
     private readonly conn: LocalClient,
@@ -130,6 +135,7 @@ export class Flux {
         }
         if (each(m) === false) {
           this.pending.delete(tag);
+          this.quiet = false;
           resolve();
         }
       }, false);
@@ -202,7 +208,7 @@ export class Flux {
       this.sendMsg(makeRequest(`${s}.disconnect`, undefined, { flags: FLAG_NORESPONSE }));
     }
     this.closed = new FluxError(ECONNRESET, 'handle closed');
-    this.conn.close();
+    this.conn.close(this.quiet && this.pending.size === 0);
     this.fail(this.closed);
   }
 
@@ -228,6 +234,7 @@ export class Flux {
       const abort = signal && (() => {
         if (this.pending.get(tag) !== entry) return;
         this.pending.delete(tag);
+        this.quiet = false;
         onResponse(canceled(signal));
       });
       const settled = () => signal?.removeEventListener('abort', abort!);
@@ -243,6 +250,7 @@ export class Flux {
       this.pending.set(tag, entry);
       signal?.addEventListener('abort', abort!, { once: true });
     }
+    if (topic === 'event.subscribe') this.quiet = false;
     const svc = serviceOf(topic);
     if (svc !== 'event') this.services.add(svc);
     this.sendMsg(makeRequest(topic, encodeBody(body), { nodeid, matchtag: tag, flags: allFlags }));

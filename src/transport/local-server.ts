@@ -76,6 +76,8 @@ class Connection implements LocalConnection {
   readonly inflight = new Set<number>();
   /** called when the client lets more than this many bytes queue up unread */
   overflow?: { limit: number; then: () => void };
+  /** run as the socket closes, before `closing` is set: hands on what was read and not yet delivered */
+  beforeGone: () => void = () => {};
   private readonly writer: TickWriter;
 
   constructor(
@@ -91,6 +93,7 @@ class Connection implements LocalConnection {
     this.rolemask = roles | ROLE_LOCAL;
     this.gone = new Promise((resolve) => {
       sock.once('close', () => {
+        if (!this.closing) this.beforeGone();
         this.closing = true;
         onGone(this);
         resolve();
@@ -235,8 +238,11 @@ export class LocalServer {
         conn.abort();
       },
     };
-    // A client that dies mid-conversation resets the socket: routine, not a server fault.
-    sock.on('error', (err) => log(LOG_INFO, `${conn.label}: ${err.message}`));
+    // A client that exits with our messages unread resets the socket (ECONNRESET on our read, EPIPE on our write):
+    // how such a client ends, as a C client exiting does, so nothing is logged for it; other faults are told.
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') log(LOG_INFO, `${conn.label}: ${err.message}`);
+    });
     const decoder = new LocalDecoder(this.limits.maxMessageSize);
     const deliver = (msg: Message): void => {
       if (conn.closing) return;
@@ -260,6 +266,10 @@ export class LocalServer {
       if (conn.closing) return;
       if (ended) conn.close();
       else sock.resume();
+    };
+    // A reset comes after the last bytes the client sent were read: what they held is handed on, as after an end.
+    conn.beforeGone = () => {
+      while (next < backlog.length && !conn.closing) deliver(backlog[next++]!);
     };
     // the client will send nothing more: what it sent is handed on first, then the connection closes
     let ended = false;

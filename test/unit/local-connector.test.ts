@@ -503,6 +503,25 @@ describe('local connector limits', () => {
     expect(h.received.length).toBe(0);
   });
 
+  it('hands on every message a client sent before it reset the connection, and logs nothing of the reset', async () => {
+    const h = await startServer();
+    const raw = await rawConnect(h.path);
+    raw.sock.write(encodeLocal(makeRequest('test.hello', undefined, { matchtag: 0 })));
+    const { conn } = await h.received.shift();
+    // more than the client's stream buffers once paused: closing with the rest unread in the kernel resets the server's end
+    raw.sock.pause();
+    conn.send(makeEvent('test.unread', stringPayload(`{"p":"${'u'.repeat(100_000)}"}`)));
+    await sleep(20);
+    const N = 3000;
+    const pad = 'x'.repeat(200);
+    const burst = Buffer.concat(Array.from({ length: N }, (_, i) => encodeLocal(makeRequest('kvs.lookup', stringPayload(`{"p":"${pad}"}`), { matchtag: i + 1 }))));
+    raw.sock.write(burst, () => raw.sock.destroy());
+    for (let tag = 1; tag <= N; tag++) expect((await h.received.shift()).msg.aux2).toBe(tag);
+    expect(await h.gone.shift()).toBe(conn);
+    expect(h.received.length).toBe(0);
+    expect(h.logs).toEqual([]);
+  });
+
   it('the owner is not held to local.max-connections-per-uid', async () => {
     const h = await startServer({ limits: { maxConnectionsPerUid: 1 } });
     await connect(h.path);
