@@ -1,8 +1,9 @@
-// Bundles what `bin/flux` runs into dist/cli/: flux.cjs (the dispatcher and the command table) and one CommonJS
-// file per command holding everything that command imports, commander included. A short command then costs Node
-// one file to read and compile instead of a graph of ES modules to resolve, link and instantiate: that, not the
-// command's own work, was most of what a command took beyond Node's own start. The dispatcher requires a
-// command's file only when it runs. Native modules and libraries loaded on first use stay in node_modules.
+// Bundles what `bin/flux` runs into dist/cli/: flux.cjs (the dispatcher and the command table), one CommonJS
+// file per command holding everything that command imports, commander included, and commands.json, which names
+// each command's file. A short command then costs Node one file to read and compile instead of a graph of ES
+// modules to resolve, link and instantiate: that, not the command's own work, was most of what a command took
+// beyond Node's own start. bin/flux requires a command's file only when it runs, and the dispatcher only for what
+// is not a command (help, an unknown name). Native modules and libraries loaded on first use stay in node_modules.
 // Modules that find files from import.meta.url sit two levels below the root in dist/, and so do these files.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
@@ -27,6 +28,24 @@ const table = readFileSync(join(dist, 'command-table.js'), 'utf8');
 const commands = [...table.matchAll(/import\('\.\/([\w/-]+)\.js'\)/g)].map(([, path]) => path);
 
 const BROKER = 'broker/main';
+/**
+ * A command's bundle holds its module and the way flux runs every command (src/command-run.ts), so that bin/flux
+ * runs it without the dispatcher's file: reading and compiling that, and the command table in it, was ~2 ms of a
+ * `flux getattr rank` (measured).
+ */
+const commandEntry = {
+  name: 'command-entry',
+  setup(b) {
+    b.onResolve({ filter: /^flux-command:/ }, (args) => ({ path: args.path.slice('flux-command:'.length), namespace: 'flux-command' }));
+    b.onLoad({ filter: /.*/, namespace: 'flux-command' }, (args) => ({
+      contents: `export * from ${JSON.stringify(join(dist, `${args.path}.js`))};\n`
+        + `export { runCommand } from ${JSON.stringify(join(dist, 'command-run.js'))};\n`,
+      resolveDir: dist,
+      loader: 'js',
+    }));
+  },
+};
+const entryOf = (path) => ({ in: `flux-command:${path}`, out: fileOf(path) });
 /** the global symbol's key under which bin/flux lends the bundled broker its import() */
 const LENT_IMPORT = 'flux-ts.import';
 /** packages left in node_modules: native ones, and those a file loads on first use only */
@@ -77,9 +96,18 @@ await build({
   ...options,
   entryPoints: [
     { in: join(dist, 'cli.js'), out: 'flux' },
-    ...commands.filter((path) => path !== BROKER).map((path) => ({ in: join(dist, `${path}.js`), out: fileOf(path) })),
+    ...commands.filter((path) => path !== BROKER).map(entryOf),
   ],
+  plugins: [...options.plugins, commandEntry],
 });
+// which file runs each command, for bin/flux: what the command table's loaders name
+const { COMMANDS } = await import('../dist/command-table.js');
+const files = Object.fromEntries(Object.entries(COMMANDS).map(([name, { load }]) => {
+  const [, path] = /import\('\.\/([\w/-]+)\.js'\)/.exec(load.toString()) ?? [];
+  if (path === undefined) throw new Error(`the command table's loader of ${name} names no module`);
+  return [name, `${fileOf(path)}.cjs`];
+}));
+writeFileSync(join(outdir, 'commands.json'), `${JSON.stringify(files)}\n`);
 // Packages the broker carries in its own bundle, each loaded by one file with the expression below, which the
 // bundle turns into a plain require. Every broker validates a request within its first second (rank 0 asks each
 // rank for its resources), so every broker loads ajv: from node_modules that is 60-odd files, each its own module
@@ -108,11 +136,11 @@ const ZMQ_BUILD_DIR = {
 };
 await build({
   ...options,
-  entryPoints: [{ in: join(dist, `${BROKER}.js`), out: fileOf(BROKER) }],
+  entryPoints: [entryOf(BROKER)],
   // what the bundled packages only name at run time: the addon search left out, where zeromq's addons are, koffi's
   // platform package
   external: [...EXTERNAL.filter((name) => !IN_BROKER_BUNDLE.some((p) => p.pkg === name)), 'bindings', 'zeromq/package.json', '@koromix/*'],
-  plugins: [...options.plugins, ...IN_BROKER_BUNDLE.map(({ file, pkg }) => ({
+  plugins: [...options.plugins, commandEntry, ...IN_BROKER_BUNDLE.map(({ file, pkg }) => ({
     name: `${pkg}-in-bundle`,
     setup(b) {
       b.onLoad({ filter: file }, (args) => {

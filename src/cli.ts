@@ -1,6 +1,6 @@
 // `flux <command> [args]`: one module per command, loaded on demand so a command pays only for what it imports.
-import { FluxError } from './core/errors.js';
 import { COMMANDS, usage } from './command-table.js';
+import { runCommand } from './command-run.js';
 
 export async function main(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
@@ -16,16 +16,5 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  // a reader that goes away (flux dmesg | head) ends the command quietly, as it would a C program
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') throw err;
-    process.exit(process.exitCode ?? 0);
-  });
-  try {
-    const mod = await COMMANDS[name]!.load();
-    process.exitCode = await mod.run(rest);
-  } catch (err) {
-    process.stderr.write(`flux-${name}: ${err instanceof FluxError ? err.message : (err as Error)?.stack ?? String(err)}\n`);
-    process.exitCode = 1;
-  }
+  await runCommand(name, COMMANDS[name]!.load, rest);
 }

@@ -65,23 +65,40 @@ describe('code caches of the bundles', () => {
     }
   });
 
-  it('refused by V8 or missing, cost only the compile: an instance whose caches are garbage starts and answers', async () => {
-    // a copy of the command with its own dist/cli, whose caches are garbage or, for getattr's, gone; the rest is the
-    // repository's
+  /**
+   * A copy of the command with its own dist/cli holding `files`, each bundle with the cache `cacheOf` gives (none
+   * for null, the repository's for undefined); the rest is the repository's. Runs `flux start --test-size=2 flux
+   * getattr size` there.
+   */
+  async function startCopy(files: string[], cacheOf: (f: string) => Buffer | null | undefined) {
     const root = mkdtempSync(join(tmpdir(), 'flux-code-cache-'));
     dirs.push(root);
     mkdirSync(join(root, 'bin'));
     for (const f of ['flux', 'package.json']) copyFileSync(join(ROOT, 'bin', f), join(root, 'bin', f));
     mkdirSync(join(root, 'dist', 'cli'), { recursive: true });
-    for (const f of ['flux.cjs', 'start.cjs', 'broker-main.cjs', 'getattr.cjs']) {
+    for (const f of files) {
       copyFileSync(join(CLI, f), join(root, 'dist', 'cli', f));
-      if (f !== 'getattr.cjs') writeFileSync(join(root, 'dist', 'cli', `${f}.cache`), Buffer.alloc(4096, 0x5a));
+      const cache = cacheOf(f);
+      if (cache) writeFileSync(join(root, 'dist', 'cli', `${f}.cache`), cache);
+      else if (cache === undefined && f.endsWith('.cjs')) copyFileSync(join(CLI, `${f}.cache`), join(root, 'dist', 'cli', `${f}.cache`));
     }
     for (const f of ['node_modules', 'package.json', 'lib']) symlinkSync(join(ROOT, f), join(root, f));
-    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       execFile(process.execPath, [join(root, 'bin', 'flux'), 'start', '--test-size=2', 'flux', 'getattr', 'size'],
         { timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, stdout, stderr }));
     });
+  }
+
+  it('refused by V8 or missing, cost only the compile: an instance whose caches are garbage starts and answers', async () => {
+    // every cache garbage but getattr's, which is gone; no table of commands, so the dispatcher runs each
+    const garbage = Buffer.alloc(4096, 0x5a);
+    const out = await startCopy(['flux.cjs', 'start.cjs', 'broker-main.cjs', 'getattr.cjs'], (f) => (f === 'getattr.cjs' ? null : garbage));
+    expect(out.stderr).toBe('');
+    expect(out).toMatchObject({ code: 0, stdout: '2\n' });
+  });
+
+  it("bin/flux runs a command from its own file, named in the build's table, without the dispatcher's", async () => {
+    const out = await startCopy(['commands.json', 'start.cjs', 'broker-main.cjs', 'getattr.cjs'], () => undefined);
     expect(out.stderr).toBe('');
     expect(out).toMatchObject({ code: 0, stdout: '2\n' });
   });
