@@ -2,7 +2,7 @@
 // `node -e 0`, run interleaved (one of each per round) so that the machine's load weighs on all alike, medians
 // and minima of wall time; and `flux kvs put` of 10,000 keys in one command. CLI_AB=<another checkout, built>
 // adds that build's two commands to every round, against the same broker, and prints the two builds' medians side
-// by side (the other build's `cli.ab-*` lines).
+// by side and the median of their differences round by round (the other build's `cli.ab-*` lines).
 import { join } from 'node:path';
 import { FLUX, emit, median, startInstance, timeProcess } from './lib.mjs';
 
@@ -43,6 +43,9 @@ try {
       const m = median(times[name]);
       emit(`cli.ab-${ours === 'put' ? 'kvs-put' : 'getattr-rank'}`, m, 'ms', {
         build: AB, ratio_to_node: Number((m / node).toFixed(3)), this_build_ms: Number(median(times[ours]).toFixed(2)),
+        // the two builds ran back to back in each round: the median of those differences weathers a noisy minute
+        // that the medians of each build do not
+        this_minus_ab_ms: Number(median(times[ours].map((t, i) => t - times[name][i])).toFixed(2)),
       });
     }
   }
