@@ -97,6 +97,30 @@ describe('code caches of the bundles', () => {
     expect(out).toMatchObject({ code: 0, stdout: '2\n' });
   });
 
+  it("the build's table of commands names every command of the command table, each a file that runs it", async () => {
+    const { COMMANDS } = await import('../../src/command-table.js');
+    const files = JSON.parse(readFileSync(join(CLI, 'commands.json'), 'utf8')) as Record<string, string>;
+    expect(Object.keys(files).sort()).toEqual(Object.keys(COMMANDS).sort());
+    // each file evaluated as bin/flux evaluates it (stored wrapped, or plain where it imports), in a process of its own
+    const script = `const { readFileSync } = require('node:fs'); const Module = require('node:module');
+      const { runInThisContext } = require('node:vm'); const { dirname } = require('node:path');
+      const [head] = Module.wrap('\\0').split('\\0');
+      const kinds = {};
+      for (const [name, file] of Object.entries(${JSON.stringify(files)})) {
+        const path = ${JSON.stringify(CLI)} + '/' + file;
+        const text = readFileSync(path, 'utf8');
+        const m = { exports: {} };
+        if (!text.startsWith(head)) m.exports = require(path);
+        else runInThisContext(text, { filename: path }).call(m.exports, m.exports, Module.createRequire(path), m, path, dirname(path));
+        kinds[name] = typeof m.exports.runCommand;
+      }
+      process.stdout.write(JSON.stringify(kinds));`;
+    const kinds = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['-e', script], { timeout: 30_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    });
+    expect(Object.values(JSON.parse(kinds) as Record<string, string>).every((k) => k === 'function')).toBe(true);
+  });
+
   it("bin/flux runs a command from its own file, named in the build's table, without the dispatcher's", async () => {
     const out = await startCopy(['commands.json', 'start.cjs', 'broker-main.cjs', 'getattr.cjs'], () => undefined);
     expect(out.stderr).toBe('');
