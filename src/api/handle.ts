@@ -2,7 +2,7 @@
 import { FluxError, ENODATA, EINVAL, ECONNRESET, ECANCELED } from '../core/errors.js';
 import {
   Message, MSGTYPE_RESPONSE, MSGTYPE_EVENT, FLAG_NORESPONSE, FLAG_STREAMING, FLAG_UPSTREAM, NODEID_ANY,
-  NODEID_UPSTREAM, USERID_UNKNOWN, jsonPayload, stringPayload, makeRequest, makeEvent, payloadJson, payloadString, serviceOf,
+  NODEID_UPSTREAM, USERID_UNKNOWN, jsonPayload, stringPayload, makeRequest, makeEvent, payloadJson, payloadString,
 } from '../core/wire/message.js';
 import { type Credential, credentialFromEnv } from '../core/access/roles.js';
 import type { LocalClient } from '../transport/local-client.js';
@@ -53,7 +53,6 @@ function errorOf(m: Message): FluxError {
  */
 export class Flux {
   private readonly pending = new Map<number, Pending>();
-  private readonly services = new Set<string>();
   private readonly eventSinks = new Set<(ev: Message) => void>();
   private readonly closeSinks = new Set<(err: Error) => void>();
   private readonly endSinks = new Set<(err: Error) => void>();
@@ -201,12 +200,13 @@ export class Flux {
     return this.closed !== undefined;
   }
 
-  /** Say <service>.disconnect to every service used, then close the socket. */
+  /**
+   * Close the connection. Each service the handle used is told `<service>.disconnect` by what holds the other end
+   * (the broker, or flux proxy for its clients), as flux-core's connector does; a handle says nothing itself, as
+   * flux-core's clients say nothing.
+   */
   close(): void {
     if (this.closed) return;
-    for (const s of this.services) {
-      this.sendMsg(makeRequest(`${s}.disconnect`, undefined, { flags: FLAG_NORESPONSE }));
-    }
     this.closed = new FluxError(ECONNRESET, 'handle closed');
     this.conn.close(this.quiet && this.pending.size === 0);
     this.fail(this.closed);
@@ -251,8 +251,6 @@ export class Flux {
       signal?.addEventListener('abort', abort!, { once: true });
     }
     if (topic === 'event.subscribe') this.quiet = false;
-    const svc = serviceOf(topic);
-    if (svc !== 'event') this.services.add(svc);
     this.sendMsg(makeRequest(topic, encodeBody(body), { nodeid, matchtag: tag, flags: allFlags }));
     return tag;
   }
