@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FLUX, emit, median, startInstance } from './lib.mjs';
+import { FLUX, emit, median, medianDifference, startInstance } from './lib.mjs';
 
 const ROUNDS = Number(process.env.CLI_INNER_ROUNDS ?? 30);
 const AB = process.env.CLI_AB;
@@ -42,7 +42,7 @@ try {
     const ours = times[`this:${c}`];
     const extra = AB ? {
       ab_ms: Number(median(times[`ab:${c}`]).toFixed(2)),
-      this_minus_ab_ms: Number(median(ours.map((t, i) => t - times[`ab:${c}`][i])).toFixed(2)),
+      this_minus_ab_ms: Number(medianDifference(ours, times[`ab:${c}`]).toFixed(2)),
       build: AB,
     } : {};
     emit(`cli-inner.${c}`, median(ours), 'ms', { rounds: ROUNDS, ...extra });

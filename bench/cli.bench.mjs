@@ -4,7 +4,7 @@
 // adds that build's two commands to every round, against the same broker, and prints the two builds' medians side
 // by side and the median of their differences round by round (the other build's `cli.ab-*` lines).
 import { join } from 'node:path';
-import { FLUX, emit, median, startInstance, timeProcess } from './lib.mjs';
+import { FLUX, emit, median, medianDifference, startInstance, timeProcess } from './lib.mjs';
 
 const ROUNDS = Number(process.env.BENCH_RUNS ?? 30);
 const AB = process.env.CLI_AB;
@@ -45,7 +45,7 @@ try {
         build: AB, ratio_to_node: Number((m / node).toFixed(3)), this_build_ms: Number(median(times[ours]).toFixed(2)),
         // the two builds ran back to back in each round: the median of those differences weathers a noisy minute
         // that the medians of each build do not
-        this_minus_ab_ms: Number(median(times[ours].map((t, i) => t - times[name][i])).toFixed(2)),
+        this_minus_ab_ms: Number(medianDifference(times[ours], times[name]).toFixed(2)),
       });
     }
   }

@@ -7,7 +7,7 @@
 // difference.
 import { createConnection } from 'node:net';
 import { parseLocalUri } from '../dist/core/wire/uri.js';
-import { abBuilds, emit, median, startInstance } from './lib.mjs';
+import { abBuilds, emit, median, medianDifference, startInstance } from './lib.mjs';
 
 const ROUNDS = Number(process.env.FIRST_ROUNDS ?? 12);
 const builds = abBuilds('FIRST_AB');
@@ -27,17 +27,14 @@ function handshake(path) {
   });
 }
 
-const times = Object.fromEntries(builds.map(([name]) => [name, { first: [], second: [], extra: [] }]));
+const times = Object.fromEntries(builds.map(([name]) => [name, { first: [], second: [] }]));
 for (let i = 0; i < ROUNDS; i++) {
   for (const [name, flux] of builds) {
     const inst = await startInstance(1, [], flux);
     try {
       const path = parseLocalUri(inst.uri);
-      const first = await handshake(path);
-      const second = await handshake(path);
-      times[name].first.push(first);
-      times[name].second.push(second);
-      times[name].extra.push(first - second);
+      times[name].first.push(await handshake(path));
+      times[name].second.push(await handshake(path));
     } finally {
       await inst.stop();
     }
@@ -46,6 +43,6 @@ for (let i = 0; i < ROUNDS; i++) {
 for (const [name] of builds) {
   const t = times[name];
   emit('first-connection.handshake', median(t.first), 'ms', {
-    build: name, second_ms: Number(median(t.second).toFixed(3)), extra_ms: Number(median(t.extra).toFixed(3)), rounds: ROUNDS,
+    build: name, second_ms: Number(median(t.second).toFixed(3)), extra_ms: Number(medianDifference(t.first, t.second).toFixed(3)), rounds: ROUNDS,
   });
 }

@@ -26,6 +26,11 @@ export function median(xs) {
   return s[Math.floor(s.length / 2)];
 }
 
+/** the median of `xs[i] - ys[i]`: two builds timed back to back in each round, compared round by round */
+export function medianDifference(xs, ys) {
+  return median(xs.map((x, i) => x - ys[i]));
+}
+
 export function percentile(xs, p) {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(s.length * p))];

@@ -15,12 +15,20 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
+/** the socket path in a directory of the test's own, private as a broker's rundir is */
+function socketPath(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'flux-ts-handle-'));
+  chmodSync(dir, 0o700);
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'local-0');
+}
+
 interface Server {
   uri: string;
   received: Message[];
   logs: string[];
   gone: Promise<LocalConnection>;
-  /** the bytes written to the client's socket by the time it went away */
+  /** how many events were sent to the client by the time it went away */
   eventsSent: () => number;
 }
 
@@ -29,9 +37,7 @@ interface Server {
  * connected, so that it is always writing when the client closes.
  */
 async function serve(): Promise<Server> {
-  const dir = mkdtempSync(join(tmpdir(), 'flux-ts-handle-'));
-  chmodSync(dir, 0o700);
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const path = socketPath();
   const received: Message[] = [];
   const logs: string[] = [];
   let sent = 0;
@@ -40,13 +46,13 @@ async function serve(): Promise<Server> {
   const gone = new Promise<LocalConnection>((r) => (goneResolve = r));
   const big = stringPayload(JSON.stringify({ p: 'e'.repeat(64 * 1024) }));
   const server = new LocalServer({
-    path: join(dir, 'local-0'),
+    path,
     ownerUid: process.getuid!(),
     allowGuest: false,
     onMessage: (conn, msg) => {
       received.push(msg);
-      if (msg.topic === 'event.subscribe' || msg.topic === 'test.ask') conn.send(makeResponse(msg, stringPayload('{}')));
       if (msg.topic === 'event.subscribe') {
+        conn.send(makeResponse(msg, stringPayload('{}')));
         timer = setInterval(() => {
           for (let i = 0; i < 8; i++) conn.send(makeEvent('test.flood', big));
           sent += 8;
@@ -61,7 +67,7 @@ async function serve(): Promise<Server> {
   });
   await server.listen();
   cleanup.push(() => server.close());
-  return { uri: `local://${join(dir, 'local-0')}`, received, logs, gone, eventsSent: () => sent };
+  return { uri: `local://${path}`, received, logs, gone, eventsSent: () => sent };
 }
 
 const posted = (s: Server) => s.received.filter((m) => m.topic === 'test.note').map((m) => m.payload!.toString());
@@ -84,10 +90,7 @@ describe('closing a handle', () => {
 
   it('lets its socket go at once when the broker owes it nothing, and waits for the broker end otherwise', async () => {
     // a peer that answers every request and never ends its side: only the client can end the connection
-    const dir = mkdtempSync(join(tmpdir(), 'flux-ts-handle-'));
-    chmodSync(dir, 0o700);
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-    const path = join(dir, 'local-0');
+    const path = socketPath();
     const peers: net.Socket[] = [];
     const server = net.createServer({ allowHalfOpen: true }, (sock) => {
       peers.push(sock);
