@@ -445,12 +445,12 @@ async function cmdPut(pairs: string[], o: PutOpts): Promise<number> {
       if (eq === 0) fail(`put: ${pair}: the key is empty: specify it as key=value`);
       const key = pair.substring(0, eq);
       const value = pair.substring(eq + 1);
-      const bytes = () => (value === '-' && (o.raw || o.treeobj) ? readStdin() : Buffer.from(value));
+      const stdin = value === '-' && (o.raw || o.treeobj);
       try {
         if (o.treeobj) {
           let dirent: JValue;
           try {
-            dirent = parseJson(cString(bytes()));
+            dirent = parseJson(cString(stdin ? readStdin() : Buffer.from(value)));
           } catch (err) {
             if (err instanceof FluxError) throw new FluxError(EPROTO);
             throw err;
@@ -458,7 +458,7 @@ async function cmdPut(pairs: string[], o: PutOpts): Promise<number> {
           if (!isTreeObj(dirent)) throw new FluxError(EPROTO);
           ops.push(op(key, 0, dirent));
         } else {
-          ops.push(op(key, o.append ? APPEND : 0, val(bytes())));
+          ops.push(op(key, o.append ? APPEND : 0, val(stdin ? readStdin() : value)));
         }
       } catch (err) {
         die(key, err);

@@ -15,6 +15,7 @@ import {
 } from '../../src/core/kvs/tree.js';
 import type { Shape } from '../../src/core/kvs/wide.js';
 import { canonical } from '../../src/core/journal/entry.js';
+import { valTreeobj } from '../../src/api/kvs.js';
 
 type Node = { kind: 'val'; data: Buffer } | { kind: 'dir' };
 type Model = Map<string, Node>;
@@ -240,5 +241,17 @@ describe('the ops a commit journals', () => {
         cs.close();
       }
     }), { numRuns: 300 });
+  });
+});
+
+describe('a val tree object made from text', () => {
+  it('holds the text as its UTF-8 bytes, whatever code units it holds', () => {
+    // weighted to ASCII, to what lies just past it (one byte in Latin-1, two in UTF-8) and to lone surrogates
+    const near = fc.oneof(fc.integer({ min: 0, max: 0x17f }), fc.integer({ min: 0xd800, max: 0xdfff })).map((c) => String.fromCharCode(c));
+    const anyText = fc.oneof(fc.string({ unit: 'binary-ascii', maxLength: 40 }), fc.string({ unit: near, maxLength: 40 }),
+      fc.string({ unit: 'binary', maxLength: 40 }));
+    fc.assert(fc.property(anyText, (s) => {
+      expect(valTreeobj(s)).toEqual(valTreeobj(Buffer.from(s, 'utf8')));
+    }), { numRuns: 1000 });
   });
 });
