@@ -1,5 +1,5 @@
-// Short commands timed from inside: `flux getattr rank` and `flux kvs put k=v` from bin/flux's first line to the
-// process's exit (bench/from-bin-flux-preload.cjs), CLI_INNER_ROUNDS rounds (30) against one warm size-1 instance.
+// Commands timed from inside: `flux getattr rank`, `flux kvs put k=v` and `flux kvs put` of 10,000 keys, from
+// bin/flux's first line to the process's exit (bench/from-bin-flux-preload.cjs), CLI_INNER_ROUNDS rounds (30) against one warm size-1 instance.
 // With CLI_AB=<another checkout, built>, that build's two commands run in every round too, and the median of the
 // round-by-round differences is printed beside each build's median: what a change to the command's own code does,
 // without Node's start and teardown, which vary more between runs than such a change does.
@@ -30,15 +30,22 @@ const inst = await startInstance(1);
 const env = { FLUX_URI: inst.uri };
 try {
   const builds = [['this', FLUX], ...(AB ? [['ab', join(AB, 'bin', 'flux')]] : [])];
-  const commands = { 'getattr-rank': ['getattr', 'rank'], 'kvs-put': ['kvs', 'put', 'k=v'] };
+  // the large put in rounds of its own: the broker's work after a commit of 10,000 keys (their move into the key
+  // history index, 200 ms later) would otherwise land on whichever short command follows it
+  const groups = [
+    { 'getattr-rank': ['getattr', 'rank'], 'kvs-put': ['kvs', 'put', 'k=v'] },
+    { 'kvs-put-10000-keys': ['kvs', 'put', ...Array.from({ length: 10_000 }, (_, i) => `bulk.k${i}=value-${i}`)] },
+  ];
   const times = {};
-  for (const [b, flux] of builds) for (const [c, args] of Object.entries(commands)) await inner(flux, args, env);
-  for (let i = 0; i < ROUNDS; i++) {
-    for (const [b, flux] of builds) {
-      for (const [c, args] of Object.entries(commands)) (times[`${b}:${c}`] ??= []).push(await inner(flux, args, env));
+  for (const commands of groups) {
+    for (const [, flux] of builds) for (const args of Object.values(commands)) await inner(flux, args, env);
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const [b, flux] of builds) {
+        for (const [c, args] of Object.entries(commands)) (times[`${b}:${c}`] ??= []).push(await inner(flux, args, env));
+      }
     }
   }
-  for (const c of Object.keys(commands)) {
+  for (const c of groups.flatMap(Object.keys)) {
     const ours = times[`this:${c}`];
     const extra = AB ? {
       ab_ms: Number(median(times[`ab:${c}`]).toFixed(2)),
