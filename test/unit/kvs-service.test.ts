@@ -2,6 +2,7 @@
 // store, requests through the service registry (so schemas and roles apply as in a broker). What is hard to
 // provoke from outside is checked here: merging, the one-at-a-time fallback, the entries and index rows made.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import type Database from 'better-sqlite3';
 import { ContentStore } from '../../src/core/content/store.js';
 import { JournalStore } from '../../src/core/journal/store.js';
 import {
@@ -32,7 +33,8 @@ interface Harness {
   call(topic: string, body?: unknown, cred?: { userid: number; rolemask: number }): Promise<Record<string, unknown>>;
 }
 
-async function harness(): Promise<Harness> {
+/** `before` runs on the store before any module opens it: a store made by an earlier version, say */
+async function harness(before?: (db: Database.Database) => void): Promise<Harness> {
   const attrs = new Attrs();
   attrs.define('security.owner', String(OWNER));
   const waiting = new Map<number, (m: Message) => void>();
@@ -52,6 +54,7 @@ async function harness(): Promise<Harness> {
   });
   const cs = ContentStore.open(':memory:', 'sha256');
   const js = new JournalStore(cs);
+  before?.(js.database);
   const registry = new ServiceRegistry(host);
   const content = contentModule(host, cs, 'sha256');
   const journal = journalModule(host, { store: js, projections: [kvsProjection] });
@@ -164,6 +167,25 @@ describe('kvs master (rank 0, in process)', () => {
     expect(errno(await h.send('kvs.version-root', { namespace: 'primary', rootseq: 9 }))).toBe(ENOENT);
     // the old version stays readable under its root
     expect(await h.call('kvs.lookup', { key: 'a', flags: 0, rootdir: { data: [r1.rootref], type: 'dirref', ver: 1 } })).toEqual({ val: { data: 'MQ==', type: 'val', ver: 1 } });
+  });
+
+  it('keeps the key index of a store made before (a table with a rowid) and moves keys into it; a new one has no rowid', async () => {
+    const layout = (db: Database.Database) => db.prepare("SELECT sql FROM sqlite_master WHERE name = 'kvs_key'").pluck().get() as string;
+    expect(layout(h.js.database)).toMatch(/WITHOUT ROWID$/);
+    const before = 'CREATE TABLE kvs_key(namespace TEXT, key TEXT, rootseq INTEGER, PRIMARY KEY(namespace, key, rootseq))';
+    const old = await harness((db) => db.exec(before));
+    try {
+      await old.call('kvs.commit', commit([put('a', '1'), put('b', '2')]));
+      await old.call('kvs.commit', commit([put('a', '3')]));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(layout(old.js.database)).toBe(before);
+      expect(old.js.database.prepare('SELECT key, rootseq FROM kvs_key ORDER BY key, rootseq').all()).toEqual([
+        { key: 'a', rootseq: 1 }, { key: 'a', rootseq: 2 }, { key: 'b', rootseq: 1 },
+      ]);
+    } finally {
+      await old.registry.removeAll();
+      old.cs.close();
+    }
   });
 
   it('creates, lists and removes namespaces through the journal', async () => {

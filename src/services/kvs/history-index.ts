@@ -74,11 +74,11 @@ export function historyIndex(ctx: KvsContext, store: JournalStore | undefined, q
   const db = store.database;
   if (!db.readonly) {
     // without a rowid: the row is its primary key's tree, one page written per commit where a rowid table and its
-    // key's index were two (a store made before keeps its table as it is); stores made before also have indexes
-    // by time and by seq, which newestUpTo does without
+    // key's index were two, and a key's row is stored once, not twice (a store made before keeps its tables as
+    // they are); stores made before also have indexes by time and by seq, which newestUpTo does without
     db.exec(`CREATE TABLE IF NOT EXISTS kvs_version(namespace TEXT, rootseq INTEGER, seq INTEGER, time REAL, rootref TEXT,
         PRIMARY KEY(namespace, rootseq)) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS kvs_key(namespace TEXT, key TEXT, rootseq INTEGER, PRIMARY KEY(namespace, key, rootseq));
+      CREATE TABLE IF NOT EXISTS kvs_key(namespace TEXT, key TEXT, rootseq INTEGER, PRIMARY KEY(namespace, key, rootseq)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS kvs_floor(namespace TEXT PRIMARY KEY, rootseq INTEGER NOT NULL);
       ${RECENT_KEYS_TABLE}
       DROP INDEX IF EXISTS kvs_version_time;
