@@ -68,6 +68,8 @@ export interface Checkpoint {
 
 export class JournalStore {
   private readonly db: Database.Database;
+  /** runs its argument in a transaction; made once, as ContentStore's is */
+  private readonly inTransaction: (fn: () => void) => void;
   private readonly insertRow: Database.Statement;
   private readonly selectRow: Database.Statement;
   private readonly selectRange: Database.Statement;
@@ -77,6 +79,7 @@ export class JournalStore {
   constructor(private readonly blobs: BlobStore) {
     const db = blobs.db;
     this.db = db;
+    this.inTransaction = db.transaction((fn: () => void) => fn());
     db.exec(`CREATE TABLE IF NOT EXISTS journal_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS journal(seq INTEGER PRIMARY KEY, ref BLOB NOT NULL, time REAL NOT NULL, topic TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS journal_checkpoint(id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL,
@@ -229,7 +232,7 @@ export class JournalStore {
 
   private transaction(fn: () => void): void {
     try {
-      this.db.transaction(fn)();
+      this.inTransaction(fn);
     } catch (err) {
       throw sqliteError(err, 'journal');
     }
