@@ -170,6 +170,7 @@ describe('the journal store', () => {
 
   it('stores nothing of a batch whose transaction fails, and reports the sqlite error as a FluxError', () => {
     const { cs, js, head } = journal(2);
+    const counted = cs.stats();
     js.addIndexer((e) => {
       if (e.topic === 'bad') throw Object.assign(new Error('disk I/O'), { code: 'SQLITE_IOERR' });
     });
@@ -177,6 +178,8 @@ describe('the journal store', () => {
     expect(err).toBeInstanceOf(FluxError);
     expect(err.message).toBe('journal: disk I/O (SQLITE_IOERR)');
     expect(js.head()).toEqual(head);
+    // the content store counted the batch's blobs as it stored them: not once the transaction failed
+    expect(cs.stats()).toEqual(counted);
     cs.close();
   });
 });

@@ -270,16 +270,16 @@ export class ContentStore {
   }
 
   /**
-   * Run fn in one sqlite transaction (nested calls become savepoints); sqlite errors become FluxErrors. Writers
-   * of objects rows (the journal) should use this rather than db.transaction so that stats() stays exact when
-   * a transaction fails.
+   * Run fn in one sqlite transaction (nested calls become savepoints); sqlite errors become FluxErrors naming
+   * `what`. Writers of objects rows (the journal) use this rather than db.transaction so that stats() stays
+   * exact when a transaction fails.
    */
-  transaction<T>(fn: () => T): T {
+  transaction<T>(fn: () => T, what = this.path): T {
     try {
       return this.inTransaction(fn) as T;
     } catch (err) {
       this.totals = undefined;
-      throw sqliteError(err, this.path);
+      throw sqliteError(err, what);
     }
   }
 

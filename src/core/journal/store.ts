@@ -5,7 +5,7 @@ import type Database from 'better-sqlite3';
 import { FluxError, EINVAL, EPROTO, ENOENT } from '../errors.js';
 import { type Entry, type JsonPieces, encodeEntry, decodeEntry } from './entry.js';
 export { checkpointMessage } from './entry.js';
-import { inflate, sqliteError } from '../content/store.js';
+import { inflate } from '../content/store.js';
 
 /** a new entry: all but its place in the chain, and its payload's canonical text when its maker wrote it */
 export type NewEntry = Omit<Entry, 'seq' | 'prev'> & { payloadText?: JsonPieces };
@@ -19,6 +19,8 @@ export interface BlobStore {
   readonly hashName: string;
   store(blob: Buffer): Buffer;
   load(digest: Buffer): Buffer;
+  /** `fn` in one transaction, what it stored counted only if it commits; sqlite's errors named as `what`'s */
+  transaction<T>(fn: () => T, what?: string): T;
   /** garbage collection: see ContentStore */
   beginCollection(epoch: number): void;
   markLive(digests: Buffer[]): boolean[];
@@ -68,8 +70,6 @@ export interface Checkpoint {
 
 export class JournalStore {
   private readonly db: Database.Database;
-  /** runs its argument in a transaction; made once, as ContentStore's is */
-  private readonly inTransaction: (fn: () => void) => void;
   private readonly insertRow: Database.Statement;
   private readonly selectRow: Database.Statement;
   private readonly selectRange: Database.Statement;
@@ -79,7 +79,6 @@ export class JournalStore {
   constructor(private readonly blobs: BlobStore) {
     const db = blobs.db;
     this.db = db;
-    this.inTransaction = db.transaction((fn: () => void) => fn());
     db.exec(`CREATE TABLE IF NOT EXISTS journal_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS journal(seq INTEGER PRIMARY KEY, ref BLOB NOT NULL, time REAL NOT NULL, topic TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS journal_checkpoint(id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL,
@@ -230,12 +229,9 @@ export class JournalStore {
     return out;
   }
 
+  /** through the content store: the entries' blobs are its rows, and its counts must not keep a batch that failed */
   private transaction(fn: () => void): void {
-    try {
-      this.inTransaction(fn);
-    } catch (err) {
-      throw sqliteError(err, 'journal');
-    }
+    this.blobs.transaction(fn, 'journal');
   }
 
   row(seq: number): IndexRow | undefined {
