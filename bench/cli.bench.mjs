@@ -3,6 +3,9 @@
 // and minima of wall time; and `flux kvs put` of 10,000 keys in one command. CLI_AB=<another checkout, built>
 // adds that build's two commands to every round, against the same broker, and prints the two builds' medians side
 // by side and the median of their differences round by round (the other build's `cli.ab-*` lines).
+// The commands run as a user runs them: bin/flux as a program. Where NODE_EXTRA_CA_CERTS is set, which Node
+// parses at every start and bin/flux starts Node without, `node -e 0` without it runs too, and each command's
+// ratio to it is printed beside the ratio to `node -e 0` as given (`ratio_to_node_without_extra_ca`).
 import { join } from 'node:path';
 import { FLUX, emit, median, medianDifference, startInstance, timeProcess } from './lib.mjs';
 
@@ -12,15 +15,17 @@ const AB = process.env.CLI_AB;
 const inst = await startInstance(1);
 const env = { FLUX_URI: inst.uri };
 try {
+  const extraCa = process.env.NODE_EXTRA_CA_CERTS !== undefined;
   const commands = {
     node: [process.execPath, ['-e', '0']],
-    getattr: [process.execPath, [FLUX, 'getattr', 'rank']],
-    put: [process.execPath, [FLUX, 'kvs', 'put', 'k=v']],
+    ...(extraCa && { nodeWithoutCa: ['env', ['-u', 'NODE_EXTRA_CA_CERTS', process.execPath, '-e', '0']] }),
+    getattr: [FLUX, ['getattr', 'rank']],
+    put: [FLUX, ['kvs', 'put', 'k=v']],
   };
   if (AB) {
     const other = join(AB, 'bin', 'flux');
-    commands.abGetattr = [process.execPath, [other, 'getattr', 'rank']];
-    commands.abPut = [process.execPath, [other, 'kvs', 'put', 'k=v']];
+    commands.abGetattr = [other, ['getattr', 'rank']];
+    commands.abPut = [other, ['kvs', 'put', 'k=v']];
   }
   const times = Object.fromEntries(Object.keys(commands).map((k) => [k, []]));
   for (const [cmd, args] of Object.values(commands)) await timeProcess(cmd, args, env);
@@ -30,11 +35,14 @@ try {
   const node = median(times.node);
   const nodeMin = Math.min(...times.node);
   emit('cli.node-e-0', node, 'ms', { min_ms: Number(nodeMin.toFixed(2)), rounds: ROUNDS });
+  const nodeWithoutCa = extraCa ? median(times.nodeWithoutCa) : undefined;
+  if (extraCa) emit('cli.node-e-0-without-extra-ca', nodeWithoutCa, 'ms', { min_ms: Number(Math.min(...times.nodeWithoutCa).toFixed(2)), rounds: ROUNDS });
   for (const name of ['getattr', 'put']) {
     const m = median(times[name]);
     const min = Math.min(...times[name]);
     emit(`cli.${name === 'put' ? 'kvs-put' : 'getattr-rank'}`, m, 'ms', {
       ratio_to_node: Number((m / node).toFixed(3)), min_ms: Number(min.toFixed(2)), min_ratio: Number((min / nodeMin).toFixed(3)),
+      ...(extraCa && { ratio_to_node_without_extra_ca: Number((m / nodeWithoutCa).toFixed(3)) }),
       target_ratio: 1.15,
     });
   }
@@ -52,7 +60,7 @@ try {
 
   const pairs = Array.from({ length: 10_000 }, (_, i) => `bulk.k${i}=value-${i}`);
   const bulk = [];
-  for (let i = 0; i < 5; i++) bulk.push(await timeProcess(process.execPath, [FLUX, 'kvs', 'put', ...pairs], env));
+  for (let i = 0; i < 5; i++) bulk.push(await timeProcess(FLUX, ['kvs', 'put', ...pairs], env));
   emit('cli.kvs-put-10000-keys', median(bulk) / 1000, 's', { target_s: 0.12, flux_core_s: 0.089, runs_s: bulk.map((t) => Number((t / 1000).toFixed(3))) });
 } finally {
   await inst.stop();

@@ -4,6 +4,8 @@
 // - NODE_EXTRA_CA_CERTS, moved aside. Node 20 reads and parses the certificates it names as every process
 //   starts, before any of its code runs: with a system bundle of ~150 certificates that is ~30 ms of CPU and
 //   ~2 MiB of memory per process (measured), more than half of `node -e 0`. A broker opens no TLS connection.
+//   bin/flux puts it back as its first act, in a broker as in any command (its shell line moves it aside the
+//   same way for a command run as a program).
 // - MALLOC_MMAP_THRESHOLD_, set unless the launcher set it. glibc maps a block of its own for any allocation
 //   above this threshold, and gives it back when freed; by default the threshold rises to the largest block
 //   freed so far, after which the buffers of a large commit (its request, its entry: ~1 MiB each for 10,000
@@ -33,13 +35,8 @@ export function brokerLaunchEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return launch;
 }
 
-/** In a broker: the environment its launcher was given, in place. */
+/** In a broker: the environment its launcher was given, in place (bin/flux has put NODE_EXTRA_CA_CERTS back). */
 export function restoreLaunchEnv(env: NodeJS.ProcessEnv): void {
-  const certs = env[DEFERRED_CA_CERTS];
-  if (certs !== undefined) {
-    env.NODE_EXTRA_CA_CERTS = certs;
-    delete env[DEFERRED_CA_CERTS];
-  }
   if (env[LAUNCH_MMAP_THRESHOLD] !== undefined) {
     delete env[MMAP_THRESHOLD];
     delete env[LAUNCH_MMAP_THRESHOLD];
