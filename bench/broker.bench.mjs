@@ -27,7 +27,7 @@ for (const [name, size, extra, rank] of cases) {
 }
 
 const starts = [];
-for (let i = 0; i < 5; i++) starts.push(await timeProcess(process.execPath, [FLUX, 'start', '--size', '8', 'true']));
+for (let i = 0; i < 5; i++) starts.push(await timeProcess(FLUX, ['start', '--size', '8', 'true']));
 emit('start-size8-true', median(starts) / 1000, 's', { min: Math.min(...starts) / 1000, runs: starts.length, target: 1.0 });
 
 const inst = await startInstance(1);

@@ -240,7 +240,7 @@ async function scale() {
       if (fanout === 2 && size === 1) continue;
       const runs = size >= 32 ? 3 : RUNS;
       const t = [];
-      for (let i = 0; i < runs; i++) t.push(await timeProcess(process.execPath, [FLUX, 'start', '--size', String(size), '-S', `tbon.fanout=${fanout}`, 'true']));
+      for (let i = 0; i < runs; i++) t.push(await timeProcess(FLUX, ['start', '--size', String(size), '-S', `tbon.fanout=${fanout}`, 'true']));
       const inst = await startInstance(size, ['-S', `tbon.fanout=${fanout}`]);
       await delay(2000);
       const mem = brokerMem(inst.rundir);
