@@ -253,5 +253,9 @@ describe('a val tree object made from text', () => {
     fc.assert(fc.property(anyText, (s) => {
       expect(valTreeobj(s)).toEqual(valTreeobj(Buffer.from(s, 'utf8')));
     }), { numRuns: 1000 });
+    // text too long for btoa's path
+    for (const s of ['a'.repeat(4097), `${'b'.repeat(5000)}\0`, `${'é'.repeat(3000)}`]) {
+      expect(valTreeobj(s)).toEqual(valTreeobj(Buffer.from(s, 'utf8')));
+    }
   });
 });
