@@ -18,7 +18,7 @@ try {
   const extraCa = process.env.NODE_EXTRA_CA_CERTS !== undefined;
   const commands = {
     node: [process.execPath, ['-e', '0']],
-    ...(extraCa && { nodeWithoutCa: ['env', ['-u', 'NODE_EXTRA_CA_CERTS', process.execPath, '-e', '0']] }),
+    ...(extraCa && { nodeWithoutCa: [process.execPath, ['-e', '0'], { NODE_EXTRA_CA_CERTS: undefined }] }),
     getattr: [FLUX, ['getattr', 'rank']],
     put: [FLUX, ['kvs', 'put', 'k=v']],
   };
@@ -28,9 +28,10 @@ try {
     commands.abPut = [other, ['kvs', 'put', 'k=v']];
   }
   const times = Object.fromEntries(Object.keys(commands).map((k) => [k, []]));
-  for (const [cmd, args] of Object.values(commands)) await timeProcess(cmd, args, env);
+  // a command's own environment on top of the instance's (undefined: left out, which spawn does for such a value)
+  for (const [cmd, args, own] of Object.values(commands)) await timeProcess(cmd, args, { ...env, ...own });
   for (let i = 0; i < ROUNDS; i++) {
-    for (const [name, [cmd, args]] of Object.entries(commands)) times[name].push(await timeProcess(cmd, args, env));
+    for (const [name, [cmd, args, own]] of Object.entries(commands)) times[name].push(await timeProcess(cmd, args, { ...env, ...own }));
   }
   const node = median(times.node);
   const nodeMin = Math.min(...times.node);

@@ -253,6 +253,10 @@ export class LocalServer {
     // client sending as fast as it can takes turns with the others rather than holding the broker for a whole read.
     let backlog: Message[] = [];
     let next = 0;
+    /** what was read and not yet handed on, handed on now (the client will send no more, or sent bad bytes) */
+    const deliverRest = (): void => {
+      while (next < backlog.length && !conn.closing) deliver(backlog[next++]!);
+    };
     const drain = (): void => {
       const end = Math.min(backlog.length, next + TURN_MESSAGES);
       while (next < end && !conn.closing) deliver(backlog[next++]!);
@@ -268,9 +272,7 @@ export class LocalServer {
       else sock.resume();
     };
     // A reset comes after the last bytes the client sent were read: what they held is handed on, as after an end.
-    conn.beforeGone = () => {
-      while (next < backlog.length && !conn.closing) deliver(backlog[next++]!);
-    };
+    conn.beforeGone = deliverRest;
     // the client will send nothing more: what it sent is handed on first, then the connection closes
     let ended = false;
     sock.on('end', () => {
@@ -284,7 +286,7 @@ export class LocalServer {
         decoder.push(chunk, (msg) => backlog.push(msg));
       } catch (err) {
         // what came before the bad bytes is delivered, as it would have been had it come in its own read
-        while (next < backlog.length && !conn.closing) deliver(backlog[next++]!);
+        deliverRest();
         this.logBadInput(conn, (err as Error).message);
         conn.abort();
         return;
