@@ -65,8 +65,33 @@ const options = {
   minifySyntax: true,
   external: EXTERNAL,
   inject: [join(root, 'scripts', 'import-meta-url.js')],
-  define: { 'import.meta.url': 'importMetaUrl' },
+  define: { 'import.meta.url': 'importMeta.url' },
   plugins: [{
+    // Our modules import createRequire from node:module to load a package on first use, and call it only as
+    // createRequire(import.meta.url): in a bundle that is the bundle's own require. zeromq's addon loader
+    // (cmake-ts) requires the module too, for a createRequire it calls only where there is no require, and koffi's
+    // loader for createRequire(__filename), which in a bundle is the bundle's require again. Requiring
+    // node:module costs a process 0.5-1 ms (it loads the ES module loader with it; measured), which every command
+    // and broker paid at load. The build fails if any of these uses changes.
+    name: 'own-require',
+    setup(b) {
+      const users = [
+        { importer: /[\\/]dist[\\/]/, specifier: 'node:module', only: /\bcreateRequire\((?!import\.meta\.url\))|\bfrom 'node:module'(?<!import \{ createRequire \} from 'node:module')/ },
+        { importer: /[\\/]cmake-ts[\\/]build[\\/]loader\.js$/, specifier: 'module', only: /\bg\.(?!createRequire\()|\bg=require\("module"\)(?![\s\S]*typeof require=="function"\?require:g\.createRequire\()/ },
+        { importer: /[\\/]koffi[\\/]src[\\/]koffi[\\/]index\.cjs$/, specifier: 'node:module', only: /\bimport_node_module\.(?!createRequire\)\(__filename\))/ },
+      ];
+      b.onResolve({ filter: /^(node:)?module$/ }, (args) => {
+        const user = users.find((u) => u.importer.test(args.importer) && u.specifier === args.path);
+        return user && { path: args.importer, namespace: 'own-require', pluginData: user };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'own-require' }, (args) => {
+        if (args.pluginData.only.test(readFileSync(args.path, 'utf8'))) {
+          throw new Error(`${args.path}: uses ${args.pluginData.specifier} other than for its own require`);
+        }
+        return { contents: 'export const createRequire = () => require;', loader: 'js' };
+      });
+    },
+  }, {
     // commander requires node:child_process at load for executable subcommands, which flux does not use: the
     // module (and dgram, which it loads) is required only if something of it is used
     name: 'lazy-child-process',
@@ -108,22 +133,21 @@ const files = Object.fromEntries(Object.entries(COMMANDS).map(([name, { load }])
   return [name, `${fileOf(path)}.cjs`];
 }));
 writeFileSync(join(outdir, 'commands.json'), `${JSON.stringify(files)}\n`);
-// Packages the broker carries in its own bundle, each loaded by one file with the expression below, which the
-// bundle turns into a plain require. Every broker validates a request within its first second (rank 0 asks each
-// rank for its resources), so every broker loads ajv: from node_modules that is 60-odd files, each its own module
-// record and compiled wrapper, ~8 MiB of resident memory; bundled into one file with the broker, ~2 MiB
-// (measured). Rank 0 opens the content store as it starts: better-sqlite3's 13 files cost a process 7-10 ms to
-// find, read and compile (measured); in the bundle they come from its code cache. Every broker loads zeromq as it
-// starts: from node_modules 7 files, among them cmake-ts's loader of the addon, 13.8-18.6 ms to the addon loaded,
-// against 7.7-10.8 bundled (eight processes each, measured). Each stays lazy there: esbuild evaluates a required
-// CommonJS package on its first require. better-sqlite3 is given its addon's path (src/core/content/store.ts), so
-// the `bindings` package it would otherwise search with is left out; zeromq's loader looks for its addons beside
-// the package, found at run time, not beside the file that holds it (ZMQ_BUILD_DIR below). A broker loads koffi
-// at its first local connection, to read the client's credentials: from node_modules the peer-credential check
-// took 14-22 ms of that first accept, bundled 8-12 (four instances each, measured); koffi's platform package, its
-// loader and addon, stays outside (an external `@koromix/*`) and finds its addon beside itself.
+// Packages the broker carries in its own bundle, each loaded by one file with the expression below, which the bundle
+// turns into a plain require. ajv is not one of them: a broker validates with the validators the build makes
+// (dist/validators.cjs, below) and loads ajv only for a schema that is not there (a plug-in module's), while its 178
+// KB in the bundle were read, and kept as source, by every broker at every start. Rank 0 opens the content store as
+// it starts: better-sqlite3's 13 files cost a process 7-10 ms to find, read and compile (measured); in the bundle
+// they come from its code cache. Every broker loads zeromq as it starts: from node_modules 7 files, among them
+// cmake-ts's loader of the addon, 13.8-18.6 ms to the addon loaded, against 7.7-10.8 bundled (eight processes each,
+// measured). Each stays lazy there: esbuild evaluates a required CommonJS package on its first require.
+// better-sqlite3 is given its addon's path (src/core/content/store.ts), so the `bindings` package it would otherwise
+// search with is left out; zeromq's loader looks for its addons beside the package, found at run time, not beside
+// the file that holds it (ZMQ_BUILD_DIR below). A broker loads koffi at its first local connection, to read the
+// client's credentials: from node_modules the peer-credential check took 14-22 ms of that first accept, bundled 8-12
+// (four instances each, measured); koffi's platform package, its loader and addon, stays outside (an external
+// `@koromix/*`) and finds its addon beside itself.
 const IN_BROKER_BUNDLE = [
-  { file: /[\\/]core[\\/]validate\.js$/, pkg: 'ajv' },
   { file: /[\\/]core[\\/]content[\\/]store\.js$/, pkg: 'better-sqlite3' },
   { file: /[\\/]transport[\\/]overlay\.js$/, pkg: 'zeromq' },
   { file: /[\\/]transport[\\/]peercred\.js$/, pkg: 'koffi' },

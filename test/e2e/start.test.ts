@@ -119,6 +119,28 @@ describe('what a broker loads', () => {
     nothingLeft();
   });
 
+  it('nor node:module, which brings the ES module loader with it: no broker, with clients whose credentials it read, and no command', async () => {
+    const lists = join(scratch, 'modules');
+    mkdirSync(lists);
+    // every Node process of the instance (brokers, and the commands of its initial program) writes its list down
+    const preload = join(scratch, 'modules.cjs');
+    writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(lists)} + '/' + `
+      + `(process.env.PMI_RANK === undefined ? 'command-' + process.pid : 'rank-' + process.env.PMI_RANK), process.moduleLoadList.join('\\n')));\n`);
+    const r = await run(['start', '--test-size=2', `${FLUX} exec -r 1 ${FLUX} kvs put modules=1 && ${FLUX} getattr rank`],
+      { env: { TMPDIR: tmp, NODE_OPTIONS: `--require ${preload}` }, timeoutMs: 15_000 });
+    expect(r).toMatchObject({ code: 0, stdout: '0\n', stderr: '' });
+    const written = readdirSync(lists);
+    expect(written).toEqual(expect.arrayContaining(['rank-0', 'rank-1']));
+    // flux start, flux exec, flux kvs put, flux getattr
+    expect(written.filter((f) => f.startsWith('command-'))).toHaveLength(4);
+    for (const f of written) {
+      const loaded = readFileSync(join(lists, f), 'utf8').split('\n');
+      expect(loaded, f).toContain('NativeModule net');
+      expect(loaded, f).not.toContain('NativeModule module');
+    }
+    nothingLeft();
+  });
+
   it('the native packages ride in the broker\'s bundle: of each, a broker loads only its addon (and koffi\'s platform loader), found without a search', async () => {
     const lists = join(scratch, 'required');
     mkdirSync(lists);
