@@ -3,7 +3,8 @@ import { COMMANDS, usage } from './command-table.js';
 import { runCommand } from './command-run.js';
 
 export async function main(argv: string[]): Promise<void> {
-  const [first, ...rest] = argv;
+  // argv[0], not destructuring: that runs the array's iterator over every argument (bin/flux says more)
+  const first = argv[0];
   if (first === undefined || first === '-h' || first === '--help') {
     process.stderr.write(usage());
     process.exitCode = first === undefined ? 1 : 0;
@@ -16,5 +17,5 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  await runCommand(name, COMMANDS[name]!.load, rest);
+  await runCommand(name, COMMANDS[name]!.load, argv.slice(1));
 }
