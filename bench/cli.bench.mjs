@@ -6,7 +6,10 @@
 // The commands run as a user runs them: bin/flux as a program. Where NODE_EXTRA_CA_CERTS is set, which Node
 // parses at every start and bin/flux starts Node without, `node -e 0` without it runs too, and each command's
 // ratio to it is printed beside the ratio to `node -e 0` as given (`ratio_to_node_without_extra_ca`).
+// bench/floor-client.cjs, the same `getattr rank` with no library, runs in every round too: what any Node program
+// takes to ask a broker one thing, and each command's paired difference to it (`above_floor_ms`) is flux-ts's own.
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { FLUX, emit, median, medianDifference, startInstance, timeProcess } from './lib.mjs';
 
 const ROUNDS = Number(process.env.BENCH_RUNS ?? 30);
@@ -19,6 +22,8 @@ try {
   const commands = {
     node: [process.execPath, ['-e', '0']],
     ...(extraCa && { nodeWithoutCa: [process.execPath, ['-e', '0'], { NODE_EXTRA_CA_CERTS: undefined }] }),
+    // started as bin/flux starts Node, without the certificates
+    floor: [process.execPath, [fileURLToPath(new URL('./floor-client.cjs', import.meta.url))], { NODE_EXTRA_CA_CERTS: undefined }],
     getattr: [FLUX, ['getattr', 'rank']],
     put: [FLUX, ['kvs', 'put', 'k=v']],
   };
@@ -38,12 +43,15 @@ try {
   emit('cli.node-e-0', node, 'ms', { min_ms: Number(nodeMin.toFixed(2)), rounds: ROUNDS });
   const nodeWithoutCa = extraCa ? median(times.nodeWithoutCa) : undefined;
   if (extraCa) emit('cli.node-e-0-without-extra-ca', nodeWithoutCa, 'ms', { min_ms: Number(Math.min(...times.nodeWithoutCa).toFixed(2)), rounds: ROUNDS });
+  const floor = median(times.floor);
+  emit('cli.floor-client', floor, 'ms', { ratio_to_node: Number((floor / (nodeWithoutCa ?? node)).toFixed(3)), rounds: ROUNDS });
   for (const name of ['getattr', 'put']) {
     const m = median(times[name]);
     const min = Math.min(...times[name]);
     emit(`cli.${name === 'put' ? 'kvs-put' : 'getattr-rank'}`, m, 'ms', {
       ratio_to_node: Number((m / node).toFixed(3)), min_ms: Number(min.toFixed(2)), min_ratio: Number((min / nodeMin).toFixed(3)),
       ...(extraCa && { ratio_to_node_without_extra_ca: Number((m / nodeWithoutCa).toFixed(3)) }),
+      above_floor_ms: Number(medianDifference(times[name], times.floor).toFixed(2)),
       target_ratio: 1.15,
     });
   }

@@ -4,7 +4,8 @@
 'use strict';
 const { performance } = require('node:perf_hooks');
 const { writeSync } = require('node:fs');
-const Module = require('node:module');
+// not require('node:module'), which loads the ES module loader: commands no longer do, and the timing would carry it
+const Module = module.constructor;
 const load = Module._load;
 let start;
 Module._load = function timedLoad(request, ...rest) {
