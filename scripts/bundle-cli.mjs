@@ -134,20 +134,22 @@ const files = Object.fromEntries(Object.entries(COMMANDS).map(([name, { load }])
 }));
 writeFileSync(join(outdir, 'commands.json'), `${JSON.stringify(files)}\n`);
 // Packages the broker carries in its own bundle, each loaded by one file with the expression below, which the bundle
-// turns into a plain require. ajv is not one of them: a broker validates with the validators the build makes
-// (dist/validators.cjs, below) and loads ajv only for a schema that is not there (a plug-in module's), while its 178
-// KB in the bundle were read, and kept as source, by every broker at every start. Rank 0 opens the content store as
-// it starts: better-sqlite3's 13 files cost a process 7-10 ms to find, read and compile (measured); in the bundle
-// they come from its code cache. Every broker loads zeromq as it starts: from node_modules 7 files, among them
-// cmake-ts's loader of the addon, 13.8-18.6 ms to the addon loaded, against 7.7-10.8 bundled (eight processes each,
-// measured). Each stays lazy there: esbuild evaluates a required CommonJS package on its first require.
-// better-sqlite3 is given its addon's path (src/core/content/store.ts), so the `bindings` package it would otherwise
-// search with is left out; zeromq's loader looks for its addons beside the package, found at run time, not beside
-// the file that holds it (ZMQ_BUILD_DIR below). A broker loads koffi at its first local connection, to read the
-// client's credentials: from node_modules the peer-credential check took 14-22 ms of that first accept, bundled 8-12
-// (four instances each, measured); koffi's platform package, its loader and addon, stays outside (an external
-// `@koromix/*`) and finds its addon beside itself.
+// turns into a plain require (of `to`, where given). ajv goes to a file of its own beside the bundle (below): a
+// broker validates with the validators the build makes (dist/validators.cjs) and needs ajv only for a schema that is
+// not there (a plug-in module's), while in the bundle its 178 KB were read, and kept as source, by every broker at
+// every start. Rank 0 opens the content store as it starts: better-sqlite3's 13 files cost a process 7-10 ms to
+// find, read and compile (measured); in the bundle they come from its code cache. Every broker loads zeromq as it
+// starts: from node_modules 7 files, among them cmake-ts's loader of the addon, 13.8-18.6 ms to the addon loaded,
+// against 7.7-10.8 bundled (eight processes each, measured). Each stays lazy there: esbuild evaluates a required
+// CommonJS package on its first require. better-sqlite3 is given its addon's path (src/core/content/store.ts), so
+// the `bindings` package it would otherwise search with is left out; zeromq's loader looks for its addons beside
+// the package, found at run time, not beside the file that holds it (ZMQ_BUILD_DIR below). A broker loads koffi at
+// its first local connection, to read the client's credentials: from node_modules the peer-credential check took
+// 14-22 ms of that first accept, bundled 8-12 (four instances each, measured); koffi's platform package, its loader
+// and addon, stays outside (an external `@koromix/*`) and finds its addon beside itself.
+const AJV_FILE = 'ajv.cjs';
 const IN_BROKER_BUNDLE = [
+  { file: /[\\/]core[\\/]validate\.js$/, pkg: 'ajv', to: `./${AJV_FILE}` },
   { file: /[\\/]core[\\/]content[\\/]store\.js$/, pkg: 'better-sqlite3' },
   { file: /[\\/]transport[\\/]overlay\.js$/, pkg: 'zeromq' },
   { file: /[\\/]transport[\\/]peercred\.js$/, pkg: 'koffi' },
@@ -164,14 +166,14 @@ await build({
   // what the bundled packages only name at run time: the addon search left out, where zeromq's addons are, koffi's
   // platform package
   external: [...EXTERNAL.filter((name) => !IN_BROKER_BUNDLE.some((p) => p.pkg === name)), 'bindings', 'zeromq/package.json', '@koromix/*'],
-  plugins: [...options.plugins, commandEntry, ...IN_BROKER_BUNDLE.map(({ file, pkg }) => ({
+  plugins: [...options.plugins, commandEntry, ...IN_BROKER_BUNDLE.map(({ file, pkg, to = pkg }) => ({
     name: `${pkg}-in-bundle`,
     setup(b) {
       b.onLoad({ filter: file }, (args) => {
         const source = readFileSync(args.path, 'utf8');
         const load = `createRequire(import.meta.url)('${pkg}')`;
         if (!source.includes(load)) throw new Error(`${args.path} no longer loads ${pkg} as ${load}`);
-        return { contents: source.replace(load, `require('${pkg}')`), loader: 'js' };
+        return { contents: source.replace(load, `require('${to}')`), loader: 'js' };
       });
     },
   })), {
@@ -196,6 +198,20 @@ await build({
       }));
     },
   }],
+});
+
+// ajv as one file: from node_modules, a plug-in module's first validated request cost rank 0 ~6 MiB and ~65 ms more
+// than from this file with the cache the build's instance writes (bin/flux; measured)
+await build({
+  stdin: { contents: "module.exports = require('ajv');", resolveDir: root, loader: 'js' },
+  outfile: join(outdir, AJV_FILE),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  logLevel: 'warning',
 });
 
 // what bin/flux compiles each file from: V8's code for the file's top level, so that Node need not parse it again.
@@ -235,6 +251,12 @@ const warmCommands = WARM_COMMANDS.map((argv) => {
   return `FLUX_BUILD_WARM_CACHE_COMMAND=1 ${line} >/dev/null 2>&1 || echo ${shellQuote(`flux ${argv.join(' ')}`)} >&2`;
 }).join('\n');
 const broker = join(outdir, `${fileOf(BROKER)}.cjs`);
+// a build before's validators go first, so that the instance compiles every schema it records with ajv, and the
+// rank that writes the broker's cache writes ajv's too
+const validators = join(dist, 'validators.cjs');
+rmSync(validators, { force: true });
+rmSync(`${validators}.cache`, { force: true });
+rmSync(join(dist, 'validators'), { recursive: true, force: true });
 const recordDir = mkdtempSync(join(tmpdir(), 'flux-build-schemas-'));
 const record = join(recordDir, 'schemas');
 const warm = spawnSync(process.execPath, [flux, 'start', '--size', '2', 'sh', '-c', warmCommands], {
@@ -245,9 +267,6 @@ if (warm.status === 0 && warm.stderr.length > 0) {
 }
 const schemas = existsSync(record) ? readFileSync(record, 'utf8').split('\n').filter((l) => l.length > 0) : [];
 rmSync(recordDir, { recursive: true, force: true });
-const validators = join(dist, 'validators.cjs');
-rmSync(`${validators}.cache`, { force: true });
-rmSync(join(dist, 'validators'), { recursive: true, force: true });
 if (schemas.length > 0) {
   const { index, files } = validatorFiles(schemas);
   mkdirSync(join(dist, 'validators'));
@@ -255,8 +274,6 @@ if (schemas.length > 0) {
   writeFileSync(validators, index);
   // its top level parsed ahead as the bundles' are: the first request a broker validates then costs less
   writeFileSync(`${validators}.cache`, new Script(Module.wrap(index), { filename: validators }).createCachedData());
-} else {
-  rmSync(validators, { force: true });
 }
 const source = readFileSync(broker, 'utf8');
 const taken = !new Script(source, { filename: broker, cachedData: readFileSync(`${broker}.cache`) }).cachedDataRejected;

@@ -92,7 +92,8 @@ describe('code caches of the bundles', () => {
   it('refused by V8 or missing, cost only the compile: an instance whose caches are garbage starts and answers', async () => {
     // every cache garbage but getattr's, which is gone; no table of commands, so the dispatcher runs each
     const garbage = Buffer.alloc(4096, 0x5a);
-    const out = await startCopy(['flux.cjs', 'start.cjs', 'broker-main.cjs', 'getattr.cjs'], (f) => (f === 'getattr.cjs' ? null : garbage));
+    // ajv's file beside the broker's: the copy has none of the build's validators, so its brokers compile with ajv
+    const out = await startCopy(['flux.cjs', 'start.cjs', 'broker-main.cjs', 'ajv.cjs', 'getattr.cjs'], (f) => (f === 'getattr.cjs' ? null : garbage));
     expect(out.stderr).toBe('');
     expect(out).toMatchObject({ code: 0, stdout: '2\n' });
   });
@@ -122,7 +123,7 @@ describe('code caches of the bundles', () => {
   });
 
   it("bin/flux runs a command from its own file, named in the build's table, without the dispatcher's", async () => {
-    const out = await startCopy(['commands.json', 'start.cjs', 'broker-main.cjs', 'getattr.cjs'], () => undefined);
+    const out = await startCopy(['commands.json', 'start.cjs', 'broker-main.cjs', 'ajv.cjs', 'getattr.cjs'], () => undefined);
     expect(out.stderr).toBe('');
     expect(out).toMatchObject({ code: 0, stdout: '2\n' });
   });

@@ -7,8 +7,9 @@ import { spawn, execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run, until, startInstance, FLUX, type RunResult } from '../helpers/instance.js';
+import { run, until, startInstance, FLUX, ROOT, type RunResult } from '../helpers/instance.js';
 import { Flux } from '../../src/api/handle.js';
+import { EPROTO } from '../../src/core/errors.js';
 
 /** a temp dir of this test's own, used as TMPDIR for what it starts: what is left in it is what leaked */
 let scratch: string;
@@ -139,6 +140,36 @@ describe('what a broker loads', () => {
       expect(loaded, f).not.toContain('NativeModule module');
     }
     nothingLeft();
+  });
+
+  it('ajv only for a schema the build did not compile, and then from its own file beside the broker\'s bundle', async () => {
+    const lists = join(scratch, 'ajv');
+    mkdirSync(lists);
+    const preload = join(scratch, 'required-ajv.cjs');
+    writeFileSync(preload, `if (process.env.PMI_RANK !== undefined) process.on('exit', () => require('node:fs').writeFileSync(`
+      + `${JSON.stringify(lists)} + '/' + process.env.PMI_RANK, Object.keys(require.cache).join('\\n')));\n`);
+    const inst = await startInstance(2, [], { env: { TMPDIR: tmp, NODE_OPTIONS: `--require ${preload}` } });
+    try {
+      // the example module's schemas are its own: the build compiled none of them
+      expect(await inst.flux(['module', 'load', join(ROOT, 'examples', 'counter.mjs')])).toMatchObject({ code: 0, stderr: '' });
+      const h = await Flux.open(inst.uri);
+      try {
+        expect(await h.call('counter.add', { name: 'ajv' })).toMatchObject({ name: 'ajv', value: 1 });
+        await expect(h.call('counter.add', { name: 7 })).rejects.toMatchObject({ errno: EPROTO });
+      } finally {
+        h.close();
+      }
+    } finally {
+      expect(await inst.stop()).toBe(0);
+    }
+    // ajv's package from node_modules, or its file beside the broker's bundle; not its runtime helpers (a string's
+    // length in code points), which the build's validators require from the package
+    const ajvFiles = (rank: string) => readFileSync(join(lists, rank), 'utf8').split('\n')
+      .map((f) => /[\\/](node_modules[\\/]ajv[\\/].*|dist[\\/]cli[\\/]ajv\.cjs)$/.exec(f)?.[1])
+      .filter((f) => f !== undefined && !/^node_modules[\\/]ajv[\\/]dist[\\/]runtime[\\/]/.test(f));
+    expect(ajvFiles('0')).toEqual([join('dist', 'cli', 'ajv.cjs')]);
+    // rank 1 validated only what the build's validators serve
+    expect(ajvFiles('1')).toEqual([]);
   });
 
   it('the native packages ride in the broker\'s bundle: of each, a broker loads only its addon (and koffi\'s platform loader), found without a search', async () => {
