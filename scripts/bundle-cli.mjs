@@ -52,9 +52,8 @@ const LENT_IMPORT = 'flux-ts.import';
 const EXTERNAL = ['zeromq', 'better-sqlite3', 'koffi', 'lz4', 'ajv', 'smol-toml'];
 
 rmSync(outdir, { recursive: true, force: true });
-const options = {
-  outdir,
-  outExtension: { '.js': '.cjs' },
+/** how every file here is made */
+const COMMON = {
   bundle: true,
   format: 'cjs',
   platform: 'node',
@@ -63,6 +62,12 @@ const options = {
   // a third of the text that each process reads, and that each broker keeps in memory for V8's lazy compiles
   minifyWhitespace: true,
   minifySyntax: true,
+  logLevel: 'warning',
+};
+const options = {
+  ...COMMON,
+  outdir,
+  outExtension: { '.js': '.cjs' },
   external: EXTERNAL,
   inject: [join(root, 'scripts', 'import-meta-url.js')],
   define: { 'import.meta.url': 'importMeta.url' },
@@ -115,7 +120,6 @@ const options = {
       }));
     },
   }],
-  logLevel: 'warning',
 };
 await build({
   ...options,
@@ -203,15 +207,9 @@ await build({
 // ajv as one file: from node_modules, a plug-in module's first validated request cost rank 0 ~6 MiB and ~65 ms more
 // than from this file with the cache the build's instance writes (bin/flux; measured)
 await build({
+  ...COMMON,
   stdin: { contents: "module.exports = require('ajv');", resolveDir: root, loader: 'js' },
   outfile: join(outdir, AJV_FILE),
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  minifyWhitespace: true,
-  minifySyntax: true,
-  logLevel: 'warning',
 });
 
 // what bin/flux compiles each file from: V8's code for the file's top level, so that Node need not parse it again.

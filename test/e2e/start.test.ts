@@ -101,18 +101,29 @@ describe('the initial program', () => {
   });
 });
 
+/**
+ * A `--require` preload with which each broker (and, with `commands`, each other Node process: the commands of an
+ * initial program) writes `what` (an expression: a list of strings) to a file of `name`'s directory as it exits,
+ * named rank-N or command-PID. The directory and the NODE_OPTIONS that load it.
+ */
+function exitLists(name: string, what: string, commands = false): { lists: string; NODE_OPTIONS: string } {
+  const lists = join(scratch, name);
+  mkdirSync(lists);
+  const preload = join(scratch, `${name}.cjs`);
+  writeFileSync(preload, `${commands ? '' : 'if (process.env.PMI_RANK !== undefined) '}process.on('exit', () => `
+    + `require('node:fs').writeFileSync(${JSON.stringify(lists)} + '/' + (process.env.PMI_RANK === undefined ? `
+    + `'command-' + process.pid : 'rank-' + process.env.PMI_RANK), ${what}.join('\\n')));\n`);
+  return { lists, NODE_OPTIONS: `--require ${preload}` };
+}
+
 describe('what a broker loads', () => {
   it('neither node:fs/promises nor Web Crypto: no broker needs them, and every start would pay for them', async () => {
-    const lists = join(scratch, 'loaded');
-    mkdirSync(lists);
     // each broker writes down the Node modules it loaded as it exits
-    const preload = join(scratch, 'loaded.cjs');
-    writeFileSync(preload, `if (process.env.PMI_RANK !== undefined) process.on('exit', () => require('node:fs').writeFileSync(`
-      + `${JSON.stringify(lists)} + '/' + process.env.PMI_RANK, process.moduleLoadList.join('\\n')));\n`);
-    const r = await run(['start', '--test-size=2', 'true'], { env: { TMPDIR: tmp, NODE_OPTIONS: `--require ${preload}` }, timeoutMs: 15_000 });
+    const { lists, NODE_OPTIONS } = exitLists('loaded', 'process.moduleLoadList');
+    const r = await run(['start', '--test-size=2', 'true'], { env: { TMPDIR: tmp, NODE_OPTIONS }, timeoutMs: 15_000 });
     expect(r).toMatchObject({ code: 0, stderr: '' });
     for (const rank of ['0', '1']) {
-      const loaded = readFileSync(join(lists, rank), 'utf8').split('\n');
+      const loaded = readFileSync(join(lists, `rank-${rank}`), 'utf8').split('\n');
       expect(loaded, `rank ${rank}`).toContain('NativeModule net');
       expect(loaded, `rank ${rank}`).not.toContain('NativeModule fs/promises');
       expect(loaded, `rank ${rank}`).not.toContain('NativeModule internal/crypto/webcrypto');
@@ -121,14 +132,10 @@ describe('what a broker loads', () => {
   });
 
   it('nor node:module, which brings the ES module loader with it: no broker, with clients whose credentials it read, and no command', async () => {
-    const lists = join(scratch, 'modules');
-    mkdirSync(lists);
     // every Node process of the instance (brokers, and the commands of its initial program) writes its list down
-    const preload = join(scratch, 'modules.cjs');
-    writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(lists)} + '/' + `
-      + `(process.env.PMI_RANK === undefined ? 'command-' + process.pid : 'rank-' + process.env.PMI_RANK), process.moduleLoadList.join('\\n')));\n`);
+    const { lists, NODE_OPTIONS } = exitLists('modules', 'process.moduleLoadList', true);
     const r = await run(['start', '--test-size=2', `${FLUX} exec -r 1 ${FLUX} kvs put modules=1 && ${FLUX} getattr rank`],
-      { env: { TMPDIR: tmp, NODE_OPTIONS: `--require ${preload}` }, timeoutMs: 15_000 });
+      { env: { TMPDIR: tmp, NODE_OPTIONS }, timeoutMs: 15_000 });
     expect(r).toMatchObject({ code: 0, stdout: '0\n', stderr: '' });
     const written = readdirSync(lists);
     expect(written).toEqual(expect.arrayContaining(['rank-0', 'rank-1']));
@@ -143,12 +150,8 @@ describe('what a broker loads', () => {
   });
 
   it('ajv only for a schema the build did not compile, and then from its own file beside the broker\'s bundle', async () => {
-    const lists = join(scratch, 'ajv');
-    mkdirSync(lists);
-    const preload = join(scratch, 'required-ajv.cjs');
-    writeFileSync(preload, `if (process.env.PMI_RANK !== undefined) process.on('exit', () => require('node:fs').writeFileSync(`
-      + `${JSON.stringify(lists)} + '/' + process.env.PMI_RANK, Object.keys(require.cache).join('\\n')));\n`);
-    const inst = await startInstance(2, [], { env: { TMPDIR: tmp, NODE_OPTIONS: `--require ${preload}` } });
+    const { lists, NODE_OPTIONS } = exitLists('required-ajv', 'Object.keys(require.cache)');
+    const inst = await startInstance(2, [], { env: { TMPDIR: tmp, NODE_OPTIONS } });
     try {
       // the example module's schemas are its own: the build compiled none of them
       expect(await inst.flux(['module', 'load', join(ROOT, 'examples', 'counter.mjs')])).toMatchObject({ code: 0, stderr: '' });
@@ -164,7 +167,7 @@ describe('what a broker loads', () => {
     }
     // ajv's package from node_modules, or its file beside the broker's bundle; not its runtime helpers (a string's
     // length in code points), which the build's validators require from the package
-    const ajvFiles = (rank: string) => readFileSync(join(lists, rank), 'utf8').split('\n')
+    const ajvFiles = (rank: string) => readFileSync(join(lists, `rank-${rank}`), 'utf8').split('\n')
       .map((f) => /[\\/](node_modules[\\/]ajv[\\/].*|dist[\\/]cli[\\/]ajv\.cjs)$/.exec(f)?.[1])
       .filter((f) => f !== undefined && !/^node_modules[\\/]ajv[\\/]dist[\\/]runtime[\\/]/.test(f));
     expect(ajvFiles('0')).toEqual([join('dist', 'cli', 'ajv.cjs')]);
@@ -173,16 +176,12 @@ describe('what a broker loads', () => {
   });
 
   it('the native packages ride in the broker\'s bundle: of each, a broker loads only its addon (and koffi\'s platform loader), found without a search', async () => {
-    const lists = join(scratch, 'required');
-    mkdirSync(lists);
-    const preload = join(scratch, 'required.cjs');
-    writeFileSync(preload, `if (process.env.PMI_RANK !== undefined) process.on('exit', () => require('node:fs').writeFileSync(`
-      + `${JSON.stringify(lists)} + '/' + process.env.PMI_RANK, Object.keys(require.cache).join('\\n')));\n`);
+    const { lists, NODE_OPTIONS } = exitLists('required', 'Object.keys(require.cache)');
     // a commit made on rank 1: rank 0's store is written, and the overlay carries it both ways
     const r = await run(['start', '--test-size=2', `${FLUX} exec -r 1 ${FLUX} kvs put loaded=1 && ${FLUX} kvs get loaded`],
-      { env: { TMPDIR: tmp, NODE_OPTIONS: `--require ${preload}` }, timeoutMs: 15_000 });
+      { env: { TMPDIR: tmp, NODE_OPTIONS }, timeoutMs: 15_000 });
     expect(r).toMatchObject({ code: 0, stdout: '1\n', stderr: '' });
-    const fromPackages = (rank: string) => readFileSync(join(lists, rank), 'utf8').split('\n')
+    const fromPackages = (rank: string) => readFileSync(join(lists, `rank-${rank}`), 'utf8').split('\n')
       .filter((f) => /[\\/]node_modules[\\/](better-sqlite3|bindings|zeromq|cmake-ts|koffi|@koromix)[\\/]/.test(f))
       .map((f) => f.slice(f.lastIndexOf('node_modules')));
     const zmqAddon = expect.stringMatching(/^node_modules[\\/]zeromq[\\/]build[\\/].*[\\/]addon\.node$/);
