@@ -1,7 +1,7 @@
 // Launching an instance from this node: the brokers are child processes of the caller, which is their PMI-1
 // server (flux start --size N); or one rank of a job that a real process manager launched.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync, chmodSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, chmodSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir, freemem, constants } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,7 +62,7 @@ export async function runLocal(opts: LocalInstanceOptions): Promise<number> {
   } else {
     rundir = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), 'flux-'));
   }
-  const topology = await sharedTopology(size, rundir);
+  const topology = sharedTopology(size, rundir);
   const brokers: ChildProcess[] = [];
   const exited = new Array<boolean>(size).fill(false);
   /** the status of the broker whose failure ended the start-up: it is what flux start exits with */
@@ -102,6 +102,8 @@ export async function runLocal(opts: LocalInstanceOptions): Promise<number> {
   const pmi = new PmiServer({
     size,
     debug: verbose >= 2,
+    // the brokers start while the discovery runs, and read its file once past their first barrier
+    barrierGate: topology.settled,
     onAbort: (rank, code, msg) => {
       process.stderr.write(`flux-start: rank ${rank} aborted (${code}): ${msg}\n`);
       startFailed(code === 0 ? 1 : code);
@@ -160,7 +162,7 @@ export async function runLocal(opts: LocalInstanceOptions): Promise<number> {
       try {
         child = spawn(process.execPath, args, {
           stdio: [rank === 0 ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe'],
-          env: { ...brokerLaunchEnv(process.env), ...topology, PMI_FD: '3', PMI_RANK: String(rank), PMI_SIZE: String(size) },
+          env: { ...brokerLaunchEnv(process.env), ...topology.env, PMI_FD: '3', PMI_RANK: String(rank), PMI_SIZE: String(size) },
         });
       } catch (err) {
         spawnFailed(rank, err as Error);
@@ -193,6 +195,8 @@ export async function runLocal(opts: LocalInstanceOptions): Promise<number> {
   process.off('SIGTERM', forward);
   process.off('SIGHUP', forward);
   pmi.close();
+  // an instance that ended before the discovery did (a broker that could not start) must not get the file after
+  await topology.settled;
   if (testRundir === undefined) rmSync(rundir, { recursive: true, force: true });
   else rmSync(join(rundir, SHARED_TOPOLOGY_FILE), { force: true });
   return code;
@@ -203,19 +207,24 @@ const SHARED_DISCOVERY_TIMEOUT_MS = 10_000;
 
 /**
  * The brokers of one host share one discovery: run once here and written to the rundir, it is what each reads
- * (FLUX_HWLOC_XMLFILE) in place of running lstopo. A topology the caller names already, a single broker, or a
- * discovery that fails (each broker then says why in its log) hands nothing.
+ * (FLUX_HWLOC_XMLFILE) in place of running lstopo. It runs while the brokers start (lstopo took ~30 ms of every
+ * start before the first broker was spawned, measured), and `settled` holds their first PMI barrier until the file
+ * is written or the discovery has failed: a broker that then finds no file discovers for itself, and says why in
+ * its log if that fails too. A topology the caller names already, or a single broker, is handed nothing.
  */
-async function sharedTopology(size: number, rundir: string): Promise<NodeJS.ProcessEnv> {
-  if (size < 2 || process.env[HWLOC_XMLFILE_ENV]) return {};
-  try {
-    const { xml } = await runDiscovery(LSTOPO, { timeoutMs: SHARED_DISCOVERY_TIMEOUT_MS });
-    const path = join(rundir, SHARED_TOPOLOGY_FILE);
-    writeFileSync(path, xml, { mode: 0o600 });
-    return { [HWLOC_XMLFILE_ENV]: path };
-  } catch {
-    return {};
-  }
+function sharedTopology(size: number, rundir: string): { env: NodeJS.ProcessEnv; settled?: Promise<void> } {
+  if (size < 2 || process.env[HWLOC_XMLFILE_ENV]) return { env: {} };
+  const path = join(rundir, SHARED_TOPOLOGY_FILE);
+  // a discovery that fails, or a file that cannot be written, leaves each broker to discover, and to tell its own
+  // failure
+  const settled = runDiscovery(LSTOPO, { timeoutMs: SHARED_DISCOVERY_TIMEOUT_MS })
+    .then(({ xml }) => {
+      // whole or not at all, for a broker that reads it without waiting on the barrier (booted from a config)
+      writeFileSync(`${path}.new`, xml, { mode: 0o600 });
+      renameSync(`${path}.new`, path);
+    })
+    .catch(() => undefined);
+  return { env: { [HWLOC_XMLFILE_ENV]: path }, settled };
 }
 
 /** Ctrl-C belongs to the initial program; the instance ends when it does. */

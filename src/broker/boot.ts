@@ -410,9 +410,13 @@ export async function runBroker(argv: string[]): Promise<number> {
   broker.journal = journal;
   broker.registry.projections = journal;
   await broker.registry.load(eventModule(broker, journal), 'builtin');
-  const hwlocXmlFile = process.env[HWLOC_XMLFILE_ENV] || undefined;
-  // the launcher's file is this instance's own: what this broker runs (a job, a nested instance) discovers afresh
-  if (hwlocXmlFile === join(rundir, SHARED_TOPOLOGY_FILE)) delete process.env[HWLOC_XMLFILE_ENV];
+  let hwlocXmlFile = process.env[HWLOC_XMLFILE_ENV] || undefined;
+  if (hwlocXmlFile === join(rundir, SHARED_TOPOLOGY_FILE)) {
+    // the launcher's file is this instance's own: what this broker runs (a job, a nested instance) discovers afresh
+    delete process.env[HWLOC_XMLFILE_ENV];
+    // its discovery settled before the PMI barrier this broker is past: no file means it failed
+    if (!existsSync(hwlocXmlFile)) hwlocXmlFile = undefined;
+  }
   const builtins = builtinModules(broker, {
     journal, hashName, content, store: journalStore, binDir: BIN_DIR, restore: attrs.get('content.restore'),
     hwlocXmlFile,

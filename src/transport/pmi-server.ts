@@ -44,6 +44,12 @@ export interface PmiServerOptions {
    * rc=0 if it resolved, rc=-1 if it rejected. Without it a barrier is local.
    */
   exchange?: (puts: Record<string, string>) => Promise<Record<string, string>>;
+  /**
+   * No barrier completes before this has settled (its outcome is not looked at): what the clients will read once
+   * they are past their first barrier can still be in the making as they start (flux start's shared hardware
+   * discovery, which its brokers read after their PMI bootstrap).
+   */
+  barrierGate?: Promise<unknown>;
   /** trace every line received (C:) and sent (S:) through `log` */
   debug?: boolean;
   /** a client asked to end the job; the server only reports it, ending processes is the caller's business */
@@ -75,6 +81,7 @@ export class PmiServer {
   private readonly appnum: number;
   private readonly debug: boolean;
   private readonly exchange: ((puts: Record<string, string>) => Promise<Record<string, string>>) | undefined;
+  private readonly barrierGate: Promise<unknown> | undefined;
   private readonly onAbort: ((rank: number, code: number, msg: string) => void) | undefined;
   private readonly onLost: ((rank: number) => void) | undefined;
   private readonly log: (line: string) => void;
@@ -101,6 +108,7 @@ export class PmiServer {
     this.appnum = opts.appnum ?? 0;
     this.debug = opts.debug ?? false;
     this.exchange = opts.exchange;
+    this.barrierGate = opts.barrierGate;
     this.onAbort = opts.onAbort;
     this.onLost = opts.onLost;
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
@@ -287,6 +295,13 @@ export class PmiServer {
     if (this.barrier.size < this.localSize) return;
     const entrants = [...this.barrier];
     this.barrier.clear();
+    const gate = this.barrierGate;
+    if (gate === undefined) this.complete(entrants);
+    else void gate.then(() => this.complete(entrants), () => this.complete(entrants));
+  }
+
+  /** a full barrier: exchanged with the other servers, if any, and its clients let out */
+  private complete(entrants: Conn[]): void {
     if (this.exchange === undefined) {
       this.release(entrants, 0);
       return;

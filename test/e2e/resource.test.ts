@@ -3,7 +3,7 @@
 // the instance's R through the api, and no journal entry for any of it.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -125,6 +125,22 @@ describe('one discovery for the brokers of one host', () => {
     const r = await run(['start', '--size', '4', 'sh', '-c', 'flux hwloc info; echo "[${FLUX_HWLOC_XMLFILE:-unset}]"'], { env });
     expect(r).toMatchObject({ code: 0, stderr: '', stdout: `${times(4)}[unset]\n` });
     expect(readFileSync(runs, 'utf8')).toBe('run\n');
+  });
+
+  it('a launcher whose discovery fails leaves each broker to discover for itself', async () => {
+    rmSync(runs, { force: true });
+    const dir = join(scratch.path, 'fails-once');
+    mkdirSync(dir);
+    const failed = join(dir, 'failed');
+    const real = execFileSync('sh', ['-c', `command -v ${LSTOPO[0]}`], { encoding: 'utf8', env: { PATH: env.PATH } }).trim();
+    // the first run (the launcher's) fails; the brokers' runs after it work
+    writeFileSync(join(dir, LSTOPO[0]!), `#!/bin/sh\nif [ ! -e '${failed}' ]; then : >'${failed}'; echo failed >>'${runs}'; exit 1; fi\n`
+      + `exec '${real}' "$@"\n`);
+    chmodSync(join(dir, LSTOPO[0]!), 0o755);
+    const r = await run(['start', '--size', '4', 'flux', 'hwloc', 'info'], { env: { PATH: `${dir}:${env.PATH}` } });
+    expect(r).toMatchObject({ code: 0, stderr: '', stdout: times(4) });
+    // the launcher's failed run, then one in each broker (through the counting lstopo the real one names)
+    expect(readFileSync(runs, 'utf8')).toBe(`failed\n${'run\n'.repeat(4)}`);
   });
 
   it('a size-1 instance discovers in its broker, once', async () => {

@@ -205,6 +205,30 @@ async function serverWithPeers(size: number, opts: Partial<ConstructorParameters
 const tick = () => new Promise((resolve) => setTimeout(resolve, 30));
 
 describe('PMI server', () => {
+  it('holds every barrier until its gate has settled, and then lets its clients out, whatever the outcome', async () => {
+    for (const outcome of ['resolve', 'reject'] as const) {
+      let settle!: () => void;
+      const gate = new Promise<void>((resolve, reject) => {
+        settle = outcome === 'resolve' ? resolve : () => reject(new Error('discovery failed'));
+      });
+      const { server, peers } = await serverWithPeers(2, { barrierGate: gate });
+      const [p0, p1] = [peers[0]!, peers[1]!];
+      expect(await p0.ask('cmd=put kvsname=- key=k value=v')).toBe('cmd=put_result rc=0');
+      p0.send('cmd=barrier_in');
+      p1.send('cmd=barrier_in');
+      await tick();
+      expect([p0.queued(), p1.queued()]).toEqual([0, 0]);
+      settle();
+      expect([await p0.next(), await p1.next()]).toEqual(Array(2).fill('cmd=barrier_out rc=0'));
+      expect(await p1.ask('cmd=get kvsname=- key=k')).toBe('cmd=get_result rc=0 value=v');
+      // a settled gate holds nothing back
+      p0.send('cmd=barrier_in');
+      p1.send('cmd=barrier_in');
+      expect([await p0.next(), await p1.next()]).toEqual(Array(2).fill('cmd=barrier_out rc=0'));
+      server.close();
+    }
+  });
+
   it('answers exactly as flux-core simple server does', async () => {
     const { server, peers } = await serverWithPeers(3);
     const p = peers[0]!;
