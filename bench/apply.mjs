@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ROOT, emit, median } from './lib.mjs';
+import { ROOT, emit, median, turnOrder } from './lib.mjs';
 import { val } from './commits.mjs';
 
 const ROUNDS = Number(process.env.APPLY_ROUNDS ?? 12);
@@ -53,8 +53,7 @@ for (const [name, run] of Object.entries(WORKLOADS)) {
     return { access, root: access.store(t.EMPTY_DIR_BLOB), times: [] };
   });
   for (let r = 0; r < ROUNDS; r++) {
-    const order = r % 2 === 0 ? trees.map((_, i) => i) : trees.map((_, i) => trees.length - 1 - i);
-    for (const i of order) states[i].times.push(run(trees[i], states[i], r));
+    for (const i of turnOrder(trees.length, r)) states[i].times.push(run(trees[i], states[i], r));
   }
   roots.forEach(([build], i) => {
     emit(`apply.${name}`, median(states[i].times.slice(1)), name.endsWith('batch') ? 'µs' : 'ms', { build, first: Number(states[i].times[0].toFixed(2)) });

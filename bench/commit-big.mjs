@@ -6,7 +6,7 @@
 // memory a commit touches for the first time is a cost of its own, which the fault count shows apart.
 import { Flux } from '../dist/api/handle.js';
 import { bigCommit, bigOps, commitOps } from './commits.mjs';
-import { abBuilds, emit, median, startInstance } from './lib.mjs';
+import { abBuilds, alternatedRounds, emit, median, startInstance } from './lib.mjs';
 import { brokerPids, cpuSeconds, minorFaults } from './proc-cpu.mjs';
 
 const ROUNDS = Number(process.env.BIG_ROUNDS ?? 3);
@@ -36,11 +36,7 @@ async function round(flux) {
   }
 }
 
-const got = builds.map(() => []);
-for (let r = 0; r < ROUNDS; r++) {
-  const order = r % 2 === 0 ? builds.map((_, i) => i) : builds.map((_, i) => builds.length - 1 - i);
-  for (const i of order) got[i].push(await round(builds[i][1]));
-}
+const got = await alternatedRounds(builds.length, ROUNDS, (i) => round(builds[i][1]));
 builds.forEach(([name], i) => {
   const rounds = got[i];
   emit('commit-big.commit-10000-keys-warm', median(rounds.map((x) => x.wall)), 'ms', {

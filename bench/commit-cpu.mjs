@@ -9,7 +9,7 @@
 // round by round, so that both see the same machine.
 import { Flux } from '../dist/api/handle.js';
 import { bigCommit, concurrentCommits } from './commits.mjs';
-import { abBuilds, emit, median, startInstance, timeProcess } from './lib.mjs';
+import { abBuilds, alternatedRounds, emit, median, startInstance, timeProcess } from './lib.mjs';
 import { brokerPids, mainThreadSeconds, totalCpu } from './proc-cpu.mjs';
 
 const ROUNDS = Number(process.env.COMMIT_ROUNDS ?? 4);
@@ -44,10 +44,7 @@ async function round(b, flux, r) {
   }
 }
 
-for (let r = 0; r < ROUNDS; r++) {
-  const order = r % 2 === 0 ? builds.map((_, i) => i) : builds.map((_, i) => builds.length - 1 - i);
-  for (const b of order) await round(b, builds[b][1], r);
-}
+await alternatedRounds(builds.length, ROUNDS, (b, r) => round(b, builds[b][1], r));
 const UNITS = { 'commits-16-clients': 'commits/s', 'commits-1-client': 'commits/s' };
 builds.forEach(([name], b) => {
   for (const [fig, values] of figures[b]) {

@@ -7,7 +7,7 @@
 // 0's main-thread CPU per commit, and where its group commits were synced (journal.stats-get, when it says).
 import { Flux } from '../dist/api/handle.js';
 import { concurrentCommits } from './commits.mjs';
-import { abBuilds, emit, median, startInstance } from './lib.mjs';
+import { abBuilds, emit, median, startInstance, turnOrder } from './lib.mjs';
 import { brokerPids, mainThreadSeconds } from './proc-cpu.mjs';
 
 const ROUNDS = Number(process.env.WARM_ROUNDS ?? 5);
@@ -36,8 +36,7 @@ try {
   const got = insts.map(() => new Map(CLIENTS.map((c) => [c, []])));
   for (let r = 0; r < ROUNDS; r++) {
     for (const c of CLIENTS) {
-      const order = r % 2 === 0 ? insts.map((_, i) => i) : insts.map((_, i) => insts.length - 1 - i);
-      for (const i of order) got[i].get(c).push(await run(i, c, `r${r}c${c}`));
+      for (const i of turnOrder(insts.length, r)) got[i].get(c).push(await run(i, c, `r${r}c${c}`));
     }
   }
   insts.forEach(({ name }, i) => {

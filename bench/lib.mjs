@@ -31,6 +31,22 @@ export function medianDifference(xs, ys) {
   return median(xs.map((x, i) => x - ys[i]));
 }
 
+/**
+ * The order in which round `round` runs `n` builds: each in turn, reversed every other round, so that neither build
+ * always runs after the other on a machine whose load drifts
+ */
+export function turnOrder(n, round) {
+  const order = Array.from({ length: n }, (_, i) => i);
+  return round % 2 === 0 ? order : order.reverse();
+}
+
+/** `run(i, round)` for each of `n` builds, `rounds` times in turnOrder: what each build's runs returned, in order */
+export async function alternatedRounds(n, rounds, run) {
+  const got = Array.from({ length: n }, () => []);
+  for (let r = 0; r < rounds; r++) for (const i of turnOrder(n, r)) got[i].push(await run(i, r));
+  return got;
+}
+
 export function percentile(xs, p) {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(s.length * p))];

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Flux } from '../dist/api/handle.js';
-import { ROOT, abBuilds, emit, median, startInstance } from './lib.mjs';
+import { ROOT, abBuilds, alternatedRounds, emit, median, startInstance } from './lib.mjs';
 import { brokerPids } from './proc-cpu.mjs';
 
 const ROUNDS = Number(process.env.PLUGIN_ROUNDS ?? 3);
@@ -35,11 +35,7 @@ async function round(flux) {
   }
 }
 
-const got = builds.map(() => []);
-for (let r = 0; r < ROUNDS; r++) {
-  const order = r % 2 === 0 ? builds.map((_, i) => i) : builds.map((_, i) => builds.length - 1 - i);
-  for (const i of order) got[i].push(await round(builds[i][1]));
-}
+const got = await alternatedRounds(builds.length, ROUNDS, (i) => round(builds[i][1]));
 builds.forEach(([name], i) => {
   emit('plugin-schema.first-request-rss-growth', median(got[i].map((x) => x.grew)), 'MiB', {
     build: name, first_request_ms: Number(median(got[i].map((x) => x.ms)).toFixed(1)),
