@@ -1,6 +1,6 @@
 // CURVE keypairs (x25519, Z85 text as zeromq takes them) and the ZPL certificate files `flux keygen` writes.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { generateKeyPairSync, createPrivateKey, createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import { FluxError, EINVAL, errnoOf } from '../core/errors.js';
 import { z85Decode, z85Encode } from './z85.js';
 
@@ -16,16 +16,21 @@ export interface Cert {
 
 // x25519 comes from node:crypto (OpenSSL): every broker makes a keypair at boot, and loading a JS curve
 // implementation cost each broker process ~35 ms of CPU at start (measured), several times the key math.
+// The secret is 32 random bytes (the curve clamps it where it is used), not generateKeyPairSync's: Node 20 holds a
+// key's lock while it builds the JWK object, and a collection then that finalizes the generating job, which takes
+// the same lock, leaves the thread waiting on itself forever (seen as brokers hung at boot; reproduced by a loop).
 export function generateKeypair(): Keypair {
-  const jwk = generateKeyPairSync('x25519').privateKey.export({ format: 'jwk' });
-  return { publicKey: z85Encode(Buffer.from(jwk.x!, 'base64url')), secretKey: z85Encode(Buffer.from(jwk.d!, 'base64url')) };
+  const secret = randomBytes(32);
+  return { publicKey: z85Encode(publicOf(secret)), secretKey: z85Encode(secret) };
 }
 
 export function publicKeyOf(secretKey: string): string {
-  const d = z85Decode(checkKey(secretKey, 'secret key')).toString('base64url');
-  const priv = createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d, x: '' }, format: 'jwk' });
-  const jwk = createPublicKey(priv).export({ format: 'jwk' });
-  return z85Encode(Buffer.from(jwk.x!, 'base64url'));
+  return z85Encode(publicOf(z85Decode(checkKey(secretKey, 'secret key'))));
+}
+
+function publicOf(secret: Buffer): Buffer {
+  const priv = createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: secret.toString('base64url'), x: '' }, format: 'jwk' });
+  return Buffer.from(createPublicKey(priv).export({ format: 'jwk' }).x!, 'base64url');
 }
 
 /** A key as zeromq takes it: 40 Z85 characters (32 bytes). Returns it unchanged, or throws EINVAL. */

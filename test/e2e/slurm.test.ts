@@ -4,7 +4,7 @@
 // slurm-client, libpmi0 and libpmi2-0: CI installs them.
 import { describe, it, expect, afterAll } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ROOT, FLUX, type RunResult } from '../helpers/instance.js';
@@ -32,8 +32,6 @@ afterAll(() => {
 
 /** a launch that outlives this was hung: a good one takes 1-6 s on a loaded 2-core machine */
 const BOUND_MS = 30_000;
-/** where a hung launch is told; .ci/run prints it, since a retried hang passes and would go unseen */
-const HANGS = join(ROOT, '.test-results', 'slurm-hangs.txt');
 
 /** what Slurm and the step's processes were doing, a line each, short enough to survive a truncated CI log */
 function stateOf(conf: string): string {
@@ -62,14 +60,14 @@ function stateOf(conf: string): string {
   return [...jobs, ...node, ...procs, ...slurmd].join('\n');
 }
 
-/** end what a hung launch left, its job, so the next launch starts clean */
+/** end what a hung launch left, its job, so that the next launch starts clean */
 function cancelAll(conf: string): void {
   spawnSync('scancel', ['--signal=KILL', '--full', '--user=root'], { env: { ...process.env, SLURM_CONF: conf }, timeout: 5_000 });
 }
 
-type Launch = RunResult & { hung: string | undefined };
-
-function srunOnce(conf: string, args: string[], env: NodeJS.ProcessEnv): Promise<Launch> {
+/** srun; a launch that hangs is killed, and what it was waiting on is added to what it said */
+async function srun(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  const conf = await slurm();
   return new Promise((resolve, reject) => {
     // -v: srun says how far the launch got (step created, tasks started, tasks exited), which tells a hang's side
     const child = spawn('srun', ['-v', ...args], { env: { ...process.env, SLURM_CONF: conf, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -81,32 +79,14 @@ function srunOnce(conf: string, args: string[], env: NodeJS.ProcessEnv): Promise
     const timer = setTimeout(() => {
       hung = stateOf(conf);
       child.kill('SIGKILL');
+      cancelAll(conf);
     }, BOUND_MS);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, hung });
+      resolve({ code, signal, stdout, stderr: hung === undefined ? stderr : `${stderr}\n[hung]\n${hung}` });
     });
   });
-}
-
-/**
- * srun, once more if the first launch hangs. A launch has hung twice in full test runs, and never in dozens of runs
- * of this file alone, so its cause is not known yet: the retry keeps it from failing the suite, and what it was
- * waiting on is written down for CI to print. A second hang fails the test with both states.
- */
-async function srun(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  const conf = await slurm();
-  const first = await srunOnce(conf, args, env);
-  if (first.hung === undefined) return first;
-  cancelAll(conf);
-  const again = await srunOnce(conf, args, env);
-  const said = first.stderr.split('\n').filter((l) => l.length > 0).slice(-3).map((l) => `said: ${l.slice(0, 110)}`);
-  mkdirSync(dirname(HANGS), { recursive: true });
-  appendFileSync(HANGS, [`srun ${args.join(' ').slice(0, 60)} hung ${BOUND_MS / 1000} s; `
-    + `again: ${again.hung === undefined ? `exit ${again.code}` : 'hung'}`, ...said, first.hung, ''].join('\n'));
-  if (again.hung === undefined) return again;
-  return { ...again, stderr: `${first.stderr}\n[hung]\n${first.hung}\n[again]\n${again.stderr}\n[hung]\n${again.hung}` };
 }
 
 describe('an instance launched by Slurm', () => {

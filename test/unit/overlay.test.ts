@@ -13,6 +13,7 @@ import { FluxError, EEXIST, EHOSTUNREACH, EINVAL } from '../../src/core/errors.j
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/overlay-child.mjs', import.meta.url));
 const DIST_OVERLAY = fileURLToPath(new URL('../../dist/transport/overlay.js', import.meta.url));
+const DIST_KEYS = new URL('../../dist/transport/keys.js', import.meta.url).href;
 
 function errnoOfThrown(fn: () => unknown): number | undefined {
   try {
@@ -91,6 +92,17 @@ describe('keys', () => {
       expect(publicKeyOf(zmq.secretKey)).toBe(zmq.publicKey);
     }
   });
+
+  it('makes keypair after keypair while the collector runs, never waiting on itself', () => {
+    // in its own process: a keypair made with generateKeyPairSync and read back as JWK deadlocked Node 20's thread
+    // when a collection came in between (every run of this loop hung, ~1 s of work otherwise)
+    const loop = `import { generateKeypair } from ${JSON.stringify(DIST_KEYS)};
+      let kept = [];
+      for (let i = 0; i < 20000; i++) { generateKeypair(); kept.push({ i, s: 'x' + i }); if (kept.length > 1000) kept = []; }`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', loop], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.signal, 'hung').toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+  }, 90_000);
 
   it('rejects malformed secret keys', () => {
     expect(errnoOfThrown(() => publicKeyOf('short'))).toBe(EINVAL);
