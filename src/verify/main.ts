@@ -1,11 +1,13 @@
-// npm run verify -- [--duration 10m] [--faults all|none|name,...] [--seed N] [--run 60s] [--report-dir DIR]
+// npm run verify -- [--duration 10m] [--faults all|none|name,...] [--seed N] [--run 60s] [--report-dir DIR] [--settle 2]
 // Runs verification runs one after another (each a fresh instance and seed) for the duration, printing each
-// run's outcome and, at the end, operations checked and faults injected, in all and per minute. With --seed,
-// one run of that seed: what a failing run's report says to type.
+// run's outcome and each broker's memory over it (RSS by minute, and its slope once --settle minutes are past),
+// and, at the end, operations checked and faults injected, in all and per minute. With --seed, one run of that
+// seed: what a failing run's report says to type.
 import { parseArgs } from 'node:util';
 import { parseFSD } from '../core/time/fsd.js';
 import { parseFaults, type FaultName } from './faults.js';
 import { verifyRun, replayCommand, type RunResult } from './run.js';
+import type { RankMemory } from './memory.js';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -16,8 +18,11 @@ async function main(): Promise<number> {
       run: { type: 'string', default: '60s' },
       'report-dir': { type: 'string' },
       verbose: { type: 'boolean', short: 'v', default: false },
+      settle: { type: 'string', default: '2' },
     },
   });
+  const settle = Number(values.settle);
+  if (!Number.isInteger(settle) || settle < 0) throw new Error(`--settle: ${values.settle}: a whole number of minutes`);
   let faults: FaultName[] = parseFaults(values.faults);
   if (faults.includes('disk-full') && process.getuid?.() !== 0) {
     // a tmpfs of its own for the statedir takes mount(8), so root
@@ -37,7 +42,7 @@ async function main(): Promise<number> {
     const r = await verifyRun({
       seed, faults, durationMs: Math.min(runMs, Math.max(5000, durationMs - (Date.now() - t0))),
       ...(values['report-dir'] ? { reportDir: values['report-dir'] } : {}),
-      replay: (s) => replayCommand(s, faults, runMs),
+      replay: (s) => replayCommand(s, faults, runMs), settleMinutes: settle,
       ...(values.verbose ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}),
     });
     results.push(r);
@@ -45,6 +50,7 @@ async function main(): Promise<number> {
     say(`seed ${r.seed}: ${r.violations.length === 0 ? 'clean' : 'FAILED'}, ${r.operations} operations, faults ${f}, ${(r.elapsedMs / 1000).toFixed(1)}s`);
     for (const v of r.violations) say(`  violated: ${v.property}\n    ${v.detail.split('\n').join('\n    ')}`);
     if (r.report) say(`  report: ${r.report}\n  replay: ${r.replay}`);
+    for (const line of memoryLines(r.memory, settle)) say(`  ${line}`);
     seed = (seed + 1) % 2 ** 31;
   } while (!single && Date.now() - t0 < durationMs);
 
@@ -61,6 +67,22 @@ async function main(): Promise<number> {
   say(`faults injected: ${nfaults} (${(nfaults / minutes).toFixed(1)}/min): ${Object.entries(byFault).map(([k, v]) => `${k}=${v}`).join(' ') || 'none'}`);
   say(`longest clean run: ${(longestClean / 1000).toFixed(1)}s`);
   return failed.length > 0 ? 1 : 0;
+}
+
+const mib = (x: number) => x.toFixed(1);
+
+/** each rank's RSS over the run: one line each, and the mean of every minute once a run has a few */
+function memoryLines(memory: RankMemory[], settle: number): string[] {
+  return memory.map((m) => {
+    const first = m.minutes[0];
+    const last = m.minutes[m.minutes.length - 1];
+    const span = first === undefined ? 'under a minute sampled'
+      : m.minutes.length === 1 ? `minute 1 ${mib(first)}` : `minute 1 ${mib(first)}, minute ${m.minutes.length} ${mib(last!)}`;
+    const trend = m.slope === undefined ? '' : `, after minute ${settle} ${m.slope >= 0 ? '+' : ''}${m.slope.toFixed(2)} MiB/min`;
+    const starts = m.generations > 1 ? `, ${m.generations} starts` : '';
+    const series = m.minutes.length >= 3 ? `; by minute: ${m.minutes.map(mib).join(' ')}` : '';
+    return `rss rank ${m.rank} (MiB): ${span}, max ${mib(m.maxMiB)}${trend}${starts}${series}`;
+  });
 }
 
 main().then((code) => process.exit(code), (err: unknown) => {

@@ -20,6 +20,7 @@ import {
   Recorder, KEYS, EVENT_PREFIX, END_TOPIC, now, lookup, decodeVal, runClient, runSubscriber, runWatcher, runReplicaReader,
 } from './workload.js';
 import { checkReplicaReads } from './replica-reads.js';
+import { sampleRss, summarize, type RankMemory } from './memory.js';
 
 const FLUX = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'flux');
 
@@ -32,6 +33,10 @@ export interface RunOptions {
   /** how the replay command is spelled (the caller knows how it was started) */
   replay?: (seed: number) => string;
   log?: (line: string) => void;
+  /** how often each broker's RSS is read (5 s) */
+  rssIntervalMs?: number;
+  /** minutes left out of the memory's slope, while caches fill and the heap grows to its working size (2) */
+  settleMinutes?: number;
 }
 
 export interface FaultTally {
@@ -57,6 +62,8 @@ export interface RunResult {
   report?: string;
   replay: string;
   elapsedMs: number;
+  /** each rank's RSS while the workload ran */
+  memory: RankMemory[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -92,8 +99,12 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
   const violations: Violation[] = [];
   const replay = (opts.replay ?? ((s) => replayCommand(s, opts.faults, opts.durationMs)))(opts.seed);
   let report: string | undefined;
+  let memory: RankMemory[] = [];
+  let rss: ReturnType<typeof sampleRss> | undefined;
   try {
     await cluster.start();
+    // not while a restart is filling in the new brokers' pids
+    rss = sampleRss(() => (cluster.up ? { generation: cluster.generation, pids: cluster.pids } : undefined), opts.rssIntervalMs ?? 5000);
     let stop = false;
     const stopped = () => stop;
     const nclients = opts.clients ?? 6;
@@ -141,6 +152,7 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
     await faulting;
     endWatch();
     await Promise.all([...clients, ...readers, ...watchers]);
+    memory = summarize(rss.stop(), opts.settleMinutes ?? 2);
     log(`workload over: ${rec.records.length} operations`);
     const tChecks = Date.now();
 
@@ -187,13 +199,14 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
   } catch (err) {
     violations.push({ property: 'run completes', detail: (err as Error).stack ?? String(err) });
   } finally {
+    rss?.stop();
     await cluster.dispose().catch(() => {});
     if (violations.length > 0) report = writeReport(opts, rec, violations, lines, statedir, replay);
     if (mount) unmount(mount);
     else rmSync(base, { recursive: true, force: true });
   }
   const replicaReads = rec.records.filter((r) => r.kind === 'replica' && r.rank > 0 && r.value !== undefined).length;
-  return { seed: opts.seed, operations: rec.records.length, replicaReads, faults: faultCount, violations, ...(report ? { report } : {}), replay, elapsedMs: Date.now() - t0 };
+  return { seed: opts.seed, operations: rec.records.length, replicaReads, faults: faultCount, violations, ...(report ? { report } : {}), replay, elapsedMs: Date.now() - t0, memory };
 }
 
 /**

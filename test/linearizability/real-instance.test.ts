@@ -18,6 +18,9 @@ async function runChecked(seed: number, faults: FaultName[], durationMs: number)
   // the run did work, on every rank: a run that checked nothing proves nothing
   expect(r.operations).toBeGreaterThan(100);
   expect(r.replicaReads, verdict(r)).toBeGreaterThan(50);
+  // every broker's memory was read while the workload ran
+  expect(r.memory.map((m) => m.rank)).toEqual([0, 1, 2, 3]);
+  for (const m of r.memory) expect(m.maxMiB, `rank ${m.rank}`).toBeGreaterThan(10);
   for (const f of faults) {
     const tally = r.faults[f];
     expect(tally?.struck, `${f} never struck\n${verdict(r)}`).toBeGreaterThan(0);
