@@ -3,7 +3,9 @@
 // says, subscribers and watchers saw every change in order, and the KVS history is linearizable. A failing run
 // leaves a report directory and the command that replays its seed.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, copyFileSync, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  mkdtempSync, mkdirSync, writeFileSync, copyFileSync, existsSync, readdirSync, rmSync, statSync, openSync, writeSync, closeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -303,9 +305,22 @@ async function finalReads(cluster: Cluster, rec: Recorder): Promise<Violation[]>
   return bad;
 }
 
+/**
+ * seq -> topic of every journal entry whose topic starts with `prefix`, page by page: a long run publishes more
+ * events than one answer holds (journal.list gives at most 100,000)
+ */
+export async function journalTopics(h: Flux, prefix: string, page = 100_000): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  for (let from = 1; ;) {
+    const entries = (await h.call('journal.list', { from, topic: prefix, limit: page }, { nodeid: 0 })).entries as Array<{ seq: number; topic: string }>;
+    if (entries.length === 0) return out;
+    for (const e of entries) out.set(e.seq, e.topic);
+    from = entries[entries.length - 1]!.seq + 1;
+  }
+}
+
 async function eventChecks(h: Flux, rec: Recorder): Promise<Violation[]> {
-  const entries = (await h.call('journal.list', { from: 1, topic: EVENT_PREFIX, limit: 100_000 }, { nodeid: 0 })).entries as Array<{ seq: number; topic: string }>;
-  const journal = new Map(entries.map((e) => [e.seq, e.topic]));
+  const journal = await journalTopics(h, EVENT_PREFIX);
   const pubs: Publish[] = [];
   for (const r of rec.records) {
     if (r.kind !== 'publish') continue;
@@ -332,18 +347,28 @@ function watchChecks(rec: Recorder, batches: Map<number, SetrootOp[]>): Violatio
   return bad;
 }
 
+/** one line each, written a batch at a time: an hour's history joined whole is past V8's longest string */
+export function writeLines(path: string, lines: readonly string[]): void {
+  const fd = openSync(path, 'w');
+  try {
+    for (let i = 0; i < lines.length; i += 10_000) writeSync(fd, `${lines.slice(i, i + 10_000).join('\n')}\n`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function writeReport(opts: RunOptions, rec: Recorder, violations: Violation[], lines: string[], statedir: string, replay: string): string {
   const dir = opts.reportDir ? join(opts.reportDir, `seed-${opts.seed}`) : mkdtempSync(join(tmpdir(), `flux-verify-${opts.seed}-`));
   mkdirSync(join(dir, 'journal'), { recursive: true });
   writeFileSync(join(dir, 'seed'), `${opts.seed}\n`);
   writeFileSync(join(dir, 'replay'), `${replay}\n`);
   const fin = (x: number) => (x === Infinity ? null : x);
-  writeFileSync(join(dir, 'history.jsonl'), rec.records.map((r) => JSON.stringify({ ...r, ret: fin(r.ret) })).join('\n') + '\n');
-  writeFileSync(join(dir, 'subscriptions.jsonl'), rec.subs.map((s) => JSON.stringify(s)).join('\n') + '\n');
-  writeFileSync(join(dir, 'watches.jsonl'), rec.watches.map((w) => JSON.stringify(w)).join('\n') + '\n');
-  writeFileSync(join(dir, 'log'), lines.join('\n') + '\n');
-  writeFileSync(join(dir, 'violation.txt'), violations.map((v) => `violated: ${v.property}\n${v.detail}\n`).join('\n') +
-    `\nseed ${opts.seed}, faults ${opts.faults.join(',') || 'none'}\nreplay: ${replay}\n`);
+  writeLines(join(dir, 'history.jsonl'), rec.records.map((r) => JSON.stringify({ ...r, ret: fin(r.ret) })));
+  writeLines(join(dir, 'subscriptions.jsonl'), rec.subs.map((s) => JSON.stringify(s)));
+  writeLines(join(dir, 'watches.jsonl'), rec.watches.map((w) => JSON.stringify(w)));
+  writeLines(join(dir, 'log'), lines);
+  writeLines(join(dir, 'violation.txt'), [...violations.map((v) => `violated: ${v.property}\n${v.detail}\n`),
+    `seed ${opts.seed}, faults ${opts.faults.join(',') || 'none'}\nreplay: ${replay}`]);
   if (existsSync(statedir)) for (const f of readdirSync(statedir)) if (statSync(join(statedir, f)).isFile()) copyFileSync(join(statedir, f), join(dir, 'journal', f));
   return dir;
 }

@@ -1,8 +1,15 @@
 // The verification run's memory record: minutes averaged whole, the slope after the settling minutes, starts
-// counted, and a real process's RSS read from /proc.
-import { describe, it, expect } from 'vitest';
+// counted, and a real process's RSS read from /proc; its report files, written a batch of lines at a time; and the
+// events it checks, read from the journal page by page.
+import { afterEach, describe, it, expect } from 'vitest';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { rssKiB, sampleRss, slope, summarize, type RssSample } from '../../src/verify/memory.js';
+import { journalTopics, writeLines } from '../../src/verify/run.js';
+import { Flux } from '../../src/api/handle.js';
+import { closeFakeBrokers, simpleBroker } from '../helpers/fake-broker.js';
 
 const MIN = 60_000;
 
@@ -55,5 +62,43 @@ describe('verify memory', () => {
     const none = sampleRss(() => undefined, 10);
     await new Promise((r) => setTimeout(r, 50));
     expect(none.stop()).toEqual([]);
+  });
+});
+
+describe('verify report files', () => {
+  it('writes one line per record in batches, the same text as joined whole', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'verify-lines-'));
+    try {
+      for (const n of [0, 1, 9_999, 10_000, 10_001, 25_003]) {
+        const lines = Array.from({ length: n }, (_, i) => `{"id":${i}}`);
+        const path = join(dir, `l${n}`);
+        writeLines(path, lines);
+        expect(readFileSync(path, 'utf8')).toBe(n === 0 ? '' : `${lines.join('\n')}\n`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("verify's event check", () => {
+  afterEach(closeFakeBrokers);
+
+  it('reads the journal page by page until an empty answer, so that no event past the first page is missed', async () => {
+    const journal = Array.from({ length: 9 }, (_, i) => ({ seq: i + 1, topic: i % 3 === 0 ? 'other' : `lin.ev.c0.${i}` }));
+    const fake = await simpleBroker((req) => {
+      const { from, limit, topic } = JSON.parse(req.payload!.subarray(0, -1).toString()) as { from: number; limit: number; topic: string };
+      const entries = journal.filter((e) => e.seq >= from && e.topic.startsWith(topic)).slice(0, limit);
+      return [{ payload: Buffer.from(`${JSON.stringify({ entries })}\0`) }];
+    });
+    const h = await Flux.open(fake.uri);
+    try {
+      const got = await journalTopics(h, 'lin.ev.', 2);
+      expect([...got]).toEqual(journal.filter((e) => e.topic.startsWith('lin.ev.')).map((e) => [e.seq, e.topic]));
+      // 6 events in pages of 2, and the empty answer that ends it
+      expect(fake.got.length).toBe(4);
+    } finally {
+      h.close();
+    }
   });
 });
