@@ -36,8 +36,12 @@ export const JOURNAL_ENTRIES_TOPIC = 'journal.entries';
 const BATCH_BYTES = 1 << 20;
 /** entries one journal.list request of a guest reads to check them */
 const GUEST_LIST_SCAN = 4096;
-/** entries kept in memory on every rank, to repair children without going to rank 0 */
+/**
+ * entries kept in memory on every rank, to repair children without going to rank 0, and their bytes at most: 8,192
+ * entries of a wide commit's size (~1 MiB for 10,000 keys) would be gigabytes
+ */
 const RING = 8192;
+const RING_BYTES = 16 << 20;
 /** how often a replica compares its head with its parent's, to notice entries lost at the tail */
 const TAIL_CHECK_MS = 1000;
 /** the most entries one journal.fetch answers with */
@@ -176,10 +180,10 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
    */
   const added = new Map<string, { p: Projection; state: unknown }>();
   /**
-   * the last RING entries as stored, decoded again when a past state needs them: held parsed, a wide commit's
-   * entry is tens of thousands of objects that every full collection of the heap would walk
+   * the last entries as stored (RING of them, RING_BYTES at most), decoded again when a past state needs them:
+   * held parsed, a wide commit's entry is tens of thousands of objects that every full collection would walk
    */
-  const ring = new Recent<{ ref: string; blob: Buffer }>(RING);
+  const ring = new Recent<{ ref: string; blob: Buffer }>(RING, RING_BYTES, (r) => r.blob.length);
   /** states after seqs n * KEEP_EVERY, numbered n */
   const kept = new Recent<Map<string, unknown>>(RING / KEEP_EVERY);
   /** states after seqs n * KEEP_FAR, numbered n */
@@ -946,7 +950,7 @@ export function journalModule(host: ModuleHost, opts: JournalOptions): JournalSe
       followers.drop(sender);
     },
     stats: () => ({
-      seq: head.seq, ring: ring.size, early: order.waiting, followers: followers.size, dropped, from_parent: { ...fromAbove },
+      seq: head.seq, ring: ring.size, ring_bytes: ring.bytes, early: order.waiting, followers: followers.size, dropped, from_parent: { ...fromAbove },
       ...(opts.sync ? { syncs: { ...syncs } } : {}),
     }),
   };

@@ -23,6 +23,33 @@ async function heads(rundir: string, size: number): Promise<Array<{ seq: number;
   return out;
 }
 
+interface JournalStats {
+  ring: number;
+  ring_bytes: number;
+  from_parent: { messages: number; entries: number };
+  dropped: number;
+}
+
+async function journalStats(rundir: string, rank: number): Promise<JournalStats> {
+  const h = await Flux.open(`local://${rundir}/local-${rank}`);
+  const s = await h.call('journal.stats-get') as unknown as JournalStats;
+  h.close();
+  return s;
+}
+
+/** every rank's head at `seq`, the same ref on each, within 15 s */
+async function converged(rundir: string, size: number, seq: number): Promise<void> {
+  let all: Array<{ seq: number; ref: string }> = [];
+  const t0 = Date.now();
+  do {
+    all = await heads(rundir, size);
+    if (all.every((x) => x.seq === seq && x.ref === all[0]!.ref)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  } while (Date.now() - t0 < 15_000);
+  expect(all.map((x) => x.seq)).toEqual(Array.from({ length: size }, () => seq));
+  expect(new Set(all.map((x) => x.ref)).size).toBe(1);
+}
+
 describe('replication', () => {
   it('converges on every rank of a size-8 fanout-2 instance that drops a third of what it receives', async () => {
     const inst = await startInstance(8, ['-S', 'tbon.fanout=2', '-S', 'journal.drop-fraction=0.3']);
@@ -50,27 +77,11 @@ describe('replication', () => {
     const inst = await startInstance(4, ['-S', 'tbon.fanout=1']);
     const h = await Flux.open(inst.uri);
     const uri = (r: number) => `local://${inst.rundir}/local-${r}`;
-    const stats = async (rank: number) => {
-      const r = await Flux.open(uri(rank));
-      const s = await r.call('journal.stats-get') as { from_parent: { messages: number; entries: number }; dropped: number };
-      r.close();
-      return s;
-    };
-    const converged = async (seq: number) => {
-      let all: Array<{ seq: number; ref: string }> = [];
-      const t0 = Date.now();
-      do {
-        all = await heads(inst.rundir, 4);
-        if (all.every((x) => x.seq === seq && x.ref === all[0]!.ref)) break;
-        await new Promise((r) => setTimeout(r, 100));
-      } while (Date.now() - t0 < 15_000);
-      expect(all.map((x) => x.seq)).toEqual([seq, seq, seq, seq]);
-      expect(new Set(all.map((x) => x.ref)).size).toBe(1);
-    };
+    const stats = (rank: number) => journalStats(inst.rundir, rank);
     // published at once on one connection, they are sequenced in a few group commits of many entries each
     const acked = await Promise.all(Array.from({ length: 60 }, (_, i) => publish(h, `batch.e${i}`)));
     expect(new Set(acked.map((r) => r.seq)).size).toBe(60);
-    await converged(60);
+    await converged(inst.rundir, 4, 60);
     for (const rank of [1, 2, 3]) {
       const s = await stats(rank);
       expect(s.dropped).toBe(0);
@@ -86,11 +97,32 @@ describe('replication', () => {
     for (let i = 0; i < 8; i++) await publish(h, `batch.big${i}`, `{"b":"${big}"}`);
     expect((await inst.flux(['setattr', 'journal.drop-fraction', '0'], { env: { FLUX_URI: uri(2) } })).code).toBe(0);
     await publish(h, 'batch.last');
-    await converged(69);
+    await converged(inst.rundir, 4, 69);
     const after = (await stats(3)).from_parent;
     expect(after.entries - before.entries).toBe(9);
     expect(after.messages - before.messages).toBeGreaterThanOrEqual(4);
     expect(after.messages - before.messages).toBeLessThan(9);
+    h.close();
+    expect(await inst.stop()).toBe(0);
+  });
+
+  it('keeps at most 16 MiB of recent entries on a rank, and repairs from rank 0 what is past its parent\'s', async () => {
+    const inst = await startInstance(3, ['-S', 'tbon.fanout=1']);
+    const h = await Flux.open(inst.uri);
+    const uri = (r: number) => `local://${inst.rundir}/local-${r}`;
+    // rank 2 loses 48 entries of 400 KB, ~19 MB: more than rank 1 keeps, so its repair reaches back to rank 0
+    expect((await inst.flux(['setattr', 'journal.drop-fraction', '1'], { env: { FLUX_URI: uri(2) } })).code).toBe(0);
+    const big = 'y'.repeat(400_000);
+    for (let i = 0; i < 48; i++) await publish(h, `ring.big${i}`, `{"b":"${big}"}`);
+    for (const rank of [0, 1]) {
+      const s = await journalStats(inst.rundir, rank);
+      expect(s.ring_bytes).toBeLessThanOrEqual(16 << 20);
+      expect(s.ring).toBeGreaterThan(30);
+      expect(s.ring).toBeLessThan(48);
+    }
+    expect((await inst.flux(['setattr', 'journal.drop-fraction', '0'], { env: { FLUX_URI: uri(2) } })).code).toBe(0);
+    // the same head ref on every rank: the hash chain says every entry under it is the same
+    await converged(inst.rundir, 3, Number((await publish(h, 'ring.last')).seq));
     h.close();
     expect(await inst.stop()).toBe(0);
   });

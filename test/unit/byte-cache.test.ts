@@ -3,14 +3,14 @@
 // lookups keep reading stays.
 import { describe, it, expect } from 'vitest';
 import { ByteCache } from '../../src/core/byte-cache.js';
-import { TreeCache } from '../../src/core/kvs/tree.js';
+import { TreeCache, storedFootprint } from '../../src/core/kvs/tree.js';
 import type { Stored } from '../../src/core/kvs/wide.js';
 
 const node = (level: number): Stored => ({ kind: 'node', level, refs: [] });
 
 describe('a byte-bounded cache', () => {
   it('drops the oldest unread object first, and keeps one read since it came up for another round', () => {
-    const c = new TreeCache(30);
+    const c = new ByteCache<Stored>(30);
     for (const r of ['a', 'b', 'c']) c.set(r, node(0), 10);
     expect(c.get('a')).toEqual(node(0));
     c.set('d', node(1), 10);
@@ -26,14 +26,14 @@ describe('a byte-bounded cache', () => {
   });
 
   it('takes no object larger than its limit, nor the same one twice, and empties when cleared', () => {
-    const c = new TreeCache(10);
+    const c = new ByteCache<Stored>(10);
     c.set('big', node(0), 11);
     c.set('x', node(0), 4);
     c.set('x', node(1), 4);
     expect([c.get('big'), c.get('x'), c.count, c.bytes]).toEqual([undefined, node(0), 1, 4]);
     c.clear();
     expect([c.count, c.bytes, c.get('x')]).toEqual([0, 0, undefined]);
-    const none = new TreeCache(0);
+    const none = new ByteCache<Stored>(0);
     none.set('y', node(0), 1);
     expect(none.count).toBe(0);
   });
@@ -48,10 +48,22 @@ describe('a byte-bounded cache', () => {
   });
 
   it('ends its sweep when everything was read: each object is sent back once, then the oldest goes', () => {
-    const c = new TreeCache(30);
+    const c = new ByteCache<Stored>(30);
     for (const r of ['a', 'b', 'c']) c.set(r, node(0), 10);
     for (const r of ['a', 'b', 'c']) c.get(r);
     c.set('d', node(0), 10);
     expect([c.count, c.bytes, c.get('a'), c.get('d') !== undefined]).toEqual([3, 30, undefined, true]);
+  });
+});
+
+describe('the cache of decoded tree objects', () => {
+  it('counts an object as the memory it takes decoded, not as its blob', () => {
+    // more than the blob (the entries decoded, and their bytes once written), and more per byte of a larger blob
+    expect(storedFootprint(200)).toBeGreaterThan(4 * 200);
+    expect(storedFootprint(2000) - storedFootprint(1000)).toBeGreaterThanOrEqual(4 * 1000);
+    const c = new TreeCache(3 * storedFootprint(300));
+    for (const r of ['a', 'b', 'c', 'd']) c.keep(r, node(0), 300);
+    // room for three of them, though their blobs' 1,200 bytes are far under the limit
+    expect([c.count, c.bytes, c.get('a'), c.get('d') !== undefined]).toEqual([3, 3 * storedFootprint(300), undefined, true]);
   });
 });

@@ -5,15 +5,16 @@ import { ContentStore } from '../../src/core/content/store.js';
 import { blobref, digestOf } from '../../src/core/content/blobref.js';
 import { EPROTO } from '../../src/core/errors.js';
 import type { TreeObj } from '../../src/core/kvs/treeobj.js';
-import { nameHash, slotOf, FANOUT } from '../../src/core/kvs/wide.js';
-import { applyOps, isStoredDirectory, lookup, TreeCache, EMPTY_DIR_BLOB, OP_APPEND, type Op, type WriteAccess } from '../../src/core/kvs/tree.js';
+import { nameHash, slotOf, FANOUT, type Stored } from '../../src/core/kvs/wide.js';
+import { ByteCache } from '../../src/core/byte-cache.js';
+import { applyOps, isStoredDirectory, lookup, EMPTY_DIR_BLOB, OP_APPEND, type Op, type WriteAccess } from '../../src/core/kvs/tree.js';
 
-type Obj = Parameters<TreeCache['set']>[1];
-const obj = (n: number): Obj => ({ kind: 'node', level: 0, refs: [String(n)] }) as unknown as Obj;
+type Obj = Stored;
+const obj = (n: number): Obj => ({ kind: 'node', level: 0, refs: [String(n)] });
 
-describe('the tree cache', () => {
+describe('the byte-bounded cache under the tree cache', () => {
   it('gives back what it holds, counts each object once, and skips one larger than it all', () => {
-    const c = new TreeCache(10);
+    const c = new ByteCache<Obj>(10);
     const a = obj(1);
     c.set('a', a, 4);
     c.set('a', obj(2), 4);
@@ -32,7 +33,7 @@ describe('the tree cache', () => {
   });
 
   it('drops the least recently used first, a read counting as a use', () => {
-    const c = new TreeCache(10);
+    const c = new ByteCache<Obj>(10);
     c.set('a', obj(1), 4);
     c.set('b', obj(2), 4);
     c.get('a');

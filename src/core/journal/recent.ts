@@ -1,13 +1,19 @@
 // The last N items of a sequence numbered without gaps (journal entries by seq), in a fixed circular buffer:
-// O(1) to add, O(1) to find by number.
+// O(1) to add, O(1) to find by number. With a budget, also no more than that many bytes (as `sizeOf` counts
+// them): the oldest go first, but the newest item is always held.
 export class Recent<T> {
   private readonly items: (T | undefined)[];
   private start = 0;
   private count = 0;
   /** the number of the oldest item held */
   private first = 0;
+  private held = 0;
 
-  constructor(readonly capacity: number) {
+  constructor(
+    readonly capacity: number,
+    private readonly budget = Infinity,
+    private readonly sizeOf: (item: T) => number = () => 0,
+  ) {
     this.items = new Array<T | undefined>(capacity);
   }
 
@@ -24,14 +30,24 @@ export class Recent<T> {
   push(n: number, item: T): void {
     if (this.count > 0 && n !== this.first + this.count) this.clear();
     if (this.count === 0) this.first = n;
-    if (this.count < this.capacity) {
-      this.items[(this.start + this.count) % this.capacity] = item;
-      this.count++;
-    } else {
-      this.items[this.start] = item;
-      this.start = (this.start + 1) % this.capacity;
-      this.first++;
-    }
+    if (this.count === this.capacity) this.dropOldest();
+    this.items[(this.start + this.count) % this.capacity] = item;
+    this.count++;
+    this.held += this.sizeOf(item);
+    while (this.held > this.budget && this.count > 1) this.dropOldest();
+  }
+
+  /** the bytes held, as `sizeOf` counts them */
+  get bytes(): number {
+    return this.held;
+  }
+
+  private dropOldest(): void {
+    this.held -= this.sizeOf(this.items[this.start]!);
+    this.items[this.start] = undefined;
+    this.start = (this.start + 1) % this.capacity;
+    this.first++;
+    this.count--;
   }
 
   get(n: number): T | undefined {
@@ -54,5 +70,6 @@ export class Recent<T> {
     this.items.fill(undefined);
     this.start = 0;
     this.count = 0;
+    this.held = 0;
   }
 }
