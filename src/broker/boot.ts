@@ -46,6 +46,7 @@ import { builtinModules, createBuiltin, startsOn } from './builtin-modules.js';
 import { moduleModule } from './module-service.js';
 import { BrokerConfig, configModule } from './config-service.js';
 import { overlayModule } from './overlay-service.js';
+import { DEFAULT_HEAP_TRIM, type HeapTrim, startHeapTrim } from './heap-trim.js';
 
 /** where `flux` itself lives: the instance puts this bin dir first on the initial program's PATH */
 export const BIN_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin');
@@ -290,6 +291,7 @@ export async function runBroker(argv: string[]): Promise<number> {
   let shuttingDown: Promise<void> | undefined;
   /** the liveness timer; a shutdown can come before it starts (a parent leaving while this one joins) */
   let timer: NodeJS.Timeout | undefined;
+  let heapTrim: HeapTrim | undefined;
   let exitCode = 0;
   let initialProgram: ChildProcess | undefined;
   let finished!: (code: number) => void;
@@ -528,6 +530,11 @@ export async function runBroker(argv: string[]): Promise<number> {
     }
   }, SYNC_PERIOD_MS);
   timer.unref();
+  heapTrim = startHeapTrim({
+    ...DEFAULT_HEAP_TRIM,
+    onError: (err) => broker.log(4, 'broker', `freed memory is not given back: ${err.message}`),
+    onTrim: (returned) => broker.log(7, 'broker', `gave back ${(returned / (1 << 20)).toFixed(1)} MiB of freed memory`),
+  });
 
 
   // ---- rank 0 runs the initial program; its exit ends the instance. An instance booted from a config runs
@@ -554,6 +561,7 @@ export async function runBroker(argv: string[]): Promise<number> {
 
   async function shutdown(): Promise<void> {
     clearInterval(timer);
+    heapTrim?.stop();
     broker.state = 'shutdown';
     // an instance ending for another reason than its initial program's exit takes the program with it
     if (initialProgram && initialProgram.exitCode === null && initialProgram.signalCode === null) initialProgram.kill('SIGHUP');
