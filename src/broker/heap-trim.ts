@@ -30,8 +30,6 @@ export const DEFAULT_HEAP_TRIM: Pick<HeapTrimOptions, 'checkMs' | 'growth' | 'pe
 type AsyncTrim = (pad: number, done: (err: unknown, res: number) => void) => void;
 
 export interface HeapTrim {
-  /** trims finished, and the RSS they took off in all (bytes) */
-  readonly stats: { trims: number; returned: number };
   stop(): void;
 }
 
@@ -42,20 +40,18 @@ function loadTrim(): AsyncTrim {
 }
 
 export function startHeapTrim(opts: HeapTrimOptions): HeapTrim {
-  const stats = { trims: 0, returned: 0 };
   let base = process.memoryUsage.rss();
   let lowest = base;
   let lastAt = Date.now();
   let trim: AsyncTrim | undefined;
   let running = false;
-  let failed = false;
+  // the timer is stopped: no trim is tried again
   const fail = (err: unknown) => {
-    failed = true;
     clearInterval(timer);
     opts.onError(err instanceof Error ? err : new Error(String(err)));
   };
   const timer = setInterval(() => {
-    if (running || failed) return;
+    if (running) return;
     const before = process.memoryUsage.rss();
     const due = before >= base + opts.growth || (Date.now() - lastAt >= opts.periodMs && before >= lowest + opts.growth);
     if (!due) return;
@@ -75,12 +71,9 @@ export function startHeapTrim(opts: HeapTrimOptions): HeapTrim {
       base = process.memoryUsage.rss();
       lowest = Math.min(lowest, base);
       lastAt = Date.now();
-      const returned = Math.max(0, before - base);
-      stats.trims++;
-      stats.returned += returned;
-      opts.onTrim?.(returned);
+      opts.onTrim?.(Math.max(0, before - base));
     });
   }, opts.checkMs);
   timer.unref();
-  return { stats, stop: () => clearInterval(timer) };
+  return { stop: () => clearInterval(timer) };
 }

@@ -347,11 +347,14 @@ function watchChecks(rec: Recorder, batches: Map<number, SetrootOp[]>): Violatio
   return bad;
 }
 
+/** 10,000 lines of a history are a few MB, far under V8's longest string (~512 MiB) */
+const LINES_PER_WRITE = 10_000;
+
 /** one line each, written a batch at a time: an hour's history joined whole is past V8's longest string */
 export function writeLines(path: string, lines: readonly string[]): void {
   const fd = openSync(path, 'w');
   try {
-    for (let i = 0; i < lines.length; i += 10_000) writeSync(fd, `${lines.slice(i, i + 10_000).join('\n')}\n`);
+    for (let i = 0; i < lines.length; i += LINES_PER_WRITE) writeSync(fd, `${lines.slice(i, i + LINES_PER_WRITE).join('\n')}\n`);
   } finally {
     closeSync(fd);
   }
