@@ -4,34 +4,60 @@
 // and, at the end, operations checked and faults injected, in all and per minute. With --seed, one run of that
 // seed: what a failing run's report says to type.
 import { parseArgs } from 'node:util';
+import { EINVAL, EPERM, FluxError, reasonOf } from '../core/errors.js';
 import { parseFSD } from '../core/time/fsd.js';
 import { parseFaults, type FaultName } from './faults.js';
 import { verifyRun, replayCommand, type RunResult } from './run.js';
 import type { RankMemory } from './memory.js';
 
+const USAGE = 'usage: npm run verify -- [--duration 10m] [--faults all|none|name,...] [--seed N] [--run 60s] '
+  + '[--report-dir DIR] [--settle 2] [-v]';
+
+/** the command line's options; what is wrong with it, as one line the user can act on */
+function options() {
+  try {
+    return parseArgs({
+      options: {
+        duration: { type: 'string', default: '1m' },
+        faults: { type: 'string', default: 'all' },
+        seed: { type: 'string' },
+        run: { type: 'string', default: '60s' },
+        'report-dir': { type: 'string' },
+        verbose: { type: 'boolean', short: 'v', default: false },
+        settle: { type: 'string', default: '2' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (err) {
+    throw new FluxError(EINVAL, `${(err as Error).message}\n${USAGE}`);
+  }
+}
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      duration: { type: 'string', default: '1m' },
-      faults: { type: 'string', default: 'all' },
-      seed: { type: 'string' },
-      run: { type: 'string', default: '60s' },
-      'report-dir': { type: 'string' },
-      verbose: { type: 'boolean', short: 'v', default: false },
-      settle: { type: 'string', default: '2' },
-    },
-  });
+  const values = options();
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   const settle = Number(values.settle);
-  if (!Number.isInteger(settle) || settle < 0) throw new Error(`--settle: ${values.settle}: a whole number of minutes`);
-  let faults: FaultName[] = parseFaults(values.faults);
+  if (!Number.isInteger(settle) || settle < 0) throw new FluxError(EINVAL, `--settle: ${values.settle}: a whole number of minutes`);
+  let faults: FaultName[];
+  try {
+    faults = parseFaults(values.faults);
+  } catch (err) {
+    throw new FluxError(EINVAL, `--faults: ${(err as Error).message}`);
+  }
   if (faults.includes('disk-full') && process.getuid?.() !== 0) {
     // a tmpfs of its own for the statedir takes mount(8), so root
-    if (values.faults !== 'all') throw new Error('the disk-full fault needs root (it mounts a small tmpfs for the statedir)');
+    if (values.faults !== 'all') throw new FluxError(EPERM, 'the disk-full fault needs root (it mounts a small tmpfs for the statedir)');
     faults = faults.filter((f) => f !== 'disk-full');
     process.stdout.write('verify: not root: leaving out disk-full\n');
   }
   const durationMs = parseFSD(values.duration) * 1000;
   const single = values.seed !== undefined;
+  if (single && !(/^\d{1,10}$/.test(values.seed!) && Number(values.seed) < 2 ** 31)) {
+    throw new FluxError(EINVAL, `--seed: ${values.seed}: a whole number below 2^31`);
+  }
   const runMs = single ? durationMs : Math.min(durationMs, parseFSD(values.run) * 1000);
   const t0 = Date.now();
   const results: RunResult[] = [];
@@ -86,6 +112,8 @@ function memoryLines(memory: RankMemory[], settle: number): string[] {
 }
 
 main().then((code) => process.exit(code), (err: unknown) => {
-  process.stderr.write(`verify: ${(err as Error).stack ?? String(err)}\n`);
+  // a bad command line is the user's to mend and says so in a line; anything else is ours, with its stack
+  const what = err instanceof FluxError ? reasonOf(err) : (err as Error).stack ?? String(err);
+  process.stderr.write(`verify: ${what}\n`);
   process.exit(2);
 });
