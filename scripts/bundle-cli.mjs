@@ -257,7 +257,9 @@ rmSync(`${validators}.cache`, { force: true });
 rmSync(join(dist, 'validators'), { recursive: true, force: true });
 const recordDir = mkdtempSync(join(tmpdir(), 'flux-build-schemas-'));
 const record = join(recordDir, 'schemas');
-const warm = spawnSync(process.execPath, [flux, 'start', '--size', '2', 'sh', '-c', warmCommands], {
+// its brokers leave V8's flags as the build's caches were made under: one set at run time would stamp the caches
+// they write as they exit (src/broker/heap-growth.ts)
+const warm = spawnSync(process.execPath, [flux, 'start', '--size', '2', '-Sbroker.heap-growing-percent=0', 'sh', '-c', warmCommands], {
   env: { ...process.env, FLUX_BUILD_WARM_CACHE_RANK: '1', [RECORD_SCHEMAS]: record }, encoding: 'utf8', timeout: 60_000,
 });
 if (warm.status === 0 && warm.stderr.length > 0) {

@@ -46,6 +46,7 @@ import { builtinModules, createBuiltin, startsOn } from './builtin-modules.js';
 import { moduleModule } from './module-service.js';
 import { BrokerConfig, configModule } from './config-service.js';
 import { overlayModule } from './overlay-service.js';
+import { DEFAULT_HEAP_GROWING_PERCENT, holdHeapGrowth } from './heap-growth.js';
 import { DEFAULT_HEAP_TRIM, type HeapTrim, startHeapTrim } from './heap-trim.js';
 
 /** where `flux` itself lives: the instance puts this bin dir first on the initial program's PATH */
@@ -207,6 +208,7 @@ export async function runBroker(argv: string[]): Promise<number> {
   // the config file's [access], unless the command line says otherwise
   attrs.define('access.allow-guest-user', access.allowGuestUser ? '1' : '0');
   attrs.define('access.allow-root-owner', access.allowRootOwner ? '1' : '0');
+  attrs.define('broker.heap-growing-percent', String(DEFAULT_HEAP_GROWING_PERCENT));
   for (const [n, v] of setattrs) {
     if (n !== 'tbon.fanout' && n !== 'tbon.topo') attrs.put(n, v);
   }
@@ -530,6 +532,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     }
   }, SYNC_PERIOD_MS);
   timer.unref();
+  holdHeapGrowth(Number(attrs.get('broker.heap-growing-percent')));
   heapTrim = startHeapTrim({
     ...DEFAULT_HEAP_TRIM,
     onError: (err) => broker.log(4, 'broker', `freed memory is not given back: ${err.message}`),

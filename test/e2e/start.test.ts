@@ -212,6 +212,7 @@ describe('attributes set at start', () => {
       ['log-level=banana', 'invalid value "banana": expected an integer from 0 to 7'],
       ['tbon.fanout=abc', 'invalid value "abc": expected an integer of at least 0'],
       ['content.hash=md5', 'invalid value "md5": expected sha1 or sha256'],
+      ['broker.heap-growing-percent=-1', 'invalid value "-1": expected an integer from 0 to 1000'],
     ]) {
       failedWith(await start(['--size', '2', '-S', kv!, 'true']), `flux-start: ${kv!.split('=')[0]}: ${why}`);
     }

@@ -59,6 +59,7 @@ const SETTABLE: Record<string, Check> = {
   'tbon.torpid_max': duration(false),
   'tbon.max-message-size': intIn(1),
   'heartbeat.period': duration(true),
+  'broker.heap-growing-percent': intIn(0, 1000),
   'journal.retain': intIn(0),
   'journal.checkpoint-period': number(1, Number.MAX_SAFE_INTEGER),
   'journal.checkpoint-entries': intIn(1),
