@@ -208,7 +208,14 @@ export async function runBroker(argv: string[]): Promise<number> {
   // the config file's [access], unless the command line says otherwise
   attrs.define('access.allow-guest-user', access.allowGuestUser ? '1' : '0');
   attrs.define('access.allow-root-owner', access.allowRootOwner ? '1' : '0');
-  attrs.define('broker.heap-growing-percent', String(DEFAULT_HEAP_GROWING_PERCENT));
+  // a change on a running broker applies at once; the value a broker starts with, once it is online
+  attrs.define('broker.heap-growing-percent', String(DEFAULT_HEAP_GROWING_PERCENT), ATTR_RUNTIME, {
+    set: (v) => {
+      const why = commandLineAttrError('broker.heap-growing-percent', v);
+      if (why !== undefined) throw new FluxError(EINVAL, why);
+      holdHeapGrowth(Number(v));
+    },
+  });
   for (const [n, v] of setattrs) {
     if (n !== 'tbon.fanout' && n !== 'tbon.topo') attrs.put(n, v);
   }

@@ -12,7 +12,10 @@ import { setFlagsFromString } from 'node:v8';
 /** the default of the broker.heap-growing-percent attribute */
 export const DEFAULT_HEAP_GROWING_PERCENT = 50;
 
-/** hold the old generation to (1 + percent/100) times what the last full collection left live; 0: V8 decides */
+/**
+ * hold the old generation to (1 + percent/100) times what the last full collection left live; 0: V8 decides (0 is
+ * V8's default, and a flag at its default leaves the code caches' stamp as it was: measured)
+ */
 export function holdHeapGrowth(percent: number): void {
-  if (percent > 0) setFlagsFromString(`--heap-growing-percent=${percent}`);
+  setFlagsFromString(`--heap-growing-percent=${percent}`);
 }

@@ -7,10 +7,16 @@ import { ROOT, startInstance } from '../helpers/instance.js';
 
 const CHURN = join(ROOT, 'test', 'fixtures', 'modules', 'heap-churn.mjs');
 
-/** the largest the old space of a size-1 instance's broker grew to under the plug-in's churn, MiB */
-async function peakOldSpace(attrs: string[]): Promise<number> {
+/**
+ * the largest the old space of a size-1 instance's broker grew to under the plug-in's churn, MiB; `setattr`, the
+ * attribute's value set on the running broker first
+ */
+async function peakOldSpace(attrs: string[], setattr?: string): Promise<number> {
   const inst = await startInstance(1, attrs);
   try {
+    if (setattr !== undefined) {
+      expect(await inst.flux(['setattr', 'broker.heap-growing-percent', setattr])).toMatchObject({ code: 0, stderr: '' });
+    }
     expect(await inst.flux(['module', 'load', CHURN])).toMatchObject({ code: 0, stderr: '' });
     const h = await Flux.open(inst.uri);
     try {
@@ -49,5 +55,22 @@ describe('broker.heap-growing-percent', () => {
     const left = await peakOldSpace(['-S', 'broker.heap-growing-percent=0']);
     // measured: ~115 against ~290 MiB
     expect(held).toBeLessThan(left * 0.75);
-  }, 60_000);
+    // and set on a running broker, each way
+    expect(await peakOldSpace([], '0')).toBeGreaterThan(held / 0.75);
+    expect(await peakOldSpace(['-S', 'broker.heap-growing-percent=0'], '50')).toBeLessThan(left * 0.75);
+  }, 90_000);
+
+  it('a running broker refuses a bad value, naming it, and keeps the one it has', async () => {
+    const inst = await startInstance(1);
+    try {
+      expect(await inst.flux(['setattr', 'broker.heap-growing-percent', '-3'])).toMatchObject({
+        code: 1, stderr: 'flux-setattr: broker.heap-growing-percent: invalid value "-3": expected an integer from 0 to 1000\n',
+      });
+      expect(await inst.flux(['getattr', 'broker.heap-growing-percent'])).toMatchObject({ code: 0, stdout: '50\n' });
+      expect(await inst.flux(['setattr', 'broker.heap-growing-percent', '20'])).toMatchObject({ code: 0, stderr: '' });
+      expect(await inst.flux(['getattr', 'broker.heap-growing-percent'])).toMatchObject({ code: 0, stdout: '20\n' });
+    } finally {
+      expect(await inst.stop()).toBe(0);
+    }
+  });
 });
