@@ -6,7 +6,8 @@
 //  - 16 committers of 250 one-key commits each, and one committer of 1,000, with all the brokers' CPU per commit;
 //  - `flux kvs put` of 10,000 keys into one directory, as a whole command, three times.
 // COMMIT_AB=dir (a copy of another build's bin/ and dist/, with node_modules) runs that build too, alternating
-// round by round, so that both see the same machine.
+// round by round, so that both see the same machine. COMMIT_AB_START="-S NAME=VALUE ..." starts that build's
+// instances with those arguments of `flux start` too; with COMMIT_AB=$PWD, this build against itself so started.
 import { Flux } from '../dist/api/handle.js';
 import { bigCommit, concurrentCommits } from './commits.mjs';
 import { abBuilds, alternatedRounds, emit, median, startInstance, timeProcess } from './lib.mjs';
@@ -14,13 +15,14 @@ import { brokerPids, mainThreadSeconds, totalCpu } from './proc-cpu.mjs';
 
 const ROUNDS = Number(process.env.COMMIT_ROUNDS ?? 4);
 const builds = abBuilds('COMMIT_AB');
+const abStart = (process.env.COMMIT_AB_START ?? '').split(/\s+/).filter((a) => a.length > 0);
 const pairs = Array.from({ length: 10_000 }, (_, i) => `bulk.k${i}=value-${i}`);
 const figures = builds.map(() => new Map());
 const add = (b, name, v) => figures[b].set(name, [...(figures[b].get(name) ?? []), v]);
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 
 async function round(b, flux, r) {
-  const inst = await startInstance(1, [], flux);
+  const inst = await startInstance(1, b === 1 ? abStart : [], flux);
   const pids = brokerPids(inst.rundir);
   const h = await Flux.open(inst.uri);
   try {
