@@ -1,7 +1,7 @@
 // How far V8 lets a busy broker's old generation grow past what it holds live before collecting it again. Left to
 // itself V8 picks that factor, up to 4, from how fast a program allocates against how fast it collects: under the
 // verify workload a leaf's old space reached 74–134 MiB within eight minutes, and kept it; held to 1.5 (50%), it
-// stayed at 60–67, and commits measured no slower beyond the machine's noise (docs/performance.md, Memory).
+// stayed at 60–67, for a few percent of commit throughput (docs/performance.md, Memory).
 //
 // V8 reads the factor at each full collection, so it is set once the broker runs rather than on its command line:
 // V8 stamps a code cache with the flags it was made under and refuses one made under others, and the build's
