@@ -1,10 +1,11 @@
 // What a broker has freed, given back to the system. glibc keeps freed memory in its arenas and returns only what
 // lies at the top of one, so what a burst of load took stays in RSS once freed, for as long as the broker lives: an
 // interior rank after 14 minutes of the verify workload held 225 MiB free in the arena of a thread other than the
-// main one (zeromq receives messages on its own thread) and 57 MiB in the main one's, of an RSS of 390 MiB. malloc_trim gives back the free pages of every arena, but walks them all (2–50 ms
-// measured), so it runs on one of koffi's threads, and only when RSS is `growth` above where a trim left it: past
-// the last one's (memory taken), or, `periodMs` after the last, past the lowest (memory taken then freed: a trim in
-// the middle of a burst finds it in use). A broker whose memory never grows never loads koffi for it.
+// main one (which thread was not found) and 57 MiB in the main one's, of an RSS of 390 MiB. malloc_trim gives back
+// the free pages of every arena, but walks them all (2–50 ms measured), so it runs on one of koffi's threads, and
+// only when RSS is `growth` above where a trim left it: past the last one's (memory taken), or, `periodMs` after the
+// last, past the lowest (memory taken then freed: a trim in the middle of a burst finds it in use). A broker whose
+// memory never grows never loads koffi for it.
 import { createRequire } from 'node:module';
 import type * as Koffi from 'koffi';
 
