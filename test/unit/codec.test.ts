@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { allVectorNames, loadVectors } from '../helpers/vectors.js';
-import { LocalDecoder, encodeLocal, encodeLocalPieces } from '../../src/core/wire/framing.js';
+import { LocalDecoder, encodeLocal, encodeLocalList, encodeLocalPieces, splitLocalList } from '../../src/core/wire/framing.js';
 import {
   type Message, decodeFrames, encodeFrames, makeRequest, makeErrorResponse, payloadJson, payloadString, stringPayload,
   FLAG_STREAMING, MSGTYPE_RESPONSE,
@@ -50,6 +50,35 @@ describe('local framing against flux-core 0.88 captures', () => {
     expect(got.map((m) => encodeLocal(m).toString('hex'))).toEqual(
       all.slice(0, 40).map((v) => encodeLocal(decodeAll(Buffer.from(v.raw_hex, 'hex'))[0]!).toString('hex')),
     );
+  });
+});
+
+describe('a list of messages in the local framing (the overlay sends a turn\'s messages for one peer so)', () => {
+  it('is the captures one after another, and splits back into their frames', () => {
+    const some = all.filter((v) => {
+      const m = decodeAll(Buffer.from(v.raw_hex, 'hex'))[0]!;
+      return encodeLocal(m).toString('hex') === v.raw_hex;
+    }).slice(0, 60);
+    expect(some.length).toBe(60);
+    const msgs = some.map((v) => decodeAll(Buffer.from(v.raw_hex, 'hex'))[0]!);
+    const list = encodeLocalList(msgs.map(encodeFrames));
+    expect(list.toString('hex')).toBe(some.map((v) => v.raw_hex).join(''));
+    expect(splitLocalList(list).map((f) => encodeLocal(decodeFrames(f)).toString('hex'))).toEqual(some.map((v) => v.raw_hex));
+  });
+
+  it('refuses bytes it did not make with EPROTO', () => {
+    const list = encodeLocalList([[Buffer.from('topic'), Buffer.alloc(20, 1)], [Buffer.alloc(300, 2)]]);
+    for (const bad of [list.subarray(0, list.length - 1), list.subarray(0, 5), Buffer.concat([list, Buffer.from([0x12])]),
+      Buffer.concat([Buffer.from([0, 0, 0, 0]), list.subarray(4)])]) {
+      let err: unknown;
+      try {
+        splitLocalList(bad);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(FluxError);
+      expect((err as FluxError).errno).toBe(EPROTO);
+    }
   });
 });
 

@@ -9,7 +9,7 @@ import { curveKeyPair } from 'zeromq';
 import { z85Decode, z85Encode } from '../../src/transport/z85.js';
 import { generateKeypair, publicKeyOf, readCert, writeCert, type Keypair } from '../../src/transport/keys.js';
 import { OverlayClient, OverlayServer } from '../../src/transport/overlay.js';
-import { FluxError, EEXIST, EHOSTUNREACH, EINVAL } from '../../src/core/errors.js';
+import { FluxError, EEXIST, EHOSTUNREACH, EINVAL, EPROTO } from '../../src/core/errors.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/overlay-child.mjs', import.meta.url));
 const DIST_OVERLAY = fileURLToPath(new URL('../../dist/transport/overlay.js', import.meta.url));
@@ -330,6 +330,105 @@ describe('overlay', () => {
     await waitFor(() => c.got.length === 2, 5000, 'client messages after the throw');
     expect(cerrors).toHaveLength(1);
     expect(c.got).toEqual([[Buffer.from('b'), Buffer.alloc(0)], [Buffer.from('c')]]);
+  });
+
+  /**
+   * counts the ZeroMQ sends a socket makes (its private zeromq.js socket, whose instances are sealed: counted on the
+   * prototype that holds the method)
+   */
+  function countSends(owner: OverlayServer | OverlayClient): { n: number } {
+    const which = owner instanceof OverlayServer ? 'router' : 'dealer';
+    const sock = (owner as unknown as Record<string, object>)[which]!;
+    let proto = Object.getPrototypeOf(sock) as object;
+    while (!Object.prototype.hasOwnProperty.call(proto, 'send')) proto = Object.getPrototypeOf(proto) as object;
+    const original = Object.getOwnPropertyDescriptor(proto, 'send')!;
+    const count = { n: 0 };
+    Object.defineProperty(proto, 'send', {
+      ...original,
+      value(this: object, ...a: unknown[]) {
+        if (this === sock) count.n++;
+        return (original.value as (...x: unknown[]) => unknown).apply(this, a);
+      },
+    });
+    cleanup.push(() => {
+      Object.defineProperty(proto, 'send', original);
+    });
+    return count;
+  }
+
+  const turnEnd = () => new Promise((r) => setImmediate(r));
+
+  it('sends a busy turn\'s messages for a peer as one, in order, whatever their frames hold', async () => {
+    const { server, keypair, got } = startServer();
+    const kp = generateKeypair();
+    server.allow(kp.publicKey, '1');
+    const endpoint = await server.bind(`ipc://${dir}/tbon-${randomUUID()}`);
+    const c = startClient(endpoint, keypair.publicKey, kp);
+    c.client.send([Buffer.from('hello')]);
+    await waitFor(() => got.length === 1, 5000, 'hello');
+    const down = countSends(server);
+    const up = countSends(c.client);
+
+    // idle: each message leaves as it is sent; a second for the same peer in one turn waits for the turn's end
+    server.send(c.uuid, [Buffer.from('m0')]);
+    expect(down.n).toBe(1);
+    server.send(c.uuid, [Buffer.from('m1')]);
+    expect(down.n).toBe(1);
+    await turnEnd();
+    expect(down.n).toBe(2);
+
+    // busy: a turn's messages go at its end, a large one alone, a message of no frames not at all
+    const magic = Buffer.from([0x12, 0x00, 0xee, 0xff, 0, 0, 0, 0]);
+    const burst: Buffer[][] = [];
+    for (let i = 0; i < 20; i++) burst.push([Buffer.from(`a${i}`), Buffer.alloc(i * 20, i)]);
+    burst.push([magic], [], [Buffer.alloc(100 * 1024, 9)], [Buffer.alloc(255, 1), Buffer.alloc(0)]);
+    for (let i = 0; i < 20; i++) burst.push([Buffer.from(`b${i}`)]);
+    for (const frames of burst) server.send(c.uuid, frames);
+    expect(down.n).toBe(2);
+    await turnEnd();
+    // the list before the large message, the large message, the list after it
+    expect(down.n).toBe(5);
+    const expected = [[Buffer.from('m0')], [Buffer.from('m1')], ...burst.filter((f) => f.length > 0)];
+    await waitFor(() => c.got.length === expected.length, 5000, 'the burst');
+    expect(c.got).toEqual(expected);
+
+    // a turn with one message each way makes the sockets idle again: the next message leaves at once
+    server.send(c.uuid, [Buffer.from('late')]);
+    await turnEnd();
+    const before = down.n;
+    server.send(c.uuid, [magic]);
+    expect(down.n).toBe(before + 1);
+    await waitFor(() => c.got.length === expected.length + 2, 5000, 'the idle messages');
+    expect(c.got.slice(-2)).toEqual([[Buffer.from('late')], [magic]]);
+
+    // the same upward
+    for (let i = 0; i < 30; i++) c.client.send([Buffer.from(`u${i}`)]);
+    await turnEnd();
+    for (let i = 30; i < 60; i++) c.client.send([Buffer.from(`u${i}`)]);
+    await turnEnd();
+    await waitFor(() => got.length === 61, 5000, 'the upward bursts');
+    const upward = Array.from({ length: 60 }, (_, i) => [c.uuid, [`u${i}`]]);
+    expect(got.slice(1).map(([peer, f]) => [peer, f.map(String)])).toEqual(upward);
+    // the first alone, the rest of its turn as one, the next turn's as one
+    expect(up.n).toBe(3);
+  });
+
+  it('reports a list it cannot read and reads on', async () => {
+    const { server, keypair, got } = startServer();
+    const errors: unknown[] = [];
+    server.onError = (err) => errors.push(err);
+    const kp = generateKeypair();
+    server.allow(kp.publicKey, '1');
+    const endpoint = await server.bind(`ipc://${dir}/tbon-${randomUUID()}`);
+    const c = startClient(endpoint, keypair.publicKey, kp);
+    // past the client's own sending, which never makes such a list
+    const dealer = (c.client as unknown as { dealer: { send: (f: Buffer[]) => Promise<void> } }).dealer;
+    await dealer.send([Buffer.from([0x12, 0x00, 0xee, 0xff, 0, 0, 0, 9, 1])]);
+    c.client.send([Buffer.from('after')]);
+    await waitFor(() => got.length === 1, 5000, 'the message after the bad list');
+    expect(got[0]![1]).toEqual([Buffer.from('after')]);
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as FluxError).errno).toBe(EPROTO);
   });
 
   it('fails sends to a child killed with SIGKILL with EHOSTUNREACH', async () => {

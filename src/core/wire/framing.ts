@@ -80,6 +80,53 @@ export function encodeLocal(msg: Message): Buffer {
   return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
 }
 
+/**
+ * Several messages' frame lists in the local framing, one after another in one buffer: what the overlay sends as
+ * a single ZeroMQ message when a tick has several messages for one peer.
+ */
+export function encodeLocalList(list: readonly (readonly Buffer[])[]): Buffer {
+  let total = 0;
+  for (const frames of list) {
+    total += PREFIX_SIZE;
+    for (const f of frames) total += framed(f.length);
+  }
+  const out = Buffer.allocUnsafe(total);
+  let off = 0;
+  for (const frames of list) {
+    const start = off;
+    off += PREFIX_SIZE;
+    for (const f of frames) {
+      off = putSize(out, off, f.length);
+      off += f.copy(out, off);
+    }
+    LOCAL_MAGIC.copy(out, start);
+    out.writeUInt32BE(off - start - PREFIX_SIZE, start + 4);
+  }
+  return out;
+}
+
+/** whether a buffer begins as encodeLocalList's does */
+export function isLocalList(buf: Buffer): boolean {
+  return buf.length >= PREFIX_SIZE && buf.readUInt32BE(0) === MAGIC_WORD;
+}
+
+/** The frame lists of an encodeLocalList buffer, as views into it; FluxError(EPROTO) for bytes it did not make. */
+export function splitLocalList(buf: Buffer): Buffer[][] {
+  const list: Buffer[][] = [];
+  let off = 0;
+  while (off < buf.length) {
+    if (off + PREFIX_SIZE > buf.length || buf.readUInt32BE(off) !== MAGIC_WORD) {
+      throw new FluxError(EPROTO, 'bad message magic');
+    }
+    const size = buf.readUInt32BE(off + 4);
+    const end = off + PREFIX_SIZE + size;
+    if (end > buf.length) throw new FluxError(EPROTO, 'message overruns its list');
+    list.push(splitFrames(buf.subarray(off + PREFIX_SIZE, end)));
+    off = end;
+  }
+  return list;
+}
+
 /** Split an encoded body (without the 8-byte prefix) into frames. Frames are views into `body`. */
 export function splitFrames(body: Buffer): Buffer[] {
   const frames: Buffer[] = [];
