@@ -74,7 +74,7 @@ function coalesce(list: Buffer[][]): Buffer[][] {
  * turn's end (setImmediate, after its I/O callbacks) and sent with the others for its peer as one (coalesce): the
  * broker at the other end then takes them in one turn of its own (a leaf's clients' commits reach rank 0's commit
  * queue together, and go into one group commit). A turn with no peer sent to twice makes the socket idle again.
- * Measured (bench/overlay-ab.mjs): a ping's round trip within the bench's noise; sending every message at its
+ * Measured (bench/overlay-ab.mjs): a ping's round trip within a few percent; sending every message at its
  * turn's end instead cost a ping to rank 7 of a size-8 fanout-2 tree ~18%.
  */
 class Turn<P> {

@@ -82,7 +82,7 @@ export function encodeLocal(msg: Message): Buffer {
 
 /**
  * Several messages' frame lists in the local framing, one after another in one buffer: what the overlay sends as
- * a single ZeroMQ message when a tick has several messages for one peer.
+ * a single ZeroMQ message when a busy turn of its event loop has several messages for one peer.
  */
 export function encodeLocalList(list: readonly (readonly Buffer[])[]): Buffer {
   let total = 0;
