@@ -1,6 +1,7 @@
 // The broker-to-broker transport: parent ROUTER (binds, CURVE server, ZAP allow-list), child DEALER (connects,
 // routing id = its uuid). Frames are opaque here; the broker encodes RFC 3 messages itself.
 import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
 import type * as Zmq from 'zeromq';
 import { FluxError, EHOSTUNREACH, errnoOf } from '../core/errors.js';
 import { encodeLocalList, isLocalList, splitLocalList } from '../core/wire/framing.js';
@@ -66,19 +67,27 @@ function coalesce(list: Buffer[][]): Buffer[][] {
   return out;
 }
 
+/** the event loop's idle time so far (ms): it grows only while the loop waits for I/O */
+function loopIdle(): number {
+  return performance.eventLoopUtilization().idle;
+}
+
 /**
  * Sends to each destination of a socket. Each send wakes libzmq's I/O thread (a cross-CPU wake-up on a virtual
  * machine), which was the largest single cost of rank 0's main thread with commits arriving from the whole tree.
- * An idle socket sends each message at once: a lone request or response waits for nothing. Once a turn of the event
- * loop has had two or more for one peer, the socket is busy, and every message of the next turn is held to that
- * turn's end (setImmediate, after its I/O callbacks) and sent with the others for its peer as one (coalesce): the
- * broker at the other end then takes them in one turn of its own (a leaf's clients' commits reach rank 0's commit
- * queue together, and go into one group commit). A turn with no peer sent to twice makes the socket idle again.
- * Measured (bench/overlay-ab.mjs): a ping's round trip within a few percent; sending every message at its
- * turn's end instead cost a ping to rank 7 of a size-8 fanout-2 tree ~18%.
+ * An idle socket sends a message at once (a lone request or response waits for nothing) unless its peer has had
+ * one since the event loop last waited for I/O: that second one, and any more, wait for the turn's end
+ * (setImmediate, after its I/O callbacks), the socket is busy, and every message of the next turn waits for that
+ * turn's end too. What a turn held goes to each peer as one ZeroMQ message (coalesce), and the broker at the other
+ * end takes it in one turn of its own (a leaf's clients' commits reach rank 0's commit queue together and go into
+ * one group commit). A turn with no peer sent to twice makes the socket idle again. An idle socket schedules
+ * nothing, so a lone message costs what it did: holding every message to its turn's end instead cost a ping to
+ * rank 7 of a size-8 fanout-2 tree ~18% (bench/overlay-ab.mjs).
  */
 class Turn<P> {
+  /** the peers sent a message at once since the event loop last waited for I/O, when loopIdle() was `mark` */
   private readonly sent = new Set<P>();
+  private mark = -1;
   private held = new Map<P, Buffer[][]>();
   private ending = false;
   private busy = false;
@@ -87,28 +96,39 @@ class Turn<P> {
   constructor(private readonly transmit: (peer: P, frames: Buffer[]) => void) {}
 
   send(peer: P, frames: Buffer[]): void {
+    if (!this.busy) {
+      const mark = loopIdle();
+      if (mark !== this.mark) {
+        this.mark = mark;
+        this.sent.clear();
+      }
+      if (!this.sent.has(peer)) {
+        this.sent.add(peer);
+        this.transmit(peer, alone(frames));
+        return;
+      }
+      this.twice = true;
+    }
     if (!this.ending) {
       this.ending = true;
       setImmediate(this.flush);
     }
-    if (this.sent.has(peer)) this.twice = true;
-    else this.sent.add(peer);
-    if (!this.busy && !this.twice) {
-      this.transmit(peer, alone(frames));
-      return;
-    }
     const list = this.held.get(peer);
-    if (list === undefined) this.held.set(peer, [frames]);
-    else list.push(frames);
+    if (list === undefined) {
+      this.held.set(peer, [frames]);
+    } else {
+      list.push(frames);
+      this.twice = true;
+    }
   }
 
   /** send what is held now: at the turn's end, or before the socket closes */
   readonly flush = (): void => {
     const held = this.held;
     this.held = new Map();
+    this.sent.clear();
     this.busy = this.twice;
     this.twice = false;
-    this.sent.clear();
     this.ending = false;
     for (const [peer, list] of held) for (const frames of coalesce(list)) this.transmit(peer, frames);
   };

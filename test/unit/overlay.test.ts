@@ -369,7 +369,8 @@ describe('overlay', () => {
     const down = countSends(server);
     const up = countSends(c.client);
 
-    // idle: each message leaves as it is sent; a second for the same peer in one turn waits for the turn's end
+    // idle: a message leaves as it is sent; a second for the same peer before the loop has waited for I/O waits for
+    // the turn's end
     server.send(c.uuid, [Buffer.from('m0')]);
     expect(down.n).toBe(1);
     server.send(c.uuid, [Buffer.from('m1')]);
@@ -392,14 +393,18 @@ describe('overlay', () => {
     await waitFor(() => c.got.length === expected.length, 5000, 'the burst');
     expect(c.got).toEqual(expected);
 
-    // a turn with one message each way makes the sockets idle again: the next message leaves at once
+    // a turn with one message makes the socket idle again: the next message leaves at once
     server.send(c.uuid, [Buffer.from('late')]);
     await turnEnd();
     const before = down.n;
     server.send(c.uuid, [magic]);
     expect(down.n).toBe(before + 1);
+    // and once the loop has waited for I/O, the next one too
     await waitFor(() => c.got.length === expected.length + 2, 5000, 'the idle messages');
-    expect(c.got.slice(-2)).toEqual([[Buffer.from('late')], [magic]]);
+    server.send(c.uuid, [Buffer.from('after a wait')]);
+    expect(down.n).toBe(before + 2);
+    await waitFor(() => c.got.length === expected.length + 3, 5000, 'the message after a wait');
+    expect(c.got.slice(-3)).toEqual([[Buffer.from('late')], [magic], [Buffer.from('after a wait')]]);
 
     // the same upward
     for (let i = 0; i < 30; i++) c.client.send([Buffer.from(`u${i}`)]);
