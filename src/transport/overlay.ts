@@ -81,8 +81,8 @@ function loopIdle(): number {
  * turn's end too. What a turn held goes to each peer as one ZeroMQ message (coalesce), and the broker at the other
  * end takes it in one turn of its own (a leaf's clients' commits reach rank 0's commit queue together and go into
  * one group commit). A turn with no peer sent to twice makes the socket idle again. An idle socket schedules
- * nothing, so a lone message costs what it did: holding every message to its turn's end instead cost a ping to
- * rank 7 of a size-8 fanout-2 tree ~18% (bench/overlay-ab.mjs).
+ * nothing for a lone message: holding every message to its turn's end instead cost a ping to rank 7 of a size-8
+ * fanout-2 tree ~18% (bench/overlay-ab.mjs).
  */
 class Turn<P> {
   /** the peers sent a message at once since the event loop last waited for I/O, when loopIdle() was `mark` */
