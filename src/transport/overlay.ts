@@ -102,7 +102,8 @@ class Turn<P> {
         this.mark = mark;
         this.sent.clear();
       }
-      if (!this.sent.has(peer)) {
+      // a peer with messages held keeps them ahead of this one, whatever the loop did meanwhile
+      if (!this.sent.has(peer) && !this.held.has(peer)) {
         this.sent.add(peer);
         this.transmit(peer, alone(frames));
         return;
@@ -135,8 +136,8 @@ class Turn<P> {
 }
 
 /**
- * The messages one received ZeroMQ message holds: itself, or those of a list coalesce() made (a message of its own
- * always ends with a 20-byte PROTO frame, which never begins as a list does).
+ * The messages one received ZeroMQ message holds: itself, or those of a list coalesce() made (a message of one
+ * frame that begins as a list does is sent as a list of one: see alone).
  */
 function unpack(frames: Buffer[]): Buffer[][] {
   return frames.length === 1 && isLocalList(frames[0]!) ? splitLocalList(frames[0]!) : [frames];
