@@ -1,6 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { allVectorNames, loadVectors } from '../helpers/vectors.js';
-import { LocalDecoder, encodeLocal, encodeLocalList, encodeLocalPieces, splitLocalList } from '../../src/core/wire/framing.js';
+import {
+  LocalDecoder, encodeLocal, encodeLocalList, encodeLocalPieces, splitLocalList,
+} from '../../src/core/wire/framing.js';
 import {
   type Message, decodeFrames, encodeFrames, makeRequest, makeErrorResponse, payloadJson, payloadString, stringPayload,
   FLAG_STREAMING, MSGTYPE_RESPONSE,
@@ -63,13 +65,15 @@ describe('a list of messages in the local framing (the overlay sends a turn\'s m
     const msgs = some.map((v) => decodeAll(Buffer.from(v.raw_hex, 'hex'))[0]!);
     const list = encodeLocalList(msgs.map(encodeFrames));
     expect(list.toString('hex')).toBe(some.map((v) => v.raw_hex).join(''));
-    expect(splitLocalList(list).map((f) => encodeLocal(decodeFrames(f)).toString('hex'))).toEqual(some.map((v) => v.raw_hex));
+    const back = splitLocalList(list).map((f) => encodeLocal(decodeFrames(f)).toString('hex'));
+    expect(back).toEqual(some.map((v) => v.raw_hex));
   });
 
   it('refuses bytes it did not make with EPROTO', () => {
     const list = encodeLocalList([[Buffer.from('topic'), Buffer.alloc(20, 1)], [Buffer.alloc(300, 2)]]);
-    for (const bad of [list.subarray(0, list.length - 1), list.subarray(0, 5), Buffer.concat([list, Buffer.from([0x12])]),
-      Buffer.concat([Buffer.from([0, 0, 0, 0]), list.subarray(4)])]) {
+    const bads = [list.subarray(0, list.length - 1), list.subarray(0, 5), Buffer.concat([list, Buffer.from([0x12])]),
+      Buffer.concat([Buffer.from([0, 0, 0, 0]), list.subarray(4)])];
+    for (const bad of bads) {
       let err: unknown;
       try {
         splitLocalList(bad);
