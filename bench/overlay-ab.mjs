@@ -2,8 +2,9 @@
 // committers spread over the four ranks of a size-4 instance (commits/s, and each rank's CPU per commit from
 // /proc), and a raw client's ping medians to rank 3 of size 4 and rank 7 of a size-8 fanout-2 tree. The two builds'
 // instances run side by side and take turns, reversed every other round; two instances of one build measured 3-5%
-// apart, by the order they were started in, so each figure is taken twice, each build started first once. OVERLAY_ROUNDS rounds of commits (10; the first two are warm-up and left out), OVERLAY_PINGS pings per
-// build and round (500, ten rounds, after 4,000 untimed).
+// apart, by the order they were started in, so each figure is taken twice, each build started first once.
+// OVERLAY_ROUNDS rounds of commits (10; the first two are warm-up and left out), OVERLAY_PINGS pings per build and
+// round (500, ten rounds, after 4,000 untimed).
 import { join } from 'node:path';
 import { FLUX, emit, median, startInstance, turnOrder } from './lib.mjs';
 import { brokerPids, brokerRank, cpuSeconds } from './proc-cpu.mjs';
