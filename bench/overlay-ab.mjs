@@ -4,7 +4,7 @@
 // instances run side by side and take turns, reversed every other round; two instances of one build measured 3-5%
 // apart, by the order they were started in, so each figure is taken twice, each build started first once.
 // OVERLAY_ROUNDS rounds of commits (10; the first two are warm-up and left out), OVERLAY_PINGS pings per build and
-// round (500, ten rounds, after 4,000 untimed).
+// round (500, ten rounds, after 4,000 untimed); OVERLAY_GROUPS=commits or =pings runs one group only.
 import { join } from 'node:path';
 import { FLUX, emit, median, startInstance, turnOrder } from './lib.mjs';
 import { brokerPids, brokerRank, cpuSeconds } from './proc-cpu.mjs';
@@ -86,8 +86,11 @@ async function ping(size, extra, rank, otherFirst) {
   });
 }
 
+const GROUPS = (process.env.OVERLAY_GROUPS ?? 'commits,pings').split(',');
 for (const otherFirst of [false, true]) {
-  await spread(otherFirst);
-  await ping(4, [], 3, otherFirst);
-  await ping(8, ['-S', 'tbon.fanout=2'], 7, otherFirst);
+  if (GROUPS.includes('commits')) await spread(otherFirst);
+  if (GROUPS.includes('pings')) {
+    await ping(4, [], 3, otherFirst);
+    await ping(8, ['-S', 'tbon.fanout=2'], 7, otherFirst);
+  }
 }
