@@ -89,7 +89,6 @@ class Turn<P> {
   private readonly sent = new Set<P>();
   private mark = -1;
   private held = new Map<P, Buffer[][]>();
-  private ending = false;
   private busy = false;
   private twice = false;
 
@@ -110,10 +109,8 @@ class Turn<P> {
       }
       this.twice = true;
     }
-    if (!this.ending) {
-      this.ending = true;
-      setImmediate(this.flush);
-    }
+    // the first message held schedules the end of the turn
+    if (this.held.size === 0) setImmediate(this.flush);
     const list = this.held.get(peer);
     if (list === undefined) {
       this.held.set(peer, [frames]);
@@ -130,7 +127,6 @@ class Turn<P> {
     this.sent.clear();
     this.busy = this.twice;
     this.twice = false;
-    this.ending = false;
     for (const [peer, list] of held) for (const frames of coalesce(list)) this.transmit(peer, frames);
   };
 }

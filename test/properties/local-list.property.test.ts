@@ -5,6 +5,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { encodeLocalList, isLocalList, splitLocalList } from '../../src/core/wire/framing.js';
 import { FluxError, EPROTO } from '../../src/core/errors.js';
+import { thrownError } from '../helpers/rejection.js';
 
 // frames around the one-byte size prefix's limit (254, 255) as well as small and empty ones
 const frame = fc.oneof(
@@ -38,14 +39,7 @@ describe('local lists', () => {
         expect(splitLocalList(buf.subarray(0, cut))).toEqual(list.slice(0, whole));
         return;
       }
-      let err: unknown;
-      try {
-        splitLocalList(buf.subarray(0, cut));
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(FluxError);
-      expect((err as FluxError).errno).toBe(EPROTO);
+      expect(thrownError(() => splitLocalList(buf.subarray(0, cut))).errno).toBe(EPROTO);
     }), { numRuns: 500 });
   });
 

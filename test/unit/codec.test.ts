@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { allVectorNames, loadVectors } from '../helpers/vectors.js';
+import { thrownError } from '../helpers/rejection.js';
 import {
   LocalDecoder, encodeLocal, encodeLocalList, encodeLocalPieces, splitLocalList,
 } from '../../src/core/wire/framing.js';
@@ -73,16 +74,7 @@ describe('a list of messages in the local framing (the overlay sends a turn\'s m
     const list = encodeLocalList([[Buffer.from('topic'), Buffer.alloc(20, 1)], [Buffer.alloc(300, 2)]]);
     const bads = [list.subarray(0, list.length - 1), list.subarray(0, 5), Buffer.concat([list, Buffer.from([0x12])]),
       Buffer.concat([Buffer.from([0, 0, 0, 0]), list.subarray(4)])];
-    for (const bad of bads) {
-      let err: unknown;
-      try {
-        splitLocalList(bad);
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(FluxError);
-      expect((err as FluxError).errno).toBe(EPROTO);
-    }
+    for (const bad of bads) expect(thrownError(() => splitLocalList(bad)).errno).toBe(EPROTO);
   });
 });
 
