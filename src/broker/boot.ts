@@ -25,6 +25,7 @@ import { pmiLibraryPath } from '../core/pmi-library.js';
 import { fluxEnvironment } from '../core/jobs/flux-env.js';
 import type { PmiClient } from '../transport/pmi-client.js';
 import { selectPmi } from '../transport/pmi-select.js';
+import { exchangeCards } from './business-cards.js';
 import { type Config, loadConfig } from '../core/config/load.js';
 import { type AccessConfig, parseAccess } from '../core/access/config.js';
 import { USERS, TOPIC_ADDROLE, type UserTable, allUsers, rolesOf } from '../projections/users.js';
@@ -256,26 +257,22 @@ export async function runBroker(argv: string[]): Promise<number> {
       client.connect(uri);
     }
   } else if (pmi && size > 1) {
-    await pmi.put(String(rank), JSON.stringify({ host: hostname, pubkey: keypair.publicKey, uri: endpoint ? [endpoint] : [], uuid }));
-    await pmi.barrier();
-    for (let r = 0; r < size; r++) {
-      if (r === rank) continue;
-      const card = JSON.parse(await pmi.get(String(r))) as { host: string; pubkey: string; uri: string[]; uuid?: string };
-      hosts[r] = card.host;
-      if (children.includes(r)) {
+    const own = { host: hostname, pubkey: keypair.publicKey, uri: endpoint ? [endpoint] : [], uuid };
+    const peers = await exchangeCards(pmi, own, parent, children, (cards) => {
+      for (const [r, card] of cards) {
         server!.allow(card.pubkey, String(r));
         if (card.uuid !== undefined) childUuids.set(r, card.uuid);
       }
-      if (r === parent) {
-        client = new OverlayClient({ uuid, keypair, serverKey: card.pubkey });
-        const uri = card.uri.find((u) => u.startsWith('ipc://') && card.host === hostname) ?? card.uri[0];
-        if (uri === undefined) throw new FluxError(EINVAL, `rank ${r} published no overlay endpoint`);
-        imm('tbon.parent-endpoint', uri);
-      }
+    });
+    hosts.splice(0, size, ...peers.hosts);
+    const up = peers.parent;
+    if (up !== undefined) {
+      client = new OverlayClient({ uuid, keypair, serverKey: up.pubkey });
+      const uri = up.uri.find((u) => u.startsWith('ipc://') && up.host === hostname) ?? up.uri[0];
+      if (uri === undefined) throw new FluxError(EINVAL, `rank ${parent} published no overlay endpoint`);
+      imm('tbon.parent-endpoint', uri);
+      client.connect(uri);
     }
-    // connect only once every parent has authorized its children's keys: a denied CURVE handshake is final
-    await pmi.barrier();
-    client?.connect(attrs.get('tbon.parent-endpoint')!);
   }
   imm('hostlist', compressHostlist(hosts));
 

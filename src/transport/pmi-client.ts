@@ -8,6 +8,8 @@ export interface PmiClient {
   readonly rank: number;
   readonly size: number;
   readonly kvsname: string;
+  /** the longest value, in bytes, that put() takes */
+  readonly maxValue: number;
   /** Store key=value in the job's KVS; other ranks may rely on seeing it only after the next barrier. */
   put(key: string, value: string): Promise<void>;
   /** Fetch a value; FluxError(ENOENT) when the key is missing. */
@@ -211,13 +213,16 @@ class SimpleClient implements PmiClient {
     private readonly limits: { readonly key: number; readonly value: number },
   ) {}
 
+  get maxValue(): number {
+    return this.limits.value - 1;
+  }
+
   async put(key: string, value: string): Promise<void> {
     this.checkKey(key);
     // The server's vallen_max counts a C string's NUL: hydra silently truncates a value of vallen_max bytes.
     const len = Buffer.byteLength(value);
-    if (len >= this.limits.value) {
-      const most = this.limits.value - 1;
-      throw new FluxError(EINVAL, `PMI put ${key}: value is ${len} bytes, the server takes at most ${most}`);
+    if (len > this.maxValue) {
+      throw new FluxError(EINVAL, `PMI put ${key}: value is ${len} bytes, the server takes at most ${this.maxValue}`);
     }
     if (/[\n\0]/.test(value)) throw new FluxError(EINVAL, `PMI put ${key}: value contains a newline or NUL`);
     const resp = await this.ch.request('put', { kvsname: this.kvsname, key, value }, 'put_result');

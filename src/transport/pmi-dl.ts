@@ -70,6 +70,8 @@ export function libpmiClient(path: string): PmiClient {
     rank,
     size,
     kvsname,
+    // a byte under the length the library reports: the simple protocol's servers count a C string's NUL in theirs
+    maxValue: valueMax - 1,
     put: async (key, value) => {
       check(f.put(kvsname, key, value), `PMI_KVS_Put ${key}`);
       check(f.commit(kvsname), 'PMI_KVS_Commit');
@@ -116,6 +118,7 @@ export function libpmi2Client(path: string): PmiClient {
     rank: rank[0]!,
     size: size[0]!,
     kvsname,
+    maxValue: PMI2_MAX_VALLEN - 1,
     put: async (key, value) => check(f.put(key, value), `PMI2_KVS_Put ${key}`),
     get: async (key) => {
       valueBuf.fill(0);

@@ -74,7 +74,10 @@ describe.each([
     expect(await get('size')).toBe(String(size));
     expect(await get('rank')).toBe('0');
     expect(await get('tbon.descendants')).toBe(String(size - 1));
-    expect(await get('hostlist')).toBe(Array(size).fill(execFileSync('hostname').toString().trim()).join(','));
+    const hostlist = Array(size).fill(execFileSync('hostname').toString().trim()).join(',');
+    expect(await get('hostlist')).toBe(hostlist);
+    // the last rank reads the hostlist rank 0 publishes over PMI
+    expect((await h.call('attr.get', { name: 'hostlist' }, { nodeid: size - 1 })).value).toBe(hostlist);
     expect(await get('local-uri')).toBe(inst.uri);
     await expect(h.call('attr.set', { name: 'size', value: '3' })).rejects.toMatchObject({ errno: 22 });
   });

@@ -10,6 +10,7 @@ import { pmiConnect, pmiFromEnv } from '../../src/transport/pmi-client.js';
 import { PmiServer } from '../../src/transport/pmi-server.js';
 import { ECONNRESET, EEXIST, EINVAL, EIO, ENOENT, EPROTO } from '../../src/core/errors.js';
 import { exchangeGroup } from '../helpers/pmi-job.js';
+import { socketPairIn } from '../helpers/socket-pair.js';
 // plain JS shared with the child probes, so parent and children agree on what each rank publishes
 import { card } from '../fixtures/pmi-card.mjs';
 
@@ -125,26 +126,14 @@ describe('PMI wire parser', () => {
   });
 });
 
-// In-process connections: a UNIX socket pair made through a listening socket (Node 20 has no socketpair()).
 let tmp: string;
-let pairs = 0;
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pmi-test-'));
 });
 afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
-
-async function socketPair(): Promise<[net.Socket, net.Socket]> {
-  const where = path.join(tmp, `s${pairs++}`);
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(where, resolve));
-  const accepted = new Promise<net.Socket>((resolve) => srv.once('connection', resolve));
-  const client = net.connect(where);
-  const server = await accepted;
-  srv.close();
-  return [server, client];
-}
+const socketPair = () => socketPairIn(tmp);
 
 /** A hand-driven peer: writes raw lines and reads the answers line by line. */
 function rawPeer(sock: net.Socket) {
