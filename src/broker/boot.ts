@@ -579,7 +579,7 @@ export async function runBroker(argv: string[]): Promise<number> {
         broker.log(7, 'broker', `shutdown of rank ${c.rank}: ${(err as Error).message}`);
       });
     }
-    await waitUntil(() => [...broker.children.values()].every((c) => c.state !== 'online'), 10_000);
+    await childrenReach(broker, () => [...broker.children.values()].every((c) => c.state !== 'online'), 10_000);
     broker.state = 'finalize';
     await broker.registry.removeAll().catch((err: unknown) => {
       process.stderr.write(`flux-broker: unloading modules: ${(err as Error).message}\n`);
@@ -611,7 +611,7 @@ async function helloParent(broker: Broker, client: OverlayClient, hello: Message
 }
 
 async function waitForChildren(broker: Broker, timeoutMs: number): Promise<void> {
-  const ok = await waitUntil(() => [...broker.children.values()].every((c) => c.state === 'online'), timeoutMs);
+  const ok = await childrenReach(broker, () => [...broker.children.values()].every((c) => c.state === 'online'), timeoutMs);
   if (!ok) {
     const missing = [...broker.children.values()].filter((c) => c.state !== 'online').map((c) => c.rank);
     broker.log(3, 'broker', `children ${missing.join(',')} did not join within ${timeoutMs / 1000}s`);
@@ -670,13 +670,25 @@ function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) return false;
-    await delay(5);
-  }
-  return true;
+/**
+ * Whether `cond`, a condition on this broker's children, came to hold within `timeoutMs`: it is checked now and at
+ * each change among them (a hello, a goodbye, a child lost), where a poll would add its period to every level of
+ * the tree at start and at shutdown.
+ */
+function childrenReach(broker: Broker, cond: () => boolean, timeoutMs: number): Promise<boolean> {
+  if (cond()) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      unwatch();
+      resolve(false);
+    }, timeoutMs);
+    const unwatch = broker.watchStatus(() => {
+      if (!cond()) return;
+      clearTimeout(timer);
+      unwatch();
+      resolve(true);
+    });
+  });
 }
 
 function signalNumber(sig: NodeJS.Signals): number {
