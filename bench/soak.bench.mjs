@@ -3,38 +3,23 @@
 // figure that matters is the growth from the end of minute 1 to the end of the run, which must stay near zero
 // (the issue asks for flat memory after the first minutes of a one-hour run).
 // SOAK_MINUTES sets the length (3 by default; 60 for the issue's hour).
-import { Flux } from '../dist/api/handle.js';
 import { emit, startInstance } from './lib.mjs';
 import { brokerMem } from './proc-mem.mjs';
+import { soakLoad } from './soak-load.mjs';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 3);
 const delay = (ms) => new Promise((r) => setTimeout(r, ms));
-const val = (s) => ({ ver: 1, type: 'val', data: Buffer.from(s).toString('base64') });
 const r1 = (x) => Number(x.toFixed(1));
 
 const inst = await startInstance(4);
 const ranks = [0, 1, 2, 3];
-const handles = await Promise.all(ranks.map((r) => Flux.open(`local://${inst.rundir}/local-${r}`)));
-let stop = false;
-let ops = 0;
-const work = handles.map(async (h, r) => {
-  for (let i = 0; !stop; i++) {
-    // a bounded key space: the store grows with history, the live state does not
-    const key = `soak.r${r}.k${i % 1000}`;
-    await h.call('kvs.commit', { namespace: 'primary', flags: 0, ops: [{ key, flags: 0, dirent: val(`${i}`) }] });
-    await h.call('kvs.lookup', { key, namespace: 'primary', flags: 0 });
-    if (i % 10 === 0) await h.call('event.publish', { topic: 'soak.tick', flags: 0 }, { nodeid: 0 });
-    ops += 2;
-  }
-});
+const load = await soakLoad(inst, ranks);
 const perMinute = [];
 for (let m = 1; m <= MINUTES; m++) {
   await delay(60_000);
   perMinute.push(brokerMem(inst.rundir));
 }
-stop = true;
-await Promise.all(work);
-for (const h of handles) h.close();
+const ops = await load.stop();
 await inst.stop();
 
 const rssAt = (sample, rank) => sample.find((b) => b.rank === rank)?.rss ?? 0;
