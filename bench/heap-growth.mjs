@@ -49,9 +49,11 @@ async function snapshot(h, rank, pid, dir) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'flux-heap-'));
-process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${dir}`;
+const given = process.env.NODE_OPTIONS;
+process.env.NODE_OPTIONS = `${given ?? ''} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${dir}`;
 const inst = await startInstance(4);
-delete process.env.NODE_OPTIONS;
+if (given === undefined) delete process.env.NODE_OPTIONS;
+else process.env.NODE_OPTIONS = given;
 try {
   const pids = new Map(brokerPids(inst.rundir).map((pid) => [brokerRank(pid), pid]));
   const load = await soakLoad(inst);

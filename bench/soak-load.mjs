@@ -19,11 +19,15 @@ export async function soakLoad(inst, ranks = [0, 1, 2, 3]) {
       ops += 2;
     }
   });
+  const done = Promise.all(work);
+  // a failed operation is told by stop(); until then it must not end the process (a bench that fails elsewhere
+  // stops its instance first, which fails the operations in flight, and must still clean up)
+  done.catch(() => undefined);
   return {
     ops: () => ops,
     stop: async () => {
       stopped = true;
-      await Promise.all(work);
+      await done;
       for (const h of handles) h.close();
       return ops;
     },

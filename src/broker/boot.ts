@@ -264,7 +264,7 @@ export async function runBroker(argv: string[]): Promise<number> {
         if (card.uuid !== undefined) childUuids.set(r, card.uuid);
       }
     });
-    hosts.splice(0, size, ...peers.hosts);
+    for (const [r, host] of peers.hosts.entries()) hosts[r] = host;
     const up = peers.parent;
     if (up !== undefined) {
       client = new OverlayClient({ uuid, keypair, serverKey: up.pubkey });

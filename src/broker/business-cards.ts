@@ -1,8 +1,8 @@
 // What a broker booted by a process manager learns of its peers over PMI. Each publishes a business card (its
 // host, overlay key, endpoints and uuid); a broker reads only the cards of its parent and its children, and rank
-// 0 reads them all and publishes the instance's hostlist, which the others read back. Every broker reading every
-// card was N - 1 gets each, N(N - 1) in all through the process manager: at size 64 on one machine ~1 s of the
-// start and 30 ms of each broker's CPU (measured). Now each reads its tree neighbours' cards and the hostlist.
+// 0 reads them all and publishes the instance's hostlist, which the others read back: O(N) gets in all. Every
+// broker reading every card would be N(N - 1) through the process manager: at size 64 on one machine, ~1 s of the
+// start and 30 ms of each broker's CPU (measured).
 import { FluxError, EPROTO } from '../core/errors.js';
 import { compressHostlist, expandHostlist } from '../core/resource/hostlist.js';
 import type { PmiClient } from '../transport/pmi-client.js';
