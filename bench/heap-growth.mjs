@@ -8,14 +8,13 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Flux } from '../dist/api/handle.js';
-import { emit, startInstance } from './lib.mjs';
+import { delay, emit, startInstance } from './lib.mjs';
 import { brokerPids, brokerRank } from './proc-cpu.mjs';
 import { memOf } from './proc-mem.mjs';
 import { soakLoad } from './soak-load.mjs';
 
 const AT = (process.env.HEAP_AT ?? '1,4').split(',').map(Number);
 const RANKS = [0, 1];
-const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 const r1 = (x) => Number(x.toFixed(1));
 
 /** bytes by kind of object in a snapshot file */
@@ -34,18 +33,20 @@ function kinds(file) {
 
 /**
  * The snapshot the broker of `rank` writes next into `dir`, once whole: its main thread writes it in one go, so once
- * the file has appeared, a ping that broker answers comes after its end.
+ * the file has appeared, a ping that broker answers comes after its end. A broker that writes none within a minute
+ * (one started without the signal's option) fails the bench rather than hang it.
  */
 async function snapshot(h, rank, pid, dir) {
   const before = new Set(readdirSync(dir));
   process.kill(pid, 'SIGUSR2');
-  for (;;) {
+  for (const end = Date.now() + 60_000; Date.now() < end;) {
     await delay(200);
     const file = readdirSync(dir).find((f) => !before.has(f) && f.includes(`.${pid}.`));
     if (file === undefined) continue;
     await h.call('broker.ping', { seq: 0, pad: '' }, { nodeid: rank });
     return join(dir, file);
   }
+  throw new Error(`rank ${rank} (pid ${pid}) wrote no heap snapshot within a minute`);
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'flux-heap-'));

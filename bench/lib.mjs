@@ -21,6 +21,9 @@ export function emit(bench, value, unit, extra = {}) {
   process.stdout.write(`${JSON.stringify({ bench, value: Number(value.toFixed(4)), unit, ...extra })}\n`);
 }
 
+/** resolves after `ms` milliseconds */
+export const delay = (ms) => new Promise((r) => setTimeout(r, ms));
+
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { EHOSTUNREACH } from '../dist/core/errors.js';
 import { Flux } from '../dist/api/handle.js';
 import { watchHealth } from '../dist/api/overlay.js';
-import { FLUX, ROOT, emit, median, startInstance } from './lib.mjs';
+import { FLUX, ROOT, delay, emit, median, startInstance } from './lib.mjs';
 
 const SIZE = 8;
 const PINGS = Number(process.env.BENCH_PINGS ?? 300);
@@ -30,7 +30,6 @@ function hosts(...args) {
   if (r.status !== 0) throw new Error(`hosts.sh ${args.join(' ')}: ${r.stderr}`);
 }
 
-const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function open(uri) {
   for (let i = 0; ; i++) {

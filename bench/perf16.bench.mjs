@@ -16,7 +16,7 @@
 import { rmSync } from 'node:fs';
 import { Flux } from '../dist/api/handle.js';
 import { echoFloor, fsyncFloor, zmqEchoFloor } from './floors.mjs';
-import { FLUX, emit, fillStatedir, median, percentile, startInstance, timeProcess } from './lib.mjs';
+import { FLUX, delay, emit, fillStatedir, median, percentile, startInstance, timeProcess } from './lib.mjs';
 import { brokerMem, rssAfter } from './proc-mem.mjs';
 import { brokerPids, totalCpu } from './proc-cpu.mjs';
 import { bigCommit, bigOps, commitOps, concurrentCommits } from './commits.mjs';
@@ -31,7 +31,6 @@ const STEADY_SECONDS = Number(process.env.PERF16_STEADY ?? 120);
 const SETTLE_SECONDS = 15;
 /** pings from each client before the latency group times any (PERF16_WARM_PINGS) */
 const WARM_PINGS = Number(process.env.PERF16_WARM_PINGS ?? 3000);
-const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 const seconds = (t0) => Number(process.hrtime.bigint() - t0) / 1e9;
 const r1 = (x) => Number(x.toFixed(1));
 
