@@ -32,7 +32,7 @@ import { USERS, TOPIC_ADDROLE, type UserTable, allUsers, rolesOf } from '../proj
 import { userModule } from '../services/user.js';
 import { limitsFrom } from '../transport/local-limits.js';
 import { type Bootstrap, parseBootstrap, rankOf } from '../core/config/bootstrap.js';
-import { OverlayServer, OverlayClient } from '../transport/overlay.js';
+import { type Liveness, OverlayServer, OverlayClient } from '../transport/overlay.js';
 import { type Keypair, generateKeypair, readCert } from '../transport/keys.js';
 import { LocalServer, type LocalConnection } from '../transport/local-server.js';
 import { Attrs, ATTR_IMMUTABLE, ATTR_RUNTIME } from '../services/attrs.js';
@@ -54,6 +54,16 @@ import { DEFAULT_HEAP_TRIM, type HeapTrim, startHeapTrim } from './heap-trim.js'
 export const BIN_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin');
 
 const SYNC_PERIOD_MS = 1000;
+
+/**
+ * The overlay's heartbeats for tbon.torpid_max (seconds): a connection whose peer has stopped, or whose host is
+ * unreachable, for that long is closed. None where it is 0, which flux-core reads as "never torpid".
+ */
+export function overlayLiveness(torpidMax: number): Liveness | undefined {
+  if (!(torpidMax > 0)) return undefined;
+  const timeoutMs = Math.round(torpidMax * 1000);
+  return { intervalMs: Math.min(SYNC_PERIOD_MS, Math.max(100, Math.floor(timeoutMs / 2))), timeoutMs };
+}
 
 interface BootArgs {
   setattrs: Map<string, string>;
@@ -223,6 +233,8 @@ export async function runBroker(argv: string[]): Promise<number> {
 
   // ---- overlay: bind, exchange business cards, connect ----
   const uuid = randomUUID();
+  // as the broker starts: a tbon.torpid_max set later changes when a child is torpid, not the connections' timeout
+  const liveness = overlayLiveness(parseFSD(attrs.get('tbon.torpid_max') ?? '30s'));
   let server: OverlayServer | undefined;
   let client: OverlayClient | undefined;
   let endpoint: string | undefined;
@@ -230,7 +242,7 @@ export async function runBroker(argv: string[]): Promise<number> {
   // messages wait here until then
   const held: Array<[string, Buffer[]]> = [];
   if (children.length > 0) {
-    server = new OverlayServer({ uuid, keypair });
+    server = new OverlayServer({ uuid, keypair, liveness });
     server.onMessage = (peer, frames) => held.push([peer, frames]);
     let uri = attrs.get('tbon.prefertcp') === '1' ? 'tcp://127.0.0.1:*' : `ipc://${rundir}/tbon-${rank}`;
     if (bootstrap) uri = bootstrap.hosts[rank]!.bind;
@@ -252,7 +264,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     server?.allow(keypair.publicKey, 'instance');
     if (parent !== undefined) {
       const uri = bootstrap.hosts[parent]!.connect;
-      client = new OverlayClient({ uuid, keypair, serverKey: keypair.publicKey });
+      client = new OverlayClient({ uuid, keypair, serverKey: keypair.publicKey, liveness });
       imm('tbon.parent-endpoint', uri);
       client.connect(uri);
     }
@@ -267,7 +279,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     for (const [r, host] of peers.hosts.entries()) hosts[r] = host;
     const up = peers.parent;
     if (up !== undefined) {
-      client = new OverlayClient({ uuid, keypair, serverKey: up.pubkey });
+      client = new OverlayClient({ uuid, keypair, serverKey: up.pubkey, liveness });
       const uri = up.uri.find((u) => u.startsWith('ipc://') && up.host === hostname) ?? up.uri[0];
       if (uri === undefined) throw new FluxError(EINVAL, `rank ${parent} published no overlay endpoint`);
       imm('tbon.parent-endpoint', uri);
@@ -326,13 +338,7 @@ export async function runBroker(argv: string[]): Promise<number> {
       if (child) broker.childLost(child.rank, 'send failed: peer is gone');
     };
   }
-  let parentLastSeen = Date.now();
-  if (client) {
-    client.onMessage = (frames) => {
-      parentLastSeen = Date.now();
-      broker.fromParent(frames);
-    };
-  }
+  if (client) client.onMessage = (frames) => broker.fromParent(frames);
   broker.onParentControl = (msg: Message) => {
     if (msg.aux1 === CONTROL_DISCONNECT) ctl.shutdown(1, 'parent told this broker to disconnect');
   };
@@ -513,25 +519,25 @@ export async function runBroker(argv: string[]): Promise<number> {
   broker.log(6, 'broker', `online: rank ${rank} of ${size}`);
   if (shuttingDown) return done;
 
-  // ---- liveness: heartbeats both ways; a child whose socket is gone fails its send and is marked lost ----
+  // ---- liveness: heartbeats both ways; a child whose connection is gone fails its send and is marked lost ----
+  // A parent's connection is gone when its process has ended, or (the overlay's heartbeats) it has stopped or its
+  // host is unreachable for tbon.torpid_max; a parent that is only busy keeps it, however long it says nothing
+  if (client) {
+    client.onDisconnect = () => {
+      if (!shuttingDown) ctl.shutdown(1, 'lost connection to parent');
+    };
+  }
   const launcher = process.ppid;
   timer = setInterval(() => {
     // a launcher that died without ending its brokers (killed with SIGKILL) leaves them to the init process
     if (pmi && process.ppid !== launcher && !shuttingDown) ctl.shutdown(1, 'the launcher went away');
-    if (client && !shuttingDown) {
-      client.send(encodeFrames(makeControl(CONTROL_HEARTBEAT, 0)));
-      if (Date.now() - parentLastSeen > 10 * SYNC_PERIOD_MS) {
-        ctl.shutdown(1, 'lost connection to parent');
-      }
-    }
-    // a child that has said nothing (children heartbeat every second) for tbon.torpid_max is taken for lost
-    const silence = parseFSD(attrs.get('tbon.torpid_max') ?? '30s') * 1000;
+    if (client && !shuttingDown) client.send(encodeFrames(makeControl(CONTROL_HEARTBEAT, 0)));
+    // a child that has said nothing (children heartbeat every second) for tbon.torpid_max is torpid
+    const torpidMax = attrs.get('tbon.torpid_max') ?? '30s';
+    const silence = parseFSD(torpidMax) * 1000;
     for (const c of broker.children.values()) {
       if (c.state !== 'online' || c.uuid === undefined) continue;
-      if (silence > 0 && Date.now() - c.lastSeen > silence) {
-        broker.childLost(c.rank, `silent for more than ${attrs.get('tbon.torpid_max')}`);
-        continue;
-      }
+      if (silence > 0 && Date.now() - c.lastSeen > silence) broker.childTorpid(c, torpidMax);
       server!.send(c.uuid, encodeFrames(makeControl(CONTROL_HEARTBEAT, 0)));
     }
   }, SYNC_PERIOD_MS);

@@ -44,6 +44,8 @@ export interface ChildPeer {
   expected?: string;
   state: 'connecting' | 'online' | 'lost' | 'offline';
   lastSeen: number;
+  /** online but silent for tbon.torpid_max: flagged until it is heard from again, never taken for lost for it */
+  torpid?: boolean;
   /** the subtree status it last reported (hello, then CONTROL_STATUS) */
   reported: SubtreeStatus;
   /** when its status (as its parent sees it) last changed, ms */
@@ -301,6 +303,10 @@ export class Broker implements ModuleHost {
       return;
     }
     child.lastSeen = Date.now();
+    if (child.torpid) {
+      child.torpid = false;
+      this.log(5, 'overlay', `rank ${child.rank} is no longer torpid`);
+    }
     countType(this.traffic['child-rx'], msg.type);
     switch (msg.type) {
       case MSGTYPE_REQUEST:
@@ -500,6 +506,7 @@ export class Broker implements ModuleHost {
     child.uuid = uuid;
     child.state = 'online';
     child.lastSeen = Date.now();
+    child.torpid = false;
     child.reported = reported;
     child.since = Date.now();
     child.error = undefined;
@@ -540,6 +547,18 @@ export class Broker implements ModuleHost {
   watchStatus(fn: () => void): () => void {
     this.statusWatchers.add(fn);
     return () => this.statusWatchers.delete(fn);
+  }
+
+  /**
+   * An online child silent for tbon.torpid_max (`silence`): flagged and logged once. Torpid is not lost (flux-core's
+   * meaning): a child whose event loop was only busy is back when next heard from, with what was on its way to it
+   * still awaited. A child whose process or host is gone is lost when its connection is (a send to it fails), which
+   * the overlay's own heartbeats bound for a stopped process or an unreachable host.
+   */
+  childTorpid(child: ChildPeer, silence: string): void {
+    if (child.torpid) return;
+    child.torpid = true;
+    this.log(3, 'overlay', `rank ${child.rank} torpid: silent for more than ${silence}`);
   }
 
   childLost(rank: number, why: string, state: 'lost' | 'offline' = 'lost'): void {

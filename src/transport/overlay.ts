@@ -67,6 +67,21 @@ function coalesce(list: Buffer[][]): Buffer[][] {
   return out;
 }
 
+/**
+ * ZeroMQ's own heartbeats on a connection (ZMTP PING and PONG), which libzmq's I/O thread sends and answers: a peer
+ * whose whole process has stopped, or whose host has gone, is disconnected after `timeoutMs` of silence, while one
+ * whose event loop is only busy (a long computation, a heap snapshot, a full collection) still answers and stays.
+ */
+export interface Liveness {
+  intervalMs: number;
+  timeoutMs: number;
+}
+
+/** a socket's options for `liveness`: none without it (a connection is then never timed out) */
+function heartbeats(liveness: Liveness | undefined): { heartbeatInterval?: number; heartbeatTimeout?: number } {
+  return liveness ? { heartbeatInterval: liveness.intervalMs, heartbeatTimeout: liveness.timeoutMs } : {};
+}
+
 /** the event loop's idle time so far (ms): it grows only while the loop waits for I/O */
 function loopIdle(): number {
   return performance.eventLoopUtilization().idle;
@@ -204,7 +219,7 @@ export class OverlayServer {
   /** peers sent to in this turn of the event loop, and what waits to go to each when it ends (see Turn) */
   private readonly turn = new Turn<string>((peer, frames) => this.transmit(peer, frames));
 
-  constructor(opts: { uuid: string; keypair: Keypair }) {
+  constructor(opts: { uuid: string; keypair: Keypair; liveness?: Liveness }) {
     this.uuid = opts.uuid;
     this.zap = new Reply({ context: this.context, linger: 0 });
     // bound before the router exists: with no handler present libzmq lets every CURVE client in
@@ -223,6 +238,7 @@ export class OverlayServer {
       curveServer: true,
       curveSecretKey: checkKey(opts.keypair.secretKey, 'secret key'),
       zapDomain: ZAP_DOMAIN,
+      ...heartbeats(opts.liveness),
     });
     this.loops.push(this.receiveLoop(), this.zapLoop());
     const refused = (why: string) => (e: { address: string; error: Error }) => {
@@ -318,6 +334,11 @@ export class OverlayClient {
   readonly uuid: string;
   onMessage: (frames: Buffer[]) => void = () => {};
   onSendError: (err: FluxError) => void = () => {};
+  /**
+   * The connection to the parent is gone once it was made: the parent's process ended, or (with `liveness`) it
+   * or its host answered no heartbeat in time. ZeroMQ would connect again; the caller decides.
+   */
+  onDisconnect: () => void = () => {};
   /** A callback threw; the receive loop goes on regardless. */
   onError: (err: unknown) => void = reportUncaught;
 
@@ -336,7 +357,7 @@ export class OverlayClient {
     else this.transmit(frames);
   });
 
-  constructor(opts: { uuid: string; keypair: Keypair; serverKey: string }) {
+  constructor(opts: { uuid: string; keypair: Keypair; serverKey: string; liveness?: Liveness }) {
     this.uuid = opts.uuid;
     this.dealer = new Dealer({
       routingId: opts.uuid,
@@ -346,6 +367,10 @@ export class OverlayClient {
       curvePublicKey: checkKey(opts.keypair.publicKey, 'public key'),
       curveSecretKey: checkKey(opts.keypair.secretKey, 'secret key'),
       curveServerKey: checkKey(opts.serverKey, 'server key'),
+      ...heartbeats(opts.liveness),
+    });
+    this.dealer.events.on('disconnect', () => {
+      if (!this.closed) this.onDisconnect();
     });
     this.loop = this.receiveLoop();
   }

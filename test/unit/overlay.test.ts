@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { curveKeyPair } from 'zeromq';
 import { z85Decode, z85Encode } from '../../src/transport/z85.js';
 import { generateKeypair, publicKeyOf, readCert, writeCert, type Keypair } from '../../src/transport/keys.js';
-import { OverlayClient, OverlayServer } from '../../src/transport/overlay.js';
+import { type Liveness, OverlayClient, OverlayServer } from '../../src/transport/overlay.js';
 import { FluxError, EEXIST, EHOSTUNREACH, EINVAL, EPROTO } from '../../src/core/errors.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/overlay-child.mjs', import.meta.url));
@@ -181,9 +181,9 @@ describe('overlay', () => {
     for (const fn of cleanup.splice(0).reverse()) await fn();
   });
 
-  function startServer(): { server: OverlayServer; keypair: Keypair; got: [string, Buffer[]][]; sendErrors: [string, FluxError][] } {
+  function startServer(liveness?: Liveness): { server: OverlayServer; keypair: Keypair; got: [string, Buffer[]][]; sendErrors: [string, FluxError][] } {
     const keypair = generateKeypair();
-    const server = new OverlayServer({ uuid: randomUUID(), keypair });
+    const server = new OverlayServer({ uuid: randomUUID(), keypair, ...(liveness ? { liveness } : {}) });
     const got: [string, Buffer[]][] = [];
     const sendErrors: [string, FluxError][] = [];
     server.onMessage = (peer, frames) => got.push([peer, frames]);
@@ -436,9 +436,10 @@ describe('overlay', () => {
     expect((errors[0] as FluxError).errno).toBe(EPROTO);
   });
 
-  it('fails sends to a child killed with SIGKILL with EHOSTUNREACH', async () => {
+  /** a server (with `liveness`, if given) and a child of it in a process of its own that echoes what it is sent */
+  async function serverWithChild(liveness?: Liveness) {
     expect(existsSync(DIST_OVERLAY), 'build with tsc before running the tests').toBe(true);
-    const { server, keypair, got, sendErrors } = startServer();
+    const { server, keypair, got, sendErrors } = startServer(liveness);
     const childKeys = generateKeypair();
     server.allow(childKeys.publicKey, '1');
     const endpoint = await server.bind(`ipc://${dir}/tbon-${randomUUID()}`);
@@ -448,23 +449,65 @@ describe('overlay', () => {
     });
     const exited = new Promise((r) => child.once('exit', r));
     cleanup.push(async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGCONT');
+        child.kill('SIGKILL');
+      }
       await exited;
     });
     await waitFor(() => got.some(([peer]) => peer === uuid), 10000, 'hello from the child');
     server.send(uuid, [Buffer.from('echo me')]);
     await waitFor(() => got.length === 2, 5000, 'echo');
     expect(got[1]).toEqual([uuid, [Buffer.from('echo me')]]);
+    return { server, sendErrors, uuid, child, exited };
+  }
 
-    child.kill('SIGKILL');
-    await exited;
-    const killedAt = Date.now();
-    while (sendErrors.length === 0) {
-      expect(Date.now() - killedAt).toBeLessThan(3000);
+  /** sends to `uuid` every 20 ms for `ms`, or until one fails */
+  async function sendUntilFailed(server: OverlayServer, sendErrors: [string, FluxError][], uuid: string, ms: number) {
+    const t0 = Date.now();
+    while (sendErrors.length === 0 && Date.now() - t0 < ms) {
       server.send(uuid, [Buffer.from('are you there')]);
       await sleep(20);
     }
+  }
+
+  it('fails sends to a child killed with SIGKILL with EHOSTUNREACH', async () => {
+    const { server, sendErrors, uuid, child, exited } = await serverWithChild();
+    child.kill('SIGKILL');
+    await exited;
+    await sendUntilFailed(server, sendErrors, uuid, 3000);
     expect(sendErrors[0]).toEqual([uuid, expect.objectContaining({ errno: EHOSTUNREACH })]);
+  });
+
+  it('with liveness, drops a child whose process has stopped once it misses its heartbeats; without, keeps it', async () => {
+    const kept = await serverWithChild();
+    kept.child.kill('SIGSTOP');
+    await sendUntilFailed(kept.server, kept.sendErrors, kept.uuid, 1500);
+    expect(kept.sendErrors).toEqual([]);
+
+    const timed = await serverWithChild({ intervalMs: 100, timeoutMs: 300 });
+    timed.child.kill('SIGSTOP');
+    await sendUntilFailed(timed.server, timed.sendErrors, timed.uuid, 3000);
+    expect(timed.sendErrors[0]).toEqual([timed.uuid, expect.objectContaining({ errno: EHOSTUNREACH })]);
+  });
+
+  it('tells a client when its connection to the server is gone, and not when it closes itself', async () => {
+    const { server, keypair, got } = startServer();
+    const clientKeys = generateKeypair();
+    server.allow(clientKeys.publicKey, '1');
+    const endpoint = await server.bind(`ipc://${dir}/tbon-${randomUUID()}`);
+    const gone = startClient(endpoint, keypair.publicKey, clientKeys);
+    const staying = startClient(endpoint, keypair.publicKey, clientKeys);
+    let goneTold = 0;
+    let stayingTold = 0;
+    gone.client.onDisconnect = () => goneTold++;
+    staying.client.onDisconnect = () => stayingTold++;
+    for (const p of [gone, staying]) p.client.send([Buffer.from('hello')]);
+    await waitFor(() => got.length === 2, 5000, 'both hellos');
+    await staying.client.close();
+    await server.close();
+    await waitFor(() => goneTold > 0, 5000, 'the client told its connection is gone');
+    expect(stayingTold).toBe(0);
   });
 
   it('close() releases everything so the process can exit', () => {
