@@ -59,7 +59,7 @@ const SYNC_PERIOD_MS = 1000;
  * The overlay's heartbeats for tbon.torpid_max (seconds): a connection whose peer has stopped, or whose host is
  * unreachable, for that long is closed. None where it is 0, which flux-core reads as "never torpid".
  */
-export function overlayLiveness(torpidMax: number): Liveness | undefined {
+function overlayLiveness(torpidMax: number): Liveness | undefined {
   if (!(torpidMax > 0)) return undefined;
   const timeoutMs = Math.round(torpidMax * 1000);
   return { intervalMs: Math.min(SYNC_PERIOD_MS, Math.max(100, Math.floor(timeoutMs / 2))), timeoutMs };
