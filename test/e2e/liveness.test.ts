@@ -14,16 +14,16 @@ const ping = (h: Flux, rank: number) => h.call('broker.ping', { seq: 0, pad: '' 
 
 describe('overlay liveness', () => {
   it('takes a child whose event loop is busy past tbon.torpid_max for torpid, not lost, and answers it', async () => {
-    const inst = await startInstance(3, ['-S', 'tbon.torpid_max=1s']);
+    const inst = await startInstance(3, ['-S', 'tbon.torpid_max=2s']);
     const h = await Flux.open(inst.uri);
     try {
       expect(await inst.flux(['module', 'load', '-r', '2', STALL])).toMatchObject({ code: 0, stderr: '' });
-      // rank 2 says nothing for 3.5 s, three times its torpid bound; what was sent to it meanwhile waits for it
-      const stalled = h.call('stall.run', { ms: 3500 }, { nodeid: 2 });
-      expect(await stalled).toEqual({ stalled: 3500 });
+      // rank 2 says nothing for 5 s, two and a half times its torpid bound; what was sent to it meanwhile waits for it
+      const stalled = h.call('stall.run', { ms: 5000 }, { nodeid: 2 });
+      expect(await stalled).toEqual({ stalled: 5000 });
       expect((await ping(h, 2)).rank).toBe(2);
       const dmesg = await inst.flux(['dmesg']);
-      expect(dmesg.stdout).toMatch(/overlay\.err\[0\]: rank 2 torpid: silent for more than 1s/);
+      expect(dmesg.stdout).toMatch(/overlay\.err\[0\]: rank 2 torpid: silent for more than 2s/);
       expect(dmesg.stdout).toMatch(/overlay\.notice\[0\]: rank 2 is no longer torpid/);
       expect(dmesg.stdout).not.toMatch(/rank 2 lost/);
       const host = hostname();
