@@ -45,7 +45,7 @@ export interface ChildPeer {
   state: 'connecting' | 'online' | 'lost' | 'offline';
   lastSeen: number;
   /** online but silent for tbon.torpid_max: flagged until it is heard from again, never taken for lost for it */
-  torpid?: boolean;
+  torpid: boolean;
   /** the subtree status it last reported (hello, then CONTROL_STATUS) */
   reported: SubtreeStatus;
   /** when its status (as its parent sees it) last changed, ms */
@@ -493,7 +493,7 @@ export class Broker implements ModuleHost {
 
   addChildSlot(rank: number, expected?: string): void {
     this.children.set(rank, {
-      rank, state: 'connecting', lastSeen: 0, reported: 'full', since: Date.now(), tracked: new Map(),
+      rank, state: 'connecting', lastSeen: 0, torpid: false, reported: 'full', since: Date.now(), tracked: new Map(),
       ...(expected ? { expected } : {}),
     });
     this.noteStatus();

@@ -192,6 +192,12 @@ describe('overlay', () => {
     return { server, keypair, got, sendErrors };
   }
 
+  /** binds `server` to a fresh ipc endpoint with `keypair`'s key allowed, returning the endpoint */
+  function allowAndBind(server: OverlayServer, keypair: Keypair): Promise<string> {
+    server.allow(keypair.publicKey, '1');
+    return server.bind(`ipc://${dir}/tbon-${randomUUID()}`);
+  }
+
   function startClient(endpoint: string, serverKey: string, keypair = generateKeypair()): Peer {
     const uuid = randomUUID();
     const client = new OverlayClient({ uuid, keypair, serverKey });
@@ -285,8 +291,7 @@ describe('overlay', () => {
   it('keeps receiving after odd shapes and a throwing handler', async () => {
     const { server, keypair, got } = startServer();
     const kp = generateKeypair();
-    server.allow(kp.publicKey, '1');
-    const endpoint = await server.bind(`ipc://${dir}/tbon-${randomUUID()}`);
+    const endpoint = await allowAndBind(server, kp);
     const errors: unknown[] = [];
     server.onError = (err) => errors.push(err);
     let first = true;
@@ -361,8 +366,7 @@ describe('overlay', () => {
   it('sends a busy turn\'s messages for a peer as one, in order, whatever their frames hold', async () => {
     const { server, keypair, got } = startServer();
     const kp = generateKeypair();
-    server.allow(kp.publicKey, '1');
-    const endpoint = await server.bind(`ipc://${dir}/tbon-${randomUUID()}`);
+    const endpoint = await allowAndBind(server, kp);
     const c = startClient(endpoint, keypair.publicKey, kp);
     c.client.send([Buffer.from('hello')]);
     await waitFor(() => got.length === 1, 5000, 'hello');
@@ -423,8 +427,7 @@ describe('overlay', () => {
     const errors: unknown[] = [];
     server.onError = (err) => errors.push(err);
     const kp = generateKeypair();
-    server.allow(kp.publicKey, '1');
-    const endpoint = await server.bind(`ipc://${dir}/tbon-${randomUUID()}`);
+    const endpoint = await allowAndBind(server, kp);
     const c = startClient(endpoint, keypair.publicKey, kp);
     // past the client's own sending, which never makes such a list
     const dealer = (c.client as unknown as { dealer: { send: (f: Buffer[]) => Promise<void> } }).dealer;
@@ -441,8 +444,7 @@ describe('overlay', () => {
     expect(existsSync(DIST_OVERLAY), 'build with tsc before running the tests').toBe(true);
     const { server, keypair, got, sendErrors } = startServer(liveness);
     const childKeys = generateKeypair();
-    server.allow(childKeys.publicKey, '1');
-    const endpoint = await server.bind(`ipc://${dir}/tbon-${randomUUID()}`);
+    const endpoint = await allowAndBind(server, childKeys);
     const uuid = randomUUID();
     const child = spawn(process.execPath, [FIXTURE, JSON.stringify({ uri: endpoint, uuid, keypair: childKeys, serverKey: keypair.publicKey })], {
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -494,8 +496,7 @@ describe('overlay', () => {
   it('tells a client when its connection to the server is gone, and not when it closes itself', async () => {
     const { server, keypair, got } = startServer();
     const clientKeys = generateKeypair();
-    server.allow(clientKeys.publicKey, '1');
-    const endpoint = await server.bind(`ipc://${dir}/tbon-${randomUUID()}`);
+    const endpoint = await allowAndBind(server, clientKeys);
     const gone = startClient(endpoint, keypair.publicKey, clientKeys);
     const staying = startClient(endpoint, keypair.publicKey, clientKeys);
     let goneTold = 0;
