@@ -3,7 +3,7 @@
 // acknowledged one must be in the version it was acknowledged with, a refused one nowhere, and one whose
 // outcome was not seen is settled by whether it is there. A write's place in its batch breaks the tie between
 // writes merged into one version (the response gives only the version).
-import type { KvsInput } from './kvs-model.js';
+import type { KvsInput, KvsOp, KvsOutput } from './kvs-model.js';
 
 export interface SetrootOp {
   key: string;
@@ -18,6 +18,7 @@ export interface WriteRecord {
   /** the version it was acknowledged with */
   version?: number;
   refused?: boolean;
+  call: number;
 }
 
 export interface Attribution {
@@ -41,6 +42,7 @@ export function attribute(writes: WriteRecord[], batches: Map<number, SetrootOp[
     });
   }
   const usedUnlinks = new Set<string>();
+  const lostUnlinks = new Map<string, WriteRecord[]>();
   for (const w of writes) {
     const inp = w.input;
     if (inp.f === 'put' || inp.f === 'append') {
@@ -50,6 +52,10 @@ export function attribute(writes: WriteRecord[], batches: Map<number, SetrootOp[
       if (w.version !== undefined && at?.v !== w.version) {
         problems.push(`${inp.f} ${inp.key} ${inp.value} was acknowledged with version ${w.version} but is ${at ? `in version ${at.v}` : 'not in the journal'}`);
       }
+    } else if (inp.f === 'unlink' && w.version === undefined && !w.refused) {
+      const list = lostUnlinks.get(inp.key) ?? [];
+      list.push(w);
+      lostUnlinks.set(inp.key, list);
     } else if (inp.f === 'unlink' && w.version !== undefined) {
       // unlinks carry no value: an acknowledged one takes the first unlink of its key in its batch not yet taken
       const ops = batches.get(w.version) ?? [];
@@ -61,7 +67,91 @@ export function attribute(writes: WriteRecord[], batches: Map<number, SetrootOp[
       }
     }
   }
+  // The journal's unlinks that no acknowledged one took are those whose answer was lost. They all do the same, so
+  // the earliest called takes the earliest version: any other matching allows no linearization this one does not.
+  // Those left over did not happen. Left unplaced, each would have been a write the search may put anywhere after
+  // its call, and a read at a past version far later may be what rules a place out: the search went back that far.
+  const orphans = new Map<string, number[]>();
+  for (const v of [...batches.keys()].sort((a, b) => a - b)) {
+    const ops = batches.get(v)!;
+    ops.forEach((op, i) => {
+      if (op.value !== null || usedUnlinks.has(`${v}\n${i}`)) return;
+      const list = orphans.get(op.key) ?? [];
+      list.push(place(v, i, ops.length));
+      orphans.set(op.key, list);
+    });
+  }
+  for (const [key, places] of orphans) {
+    const lost = (lostUnlinks.get(key) ?? []).sort((a, b) => a.call - b.call);
+    places.forEach((at, j) => {
+      if (j < lost.length) exact.set(lost[j]!.id, at);
+      else problems.push(`unlink ${key} in version ${Math.floor(at)} is no unlink a client made (acknowledged or unanswered)`);
+    });
+  }
   return { exact, problems };
+}
+
+/** one KVS operation as the workload recorded it */
+export interface KvsRecord {
+  id: number;
+  client: number;
+  input: KvsInput;
+  call: number;
+  ret: number;
+  /** absent when no answer was seen */
+  output?: KvsOutput;
+  refused?: boolean;
+}
+
+/**
+ * The KVS operations as the checker takes them. Refused ones did nothing, reads whose answer was lost tell nothing,
+ * and writes whose answer was lost that the journal does not hold did not happen: all are left out. A write's
+ * version is refined by its place in its batch. A write the journal holds whose answer was lost took effect when
+ * its version was made, which one sequencer did in order: after every write acknowledged with a version at or
+ * below its own was called, and before any acknowledged at or above it returned. That is its interval, so the
+ * search must place it, and near where it happened: an operation that never returned may be left out, and one
+ * left out, or placed early, was found wrong only where a read at a past version much later needed it.
+ */
+export function settle(records: readonly KvsRecord[], exact: Map<number, number>): KvsOp[] {
+  const acked = records.flatMap((r) => (!r.refused && r.output && 'version' in r.output ? [{ version: r.output.version, call: r.call, ret: r.ret }] : []))
+    .sort((a, b) => a.version - b.version);
+  /** the latest call among the acknowledged writes up to index i, and the earliest return from index i on */
+  const latestCall = acked.map((a) => a.call);
+  for (let i = 1; i < latestCall.length; i++) latestCall[i] = Math.max(latestCall[i]!, latestCall[i - 1]!);
+  const earliestRet = acked.map((a) => a.ret);
+  for (let i = earliestRet.length - 2; i >= 0; i--) earliestRet[i] = Math.min(earliestRet[i]!, earliestRet[i + 1]!);
+  /** the first acknowledged write whose version is at or above v (as many as there are when none is) */
+  const firstAt = (v: number) => {
+    let a = 0;
+    let b = acked.length;
+    while (a < b) {
+      const m = (a + b) >> 1;
+      if (acked[m]!.version < v) a = m + 1;
+      else b = m;
+    }
+    return a;
+  };
+  const out: KvsOp[] = [];
+  for (const r of records) {
+    if (r.refused) continue;
+    const at = exact.get(r.id);
+    const write = r.input.f === 'put' || r.input.f === 'append' || r.input.f === 'unlink';
+    if (!write || at === undefined) {
+      if (r.output) out.push({ id: r.id, client: r.client, input: r.input, output: r.output, call: r.call, ret: r.ret });
+      continue;
+    }
+    if (r.output) {
+      out.push({ id: r.id, client: r.client, input: r.input, output: { version: at }, call: r.call, ret: r.ret });
+      continue;
+    }
+    const v = Math.floor(at);
+    const below = firstAt(v + 1) - 1;
+    const above = firstAt(v);
+    const call = Math.max(r.call, below >= 0 ? latestCall[below]! : -Infinity);
+    const ret = above < acked.length ? Math.max(call, earliestRet[above]!) : Infinity;
+    out.push({ id: r.id, client: r.client, input: r.input, output: { version: at }, call, ret });
+  }
+  return out;
 }
 
 /** the key's value after each version that touched it (the first: before any), replayed from the setroot ops */

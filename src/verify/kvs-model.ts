@@ -24,6 +24,29 @@ interface Step {
   version: number | undefined;
   value: string | null;
   prev: Step | undefined;
+  /** the newest write at or below this one whose version is known (this one, when its version is) */
+  known: Known;
+}
+
+/**
+ * A write of known version, linked to the known one before it and to one further back, in skew-binary jumps
+ * (Myers' random-access lists): a search back along the known versions, which only grow, takes O(log n) steps,
+ * where a walk of the history took one per write, and a read at a past version of a long history walked most of it.
+ */
+interface Known extends Step {
+  version: number;
+  down: Known | undefined;
+  jump: Known;
+  depth: number;
+}
+
+function knownStep(version: number, value: string | null, prev: Step | undefined): Known {
+  const down = prev?.known;
+  const step = { version, value, prev, down, depth: down ? down.depth + 1 : 0 } as Known;
+  step.known = step;
+  const j = down?.jump;
+  step.jump = !down ? step : j && down.depth - j.depth === j.depth - j.jump.depth ? j.jump : down;
+  return step;
 }
 
 interface KeyState {
@@ -53,18 +76,22 @@ function extend(digest: string, more: string): string {
 
 /** the values the key may have had at version v, given the writes in their linearized order (newest first) */
 export function valuesAt(hist: Step, v: number): Array<string | null> {
-  const newer: Array<string | null> = [];
-  for (let s: Step | undefined = hist; s; s = s.prev) {
-    if (s.version === undefined) newer.push(s.value);
-    else if (Math.floor(s.version) > v) newer.length = 0;
-    // the last known write at or below v, and the writes of unknown version after it and before any above v
-    else return [s.value, ...newer];
+  const above = (k: Known) => Math.floor(k.version) > v;
+  // the last known write at or below v, and the writes of unknown version after it and before any known above v
+  let k: Known | undefined = hist.known;
+  let from: Step | undefined = hist;
+  if (above(k)) {
+    while (k.down && above(k.down)) k = above(k.jump) ? k.jump : k.down;
+    from = k.prev;
+    k = k.down;
   }
-  return newer;
+  const unknown: Array<string | null> = [];
+  for (let s = from; s && s !== k; s = s.prev) unknown.push(s.value);
+  return k ? [k.value, ...unknown] : unknown;
 }
 
 export const kvsModel: Model<KeyState, KvsInput, KvsOutput> = {
-  init: () => ({ hist: { version: 0, value: null, prev: undefined }, lastKnown: 0, readFloor: 0, digest: '0:0' }),
+  init: () => ({ hist: knownStep(0, null, undefined), lastKnown: 0, readFloor: 0, digest: '0:0' }),
 
   step(s, input, output) {
     const cur = s.hist.value;
@@ -74,7 +101,7 @@ export const kvsModel: Model<KeyState, KvsInput, KvsOutput> = {
       if (version !== undefined && (version < s.lastKnown || Math.floor(version) <= s.readFloor)) return undefined;
       const value = input.f === 'put' ? input.value : input.f === 'unlink' ? null : (cur ?? '') + input.value;
       return {
-        hist: { version, value, prev: s.hist },
+        hist: version === undefined ? { version, value, prev: s.hist, known: s.hist.known } : knownStep(version, value, s.hist),
         lastKnown: version ?? s.lastKnown,
         readFloor: s.readFloor,
         digest: extend(s.digest, `${version ?? '?'}=${value ?? '\u0000'};`),

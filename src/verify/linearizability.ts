@@ -51,27 +51,34 @@ export function check<S, I, O>(model: Model<S, I, O>, history: Array<Operation<I
   return undecided ? { ...undecided, explored } : { ok: true, explored };
 }
 
+/** the operations linearized so far, newest first: a prefix found is kept by reference, not copied */
+interface Trail {
+  op: number;
+  prev: Trail | undefined;
+  length: number;
+  /** the highest linearized op before this one was */
+  below: number;
+}
+
 function checkPart<S, I, O>(model: Model<S, I, O>, name: string, history: Array<Operation<I, O>>, maxStates: number): CheckResult<I, O> {
   const ops = [...history].sort((a, b) => a.call - b.call || a.ret - b.ret);
   const n = ops.length;
-  const done = new Uint8Array(n);
   /** operations that returned and are not yet linearized: the search is over when none is left */
   let open = ops.filter((o) => o.ret !== Infinity).length;
   const seen = new Set<string>();
-  /** every op below this index is linearized: keys and candidate scans start here, so a long history stays cheap */
-  let lo = 0;
-  let doneCount = 0;
-  /** the linearized set as (lo, the linearized ops above lo): all that can differ lies in a window at lo */
-  const memoKey = (s: S) => {
-    const above: number[] = [];
-    for (let i = lo, want = doneCount - lo; above.length < want; i++) if (done[i]) above.push(i - lo);
-    return `${lo}:${above.join(',')}|${model.key(s)}`;
-  };
+  /**
+   * The linearized set is every op up to `hi` but the `holes` (ascending): the ops called early and not yet
+   * linearized, which a few concurrent ones, one that returned long after, and ones that never returned (which may
+   * take effect at any time, or never) are. Keys and candidate scans cost what the holes do, not the distance
+   * from the first of them to hi.
+   */
+  let hi = -1;
+  const holes: number[] = [];
+  const memoKey = (s: S) => `${hi}:${holes.join(',')}|${model.key(s)}`;
 
-  interface Frame { state: S; candidates: number[]; next: number; chosen: number }
+  interface Frame { state: S; candidates: number[]; next: number; at: Trail | undefined }
   const stack: Frame[] = [];
-  let best: number[] = [];
-  const trail: number[] = [];
+  let best: Trail | undefined;
 
   /**
    * ops that may be linearized next: not done, called no later than every not-done op has returned. In call
@@ -81,24 +88,41 @@ function checkPart<S, I, O>(model: Model<S, I, O>, name: string, history: Array<
   const candidatesOf = (): number[] => {
     let minRet = Infinity;
     const out: number[] = [];
-    for (let i = lo; i < n && ops[i]!.call <= minRet; i++) {
-      if (done[i]) continue;
+    const take = (i: number) => {
+      if (ops[i]!.call > minRet) return false;
       out.push(i);
       if (ops[i]!.ret < minRet) minRet = ops[i]!.ret;
-    }
+      return true;
+    };
+    for (const i of holes) if (!take(i)) return out;
+    for (let i = hi + 1; i < n && take(i); i++);
     return out;
   };
-  const mark = (i: number, on: boolean) => {
-    done[i] = on ? 1 : 0;
-    doneCount += on ? 1 : -1;
-    if (on) while (lo < n && done[lo]) lo++;
-    else if (i < lo) lo = i;
-    if (ops[i]!.ret !== Infinity) open += on ? -1 : 1;
+  /** linearize op i; undone only in reverse order, by `unmark(i, below)` with what this returned */
+  const mark = (i: number): number => {
+    const below = hi;
+    if (ops[i]!.ret !== Infinity) open--;
+    if (i > hi) {
+      for (let j = hi + 1; j < i; j++) holes.push(j);
+      hi = i;
+    } else holes.splice(holes.indexOf(i), 1);
+    return below;
+  };
+  const unmark = (i: number, below: number) => {
+    if (ops[i]!.ret !== Infinity) open++;
+    if (i === hi) {
+      while (holes.length > 0 && holes[holes.length - 1]! > below) holes.pop();
+      hi = below;
+    } else {
+      let at = holes.length;
+      while (at > 0 && holes[at - 1]! > i) at--;
+      holes.splice(at, 0, i);
+    }
   };
 
   let state = model.init();
   seen.add(memoKey(state));
-  stack.push({ state, candidates: candidatesOf(), next: 0, chosen: -1 });
+  stack.push({ state, candidates: candidatesOf(), next: 0, at: undefined });
   while (stack.length > 0) {
     if (open === 0) return { ok: true, explored: seen.size };
     if (seen.size > maxStates) {
@@ -111,32 +135,30 @@ function checkPart<S, I, O>(model: Model<S, I, O>, name: string, history: Array<
       const op = ops[i]!;
       const after = model.step(top.state, op.input, op.output);
       if (after === undefined) continue;
-      mark(i, true);
+      const below = mark(i);
       const k = memoKey(after);
       if (seen.has(k)) {
-        mark(i, false);
+        unmark(i, below);
         continue;
       }
       seen.add(k);
-      trail.push(i);
-      if (trail.length > best.length) best = [...trail];
-      stack.push({ state: after, candidates: candidatesOf(), next: 0, chosen: i });
+      const at = { op: i, prev: top.at, length: (top.at?.length ?? 0) + 1, below };
+      if (at.length > (best?.length ?? 0)) best = at;
+      stack.push({ state: after, candidates: candidatesOf(), next: 0, at });
       advanced = true;
       break;
     }
     if (advanced) continue;
     stack.pop();
-    if (top.chosen >= 0) {
-      mark(top.chosen, false);
-      trail.pop();
-    }
+    if (top.at) unmark(top.at.op, top.at.below);
   }
   // what could not follow the longest prefix found
-  for (const i of best) mark(i, true);
-  const bestStuck = candidatesOf();
-  for (const i of best) mark(i, false);
-  const linearized = best.map((i) => ops[i]!);
-  const stuck = bestStuck.map((i) => ops[i]!);
+  const prefix: number[] = [];
+  for (let t = best; t; t = t.prev) prefix.push(t.op);
+  prefix.reverse();
+  for (const i of prefix) mark(i);
+  const linearized = prefix.map((i) => ops[i]!);
+  const stuck = candidatesOf().map((i) => ops[i]!);
   const show = (o: Operation<I, O>) => (model.describe ? model.describe(o) : JSON.stringify(o));
   const reason = `no linearization of ${n} operations${name ? ` on ${name}` : ''}: the longest linearizable prefix has ` +
     `${linearized.length}; none of these can follow it:\n${stuck.map((o) => `  ${show(o)}`).join('\n')}`;

@@ -70,8 +70,25 @@ export function firstVersionWith(t: KeyTimeline | undefined, value: string | nul
   return undefined;
 }
 
-/** the highest version among the writes acknowledged before `t` (writes sorted by ret; prefix maxima) */
-function floorBefore(rets: number[], maxima: number[], t: number): number {
+/** the writes' returns in order, and the highest version among each prefix: what was acknowledged before a time */
+interface Acked {
+  rets: number[];
+  maxima: number[];
+}
+
+/** writes sorted by ret */
+function acked(writes: readonly AckedWrite[]): Acked {
+  const rets: number[] = [];
+  const maxima: number[] = [];
+  for (const w of writes) {
+    rets.push(w.ret);
+    maxima.push(Math.max(w.version, maxima[maxima.length - 1] ?? 0));
+  }
+  return { rets, maxima };
+}
+
+/** the highest version among the writes acknowledged before `t` */
+function floorBefore({ rets, maxima }: Acked, t: number): number {
   let a = 0;
   let b = rets.length;
   while (a < b) {
@@ -87,15 +104,14 @@ export function checkReplicaReads(reads: ReplicaRead[], writes: AckedWrite[], ba
   const problems: string[] = [];
   const lines = timelines(batches);
   const sorted = [...writes].sort((a, b) => a.ret - b.ret);
-  const rets = sorted.map((w) => w.ret);
-  const maxima: number[] = [];
-  for (const w of sorted) maxima.push(Math.max(w.version, maxima[maxima.length - 1] ?? 0));
-  const ownWrites = new Map<number, AckedWrite[]>();
+  const everyone = acked(sorted);
+  const bySession = new Map<number, AckedWrite[]>();
   for (const w of sorted) {
-    const list = ownWrites.get(w.session) ?? [];
+    const list = bySession.get(w.session) ?? [];
     list.push(w);
-    ownWrites.set(w.session, list);
+    bySession.set(w.session, list);
   }
+  const ownWrites = new Map([...bySession].map(([session, list]) => [session, acked(list)]));
   const sessions = new Map<number, ReplicaRead[]>();
   for (const r of reads) {
     const list = sessions.get(r.session) ?? [];
@@ -104,16 +120,15 @@ export function checkReplicaReads(reads: ReplicaRead[], writes: AckedWrite[], ba
   }
   for (const [session, list] of sessions) {
     list.sort((a, b) => a.call - b.call);
-    const own = ownWrites.get(session) ?? [];
-    const ownMax = (t: number) => own.reduce((m, w) => (w.ret < t ? Math.max(m, w.version) : m), 0);
+    const own = ownWrites.get(session);
     // the version the previous read was placed at
     let floor = 0;
     list.forEach((r, i) => {
       if (r.value === undefined) return;
       // the catch-up is promised to a connection's first read; a first read that got no answer leaves it unknown
-      const everyone = i === 0 ? floorBefore(rets, maxima, r.call) : 0;
-      const mine = ownMax(r.call);
-      const lo = Math.max(floor, everyone, mine);
+      const before = i === 0 ? floorBefore(everyone, r.call) : 0;
+      const mine = own ? floorBefore(own, r.call) : 0;
+      const lo = Math.max(floor, before, mine);
       const v = firstVersionWith(lines.get(r.key), r.value, lo);
       if (v !== undefined) {
         floor = v;
@@ -122,12 +137,12 @@ export function checkReplicaReads(reads: ReplicaRead[], writes: AckedWrite[], ba
       const show = `read #${r.id} of ${r.key} on rank ${r.rank} (connection ${session}) returned ${JSON.stringify(r.value)}`;
       if (firstVersionWith(lines.get(r.key), r.value, 0) === undefined) {
         problems.push(`${show}, a value the key never had at any version rank 0 made`);
-      } else if (lo === floor && floor > Math.max(everyone, mine)) {
+      } else if (lo === floor && floor > Math.max(before, mine)) {
         problems.push(`${show}: the same connection had already read version ${floor}, and the key is not that at or after it`);
-      } else if (lo === mine && mine > everyone) {
+      } else if (lo === mine && mine > before) {
         problems.push(`${show}: the connection's own write acknowledged with version ${mine} before the read began is not in it`);
       } else {
-        problems.push(`${show}: the first read of its connection, older than version ${everyone}, acknowledged before it began`);
+        problems.push(`${show}: the first read of its connection, older than version ${before}, acknowledged before it began`);
       }
     });
   }

@@ -14,9 +14,9 @@ import { Cluster } from './cluster.js';
 import { FAULTS, mountSmallTmpfs, unmount, type FaultName } from './faults.js';
 import { Random } from './random.js';
 import { check } from './linearizability.js';
-import { kvsModel, type KvsOp } from './kvs-model.js';
+import { kvsModel } from './kvs-model.js';
 import { checkEvents, checkWatch, type Publish } from './event-log.js';
-import { attribute, keyHistory, type SetrootOp } from './attribution.js';
+import { attribute, keyHistory, settle, type SetrootOp } from './attribution.js';
 import { decodeEntry } from '../core/journal/entry.js';
 import {
   Recorder, KEYS, EVENT_PREFIX, END_TOPIC, now, lookup, decodeVal, runClient, runSubscriber, runWatcher, runReplicaReader,
@@ -176,13 +176,14 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
       h0.close();
     }
     const batches = await setroots(cluster);
-    const attr = attribute(rec.records.flatMap((r) => (r.kind === 'kvs' ? [{
-      id: r.id, input: r.input, ...(r.output && 'version' in r.output ? { version: r.output.version } : {}), ...(r.refused ? { refused: true } : {}),
-    }] : [])), batches);
+    const kvsRecords = rec.records.flatMap((r) => (r.kind === 'kvs' ? [r] : []));
+    const attr = attribute(kvsRecords.map((r) => ({
+      id: r.id, input: r.input, call: r.call, ...(r.output && 'version' in r.output ? { version: r.output.version } : {}), ...(r.refused ? { refused: true } : {}),
+    })), batches);
     violations.push(...attr.problems.map((detail) => ({ property: 'every acknowledged write is present (and no refused one)', detail })));
     violations.push(...watchChecks(rec, batches));
     violations.push(...replicaChecks(rec, batches));
-    const kvsOps = kvsHistory(rec, attr.exact);
+    const kvsOps = settle(kvsRecords, attr.exact);
     const tSearch = Date.now();
     const lin = check(kvsModel, kvsOps, { maxStates: 5_000_000 });
     if (lin.ok === false) violations.push({ property: 'linearizability', detail: lin.reason });
@@ -209,23 +210,6 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
   }
   const replicaReads = rec.records.filter((r) => r.kind === 'replica' && r.rank > 0 && r.value !== undefined).length;
   return { seed: opts.seed, operations: rec.records.length, replicaReads, faults: faultCount, violations, ...(report ? { report } : {}), replay, elapsedMs: Date.now() - t0, memory };
-}
-
-/**
- * The KVS operations as the checker takes them: refused ones did nothing and are left out, and so are writes whose
- * outcome was not seen and that the journal does not hold; a write's version is refined by its place in its batch.
- */
-function kvsHistory(rec: Recorder, exact: Map<number, number>): KvsOp[] {
-  const out: KvsOp[] = [];
-  for (const r of rec.records) {
-    if (r.kind !== 'kvs' || r.refused) continue;
-    const write = r.input.f === 'put' || r.input.f === 'append' || r.input.f === 'unlink';
-    const at = exact.get(r.id);
-    if (write && !r.output && r.input.f !== 'unlink' && at === undefined) continue;
-    const output = write && at !== undefined ? { version: at } : r.output;
-    out.push({ id: r.id, client: r.client, input: r.input, output, call: r.call, ret: r.output ? r.ret : Infinity });
-  }
-  return out;
 }
 
 /** every setroot of the primary namespace, from rank 0's journal: rootseq -> its ops in order */

@@ -155,5 +155,12 @@ describe('the event log checks', () => {
     expect(checkWatch('k', ['b', 'c'], hist)).toBeUndefined();
     expect(checkWatch('k', ['a', 'c'], hist)).toMatch(/not a run/);
     expect(checkWatch('k', ['a', 'a'], hist)).toMatch(/not a run/);
+    // unlinked (null) values repeat: a run is placed by the first other value in it, or by nulls alone
+    expect(checkWatch('k', [null, 'd'], hist)).toBeUndefined();
+    expect(checkWatch('k', ['c', null], hist)).toBeUndefined();
+    expect(checkWatch('k', [null], hist)).toBeUndefined();
+    expect(checkWatch('k', [null, null], hist)).toMatch(/not a run/);
+    expect(checkWatch('k', [null, null, 'a'], hist)).toMatch(/not a run/);
+    expect(checkWatch('k', ['b', 'c', null, 'd', null], hist)).toMatch(/not a run/);
   });
 });

@@ -3,7 +3,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { check } from '../../src/verify/linearizability.js';
-import { kvsModel, type KvsInput, type KvsOp } from '../../src/verify/kvs-model.js';
+import { kvsModel, valuesAt, type KvsInput, type KvsOp } from '../../src/verify/kvs-model.js';
 
 const keys = ['a', 'b', 'c'];
 const input: fc.Arbitrary<KvsInput> = fc.oneof(
@@ -132,5 +132,73 @@ describe('the checker on histories made non-linearizable', () => {
     expect(r.partition).toBe('b');
     expect(r.stuck.map((o) => o.input)).toEqual([{ f: 'get', key: 'b' }]);
     expect(r.reason).toContain('get b -> "A!"');
+  });
+});
+
+describe('the checker against every order', () => {
+  /** linearizable by the definition: some order of the operations, each taken only when no other one left had
+   * returned before it was called, that the model accepts, with those that never returned taken or left out */
+  function brute(ops: KvsOp[], s = kvsModel.init(), left: KvsOp[] = ops): boolean {
+    if (left.every((o) => o.ret === Infinity)) return true;
+    return left.some((o) => {
+      if (left.some((p) => p !== o && p.ret < o.call)) return false;
+      const rest = left.filter((p) => p !== o);
+      const next = kvsModel.step(s, o.input, o.output);
+      return (next !== undefined && brute(ops, next, rest)) || (o.ret === Infinity && brute(ops, s, rest));
+    });
+  }
+
+  it('agrees with trying every order, on histories with and without a linearization', () => {
+    fc.assert(fc.property(
+      fc.array(input.map((i) => ({ ...i, key: 'a' })), { maxLength: 7 }),
+      fc.array(fc.tuple(fc.nat(29), fc.nat(29), fc.boolean()), { minLength: 1, maxLength: 7 }),
+      // one operation's answer replaced by another's, or none
+      fc.option(fc.tuple(fc.nat(), fc.nat()), { nil: undefined }),
+      (inputs, spans, swap) => {
+        let ops = execute(inputs, spans);
+        if (swap && ops.length > 1) {
+          const [a, b] = [ops[swap[0] % ops.length]!, ops[swap[1] % ops.length]!];
+          ops = ops.map((o) => (o === a ? { ...a, output: b.output } : o === b ? { ...b, output: a.output } : o));
+        }
+        expect(check(kvsModel, ops).ok).toBe(brute(ops));
+      },
+    ), { numRuns: 500 });
+  });
+});
+
+describe('the values a key may have had at a version', () => {
+  /** the rule itself, walked over the whole history: the last write of known version at or below v, with the
+   * writes of unknown version after it and before any known one above v */
+  function walk(writes: Array<{ version: number | undefined; value: string | null }>, v: number): Array<string | null> {
+    const newer: Array<string | null> = [];
+    for (let i = writes.length - 1; i >= 0; i--) {
+      const w = writes[i]!;
+      if (w.version === undefined) newer.push(w.value);
+      else if (Math.floor(w.version) > v) newer.length = 0;
+      else return [w.value, ...newer];
+    }
+    return newer;
+  }
+
+  it('are what a walk of the whole history gives, at every version, however long the history', () => {
+    fc.assert(fc.property(
+      // each write: how far its version moves on (0: merged into the version before), or unknown; an unlink or a put
+      fc.array(fc.tuple(fc.option(fc.nat(3), { nil: undefined }), fc.boolean()), { maxLength: 300 }),
+      (steps) => {
+        const writes: Array<{ version: number | undefined; value: string | null }> = [{ version: 0, value: null }];
+        let s = kvsModel.init();
+        let version = 0;
+        steps.forEach(([gap, unlink], n) => {
+          const value = unlink ? null : `w${n}`;
+          const input: KvsInput = unlink ? { f: 'unlink', key: 'k' } : { f: 'put', key: 'k', value: `w${n}` };
+          // writes merged into one version are told apart by their place in it; version 0 is the empty one
+          const v = gap === undefined ? undefined
+            : (version = gap === 0 && version >= 1 ? Math.floor(version) + ((version % 1) + 1) / 2 : Math.floor(version) + Math.max(gap, 1) + 0.5);
+          writes.push({ version: v, value });
+          s = kvsModel.step(s, input, v === undefined ? undefined : { version: v })!;
+        });
+        for (let v = 0; v <= Math.floor(version) + 1; v++) expect(valuesAt(s.hist, v)).toEqual(walk(writes, v));
+      },
+    ), { numRuns: 200 });
   });
 });
