@@ -1,8 +1,9 @@
 // Where each write landed, read from the sequencer's own record: every KVS setroot entry lists its batch's ops in
 // the order they were applied. Values are unique per write, so a put or append is found by value: an
 // acknowledged one must be in the version it was acknowledged with, a refused one nowhere, and one whose
-// outcome was not seen is settled by whether it is there. A write's place in its batch breaks the tie between
-// writes merged into one version (the response gives only the version).
+// outcome was not seen is settled by whether it is there; an unlink, which has no value, by the unlinks no
+// acknowledged one took. A write's place in its batch breaks the tie between writes merged into one version (the
+// response gives only the version). From all that, the history the checker takes.
 import type { KvsInput, KvsOp, KvsOutput } from './kvs-model.js';
 
 export interface SetrootOp {

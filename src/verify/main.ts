@@ -3,6 +3,7 @@
 // run's outcome and each broker's memory over it (RSS by minute, and its slope once --settle minutes are past),
 // and, at the end, operations checked and faults injected, in all and per minute. With --seed, one run of that
 // seed: what a failing run's report says to type.
+import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { EINVAL, EPERM, FluxError, reasonOf } from '../core/errors.js';
 import { parseFSD } from '../core/time/fsd.js';
@@ -64,11 +65,20 @@ async function main(): Promise<number> {
   let seed = single ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
   const say = (s: string) => process.stdout.write(`${s}\n`);
   say(`verify: faults ${faults.join(',') || 'none'}, runs of ${runMs / 1000}s for ${durationMs / 1000}s`);
+  // interrupted, the run's brokers, rundir, statedir and mount go with it (after a search under way, which is
+  // short now that the checker is linear: a signal waits for the event loop)
+  let undo: (() => Promise<void>) | undefined;
+  const interrupt = (sig: NodeJS.Signals) => {
+    say(`verify: ${sig}: ending the instance`);
+    void (undo ?? (async () => {}))().finally(() => process.exit(128 + constants.signals[sig]));
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
   do {
     const r = await verifyRun({
       seed, faults, durationMs: Math.min(runMs, Math.max(5000, durationMs - (Date.now() - t0))),
       ...(values['report-dir'] ? { reportDir: values['report-dir'] } : {}),
-      replay: (s) => replayCommand(s, faults, runMs), settleMinutes: settle,
+      replay: (s) => replayCommand(s, faults, runMs), settleMinutes: settle, undo: (u) => (undo = u),
       ...(values.verbose ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}),
     });
     results.push(r);

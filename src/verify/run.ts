@@ -39,6 +39,8 @@ export interface RunOptions {
   rssIntervalMs?: number;
   /** minutes left out of the memory's slope, while caches fill and the heap grows to its working size (2) */
   settleMinutes?: number;
+  /** given, once the run has them, what ends its instance and removes its directories: for an interrupt to call */
+  undo?: (undo: () => Promise<void>) => void;
 }
 
 export interface FaultTally {
@@ -96,6 +98,11 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
   const statedir = join(base, 'state');
   mkdirSync(statedir);
   const cluster = new Cluster({ size: 4, fanout: 2, statedir, log });
+  const removeDirs = () => (mount ? unmount(mount) : rmSync(base, { recursive: true, force: true }));
+  opts.undo?.(async () => {
+    await cluster.dispose();
+    removeDirs();
+  });
   const rec = new Recorder();
   const faultCount: { [name: string]: FaultTally } = {};
   const violations: Violation[] = [];
@@ -205,8 +212,7 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
     rss?.stop();
     await cluster.dispose().catch(() => {});
     if (violations.length > 0) report = writeReport(opts, rec, violations, lines, statedir, replay);
-    if (mount) unmount(mount);
-    else rmSync(base, { recursive: true, force: true });
+    removeDirs();
   }
   const replicaReads = rec.records.filter((r) => r.kind === 'replica' && r.rank > 0 && r.value !== undefined).length;
   return { seed: opts.seed, operations: rec.records.length, replicaReads, faults: faultCount, violations, ...(report ? { report } : {}), replay, elapsedMs: Date.now() - t0, memory };
