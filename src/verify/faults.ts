@@ -5,7 +5,7 @@
 // for a fault can prove that it happened.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { openSync, writeSync, closeSync, rmSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { rmSync, mkdtempSync, readFileSync, statSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Flux } from '../api/handle.js';
@@ -17,7 +17,7 @@ export interface FaultContext {
   cluster: Cluster;
   rng: Random;
   log: (line: string) => void;
-  /** the directory the statedir's filesystem is mounted on, when it is a small tmpfs of its own */
+  /** the directory the statedir's filesystem is mounted on, when it is a tmpfs of its own */
   mount?: string;
   /** the statedir (on the mount when there is one) */
   statedir?: string;
@@ -171,25 +171,8 @@ export const FAULTS: Record<FaultName, Fault> = {
     async run({ cluster, mount, statedir, rng, log }) {
       if (!mount || !statedir) throw new Error('disk-full needs the statedir on a tmpfs of its own');
       const ms = rng.int(500, 2500);
-      const filler = join(mount, 'filler');
-      const fd = openSync(filler, 'w');
-      let written = 0;
-      let full = false;
-      try {
-        // big writes to fill quickly, then smaller ones for the last pages
-        for (const size of [1 << 20, 1 << 16, 1 << 12]) {
-          const chunk = Buffer.alloc(size, 0xaa);
-          try {
-            for (;;) written += writeSync(fd, chunk);
-          } catch (err) {
-            if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-            full = true;
-          }
-        }
-      } finally {
-        closeSync(fd);
-      }
-      log(`statedir filesystem full (${written} bytes of filler) for ${ms} ms`);
+      const full = makeFull(mount);
+      log(`statedir filesystem ${full ? `full (${full} bytes)` : 'NOT made full'} for ${ms} ms`);
       // more than the write-ahead log holds, incompressible: sqlite must grow a file, and is refused
       let walBytes = 0;
       try {
@@ -204,21 +187,48 @@ export const FAULTS: Record<FaultName, Fault> = {
         refused = errnoOf(err) === ENOSPC;
       }
       await sleep(Math.max(0, ms));
-      rmSync(filler, { force: true });
+      regrow(mount);
       const recovered = await within(RECOVERY_MS, async () => {
-        await probeCommit(cluster, `after-disk-full-${written}`);
+        await probeCommit(cluster, `after-disk-full-${Date.now()}`);
         return true;
       }) && await recoveredAt(cluster, 0);
-      return { struck: full && refused, recovered, detail: `filesystem ${full ? 'full' : 'not full'}; a store of ${walBytes + (4 << 20)} bytes ${refused ? 'refused with ENOSPC' : 'not refused'}` };
+      return { struck: full > 0 && refused, recovered, detail: `filesystem ${full ? 'full' : 'not full'}; a store of ${walBytes + (4 << 20)} bytes ${refused ? 'refused with ENOSPC' : 'not refused'}` };
     },
   },
 };
 
-/** a small tmpfs for the statedir (needs root, as CI has); returns the mount point */
-export function mountSmallTmpfs(megabytes: number): string {
+/**
+ * A tmpfs of its own for the statedir (needs root, as CI has), as large as tmpfs makes one (half the memory): the
+ * disk-full fault shrinks it to what it holds, so a long run's journal does not fill it by itself, and making it
+ * full writes nothing. Returns the mount point.
+ */
+export function mountTmpfs(): string {
   const mnt = mkdtempSync(join(tmpdir(), 'flux-verify-fs-'));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${megabytes}m`, 'tmpfs', mnt]);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${ROOM}`, 'tmpfs', mnt]);
   return mnt;
+}
+
+const ROOM = '50%';
+
+/** the tmpfs at `mnt` shrunk to what it holds, so that it is full: the bytes it holds, or 0 when it could not be */
+export function makeFull(mnt: string): number {
+  // a write between reading what it holds and the remount makes it refuse a size below that: read again
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const st = statfsSync(mnt);
+    const used = (st.blocks - st.bfree) * st.bsize;
+    try {
+      execFileSync('mount', ['-o', `remount,size=${used}`, mnt], { stdio: 'ignore' });
+      return used;
+    } catch (err) {
+      if (attempt === 19) throw err;
+    }
+  }
+  return 0;
+}
+
+/** the room the tmpfs at `mnt` was made with, given back */
+export function regrow(mnt: string): void {
+  execFileSync('mount', ['-o', `remount,size=${ROOM}`, mnt]);
 }
 
 export function unmount(mnt: string): void {

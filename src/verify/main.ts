@@ -50,7 +50,7 @@ async function main(): Promise<number> {
   }
   if (faults.includes('disk-full') && process.getuid?.() !== 0) {
     // a tmpfs of its own for the statedir takes mount(8), so root
-    if (values.faults !== 'all') throw new FluxError(EPERM, 'the disk-full fault needs root (it mounts a small tmpfs for the statedir)');
+    if (values.faults !== 'all') throw new FluxError(EPERM, 'the disk-full fault needs root (it mounts a tmpfs for the statedir)');
     faults = faults.filter((f) => f !== 'disk-full');
     process.stdout.write('verify: not root: leaving out disk-full\n');
   }

@@ -11,7 +11,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Flux } from '../api/handle.js';
 import { Cluster } from './cluster.js';
-import { FAULTS, mountSmallTmpfs, unmount, type FaultName } from './faults.js';
+import { FAULTS, mountTmpfs, regrow, unmount, type FaultName } from './faults.js';
 import { Random } from './random.js';
 import { check } from './linearizability.js';
 import { kvsModel } from './kvs-model.js';
@@ -93,7 +93,7 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
     opts.log?.(l);
   };
   const rng = new Random(opts.seed);
-  const mount = opts.faults.includes('disk-full') ? mountSmallTmpfs(128) : undefined;
+  const mount = opts.faults.includes('disk-full') ? mountTmpfs() : undefined;
   const base = mount ?? mkdtempSync(join(tmpdir(), 'flux-verify-'));
   const statedir = join(base, 'state');
   mkdirSync(statedir);
@@ -166,7 +166,7 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
     const tChecks = Date.now();
 
     // heal: every broker running and answering
-    if (mount) rmSync(join(mount, 'filler'), { force: true });
+    if (mount) regrow(mount);
     if (cluster.dead.size > 0) await cluster.restart();
     for (let r = 0; r < 4; r++) cluster.signal(r, 'SIGCONT');
 

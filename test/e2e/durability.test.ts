@@ -1,9 +1,9 @@
 // Deterministic failures of the store, on real instances: a KVS commit on a full disk (the committer gets ENOSPC,
 // nothing of it is applied anywhere, and the next commit once there is room again works); compaction followed by
 // a restart at size 4; and kill -9 in the middle of a compaction's collection, then a restart that finishes it and
-// a clean `flux fsck`. The full disk is a small tmpfs of its own, which needs root (as CI has).
+// a clean `flux fsck`. The full disk is a tmpfs of its own, shrunk to what it holds, which needs root (as CI has).
 import { describe, it, expect } from 'vitest';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { Flux } from '../../src/api/handle.js';
 import { ENOENT, ENOSPC, errnoOf } from '../../src/core/errors.js';
 import { ContentStore } from '../../src/core/content/store.js';
 import { JournalStore } from '../../src/core/journal/store.js';
-import { mountSmallTmpfs, unmount } from '../../src/verify/faults.js';
+import { makeFull, mountTmpfs, regrow, unmount } from '../../src/verify/faults.js';
 import { run, startInstance, until, type Instance } from '../helpers/instance.js';
 
 const val = (s: string) => ({ ver: 1, type: 'val', data: Buffer.from(s).toString('base64') });
@@ -29,29 +29,10 @@ async function lookup(h: Flux, key: string, nodeid?: number): Promise<string | n
 
 const uriOf = (inst: Instance, rank: number) => (rank === 0 ? inst.uri : `local://${inst.rundir}/local-${rank}`);
 
-/** fill the filesystem at `dir` to the last byte; returns the filler's path */
-function fill(dir: string): string {
-  const filler = join(dir, 'filler');
-  const fd = openSync(filler, 'w');
-  try {
-    for (const size of [1 << 20, 1 << 16, 1 << 12, 1 << 9, 1]) {
-      const chunk = Buffer.alloc(size, 0xaa);
-      try {
-        for (;;) writeSync(fd, chunk);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return filler;
-}
-
 describe('the store under failures', () => {
   it('a KVS commit on a full disk fails with ENOSPC, applies nothing, and the next one works once there is room', async () => {
-    if (process.getuid?.() !== 0) throw new Error('this test mounts a small tmpfs for its statedir: it must run as root (CI does)');
-    const mnt = mountSmallTmpfs(48);
+    if (process.getuid?.() !== 0) throw new Error('this test mounts a tmpfs for its statedir: it must run as root (CI does)');
+    const mnt = mountTmpfs();
     const state = join(mnt, 'state');
     let inst: Instance | undefined;
     try {
@@ -62,7 +43,7 @@ describe('the store under failures', () => {
         await h.call('kvs.commit', commitOf([['before', '1']]));
         const root = await h.call('kvs.getroot', { namespace: 'primary' });
         const head = (await h.call('journal.head')).seq;
-        const filler = fill(mnt);
+        expect(makeFull(mnt)).toBeGreaterThan(0);
         // more than any free room sqlite's files still have, and incompressible
         const big = randomBytes(6 << 20).toString('base64');
         for (const [conn, key] of [[h, 'big0'], [h1, 'big1']] as const) {
@@ -75,7 +56,7 @@ describe('the store under failures', () => {
           for (const key of ['big0', 'big1', 'small']) expect(await lookup(conn, key)).toBeNull();
           expect(await lookup(conn, 'before')).toBe('1');
         }
-        rmSync(filler);
+        regrow(mnt);
         const r = await h1.call('kvs.commit', commitOf([['big1', big], ['small', 'after']]));
         expect(r.rootseq).toBe(Number(root.rootseq) + 1);
         for (const conn of [h, h1]) {
