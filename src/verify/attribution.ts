@@ -72,11 +72,13 @@ export function attribute(writes: WriteRecord[], batches: Map<number, SetrootOp[
   // the earliest called takes the earliest version: any other matching allows no linearization this one does not.
   // Those left over did not happen. Left unplaced, each would have been a write the search may put anywhere after
   // its call, and a read at a past version far later may be what rules a place out: the search went back that far.
+  // (keys the clients did not write are another writer's)
+  const keys = new Set(writes.map((w) => w.input.key));
   const orphans = new Map<string, number[]>();
   for (const v of [...batches.keys()].sort((a, b) => a - b)) {
     const ops = batches.get(v)!;
     ops.forEach((op, i) => {
-      if (op.value !== null || usedUnlinks.has(`${v}\n${i}`)) return;
+      if (op.value !== null || usedUnlinks.has(`${v}\n${i}`) || !keys.has(op.key)) return;
       const list = orphans.get(op.key) ?? [];
       list.push(place(v, i, ops.length));
       orphans.set(op.key, list);

@@ -67,10 +67,10 @@ function checkPart<S, I, O>(model: Model<S, I, O>, name: string, history: Array<
   let open = ops.filter((o) => o.ret !== Infinity).length;
   const seen = new Set<string>();
   /**
-   * The linearized set is every op up to `hi` but the `holes` (ascending): the ops called early and not yet
-   * linearized, which a few concurrent ones, one that returned long after, and ones that never returned (which may
-   * take effect at any time, or never) are. Keys and candidate scans cost what the holes do, not the distance
-   * from the first of them to hi.
+   * The linearized set is every op up to `hi` but the `holes` (ascending), the ops below it not yet linearized: a
+   * few concurrent ones, now and then one that returns long after, and those that never returned (which may take
+   * effect at any time, or never). Keys and candidate scans cost what the holes do, not the distance from the
+   * first of them to hi, which one op left out made the whole rest of the history.
    */
   let hi = -1;
   const holes: number[] = [];

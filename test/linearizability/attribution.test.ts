@@ -43,6 +43,8 @@ describe('attribution of writes to versions', () => {
       [3, [{ key: 'a', flags: 0, value: null }, { key: 'a', flags: 0, value: null }]],
       [5, [{ key: 'b', flags: 0, value: 'y' }, { key: 'a', flags: 0, value: null }]],
       [6, [{ key: 'b', flags: 0, value: null }]],
+      // a key no client wrote is another writer's
+      [7, [{ key: 'other', flags: 0, value: null }]],
     ]);
     const r = attribute([
       { id: 1, call: 40, input: { f: 'unlink', key: 'a' } },
@@ -50,6 +52,7 @@ describe('attribution of writes to versions', () => {
       { id: 3, call: 20, input: { f: 'unlink', key: 'a' } },
       { id: 4, call: 50, input: { f: 'unlink', key: 'a' } },
       { id: 5, call: 30, input: { f: 'unlink', key: 'a' }, refused: true },
+      { id: 6, call: 60, input: { f: 'put', key: 'b', value: 'y' }, version: 5 },
     ], unlinks);
     // the acknowledged one takes version 3's first; the lost ones, by call, the second and then version 5's
     expect([r.exact.get(2), r.exact.get(3), r.exact.get(1)]).toEqual([3 + 1 / 3, 3 + 2 / 3, 5 + 2 / 3]);
