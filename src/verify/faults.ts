@@ -171,8 +171,8 @@ export const FAULTS: Record<FaultName, Fault> = {
     async run({ cluster, mount, statedir, rng, log }) {
       if (!mount || !statedir) throw new Error('disk-full needs the statedir on a tmpfs of its own');
       const ms = rng.int(500, 2500);
-      const full = makeFull(mount);
-      log(`statedir filesystem ${full ? `full (${full} bytes)` : 'NOT made full'} for ${ms} ms`);
+      const held = makeFull(mount);
+      log(`statedir filesystem full (shrunk to the ${held} bytes it holds) for ${ms} ms`);
       // more than the write-ahead log holds, incompressible: sqlite must grow a file, and is refused
       let walBytes = 0;
       try {
@@ -192,10 +192,13 @@ export const FAULTS: Record<FaultName, Fault> = {
         await probeCommit(cluster, `after-disk-full-${Date.now()}`);
         return true;
       }) && await recoveredAt(cluster, 0);
-      return { struck: full > 0 && refused, recovered, detail: `filesystem ${full ? 'full' : 'not full'}; a store of ${walBytes + (4 << 20)} bytes ${refused ? 'refused with ENOSPC' : 'not refused'}` };
+      return { struck: refused, recovered, detail: `filesystem full; a store of ${walBytes + (4 << 20)} bytes ${refused ? 'refused with ENOSPC' : 'not refused'}` };
     },
   },
 };
+
+/** the size a tmpfs of the statedir's is made with, and given back after the disk-full fault */
+const ROOM = '50%';
 
 /**
  * A tmpfs of its own for the statedir (needs root, as CI has), as large as tmpfs makes one (half the memory): the
@@ -208,22 +211,19 @@ export function mountTmpfs(): string {
   return mnt;
 }
 
-const ROOM = '50%';
-
-/** the tmpfs at `mnt` shrunk to what it holds, so that it is full: the bytes it holds, or 0 when it could not be */
+/** the tmpfs at `mnt` shrunk to what it holds, so that it is full; returns the bytes it holds */
 export function makeFull(mnt: string): number {
-  // a write between reading what it holds and the remount makes it refuse a size below that: read again
-  for (let attempt = 0; attempt < 20; attempt++) {
+  for (let attempt = 1; ; attempt++) {
     const st = statfsSync(mnt);
     const used = (st.blocks - st.bfree) * st.bsize;
     try {
       execFileSync('mount', ['-o', `remount,size=${used}`, mnt], { stdio: 'ignore' });
       return used;
     } catch (err) {
-      if (attempt === 19) throw err;
+      // a write between reading what it holds and the remount makes it refuse a size below that: read again
+      if (attempt === 20) throw err;
     }
   }
-  return 0;
 }
 
 /** the room the tmpfs at `mnt` was made with, given back */

@@ -65,8 +65,8 @@ async function main(): Promise<number> {
   let seed = single ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
   const say = (s: string) => process.stdout.write(`${s}\n`);
   say(`verify: faults ${faults.join(',') || 'none'}, runs of ${runMs / 1000}s for ${durationMs / 1000}s`);
-  // interrupted, the run's brokers, rundir, statedir and mount go with it (after a search under way, which is
-  // short now that the checker is linear: a signal waits for the event loop)
+  // interrupted, the run's brokers, rundir, statedir and mount go with it (once a search under way ends: a signal
+  // waits for the event loop, and a search takes seconds)
   let undo: (() => Promise<void>) | undefined;
   const interrupt = (sig: NodeJS.Signals) => {
     say(`verify: ${sig}: ending the instance`);

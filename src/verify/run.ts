@@ -98,7 +98,13 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
   const statedir = join(base, 'state');
   mkdirSync(statedir);
   const cluster = new Cluster({ size: 4, fanout: 2, statedir, log });
-  const removeDirs = () => (mount ? unmount(mount) : rmSync(base, { recursive: true, force: true }));
+  let removed = false;
+  const removeDirs = () => {
+    if (removed) return;
+    removed = true;
+    if (mount) unmount(mount);
+    else rmSync(base, { recursive: true, force: true });
+  };
   opts.undo?.(async () => {
     await cluster.dispose();
     removeDirs();
