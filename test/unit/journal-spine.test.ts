@@ -194,6 +194,19 @@ describe('journal verification', () => {
     return r;
   }
 
+  it('checks the checkpoints there were when it began: one made while it reads the entries is the next pass\'s', async () => {
+    // a broker checkpoints its head every journal.checkpoint-period while a long verification yields to its loop
+    const j = journal(6);
+    const sg = await signer();
+    await checkpointAt(j.js, 3, [...j.js.scan(1)].find((row) => row.seq === 3)!.ref);
+    const later = { seq: 6, ref: j.head.ref, time: 7, snapshot: null };
+    const made = { ...later, pubkey: sg.publicKey, sig: await sg.sign(checkpointMessage(later)) };
+    const r = await verifyJournal(j.js, { trustedKey: sg.publicKey, yieldEvery: 2, check: (e) => void (e.seq === 4 && j.js.putCheckpoint(made)) });
+    expect(r).toEqual({ ok: true, checked: 6, head: j.head, checkpoints: 1 });
+    expect(await verifyJournal(j.js, { trustedKey: sg.publicKey })).toEqual({ ok: true, checked: 6, head: j.head, checkpoints: 2 });
+    j.cs.close();
+  });
+
   it('passes a sound journal, checking every entry and checkpoint, and yields to the event loop as it goes', async () => {
     const j = journal(7, 'sha1');
     await checkpointAt(j.js, 7, j.head.ref);

@@ -41,7 +41,10 @@ export async function verifyJournal(store: JournalStore, opts: VerifyOptions = {
     return fail(expected, `entry ${expected} is missing from the index`);
   }
   const refs = new Map<number, string>();
-  const wanted = new Set(store.checkpoints().map((c) => c.seq));
+  // the checkpoints there are as it begins, as the head is: a broker checkpoints its head every
+  // journal.checkpoint-period while a long pass yields to its loop, and one made meanwhile is the next pass's
+  const checkpoints = store.checkpoints();
+  const wanted = new Set(checkpoints.map((c) => c.seq));
   let prevRef: string | null | undefined;
   let prevSeq = (first ?? 1) - 1;
   const yieldEvery = opts.yieldEvery ?? 10_000;
@@ -72,7 +75,7 @@ export async function verifyJournal(store: JournalStore, opts: VerifyOptions = {
     report.checked++;
     if (report.checked % yieldEvery === 0) await new Promise((r) => setImmediate(r));
   }
-  for (const c of store.checkpoints()) {
+  for (const c of checkpoints) {
     report.checkpoints++;
     if (opts.trustedKey !== undefined && c.pubkey !== opts.trustedKey) {
       return fail(c.seq, `checkpoint at ${c.seq} is signed by an unknown key`);
