@@ -170,6 +170,14 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
     memory = summarize(rss.stop(), opts.settleMinutes ?? 2);
     log(`workload over: ${rec.records.length} operations`);
     const tChecks = Date.now();
+    // what each check took, for the log: an hour's checks take minutes, and the search is the least of them
+    const phases: string[] = [];
+    let tPhase = tChecks;
+    const lap = (name: string) => {
+      const t = Date.now();
+      phases.push(`${name} ${((t - tPhase) / 1000).toFixed(1)}s`);
+      tPhase = t;
+    };
 
     // heal: every broker running and answering
     if (mount) regrow(mount);
@@ -180,15 +188,20 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
     try {
       await h0.call('event.publish', { topic: END_TOPIC, flags: 0 }, { nodeid: 0 });
       violations.push(...await converge(cluster));
+      lap('heal, heads');
       violations.push(...await journalVerify(cluster));
+      lap('journal verify');
       const subsDone = await Promise.race([Promise.all(subscribers).then(() => true), sleep(20_000).then(() => false)]);
       if (!subsDone) violations.push({ property: 'subscriptions see every event', detail: `a subscriber never received ${END_TOPIC}` });
       violations.push(...await finalReads(cluster, rec));
+      lap('subscribers, final reads');
       violations.push(...await eventChecks(h0, rec));
+      lap('events');
     } finally {
       h0.close();
     }
     const batches = await setroots(cluster);
+    lap('journal read back');
     const kvsRecords = rec.records.flatMap((r) => (r.kind === 'kvs' ? [r] : []));
     const attr = attribute(kvsRecords.map((r) => ({
       id: r.id, input: r.input, call: r.call, ...(r.output && 'version' in r.output ? { version: r.output.version } : {}), ...(r.refused ? { refused: true } : {}),
@@ -197,8 +210,9 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
     violations.push(...watchChecks(rec, batches));
     violations.push(...replicaChecks(rec, batches));
     const kvsOps = settle(kvsRecords, attr.exact);
-    const tSearch = Date.now();
+    lap('writes, watches, replica reads');
     const lin = check(kvsModel, kvsOps, { maxStates: 5_000_000 });
+    lap('search');
     if (lin.ok === false) violations.push({ property: 'linearizability', detail: lin.reason });
     // a search that gave up proves nothing: the run fails rather than passing unchecked
     if (lin.ok === 'unknown') violations.push({ property: 'linearizability decided', detail: `${lin.partition}: ${lin.reason}` });
@@ -211,7 +225,7 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
     const refused = rec.records.filter((r) => 'refused' in r && r.refused).length;
     log(`outcomes: ${maybe} unknown (maybe applied), ${refused} refused or failed reads`);
     log(`checked ${kvsOps.length} KVS operations (${lin.explored} states) and ${rec.records.filter((r) => r.kind === 'publish').length} publishes ` +
-      `in ${((Date.now() - tChecks) / 1000).toFixed(1)}s (search ${((Date.now() - tSearch) / 1000).toFixed(1)}s)`);
+      `in ${((Date.now() - tChecks) / 1000).toFixed(1)}s (${phases.join('; ')})`);
   } catch (err) {
     violations.push({ property: 'run completes', detail: (err as Error).stack ?? String(err) });
   } finally {
