@@ -5,6 +5,7 @@
 // acknowledged one took. A write's place in its batch breaks the tie between writes merged into one version (the
 // response gives only the version). From all that, the history the checker takes.
 import type { KvsInput, KvsOp, KvsOutput } from './kvs-model.js';
+import { firstWhere } from './bisect.js';
 
 export interface SetrootOp {
   key: string;
@@ -124,16 +125,7 @@ export function settle(records: readonly KvsRecord[], exact: Map<number, number>
   const earliestRet = acked.map((a) => a.ret);
   for (let i = earliestRet.length - 2; i >= 0; i--) earliestRet[i] = Math.min(earliestRet[i]!, earliestRet[i + 1]!);
   /** the first acknowledged write whose version is at or above v (as many as there are when none is) */
-  const firstAt = (v: number) => {
-    let a = 0;
-    let b = acked.length;
-    while (a < b) {
-      const m = (a + b) >> 1;
-      if (acked[m]!.version < v) a = m + 1;
-      else b = m;
-    }
-    return a;
-  };
+  const firstAt = (v: number) => firstWhere(acked.length, (i) => acked[i]!.version >= v);
   const out: KvsOp[] = [];
   for (const r of records) {
     if (r.refused) continue;

@@ -5,6 +5,7 @@
 // before it began (it waits until its broker has what rank 0 had). Each read is placed at the earliest version
 // that fits, which is the placement that leaves the most room for the reads after it.
 import type { SetrootOp } from './attribution.js';
+import { firstWhere } from './bisect.js';
 
 export interface ReplicaRead {
   id: number;
@@ -57,13 +58,7 @@ function timelines(batches: Map<number, SetrootOp[]>): Map<string, KeyTimeline> 
 export function firstVersionWith(t: KeyTimeline | undefined, value: string | null, lo: number): number | undefined {
   if (t === undefined) return value === null ? lo : undefined;
   // the last change at or before lo
-  let a = 0;
-  let b = t.versions.length;
-  while (a < b) {
-    const m = (a + b) >> 1;
-    if (t.versions[m]! <= lo) a = m + 1;
-    else b = m;
-  }
+  const a = firstWhere(t.versions.length, (i) => t.versions[i]! > lo);
   const atLo = a === 0 ? null : t.values[a - 1]!;
   if (atLo === value) return lo;
   for (let i = a; i < t.versions.length; i++) if (t.values[i] === value) return t.versions[i]!;
@@ -89,13 +84,7 @@ function acked(writes: readonly AckedWrite[]): Acked {
 
 /** the highest version among the writes acknowledged before `t` */
 function floorBefore({ rets, maxima }: Acked, t: number): number {
-  let a = 0;
-  let b = rets.length;
-  while (a < b) {
-    const m = (a + b) >> 1;
-    if (rets[m]! < t) a = m + 1;
-    else b = m;
-  }
+  const a = firstWhere(rets.length, (i) => rets[i]! >= t);
   return a === 0 ? 0 : maxima[a - 1]!;
 }
 
