@@ -1,6 +1,7 @@
 // Where a commit's and a lookup's CPU goes: `node bench/profile.mjs` (after `npm run build`) starts a size-2
 // instance whose brokers are profiled by V8 (bench/cpu-prof-preload.cjs), profiles itself as the client, and then, for one commit of
-// 10,000 keys and for 10,000 sequential lookups (sent to rank 1, so that both brokers work), prints one JSON line
+// 10,000 keys, for 10,000 sequential lookups and for 1,000 sequential one-key commits into one directory (sent to
+// rank 1, so that both brokers work), prints one JSON line
 // per process and phase: its CPU in ms and the largest shares by where the code lives (a package, a module of
 // dist/, a Node internal, the garbage collector; a native call counts to the JS function that made it, so sqlite's
 // time shows as better-sqlite3's). Profile timestamps and process.hrtime are both the monotonic clock, which is
@@ -14,6 +15,7 @@ import { ROOT, startInstance } from './lib.mjs';
 import { brokerPids, brokerRank } from './proc-cpu.mjs';
 
 const KEYS = 10000;
+const SEQUENTIAL = 1000;
 const keep = process.env.PROFILE_DIR;
 const dir = keep ?? mkdtempSync(join(tmpdir(), 'flux-profile-'));
 const now = () => Number(process.hrtime.bigint() / 1000n);
@@ -73,6 +75,11 @@ phases.push(['commit-10000-keys', t0, now()]);
 t0 = now();
 for (let i = 0; i < KEYS; i++) await h.call('kvs.lookup', { key: `p.d${Math.floor(i / 100)}.k${i % 100}`, namespace: 'primary', flags: 0 });
 phases.push(['lookups-10000-sequential', t0, now()]);
+t0 = now();
+for (let i = 0; i < SEQUENTIAL; i++) {
+  await h.call('kvs.commit', { namespace: 'primary', flags: 0, ops: [{ key: `s.k${i}`, flags: 0, dirent: val(`${i}`) }] });
+}
+phases.push([`commits-${SEQUENTIAL}-sequential`, t0, now()]);
 h.close();
 
 const { profile: client } = await session.post('Profiler.stop');

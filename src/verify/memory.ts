@@ -36,6 +36,15 @@ export function rssKiB(pid: number): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/**
+ * This process's own memory, for the log of a run's checks: its V8 heap now and the most it has been resident
+ * (VmHWM), MiB. An hour's history and its checks took ~6 GB, so which check pushes the peak is worth knowing.
+ */
+export function selfMemory(): { heapMiB: number; peakRssMiB: number } {
+  const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return { heapMiB: Math.round(process.memoryUsage().heapUsed / 2 ** 20), peakRssMiB: m ? Math.round(Number(m[1]) / 1024) : NaN };
+}
+
 /** the slope of the least-squares line through (i, ys[i]) */
 export function slope(ys: readonly number[]): number | undefined {
   const n = ys.length;

@@ -22,7 +22,7 @@ import {
   Recorder, KEYS, EVENT_PREFIX, END_TOPIC, now, lookup, decodeVal, runClient, runSubscriber, runWatcher, runReplicaReader,
 } from './workload.js';
 import { checkReplicaReads } from './replica-reads.js';
-import { sampleRss, summarize, type RankMemory } from './memory.js';
+import { sampleRss, selfMemory, summarize, type RankMemory } from './memory.js';
 
 const FLUX = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'flux');
 
@@ -168,14 +168,16 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
     endWatch();
     await Promise.all([...clients, ...readers, ...watchers]);
     memory = summarize(rss.stop(), opts.settleMinutes ?? 2);
-    log(`workload over: ${rec.records.length} operations`);
+    const atEnd = selfMemory();
+    log(`workload over: ${rec.records.length} operations (heap ${atEnd.heapMiB} MiB, peak RSS ${atEnd.peakRssMiB} MiB)`);
     const tChecks = Date.now();
     // what each check took, for the log: an hour's checks take minutes, and the search is the least of them
     const phases: string[] = [];
     let tPhase = tChecks;
     const lap = (name: string) => {
       const t = Date.now();
-      phases.push(`${name} ${((t - tPhase) / 1000).toFixed(1)}s`);
+      const mem = selfMemory();
+      phases.push(`${name} ${((t - tPhase) / 1000).toFixed(1)}s, heap ${mem.heapMiB} MiB, peak RSS ${mem.peakRssMiB} MiB`);
       tPhase = t;
     };
 

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rssKiB, sampleRss, slope, summarize, type RssSample } from '../../src/verify/memory.js';
+import { rssKiB, sampleRss, selfMemory, slope, summarize, type RssSample } from '../../src/verify/memory.js';
 import { journalTopics, writeLines } from '../../src/verify/run.js';
 import { Flux } from '../../src/api/handle.js';
 import { closeFakeBrokers, simpleBroker } from '../helpers/fake-broker.js';
@@ -14,6 +14,18 @@ import { closeFakeBrokers, simpleBroker } from '../helpers/fake-broker.js';
 const MIN = 60_000;
 
 describe('verify memory', () => {
+  it("reads this process's own heap and the most it has been resident, never below what is resident now", () => {
+    const before = selfMemory();
+    expect(before.heapMiB).toBeGreaterThan(0);
+    expect(before.peakRssMiB).toBeGreaterThanOrEqual(Math.floor(rssKiB(process.pid)! / 1024));
+    // 64 MiB touched: resident now, so the peak is at least that high
+    const block = Buffer.alloc(64 * 2 ** 20, 1);
+    const now = rssKiB(process.pid)! / 1024;
+    expect(selfMemory().peakRssMiB).toBeGreaterThanOrEqual(Math.floor(now));
+    expect(now).toBeGreaterThan(64);
+    expect(block[block.length - 1]).toBe(1);
+  });
+
   it('averages each whole minute per rank and leaves a minute not sampled to its end out', () => {
     const samples: RssSample[] = [
       { t: 0, rank: 0, generation: 1, kib: 1024 },
