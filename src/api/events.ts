@@ -2,7 +2,7 @@
 // replay history from any seq and then continue live without a gap or a duplicate.
 import { FluxError, EPROTO } from '../core/errors.js';
 import { FLAG_PRIVATE, type Message } from '../core/wire/message.js';
-import { type Entry, decodeEntry, entryPayloadBytes } from '../core/journal/entry.js';
+import { type Entry, entryFromJson, entryPayloadBytes } from '../core/journal/entry.js';
 import { isRedacted } from '../core/access/visibility.js';
 import type { Flux } from './handle.js';
 import { iterate } from './iterate.js';
@@ -132,7 +132,7 @@ async function replay(
       throw new FluxError(EPROTO, `journal.fetch returned no entries at seq ${next} (head ${head})`);
     }
     for (const raw of entries) {
-      const e = decodeEntry(JSON.stringify(raw));
+      const e = entryFromJson(raw);
       if (e.seq < next) continue;
       if (last === undefined && e.seq > next) throw new FluxError(EPROTO, `journal.fetch skipped from seq ${next} to ${e.seq}`);
       next = e.seq + 1;

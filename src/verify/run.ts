@@ -17,7 +17,7 @@ import { check } from './linearizability.js';
 import { kvsModel } from './kvs-model.js';
 import { checkEvents, checkWatch, type Publish } from './event-log.js';
 import { attribute, keyHistory, settle, type SetrootOp } from './attribution.js';
-import { decodeEntry } from '../core/journal/entry.js';
+import { entryFromJson } from '../core/journal/entry.js';
 import {
   Recorder, KEYS, EVENT_PREFIX, END_TOPIC, now, lookup, decodeVal, runClient, runSubscriber, runWatcher, runReplicaReader,
 } from './workload.js';
@@ -248,7 +248,7 @@ async function setroots(cluster: Cluster): Promise<Map<number, SetrootOp[]>> {
     const head = Number((await h.call('journal.head')).seq);
     for (let from = 1; from <= head; ) {
       const r = await h.call('journal.fetch', { from, count: Math.min(1000, head - from + 1) });
-      const entries = (r.entries as unknown[]).map((e) => decodeEntry(JSON.stringify(e)));
+      const entries = (r.entries as unknown[]).map(entryFromJson);
       if (entries.length === 0) break;
       for (const e of entries) {
         if (e.topic !== 'kvs.namespace-primary-setroot') continue;

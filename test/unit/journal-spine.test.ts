@@ -6,7 +6,7 @@ import { ContentStore } from '../../src/core/content/store.js';
 import { JournalStore, type Checkpoint, type Head } from '../../src/core/journal/store.js';
 import { verifyJournal } from '../../src/core/journal/verify.js';
 import {
-  canonical, checkpointMessage, decodeEntry, encodeEntry, entryPayloadBytes, payloadForEntry, ENTRY_RAW, type Entry,
+  canonical, checkpointMessage, decodeEntry, encodeEntry, entryFromJson, entryPayloadBytes, payloadForEntry, ENTRY_RAW, type Entry,
 } from '../../src/core/journal/entry.js';
 import { ReplicaOrder } from '../../src/core/journal/replica.js';
 import { blobrefOf } from '../../src/core/content/blobref.js';
@@ -61,6 +61,11 @@ describe('journal entries', () => {
     expect(errOf(() => decodeEntry('{"seq":'))).toMatchObject({ errno: EPROTO, message: 'journal entry is not valid JSON' });
     expect(errOf(() => decodeEntry(JSON.stringify({ ...e, seq: 0 })))).toMatchObject({ errno: EPROTO });
     expect(errOf(() => decodeEntry(JSON.stringify({ ...e, extra: 1 })))).toMatchObject({ errno: EPROTO });
+    // an entry a fetch's answer already parsed is held to the same schema
+    expect(entryFromJson(JSON.parse(bytes.toString('utf8')))).toEqual(e);
+    expect(errOf(() => entryFromJson({ ...e, seq: 0 }))).toMatchObject({ errno: EPROTO });
+    expect(errOf(() => entryFromJson({ ...e, topic: undefined }))).toMatchObject({ errno: EPROTO });
+    expect(errOf(() => entryFromJson(null))).toMatchObject({ errno: EPROTO });
   });
 
   it('give back the bytes an event carried: JSON text and a NUL, or the raw bytes', () => {

@@ -225,6 +225,11 @@ export function decodeEntry(blob: Buffer | string): Entry {
   } catch {
     throw new FluxError(EPROTO, 'journal entry is not valid JSON');
   }
+  return entryFromJson(v);
+}
+
+/** Validate an entry already parsed, as a `journal.fetch` answer carries it (FluxError EPROTO if malformed). */
+export function entryFromJson(v: unknown): Entry {
   validateEntry(v);
   return v as Entry;
 }
