@@ -60,7 +60,7 @@ function workload(n, rng) {
 for (const n of LENGTHS) {
   const { records, batches } = workload(n, new Random(n));
   const t0 = process.hrtime.bigint();
-  const attr = attribute(records.map((r) => ({ id: r.id, input: r.input, call: r.call, ...(r.output?.version ? { version: r.output.version } : {}) })), batches);
+  const attr = attribute(records, batches);
   const ops = settle(records, attr.exact);
   const r = check(kvsModel, ops, { maxStates: 50_000_000 });
   const s = Number(process.hrtime.bigint() - t0) / 1e9;

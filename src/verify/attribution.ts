@@ -14,14 +14,16 @@ export interface SetrootOp {
   value: string | null;
 }
 
+/** a write as the history records it (its output, when seen, the version it was acknowledged with) */
 export interface WriteRecord {
   id: number;
   input: KvsInput;
-  /** the version it was acknowledged with */
-  version?: number;
+  output?: KvsOutput;
   refused?: boolean;
   call: number;
 }
+
+const ackedVersion = (w: WriteRecord): number | undefined => (w.output && 'version' in w.output ? w.output.version : undefined);
 
 export interface Attribution {
   /** write id -> version + place in the batch as a fraction (v < exact < v + 1); absent: not in the journal */
@@ -36,36 +38,44 @@ export function attribute(writes: WriteRecord[], batches: Map<number, SetrootOp[
   const exact = new Map<number, number>();
   const problems: string[] = [];
   const place = (v: number, i: number, n: number) => v + (i + 1) / (n + 1);
-  // where each put/append value sits
-  const byValue = new Map<string, { v: number; i: number; n: number }>();
+  // where each put/append value sits, by kind, key and value: maps of maps, as a key made of the three joined was
+  // a new string to hash for every op of the journal and every write of the history (a third of the time here)
+  type Place = { v: number; i: number; n: number };
+  const byKind = { put: new Map<string, Map<string, Place>>(), append: new Map<string, Map<string, Place>>() };
+  const at = (f: 'put' | 'append', key: string) => {
+    let m = byKind[f].get(key);
+    if (m === undefined) byKind[f].set(key, (m = new Map()));
+    return m;
+  };
   for (const [v, ops] of batches) {
     ops.forEach((op, i) => {
-      if (op.value !== null) byValue.set(`${op.key}\n${op.flags & APPEND ? 'append' : 'put'}\n${op.value}`, { v, i, n: ops.length });
+      if (op.value !== null) at(op.flags & APPEND ? 'append' : 'put', op.key).set(op.value, { v, i, n: ops.length });
     });
   }
   const usedUnlinks = new Set<string>();
   const lostUnlinks = new Map<string, WriteRecord[]>();
   for (const w of writes) {
     const inp = w.input;
+    const version = ackedVersion(w);
     if (inp.f === 'put' || inp.f === 'append') {
-      const at = byValue.get(`${inp.key}\n${inp.f}\n${inp.value}`);
-      if (at) exact.set(w.id, place(at.v, at.i, at.n));
-      if (w.refused && at) problems.push(`${inp.f} ${inp.key} ${inp.value} was refused but is in version ${at.v}`);
-      if (w.version !== undefined && at?.v !== w.version) {
-        problems.push(`${inp.f} ${inp.key} ${inp.value} was acknowledged with version ${w.version} but is ${at ? `in version ${at.v}` : 'not in the journal'}`);
+      const found = byKind[inp.f].get(inp.key)?.get(inp.value);
+      if (found) exact.set(w.id, place(found.v, found.i, found.n));
+      if (w.refused && found) problems.push(`${inp.f} ${inp.key} ${inp.value} was refused but is in version ${found.v}`);
+      if (version !== undefined && found?.v !== version) {
+        problems.push(`${inp.f} ${inp.key} ${inp.value} was acknowledged with version ${version} but is ${found ? `in version ${found.v}` : 'not in the journal'}`);
       }
-    } else if (inp.f === 'unlink' && w.version === undefined && !w.refused) {
+    } else if (inp.f === 'unlink' && version === undefined && !w.refused) {
       const list = lostUnlinks.get(inp.key) ?? [];
       list.push(w);
       lostUnlinks.set(inp.key, list);
-    } else if (inp.f === 'unlink' && w.version !== undefined) {
+    } else if (inp.f === 'unlink' && version !== undefined) {
       // unlinks carry no value: an acknowledged one takes the first unlink of its key in its batch not yet taken
-      const ops = batches.get(w.version) ?? [];
-      const i = ops.findIndex((op, j) => op.key === inp.key && op.value === null && !usedUnlinks.has(`${w.version}\n${j}`));
-      if (i < 0) problems.push(`unlink ${inp.key} was acknowledged with version ${w.version} but that version has no such unlink`);
+      const ops = batches.get(version) ?? [];
+      const i = ops.findIndex((op, j) => op.key === inp.key && op.value === null && !usedUnlinks.has(`${version}\n${j}`));
+      if (i < 0) problems.push(`unlink ${inp.key} was acknowledged with version ${version} but that version has no such unlink`);
       else {
-        usedUnlinks.add(`${w.version}\n${i}`);
-        exact.set(w.id, place(w.version, i, ops.length));
+        usedUnlinks.add(`${version}\n${i}`);
+        exact.set(w.id, place(version, i, ops.length));
       }
     }
   }
@@ -149,15 +159,31 @@ export function settle(records: readonly KvsRecord[], exact: Map<number, number>
   return out;
 }
 
-/** the key's value after each version that touched it (the first: before any), replayed from the setroot ops */
-export function keyHistory(key: string, batches: Map<number, SetrootOp[]>): Array<string | null> {
-  const out: Array<string | null> = [null];
-  let cur: string | null = null;
+/** a key's values along the versions that changed it: `versions[i]` made it `values[i]`; before the first, it did not exist */
+export interface KeyTimeline {
+  versions: number[];
+  values: Array<string | null>;
+}
+
+/**
+ * Every key's timeline, replayed from the setroot ops in one pass (merged ops applied in their order, a version
+ * counted once per key): the watch and replica-read checks of an hour's journal (over a million versions) take it.
+ */
+export function keyTimelines(batches: Map<number, SetrootOp[]>): Map<string, KeyTimeline> {
+  const out = new Map<string, KeyTimeline>();
   for (const v of [...batches.keys()].sort((a, b) => a - b)) {
-    const ops = batches.get(v)!.filter((op) => op.key === key);
-    if (ops.length === 0) continue;
-    for (const op of ops) cur = op.value === null ? null : op.flags & APPEND ? (cur ?? '') + op.value : op.value;
-    out.push(cur);
+    for (const op of batches.get(v)!) {
+      let t = out.get(op.key);
+      if (t === undefined) out.set(op.key, (t = { versions: [], values: [] }));
+      const last = t.versions.length - 1;
+      const before = last < 0 ? null : t.values[last]!;
+      const value = op.value === null ? null : op.flags & APPEND ? (before ?? '') + op.value : op.value;
+      if (t.versions[last] === v) t.values[last] = value;
+      else {
+        t.versions.push(v);
+        t.values.push(value);
+      }
+    }
   }
   return out;
 }

@@ -4,7 +4,7 @@
 // client's own acknowledged writes; and a connection's first read includes every write acknowledged anywhere
 // before it began (it waits until its broker has what rank 0 had). Each read is placed at the earliest version
 // that fits, which is the placement that leaves the most room for the reads after it.
-import type { SetrootOp } from './attribution.js';
+import type { KeyTimeline } from './attribution.js';
 import { firstWhere } from './bisect.js';
 
 export interface ReplicaRead {
@@ -15,8 +15,8 @@ export interface ReplicaRead {
   key: string;
   call: number;
   ret: number;
-  /** the value read, null for a key that does not exist; undefined when no answer was seen */
-  value: string | null | undefined;
+  /** the value read, null for a key that does not exist; absent when no answer was seen */
+  value?: string | null;
 }
 
 export interface AckedWrite {
@@ -24,34 +24,6 @@ export interface AckedWrite {
   /** the version it was acknowledged with */
   version: number;
   ret: number;
-}
-
-const APPEND = 32;
-
-/** a key's values along the versions: `versions[i]` made it `values[i]`; before the first, it did not exist */
-interface KeyTimeline {
-  versions: number[];
-  values: Array<string | null>;
-}
-
-function timelines(batches: Map<number, SetrootOp[]>): Map<string, KeyTimeline> {
-  const out = new Map<string, KeyTimeline>();
-  const cur = new Map<string, string | null>();
-  for (const v of [...batches.keys()].sort((a, b) => a - b)) {
-    const touched = new Set<string>();
-    for (const op of batches.get(v)!) {
-      const before = cur.get(op.key) ?? null;
-      cur.set(op.key, op.value === null ? null : op.flags & APPEND ? (before ?? '') + op.value : op.value);
-      touched.add(op.key);
-    }
-    for (const k of touched) {
-      const t = out.get(k) ?? { versions: [], values: [] };
-      t.versions.push(v);
-      t.values.push(cur.get(k)!);
-      out.set(k, t);
-    }
-  }
-  return out;
 }
 
 /** the first version at or after `lo` at which the key has `value`, or undefined */
@@ -88,10 +60,9 @@ function floorBefore({ rets, maxima }: Acked, t: number): number {
   return a === 0 ? 0 : maxima[a - 1]!;
 }
 
-/** every broken promise, one line each */
-export function checkReplicaReads(reads: ReplicaRead[], writes: AckedWrite[], batches: Map<number, SetrootOp[]>): string[] {
+/** every broken promise, one line each; `lines`: every key's timeline (keyTimelines of the journal's setroots) */
+export function checkReplicaReads(reads: ReplicaRead[], writes: AckedWrite[], lines: Map<string, KeyTimeline>): string[] {
   const problems: string[] = [];
-  const lines = timelines(batches);
   const sorted = [...writes].sort((a, b) => a.ret - b.ret);
   const everyone = acked(sorted);
   const bySession = new Map<number, AckedWrite[]>();

@@ -16,12 +16,12 @@ import { Random } from './random.js';
 import { check } from './linearizability.js';
 import { kvsModel } from './kvs-model.js';
 import { checkEvents, checkWatch, type Publish } from './event-log.js';
-import { attribute, keyHistory, settle, type SetrootOp } from './attribution.js';
+import { attribute, keyTimelines, settle, type KeyTimeline, type SetrootOp } from './attribution.js';
 import { entryFromJson } from '../core/journal/entry.js';
 import {
-  Recorder, KEYS, EVENT_PREFIX, END_TOPIC, now, lookup, decodeVal, runClient, runSubscriber, runWatcher, runReplicaReader,
+  type Record as HistoryRecord, Recorder, KEYS, EVENT_PREFIX, END_TOPIC, now, lookup, decodeVal, runClient, runSubscriber, runWatcher, runReplicaReader,
 } from './workload.js';
-import { checkReplicaReads } from './replica-reads.js';
+import { checkReplicaReads, type AckedWrite } from './replica-reads.js';
 import { sampleRss, selfMemory, summarize, type RankMemory } from './memory.js';
 
 const FLUX = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'flux');
@@ -204,13 +204,12 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
     }
     const batches = await setroots(cluster);
     lap('journal read back');
-    const kvsRecords = rec.records.flatMap((r) => (r.kind === 'kvs' ? [r] : []));
-    const attr = attribute(kvsRecords.map((r) => ({
-      id: r.id, input: r.input, call: r.call, ...(r.output && 'version' in r.output ? { version: r.output.version } : {}), ...(r.refused ? { refused: true } : {}),
-    })), batches);
+    const kvsRecords = rec.records.filter((r): r is Extract<HistoryRecord, { kind: 'kvs' }> => r.kind === 'kvs');
+    const attr = attribute(kvsRecords, batches);
     violations.push(...attr.problems.map((detail) => ({ property: 'every acknowledged write is present (and no refused one)', detail })));
-    violations.push(...watchChecks(rec, batches));
-    violations.push(...replicaChecks(rec, batches));
+    const lines = keyTimelines(batches);
+    violations.push(...watchChecks(rec, lines));
+    violations.push(...replicaChecks(rec, lines));
     const kvsOps = settle(kvsRecords, attr.exact);
     lap('writes, watches, replica reads');
     const lin = check(kvsModel, kvsOps, { maxStates: 5_000_000 });
@@ -342,18 +341,21 @@ async function eventChecks(h: Flux, rec: Recorder): Promise<Violation[]> {
   return checkEvents(pubs, rec.subs, journal).map((detail) => ({ property: 'events: sequenced, durable, delivered in order without gap or duplicate', detail }));
 }
 
-function replicaChecks(rec: Recorder, batches: Map<number, SetrootOp[]>): Violation[] {
-  const reads = rec.records.flatMap((r) => (r.kind === 'replica' && r.ret !== Infinity ? [{ ...r, value: r.value }] : []));
-  const writes = rec.records.flatMap((r) => (r.kind === 'kvs' && r.output && 'version' in r.output
-    ? [{ session: r.session, version: r.output.version, ret: r.ret }] : []));
-  return checkReplicaReads(reads, writes, batches).map((detail) => ({ property: 'replica reads: never back, never a state rank 0 never had, a first read sees what was acknowledged before it', detail }));
+function replicaChecks(rec: Recorder, lines: Map<string, KeyTimeline>): Violation[] {
+  const reads = rec.records.filter((r): r is Extract<HistoryRecord, { kind: 'replica' }> => r.kind === 'replica' && r.ret !== Infinity);
+  const writes: AckedWrite[] = [];
+  for (const r of rec.records) {
+    if (r.kind === 'kvs' && r.output && 'version' in r.output) writes.push({ session: r.session, version: r.output.version, ret: r.ret });
+  }
+  return checkReplicaReads(reads, writes, lines).map((detail) => ({ property: 'replica reads: never back, never a state rank 0 never had, a first read sees what was acknowledged before it', detail }));
 }
 
-function watchChecks(rec: Recorder, batches: Map<number, SetrootOp[]>): Violation[] {
+function watchChecks(rec: Recorder, lines: Map<string, KeyTimeline>): Violation[] {
   const bad: Violation[] = [];
+  // each key's successive values, from before it existed
   const histories = new Map<string, Array<string | null>>();
   for (const w of rec.watches) {
-    if (!histories.has(w.key)) histories.set(w.key, keyHistory(w.key, batches));
+    if (!histories.has(w.key)) histories.set(w.key, [null, ...(lines.get(w.key)?.values ?? [])]);
     const why = checkWatch(w.key, w.seen, histories.get(w.key)!);
     if (why) bad.push({ property: 'watches see every change in order without gap or duplicate', detail: `client ${w.client} on rank ${w.rank}: ${why}` });
   }

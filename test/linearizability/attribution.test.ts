@@ -1,6 +1,6 @@
 // Placing writes from the journal's setroot entries: the checks a run makes of durability and of refusals.
 import { describe, it, expect } from 'vitest';
-import { attribute, keyHistory, settle, type KvsRecord, type SetrootOp } from '../../src/verify/attribution.js';
+import { attribute, keyTimelines, settle, type KvsRecord, type SetrootOp } from '../../src/verify/attribution.js';
 
 const batches = new Map<number, SetrootOp[]>([
   [1, [{ key: 'a', flags: 0, value: 'x' }]],
@@ -10,9 +10,9 @@ const batches = new Map<number, SetrootOp[]>([
 describe('attribution of writes to versions', () => {
   it('places acknowledged and unanswered writes by value, merged ones by their place in the batch', () => {
     const r = attribute([
-      { id: 1, call: 1, input: { f: 'put', key: 'a', value: 'x' }, version: 1 },
+      { id: 1, call: 1, input: { f: 'put', key: 'a', value: 'x' }, output: { version: 1 } },
       { id: 2, call: 2, input: { f: 'append', key: 'a', value: '[y]' } },
-      { id: 3, call: 3, input: { f: 'unlink', key: 'a' }, version: 2 },
+      { id: 3, call: 3, input: { f: 'unlink', key: 'a' }, output: { version: 2 } },
       { id: 4, call: 4, input: { f: 'put', key: 'b', value: 'never' } },
     ], batches);
     expect(r.problems).toEqual([]);
@@ -24,10 +24,10 @@ describe('attribution of writes to versions', () => {
 
   it('names an acknowledged write that is missing or elsewhere, and a refused one that landed', () => {
     const r = attribute([
-      { id: 1, call: 1, input: { f: 'put', key: 'a', value: 'lost' }, version: 1 },
-      { id: 2, call: 2, input: { f: 'put', key: 'b', value: 'z' }, version: 1 },
+      { id: 1, call: 1, input: { f: 'put', key: 'a', value: 'lost' }, output: { version: 1 } },
+      { id: 2, call: 2, input: { f: 'put', key: 'b', value: 'z' }, output: { version: 1 } },
       { id: 3, call: 3, input: { f: 'put', key: 'a', value: 'x' }, refused: true },
-      { id: 4, call: 4, input: { f: 'unlink', key: 'b' }, version: 2 },
+      { id: 4, call: 4, input: { f: 'unlink', key: 'b' }, output: { version: 2 } },
     ], batches);
     expect(r.problems).toEqual([
       'put a lost was acknowledged with version 1 but is not in the journal',
@@ -48,11 +48,11 @@ describe('attribution of writes to versions', () => {
     ]);
     const r = attribute([
       { id: 1, call: 40, input: { f: 'unlink', key: 'a' } },
-      { id: 2, call: 10, input: { f: 'unlink', key: 'a' }, version: 3 },
+      { id: 2, call: 10, input: { f: 'unlink', key: 'a' }, output: { version: 3 } },
       { id: 3, call: 20, input: { f: 'unlink', key: 'a' } },
       { id: 4, call: 50, input: { f: 'unlink', key: 'a' } },
       { id: 5, call: 30, input: { f: 'unlink', key: 'a' }, refused: true },
-      { id: 6, call: 60, input: { f: 'put', key: 'b', value: 'y' }, version: 5 },
+      { id: 6, call: 60, input: { f: 'put', key: 'b', value: 'y' }, output: { version: 5 } },
     ], unlinks);
     // the acknowledged one takes version 3's first; the lost ones, by call, the second and then version 5's
     expect([r.exact.get(2), r.exact.get(3), r.exact.get(1)]).toEqual([3 + 1 / 3, 3 + 2 / 3, 5 + 2 / 3]);
@@ -92,11 +92,14 @@ describe('the history the checker takes', () => {
   });
 });
 
-describe('a key\'s history replayed from the setroot ops', () => {
-  it('is its value after each version that touched it, merged ops applied in order', () => {
-    expect(keyHistory('a', batches)).toEqual([null, 'x', null]);
-    expect(keyHistory('b', batches)).toEqual([null, 'z']);
-    const more = new Map([...batches, [3, [{ key: 'a', flags: 32, value: '1' }, { key: 'a', flags: 32, value: '2' }]]]);
-    expect(keyHistory('a', more)).toEqual([null, 'x', null, '12']);
+describe('a key\'s timeline replayed from the setroot ops', () => {
+  it('is its value after each version that touched it, merged ops applied in order, versions in order', () => {
+    expect(Object.fromEntries(keyTimelines(batches))).toEqual({
+      a: { versions: [1, 2], values: ['x', null] },
+      b: { versions: [2], values: ['z'] },
+    });
+    // handed over in any order; two appends merged into one version count once, applied in their order
+    const more = new Map([[3, [{ key: 'a', flags: 32, value: '1' }, { key: 'a', flags: 32, value: '2' }]], ...batches]);
+    expect(keyTimelines(more).get('a')).toEqual({ versions: [1, 2, 3], values: ['x', null, '12'] });
   });
 });
