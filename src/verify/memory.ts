@@ -38,7 +38,7 @@ export function rssKiB(pid: number): number | undefined {
 
 /**
  * This process's own memory, for the log of a run's checks: its V8 heap now and the most it has been resident
- * (VmHWM), MiB. An hour's history and its checks took ~6 GB, so which check pushes the peak is worth knowing.
+ * (VmHWM), MiB. An hour's history and its checks take gigabytes, so which check pushes the peak is worth knowing.
  */
 export function selfMemory(): { heapMiB: number; peakRssMiB: number } {
   const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
