@@ -81,15 +81,47 @@ export function checkEvents(pubs: Publish[], subs: Subscription[], journal: Even
   return bad;
 }
 
-/** a watcher's values must be a contiguous run of the key's values, version after version */
-export function checkWatch(key: string, seen: Array<string | null>, history: Array<string | null>): string | undefined {
+/** a key's successive values (unique but for null), with where each value is: made once per key, for every watch of it */
+export interface KeyValues {
+  values: Array<string | null>;
+  /** the positions of each non-null value (one, unless a value was written twice) */
+  at: Map<string, number[]>;
+  nulls: number[];
+}
+
+export function keyValues(values: Array<string | null>): KeyValues {
+  const at = new Map<string, number[]>();
+  const nulls: number[] = [];
+  values.forEach((v, i) => {
+    if (v === null) nulls.push(i);
+    else {
+      const list = at.get(v);
+      if (list) list.push(i);
+      else at.set(v, [i]);
+    }
+  });
+  return { values, at, nulls };
+}
+
+/**
+ * A watcher's values must be a contiguous run of the key's values, version after version. The runs tried are those
+ * that put the first non-null value seen where the key had it (or, for nulls alone, at a null): a search of the
+ * whole history per watch made the check grow with the square of a run's length (an hour has thousands of watches
+ * of ~200,000 values).
+ */
+export function checkWatch(key: string, seen: Array<string | null>, hist: KeyValues): string | undefined {
   if (seen.length === 0) return undefined;
-  // values are unique but for null: the runs to try are those that put the first other value where it is (found
-  // by the array's own search: an hour's history is ~200,000 values, and a run has thousands of watches)
   const anchor = Math.max(0, seen.findIndex((v) => v !== null));
-  for (let at = history.indexOf(seen[anchor]!); at >= 0; at = history.indexOf(seen[anchor]!, at + 1)) {
+  const first = seen[anchor]!;
+  const places = first === null ? hist.nulls : hist.at.get(first) ?? [];
+  const { values } = hist;
+  for (const at of places) {
     const i = at - anchor;
-    if (i >= 0 && i + seen.length <= history.length && seen.every((v, j) => history[i + j] === v)) return undefined;
+    if (i >= 0 && i + seen.length <= values.length && seen.every((v, j) => values[i + j] === v)) return undefined;
   }
-  return `a watch of ${key} saw ${JSON.stringify(seen)}, which is not a run of the key's successive values ${JSON.stringify(history)}`;
+  // the key's values around where the run would start, not all of them (an hour's are megabytes)
+  const near = places.length > 0 ? Math.max(0, places[0]! - anchor - 3) : undefined;
+  const context = near === undefined ? `${JSON.stringify(first)} was never the key's value`
+    : `the key's successive values from position ${near} were ${JSON.stringify(values.slice(near, near + seen.length + 6))}`;
+  return `a watch of ${key} saw ${JSON.stringify(seen)}, which is not a run of the key's successive values: ${context}`;
 }

@@ -15,7 +15,7 @@ import { FAULTS, mountTmpfs, regrow, unmount, type FaultName } from './faults.js
 import { Random } from './random.js';
 import { check } from './linearizability.js';
 import { kvsModel } from './kvs-model.js';
-import { checkEvents, checkWatch, type Publish } from './event-log.js';
+import { checkEvents, checkWatch, keyValues, type KeyValues, type Publish } from './event-log.js';
 import { attribute, keyTimelines, settle, type KeyTimeline, type SetrootOp } from './attribution.js';
 import { entryFromJson } from '../core/journal/entry.js';
 import {
@@ -353,9 +353,9 @@ function replicaChecks(rec: Recorder, lines: Map<string, KeyTimeline>): Violatio
 function watchChecks(rec: Recorder, lines: Map<string, KeyTimeline>): Violation[] {
   const bad: Violation[] = [];
   // each key's successive values, from before it existed
-  const histories = new Map<string, Array<string | null>>();
+  const histories = new Map<string, KeyValues>();
   for (const w of rec.watches) {
-    if (!histories.has(w.key)) histories.set(w.key, [null, ...(lines.get(w.key)?.values ?? [])]);
+    if (!histories.has(w.key)) histories.set(w.key, keyValues([null, ...(lines.get(w.key)?.values ?? [])]));
     const why = checkWatch(w.key, w.seen, histories.get(w.key)!);
     if (why) bad.push({ property: 'watches see every change in order without gap or duplicate', detail: `client ${w.client} on rank ${w.rank}: ${why}` });
   }

@@ -3,7 +3,7 @@
 import { describe, it, expect } from 'vitest';
 import { type Model, type Operation, check } from '../../src/verify/linearizability.js';
 import { kvsModel, type KvsInput, type KvsOp, type KvsOutput } from '../../src/verify/kvs-model.js';
-import { checkEvents, checkWatch, type Publish } from '../../src/verify/event-log.js';
+import { checkEvents, checkWatch, keyValues, type Publish } from '../../src/verify/event-log.js';
 
 let nextId = 0;
 function op(client: number, call: number, ret: number, input: KvsInput, output?: KvsOutput): KvsOp {
@@ -151,7 +151,7 @@ describe('the event log checks', () => {
   });
 
   it('accept a watch that saw a run of successive values and nothing else', () => {
-    const hist = [null, 'a', 'b', 'c', null, 'd'];
+    const hist = keyValues([null, 'a', 'b', 'c', null, 'd']);
     expect(checkWatch('k', ['b', 'c'], hist)).toBeUndefined();
     expect(checkWatch('k', ['a', 'c'], hist)).toMatch(/not a run/);
     expect(checkWatch('k', ['a', 'a'], hist)).toMatch(/not a run/);
@@ -162,5 +162,14 @@ describe('the event log checks', () => {
     expect(checkWatch('k', [null, null], hist)).toMatch(/not a run/);
     expect(checkWatch('k', [null, null, 'a'], hist)).toMatch(/not a run/);
     expect(checkWatch('k', ['b', 'c', null, 'd', null], hist)).toMatch(/not a run/);
+    // what a failure shows: the values around where the run would have started, or that its value never was
+    expect(checkWatch('k', ['c', 'd'], hist)).toBe(
+      'a watch of k saw ["c","d"], which is not a run of the key\'s successive values: the key\'s successive values from position 0 were [null,"a","b","c",null,"d"]',
+    );
+    expect(checkWatch('k', ['z'], hist)).toBe('a watch of k saw ["z"], which is not a run of the key\'s successive values: "z" was never the key\'s value');
+    // a value written twice (a broker that applied one op twice) is found at either place
+    const twice = keyValues(['a', 'b', 'a', 'c']);
+    expect(checkWatch('k', ['a', 'c'], twice)).toBeUndefined();
+    expect(checkWatch('k', ['a', 'b'], twice)).toBeUndefined();
   });
 });

@@ -4,6 +4,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { check } from '../../src/verify/linearizability.js';
 import { kvsModel, valuesAt, type KvsInput, type KvsOp } from '../../src/verify/kvs-model.js';
+import { checkWatch, keyValues } from '../../src/verify/event-log.js';
 
 const keys = ['a', 'b', 'c'];
 const input: fc.Arbitrary<KvsInput> = fc.oneof(
@@ -206,5 +207,25 @@ describe('the values a key may have had at a version', () => {
         for (let v = 0; v <= Math.floor(version) + 1; v++) expect(valuesAt(s.hist, v)).toEqual(walk(writes, v));
       },
     ), { numRuns: 200 });
+  });
+});
+
+describe('a watch\'s run of values', () => {
+  // a history of a few distinct values and nulls (a value may repeat, as one applied twice would), and what a
+  // watch saw: a slice of it, or a slice with one value changed, dropped or repeated
+  const history = fc.array(fc.option(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'), { nil: null }), { minLength: 1, maxLength: 30 });
+  const brute = (seen: Array<string | null>, values: Array<string | null>) =>
+    seen.length === 0 || values.some((_, i) => i + seen.length <= values.length && seen.every((v, j) => values[i + j] === v));
+
+  it('is accepted exactly when it is a contiguous run of the key\'s values, as a search of every place says', () => {
+    fc.assert(fc.property(history, fc.nat(), fc.nat(8), fc.nat(3), fc.nat(), (values, from, len, how, pick) => {
+      const start = from % values.length;
+      const seen = values.slice(start, start + len);
+      const k = pick % Math.max(1, seen.length);
+      if (how === 1 && seen.length > 0) seen[k] = seen[k] === null ? 'a' : null;
+      if (how === 2 && seen.length > 1) seen.splice(k, 1);
+      if (how === 3 && seen.length > 0) seen.splice(k, 0, seen[k]!);
+      expect(checkWatch('k', seen, keyValues(values)) === undefined).toBe(brute(seen, values));
+    }), { numRuns: 1000 });
   });
 });
