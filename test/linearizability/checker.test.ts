@@ -148,6 +148,13 @@ describe('the event log checks', () => {
     expect(checkEvents([], sub([1, 3]), journal)).toEqual(['subscriber 7 (client 1, from 1) missed seq 2 (b)']);
     expect(checkEvents([], sub([1, 2, 2, 3]), journal)[0]).toMatch(/saw seq 2 after 2: a duplicate/);
     expect(checkEvents([], sub([2, 1, 3]), journal)[0]).toMatch(/saw seq 1 after 2: out of order/);
+    // a segment owes the events from its start to the last it saw, not those before or after
+    const four = new Map([...journal, [4, 'd']]);
+    const from = (start: number, seen: number[]) => [{ id: 8, client: 2, from: start, seen: seen.map((seq) => ({ seq, topic: four.get(seq)! })) }];
+    expect(checkEvents([], from(3, [3]), four)).toEqual([]);
+    expect(checkEvents([], from(2, [2, 4]), four)).toEqual(['subscriber 8 (client 2, from 2) missed seq 3 (c)']);
+    expect(checkEvents([], from(3, [4]), four)).toEqual(['subscriber 8 (client 2, from 3) missed seq 3 (c)']);
+    expect(checkEvents([], from(5, []), four)).toEqual([]);
   });
 
   it('accept a watch that saw a run of successive values and nothing else', () => {
