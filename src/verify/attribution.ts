@@ -4,7 +4,7 @@
 // outcome was not seen is settled by whether it is there; an unlink, which has no value, by the unlinks no
 // acknowledged one took. A write's place in its batch breaks the tie between writes merged into one version (the
 // response gives only the version). From all that, the history the checker takes.
-import type { KvsInput, KvsOp, KvsOutput } from './kvs-model.js';
+import { versionOf, type KvsInput, type KvsOp, type KvsOutput } from './kvs-model.js';
 import { firstWhere } from './bisect.js';
 
 export interface SetrootOp {
@@ -22,8 +22,6 @@ export interface WriteRecord {
   refused?: boolean;
   call: number;
 }
-
-const ackedVersion = (w: WriteRecord): number | undefined => (w.output && 'version' in w.output ? w.output.version : undefined);
 
 export interface Attribution {
   /** write id -> version + place in the batch as a fraction (v < exact < v + 1); absent: not in the journal */
@@ -56,7 +54,7 @@ export function attribute(writes: WriteRecord[], batches: Map<number, SetrootOp[
   const lostUnlinks = new Map<string, WriteRecord[]>();
   for (const w of writes) {
     const inp = w.input;
-    const version = ackedVersion(w);
+    const version = versionOf(w.output);
     if (inp.f === 'put' || inp.f === 'append') {
       const found = byKind[inp.f].get(inp.key)?.get(inp.value);
       if (found) exact.set(w.id, place(found.v, found.i, found.n));
@@ -127,8 +125,12 @@ export interface KvsRecord {
  * left out, or placed early, was found wrong only where a read at a past version much later needed it.
  */
 export function settle(records: readonly KvsRecord[], exact: Map<number, number>): KvsOp[] {
-  const acked = records.flatMap((r) => (!r.refused && r.output && 'version' in r.output ? [{ version: r.output.version, call: r.call, ret: r.ret }] : []))
-    .sort((a, b) => a.version - b.version);
+  const acked: Array<{ version: number; call: number; ret: number }> = [];
+  for (const r of records) {
+    const version = versionOf(r.output);
+    if (!r.refused && version !== undefined) acked.push({ version, call: r.call, ret: r.ret });
+  }
+  acked.sort((a, b) => a.version - b.version);
   /** the latest call among the acknowledged writes up to index i, and the earliest return from index i on */
   const latestCall = acked.map((a) => a.call);
   for (let i = 1; i < latestCall.length; i++) latestCall[i] = Math.max(latestCall[i]!, latestCall[i - 1]!);

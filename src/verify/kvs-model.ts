@@ -18,6 +18,9 @@ export type KvsOutput = { version: number } | { value: string | null };
 
 export type KvsOp = Operation<KvsInput, KvsOutput>;
 
+/** the version a write's answer gave, undefined for a read's answer or none */
+export const versionOf = (output: KvsOutput | undefined): number | undefined => (output && 'version' in output ? output.version : undefined);
+
 /** one linearized write, newest first: states share their pasts instead of copying them */
 interface Step {
   /** the version that made it, undefined when that is unknown (the write's outcome was not seen) */
@@ -96,7 +99,7 @@ export const kvsModel: Model<KeyState, KvsInput, KvsOutput> = {
   step(s, input, output) {
     const cur = s.hist.value;
     if (isWrite(input)) {
-      const version = output && 'version' in output ? output.version : undefined;
+      const version = versionOf(output);
       // versions come from one sequencer: writes are linearized in version order, and after any version a read showed
       if (version !== undefined && (version < s.lastKnown || Math.floor(version) <= s.readFloor)) return undefined;
       const value = input.f === 'put' ? input.value : input.f === 'unlink' ? null : (cur ?? '') + input.value;

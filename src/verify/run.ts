@@ -14,7 +14,7 @@ import { Cluster } from './cluster.js';
 import { FAULTS, mountTmpfs, regrow, unmount, type FaultName } from './faults.js';
 import { Random } from './random.js';
 import { check } from './linearizability.js';
-import { kvsModel } from './kvs-model.js';
+import { kvsModel, versionOf } from './kvs-model.js';
 import { checkEvents, checkWatch, keyValues, type KeyValues, type Publish } from './event-log.js';
 import { attribute, keyTimelines, settle, type KeyTimeline, type SetrootOp } from './attribution.js';
 import { entryFromJson } from '../core/journal/entry.js';
@@ -345,7 +345,9 @@ function replicaChecks(rec: Recorder, lines: Map<string, KeyTimeline>): Violatio
   const reads = rec.records.filter((r): r is Extract<HistoryRecord, { kind: 'replica' }> => r.kind === 'replica' && r.ret !== Infinity);
   const writes: AckedWrite[] = [];
   for (const r of rec.records) {
-    if (r.kind === 'kvs' && r.output && 'version' in r.output) writes.push({ session: r.session, version: r.output.version, ret: r.ret });
+    if (r.kind !== 'kvs') continue;
+    const version = versionOf(r.output);
+    if (version !== undefined) writes.push({ session: r.session, version, ret: r.ret });
   }
   return checkReplicaReads(reads, writes, lines).map((detail) => ({ property: 'replica reads: never back, never a state rank 0 never had, a first read sees what was acknowledged before it', detail }));
 }
