@@ -13,13 +13,15 @@
 // of each client before the timed ones (3000; the raw client's are reported as cold_median), PERF16_IDLE the seconds an
 // instance idles before its memory is read, and PERF16_STEADY the seconds before it is read again (120; 0 skips),
 // once every broker has run V8's optimizing compiler (node_text says whether a broker has).
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { Flux } from '../dist/api/handle.js';
 import { echoFloor, fsyncFloor, zmqEchoFloor } from './floors.mjs';
 import { FLUX, delay, emit, fillStatedir, median, percentile, startInstance, timeProcess } from './lib.mjs';
 import { brokerMem, rssAfter } from './proc-mem.mjs';
 import { brokerPids, totalCpu } from './proc-cpu.mjs';
 import { bigCommit, bigOps, commitOps, concurrentCommits } from './commits.mjs';
+import { brokerLaunchEnv } from '../dist/core/launch-env.js';
 import { rawClient } from './raw-client.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -50,6 +52,25 @@ const MODULES = [
     + " new Script(readFileSync(f, 'utf8'), { filename: f }).runInThisContext()(m.exports, createRequire(f), m, f, dir)"],
 ];
 
+/**
+ * A leaf's floor, a script as the brokers are: node with what every broker loads before any code of its own runs,
+ * the Node built-ins the broker's bundle and bin/flux require (read from the files, so the list follows the code)
+ * and zeromq, and a UNIX socket listening, as each broker's local one does (net loads `cluster` to listen), in
+ * Linux's abstract namespace so that no file is left behind. A broker's RSS cannot go below it whatever its own
+ * code does; what a leaf holds above it is the broker's code and heap.
+ */
+function leafFloorCode(root) {
+  const names = new Set();
+  for (const f of ['dist/cli/broker-main.cjs', 'bin/flux']) {
+    for (const [, name] of readFileSync(root + f, 'utf8').matchAll(/require\(["']((?:node:)?[a-z_/0-9]+)["']\)/g)) {
+      if (isBuiltin(name)) names.add(name.replace(/^node:/, ''));
+    }
+  }
+  return [...names].sort().map((n) => `require('node:${n}');`).join(' ')
+    + ` require(${JSON.stringify(root + 'node_modules/zeromq')});`
+    + " require('node:net').createServer().listen('\\0flux-leaf-floor-' + process.pid).unref();";
+}
+
 async function memory() {
   const prelude = "import { createRequire } from 'node:module'; process.chdir(process.env.PERF16_ROOT);";
   const env = process.env;
@@ -63,10 +84,17 @@ async function memory() {
     for (let i = 0; i < 3; i++) xs.push(await rssAfter(`${prelude} ${code}`));
     emit(`rss-cost-${name}`, median(xs) - base, 'MiB', { rss: r1(median(xs)) });
   }
+  // the floor's processes idle beside the instance, as long, in the environment its brokers are given
+  const floorProbe = { settleMs: IDLE_SECONDS * 1000, inputType: 'commonjs', env: brokerLaunchEnv(process.env) };
+  const floorCode = leafFloorCode(env.PERF16_ROOT);
+  const floorRuns = Promise.all([0, 1, 2].flatMap(() => [rssAfter('', floorProbe), rssAfter(floorCode, floorProbe)]));
 
   const inst = await startInstance(4);
   // past the first periodic journal checkpoint (30 s), which rank 0 makes idle or not
   await delay(IDLE_SECONDS * 1000);
+  const floorRss = await floorRuns;
+  const leafFloor = median(floorRss.filter((_, i) => i % 2 === 1));
+  emit('rss-leaf-floor', leafFloor, 'MiB', { bare_script: r1(median(floorRss.filter((_, i) => i % 2 === 0))), target: 45 });
   const idleFigures = (suffix, brokers) => {
     const rest = brokers.filter((b) => b.rank > 0);
     emit(`rss-idle-rank0-size4${suffix}`, brokers[0].rss, 'MiB', {
@@ -74,7 +102,7 @@ async function memory() {
     });
     emit(`rss-idle-leaf-size4${suffix}`, median(rest.map((b) => b.rss)), 'MiB', {
       private: r1(median(rest.map((b) => b.private))), ranks: rest.map((b) => r1(b.rss)),
-      node_text: rest.map((b) => r1(b.nodeText)), target: 45,
+      node_text: rest.map((b) => r1(b.nodeText)), target: 45, floor: r1(leafFloor),
     });
   };
   idleFigures('', brokerMem(inst.rundir));

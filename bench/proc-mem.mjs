@@ -44,14 +44,17 @@ export function brokerMem(rundir) {
 }
 
 /**
- * The RSS a node process has after running `code` (an ES module's text) and waiting `settleMs`: `node` itself,
- * or with one package loaded, or one module of this project.
+ * The RSS a node process has after running `code` and waiting `settleMs`: `node` itself, or with one package
+ * loaded, or one module of this project. `code` is an ES module's text, or with `inputType` 'commonjs' a script's,
+ * as bin/flux and the brokers run (Node's ES module loader costs a process ~2 MiB more than a script); `env` the
+ * process's environment.
  */
-export function rssAfter(code, settleMs = 500) {
-  const probe = `${code};\nsetTimeout(async () => { const { readFileSync } = await import('node:fs');`
-    + `const r = readFileSync('/proc/self/smaps_rollup', 'utf8'); process.stdout.write(String(/^Rss:\\s+(\\d+)/m.exec(r)[1])); }, ${settleMs});`;
+export function rssAfter(code, { settleMs = 500, inputType = 'module', env = process.env } = {}) {
+  const fs = inputType === 'module' ? "async () => { const { readFileSync } = await import('node:fs');" : "() => { const { readFileSync } = require('node:fs');";
+  const probe = `${code};\nsetTimeout(${fs} const r = readFileSync('/proc/self/smaps_rollup', 'utf8');`
+    + ` process.stdout.write(String(/^Rss:\\s+(\\d+)/m.exec(r)[1])); }, ${settleMs});`;
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--input-type=module', '-e', probe], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, [`--input-type=${inputType}`, '-e', probe], { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.on('close', (code) => (code === 0 ? resolve(Number(out) / MIB) : reject(new Error(`probe exited ${code}`))));
