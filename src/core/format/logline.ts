@@ -58,9 +58,9 @@ const two = (n: number) => (n < 10 ? `0${n}` : String(n));
 /**
  * "YYYY-MM-DDTHH:MM:SS" of seconds since the epoch, by arithmetic on the proleptic Gregorian calendar (its 400-year
  * cycle of 146,097 days, counted in years that begin on March 1 so that the leap day falls last). Date's
- * toISOString says the same, but V8's first call of it sets up its time zone cache, which costs every broker that
- * logs ~0.8 MiB of resident memory (measured), idle or not. Years outside 0–9999, which ISO writes with a sign
- * and six digits, are left to Date.
+ * toISOString says the same, but its first call in a process pages in ~0.8 MiB that nothing else a broker does
+ * touches (V8's date code and the ICU data it reaches: docs/performance.md), and every broker logs as it starts.
+ * Years outside 0–9999, which ISO writes with a sign and six digits, are left to Date.
  */
 export function isoSeconds(secs: number): string {
   const days = Math.floor(secs / 86_400);
