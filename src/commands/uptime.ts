@@ -3,10 +3,9 @@
 import { withHandle } from '../api/handle.js';
 import { uptime, type Uptime } from '../api/uptime.js';
 import { formatDuration } from '../core/time/fsd.js';
+import { twoDigits as two } from '../core/format/logline.js';
 import { ownerNames, readPasswd } from './ps.js';
 import { program, parse } from './common.js';
-
-const two = (n: number) => String(n).padStart(2, '0');
 
 export function uptimeLine(u: Uptime, now: Date, userName: (uid: number) => string): string {
   const clock = `${two(now.getHours())}:${two(now.getMinutes())}:${two(now.getSeconds())}`;

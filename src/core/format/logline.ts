@@ -53,7 +53,8 @@ export function isoLocalMicros(timeUs: number, offsetMin: number): string {
   return `${base}.${frac}${zone}`;
 }
 
-const two = (n: number) => (n < 10 ? `0${n}` : String(n));
+/** a clock's or a calendar's field in two digits */
+export const twoDigits = (n: number): string => (n < 10 ? `0${n}` : String(n));
 
 /**
  * "YYYY-MM-DDTHH:MM:SS" of seconds since the epoch, by arithmetic on the proleptic Gregorian calendar (its 400-year
@@ -77,7 +78,7 @@ export function isoSeconds(secs: number): string {
   const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
   const h = Math.floor(inDay / 3600);
   const m = Math.floor((inDay % 3600) / 60);
-  return `${String(year).padStart(4, '0')}-${two(month)}-${two(day)}T${two(h)}:${two(m)}:${two(inDay % 60)}`;
+  return `${String(year).padStart(4, '0')}-${twoDigits(month)}-${twoDigits(day)}T${twoDigits(h)}:${twoDigits(m)}:${twoDigits(inDay % 60)}`;
 }
 
 const nil = (s: string) => (s.length > 0 ? s : '-');

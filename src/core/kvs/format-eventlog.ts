@@ -3,7 +3,7 @@
 // (-u), with human times (-H: the minute, then offsets within it), in color (-L). Pure but for the clock
 // read when the timestamp is left to "now" and the local time zone -H prints in.
 import { FluxError, EINVAL } from '../errors.js';
-import { isoLocalMicros, localOffsetMinutes } from '../format/logline.js';
+import { isoLocalMicros, localOffsetMinutes, twoDigits as two } from '../format/logline.js';
 import {
   type JObject, type JValue, JReal, cString, dumpJson, formatFixed, isObject, parseJson,
 } from './format-json.js';
@@ -122,7 +122,6 @@ export class EventlogFormatter {
     if (minute === this.lastMinute) return offset(ts - this.lastTs);
     this.lastMinute = minute;
     this.lastTs = ts;
-    const two = (n: number) => String(n).padStart(2, '0');
     return this.paint(BOLD + GREEN, `[${MONTHS[t.getMonth()]}${two(t.getDate())} ${two(t.getHours())}:${two(t.getMinutes())}]`);
   }
 
