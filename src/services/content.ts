@@ -3,8 +3,7 @@
 // store and answers from it; stores that arrive in one turn of the event loop are committed in one transaction
 // and answered only after it (acknowledged => on disk). Ranks > 0 keep a bounded cache of clean blobs: a miss goes
 // upstream once per digest, and a store is write-through (answered once rank 0 has it).
-import { ByteCache } from '../core/byte-cache.js';
-import { ownBytes } from '../core/wire/own-bytes.js';
+import { BlobCache } from '../core/blob-cache.js';
 import { FluxError, EPROTO, EFBIG, EINVAL, ENOENT, ENOSYS } from '../core/errors.js';
 import { type Message, ROLE_ALL } from '../core/wire/message.js';
 import { type HashName, DIGEST_SIZE, hashBlob, isDigest } from '../core/content/blobref.js';
@@ -83,12 +82,8 @@ export function contentModule(host: ModuleHost, store: ContentStore | undefined,
   // fixed for the life of the instance, and flagged so (flux-core answers attr.get content.hash with flags 1)
   host.attrs.define('content.hash', hash, ATTR_IMMUTABLE);
   let blobSizeLimit = DEFAULT_BLOB_SIZE_LIMIT;
-  /** clean blobs, by key (ranks > 0) */
-  const cache = new ByteCache<Buffer>(DEFAULT_CACHE_BYTES);
-  /** a clean blob kept: a copy of exactly its bytes, not the memory of the frame it came in */
-  const keep = (key: string, blob: Buffer): void => {
-    if (!cache.has(key)) cache.set(key, ownBytes(blob), blob.length);
-  };
+  /** clean blobs, by key (ranks > 0): copies, which hold nothing of the frames they came in */
+  const cache = new BlobCache(DEFAULT_CACHE_BYTES);
   sizeAttr(host, 'content.blob-size-limit', DEFAULT_BLOB_SIZE_LIMIT, (n) => (blobSizeLimit = n));
   sizeAttr(host, 'content.purge-target-size', DEFAULT_CACHE_BYTES, (n) => {
     cache.limit = n;
@@ -184,7 +179,7 @@ export function contentModule(host: ModuleHost, store: ContentStore | undefined,
       if (!hashBlob(hash, blob).equals(digest)) {
         throw new FluxError(EPROTO, 'upstream content.load answered a blob that does not match its digest');
       }
-      keep(key, blob);
+      cache.set(key, blob);
       return blob;
     } finally {
       loading.delete(key);
@@ -197,7 +192,7 @@ export function contentModule(host: ModuleHost, store: ContentStore | undefined,
       if (!resp.payload || !resp.payload.equals(digest)) {
         throw new FluxError(EPROTO, 'upstream content.store answered another digest (is content.hash the same on every rank?)');
       }
-      keep(key, blob);
+      cache.set(key, blob);
     } finally {
       storing.delete(key);
     }

@@ -54,6 +54,20 @@ describe('a byte-bounded cache', () => {
     c.set('d', node(0), 10);
     expect([c.count, c.bytes, c.get('a'), c.get('d') !== undefined]).toEqual([3, 30, undefined, true]);
   });
+  it('tells what leaves it, and keeps what it is told an object sent to the back is kept as from then on', () => {
+    const dropped: string[] = [];
+    const c = new ByteCache<string>(20, {
+      dropped: (v, size) => dropped.push(`${v}/${size}`),
+      requeued: (v) => `${v}'`,
+    });
+    for (const k of ['a', 'b']) c.set(k, k, 10);
+    c.get('a');
+    c.set('c', 'c', 10);
+    expect([c.get('a'), c.get('b'), dropped]).toEqual(["a'", undefined, ['b/10']]);
+    expect(c.entry('c')).toMatchObject({ value: 'c', size: 10 });
+    c.clear();
+    expect(dropped.sort()).toEqual(["a'/10", 'b/10', 'c/10']);
+  });
 });
 
 describe('the cache of decoded tree objects', () => {
