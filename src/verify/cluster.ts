@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { Flux } from '../api/handle.js';
 
 const FLUX = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'flux');
+/** how much of what the brokers wrote to stderr a run keeps for its report */
+const STDERR_KEPT = 64 << 10;
 
 export interface ClusterOptions {
   size: number;
@@ -26,11 +28,17 @@ export class Cluster {
   private proc: ChildProcess | undefined;
   private exited: Promise<number | null> = Promise.resolve(null);
   private starting: Promise<void> | undefined;
+  private stderrTail = '';
 
   constructor(readonly opts: ClusterOptions) {}
 
   uri(rank: number): string {
     return `local://${this.rundir}/local-${rank}`;
+  }
+
+  /** the last of what the brokers of every instance so far wrote to stderr (why one left, when one did) */
+  get stderr(): string {
+    return this.stderrTail;
   }
 
   get up(): boolean {
@@ -69,7 +77,10 @@ export class Cluster {
       '-S', `statedir=${statedir}`, '--test-rundir', this.rundir, '--test-exit-timeout=1s',
       'sh', '-c', 'echo "$FLUX_URI"; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let err = '';
-    proc.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+    proc.stderr!.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-4000);
+      this.stderrTail = (this.stderrTail + d.toString()).slice(-STDERR_KEPT);
+    });
     const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
     await new Promise<void>((resolve, reject) => {
       let out = '';

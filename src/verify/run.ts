@@ -232,7 +232,7 @@ export async function verifyRun(opts: RunOptions): Promise<RunResult> {
   } finally {
     rss?.stop();
     await cluster.dispose().catch(() => {});
-    if (violations.length > 0) report = writeReport(opts, rec, violations, lines, statedir, replay);
+    if (violations.length > 0) report = writeReport(opts, rec, violations, lines, statedir, replay, cluster.stderr);
     removeDirs();
   }
   const replicaReads = rec.records.filter((r) => r.kind === 'replica' && r.rank > 0 && r.value !== undefined).length;
@@ -377,7 +377,9 @@ export function writeLines(path: string, lines: readonly string[]): void {
   }
 }
 
-function writeReport(opts: RunOptions, rec: Recorder, violations: Violation[], lines: string[], statedir: string, replay: string): string {
+function writeReport(
+  opts: RunOptions, rec: Recorder, violations: Violation[], lines: string[], statedir: string, replay: string, stderr: string,
+): string {
   const dir = opts.reportDir ? join(opts.reportDir, `seed-${opts.seed}`) : mkdtempSync(join(tmpdir(), `flux-verify-${opts.seed}-`));
   mkdirSync(join(dir, 'journal'), { recursive: true });
   writeFileSync(join(dir, 'seed'), `${opts.seed}\n`);
@@ -387,6 +389,7 @@ function writeReport(opts: RunOptions, rec: Recorder, violations: Violation[], l
   writeLines(join(dir, 'subscriptions.jsonl'), rec.subs.map((s) => JSON.stringify(s)));
   writeLines(join(dir, 'watches.jsonl'), rec.watches.map((w) => JSON.stringify(w)));
   writeLines(join(dir, 'log'), lines);
+  writeFileSync(join(dir, 'brokers.stderr'), stderr);
   writeLines(join(dir, 'violation.txt'), [...violations.map((v) => `violated: ${v.property}\n${v.detail}\n`),
     `seed ${opts.seed}, faults ${opts.faults.join(',') || 'none'}\nreplay: ${replay}`]);
   if (existsSync(statedir)) for (const f of readdirSync(statedir)) if (statSync(join(statedir, f)).isFile()) copyFileSync(join(statedir, f), join(dir, 'journal', f));
