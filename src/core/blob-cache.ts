@@ -1,13 +1,13 @@
 // The clean blobs a rank below 0 keeps (the content service's cache), packed into slabs. Kept as a Buffer each, a
-// blob costs its own ArrayBuffer, backing store and malloc chunk besides the Buffer: ~1.4 KB of RSS for a 227-byte
-// blob in a cache of 75,000, against ~0.8 KB packed with its place held as a number (measured; a leaf's full
-// cache under load holds about that many). A slab is let go once no blob in it is kept. A blob read since it last
-// came up is copied to the newest slab when the cache sends it to the back, so that the blobs kept in the cache's
-// order are in slab order too: the slabs held are those from the oldest blob's to the newest, and a blob read
-// often never keeps an old slab, and the dead bytes in it, alive.
+// blob costs its own ArrayBuffer, backing store and malloc chunk besides its bytes: ~720 bytes of RSS for a 227-byte
+// blob, against ~370 packed with its place held as a number (bench/blob-cache.bench.mjs, 75,000 blobs, about what a
+// leaf's full cache holds under load). A slab is let go once no blob in it is kept. A blob read since it last came
+// up is copied to the newest slab when the cache sends it to the back, so that the blobs kept in the cache's order
+// are in slab order too: the slabs held are those from the oldest blob's to the newest, and a blob read often never
+// keeps an old slab, and the dead bytes in it, alive.
 import { ByteCache } from './byte-cache.js';
 
-export const SLAB_BYTES = 256 << 10;
+const SLAB_BYTES = 256 << 10;
 /** a blob's place: its slab's number times this, plus its offset in the slab (exact in a double to 2^32 slabs) */
 const SPAN = 2 ** 21;
 

@@ -3,7 +3,6 @@
 // hit to the back of the Map, as a strict LRU does, cost a broker ~5 us a hit once its cache held 14,000 objects
 // (measured), three of them to a lookup.
 
-
 export interface ByteCacheHooks<V> {
   /** an entry has left the cache: dropped by a trim, or cleared */
   dropped?(value: V, size: number): void;

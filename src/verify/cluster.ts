@@ -78,8 +78,9 @@ export class Cluster {
       'sh', '-c', 'echo "$FLUX_URI"; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let err = '';
     proc.stderr!.on('data', (d: Buffer) => {
-      err = (err + d.toString()).slice(-4000);
-      this.stderrTail = (this.stderrTail + d.toString()).slice(-STDERR_KEPT);
+      const text = d.toString();
+      err = (err + text).slice(-4000);
+      this.stderrTail = (this.stderrTail + text).slice(-STDERR_KEPT);
     });
     const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
     await new Promise<void>((resolve, reject) => {
