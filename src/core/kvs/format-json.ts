@@ -231,33 +231,36 @@ export function byteCompare(a: string, b: string): number {
 
 const SURROGATE = /[\ud800-\udfff]/;
 
-/** control characters JSON.stringify escapes in lower case where jansson uses upper case, and any surrogate */
-// eslint-disable-next-line no-control-regex
-const UNLIKE_JANSSON = /[\u0000-\u0007\u000b\u000e-\u001f\ud800-\udfff]/;
-
 /**
- * Whether JSON.stringify writes `v` byte for byte as jansson would: plain objects, arrays, booleans, null, safe
- * integers, and strings whose escapes both write alike. A commit of many keys is mostly that, and stringify is
- * many times faster than the walk below.
+ * Whether JSON.stringify writes `v`'s numbers and containers as jansson would: plain objects, arrays, booleans, null,
+ * strings and safe integers. Strings are checked in the text it writes (`dumpJson`), not one by one here: a commit of
+ * many keys is mostly strings, and a walk testing each with a regular expression cost more than the stringify.
  */
-function stringifiable(v: JValue): boolean {
+function plainJson(v: JValue): boolean {
   if (v === null) return true;
   switch (typeof v) {
-    case 'boolean': return true;
-    case 'string': return !UNLIKE_JANSSON.test(v);
+    case 'boolean':
+    case 'string': return true;
     case 'number': return Number.isSafeInteger(v) && !Object.is(v, -0);
     case 'bigint': return false;
     default: break;
   }
-  if (Array.isArray(v)) return v.every(stringifiable);
-  if (v instanceof Map || v instanceof JReal || Object.getPrototypeOf(v) !== Object.prototype) return false;
-  for (const k in v) if (UNLIKE_JANSSON.test(k) || !stringifiable((v as Record<string, JValue>)[k]!)) return false;
+  if (Array.isArray(v)) return v.every(plainJson);
+  // a Map, a JReal or any other class's object is written piece by piece
+  if (Object.getPrototypeOf(v) !== Object.prototype) return false;
+  for (const k in v) if (!plainJson((v as Record<string, JValue>)[k]!)) return false;
   return true;
 }
 
 /** jansson's json_dumps with JSON_COMPACT (and JSON_SORT_KEYS when sort is set). */
 export function dumpJson(v: JValue, opts: { sort?: boolean } = {}): string {
-  if (!opts.sort && typeof v === 'object' && v !== null && stringifiable(v)) return JSON.stringify(v);
+  if (!opts.sort && typeof v === 'object' && v !== null && plainJson(v)) {
+    const text = JSON.stringify(v);
+    // the only escapes the two paths write differently are \u ones (control characters, in lower-case hex where
+    // jansson writes upper case, and lone surrogates, which the other path leaves to UTF-8); a string holding a
+    // backslash before a u also goes the other way, to the same text
+    if (!text.includes('\\u')) return text;
+  }
   return dumpSlow(v, opts);
 }
 
