@@ -31,7 +31,8 @@ describe('the JSON writer', () => {
   it('writes a plain value through JSON.stringify exactly as it writes it piece by piece', () => {
     fc.assert(
       fc.property(fc.oneof(fc.array(value, { maxLength: 5 }), fc.dictionary(text, value, { maxKeys: 5 })), (v) => {
-        expect(dumpJson(v as JValue)).toBe(dumpJson(asMaps(v)));
+        // the reference inside a Map: written piece by piece even where the value holds no object
+        expect(dumpJson({ v } as JValue)).toBe(dumpJson(new Map([['v', asMaps(v)]])));
       }),
       { numRuns: 2000 },
     );
