@@ -2,6 +2,7 @@
 // the date a datetime entry is scheduled for. Pure: the time to measure from is given.
 import { FluxError, EINVAL } from '../core/errors.js';
 import { twoDigits as two } from '../core/format/logline.js';
+import { MONTHS } from '../core/format/terminal.js';
 
 /** a task as the cron service describes it */
 export interface TaskJson {
@@ -130,7 +131,6 @@ export function dumpLines(e: EntryJson, key?: string): string[] {
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 /** local time as ctime(3) writes it: "Thu Nov 26 01:27:21 2026" */
 export function ctime(t: number): string {

@@ -1,7 +1,7 @@
 import { Flux } from '../api/handle.js';
 import { FluxError, EINVAL } from '../core/errors.js';
 import { clearLog, dmesg } from '../api/log.js';
-import { parseEntry, isoLocalMicros, localOffsetMinutes, SEVERITY_NAMES, type LogEntry } from '../core/format/logline.js';
+import { parseEntry, isoLocalMicros, localOffsetMinutes, SEVERITY_NAMES, twoDigits as two, type LogEntry } from '../core/format/logline.js';
 import { formatFixed } from '../core/kvs/format-json.js';
 import { BLUE, BOLD, GREEN, MONTHS, RED, RESET, REVERSE, YELLOW } from '../core/format/terminal.js';
 import { program, parse } from './common.js';
@@ -43,8 +43,7 @@ export class DmesgFormatter {
     const offset = (this.opts.offsetMin ?? localOffsetMinutes)(e.timeUs);
     if (!this.opts.human) return this.paint(GREEN, isoLocalMicros(e.timeUs, offset));
     const local = new Date(Math.floor(e.timeUs / 1000) + offset * 60_000);
-    const pad2 = (n: number) => String(n).padStart(2, '0');
-    const key = `${local.getUTCFullYear()} ${MONTHS[local.getUTCMonth()]}${pad2(local.getUTCDate())} ${pad2(local.getUTCHours())}:${pad2(local.getUTCMinutes())}`;
+    const key = `${local.getUTCFullYear()} ${MONTHS[local.getUTCMonth()]}${two(local.getUTCDate())} ${two(local.getUTCHours())}:${two(local.getUTCMinutes())}`;
     if (key !== this.minuteKey) {
       this.minuteKey = key;
       this.lastUs = e.timeUs;

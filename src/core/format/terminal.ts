@@ -1,5 +1,5 @@
 // What the human forms of flux-core's tools print with (dmesg -H, eventlog -H, overlay status): SGR colour
-// codes, and the month abbreviations of their `[MonDD HH:MM]` stamps.
+// codes, and the month abbreviations of their `[MonDD HH:MM]` stamps (and of the dates cron prints).
 export const RESET = '\x1b[0m';
 export const BOLD = '\x1b[1m';
 export const REVERSE = '\x1b[7m';
