@@ -7,6 +7,9 @@ import { type Message, payloadJson } from '../core/wire/message.js';
 import { encodeFluid } from '../core/jobs/fluid.js';
 import { type Jobspec, resourceRequest } from '../core/jobs/jobspec.js';
 import { parseIdset } from '../core/resource/idset.js';
+import { taskCounts } from '../core/jobs/taskmap.js';
+import { eventlogLine } from '../core/jobs/kvs.js';
+import { wallclock } from '../core/kvs/format-eventlog.js';
 import type { JobR } from '../projections/jobs.js';
 import type { ShellStart } from './job-shell.js';
 import type { ModuleHost } from './module.js';
@@ -48,25 +51,10 @@ export function coresByRank(R: JobR): Array<{ rank: number; ncores: number }> {
   return out.sort((a, b) => a.rank - b.rank);
 }
 
-/**
- * Which tasks run on which rank: a rank runs one slot per coresPerSlot of its cores, a task per slot (or, for a
- * total task count, the tasks dealt out over the slots in order, the first ones getting one more).
- */
+/** Which tasks run on which rank: each rank's share (src/core/jobs/taskmap.ts), numbered in rank order. */
 export function taskMap(R: JobR, js: Jobspec): number[][] {
-  const req = resourceRequest(js);
-  const slots = coresByRank(R).map((r) => Math.max(1, Math.floor(r.ncores / Math.max(1, req.coresPerSlot))));
-  const nslots = slots.reduce((a, b) => a + b, 0);
-  const per: number[] = [];
-  for (let s = 0; s < nslots; s++) per.push(Math.floor(req.ntasks / nslots) + (s < req.ntasks % nslots ? 1 : 0));
-  const out: number[][] = [];
-  let slot = 0;
   let task = 0;
-  for (const n of slots) {
-    const here: number[] = [];
-    for (let i = 0; i < n; i++, slot++) for (let k = 0; k < per[slot]!; k++) here.push(task++);
-    out.push(here);
-  }
-  return out;
+  return taskCounts(coresByRank(R).map((r) => r.ncores), resourceRequest(js)).map((n) => Array.from({ length: n }, () => task++));
 }
 
 /** RFC 34 taskmap blocks and the PMI_process_mapping MPICH reads, from the tasks per node */
@@ -155,6 +143,10 @@ export class JobExec {
         .catch((err: unknown) => {
           // a shell that cannot be reached, or failed, counts as finished; the job fails
           this.fail(run, `rank ${rank}: ${(err as Error).message}`);
+          // and its tasks' streams end, so that a reader waiting for every eof is not left waiting
+          for (const t of map[index]!) {
+            for (const stream of ['stdout', 'stderr']) run.output += eventlogLine(wallclock(), 'data', { stream, rank: String(t), eof: true });
+          }
           this.shellDone(run, 1 << 8);
         });
     });

@@ -27,6 +27,7 @@ import {
 import { exitCodeOf } from '../core/jobs/wait-status.js';
 import { type ResourceSet, countCores, decodeR, encodeR, emptySet, union, difference, withWindow } from '../core/resource/rset.js';
 import { allocate, allocationWindow } from '../core/resource/sched-alloc.js';
+import { taskCounts } from '../core/jobs/taskmap.js';
 import {
   JOBTABLE, allJobs, jobItems, jobOf, nextState, type JobEvent, type JobItem, type JobR, type JobRecord,
   type JobSummary, type JobTable,
@@ -301,7 +302,9 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
     const now = wallclock();
     const window = allocationWindow(req, now, all!);
     const R = encodeR(withWindow(got, window.starttime, window.expiration)) as unknown as JobR;
-    const header = { version: 1, encoding: { stdout: 'UTF-8', stderr: 'UTF-8' }, count: { stdout: req.ntasks, stderr: req.ntasks }, options: {} };
+    // the tasks job-exec will start on `got`, whose streams a reader of the output waits for
+    const ntasks = taskCounts(got.nodes.map((n) => n.cores.length), req).reduce((a, b) => a + b, 0);
+    const header = { version: 1, encoding: { stdout: 'UTF-8', stderr: 'UTF-8' }, count: { stdout: ntasks, stderr: ntasks }, options: {} };
     void post(id, [event('alloc')], { R }, [
       putOp(jobKey(id, 'R'), JSON.stringify(R)),
       appendOp(jobKey(id, EXEC_EVENTLOG), eventlogLine(now, 'init')),

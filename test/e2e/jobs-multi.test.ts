@@ -1,6 +1,7 @@
 // Jobs across the brokers of a size-4 instance (fanout 2): tasks spread over ranks, the job's PMI-1 exchange
 // spanning brokers (an MPICH program, a nested flux instance, a C program that dlopens our libpmi.so), the
-// instance's resources as flux resource and flux hwloc print them, and commands run on a leaf broker.
+// instance's resources as flux resource and flux hwloc print them, and commands run on a leaf broker; and, on
+// nodes of two cores each (a topology file), how -N and the per-resource options place tasks.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -113,5 +114,33 @@ describe('jobs on a size-4 instance', () => {
     await until('running', async () => ((await inst.flux(['jobs', '-n', '-o', '{id.f58} {status_abbrev} {ncores}'], { env })).stdout.includes(`${sleeper} R`) ? true : undefined));
     expect((await inst.flux(['job', 'kill', '-s', 'KILL', sleeper], { env })).code).toBe(0);
     await until('killed', async () => ((await inst.flux(['jobs', '-a', '-n', '-o', '{id.f58} {returncode}'], { env })).stdout.includes(`${sleeper} 137`) ? true : undefined));
+  });
+});
+
+describe('jobs over nodes of two cores', () => {
+  let two: Instance;
+  beforeAll(async () => {
+    two = await startInstance(3, [], { env: { FLUX_HWLOC_XMLFILE: fixture('hwloc/vm-2core.xml') } });
+  });
+  afterAll(async () => {
+    await two?.stop();
+  });
+
+  /** `flux run ARGS -l` of a task printing its broker's rank: "task: rank", in task order */
+  async function placed(args: string[]): Promise<string[]> {
+    const r = await two.flux(['run', ...args, '-l', 'sh', '-c', 'flux getattr rank'], { env: withFlux, timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    return lines(r.stdout).sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
+  }
+
+  it('runs -N jobs a task a node, spread evenly, however many cores each node brings', async () => {
+    expect(await placed(['-N', '3'])).toEqual(['0: 0', '1: 1', '2: 2']);
+    expect(await placed(['-N', '3', '-n', '4'])).toEqual(['0: 0', '1: 0', '2: 1', '3: 2']);
+    expect(await placed(['-N', '2', '-n', '3'])).toEqual(['0: 0', '1: 0', '2: 1']);
+  });
+
+  it('counts --tasks-per-core on the cores each node has and --tasks-per-node on each node, and ends', async () => {
+    expect(await placed(['-N', '2', '--tasks-per-core=1'])).toEqual(['0: 0', '1: 0', '2: 1', '3: 1']);
+    expect(await placed(['-N', '3', '--tasks-per-node=2'])).toEqual(['0: 0', '1: 0', '2: 1', '3: 1', '4: 2', '5: 2']);
   });
 });

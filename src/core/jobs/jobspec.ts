@@ -207,6 +207,7 @@ export function resourceRequest(js: Jobspec): ResourceRequest {
   const nslots = slot.count * (nnodes || 1);
   const countOf = (type: string) => slot.with?.find((v) => v.type === type)?.count ?? 0;
   const coresPerSlot = countOf('core');
+  const tasksPer = tasksPerResource(js, nnodes);
   return {
     nnodes,
     nslots,
@@ -214,18 +215,23 @@ export function resourceRequest(js: Jobspec): ResourceRequest {
     gpusPerSlot: countOf('gpu'),
     exclusive: top.type === 'node' && top.exclusive === true,
     duration: js.attributes.system.duration,
-    ntasks: taskCount(js, nnodes, nslots * coresPerSlot),
+    ntasks: taskCount(js, nnodes, nslots * coresPerSlot, tasksPer),
+    ...(tasksPer ? { tasksPer } : {}),
   };
 }
 
-function taskCount(js: Jobspec, nnodes: number, ncores: number): number {
-  // the shell's per-resource option (flux submit --tasks-per-node/--tasks-per-core) overrides tasks.count
+/** the shell's per-resource option (flux submit --tasks-per-node/--tasks-per-core), which overrides tasks.count */
+function tasksPerResource(js: Jobspec, nnodes: number): ResourceRequest['tasksPer'] {
   const per = js.attributes.system.shell?.options?.['per-resource'] as { type?: unknown; count?: unknown } | undefined;
-  if (per && typeof per.type === 'string') {
-    const count = typeof per.count === 'number' ? per.count : 1;
-    if (per.type === 'node' && nnodes > 0) return nnodes * count;
-    if (per.type === 'core') return nnodes > 0 ? 0 : ncores * count;
-  }
+  const type = per?.type === 'core' ? 'core' : per?.type === 'node' && nnodes > 0 ? 'node' : undefined;
+  if (type === undefined) return undefined;
+  return { type, count: typeof per!.count === 'number' ? per!.count : 1 };
+}
+
+function taskCount(js: Jobspec, nnodes: number, ncores: number, per: ResourceRequest['tasksPer']): number {
+  if (per?.type === 'node') return nnodes * per.count;
+  // over whole nodes the cores are known only once allocated (src/core/jobs/taskmap.ts): the listing says 0
+  if (per?.type === 'core') return nnodes > 0 ? 0 : ncores * per.count;
   const c = js.tasks[0].count;
   return 'total' in c ? c.total : slotOf(js).count * (nnodes || 1);
 }

@@ -18,6 +18,8 @@ export interface ResourceRequest {
   duration: number;
   /** how the slots are used; the allocation does not depend on it */
   ntasks: number;
+  /** the shell's per-resource option (--tasks-per-node, --tasks-per-core): tasks counted on what was allocated */
+  tasksPer?: { type: 'node' | 'core'; count: number };
 }
 
 export type Allocation = ResourceSet | 'unsatisfiable' | 'busy';
