@@ -1,6 +1,10 @@
 // What every command shares: a commander program that reports errors as "flux-<cmd>: <reason>" (exit 1).
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { FluxError, EINVAL } from '../core/errors.js';
+
+/** The installation these commands run from (the directory holding bin/ and dist/): dist/commands/ is two levels below it. */
+export const installRoot = (): string => fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 
 /** an option that was renamed: given, it fails with a message naming the new spelling (it is left out of --help) */
 export function renamed(c: Command, flags: string, now: string): Command {

@@ -1,12 +1,8 @@
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { constants } from 'node:os';
 import { errnoOf, strerror } from '../core/errors.js';
 import { fluxEnvironment } from '../core/jobs/flux-env.js';
-import { program, parse } from './common.js';
-
-/** The installation this command runs from: dist/commands/env.js is two levels below it. */
-const ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
+import { installRoot, program, parse } from './common.js';
 
 /** `export NAME="value"` lines, sorted, quoted so that a shell's eval gives back the exact value. */
 export function formatExports(vars: Record<string, string>): string {
@@ -21,7 +17,7 @@ export async function run(args: string[]): Promise<number> {
     .passThroughOptions();
   const code = parse(p, args);
   if (code !== undefined) return code;
-  const vars = fluxEnvironment(process.env, ROOT);
+  const vars = fluxEnvironment(process.env, installRoot());
   const argv = p.args;
   if (argv.length === 0) {
     process.stdout.write(formatExports(vars));

@@ -7,7 +7,8 @@ import { FluxError, EPERM, errnoOf, reasonOf, ENOENT } from '../core/errors.js';
 import { parseSshUri, resolveTarget, sshDestination } from '../core/wire/uri.js';
 import { VERSION } from '../core/version.js';
 import { compatibleVersion, openProxy } from '../api/proxy.js';
-import { program, parse } from './common.js';
+import { fluxEnvironment } from '../core/jobs/flux-env.js';
+import { installRoot, program, parse } from './common.js';
 
 const signals = constants.signals as Record<string, number>;
 
@@ -35,7 +36,8 @@ export async function run(args: string[]): Promise<number> {
   try {
     checkVersion(proxy.brokerVersion, o.force === true, say);
     const argv = command.length > 0 ? command : [process.env.SHELL || '/bin/sh'];
-    const env: NodeJS.ProcessEnv = { ...process.env, FLUX_URI: proxy.uri };
+    // the flux environment, as `flux start` gives its initial program: this installation's `flux` first on PATH
+    const env: NodeJS.ProcessEnv = { ...process.env, ...fluxEnvironment(process.env, installRoot()), FLUX_URI: proxy.uri };
     // where the instance is, for what runs under the proxy (flux-core's commands use it)
     if (uri.startsWith('ssh://')) env.FLUX_PROXY_REMOTE = sshDestination(parseSshUri(uri));
     // Ctrl-C is the command's to act on; a signal sent to the proxy alone is passed on, so cleanup still happens.

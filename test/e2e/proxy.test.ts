@@ -60,9 +60,11 @@ describe('flux proxy to local://', () => {
     expect(existsSync(dirname(uri!.slice('local://'.length)))).toBe(false);
   }, 60_000);
 
-  it('with no command runs $SHELL; a missing command is exit code 127', async () => {
-    const r = await run(['proxy', inst.uri], { env: { SHELL: '/bin/sh', PATH }, input: 'flux getattr size\nexit 3\n' });
-    expect(r).toMatchObject({ code: 3, stdout: '2\n' });
+  it('with no command runs $SHELL, in the flux environment; a missing command is exit code 127', async () => {
+    // the caller's PATH without this checkout's bin/: the shell finds flux through the environment the proxy gives it
+    const callers = (process.env.PATH ?? '').split(':').filter((d) => d !== dirname(FLUX)).join(':');
+    const r = await run(['proxy', inst.uri], { env: { SHELL: '/bin/sh', PATH: callers }, input: 'flux getattr size\ncommand -v flux\nexit 3\n' });
+    expect(r).toMatchObject({ code: 3, stdout: `2\n${FLUX}\n` });
     const missing = await proxied(['no-such-command-here']);
     expect(missing).toMatchObject({ code: 127, stderr: 'flux-proxy: no-such-command-here: No such file or directory\n' });
   });
