@@ -2,7 +2,7 @@
 # A single-node Slurm for the tests: munge, slurmctld and slurmd (Debian's packages) with a config for this host
 # and 4 CPUs (config_overrides lets a smaller machine claim them), proctrack/linuxproc and no cgroups.
 #   single-node.sh start DIR   writes DIR/slurm.conf, starts the daemons, waits until the node is idle
-#   single-node.sh stop DIR    stops the daemons started for DIR
+#   single-node.sh stop DIR    stops the daemons started for DIR (munged too, when start started it)
 # Needs root. Prints nothing on success; a failure says what and exits non-zero.
 set -eu
 cmd=$1
@@ -22,6 +22,8 @@ start)
     fi
     mkdir -p /run/munge && chown munge:munge /run/munge
     su -s /bin/sh munge -c '/usr/sbin/munged --force'
+    # started for DIR: stop ends it too (one already running is someone else's)
+    cp /run/munge/munged.pid "$dir/munged.pid"
   fi
   host=$(hostname -s)
   cat >"$conf" <<CONF
@@ -72,7 +74,7 @@ stop)
   fi
   # and wait until they are gone: they write their state on the way out
   pids=""
-  for f in "$dir/slurmd.pid" "$dir/slurmctld.pid"; do
+  for f in "$dir/slurmd.pid" "$dir/slurmctld.pid" "$dir/munged.pid"; do
     [ -f "$f" ] && pids="$pids $(cat "$f")"
   done
   for pid in $pids; do kill "$pid" 2>/dev/null || true; done
