@@ -433,7 +433,7 @@ export async function runBroker(argv: string[]): Promise<number> {
   }
   const builtins = builtinModules(broker, {
     journal, hashName, content, store: journalStore, binDir: BIN_DIR, restore: attrs.get('content.restore'),
-    hwlocXmlFile,
+    hwlocXmlFile, down: { ranks: () => broker.downRanks(), watch: (fn) => broker.watchStatus(fn) },
   });
   for (const [name, b] of builtins) {
     ctl.loadable.set(name, b);
@@ -499,6 +499,7 @@ export async function runBroker(argv: string[]): Promise<number> {
       broker.parentUuid = resp;
       // a child may have come or gone while the hello was on its way
       broker.reportStatus();
+      broker.reportLost(true);
       await journal.sync();
     }
   };

@@ -9,7 +9,8 @@ import {
   FLAG_STREAMING, FLAG_PRIVATE, NODEID_ANY, ROLE_OWNER, ROLE_LOCAL, encodeFrames, decodeFrames, makeRequest,
   makeResponse, makeErrorResponse, makeControl, jsonPayload, payloadString, payloadJson, typeName, withBody, withoutRoutes,
 } from '../core/wire/message.js';
-import { childRoute } from '../core/overlay/topology.js';
+import { childRoute, subtreeOf } from '../core/overlay/topology.js';
+import { formatIdset } from '../core/resource/idset.js';
 import { DEFAULT_MAX_MESSAGE } from '../core/wire/framing.js';
 import { mayRead } from '../core/access/visibility.js';
 import { combineStatus, statusCode, statusName, type SubtreeStatus } from '../core/overlay/subtree-status.js';
@@ -48,6 +49,8 @@ export interface ChildPeer {
   torpid: boolean;
   /** the subtree status it last reported (hello, then CONTROL_STATUS) */
   reported: SubtreeStatus;
+  /** the ranks below it it last reported down (overlay.lost); none since its hello until it does */
+  lostBelow: readonly number[];
   /** when its status (as its parent sees it) last changed, ms */
   since: number;
   /** why it was lost or went offline */
@@ -493,7 +496,7 @@ export class Broker implements ModuleHost {
 
   addChildSlot(rank: number, expected?: string): void {
     this.children.set(rank, {
-      rank, state: 'connecting', lastSeen: 0, torpid: false, reported: 'full', since: Date.now(), tracked: new Map(),
+      rank, state: 'connecting', lastSeen: 0, torpid: false, reported: 'full', lostBelow: [], since: Date.now(), tracked: new Map(),
       ...(expected ? { expected } : {}),
     });
     this.noteStatus();
@@ -508,6 +511,7 @@ export class Broker implements ModuleHost {
     child.lastSeen = Date.now();
     child.torpid = false;
     child.reported = reported;
+    child.lostBelow = [];
     child.since = Date.now();
     child.error = undefined;
     this.childByUuid.set(uuid, child);
@@ -527,6 +531,24 @@ export class Broker implements ModuleHost {
     this.noteStatus();
   }
 
+  /** a child's report of the ranks below it that are down, kept to its own subtree */
+  childLostBelow(child: ChildPeer, ranks: readonly number[]): void {
+    const mine = new Set(subtreeOf(child.rank, this.size, this.k));
+    child.lostBelow = ranks.filter((r) => mine.has(r) && r !== child.rank);
+    this.noteStatus();
+  }
+
+  /**
+   * The ranks below this broker that are down: the whole subtree of a child that is not online (not yet joined,
+   * lost, or gone offline), and what an online child reports of its own. Rank 0's is the instance's: the
+   * scheduler allocates none of them.
+   */
+  downRanks(): number[] {
+    const down: number[] = [];
+    for (const c of this.children.values()) down.push(...(c.state === 'online' ? c.lostBelow : subtreeOf(c.rank, this.size, this.k)));
+    return down.sort((a, b) => a - b);
+  }
+
   /** called on every change below: recompute this broker's status and tell the parent and the watchers */
   private noteStatus(): void {
     const status = combineStatus([...this.children.values()].map((c) => this.childStatus(c)));
@@ -535,12 +557,28 @@ export class Broker implements ModuleHost {
       this.statusSince = Date.now();
       this.reportStatus();
     }
+    this.reportLost();
     for (const w of this.statusWatchers) w();
   }
 
   /** tell the parent this broker's status (a hello carries it first; this follows every change) */
   reportStatus(): void {
     if (this.parentUuid !== undefined) this.links.toParent(encodeFrames(makeControl(CONTROL_STATUS, statusCode(this.status))));
+  }
+
+  /** the down ranks the parent was last told of (it knows of none after our hello) */
+  private lostTold = '';
+
+  /** tell the parent which ranks below are down when that changes; `afterHello`: the parent knows of none yet */
+  reportLost(afterHello = false): void {
+    if (this.parentUuid === undefined) return;
+    if (afterHello) this.lostTold = '';
+    const ranks = formatIdset(this.downRanks());
+    if (ranks === this.lostTold) return;
+    this.lostTold = ranks;
+    this.rpc('overlay.lost', { ranks }, { upstream: true }).catch((err: unknown) => {
+      this.log(4, 'overlay', `the parent was not told of the ranks down below: ${(err as Error).message}`);
+    });
   }
 
   /** `fn` runs after any status change in this broker's subtree; the result stops it */

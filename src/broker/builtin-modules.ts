@@ -14,6 +14,7 @@ import { kvsModule } from '../services/kvs/index.js';
 import { kvsWatchModule } from '../services/kvs-watch.js';
 import type { ModuleDef, ModuleFactory, ModuleHost } from '../services/module.js';
 import type { ResourceService } from '../services/resource.js';
+import type { DownRanks } from '../services/job-manager.js';
 import { rexecModule } from '../services/rexec.js';
 
 export interface BuiltinDeps {
@@ -29,6 +30,8 @@ export interface BuiltinDeps {
   hwlocXmlFile?: string;
   /** -S content.restore: what the KVS the broker starts with restores */
   restore?: string;
+  /** the ranks below that are down, which rank 0's scheduler leaves alone */
+  down?: DownRanks;
 }
 
 export interface Builtin {
@@ -111,6 +114,7 @@ export function builtinModules(host: ModuleHost, deps: BuiltinDeps): Map<string,
       create: noArgs(async (h) => (await import('../services/job-manager.js')).jobManagerModule(h, {
         journal,
         resources: () => resource.now?.resources() ?? Promise.reject(notLoaded('resource')),
+        ...(deps.down ? { down: deps.down } : {}),
       })),
     }],
     ['job-info', { servedUpstream: true, create: noArgs(async (h) => (await import('../services/job-info.js')).jobInfoModule(h)) }],

@@ -1,7 +1,8 @@
 // overlay.*: children joining and leaving the tree, and what the tree looks like from here (health, topology,
 // traffic), for `flux overlay` and flux-core's own tools. Durations are reals on the wire: flux-core's client
 // unpacks them as doubles.
-import { FluxError, EINVAL, EPERM } from '../core/errors.js';
+import { FluxError, EINVAL, EPERM, EPROTO } from '../core/errors.js';
+import { parseIdset } from '../core/resource/idset.js';
 import {
   FLAG_STREAMING, ROLE_ALL, encodeFrames, makeControl, senderOf, stringPayload, type Message,
 } from '../core/wire/message.js';
@@ -91,6 +92,23 @@ export function overlayModule(ctl: BrokerControl): ModuleDef {
           if (!child) throw new FluxError(EPERM, 'goodbye from a peer that is not my child');
           b.respond(msg);
           b.childLost(child.rank, 'administrative shutdown', 'offline');
+        },
+      },
+      {
+        // a child's ranks below it that are down (Broker.reportLost): what rank 0's scheduler leaves alone
+        topic: 'overlay.lost',
+        schema: { type: 'object', properties: { ranks: { type: 'string' } }, required: ['ranks'] },
+        handler: (msg, body) => {
+          const child = b.childByPeer(senderOf(msg) ?? '');
+          if (!child) throw new FluxError(EPERM, 'overlay.lost from a peer that is not my child');
+          let ranks: number[];
+          try {
+            ranks = parseIdset(body!.ranks as string);
+          } catch {
+            throw new FluxError(EPROTO, `overlay.lost: ${String(body!.ranks)} is not an idset`);
+          }
+          b.childLostBelow(child, ranks);
+          b.respond(msg);
         },
       },
       {

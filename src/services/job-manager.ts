@@ -25,7 +25,7 @@ import {
   SUBMIT_WAITABLE, priorityOf, URGENCY_DEFAULT,
 } from '../core/jobs/state.js';
 import { exitCodeOf } from '../core/jobs/wait-status.js';
-import { type ResourceSet, countCores, decodeR, encodeR, emptySet, union, difference, withWindow } from '../core/resource/rset.js';
+import { type ResourceSet, countCores, decodeR, encodeR, emptySet, union, difference, selectRanks, withWindow } from '../core/resource/rset.js';
 import { allocate, allocationWindow } from '../core/resource/sched-alloc.js';
 import { taskCounts } from '../core/jobs/taskmap.js';
 import {
@@ -45,10 +45,19 @@ const STOP_WAIT_MS = 3000;
 /** job-manager.wait's FLUX_JOBID_ANY (0xffffffffffffffff) reads as a number above any id we issue */
 const ID_ANY_ABOVE = Number.MAX_SAFE_INTEGER;
 
+/** the ranks of the instance that are down (not joined, lost or gone), as rank 0's broker sees them */
+export interface DownRanks {
+  ranks(): number[];
+  /** `fn` runs after any change in the tree; the result stops it */
+  watch(fn: () => void): () => void;
+}
+
 export interface JobManagerOptions {
   journal: JournalService;
   /** the instance's resources, once every rank has discovered its own */
   resources: () => Promise<ResourceSet>;
+  /** the scheduler allocates nothing on these; none when not given */
+  down?: DownRanks;
 }
 
 export interface SubmittedJob {
@@ -118,6 +127,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
     raise: (id, type, note) => void raise(id, 0, type, note, owner).catch(logFailure(id, 'exception')),
   });
   let offApply: (() => void) | undefined;
+  let offDown: (() => void) | undefined;
   let submitted = 0;
   /** journaling not yet acknowledged, which a stopping job manager waits for */
   const posting = new Set<Promise<void>>();
@@ -263,12 +273,13 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
    */
   async function schedule(): Promise<void> {
     if (!all || !free || stopping) return;
-    if (countCores(free) > 0) {
+    if (countCores(usable()) > 0) {
       for (const id of waiting.ids()) {
         const req = await requestOf(id);
         if (stopping) return;
         if (stateOf(id) !== STATE_SCHED || allocating.has(id) || !waiting.has(id)) continue;
-        const got = allocate(free, all, req);
+        // a job that needs a rank that is down waits for it, as one that needs busy cores does
+        const got = allocate(usable(), all, req);
         if (got === 'unsatisfiable') {
           deny(id);
           continue;
@@ -279,6 +290,12 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
       }
     }
     for (const id of waiting.uncheckedIds()) await checkFeasible(id);
+  }
+
+  /** what is free on the ranks that are up */
+  function usable(): ResourceSet {
+    const down = opts.down?.ranks() ?? [];
+    return down.length === 0 ? free! : difference(free!, selectRanks(free!, down));
   }
 
   /** a waiting job behind one that waits: ended at once if the instance could never run it */
@@ -465,6 +482,8 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
       });
       // an instance serving a past state shows its jobs as they were, and does nothing about them
       if (journal.readOnly) return;
+      // a rank back up may be what a waiting job needs
+      offDown = opts.down?.watch(queueSchedule);
       // the table is the journal's: what to do about the jobs it holds is decided once the broker is up
       resume().catch((err: unknown) => host.log(2, 'job-manager', `cannot resume: ${(err as Error).message}`));
     },
@@ -478,6 +497,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
       await exec.idle(STOP_WAIT_MS);
       await Promise.race([Promise.all(posting), new Promise((r) => setTimeout(r, STOP_WAIT_MS).unref())]);
       offApply?.();
+      offDown?.();
       exec.stop();
       for (const w of waiters.splice(0)) host.respondError(w.msg, new FluxError(ECHILD, 'the job manager is unloading'));
     },
@@ -595,7 +615,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
           let allocated = emptySet();
           for (const j of allJobs(table())) if (j.allocated && j.R) allocated = union(allocated, decodeR(j.R));
           for (const got of allocating.values()) allocated = union(allocated, got);
-          host.respond(msg, { all: encodeR(everything), allocated: encodeR(allocated), down: encodeR(emptySet()) });
+          host.respond(msg, { all: encodeR(everything), allocated: encodeR(allocated), down: encodeR(selectRanks(everything, opts.down?.ranks() ?? [])) });
         },
       },
     ],

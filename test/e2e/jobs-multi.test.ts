@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Flux } from '../../src/api/handle.js';
 import { startInstance, until, ROOT, type Instance } from '../helpers/instance.js';
 import { compileC } from '../helpers/pmi-job.js';
 
@@ -143,4 +144,36 @@ describe('jobs over nodes of two cores', () => {
     expect(await placed(['-N', '2', '--tasks-per-core=1'])).toEqual(['0: 0', '1: 0', '2: 1', '3: 1']);
     expect(await placed(['-N', '3', '--tasks-per-node=2'])).toEqual(['0: 0', '1: 0', '2: 1', '3: 1', '4: 2', '5: 2']);
   });
+});
+
+describe('jobs when a rank is down', () => {
+  it('counts a lost rank below a leaf\'s parent down, schedules around it, and keeps a job that needs it waiting', async () => {
+    const four = await startInstance(4, ['-S', 'tbon.fanout=2']);
+    const h = await Flux.open(four.uri);
+    try {
+      // the resources are gathered while every rank is up; rank 3 is rank 1's child
+      expect((await four.flux(['resource', 'list'])).stdout).toMatch(/\n      down      0 /);
+      const pid = Number((await h.call('attr.get', { name: 'broker.pid' }, { nodeid: 3 })).value);
+      process.kill(pid, 'SIGKILL');
+      const list = await until('rank 3 down', async () => {
+        const out = (await four.flux(['resource', 'list'])).stdout;
+        return /\n      down      1 /.test(out) ? out : undefined;
+      });
+      expect(list).toMatch(/\n      free      3 /);
+      const status = await h.call('sched.resource-status', {});
+      expect((status.down as { execution: { R_lite: Array<{ rank: string }> } }).execution.R_lite.map((e) => e.rank)).toEqual(['3']);
+      const r = await four.flux(['run', '-N', '3', '-l', 'flux', 'getattr', 'rank'], { env: withFlux });
+      expect(r.code, r.stderr).toBe(0);
+      expect(lines(r.stdout).sort()).toEqual(['0: 0', '1: 1', '2: 2']);
+      // a job that needs four nodes waits for the fourth, as one that needs busy cores would (and, first in the
+      // queue, holds back those behind it, as flux-core's first-come-first-served scheduler does)
+      const needsAll = (await four.flux(['submit', '-N', '4', 'true'])).stdout.trim();
+      await new Promise((res) => setTimeout(res, 500));
+      expect((await four.flux(['jobs', '-a', '-n', '-o', '{id.f58} {status}'])).stdout).toContain(`${needsAll} SCHED\n`);
+      expect((await four.flux(['cancel', needsAll])).code).toBe(0);
+    } finally {
+      h.close();
+      await four.stop();
+    }
+  }, 60_000);
 });

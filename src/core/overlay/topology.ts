@@ -38,16 +38,16 @@ export function maxLevel(size: number, k: number): number {
   return size > 0 ? levelOf(size - 1, k) : 0;
 }
 
+/** `rank` and the ranks below it in the tree, ascending. */
+export function subtreeOf(rank: number, size: number, k: number): number[] {
+  const out = [rank];
+  for (let i = 0; i < out.length; i++) out.push(...childrenOf(out[i]!, size, k));
+  return out.sort((a, b) => a - b);
+}
+
 /** The number of ranks below `rank` in the tree. */
 export function descendantsOf(rank: number, size: number, k: number): number {
-  let n = 0;
-  const stack = childrenOf(rank, size, k);
-  while (stack.length > 0) {
-    const c = stack.pop()!;
-    n++;
-    stack.push(...childrenOf(c, size, k));
-  }
-  return n;
+  return subtreeOf(rank, size, k).length - 1;
 }
 
 /** The child of `rank` whose subtree holds `target`, or undefined when target is not below rank. */
