@@ -340,7 +340,11 @@ export async function runBroker(argv: string[]): Promise<number> {
   }
   if (client) client.onMessage = (frames) => broker.fromParent(frames);
   broker.onParentControl = (msg: Message) => {
-    if (msg.aux1 === CONTROL_DISCONNECT) ctl.shutdown(1, 'parent told this broker to disconnect');
+    if (msg.aux1 !== CONTROL_DISCONNECT) return;
+    // the parent has let this broker go: what it would still say on its way out (its status, the ranks below it
+    // that are down, goodbye) the parent would only refuse, each refusal an error in its log
+    broker.parentUuid = undefined;
+    ctl.shutdown(1, 'parent told this broker to disconnect');
   };
   broker.onChildControl = () => {};
 
