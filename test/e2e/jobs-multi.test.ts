@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Flux } from '../../src/api/handle.js';
-import { startInstance, until, ROOT, type Instance } from '../helpers/instance.js';
+import { background, startInstance, until, ROOT, type Instance } from '../helpers/instance.js';
 import { compileC } from '../helpers/pmi-job.js';
 
 let inst: Instance;
@@ -147,14 +147,20 @@ describe('jobs over nodes of two cores', () => {
 });
 
 describe('jobs when a rank is down', () => {
-  it('counts a lost rank below a leaf\'s parent down, schedules around it, and keeps a job that needs it waiting', async () => {
+  it('fails a job on a rank that is lost, counts the rank down, schedules around it, and keeps a job that needs it waiting', async () => {
     const four = await startInstance(4, ['-S', 'tbon.fanout=2']);
     const h = await Flux.open(four.uri);
     try {
       // the resources are gathered while every rank is up; rank 3 is rank 1's child
       expect((await four.flux(['resource', 'list'])).stdout).toMatch(/\n      down      0 /);
+      // a job running on every rank when rank 3 goes: it fails, and flux run returns with the tasks' end
+      const running = background(four.uri, ['run', '-N', '4', 'sleep', '60']);
+      await until('the job running', async () => ((await four.flux(['jobs', '-n', '-o', '{status_abbrev}'])).stdout === 'R\n' ? true : undefined));
       const pid = Number((await h.call('attr.get', { name: 'broker.pid' }, { nodeid: 3 })).value);
       process.kill(pid, 'SIGKILL');
+      const ended = await running.done;
+      expect(ended.code).toBe(143);
+      expect(ended.stderr).toMatch(/job\.exception \S+ type=exec severity=0 rank 3: overlay disconnect\n/);
       const list = await until('rank 3 down', async () => {
         const out = (await four.flux(['resource', 'list'])).stdout;
         return /\n      down      1 /.test(out) ? out : undefined;
