@@ -46,6 +46,7 @@ const RULES: Record<string, Rule> = {
   'log.append': 'owner', 'log.cancel': 'owner', 'log.clear': 'owner', 'log.dmesg': 'owner', 'log.stats-get': 'owner',
   'module.handlers': 'owner', 'module.list': 'all', 'module.load': 'owner', 'module.reload': 'owner', 'module.remove': 'owner',
   'overlay.disconnect-subtree': 'owner', 'overlay.goodbye': 'owner', 'overlay.health': 'all', 'overlay.hello': 'owner',
+  'overlay.lost': 'owner',
   'overlay.topology': 'all',
   'resource.R': 'all', 'resource.get-xml': 'all', 'resource.topo-get': 'all',
   'rexec.exec': 'owner', 'rexec.kill': 'owner', 'rexec.list': 'owner', 'rexec.ps': 'owner', 'rexec.record': 'owner',
