@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLUX } from '../helpers/instance.js';
 
 /** what `flux env` runs prints: the variable, the one that held it aside, and whether the command's Node was started with it */
@@ -24,9 +24,14 @@ function shown(certs: string | undefined, viaNode = false): Promise<string> {
 }
 
 describe('a command run as a program', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'flux-command-env-'));
-  const certs = join(dir, 'extra-ca.pem');
-  writeFileSync(certs, '');
+  // made when the tests run, not when they are collected: a run that selects none of them leaves nothing behind
+  let dir: string;
+  let certs: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'flux-command-env-'));
+    certs = join(dir, 'extra-ca.pem');
+    writeFileSync(certs, '');
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('starts Node without NODE_EXTRA_CA_CERTS, and what it runs sees the variable as given', async () => {
