@@ -109,10 +109,13 @@ describe('an instance booted from a config file', () => {
     await waitStatus('0 fake0: degraded\n');
     expect(await statusOf(0)).toBe('0 fake0: degraded\n├─ 1 fake1: degraded\n│  └─ 3 fake3: lost\n└─ 2 fake2: full\n');
     expect((await at(0, ['overlay', 'errors'])).stdout).toMatch(/^fake3: /);
+    // rank 1 told rank 0 that rank 3 is down: the scheduler leaves it alone until it is back
+    expect((await at(0, ['resource', 'list'])).stdout).toMatch(/\n      down      1 /);
     const put = await at(0, ['kvs', 'put', 'cfg.missed=while-down']);
     expect(put.code, put.stderr).toBe(0);
     brokers[3] = startBroker(3);
     await waitStatus('0 fake0: full\n');
+    await until('rank 3 up again', async () => (/\n      down      0 /.test((await at(0, ['resource', 'list'])).stdout) ? true : undefined));
     expect((await at(3, ['kvs', 'get', 'cfg.missed'])).stdout).toBe('while-down\n');
     const head = (rank: number) => at(rank, ['journal', 'head']).then((r: RunResult) => r.stdout.replace(/ rank=\d+\n$/, ''));
     expect(await head(3)).toMatch(/^seq=\d+ ref=sha256-/);
