@@ -75,6 +75,8 @@ export class Broker implements ModuleHost {
    * initial program, may already see it online, and a client's request is then held rather than refused
    */
   private untilJoined: Message[] = [];
+  /** requests from the parent that came before its answer to our hello (see fromParent) */
+  private beforeHello: Message[] = [];
   readonly children = new Map<number, ChildPeer>();
   private readonly childByUuid = new Map<string, ChildPeer>();
   /** children that said goodbye: their last messages are dropped quietly */
@@ -239,10 +241,10 @@ export class Broker implements ModuleHost {
     countType(this.traffic['parent-rx'], msg.type);
     switch (msg.type) {
       case MSGTYPE_REQUEST:
-        if (this.parentUuid === undefined) return;
-        msg.routes = msg.routes ?? [];
-        msg.routes.unshift(this.parentUuid);
-        this.routeRequest(msg);
+        // the parent may ask before this broker has read its answer to our hello (it asks as soon as it has taken
+        // us in): the request waits for that answer, which names the route its response goes back by
+        if (this.parentUuid === undefined) this.beforeHello.push(msg);
+        else this.fromParentRequest(msg, this.parentUuid);
         return;
       case MSGTYPE_RESPONSE:
         this.sendResponse(msg);
@@ -387,6 +389,15 @@ export class Broker implements ModuleHost {
     const held = this.untilJoined;
     this.untilJoined = [];
     for (const msg of held) this.links.toParent(encodeFrames(msg));
+    const asked = this.beforeHello;
+    this.beforeHello = [];
+    for (const msg of asked) this.fromParentRequest(msg, uuid);
+  }
+
+  private fromParentRequest(msg: Message, parent: string): void {
+    msg.routes = msg.routes ?? [];
+    msg.routes.unshift(parent);
+    this.routeRequest(msg);
   }
 
   private toParentOr(msg: Message, errno: number): void {

@@ -25,7 +25,7 @@ import {
   SUBMIT_WAITABLE, priorityOf, URGENCY_DEFAULT,
 } from '../core/jobs/state.js';
 import { exitCodeOf } from '../core/jobs/wait-status.js';
-import { type ResourceSet, countCores, decodeR, encodeR, emptySet, union, difference, selectRanks, withWindow } from '../core/resource/rset.js';
+import { type ResourceSet, countCores, decodeR, encodeR, emptySet, union, difference, ranksOf, selectRanks, withWindow } from '../core/resource/rset.js';
 import { allocate, allocationWindow } from '../core/resource/sched-alloc.js';
 import { taskCounts } from '../core/jobs/taskmap.js';
 import {
@@ -269,7 +269,8 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
 
   /**
    * Strict FIFO: jobs get resources in queue order until one has to wait; nothing passes it. The jobs that have not
-   * been looked at yet are checked for requests the instance could never meet, which end at once.
+   * been looked at yet are checked for requests the instance could never meet, which end at once; while some ranks'
+   * resources are not known (not up when gathered), a request the known ones could not meet waits for them.
    */
   async function schedule(): Promise<void> {
     if (!all || !free || stopping) return;
@@ -280,17 +281,38 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
         if (stateOf(id) !== STATE_SCHED || allocating.has(id) || !waiting.has(id)) continue;
         // a job that needs a rank that is down waits for it, as one that needs busy cores does
         const got = allocate(usable(), all, req);
-        if (got === 'unsatisfiable') {
+        if (got === 'unsatisfiable' && allKnown()) {
           deny(id);
           continue;
         }
         waiting.checked(id);
-        if (got === 'busy') break;
+        if (got === 'busy' || got === 'unsatisfiable') break;
         grant(id, req, got);
       }
     }
     for (const id of waiting.uncheckedIds()) await checkFeasible(id);
   }
+
+  /**
+   * The tree changed: schedule again, and when the resources gathered at the start lack ranks that were not up to
+   * answer (a configured host that comes later than the gather waits, a rank lost before it answered), ask again.
+   */
+  let regathering = false;
+  function treeChanged(): void {
+    queueSchedule();
+    if (!all || stopping || regathering || allKnown()) return;
+    regathering = true;
+    opts.resources().then((set) => {
+      if (stopping || !all || ranksOf(set).length <= ranksOf(all).length) return;
+      all = set;
+      recount();
+      queueSchedule();
+    }).catch((err: unknown) => host.log(3, 'job-manager', `resources: ${(err as Error).message}`))
+      .finally(() => (regathering = false));
+  }
+
+  /** whether every rank's resources were gathered */
+  const allKnown = () => ranksOf(all!).length >= host.size;
 
   /** what is free on the ranks that are up */
   function usable(): ResourceSet {
@@ -304,7 +326,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
     const req = await requestOf(id);
     if (stateOf(id) !== STATE_SCHED || !waiting.has(id)) return;
     waiting.checked(id);
-    if (allocate(emptySet(), all, req) === 'unsatisfiable') deny(id);
+    if (allKnown() && allocate(emptySet(), all, req) === 'unsatisfiable') deny(id);
   }
 
   function deny(id: number): void {
@@ -483,7 +505,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
       // an instance serving a past state shows its jobs as they were, and does nothing about them
       if (journal.readOnly) return;
       // a rank back up may be what a waiting job needs
-      offDown = opts.down?.watch(queueSchedule);
+      offDown = opts.down?.watch(treeChanged);
       // the table is the journal's: what to do about the jobs it holds is decided once the broker is up
       resume().catch((err: unknown) => host.log(2, 'job-manager', `cannot resume: ${(err as Error).message}`));
     },

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { FLUX, run, until, type RunResult } from '../helpers/instance.js';
 
 const SIZE = 4;
@@ -169,6 +169,37 @@ describe('a broker told to stop before it has joined', () => {
     expect(stderr).toBe('');
     expect(existsSync(join(rundir, 'local-1'))).toBe(false);
   }, 30_000);
+});
+
+describe('a host that comes after rank 0 has gathered the resources', () => {
+  it('is asked for its resources when it joins, and scheduled', async () => {
+    const dir = join(base, 'late');
+    writeConfig(dir, join(base, 'curve.cert'), await freePorts(2));
+    const spawnRank = (rank: number) => spawn(process.execPath, [
+      FLUX, 'broker', `--config-path=${dir}`, `-Srundir=${join(base, `late-run-${rank}`)}`,
+    ], { env: { ...process.env, FLUX_FAKE_HOSTNAME: `fake${rank}` }, stdio: ['ignore', 'ignore', 'ignore'] });
+    const late = (rank: number, args: string[]) => run(args, {
+      env: { FLUX_URI: `local://${join(base, `late-run-${rank}`)}/local-${rank}`, PATH: `${dirname(FLUX)}:${process.env.PATH ?? ''}` },
+      timeoutMs: 30_000,
+    });
+    const zero = spawnRank(0);
+    let one: ChildProcess | undefined;
+    try {
+      // the job manager's gather at rank 0's start waits 30 s for rank 1, then goes on without it
+      await until('rank 0 gathering without rank 1', async () => {
+        const log = (await late(0, ['dmesg'])).stdout;
+        return /no topology from rank 1 within 30s/.test(log) ? true : undefined;
+      }, 60_000);
+      one = spawnRank(1);
+      await until('rank 1 joined', async () => ((await late(0, ['overlay', 'status', '--summary'])).stdout === '0 fake0: full\n' ? true : undefined), 30_000);
+      const r = await late(0, ['run', '-N', '2', '-l', 'sh', '-c', 'flux getattr rank']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.split('\n').filter((l) => l !== '').sort()).toEqual(['0: 0', '1: 1']);
+    } finally {
+      zero.kill('SIGKILL');
+      one?.kill('SIGKILL');
+    }
+  }, 120_000);
 });
 
 describe('a bad config', () => {
