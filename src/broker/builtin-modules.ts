@@ -114,6 +114,7 @@ export function builtinModules(host: ModuleHost, deps: BuiltinDeps): Map<string,
       create: noArgs(async (h) => (await import('../services/job-manager.js')).jobManagerModule(h, {
         journal,
         resources: () => resource.now?.resources() ?? Promise.reject(notLoaded('resource')),
+        gathered: () => resource.now?.gathered() ?? false,
         ...(deps.down ? { down: deps.down } : {}),
       })),
     }],

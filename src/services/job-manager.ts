@@ -25,7 +25,7 @@ import {
   SUBMIT_WAITABLE, priorityOf, URGENCY_DEFAULT,
 } from '../core/jobs/state.js';
 import { exitCodeOf } from '../core/jobs/wait-status.js';
-import { type ResourceSet, countCores, decodeR, encodeR, emptySet, union, difference, ranksOf, selectRanks, withWindow } from '../core/resource/rset.js';
+import { type ResourceSet, countCores, decodeR, encodeR, emptySet, union, difference, selectRanks, withWindow } from '../core/resource/rset.js';
 import { allocate, allocationWindow } from '../core/resource/sched-alloc.js';
 import { taskCounts } from '../core/jobs/taskmap.js';
 import {
@@ -56,6 +56,8 @@ export interface JobManagerOptions {
   journal: JournalService;
   /** the instance's resources, once every rank has discovered its own */
   resources: () => Promise<ResourceSet>;
+  /** whether resources() holds every rank's answer (until then it is asked again when the tree changes) */
+  gathered: () => boolean;
   /** the scheduler allocates nothing on these; none when not given */
   down?: DownRanks;
 }
@@ -303,7 +305,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
     if (!all || stopping || regathering || allKnown()) return;
     regathering = true;
     opts.resources().then((set) => {
-      if (stopping || !all || ranksOf(set).length <= ranksOf(all).length) return;
+      if (stopping || !all) return;
       all = set;
       recount();
       queueSchedule();
@@ -312,7 +314,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
   }
 
   /** whether every rank's resources were gathered */
-  const allKnown = () => ranksOf(all!).length >= host.size;
+  const allKnown = () => opts.gathered();
 
   /** what is free on the ranks that are up */
   function usable(): ResourceSet {

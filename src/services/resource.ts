@@ -40,6 +40,8 @@ export interface ResourceService {
   def: ModuleDef;
   /** the instance's resources: every rank's discovery, or those that answered within the gather timeout */
   resources(): Promise<ResourceSet>;
+  /** whether every rank has answered (a rank that found no cores has too) */
+  gathered(): boolean;
 }
 
 const NO_SUMMARY: HwlocSummary = { counts: {}, cores: [], pus: [], gpus: [] };
@@ -188,5 +190,5 @@ export function resourceModule(host: ModuleHost, opts: ResourceOptions = {}): Re
     ],
     stats: () => ({ known: known.size }),
   };
-  return { def, resources };
+  return { def, resources, gathered: () => complete !== undefined };
 }
