@@ -143,6 +143,18 @@ describe('the job lifecycle', () => {
     expect(r.stderr).toMatch(/^[0-9.]+s: job\.exception ƒ\S+ type=alloc severity=0 unsatisfiable request\n$/);
   });
 
+  it('is unsatisfiable on an instance whose ranks answered with no cores, not left waiting for them', async () => {
+    // every rank answered (an empty topology: no cores), so the instance's resources are known, and none
+    const bare = await startInstance(1, [], { env: { FLUX_HWLOC_XMLFILE: '/dev/null' } });
+    try {
+      const r = await bare.flux(['run', 'true'], { timeoutMs: 15_000 });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/type=alloc severity=0 unsatisfiable request\n$/);
+    } finally {
+      await bare.stop();
+    }
+  });
+
   it('a time limit ends the job with a timeout exception (SIGALRM, exit 142)', async () => {
     const r = await inst.flux(['run', '-t', '0.3s', 'sleep', '30']);
     expect(r.code).toBe(142);
