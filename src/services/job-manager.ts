@@ -283,7 +283,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
         if (stateOf(id) !== STATE_SCHED || allocating.has(id) || !waiting.has(id)) continue;
         // a job that needs a rank that is down waits for it, as one that needs busy cores does
         const got = allocate(usable(), all, req);
-        if (got === 'unsatisfiable' && allKnown()) {
+        if (got === 'unsatisfiable' && opts.gathered()) {
           deny(id);
           continue;
         }
@@ -302,19 +302,16 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
   let regathering = false;
   function treeChanged(): void {
     queueSchedule();
-    if (!all || stopping || regathering || allKnown()) return;
+    if (!all || stopping || regathering || opts.gathered()) return;
     regathering = true;
     opts.resources().then((set) => {
-      if (stopping || !all) return;
+      if (stopping) return;
       all = set;
       recount();
       queueSchedule();
     }).catch((err: unknown) => host.log(3, 'job-manager', `resources: ${(err as Error).message}`))
       .finally(() => (regathering = false));
   }
-
-  /** whether every rank's resources were gathered */
-  const allKnown = () => opts.gathered();
 
   /** what is free on the ranks that are up */
   function usable(): ResourceSet {
@@ -328,7 +325,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
     const req = await requestOf(id);
     if (stateOf(id) !== STATE_SCHED || !waiting.has(id)) return;
     waiting.checked(id);
-    if (allKnown() && allocate(emptySet(), all, req) === 'unsatisfiable') deny(id);
+    if (opts.gathered() && allocate(emptySet(), all, req) === 'unsatisfiable') deny(id);
   }
 
   function deny(id: number): void {
