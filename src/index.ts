@@ -32,9 +32,10 @@ export { Content, type ContentOpts } from './api/content.js';
 export { Exec, type ExecResponse, type ProcRow, type RunOptions } from './api/exec.js';
 export { Cron, type CronEntry, type CronRequest, type CronSync } from './api/cron.js';
 export {
-  Jobs, JOBID_ANY, type JobListing, type JobOutput, type JobRequest, type ListOptions, type WaitResult,
+  Jobs, JOBID_ANY, type JobListing, type JobOutput, type JobRequest, type JobResult, type ListOptions, type WaitResult,
 } from './api/jobs.js';
 export { Attrs, type AttrOpts } from './api/attrs.js';
 export { SUBMIT_WAITABLE } from './core/jobs/state.js';
 export type { JobEvent } from './core/jobs/kvs.js';
 export type { Jobspec, SubmitOptions } from './core/jobs/jobspec.js';
+export type { Dependency } from './core/jobs/dependency.js';

@@ -1,16 +1,14 @@
 // The job client: submit, list, watch and act on jobs, as libflux's job functions do for flux-core's tools.
 import { FluxError, EPROTO, ENOENT } from '../core/errors.js';
 import { type Jobspec, type SubmitOptions, buildJobspec, encodeJ } from '../core/jobs/jobspec.js';
-import { type JobEvent, jobKey, parseEventlog } from '../core/jobs/kvs.js';
-import { URGENCY_DEFAULT } from '../core/jobs/state.js';
+import { type JobEvent, parseEventlog } from '../core/jobs/kvs.js';
+import { URGENCY_DEFAULT, resultOf } from '../core/jobs/state.js';
 import type { Flux } from './handle.js';
 import { iterate } from './iterate.js';
 import { parseIdset } from '../core/resource/idset.js';
 
-/** kvs-watch lookup flags */
-const WATCH = 4;
-const WAITCREATE = 8;
-const WATCH_APPEND = 256;
+/** job-info.eventlog-watch: wait for an eventlog the job does not have yet */
+const EVENTLOG_WAITCREATE = 1;
 
 /** FLUX_JOBID_ANY: job-manager.wait's "whichever ends next" */
 export const JOBID_ANY = 18446744073709551615;
@@ -31,6 +29,8 @@ export interface JobListing {
   queue?: string;
   t_submit: number;
   t_depend?: number;
+  /** the dependencies a job in DEPEND waits on (RFC 26 descriptions such as `after-success=ƒ2Yp9zE3`) */
+  dependencies?: string[];
   t_run?: number;
   t_cleanup?: number;
   t_inactive?: number;
@@ -141,22 +141,17 @@ export interface EventlogWatch {
 export function watchEventlog(h: Flux, id: number, path: string, each: (e: JobEvent) => boolean | void): EventlogWatch {
   let tag: number | undefined;
   let ended = false;
-  let held = Buffer.alloc(0);
   const stop = () => {
     if (ended) return;
     ended = true;
-    if (tag !== undefined) h.send('kvs-watch.cancel', { matchtag: tag });
+    if (tag !== undefined) h.send('job-info.eventlog-watch-cancel', { matchtag: tag });
   };
-  const done = h.stream('kvs-watch.lookup', { namespace: 'primary', key: jobKey(id, path), flags: WATCH | WAITCREATE | WATCH_APPEND }, {}, (m) => {
+  const done = h.stream('job-info.eventlog-watch', { id, path, flags: EVENTLOG_WAITCREATE }, {}, (m) => {
     tag = m.aux2;
     if (ended) return false;
-    const v = (m.payload && m.payload.length > 0 ? JSON.parse(m.payload.toString('utf8', 0, m.payload.length - 1)) : {}) as { val?: { type?: string; data?: string } };
-    if (v.val?.type !== 'val' || typeof v.val.data !== 'string') throw new FluxError(EPROTO, `${path}: unexpected watch answer`);
-    // appends arrive whole, but nothing promises an entry never spans two of them
-    const bytes = Buffer.concat([held, Buffer.from(v.val.data, 'base64')]);
-    const end = bytes.lastIndexOf(0x0a) + 1;
-    held = bytes.subarray(end);
-    for (const e of parseEventlog(bytes.toString('utf8', 0, end))) {
+    const body = (m.payload && m.payload.length > 0 ? JSON.parse(m.payload.toString('utf8', 0, m.payload.length - 1)) : {}) as { event?: unknown };
+    if (typeof body.event !== 'string') throw new FluxError(EPROTO, `${path}: unexpected watch answer`);
+    for (const e of parseEventlog(body.event)) {
       if (each(e) === false) {
         stop();
         return false;
@@ -168,6 +163,53 @@ export function watchEventlog(h: Flux, id: number, path: string, each: (e: JobEv
     throw err;
   });
   return { done, cancel: stop };
+}
+
+/** how a job ended, as flux-core's flux_job_result() tells it (its keys), gathered from the job's eventlog */
+export interface JobResult {
+  id: number;
+  result: number;
+  t_submit: number;
+  t_run?: number;
+  t_cleanup?: number;
+  /** the tasks' wait status; absent when the job never ran to a finish */
+  waitstatus?: number;
+  exception_occurred: boolean;
+  /** the most severe exception raised (the first of that severity) */
+  exception_severity?: number;
+  exception_type?: string;
+  exception_note?: string;
+}
+
+/** waits for the job to end (its `clean` event) and says how it did; ENOENT for a job that is not there */
+export async function result(h: Flux, id: number): Promise<JobResult> {
+  const out: JobResult = { id, result: 0, t_submit: 0, exception_occurred: false };
+  let fatal: { type: string; severity: number } | undefined;
+  const w = watchEventlog(h, id, 'eventlog', (e) => {
+    const ctx = e.context ?? {};
+    if (e.name === 'submit') out.t_submit = e.timestamp;
+    else if (e.name === 'alloc') out.t_run = e.timestamp;
+    else if (e.name === 'finish' && typeof ctx.status === 'number') out.waitstatus = ctx.status;
+    else if (e.name === 'exception' && typeof ctx.severity === 'number' && typeof ctx.type === 'string') {
+      if (out.t_cleanup === undefined && ctx.severity === 0) out.t_cleanup = e.timestamp;
+      if (!out.exception_occurred || ctx.severity < out.exception_severity!) {
+        Object.assign(out, { exception_occurred: true, exception_severity: ctx.severity, exception_type: ctx.type, exception_note: typeof ctx.note === 'string' ? ctx.note : '' });
+        if (ctx.severity === 0) fatal = { type: ctx.type, severity: 0 };
+      }
+    }
+    if (e.name === 'finish' && out.t_cleanup === undefined) out.t_cleanup = e.timestamp;
+    return e.name !== 'clean';
+  });
+  await w.done;
+  out.result = resultOf(fatal, out.waitstatus);
+  return out;
+}
+
+/** the caller's jobs, newest first: `slice` (a Python slice, "[:1]" by default) of them */
+export async function last(h: Flux, slice = '[:1]'): Promise<number[]> {
+  const r = await h.call('job-manager.history.get', { slice });
+  if (!Array.isArray(r.jobs)) throw new FluxError(EPROTO, 'job-manager.history.get response has no jobs');
+  return r.jobs as number[];
 }
 
 /** what `jobs.submit` takes: flux submit's options, or a jobspec made elsewhere */
@@ -201,6 +243,16 @@ export class Jobs {
 
   list(opts: ListOptions = {}): Promise<JobListing[]> {
     return list(this.h, opts);
+  }
+
+  /** how the job ended, once it has (`flux job status`) */
+  result(id: number): Promise<JobResult> {
+    return result(this.h, id);
+  }
+
+  /** the ids of the caller's jobs, newest first, a Python slice of them (`flux job last`) */
+  last(slice = '[:1]'): Promise<number[]> {
+    return last(this.h, slice);
   }
 
   info(id: number, opts: { signal?: AbortSignal } = {}): Promise<JobListing> {

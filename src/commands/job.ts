@@ -1,4 +1,5 @@
-// flux job: act on jobs one by one: attach, cancel, raise, kill, urgency, wait, eventlog, wait-event, info, id.
+// flux job: act on jobs one by one: attach, cancel, raise, kill, urgency, wait, status, last, eventlog, wait-event,
+// info, id.
 // Messages and exit codes as flux-core's flux-job prints them (`flux-job: …`).
 import { constants as osConstants } from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -7,7 +8,8 @@ import { FluxError, ECHILD, ENOENT, EPERM } from '../core/errors.js';
 import { type FluidEncoding, encodeFluid, parseJobId } from '../core/jobs/fluid.js';
 import { EventlogFormatter, colorFor, decodeEventlog } from '../core/kvs/format-eventlog.js';
 import { URGENCY_EXPEDITE, URGENCY_HOLD } from '../core/jobs/state.js';
-import { JOBID_ANY, cancel, kill, lookup, raise, setUrgency, wait, watchEventlog } from '../api/jobs.js';
+import { type JobResult, JOBID_ANY, cancel, kill, last, lookup, raise, result, setUrgency, wait, watchEventlog } from '../api/jobs.js';
+import { exitCodeOf } from '../core/jobs/wait-status.js';
 import { program, runChosen } from './common.js';
 import { attach } from './job-attach.js';
 import { urgencyOf } from './submit-options.js';
@@ -162,6 +164,36 @@ export async function run(args: string[]): Promise<number> {
       action = () => withHandle((h) => (o.all ? waitAll(h, o.verbose === true) : waitOne(h, text)));
     });
 
+  p.command('status')
+    .description('Wait for job(s) to complete and exit with the largest exit code')
+    .option('-v, --verbose', 'Increase verbosity', (_v: string, n: number) => n + 1, 0)
+    .option('-e, --exception-exit-code <N>', 'Set the exit code for jobs that end by an exception (e.g. canceled jobs) to N', '1')
+    .option('-j, --json', 'Dump job result information gleaned from eventlog to stdout')
+    .argument('<ids...>')
+    .action((texts: string[], o: { verbose: number; exceptionExitCode: string; json?: boolean }) => {
+      const ids = texts.map(jobid);
+      const excCode = Number(o.exceptionExitCode);
+      if (!/^\d+$/.test(o.exceptionExitCode) || excCode > 255) fail(`invalid --exception-exit-code: ${o.exceptionExitCode}`);
+      action = () => withHandle((h) => status(h, ids, texts, excCode, o.verbose, o.json === true));
+    });
+
+  p.command('last')
+    .description('Print the most recently submitted job id(s)')
+    .argument('[N|SLICE]', 'how many, or a Python slice of the newest-first list ([:1] by default)')
+    .action((arg: string | undefined) => {
+      let slice = arg ?? '[:1]';
+      if (!slice.includes('[')) {
+        if (!/^-?\d+$/.test(slice)) fail(`invalid argument: ${slice} (give N or a slice such as [:3])`);
+        slice = `[:${slice}]`;
+      }
+      action = () => withHandle(async (h) => {
+        const ids = await last(h, slice);
+        if (ids.length === 0) fail('job history is empty');
+        process.stdout.write(ids.map((id) => `${encodeFluid(id, 'f58')}\n`).join(''));
+        return 0;
+      });
+    });
+
   p.command('eventlog')
     .description('Display eventlog for a job')
     .option('-f, --format <FORMAT>', 'Specify output format: text, json', 'text')
@@ -197,10 +229,12 @@ export async function run(args: string[]): Promise<number> {
     .option('-t, --timeout <SECONDS>', 'timeout after SECONDS')
     .option('-q, --quiet', 'Do not output matched event')
     .option('-v, --verbose', 'Output all events before matched event')
+    .option('-m, --match-context <KEY=VAL>', 'Match only an event whose context has KEY set to VAL')
     .option('-p, --path <PATH>', 'Specify alternate eventlog path suffix (e.g. "exec", "output")', 'eventlog')
     .argument('<id>')
     .argument('<event>')
-    .action((text: string, name: string, o: { timeout?: string; quiet?: boolean; verbose?: boolean; path: string }) => {
+    .action((text: string, name: string, o: { timeout?: string; quiet?: boolean; verbose?: boolean; matchContext?: string; path: string }) => {
+      if (o.matchContext !== undefined && !/^[^=]+=/.test(o.matchContext)) fail(`invalid --match-context: ${o.matchContext} (KEY=VAL)`);
       const id = jobid(text);
       const path = EVENTLOG_PATHS[o.path] ?? o.path;
       action = () => withHandle((h) => waitEvent(h, id, path, name, o));
@@ -295,14 +329,24 @@ async function waitAll(h: Flux, verbose: boolean): Promise<number> {
   }
 }
 
+/** -m KEY=VAL: the event's context holds KEY, and its value written out (a string as it is) is VAL */
+function contextMatches(ctx: Record<string, unknown> | undefined, kv: string | undefined): boolean {
+  if (kv === undefined) return true;
+  const eq = kv.indexOf('=');
+  const key = kv.slice(0, eq);
+  if (ctx === undefined || !Object.hasOwn(ctx, key)) return false;
+  const v = ctx[key];
+  return (typeof v === 'string' ? v : JSON.stringify(v)) === kv.slice(eq + 1);
+}
+
 async function waitEvent(
-  h: Flux, id: number, path: string, name: string, o: { timeout?: string; quiet?: boolean; verbose?: boolean },
+  h: Flux, id: number, path: string, name: string, o: { timeout?: string; quiet?: boolean; verbose?: boolean; matchContext?: string },
 ): Promise<number> {
   const fmt = new EventlogFormatter({});
   let matched = false;
   const w = watchEventlog(h, id, path, (ev) => {
     const line = fmt.format(decodeEventlog(Buffer.from(`${JSON.stringify(ev)}\n`))[0]!);
-    if (ev.name === name) {
+    if (ev.name === name && contextMatches(ev.context, o.matchContext)) {
       matched = true;
       if (!o.quiet) process.stdout.write(line);
       return false;
@@ -328,3 +372,34 @@ async function waitEvent(
   return 0;
 }
 
+
+/** a job's wait status as a shell reports an exit: 128 + the signal that ended it, else its exit code */
+function exitCodeOfStatus(status: number | undefined): number {
+  if (status === undefined) return 0;
+  const sig = status & 0x7f;
+  return sig !== 0 ? 128 + sig : exitCodeOf(status);
+}
+
+/** flux job status: every job's end awaited, then the largest exit code (an exception's is -e's) */
+async function status(h: Flux, ids: number[], texts: string[], excCode: number, verbose: number, json: boolean): Promise<number> {
+  if (verbose > 0 && ids.length > 1) process.stderr.write(`flux-job: fetching status for ${ids.length} jobs\n`);
+  const results = await Promise.all(ids.map((id, i) => result(h, id).catch((err: unknown): never => {
+    if (err instanceof FluxError && err.errno === ENOENT) fail(`${texts[i]}: No such job`);
+    throw err;
+  })));
+  if (verbose > 0 && ids.length > 1) process.stderr.write('flux-job: all done.\n');
+  let rc = 0;
+  results.forEach((r: JobResult, i) => {
+    if (json) process.stdout.write(`${JSON.stringify(r)}\n`);
+    const code = exitCodeOfStatus(r.waitstatus);
+    const fatal = r.exception_occurred && r.exception_severity === 0;
+    rc = Math.max(rc, code, fatal ? excCode : 0);
+    if (verbose === 0) return;
+    const sig = (r.waitstatus ?? 0) & 0x7f;
+    if (sig !== 0) process.stderr.write(`flux-job: ${texts[i]}: job shell died by signal ${sig}\n`);
+    else if (verbose > 1 || code !== 0) {
+      process.stderr.write(fatal ? `flux-job: ${texts[i]}: exception type=${r.exception_type}\n` : `flux-job: ${texts[i]}: exited with exit code ${code}\n`);
+    }
+  });
+  return rc;
+}

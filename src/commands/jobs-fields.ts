@@ -50,7 +50,7 @@ export function returncode(j: JobListing): number | string {
 
 function contextualInfo(j: JobListing): string {
   if (j.state === STATE_PRIORITY) return 'priority-wait';
-  if (j.state === STATE_DEPEND) return 'depends:';
+  if (j.state === STATE_DEPEND) return `depends:${(j.dependencies ?? []).join(',')}`;
   if (j.state === STATE_SCHED) return j.urgency === 0 ? 'held' : j.priority === 0 ? 'priority-hold' : '';
   return j.nodelist ?? '';
 }
@@ -88,6 +88,7 @@ export const JOB_FIELDS: Record<string, Field<JobRow>> = {
   name: of((j) => j.name, 'NAME'),
   cwd: of((j) => j.cwd, 'CWD'),
   queue: of((j) => j.queue, 'QUEUE'),
+  dependencies: of((j) => (j.dependencies ?? []).join(','), 'DEPENDENCIES'),
   ntasks: of((j) => j.ntasks, 'NTASKS'),
   ncores: of((j) => j.ncores, 'NCORES'),
   duration: of((j) => j.duration, 'DURATION', true),

@@ -44,7 +44,7 @@ function filterOf(text: string): { states: number; results: number } {
 /** a job as --json prints it: flux-core's keys, names for states and results, what is unset left out */
 function jsonJob(j: JobListing, username: string, now: number): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of ['t_depend', 't_run', 't_cleanup', 't_inactive', 'duration', 'expiration', 'name', 'cwd', 'queue', 'ntasks',
+  for (const k of ['t_depend', 't_run', 't_cleanup', 't_inactive', 'duration', 'expiration', 'name', 'cwd', 'queue', 'dependencies', 'ntasks',
     'ncores', 'nnodes', 'priority', 'ranks', 'nodelist', 'success', 'waitstatus'] as const) {
     const v = j[k];
     if (v !== undefined && v !== '' && !(k.startsWith('t_') && v === 0)) out[k] = v;

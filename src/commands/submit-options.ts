@@ -4,6 +4,7 @@ import type * as Commander from 'commander';
 import { FluxError, EINVAL } from '../core/errors.js';
 import { parseFSD } from '../core/time/fsd.js';
 import { applyEnvRules } from '../core/jobs/env-rules.js';
+import { parseDependencyUri } from '../core/jobs/dependency.js';
 import { type Jobspec, type SubmitOptions, buildJobspec } from '../core/jobs/jobspec.js';
 import { SUBMIT_WAITABLE, URGENCY_DEFAULT, URGENCY_EXPEDITE, URGENCY_HOLD } from '../core/jobs/state.js';
 
@@ -33,6 +34,7 @@ export interface JobOpts {
   unbuffered?: boolean;
   setopt: string[];
   setattr: string[];
+  dependency: string[];
   flags?: string;
   dryRun?: boolean;
 }
@@ -64,6 +66,7 @@ export function addJobOptions(p: Commander.Command): Commander.Command {
     .option('-u, --unbuffered', 'Disable buffering of input and output')
     .option('-o, --setopt <OPT>', 'Set shell option OPT. An optional value is supported with OPT=VAL (default VAL=1)', collect, [])
     .option('-S, --setattr <ATTR>', 'Set job attribute ATTR. An optional value is supported with ATTR=VAL (default VAL=1)', collect, [])
+    .option('--dependency <URI>', 'Set an RFC 26 dependency URI (after, afterany, afterok, afternotok:JOBID); may be repeated', collect, [])
     .option('--flags <FLAGS>', 'Set comma separated list of job submission flags (debug, waitable, novalidate)')
     .option('--dry-run', "Don't actually submit job, just emit jobspec")
     .argument('[command...]', 'the job\'s command and its arguments');
@@ -136,6 +139,7 @@ export function jobspecOf(o: JobOpts, command: string[], cc?: number, ccEnv = cc
     unbuffered: o.unbuffered,
     setopt: o.setopt.map((s2) => substituteCc(s2, cc)),
     setattr: o.setattr.map((s2) => substituteCc(s2, cc)),
+    dependencies: o.dependency.map((d) => parseDependencyUri(substituteCc(d, cc))),
   };
   for (const k of Object.keys(s) as Array<keyof SubmitOptions>) if (s[k] === undefined) delete s[k];
   return buildJobspec(s);

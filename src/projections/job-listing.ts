@@ -16,6 +16,7 @@ export function listing(j: JobRecord): Record<string, unknown> {
     if (j[k] !== undefined) out[k] = j[k];
   }
   if (j.nnodes > 0) out.nnodes = j.nnodes;
+  if (j.dependencies !== undefined) out.dependencies = j.dependencies;
   if (j.R) {
     const set = decodeR(j.R);
     const ranks = ranksOf(set);

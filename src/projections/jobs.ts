@@ -14,7 +14,7 @@ import type { JobEvent } from '../core/jobs/kvs.js';
 import { FluxError, EPROTO } from '../core/errors.js';
 import {
   STATE_NEW, STATE_DEPEND, STATE_PRIORITY, STATE_SCHED, STATE_RUN, STATE_CLEANUP, STATE_INACTIVE, STATE_ACTIVE,
-  RESULT_COMPLETED, RESULT_FAILED, RESULT_CANCELED, RESULT_TIMEOUT,
+  resultOf,
 } from '../core/jobs/state.js';
 import { isKvsEntry, PRIMARY } from './kvs.js';
 import type { Projection } from './projection.js';
@@ -93,6 +93,8 @@ export interface JobRecord extends JobSummary {
   result?: number;
   /** events applied, the eventlog's length */
   events: number;
+  /** the dependencies it waits on (RFC 26 descriptions), from dependency-add until dependency-remove */
+  dependencies?: string[];
 }
 
 export interface JobTable {
@@ -201,15 +203,6 @@ export function nextState(state: number | undefined, ev: JobEvent): number | und
   return RULES[ev.name]!.to ?? s;
 }
 
-function resultOf(j: JobRecord): number {
-  if (j.exception !== undefined && j.exception.severity === 0) {
-    if (j.exception.type === 'cancel') return RESULT_CANCELED;
-    if (j.exception.type === 'timeout') return RESULT_TIMEOUT;
-    return RESULT_FAILED;
-  }
-  return j.waitstatus === 0 ? RESULT_COMPLETED : RESULT_FAILED;
-}
-
 function enter(j: JobRecord, state: number, t: number): void {
   j.state = state;
   if (state === STATE_DEPEND) j.t_depend = t;
@@ -218,7 +211,7 @@ function enter(j: JobRecord, state: number, t: number): void {
   else if (state === STATE_CLEANUP) j.t_cleanup = t;
   else if (state === STATE_INACTIVE) {
     j.t_inactive = t;
-    j.result = resultOf(j);
+    j.result = resultOf(j.exception, j.waitstatus);
   }
 }
 
@@ -328,6 +321,15 @@ function applyItem(w: Writer, it: JobItem): boolean {
     case 'free':
       rec.allocated = false;
       break;
+    case 'dependency-add':
+      if (!rec.dependencies?.includes(ctx.description as string)) rec.dependencies = [...(rec.dependencies ?? []), ctx.description as string];
+      break;
+    case 'dependency-remove': {
+      const left = rec.dependencies?.filter((d) => d !== ctx.description);
+      if (left !== undefined && left.length > 0) rec.dependencies = left;
+      else delete rec.dependencies;
+      break;
+    }
     case 'exception': {
       const e: JobException = { type: ctx.type as string, severity: ctx.severity as number, note: typeof ctx.note === 'string' ? ctx.note : '' };
       if (isCount(ctx.userid)) e.userid = ctx.userid;
@@ -357,6 +359,9 @@ function wellFormed(name: string, ctx: Record<string, unknown>, it: JobItem): bo
       return it.R !== undefined;
     case 'finish':
       return isCount(ctx.status);
+    case 'dependency-add':
+    case 'dependency-remove':
+      return typeof ctx.description === 'string';
     case 'exception':
       return typeof ctx.type === 'string' && isCount(ctx.severity) && ctx.severity <= 7;
     default:

@@ -3,12 +3,53 @@
 // values too, and another user's job is refused with EPERM. Whose a job is, its eventlog's submit event says.
 //
 //   job-info.lookup {id, keys: [key…], flags} -> {id, <key>: <value as text>…}
-import { FluxError, EPERM, EPROTO } from '../core/errors.js';
-import { ROLE_OWNER, ROLE_USER, payloadJson } from '../core/wire/message.js';
-import { EVENTLOG, jobKey, parseEventlog } from '../core/jobs/kvs.js';
+//   job-info.eventlog-watch {id, path, flags} -> {event: <one entry, newline included>}…, then ENODATA once the
+//                   eventlog's last entry is there (eventlog: clean, guest.exec.eventlog: done, guest.input: eof,
+//                   guest.output: eof on every stream the header counts) or the watch is canceled.
+//                   flags: 1 = waitcreate, wait for a path the job does not have yet
+//   job-info.eventlog-watch-cancel {matchtag}                     (no response)
+import { FluxError, ENODATA, EPERM, EPROTO } from '../core/errors.js';
+import { FLAG_NORESPONSE, type Message, ROLE_OWNER, ROLE_USER, payloadJson, senderOf } from '../core/wire/message.js';
+import { EVENTLOG, EXEC_EVENTLOG, OUTPUT_EVENTLOG, type JobEvent, jobKey, parseEventlog } from '../core/jobs/kvs.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 
+/** kvs-watch lookup flags */
+const WATCH = 4;
+const WAITCREATE = 8;
+const WATCH_APPEND = 256;
+/** job-info.eventlog-watch's own flag */
+const EVENTLOG_WAITCREATE = 1;
+
+interface Watch {
+  msg: Message;
+  sender: string | undefined;
+  /** the matchtag of the kvs-watch request under it, known from its first answer */
+  tag?: number;
+  done: boolean;
+}
+
+/** whether an eventlog has ended with this entry: what RFC 18's writers of each put last */
+function terminator(path: string): (e: JobEvent) => boolean {
+  if (path === EVENTLOG) return (e) => e.name === 'clean';
+  if (path === EXEC_EVENTLOG) return (e) => e.name === 'done';
+  if (path === 'guest.input') return (e) => e.name === 'data' && e.context?.eof === true;
+  if (path !== OUTPUT_EVENTLOG) return () => false;
+  let streams = -1;
+  return (e) => {
+    const ctx = e.context ?? {};
+    if (e.name === 'header') {
+      const count = (ctx.count ?? {}) as Record<string, unknown>;
+      streams = Object.values(count).reduce<number>((n, c) => n + (typeof c === 'number' ? c : 0), 0);
+    } else if (e.name === 'data' && ctx.eof === true && streams > 0) {
+      streams--;
+    }
+    return streams === 0;
+  };
+}
+
 export function jobInfoModule(host: ModuleHost): ModuleDef {
+  const watches = new Set<Watch>();
+
   /** a value of the job's directory, read with the broker's own credentials (ENOENT when it has none) */
   async function value(id: number, key: string): Promise<string> {
     const r = payloadJson(await host.rpc('kvs.lookup', { namespace: 'primary', key: jobKey(id, key), flags: 0 }));
@@ -17,8 +58,68 @@ export function jobInfoModule(host: ModuleHost): ModuleDef {
     return Buffer.from(v.data, 'base64').toString('utf8');
   }
 
+  /** the job's eventlog, when the asker may read the job's values (a guest its own job's only); ENOENT for no job */
+  async function permitted(msg: Message, id: number): Promise<string> {
+    const log = await value(id, EVENTLOG);
+    if (!(msg.rolemask & ROLE_OWNER)) {
+      const submit = parseEventlog(log)[0];
+      if (submit?.name !== 'submit' || submit.context?.userid !== msg.userid) {
+        throw new FluxError(EPERM, "guests may read their own jobs' values only");
+      }
+    }
+    return log;
+  }
+
+  const cancelBelow = (tag: number) => void host.rpc('kvs-watch.cancel', { matchtag: tag }, { flags: FLAG_NORESPONSE });
+
+  function stop(w: Watch): void {
+    if (w.done) return;
+    w.done = true;
+    if (w.tag !== undefined) cancelBelow(w.tag);
+  }
+
+  /** the entries of a job's eventlog as they are appended, each answered on its own, read with the broker's credentials */
+  async function watch(msg: Message, id: number, path: string, flags: number): Promise<void> {
+    await permitted(msg, id);
+    const w: Watch = { msg, sender: senderOf(msg), done: false };
+    const last = terminator(path);
+    let held = Buffer.alloc(0);
+    watches.add(w);
+    try {
+      const kvsFlags = WATCH | WATCH_APPEND | (flags & EVENTLOG_WAITCREATE ? WAITCREATE : 0);
+      await host.rpcStream('kvs-watch.lookup', { namespace: 'primary', key: jobKey(id, path), flags: kvsFlags }, {}, (m) => {
+        const first = w.tag === undefined;
+        w.tag = m.aux2;
+        // stopped before the watch under it had answered, so before it could be canceled
+        if (w.done) {
+          if (first) cancelBelow(w.tag);
+          return;
+        }
+        const v = payloadJson(m).val as { type?: unknown; data?: unknown } | undefined;
+        if (v?.type !== 'val' || typeof v.data !== 'string') throw new FluxError(EPROTO, `${path} is not a value`);
+        // an append may end inside an entry: the rest comes with the next
+        const bytes = Buffer.concat([held, Buffer.from(v.data, 'base64')]);
+        const end = bytes.lastIndexOf(0x0a) + 1;
+        held = bytes.subarray(end);
+        const text = bytes.toString('utf8', 0, end);
+        const events = parseEventlog(text);
+        text.split('\n').slice(0, -1).forEach((line, i) => {
+          if (w.done) return;
+          host.respond(msg, { event: `${line}\n` });
+          if (last(events[i]!)) stop(w);
+        });
+      });
+    } finally {
+      watches.delete(w);
+    }
+    throw new FluxError(ENODATA);
+  }
+
   return {
     name: 'job-info',
+    disconnect: (sender) => {
+      for (const w of watches) if (w.sender === sender) stop(w);
+    },
     handlers: [
       {
         topic: 'job-info.lookup',
@@ -34,17 +135,29 @@ export function jobInfoModule(host: ModuleHost): ModuleDef {
         },
         handler: async (msg, body) => {
           const id = body!.id as number;
-          let log: string | undefined;
-          if (!(msg.rolemask & ROLE_OWNER)) {
-            log = await value(id, EVENTLOG);
-            const submit = parseEventlog(log)[0];
-            if (submit?.name !== 'submit' || submit.context?.userid !== msg.userid) {
-              throw new FluxError(EPERM, "guests may read their own jobs' values only");
-            }
-          }
+          const log = msg.rolemask & ROLE_OWNER ? undefined : await permitted(msg, id);
           const out: Record<string, unknown> = { id };
           for (const key of body!.keys as string[]) out[key] = key === EVENTLOG && log !== undefined ? log : await value(id, key);
           host.respond(msg, out);
+        },
+      },
+      {
+        topic: 'job-info.eventlog-watch',
+        allow: ROLE_USER,
+        schema: {
+          type: 'object',
+          properties: { id: { type: 'integer', minimum: 0 }, path: { type: 'string', minLength: 1 }, flags: { type: 'integer', minimum: 0 } },
+          required: ['id', 'path', 'flags'],
+        },
+        handler: (msg, body) => watch(msg, body!.id as number, body!.path as string, body!.flags as number),
+      },
+      {
+        topic: 'job-info.eventlog-watch-cancel',
+        allow: ROLE_USER,
+        schema: { type: 'object', properties: { matchtag: { type: 'integer', minimum: 0 } }, required: ['matchtag'] },
+        handler: (msg, body) => {
+          const sender = senderOf(msg);
+          for (const w of watches) if (w.sender === sender && w.msg.aux2 === body!.matchtag) stop(w);
         },
       },
     ],

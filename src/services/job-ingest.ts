@@ -45,8 +45,13 @@ export function jobIngestModule(host: ModuleHost): ModuleDef {
     queue = [];
     host.rpc('job-manager.submit', { jobs: batch.map((q) => q.job as unknown as Record<string, unknown>) }, { nodeid: 0 }).then(
       (r) => {
-        const ids = payloadJson(r).ids as number[];
-        batch.forEach((q, i) => q.resolve(ids[i]!));
+        // a job the job manager refused (a dependency it cannot take) has why in place of its id
+        const ids = payloadJson(r).ids as Array<number | { errnum: number; errstr: string }>;
+        batch.forEach((q, i) => {
+          const got = ids[i]!;
+          if (typeof got === 'number') q.resolve(got);
+          else q.reject(new FluxError(got.errnum, got.errstr));
+        });
       },
       (err: unknown) => batch.forEach((q) => q.reject(err)),
     );

@@ -6,13 +6,15 @@
 // end with an exception, since their processes went with the brokers.
 //
 //   job-manager.submit  {jobs:[{J, jobspec, urgency, flags, userid}]} -> {ids}    (from job-ingest; owner only)
+//                       ids[i] is {errnum, errstr} for a job refused (a dependency on a job that is not there)
 //   job-manager.raise   {id, severity, type, note?} -> {}
 //   job-manager.kill    {id, signum} -> {}
 //   job-manager.urgency {id, urgency} -> {old_urgency}
 //   job-manager.wait    {id} -> {id, success, errstr?}            id ANY (any id above 2^53): the next one
+//   job-manager.history.get {slice?} -> {jobs:[id…]}              the caller's jobs, newest first, a Python slice of them
 //   job-exec.stdin      {id, data?, eof?} -> {}                    data base64, to every task of the job
 //   sched.resource-status {} -> {all, allocated, down}            RFC 20 R each
-import { FluxError, EINVAL, EPERM, EPROTO, ECHILD } from '../core/errors.js';
+import { FluxError, EINVAL, ENOENT, EPERM, EPROTO, ECHILD } from '../core/errors.js';
 import { type Message, ROLE_OWNER, ROLE_USER, payloadJson, senderOf } from '../core/wire/message.js';
 import { FluidGenerator, encodeFluid, fluidTimestamp } from '../core/jobs/fluid.js';
 import { type Jobspec, type ResourceRequest, jobName, resourceRequest, validateJobspec } from '../core/jobs/jobspec.js';
@@ -28,6 +30,8 @@ import { exitCodeOf } from '../core/jobs/wait-status.js';
 import { type ResourceSet, countCores, decodeR, encodeR, emptySet, union, difference, selectRanks, withWindow } from '../core/resource/rset.js';
 import { allocate, allocationWindow } from '../core/resource/sched-alloc.js';
 import { taskCounts } from '../core/jobs/taskmap.js';
+import { type After, afterOf, afterOutcome } from '../core/jobs/dependency.js';
+import { parseSlice } from '../core/jobs/slice.js';
 import {
   JOBTABLE, allJobs, jobItems, jobOf, nextState, type JobEvent, type JobItem, type JobR, type JobRecord,
   type JobSummary, type JobTable,
@@ -123,6 +127,11 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
   const waiters: Waiter[] = [];
   /** waitable inactive jobs nobody has waited for yet */
   const zombies = new Set<number>();
+  /** jobs in DEPEND and the dependencies they still wait on; the jobs waited on, and who waits on each */
+  const awaiting = new Map<number, After[]>();
+  const dependents = new Map<number, Set<number>>();
+  /** the urgency last asked for a job still in DEPEND, which its priority is made from once it leaves */
+  const urgencies = new Map<number, number>();
   const exec = new JobExec(host, {
     start: (id) => void post(id, [event('start')]).catch(logFailure(id, 'start')),
     finish: (id, status, output) => finish(id, status, output),
@@ -197,6 +206,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
     for (const it of items) {
       const sh = shadow.get(it.id);
       if (sh && --sh.inflight <= 0) shadow.delete(it.id);
+      if (dependents.has(it.id)) antecedentMoved(it.id);
       const job = jobOf(table(), it.id);
       if (job?.state === STATE_SCHED && (job.priority ?? 0) > 0) waiting.set(it.id, job.priority!);
       else waiting.delete(it.id);
@@ -220,6 +230,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
         case 'clean':
           jobspecs.delete(it.id);
           requests.delete(it.id);
+          forgetDependencies(it.id);
           if (job && job.flags & SUBMIT_WAITABLE) {
             zombies.add(it.id);
             wakeWaiters();
@@ -237,25 +248,105 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
 
   // ---- submission ----------------------------------------------------------------------------------------------
 
-  function submit(jobs: SubmittedJob[]): Promise<number[]> {
-    const ids: number[] = [];
+  /** each job's id, or why it was refused */
+  function submit(jobs: SubmittedJob[]): Promise<Array<number | FluxError>> {
+    const ids: Array<number | FluxError> = [];
     const posts: Array<Promise<void>> = [];
     for (const j of jobs) {
+      let deps: After[];
+      try {
+        deps = dependenciesOf(j);
+      } catch (err) {
+        ids.push(err as FluxError);
+        continue;
+      }
       const id = gen.next();
       ids.push(id);
       const summary = summaryOf(j.jobspec);
       jobspecs.set(id, j.jobspec);
       requests.set(id, resourceRequest(j.jobspec));
-      const priority = priorityOf(j.urgency);
-      posts.push(post(id, [
-        event('submit', { userid: j.userid, urgency: j.urgency, flags: j.flags, version: 1 }),
-        event('validate'),
-        event('depend'),
-        event('priority', { priority }),
-      ], { submit: summary }, [putOp(jobKey(id, 'J'), j.J), putOp(jobKey(id, 'jobspec'), JSON.stringify(j.jobspec))]));
+      const events = [event('submit', { userid: j.userid, urgency: j.urgency, flags: j.flags, version: 1 }), event('validate')];
+      urgencies.set(id, j.urgency);
+      events.push(...settle(id, deps, []));
+      posts.push(post(id, events, { submit: summary }, [putOp(jobKey(id, 'J'), j.J), putOp(jobKey(id, 'jobspec'), JSON.stringify(j.jobspec))]));
+      submitted++;
     }
-    submitted += jobs.length;
     return Promise.all(posts).then(() => ids);
+  }
+
+  // ---- dependencies (RFC 26's after* schemes) --------------------------------------------------------------------
+
+  /** a submitted job's dependencies; one naming a job that is not there, or another user's, refuses the job */
+  function dependenciesOf(j: SubmittedJob): After[] {
+    const deps = dependenciesAfter(j.jobspec);
+    for (const d of deps) {
+      const on = jobOf(table(), d.on);
+      if (on === undefined) throw new FluxError(ENOENT, `dependency ${d.description}: job not found`);
+      if (j.userid !== owner && on.userid !== j.userid) throw new FluxError(EPERM, `dependency ${d.description}: Permission denied`);
+    }
+    return deps;
+  }
+
+  const dependenciesAfter = (js: Jobspec): After[] => (js.attributes.system.dependencies ?? []).map(afterOf);
+
+  /**
+   * The events that take a job in DEPEND as far as its dependencies let it: each met one removed (if `added`, the
+   * descriptions already journaled, holds it), each still waited on added and watched, and the job on to PRIORITY
+   * and SCHED once none is left; a dependency that can never be met ends it.
+   */
+  function settle(id: number, deps: After[], added: readonly string[]): JobEvent[] {
+    const events: JobEvent[] = [];
+    const left: After[] = [];
+    for (const d of deps) {
+      const outcome = afterOutcome(d.kind, jobOf(table(), d.on));
+      if (outcome === 'never') {
+        forgetDependencies(id);
+        const note = `dependency ${d.description} can never be satisfied`;
+        return [...events, event('exception', { type: 'dependency', severity: 0, userid: owner, note }), event('clean')];
+      }
+      if (outcome === 'met') {
+        if (added.includes(d.description)) events.push(event('dependency-remove', { description: d.description }));
+        continue;
+      }
+      left.push(d);
+      if (!added.includes(d.description)) events.push(event('dependency-add', { description: d.description }));
+    }
+    forgetDependencies(id);
+    if (left.length > 0) {
+      awaiting.set(id, left);
+      for (const d of left) {
+        const set = dependents.get(d.on) ?? new Set<number>();
+        set.add(id);
+        dependents.set(d.on, set);
+      }
+      return events;
+    }
+    const urgency = urgencies.get(id) ?? jobOf(table(), id)?.urgency ?? URGENCY_DEFAULT;
+    urgencies.delete(id);
+    return [...events, event('depend'), event('priority', { priority: priorityOf(urgency) })];
+  }
+
+  function forgetDependencies(id: number): void {
+    for (const d of awaiting.get(id) ?? []) {
+      const set = dependents.get(d.on);
+      set?.delete(id);
+      if (set?.size === 0) dependents.delete(d.on);
+    }
+    awaiting.delete(id);
+  }
+
+  /** a job others wait on changed: each of them moves on as far as its dependencies now let it */
+  function antecedentMoved(on: number): void {
+    for (const id of [...dependents.get(on) ?? []]) {
+      const deps = awaiting.get(id)!;
+      if (stateOf(id) !== STATE_DEPEND) {
+        forgetDependencies(id);
+        continue;
+      }
+      // only what this job did can have changed; the others it waits on are still waited on
+      const events = settle(id, deps, deps.map((d) => d.description));
+      if (events.length > 0) void post(id, events).catch(logFailure(id, 'dependency'));
+    }
   }
 
   // ---- scheduling ----------------------------------------------------------------------------------------------
@@ -477,8 +568,14 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
       if (job.state === STATE_INACTIVE) continue;
       const events = [event('flux-restart')];
       if (job.state === STATE_NEW) events.push(event('validate'));
-      if (job.state <= STATE_DEPEND) events.push(event('depend'));
-      if (job.state <= STATE_PRIORITY) events.push(event('priority', { priority: priorityOf(job.urgency) }));
+      if (job.state <= STATE_DEPEND) {
+        const deps = await jobspecOf(job.id).then((js) => dependenciesAfter(js), (err: unknown) => err as Error);
+        if (deps instanceof Error) {
+          events.push(event('exception', { type: 'dependency', severity: 0, userid: owner, note: deps.message }), event('clean'));
+        } else {
+          events.push(...settle(job.id, deps, job.dependencies ?? []));
+        }
+      } else if (job.state === STATE_PRIORITY) events.push(event('priority', { priority: priorityOf(job.urgency) }));
       if (job.state === STATE_RUN || job.state === STATE_CLEANUP) {
         if (job.state === STATE_RUN) events.push(event('exception', { type: 'exec', severity: 0, note: 'job was lost in a restart of the instance', userid: owner }));
         if (job.allocated) events.push(event('release', { ranks: 'all', final: true }), event('free'));
@@ -545,7 +642,8 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
         },
         handler: async (msg, body) => {
           // job-ingest validated them where they were submitted
-          host.respond(msg, { ids: await submit(body!.jobs as SubmittedJob[]) });
+          const ids = await submit(body!.jobs as SubmittedJob[]);
+          host.respond(msg, { ids: ids.map((r) => (typeof r === 'number' ? r : { errnum: r.errno, errstr: r.message })) });
         },
       },
       {
@@ -593,6 +691,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
           }
           const events = [event('urgency', { userid: msg.userid, urgency })];
           if (state === STATE_SCHED) events.push(event('priority', { priority: priorityOf(urgency) }));
+          if (awaiting.has(job.id)) urgencies.set(job.id, urgency);
           await post(job.id, events);
           host.respond(msg, { old_urgency: job.urgency });
         },
@@ -616,6 +715,17 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
           }
           waiters.push({ msg, id: any ? undefined : asked });
           wakeWaiters();
+        },
+      },
+      {
+        topic: 'job-manager.history.get',
+        allow: ROLE_USER,
+        schema: { type: 'object', properties: { slice: { type: 'string', maxLength: 64 } } },
+        handler: (msg, body) => {
+          const slice = parseSlice((body!.slice as string | undefined) ?? '[:]');
+          // ids grow with submission time: newest first is highest first
+          const mine = allJobs(table()).filter((j) => j.userid === msg.userid).map((j) => j.id).sort((a, b) => b - a);
+          host.respond(msg, { jobs: slice(mine) });
         },
       },
       {

@@ -222,6 +222,15 @@ describe('a real second user', () => {
           for (const it of e.payload.jobs) ids.add(it.id);
         }
         expect([...ids]).toEqual([parseJobId(mine.stdout.trim())]);
+
+        // a guest may make its job wait on its own jobs, not on another user's; its history is its own jobs
+        const onTheirs = await fluxAs(guest, inst.uri, ['submit', `--dependency=afterany:${theirs.stdout.trim()}`, 'true']);
+        expect(onTheirs).toMatchObject({ code: 1, stderr: `flux-submit: dependency after-finish=${theirs.stdout.trim()}: Permission denied\n` });
+        const onMine = await fluxAs(guest, inst.uri, ['submit', `--dependency=afterok:${mine.stdout.trim()}`, 'true']);
+        expect(onMine).toMatchObject({ code: 0, stderr: '' });
+        const last = await fluxAs(guest, inst.uri, ['job', 'last', '5']);
+        expect(last.stdout).toBe(`${onMine.stdout.trim()}\n${mine.stdout.trim()}\n`);
+        expect(await fluxAs(guest, inst.uri, ['job', 'status', onMine.stdout.trim()])).toMatchObject({ code: 0, stderr: '' });
       } finally {
         expect(await inst.stop()).toBe(0);
       }

@@ -8,11 +8,11 @@ import {
   STATE_NEW, STATE_DEPEND, STATE_PRIORITY, STATE_SCHED, STATE_RUN, STATE_CLEANUP, STATE_INACTIVE,
 } from '../../src/core/jobs/state.js';
 import { ENTRY_KVS } from '../../src/projections/kvs.js';
-import { allJobs, jobsProjection, type JobItem, type JobTable } from '../../src/projections/jobs.js';
+import { allJobs, jobOf, jobsProjection, type JobItem, type JobTable } from '../../src/projections/jobs.js';
 
 const R = { version: 1, execution: { R_lite: [{ rank: '0', children: { core: '0-1' } }], starttime: 1, expiration: 0 } };
 const NAMES = ['submit', 'validate', 'depend', 'priority', 'urgency', 'alloc', 'start', 'finish', 'release', 'free', 'clean',
-  'exception', 'memo', 'flux-restart', 'invalidate', 'bogus'];
+  'exception', 'memo', 'flux-restart', 'invalidate', 'dependency-add', 'dependency-remove', 'bogus'];
 
 /** the edges RFC 21 draws between states (a state may also stay where it is) */
 const EDGES = new Set([
@@ -30,6 +30,8 @@ function item(id: number, name: string, t: number, sev: number): JobItem {
     urgency: { userid: 1000, urgency: 3 },
     finish: { status: sev === 0 ? 0 : 256 },
     release: { ranks: 'all', final: true },
+    'dependency-add': { description: `after-finish=ƒ${sev}` },
+    'dependency-remove': { description: `after-finish=ƒ${sev}` },
     exception: { type: sev === 0 ? 'cancel' : 'test', severity: sev, userid: 1000, note: '' },
   }[name];
   const it: JobItem = { id, event: context === undefined ? { timestamp: t, name } : { timestamp: t, name, context } };
@@ -56,7 +58,7 @@ const items = fc.array(
   }),
   { maxLength: 80 },
 ).map((raw) => {
-  const life = ['submit', 'validate', 'depend', 'priority', 'alloc', 'start', 'finish', 'release', 'free', 'clean'];
+  const life = ['submit', 'validate', 'dependency-add', 'dependency-remove', 'depend', 'priority', 'alloc', 'start', 'finish', 'release', 'free', 'clean'];
   const next = new Map<number, number>();
   return raw.map((r, i) => {
     const k = next.get(r.id) ?? 0;
@@ -107,6 +109,27 @@ describe('job table projection', () => {
       });
       // a job that reached INACTIVE did so after giving its resources back, with a result
       for (const j of allJobs(t)) if (j.state === STATE_INACTIVE) expect(j.allocated === false && j.result !== undefined).toBe(true);
+    }), { numRuns: 300 });
+  });
+
+  it('a job waits on the dependencies added in DEPEND and not yet removed, each once, and nothing else changes them', () => {
+    fc.assert(fc.property(items, (its) => {
+      let t = jobsProjection.initial();
+      const waits = new Map<number, string[]>();
+      its.forEach((it, i) => {
+        const before = jobOf(t, it.id);
+        t = jobsProjection.apply(t, entry(i + 1, [it]), '');
+        const after = jobOf(t, it.id);
+        const appliedHere = after !== undefined && after.events !== (before?.events ?? 0);
+        const desc = it.event.context?.description as string;
+        let want = waits.get(it.id) ?? [];
+        if (appliedHere && it.event.name === 'dependency-add' && !want.includes(desc)) want = [...want, desc];
+        if (appliedHere && it.event.name === 'dependency-remove') want = want.filter((d) => d !== desc);
+        waits.set(it.id, want);
+        if (after !== undefined) expect(after.dependencies ?? []).toEqual(want);
+        // only a job in DEPEND takes them
+        if (appliedHere && it.event.name.startsWith('dependency-')) expect(before!.state).toBe(STATE_DEPEND);
+      });
     }), { numRuns: 300 });
   });
 });

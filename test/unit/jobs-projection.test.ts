@@ -101,6 +101,26 @@ describe('the job table', () => {
     expect(t.inactive).toEqual([[3, 4]]);
   });
 
+  it('keeps the dependencies a job in DEPEND waits on, from dependency-add until dependency-remove, and lists them', () => {
+    let t = apply(initialTable(), submit(8), ev(8, 'validate', 2));
+    t = apply(t, ev(8, 'dependency-add', 3, { description: 'after-success=ƒ2' }), ev(8, 'dependency-add', 3, { description: 'after-start=ƒ3' }));
+    // a second add of the same is one dependency; a remove of one not waited on, or without a description, changes nothing
+    t = apply(t, ev(8, 'dependency-add', 4, { description: 'after-start=ƒ3' }), ev(8, 'dependency-remove', 4, { description: 'after-finish=ƒ9' }),
+      ev(8, 'dependency-remove', 4), ev(8, 'dependency-add', 4, { description: 7 }));
+    expect(jobOf(t, 8)!.dependencies).toEqual(['after-success=ƒ2', 'after-start=ƒ3']);
+    expect(listing(jobOf(t, 8)!).dependencies).toEqual(['after-success=ƒ2', 'after-start=ƒ3']);
+    const before = t;
+    t = apply(t, ev(8, 'dependency-remove', 5, { description: 'after-success=ƒ2' }));
+    expect(jobOf(t, 8)!.dependencies).toEqual(['after-start=ƒ3']);
+    expect(jobOf(before, 8)!.dependencies).toEqual(['after-success=ƒ2', 'after-start=ƒ3']);
+    t = apply(t, ev(8, 'dependency-remove', 6, { description: 'after-start=ƒ3' }), ev(8, 'depend', 6));
+    expect(jobOf(t, 8)!.dependencies).toBeUndefined();
+    expect(listing(jobOf(t, 8)!)).not.toHaveProperty('dependencies');
+    // outside DEPEND they are refused
+    t = apply(t, ev(8, 'dependency-add', 7, { description: 'after-start=ƒ4' }));
+    expect(jobOf(t, 8)!.dependencies).toBeUndefined();
+  });
+
   it('refuses events RFC 21 does not allow in the job\'s state, and a second submission', () => {
     expect(allowed(undefined, 'submit')).toBe(true);
     expect(allowed(STATE_NEW, 'submit')).toBe(false);

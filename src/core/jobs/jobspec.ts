@@ -2,6 +2,7 @@
 // the jobspec `flux submit` / `flux run` build from their options, and the J wrapper ("sign none" form) an
 // instance owner's job is submitted in. Error texts follow flux-core's where it has one for the mistake.
 import type { ResourceRequest } from '../resource/sched-alloc.js';
+import type { Dependency } from './dependency.js';
 import { FluxError, EINVAL, EPROTO } from '../errors.js';
 import { compile } from '../validate.js';
 import { parseIdset } from '../resource/idset.js';
@@ -31,7 +32,7 @@ export interface SystemAttributes {
   queue?: string;
   job?: { name?: string; [key: string]: unknown };
   shell?: { options?: Record<string, unknown>; [key: string]: unknown };
-  dependencies?: { scheme: string; value: string; [key: string]: unknown }[];
+  dependencies?: Dependency[];
   constraints?: Record<string, unknown>;
   [key: string]: unknown;
 }
@@ -288,6 +289,8 @@ export interface SubmitOptions {
   queue?: string;
   setopt?: KeyValue[];
   setattr?: KeyValue[];
+  /** --dependency, in RFC 26's object form */
+  dependencies?: Dependency[];
 }
 
 type Tree = Record<string, unknown>;
@@ -483,6 +486,7 @@ export function buildJobspec(o: SubmitOptions): Jobspec {
     setPath(system, `shell.options.${key}`, value);
   }
   if (o.queue !== undefined) system.queue = o.queue;
+  if (o.dependencies !== undefined && o.dependencies.length > 0) system.dependencies = o.dependencies.map((d) => ({ ...d }));
   for (const kv of o.setattr ?? []) {
     const [key, value] = keyValue(kv);
     setPath(js.attributes as Tree, attributePath(key), value);

@@ -44,6 +44,16 @@ const RESULT_NAMES: Record<number, string> = {
 export const stateName = (s: number): string => STATE_NAMES[s] ?? 'UNKNOWN';
 export const resultName = (r: number): string => RESULT_NAMES[r] ?? '';
 
+/** how an ended job ended: by its first fatal exception if it had one, else by its tasks' wait status */
+export function resultOf(exception: { type: string; severity: number } | undefined, waitstatus: number | undefined): number {
+  if (exception !== undefined && exception.severity === 0) {
+    if (exception.type === 'cancel') return RESULT_CANCELED;
+    if (exception.type === 'timeout') return RESULT_TIMEOUT;
+    return RESULT_FAILED;
+  }
+  return waitstatus === 0 ? RESULT_COMPLETED : RESULT_FAILED;
+}
+
 /** a state name or a group (pending, running, active) as a mask; undefined if it names none */
 export function stateMask(name: string): number | undefined {
   const n = name.toUpperCase();
