@@ -231,6 +231,10 @@ describe('a real second user', () => {
         const last = await fluxAs(guest, inst.uri, ['job', 'last', '5']);
         expect(last.stdout).toBe(`${onMine.stdout.trim()}\n${mine.stdout.trim()}\n`);
         expect(await fluxAs(guest, inst.uri, ['job', 'status', onMine.stdout.trim()])).toMatchObject({ code: 0, stderr: '' });
+        // it follows its own jobs (their eventlogs are the owner's namespace, read for it by job-info), not another's
+        expect(await fluxAs(guest, inst.uri, ['run', 'echo', 'ran'])).toMatchObject(ok('ran\n'));
+        expect(await fluxAs(guest, inst.uri, ['job', 'wait-event', mine.stdout.trim(), 'clean'])).toMatchObject({ code: 0, stderr: '' });
+        denied('job', "guests may read their own jobs' values only")(await fluxAs(guest, inst.uri, ['job', 'wait-event', theirs.stdout.trim(), 'clean']));
       } finally {
         expect(await inst.stop()).toBe(0);
       }

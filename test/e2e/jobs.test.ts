@@ -255,6 +255,43 @@ describe('the job lifecycle', () => {
     expect((await inst.flux(['job', 'info', id, 'nokey'])).stderr).toBe('flux-job: nokey: key not found\n');
   });
 
+  it('job-info.eventlog-watch streams entries one a response, ends at the eventlog\'s last, and a cancel ends it and the watch under it', async () => {
+    const h = await Flux.open(inst.uri);
+    try {
+      const watchers = async () => (await h.call('kvs-watch.stats-get', {})).watchers as number;
+      const idle = await watchers();
+      const held = parseJobId((await inst.flux(['submit', '--urgency=hold', 'true'])).stdout);
+      const got: string[] = [];
+      let tag = 0;
+      const stream = h.stream('job-info.eventlog-watch', { id: held, path: 'eventlog', flags: 0 }, {}, (m) => {
+        tag = m.aux2;
+        got.push(JSON.parse(m.payload!.toString('utf8', 0, m.payload!.length - 1)).event as string);
+      });
+      await until('the held job\'s four entries', async () => (got.length === 4 ? true : undefined));
+      expect(got.every((e) => e.endsWith('\n') && e.indexOf('\n') === e.length - 1)).toBe(true);
+      expect(got.map((e) => JSON.parse(e).name)).toEqual(['submit', 'validate', 'depend', 'priority']);
+      expect(await watchers()).toBe(idle + 1);
+      h.send('job-info.eventlog-watch-cancel', { matchtag: tag });
+      await stream;
+      await until('the watch under it gone', async () => ((await watchers()) === idle ? true : undefined));
+      // a finished job's eventlog is streamed to its end (clean), and the stream ends there by itself
+      const done = parseJobId((await inst.flux(['submit', 'true'])).stdout);
+      await waitStatus(encodeFluid(done, 'f58'), 'COMPLETED');
+      const all: string[] = [];
+      await h.stream('job-info.eventlog-watch', { id: done, path: 'eventlog', flags: 0 }, {}, (m) => {
+        all.push(JSON.parse(JSON.parse(m.payload!.toString('utf8', 0, m.payload!.length - 1)).event as string).name as string);
+      });
+      expect(all.at(-1)).toBe('clean');
+      // no such job, a path it does not have without waitcreate, a malformed request
+      await expect(h.stream('job-info.eventlog-watch', { id: 1234, path: 'eventlog', flags: 0 }, {}, () => {})).rejects.toMatchObject({ errno: 2 });
+      await expect(h.stream('job-info.eventlog-watch', { id: done, path: 'nothing', flags: 0 }, {}, () => {})).rejects.toMatchObject({ errno: 2 });
+      await expect(h.stream('job-info.eventlog-watch', { id: done, path: 7, flags: 0 }, {}, () => {})).rejects.toMatchObject({ errno: 71 });
+      expect((await inst.flux(['cancel', encodeFluid(held, 'f58')])).code).toBe(0);
+    } finally {
+      h.close();
+    }
+  });
+
   it('attach replays a finished job\'s output; the job table of the past is listed with --at-seq', async () => {
     const id = (await inst.flux(['submit', '-n', '2', 'sh', '-c', 'echo out $FLUX_TASK_RANK'])).stdout.trim();
     await waitStatus(id, 'COMPLETED');
