@@ -4,8 +4,9 @@
 // eventlogs flux-core's tools read agree at every journal position, and replaying the journal to seq N gives the
 // table as it was then (`flux jobs --at-seq N`).
 //
-// An item of `jobs`: {id, event: {timestamp, name, context?}, submit?: JobSummary, R?: <RFC 20 R>}
-//   submit carries what the table shows of the jobspec (the jobspec itself is in the KVS); alloc carries R.
+// An item of `jobs`: {id, event: {timestamp, name, context?}, submit?: JobSummary, R?: <RFC 20 R>, ntasks?}
+//   submit carries what the table shows of the jobspec (the jobspec itself is in the KVS); alloc carries R, and
+//   the tasks the job runs on it (a request per core or per node has its count only once it has its resources).
 //
 // States move as RFC 21 says and only so: an event that is not allowed in the job's state changes nothing (the
 // same way on every broker), so a job is always in exactly one state and never skips one.
@@ -47,6 +48,7 @@ export interface JobItem {
   event: JobEvent;
   submit?: JobSummary;
   R?: JobR;
+  ntasks?: number;
 }
 
 /** the parts of RFC 20 R the table reads */
@@ -160,6 +162,7 @@ export function jobItems(entry: Entry): JobItem[] {
     const item: JobItem = { id: it.id, event: ev as unknown as JobEvent };
     if (it.submit !== undefined) item.submit = asSummary(it.submit);
     if (it.R !== undefined) item.R = asR(it.R);
+    if (isCount(it.ntasks)) item.ntasks = it.ntasks;
     out.push(item);
   }
   return out;
@@ -313,6 +316,7 @@ function applyItem(w: Writer, it: JobItem): boolean {
     case 'alloc':
       rec.R = it.R!;
       rec.allocated = true;
+      if (it.ntasks !== undefined) rec.ntasks = it.ntasks;
       if (isTime(it.R!.execution.expiration) && it.R!.execution.expiration > 0) rec.expiration = it.R!.execution.expiration;
       break;
     case 'finish':

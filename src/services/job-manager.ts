@@ -158,7 +158,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
    * Job events (and the KVS ops that go with them) for one job, journaled in the next commit; every post made in
    * one turn of the event loop goes in one commit. Events RFC 21 does not allow where the job will be are dropped.
    */
-  function post(id: number, events: JobEvent[], extra: Partial<Pick<JobItem, 'submit' | 'R'>> = {}, ops: Op[] = []): Promise<void> {
+  function post(id: number, events: JobEvent[], extra: Partial<Pick<JobItem, 'submit' | 'R' | 'ntasks'>> = {}, ops: Op[] = []): Promise<void> {
     let state = stateOf(id);
     const ok: JobEvent[] = [];
     for (const ev of events) {
@@ -179,7 +179,9 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
       batch = { items: [], ops: [], done: [] };
       setImmediate(flush);
     }
-    for (const ev of ok) batch.items.push({ id, event: ev, ...(ev.name === 'submit' ? { submit: extra.submit } : {}), ...(ev.name === 'alloc' ? { R: extra.R } : {}) });
+    for (const ev of ok) {
+      batch.items.push({ id, event: ev, ...(ev.name === 'submit' ? { submit: extra.submit } : {}), ...(ev.name === 'alloc' ? { R: extra.R, ntasks: extra.ntasks } : {}) });
+    }
     batch.ops.push(...ops, appendOp(jobKey(id, EVENTLOG), ok.map((e) => eventlogLine(e.timestamp, e.name, e.context)).join('')));
     const p = new Promise<void>((resolve, reject) => batch!.done.push({ resolve, reject }));
     const tracked = p.then(() => undefined, () => undefined).finally(() => posting.delete(tracked));
@@ -434,7 +436,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
     // the tasks job-exec will start on `got`, whose streams a reader of the output waits for
     const ntasks = taskCounts(got.nodes.map((n) => n.cores.length), req).reduce((a, b) => a + b, 0);
     const header = { version: 1, encoding: { stdout: 'UTF-8', stderr: 'UTF-8' }, count: { stdout: ntasks, stderr: ntasks }, options: {} };
-    void post(id, [event('alloc')], { R }, [
+    void post(id, [event('alloc')], { R, ntasks }, [
       putOp(jobKey(id, 'R'), JSON.stringify(R)),
       appendOp(jobKey(id, EXEC_EVENTLOG), eventlogLine(now, 'init')),
       appendOp(jobKey(id, OUTPUT_EVENTLOG), eventlogLine(now, 'header', header)),

@@ -143,6 +143,9 @@ describe('jobs over nodes of two cores', () => {
   it('counts --tasks-per-core on the cores each node has and --tasks-per-node on each node, and ends', async () => {
     expect(await placed(['-N', '2', '--tasks-per-core=1'])).toEqual(['0: 0', '1: 0', '2: 1', '3: 1']);
     expect(await placed(['-N', '3', '--tasks-per-node=2'])).toEqual(['0: 0', '1: 0', '2: 1', '3: 1', '4: 2', '5: 2']);
+    // flux jobs counts the tasks the job ran, which for --tasks-per-core only the allocation tells
+    const listed = lines((await two.flux(['jobs', '-a', '-n', '-c', '2', '-o', '{ntasks}'], { env: withFlux })).stdout);
+    expect(listed).toEqual(['6', '4']);
   });
 });
 

@@ -101,6 +101,16 @@ describe('the job table', () => {
     expect(t.inactive).toEqual([[3, 4]]);
   });
 
+  it('takes the task count an alloc carries (a request per core knows it only then), and only a count', () => {
+    let t = apply(initialTable(), submit(12), ev(12, 'validate', 2), ev(12, 'depend', 3), ev(12, 'priority', 4, { priority: 1 }));
+    expect(jobOf(t, 12)!.ntasks).toBe(2);
+    t = apply(t, ev(12, 'alloc', 5, {}, { R, ntasks: 6 }));
+    expect(jobOf(t, 12)!.ntasks).toBe(6);
+    let u = apply(initialTable(), submit(13), ev(13, 'validate', 2), ev(13, 'depend', 3), ev(13, 'priority', 4, { priority: 1 }));
+    u = apply(u, ev(13, 'alloc', 5, {}, { R, ntasks: -1 } as Partial<JobItem>));
+    expect(jobOf(u, 13)).toMatchObject({ ntasks: 2, state: STATE_RUN });
+  });
+
   it('keeps the dependencies a job in DEPEND waits on, from dependency-add until dependency-remove, and lists them', () => {
     let t = apply(initialTable(), submit(8), ev(8, 'validate', 2));
     t = apply(t, ev(8, 'dependency-add', 3, { description: 'after-success=ƒ2' }), ev(8, 'dependency-add', 3, { description: 'after-start=ƒ3' }));
