@@ -2,8 +2,9 @@
 // At start each broker runs lstopo in the background (start-up never waits for it), or reads the XML file
 // FLUX_HWLOC_XMLFILE names, and keeps its topology XML and the summary of it. Rank 0 asks every rank for its
 // summary the first time the instance's resources are wanted; a rank that does not answer within the gather
-// timeout is left out of that answer (and logged), and asked again the next time. Discovery is not journaled:
-// what the scheduler decides from it is.
+// timeout is left out of that answer (and logged), and asked again the next time, unless it is down then: a rank
+// lost before it answered is not waited for again until it is back. Discovery is not journaled: what the
+// scheduler decides from it is.
 //
 //   resource.topo-get {xml?}  -> {rank, hostname, summary, xml?}   this rank's discovery (waits for it)
 //   resource.R        {}      -> {R}                               rank 0: the instance's R (RFC 20)
@@ -34,6 +35,8 @@ export interface ResourceOptions {
   xmlFile?: string;
   /** how long rank 0 waits for a rank's answer */
   gatherTimeoutMs?: number;
+  /** rank 0: the ranks that are down now (not joined, lost or gone) */
+  down?: () => number[];
 }
 
 export interface ResourceService {
@@ -68,6 +71,8 @@ export function resourceModule(host: ModuleHost, opts: ResourceOptions = {}): Re
   const known = new Map<number, RankTopology>();
   let gathering: Promise<void> | undefined;
   let complete: ResourceSet | undefined;
+  /** rank 0: ranks a gather gave up on, which are waited for again only once they are up */
+  const gaveUp = new Set<number>();
 
   const hostname = () => host.attrs.get('hostname') ?? '';
 
@@ -126,6 +131,7 @@ export function resourceModule(host: ModuleHost, opts: ResourceOptions = {}): Re
       }
     }));
     const missing = ranks.filter((r) => !got.has(r));
+    for (const r of missing) gaveUp.add(r);
     if (missing.length > 0 && !abort.signal.aborted) {
       const why = [...new Set(missing.map((r) => failures.get(r) ?? 'no answer'))].join('; ');
       host.log(3, 'resource', `no topology from rank ${formatIdset(missing)} within ${gatherTimeout / 1000}s (${why}): answering without it`);
@@ -136,7 +142,8 @@ export function resourceModule(host: ModuleHost, opts: ResourceOptions = {}): Re
   async function resources(): Promise<ResourceSet> {
     if (complete) return complete;
     if (host.rank !== 0) return decodeR((payloadJson(await host.rpc('resource.R', undefined, { nodeid: 0 })) as { R: unknown }).R);
-    const missing = () => Array.from({ length: host.size }, (_, r) => r).filter((r) => !known.has(r));
+    const down = new Set(opts.down?.() ?? []);
+    const missing = () => Array.from({ length: host.size }, (_, r) => r).filter((r) => !known.has(r) && !(gaveUp.has(r) && down.has(r)));
     if (missing().length > 0) {
       gathering ??= ask(missing(), false, Date.now() + gatherTimeout).then(() => undefined).finally(() => (gathering = undefined));
       await gathering;

@@ -190,11 +190,18 @@ describe('a host that comes after rank 0 has gathered the resources', () => {
         const log = (await late(0, ['dmesg'])).stdout;
         return /no topology from rank 1 within 30s/.test(log) ? true : undefined;
       }, 60_000);
+      // a rank the gather gave up on is not waited for again while it is down: the listing answers at once
+      const without = await run(['resource', 'list', '-n', '-o', '{state} {nnodes}'], {
+        env: { FLUX_URI: `local://${join(base, 'late-run-0')}/local-0` }, timeoutMs: 10_000,
+      });
+      expect(without, without.stderr).toMatchObject({ code: 0 });
+      expect(without.stdout.split('\n')[0]).toBe('free 1');
       one = spawnRank(1);
       await until('rank 1 joined', async () => ((await late(0, ['overlay', 'status', '--summary'])).stdout === '0 fake0: full\n' ? true : undefined), 30_000);
       const r = await late(0, ['run', '-N', '2', '-l', 'sh', '-c', 'flux getattr rank']);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout.split('\n').filter((l) => l !== '').sort()).toEqual(['0: 0', '1: 1']);
+      expect((await late(0, ['resource', 'list', '-n', '-o', '{state} {nnodes}'])).stdout.split('\n')[0]).toBe('free 2');
     } finally {
       zero.kill('SIGKILL');
       one?.kill('SIGKILL');
