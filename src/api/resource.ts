@@ -2,6 +2,7 @@
 import { FluxError, EPROTO } from '../core/errors.js';
 import { type RankTopology, toRankTopology } from '../core/resource/hwloc-xml.js';
 import { parseIdset } from '../core/resource/idset.js';
+import type { DrainMode } from '../core/resource/drain.js';
 import { type ResourceSet, decodeR, emptySet } from '../core/resource/rset.js';
 import type { Flux } from './handle.js';
 
@@ -47,4 +48,37 @@ export async function topology(h: Flux, ranks?: string): Promise<Array<{ rank: n
 export async function rankTopology(h: Flux, opts: { nodeid?: number; xml?: boolean } = {}): Promise<RankTopology> {
   const body = await h.call('resource.topo-get', opts.xml ? { xml: true } : {}, opts.nodeid === undefined ? {} : { nodeid: opts.nodeid });
   return toRankTopology(body);
+}
+
+/** the system view (resource.status): every rank's resources, which ranks are up, which are drained and why */
+export interface SystemStatus {
+  R: ResourceSet;
+  online: number[];
+  offline: number[];
+  /** ranks drained together, with when and why */
+  drain: Array<{ ranks: number[]; timestamp: number; reason: string }>;
+}
+
+export async function systemStatus(h: Flux): Promise<SystemStatus> {
+  const body = await h.call('resource.status', {}, { nodeid: 0 });
+  const ids = (key: string) => (typeof body[key] === 'string' ? parseIdset(body[key] as string) : []);
+  const drain = body.drain !== null && typeof body.drain === 'object' ? body.drain as Record<string, { timestamp?: unknown; reason?: unknown }> : {};
+  return {
+    R: setOf(body, 'R'),
+    online: ids('online'),
+    offline: ids('offline'),
+    drain: Object.entries(drain).map(([idset, d]) => ({
+      ranks: parseIdset(idset), timestamp: typeof d.timestamp === 'number' ? d.timestamp : 0, reason: typeof d.reason === 'string' ? d.reason : '',
+    })),
+  };
+}
+
+/** take ranks (an idset) out of scheduling; `mode` says what to do about ranks already drained (refuse them by default) */
+export async function drain(h: Flux, targets: string, reason = '', mode: DrainMode = 'fail'): Promise<void> {
+  await h.call('resource.drain', { targets, reason, mode }, { nodeid: 0 });
+}
+
+/** give drained ranks back to the scheduler; `force` passes over ranks that are not drained */
+export async function undrain(h: Flux, targets: string, force = false): Promise<void> {
+  await h.call('resource.undrain', { targets, force }, { nodeid: 0 });
 }

@@ -82,6 +82,23 @@ export function builtinModules(host: ModuleHost, deps: BuiltinDeps): Map<string,
   const content: Slot<ContentService> = {};
   const resource: Slot<ResourceService> = {};
   let restore = deps.restore;
+  // the scheduler leaves alone the ranks that are down and those an administrator drained
+  const drainWatchers = new Set<() => void>();
+  const unavailable: DownRanks | undefined = deps.down && {
+    ranks: () => {
+      const drained = resource.now?.drained() ?? [];
+      const down = deps.down!.ranks();
+      return drained.length === 0 ? down : [...new Set([...down, ...drained])];
+    },
+    watch: (fn) => {
+      const off = deps.down!.watch(fn);
+      drainWatchers.add(fn);
+      return () => {
+        off();
+        drainWatchers.delete(fn);
+      };
+    },
+  };
   // what the KVS reads and writes blobs through: whichever content module is loaded (rank 0 writes to sqlite)
   const contentAccess = {
     hash: deps.hashName,
@@ -105,7 +122,9 @@ export function builtinModules(host: ModuleHost, deps: BuiltinDeps): Map<string,
       create: noArgs(async (h) => (await import('../services/kvs-history.js')).kvsHistoryModule(h, { journal, database: deps.store?.database })),
     }],
     ['kvs-watch', { create: noArgs((h) => kvsWatchModule(h, { journal, content: contentAccess })) }],
-    ['resource', { create: noArgs(async (h) => tracked((await import('../services/resource.js')).resourceModule(h, { xmlFile: deps.hwlocXmlFile, down: deps.down?.ranks }), resource)) }],
+    ['resource', { create: noArgs(async (h) => tracked((await import('../services/resource.js')).resourceModule(h, {
+      xmlFile: deps.hwlocXmlFile, down: deps.down?.ranks, onDrain: () => drainWatchers.forEach((fn) => fn()),
+    }), resource)) }],
     ['cron', { rank0: true, create: (h, args) => cronModule(h, journal, { binDir: deps.binDir, args }) }],
     ['job-shell', { create: noArgs(async (h) => (await import('../services/job-shell.js')).jobShellModule(h)) }],
     ['job-ingest', { servedUpstream: true, create: noArgs(async (h) => (await import('../services/job-ingest.js')).jobIngestModule(h)) }],
@@ -115,7 +134,7 @@ export function builtinModules(host: ModuleHost, deps: BuiltinDeps): Map<string,
         journal,
         resources: () => resource.now?.resources() ?? Promise.reject(notLoaded('resource')),
         gathered: () => resource.now?.gathered() ?? false,
-        ...(deps.down ? { down: deps.down } : {}),
+        ...(unavailable ? { down: unavailable } : {}),
       })),
     }],
     ['job-info', { servedUpstream: true, create: noArgs(async (h) => (await import('../services/job-info.js')).jobInfoModule(h)) }],

@@ -11,15 +11,28 @@
 //   resource.get-xml  {ranks?} -> {xml:[…]}                        rank 0: each rank's topology XML, in rank
 //                                                                 order (all ranks, or the idset `ranks`);
 //                                                                 "" for a rank that has none
+//   resource.drain    {targets, reason?, mode?} -> {}              rank 0, owner: take ranks (an idset) out of
+//                                                                 scheduling; mode fail (default), update,
+//                                                                 overwrite or overwrite-timestamp (-f, -ff)
+//   resource.undrain  {targets, force?} -> {}                      rank 0, owner
+//   resource.status   {} -> {R, online, offline, drain}            rank 0: the system view; drain is
+//                                                                 {idset: {timestamp, reason}}
 //
+// Drains are appended to the KVS eventlog resource.eventlog, so they are journaled and outlive a restart; the
+// scheduler counts a drained rank as down (it runs no new job there; jobs running there go on).
 // When lstopo is missing or fails, the rank logs one error and reports no cores: the instance then visibly
 // lacks that rank's resources instead of guessing at them.
-import { FluxError, EPROTO, EINVAL } from '../core/errors.js';
+import { FluxError, EPROTO, EINVAL, ENOENT } from '../core/errors.js';
 import { type Message, ROLE_ALL, payloadJson } from '../core/wire/message.js';
+import { type DrainMap, type DrainMode, type ResourceEvent, applyResourceEvent, drainEvent, undrainEvent } from '../core/resource/drain.js';
+import { appendOp } from '../core/jobs/ops.js';
+import { eventlogLine, parseEventlog } from '../core/jobs/kvs.js';
+import { wallclock } from '../core/kvs/format-eventlog.js';
 import { formatIdset, parseIdset } from '../core/resource/idset.js';
 import { type HwlocSummary, type RankTopology, parseHwlocXml, toRankTopology } from '../core/resource/hwloc-xml.js';
 import { LSTOPO, readTopologyFile, runDiscovery } from '../core/resource/discovery.js';
 import { type ResourceSet, buildResourceSet, decodeR, encodeR } from '../core/resource/rset.js';
+import { compressHostlist } from '../core/resource/hostlist.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 
 /** a discovery not finished by then is given up: a device driver that hangs must not hold topo-get forever */
@@ -37,6 +50,8 @@ export interface ResourceOptions {
   gatherTimeoutMs?: number;
   /** rank 0: the ranks that are down now (not joined, lost or gone) */
   down?: () => number[];
+  /** rank 0: called after a drain or undrain has been recorded */
+  onDrain?: () => void;
 }
 
 export interface ResourceService {
@@ -45,7 +60,12 @@ export interface ResourceService {
   resources(): Promise<ResourceSet>;
   /** whether every rank has answered (a rank that found no cores has too) */
   gathered(): boolean;
+  /** rank 0: the drained ranks (known once resources() has answered) */
+  drained(): number[];
 }
+
+const EVENTLOG_KEY = 'resource.eventlog';
+const DRAIN_MODES = ['fail', 'update', 'overwrite', 'overwrite-timestamp'];
 
 const NO_SUMMARY: HwlocSummary = { counts: {}, cores: [], pus: [], gpus: [] };
 
@@ -73,6 +93,11 @@ export function resourceModule(host: ModuleHost, opts: ResourceOptions = {}): Re
   let complete: ResourceSet | undefined;
   /** rank 0: ranks a gather gave up on, which are waited for again only once they are up */
   const gaveUp = new Set<number>();
+  /** rank 0: the drains, read from resource.eventlog once and kept up with what this service appends */
+  let drains: DrainMap = new Map();
+  let drainsRead: Promise<void> | undefined;
+  /** drain requests one at a time: each decides on the map the one before it left */
+  let drainQueue: Promise<void> = Promise.resolve();
 
   const hostname = () => host.attrs.get('hostname') ?? '';
 
@@ -139,7 +164,42 @@ export function resourceModule(host: ModuleHost, opts: ResourceOptions = {}): Re
     return got;
   }
 
+  /** the drains recorded in resource.eventlog, read once (a restarted instance keeps its drained ranks) */
+  function readDrains(): Promise<void> {
+    drainsRead ??= host.rpc('kvs.lookup', { namespace: 'primary', key: EVENTLOG_KEY, flags: 0 }).then((m) => {
+      const v = payloadJson(m).val as { type?: unknown; data?: unknown } | undefined;
+      if (v?.type !== 'val' || typeof v.data !== 'string') throw new FluxError(EPROTO, `${EVENTLOG_KEY} is not a value`);
+      drains = parseEventlog(Buffer.from(v.data, 'base64').toString('utf8')).reduce(applyResourceEvent, drains);
+    }, (err: unknown) => {
+      if (err instanceof FluxError && err.errno === ENOENT) return;
+      // asked again next time: a failed read must not leave the drains unknown for good
+      drainsRead = undefined;
+      throw err;
+    });
+    return drainsRead;
+  }
+
+  /** one drain or undrain: decided on the current map, appended to resource.eventlog, then applied */
+  function changeDrains(decide: (map: DrainMap, ranks: number[]) => ResourceEvent | undefined, targets: string): Promise<void> {
+    const next = drainQueue.then(async () => {
+      await readDrains();
+      const ranks = parseIdset(targets);
+      const bad = ranks.find((r) => r >= host.size);
+      if (bad !== undefined) throw new FluxError(EINVAL, `rank ${bad} is not in this instance of size ${host.size}`);
+      const e = decide(drains, ranks);
+      if (e === undefined) return;
+      const hosts = complete ? ranks.map((r) => complete!.nodes.find((n) => n.rank === r)?.hostname) : [];
+      if (hosts.length > 0 && hosts.every((h) => h !== undefined)) e.context!.nodelist = compressHostlist(hosts as string[]);
+      await host.rpc('kvs.commit', { namespace: 'primary', flags: 0, ops: [appendOp(EVENTLOG_KEY, eventlogLine(e.timestamp, e.name, e.context))] });
+      drains = applyResourceEvent(drains, e);
+      opts.onDrain?.();
+    });
+    drainQueue = next.catch(() => undefined);
+    return next;
+  }
+
   async function resources(): Promise<ResourceSet> {
+    if (host.rank === 0) await readDrains();
     if (complete) return complete;
     if (host.rank !== 0) return decodeR((payloadJson(await host.rpc('resource.R', undefined, { nodeid: 0 })) as { R: unknown }).R);
     const down = new Set(opts.down?.() ?? []);
@@ -194,8 +254,53 @@ export function resourceModule(host: ModuleHost, opts: ResourceOptions = {}): Re
         schema: { type: 'object', properties: { ranks: { type: 'string' } } },
         handler: onRankZero(getXml),
       },
+      {
+        topic: 'resource.drain',
+        schema: {
+          type: 'object',
+          properties: { targets: { type: 'string', minLength: 1 }, reason: { type: 'string' }, mode: { enum: DRAIN_MODES } },
+          required: ['targets'],
+        },
+        handler: onRankZero(async (msg, body) => {
+          const reason = (body.reason as string | undefined) ?? '';
+          const mode = (body.mode as DrainMode | undefined) ?? 'fail';
+          await changeDrains((map, ranks) => drainEvent(map, ranks, reason, mode, wallclock()), body.targets as string);
+          host.respond(msg, {});
+        }),
+      },
+      {
+        topic: 'resource.undrain',
+        schema: { type: 'object', properties: { targets: { type: 'string', minLength: 1 }, force: { type: 'boolean' } }, required: ['targets'] },
+        handler: onRankZero(async (msg, body) => {
+          await changeDrains((map, ranks) => undrainEvent(map, ranks, body.force === true, wallclock()), body.targets as string);
+          host.respond(msg, {});
+        }),
+      },
+      {
+        topic: 'resource.status',
+        allow: ROLE_ALL,
+        handler: onRankZero(async (msg) => {
+          const R = await resources();
+          const down = new Set(opts.down?.() ?? []);
+          const all = Array.from({ length: host.size }, (_, r) => r);
+          // ranks drained together (one reason, one time) are one entry, as flux-core answers them
+          const groups = new Map<string, { ranks: number[]; timestamp: number; reason: string }>();
+          for (const [rank, d] of [...drains].sort((a, b) => a[0] - b[0])) {
+            const key = JSON.stringify([d.timestamp, d.reason]);
+            const g = groups.get(key) ?? { ranks: [], timestamp: d.timestamp, reason: d.reason };
+            g.ranks.push(rank);
+            groups.set(key, g);
+          }
+          host.respond(msg, {
+            R: encodeR(R),
+            online: formatIdset(all.filter((r) => !down.has(r))),
+            offline: formatIdset(all.filter((r) => down.has(r))),
+            drain: Object.fromEntries([...groups.values()].map((g) => [formatIdset(g.ranks), { timestamp: g.timestamp, reason: g.reason }])),
+          });
+        }),
+      },
     ],
     stats: () => ({ known: known.size }),
   };
-  return { def, resources, gathered: () => complete !== undefined };
+  return { def, resources, gathered: () => complete !== undefined, drained: () => [...drains.keys()] };
 }

@@ -49,7 +49,7 @@ const RULES: Record<string, Rule> = {
   'overlay.disconnect-subtree': 'owner', 'overlay.goodbye': 'owner', 'overlay.health': 'all', 'overlay.hello': 'owner',
   'overlay.lost': 'owner',
   'overlay.topology': 'all',
-  'resource.R': 'all', 'resource.get-xml': 'all', 'resource.topo-get': 'all',
+  'resource.R': 'all', 'resource.drain': 'owner', 'resource.status': 'all', 'resource.undrain': 'owner', 'resource.get-xml': 'all', 'resource.topo-get': 'all',
   'rexec.exec': 'owner', 'rexec.kill': 'owner', 'rexec.list': 'owner', 'rexec.ps': 'owner', 'rexec.record': 'owner',
   'rexec.wait': 'owner', 'rexec.write': 'owner',
   'sched.resource-status': 'user',

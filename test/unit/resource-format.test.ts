@@ -2,7 +2,8 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import {
-  formatList, formatInfo, formatR, formatHwlocInfo, parseStates, stateSet, unionOfStates,
+  formatList, formatInfo, formatR, formatHwlocInfo, parseStates, stateSet, unionOfStates, formatStatus, formatDrain,
+  parseStatusStates, type SystemView,
 } from '../../src/commands/resource-format.js';
 import { buildResourceSet, emptySet, ranksOf } from '../../src/core/resource/rset.js';
 import { parseHwlocXml } from '../../src/core/resource/hwloc-xml.js';
@@ -78,5 +79,47 @@ describe('flux hwloc info', () => {
     expect(formatHwlocInfo([vm, vm, vm, vm])).toBe('4 Machines, 8 Cores, 8 PUs\n');
     expect(formatHwlocInfo([vm])).toBe('1 Machine, 2 Cores, 2 PUs\n');
     expect(formatHwlocInfo([])).toBe('0 Machine, 0 Cores, 0 PUs\n');
+  });
+});
+
+describe('flux resource status and drain', () => {
+  // fluke25-32 (ranks 0-7): 6-7 offline; 2 and 3 drained for one reason at one time, 5 for another; 3 holds a job
+  const t = new Date(2026, 11, 7, 9, 5).getTime() / 1000;
+  const view: SystemView = {
+    ranks: range(8).map((rank) => ({ rank, hostname: `fluke${25 + rank}` })),
+    offline: new Set([6, 7]),
+    drained: new Map([[2, { timestamp: t, reason: 'bad fan' }], [3, { timestamp: t, reason: 'bad fan' }], [5, { timestamp: t + 60, reason: 'disk' }], [7, { timestamp: t, reason: 'bad fan' }]]),
+    allocated: new Set([3, 4]),
+  };
+
+  it('shows each state a line, online and offline apart (offline starred), empty ones left out unless asked for', () => {
+    expect(formatStatus(view, undefined, true)).toBe([
+      '     STATE NNODES NODELIST',
+      '     avail      3 fluke[25-26,29]',
+      '    avail*      1 fluke31',
+      '  draining      1 fluke28',
+      '   drained      2 fluke[27,30]',
+      '  drained*      1 fluke32',
+      '',
+    ].join('\n'));
+    expect(formatStatus(view, parseStatusStates('exclude,offline,online'), false)).toBe('   exclude      0 \n   offline      2 fluke[31-32]\n    online      6 fluke[25-30]\n');
+    expect(formatStatus(view, parseStatusStates('exclude,allocated'), false, undefined, true)).toBe(' allocated      2 fluke[28-29]\n');
+    expect(() => parseStatusStates('avail,bogus')).toThrow('Invalid resource state bogus specified');
+  });
+
+  it('splits a state\'s line by what the format shows: reasons apart only when it shows them', () => {
+    expect(formatStatus(view, ['drained'], false, '{state} {nnodes} {reason} {ranks}')).toBe('drained 1 bad fan 2\ndrained 1 disk 5\ndrained* 1 bad fan 7\n');
+    expect(formatStatus(view, ['drain'], false, '{statex} {status} {up.ascii} {ranks}')).toBe('drained online y 2,5\ndraining online y 3\ndrained offline n 7\n');
+  });
+
+  it('lists the drained ranks by time and reason, in flux-core\'s default drain format', () => {
+    expect(formatDrain(view, true)).toBe([
+      'TIMESTAMP    STATE    REASON                         NODELIST',
+      'Dec07 09:05  drained  bad fan                        fluke27',
+      'Dec07 09:05  draining bad fan                        fluke28',
+      'Dec07 09:06  drained  disk                           fluke30',
+      'Dec07 09:05  drained* bad fan                        fluke32',
+      '',
+    ].join('\n'));
   });
 });
