@@ -51,5 +51,6 @@ function plainItem(it: JobItem): Record<string, unknown> {
   const out: Record<string, unknown> = { id: it.id, event: it.event };
   if (it.submit !== undefined) out.submit = it.submit;
   if (it.R !== undefined) out.R = it.R;
+  if (it.ntasks !== undefined) out.ntasks = it.ntasks;
   return out;
 }
