@@ -1,5 +1,6 @@
 // What `flux submit` and `flux run` share: flux-core's job options, and the jobspec they make.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type * as Commander from 'commander';
 import { FluxError, EINVAL } from '../core/errors.js';
 import { parseFSD } from '../core/time/fsd.js';
@@ -7,6 +8,7 @@ import { applyEnvRules } from '../core/jobs/env-rules.js';
 import { parseDependencyUri } from '../core/jobs/dependency.js';
 import { type Jobspec, type SubmitOptions, buildJobspec } from '../core/jobs/jobspec.js';
 import { SUBMIT_WAITABLE, URGENCY_DEFAULT, URGENCY_EXPEDITE, URGENCY_HOLD } from '../core/jobs/state.js';
+import { installRoot } from './common.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -143,6 +145,17 @@ export function jobspecOf(o: JobOpts, command: string[], cc?: number, ccEnv = cc
   };
   for (const k of Object.keys(s) as Array<keyof SubmitOptions>) if (s[k] === undefined) delete s[k];
   return buildJobspec(s);
+}
+
+/**
+ * flux batch and flux alloc: a job that is a Flux instance, one broker on each node it is given (-n slots of -c
+ * cores, over -N nodes), bootstrapped by the job shell's PMI, running `initial` as its initial program.
+ */
+export function instanceJobspec(o: JobOpts, initial: string[], brokerOpts: string[]): Jobspec {
+  const js = jobspecOf(o, [join(installRoot(), 'bin', 'flux'), 'start', ...brokerOpts, ...initial]);
+  const shell = (js.attributes.system.shell ??= {});
+  shell.options = { ...shell.options, 'per-resource': { type: 'node', count: 1 } };
+  return js;
 }
 
 /** JSON as Python's json.dumps writes it by default (", " and ": "), which is how flux-core prints a jobspec */

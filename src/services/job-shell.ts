@@ -11,7 +11,7 @@
 //   job-shell.pmi-exchange {id, barrier, kvs}      on the job's first shell: answered with every shell's puts
 //                                                  once all shells entered that barrier
 import { mkdirSync, openSync, closeSync, rm, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { isUtf8 } from 'node:buffer';
 import type { Writable } from 'node:stream';
 import { FluxError, errnoOf, strerror, EACCES, ECANCELED, EEXIST, ENODATA, ENOENT, EPERM, EPROTO } from '../core/errors.js';
@@ -229,8 +229,9 @@ export function jobShellModule(host: ModuleHost): ModuleDef {
     return env;
   }
 
-  function openOutput(path: string | undefined): number | undefined {
-    return path === undefined ? undefined : openSync(path, 'a', 0o644);
+  /** a relative path is the job's working directory's, as for its tasks */
+  function openOutput(path: string | undefined, cwd: string): number | undefined {
+    return path === undefined ? undefined : openSync(resolve(cwd, path), 'a', 0o644);
   }
 
   async function startTask(sh: Shell, t: Task, files: { stdin?: number; stdout?: number; stderr?: number }): Promise<void> {
@@ -282,8 +283,8 @@ export function jobShellModule(host: ModuleHost): ModuleDef {
     const s = sh.spec;
     const files = {
       stdin: s.input === undefined ? undefined : openSync(s.input, 'r'),
-      stdout: openOutput(s.output?.stdout),
-      stderr: openOutput(s.output?.stderr ?? s.output?.stdout),
+      stdout: openOutput(s.output?.stdout, sh.cwd),
+      stderr: openOutput(s.output?.stderr ?? s.output?.stdout, sh.cwd),
     };
     const ranks = formatIdset(s.tasks, true);
     if (s.output?.stdout !== undefined) output(sh, 'redirect', { stream: 'stdout', rank: ranks, path: s.output.stdout });

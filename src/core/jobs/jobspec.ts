@@ -208,7 +208,7 @@ export function resourceRequest(js: Jobspec): ResourceRequest {
   const nslots = slot.count * (nnodes || 1);
   const countOf = (type: string) => slot.with?.find((v) => v.type === type)?.count ?? 0;
   const coresPerSlot = countOf('core');
-  const tasksPer = tasksPerResource(js, nnodes);
+  const tasksPer = tasksPerResource(js);
   return {
     nnodes,
     nslots,
@@ -222,16 +222,17 @@ export function resourceRequest(js: Jobspec): ResourceRequest {
 }
 
 /** the shell's per-resource option (flux submit --tasks-per-node/--tasks-per-core), which overrides tasks.count */
-function tasksPerResource(js: Jobspec, nnodes: number): ResourceRequest['tasksPer'] {
+function tasksPerResource(js: Jobspec): ResourceRequest['tasksPer'] {
   const per = js.attributes.system.shell?.options?.['per-resource'] as { type?: unknown; count?: unknown } | undefined;
-  const type = per?.type === 'core' ? 'core' : per?.type === 'node' && nnodes > 0 ? 'node' : undefined;
+  const type = per?.type === 'core' || per?.type === 'node' ? per.type : undefined;
   if (type === undefined) return undefined;
   return { type, count: typeof per!.count === 'number' ? per!.count : 1 };
 }
 
 function taskCount(js: Jobspec, nnodes: number, ncores: number, per: ResourceRequest['tasksPer']): number {
+  // the nodes of a request without a node count, and the cores of whole nodes, are known only once allocated
+  // (src/core/jobs/taskmap.ts): until then the listing says 0
   if (per?.type === 'node') return nnodes * per.count;
-  // over whole nodes the cores are known only once allocated (src/core/jobs/taskmap.ts): the listing says 0
   if (per?.type === 'core') return nnodes > 0 ? 0 : ncores * per.count;
   const c = js.tasks[0].count;
   return 'total' in c ? c.total : slotOf(js).count * (nnodes || 1);

@@ -1,0 +1,66 @@
+// flux batch and flux alloc on a real size-3 instance: a job that is a Flux instance, one broker on each node it
+// is given, bootstrapped by the job shell's PMI; the batch script's output in its file, alloc's attached.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startInstance, until, type Instance } from '../helpers/instance.js';
+
+let inst: Instance;
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'flux-batch-'));
+  inst = await startInstance(3);
+});
+
+afterAll(async () => {
+  expect(await inst.stop()).toBe(0);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const ended = (id: string) => until(`${id} inactive`, async () =>
+  ((await inst.flux(['jobs', '-a', '-n', '-o', '{state}', id])).stdout === 'INACTIVE\n' ? true : undefined), 30_000);
+
+describe('flux batch', () => {
+  it('runs the script as the initial program of an instance of a broker a node, its output in the file named', async () => {
+    const script = join(dir, 'job.sh');
+    writeFileSync(script, '#!/bin/sh\necho "size $(flux getattr size) args $*"\nflux run -N "$(flux getattr size)" true && echo ran\n');
+    chmodSync(script, 0o755);
+    const r = await inst.flux(['batch', '-N', '2', `--output=${join(dir, 'out-{{id}}.txt')}`, script, 'a', 'b']);
+    expect(r, r.stderr).toMatchObject({ code: 0, stderr: '' });
+    const id = r.stdout.trim();
+    await ended(id);
+    expect(readFileSync(join(dir, `out-${id}.txt`), 'utf8')).toBe('size 2 args a b\nran\n');
+    expect((await inst.flux(['jobs', '-a', '-n', '-o', '{name} {nnodes} {ntasks} {result}', id])).stdout).toBe('job.sh 2 2 COMPLETED\n');
+  }, 60_000);
+
+  it('writes flux-{{id}}.out by default, a relative output path being the job\'s working directory\'s', async () => {
+    const script = join(dir, 'hello.sh');
+    writeFileSync(script, '#!/bin/sh\necho hello\n');
+    chmodSync(script, 0o755);
+    const dry = JSON.parse((await inst.flux(['batch', '--dry-run', script])).stdout);
+    expect(dry.attributes.system.shell.options.output.stdout).toEqual({ type: 'file', path: 'flux-{{id}}.out' });
+    expect(dry.attributes.system.shell.options['per-resource']).toEqual({ type: 'node', count: 1 });
+    const id = (await inst.flux(['batch', `--cwd=${dir}`, script])).stdout.trim();
+    await ended(id);
+    expect(readFileSync(join(dir, `flux-${id}.out`), 'utf8')).toBe('hello\n');
+  }, 60_000);
+
+  it('refuses a script that is not there or not a script, with one line', async () => {
+    const plain = join(dir, 'plain');
+    writeFileSync(plain, 'echo hi\n');
+    chmodSync(plain, 0o755);
+    expect(await inst.flux(['batch', plain])).toMatchObject({ code: 1, stdout: '', stderr: `flux-batch: ${plain}: not a script: it does not start with #!\n` });
+    expect(await inst.flux(['batch', join(dir, 'nope.sh')])).toMatchObject({ code: 1, stderr: `flux-batch: ${join(dir, 'nope.sh')}: No such file or directory\n` });
+    expect(await inst.flux(['batch'])).toMatchObject({ code: 1, stderr: 'flux-batch: a batch script is required\n' });
+  });
+});
+
+describe('flux alloc', () => {
+  it('runs a command in an instance of the nodes allocated, attached, with its exit code', async () => {
+    expect(await inst.flux(['alloc', '-N', '3', 'flux', 'getattr', 'size'])).toMatchObject({ code: 0, stdout: '3\n' });
+    expect((await inst.flux(['alloc', '-n', '1', 'sh', '-c', 'exit 3'])).code).toBe(3);
+    expect(await inst.flux(['alloc'])).toMatchObject({ code: 1, stderr: 'flux-alloc: a command is required: the job shell gives an interactive shell no terminal\n' });
+  }, 60_000);
+});
