@@ -5,12 +5,8 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { FluxError, EINVAL } from '../core/errors.js';
 import { encodeFluid } from '../core/jobs/fluid.js';
-import { Flux } from '../api/handle.js';
-import { submit } from '../api/jobs.js';
 import { program, parse } from './common.js';
-import { type JobOpts, addJobOptions, flagsOf, instanceJobspec, pythonJson, urgencyOf } from './submit-options.js';
-
-const collect = (v: string, prev: string[]) => [...prev, v];
+import { type JobOpts, addInstanceOptions, instanceJobspec, submitOne } from './submit-options.js';
 
 /** the script as the job will run it: an absolute path to an executable file that starts with #! */
 function scriptPath(text: string): string {
@@ -29,26 +25,16 @@ function scriptPath(text: string): string {
 }
 
 export async function run(args: string[]): Promise<number> {
-  const p = addJobOptions(program('batch', 'submit a batch script to run in a new Flux instance'))
-    .option('-B, --broker-opts <OPT>', 'Pass an option to the instance\'s brokers (flux start\'s -o)', collect, []);
+  const p = addInstanceOptions(program('batch', 'submit a batch script to run in a new Flux instance'));
   const code = parse(p, args);
   if (code !== undefined) return code;
   const o = p.opts<JobOpts & { brokerOpts: string[] }>();
   if (p.args.length === 0) throw new FluxError(EINVAL, 'a batch script is required');
   const [script, ...scriptArgs] = p.args as [string, ...string[]];
   const path = scriptPath(script);
-  const jobspec = instanceJobspec({ ...o, jobName: o.jobName ?? basename(path), output: o.output ?? 'flux-{{id}}.out' }, [path, ...scriptArgs],
-    o.brokerOpts.flatMap((b) => ['-o', b]));
-  if (o.dryRun) {
-    process.stdout.write(`${pythonJson(jobspec)}\n`);
-    return 0;
-  }
-  const h = await Flux.open();
-  try {
-    const id = await submit(h, jobspec, { urgency: urgencyOf(o.urgency), flags: flagsOf(o.flags) });
+  const jobspec = instanceJobspec({ ...o, jobName: o.jobName ?? basename(path), output: o.output ?? 'flux-{{id}}.out' }, [path, ...scriptArgs]);
+  return submitOne(o, jobspec, async (_h, id) => {
     process.stdout.write(`${encodeFluid(id, 'f58')}\n`);
     return 0;
-  } finally {
-    h.close();
-  }
+  });
 }

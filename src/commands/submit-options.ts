@@ -9,6 +9,8 @@ import { parseDependencyUri } from '../core/jobs/dependency.js';
 import { type Jobspec, type SubmitOptions, buildJobspec } from '../core/jobs/jobspec.js';
 import { SUBMIT_WAITABLE, URGENCY_DEFAULT, URGENCY_EXPEDITE, URGENCY_HOLD } from '../core/jobs/state.js';
 import { installRoot } from './common.js';
+import { Flux } from '../api/handle.js';
+import { submit } from '../api/jobs.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -147,12 +149,31 @@ export function jobspecOf(o: JobOpts, command: string[], cc?: number, ccEnv = cc
   return buildJobspec(s);
 }
 
+/** --dry-run prints the jobspec; otherwise the job is submitted and `then` is given its id (its result is the exit code) */
+export async function submitOne(o: JobOpts, jobspec: Jobspec, then: (h: Flux, id: number) => Promise<number>): Promise<number> {
+  if (o.dryRun) {
+    process.stdout.write(`${pythonJson(jobspec)}\n`);
+    return 0;
+  }
+  const h = await Flux.open();
+  try {
+    return await then(h, await submit(h, jobspec, { urgency: urgencyOf(o.urgency), flags: flagsOf(o.flags) }));
+  } finally {
+    h.close();
+  }
+}
+
+/** what flux batch and flux alloc add to the job options: the new instance's broker options */
+export function addInstanceOptions(p: Commander.Command): Commander.Command {
+  return addJobOptions(p).option('-B, --broker-opts <OPT>', 'Pass an option to the instance\'s brokers (flux start\'s -o)', collect, []);
+}
+
 /**
  * flux batch and flux alloc: a job that is a Flux instance, one broker on each node it is given (-n slots of -c
  * cores, over -N nodes), bootstrapped by the job shell's PMI, running `initial` as its initial program.
  */
-export function instanceJobspec(o: JobOpts, initial: string[], brokerOpts: string[]): Jobspec {
-  const js = jobspecOf(o, [join(installRoot(), 'bin', 'flux'), 'start', ...brokerOpts, ...initial]);
+export function instanceJobspec(o: JobOpts & { brokerOpts: string[] }, initial: string[]): Jobspec {
+  const js = jobspecOf(o, [join(installRoot(), 'bin', 'flux'), 'start', ...o.brokerOpts.flatMap((b) => ['-o', b]), ...initial]);
   const shell = (js.attributes.system.shell ??= {});
   shell.options = { ...shell.options, 'per-resource': { type: 'node', count: 1 } };
   return js;

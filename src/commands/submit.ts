@@ -5,7 +5,7 @@ import { encodeFluid } from '../core/jobs/fluid.js';
 import { exitCodeOf } from '../core/jobs/wait-status.js';
 import type { Jobspec } from '../core/jobs/jobspec.js';
 import { Flux } from '../api/handle.js';
-import { submit, watchEventlog } from '../api/jobs.js';
+import { result, submit } from '../api/jobs.js';
 import { program, parse } from './common.js';
 import { type JobOpts, addJobOptions, flagsOf, jobspecOf, pythonJson, urgencyOf } from './submit-options.js';
 
@@ -17,15 +17,11 @@ interface SubmitOpts extends JobOpts {
 }
 
 /** how one job ended, as `flux submit --wait` counts it: its tasks' exit code, or 1 if it failed without one */
-function waitEnd(h: Flux, id: number): Promise<number> {
-  let code: number | undefined;
-  let fatal = false;
-  const w = watchEventlog(h, id, 'eventlog', (ev) => {
-    if (ev.name === 'finish') code = exitCodeOf(Number(ev.context?.status ?? 0));
-    if (ev.name === 'exception' && ev.context?.severity === 0) fatal = true;
-    return ev.name !== 'clean';
-  });
-  return w.done.then(() => (code === undefined || (fatal && code === 0) ? 1 : code));
+async function waitEnd(h: Flux, id: number): Promise<number> {
+  const r = await result(h, id);
+  const code = r.waitstatus === undefined ? undefined : exitCodeOf(r.waitstatus);
+  const fatal = r.exception_occurred && r.exception_severity === 0;
+  return code === undefined || (fatal && code === 0) ? 1 : code;
 }
 
 /** one jobspec per cc id when nothing but FLUX_JOB_CC differs between them: built once, the environment copied */
