@@ -48,6 +48,7 @@ export const COMMANDS: Record<string, CommandInfo> = {
   alloc: { summary: 'Run a command in a new Flux instance of the resources allocated', common: true, load: () => import('./commands/alloc.js') },
   jobs: { summary: 'List jobs submitted to Flux', common: true, load: () => import('./commands/jobs.js') },
   job: { summary: 'Job housekeeping utility', common: true, load: () => import('./commands/job.js') },
+  queue: { summary: 'Manage the job queue: enable, disable, start, stop, status, drain, idle', load: () => import('./commands/queue.js') },
   cancel: { summary: 'Cancel one or more jobs', common: true, load: () => import('./commands/cancel.js') },
   overlay: { summary: 'Manage overlay network', load: () => import('./commands/overlay.js') },
   keygen: { summary: 'Generate a CURVE certificate for a system instance', load: () => import('./commands/keygen.js') },

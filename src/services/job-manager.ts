@@ -14,6 +14,7 @@
 //   job-manager.history.get {slice?} -> {jobs:[id…]}              the caller's jobs, newest first, a Python slice of them
 //   job-exec.stdin      {id, data?, eof?} -> {}                    data base64, to every task of the job
 //   sched.resource-status {} -> {all, allocated, down}            RFC 20 R each
+//   job-manager.queue-*, drain, idle                              the queue's administration (queue-admin.ts)
 import { FluxError, EINVAL, ENOENT, EPERM, EPROTO, ECHILD } from '../core/errors.js';
 import { type Message, ROLE_OWNER, ROLE_USER, payloadJson, senderOf } from '../core/wire/message.js';
 import { FluidGenerator, encodeFluid, fluidTimestamp } from '../core/jobs/fluid.js';
@@ -24,7 +25,7 @@ import type { Op } from '../core/kvs/tree.js';
 import { wallclock } from '../core/kvs/format-eventlog.js';
 import {
   STATE_NEW, STATE_DEPEND, STATE_PRIORITY, STATE_SCHED, STATE_RUN, STATE_CLEANUP, STATE_INACTIVE,
-  SUBMIT_WAITABLE, priorityOf, URGENCY_DEFAULT,
+  STATE_PENDING, STATE_RUNNING, SUBMIT_WAITABLE, priorityOf, URGENCY_DEFAULT,
 } from '../core/jobs/state.js';
 import { exitCodeOf } from '../core/jobs/wait-status.js';
 import { type ResourceSet, countCores, decodeR, encodeR, emptySet, union, difference, selectRanks, withWindow } from '../core/resource/rset.js';
@@ -39,6 +40,7 @@ import {
 import type { JournalService } from './journal.js';
 import { JobExec } from './job-exec.js';
 import { JobQueue } from './job-queue.js';
+import { QueueAdmin } from './queue-admin.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 
 const SIGTERM = 15;
@@ -144,6 +146,18 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
   const posting = new Set<Promise<void>>();
 
   const stateOf = (id: number): number | undefined => shadow.get(id)?.state ?? jobOf(table(), id)?.state;
+  /** jobs whose state (or the state they will be in once what was posted for them is applied) is in `mask` */
+  function count(mask: number): number {
+    let n = 0;
+    for (const j of allJobs(table())) if ((stateOf(j.id) ?? 0) & mask) n++;
+    for (const [id, sh] of shadow) if (!jobOf(table(), id) && sh.state & mask) n++;
+    return n;
+  }
+  const queue = new QueueAdmin(host, {
+    active: () => count(STATE_NEW | STATE_PENDING | STATE_RUNNING),
+    running: () => count(STATE_RUNNING) + allocating.size,
+    pending: () => count(STATE_PENDING),
+  }, () => queueSchedule());
   const f58 = (id: number) => encodeFluid(id, 'f58');
   const logFailure = (id: number, what: string) => (err: unknown) =>
     host.log(3, 'job-manager', `${f58(id)}: ${what} not recorded: ${(err as Error).message}`);
@@ -246,6 +260,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
       }
     }
     if (reschedule) queueSchedule();
+    queue.changed();
   }
 
   // ---- submission ----------------------------------------------------------------------------------------------
@@ -255,6 +270,11 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
     const ids: Array<number | FluxError> = [];
     const posts: Array<Promise<void>> = [];
     for (const j of jobs) {
+      const refused = queue.refusal();
+      if (refused) {
+        ids.push(refused);
+        continue;
+      }
       let deps: After[];
       try {
         deps = dependenciesOf(j);
@@ -368,7 +388,8 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
    * resources are not known (not up when gathered), a request the known ones could not meet waits for them.
    */
   async function schedule(): Promise<void> {
-    if (!all || !free || stopping) return;
+    // a stopped queue gives no job resources: they wait where they are, as do those behind them
+    if (!all || !free || stopping || !queue.started) return;
     if (countCores(usable()) > 0) {
       for (const id of waiting.ids()) {
         const req = await requestOf(id);
@@ -585,6 +606,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
       }
       await post(job.id, events).catch(logFailure(job.id, 'restart'));
     }
+    await queue.load();
     all = await opts.resources();
     free = all;
     queueSchedule();
@@ -622,6 +644,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
       for (const w of waiters.splice(0)) host.respondError(w.msg, new FluxError(ECHILD, 'the job manager is unloading'));
     },
     handlers: [
+      ...queue.handlers(),
       {
         topic: 'job-manager.submit',
         schema: {
@@ -754,6 +777,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
     ],
     disconnect: (sender) => {
       for (let i = waiters.length - 1; i >= 0; i--) if (senderOf(waiters[i]!.msg) === sender) waiters.splice(i, 1);
+      queue.disconnect(sender);
     },
     stats: () => {
       const t = table();

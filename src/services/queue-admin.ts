@@ -1,0 +1,139 @@
+// The anonymous queue's administration, for the job manager: whether submissions are taken (enable/disable) and
+// whether jobs are given resources (start/stop), each with the reason given, kept in the KVS (job-manager.queue)
+// so that a restart keeps them unless told not to; and the waits for the queue to empty (drain) or for no job to
+// be running (idle). flux-core's topics:
+//
+//   job-manager.queue-status {}                                     -> {enable, start, disable_reason?, stop_reason?}
+//   job-manager.queue-enable {enable, reason?, nocheckpoint?}       -> {}   owner
+//   job-manager.queue-start  {start, reason?, nocheckpoint?}        -> {}   owner
+//   job-manager.drain        {}                                     -> {}   once no job is active
+//   job-manager.idle         {}                                     -> {pending}   once no job is running
+import { FluxError, EINVAL, ENOENT, EPROTO } from '../core/errors.js';
+import { type Message, ROLE_USER, payloadJson, senderOf } from '../core/wire/message.js';
+import { putOp } from '../core/jobs/ops.js';
+import type { HandlerDef, ModuleHost } from './module.js';
+
+const KEY = 'job-manager.queue';
+
+export interface QueueState {
+  enable: boolean;
+  start: boolean;
+  disable_reason?: string;
+  stop_reason?: string;
+}
+
+export interface QueueCounts {
+  /** jobs not yet inactive */
+  active(): number;
+  /** jobs in RUN or CLEANUP, or being given resources */
+  running(): number;
+  /** jobs in DEPEND, PRIORITY or SCHED */
+  pending(): number;
+}
+
+export class QueueAdmin {
+  private state: QueueState = { enable: true, start: true };
+  private readonly drains: Message[] = [];
+  private readonly idles: Message[] = [];
+
+  constructor(private readonly host: ModuleHost, private readonly counts: QueueCounts, private readonly restarted: () => void) {}
+
+  /** what a restart keeps (nothing yet: the defaults) */
+  async load(): Promise<void> {
+    try {
+      const v = payloadJson(await this.host.rpc('kvs.lookup', { namespace: 'primary', key: KEY, flags: 0 })).val as { type?: unknown; data?: unknown };
+      if (v?.type !== 'val' || typeof v.data !== 'string') throw new FluxError(EPROTO, `${KEY} is not a value`);
+      const s = JSON.parse(Buffer.from(v.data, 'base64').toString('utf8')) as QueueState;
+      this.state = { enable: s.enable !== false, start: s.start !== false };
+      if (typeof s.disable_reason === 'string') this.state.disable_reason = s.disable_reason;
+      if (typeof s.stop_reason === 'string') this.state.stop_reason = s.stop_reason;
+    } catch (err) {
+      if (!(err instanceof FluxError && err.errno === ENOENT)) throw err;
+    }
+  }
+
+  get started(): boolean {
+    return this.state.start;
+  }
+
+  /** why a submission is refused now, if it is */
+  refusal(): FluxError | undefined {
+    if (this.state.enable) return undefined;
+    return new FluxError(EINVAL, `job submission is disabled${this.state.disable_reason ? `: ${this.state.disable_reason}` : ''}`);
+  }
+
+  /** jobs changed state: the waits whose condition now holds are answered */
+  changed(): void {
+    if (this.drains.length > 0 && this.counts.active() === 0) for (const m of this.drains.splice(0)) this.host.respond(m, {});
+    if (this.idles.length > 0 && this.counts.running() === 0) {
+      const pending = this.counts.pending();
+      for (const m of this.idles.splice(0)) this.host.respond(m, { pending });
+    }
+  }
+
+  private async set(change: Partial<QueueState>, clear: 'disable_reason' | 'stop_reason', reason: unknown, persist: boolean): Promise<void> {
+    const next: QueueState = { ...this.state, ...change };
+    const on = change.enable ?? change.start;
+    if (on || typeof reason !== 'string' || reason === '') delete next[clear];
+    else next[clear] = reason;
+    if (persist) await this.host.rpc('kvs.commit', { namespace: 'primary', flags: 0, ops: [putOp(KEY, JSON.stringify(next))] });
+    this.state = next;
+  }
+
+  disconnect(sender: string): void {
+    for (const list of [this.drains, this.idles]) {
+      for (let i = list.length - 1; i >= 0; i--) if (senderOf(list[i]!) === sender) list.splice(i, 1);
+    }
+  }
+
+  handlers(): HandlerDef[] {
+    return [
+      {
+        topic: 'job-manager.queue-status',
+        allow: ROLE_USER,
+        handler: (msg) => this.host.respond(msg, { ...this.state }),
+      },
+      {
+        topic: 'job-manager.queue-enable',
+        schema: {
+          type: 'object',
+          properties: { enable: { type: 'boolean' }, reason: { type: 'string' }, nocheckpoint: { type: 'boolean' } },
+          required: ['enable'],
+        },
+        handler: async (msg, body) => {
+          await this.set({ enable: body!.enable as boolean }, 'disable_reason', body!.reason, body!.nocheckpoint !== true);
+          this.host.respond(msg, {});
+        },
+      },
+      {
+        topic: 'job-manager.queue-start',
+        schema: {
+          type: 'object',
+          properties: { start: { type: 'boolean' }, reason: { type: 'string' }, nocheckpoint: { type: 'boolean' } },
+          required: ['start'],
+        },
+        handler: async (msg, body) => {
+          await this.set({ start: body!.start as boolean }, 'stop_reason', body!.reason, body!.nocheckpoint !== true);
+          if (this.state.start) this.restarted();
+          this.host.respond(msg, {});
+        },
+      },
+      {
+        topic: 'job-manager.drain',
+        allow: ROLE_USER,
+        handler: (msg) => {
+          this.drains.push(msg);
+          this.changed();
+        },
+      },
+      {
+        topic: 'job-manager.idle',
+        allow: ROLE_USER,
+        handler: (msg) => {
+          this.idles.push(msg);
+          this.changed();
+        },
+      },
+    ];
+  }
+}
