@@ -247,6 +247,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
           jobspecs.delete(it.id);
           requests.delete(it.id);
           forgetDependencies(it.id);
+          urgencies.delete(it.id);
           if (job && job.flags & SUBMIT_WAITABLE) {
             zombies.add(it.id);
             wakeWaiters();
@@ -312,9 +313,9 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
   const dependenciesAfter = (js: Jobspec): After[] => (js.attributes.system.dependencies ?? []).map(afterOf);
 
   /**
-   * The events that take a job in DEPEND as far as its dependencies let it: each met one removed (if `added`, the
-   * descriptions already journaled, holds it), each still waited on added and watched, and the job on to PRIORITY
-   * and SCHED once none is left; a dependency that can never be met ends it.
+   * The events that take a job in DEPEND as far as its dependencies let it: each one met is removed (if `added`,
+   * the descriptions already journaled, has it), each still waited on is added (if not there yet) and watched, and
+   * the job goes on to PRIORITY and SCHED once none is left; a dependency that can never be met ends the job.
    */
   function settle(id: number, deps: After[], added: readonly string[]): JobEvent[] {
     const events: JobEvent[] = [];
@@ -323,6 +324,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
       const outcome = afterOutcome(d.kind, jobOf(table(), d.on));
       if (outcome === 'never') {
         forgetDependencies(id);
+        urgencies.delete(id);
         const note = `dependency ${d.description} can never be satisfied`;
         return [...events, event('exception', { type: 'dependency', severity: 0, userid: owner, note }), event('clean')];
       }
