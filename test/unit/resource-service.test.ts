@@ -3,7 +3,7 @@
 // that never answers, one not yet reachable, a missing lstopo, a discovery that has not finished).
 import { describe, it, expect, afterEach } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { FluxError, EHOSTUNREACH, errnoOf } from '../../src/core/errors.js';
+import { FluxError, EHOSTUNREACH, ENOENT, errnoOf } from '../../src/core/errors.js';
 import { type Message, MSGTYPE_RESPONSE, ROLE_OWNER, jsonPayload, makeRequest, payloadJson } from '../../src/core/wire/message.js';
 import { Attrs } from '../../src/services/attrs.js';
 import { ServiceRegistry } from '../../src/broker/registry.js';
@@ -68,6 +68,8 @@ async function cluster(size: number, opts: ClusterOptions = {}): Promise<Cluster
       },
       respondError: (req, err) => pending.get(req.aux2)?.reject(new FluxError(errnoOf(err), (err as Error).message)),
       rpc: (topic, payload, o = {}) => {
+        // no KVS here: resource.eventlog, where drains are kept, has nothing yet
+        if (topic === 'kvs.lookup') return Promise.reject(new FluxError(ENOENT));
         const to = o.nodeid ?? rank;
         if (behaviour[to] === 'silent') return new Promise<Message>(() => {});
         if (behaviour[to] === 'unreachable') return Promise.reject(new FluxError(EHOSTUNREACH));
