@@ -28,7 +28,7 @@ interface JobsOpts {
 }
 
 /** -f: states and results, comma separated, as masks */
-function filterOf(text: string): { states: number; results: number } {
+export function filterOf(text: string): { states: number; results: number } {
   let states = 0;
   let results = 0;
   for (const word of text.split(',').map((w) => w.trim()).filter((w) => w.length > 0)) {
