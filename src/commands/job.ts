@@ -1,5 +1,5 @@
-// flux job: act on jobs one by one: attach, cancel, raise, kill, urgency, wait, status, last, eventlog, wait-event,
-// info, id.
+// flux job: act on jobs one by one: attach, cancel, raise, kill, urgency, wait, status, last, taskmap, timeleft,
+// eventlog, wait-event, info, id.
 // Messages and exit codes as flux-core's flux-job prints them (`flux-job: …`).
 import { constants as osConstants } from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { type JobResult, JOBID_ANY, cancel, kill, last, lookup, raise, result, s
 import { exitCodeOf } from '../core/jobs/wait-status.js';
 import { program, runChosen } from './common.js';
 import { attach } from './job-attach.js';
+import { type TaskmapOpts, taskmap, timeleft } from './job-taskmap.js';
 import { urgencyOf } from './submit-options.js';
 
 /** the command ends: the text goes to stderr and the exit code is `code` */
@@ -190,6 +191,37 @@ export async function run(args: string[]): Promise<number> {
         const ids = await last(h, slice);
         if (ids.length === 0) fail('job history is empty');
         process.stdout.write(ids.map((id) => `${encodeFluid(id, 'f58')}\n`).join(''));
+        return 0;
+      });
+    });
+
+  p.command('taskmap')
+    .description('Print a job\'s task map (RFC 34), or what it says of a node or a task')
+    .option('--taskids <NODEID>', 'Print an idset of the tasks node NODEID runs')
+    .option('--ntasks <NODEID>', 'Print how many tasks node NODEID runs')
+    .option('--nodeid <TASKID>', 'Print the node id that runs task TASKID')
+    .option('--hostname <TASKID>', 'Print the host that runs task TASKID')
+    .option('--to <FORMAT>', 'Print the task map as raw, pmi or multiline')
+    .argument('<id|taskmap>')
+    .action((target: string, o: TaskmapOpts) => {
+      action = async () => {
+        let handle: Flux | undefined;
+        try {
+          process.stdout.write(await taskmap(async () => (handle ??= await Flux.open()), target, o));
+        } finally {
+          handle?.close();
+        }
+        return 0;
+      };
+    });
+
+  p.command('timeleft')
+    .description('Print the whole seconds left in a job\'s time limit (this job\'s without an id)')
+    .option('-H, --human', 'Print it as a Flux Standard Duration')
+    .argument('[id]')
+    .action((target: string | undefined, o: { human?: boolean }) => {
+      action = () => withHandle(async (h) => {
+        process.stdout.write(await timeleft(h, target, o.human === true));
         return 0;
       });
     });

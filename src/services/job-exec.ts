@@ -8,6 +8,7 @@ import { encodeFluid } from '../core/jobs/fluid.js';
 import { type Jobspec, resourceRequest } from '../core/jobs/jobspec.js';
 import { parseIdset } from '../core/resource/idset.js';
 import { taskCounts } from '../core/jobs/taskmap.js';
+import { mappings } from '../core/jobs/rfc34.js';
 import { eventlogLine } from '../core/jobs/kvs.js';
 import { wallclock } from '../core/kvs/format-eventlog.js';
 import type { JobR } from '../projections/jobs.js';
@@ -19,8 +20,8 @@ const SIGKILL = 9;
 export const KILL_TIMEOUT_MS = 5000;
 
 export interface ExecHooks {
-  /** every shell has started its tasks */
-  start(id: number): void;
+  /** every shell has started its tasks, placed as the RFC 34 taskmap says */
+  start(id: number, taskmap: string): void;
   /** every shell has reported: the highest status, and the output the shells had not committed yet */
   finish(id: number, status: number, output: string): void;
   /** a fatal exception of the given type */
@@ -29,6 +30,7 @@ export interface ExecHooks {
 
 interface Running {
   id: number;
+  taskmap: string;
   shells: number[];
   started: number;
   finished: number;
@@ -55,20 +57,6 @@ export function coresByRank(R: JobR): Array<{ rank: number; ncores: number }> {
 export function taskMap(R: JobR, js: Jobspec): number[][] {
   let task = 0;
   return taskCounts(coresByRank(R).map((r) => r.ncores), resourceRequest(js)).map((n) => Array.from({ length: n }, () => task++));
-}
-
-/** RFC 34 taskmap blocks and the PMI_process_mapping MPICH reads, from the tasks per node */
-export function mappings(counts: number[]): { taskmap: string; processMapping: string } {
-  const blocks: Array<[number, number, number]> = [];
-  counts.forEach((ppn, node) => {
-    const last = blocks[blocks.length - 1];
-    if (last && last[2] === ppn && last[0] + last[1] === node) last[1]++;
-    else blocks.push([node, 1, ppn]);
-  });
-  return {
-    taskmap: JSON.stringify({ version: 1, map: blocks.map(([n, nn, ppn]) => [n, nn, ppn, 1]) }),
-    processMapping: `(vector,${blocks.map(([n, nn, ppn]) => `(${n},${nn},${ppn})`).join(',')})`,
-  };
 }
 
 /** what the job's output files are called, with the templates flux-core's shell renders */
@@ -109,7 +97,7 @@ export class JobExec {
     const map = taskMap(R, js);
     const { taskmap, processMapping } = mappings(map.map((t) => t.length));
     const ntasks = map.reduce((a, t) => a + t.length, 0);
-    const run: Running = { id, shells: ranks, started: 0, finished: 0, status: 0, output: '', failed: false, terminating: false };
+    const run: Running = { id, taskmap, shells: ranks, started: 0, finished: 0, status: 0, output: '', failed: false, terminating: false };
     this.running.set(id, run);
     const kvsname = encodeFluid(id, 'f58');
     const sys = js.attributes?.system;
@@ -155,7 +143,7 @@ export class JobExec {
   private fromShell(run: Running, m: Message): void {
     const r = payloadJson(m) as { type: string; status?: number; note?: string; output?: string };
     if (r.type === 'started') {
-      if (++run.started === run.shells.length && !run.failed) this.hooks.start(run.id);
+      if (++run.started === run.shells.length && !run.failed) this.hooks.start(run.id, run.taskmap);
     } else if (r.type === 'failed') {
       this.fail(run, r.note ?? 'a task could not be started');
     } else if (r.type === 'finished') {

@@ -135,7 +135,10 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
   /** the urgency last asked for a job still in DEPEND, which its priority is made from once it leaves */
   const urgencies = new Map<number, number>();
   const exec = new JobExec(host, {
-    start: (id) => void post(id, [event('start')]).catch(logFailure(id, 'start')),
+    // the exec eventlog says where the tasks went, as flux-core's shell.start does (flux job taskmap reads it)
+    start: (id, taskmap) => void post(id, [event('start')], {}, [
+      appendOp(jobKey(id, EXEC_EVENTLOG), eventlogLine(wallclock(), 'shell.start', { taskmap: JSON.parse(taskmap) as unknown })),
+    ]).catch(logFailure(id, 'start')),
     finish: (id, status, output) => finish(id, status, output),
     raise: (id, type, note) => void raise(id, 0, type, note, owner).catch(logFailure(id, 'exception')),
   });

@@ -4,7 +4,8 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startInstance, until, type Instance } from '../helpers/instance.js';
+import { dirname } from 'node:path';
+import { startInstance, until, FLUX, type Instance } from '../helpers/instance.js';
 
 let inst: Instance;
 
@@ -143,6 +144,29 @@ describe('flux job status, last and wait-event -m', () => {
     expect(await inst.flux(['job', 'last', 'x'])).toMatchObject({ code: 1 });
     expect(await inst.flux(['job', 'last', '[1:2:0]'])).toMatchObject({ code: 1, stderr: 'flux-job: invalid slice: [1:2:0]: step cannot be zero\n' });
   });
+
+  it('timeleft says how long a job has left: a limit\'s whole seconds, none without one, 0 once ended', async () => {
+    const limited = await submit(['-t', '5m', 'sleep', '30']);
+    expect((await inst.flux(['job', 'wait-event', '-t', '15', limited, 'start'])).code).toBe(0);
+    const left = Number((await inst.flux(['job', 'timeleft', limited])).stdout);
+    expect(left).toBeGreaterThan(200);
+    expect(left).toBeLessThanOrEqual(300);
+    expect((await inst.flux(['job', 'timeleft', '-H', limited])).stdout).toMatch(/^[\d.]+m\n$/);
+    expect((await inst.flux(['run', '-t', '2m', 'sh', '-c', 'test $(flux job timeleft) -le 120 && echo inside'], { env: { PATH: `${dirname(FLUX)}:${process.env.PATH ?? ''}` } })).stdout).toBe('inside\n');
+    const held = await submit(['--urgency=hold', 'true']);
+    expect(await inst.flux(['job', 'timeleft', held])).toMatchObject({ code: 1, stderr: `flux-job: job ${held} has not started\n` });
+    expect(await inst.flux(['job', 'timeleft'], { env: { FLUX_JOB_ID: '' } })).toMatchObject({ code: 1 });
+    await inst.flux(['cancel', limited, held]);
+    await ended(limited);
+    expect((await inst.flux(['job', 'timeleft', limited])).stdout).toBe('0\n');
+    const unlimited = await submit(['sleep', '30']);
+    expect((await inst.flux(['job', 'wait-event', '-t', '15', unlimited, 'start'])).code).toBe(0);
+    expect((await inst.flux(['job', 'timeleft', unlimited])).stdout).toBe('4294967295\n');
+    expect((await inst.flux(['job', 'timeleft', '-H', unlimited])).stdout).toBe('infinity\n');
+    await inst.flux(['cancel', unlimited]);
+    await ended(unlimited);
+    expect((await inst.flux(['job', 'timeleft', unlimited])).stdout).toBe('0\n');
+  }, 30_000);
 
   it('wait-event -m waits for the event whose context holds the value', async () => {
     const held = await submit(['--urgency=hold', 'true']);

@@ -1,6 +1,7 @@
 // Which tasks run where, the PMI mapping keys that describe it to MPI, and the output a shell that never ran ends.
 import { describe, it, expect } from 'vitest';
-import { JobExec, coresByRank, mappings, taskMap } from '../../src/services/job-exec.js';
+import { JobExec, coresByRank, taskMap } from '../../src/services/job-exec.js';
+import { mappings } from '../../src/core/jobs/rfc34.js';
 import { buildJobspec, resourceRequest } from '../../src/core/jobs/jobspec.js';
 import { taskCounts } from '../../src/core/jobs/taskmap.js';
 import { parseEventlog } from '../../src/core/jobs/kvs.js';
