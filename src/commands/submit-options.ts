@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type * as Commander from 'commander';
 import { FluxError, EINVAL } from '../core/errors.js';
 import { parseFSD } from '../core/time/fsd.js';
+import { parseTimeArg } from '../core/time/arg.js';
 import { applyEnvRules } from '../core/jobs/env-rules.js';
 import { parseDependencyUri } from '../core/jobs/dependency.js';
 import { type Jobspec, type SubmitOptions, buildJobspec } from '../core/jobs/jobspec.js';
@@ -39,6 +40,7 @@ export interface JobOpts {
   setopt: string[];
   setattr: string[];
   dependency: string[];
+  beginTime?: string;
   flags?: string;
   dryRun?: boolean;
 }
@@ -71,6 +73,7 @@ export function addJobOptions(p: Commander.Command): Commander.Command {
     .option('-o, --setopt <OPT>', 'Set shell option OPT. An optional value is supported with OPT=VAL (default VAL=1)', collect, [])
     .option('-S, --setattr <ATTR>', 'Set job attribute ATTR. An optional value is supported with ATTR=VAL (default VAL=1)', collect, [])
     .option('--dependency <URI>', 'Set an RFC 26 dependency URI (after, afterany, afterok, afternotok:JOBID); may be repeated', collect, [])
+    .option('--begin-time <TIME>', 'Do not start the job before TIME: +FSD from now, seconds since the epoch, or ISO-8601')
     .option('--flags <FLAGS>', 'Set comma separated list of job submission flags (debug, waitable, novalidate)')
     .option('--dry-run', "Don't actually submit job, just emit jobspec")
     .argument('[command...]', 'the job\'s command and its arguments');
@@ -81,6 +84,14 @@ function count(text: string | undefined, what: string): number | undefined {
   const n = Number(text);
   if (!Number.isInteger(n)) throw new FluxError(EINVAL, `${what}: invalid value '${text}'`);
   return n;
+}
+
+/** --begin-time: "+FSD" from now, or a point in time as --at-time takes one */
+export function beginTime(text: string): number {
+  if (text.startsWith('+')) return Date.now() / 1000 + parseFSD(text.slice(1));
+  const t = parseTimeArg(text);
+  if (t === undefined) throw new FluxError(EINVAL, `--begin-time: invalid time '${text}': expected +FSD, ISO-8601 or seconds since the epoch`);
+  return t;
 }
 
 /** -t: minutes when it has no unit, a Flux standard duration when it has one */
@@ -143,7 +154,10 @@ export function jobspecOf(o: JobOpts, command: string[], cc?: number, ccEnv = cc
     unbuffered: o.unbuffered,
     setopt: o.setopt.map((s2) => substituteCc(s2, cc)),
     setattr: o.setattr.map((s2) => substituteCc(s2, cc)),
-    dependencies: o.dependency.map((d) => parseDependencyUri(substituteCc(d, cc))),
+    dependencies: [
+      ...o.dependency.map((d) => parseDependencyUri(substituteCc(d, cc))),
+      ...(o.beginTime === undefined ? [] : [{ scheme: 'begin-time', value: String(beginTime(o.beginTime)) }]),
+    ],
   };
   for (const k of Object.keys(s) as Array<keyof SubmitOptions>) if (s[k] === undefined) delete s[k];
   return buildJobspec(s);

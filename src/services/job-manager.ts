@@ -31,7 +31,7 @@ import { exitCodeOf } from '../core/jobs/wait-status.js';
 import { type ResourceSet, countCores, decodeR, encodeR, emptySet, union, difference, selectRanks, withWindow } from '../core/resource/rset.js';
 import { allocate, allocationWindow } from '../core/resource/sched-alloc.js';
 import { taskCounts } from '../core/jobs/taskmap.js';
-import { type After, afterOf, afterOutcome } from '../core/jobs/dependency.js';
+import { type Dep, afterOutcome, dependencyOf } from '../core/jobs/dependency.js';
 import { parseSlice } from '../core/jobs/slice.js';
 import {
   JOBTABLE, allJobs, jobItems, jobOf, nextState, type JobEvent, type JobItem, type JobR, type JobRecord,
@@ -130,8 +130,10 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
   /** waitable inactive jobs nobody has waited for yet */
   const zombies = new Set<number>();
   /** jobs in DEPEND and the dependencies they still wait on; the jobs waited on, and who waits on each */
-  const awaiting = new Map<number, After[]>();
+  const awaiting = new Map<number, Dep[]>();
   const dependents = new Map<number, Set<number>>();
+  /** the timer of a job waiting for its begin-time */
+  const beginTimers = new Map<number, NodeJS.Timeout>();
   /** the urgency last asked for a job still in DEPEND, which its priority is made from once it leaves */
   const urgencies = new Map<number, number>();
   const exec = new JobExec(host, {
@@ -279,7 +281,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
         ids.push(refused);
         continue;
       }
-      let deps: After[];
+      let deps: Dep[];
       try {
         deps = dependenciesOf(j);
       } catch (err) {
@@ -303,9 +305,10 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
   // ---- dependencies (RFC 26's after* schemes) --------------------------------------------------------------------
 
   /** a submitted job's dependencies; one naming a job that is not there, or another user's, refuses the job */
-  function dependenciesOf(j: SubmittedJob): After[] {
-    const deps = dependenciesAfter(j.jobspec);
+  function dependenciesOf(j: SubmittedJob): Dep[] {
+    const deps = dependenciesIn(j.jobspec);
     for (const d of deps) {
+      if (d.kind === 'begin') continue;
       const on = jobOf(table(), d.on);
       if (on === undefined) throw new FluxError(ENOENT, `dependency ${d.description}: job not found`);
       if (j.userid !== owner && on.userid !== j.userid) throw new FluxError(EPERM, `dependency ${d.description}: Permission denied`);
@@ -313,18 +316,19 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
     return deps;
   }
 
-  const dependenciesAfter = (js: Jobspec): After[] => (js.attributes.system.dependencies ?? []).map(afterOf);
+  const dependenciesIn = (js: Jobspec): Dep[] => (js.attributes.system.dependencies ?? []).map(dependencyOf);
 
   /**
    * The events that take a job in DEPEND as far as its dependencies let it: each one met is removed (if `added`,
    * the descriptions already journaled, has it), each still waited on is added (if not there yet) and watched, and
    * the job goes on to PRIORITY and SCHED once none is left; a dependency that can never be met ends the job.
    */
-  function settle(id: number, deps: After[], added: readonly string[]): JobEvent[] {
+  function settle(id: number, deps: Dep[], added: readonly string[]): JobEvent[] {
     const events: JobEvent[] = [];
-    const left: After[] = [];
+    const left: Dep[] = [];
+    const now = Date.now() / 1000;
     for (const d of deps) {
-      const outcome = afterOutcome(d.kind, jobOf(table(), d.on));
+      const outcome = d.kind === 'begin' ? (now >= d.at ? 'met' : 'waiting') : afterOutcome(d.kind, jobOf(table(), d.on));
       if (outcome === 'never') {
         forgetDependencies(id);
         urgencies.delete(id);
@@ -342,6 +346,13 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
     if (left.length > 0) {
       awaiting.set(id, left);
       for (const d of left) {
+        if (d.kind === 'begin') {
+          // the clock is looked at again when the time comes (a long wait in steps setTimeout can hold)
+          const timer = setTimeout(() => dependencyMoved(id), Math.min(2 ** 31 - 1, Math.max(0, d.at * 1000 - Date.now()) + 1));
+          timer.unref();
+          beginTimers.set(id, timer);
+          continue;
+        }
         const set = dependents.get(d.on) ?? new Set<number>();
         set.add(id);
         dependents.set(d.on, set);
@@ -354,7 +365,10 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
   }
 
   function forgetDependencies(id: number): void {
+    clearTimeout(beginTimers.get(id));
+    beginTimers.delete(id);
     for (const d of awaiting.get(id) ?? []) {
+      if (d.kind === 'begin') continue;
       const set = dependents.get(d.on);
       set?.delete(id);
       if (set?.size === 0) dependents.delete(d.on);
@@ -364,16 +378,19 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
 
   /** a job others wait on changed: each of them moves on as far as its dependencies now let it */
   function antecedentMoved(on: number): void {
-    for (const id of [...dependents.get(on) ?? []]) {
-      const deps = awaiting.get(id)!;
-      if (stateOf(id) !== STATE_DEPEND) {
-        forgetDependencies(id);
-        continue;
-      }
-      // only what this job did can have changed; the others it waits on are still waited on
-      const events = settle(id, deps, deps.map((d) => d.description));
-      if (events.length > 0) void post(id, events).catch(logFailure(id, 'dependency'));
+    for (const id of [...dependents.get(on) ?? []]) dependencyMoved(id);
+  }
+
+  /** something a job in DEPEND waits on may have come: it moves on as far as its dependencies now let it */
+  function dependencyMoved(id: number): void {
+    const deps = awaiting.get(id);
+    if (deps === undefined) return;
+    if (stateOf(id) !== STATE_DEPEND) {
+      forgetDependencies(id);
+      return;
     }
+    const events = settle(id, deps, deps.map((d) => d.description));
+    if (events.length > 0) void post(id, events).catch(logFailure(id, 'dependency'));
   }
 
   // ---- scheduling ----------------------------------------------------------------------------------------------
@@ -597,7 +614,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
       const events = [event('flux-restart')];
       if (job.state === STATE_NEW) events.push(event('validate'));
       if (job.state <= STATE_DEPEND) {
-        const deps = await jobspecOf(job.id).then((js) => dependenciesAfter(js), (err: unknown) => err as Error);
+        const deps = await jobspecOf(job.id).then((js) => dependenciesIn(js), (err: unknown) => err as Error);
         if (deps instanceof Error) {
           events.push(event('exception', { type: 'dependency', severity: 0, userid: owner, note: deps.message }), event('clean'));
         } else {
@@ -636,6 +653,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
     },
     stop: async () => {
       stopping = true;
+      for (const t of beginTimers.values()) clearTimeout(t);
       // jobs still running end now, and are recorded as ended: a restart finds nothing it has to call lost
       for (const id of exec.ids()) {
         void raise(id, 0, 'cancel', 'the instance is shutting down', owner).catch(logFailure(id, 'exception'));

@@ -93,6 +93,20 @@ describe('flux submit --dependency', () => {
     expect(await field(held, '{result}')).toBe('COMPLETED');
   }, 30_000);
 
+  it('--begin-time keeps a job in DEPEND until the time comes, and one in the past runs at once', async () => {
+    const later = await submit(['--begin-time=+4s', 'true']);
+    expect(await field(later, '{state} {contextual_info}')).toMatch(/^DEPEND depends:begin-time=\d+\.\d{3}$/);
+    const past = await submit(['--begin-time=2020-01-01T00:00:00Z', 'true']);
+    await ended(past);
+    expect(await field(later, '{state}')).toBe('DEPEND');
+    await ended(later);
+    expect(await field(later, '{result}')).toBe('COMPLETED');
+    const log = await events(later);
+    expect(log.filter((e) => e.startsWith('dependency-'))).toHaveLength(2);
+    expect((await inst.flux(['submit', '--begin-time=whenever', 'true'])).stderr)
+      .toBe("flux-submit: --begin-time: invalid time 'whenever': expected +FSD, ISO-8601 or seconds since the epoch\n");
+  }, 30_000);
+
   it('refuses a dependency it cannot serve, and submits nothing', async () => {
     const before = (await inst.flux(['job', 'last'])).stdout;
     const refused = async (dep: string, why: string) => {
@@ -102,7 +116,8 @@ describe('flux submit --dependency', () => {
     await refused('afterok:bar', '"bar" is not a valid jobid');
     await refused('afterok:-1', '"-1" is not a valid jobid');
     await refused('afterok:1234', 'dependency after-success=ƒNH: job not found');
-    await refused('begin-time:1', 'dependency scheme "begin-time" is not supported');
+    await refused('bogus:1', 'dependency scheme "bogus" is not supported');
+    await refused('begin-time:soon', 'begin-time: "soon" is not a time');
     await refused('afterok', 'Invalid dependency URI: afterok');
     expect((await inst.flux(['job', 'last'])).stdout).toBe(before);
     // the URI's query becomes keys of the jobspec's dependency

@@ -1,6 +1,6 @@
 // RFC 26 dependencies: the URI form, the after* schemes' descriptions, and when each is met, waited on, or never met.
 import { describe, it, expect } from 'vitest';
-import { afterOf, afterOutcome, parseDependencyUri } from '../../src/core/jobs/dependency.js';
+import { dependencyOf, afterOutcome, parseDependencyUri } from '../../src/core/jobs/dependency.js';
 import { encodeFluid } from '../../src/core/jobs/fluid.js';
 import { EINVAL } from '../../src/core/errors.js';
 import {
@@ -26,17 +26,22 @@ describe('after* dependencies', () => {
   it('names what each scheme waits for in its description, the job id in F58', () => {
     const id = 2 ** 40 + 5;
     const f58 = encodeFluid(id, 'f58');
-    expect(afterOf({ scheme: 'after', value: String(id) })).toEqual({ kind: 'start', on: id, description: `after-start=${f58}` });
-    expect(afterOf({ scheme: 'afterany', value: f58 }).description).toBe(`after-finish=${f58}`);
-    expect(afterOf({ scheme: 'afterok', value: encodeFluid(id, 'dothex') }).description).toBe(`after-success=${f58}`);
-    expect(afterOf({ scheme: 'afternotok', value: encodeFluid(id, 'words') }).description).toBe(`after-failure=${f58}`);
+    expect(dependencyOf({ scheme: 'after', value: String(id) })).toEqual({ kind: 'start', on: id, description: `after-start=${f58}` });
+    expect(dependencyOf({ scheme: 'afterany', value: f58 }).description).toBe(`after-finish=${f58}`);
+    expect(dependencyOf({ scheme: 'afterok', value: encodeFluid(id, 'dothex') }).description).toBe(`after-success=${f58}`);
+    expect(dependencyOf({ scheme: 'afternotok', value: encodeFluid(id, 'words') }).description).toBe(`after-failure=${f58}`);
   });
 
   it('refuses a scheme it does not serve and a value that is no job id', () => {
-    expect(() => afterOf({ scheme: 'begin-time', value: '1' })).toThrow('dependency scheme "begin-time" is not supported');
-    expect(() => afterOf({ scheme: 'toString', value: '1' })).toThrow('is not supported');
-    expect(() => afterOf({ scheme: 'afterok', value: 'bar' })).toThrow('"bar" is not a valid jobid');
-    expect(() => afterOf({ scheme: 'afterok', value: '-1' })).toThrow('"-1" is not a valid jobid');
+    expect(() => dependencyOf({ scheme: 'beginning', value: '1' })).toThrow('dependency scheme "beginning" is not supported');
+    expect(() => dependencyOf({ scheme: 'toString', value: '1' })).toThrow('is not supported');
+    expect(() => dependencyOf({ scheme: 'afterok', value: 'bar' })).toThrow('"bar" is not a valid jobid');
+    expect(() => dependencyOf({ scheme: 'afterok', value: '-1' })).toThrow('"-1" is not a valid jobid');
+  });
+
+  it('takes begin-time as a time, its description to the millisecond', () => {
+    expect(dependencyOf({ scheme: 'begin-time', value: '1700000000.5' })).toEqual({ kind: 'begin', at: 1700000000.5, description: 'begin-time=1700000000.500' });
+    for (const bad of ['', 'soon', '-5', 'Infinity']) expect(() => dependencyOf({ scheme: 'begin-time', value: bad }), bad).toThrow('is not a time');
   });
 
   it('is met, waited on or never met by where the job it names is', () => {

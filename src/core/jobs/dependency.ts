@@ -1,6 +1,7 @@
-// RFC 26 job dependencies: the URI form `--dependency` takes, and the after* schemes the job manager serves. A job
-// with dependencies waits in DEPEND, one `dependency-add` in its eventlog for each it waits on, until a
-// `dependency-remove` has answered each; one that can never be met ends the job with a `dependency` exception.
+// RFC 26 job dependencies: the URI form `--dependency` takes, and the schemes the job manager serves: after*
+// (on another job) and begin-time (on the clock). A job with dependencies waits in DEPEND, one `dependency-add`
+// in its eventlog for each it waits on, until a `dependency-remove` has answered each; one that can never be met
+// ends the job with a `dependency` exception.
 import { FluxError, EINVAL } from '../errors.js';
 import { encodeFluid, parseJobId } from './fluid.js';
 import { RESULT_COMPLETED, STATE_INACTIVE } from './state.js';
@@ -24,6 +25,15 @@ export interface After {
   /** the text of its dependency-add and dependency-remove events, and of `flux jobs`' `depends:` */
   description: string;
 }
+
+/** a begin-time dependency: not before `at` (seconds since the epoch) */
+export interface Begin {
+  kind: 'begin';
+  at: number;
+  description: string;
+}
+
+export type Dep = After | Begin;
 
 /** what the job manager needs of the job depended on */
 export interface Antecedent {
@@ -51,8 +61,14 @@ export function parseDependencyUri(uri: string): Dependency {
   return out;
 }
 
-/** a dependency as the job manager serves it; a scheme it does not know or a value naming no job id is refused */
-export function afterOf(d: Dependency): After {
+/** a dependency as the job manager serves it; a scheme it does not know, or a value that is no job id (after*) or
+ * no time (begin-time), is refused */
+export function dependencyOf(d: Dependency): Dep {
+  if (d.scheme === 'begin-time') {
+    const at = Number(d.value);
+    if (d.value.trim() === '' || !Number.isFinite(at) || at < 0) throw new FluxError(EINVAL, `begin-time: "${d.value}" is not a time`);
+    return { kind: 'begin', at, description: `begin-time=${at.toFixed(3)}` };
+  }
   const kind = Object.hasOwn(AFTER, d.scheme) ? AFTER[d.scheme] : undefined;
   if (kind === undefined) throw new FluxError(EINVAL, `dependency scheme "${d.scheme}" is not supported`);
   let on: number;
