@@ -1,11 +1,10 @@
 // The job client: submit, list, watch and act on jobs, as libflux's job functions do for flux-core's tools.
 import { FluxError, EPROTO, ENOENT } from '../core/errors.js';
 import { type Jobspec, type SubmitOptions, buildJobspec, encodeJ } from '../core/jobs/jobspec.js';
-import { type JobEvent, parseEventlog } from '../core/jobs/kvs.js';
+import { type JobEvent, OutputStreams, parseEventlog } from '../core/jobs/kvs.js';
 import { URGENCY_DEFAULT, resultOf } from '../core/jobs/state.js';
 import type { Flux } from './handle.js';
 import { iterate } from './iterate.js';
-import { parseIdset } from '../core/resource/idset.js';
 
 /** job-info.eventlog-watch: wait for an eventlog the job does not have yet */
 const EVENTLOG_WAITCREATE = 1;
@@ -280,8 +279,7 @@ export class Jobs {
    */
   attach(id: number, opts: { signal?: AbortSignal } = {}): AsyncIterableIterator<JobOutput> {
     return iterate<JobOutput>(({ push, end }) => {
-      let streams = 0;
-      let ended = 0;
+      const streams = new OutputStreams();
       let allocated = false;
       let finished = false;
       const finish = () => {
@@ -293,18 +291,11 @@ export class Jobs {
       };
       const output = watchEventlog(this.h, id, 'guest.output', (e) => {
         const c = e.context ?? {};
-        if (e.name === 'header') {
-          streams = Object.values((c.count ?? {}) as Record<string, number>).reduce((a, b) => a + b, 0);
-        } else if (e.name === 'data') {
-          if (typeof c.data === 'string') {
-            const data = c.encoding === 'base64' ? Buffer.from(c.data, 'base64') : Buffer.from(c.data, 'utf8');
-            push({ stream: c.stream === 'stderr' ? 'stderr' : 'stdout', rank: String(c.rank), data });
-          }
-          if (c.eof === true) ended++;
-        } else if (e.name === 'redirect') {
-          ended += parseIdset(String(c.rank)).length;
+        if (e.name === 'data' && typeof c.data === 'string') {
+          const data = c.encoding === 'base64' ? Buffer.from(c.data, 'base64') : Buffer.from(c.data, 'utf8');
+          push({ stream: c.stream === 'stderr' ? 'stderr' : 'stdout', rank: String(c.rank), data });
         }
-        if (streams > 0 && ended >= streams) finish();
+        if (streams.take(e)) finish();
       });
       const events = watchEventlog(this.h, id, 'eventlog', (e) => {
         if (e.name === 'alloc') allocated = true;

@@ -5,8 +5,7 @@
 import { constants as osConstants } from 'node:os';
 import { FluxError, ENOENT, EPERM } from '../core/errors.js';
 import { exitCodeOf } from '../core/jobs/wait-status.js';
-import { parseIdset } from '../core/resource/idset.js';
-import type { JobEvent } from '../core/jobs/kvs.js';
+import { type JobEvent, OutputStreams } from '../core/jobs/kvs.js';
 import type { Flux } from '../api/handle.js';
 import { cancel, kill, watchEventlog, writeStdin } from '../api/jobs.js';
 
@@ -54,14 +53,13 @@ export async function attach(h: Flux, id: number, o: AttachOptions): Promise<num
   let fatal = false;
   let allocated = false;
   let clean = false;
-  let streams = 0;
-  let ended = 0;
+  const streams = new OutputStreams();
   let stdinQueue: Array<{ data?: Buffer; eof: boolean }> | undefined = o.stdin ? [] : undefined;
   let finished!: () => void;
   const over = new Promise<void>((r) => (finished = r));
   const stamp = (t: number) => `${(t - (t0 ?? t)).toFixed(3)}s`;
   const maybeDone = () => {
-    if (clean && (!allocated || (streams > 0 && ended >= streams))) finished();
+    if (clean && (!allocated || streams.done)) finished();
   };
 
   let detached = false;
@@ -114,25 +112,18 @@ export async function attach(h: Flux, id: number, o: AttachOptions): Promise<num
   });
   const output = watchEventlog(h, id, 'guest.output', (ev) => {
     const c = ev.context ?? {};
-    if (ev.name === 'header') {
-      const count = (c.count ?? {}) as Record<string, number>;
-      streams = Object.values(count).reduce((a, b) => a + b, 0);
-    } else if (ev.name === 'data') {
-      if (typeof c.data === 'string') {
-        const bytes = c.encoding === 'base64' ? Buffer.from(c.data, 'base64') : Buffer.from(c.data, 'utf8');
-        const out = c.stream === 'stderr' ? process.stderr : process.stdout;
-        out.write(o.label ? labelled(String(c.rank), bytes) : bytes);
-      }
-      if (c.eof === true) ended++;
+    streams.take(ev);
+    if (ev.name === 'data' && typeof c.data === 'string') {
+      const bytes = c.encoding === 'base64' ? Buffer.from(c.data, 'base64') : Buffer.from(c.data, 'utf8');
+      const out = c.stream === 'stderr' ? process.stderr : process.stdout;
+      out.write(o.label ? labelled(String(c.rank), bytes) : bytes);
     } else if (ev.name === 'log') {
       process.stderr.write(`${stamp(ev.timestamp)}: flux-shell[${String(c.rank)}]: ${LOG_LEVELS[Number(c.level)] ?? 'INFO'}: ${String(c.message)}\n`);
     } else if (ev.name === 'redirect') {
-      // a stream sent to a file ends here: nothing more of it comes through the KVS
-      ended += parseIdset(String(c.rank)).length;
       process.stderr.write(`${String(c.rank)}: ${String(c.stream)} redirected to ${String(c.path)}\n`);
     }
     maybeDone();
-    if (clean && streams > 0 && ended >= streams) return false;
+    if (clean && streams.done) return false;
     return true;
   });
 

@@ -10,7 +10,7 @@
 //   job-info.eventlog-watch-cancel {matchtag}                     (no response)
 import { FluxError, ENODATA, EPERM, EPROTO } from '../core/errors.js';
 import { FLAG_NORESPONSE, type Message, ROLE_OWNER, ROLE_USER, payloadJson, senderOf } from '../core/wire/message.js';
-import { EVENTLOG, EXEC_EVENTLOG, OUTPUT_EVENTLOG, type JobEvent, jobKey, parseEventlog } from '../core/jobs/kvs.js';
+import { EVENTLOG, EXEC_EVENTLOG, OUTPUT_EVENTLOG, OutputStreams, type JobEvent, jobKey, parseEventlog } from '../core/jobs/kvs.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 
 /** kvs-watch lookup flags */
@@ -34,17 +34,8 @@ function terminator(path: string): (e: JobEvent) => boolean {
   if (path === EXEC_EVENTLOG) return (e) => e.name === 'done';
   if (path === 'guest.input') return (e) => e.name === 'data' && e.context?.eof === true;
   if (path !== OUTPUT_EVENTLOG) return () => false;
-  let streams = -1;
-  return (e) => {
-    const ctx = e.context ?? {};
-    if (e.name === 'header') {
-      const count = (ctx.count ?? {}) as Record<string, unknown>;
-      streams = Object.values(count).reduce<number>((n, c) => n + (typeof c === 'number' ? c : 0), 0);
-    } else if (e.name === 'data' && ctx.eof === true && streams > 0) {
-      streams--;
-    }
-    return streams === 0;
-  };
+  const streams = new OutputStreams();
+  return (e) => streams.take(e);
 }
 
 export function jobInfoModule(host: ModuleHost): ModuleDef {

@@ -282,6 +282,13 @@ describe('the job lifecycle', () => {
         all.push(JSON.parse(JSON.parse(m.payload!.toString('utf8', 0, m.payload!.length - 1)).event as string).name as string);
       });
       expect(all.at(-1)).toBe('clean');
+      // an output eventlog ends once every stream has: by its eof, or sent to a file by a redirect
+      const toFile = parseJobId((await inst.flux(['submit', `--output=${join(dir, 'watched.out')}`, 'echo', 'x'])).stdout);
+      const out: string[] = [];
+      await h.stream('job-info.eventlog-watch', { id: toFile, path: 'guest.output', flags: 1 }, {}, (m) => {
+        out.push(JSON.parse(JSON.parse(m.payload!.toString('utf8', 0, m.payload!.length - 1)).event as string).name as string);
+      });
+      expect(out).toEqual(['header', 'redirect', 'redirect']);
       // no such job, a path it does not have without waitcreate, a malformed request
       await expect(h.stream('job-info.eventlog-watch', { id: 1234, path: 'eventlog', flags: 0 }, {}, () => {})).rejects.toMatchObject({ errno: 2 });
       await expect(h.stream('job-info.eventlog-watch', { id: done, path: 'nothing', flags: 0 }, {}, () => {})).rejects.toMatchObject({ errno: 2 });

@@ -3,6 +3,7 @@
 // every `flux run` would load for nothing.
 import { encodeFluid } from './fluid.js';
 import { FluxError, EPROTO } from '../errors.js';
+import { parseIdset } from '../resource/idset.js';
 
 /** an RFC 18 eventlog entry as plain JSON */
 export interface JobEvent {
@@ -48,4 +49,30 @@ export function parseEventlog(text: string): JobEvent[] {
     out.push(o as JobEvent);
   }
   return out;
+}
+
+/**
+ * The streams of an RFC 24 output eventlog: the header says how many there are; each ends with its eof, or with a
+ * redirect to a file, after which nothing more of it comes through the eventlog.
+ */
+export class OutputStreams {
+  private expected: number | undefined;
+  private ended = 0;
+
+  /** takes one entry of the eventlog; true once every stream the header counted has ended */
+  take(e: JobEvent): boolean {
+    const c = e.context ?? {};
+    if (e.name === 'header') {
+      this.expected = Object.values((c.count ?? {}) as Record<string, unknown>).reduce<number>((n, v) => n + (typeof v === 'number' ? v : 0), 0);
+    } else if (e.name === 'data' && c.eof === true) {
+      this.ended++;
+    } else if (e.name === 'redirect' && typeof c.rank === 'string') {
+      this.ended += parseIdset(c.rank).length;
+    }
+    return this.done;
+  }
+
+  get done(): boolean {
+    return this.expected !== undefined && this.ended >= this.expected;
+  }
 }
