@@ -6,6 +6,7 @@ import {
   FluxError, strerror, EINVAL, ENOENT, EACCES, EPERM, EHOSTUNREACH, ESRCH, errnoOf,
 } from '../core/errors.js';
 import { parseIdset, formatIdset } from '../core/resource/idset.js';
+import { exitCodeOf } from '../core/jobs/wait-status.js';
 import { getAttr } from '../api/attrs.js';
 import {
   type ExecCommand, type ExecResponse, execBackground, execKill, execStream, execWrite,
@@ -27,12 +28,6 @@ const SIGNAL_TEXT: Record<number, string> = {
   25: 'File size limit exceeded', 26: 'Virtual timer expired', 27: 'Profiling timer expired',
   28: 'Window changed', 29: 'I/O possible', 30: 'Power failure', 31: 'Bad system call',
 };
-
-/** a wait status as a shell's $? shows it: the exit code, or 128 + the signal */
-export function exitCodeOf(status: number): number {
-  const sig = status & 0x7f;
-  return sig === 0 ? (status >> 8) & 0xff : 128 + sig;
-}
 
 /** "Exit 3", "Killed": how the summary (and flux ps) describe a wait status */
 export function statusText(status: number): string {

@@ -405,13 +405,6 @@ async function waitEvent(
 }
 
 
-/** a job's wait status as a shell reports an exit: 128 + the signal that ended it, else its exit code */
-function exitCodeOfStatus(status: number | undefined): number {
-  if (status === undefined) return 0;
-  const sig = status & 0x7f;
-  return sig !== 0 ? 128 + sig : exitCodeOf(status);
-}
-
 /** flux job status: every job's end awaited, then the largest exit code (an exception's is -e's) */
 async function status(h: Flux, ids: number[], texts: string[], excCode: number, verbose: number, json: boolean): Promise<number> {
   if (verbose > 0 && ids.length > 1) process.stderr.write(`flux-job: fetching status for ${ids.length} jobs\n`);
@@ -423,7 +416,7 @@ async function status(h: Flux, ids: number[], texts: string[], excCode: number, 
   let rc = 0;
   results.forEach((r: JobResult, i) => {
     if (json) process.stdout.write(`${JSON.stringify(r)}\n`);
-    const code = exitCodeOfStatus(r.waitstatus);
+    const code = r.waitstatus === undefined ? 0 : exitCodeOf(r.waitstatus);
     const fatal = r.exception_occurred && r.exception_severity === 0;
     rc = Math.max(rc, code, fatal ? excCode : 0);
     if (verbose === 0) return;

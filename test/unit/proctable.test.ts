@@ -4,9 +4,8 @@ import type { Entry } from '../../src/core/journal/entry.js';
 import {
   applyEntry, initialTable, records, running, proctableProjection, HISTORY, PAGE, type ProcTable,
 } from '../../src/projections/proctable.js';
-import {
-  statusText, exitCodeOf, launchExitCode, summaryLines, selectRanks, LineLabeler,
-} from '../../src/commands/exec.js';
+import { statusText, launchExitCode, summaryLines, selectRanks, LineLabeler } from '../../src/commands/exec.js';
+import { exitCodeOf } from '../../src/core/jobs/wait-status.js';
 import { headerLine, rowLine, jsonLine, ownerNames, psTime, type PsRow } from '../../src/commands/ps.js';
 import { ENOENT, EACCES, EPERM, EHOSTUNREACH, EIO, FluxError } from '../../src/core/errors.js';
 
