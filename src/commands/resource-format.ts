@@ -63,9 +63,13 @@ export function formatList(
   status: { all: ResourceSet; allocated: ResourceSet; down: ResourceSet }, states: ListState[], header: boolean, format = LIST_FORMAT,
 ): string {
   const rows = states.map((state) => ({ state, set: stateSet(status, state) }));
-  const f = new OutputFormat<ListRow>(format, LIST_FIELDS).filter(rows, !header);
-  const lines = rows.map((r) => f.line(r));
-  return [...(header ? [f.header()] : []), ...lines].map((l) => `${l}\n`).join('');
+  return printed(new OutputFormat<ListRow>(format, LIST_FIELDS), rows, header);
+}
+
+/** the rows in the format, with its header line if asked for; a "?:" column left out when empty on every row */
+function printed<T>(format: OutputFormat<T>, rows: readonly T[], header: boolean): string {
+  const f = format.filter(rows, !header);
+  return [...(header ? [f.header()] : []), ...rows.map((r) => f.line(r))].map((l) => `${l}\n`).join('');
 }
 
 /** the union of the states' sets: flux-core's info and R merge the lines of every state asked for */
@@ -205,15 +209,11 @@ export function formatStatus(
   v: SystemView, states: readonly StatusState[] | undefined, header: boolean, format = STATUS_FORMAT, skipEmpty = false,
 ): string {
   const f = new OutputFormat<StatusRow>(format, STATUS_FIELDS);
-  const rows = statusRows(v, states ?? STATUS_DEFAULT_STATES, f.fields, states !== undefined && !skipEmpty);
-  const g = f.filter(rows, !header);
-  return [...(header ? [g.header()] : []), ...rows.map((r) => g.line(r))].map((l) => `${l}\n`).join('');
+  return printed(f, statusRows(v, states ?? STATUS_DEFAULT_STATES, f.fields, states !== undefined && !skipEmpty), header);
 }
 
 /** flux resource drain (no targets): the drained and draining ranks, a line for each reason and time */
 export function formatDrain(v: SystemView, header: boolean, format = DRAIN_FORMAT): string {
   const f = new OutputFormat<StatusRow>(format, STATUS_FIELDS);
-  const rows = statusRows(v, ['drain'], [...new Set([...f.fields, 'timestamp', 'reason'])], false);
-  const g = f.filter(rows, !header);
-  return [...(header ? [g.header()] : []), ...rows.map((r) => g.line(r))].map((l) => `${l}\n`).join('');
+  return printed(f, statusRows(v, ['drain'], [...new Set([...f.fields, 'timestamp', 'reason'])], false), header);
 }
