@@ -1,5 +1,6 @@
 // The job client: submit, list, watch and act on jobs, as libflux's job functions do for flux-core's tools.
-import { FluxError, EPROTO, ENOENT } from '../core/errors.js';
+import { FluxError, EINVAL, EPROTO, ENOENT } from '../core/errors.js';
+import { encodeFluid } from '../core/jobs/fluid.js';
 import { type Jobspec, type SubmitOptions, buildJobspec, encodeJ } from '../core/jobs/jobspec.js';
 import { type JobEvent, OutputStreams, parseEventlog } from '../core/jobs/kvs.js';
 import { URGENCY_DEFAULT, resultOf } from '../core/jobs/state.js';
@@ -202,6 +203,26 @@ export async function result(h: Flux, id: number): Promise<JobResult> {
   await w.done;
   out.result = resultOf(fatal, out.waitstatus);
   return out;
+}
+
+/**
+ * The URI of the Flux instance a job runs (flux batch, flux alloc, flux run flux start): the `uri` memo its rank 0
+ * posts once it is up. ENOENT for no such job; EINVAL when the job is not running one, or not any more.
+ */
+export async function jobUri(h: Flux, id: number): Promise<string> {
+  let uri: string | undefined;
+  let ended = false;
+  const f58 = encodeFluid(id, 'f58');
+  const log = await lookup(h, id, 'eventlog').catch((err: unknown) => {
+    throw err instanceof FluxError && err.errno === ENOENT ? new FluxError(ENOENT, `job ${f58} not found`) : err;
+  });
+  for (const e of parseEventlog(log.toString('utf8'))) {
+    if (e.name === 'memo' && typeof e.context?.uri === 'string') uri = e.context.uri;
+    if (e.name === 'finish' || e.name === 'clean') ended = true;
+  }
+  if (ended) throw new FluxError(EINVAL, `job ${f58} is not running`);
+  if (uri === undefined) throw new FluxError(EINVAL, `job ${f58} does not have a URI (it runs no Flux instance, or not yet)`);
+  return uri;
 }
 
 /** the caller's jobs, newest first: `slice` (a Python slice, "[:1]" by default) of them */

@@ -7,7 +7,9 @@ import { mkdtempSync, mkdirSync, rmSync, chmodSync, existsSync, accessSync, stat
 import { hostname as osHostname, tmpdir, constants as osConstants } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FluxError, EINVAL, EBUSY, EROFS, ENOTDIR, errnoOf, strerror } from '../core/errors.js';
+import { FluxError, EINVAL, EBUSY, EROFS, ENOTDIR, ECONNRESET, errnoOf, strerror } from '../core/errors.js';
+import { parseJobId } from '../core/jobs/fluid.js';
+import { connect } from '../transport/connector.js';
 import { commandLineAttrError } from '../core/config/broker-attrs.js';
 import type { ContentStore } from '../core/content/store.js';
 import type { JournalStore } from '../core/journal/store.js';
@@ -146,6 +148,14 @@ export async function runBroker(argv: string[]): Promise<number> {
   }
   const rank = bootstrap ? bootRank : pmi?.rank ?? 0;
   const size = bootstrap ? bootstrap.hosts.length : pmi?.size ?? 1;
+  // an instance run as a job of another Flux instance is a level below it: the job shell's PMI says which
+  let instanceLevel = setattrs.get('instance-level');
+  if (instanceLevel === undefined && pmi && process.env.FLUX_JOB_ID !== undefined) {
+    instanceLevel = await pmi.get('flux.instance-level').catch((err: unknown) => {
+      if (debugPmi) process.stderr.write(`flux-broker: no flux.instance-level from PMI: ${(err as Error).message}\n`);
+      return undefined;
+    });
+  }
 
   const attrs = new Attrs();
   const topo = setattrs.get('tbon.topo') ?? (setattrs.has('tbon.fanout') ? `kary:${setattrs.get('tbon.fanout')}` : 'kary:32');
@@ -189,11 +199,12 @@ export async function runBroker(argv: string[]): Promise<number> {
   imm('statedir', setattrs.get('statedir'));
   imm('security.owner', String(ownerUid));
   imm('hostname', hostname);
-  imm('instance-level', setattrs.get('instance-level') ?? '0');
+  imm('instance-level', instanceLevel ?? '0');
   imm('jobid-path', '/');
   imm('conf.pmi_library_path', pmiLibraryPath());
   imm('local-uri', `local://${rundir}/local-${rank}`);
   imm('parent-uri', process.env.FLUX_URI && !setattrs.has('rundir') ? process.env.FLUX_URI : undefined);
+  imm('jobid', process.env.FLUX_URI && process.env.FLUX_JOB_ID ? process.env.FLUX_JOB_ID : undefined);
   imm('broker.pid', String(process.pid));
   imm('broker.starttime', (Date.now() / 1000).toFixed(2));
   imm('broker.boot-method', method);
@@ -523,6 +534,12 @@ export async function runBroker(argv: string[]): Promise<number> {
   if (broker.state === 'join') broker.state = 'run';
   broker.log(6, 'broker', `online: rank ${rank} of ${size}`);
   if (shuttingDown) return done;
+  // an instance run as a job of another tells it where it can be reached (flux uri ƒID, flux proxy ƒID)
+  const parentUri = attrs.get('parent-uri');
+  if (rank === 0 && parentUri !== undefined && process.env.FLUX_JOB_ID !== undefined) {
+    postUriMemo(parentUri, process.env.FLUX_JOB_ID, `ssh://${hostname}${rundir}/local-0`)
+      .catch((err: unknown) => broker.log(4, 'broker', `cannot tell the enclosing instance this one's uri: ${(err as Error).message}`));
+  }
 
   // ---- liveness: heartbeats both ways; a child whose connection is gone fails its send and is marked lost ----
   // A parent's connection is gone when its process has ended, or (the overlay's heartbeats) it has stopped or its
@@ -705,3 +722,20 @@ function childrenReach(broker: Broker, cond: () => boolean, timeoutMs: number): 
 function signalNumber(sig: NodeJS.Signals): number {
   return osConstants.signals[sig] ?? 0;
 }
+
+/** the enclosing instance's job gets a memo with this instance's uri, as flux-core's brokers post one */
+async function postUriMemo(parentUri: string, jobText: string, uri: string): Promise<void> {
+  const conn = await connect(parentUri);
+  try {
+    const answer = new Promise<Message>((resolve, reject) => {
+      conn.onMessage = resolve;
+      conn.onClose = (err) => reject(err ?? new FluxError(ECONNRESET, 'the enclosing instance closed the connection'));
+    });
+    conn.send(makeRequest('job-manager.memo', jsonPayload({ id: parseJobId(jobText), memo: { uri } }), { matchtag: 1, nodeid: 0 }));
+    const r = await answer;
+    if (r.aux1 !== 0) throw new FluxError(r.aux1, r.payload?.toString('utf8').replace(/\0$/, ''));
+  } finally {
+    conn.close();
+  }
+}
+

@@ -2,13 +2,14 @@
 // $SHELL) with FLUX_URI set to a local socket of its own whose clients it routes to the instance over that one
 // connection; exits with COMMAND's exit code. If the instance goes away the command gets SIGHUP and SIGCONT.
 import { spawn } from 'node:child_process';
-import { constants } from 'node:os';
+import { constants, hostname } from 'node:os';
 import { FluxError, EPERM, errnoOf, reasonOf, ENOENT } from '../core/errors.js';
-import { parseSshUri, resolveTarget, sshDestination } from '../core/wire/uri.js';
+import { parseSshUri, sshDestination, toLocalUri } from '../core/wire/uri.js';
 import { VERSION } from '../core/version.js';
 import { compatibleVersion, openProxy } from '../api/proxy.js';
 import { fluxEnvironment } from '../core/jobs/flux-env.js';
 import { installRoot, program, parse } from './common.js';
+import { targetUri } from './target.js';
 
 const signals = constants.signals as Record<string, number>;
 
@@ -18,7 +19,7 @@ export async function run(args: string[]): Promise<number> {
     .passThroughOptions()
     .option('-f, --force', 'Skip checks when connecting to Flux broker')
     .option('-n, --nohup', 'Do not send SIGHUP to child processes when connection to Flux is lost')
-    .argument('<target>', 'a local:// or ssh:// URI')
+    .argument('<target>', 'a local:// or ssh:// URI, or the id of a job that runs a Flux instance')
     .argument('[command...]', 'what to run (default: $SHELL)');
   const code = parse(p, args);
   if (code !== undefined) return code;
@@ -27,7 +28,9 @@ export async function run(args: string[]): Promise<number> {
   const say = (text: string): void => {
     process.stderr.write(`flux-proxy: ${text}\n`);
   };
-  const uri = resolveTarget(target);
+  const found = await targetUri(target);
+  // an instance on this host is reached through its socket, not through ssh to this host
+  const uri = found.startsWith('ssh://') && parseSshUri(found).host === hostname() ? toLocalUri(found) : found;
   const proxy = await openProxy(uri, say);
   let child: ReturnType<typeof spawn> | undefined;
   const forward = (sig: NodeJS.Signals): void => {

@@ -12,6 +12,7 @@
 //   job-manager.urgency {id, urgency} -> {old_urgency}
 //   job-manager.wait    {id} -> {id, success, errstr?}            id ANY (any id above 2^53): the next one
 //   job-manager.history.get {slice?} -> {jobs:[id…]}              the caller's jobs, newest first, a Python slice of them
+//   job-manager.memo    {id, memo:{key:value…}} -> {}             a memo event (an instance run as a job posts its uri)
 //   job-exec.stdin      {id, data?, eof?} -> {}                    data base64, to every task of the job
 //   sched.resource-status {} -> {all, allocated, down}            RFC 20 R each
 //   job-manager.queue-*, drain, idle                              the queue's administration (queue-admin.ts)
@@ -763,6 +764,16 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
           }
           waiters.push({ msg, id: any ? undefined : asked });
           wakeWaiters();
+        },
+      },
+      {
+        topic: 'job-manager.memo',
+        allow: ROLE_USER,
+        schema: { type: 'object', properties: { ...idSchema, memo: { type: 'object', minProperties: 1 }, volatile: { type: 'boolean' } }, required: ['id', 'memo'] },
+        handler: async (msg, body) => {
+          const job = jobFor(msg, body!.id as number, 'guests can only add memos to their own jobs');
+          await post(job.id, [event('memo', body!.memo as Record<string, unknown>)]);
+          host.respond(msg, {});
         },
       },
       {

@@ -57,6 +57,28 @@ describe('flux batch', () => {
   });
 });
 
+describe('an instance run as a job', () => {
+  it('tells its job its URI: flux uri and flux proxy reach it by the job id while it runs', async () => {
+    const script = join(dir, 'long.sh');
+    writeFileSync(script, '#!/bin/sh\nsleep 60\n');
+    chmodSync(script, 0o755);
+    const id = (await inst.flux(['batch', '-N', '2', `--output=${join(dir, 'long.out')}`, script])).stdout.trim();
+    const memo = await inst.flux(['job', 'wait-event', '-t', '30', id, 'memo']);
+    expect(memo.stdout).toMatch(/ memo uri="ssh:\/\/[^/]+\/.*\/local-0"\n$/);
+    const uri = (await inst.flux(['uri', id])).stdout;
+    expect(uri).toMatch(/^ssh:\/\/[^/]+\/.*\/local-0\n$/);
+    expect((await inst.flux(['uri', '--local', `jobid:${id}`])).stdout).toBe(`local://${uri.trim().replace(/^ssh:\/\/[^/]+/, '')}\n`);
+    const inside = await inst.flux(['proxy', id, 'sh', '-c', 'flux getattr size; flux getattr instance-level; flux getattr jobid']);
+    expect(inside, inside.stderr).toMatchObject({ code: 0, stdout: `2\n1\n${id}\n` });
+    expect((await inst.flux(['cancel', id])).code).toBe(0);
+    await ended(id);
+    expect(await inst.flux(['uri', id])).toMatchObject({ code: 1, stderr: `flux-uri: job ${id} is not running\n` });
+    const plain = (await inst.flux(['submit', 'true'])).stdout.trim();
+    await ended(plain);
+    expect((await inst.flux(['uri', plain])).stderr).toBe(`flux-uri: job ${plain} is not running\n`);
+  }, 90_000);
+});
+
 describe('flux alloc', () => {
   it('runs a command in an instance of the nodes allocated, attached, with its exit code', async () => {
     expect(await inst.flux(['alloc', '-N', '3', 'flux', 'getattr', 'size'])).toMatchObject({ code: 0, stdout: '3\n' });

@@ -161,9 +161,7 @@ describe('flux proxy to local://', () => {
     expect(await run(['proxy', 'local:///nonexistent/local-0', 'true'])).toMatchObject({
       code: 1, stderr: 'flux-proxy: cannot connect to /nonexistent/local-0: No such file or directory\n',
     });
-    const job = await run(['proxy', 'ƒ2WZkB4CTH', 'true']);
-    expect(job).toMatchObject({ code: 1 });
-    expect(job.stderr).toMatch(/^flux-proxy: ƒ2WZkB4CTH: cannot resolve a job id to a URI: .*\n$/);
+    expect(await run(['proxy', 'ƒ2WZkB4CTH', 'true'], { env: { FLUX_URI: inst.uri } })).toMatchObject({ code: 1, stderr: 'flux-proxy: job ƒ2WZkB4CTH not found\n' });
     expect((await run(['proxy', 'bloop:1234', 'true'])).stderr).toMatch(/^flux-proxy: Unable to resolve bloop:1234 to a URI/);
     const r = await proxied(['printenv', 'FLUX_URI'], { TMPDIR: '/nonexistent-tmpdir' });
     expect(r.code).toBe(0);
@@ -206,9 +204,8 @@ describe('flux uri', () => {
     expect(await run(['uri', '--local', `ssh://fred@elsewhere:2222${path}`])).toMatchObject({ code: 0, stdout: `${inst.uri}\n` });
     expect(await run(['uri', `ssh://elsewhere${path}`], { env: { FLUX_URI_RESOLVE_LOCAL: '1' } })).toMatchObject({ stdout: `${inst.uri}\n` });
     expect(await run(['uri', '--remote', '--local', inst.uri])).toMatchObject({ stdout: `ssh://${hostname()}${path}\n` });
-    const job = await run(['uri', '--local', 'ƒ2WZkB4CTH']);
-    expect(job.code).toBe(1);
-    expect(job.stderr).toMatch(/^flux-uri: ƒ2WZkB4CTH: cannot resolve a job id to a URI: flux-ts jobs do not record/);
+    expect(await run(['uri', '--local', 'ƒ2WZkB4CTH'], { env: { FLUX_URI: inst.uri } })).toMatchObject({ code: 1, stderr: 'flux-uri: job ƒ2WZkB4CTH not found\n' });
+    expect(await run(['uri', 'bogus'])).toMatchObject({ code: 1, stderr: 'flux-uri: Unable to resolve bogus to a URI: not a URI nor a job id\n' });
     expect((await run(['uri', 'ssh://host'])).stderr).toMatch(/^flux-uri: ssh:\/\/host: the socket path is missing/);
     expect(statSync(path).isSocket()).toBe(true);
   });

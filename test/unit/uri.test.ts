@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { dirname, join } from 'node:path';
-import { FluxError, EINVAL, ENOSYS } from '../../src/core/errors.js';
-import { parseSshUri, resolveTarget, toLocalUri, toRemoteUri } from '../../src/core/wire/uri.js';
+import { FluxError, EINVAL } from '../../src/core/errors.js';
+import { jobTarget, parseSshUri, resolveTarget, toLocalUri, toRemoteUri } from '../../src/core/wire/uri.js';
+import { parseJobId } from '../../src/core/jobs/fluid.js';
 import { sshArgv } from '../../src/transport/ssh-connector.js';
 import { ROOT } from '../helpers/instance.js';
 
@@ -45,11 +46,17 @@ describe('flux uri conversions and targets', () => {
   it('takes native URIs as they are and says why it cannot resolve anything else', () => {
     expect(resolveTarget('local:///tmp/f/local-0')).toBe('local:///tmp/f/local-0');
     expect(resolveTarget('ssh://h:22/tmp/f')).toBe('ssh://h:22/tmp/f');
-    expect(errnoOf(() => resolveTarget('ƒ2WZkB4CTH'))).toBe(ENOSYS);
-    expect(errnoOf(() => resolveTarget('jobid:ƒ2WZkB4CTH'))).toBe(ENOSYS);
-    expect(errnoOf(() => resolveTarget('1234'))).toBe(ENOSYS);
     expect(errnoOf(() => resolveTarget('bloop:1234'))).toBe(EINVAL);
     expect(errnoOf(() => resolveTarget('local://relative'))).toBe(EINVAL);
+    expect(() => resolveTarget('bogus')).toThrow('Unable to resolve bogus to a URI: not a URI nor a job id');
+  });
+
+  it('knows a job id target, alone or as jobid:ID, from a URI', () => {
+    expect(jobTarget('ƒ2WZkB4CTH')).toBe(parseJobId('ƒ2WZkB4CTH'));
+    expect(jobTarget('jobid:ƒ2WZkB4CTH')).toBe(parseJobId('ƒ2WZkB4CTH'));
+    expect(jobTarget('1234')).toBe(1234);
+    for (const other of ['local:///tmp/f', 'ssh://h/tmp/f', 'bloop:1234', 'bogus']) expect(jobTarget(other), other).toBeUndefined();
+    expect(() => jobTarget('jobid:bogus')).toThrow();
   });
 });
 

@@ -1,7 +1,8 @@
 // Flux URIs: local:///path names a broker's socket on this host; ssh://[user@]host[:port]/path names the same
 // kind of socket on another host, reached through ssh and `flux relay` there. Also what `flux uri` and
 // `flux proxy` accept as a target, and the local <-> remote conversions of `flux uri`.
-import { FluxError, EINVAL, ENOSYS } from '../errors.js';
+import { FluxError, EINVAL } from '../errors.js';
+import { parseJobId } from '../jobs/fluid.js';
 
 const LOCAL = 'local://';
 const SSH = 'ssh://';
@@ -87,9 +88,24 @@ export function sshDestination(t: SshTarget): string {
 }
 
 /**
+ * A `flux uri` / `flux proxy` target that names a job ("jobid:ƒID", or a job id alone): the job's id, whose instance's
+ * URI the job manager keeps (api/jobs.ts jobUri); undefined for any other target.
+ */
+export function jobTarget(target: string): number | undefined {
+  const text = target.startsWith('jobid:') ? target.slice('jobid:'.length) : target;
+  if (text !== target || !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(text)) {
+    try {
+      return parseJobId(text);
+    } catch (err) {
+      if (text !== target) throw err;
+    }
+  }
+  return undefined;
+}
+
+/**
  * A `flux uri` / `flux proxy` target as a URI a connector opens: local:// and ssh:// URIs are checked and returned
- * as given. flux-core also resolves job ids (the URI of an instance running as a job) and pid:, slurm: and lsf:
- * targets; flux-ts jobs do not record such a URI yet.
+ * as given (a job id is resolved by its job: jobTarget). flux-core also resolves pid:, slurm: and lsf: targets.
  */
 export function resolveTarget(target: string): string {
   if (target.startsWith(LOCAL)) {
@@ -101,10 +117,8 @@ export function resolveTarget(target: string): string {
     return target;
   }
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(target)?.[1];
-  if (scheme === undefined || scheme === 'jobid') {
-    throw new FluxError(ENOSYS, `${target}: cannot resolve a job id to a URI: flux-ts jobs do not record the URI of an instance they run`);
-  }
-  throw new FluxError(EINVAL, `Unable to resolve ${target} to a URI: no resolver for the scheme ${scheme} (local:// and ssh:// URIs only)`);
+  if (scheme === undefined) throw new FluxError(EINVAL, `Unable to resolve ${target} to a URI: not a URI nor a job id`);
+  throw new FluxError(EINVAL, `Unable to resolve ${target} to a URI: no resolver for the scheme ${scheme} (local://, ssh:// and jobid: only)`);
 }
 
 /** The local:// form of a URI (flux uri --local): ssh://host/path -> local:///path; a local:// URI as it is. */
