@@ -143,6 +143,8 @@ describe('jobs over nodes of two cores', () => {
   it('counts --tasks-per-core on the cores each node has and --tasks-per-node on each node, and ends', async () => {
     expect(await placed(['-N', '2', '--tasks-per-core=1'])).toEqual(['0: 0', '1: 0', '2: 1', '3: 1']);
     expect(await placed(['-N', '3', '--tasks-per-node=2'])).toEqual(['0: 0', '1: 0', '2: 1', '3: 1', '4: 2', '5: 2']);
+    // without -N, a task on each node the cores asked for fill
+    expect(await placed(['--cores=4', '--tasks-per-node=1'])).toEqual(['0: 0', '1: 1']);
     // where the tasks ran, as the exec eventlog's shell.start says and flux job taskmap prints it
     const id = (await two.flux(['submit', '-N', '2', '-n', '3', 'true'], { env: withFlux })).stdout.trim();
     const tm = await two.flux(['job', 'taskmap', id], { env: withFlux });
@@ -151,8 +153,8 @@ describe('jobs over nodes of two cores', () => {
     expect((await two.flux(['job', 'taskmap', '--nodeid=2', id], { env: withFlux })).stdout).toBe('1\n');
     expect((await two.flux(['job', 'taskmap', '--ntasks=0', id], { env: withFlux })).stdout).toBe('2\n');
     // flux jobs counts the tasks the job ran, which for --tasks-per-core only the allocation tells
-    const listed = lines((await two.flux(['jobs', '-a', '-n', '-c', '3', '-o', '{ntasks}'], { env: withFlux })).stdout);
-    expect(listed).toEqual(['3', '6', '4']);
+    const listed = lines((await two.flux(['jobs', '-a', '-n', '-c', '4', '-o', '{ntasks}'], { env: withFlux })).stdout);
+    expect(listed).toEqual(['3', '2', '6', '4']);
   });
 });
 
