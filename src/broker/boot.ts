@@ -203,8 +203,9 @@ export async function runBroker(argv: string[]): Promise<number> {
   imm('jobid-path', '/');
   imm('conf.pmi_library_path', pmiLibraryPath());
   imm('local-uri', `local://${rundir}/local-${rank}`);
-  imm('parent-uri', process.env.FLUX_URI && !setattrs.has('rundir') ? process.env.FLUX_URI : undefined);
-  imm('jobid', process.env.FLUX_URI && process.env.FLUX_JOB_ID ? process.env.FLUX_JOB_ID : undefined);
+  const parentUri = process.env.FLUX_URI && !setattrs.has('rundir') ? process.env.FLUX_URI : undefined;
+  imm('parent-uri', parentUri);
+  imm('jobid', parentUri !== undefined ? process.env.FLUX_JOB_ID : undefined);
   imm('broker.pid', String(process.pid));
   imm('broker.starttime', (Date.now() / 1000).toFixed(2));
   imm('broker.boot-method', method);
@@ -535,7 +536,6 @@ export async function runBroker(argv: string[]): Promise<number> {
   broker.log(6, 'broker', `online: rank ${rank} of ${size}`);
   if (shuttingDown) return done;
   // an instance run as a job of another tells it where it can be reached (flux uri ƒID, flux proxy ƒID)
-  const parentUri = attrs.get('parent-uri');
   if (rank === 0 && parentUri !== undefined && process.env.FLUX_JOB_ID !== undefined) {
     postUriMemo(parentUri, process.env.FLUX_JOB_ID, `ssh://${hostname}${rundir}/local-0`)
       .catch((err: unknown) => broker.log(4, 'broker', `cannot tell the enclosing instance this one's uri: ${(err as Error).message}`));

@@ -97,6 +97,7 @@ export function jobTarget(target: string): number | undefined {
     try {
       return parseJobId(text);
     } catch (err) {
+      // given as jobid:, it must be one; otherwise it is some other target, which resolveTarget judges
       if (text !== target) throw err;
     }
   }
