@@ -3,7 +3,7 @@
 // run from where it lies when the job starts (flux-core copies it into the jobspec; that is not done here).
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { FluxError, EINVAL } from '../core/errors.js';
+import { FluxError, EINVAL, errnoOf, reasonOf } from '../core/errors.js';
 import { encodeFluid } from '../core/jobs/fluid.js';
 import { program, parse } from './common.js';
 import { type JobOpts, addInstanceOptions, instanceJobspec, submitOne } from './submit-options.js';
@@ -16,9 +16,7 @@ function scriptPath(text: string): string {
     head = readFileSync(path).subarray(0, 2);
     accessSync(path, constants.X_OK);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'No such file or directory' : code === 'EACCES' ? 'Permission denied' : (err as Error).message;
-    throw new FluxError(EINVAL, `${text}: ${why}`);
+    throw new FluxError(errnoOf(err), `${text}: ${reasonOf(err)}`);
   }
   if (head.toString('latin1') !== '#!') throw new FluxError(EINVAL, `${text}: not a script: it does not start with #!`);
   return path;

@@ -666,6 +666,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
       offDown?.();
       exec.stop();
       for (const w of waiters.splice(0)) host.respondError(w.msg, new FluxError(ECHILD, 'the job manager is unloading'));
+      queue.stop();
     },
     handlers: [
       ...queue.handlers(),

@@ -8,7 +8,7 @@
 //   job-manager.queue-start  {start, reason?, nocheckpoint?}        -> {}   owner
 //   job-manager.drain        {}                                     -> {}   once no job is active
 //   job-manager.idle         {}                                     -> {pending}   once no job is running
-import { FluxError, EINVAL, ENOENT, EPROTO } from '../core/errors.js';
+import { FluxError, EINVAL, ENOENT, ENOSYS, EPROTO } from '../core/errors.js';
 import { type Message, ROLE_USER, payloadJson, senderOf } from '../core/wire/message.js';
 import { putOp } from '../core/jobs/ops.js';
 import type { HandlerDef, ModuleHost } from './module.js';
@@ -38,7 +38,7 @@ export class QueueAdmin {
 
   constructor(private readonly host: ModuleHost, private readonly counts: QueueCounts, private readonly restarted: () => void) {}
 
-  /** what a restart keeps (nothing yet: the defaults) */
+  /** the state the last change made with a checkpoint left in the KVS (the defaults when there is none) */
   async load(): Promise<void> {
     try {
       const v = payloadJson(await this.host.rpc('kvs.lookup', { namespace: 'primary', key: KEY, flags: 0 })).val as { type?: unknown; data?: unknown };
@@ -78,6 +78,11 @@ export class QueueAdmin {
     else next[clear] = reason;
     if (persist) await this.host.rpc('kvs.commit', { namespace: 'primary', flags: 0, ops: [putOp(KEY, JSON.stringify(next))] });
     this.state = next;
+  }
+
+  /** the job manager is unloading: nobody will answer the waits */
+  stop(): void {
+    for (const m of [...this.drains.splice(0), ...this.idles.splice(0)]) this.host.respondError(m, new FluxError(ENOSYS, 'the job manager is unloading'));
   }
 
   disconnect(sender: string): void {
