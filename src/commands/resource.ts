@@ -59,7 +59,7 @@ function targetRanks(text: string, status: SystemStatus): string {
 
 export async function run(args: string[]): Promise<number> {
   let action: (() => Promise<number>) | undefined;
-  const p = program('resource', 'List resources of the instance');
+  const p = program('resource', 'List the resources of the instance, drain and undrain them');
   p.command('list')
     .description('Show the scheduler view of resources')
     .option('-o, --format <FORMAT>', 'Specify output format using Python\'s string format syntax')
