@@ -35,6 +35,10 @@ export function runUnderLauncher(brokerArgs: string[], command: string[]): Promi
   for (let i = 3; i <= fd; i++) stdio.push(i === fd ? fd : 'ignore');
   const child = spawn(process.execPath, [CLI, 'broker', ...brokerArgs, '--', ...command], { stdio, env: brokerLaunchEnv(process.env) });
   ignoreInterrupts();
+  // flux-core's flux start becomes its broker (exec); this process stands in for it until the broker has ended. A
+  // signal to end is the broker's to act on: it shuts down and cleans up, and this process ends after it, so that
+  // whoever ends a process group once its leader is gone (the job shell) does not cut the broker's shutdown short.
+  for (const sig of ['SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
   return new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? 128 + signo(sig))));
 }
 

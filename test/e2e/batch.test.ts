@@ -1,9 +1,9 @@
 // flux batch and flux alloc on a real size-3 instance: a job that is a Flux instance, one broker on each node it
 // is given, bootstrapped by the job shell's PMI; the batch script's output in its file, alloc's attached.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startInstance, until, type Instance } from '../helpers/instance.js';
 
 let inst: Instance;
@@ -70,9 +70,15 @@ describe('an instance run as a job', () => {
     expect((await inst.flux(['uri', '--local', `jobid:${id}`])).stdout).toBe(`local://${uri.trim().replace(/^ssh:\/\/[^/]+/, '')}\n`);
     const inside = await inst.flux(['proxy', id, 'sh', '-c', 'flux getattr size; flux getattr instance-level; flux getattr jobid']);
     expect(inside, inside.stderr).toMatchObject({ code: 0, stdout: `2\n1\n${id}\n` });
+    const rundirs = (await inst.flux(['proxy', id, 'flux', 'exec', '-r', 'all', 'flux', 'getattr', 'rundir'])).stdout.split('\n').filter(Boolean);
+    expect(rundirs).toHaveLength(2);
     expect((await inst.flux(['cancel', id])).code).toBe(0);
     await ended(id);
     expect(await inst.flux(['uri', id])).toMatchObject({ code: 1, stderr: `flux-uri: job ${id} is not running\n` });
+    // canceled, the instance shut down and took its brokers' rundirs with it (the job shell's end of the task's
+    // process group used to cut their shutdown short)
+    expect(rundirs).toContain(dirname(uri.trim().replace(/^ssh:\/\/[^/]+/, '')));
+    expect(rundirs.filter((d) => existsSync(d))).toEqual([]);
     const plain = (await inst.flux(['submit', 'true'])).stdout.trim();
     await ended(plain);
     expect((await inst.flux(['uri', plain])).stderr).toBe(`flux-uri: job ${plain} is not running\n`);
