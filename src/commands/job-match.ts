@@ -2,15 +2,11 @@
 // a pattern for the job's name (a regular expression, searched for; "name:" forces one that looks like a range) or
 // a range of ids "ID1..ID2"; a job matches when it matches one of the patterns given and one of the ranges given.
 import type * as Commander from 'commander';
-import { effectiveUserid } from '../core/access/roles.js';
 import { FluxError, EINVAL } from '../core/errors.js';
 import { parseJobId } from '../core/jobs/fluid.js';
-import { STATE_ACTIVE, STATE_INACTIVE } from '../core/jobs/state.js';
-import { USERID_UNKNOWN } from '../core/wire/message.js';
 import type { Flux } from '../api/handle.js';
 import { type JobListing, listAt } from '../api/jobs.js';
-import { filterOf } from './jobs.js';
-import { readPasswd, userOf } from './ps.js';
+import { countOption, jobSelection } from './jobs.js';
 
 export interface MatchOpts {
   a?: boolean;
@@ -65,20 +61,12 @@ export function matches(e: Expressions, job: JobListing): boolean {
     && (e.ranges.length === 0 || e.ranges.some(([lo, hi]) => job.id >= lo && job.id <= hi));
 }
 
-const count = (text: string, what: string) => {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) throw new FluxError(EINVAL, `${what}: invalid value '${text}'`);
-  return n;
-};
-
 /** the jobs the options consider, those the expressions match, at most --count of them, in flux jobs' order */
 export async function matchingJobs(h: Flux, o: MatchOpts, texts: readonly string[]): Promise<JobListing[]> {
   const e = parseExpressions(texts);
-  const max = count(o.count, '--count');
-  const userid = o.A || o.user === 'all' ? USERID_UNKNOWN : o.user !== undefined ? userOf(o.user, readPasswd()) : effectiveUserid(process.env);
-  let mask = { states: STATE_ACTIVE, results: 0 };
-  if (o.a) mask = { states: STATE_ACTIVE | STATE_INACTIVE, results: 0 };
-  if (o.filter !== undefined) mask = filterOf(o.filter);
-  const { jobs } = await listAt(h, { userid, states: mask.states, results: mask.results, max: count(o.maxEntries, '--max-entries') });
+  const max = countOption(o.count, '--count');
+  // -A means every user here, not every state as it does for flux jobs
+  const { userid, states, results } = jobSelection(o, false);
+  const { jobs } = await listAt(h, { userid, states, results, max: countOption(o.maxEntries, '--max-entries') });
   return jobs.filter((j) => matches(e, j)).slice(0, max);
 }

@@ -5,7 +5,7 @@ import { info, lookup, watchEventlog } from '../api/jobs.js';
 import { FluxError, EINVAL } from '../core/errors.js';
 import { encodeFluid, parseJobId } from '../core/jobs/fluid.js';
 import { type Block, multilineTaskmap, parseTaskmap, pmiMapping, rawTaskmap, tasksByNode, nodeOfTask } from '../core/jobs/rfc34.js';
-import { STATE_INACTIVE, STATE_RUNNING } from '../core/jobs/state.js';
+import { STATE_CLEANUP, STATE_INACTIVE, STATE_RUNNING } from '../core/jobs/state.js';
 import { formatIdset } from '../core/resource/idset.js';
 import { decodeR, nodelist } from '../core/resource/rset.js';
 import { expandHostlist } from '../core/resource/hostlist.js';
@@ -84,7 +84,7 @@ export async function timeleft(h: Flux, target: string | undefined, human: boole
   if (text === undefined) throw new FluxError(EINVAL, 'not running in a job: give a job id');
   const job = await info(h, parseJobId(text));
   let left: number;
-  if (job.state === STATE_INACTIVE || (job.state & STATE_RUNNING && job.t_cleanup !== undefined)) left = 0;
+  if (job.state === STATE_INACTIVE || job.state === STATE_CLEANUP) left = 0;
   else if (!(job.state & STATE_RUNNING)) throw new FluxError(EINVAL, `job ${encodeFluid(job.id, 'f58')} has not started`);
   else if (!job.expiration) left = NO_LIMIT;
   else left = Math.max(0, Math.floor(job.expiration - Date.now() / 1000));

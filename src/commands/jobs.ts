@@ -41,6 +41,26 @@ export function filterOf(text: string): { states: number; results: number } {
   return { states, results };
 }
 
+/**
+ * Which jobs a listing asks job-list for: the caller's, every user's with -A or `-u all`, USER's with -u; active
+ * ones, every state with -a (and with -A when `allStatesForA`, as flux jobs has it), or what -f names.
+ */
+export function jobSelection(
+  o: { a?: boolean; A?: boolean; user?: string; filter?: string }, allStatesForA: boolean, passwd?: string,
+): { userid: number; states: number; results: number } {
+  const userid = o.A || o.user === 'all' ? USERID_UNKNOWN : o.user !== undefined ? userOf(o.user, passwd ?? readPasswd()) : effectiveUserid(process.env);
+  if (o.filter !== undefined) return { userid, ...filterOf(o.filter) };
+  const all = o.a || (allStatesForA && o.A);
+  return { userid, states: all ? STATE_ACTIVE | STATE_INACTIVE : STATE_ACTIVE, results: 0 };
+}
+
+/** a count option's value: an integer, 0 or more */
+export function countOption(text: string, what: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new FluxError(EINVAL, `${what}: invalid value '${text}'`);
+  return n;
+}
+
 /** a job as --json prints it: flux-core's keys, names for states and results, what is unset left out */
 function jsonJob(j: JobListing, username: string, now: number): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -86,13 +106,8 @@ export async function run(args: string[]): Promise<number> {
   const o = p.opts<JobsOpts>();
   const passwd = readPasswd();
   const username = ownerNames(passwd);
-  const me = effectiveUserid(process.env);
-  const userid = o.A || o.user === 'all' ? USERID_UNKNOWN : o.user !== undefined ? userOf(o.user, passwd) : me;
-  let mask = { states: STATE_ACTIVE, results: 0 };
-  if (o.a || o.A) mask = { states: STATE_ACTIVE | STATE_INACTIVE, results: 0 };
-  if (o.filter !== undefined) mask = filterOf(o.filter);
-  const count = Number(o.count);
-  if (!Number.isInteger(count) || count < 0) throw new FluxError(EINVAL, `--count: invalid value '${o.count}'`);
+  const { userid, states, results } = jobSelection(o, true, passwd);
+  const count = countOption(o.count, '--count');
   const format = new OutputFormat<JobRow>(o.format ?? DEFAULT_FORMAT, JOB_FIELDS);
   const past = pastOf(o);
   const seq = past !== undefined && 'seq' in past ? past.seq : undefined;
@@ -112,7 +127,7 @@ export async function run(args: string[]): Promise<number> {
         }
       }
     } else {
-      const r = await listAt(h, { userid, states: mask.states, results: mask.results, max: count, seq, time });
+      const r = await listAt(h, { userid, states, results, max: count, seq, time });
       jobs = r.jobs;
       now = r.time ?? now;
     }

@@ -71,13 +71,27 @@ export class QueueAdmin {
     }
   }
 
-  private async set(change: Partial<QueueState>, clear: 'disable_reason' | 'stop_reason', reason: unknown, persist: boolean): Promise<void> {
-    const next: QueueState = { ...this.state, ...change };
-    const on = change.enable ?? change.start;
-    if (on || typeof reason !== 'string' || reason === '') delete next[clear];
-    else next[clear] = reason;
-    if (persist) await this.host.rpc('kvs.commit', { namespace: 'primary', flags: 0, ops: [putOp(KEY, JSON.stringify(next))] });
-    this.state = next;
+  /** queue-enable and queue-start: one switch each, with the reason it was turned off */
+  private switchHandler(key: 'enable' | 'start', reasonKey: 'disable_reason' | 'stop_reason'): HandlerDef {
+    return {
+      topic: `job-manager.queue-${key}`,
+      schema: {
+        type: 'object',
+        properties: { [key]: { type: 'boolean' }, reason: { type: 'string' }, nocheckpoint: { type: 'boolean' } },
+        required: [key],
+      },
+      handler: async (msg, body) => {
+        const on = body![key] as boolean;
+        const reason = body!.reason;
+        const next: QueueState = { ...this.state, [key]: on };
+        if (on || typeof reason !== 'string' || reason === '') delete next[reasonKey];
+        else next[reasonKey] = reason;
+        if (body!.nocheckpoint !== true) await this.host.rpc('kvs.commit', { namespace: 'primary', flags: 0, ops: [putOp(KEY, JSON.stringify(next))] });
+        this.state = next;
+        if (key === 'start' && on) this.restarted();
+        this.host.respond(msg, {});
+      },
+    };
   }
 
   /** the job manager is unloading: nobody will answer the waits */
@@ -98,31 +112,8 @@ export class QueueAdmin {
         allow: ROLE_USER,
         handler: (msg) => this.host.respond(msg, { ...this.state }),
       },
-      {
-        topic: 'job-manager.queue-enable',
-        schema: {
-          type: 'object',
-          properties: { enable: { type: 'boolean' }, reason: { type: 'string' }, nocheckpoint: { type: 'boolean' } },
-          required: ['enable'],
-        },
-        handler: async (msg, body) => {
-          await this.set({ enable: body!.enable as boolean }, 'disable_reason', body!.reason, body!.nocheckpoint !== true);
-          this.host.respond(msg, {});
-        },
-      },
-      {
-        topic: 'job-manager.queue-start',
-        schema: {
-          type: 'object',
-          properties: { start: { type: 'boolean' }, reason: { type: 'string' }, nocheckpoint: { type: 'boolean' } },
-          required: ['start'],
-        },
-        handler: async (msg, body) => {
-          await this.set({ start: body!.start as boolean }, 'stop_reason', body!.reason, body!.nocheckpoint !== true);
-          if (this.state.start) this.restarted();
-          this.host.respond(msg, {});
-        },
-      },
+      this.switchHandler('enable', 'disable_reason'),
+      this.switchHandler('start', 'stop_reason'),
       {
         topic: 'job-manager.drain',
         allow: ROLE_USER,
