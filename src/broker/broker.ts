@@ -157,13 +157,14 @@ export class Broker implements ModuleHost {
     });
   }
 
-  rpcStream(topic: string, payload: Payload, opts: RpcOptions, each: (m: Message) => void): Promise<void> {
+  rpcStream(topic: string, payload: Payload, opts: RpcOptions, each: (m: Message) => void, sent?: (matchtag: number) => void): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.sendRpc(topic, payload, { ...opts, streaming: true }, {
+      const tag = this.sendRpc(topic, payload, { ...opts, streaming: true }, {
         resolve: () => resolve(),
         reject: (e) => (e instanceof FluxError && e.errno === ENODATA ? resolve() : reject(e)),
         each,
       });
+      sent?.(tag);
     });
   }
 

@@ -5,10 +5,11 @@
 //   job-info.lookup {id, keys: [key…], flags} -> {id, <key>: <value as text>…}
 //   job-info.eventlog-watch {id, path, flags} -> {event: <one entry, newline included>}…, then ENODATA once the
 //                   eventlog's last entry is there (eventlog: clean, guest.exec.eventlog: done, guest.input: eof,
-//                   guest.output: eof on every stream the header counts) or the watch is canceled.
+//                   guest.output: eof on every stream the header counts), the job's clean (a guest path: what it
+//                   holds then is answered first; ENOENT if the job never made it) or the watch is canceled.
 //                   flags: 1 = waitcreate, wait for a path the job does not have yet
 //   job-info.eventlog-watch-cancel {matchtag}                     (no response)
-import { FluxError, ENODATA, EPERM, EPROTO } from '../core/errors.js';
+import { FluxError, ENODATA, ENOENT, EPERM, EPROTO } from '../core/errors.js';
 import { FLAG_NORESPONSE, type Message, ROLE_OWNER, ROLE_USER, payloadJson, senderOf } from '../core/wire/message.js';
 import { EVENTLOG, EXEC_EVENTLOG, OUTPUT_EVENTLOG, OutputStreams, type JobEvent, jobKey, parseEventlog } from '../core/jobs/kvs.js';
 import type { ModuleDef, ModuleHost } from './module.js';
@@ -23,8 +24,8 @@ const EVENTLOG_WAITCREATE = 1;
 interface Watch {
   msg: Message;
   sender: string | undefined;
-  /** the matchtag of the kvs-watch request under it, known from its first answer */
-  tag?: number;
+  /** the matchtags of the kvs-watch requests under it */
+  tags: number[];
   done: boolean;
 }
 
@@ -66,44 +67,76 @@ export function jobInfoModule(host: ModuleHost): ModuleDef {
   function stop(w: Watch): void {
     if (w.done) return;
     w.done = true;
-    if (w.tag !== undefined) cancelBelow(w.tag);
+    for (const tag of w.tags) cancelBelow(tag);
   }
 
-  /** the entries of a job's eventlog as they are appended, each answered on its own, read with the broker's credentials */
+  /** a job's value as kvs-watch hands on its appends, in whole lines (an append may end inside one), until the
+   *  watch under it ends */
+  function follow(w: Watch, id: number, path: string, flags: number, lines: (text: string) => void): Promise<void> {
+    let held = Buffer.alloc(0);
+    const payload = { namespace: 'primary', key: jobKey(id, path), flags: WATCH | WATCH_APPEND | flags };
+    return host.rpcStream('kvs-watch.lookup', payload, {}, (m) => {
+      if (w.done) return;
+      const v = payloadJson(m).val as { type?: unknown; data?: unknown } | undefined;
+      if (v?.type !== 'val' || typeof v.data !== 'string') throw new FluxError(EPROTO, `${path} is not a value`);
+      const bytes = Buffer.concat([held, Buffer.from(v.data, 'base64')]);
+      const end = bytes.lastIndexOf(0x0a) + 1;
+      held = bytes.subarray(end);
+      lines(bytes.toString('utf8', 0, end));
+    }, (tag) => {
+      w.tags.push(tag);
+      if (w.done) cancelBelow(tag);
+    });
+  }
+
+  /** the entries of a job's eventlog as they are appended, each answered on its own, read with the broker's
+   *  credentials. A guest eventlog's watch ends also when the job does (its clean event): whatever the path then
+   *  holds is answered first, and a path the job never made is ENOENT. */
   async function watch(msg: Message, id: number, path: string, flags: number): Promise<void> {
     await permitted(msg, id);
-    const w: Watch = { msg, sender: senderOf(msg), done: false };
+    const w: Watch = { msg, sender: senderOf(msg), tags: [], done: false };
     const last = terminator(path);
-    let held = Buffer.alloc(0);
+    let sent = 0;
+    let outcome: FluxError = new FluxError(ENODATA);
+    const answer = (text: string): void => {
+      const events = parseEventlog(text);
+      text.split('\n').slice(0, -1).forEach((line, i) => {
+        if (w.done) return;
+        host.respond(msg, { event: `${line}\n` });
+        sent += Buffer.byteLength(line) + 1;
+        if (last(events[i]!)) stop(w);
+      });
+    };
+    let failure: unknown;
+    const fail = (e: unknown): void => {
+      failure ??= e;
+      stop(w);
+    };
+    let closing: Promise<void> | undefined;
+    const ended = async (): Promise<void> => {
+      try {
+        answer(Buffer.from(await value(id, path)).subarray(sent).toString('utf8'));
+      } catch (e) {
+        if (!(e instanceof FluxError && e.errno === ENOENT)) throw e;
+        if (!w.done) outcome = new FluxError(ENOENT, `job ${id} ended without ${path}`);
+      }
+      stop(w);
+    };
     watches.add(w);
     try {
-      const kvsFlags = WATCH | WATCH_APPEND | (flags & EVENTLOG_WAITCREATE ? WAITCREATE : 0);
-      await host.rpcStream('kvs-watch.lookup', { namespace: 'primary', key: jobKey(id, path), flags: kvsFlags }, {}, (m) => {
-        const first = w.tag === undefined;
-        w.tag = m.aux2;
-        // stopped before the watch under it had answered, so before it could be canceled
-        if (w.done) {
-          if (first) cancelBelow(w.tag);
-          return;
-        }
-        const v = payloadJson(m).val as { type?: unknown; data?: unknown } | undefined;
-        if (v?.type !== 'val' || typeof v.data !== 'string') throw new FluxError(EPROTO, `${path} is not a value`);
-        // an append may end inside an entry: the rest comes with the next
-        const bytes = Buffer.concat([held, Buffer.from(v.data, 'base64')]);
-        const end = bytes.lastIndexOf(0x0a) + 1;
-        held = bytes.subarray(end);
-        const text = bytes.toString('utf8', 0, end);
-        const events = parseEventlog(text);
-        text.split('\n').slice(0, -1).forEach((line, i) => {
-          if (w.done) return;
-          host.respond(msg, { event: `${line}\n` });
-          if (last(events[i]!)) stop(w);
-        });
-      });
+      const follows = [follow(w, id, path, flags & EVENTLOG_WAITCREATE ? WAITCREATE : 0, answer).catch(fail)];
+      if (path !== EVENTLOG) {
+        const inactive = (text: string): void => {
+          if (!closing && parseEventlog(text).some((e) => e.name === 'clean')) closing = ended().catch(fail);
+        };
+        follows.push(follow(w, id, EVENTLOG, 0, inactive).catch(fail));
+      }
+      await Promise.all(follows);
+      await closing;
     } finally {
       watches.delete(w);
     }
-    throw new FluxError(ENODATA);
+    throw failure ?? outcome;
   }
 
   return {

@@ -77,8 +77,9 @@ export interface ModuleHost {
   respondError(req: Message, err: unknown): void;
   /** a request from the broker itself; resolves with the (first) response, rejects with a FluxError */
   rpc(topic: string, payload: Payload, opts?: RpcOptions): Promise<Message>;
-  /** a streaming request: every response until the terminating error (ENODATA ends it normally) */
-  rpcStream(topic: string, payload: Payload, opts: RpcOptions, each: (msg: Message) => void): Promise<void>;
+  /** a streaming request: every response until the terminating error (ENODATA ends it normally); `sent` is
+   *  given the request's matchtag at once, for a cancel before any response has come */
+  rpcStream(topic: string, payload: Payload, opts: RpcOptions, each: (msg: Message) => void, sent?: (matchtag: number) => void): Promise<void>;
   /** deliver events whose topic starts with `prefix` to `sink`; returns the unsubscribe function */
   subscribe(prefix: string, sink: EventSink): () => void;
   log(severity: number, appname: string, text: string): void;

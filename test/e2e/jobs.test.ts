@@ -299,6 +299,42 @@ describe('the job lifecycle', () => {
     }
   });
 
+  it('a guest eventlog\'s watch ends when its job does, and one waiting for the path to appear can be canceled at once', async () => {
+    const h = await Flux.open(inst.uri);
+    try {
+      const watchers = async () => (await h.call('kvs-watch.stats-get', {})).watchers as number;
+      const idle = await watchers();
+      const held = parseJobId((await inst.flux(['submit', '--urgency=hold', 'true'])).stdout);
+      // canceled before any response: both kvs-watch requests under it (the path's, the job's eventlog's) go
+      let tag = 0;
+      const early = h.stream('job-info.eventlog-watch', { id: held, path: 'guest.exec.eventlog', flags: 1 }, { sent: (t) => (tag = t) }, () => {});
+      await until('the two watches under it', async () => ((await watchers()) === idle + 2 ? true : undefined));
+      h.send('job-info.eventlog-watch-cancel', { matchtag: tag });
+      await early;
+      await until('the watches under it gone', async () => ((await watchers()) === idle ? true : undefined));
+      // the job ends without ever starting: the watch of its exec eventlog ends with ENOENT, not never
+      const got: unknown[] = [];
+      const waiting = h.stream('job-info.eventlog-watch', { id: held, path: 'guest.exec.eventlog', flags: 1 }, {}, (m) => void got.push(m))
+        .then(() => 0, (e: { errno: number }) => e.errno);
+      await until('the watch waiting', async () => ((await watchers()) === idle + 2 ? true : undefined));
+      expect((await inst.flux(['cancel', encodeFluid(held, 'f58')])).code).toBe(0);
+      expect(await waiting).toBe(2);
+      expect(got).toEqual([]);
+      // a job that ran: its exec eventlog, watched after it ended, is answered whole, then ENODATA
+      const ran = parseJobId((await inst.flux(['submit', 'true'])).stdout);
+      await waitStatus(encodeFluid(ran, 'f58'), 'COMPLETED');
+      const names: string[] = [];
+      await h.stream('job-info.eventlog-watch', { id: ran, path: 'guest.exec.eventlog', flags: 0 }, {}, (m) => {
+        names.push(JSON.parse(JSON.parse(m.payload!.toString('utf8', 0, m.payload!.length - 1)).event as string).name as string);
+      });
+      expect(names[0]).toBe('init');
+      expect(names.at(-1)).toBe('done');
+      await until('no watch left', async () => ((await watchers()) === idle ? true : undefined));
+    } finally {
+      h.close();
+    }
+  });
+
   it('attach replays a finished job\'s output; the job table of the past is listed with --at-seq', async () => {
     const id = (await inst.flux(['submit', '-n', '2', 'sh', '-c', 'echo out $FLUX_TASK_RANK'])).stdout.trim();
     await waitStatus(id, 'COMPLETED');
