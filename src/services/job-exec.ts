@@ -127,6 +127,7 @@ export class JobExec {
       if (output !== undefined) spec.output = output;
       const input = (sys?.shell?.options as { input?: { stdin?: { type?: string; path?: string } } } | undefined)?.input?.stdin;
       if (input?.type === 'file' && typeof input.path === 'string') spec.input = input.path;
+      if (sys?.files !== undefined) spec.files = sys.files;
       this.host.rpcStream('job-shell.start', spec as unknown as Record<string, unknown>, { nodeid: rank }, (m) => this.fromShell(run, m))
         .catch((err: unknown) => {
           // a shell that cannot be reached, or failed, counts as finished; the job fails

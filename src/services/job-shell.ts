@@ -11,7 +11,8 @@
 //   job-shell.pmi-exchange {id, barrier, kvs}      on the job's first shell: answered with every shell's puts
 //                                                  once all shells entered that barrier
 import { mkdirSync, openSync, closeSync, rm, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { isUtf8 } from 'node:buffer';
 import type { Writable } from 'node:stream';
 import { FluxError, errnoOf, strerror, EACCES, ECANCELED, EEXIST, ENODATA, ENOENT, EPERM, EPROTO } from '../core/errors.js';
@@ -21,6 +22,7 @@ import { encodeFluid } from '../core/jobs/fluid.js';
 import { exitCodeOf } from '../core/jobs/wait-status.js';
 import { eventlogLine, jobKey, OUTPUT_EVENTLOG } from '../core/jobs/kvs.js';
 import { appendOp } from '../core/jobs/ops.js';
+import { type FileEntry, checkArchivePath, fileArchiveSchema, fileContent } from '../core/jobs/file-archive.js';
 import { wallclock } from '../core/kvs/format-eventlog.js';
 import { pmiLibraryPath } from '../core/pmi-library.js';
 import { PmiServer } from '../transport/pmi-server.js';
@@ -47,6 +49,8 @@ export interface ShellStart {
   output?: { stdout?: string; stderr?: string };
   /** a file the tasks read as stdin, instead of what `flux job attach` sends */
   input?: string;
+  /** the jobspec's file archive, written into the job's temporary directory before the tasks start */
+  files?: Record<string, FileEntry>;
   pmi: { kvsname: string; appnum: number; initial: Record<string, string> };
 }
 
@@ -62,6 +66,7 @@ export const startSchema = {
     cwd: { type: 'string' },
     env: { type: 'object', additionalProperties: { type: 'string' } },
     input: { type: 'string', minLength: 1 },
+    files: fileArchiveSchema,
     output: {
       type: 'object',
       properties: { stdout: { type: 'string' }, stderr: { type: 'string' } },
@@ -238,7 +243,9 @@ export function jobShellModule(host: ModuleHost): ModuleDef {
     const s = sh.spec;
     let task: SpawnedTask;
     try {
-      task = await spawnTask(s.command[0]!, s.command.slice(1), taskEnv(sh, t), sh.cwd, files);
+      // {{tmpdir}}: where the jobspec's files are (flux batch's script)
+      const [command, ...args] = s.command.map((a) => a.replaceAll('{{tmpdir}}', sh.tmpdir));
+      task = await spawnTask(command!, args, taskEnv(sh, t), sh.cwd, files);
     } catch (err) {
       failed(sh, t, err);
       return;
@@ -281,6 +288,12 @@ export function jobShellModule(host: ModuleHost): ModuleDef {
 
   async function run(sh: Shell): Promise<void> {
     const s = sh.spec;
+    for (const [path, entry] of Object.entries(s.files ?? {})) {
+      const { bytes, perms } = fileContent(entry);
+      const to = join(sh.tmpdir, checkArchivePath(path));
+      await mkdir(dirname(to), { recursive: true, mode: 0o700 });
+      await writeFile(to, bytes, { mode: perms });
+    }
     const files = {
       stdin: s.input === undefined ? undefined : openSync(s.input, 'r'),
       stdout: openOutput(s.output?.stdout, sh.cwd),

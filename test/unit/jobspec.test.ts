@@ -181,6 +181,9 @@ describe('validateJobspec', () => {
     ['a dependency without a value', (js) => (js.attributes.system.dependencies = [{ scheme: 'afterok' }]), "attributes.system.dependencies[0]: must have required property 'value'"],
     ['an attributes section flux does not know', (js) => (js.attributes.extra = {}), 'attributes: must NOT have additional properties'],
     ['user attributes not an object', (js) => (js.attributes.user = 'x'), 'attributes.user: must be object'],
+    ['a file without data', (js) => (js.attributes.system.files = { s: { mode: 0o100600, encoding: 'utf-8' } }), "attributes.system.files.s: must have required property 'data'"],
+    ['a file in an unknown encoding', (js) => (js.attributes.system.files = { s: { mode: 0o100600, encoding: 'lz4', data: '' } }), 'attributes.system.files.s.encoding: must be equal to one of the allowed values'],
+    ['a file outside the job\'s directory', (js) => (js.attributes.system.files = { '../s': { mode: 0o100600, encoding: 'utf-8', data: '' } }), "../s: a job's file must have a relative path inside its directory"],
   ];
   for (const [name, breakIt, message] of broken) {
     it(`rejects ${name}`, () => {

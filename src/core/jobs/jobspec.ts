@@ -5,6 +5,7 @@ import type { ResourceRequest } from '../resource/sched-alloc.js';
 import type { Dependency } from './dependency.js';
 import { FluxError, EINVAL, EPROTO } from '../errors.js';
 import { compile } from '../validate.js';
+import { type FileEntry, checkArchivePath, fileArchiveSchema } from './file-archive.js';
 import { parseIdset } from '../resource/idset.js';
 
 export interface ResourceVertex {
@@ -34,6 +35,7 @@ export interface SystemAttributes {
   shell?: { options?: Record<string, unknown>; [key: string]: unknown };
   dependencies?: Dependency[];
   constraints?: Record<string, unknown>;
+  files?: Record<string, FileEntry>;
   [key: string]: unknown;
 }
 
@@ -100,6 +102,7 @@ const systemSchema = {
       },
     },
     constraints: { type: 'object' },
+    files: fileArchiveSchema,
   },
   required: ['duration'],
 };
@@ -187,6 +190,7 @@ export function validateJobspec(v: unknown): Jobspec {
     throw shapeError(err);
   }
   checkGraph(v as Jobspec);
+  for (const path of Object.keys((v as Jobspec).attributes.system.files ?? {})) checkArchivePath(path);
   return v as Jobspec;
 }
 
