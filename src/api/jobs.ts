@@ -51,6 +51,11 @@ export interface ListOptions {
   states?: number;
   results?: number;
   max?: number;
+  /** active jobs, and inactive ones only if they became so after this time (seconds since the epoch) */
+  since?: number;
+  /** flux-core's job-list constraint: {"and"|"or"|"not": [...]} over userid, name, queue, states, results,
+   *  hostlist, ranks and t_submit … t_inactive comparisons */
+  constraint?: Record<string, unknown>;
   /** the table as it was after this journal entry */
   seq?: number;
   /** the table as it was at this time (seconds since the epoch) */
@@ -77,6 +82,8 @@ export async function listAt(h: Flux, opts: ListOptions = {}): Promise<{ jobs: J
   if (opts.states !== undefined) body.states = opts.states;
   if (opts.results !== undefined) body.results = opts.results;
   if (opts.max !== undefined) body.max_entries = opts.max;
+  if (opts.since !== undefined) body.since = opts.since;
+  if (opts.constraint !== undefined) body.constraint = opts.constraint;
   if (opts.seq !== undefined) body.seq = opts.seq;
   if (opts.time !== undefined) body.time = opts.time;
   const r = await h.call('job-list.list', body, { signal: opts.signal });

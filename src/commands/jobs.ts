@@ -1,5 +1,6 @@
 // flux jobs: list jobs as flux-core's flux-jobs does (its default columns, status codes, -o FORMAT, -f STATE,
-// -a/-A/-u, --json), now or as the job table was at a past journal position (--at-seq) or time (--at-time).
+// -a/-A/-u, --name, --queue, --since, -i, --json), now or as the job table was at a past journal position
+// (--at-seq) or time (--at-time). What the plain fields of job-list.list cannot say goes as a constraint.
 import { effectiveUserid } from '../core/access/roles.js';
 import { Flux } from '../api/handle.js';
 import { FluxError, EINVAL } from '../core/errors.js';
@@ -9,6 +10,8 @@ import { STATE_ACTIVE, STATE_INACTIVE, resultMask, resultName, stateMask, stateN
 import { USERID_UNKNOWN } from '../core/wire/message.js';
 import { type JobListing, info, listAt } from '../api/jobs.js';
 import { pastOf } from './replay-at.js';
+import { parseTimeArg } from '../core/time/arg.js';
+import { parseFSD } from '../core/time/fsd.js';
 import { ownerNames, readPasswd, userOf } from './ps.js';
 import { program, parse } from './common.js';
 import { DEFAULT_FORMAT, JOB_FIELDS, type JobRow, returncode, runtime, status } from './jobs-fields.js';
@@ -25,6 +28,30 @@ interface JobsOpts {
   json?: boolean;
   atSeq?: string;
   atTime?: string;
+  name?: string;
+  queue?: string;
+  since?: string;
+  include?: string;
+}
+
+/** --since: a time as --at-time takes one, or "-FSD" before now */
+function sinceOf(text: string): number {
+  if (text.startsWith('-')) return Date.now() / 1000 - parseFSD(text.slice(1));
+  const t = parseTimeArg(text);
+  if (t === undefined) throw new FluxError(EINVAL, `--since: invalid time '${text}': expected -FSD, ISO-8601 or seconds since the epoch`);
+  return t;
+}
+
+/** --name, --queue, --include: the job-list constraint that asks for them, if any does */
+function constraintOf(o: JobsOpts): Record<string, unknown> | undefined {
+  const and: Array<Record<string, unknown>> = [];
+  if (o.name !== undefined) and.push({ name: [o.name] });
+  if (o.queue !== undefined) and.push({ queue: [o.queue] });
+  if (o.include !== undefined) {
+    // ranks when it is an idset, hosts otherwise, as flux-core's -i reads it
+    and.push(/^[\d,\-\[\]]+$/.test(o.include) ? { ranks: [o.include] } : { hostlist: [o.include] });
+  }
+  return and.length > 0 ? { and } : undefined;
 }
 
 /** -f: states and results, comma separated, as masks */
@@ -98,6 +125,10 @@ export async function run(args: string[]): Promise<number> {
     .option('-c, --count <N>', 'Limit output to N jobs', '1000')
     .option('-o, --format <FORMAT>', 'Specify output format using Python\'s string format syntax')
     .option('--json', 'Emit the jobs as JSON')
+    .option('--name <NAME>', 'Limit output to jobs named NAME')
+    .option('-q, --queue <QUEUE>', 'Limit output to jobs in QUEUE')
+    .option('--since <WHEN>', 'Include inactive jobs that ended after WHEN (-FSD before now, ISO-8601 or seconds since the epoch); implies -a')
+    .option('-i, --include <HOSTS|RANKS>', 'Limit output to jobs that were allocated these hosts or ranks')
     .option('--at-seq <SEQ>', 'The job table as it was after this journal entry')
     .option('--at-time <TIME>', 'The job table as it was at TIME (ISO-8601, or seconds since the epoch)')
     .argument('[ids...]', 'list only these jobs');
@@ -106,7 +137,9 @@ export async function run(args: string[]): Promise<number> {
   const o = p.opts<JobsOpts>();
   const passwd = readPasswd();
   const username = ownerNames(passwd);
-  const { userid, states, results } = jobSelection(o, true, passwd);
+  const since = o.since === undefined ? undefined : sinceOf(o.since);
+  const { userid, states, results } = jobSelection(since === undefined ? o : { ...o, a: true }, true, passwd);
+  const constraint = constraintOf(o);
   const count = countOption(o.count, '--count');
   const format = new OutputFormat<JobRow>(o.format ?? DEFAULT_FORMAT, JOB_FIELDS);
   const past = pastOf(o);
@@ -127,7 +160,7 @@ export async function run(args: string[]): Promise<number> {
         }
       }
     } else {
-      const r = await listAt(h, { userid, states, results, max: count, seq, time });
+      const r = await listAt(h, { userid, states, results, max: count, seq, time, since, constraint });
       jobs = r.jobs;
       now = r.time ?? now;
     }

@@ -1,7 +1,8 @@
 // job-list (rank 0): the job table as flux-core's job-list module answers it, from the journal's job projection,
 // now or at any past journal position. Requests from other ranks reach it through the tree.
 //
-//   job-list.list    {max_entries?, userid?, states?, results?, seq?|time?} -> {jobs:[…], time?}
+//   job-list.list    {max_entries?, userid?, states?, results?, since?, constraint?, seq?|time?} -> {jobs:[…], time?}
+//                    since: active jobs and those inactive since then; constraint: flux-core's (job-constraint.ts);
 //                    seq: the table as it was after that journal entry (flux jobs --at-seq); time: after the
 //                    last entry made by then (--at-time); the answer then says when that entry was made
 //   job-list.list-id {id} -> {job}
@@ -10,6 +11,7 @@ import { ROLE_USER, USERID_UNKNOWN } from '../core/wire/message.js';
 import { STATE_INACTIVE } from '../core/jobs/state.js';
 import { JOBTABLE, allJobs, jobOf, type JobTable } from '../projections/jobs.js';
 import { listOrder, listing } from '../projections/job-listing.js';
+import { compileConstraint } from '../projections/job-constraint.js';
 import type { JournalService } from './journal.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 
@@ -28,11 +30,15 @@ export function jobListModule(host: ModuleHost, journal: JournalService): Module
             states: { type: 'integer', minimum: 0 },
             results: { type: 'integer', minimum: 0 },
             attrs: { type: 'array', items: { type: 'string' } },
+            since: { type: 'number', minimum: 0 },
+            constraint: { type: 'object' },
             seq: { type: 'integer', minimum: 0 },
             time: { type: 'number', minimum: 0 },
           },
         },
         handler: async (msg, body) => {
+          const matches = body!.constraint === undefined ? () => true : compileConstraint(body!.constraint);
+          const since = (body!.since as number | undefined) ?? 0;
           const seq = body!.time !== undefined ? journal.seqAtTime(body!.time as number) : body!.seq as number | undefined;
           const t = seq === undefined ? journal.state<JobTable>(JOBTABLE) : await journal.stateAt<JobTable>(JOBTABLE, seq);
           const userid = (body!.userid as number | undefined) ?? USERID_UNKNOWN;
@@ -41,6 +47,8 @@ export function jobListModule(host: ModuleHost, journal: JournalService): Module
           const max = (body!.max_entries as number | undefined) ?? 0;
           const jobs = allJobs(t).filter((j) => {
             if (userid !== USERID_UNKNOWN && j.userid !== userid) return false;
+            if (since > 0 && j.state === STATE_INACTIVE && (j.t_inactive ?? 0) <= since) return false;
+            if (!matches(j)) return false;
             if (states === 0 && results === 0) return true;
             // a result names inactive jobs that ended so; states and results together are either
             return (j.state & states) !== 0 || (j.state === STATE_INACTIVE && ((j.result ?? 0) & results) !== 0);

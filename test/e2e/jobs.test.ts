@@ -299,6 +299,37 @@ describe('the job lifecycle', () => {
     }
   });
 
+  it('flux jobs --name, --since and -i ask job-list with a constraint, as flux-core\'s clients do; a bad one is an error', async () => {
+    const named = (await inst.flux(['submit', '--job-name=constrained', 'true'])).stdout.trim();
+    await waitStatus(named, 'COMPLETED');
+    const mark = Date.now() / 1000;
+    const later = (await inst.flux(['submit', 'true'])).stdout.trim();
+    await waitStatus(later, 'COMPLETED');
+    const ids = async (args: string[]) => lines((await inst.flux(['jobs', '-n', '-o', '{id.f58}', ...args])).stdout);
+    expect(await ids(['-a', '--name=constrained'])).toEqual([named]);
+    const since = await ids([`--since=${mark}`]);
+    expect(since).toContain(later);
+    expect(since).not.toContain(named);
+    expect(await ids(['--since=-1h'])).toEqual(expect.arrayContaining([named, later]));
+    expect(await ids(['-a', '-i', '0'])).toEqual(expect.arrayContaining([named, later]));
+    expect(await ids(['-a', '-i', '5'])).toEqual([]);
+    expect((await inst.flux(['jobs', '--since=soon'])).stderr)
+      .toBe("flux-jobs: --since: invalid time 'soon': expected -FSD, ISO-8601 or seconds since the epoch\n");
+    // the payload flux-core's Python JobList sends
+    const h = await Flux.open(inst.uri);
+    try {
+      const r = await h.call('job-list.list', {
+        max_entries: 1000, attrs: ['all'], since: 0,
+        constraint: { and: [{ userid: [process.getuid!()] }, { name: ['constrained'] }, { or: [{ states: [64] }, { results: [1] }] }] },
+      });
+      expect((r.jobs as Array<{ id: number }>).map((j) => encodeFluid(j.id, 'f58'))).toEqual([named]);
+      await expect(h.call('job-list.list', { constraint: { bogus: [] } })).rejects.toMatchObject({ errno: 22, message: 'unknown constraint operator: bogus' });
+      expect((await h.call('job-list.list', { constraint: { name: ['constrained'] } })).jobs).toHaveLength(1);
+    } finally {
+      h.close();
+    }
+  });
+
   it('a guest eventlog\'s watch ends when its job does, and one waiting for the path to appear can be canceled at once', async () => {
     const h = await Flux.open(inst.uri);
     try {
