@@ -239,6 +239,31 @@ export async function last(h: Flux, slice = '[:1]'): Promise<number[]> {
   return r.jobs as number[];
 }
 
+/** which inactive jobs `purge` takes: older than `ageLimit` seconds, beyond the `numLimit` newest (either; a limit
+ *  left out is none), at most `batch` in one request */
+export interface PurgeLimits {
+  ageLimit?: number;
+  numLimit?: number;
+  batch?: number;
+}
+
+/** inactive jobs out of the job table and the KVS (owner only), batch by batch; how many went (or would, without `force`) */
+export async function purge(h: Flux, limits: PurgeLimits, force: boolean): Promise<number> {
+  const batch = limits.batch ?? 50;
+  const body = { age_limit: limits.ageLimit ?? -1, num_limit: limits.numLimit ?? -1, batch, force: force ? 1 : 0 };
+  let total = 0;
+  for (;;) {
+    const count = (await h.call('job-manager.purge', body)).count as number;
+    total += count;
+    if (!force || count < batch) return total;
+  }
+}
+
+/** these inactive jobs out of the job table and the KVS (owner only); ENOENT or EINVAL if one is not there or active */
+export async function purgeIds(h: Flux, ids: number[], force: boolean): Promise<number> {
+  return (await h.call('job-manager.purge-id', { ids, force: force ? 1 : 0 })).count as number;
+}
+
 /** what `jobs.submit` takes: flux submit's options, or a jobspec made elsewhere */
 export type JobRequest = (SubmitOptions | { jobspec: Jobspec }) & { urgency?: number; flags?: number; signal?: AbortSignal };
 

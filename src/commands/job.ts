@@ -7,8 +7,9 @@ import { Flux, withHandle } from '../api/handle.js';
 import { FluxError, ECHILD, ENOENT, EPERM } from '../core/errors.js';
 import { type FluidEncoding, encodeFluid, parseJobId } from '../core/jobs/fluid.js';
 import { EventlogFormatter, colorFor, decodeEventlog } from '../core/kvs/format-eventlog.js';
-import { URGENCY_EXPEDITE, URGENCY_HOLD } from '../core/jobs/state.js';
-import { type JobResult, JOBID_ANY, cancel, kill, last, lookup, raise, result, setUrgency, wait, watchEventlog } from '../api/jobs.js';
+import { PURGE_BATCH_MAX, URGENCY_EXPEDITE, URGENCY_HOLD } from '../core/jobs/state.js';
+import { type JobResult, JOBID_ANY, cancel, kill, last, lookup, purge, purgeIds, raise, result, setUrgency, wait, watchEventlog } from '../api/jobs.js';
+import { parseFSD } from '../core/time/fsd.js';
 import { exitCodeOf } from '../core/jobs/wait-status.js';
 import { program, runChosen } from './common.js';
 import { attach } from './job-attach.js';
@@ -176,6 +177,33 @@ export async function run(args: string[]): Promise<number> {
       const excCode = Number(o.exceptionExitCode);
       if (!/^\d+$/.test(o.exceptionExitCode) || excCode > 255) fail(`invalid --exception-exit-code: ${o.exceptionExitCode}`);
       action = () => withHandle((h) => status(h, ids, texts, excCode, o.verbose, o.json === true));
+    });
+
+  p.command('purge')
+    .description('Purge the oldest inactive jobs, or the jobs named, from the job table and the KVS')
+    .option('--age-limit <FSD>', 'Purge jobs that became inactive longer ago than FSD')
+    .option('--num-limit <N>', 'Purge the oldest inactive jobs beyond the newest N')
+    .option('--batch <N>', 'Purge at most N jobs a request', '50')
+    .option('--force', 'Purge: without it, only say how many would go')
+    .argument('[ids...]')
+    .action((texts: string[], o: { ageLimit?: string; numLimit?: string; batch: string; force?: boolean }) => {
+      const batch = Number(o.batch);
+      if (!Number.isInteger(batch) || batch < 1 || batch > PURGE_BATCH_MAX) fail(`batch must be >= 1 and <= ${PURGE_BATCH_MAX}`);
+      const numLimit = o.numLimit === undefined ? undefined : Number(o.numLimit);
+      if (numLimit !== undefined && !(Number.isInteger(numLimit) && numLimit >= 0)) fail('num limit must be >= 0');
+      let ageLimit: number | undefined;
+      try {
+        ageLimit = o.ageLimit === undefined ? undefined : parseFSD(o.ageLimit);
+      } catch (err) {
+        fail(`--age-limit: ${(err as Error).message}`);
+      }
+      const ids = texts.map(jobid);
+      const force = o.force === true;
+      action = () => withHandle(async (h) => {
+        const n = ids.length > 0 ? await purgeIds(h, ids, force) : await purge(h, { ageLimit, numLimit, batch }, force);
+        process.stdout.write(force ? `purged ${n} inactive jobs\n` : `use --force to purge ${n} inactive jobs\n`);
+        return 0;
+      });
     });
 
   p.command('last')

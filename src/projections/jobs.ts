@@ -22,6 +22,8 @@ import type { Projection } from './projection.js';
 
 export type { JobEvent };
 export const JOBTABLE = 'jobs';
+/** not an event of the job's eventlog: the item that takes an inactive job out of the table, with its KVS directory */
+export const PURGE = 'purge';
 /** inactive jobs the table keeps (the oldest go first); their eventlogs stay in the KVS */
 export const INACTIVE_MAX = 10_000;
 /** inactive jobs are kept in pages of this many, so that dropping the oldest copies a short list */
@@ -277,9 +279,20 @@ class Writer {
     const last = pages[pages.length - 1];
     if (last && last.length < PAGE) last.push(id);
     else pages.push([id]);
-    if ((pages.length - 1) * PAGE + pages[pages.length - 1]!.length - PAGE >= INACTIVE_MAX) {
+    // purges leave pages short: the count is the pages' own
+    if (pages.reduce((n, page) => n + page.length, 0) - pages[0]!.length >= INACTIVE_MAX) {
       for (const old of pages.shift()!) delete this.shard(old)[String(old)];
     }
+  }
+
+  /** an inactive job leaves the table (flux job purge): its record, and its place in the pages */
+  purge(id: number): void {
+    delete this.shard(id)[String(id)];
+    const pages = this.table.inactive.map((page) => (page.includes(id) ? page.filter((x) => x !== id) : page)).filter((page) => page.length > 0);
+    // retire() writes the newest page in place: it must be this entry's own
+    if (pages.length > 0) pages[pages.length - 1] = [...pages[pages.length - 1]!];
+    this.table.inactive = pages;
+    this.pages = true;
   }
 }
 
@@ -287,6 +300,11 @@ class Writer {
 function applyItem(w: Writer, it: JobItem): boolean {
   const { id, event: ev } = it;
   const j = w.get(id);
+  if (ev.name === PURGE) {
+    if (j?.state !== STATE_INACTIVE) return false;
+    w.purge(id);
+    return true;
+  }
   if (!allowed(j?.state, ev.name)) return false;
   const t = ev.timestamp;
   const ctx = ev.context ?? {};

@@ -16,6 +16,7 @@
 //   job-exec.stdin      {id, data?, eof?} -> {}                    data base64, to every task of the job
 //   sched.resource-status {} -> {all, allocated, down}            RFC 20 R each
 //   job-manager.queue-*, drain, idle                              the queue's administration (queue-admin.ts)
+//   job-manager.purge, purge-id                                   inactive jobs out of the table and the KVS (job-purge.ts)
 import { FluxError, EINVAL, ENOENT, EPERM, EPROTO, ECHILD } from '../core/errors.js';
 import { type Message, ROLE_OWNER, ROLE_USER, payloadJson, senderOf } from '../core/wire/message.js';
 import { FluidGenerator, encodeFluid, fluidTimestamp } from '../core/jobs/fluid.js';
@@ -39,6 +40,7 @@ import {
   type JobSummary, type JobTable,
 } from '../projections/jobs.js';
 import type { JournalService } from './journal.js';
+import { purgeHandlers } from './job-purge.js';
 import { JobExec } from './job-exec.js';
 import { JobQueue } from './job-queue.js';
 import { QueueAdmin } from './queue-admin.js';
@@ -670,6 +672,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
     },
     handlers: [
       ...queue.handlers(),
+      ...purgeHandlers(host, table),
       {
         topic: 'job-manager.submit',
         schema: {

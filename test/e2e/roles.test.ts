@@ -33,7 +33,7 @@ const RULES: Record<string, Rule> = {
   'job-ingest.submit': 'user',
   'job-list.list': 'user', 'job-list.list-id': 'user',
   'job-manager.drain': 'user', 'job-manager.history.get': 'user', 'job-manager.idle': 'user', 'job-manager.kill': 'user',
-  'job-manager.memo': 'user', 'job-manager.queue-enable': 'owner', 'job-manager.queue-start': 'owner', 'job-manager.queue-status': 'user',
+  'job-manager.memo': 'user', 'job-manager.purge': 'owner', 'job-manager.purge-id': 'owner', 'job-manager.queue-enable': 'owner', 'job-manager.queue-start': 'owner', 'job-manager.queue-status': 'user',
   'job-manager.raise': 'user', 'job-manager.submit': 'owner',
   'job-manager.urgency': 'user',
   'job-manager.wait': 'user',

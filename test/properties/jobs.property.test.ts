@@ -8,11 +8,11 @@ import {
   STATE_NEW, STATE_DEPEND, STATE_PRIORITY, STATE_SCHED, STATE_RUN, STATE_CLEANUP, STATE_INACTIVE,
 } from '../../src/core/jobs/state.js';
 import { ENTRY_KVS } from '../../src/projections/kvs.js';
-import { allJobs, jobOf, jobsProjection, type JobItem, type JobTable } from '../../src/projections/jobs.js';
+import { PURGE, allJobs, jobOf, jobsProjection, type JobItem, type JobTable } from '../../src/projections/jobs.js';
 
 const R = { version: 1, execution: { R_lite: [{ rank: '0', children: { core: '0-1' } }], starttime: 1, expiration: 0 } };
 const NAMES = ['submit', 'validate', 'depend', 'priority', 'urgency', 'alloc', 'start', 'finish', 'release', 'free', 'clean',
-  'exception', 'memo', 'flux-restart', 'invalidate', 'dependency-add', 'dependency-remove', 'bogus'];
+  'exception', 'memo', 'flux-restart', 'invalidate', 'dependency-add', 'dependency-remove', 'bogus', PURGE, PURGE];
 
 /** the edges RFC 21 draws between states (a state may also stay where it is) */
 const EDGES = new Set([
@@ -99,7 +99,22 @@ describe('job table projection', () => {
       let t = jobsProjection.initial();
       const seen = new Map<number, number>();
       its.forEach((it, i) => {
+        const before = t;
         t = jobsProjection.apply(t, entry(i + 1, [it]), '');
+        // a purge takes out an inactive job, and nothing else: every other record is the one before
+        if (it.event.name === PURGE) {
+          const was = jobOf(before, it.id);
+          if (was?.state === STATE_INACTIVE) {
+            expect(jobOf(t, it.id)).toBeUndefined();
+            seen.delete(it.id);
+          } else {
+            expect(t).toEqual(before);
+          }
+          expect(allJobs(t)).toEqual(allJobs(before).filter((j) => j.id !== it.id || j.state !== STATE_INACTIVE));
+        }
+        // the pages of inactive jobs hold exactly the inactive jobs of the table, each once
+        expect(t.inactive.flat().sort()).toEqual(allJobs(t).filter((j) => j.state === STATE_INACTIVE).map((j) => j.id).sort());
+        expect(t.inactive.every((page) => page.length > 0)).toBe(true);
         for (const j of allJobs(t)) {
           expect(STATES.has(j.state)).toBe(true);
           const before = seen.get(j.id) ?? 0;
@@ -112,6 +127,47 @@ describe('job table projection', () => {
     }), { numRuns: 300 });
   });
 
+  it('a purge takes an inactive job out of the table and its pages, leaving every table before it as it was', () => {
+    const life = ['submit', 'validate', 'depend', 'priority', 'alloc', 'start', 'finish', 'release', 'free', 'clean'];
+    const step = fc.oneof(
+      fc.record({ kind: fc.constant('run' as const), ends: fc.boolean() }),
+      fc.record({ kind: fc.constant('purge' as const), pick: fc.nat(20), thenEnds: fc.boolean() }),
+    );
+    // more inactive jobs than a page holds, so that a purge leaves the newest page alone
+    const BASE = 300;
+    let base = jobsProjection.initial();
+    for (let id = 1; id <= BASE; id++) base = jobsProjection.apply(base, entry(id, life.map((n, k) => item(id, n, 500 + id + k / 100, 0))), '');
+    fc.assert(fc.property(fc.array(step, { maxLength: 30 }), fc.boolean(), (steps, fromBase) => {
+      let t = fromBase ? base : jobsProjection.initial();
+      let next = fromBase ? BASE + 1 : 1;
+      const history: Array<[JobTable, string]> = [[t, JSON.stringify(t.inactive)]];
+      steps.forEach((s, i) => {
+        const before = t;
+        if (s.kind === 'run') {
+          const id = next++;
+          const names = s.ends ? life : life.slice(0, 6);
+          t = jobsProjection.apply(t, entry(i + 1, names.map((n, k) => item(id, n, 1000 + i + k / 100, 0))), '');
+        } else {
+          // a job that is there (inactive or not) or one that never was
+          // one not yet submitted, one of the oldest (in the first page), or one of the newest
+          const id = s.pick % 3 === 0 ? next : s.pick % 3 === 1 ? 1 + s.pick : Math.max(1, next - 1 - (s.pick % Math.min(next, 12)));
+          const was = jobOf(before, id);
+          // and in the same entry, maybe, another job's whole life: it retires into the pages after the purge
+          const fresh = s.thenEnds && id !== next ? next++ : undefined;
+          const rest = fresh === undefined ? [] : life.map((n, k) => item(fresh, n, 2000 + i + k / 100, 0));
+          t = jobsProjection.apply(t, entry(i + 1, [item(id, PURGE, 2000 + i, 0), ...rest]), '');
+          expect(jobOf(t, id)).toEqual(was?.state === STATE_INACTIVE ? undefined : was);
+          expect(allJobs(t).filter((j) => j.id !== fresh)).toEqual(allJobs(before).filter((j) => j.id !== id || j.state !== STATE_INACTIVE));
+        }
+        expect(t.inactive.flat().sort()).toEqual(allJobs(t).filter((j) => j.state === STATE_INACTIVE).map((j) => j.id).sort());
+        expect(t.inactive.every((page) => page.length > 0)).toBe(true);
+        // copy on write: no later entry changed the pages of a table already made
+        for (const [old, text] of history) expect(JSON.stringify(old.inactive)).toBe(text);
+        history.push([t, JSON.stringify(t.inactive)]);
+      });
+    }), { numRuns: 100 });
+  });
+
   it('a job waits on the dependencies added in DEPEND and not yet removed, each once, and nothing else changes them', () => {
     fc.assert(fc.property(items, (its) => {
       let t = jobsProjection.initial();
@@ -120,6 +176,7 @@ describe('job table projection', () => {
         const before = jobOf(t, it.id);
         t = jobsProjection.apply(t, entry(i + 1, [it]), '');
         const after = jobOf(t, it.id);
+        if (it.event.name === PURGE && after === undefined) waits.delete(it.id);
         const appliedHere = after !== undefined && after.events !== (before?.events ?? 0);
         const desc = it.event.context?.description as string;
         let want = waits.get(it.id) ?? [];

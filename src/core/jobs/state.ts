@@ -11,6 +11,9 @@ export const STATE_PENDING = STATE_DEPEND | STATE_PRIORITY | STATE_SCHED;
 export const STATE_RUNNING = STATE_RUN | STATE_CLEANUP;
 export const STATE_ACTIVE = STATE_PENDING | STATE_RUNNING;
 
+/** the most jobs one purge request takes (flux-core's bound) */
+export const PURGE_BATCH_MAX = 1000;
+
 export const RESULT_COMPLETED = 1;
 export const RESULT_FAILED = 2;
 export const RESULT_CANCELED = 4;

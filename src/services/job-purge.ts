@@ -1,0 +1,82 @@
+// flux job purge, for the job manager: inactive jobs leave the job table and the KVS (their job.<dothex>
+// directory), oldest first, past an age or beyond a count of the newest kept, or named by id. Each batch is one
+// journal entry: the KVS commit that unlinks the jobs' directories carries the `purge` items that take them out of
+// the table, so the two never disagree, and the past (--at-seq, --at-version) still holds them. flux-core's topics:
+//
+//   job-manager.purge    {age_limit, num_limit, batch, force} -> {count}   owner; a limit < 0 is none. Without
+//                        force, the count that would go; with it, at most `batch` go, and the count that did
+//   job-manager.purge-id {ids, force}                         -> {count}   owner; ENOENT / EINVAL if one is not
+//                        there or still active
+import { FluxError, EINVAL, ENOENT } from '../core/errors.js';
+import { jobDir } from '../core/jobs/kvs.js';
+import { PURGE_BATCH_MAX, STATE_INACTIVE } from '../core/jobs/state.js';
+import { PURGE, type JobTable, allJobs, jobOf } from '../projections/jobs.js';
+import type { HandlerDef, ModuleHost } from './module.js';
+
+/** the inactive jobs past the limits, oldest first: older than `ageLimit` seconds, or beyond the `numLimit` newest */
+export function purgeable(t: JobTable, now: number, ageLimit: number, numLimit: number): number[] {
+  const inactive = allJobs(t).filter((j) => j.state === STATE_INACTIVE)
+    .sort((a, b) => (a.t_inactive ?? 0) - (b.t_inactive ?? 0) || a.id - b.id);
+  const beyond = numLimit >= 0 ? Math.max(0, inactive.length - numLimit) : 0;
+  return inactive.filter((j, i) => i < beyond || (ageLimit >= 0 && now - (j.t_inactive ?? 0) > ageLimit)).map((j) => j.id);
+}
+
+export function purgeHandlers(host: ModuleHost, table: () => JobTable): HandlerDef[] {
+  /** one journal entry for the jobs: their directories unlinked, their records gone */
+  async function purge(ids: number[]): Promise<void> {
+    if (ids.length === 0) return;
+    const timestamp = Date.now() / 1000;
+    await host.rpc('kvs.commit', {
+      namespace: 'primary', flags: 0,
+      ops: ids.map((id) => ({ key: jobDir(id), flags: 0, dirent: null })),
+      jobs: ids.map((id) => ({ id, event: { timestamp, name: PURGE } })),
+    });
+  }
+
+  return [
+    {
+      topic: 'job-manager.purge',
+      schema: {
+        type: 'object',
+        properties: {
+          age_limit: { type: 'number' },
+          num_limit: { type: 'integer' },
+          batch: { type: 'integer', minimum: 1, maximum: PURGE_BATCH_MAX },
+          force: { type: 'integer', minimum: 0, maximum: 1 },
+        },
+        required: ['age_limit', 'num_limit', 'batch', 'force'],
+      },
+      handler: async (msg, body) => {
+        const ids = purgeable(table(), Date.now() / 1000, body!.age_limit as number, body!.num_limit as number);
+        if (body!.force !== 1) {
+          host.respond(msg, { count: ids.length });
+          return;
+        }
+        const batch = ids.slice(0, body!.batch as number);
+        await purge(batch);
+        host.respond(msg, { count: batch.length });
+      },
+    },
+    {
+      topic: 'job-manager.purge-id',
+      schema: {
+        type: 'object',
+        properties: {
+          ids: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1, maxItems: PURGE_BATCH_MAX },
+          force: { type: 'integer', minimum: 0, maximum: 1 },
+        },
+        required: ['ids', 'force'],
+      },
+      handler: async (msg, body) => {
+        const ids = [...new Set(body!.ids as number[])];
+        for (const id of ids) {
+          const j = jobOf(table(), id);
+          if (!j) throw new FluxError(ENOENT, 'id not found');
+          if (j.state !== STATE_INACTIVE) throw new FluxError(EINVAL, 'cannot purge active job');
+        }
+        if (body!.force === 1) await purge(ids);
+        host.respond(msg, { count: ids.length });
+      },
+    },
+  ];
+}
