@@ -10,8 +10,7 @@
 //   job-shell.stdin   {id, data?, eof?}            data base64; to every local task's stdin
 //   job-shell.pmi-exchange {id, barrier, kvs}      on the job's first shell: answered with every shell's puts
 //                                                  once all shells entered that barrier
-import { mkdirSync, openSync, closeSync, rm, statSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdirSync, openSync, closeSync, rm, statSync, writeFile } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { isUtf8 } from 'node:buffer';
 import type { Writable } from 'node:stream';
@@ -291,8 +290,9 @@ export function jobShellModule(host: ModuleHost): ModuleDef {
     for (const [path, entry] of Object.entries(s.files ?? {})) {
       const { bytes, perms } = fileContent(entry);
       const to = join(sh.tmpdir, checkArchivePath(path));
-      await mkdir(dirname(to), { recursive: true, mode: 0o700 });
-      await writeFile(to, bytes, { mode: perms });
+      // fs's callbacks: a broker does not load node:fs/promises for this alone
+      await new Promise<void>((done, fail) => mkdir(dirname(to), { recursive: true, mode: 0o700 }, (err) => (err ? fail(err) : done())));
+      await new Promise<void>((done, fail) => writeFile(to, bytes, { mode: perms }, (err) => (err ? fail(err) : done())));
     }
     const files = {
       stdin: s.input === undefined ? undefined : openSync(s.input, 'r'),
