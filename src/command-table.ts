@@ -54,6 +54,7 @@ export const COMMANDS: Record<string, CommandInfo> = {
   cancel: { summary: 'Cancel one or more jobs', common: true, load: () => import('./commands/cancel.js') },
   overlay: { summary: 'Manage overlay network', load: () => import('./commands/overlay.js') },
   keygen: { summary: 'Generate a CURVE certificate for a system instance', load: () => import('./commands/keygen.js') },
+  shutdown: { summary: 'Shut down the Flux instance', load: () => import('./commands/shutdown.js') },
   uptime: { summary: 'Show how long this Flux instance has been running', common: true, load: () => import('./commands/uptime.js') },
   version: { summary: 'Display flux version information', load: () => import('./commands/version.js') },
   env: { summary: 'Print the flux environment or run a command in it', common: true, load: () => import('./commands/env.js') },

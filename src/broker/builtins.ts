@@ -12,7 +12,7 @@ export interface BrokerControl {
   loadable: Map<string, Builtin>;
 }
 
-/** broker.*: the default handlers (ping, stats) plus shutdown, which a parent sends down the tree */
+/** broker.*: the default handlers (ping, stats) plus shutdown, which flux shutdown sends rank 0 and a parent its children */
 export function brokerModule(ctl: BrokerControl): ModuleDef {
   const b = ctl.broker;
   return {
@@ -22,7 +22,8 @@ export function brokerModule(ctl: BrokerControl): ModuleDef {
         topic: 'broker.shutdown',
         handler: (msg) => {
           b.respond(msg);
-          ctl.shutdown(0, 'parent shutting down');
+          // rank 0 is asked by flux shutdown, the others by their parent
+          ctl.shutdown(0, b.rank === 0 ? 'requested' : 'parent shutting down');
         },
       },
     ],
