@@ -30,6 +30,7 @@ import { selectPmi } from '../transport/pmi-select.js';
 import { exchangeCards } from './business-cards.js';
 import { type Config, loadConfig } from '../core/config/load.js';
 import { type AccessConfig, parseAccess } from '../core/access/config.js';
+import { parsePurgeLimits } from '../core/jobs/purge-config.js';
 import { USERS, TOPIC_ADDROLE, type UserTable, allUsers, rolesOf } from '../projections/users.js';
 import { userModule } from '../services/user.js';
 import { limitsFrom } from '../transport/local-limits.js';
@@ -123,6 +124,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     try {
       config = loadConfig(configPath);
       access = parseAccess(config, configPath);
+      parsePurgeLimits(config, configPath);
       bootstrap = parseBootstrap(config, configPath);
       if (bootstrap) {
         bootRank = rankOf(bootstrap, hostname, configPath);

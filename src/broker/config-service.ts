@@ -4,6 +4,7 @@
 // are read once at start, like flux-core's: a reload changes what services read from here, not the overlay.
 import { type Config, loadConfig } from '../core/config/load.js';
 import { ROLE_ALL } from '../core/wire/message.js';
+import { parsePurgeLimits } from '../core/jobs/purge-config.js';
 import type { ModuleDef } from '../services/module.js';
 import type { Broker } from './broker.js';
 
@@ -18,9 +19,11 @@ export class BrokerConfig {
     this.value = value;
   }
 
-  /** read the files again; a broker started without a config path holds the empty config */
+  /** read the files again (a broker started without a config path holds the empty config); kept only if valid */
   reload(): void {
-    this.value = this.path === undefined ? {} : loadConfig(this.path);
+    const next = this.path === undefined ? {} : loadConfig(this.path);
+    parsePurgeLimits(next, this.path ?? 'config');
+    this.value = next;
   }
 }
 
@@ -38,6 +41,8 @@ export function configModule(b: Broker, config: BrokerConfig): ModuleDef {
         topic: 'config.load',
         schema: { type: 'object' },
         handler: (msg, body) => {
+          // what the services read from it at run time is checked here, as flux-core's modules check a new config
+          parsePurgeLimits(body!, 'config');
           config.replace(body!);
           b.log(6, 'broker', 'configuration loaded');
           b.respond(msg);

@@ -40,7 +40,7 @@ import {
   type JobSummary, type JobTable,
 } from '../projections/jobs.js';
 import type { JournalService } from './journal.js';
-import { purgeHandlers } from './job-purge.js';
+import { JobPurge } from './job-purge.js';
 import { JobExec } from './job-exec.js';
 import { JobQueue } from './job-queue.js';
 import { QueueAdmin } from './queue-admin.js';
@@ -161,6 +161,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
     for (const [id, sh] of shadow) if (!jobOf(table(), id) && sh.state & mask) n++;
     return n;
   }
+  const purger = new JobPurge(host, table);
   const queue = new QueueAdmin(host, {
     active: () => count(STATE_NEW | STATE_PENDING | STATE_RUNNING),
     running: () => count(STATE_RUNNING) + allocating.size,
@@ -651,6 +652,7 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
       if (journal.readOnly) return;
       // a rank back up may be what a waiting job needs
       offDown = opts.down?.watch(treeChanged);
+      purger.start();
       // the table is the journal's: what to do about the jobs it holds is decided once the broker is up
       resume().catch((err: unknown) => host.log(2, 'job-manager', `cannot resume: ${(err as Error).message}`));
     },
@@ -666,13 +668,14 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
       await Promise.race([Promise.all(posting), new Promise((r) => setTimeout(r, STOP_WAIT_MS).unref())]);
       offApply?.();
       offDown?.();
+      purger.stop();
       exec.stop();
       for (const w of waiters.splice(0)) host.respondError(w.msg, new FluxError(ECHILD, 'the job manager is unloading'));
       queue.stop();
     },
     handlers: [
       ...queue.handlers(),
-      ...purgeHandlers(host, table),
+      ...purger.handlers(),
       {
         topic: 'job-manager.submit',
         schema: {

@@ -7,9 +7,13 @@
 //                        force, the count that would go; with it, at most `batch` go, and the count that did
 //   job-manager.purge-id {ids, force}                         -> {count}   owner; ENOENT / EINVAL if one is not
 //                        there or still active
+//
+// And on its own, at every heartbeat, by the limits of the config's [job-manager] table (purge-config.ts).
 import { FluxError, EINVAL, ENOENT } from '../core/errors.js';
 import { jobDir } from '../core/jobs/kvs.js';
 import { PURGE_BATCH_MAX, STATE_INACTIVE } from '../core/jobs/state.js';
+import { parsePurgeLimits } from '../core/jobs/purge-config.js';
+import { payloadJson } from '../core/wire/message.js';
 import { PURGE, type JobTable, allJobs, jobOf } from '../projections/jobs.js';
 import type { HandlerDef, ModuleHost } from './module.js';
 
@@ -21,62 +25,101 @@ export function purgeable(t: JobTable, now: number, ageLimit: number, numLimit: 
   return inactive.filter((j, i) => i < beyond || (ageLimit >= 0 && now - (j.t_inactive ?? 0) > ageLimit)).map((j) => j.id);
 }
 
-export function purgeHandlers(host: ModuleHost, table: () => JobTable): HandlerDef[] {
+/** jobs one heartbeat's purge takes at most (the limits met over a few beats rather than in one long entry) */
+const AUTO_BATCH = 50;
+
+export class JobPurge {
+  private offPulse: (() => void) | undefined;
+  private purging = false;
+  /** the last failure of a heartbeat's purge, logged once until it changes */
+  private failure = '';
+
+  constructor(private readonly host: ModuleHost, private readonly table: () => JobTable) {}
+
   /** one journal entry for the jobs: their directories unlinked, their records gone */
-  async function purge(ids: number[]): Promise<void> {
+  private async purge(ids: number[]): Promise<void> {
     if (ids.length === 0) return;
     const timestamp = Date.now() / 1000;
-    await host.rpc('kvs.commit', {
+    await this.host.rpc('kvs.commit', {
       namespace: 'primary', flags: 0,
       ops: ids.map((id) => ({ key: jobDir(id), flags: 0, dirent: null })),
       jobs: ids.map((id) => ({ id, event: { timestamp, name: PURGE } })),
     });
   }
 
-  return [
-    {
-      topic: 'job-manager.purge',
-      schema: {
-        type: 'object',
-        properties: {
-          age_limit: { type: 'number' },
-          num_limit: { type: 'integer' },
-          batch: { type: 'integer', minimum: 1, maximum: PURGE_BATCH_MAX },
-          force: { type: 'integer', minimum: 0, maximum: 1 },
+  /** the broker's config's [job-manager] limits, applied at every heartbeat (so a config loaded later counts) */
+  start(): void {
+    this.offPulse = this.host.subscribe('heartbeat.pulse', () => void this.pulse());
+  }
+
+  stop(): void {
+    this.offPulse?.();
+  }
+
+  private async pulse(): Promise<void> {
+    if (this.purging) return;
+    this.purging = true;
+    try {
+      const limits = parsePurgeLimits(payloadJson(await this.host.rpc('config.get', {})), 'config');
+      if (limits.ageLimit !== undefined || limits.numLimit !== undefined) {
+        await this.purge(purgeable(this.table(), Date.now() / 1000, limits.ageLimit ?? -1, limits.numLimit ?? -1).slice(0, AUTO_BATCH));
+      }
+      this.failure = '';
+    } catch (err) {
+      const text = (err as Error).message;
+      if (text !== this.failure) this.host.log(3, 'job-manager', `inactive job purge: ${text}`);
+      this.failure = text;
+    } finally {
+      this.purging = false;
+    }
+  }
+
+  handlers(): HandlerDef[] {
+    return [
+      {
+        topic: 'job-manager.purge',
+        schema: {
+          type: 'object',
+          properties: {
+            age_limit: { type: 'number' },
+            num_limit: { type: 'integer' },
+            batch: { type: 'integer', minimum: 1, maximum: PURGE_BATCH_MAX },
+            force: { type: 'integer', minimum: 0, maximum: 1 },
+          },
+          required: ['age_limit', 'num_limit', 'batch', 'force'],
         },
-        required: ['age_limit', 'num_limit', 'batch', 'force'],
-      },
-      handler: async (msg, body) => {
-        const ids = purgeable(table(), Date.now() / 1000, body!.age_limit as number, body!.num_limit as number);
-        if (body!.force !== 1) {
-          host.respond(msg, { count: ids.length });
-          return;
-        }
-        const batch = ids.slice(0, body!.batch as number);
-        await purge(batch);
-        host.respond(msg, { count: batch.length });
-      },
-    },
-    {
-      topic: 'job-manager.purge-id',
-      schema: {
-        type: 'object',
-        properties: {
-          ids: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1, maxItems: PURGE_BATCH_MAX },
-          force: { type: 'integer', minimum: 0, maximum: 1 },
+        handler: async (msg, body) => {
+          const ids = purgeable(this.table(), Date.now() / 1000, body!.age_limit as number, body!.num_limit as number);
+          if (body!.force !== 1) {
+            this.host.respond(msg, { count: ids.length });
+            return;
+          }
+          const batch = ids.slice(0, body!.batch as number);
+          await this.purge(batch);
+          this.host.respond(msg, { count: batch.length });
         },
-        required: ['ids', 'force'],
       },
-      handler: async (msg, body) => {
-        const ids = [...new Set(body!.ids as number[])];
-        for (const id of ids) {
-          const j = jobOf(table(), id);
-          if (!j) throw new FluxError(ENOENT, 'id not found');
-          if (j.state !== STATE_INACTIVE) throw new FluxError(EINVAL, 'cannot purge active job');
-        }
-        if (body!.force === 1) await purge(ids);
-        host.respond(msg, { count: ids.length });
+      {
+        topic: 'job-manager.purge-id',
+        schema: {
+          type: 'object',
+          properties: {
+            ids: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1, maxItems: PURGE_BATCH_MAX },
+            force: { type: 'integer', minimum: 0, maximum: 1 },
+          },
+          required: ['ids', 'force'],
+        },
+        handler: async (msg, body) => {
+          const ids = [...new Set(body!.ids as number[])];
+          for (const id of ids) {
+            const j = jobOf(this.table(), id);
+            if (!j) throw new FluxError(ENOENT, 'id not found');
+            if (j.state !== STATE_INACTIVE) throw new FluxError(EINVAL, 'cannot purge active job');
+          }
+          if (body!.force === 1) await this.purge(ids);
+          this.host.respond(msg, { count: ids.length });
+        },
       },
-    },
-  ];
+    ];
+  }
 }

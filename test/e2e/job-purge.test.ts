@@ -2,10 +2,10 @@
 // the KVS together, oldest first by the limits or by id; an active or unknown job is refused; only the owner may
 // purge; the past still holds them (--at-seq); and after a restart from the statedir they stay purged.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startInstance, type Instance } from '../helpers/instance.js';
+import { startInstance, until, type Instance } from '../helpers/instance.js';
 import { Flux } from '../../src/api/handle.js';
 
 const lines = (s: string) => s.split('\n').filter((l) => l.length > 0);
@@ -75,5 +75,26 @@ describe('flux job purge', () => {
     inst = await startInstance(1, ['-S', `statedir=${join(dir, 'state')}`]);
     expect(await inactive(inst)).toEqual(kept);
     expect((await inst.flux(['job', 'eventlog', kept[0]!])).code).toBe(0);
+  });
+
+  it('purges on its own by the config\'s [job-manager] limits, checked when loaded and at start', async () => {
+    lines((await inst.flux(['submit', '--cc=1-4', 'true'])).stdout);
+    expect((await inst.flux(['queue', 'drain'])).code).toBe(0);
+    const before = await inactive(inst);
+    expect(before.length).toBeGreaterThanOrEqual(4);
+    expect((await inst.flux(['config', 'load'], { input: '[job-manager]\ninactive-num-limit = 2\n' })).code).toBe(0);
+    await until('two inactive jobs left', async () => ((await inactive(inst)).length === 2 ? true : undefined), 20_000);
+    expect(await inactive(inst)).toEqual(before.slice(0, 2));
+    expect(await inst.flux(['config', 'load'], { input: '[job-manager]\ninactive-num-limit = -1\n' }))
+      .toMatchObject({ code: 1, stderr: 'flux-config: config: job-manager.inactive-num-limit must be >= 0\n' });
+    expect(await inst.flux(['config', 'load'], { input: '[job-manager]\ninactive-age-limit = 42\n' }))
+      .toMatchObject({ code: 1, stderr: 'flux-config: config: job-manager.inactive-age-limit: Expected string\n' });
+    expect((await inst.flux(['config', 'load'], { input: '[job-manager]\ninactive-age-limit = "1ms"\n' })).code).toBe(0);
+    await until('no inactive job left', async () => ((await inactive(inst)).length === 0 ? true : undefined), 20_000);
+    const conf = join(dir, 'conf');
+    mkdirSync(conf);
+    writeFileSync(join(conf, 'jm.toml'), '[job-manager]\ninactive-age-limit = "soon"\n');
+    const bad = await inst.flux(['start', `--config-path=${conf}`, 'true']);
+    expect(bad).toMatchObject({ code: 1, stderr: `flux-broker: ${conf}: job-manager.inactive-age-limit: invalid duration "soon"\n` });
   });
 });
