@@ -23,6 +23,8 @@ export interface AttachOptions {
   idText: string;
   /** -E: job events on stderr as they come */
   showEvents?: boolean;
+  /** forward signals to the job and take Ctrl-C (true unless said): false where several jobs are followed at once */
+  signals?: boolean;
 }
 
 /** strsignal(3)'s names for the signals a task usually dies of */
@@ -140,8 +142,7 @@ export async function attach(h: Flux, id: number, o: AttachOptions): Promise<num
   const forward = (sig: NodeJS.Signals) => () => {
     kill(h, id, osConstants.signals[sig]).catch((err: unknown) => process.stderr.write(`flux-job: kill: ${(err as Error).message}\n`));
   };
-  const handlers = FORWARDED.map((sig) => [sig, forward(sig)] as const);
-  process.on('SIGINT', onInt);
+  const handlers = o.signals === false ? [] : [['SIGINT', onInt] as const, ...FORWARDED.map((sig) => [sig, forward(sig)] as const)];
   for (const [sig, fn] of handlers) process.on(sig, fn);
   try {
     const failed = new Promise<never>((_r, reject) => {
@@ -154,7 +155,6 @@ export async function attach(h: Flux, id: number, o: AttachOptions): Promise<num
     detached = true;
     events.cancel();
     output.cancel();
-    process.off('SIGINT', onInt);
     for (const [sig, fn] of handlers) process.off(sig, fn);
     if (o.stdin) {
       process.stdin.off('data', onStdinData);

@@ -35,7 +35,7 @@ interface JobsOpts {
 }
 
 /** --since: a time as --at-time takes one, or "-FSD" before now */
-function sinceOf(text: string): number {
+export function sinceOf(text: string): number {
   if (text.startsWith('-')) return Date.now() / 1000 - parseFSD(text.slice(1));
   const t = parseTimeArg(text);
   if (t === undefined) throw new FluxError(EINVAL, `--since: invalid time '${text}': expected -FSD, ISO-8601 or seconds since the epoch`);

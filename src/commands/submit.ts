@@ -1,4 +1,5 @@
-// flux submit: enqueue a job (or one copy per --cc id) and print its id in F58.
+// flux submit: enqueue a job (or one copy per --cc id) and print its id in F58; with --wait or --watch, wait for
+// them to end (--watch copying their output here), exiting with the highest of their exit codes.
 import { FluxError, EINVAL } from '../core/errors.js';
 import { parseIdset } from '../core/resource/idset.js';
 import { encodeFluid } from '../core/jobs/fluid.js';
@@ -7,12 +8,14 @@ import type { Jobspec } from '../core/jobs/jobspec.js';
 import { Flux } from '../api/handle.js';
 import { result, submit } from '../api/jobs.js';
 import { program, parse } from './common.js';
+import { attach } from './job-attach.js';
 import { type JobOpts, addJobOptions, flagsOf, jobspecOf, pythonJson, urgencyOf } from './submit-options.js';
 
 interface SubmitOpts extends JobOpts {
   cc?: string;
   bcc?: string;
   wait?: boolean;
+  watch?: boolean;
   quiet?: boolean;
 }
 
@@ -39,6 +42,7 @@ export async function run(args: string[]): Promise<number> {
     .option('--cc <IDSET>', 'Replicate job for each ID in IDSET (FLUX_JOB_CC=ID will be set for each job submitted)')
     .option('--bcc <IDSET>', 'Like --cc, but FLUX_JOB_CC is not set')
     .option('--wait', 'Wait for all jobs to complete after submission')
+    .option('--watch', 'Wait for all jobs to complete, copying their output here as flux watch does')
     .option('--quiet', 'Do not print jobid to stdout on submission');
   const code = parse(p, args);
   if (code !== undefined) return code;
@@ -70,8 +74,10 @@ export async function run(args: string[]): Promise<number> {
         process.stderr.write(`flux-submit: ${label}${(err as Error).message}\n`);
       }
     }
-    if (!o.wait) return failed ? 1 : 0;
-    const codes = await Promise.all(ids.map((id) => waitEnd(h, id)));
+    if (!o.wait && !o.watch) return failed ? 1 : 0;
+    const codes = await Promise.all(ids.map((id) => (o.watch
+      ? attach(h, id, { label: false, stdin: false, idText: encodeFluid(id, 'f58'), showEvents: false, signals: false })
+      : waitEnd(h, id))));
     return Math.max(failed ? 1 : 0, ...codes);
   } finally {
     h.close();

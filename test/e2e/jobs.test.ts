@@ -330,6 +330,26 @@ describe('the job lifecycle', () => {
     }
   });
 
+  it('flux watch follows jobs running or ended, and flux submit --watch the ones it submits; both exit with the highest code', async () => {
+    const slow = (await inst.flux(['submit', '-n', '2', 'sh', '-c', 'echo out $FLUX_TASK_RANK; sleep 0.5; echo late >&2; exit 3'])).stdout.trim();
+    const done = (await inst.flux(['submit', 'echo', 'done'])).stdout.trim();
+    await waitStatus(done, 'COMPLETED');
+    const w = await inst.flux(['watch', slow, done]);
+    expect(w.code).toBe(3);
+    expect(lines(w.stdout).sort()).toEqual(['done', 'out 0', 'out 1']);
+    expect(lines(w.stderr).sort()).toEqual(['flux-job: task(s) exited with exit code 3', 'late', 'late']);
+    // by selection: the caller's jobs active since a moment ago (none now), and the errors in the options
+    expect(await inst.flux(['watch', `--since=${Date.now() / 1000 + 3600}`])).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    expect(await inst.flux(['watch'])).toMatchObject({ code: 2, stderr: 'flux-watch: no jobs to watch: give job ids, or -a, -A, -f or --since\n' });
+    expect(await inst.flux(['watch', '-a', done])).toMatchObject({ code: 2, stderr: 'flux-watch: give job ids or a selection (-a, -A, -f, --since), not both\n' });
+    expect((await inst.flux(['watch', '--bogus'])).code).toBe(2);
+    const s = await inst.flux(['submit', '--cc=1-2', '--watch', 'sh', '-c', 'echo cc $FLUX_JOB_CC; exit $FLUX_JOB_CC']);
+    expect(s.code).toBe(2);
+    const out = lines(s.stdout);
+    expect(out.slice(0, 2).every((l) => /^ƒ/.test(l))).toBe(true);
+    expect(out.slice(2).sort()).toEqual(['cc 1', 'cc 2']);
+  });
+
   it('a guest eventlog\'s watch ends when its job does, and one waiting for the path to appear can be canceled at once', async () => {
     const h = await Flux.open(inst.uri);
     try {
