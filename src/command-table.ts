@@ -43,6 +43,7 @@ export const COMMANDS: Record<string, CommandInfo> = {
   resource: { summary: 'List the resources of the instance, drain and undrain them', load: () => import('./commands/resource.js') },
   hwloc: { summary: 'Control/query resource-hwloc service', load: () => import('./commands/hwloc.js') },
   submit: { summary: 'Submit a job to a Flux instance', common: true, load: () => import('./commands/submit.js') },
+  bulksubmit: { summary: 'Submit a job for each combination of inputs, as xargs or GNU parallel would', load: () => import('./commands/bulksubmit.js') },
   run: { summary: 'Run a job interactively', common: true, load: () => import('./commands/run.js') },
   batch: { summary: 'Submit a batch script to run in a new Flux instance', common: true, load: () => import('./commands/batch.js') },
   alloc: { summary: 'Run a command in a new Flux instance of the resources allocated', common: true, load: () => import('./commands/alloc.js') },

@@ -350,6 +350,20 @@ describe('the job lifecycle', () => {
     expect(out.slice(2).sort()).toEqual(['cc 1', 'cc 2']);
   });
 
+  it('flux bulksubmit submits a job per combination of inputs, options and command formatted with each', async () => {
+    const dry = await inst.flux(['bulksubmit', '--dry-run', '-n', '{1}', 'echo', '{0./%}', '{seq1}', ':::', 'a/x.txt', 'b/y.txt', ':::+', '1', '2']);
+    expect(dry).toMatchObject({ code: 0, stdout: 'bulksubmit: submit -n 1 echo x 1\nbulksubmit: submit -n 2 echo y 2\n' });
+    // inputs from stdin, a job for each, copied by --cc; --watch follows them all
+    const w = await inst.flux(['bulksubmit', '--watch', '--cc=1-2', 'sh', '-c', 'echo {} {cc}; exit {cc}'], { input: 'p\nq\n' });
+    expect(w.code).toBe(2);
+    const out = lines(w.stdout);
+    expect(out.slice(0, 4).every((l) => /^ƒ/.test(l))).toBe(true);
+    expect(out.slice(4).sort()).toEqual(['p 1', 'p 2', 'q 1', 'q 2']);
+    expect(await inst.flux(['bulksubmit', 'echo', '{3}', ':::', 'a'])).toMatchObject({ code: 1, stdout: '', stderr: 'flux-bulksubmit: {3}: {3}: there are 1 inputs, not 4\n' });
+    expect(await inst.flux(['bulksubmit', '-n', '{}', 'true', ':::', 'x'])).toMatchObject({ code: 1, stderr: "flux-bulksubmit: --ntasks: invalid value 'x'\n" });
+    expect(await inst.flux(['bulksubmit', 'true', '::::', join(dir, 'no-such-file')])).toMatchObject({ code: 1, stderr: `flux-bulksubmit: ${join(dir, 'no-such-file')}: No such file or directory\n` });
+  });
+
   it('a guest eventlog\'s watch ends when its job does, and one waiting for the path to appear can be canceled at once', async () => {
     const h = await Flux.open(inst.uri);
     try {
