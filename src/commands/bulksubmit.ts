@@ -35,7 +35,7 @@ function split(args: string[]): { command: string[]; lists: InputList[] } {
   for (const a of args.slice(first)) {
     if (MARKERS.has(a)) {
       marker = a;
-      if (a.startsWith(':::') && a.length <= 4) lists.push({ items: [], linked: a.endsWith('+') });
+      if (a === ':::' || a === ':::+') lists.push({ items: [], linked: a === ':::+' });
     } else if (marker.startsWith('::::')) {
       lists.push({ items: lines(a), linked: marker.endsWith('+') });
     } else {

@@ -12,6 +12,7 @@
 import { FluxError, ENODATA, ENOENT, EPERM, EPROTO } from '../core/errors.js';
 import { FLAG_NORESPONSE, type Message, ROLE_OWNER, ROLE_USER, payloadJson, senderOf } from '../core/wire/message.js';
 import { EVENTLOG, EXEC_EVENTLOG, OUTPUT_EVENTLOG, OutputStreams, type JobEvent, jobKey, parseEventlog } from '../core/jobs/kvs.js';
+import { encodeFluid } from '../core/jobs/fluid.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 
 /** kvs-watch lookup flags */
@@ -118,7 +119,7 @@ export function jobInfoModule(host: ModuleHost): ModuleDef {
         answer(Buffer.from(await value(id, path)).subarray(sent).toString('utf8'));
       } catch (e) {
         if (!(e instanceof FluxError && e.errno === ENOENT)) throw e;
-        if (!w.done) outcome = new FluxError(ENOENT, `job ${id} ended without ${path}`);
+        if (!w.done) outcome = new FluxError(ENOENT, `job ${encodeFluid(id, 'f58')} ended without ${path}`);
       }
       stop(w);
     };

@@ -1,7 +1,7 @@
 // Jobs on a real size-1 instance: submit, run, the job table, cancel, kill, urgency, wait, time limits, the
 // eventlogs in the KVS, output, stdin and flux-core's exit codes and messages.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -361,6 +361,11 @@ describe('the job lifecycle', () => {
     expect(out.slice(4).sort()).toEqual(['p 1', 'p 2', 'q 1', 'q 2']);
     expect(await inst.flux(['bulksubmit', 'echo', '{3}', ':::', 'a'])).toMatchObject({ code: 1, stdout: '', stderr: 'flux-bulksubmit: {3}: {3}: there are 1 inputs, not 4\n' });
     expect(await inst.flux(['bulksubmit', '-n', '{}', 'true', ':::', 'x'])).toMatchObject({ code: 1, stderr: "flux-bulksubmit: --ntasks: invalid value 'x'\n" });
+    writeFileSync(join(dir, 'inputs'), 'f1\nf2\n');
+    expect(await inst.flux(['bulksubmit', '--dry-run', 'echo', '{0}{1}', ':::', 'a', 'b', '::::+', join(dir, 'inputs')]))
+      .toMatchObject({ code: 0, stdout: 'bulksubmit: submit echo af1\nbulksubmit: submit echo bf2\n' });
+    expect((await inst.flux(['bulksubmit', '--dry-run', 'echo', '{0}{1}', '::::', join(dir, 'inputs'), '-'], { input: 'x\n' })).stdout)
+      .toBe('bulksubmit: submit echo f1x\nbulksubmit: submit echo f2x\n');
     expect(await inst.flux(['bulksubmit', 'true', '::::', join(dir, 'no-such-file')])).toMatchObject({ code: 1, stderr: `flux-bulksubmit: ${join(dir, 'no-such-file')}: No such file or directory\n` });
   });
 
