@@ -57,7 +57,11 @@ function placement(j: JobRecord): { ranks: number[]; hosts: string[] } {
   return { ranks: ranksOf(set), hosts: hosts === undefined ? [] : expandHostlist(hosts) };
 }
 
-export function compileConstraint(c: unknown): JobTest {
+/** how deep "and", "or" and "not" may nest: a request's payload is not to exhaust the broker's stack */
+export const CONSTRAINT_DEPTH_MAX = 64;
+
+export function compileConstraint(c: unknown, depth = 0): JobTest {
+  if (depth > CONSTRAINT_DEPTH_MAX) fail(`a constraint may nest at most ${CONSTRAINT_DEPTH_MAX} deep`);
   if (typeof c !== 'object' || c === null || Array.isArray(c)) fail('a constraint must be an object');
   const entries = Object.entries(c);
   if (entries.length !== 1) fail('a constraint must have exactly one operator');
@@ -67,7 +71,7 @@ export function compileConstraint(c: unknown): JobTest {
     case 'and':
     case 'or':
     case 'not': {
-      const subs = values.map(compileConstraint);
+      const subs = values.map((v) => compileConstraint(v, depth + 1));
       if (op === 'or') return (j) => subs.some((t) => t(j));
       const all = (j: JobRecord) => subs.every((t) => t(j));
       return op === 'and' ? all : (j) => !all(j);

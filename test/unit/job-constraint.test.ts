@@ -45,5 +45,9 @@ describe('compileConstraint', () => {
     expect(() => compileConstraint({ t_run: ['=5'] })).toThrow("t_run: invalid comparison '=5'");
     expect(() => compileConstraint({ and: [{ or: [7] }] })).toThrow('a constraint must be an object');
     expect(() => compileConstraint([])).toThrow('a constraint must be an object');
+    let deep: unknown = { name: ['j'] };
+    for (let i = 0; i < 64; i++) deep = { and: [deep] };
+    expect(ids(deep)).toEqual([2, 3]);
+    expect(() => compileConstraint({ not: [deep] })).toThrow('a constraint may nest at most 64 deep');
   });
 });
