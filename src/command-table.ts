@@ -47,6 +47,7 @@ export const COMMANDS: Record<string, CommandInfo> = {
   run: { summary: 'Run a job interactively', common: true, load: () => import('./commands/run.js') },
   batch: { summary: 'Submit a batch script to run in a new Flux instance', common: true, load: () => import('./commands/batch.js') },
   alloc: { summary: 'Run a command in a new Flux instance of the resources allocated', common: true, load: () => import('./commands/alloc.js') },
+  'multi-prog': { summary: 'Run a different command for each task of a job (MPMD)', load: () => import('./commands/multi-prog.js') },
   jobs: { summary: 'List jobs submitted to Flux', common: true, load: () => import('./commands/jobs.js') },
   job: { summary: 'Job housekeeping utility', common: true, load: () => import('./commands/job.js') },
   watch: { summary: 'Follow the output and state of jobs, running or ended', load: () => import('./commands/watch.js') },

@@ -369,6 +369,19 @@ describe('the job lifecycle', () => {
     expect(await inst.flux(['bulksubmit', 'true', '::::', join(dir, 'no-such-file')])).toMatchObject({ code: 1, stderr: `flux-bulksubmit: ${join(dir, 'no-such-file')}: No such file or directory\n` });
   });
 
+  it('flux multi-prog runs each task\'s own line of its configuration, exiting as that command did', async () => {
+    const conf = join(dir, 'mpmd.conf');
+    writeFileSync(conf, '0 echo first %t %o  # a comment\n* sh -c "echo rest %t; exit 5"\n');
+    const r = await inst.flux(['run', '-n', '2', '-l', process.execPath, FLUX, 'multi-prog', conf]);
+    expect(r.code).toBe(5);
+    expect(lines(r.stdout).sort()).toEqual(['0: first 0 0', '1: rest 1']);
+    expect(await inst.flux(['multi-prog', '-n', '0-2', conf])).toMatchObject({ code: 0, stdout: '0: echo first 0 0\n1: sh -c echo rest 1; exit 5\n2: sh -c echo rest 2; exit 5\n' });
+    expect(await inst.flux(['multi-prog', conf], { env: { FLUX_TASK_RANK: undefined } }))
+      .toMatchObject({ code: 1, stderr: 'flux-multi-prog: FLUX_TASK_RANK is not set: run it as the command of a job, or give --dry-run\n' });
+    writeFileSync(conf, '0 a\n0 b\n');
+    expect(await inst.flux(['multi-prog', '-n', '0', conf])).toMatchObject({ code: 1, stderr: `flux-multi-prog: ${conf}: line 2: task rank 0 is also on line 1\n` });
+  });
+
   it('a guest eventlog\'s watch ends when its job does, and one waiting for the path to appear can be canceled at once', async () => {
     const h = await Flux.open(inst.uri);
     try {

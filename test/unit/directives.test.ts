@@ -1,7 +1,8 @@
-// RFC 36 directives and the shell words they are split into, by example; test/properties/directives holds the
+// RFC 36 directives and the shell words they are split into, by example; test/properties/shell-words holds the
 // split to a reference quoting of any words.
 import { describe, it, expect } from 'vitest';
-import { parseDirectives, splitWords } from '../../src/core/jobs/directives.js';
+import { parseDirectives } from '../../src/core/jobs/directives.js';
+import { splitWords } from '../../src/core/shell-words.js';
 import { checkArchivePath, fileContent, fileEntry } from '../../src/core/jobs/file-archive.js';
 
 describe('splitWords', () => {

@@ -3,6 +3,7 @@
 // it, split as a POSIX shell splits them, `#` beginning a comment. Every directive of a script has one sentinel, and
 // they make one block: once a non-blank line not in the sentinel's comment style follows them, none may come.
 import { FluxError, EINVAL } from '../errors.js';
+import { splitWords } from '../shell-words.js';
 
 export interface Directive {
   /** 1-based */
@@ -11,37 +12,6 @@ export interface Directive {
 }
 
 const SENTINEL = /^([^A-Za-z0-9_]*)(flux|FLUX):(.*)$/;
-
-/** words as a POSIX shell splits them (quotes, backslashes), ending at an unquoted `#` */
-export function splitWords(text: string): string[] {
-  const words: string[] = [];
-  let word: string | undefined;
-  let quote: string | undefined;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quote !== undefined) {
-      if (c === quote) quote = undefined;
-      else if (quote === '"' && c === '\\' && (text[i + 1] === '"' || text[i + 1] === '\\')) word += text[++i]!;
-      else word += c;
-    } else if (c === ' ' || c === '\t' || c === '\r') {
-      if (word !== undefined) words.push(word);
-      word = undefined;
-    } else if (c === '#') {
-      break;
-    } else if (c === '\\') {
-      if (i + 1 === text.length) throw new FluxError(EINVAL, 'no character after a backslash');
-      word = (word ?? '') + text[++i]!;
-    } else if (c === "'" || c === '"') {
-      quote = c;
-      word ??= '';
-    } else {
-      word = (word ?? '') + c;
-    }
-  }
-  if (quote !== undefined) throw new FluxError(EINVAL, `no closing quotation (${quote})`);
-  if (word !== undefined) words.push(word);
-  return words;
-}
 
 /** a script's directives with words, in order (a directive whose words are all comment has none and is left out) */
 export function parseDirectives(script: string): Directive[] {

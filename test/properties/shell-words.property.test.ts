@@ -1,9 +1,9 @@
-// A directive's words, however each was quoted, split back into the same words: any text, quoted by one of the
-// ways a shell user writes it (single quotes, double quotes with their escapes, backslashes), then joined with
-// runs of blanks and followed by a comment.
+// Shell words (a batch directive's, a multi-prog line's), however each was quoted, split back into the same
+// words: any text, quoted by one of the ways a shell user writes it (single quotes, double quotes with their
+// escapes, backslashes), then joined with runs of blanks and followed by a comment.
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { splitWords } from '../../src/core/jobs/directives.js';
+import { splitWords } from '../../src/core/shell-words.js';
 
 const single = (w: string) => w.split("'").map((p) => `'${p}'`).join("\\'");
 const double = (w: string) => `"${w.replace(/["\\]/g, (c) => `\\${c}`)}"`;
