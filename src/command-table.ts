@@ -51,6 +51,7 @@ export const COMMANDS: Record<string, CommandInfo> = {
   jobs: { summary: 'List jobs submitted to Flux', common: true, load: () => import('./commands/jobs.js') },
   job: { summary: 'Job housekeeping utility', common: true, load: () => import('./commands/job.js') },
   watch: { summary: 'Follow the output and state of jobs, running or ended', load: () => import('./commands/watch.js') },
+  update: { summary: 'Update a pending job\'s duration or name', load: () => import('./commands/update.js') },
   pgrep: { summary: 'List jobs by name or id range', load: () => import('./commands/pgrep.js') },
   pkill: { summary: 'Cancel jobs by name or id range', load: () => import('./commands/pkill.js') },
   queue: { summary: 'Manage the job queue: enable, disable, start, stop, status, drain, idle', load: () => import('./commands/queue.js') },

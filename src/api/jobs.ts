@@ -239,6 +239,12 @@ export async function last(h: Flux, slice = '[:1]'): Promise<number[]> {
   return r.jobs as number[];
 }
 
+/** change a pending job's jobspec: `updates` maps keys (attributes.system.duration, attributes.system.job.name) to
+ *  their new values; journaled as the job's jobspec-update event */
+export async function update(h: Flux, id: number, updates: Record<string, unknown>, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  await h.call('job-manager.update', { id, updates }, opts);
+}
+
 /** which inactive jobs `purge` takes: older than `ageLimit` seconds, beyond the `numLimit` newest (either; a limit
  *  left out is none), at most `batch` in one request */
 export interface PurgeLimits {

@@ -12,6 +12,7 @@
 // same way on every broker), so a job is always in exactly one state and never skips one.
 import type { Entry } from '../core/journal/entry.js';
 import type { JobEvent } from '../core/jobs/kvs.js';
+import { DURATION_KEY, NAME_KEY, type JobUpdates, updatesProblem } from '../core/jobs/update.js';
 import { FluxError, EPROTO } from '../core/errors.js';
 import {
   STATE_NEW, STATE_DEPEND, STATE_PRIORITY, STATE_SCHED, STATE_RUN, STATE_CLEANUP, STATE_INACTIVE, STATE_ACTIVE,
@@ -188,6 +189,7 @@ const RULES: Record<string, { from: number; to?: number }> = {
   exception: { from: STATE_ACTIVE | STATE_NEW },
   memo: { from: STATE_ACTIVE | STATE_NEW | STATE_INACTIVE },
   'flux-restart': { from: STATE_ACTIVE | STATE_NEW },
+  'jobspec-update': { from: STATE_DEPEND | STATE_PRIORITY | STATE_SCHED },
 };
 
 /** whether `name` may be applied to a job in `state` (submit: only to a job that does not exist) */
@@ -343,6 +345,12 @@ function applyItem(w: Writer, it: JobItem): boolean {
     case 'free':
       rec.allocated = false;
       break;
+    case 'jobspec-update': {
+      const u = ctx as JobUpdates;
+      if (u[DURATION_KEY] !== undefined) rec.duration = u[DURATION_KEY];
+      if (u[NAME_KEY] !== undefined) rec.name = u[NAME_KEY];
+      break;
+    }
     case 'dependency-add':
       if (!rec.dependencies?.includes(ctx.description as string)) rec.dependencies = [...(rec.dependencies ?? []), ctx.description as string];
       break;
@@ -386,6 +394,8 @@ function wellFormed(name: string, ctx: Record<string, unknown>, it: JobItem): bo
       return typeof ctx.description === 'string';
     case 'exception':
       return typeof ctx.type === 'string' && isCount(ctx.severity) && ctx.severity <= 7;
+    case 'jobspec-update':
+      return updatesProblem(ctx) === undefined;
     default:
       return true;
   }

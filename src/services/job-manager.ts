@@ -10,6 +10,7 @@
 //   job-manager.raise   {id, severity, type, note?} -> {}
 //   job-manager.kill    {id, signum} -> {}
 //   job-manager.urgency {id, urgency} -> {old_urgency}
+//   job-manager.update  {id, updates:{key: value…}} -> {}         a pending job's duration or name (flux update)
 //   job-manager.wait    {id} -> {id, success, errstr?}            id ANY (any id above 2^53): the next one
 //   job-manager.history.get {slice?} -> {jobs:[id…]}              the caller's jobs, newest first, a Python slice of them
 //   job-manager.memo    {id, memo:{key:value…}} -> {}             a memo event (an instance run as a job posts its uri)
@@ -20,6 +21,7 @@
 import { FluxError, EINVAL, ENOENT, EPERM, EPROTO, ECHILD } from '../core/errors.js';
 import { type Message, ROLE_OWNER, ROLE_USER, payloadJson, senderOf } from '../core/wire/message.js';
 import { FluidGenerator, encodeFluid, fluidTimestamp } from '../core/jobs/fluid.js';
+import { DURATION_KEY, NAME_KEY, checkUpdates, updatedJobspec } from '../core/jobs/update.js';
 import { type Jobspec, type ResourceRequest, jobName, resourceRequest, validateJobspec } from '../core/jobs/jobspec.js';
 import { eventlogLine, jobKey, EVENTLOG, EXEC_EVENTLOG, OUTPUT_EVENTLOG } from '../core/jobs/kvs.js';
 import { appendOp, putOp } from '../core/jobs/ops.js';
@@ -510,7 +512,12 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
     const r = payloadJson(await host.rpc('kvs.lookup', { namespace: 'primary', key: jobKey(id, 'jobspec'), flags: 0 }));
     const v = r.val as { type?: string; data?: string };
     if (v.type !== 'val' || typeof v.data !== 'string') throw new FluxError(EPROTO, `${f58(id)}: jobspec is not a value`);
-    const js = validateJobspec(JSON.parse(Buffer.from(v.data, 'base64').toString('utf8')));
+    const submitted = validateJobspec(JSON.parse(Buffer.from(v.data, 'base64').toString('utf8')));
+    // the KVS keeps the jobspec as submitted: flux update's changes are the table's, from its jobspec-update events
+    const rec = jobOf(table(), id);
+    const js = rec === undefined ? submitted : updatedJobspec(submitted, {
+      [DURATION_KEY]: rec.duration, ...(rec.name !== jobName(submitted) ? { [NAME_KEY]: rec.name } : {}),
+    });
     jobspecs.set(id, js);
     return js;
   }
@@ -750,6 +757,24 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
           if (awaiting.has(job.id)) urgencies.set(job.id, urgency);
           await post(job.id, events);
           host.respond(msg, { old_urgency: job.urgency });
+        },
+      },
+      {
+        topic: 'job-manager.update',
+        allow: ROLE_USER,
+        schema: { type: 'object', properties: { ...idSchema, updates: { type: 'object' } }, required: ['id', 'updates'] },
+        handler: async (msg, body) => {
+          const job = jobFor(msg, body!.id as number, 'guests can only update their own jobs');
+          const updates = checkUpdates(body!.updates as Record<string, unknown>);
+          const pending = () => (stateOf(job.id)! & (STATE_DEPEND | STATE_PRIORITY | STATE_SCHED)) !== 0 && !allocating.has(job.id);
+          if (!pending()) throw new FluxError(EINVAL, 'only a pending job can be updated');
+          const js = updatedJobspec(await jobspecOf(job.id), updates);
+          // given resources while its jobspec was read
+          if (!pending()) throw new FluxError(EINVAL, 'only a pending job can be updated');
+          jobspecs.set(job.id, js);
+          requests.set(job.id, resourceRequest(js));
+          await post(job.id, [event('jobspec-update', updates)]);
+          host.respond(msg, {});
         },
       },
       {

@@ -35,7 +35,7 @@ const RULES: Record<string, Rule> = {
   'job-manager.drain': 'user', 'job-manager.history.get': 'user', 'job-manager.idle': 'user', 'job-manager.kill': 'user',
   'job-manager.memo': 'user', 'job-manager.purge': 'owner', 'job-manager.purge-id': 'owner', 'job-manager.queue-enable': 'owner', 'job-manager.queue-start': 'owner', 'job-manager.queue-status': 'user',
   'job-manager.raise': 'user', 'job-manager.submit': 'owner',
-  'job-manager.urgency': 'user',
+  'job-manager.update': 'user', 'job-manager.urgency': 'user',
   'job-manager.wait': 'user',
   'job-shell.kill': 'owner', 'job-shell.pmi-exchange': 'owner', 'job-shell.start': 'owner', 'job-shell.stdin': 'owner',
   'journal.cancel': 'owner', 'journal.checkpoint': 'owner', 'journal.checkpoints': 'owner', 'journal.compact': 'owner', 'journal.fetch': 'user',

@@ -1,0 +1,64 @@
+// flux update on a real instance with a statedir: a pending job's duration (absolute or relative) and name change,
+// journaled as a jobspec-update event; its allocation then expires by the new duration; a running job, an unknown
+// key, another user's job are refused; after a restart from the statedir the held job keeps what it was given.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startInstance, type Instance } from '../helpers/instance.js';
+
+let dir: string;
+let inst: Instance;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'flux-update-'));
+  inst = await startInstance(1, ['-S', `statedir=${join(dir, 'state')}`]);
+});
+
+afterAll(async () => {
+  await inst?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const row = async (i: Instance, id: string) => (await i.flux(['jobs', '-n', '-o', '{name} {duration}', id])).stdout;
+
+describe('flux update', () => {
+  it('changes a pending job\'s duration and name, journaled in its eventlog, and its allocation expires by it', async () => {
+    const id = (await inst.flux(['submit', '--urgency=hold', '-t', '10m', 'sleep', '0'])).stdout.trim();
+    expect(await inst.flux(['update', id, 'duration=+5m', 'name=renamed'])).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    expect(await row(inst, id)).toBe('renamed 900.0\n');
+    const log = (await inst.flux(['job', 'eventlog', id])).stdout.trim().split('\n');
+    expect(log.at(-1)).toMatch(/ jobspec-update attributes\.system\.duration=900 attributes\.system\.job\.name="renamed"$/);
+    expect((await inst.flux(['update', '-n', id, 'duration=1h'])).stdout).toMatch(/^\{"id":\d+,"updates":\{"attributes\.system\.duration":3600\}\}\n$/);
+    expect(await row(inst, id)).toBe('renamed 900.0\n');
+    expect((await inst.flux(['job', 'urgency', id, 'default'])).code).toBe(0);
+    expect((await inst.flux(['job', 'wait-event', '-t', '20', id, 'clean'])).code).toBe(0);
+    const R = JSON.parse((await inst.flux(['job', 'info', id, 'R'])).stdout);
+    expect(R.execution.expiration - R.execution.starttime).toBeCloseTo(900, 3);
+  });
+
+  it('refuses a running job, a key it does not serve, a duration below zero and another user\'s job', async () => {
+    const held = (await inst.flux(['submit', '--urgency=hold', '-t', '1m', 'true'])).stdout.trim();
+    const running = (await inst.flux(['submit', 'sleep', '60'])).stdout.trim();
+    expect((await inst.flux(['job', 'wait-event', '-t', '20', running, 'start'])).code).toBe(0);
+    expect(await inst.flux(['update', running, 'duration=1h'])).toMatchObject({ code: 1, stderr: 'flux-update: only a pending job can be updated\n' });
+    expect(await inst.flux(['update', held, 'queue=batch'])).toMatchObject({ code: 1, stderr: 'flux-update: update of attributes.system.queue is not supported (duration and name are)\n' });
+    expect(await inst.flux(['update', held, 'duration=-2m'])).toMatchObject({ code: 1, stderr: 'flux-update: duration=-2m: the job\'s duration would be -60 s\n' });
+    expect(await inst.flux(['update', held, 'name=x'], { env: { FLUX_HANDLE_USERID: '4242' } }))
+      .toMatchObject({ code: 1, stderr: 'flux-update: guests can only update their own jobs\n' });
+    expect(await row(inst, held)).toBe('true 60.0\n');
+    expect((await inst.flux(['cancel', running])).code).toBe(0);
+  });
+
+  it('keeps a held job\'s update across a restart from the statedir, and allocates by it', async () => {
+    const id = (await inst.flux(['submit', '--urgency=hold', '-t', '1m', 'true'])).stdout.trim();
+    expect((await inst.flux(['update', id, 'duration=2h'])).code).toBe(0);
+    expect(await inst.stop()).toBe(0);
+    inst = await startInstance(1, ['-S', `statedir=${join(dir, 'state')}`]);
+    expect(await row(inst, id)).toBe('true 7200.0\n');
+    expect((await inst.flux(['job', 'urgency', id, 'default'])).code).toBe(0);
+    expect((await inst.flux(['job', 'wait-event', '-t', '20', id, 'clean'])).code).toBe(0);
+    const R = JSON.parse((await inst.flux(['job', 'info', id, 'R'])).stdout);
+    expect(R.execution.expiration - R.execution.starttime).toBeCloseTo(7200, 3);
+  });
+});
