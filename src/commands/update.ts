@@ -1,4 +1,5 @@
-// flux update [-n] JOBID KEY=VALUE...: change a pending job's jobspec. duration=FSD (or +FSD / -FSD from what it is;
+// flux update [-n] JOBID KEY=VALUE...: change a pending job's jobspec, or a running job's duration (the instance
+// owner's to change: it moves the job's expiration). duration=FSD (or +FSD / -FSD from what it is;
 // 0 or inf: no limit) and name=NAME, also spelled as their jobspec paths (job.name, attributes.system.duration). -n prints
 // the update flux-core's job-manager.update would be sent, as JSON, and sends nothing.
 import { Flux } from '../api/handle.js';
@@ -18,7 +19,7 @@ function seconds(text: string): number {
 }
 
 export async function run(args: string[]): Promise<number> {
-  const p = program('update', 'Update a pending job\'s duration or name')
+  const p = program('update', 'Update a job\'s duration or name')
     .option('-n, --dry-run', 'Print the update as JSON instead of sending it')
     .argument('<jobid>')
     .argument('<key=value...>', 'duration=FSD|+FSD|-FSD, name=NAME');

@@ -189,7 +189,8 @@ const RULES: Record<string, { from: number; to?: number }> = {
   exception: { from: STATE_ACTIVE | STATE_NEW },
   memo: { from: STATE_ACTIVE | STATE_NEW | STATE_INACTIVE },
   'flux-restart': { from: STATE_ACTIVE | STATE_NEW },
-  'jobspec-update': { from: STATE_DEPEND | STATE_PRIORITY | STATE_SCHED },
+  'jobspec-update': { from: STATE_DEPEND | STATE_PRIORITY | STATE_SCHED | STATE_RUN },
+  'resource-update': { from: STATE_RUN },
 };
 
 /** whether `name` may be applied to a job in `state` (submit: only to a job that does not exist) */
@@ -351,6 +352,10 @@ function applyItem(w: Writer, it: JobItem): boolean {
       if (u[NAME_KEY] !== undefined) rec.name = u[NAME_KEY];
       break;
     }
+    case 'resource-update':
+      if (ctx.expiration as number > 0) rec.expiration = ctx.expiration as number;
+      else delete rec.expiration;
+      break;
     case 'dependency-add':
       if (!rec.dependencies?.includes(ctx.description as string)) rec.dependencies = [...(rec.dependencies ?? []), ctx.description as string];
       break;
@@ -396,6 +401,8 @@ function wellFormed(name: string, ctx: Record<string, unknown>, it: JobItem): bo
       return typeof ctx.type === 'string' && isCount(ctx.severity) && ctx.severity <= 7;
     case 'jobspec-update':
       return updatesProblem(ctx) === undefined;
+    case 'resource-update':
+      return typeof ctx.expiration === 'number' && Number.isFinite(ctx.expiration) && ctx.expiration >= 0;
     default:
       return true;
   }

@@ -102,11 +102,7 @@ export class JobExec {
     const kvsname = encodeFluid(id, 'f58');
     const sys = js.attributes?.system;
     const task = js.tasks[0]!;
-    const expiration = R.execution.expiration ?? 0;
-    if (expiration > 0) {
-      run.timer = setTimeout(() => this.expire(run), Math.max(0, expiration * 1000 - Date.now()));
-      run.timer.unref();
-    }
+    this.expireAt(run, R.execution.expiration ?? 0);
     ranks.forEach((rank, index) => {
       const spec: ShellStart = {
         id, index, shells: ranks, tasks: map[index]!, ntasks, command: task.command,
@@ -167,6 +163,23 @@ export class JobExec {
     clearTimeout(run.killTimer);
     this.running.delete(run.id);
     this.hooks.finish(run.id, run.status, run.output);
+  }
+
+  /** the job's allocation expires at `expiration` (seconds since the epoch; 0: never) */
+  private expireAt(run: Running, expiration: number): void {
+    clearTimeout(run.timer);
+    run.timer = undefined;
+    if (expiration <= 0) return;
+    run.timer = setTimeout(() => this.expire(run), Math.max(0, expiration * 1000 - Date.now()));
+    run.timer.unref();
+  }
+
+  /** a running job's new expiration (flux update of its duration); false if it is not running here */
+  setExpiration(id: number, expiration: number): boolean {
+    const run = this.running.get(id);
+    if (!run) return false;
+    this.expireAt(run, expiration);
+    return true;
   }
 
   private expire(run: Running): void {

@@ -10,7 +10,8 @@
 //   job-manager.raise   {id, severity, type, note?} -> {}
 //   job-manager.kill    {id, signum} -> {}
 //   job-manager.urgency {id, urgency} -> {old_urgency}
-//   job-manager.update  {id, updates:{key: value…}} -> {}         a pending job's duration or name (flux update)
+//   job-manager.update  {id, updates:{key: value…}} -> {}         a pending job's duration or name, a running job's
+//                                                                  duration (the owner's): flux update
 //   job-manager.wait    {id} -> {id, success, errstr?}            id ANY (any id above 2^53): the next one
 //   job-manager.history.get {slice?} -> {jobs:[id…]}              the caller's jobs, newest first, a Python slice of them
 //   job-manager.memo    {id, memo:{key:value…}} -> {}             a memo event (an instance run as a job posts its uri)
@@ -21,7 +22,7 @@
 import { FluxError, EINVAL, ENOENT, EPERM, EPROTO, ECHILD } from '../core/errors.js';
 import { type Message, ROLE_OWNER, ROLE_USER, payloadJson, senderOf } from '../core/wire/message.js';
 import { FluidGenerator, encodeFluid, fluidTimestamp } from '../core/jobs/fluid.js';
-import { DURATION_KEY, NAME_KEY, checkUpdates, updatedJobspec } from '../core/jobs/update.js';
+import { DURATION_KEY, NAME_KEY, type JobUpdates, checkUpdates, updatedJobspec } from '../core/jobs/update.js';
 import { type Jobspec, type ResourceRequest, jobName, resourceRequest, validateJobspec } from '../core/jobs/jobspec.js';
 import { eventlogLine, jobKey, EVENTLOG, EXEC_EVENTLOG, OUTPUT_EVENTLOG } from '../core/jobs/kvs.js';
 import { appendOp, putOp } from '../core/jobs/ops.js';
@@ -572,6 +573,21 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
   // ---- requests on a job ---------------------------------------------------------------------------------------
 
   /** the job a request names; a guest may act on its own jobs only (`denied` says what it may not do) */
+  /**
+   * A running job's duration (the instance owner's to change): its allocation now expires that long after it
+   * started, journaled as a resource-update event with the jobspec-update, and job-exec's timer moves with it.
+   */
+  async function updateRunning(msg: Message, job: JobRecord, updates: JobUpdates): Promise<void> {
+    if (!(msg.rolemask & ROLE_OWNER)) throw new FluxError(EPERM, 'only the instance owner can update a running job');
+    const duration = updates[DURATION_KEY];
+    if (duration === undefined || Object.keys(updates).length > 1) throw new FluxError(EINVAL, 'only the duration of a running job can be updated');
+    const expiration = duration === 0 ? 0 : (job.R!.execution.starttime ?? job.t_run ?? 0) + duration;
+    if (expiration !== 0 && expiration <= Date.now() / 1000) throw new FluxError(EINVAL, 'the job would have expired already');
+    await post(job.id, [event('jobspec-update', updates), event('resource-update', { expiration })]);
+    exec.setExpiration(job.id, expiration);
+    host.respond(msg, {});
+  }
+
   function jobFor(msg: Message, id: number, denied: string): JobRecord {
     const job = jobOf(table(), id);
     if (!job) throw new FluxError(EINVAL, 'unknown job id');
@@ -766,8 +782,12 @@ export function jobManagerModule(host: ModuleHost, opts: JobManagerOptions): Mod
         handler: async (msg, body) => {
           const job = jobFor(msg, body!.id as number, 'guests can only update their own jobs');
           const updates = checkUpdates(body!.updates as Record<string, unknown>);
+          if (stateOf(job.id) === STATE_RUN && job.R !== undefined && exec.has(job.id)) {
+            await updateRunning(msg, job, updates);
+            return;
+          }
           const pending = () => (stateOf(job.id)! & (STATE_DEPEND | STATE_PRIORITY | STATE_SCHED)) !== 0 && !allocating.has(job.id);
-          if (!pending()) throw new FluxError(EINVAL, 'only a pending job can be updated');
+          if (!pending()) throw new FluxError(EINVAL, 'only a pending or running job can be updated');
           const js = updatedJobspec(await jobspecOf(job.id), updates);
           // given resources while its jobspec was read
           if (!pending()) throw new FluxError(EINVAL, 'only a pending job can be updated');

@@ -1,6 +1,7 @@
 // flux update on a real instance with a statedir: a pending job's duration (absolute or relative) and name change,
-// journaled as a jobspec-update event; its allocation then expires by the new duration; a running job, an unknown
-// key, another user's job are refused; after a restart from the statedir the held job keeps what it was given.
+// journaled as a jobspec-update event, and its allocation then expires by the new duration; a running job's
+// duration moves its expiration (resource-update) and its timer, the owner's alone; an unknown key, another user's
+// job, an ended one are refused; after a restart from the statedir a held job keeps what it was given.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,17 +38,35 @@ describe('flux update', () => {
     expect(R.execution.expiration - R.execution.starttime).toBeCloseTo(900, 3);
   });
 
-  it('refuses a running job, a key it does not serve, a duration below zero and another user\'s job', async () => {
-    const held = (await inst.flux(['submit', '--urgency=hold', '-t', '1m', 'true'])).stdout.trim();
-    const running = (await inst.flux(['submit', 'sleep', '60'])).stdout.trim();
+  it('moves a running job\'s expiration (the owner\'s to do), its timer with it; refuses what it does not serve', async () => {
+    const running = (await inst.flux(['submit', '-t', '1h', 'sleep', '60'])).stdout.trim();
     expect((await inst.flux(['job', 'wait-event', '-t', '20', running, 'start'])).code).toBe(0);
-    expect(await inst.flux(['update', running, 'duration=1h'])).toMatchObject({ code: 1, stderr: 'flux-update: only a pending job can be updated\n' });
+    expect(await inst.flux(['update', running, 'duration=2h'])).toMatchObject({ code: 0, stderr: '' });
+    const log = (await inst.flux(['job', 'eventlog', running])).stdout.trim().split('\n');
+    expect(log.at(-2)).toMatch(/ jobspec-update attributes\.system\.duration=7200$/);
+    expect(log.at(-1)).toMatch(/ resource-update expiration=\d+\.\d+$/);
+    const left = Number((await inst.flux(['job', 'timeleft', running])).stdout);
+    expect(left).toBeGreaterThan(3600);
+    expect(left).toBeLessThanOrEqual(7200);
+    expect(await inst.flux(['update', running, 'name=x'])).toMatchObject({ code: 1, stderr: 'flux-update: only the duration of a running job can be updated\n' });
+    // shortened, the job times out by the new duration
+    expect((await inst.flux(['update', running, 'duration=2s'])).code).toBe(0);
+    expect((await inst.flux(['job', 'wait-event', '-t', '20', running, 'clean'])).code).toBe(0);
+    expect((await inst.flux(['jobs', '-n', '-o', '{status} {exception.type}', running])).stdout).toBe('TIMEOUT timeout\n');
+    // a guest's own running job: its duration is the owner's to change
+    const guest = { FLUX_HANDLE_USERID: '4242' };
+    const theirs = (await inst.flux(['submit', '-t', '1h', 'sleep', '60'], { env: guest })).stdout.trim();
+    expect((await inst.flux(['job', 'wait-event', '-t', '20', theirs, 'start'])).code).toBe(0);
+    expect(await inst.flux(['update', theirs, 'duration=2h'], { env: guest }))
+      .toMatchObject({ code: 1, stderr: 'flux-update: only the instance owner can update a running job\n' });
+    expect((await inst.flux(['cancel', theirs])).code).toBe(0);
+    const held = (await inst.flux(['submit', '--urgency=hold', '-t', '1m', 'true'])).stdout.trim();
     expect(await inst.flux(['update', held, 'queue=batch'])).toMatchObject({ code: 1, stderr: 'flux-update: update of attributes.system.queue is not supported (duration and name are)\n' });
     expect(await inst.flux(['update', held, 'duration=-2m'])).toMatchObject({ code: 1, stderr: 'flux-update: duration=-2m: the job\'s duration would be -60 s\n' });
-    expect(await inst.flux(['update', held, 'name=x'], { env: { FLUX_HANDLE_USERID: '4242' } }))
-      .toMatchObject({ code: 1, stderr: 'flux-update: guests can only update their own jobs\n' });
+    expect(await inst.flux(['update', held, 'name=x'], { env: guest })).toMatchObject({ code: 1, stderr: 'flux-update: guests can only update their own jobs\n' });
     expect(await row(inst, held)).toBe('true 60.0\n');
-    expect((await inst.flux(['cancel', running])).code).toBe(0);
+    expect((await inst.flux(['cancel', held])).code).toBe(0);
+    expect(await inst.flux(['update', held, 'duration=1h'])).toMatchObject({ code: 1, stderr: 'flux-update: only a pending or running job can be updated\n' });
   });
 
   it('keeps a held job\'s update across a restart from the statedir, and allocates by it', async () => {

@@ -12,7 +12,7 @@ import { PURGE, allJobs, jobOf, jobsProjection, type JobItem, type JobTable } fr
 
 const R = { version: 1, execution: { R_lite: [{ rank: '0', children: { core: '0-1' } }], starttime: 1, expiration: 0 } };
 const NAMES = ['submit', 'validate', 'depend', 'priority', 'urgency', 'alloc', 'start', 'finish', 'release', 'free', 'clean',
-  'exception', 'memo', 'flux-restart', 'invalidate', 'dependency-add', 'dependency-remove', 'bogus', PURGE, PURGE, 'jobspec-update'];
+  'exception', 'memo', 'flux-restart', 'invalidate', 'dependency-add', 'dependency-remove', 'bogus', PURGE, PURGE, 'jobspec-update', 'resource-update'];
 
 /** the edges RFC 21 draws between states (a state may also stay where it is) */
 const EDGES = new Set([
@@ -32,6 +32,7 @@ function item(id: number, name: string, t: number, sev: number): JobItem {
     release: { ranks: 'all', final: true },
     'dependency-add': { description: `after-finish=ƒ${sev}` },
     'dependency-remove': { description: `after-finish=ƒ${sev}` },
+    'resource-update': { expiration: sev === 0 ? 0 : 5000 },
     'jobspec-update': sev === 0 ? { 'attributes.system.duration': 60, 'attributes.system.job.name': 'updated' } : { 'attributes.system.queue': 'q' },
     exception: { type: sev === 0 ? 'cancel' : 'test', severity: sev, userid: 1000, note: '' },
   }[name];

@@ -1,6 +1,6 @@
-// flux update's changes to a pending job (flux-core's job-manager.update {id, updates}): jobspec keys and their new
-// values, journaled as a `jobspec-update` event whose context is those keys. The ones served: the duration (seconds,
-// 0 for none) and the name.
+// flux update's changes to a job (flux-core's job-manager.update {id, updates}): jobspec keys and their new values,
+// journaled as a `jobspec-update` event whose context is those keys. The ones served: the duration (seconds, 0 for
+// none) and the name; of a running job only the duration, which moves its expiration (a `resource-update` event).
 import { FluxError, EINVAL } from '../errors.js';
 import type { Jobspec } from './jobspec.js';
 
