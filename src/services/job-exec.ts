@@ -174,12 +174,10 @@ export class JobExec {
     run.timer.unref();
   }
 
-  /** a running job's new expiration (flux update of its duration); false if it is not running here */
-  setExpiration(id: number, expiration: number): boolean {
+  /** a running job's new expiration (flux update of its duration) */
+  setExpiration(id: number, expiration: number): void {
     const run = this.running.get(id);
-    if (!run) return false;
-    this.expireAt(run, expiration);
-    return true;
+    if (run) this.expireAt(run, expiration);
   }
 
   private expire(run: Running): void {
