@@ -39,6 +39,12 @@ export function parse(p: Command, args: string[]): number | undefined {
   }
 }
 
+/** parse() for a command whose exit code 1 says something else (nothing matched, a job failed): a usage error is 2 */
+export function parseExit2(p: Command, args: string[]): number | undefined {
+  const code = parse(p, args);
+  return code === 1 ? 2 : code;
+}
+
 /**
  * Add a program's subcommands, each by the function that defines it: only the one `args[0]` names when it names
  * one, every one otherwise (for help and for commander's own errors). Building every option of every subcommand

@@ -1,8 +1,8 @@
 // flux pgrep: the ids of the jobs whose name matches a pattern or whose id is in a range (job-match.ts), one a
-// line (or as -o FORMAT, flux jobs' format language); exit 1 when none matches.
+// line (or as -o FORMAT, flux jobs' format language); exit 1 when none matches, 2 on a usage error.
 import { withHandle } from '../api/handle.js';
 import { OutputFormat } from '../core/format/output.js';
-import { program, parse } from './common.js';
+import { program, parseExit2 } from './common.js';
 import { JOB_FIELDS, type JobRow } from './jobs-fields.js';
 import { ownerNames, readPasswd } from './ps.js';
 import { type MatchOpts, addMatchOptions, matchingJobs } from './job-match.js';
@@ -11,7 +11,7 @@ export async function run(args: string[]): Promise<number> {
   const p = addMatchOptions(program('pgrep', 'List jobs by name or id range'), true)
     .option('-o, --format <FORMAT>', 'Specify output format using Python\'s string format syntax')
     .option('-n, --no-header', 'Suppress printing of the header line');
-  const code = parse(p, args);
+  const code = parseExit2(p, args);
   if (code !== undefined) return code;
   const o = p.opts<MatchOpts & { format?: string; header?: boolean }>();
   // the default format is the ids alone, without a header

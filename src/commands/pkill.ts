@@ -3,13 +3,13 @@
 import { withHandle } from '../api/handle.js';
 import { encodeFluid } from '../core/jobs/fluid.js';
 import { cancel, result } from '../api/jobs.js';
-import { program, parse } from './common.js';
+import { program, parseExit2 } from './common.js';
 import { type MatchOpts, addMatchOptions, matchingJobs } from './job-match.js';
 
 export async function run(args: string[]): Promise<number> {
   const p = addMatchOptions(program('pkill', 'Cancel jobs by name or id range'), false)
     .option('-w, --wait', 'Wait for the jobs canceled to end');
-  const code = parse(p, args);
+  const code = parseExit2(p, args);
   if (code !== undefined) return code;
   const o = p.opts<MatchOpts & { wait?: boolean }>();
   return withHandle(async (h) => {

@@ -6,7 +6,7 @@ import { list } from '../api/jobs.js';
 import { effectiveUserid } from '../core/access/roles.js';
 import { encodeFluid, parseJobId } from '../core/jobs/fluid.js';
 import { STATE_ACTIVE, STATE_INACTIVE } from '../core/jobs/state.js';
-import { program, parse } from './common.js';
+import { program, parseExit2 } from './common.js';
 import { attach } from './job-attach.js';
 import { countOption, filterOf, sinceOf } from './jobs.js';
 
@@ -31,8 +31,8 @@ export async function run(args: string[]): Promise<number> {
     .option('--since <WHEN>', 'Watch jobs active since WHEN (-FSD before now, ISO-8601 or seconds since the epoch)')
     .option('-c, --count <N>', 'Watch at most N jobs (0: no limit)', '1000')
     .argument('[ids...]', 'the jobs to watch');
-  const code = parse(p, args);
-  if (code !== undefined) return code === 1 ? 2 : code;
+  const code = parseExit2(p, args);
+  if (code !== undefined) return code;
   const o = p.opts<WatchOpts>();
   let ids: number[];
   let selection: { states: number; results: number; since?: number; max: number } | undefined;

@@ -1,11 +1,13 @@
 // job-list (rank 0): the job table as flux-core's job-list module answers it, from the journal's job projection,
 // now or at any past journal position. Requests from other ranks reach it through the tree.
 //
-//   job-list.list    {max_entries?, userid?, states?, results?, since?, constraint?, seq?|time?} -> {jobs:[…], time?}
+//   job-list.list    {max_entries?, attrs?, userid?, states?, results?, since?, constraint?, seq?|time?} -> {jobs:[…], time?}
 //                    since: active jobs and those inactive since then; constraint: flux-core's (job-constraint.ts);
 //                    seq: the table as it was after that journal entry (flux jobs --at-seq); time: after the
 //                    last entry made by then (--at-time); the answer then says when that entry was made
-//   job-list.list-id {id} -> {job}
+//   job-list.list-id {id, attrs?} -> {job}
+//                    attrs (both): the attributes answered besides the id, as flux-core's clients name them
+//                    ("all", or none named: every one)
 import { FluxError, ENOENT } from '../core/errors.js';
 import { ROLE_USER, USERID_UNKNOWN } from '../core/wire/message.js';
 import { STATE_INACTIVE } from '../core/jobs/state.js';
@@ -14,6 +16,14 @@ import { listOrder, listing } from '../projections/job-listing.js';
 import { compileConstraint } from '../projections/job-constraint.js';
 import type { JournalService } from './journal.js';
 import type { ModuleDef, ModuleHost } from './module.js';
+
+/** the attributes asked for, and the id: all of them when none are named or "all" is */
+function only(job: Record<string, unknown>, attrs: string[] | undefined): Record<string, unknown> {
+  if (attrs === undefined || attrs.includes('all')) return job;
+  const out: Record<string, unknown> = { id: job.id };
+  for (const a of attrs) if (a in job) out[a] = job[a];
+  return out;
+}
 
 export function jobListModule(host: ModuleHost, journal: JournalService): ModuleDef {
   return {
@@ -53,7 +63,8 @@ export function jobListModule(host: ModuleHost, journal: JournalService): Module
             // a result names inactive jobs that ended so; states and results together are either
             return (j.state & states) !== 0 || (j.state === STATE_INACTIVE && ((j.result ?? 0) & results) !== 0);
           }).sort(listOrder);
-          const out: Record<string, unknown> = { jobs: (max > 0 ? jobs.slice(0, max) : jobs).map(listing) };
+          const attrs = body!.attrs as string[] | undefined;
+          const out: Record<string, unknown> = { jobs: (max > 0 ? jobs.slice(0, max) : jobs).map((j) => only(listing(j), attrs)) };
           // a past table is seen from its own moment: running times are told up to then
           if (seq !== undefined) out.time = await journal.timeAt(seq);
           host.respond(msg, out);
@@ -62,11 +73,15 @@ export function jobListModule(host: ModuleHost, journal: JournalService): Module
       {
         topic: 'job-list.list-id',
         allow: ROLE_USER,
-        schema: { type: 'object', properties: { id: { type: 'integer', minimum: 0 } }, required: ['id'] },
+        schema: {
+          type: 'object',
+          properties: { id: { type: 'integer', minimum: 0 }, attrs: { type: 'array', items: { type: 'string' } } },
+          required: ['id'],
+        },
         handler: (msg, body) => {
           const j = jobOf(journal.state<JobTable>(JOBTABLE), body!.id as number);
           if (!j) throw new FluxError(ENOENT, 'unknown job id');
-          host.respond(msg, { job: listing(j) });
+          host.respond(msg, { job: only(listing(j), body!.attrs as string[] | undefined) });
         },
       },
     ],

@@ -325,6 +325,11 @@ describe('the job lifecycle', () => {
       expect((r.jobs as Array<{ id: number }>).map((j) => encodeFluid(j.id, 'f58'))).toEqual([named]);
       await expect(h.call('job-list.list', { constraint: { bogus: [] } })).rejects.toMatchObject({ errno: 22, message: 'unknown constraint operator: bogus' });
       expect((await h.call('job-list.list', { constraint: { name: ['constrained'] } })).jobs).toHaveLength(1);
+      // the attributes asked for, and the id
+      const some = await h.call('job-list.list', { attrs: ['name', 'state'], constraint: { name: ['constrained'] } });
+      expect(some.jobs).toEqual([{ id: parseJobId(named), name: 'constrained', state: 64 }]);
+      expect((await h.call('job-list.list-id', { id: parseJobId(named), attrs: [] })).job).toEqual({ id: parseJobId(named) });
+      expect(Object.keys((await h.call('job-list.list-id', { id: parseJobId(named), attrs: ['all'] })).job as object)).toContain('t_inactive');
     } finally {
       h.close();
     }

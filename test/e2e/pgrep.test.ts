@@ -30,6 +30,9 @@ describe('flux pgrep and pkill', () => {
     expect((await inst.flux(['pgrep', 'alpha'])).code).toBe(1);
     expect(await inst.flux(['pgrep', '-a', 'alpha'])).toMatchObject({ code: 0, stdout: `${a}\n` });
     expect(await inst.flux(['pkill', 'nomatch'])).toMatchObject({ code: 1, stderr: 'flux-pkill: no matching jobs\n' });
+    // a usage error is not "nothing matched"
+    expect(await inst.flux(['pgrep', '--bogus', 'x'])).toMatchObject({ code: 2, stderr: "flux-pgrep: unknown option '--bogus'\n" });
+    expect((await inst.flux(['pkill', '--bogus', 'x'])).code).toBe(2);
     expect((await inst.flux(['pkill', 'gamma'])).code).toBe(0);
   }, 30_000);
 });
