@@ -245,6 +245,11 @@ export async function update(h: Flux, id: number, updates: Record<string, unknow
   await h.call('job-manager.update', { id, updates }, opts);
 }
 
+/** the instance's job counts as job-list keeps them (flux-core's job-list.job-stats: job_states, results, inactive_purged) */
+export async function stats(h: Flux, opts: { signal?: AbortSignal } = {}): Promise<Record<string, unknown>> {
+  return h.call('job-list.job-stats', {}, opts);
+}
+
 /** which inactive jobs `purge` takes: older than `ageLimit` seconds, beyond the `numLimit` newest (either; a limit
  *  left out is none), at most `batch` in one request */
 export interface PurgeLimits {

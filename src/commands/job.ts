@@ -8,7 +8,7 @@ import { FluxError, ECHILD, ENOENT, EPERM } from '../core/errors.js';
 import { type FluidEncoding, encodeFluid, parseJobId } from '../core/jobs/fluid.js';
 import { EventlogFormatter, colorFor, decodeEventlog } from '../core/kvs/format-eventlog.js';
 import { PURGE_BATCH_MAX, URGENCY_EXPEDITE, URGENCY_HOLD } from '../core/jobs/state.js';
-import { type JobResult, JOBID_ANY, cancel, kill, last, lookup, purge, purgeIds, raise, result, setUrgency, wait, watchEventlog } from '../api/jobs.js';
+import { type JobResult, JOBID_ANY, cancel, kill, last, lookup, purge, purgeIds, raise, result, setUrgency, stats, wait, watchEventlog } from '../api/jobs.js';
 import { parseFSD } from '../core/time/fsd.js';
 import { exitCodeOf } from '../core/jobs/wait-status.js';
 import { program, runChosen } from './common.js';
@@ -177,6 +177,15 @@ export async function run(args: string[]): Promise<number> {
       const excCode = Number(o.exceptionExitCode);
       if (!/^\d+$/.test(o.exceptionExitCode) || excCode > 255) fail(`invalid --exception-exit-code: ${o.exceptionExitCode}`);
       action = () => withHandle((h) => status(h, ids, texts, excCode, o.verbose, o.json === true));
+    });
+
+  p.command('stats')
+    .description('Print the instance\'s job counts as JSON')
+    .action(() => {
+      action = () => withHandle(async (h) => {
+        process.stdout.write(`${JSON.stringify(await stats(h))}\n`);
+        return 0;
+      });
     });
 
   p.command('purge')

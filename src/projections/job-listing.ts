@@ -1,9 +1,12 @@
 // A job of the job table as flux-core's job-list answers it, and the order it lists jobs in: what job-list serves
 // and what `flux replay --show jobs` prints from a stopped instance's journal.
-import { STATE_INACTIVE, STATE_PENDING, STATE_RUNNING } from '../core/jobs/state.js';
+import {
+  RESULT_CANCELED, RESULT_COMPLETED, RESULT_FAILED, RESULT_TIMEOUT, STATE_CLEANUP, STATE_DEPEND, STATE_INACTIVE,
+  STATE_PENDING, STATE_PRIORITY, STATE_RUN, STATE_RUNNING, STATE_SCHED,
+} from '../core/jobs/state.js';
 import { countCores, decodeR, nodelist, ranksOf } from '../core/resource/rset.js';
 import { formatIdset } from '../core/resource/idset.js';
-import type { JobRecord } from './jobs.js';
+import { type JobRecord, type JobTable, allJobs } from './jobs.js';
 
 /** a job as job-list answers it: flux-core's attribute names, a key left out while it has no value */
 export function listing(j: JobRecord): Record<string, unknown> {
@@ -48,4 +51,28 @@ export function listOrder(a: JobRecord, b: JobRecord): number {
   if (ga === 0) return (b.priority ?? 0) - (a.priority ?? 0) || a.id - b.id;
   if (ga === 1) return (b.t_run ?? 0) - (a.t_run ?? 0) || b.id - a.id;
   return (b.t_inactive ?? 0) - (a.t_inactive ?? 0) || b.id - a.id;
+}
+
+/**
+ * The table's counts as flux-core's job-list.job-stats answers them: jobs in each state (a job not yet validated
+ * counts as depend), inactive ones by result, and those the table no longer holds (purged, or past its bound).
+ */
+export function jobStats(t: JobTable): Record<string, unknown> {
+  const states = { depend: 0, priority: 0, sched: 0, run: 0, cleanup: 0, inactive: 0, total: 0 };
+  const results = { successful: 0, failed: 0, timeout: 0, canceled: 0 };
+  for (const j of allJobs(t)) {
+    states.total++;
+    if (j.state === STATE_INACTIVE) {
+      states.inactive++;
+      if (j.result === RESULT_COMPLETED) results.successful++;
+      else if (j.result === RESULT_FAILED) results.failed++;
+      else if (j.result === RESULT_TIMEOUT) results.timeout++;
+      else if (j.result === RESULT_CANCELED) results.canceled++;
+    } else if (j.state === STATE_PRIORITY) states.priority++;
+    else if (j.state === STATE_SCHED) states.sched++;
+    else if (j.state === STATE_RUN) states.run++;
+    else if (j.state === STATE_CLEANUP) states.cleanup++;
+    else if (j.state <= STATE_DEPEND) states.depend++;
+  }
+  return { job_states: states, ...results, inactive_purged: t.gone ?? 0, queues: [] };
 }

@@ -109,6 +109,8 @@ export interface JobTable {
   maxId: number;
   /** ids of inactive jobs in the order they became inactive, in pages of PAGE */
   inactive: number[][];
+  /** inactive jobs the table no longer holds: purged, or gone past INACTIVE_MAX (absent: none) */
+  gone?: number;
 }
 
 /** a job's group and shard: its id's milliseconds plus its sequence, which spreads the jobs of one millisecond too */
@@ -237,6 +239,7 @@ class Writer {
 
   constructor(base: JobTable) {
     this.table = { shards: { ...base.shards }, maxId: base.maxId, inactive: base.inactive };
+    if (base.gone !== undefined) this.table.gone = base.gone;
   }
 
   get(id: number): JobRecord | undefined {
@@ -284,7 +287,9 @@ class Writer {
     else pages.push([id]);
     // purges leave pages short: the count is the pages' own
     if (pages.reduce((n, page) => n + page.length, 0) - pages[0]!.length >= INACTIVE_MAX) {
-      for (const old of pages.shift()!) delete this.shard(old)[String(old)];
+      const dropped = pages.shift()!;
+      for (const old of dropped) delete this.shard(old)[String(old)];
+      this.table.gone = (this.table.gone ?? 0) + dropped.length;
     }
   }
 
@@ -296,6 +301,7 @@ class Writer {
     if (pages.length > 0) pages[pages.length - 1] = [...pages[pages.length - 1]!];
     this.table.inactive = pages;
     this.pages = true;
+    this.table.gone = (this.table.gone ?? 0) + 1;
   }
 }
 
@@ -426,6 +432,7 @@ function loadTable(saved: unknown): JobTable {
   };
   const t = saved as JobTable | null;
   if (!isObj(t) || !isObj(t.shards) || !isCount(t.maxId) || !Array.isArray(t.inactive) || !t.inactive.every(Array.isArray)) bad();
+  if (t!.gone !== undefined && !isCount(t!.gone)) bad();
   for (const [g, group] of Object.entries(t!.shards)) {
     if (!isObj(group)) bad();
     for (const [s, shard] of Object.entries(group)) {

@@ -8,11 +8,13 @@
 //   job-list.list-id {id, attrs?} -> {job}
 //                    attrs (both): the attributes answered besides the id, as flux-core's clients name them
 //                    ("all", or none named: every one)
+//   job-list.job-stats {} -> {job_states:{depend…inactive, total}, successful, failed, timeout, canceled,
+//                    inactive_purged, queues}
 import { FluxError, ENOENT } from '../core/errors.js';
 import { ROLE_USER, USERID_UNKNOWN } from '../core/wire/message.js';
 import { STATE_INACTIVE } from '../core/jobs/state.js';
 import { JOBTABLE, allJobs, jobOf, type JobTable } from '../projections/jobs.js';
-import { listOrder, listing } from '../projections/job-listing.js';
+import { jobStats, listOrder, listing } from '../projections/job-listing.js';
 import { compileConstraint } from '../projections/job-constraint.js';
 import type { JournalService } from './journal.js';
 import type { ModuleDef, ModuleHost } from './module.js';
@@ -69,6 +71,11 @@ export function jobListModule(host: ModuleHost, journal: JournalService): Module
           if (seq !== undefined) out.time = await journal.timeAt(seq);
           host.respond(msg, out);
         },
+      },
+      {
+        topic: 'job-list.job-stats',
+        allow: ROLE_USER,
+        handler: (msg) => host.respond(msg, jobStats(journal.state<JobTable>(JOBTABLE))),
       },
       {
         topic: 'job-list.list-id',

@@ -37,7 +37,10 @@ describe('flux job purge', () => {
     expect((await inst.flux(['job', 'purge'])).stdout).toBe('use --force to purge 0 inactive jobs\n');
     expect((await inst.flux(['job', 'purge', '--num-limit=4'])).stdout).toBe('use --force to purge 2 inactive jobs\n');
     expect(await inactive(inst)).toHaveLength(6);
+    const stats = async () => JSON.parse((await inst.flux(['job', 'stats'])).stdout) as { job_states: Record<string, number>; inactive_purged: number; successful: number };
+    expect(await stats()).toMatchObject({ job_states: { inactive: 6, total: 6 }, successful: 6, inactive_purged: 0 });
     expect((await inst.flux(['job', 'purge', '--force', '--num-limit=4', '--batch=1'])).stdout).toBe('purged 2 inactive jobs\n');
+    expect(await stats()).toMatchObject({ job_states: { inactive: 4, total: 4 }, successful: 4, inactive_purged: 2 });
     expect(await inactive(inst)).toEqual(byAge.slice(2).reverse());
     for (const id of byAge.slice(0, 2)) {
       expect(await inst.flux(['job', 'eventlog', id])).toMatchObject({ code: 1, stderr: `flux-job: job ${id} not found\n` });

@@ -31,7 +31,7 @@ const RULES: Record<string, Rule> = {
   'job-exec.stdin': 'user',
   'job-info.eventlog-watch': 'user', 'job-info.eventlog-watch-cancel': 'user', 'job-info.lookup': 'user',
   'job-ingest.submit': 'user',
-  'job-list.list': 'user', 'job-list.list-id': 'user',
+  'job-list.job-stats': 'user', 'job-list.list': 'user', 'job-list.list-id': 'user',
   'job-manager.drain': 'user', 'job-manager.history.get': 'user', 'job-manager.idle': 'user', 'job-manager.kill': 'user',
   'job-manager.memo': 'user', 'job-manager.purge': 'owner', 'job-manager.purge-id': 'owner', 'job-manager.queue-enable': 'owner', 'job-manager.queue-start': 'owner', 'job-manager.queue-status': 'user',
   'job-manager.raise': 'user', 'job-manager.submit': 'owner',

@@ -159,6 +159,8 @@ describe('job table projection', () => {
           const rest = fresh === undefined ? [] : life.map((n, k) => item(fresh, n, 2000 + i + k / 100, 0));
           t = jobsProjection.apply(t, entry(i + 1, [item(id, PURGE, 2000 + i, 0), ...rest]), '');
           expect(jobOf(t, id)).toEqual(was?.state === STATE_INACTIVE ? undefined : was);
+          // the table counts what it no longer holds
+          expect(t.gone ?? 0).toBe((before.gone ?? 0) + (was?.state === STATE_INACTIVE ? 1 : 0));
           expect(allJobs(t).filter((j) => j.id !== fresh)).toEqual(allJobs(before).filter((j) => j.id !== id || j.state !== STATE_INACTIVE));
         }
         expect(t.inactive.flat().sort()).toEqual(allJobs(t).filter((j) => j.state === STATE_INACTIVE).map((j) => j.id).sort());

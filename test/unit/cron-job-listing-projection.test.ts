@@ -1,10 +1,11 @@
 // What cron and job-list answer from the projected records, at the edges: when an interval entry is next due
-// around a restart, the stats and run times it reports, the keys a job listing leaves out, and the list's order.
+// around a restart, the stats and run times it reports, the keys a job listing leaves out, the list's order, and
+// the job counts job-list keeps.
 import { describe, it, expect } from 'vitest';
 import { entryJson, nextWakeupOf } from '../../src/projections/cron-json.js';
 import type { CronEntry } from '../../src/projections/cron.js';
-import { listOrder, listing } from '../../src/projections/job-listing.js';
-import type { JobRecord } from '../../src/projections/jobs.js';
+import { jobStats, listOrder, listing } from '../../src/projections/job-listing.js';
+import type { JobRecord, JobTable } from '../../src/projections/jobs.js';
 import { STATE_INACTIVE, STATE_RUN, STATE_SCHED } from '../../src/core/jobs/state.js';
 
 const cron = (stats: Partial<CronEntry['stats']>, more: Partial<CronEntry> = {}): CronEntry => ({
@@ -64,5 +65,20 @@ describe('job listings', () => {
     ];
     expect([...inactive].sort(listOrder).map((j) => j.id)).toEqual([2, 3, 1]);
     expect([job(4, STATE_RUN, { t_run: 5 }), job(5, STATE_RUN, { t_run: 6 })].sort(listOrder).map((j) => j.id)).toEqual([5, 4]);
+  });
+});
+
+describe('job stats', () => {
+  it('count the table\'s jobs by state and result, and the inactive ones it no longer holds', () => {
+    const table = { shards: {}, maxId: 0, inactive: [], gone: 3 } as JobTable;
+    const jobs = [
+      job(1, STATE_SCHED), job(2, STATE_RUN), job(3, STATE_INACTIVE, { result: 1 }), job(4, STATE_INACTIVE, { result: 4 }),
+      job(5, STATE_INACTIVE, { result: 2 }), job(6, 1),
+    ];
+    for (const j of jobs) ((table.shards.g ??= {}).s ??= {})[String(j.id)] = j;
+    expect(jobStats(table)).toEqual({
+      job_states: { depend: 1, priority: 0, sched: 1, run: 1, cleanup: 0, inactive: 3, total: 6 },
+      successful: 1, failed: 1, timeout: 0, canceled: 1, inactive_purged: 3, queues: [],
+    });
   });
 });
