@@ -244,6 +244,8 @@ describe('the job table', () => {
     expect(jobOf(t, 256)).toBeUndefined();
     expect(jobOf(t, 257)).toBeDefined();
     expect(allJobs(t).length).toBe(n - 256);
+    // and counts them as gone, as job-list's inactive_purged says
+    expect(t.gone).toBe(256);
   });
 
   it('saves itself as is and loads only a well-formed snapshot', () => {
@@ -260,6 +262,7 @@ describe('the job table', () => {
     expect(() => jobsProjection.load(null)).toThrow(expect.objectContaining(refused));
     expect(damaged((x) => (x.shards = []))).toThrow(expect.objectContaining(refused));
     expect(damaged((x) => (x.maxId = -1))).toThrow(expect.objectContaining(refused));
+    expect(damaged((x) => (x.gone = 'many'))).toThrow(expect.objectContaining(refused));
     expect(damaged((x) => (x.inactive = {}))).toThrow(expect.objectContaining(refused));
     expect(damaged((x) => (x.inactive = [3]))).toThrow(expect.objectContaining(refused));
     expect(damaged((x) => (x.shards[g!] = 3))).toThrow(expect.objectContaining(refused));
