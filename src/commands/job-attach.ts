@@ -5,6 +5,7 @@
 import { constants as osConstants } from 'node:os';
 import { FluxError, ENOENT, EPERM } from '../core/errors.js';
 import { exitCodeOf } from '../core/jobs/wait-status.js';
+import { encodeFluid } from '../core/jobs/fluid.js';
 import { type JobEvent, OutputStreams } from '../core/jobs/kvs.js';
 import type { Flux } from '../api/handle.js';
 import { cancel, kill, watchEventlog, writeStdin } from '../api/jobs.js';
@@ -164,6 +165,11 @@ export async function attach(h: Flux, id: number, o: AttachOptions): Promise<num
   }
   if (code === undefined) return 1;
   return fatal && code === 0 ? 1 : code;
+}
+
+/** one of several jobs followed at once (flux watch, flux submit --watch): its output and exceptions, no stdin, no signals */
+export function watchJob(h: Flux, id: number): Promise<number> {
+  return attach(h, id, { label: false, stdin: false, idText: encodeFluid(id, 'f58'), showEvents: false, signals: false });
 }
 
 /** each line of a chunk of one task's output, prefixed with its rank */

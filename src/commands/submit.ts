@@ -9,7 +9,7 @@ import { Flux } from '../api/handle.js';
 import { result, submit } from '../api/jobs.js';
 import type { Command } from 'commander';
 import { program, parse } from './common.js';
-import { attach } from './job-attach.js';
+import { watchJob } from './job-attach.js';
 import { type JobOpts, addJobOptions, flagsOf, jobspecOf, pythonJson, urgencyOf } from './submit-options.js';
 
 export interface SubmitOpts extends JobOpts {
@@ -99,7 +99,7 @@ export async function submitAll(h: Flux, jobspecs: Jobspec[], label: (i: number)
   }
   if (!o.wait && !o.watch) return failed ? 1 : 0;
   const codes = await Promise.all(ids.map((id) => (o.watch
-    ? attach(h, id, { label: false, stdin: false, idText: encodeFluid(id, 'f58'), showEvents: false, signals: false })
+    ? watchJob(h, id)
     : waitEnd(h, id))));
   return Math.max(failed ? 1 : 0, ...codes);
 }

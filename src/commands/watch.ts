@@ -4,10 +4,10 @@
 import { Flux } from '../api/handle.js';
 import { list } from '../api/jobs.js';
 import { effectiveUserid } from '../core/access/roles.js';
-import { encodeFluid, parseJobId } from '../core/jobs/fluid.js';
+import { parseJobId } from '../core/jobs/fluid.js';
 import { STATE_ACTIVE, STATE_INACTIVE } from '../core/jobs/state.js';
 import { program, parseExit2 } from './common.js';
-import { attach } from './job-attach.js';
+import { watchJob } from './job-attach.js';
 import { countOption, filterOf, sinceOf } from './jobs.js';
 
 interface WatchOpts {
@@ -56,8 +56,7 @@ export async function run(args: string[]): Promise<number> {
       // oldest first, as they were submitted
       ids = jobs.map((j) => j.id).sort((a, b) => a - b);
     }
-    const codes = await Promise.all(ids.map((id) =>
-      attach(h, id, { label: false, stdin: false, idText: encodeFluid(id, 'f58'), showEvents: false, signals: false })));
+    const codes = await Promise.all(ids.map((id) => watchJob(h, id)));
     return Math.max(0, ...codes);
   } finally {
     h.close();

@@ -41,6 +41,9 @@ async function asGuest(topic: string, body: Record<string, unknown>): Promise<Me
   }
 }
 
+/** how many kvs-watch requests the broker holds */
+const kvsWatchers = async (h: Flux) => (await h.call('kvs-watch.stats-get', {})).watchers as number;
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'flux-jobs-'));
   inst = await startInstance(1);
@@ -258,7 +261,7 @@ describe('the job lifecycle', () => {
   it('job-info.eventlog-watch streams entries one a response, ends at the eventlog\'s last, and a cancel ends it and the watch under it', async () => {
     const h = await Flux.open(inst.uri);
     try {
-      const watchers = async () => (await h.call('kvs-watch.stats-get', {})).watchers as number;
+      const watchers = () => kvsWatchers(h);
       const idle = await watchers();
       const held = parseJobId((await inst.flux(['submit', '--urgency=hold', 'true'])).stdout);
       const got: string[] = [];
@@ -390,7 +393,7 @@ describe('the job lifecycle', () => {
   it('a guest eventlog\'s watch ends when its job does, and one waiting for the path to appear can be canceled at once', async () => {
     const h = await Flux.open(inst.uri);
     try {
-      const watchers = async () => (await h.call('kvs-watch.stats-get', {})).watchers as number;
+      const watchers = () => kvsWatchers(h);
       const idle = await watchers();
       const held = parseJobId((await inst.flux(['submit', '--urgency=hold', 'true'])).stdout);
       // canceled before any response: both kvs-watch requests under it (the path's, the job's eventlog's) go
