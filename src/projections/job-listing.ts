@@ -8,6 +8,26 @@ import { countCores, decodeR, nodelist, ranksOf } from '../core/resource/rset.js
 import { formatIdset } from '../core/resource/idset.js';
 import { type JobRecord, type JobTable, allJobs } from './jobs.js';
 
+interface Placement { ranks: string; nnodes: number; ncores: number; nodelist?: string }
+
+// A job's R never changes once set, and the table's records share it from version to version, so what it says is
+// worked out once per R: a listing of 1,000 jobs otherwise validated and decoded every R again.
+const placements = new WeakMap<object, Placement>();
+
+/** where a job ran, as its listing says it */
+function placement(R: object): Placement {
+  let p = placements.get(R);
+  if (p === undefined) {
+    const set = decodeR(R);
+    const ranks = ranksOf(set);
+    p = { ranks: formatIdset(ranks, true), nnodes: ranks.length, ncores: countCores(set) };
+    const hosts = nodelist(set);
+    if (hosts !== undefined) p.nodelist = hosts;
+    placements.set(R, p);
+  }
+  return p;
+}
+
 /** a job as job-list answers it: flux-core's attribute names, a key left out while it has no value */
 export function listing(j: JobRecord): Record<string, unknown> {
   const out: Record<string, unknown> = {
@@ -20,15 +40,7 @@ export function listing(j: JobRecord): Record<string, unknown> {
   }
   if (j.nnodes > 0) out.nnodes = j.nnodes;
   if (j.dependencies !== undefined) out.dependencies = j.dependencies;
-  if (j.R) {
-    const set = decodeR(j.R);
-    const ranks = ranksOf(set);
-    out.ranks = formatIdset(ranks, true);
-    out.nnodes = ranks.length;
-    out.ncores = countCores(set);
-    const hosts = nodelist(set);
-    if (hosts !== undefined) out.nodelist = hosts;
-  }
+  if (j.R) Object.assign(out, placement(j.R));
   if (j.state === STATE_INACTIVE) {
     out.success = j.result === 1;
     out.result = j.result;

@@ -55,6 +55,16 @@ describe('job listings', () => {
     expect([run.ranks, run.nnodes, run.ncores, 'nodelist' in run]).toEqual(['[0-1]', 2, 4, false]);
   });
 
+  it("tell a job's placement the same each time it is listed, whatever was done with an earlier answer", () => {
+    const R = { version: 1, execution: { R_lite: [{ rank: '2', children: { core: '0-3' } }], nodelist: ['n7'], starttime: 1, expiration: 0 } };
+    const first = listing(job(3, STATE_INACTIVE, { R: R as JobRecord['R'], result: 1 }));
+    first.ranks = 'changed';
+    first.ncores = 0;
+    // another record holding the same R, as the table's next version does
+    const again = listing(job(3, STATE_INACTIVE, { R: R as JobRecord['R'], result: 1, t_inactive: 9 }));
+    expect([again.ranks, again.nnodes, again.ncores, again.nodelist]).toEqual(['2', 1, 4, 'n7']);
+  });
+
   it('list pending jobs of one priority by id, and inactive ones by when they ended, whenever they ran', () => {
     const pending = [job(30, STATE_SCHED, { priority: 7 }), job(10, STATE_SCHED, { priority: 7 }), job(20, STATE_SCHED, { priority: 7 })];
     expect([...pending].sort(listOrder).map((j) => j.id)).toEqual([10, 20, 30]);
