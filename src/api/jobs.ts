@@ -2,7 +2,7 @@
 import { FluxError, EINVAL, EPROTO, ENOENT } from '../core/errors.js';
 import { encodeFluid } from '../core/jobs/fluid.js';
 import { type Jobspec, type SubmitOptions, buildJobspec, encodeJ } from '../core/jobs/jobspec.js';
-import { type JobEvent, OutputStreams, parseEventlog } from '../core/jobs/kvs.js';
+import { type JobEvent, LOOKUP_CURRENT, OutputStreams, parseEventlog } from '../core/jobs/kvs.js';
 import { URGENCY_DEFAULT, resultOf } from '../core/jobs/state.js';
 import type { Flux } from './handle.js';
 import { iterate } from './iterate.js';
@@ -126,10 +126,11 @@ export async function writeStdin(h: Flux, id: number, data: Buffer | undefined, 
 
 /**
  * one of a job's KVS values (J, jobspec, R, eventlog, guest.output, …), through job-info: a guest reads its own
- * job's only (EPERM otherwise); ENOENT when the job has none
+ * job's only (EPERM otherwise); ENOENT when the job has none. current: a jobspec or R with what flux update changed
+ * applied (the job's jobspec-update and resource-update events), as JSON text
  */
-export async function lookup(h: Flux, id: number, path: string): Promise<Buffer> {
-  const r = await h.call('job-info.lookup', { id, keys: [path], flags: 0 });
+export async function lookup(h: Flux, id: number, path: string, options: { current?: boolean } = {}): Promise<Buffer> {
+  const r = await h.call('job-info.lookup', { id, keys: [path], flags: options.current ? LOOKUP_CURRENT : 0 });
   const v = r[path];
   if (typeof v !== 'string') throw new FluxError(EPROTO, `job-info.lookup response has no ${path}`);
   return Buffer.from(v, 'utf8');

@@ -8,6 +8,7 @@ import { FluxError, ECHILD, ENOENT, EPERM } from '../core/errors.js';
 import { type FluidEncoding, encodeFluid, parseJobId } from '../core/jobs/fluid.js';
 import { EventlogFormatter, colorFor, decodeEventlog } from '../core/kvs/format-eventlog.js';
 import { PURGE_BATCH_MAX, URGENCY_EXPEDITE, URGENCY_HOLD } from '../core/jobs/state.js';
+import { decodeJ } from '../core/jobs/jobspec.js';
 import { type JobResult, JOBID_ANY, cancel, kill, last, lookup, purge, purgeIds, raise, result, setUrgency, stats, wait, watchEventlog } from '../api/jobs.js';
 import { parseFSD } from '../core/time/fsd.js';
 import { exitCodeOf } from '../core/jobs/wait-status.js';
@@ -311,9 +312,13 @@ export async function run(args: string[]): Promise<number> {
 
   p.command('info')
     .description('Display info for a job')
+    .option('-o, --original', 'For key jobspec, the jobspec as submitted (from J)')
+    .option('-b, --base', 'For key jobspec or R, the value without the updates flux update made')
     .argument('<id>')
-    .argument('<key>')
-    .action((text: string, key: string) => {
+    .argument('<keys...>')
+    .action((text: string, keys: string[], o: { original?: boolean; base?: boolean }) => {
+      if (o.original && (keys.length !== 1 || keys[0] !== 'jobspec')) fail('--original works only with the jobspec key');
+      if (o.original && o.base) fail('--original and --base cannot be used together');
       const id = jobid(text);
       action = () => withHandle(async (h) => {
         await known(h, id, text).catch((err: unknown) => {
@@ -321,12 +326,16 @@ export async function run(args: string[]): Promise<number> {
           if (err instanceof FluxError && err.errno === EPERM) throw err;
           fail('invalid job id');
         });
-        try {
-          const v = await lookup(h, id, key);
-          process.stdout.write(v.toString('utf8').endsWith('\n') ? v : Buffer.concat([v, Buffer.from('\n')]));
-        } catch (err) {
-          if (err instanceof FluxError && err.errno === ENOENT) fail(`${key}: key not found`);
-          throw err;
+        for (const key of keys) {
+          try {
+            const v = o.original
+              ? Buffer.from(JSON.stringify(decodeJ((await lookup(h, id, 'J')).toString('utf8')).jobspec))
+              : await lookup(h, id, key, { current: !o.base });
+            process.stdout.write(v.toString('utf8').endsWith('\n') ? v : Buffer.concat([v, Buffer.from('\n')]));
+          } catch (err) {
+            if (err instanceof FluxError && err.errno === ENOENT) fail(`${o.original ? 'J' : key}: key not found`);
+            throw err;
+          }
         }
         return 0;
       });

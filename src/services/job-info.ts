@@ -3,6 +3,8 @@
 // values too, and another user's job is refused with EPERM. Whose a job is, its eventlog's submit event says.
 //
 //   job-info.lookup {id, keys: [key…], flags} -> {id, <key>: <value as text>…}
+//                   flags: 1 = JSON decode, jobspec and R answered as objects; 2 = current, jobspec and R with the
+//                   job's jobspec-update and resource-update events applied (what flux update changed)
 //   job-info.eventlog-watch {id, path, flags} -> {event: <one entry, newline included>}…, then ENODATA once the
 //                   eventlog's last entry is there (eventlog: clean, guest.exec.eventlog: done, guest.input: eof,
 //                   guest.output: eof on every stream the header counts), the job's clean (a guest path: what it
@@ -11,8 +13,11 @@
 //   job-info.eventlog-watch-cancel {matchtag}                     (no response)
 import { FluxError, ENODATA, ENOENT, EPERM, EPROTO } from '../core/errors.js';
 import { FLAG_NORESPONSE, type Message, ROLE_OWNER, ROLE_USER, payloadJson, senderOf } from '../core/wire/message.js';
-import { EVENTLOG, EXEC_EVENTLOG, OUTPUT_EVENTLOG, OutputStreams, type JobEvent, jobKey, parseEventlog } from '../core/jobs/kvs.js';
+import {
+  EVENTLOG, EXEC_EVENTLOG, LOOKUP_CURRENT, LOOKUP_JSON_DECODE, OUTPUT_EVENTLOG, OutputStreams, type JobEvent, jobKey, parseEventlog,
+} from '../core/jobs/kvs.js';
 import { encodeFluid } from '../core/jobs/fluid.js';
+import { currentJobspec, currentR } from '../core/jobs/update.js';
 import type { ModuleDef, ModuleHost } from './module.js';
 
 /** kvs-watch lookup flags */
@@ -21,6 +26,8 @@ const WAITCREATE = 8;
 const WATCH_APPEND = 256;
 /** job-info.eventlog-watch's own flag */
 const EVENTLOG_WAITCREATE = 1;
+/** the keys those flags apply to: the job's JSON values that updates change */
+const UPDATABLE: Record<string, typeof currentR> = { jobspec: currentJobspec, R: currentR };
 
 interface Watch {
   msg: Message;
@@ -38,6 +45,18 @@ function terminator(path: string): (e: JobEvent) => boolean {
   if (path !== OUTPUT_EVENTLOG) return () => false;
   const streams = new OutputStreams();
   return (e) => streams.take(e);
+}
+
+/** a job's JSON value, an object (EPROTO when the KVS holds something else under its name) */
+function jsonOf(key: string, text: string): object {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new FluxError(EPROTO, `${key} is not JSON`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new FluxError(EPROTO, `${key} is not a JSON object`);
+  return v;
 }
 
 export function jobInfoModule(host: ModuleHost): ModuleDef {
@@ -160,9 +179,21 @@ export function jobInfoModule(host: ModuleHost): ModuleDef {
         },
         handler: async (msg, body) => {
           const id = body!.id as number;
-          const log = msg.rolemask & ROLE_OWNER ? undefined : await permitted(msg, id);
+          const flags = (body!.flags as number | undefined) ?? 0;
+          if (flags & ~(LOOKUP_JSON_DECODE | LOOKUP_CURRENT)) throw new FluxError(EPROTO, `invalid lookup flags ${flags}`);
+          let log = msg.rolemask & ROLE_OWNER ? undefined : await permitted(msg, id);
           const out: Record<string, unknown> = { id };
-          for (const key of body!.keys as string[]) out[key] = key === EVENTLOG && log !== undefined ? log : await value(id, key);
+          for (const key of body!.keys as string[]) {
+            const text = key === EVENTLOG && log !== undefined ? log : await value(id, key);
+            const apply = Object.hasOwn(UPDATABLE, key) ? UPDATABLE[key]! : undefined;
+            if (apply === undefined || !(flags & (LOOKUP_JSON_DECODE | LOOKUP_CURRENT))) {
+              out[key] = text;
+              continue;
+            }
+            let v = jsonOf(key, text);
+            if (flags & LOOKUP_CURRENT) v = apply(v, parseEventlog((log ??= await value(id, EVENTLOG))));
+            out[key] = flags & LOOKUP_JSON_DECODE ? v : JSON.stringify(v);
+          }
           host.respond(msg, out);
         },
       },

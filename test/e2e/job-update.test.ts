@@ -1,12 +1,15 @@
 // flux update on a real instance with a statedir: a pending job's duration (absolute or relative) and name change,
 // journaled as a jobspec-update event, and its allocation then expires by the new duration; a running job's
-// duration moves its expiration (resource-update) and its timer, the owner's alone; an unknown key, another user's
+// duration moves its expiration (resource-update) and its timer, the owner's alone; `flux job info` tells the jobspec
+// and R with those updates, as submitted (--base) or as signed (--original); an unknown key, another user's
 // job, an ended one are refused; after a restart from the statedir a held job keeps what it was given.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startInstance, type Instance } from '../helpers/instance.js';
+import { Flux } from '../../src/api/handle.js';
+import { EPROTO } from '../../src/core/errors.js';
 
 let dir: string;
 let inst: Instance;
@@ -32,6 +35,24 @@ describe('flux update', () => {
     expect(log.at(-1)).toMatch(/ jobspec-update attributes\.system\.duration=900 attributes\.system\.job\.name="renamed"$/);
     expect((await inst.flux(['update', '-n', id, 'duration=1h'])).stdout).toMatch(/^\{"id":\d+,"updates":\{"attributes\.system\.duration":3600\}\}\n$/);
     expect(await row(inst, id)).toBe('renamed 900.0\n');
+    // the jobspec as it stands, as submitted in the KVS (--base), as signed (--original)
+    const system = async (...args: string[]) => JSON.parse((await inst.flux(['job', 'info', ...args])).stdout).attributes.system;
+    expect(await system(id, 'jobspec')).toMatchObject({ duration: 900, job: { name: 'renamed' } });
+    expect(await system('--base', id, 'jobspec')).toMatchObject({ duration: 600 });
+    expect((await system('--base', id, 'jobspec')).job).toBeUndefined();
+    expect(await system('-o', id, 'jobspec')).toMatchObject({ duration: 600 });
+    expect(await inst.flux(['job', 'info', '-o', id, 'R'])).toMatchObject({ code: 1, stderr: 'flux-job: --original works only with the jobspec key\n' });
+    // flux-core's clients ask job-info for decoded values with the updates applied
+    const h = await Flux.open(inst.uri);
+    try {
+      const jobid = Number((await inst.flux(['job', 'id', id])).stdout);
+      const r = await h.call('job-info.lookup', { id: jobid, keys: ['jobspec', 'eventlog'], flags: 3 });
+      expect((r.jobspec as { attributes: { system: unknown } }).attributes.system).toMatchObject({ duration: 900, job: { name: 'renamed' } });
+      expect(typeof r.eventlog).toBe('string');
+      await expect(h.call('job-info.lookup', { id: jobid, keys: ['jobspec'], flags: 4 })).rejects.toMatchObject({ errno: EPROTO });
+    } finally {
+      h.close();
+    }
     expect((await inst.flux(['job', 'urgency', id, 'default'])).code).toBe(0);
     expect((await inst.flux(['job', 'wait-event', '-t', '20', id, 'clean'])).code).toBe(0);
     const R = JSON.parse((await inst.flux(['job', 'info', id, 'R'])).stdout);
@@ -45,6 +66,11 @@ describe('flux update', () => {
     const log = (await inst.flux(['job', 'eventlog', running])).stdout.trim().split('\n');
     expect(log.at(-2)).toMatch(/ jobspec-update attributes\.system\.duration=7200$/);
     expect(log.at(-1)).toMatch(/ resource-update expiration=\d+\.\d+$/);
+    const R = async (...args: string[]) => JSON.parse((await inst.flux(['job', 'info', ...args, running, 'R'])).stdout).execution;
+    const now = await R();
+    expect(now.expiration - now.starttime).toBeGreaterThan(3600);
+    const base = await R('--base');
+    expect(base.expiration - base.starttime).toBeCloseTo(3600, 3);
     const left = Number((await inst.flux(['job', 'timeleft', running])).stdout);
     expect(left).toBeGreaterThan(3600);
     expect(left).toBeLessThanOrEqual(7200);

@@ -15,6 +15,9 @@ export interface JobEvent {
 export const EVENTLOG = 'eventlog';
 export const EXEC_EVENTLOG = 'guest.exec.eventlog';
 export const OUTPUT_EVENTLOG = 'guest.output';
+/** job-info.lookup's flags (flux-core's FLUX_JOB_LOOKUP_*): jobspec and R answered as objects; with their updates */
+export const LOOKUP_JSON_DECODE = 1;
+export const LOOKUP_CURRENT = 2;
 
 /** the job's directory key, e.g. job.0000.0004.b200.0000 */
 export function jobDir(id: number): string {

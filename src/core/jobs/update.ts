@@ -33,10 +33,40 @@ export function checkUpdates(u: Record<string, unknown>): JobUpdates {
   return u as JobUpdates;
 }
 
-/** a copy of the jobspec with the updates in it */
-export function updatedJobspec(js: Jobspec, u: JobUpdates): Jobspec {
-  const system = { ...js.attributes.system };
-  if (u[DURATION_KEY] !== undefined) system.duration = u[DURATION_KEY];
-  if (u[NAME_KEY] !== undefined) system.job = { ...system.job, name: u[NAME_KEY] };
-  return { ...js, attributes: { ...js.attributes, system } };
+/**
+ * a copy of `obj` with `value` at a period-delimited path, the objects on the way copied (made where missing or
+ * not objects); a path through `__proto__` is left alone, as it names no member of a JSON object
+ */
+function withPath(obj: Record<string, unknown>, path: string[], value: unknown): Record<string, unknown> {
+  const [head, ...rest] = path;
+  if (head === undefined || head === '__proto__') return obj;
+  const below = obj[head];
+  const inner = typeof below === 'object' && below !== null && !Array.isArray(below) ? below as Record<string, unknown> : {};
+  return { ...obj, [head]: rest.length === 0 ? value : withPath(inner, rest, value) };
+}
+
+/** a copy of the jobspec with the updates in it: each key a period-delimited path, as a jobspec-update's context */
+export function updatedJobspec<T extends object = Jobspec>(js: T, u: Record<string, unknown>): T {
+  let out = js as Record<string, unknown>;
+  for (const [key, value] of Object.entries(u)) out = withPath(out, key.split('.'), value);
+  return out as T;
+}
+
+/** a job's event, as much of it as the updates need */
+interface Updating {
+  name: string;
+  context?: Record<string, unknown>;
+}
+
+/** the jobspec as it stands after the job's jobspec-update events, flux-core's "current" jobspec */
+export function currentJobspec<T extends object>(js: T, events: readonly Updating[]): T {
+  return events.reduce((out, e) => (e.name === 'jobspec-update' && e.context ? updatedJobspec(out, e.context) : out), js);
+}
+
+/** R as it stands after the job's resource-update events: the one key they carry is the expiration */
+export function currentR<T extends object>(R: T, events: readonly Updating[]): T {
+  return events.reduce((out, e) => {
+    const expiration = e.name === 'resource-update' ? e.context?.expiration : undefined;
+    return typeof expiration === 'number' ? withPath(out as Record<string, unknown>, ['execution', 'expiration'], expiration) as T : out;
+  }, R);
 }
