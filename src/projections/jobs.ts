@@ -25,7 +25,7 @@ export type { JobEvent };
 export const JOBTABLE = 'jobs';
 /** not an event of the job's eventlog: the item that takes an inactive job out of the table, with its KVS directory */
 export const PURGE = 'purge';
-/** inactive jobs the table keeps (the oldest go first); their eventlogs stay in the KVS */
+/** inactive jobs the table keeps (the oldest go first); their eventlogs stay in the KVS until purged */
 export const INACTIVE_MAX = 10_000;
 /** inactive jobs are kept in pages of this many, so that dropping the oldest copies a short list */
 const PAGE = 256;
@@ -111,6 +111,11 @@ export interface JobTable {
   inactive: number[][];
   /** inactive jobs the table no longer holds: purged, or gone past INACTIVE_MAX (absent: none) */
   gone?: number;
+  /**
+   * ids of the jobs gone past INACTIVE_MAX whose KVS directories have not been purged, oldest first, in the pages
+   * they left in: what flux job purge can still reach of them (absent: none)
+   */
+  dropped?: number[][];
 }
 
 /** a job's group and shard: its id's milliseconds plus its sequence, which spreads the jobs of one millisecond too */
@@ -240,6 +245,7 @@ class Writer {
   constructor(base: JobTable) {
     this.table = { shards: { ...base.shards }, maxId: base.maxId, inactive: base.inactive };
     if (base.gone !== undefined) this.table.gone = base.gone;
+    if (base.dropped !== undefined) this.table.dropped = base.dropped;
   }
 
   get(id: number): JobRecord | undefined {
@@ -290,7 +296,19 @@ class Writer {
       const dropped = pages.shift()!;
       for (const old of dropped) delete this.shard(old)[String(old)];
       this.table.gone = (this.table.gone ?? 0) + dropped.length;
+      this.table.dropped = [...(this.table.dropped ?? []), dropped];
     }
+  }
+
+  /** a job gone past INACTIVE_MAX is purged: its id leaves the dropped pages (it was counted gone as it went) */
+  purgeDropped(id: number): boolean {
+    const pages = this.table.dropped ?? [];
+    const at = pages.findIndex((page) => page.includes(id));
+    if (at < 0) return false;
+    const left = pages.map((page, i) => (i === at ? page.filter((x) => x !== id) : page)).filter((page) => page.length > 0);
+    if (left.length > 0) this.table.dropped = left;
+    else delete this.table.dropped;
+    return true;
   }
 
   /** an inactive job leaves the table (flux job purge): its record, and its place in the pages */
@@ -310,7 +328,8 @@ function applyItem(w: Writer, it: JobItem): boolean {
   const { id, event: ev } = it;
   const j = w.get(id);
   if (ev.name === PURGE) {
-    if (j?.state !== STATE_INACTIVE) return false;
+    if (j === undefined) return w.purgeDropped(id);
+    if (j.state !== STATE_INACTIVE) return false;
     w.purge(id);
     return true;
   }
@@ -433,6 +452,7 @@ function loadTable(saved: unknown): JobTable {
   const t = saved as JobTable | null;
   if (!isObj(t) || !isObj(t.shards) || !isCount(t.maxId) || !Array.isArray(t.inactive) || !t.inactive.every(Array.isArray)) bad();
   if (t!.gone !== undefined && !isCount(t!.gone)) bad();
+  if (t!.dropped !== undefined && !(Array.isArray(t!.dropped) && t!.dropped.every((page) => Array.isArray(page) && page.every(isCount)))) bad();
   for (const [g, group] of Object.entries(t!.shards)) {
     if (!isObj(group)) bad();
     for (const [s, shard] of Object.entries(group)) {

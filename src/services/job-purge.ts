@@ -17,12 +17,32 @@ import { payloadJson } from '../core/wire/message.js';
 import { PURGE, type JobTable, allJobs, jobOf } from '../projections/jobs.js';
 import type { HandlerDef, ModuleHost } from './module.js';
 
-/** the inactive jobs past the limits, oldest first: older than `ageLimit` seconds, or beyond the `numLimit` newest */
-export function purgeable(t: JobTable, now: number, ageLimit: number, numLimit: number): number[] {
-  const inactive = allJobs(t).filter((j) => j.state === STATE_INACTIVE)
+/**
+ * The inactive jobs past the limits, oldest first: older than `ageLimit` seconds, or beyond the `numLimit` newest;
+ * how many, and the ids of the first `max`. The jobs the table dropped past its bound come first: they ended
+ * before every job it holds, so they are past an age limit when the oldest held one is (or none is held).
+ */
+export function purgeable(t: JobTable, now: number, ageLimit: number, numLimit: number, max = Infinity): { count: number; ids: number[] } {
+  const held = allJobs(t).filter((j) => j.state === STATE_INACTIVE)
     .sort((a, b) => (a.t_inactive ?? 0) - (b.t_inactive ?? 0) || a.id - b.id);
-  const beyond = numLimit >= 0 ? Math.max(0, inactive.length - numLimit) : 0;
-  return inactive.filter((j, i) => i < beyond || (ageLimit >= 0 && now - (j.t_inactive ?? 0) > ageLimit)).map((j) => j.id);
+  const pages = t.dropped ?? [];
+  const dropped = pages.reduce((n, page) => n + page.length, 0);
+  const beyond = numLimit >= 0 ? Math.max(0, dropped + held.length - numLimit) : 0;
+  const old = (tInactive: number | undefined) => ageLimit >= 0 && (tInactive === undefined || now - tInactive > ageLimit);
+  const droppedGoing = old(held[0]?.t_inactive) ? dropped : Math.min(beyond, dropped);
+  const heldGoing = held.filter((j, k) => dropped + k < beyond || old(j.t_inactive ?? 0));
+  const ids: number[] = [];
+  for (const page of pages) {
+    for (const id of page) {
+      if (ids.length >= Math.min(max, droppedGoing)) break;
+      ids.push(id);
+    }
+  }
+  for (const j of heldGoing) {
+    if (ids.length >= max) break;
+    ids.push(j.id);
+  }
+  return { count: droppedGoing + heldGoing.length, ids };
 }
 
 /** jobs one heartbeat's purge takes at most (the limits met over a few beats rather than in one long entry) */
@@ -62,7 +82,7 @@ export class JobPurge {
     try {
       const limits = parsePurgeLimits(payloadJson(await this.host.rpc('config.get', {})), 'config');
       if (limits.ageLimit !== undefined || limits.numLimit !== undefined) {
-        await this.purge(purgeable(this.table(), Date.now() / 1000, limits.ageLimit ?? -1, limits.numLimit ?? -1).slice(0, AUTO_BATCH));
+        await this.purge(purgeable(this.table(), Date.now() / 1000, limits.ageLimit ?? -1, limits.numLimit ?? -1, AUTO_BATCH).ids);
       }
       this.failure = '';
     } catch (err) {
@@ -89,14 +109,13 @@ export class JobPurge {
           required: ['age_limit', 'num_limit', 'batch', 'force'],
         },
         handler: async (msg, body) => {
-          const ids = purgeable(this.table(), Date.now() / 1000, body!.age_limit as number, body!.num_limit as number);
+          const { count, ids } = purgeable(this.table(), Date.now() / 1000, body!.age_limit as number, body!.num_limit as number, body!.batch as number);
           if (body!.force !== 1) {
-            this.host.respond(msg, { count: ids.length });
+            this.host.respond(msg, { count });
             return;
           }
-          const batch = ids.slice(0, body!.batch as number);
-          await this.purge(batch);
-          this.host.respond(msg, { count: batch.length });
+          await this.purge(ids);
+          this.host.respond(msg, { count: ids.length });
         },
       },
       {
@@ -111,10 +130,11 @@ export class JobPurge {
         },
         handler: async (msg, body) => {
           const ids = [...new Set(body!.ids as number[])];
+          const t = this.table();
           for (const id of ids) {
-            const j = jobOf(this.table(), id);
-            if (!j) throw new FluxError(ENOENT, 'id not found');
-            if (j.state !== STATE_INACTIVE) throw new FluxError(EINVAL, 'cannot purge active job');
+            const j = jobOf(t, id);
+            if (!j && !(t.dropped ?? []).some((page) => page.includes(id))) throw new FluxError(ENOENT, 'id not found');
+            if (j && j.state !== STATE_INACTIVE) throw new FluxError(EINVAL, 'cannot purge active job');
           }
           if (body!.force === 1) await this.purge(ids);
           this.host.respond(msg, { count: ids.length });

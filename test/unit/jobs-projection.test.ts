@@ -4,7 +4,7 @@
 import { describe, it, expect } from 'vitest';
 import type { Entry } from '../../src/core/journal/entry.js';
 import {
-  jobsProjection, jobOf, allJobs, jobItems, allowed, nextState, initialTable, INACTIVE_MAX, type JobTable, type JobItem,
+  jobsProjection, jobOf, allJobs, jobItems, allowed, nextState, initialTable, INACTIVE_MAX, PURGE, type JobTable, type JobItem,
 } from '../../src/projections/jobs.js';
 import { listing, listOrder } from '../../src/projections/job-listing.js';
 import { namespaceTopic, ENTRY_KVS } from '../../src/projections/kvs.js';
@@ -246,6 +246,17 @@ describe('the job table', () => {
     expect(allJobs(t).length).toBe(n - 256);
     // and counts them as gone, as job-list's inactive_purged says
     expect(t.gone).toBe(256);
+    // their ids stay for flux job purge, which unlinks their directories: one purged leaves them, not the count
+    expect(t.dropped).toEqual([Array.from({ length: 256 }, (_, i) => i + 1)]);
+    const purged = apply(t, ev(5, PURGE, 9));
+    expect(purged.dropped![0]).toHaveLength(255);
+    expect(purged.dropped![0]).not.toContain(5);
+    expect(purged.gone).toBe(256);
+    expect(t.dropped![0]).toContain(5);
+    expect(apply(purged, ev(5, PURGE, 9)).dropped).toEqual(purged.dropped);
+    const all = apply(t, ...Array.from({ length: 256 }, (_, i) => ev(i + 1, PURGE, 9)));
+    expect(all.dropped).toBeUndefined();
+    expect([all.gone, allJobs(all).length]).toEqual([256, n - 256]);
   });
 
   it('saves itself as is and loads only a well-formed snapshot', () => {
@@ -263,6 +274,8 @@ describe('the job table', () => {
     expect(damaged((x) => (x.shards = []))).toThrow(expect.objectContaining(refused));
     expect(damaged((x) => (x.maxId = -1))).toThrow(expect.objectContaining(refused));
     expect(damaged((x) => (x.gone = 'many'))).toThrow(expect.objectContaining(refused));
+    expect(damaged((x) => (x.dropped = {}))).toThrow(expect.objectContaining(refused));
+    expect(damaged((x) => (x.dropped = [[1, -2]]))).toThrow(expect.objectContaining(refused));
     expect(damaged((x) => (x.inactive = {}))).toThrow(expect.objectContaining(refused));
     expect(damaged((x) => (x.inactive = [3]))).toThrow(expect.objectContaining(refused));
     expect(damaged((x) => (x.shards[g!] = 3))).toThrow(expect.objectContaining(refused));
