@@ -1,7 +1,8 @@
 // Jobs on a real size-1 instance: submit, run, the job table, cancel, kill, urgency, wait, time limits, the
-// eventlogs in the KVS, output, stdin and flux-core's exit codes and messages.
+// eventlogs in the KVS, output, stdin and flux-core's exit codes and messages; and that a finished job leaves no
+// descriptor open in the broker.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -223,6 +224,20 @@ describe('the job lifecycle', () => {
     expect(await exited).toBe(143);
     expect(stderr).toContain('flux-job: one more ctrl-C within 2s to cancel or ctrl-Z to detach\n');
     expect(stderr).toMatch(/job\.exception ƒ\S+ type=cancel severity=0 interrupted by ctrl-C/);
+  });
+
+  it('leaves no descriptor of a finished job open in the broker, stdin pipes included', async () => {
+    const pid = (await inst.flux(['getattr', 'broker.pid'])).stdout.trim();
+    const open = () => readdirSync(`/proc/${pid}/fd`).length;
+    const run = async (n: number) => {
+      expect((await inst.flux(['submit', `--cc=1-${n}`, '--wait', 'true'])).code).toBe(0);
+    };
+    // a first batch opens what any job needs once (the koffi threads' pipes, the sqlite files)
+    await run(5);
+    const before = open();
+    await run(30);
+    // a few held for the moment by other tests' watches or connections; one per job is what leaked
+    expect(open() - before).toBeLessThan(10);
   });
 
   it('job wait reaps waitable jobs, reporting failures', async () => {
